@@ -1,0 +1,140 @@
+"""Atomic file output and hashing. Every artifact edgeseg writes goes through here.
+
+A write goes to a temp file in the destination folder, is flushed and fsynced, then
+``os.replace``-d over the target, so a kill or a full disk never leaves a half-written file
+and an earlier good file survives until the new one is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+from edgeseg.errors import EdgesegError
+
+
+def ensure_writable_dir(path: str | os.PathLike, *, create: bool = False) -> Path:
+    """Check that ``path`` is an existing writable folder (created when ``create``), before long work."""
+    p = Path(path)
+    if not p.exists():
+        if create:
+            try:
+                p.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise EdgesegError(f"cannot create output folder {p}: {e.strerror}") from e
+        else:
+            raise EdgesegError(f"output folder {p} does not exist (expected an existing, writable folder)")
+    if not p.is_dir():
+        raise EdgesegError(f"output path {p} is not a folder")
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise EdgesegError(f"output folder {p} is not writable")
+    return p
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Check that ``path`` can be written (its folder exists and is writable); return it as a Path."""
+    p = Path(path)
+    ensure_writable_dir(p.parent if str(p.parent) else Path("."))
+    if p.exists() and p.is_dir():
+        raise EdgesegError(f"output path {p} is a folder, expected a file path")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temp file beside ``path``; on success fsync and rename it over ``path``."""
+    target = check_output_path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except OSError as e:
+        _unlink_quiet(tmp)
+        if e.errno == errno.ENOSPC:
+            raise EdgesegError(f"no space left on device while writing {target}; nothing was written") from e
+        raise
+    except BaseException:
+        _unlink_quiet(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temp path beside ``path`` for libraries that write by file name; rename on success.
+
+    Works for files and for folders (e.g. a Core ML ``.mlpackage``): an existing target folder
+    is replaced only after the new one is complete.
+    """
+    target = check_output_path(path)
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp = tmpdir / target.name
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise EdgesegError(f"nothing was written to {target}")
+        if tmp.is_file():
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        if target.is_dir() and not target.is_symlink():
+            old = target.with_name(f".{target.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise EdgesegError(f"no space left on device while writing {target}; nothing was written") from e
+        raise
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    with atomic_write(path, "wb") as f:
+        f.write(data)
+    return Path(path)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    with atomic_write(path, "w") as f:
+        f.write(text)
+    return Path(path)
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file (a folder: of its files' relative names and contents, in order)."""
+    p = Path(path)
+    h = hashlib.sha256()
+    files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+    for q in files:
+        if p.is_dir():
+            h.update(str(q.relative_to(p)).encode())
+        with open(q, "rb") as f:
+            while block := f.read(chunk):
+                h.update(block)
+    return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _unlink_quiet(p: str | os.PathLike) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(p)

@@ -1,0 +1,172 @@
+"""The model card: the facts every stage needs, written into checkpoints, ONNX metadata and sidecars.
+
+Runners, the evaluator and the camera loop preprocess from this record and never from their own
+constants, so training and deployment cannot silently disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgeseg.errors import EdgesegError
+
+CARD_VERSION = 1
+ONNX_METADATA_KEY = "edgeseg.card"
+SIDECAR_SUFFIX = ".card.json"
+
+# ImageNet statistics in 0..255 RGB units; the default for models trained here.
+IMAGENET_MEAN = (123.675, 116.28, 103.53)
+IMAGENET_STD = (58.395, 57.12, 57.375)
+
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a model expects and where it came from.
+
+    Defaults: ``mean``/``std`` are ImageNet statistics in 0..255 units applied to RGB,
+    ``ignore_index`` 255, ``precision`` "fp32", ``input_size`` (H, W) = (360, 480).
+    """
+
+    arch: str
+    num_classes: int
+    class_names: tuple[str, ...]
+    palette: tuple[tuple[int, int, int], ...]
+    arch_args: dict[str, Any] = field(default_factory=dict)
+    ignore_index: int = 255
+    input_size: tuple[int, int] = (360, 480)
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    channel_order: str = "RGB"
+    precision: str = "fp32"
+    source: str = ""  # the checkpoint (or artifact) this one came from, with its sha256
+    calibration: dict[str, Any] = field(default_factory=dict)  # method, set hash, frames
+    metrics: dict[str, Any] = field(default_factory=dict)  # e.g. {"val_miou": 0.61, "dataset": "camvid"}
+    training: dict[str, Any] = field(default_factory=dict)  # command, epochs, seed, wall time
+    extra: dict[str, Any] = field(default_factory=dict)  # backend facts (TensorRT version, GPU, threads...)
+    version: int = CARD_VERSION
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.num_classes < 1:
+            problems.append(f"num_classes must be >= 1, found {self.num_classes}")
+        if len(self.class_names) != self.num_classes:
+            problems.append(f"{self.num_classes} classes but {len(self.class_names)} class names")
+        if len(self.palette) != self.num_classes:
+            problems.append(f"{self.num_classes} classes but {len(self.palette)} palette colours")
+        if any(len(c) != 3 or not all(0 <= int(v) <= 255 for v in c) for c in self.palette):
+            problems.append("palette colours must be (R, G, B) triples in 0..255")
+        if 0 <= self.ignore_index < self.num_classes:
+            problems.append(f"ignore_index {self.ignore_index} collides with a class id (0..{self.num_classes - 1})")
+        if len(self.input_size) != 2 or min(self.input_size) < 1:
+            problems.append(f"input_size must be (height, width) > 0, found {self.input_size}")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            problems.append("mean and std must be three numbers each, std > 0")
+        if self.channel_order not in ("RGB", "BGR"):
+            problems.append(f"channel_order must be RGB or BGR, found {self.channel_order!r}")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {PRECISIONS}, found {self.precision!r}")
+        if problems:
+            raise EdgesegError("invalid model card: " + "; ".join(problems))
+
+    # -- conversion ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types only (safe inside a ``weights_only`` checkpoint)."""
+        d = dataclasses.asdict(self)
+        d["class_names"] = list(self.class_names)
+        d["palette"] = [list(map(int, c)) for c in self.palette]
+        d["input_size"] = list(self.input_size)
+        d["mean"] = list(self.mean)
+        d["std"] = list(self.std)
+        return json.loads(json.dumps(d))  # deep copy; fails loudly on non-JSON values
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, where: str = "model card") -> "ModelCard":
+        if not isinstance(d, dict):
+            raise EdgesegError(f"{where}: expected a model card mapping, found {type(d).__name__}")
+        if int(d.get("version", CARD_VERSION)) > CARD_VERSION:
+            raise EdgesegError(
+                f"{where}: card version {d.get('version')} is newer than this edgeseg understands "
+                f"({CARD_VERSION}); upgrade edgeseg"
+            )
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = [k for k in ("arch", "num_classes", "class_names", "palette") if k not in d]
+        if missing:
+            raise EdgesegError(f"{where}: model card lacks {', '.join(missing)}")
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["class_names"] = tuple(kw["class_names"])
+        kw["palette"] = tuple(tuple(int(v) for v in c) for c in kw["palette"])
+        for k in ("input_size", "mean", "std"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
+        try:
+            return cls(**kw)
+        except TypeError as e:
+            raise EdgesegError(f"{where}: malformed model card ({e})") from e
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str, *, where: str = "model card") -> "ModelCard":
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise EdgesegError(f"{where}: not valid JSON ({e})") from e
+        return cls.from_dict(d, where=where)
+
+    def replace(self, **changes: Any) -> "ModelCard":
+        return dataclasses.replace(self, **changes)
+
+    # -- sidecars -----------------------------------------------------------------------------
+    def write_sidecar(self, artifact: str | os.PathLike) -> Path:
+        """Write ``<artifact>.card.json`` atomically and return its path."""
+        from edgeseg._io import atomic_write_text
+
+        return atomic_write_text(sidecar_path(artifact), self.to_json() + "\n")
+
+
+def sidecar_path(artifact: str | os.PathLike) -> Path:
+    p = Path(artifact)
+    return p.with_name(p.name + SIDECAR_SUFFIX)
+
+
+def read_sidecar(artifact: str | os.PathLike) -> ModelCard:
+    """Read the card stored beside an artifact; a clear error when it is absent or malformed."""
+    sc = sidecar_path(artifact)
+    if not sc.is_file():
+        raise EdgesegError(
+            f"{artifact}: no model card beside it (expected {sc.name}); rebuild the artifact with edgeseg"
+        )
+    return ModelCard.from_json(sc.read_text(), where=str(sc))
+
+
+def card_from_onnx(model_or_path: Any) -> ModelCard:
+    """Read the card from an ONNX model's metadata_props (a path or a loaded ModelProto)."""
+    import onnx
+
+    where = str(model_or_path) if not hasattr(model_or_path, "metadata_props") else "ONNX model"
+    model = model_or_path
+    if not hasattr(model, "metadata_props"):
+        model = onnx.load(str(model_or_path), load_external_data=False)
+    for prop in model.metadata_props:
+        if prop.key == ONNX_METADATA_KEY:
+            return ModelCard.from_json(prop.value, where=where)
+    raise EdgesegError(f"{where}: no edgeseg model card in its metadata_props (key {ONNX_METADATA_KEY!r})")
+
+
+def card_to_onnx(model: Any, card: ModelCard) -> None:
+    """Store the card in an ONNX ModelProto's metadata_props (replacing an older one)."""
+    keep = [p for p in model.metadata_props if p.key != ONNX_METADATA_KEY]
+    del model.metadata_props[:]
+    for p in keep:
+        model.metadata_props.append(p)
+    entry = model.metadata_props.add()
+    entry.key = ONNX_METADATA_KEY
+    entry.value = card.to_json()

@@ -1,0 +1,1 @@
+"""Datasets, transforms, the one preprocessing function, and calibration readers."""

@@ -1,0 +1,46 @@
+"""Model registry: one explicit ``MODELS`` dict of typed, keyword-only builders.
+
+Every builder takes ``num_classes`` and returns an ``nn.Module`` mapping an NCHW float batch to
+NCHW logits of the same height and width.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import torch.nn as nn
+
+from edgeseg.errors import EdgesegError
+from edgeseg.models.cgnet import cgnet
+
+Builder = Callable[..., nn.Module]
+
+
+def _registry(entries: Iterable[tuple[str, Builder]]) -> dict[str, Builder]:
+    reg: dict[str, Builder] = {}
+    for name, fn in entries:
+        if name in reg:
+            raise RuntimeError(f"model {name!r} registered twice")
+        reg[name] = fn
+    return reg
+
+
+MODELS: dict[str, Builder] = _registry(
+    [
+        ("cgnet", cgnet),
+    ]
+)
+
+
+def build_model(name: str, *, num_classes: int, **kwargs: Any) -> nn.Module:
+    """Build a registered model; a clear error lists the known names."""
+    if name not in MODELS:
+        raise EdgesegError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}")
+    try:
+        return MODELS[name](num_classes=num_classes, **kwargs)
+    except TypeError as e:
+        raise EdgesegError(f"model {name!r}: bad arguments {kwargs} ({e})") from e
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

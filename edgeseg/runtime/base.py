@@ -1,0 +1,72 @@
+"""The Runner contract and ``open_runner``, which picks a runner by the artifact's file type.
+
+A runner is a context manager that turns an NCHW float32 batch (already preprocessed with
+``edgeseg.data.preprocess.preprocess`` from ``runner.card``) into NCHW float32 logits on the host.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from edgeseg.card import ModelCard
+from edgeseg.errors import EdgesegError
+
+
+@runtime_checkable
+class Runner(Protocol):
+    """What every backend provides.
+
+    - ``card``: the model card the input must be preprocessed with.
+    - ``backend``: "torch", "onnxruntime", "tensorrt" or "coreml".
+    - ``precision``: "fp32", "fp16" or "int8".
+    - ``input_size``: (H, W) the artifact accepts, or None when any size works.
+    - ``infer(batch)``: NCHW float32 -> NCHW float32 logits (host numpy arrays).
+    """
+
+    card: ModelCard
+    backend: str
+    precision: str
+
+    @property
+    def input_size(self) -> tuple[int, int] | None: ...
+
+    def infer(self, batch: np.ndarray) -> np.ndarray: ...
+
+    def __enter__(self) -> "Runner": ...
+
+    def __exit__(self, *exc: Any) -> None: ...
+
+
+#: Suffix -> "module:Class". Explicit, greppable; no registration by import side effects.
+RUNNERS: dict[str, str] = {
+    ".pt": "edgeseg.runtime.torch_runner:TorchRunner",
+    ".onnx": "edgeseg.runtime.ort_runner:OrtRunner",
+    ".engine": "edgeseg.runtime.trt_runner:TensorRTRunner",
+    ".plan": "edgeseg.runtime.trt_runner:TensorRTRunner",
+    ".mlpackage": "edgeseg.runtime.coreml_runner:CoreMLRunner",
+}
+
+
+def runner_class(path: str | os.PathLike) -> type:
+    p = Path(path)
+    spec = RUNNERS.get(p.suffix.lower())
+    if spec is None:
+        raise EdgesegError(
+            f"{p}: no runner for files ending in {p.suffix or '(no suffix)'!r}; "
+            f"expected one of {', '.join(sorted(RUNNERS))}"
+        )
+    mod, cls = spec.split(":")
+    return getattr(importlib.import_module(mod), cls)
+
+
+def open_runner(path: str | os.PathLike, **options: Any) -> Runner:
+    """Open the runner for ``path`` (use it as a context manager). Options go to the runner."""
+    p = Path(path)
+    if not p.exists():
+        raise EdgesegError(f"{p}: file not found")
+    return runner_class(p)(p, **options)

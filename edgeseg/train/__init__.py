@@ -1,0 +1,1 @@
+"""Training loop, losses, metrics and checkpoints."""

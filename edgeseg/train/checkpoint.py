@@ -1,0 +1,108 @@
+"""Checkpoints: a dict of tensors and plain types with the model card, saved atomically and
+loaded with ``torch.load(weights_only=True)`` (a pickle that carries code is refused).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from edgeseg._io import atomic_write_bytes, sha256_file
+from edgeseg.card import ModelCard
+from edgeseg.errors import CheckpointError
+
+FORMAT = "edgeseg.checkpoint/1"
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    *,
+    model: nn.Module,
+    card: ModelCard,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any | None = None,
+    epoch: int = 0,
+    state: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``path`` atomically. Refuses to save weights containing NaN/Inf."""
+    sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    bad = [k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"refusing to save {path}: non-finite values in {bad[:3]} (training diverged)")
+    payload: dict[str, Any] = {
+        "format": FORMAT,
+        "card": card.to_dict(),
+        "model": sd,
+        "epoch": int(epoch),
+    }
+    if optimizer is not None:
+        payload["optimizer"] = optimizer.state_dict()
+    if scheduler is not None:
+        payload["scheduler"] = scheduler.state_dict()
+    if state:
+        payload["state"] = state
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load the raw payload safely; clear errors for missing, corrupt, foreign or unsafe files."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"{p}: checkpoint not found")
+    try:
+        payload = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds for bad files
+        msg = str(e).splitlines()[0][:200] if str(e) else e.__class__.__name__
+        if "weights_only" in str(e) or "Unsupported global" in str(e):
+            raise CheckpointError(
+                f"{p}: refused: the file carries Python objects beyond tensors and plain types "
+                "(loaded with weights_only=True); only load checkpoints written by edgeseg"
+            ) from e
+        raise CheckpointError(f"{p}: not a readable checkpoint (truncated or corrupt?): {msg}") from e
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise CheckpointError(f"{p}: not an edgeseg checkpoint (expected format {FORMAT!r}, found {found!r})")
+    return payload
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    *,
+    expect_arch: str | None = None,
+    expect_classes: int | None = None,
+) -> tuple[nn.Module, ModelCard, dict[str, Any]]:
+    """Build the model named in the card and load its weights. Returns (model in eval mode, card, payload)."""
+    from edgeseg.models import build_model
+
+    p = Path(path)
+    payload = read_checkpoint(p)
+    card = ModelCard.from_dict(payload["card"], where=str(p))
+    if expect_arch and card.arch != expect_arch:
+        raise CheckpointError(f"{p}: checkpoint is a {card.arch!r} model, expected {expect_arch!r}")
+    if expect_classes and card.num_classes != expect_classes:
+        raise CheckpointError(f"{p}: checkpoint has {card.num_classes} classes, expected {expect_classes}")
+    model = build_model(card.arch, num_classes=card.num_classes, **card.arch_args)
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"{p}: weights do not fit a {card.arch!r} model: {str(e).splitlines()[0]}") from e
+    model.eval()
+    return model, card, payload
+
+
+def checkpoint_source(path: str | os.PathLike) -> str:
+    """'<name>@sha256:<first 16 hex>' for provenance fields in cards."""
+    p = Path(path)
+    return f"{p.name}@sha256:{sha256_file(p)[:16]}"
+
+
+def is_finite_number(x: float) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)

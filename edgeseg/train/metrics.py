@@ -1,0 +1,58 @@
+"""Confusion matrix, IoU, mIoU and pixel accuracy: shared by train, eval and bench."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+
+class ConfusionMatrix:
+    """Accumulates a ``num_classes`` x ``num_classes`` matrix (rows = ground truth, cols = prediction).
+
+    Pixels whose label equals ``ignore_index`` or lies outside [0, num_classes) are not counted.
+    """
+
+    def __init__(self, num_classes: int, *, ignore_index: int = 255) -> None:
+        self.num_classes = int(num_classes)
+        self.ignore_index = int(ignore_index)
+        self.mat = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
+
+    def update(self, pred: np.ndarray, target: np.ndarray) -> None:
+        pred = np.asarray(pred).reshape(-1).astype(np.int64)
+        target = np.asarray(target).reshape(-1).astype(np.int64)
+        if pred.shape != target.shape:
+            raise ValueError(f"prediction has {pred.size} pixels, label has {target.size}")
+        keep = (target != self.ignore_index) & (target >= 0) & (target < self.num_classes)
+        idx = target[keep] * self.num_classes + np.clip(pred[keep], 0, self.num_classes - 1)
+        self.mat += np.bincount(idx, minlength=self.num_classes**2).reshape(self.num_classes, self.num_classes)
+
+    def merge(self, other: "ConfusionMatrix") -> None:
+        self.mat += other.mat
+
+    def iou(self) -> np.ndarray:
+        """Per-class IoU; NaN for classes absent from both labels and predictions."""
+        tp = np.diag(self.mat).astype(np.float64)
+        denom = self.mat.sum(0) + self.mat.sum(1) - tp
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(denom > 0, tp / np.maximum(denom, 1), np.nan)
+
+    def miou(self) -> float:
+        """Mean IoU over classes present in labels or predictions (NaNs skipped)."""
+        iou = self.iou()
+        return float(np.nanmean(iou)) if np.isfinite(iou).any() else float("nan")
+
+    def pixel_accuracy(self) -> float:
+        total = self.mat.sum()
+        return float(np.diag(self.mat).sum() / total) if total else float("nan")
+
+    def to_dict(self, class_names: Sequence[str] | None = None) -> dict[str, Any]:
+        names = list(class_names) if class_names else [str(i) for i in range(self.num_classes)]
+        iou = self.iou()
+        return {
+            "miou": self.miou(),
+            "pixel_accuracy": self.pixel_accuracy(),
+            "per_class_iou": {n: (None if np.isnan(v) else float(v)) for n, v in zip(names, iou)},
+            "confusion_matrix": self.mat.tolist(),
+            "pixels": int(self.mat.sum()),
+        }

@@ -1,0 +1,1 @@
+"""Benchmarking: latency, memory, FLOPs/parameters, roofline."""

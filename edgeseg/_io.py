@@ -52,6 +52,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
     """Open a temp file beside ``path``; on success fsync and rename it over ``path``."""
     target = check_output_path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.chmod(tmp, _umask_mode())  # mkstemp creates 0600; outputs get normal permissions
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -85,6 +86,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         if tmp.is_file():
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
+            os.chmod(tmp, _umask_mode())
         if target.is_dir() and not target.is_symlink():
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -133,6 +135,12 @@ def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _umask_mode(base: int = 0o666) -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return base & ~mask
 
 
 def _unlink_quiet(p: str | os.PathLike) -> None:

@@ -1,0 +1,83 @@
+"""edgeseg train: train a registered model on a dataset (CGNet recipe defaults)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+from edgeseg.commands._args import parse_size
+
+HELP = "train a segmentation model (CGNet recipe: Adam 1e-3, poly 0.9, weighted CE, scale 0.5-2 + crop + flip)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="cgnet", help="registered model name (see `edgeseg models`; default cgnet)")
+    p.add_argument("--data", default="synthetic", help="camvid:PATH, cityscapes:PATH, folder:PATH or synthetic[:N] (default synthetic)")
+    p.add_argument("--out", default="runs/train", help="output folder for best.pt, last.pt, history.json (default runs/train)")
+    p.add_argument("--epochs", type=int, default=10, help="default 10")
+    p.add_argument("--batch", type=int, default=8, help="per-process batch size (default 8)")
+    p.add_argument("--crop", type=parse_size, default=(360, 360), help="training crop HxW (default 360x360)")
+    p.add_argument("--scale", type=float, nargs=2, default=(0.5, 2.0), metavar=("MIN", "MAX"), help="random scale range (default 0.5 2.0)")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    p.add_argument("--lr", type=float, default=1e-3, help="base learning rate (default 1e-3)")
+    p.add_argument("--weight-decay", type=float, default=5e-4, help="default 5e-4")
+    p.add_argument("--no-class-weights", action="store_true", help="plain cross-entropy instead of 1/ln(1.10+p) weights")
+    p.add_argument("--val-every", type=int, default=1, help="validate every K epochs (0: never; default 1)")
+    p.add_argument("--val-max-frames", type=int, default=None, help="validate on the first N val frames only")
+    p.add_argument("--train-split", default="train", help="train, or trainval for CamVid train+val (default train)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0, help="data loader workers (default 0)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--synthetic-size", type=parse_size, default=(120, 160), help="scene size for synthetic data (default 120x160)")
+    p.add_argument("--bad-labels", choices=("error", "ignore"), default="error",
+                   help="label ids outside the classes: error (default) or map to ignore with a counted warning")
+    p.add_argument("--arch-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="model builder argument, e.g. output_stride=8 (JSON values)")
+    p.add_argument("--max-steps-per-epoch", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue exactly from a last.pt")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _arch_args(items: list[str]) -> dict:
+    from edgeseg.errors import EdgesegError
+
+    out = {}
+    for it in items:
+        k, sep, v = it.partition("=")
+        if not sep:
+            raise EdgesegError(f"--arch-arg expects KEY=VALUE, found {it!r}")
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgeseg.train.evaluate import format_table
+    from edgeseg.train.loop import TrainConfig, Trainer
+
+    cfg = TrainConfig(
+        model=args.model, data=args.data, out=args.out, epochs=args.epochs, batch=args.batch, crop=tuple(args.crop),
+        scale=tuple(args.scale), optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,
+        class_weights=not args.no_class_weights, val_every=args.val_every, val_max_frames=args.val_max_frames,
+        train_split=args.train_split, seed=args.seed, workers=args.workers, device=args.device, amp=not args.no_amp,
+        threads=args.threads, synthetic_size=tuple(args.synthetic_size), bad_labels=args.bad_labels,
+        arch_args=_arch_args(args.arch_arg), max_steps_per_epoch=args.max_steps_per_epoch,
+        command="edgeseg " + shlex.join(sys.argv[1:]),
+    )
+    trainer = Trainer(cfg, progress=not args.no_progress)
+    summary = trainer.run(resume=args.resume)
+    best = trainer.out / "best.pt"
+    print(f"trained {cfg.model} for {summary['epochs']} epochs in {summary['seconds']} s -> {trainer.out}")
+    if best.is_file():
+        from edgeseg.train.checkpoint import read_checkpoint
+
+        m = read_checkpoint(best)["card"]["metrics"]
+        res = {"per_class_iou": m["val_per_class_iou"], "miou": m["val_miou"], "pixel_accuracy": m["val_pixel_accuracy"]}
+        print(f"best checkpoint {best} (epoch {m['epoch']}), val:\n{format_table(res)}")
+    return 0

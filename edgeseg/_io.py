@@ -38,11 +38,12 @@ def ensure_writable_dir(path: str | os.PathLike, *, create: bool = False) -> Pat
     return p
 
 
-def check_output_path(path: str | os.PathLike) -> Path:
-    """Check that ``path`` can be written (its folder exists and is writable); return it as a Path."""
+def check_output_path(path: str | os.PathLike, *, folder_ok: bool = False) -> Path:
+    """Check that ``path`` can be written (its folder exists and is writable); return it as a Path.
+    An existing folder at ``path`` is refused unless ``folder_ok`` (folder artifacts like .mlpackage)."""
     p = Path(path)
     ensure_writable_dir(p.parent if str(p.parent) else Path("."))
-    if p.exists() and p.is_dir():
+    if p.exists() and p.is_dir() and not folder_ok:
         raise EdgesegError(f"output path {p} is a folder, expected a file path")
     return p
 
@@ -76,7 +77,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     Works for files and for folders (e.g. a Core ML ``.mlpackage``): an existing target folder
     is replaced only after the new one is complete.
     """
-    target = check_output_path(path)
+    target = check_output_path(path, folder_ok=True)
     tmpdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     tmp = tmpdir / target.name
     try:

@@ -23,6 +23,8 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     try:
         with Image.open(p) as im:
             w, h = im.size
+    except Image.DecompressionBombError as e:  # PIL's own guard, at 2x its default limit
+        raise DataError(f"{p}: image has more pixels than the limit ({e}); resize it first") from e
     except (UnidentifiedImageError, OSError) as e:
         raise DataError(f"{p}: not a readable image ({e.__class__.__name__})") from e
     return int(h), int(w)

@@ -1,0 +1,54 @@
+"""Shared fixtures: a tiny CamVid-layout dataset written to a temp folder, and a tiny model card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def write_pairs(root: Path, n: int = 6, size: tuple[int, int] = (48, 64), split: str = "train", seed: int = 0) -> Path:
+    """Write ``n`` learnable image/label pairs in CamVid layout (``split``/, ``split``annot/, ``split``.txt)."""
+    import cv2
+
+    from edgeseg.data.datasets import CAMVID_PALETTE
+
+    rng = np.random.default_rng(seed)
+    (root / split).mkdir(parents=True, exist_ok=True)
+    (root / f"{split}annot").mkdir(parents=True, exist_ok=True)
+    lines = []
+    h, w = size
+    for i in range(n):
+        lab = np.zeros((h, w), np.uint8)  # sky
+        lab[h // 3 :] = 1  # building
+        lab[2 * h // 3 :] = 3  # road
+        x0 = int(rng.integers(0, w // 2))
+        lab[h // 2 : h - 2, x0 : x0 + w // 4] = 8  # car
+        lab[0, 0] = 11  # an ignore pixel
+        img = np.array([CAMVID_PALETTE[c][::-1] if c < 11 else (0, 0, 0) for c in range(12)], np.uint8)[lab]
+        img = np.clip(img.astype(np.int16) + rng.integers(-20, 20, img.shape), 0, 255).astype(np.uint8)
+        name = f"f{i:03d}.png"
+        cv2.imwrite(str(root / split / name), img)
+        cv2.imwrite(str(root / f"{split}annot" / name), lab)
+        lines.append(f"{split}/{name} {split}annot/{name}")
+    (root / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture
+def tiny_camvid(tmp_path: Path) -> Path:
+    """A CamVid-layout folder with 6 train and 2 val pairs of 48x64."""
+    root = tmp_path / "camvid"
+    write_pairs(root, 6, split="train", seed=0)
+    write_pairs(root, 2, split="val", seed=1)
+    return root
+
+
+@pytest.fixture
+def camvid_card():
+    from edgeseg.card import ModelCard
+    from edgeseg.data.datasets import CAMVID
+
+    return ModelCard(arch="cgnet", arch_args={"m": 2, "n": 3}, num_classes=11, class_names=CAMVID.class_names,
+                     palette=CAMVID.palette, ignore_index=CAMVID.ignore_index, input_size=(48, 64))

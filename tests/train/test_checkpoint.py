@@ -1,0 +1,79 @@
+import io
+import os
+
+import pytest
+import torch
+
+from edgeseg.errors import CheckpointError
+from edgeseg.models import build_model
+from edgeseg.train.checkpoint import load_checkpoint, save_checkpoint
+
+
+@pytest.fixture
+def ckpt(tmp_path, camvid_card):
+    model = build_model("cgnet", num_classes=11, m=2, n=3)
+    return save_checkpoint(tmp_path / "m.pt", model=model, card=camvid_card, epoch=3), model
+
+
+def test_roundtrip(ckpt, camvid_card):
+    path, model = ckpt
+    m2, card, payload = load_checkpoint(path, expect_arch="cgnet", expect_classes=11)
+    assert card == camvid_card and payload["epoch"] == 3
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, m2.state_dict()[k])
+    assert not m2.training
+
+
+def test_wrong_arch_or_classes_refused(ckpt):
+    path, _ = ckpt
+    with pytest.raises(CheckpointError, match="expected 'deeplabv3plus_mobilenetv2'"):
+        load_checkpoint(path, expect_arch="deeplabv3plus_mobilenetv2")
+    with pytest.raises(CheckpointError, match="11 classes, expected 19"):
+        load_checkpoint(path, expect_classes=19)
+
+
+def test_truncated_refused(ckpt, tmp_path):
+    path, _ = ckpt
+    bad = tmp_path / "trunc.pt"
+    bad.write_bytes(path.read_bytes()[: os.path.getsize(path) // 2])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(bad)
+
+
+def test_not_ours_refused(tmp_path):
+    p = tmp_path / "other.pt"
+    torch.save({"state_dict": {}}, p)
+    with pytest.raises(CheckpointError, match="not an edgeseg checkpoint"):
+        load_checkpoint(p)
+
+
+class _Payload:
+    def __reduce__(self):  # a pickle that would run code when loaded unsafely
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_pickle_with_code_refused(tmp_path):
+    p = tmp_path / "evil.pt"
+    buf = io.BytesIO()
+    torch.save({"format": "edgeseg.checkpoint/1", "x": _Payload()}, buf)
+    p.write_bytes(buf.getvalue())
+    with pytest.raises(CheckpointError, match="weights_only"):
+        load_checkpoint(p)
+
+
+def test_nan_weights_never_saved(tmp_path, camvid_card):
+    model = build_model("cgnet", num_classes=11, m=2, n=3)
+    good = save_checkpoint(tmp_path / "best.pt", model=model, card=camvid_card)
+    before = good.read_bytes()
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    with pytest.raises(CheckpointError, match="non-finite"):
+        save_checkpoint(good, model=model, card=camvid_card)
+    assert good.read_bytes() == before
+
+
+def test_weights_that_do_not_fit(tmp_path, camvid_card):
+    model = build_model("cgnet", num_classes=11, m=2, n=3)
+    p = save_checkpoint(tmp_path / "m.pt", model=model, card=camvid_card.replace(arch_args={"m": 3, "n": 21}))
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_checkpoint(p)

@@ -130,3 +130,23 @@ def test_unreadable_and_zero_size(tmp_path):
     _png_header_only(z, 0, 5)
     with pytest.raises(DataError):
         read_image(z)
+
+
+def test_cityscapes_layout(tmp_path):
+    from edgeseg.data.datasets import cityscapes
+
+    img_dir = tmp_path / "leftImg8bit" / "val" / "aachen"
+    lab_dir = tmp_path / "gtFine" / "val" / "aachen"
+    img_dir.mkdir(parents=True)
+    lab_dir.mkdir(parents=True)
+    cv2.imwrite(str(img_dir / "aachen_000000_000019_leftImg8bit.png"), np.zeros((16, 32, 3), np.uint8))
+    lab = np.full((16, 32), 255, np.uint8)
+    lab[:8] = 18
+    cv2.imwrite(str(lab_dir / "aachen_000000_000019_gtFine_labelTrainIds.png"), lab)
+    ds = cityscapes(tmp_path, "val")
+    assert ds.info.num_classes == 19 and ds.info.ignore_index == 255
+    img, out = ds[0]
+    assert img.shape == (16, 32, 3) and set(np.unique(out)) == {18, 255}
+    (lab_dir / "aachen_000000_000019_gtFine_labelTrainIds.png").unlink()
+    with pytest.raises(DataError, match="labelTrainIds"):
+        cityscapes(tmp_path, "val")

@@ -1,0 +1,297 @@
+"""Run a benchmark matrix: one isolated worker process per row, results appended to a JSON file.
+
+Each row (and the peak measurement) runs in ``python -m edgeseg.bench._worker`` with a timeout,
+so a segfault, an out-of-memory kill or a hang marks that row "failed: <reason>" and the other
+rows go on. The run is saved to the results file after every row (under a file lock, replacing
+only this run's own entry), so an interrupted run keeps what it measured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from edgeseg._io import check_output_path
+from edgeseg.bench.matrix import Matrix, RowSpec
+from edgeseg.bench.results import load_results, upsert_run
+from edgeseg.bench.roofline import roofline_multiple
+from edgeseg.bench.schema import make_state, new_run_id, now_iso, state_kind
+
+PLACEHOLDER = "worker stopped before finishing"
+#: The first word of a ``make`` step -> the state its failure gives the row.
+MAKE_FAILURE = {"export": "export failed"}
+PEAK_TIMEOUT_S = 300.0
+
+
+@dataclass
+class WorkerResult:
+    result: dict[str, Any]
+    returncode: int | None
+    reason: str | None  # set when the worker died without writing a final state
+    log_tail: str
+    seconds: float
+
+
+def _worker_env(threads: int | None) -> dict[str, str]:
+    env = dict(os.environ)
+    pkg_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONUNBUFFERED"] = "1"
+    if threads:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            env[var] = str(threads)
+    return env
+
+
+def _signal_reason(rc: int) -> str:
+    try:
+        name = signal.Signals(-rc).name
+    except ValueError:
+        name = f"signal {-rc}"
+    hint = " (out of memory?)" if name == "SIGKILL" else ""
+    return f"worker killed by {name}{hint}"
+
+
+def _tail(path: Path, lines: int = 12) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _last_error_line(log: str) -> str:
+    for line in reversed(log.splitlines()):
+        line = line.strip()
+        if line and not line.startswith(("File ", "^", "~")):
+            return line[:200]
+    return ""
+
+
+def run_worker(spec: dict[str, Any], *, timeout: float, threads: int | None = None) -> WorkerResult:
+    """Run one worker process on ``spec``; never raises for worker failures."""
+    with tempfile.TemporaryDirectory(prefix="edgeseg-bench-") as td:
+        spec_path, out_path, log_path = Path(td, "spec.json"), Path(td, "out.json"), Path(td, "worker.log")
+        spec_path.write_text(json.dumps(spec))
+        t0 = time.perf_counter()
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "edgeseg.bench._worker", str(spec_path), str(out_path)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=_worker_env(threads), start_new_session=(os.name == "posix"),
+            )
+            reason = None
+            try:
+                rc: int | None = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                if os.name == "posix":
+                    os.killpg(proc.pid, signal.SIGKILL)
+                else:  # pragma: no cover
+                    proc.kill()
+                proc.wait()
+                rc, reason = None, f"timeout after {timeout:g} s"
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+        seconds = time.perf_counter() - t0
+        try:
+            result = json.loads(out_path.read_text())
+        except (OSError, ValueError):
+            result = {}
+        log_tail = _tail(log_path)
+    final = result.get("state")
+    if reason is None and (not final or PLACEHOLDER in final):
+        if rc is not None and rc < 0:
+            reason = _signal_reason(rc)
+        else:
+            last = _last_error_line(log_tail)
+            reason = f"worker exited with code {rc}" + (f": {last}" if last else "")
+    return WorkerResult(result, rc, reason, log_tail, seconds)
+
+
+def _make(row: RowSpec, base: Path, *, rebuild: bool, log: Callable[[str], None]) -> tuple[str | None, float | None, str]:
+    """Run the row's ``make`` steps when its artifact is missing (or ``rebuild``).
+
+    Returns (failure state or None, seconds spent building or None, log tail)."""
+    if not row.make or (Path(row.artifact).exists() and not rebuild):
+        return None, None, ""
+    Path(row.artifact).parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    for step in row.make:
+        args = [a.replace("{artifact}", row.artifact) for a in step]
+        log(f"  make: edgeseg {' '.join(args)}")
+        try:
+            p = subprocess.run(
+                [sys.executable, "-m", "edgeseg", *args], cwd=base, env=_worker_env(row.threads),
+                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=row.timeout,
+            )
+            out, rc = (p.stdout or "") + (p.stderr or ""), p.returncode
+        except subprocess.TimeoutExpired:
+            out, rc = f"timeout after {row.timeout:g} s", None
+        if rc != 0:
+            kind = MAKE_FAILURE.get(step[0] if step else "", "build failed")
+            tail = "\n".join(out.strip().splitlines()[-12:])
+            return make_state(kind, f"edgeseg {step[0]}: {_last_error_line(tail) or f'exit code {rc}'}"), None, tail
+    if not Path(row.artifact).exists():
+        return make_state("build failed", f"the make steps did not produce {row.artifact}"), None, ""
+    return None, time.perf_counter() - t0, ""
+
+
+def measure_peaks(thread_counts: list[int | None], options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
+    """Peak GFLOP/s and GB/s for each distinct thread count, each in its own worker."""
+    by: dict[str, Any] = {}
+    for t in dict.fromkeys(thread_counts):
+        opts = {**options, **({"threads": t} if t else {})}
+        w = run_worker({"mode": "peak", "options": opts}, timeout=PEAK_TIMEOUT_S, threads=t)
+        res = w.result if not w.reason else {"state": make_state("failed", w.reason)}
+        key = str(res.get("threads") or t or "default")
+        by[str(t or "default")] = res
+        if res.get("state") == "ok":
+            log(f"peak ({key} threads): {res['matmul_gflops']:.1f} GFLOP/s float32 matmul, {res['bandwidth_gbs']:.1f} GB/s copy")
+        else:
+            log(f"peak ({key} threads): {res.get('state')}")
+    first = next(iter(by.values()), {"state": "skipped"})
+    return {**first, "by_threads": by}
+
+
+def _machine() -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        from edgeseg._env import library_versions, machine_info
+    except ImportError:
+        import platform
+
+        return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "note": "edgeseg._env unavailable"}, {}
+    return machine_info(), library_versions()
+
+
+def _finish_row(spec: RowSpec, w: WorkerResult | None, state: str | None, build_s: float | None, log_tail: str) -> dict[str, Any]:
+    row: dict[str, Any] = {"id": spec.id, "artifact": spec.artifact}
+    if w is not None:
+        row.update(w.result)
+        row["seconds"] = round(w.seconds, 2)
+        if w.reason:
+            phase = row.get("phase")
+            row["state"] = make_state("failed", w.reason + (f" (during {phase})" if phase else ""))
+        if state_kind(row.get("state", "failed")) != "ok" and w.log_tail:
+            row["log"] = w.log_tail
+    if state is not None:
+        row["state"] = state
+        if log_tail:
+            row["log"] = log_tail
+    row.setdefault("state", make_state("failed", "no result"))
+    row.setdefault("model", spec.model)
+    row.setdefault("options", dict(spec.options))
+    row.setdefault("threads", spec.threads)
+    row.setdefault("input_size", list(spec.size) if spec.size else None)
+    row["settings"] = {"warmup": spec.warmup, "runs": spec.runs, "batch": list(spec.batch), "timeout": spec.timeout}
+    if build_s is not None:
+        row["build_s"] = build_s
+        row["built_by_bench"] = True
+    return row
+
+
+def _apply_gates(rows: list[dict[str, Any]], specs: dict[str, RowSpec], peak: dict[str, Any]) -> None:
+    """Roofline multiples, and mIoU gates against reference rows."""
+    by_id = {r["id"]: r for r in rows}
+    for row in rows:
+        spec = specs[row["id"]]
+        p = (peak.get("by_threads") or {}).get(str(spec.threads or "default")) or peak
+        lat = (row.get("latency_ms") or {}).get("p50")
+        batch = (row.get("batches") or [{"batch": 1}])[0].get("batch", 1)
+        row["roofline_x"] = roofline_multiple(lat, row.get("gflops"), batch, p.get("matmul_gflops"))
+        if spec.reference is None or spec.reference == row["id"] or row.get("state") != "ok":
+            continue
+        ref = by_id.get(spec.reference) or {}
+        mine = (row.get("accuracy") or {}).get("miou")
+        base = (ref.get("accuracy") or {}).get("miou")
+        if mine is None or base is None:
+            continue
+        drop = 100.0 * (base - mine)
+        row["miou_delta_points"] = -drop
+        if spec.max_miou_drop is not None and drop > spec.max_miou_drop:
+            row["state"] = make_state(
+                "accuracy check failed",
+                f"mIoU {100 * mine:.2f} is {drop:.2f} points below {spec.reference} ({100 * base:.2f}); allowed {spec.max_miou_drop:g}",
+            )
+
+
+def _summary(row: dict[str, Any]) -> str:
+    bits = [row["state"]]
+    lat = row.get("latency_ms")
+    if lat:
+        bits.append(f"p50 {lat['p50']:.2f} ms")
+    acc = row.get("accuracy") or {}
+    if acc.get("miou") is not None:
+        bits.append(f"mIoU {100 * acc['miou']:.2f}%")
+    if row.get("seconds") is not None:
+        bits.append(f"({row['seconds']:.0f} s)")
+    return "  ".join(bits)
+
+
+def run_matrix(
+    matrix: Matrix,
+    output: str | os.PathLike,
+    *,
+    base: str | os.PathLike = ".",
+    rebuild: bool = False,
+    measure_peak: bool = True,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    faults: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run every row of ``matrix`` and append the run to ``output``; return the run.
+
+    ``base``: folder ``make`` steps run in (the matrix file's folder). ``faults`` is test-only:
+    row id -> fault kind injected into that row's worker (see ``_worker``).
+    """
+    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    out = check_output_path(output)
+    if out.exists():
+        load_results(out)  # refuse a broken file before any long work
+    machine, libs = _machine()
+    run: dict[str, Any] = {
+        "id": new_run_id(),
+        "started": now_iso(),
+        "finished": None,
+        "command": list(sys.argv),
+        "matrix": {"name": matrix.name, "description": matrix.description, "data": matrix.data, "max_frames": matrix.max_frames},
+        "machine": machine,
+        "libraries": libs,
+        "peak": {"state": "skipped: not measured"},
+        "rows": [],
+    }
+    upsert_run(out, run)
+    if measure_peak:
+        run["peak"] = measure_peaks([r.threads for r in matrix.rows], matrix.peak, log)
+        upsert_run(out, run)
+    specs = {r.id: r for r in matrix.rows}
+    for i, spec in enumerate(matrix.rows, 1):
+        log(f"[{i}/{len(matrix.rows)}] {spec.id}: {spec.artifact}")
+        state, build_s, tail = _make(spec, Path(base), rebuild=rebuild, log=log)
+        w = None
+        if state is None and not Path(spec.artifact).exists():
+            state = make_state("failed", f"artifact not found: {spec.artifact}")
+        if state is None:
+            payload = {"mode": "row", "row": spec.to_dict(), "data": matrix.data, "max_frames": matrix.max_frames,
+                       "progress": False, "split": "val"}
+            if faults and spec.id in faults:
+                payload["_fault"] = faults[spec.id]
+            w = run_worker(payload, timeout=spec.timeout, threads=spec.threads)
+        row = _finish_row(spec, w, state, build_s, tail)
+        row.pop("phase", None)
+        run["rows"].append(row)
+        _apply_gates(run["rows"], specs, run["peak"])
+        log(f"  {_summary(row)}")
+        upsert_run(out, run)
+    run["finished"] = now_iso()
+    upsert_run(out, run)
+    return run

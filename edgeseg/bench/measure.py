@@ -1,0 +1,200 @@
+"""In-process measurements for one benchmark row: latency per batch size, mIoU, model facts.
+
+Called by the row worker (``edgeseg.bench._worker``), which runs each row in its own process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from edgeseg.bench.memory import MB
+from edgeseg.bench.stats import summarize, throughput
+
+
+def _sync_fn(runner: Any) -> Callable[[], None]:
+    """A CUDA synchronize for torch runners on a GPU; runners that return host arrays are already synchronous."""
+    dev = str(getattr(runner, "device", "cpu"))
+    torch = sys.modules.get("torch")
+    if torch is not None and dev.startswith("cuda"):
+        return torch.cuda.synchronize
+    return lambda: None
+
+
+def time_infer(runner: Any, batch: np.ndarray, *, warmup: int, runs: int) -> tuple[list[float], np.ndarray]:
+    """``warmup`` untimed calls, then ``runs`` calls timed with ``time.perf_counter`` (ms each).
+
+    Returns (timings in ms, the last output)."""
+    sync = _sync_fn(runner)
+    out = None
+    for _ in range(warmup):
+        out = runner.infer(batch)
+    sync()
+    timings = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = runner.infer(batch)
+        sync()
+        timings.append((time.perf_counter() - t0) * 1000.0)
+    return timings, out
+
+
+def check_logits(out: Any, *, batch: int, num_classes: int, size: tuple[int, int]) -> str | None:
+    """A problem with a runner's output (wrong shape, NaN/Inf), or None when it looks right."""
+    shape = getattr(out, "shape", None)
+    expected = (batch, num_classes, size[0], size[1])
+    if shape is None or tuple(shape) != expected:
+        return f"logits shape {None if shape is None else tuple(shape)}, expected {expected}"
+    bad = int((~np.isfinite(out)).sum())
+    if bad:
+        return f"{bad} non-finite logits (NaN/Inf) of {out.size}"
+    return None
+
+
+def latency_entry(runner: Any, *, batch: int, size: tuple[int, int], warmup: int, runs: int, seed: int = 0) -> dict[str, Any]:
+    """Latency statistics, raw timings and throughput at one batch size on a fixed random input."""
+    x = np.random.default_rng(seed).standard_normal((batch, 3, size[0], size[1])).astype(np.float32)
+    timings, out = time_infer(runner, x, warmup=warmup, runs=runs)
+    stats = summarize(timings)
+    return {
+        "batch": batch,
+        "state": "ok",
+        "latency_ms": stats,
+        "throughput_fps": throughput(batch, stats["mean"]),
+        "timings_ms": [round(t, 4) for t in timings],
+        "output_problem": check_logits(out, batch=batch, num_classes=runner.card.num_classes, size=size),
+    }
+
+
+def evaluate_miou(
+    runner: Any,
+    dataset: Any,
+    *,
+    size: tuple[int, int],
+    max_frames: int | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """mIoU and per-class IoU of ``runner`` on ``dataset`` with frames resized to ``size`` (H, W).
+
+    Preprocessing comes from the runner's card; predictions are resized (nearest) back to each
+    label's size. Pixels equal to the dataset's ignore id are not counted."""
+    from tqdm import tqdm
+
+    from edgeseg.data.preprocess import preprocess
+    from edgeseg.errors import EdgesegError
+    from edgeseg.runtime.segment import logits_to_labels
+    from edgeseg.train.metrics import ConfusionMatrix
+
+    card = runner.card
+    info = getattr(dataset, "info", None)
+    if info is not None and info.num_classes != card.num_classes:
+        raise EdgesegError(f"model predicts {card.num_classes} classes but the dataset has {info.num_classes}")
+    ignore = info.ignore_index if info is not None else card.ignore_index
+    cm = ConfusionMatrix(card.num_classes, ignore_index=ignore)
+    n = len(dataset) if max_frames is None else min(len(dataset), max_frames)
+    t0 = time.perf_counter()
+    nonfinite = 0
+    for i in tqdm(range(n), desc="mIoU", disable=not progress, leave=False, unit="img"):
+        img, lab = dataset[i]
+        logits = runner.infer(preprocess([img], card, size=size))
+        nonfinite += int((~np.isfinite(logits)).any())
+        cm.update(logits_to_labels(logits, lab.shape[:2])[0], lab)
+    res = cm.to_dict(card.class_names)
+    res.pop("confusion_matrix", None)
+    res.update(
+        frames=n,
+        ignore_index=ignore,
+        nonfinite_frames=nonfinite,
+        seconds=round(time.perf_counter() - t0, 2),
+        dataset=getattr(dataset, "description", "") or type(dataset).__name__,
+    )
+    return res
+
+
+def file_size_mb(path: str | os.PathLike) -> float | None:
+    """Size of a file, or of all files in a folder (``.mlpackage``), in MiB."""
+    p = Path(path)
+    if p.is_file():
+        return p.stat().st_size / MB
+    if p.is_dir():
+        return sum(q.stat().st_size for q in p.rglob("*") if q.is_file()) / MB
+    return None
+
+
+def model_facts(artifact: str | os.PathLike, card: Any, *, size: tuple[int, int]) -> dict[str, Any]:
+    """Parameters and GFLOPs (per image at ``size``) of the model behind an artifact.
+
+    A ``.pt`` checkpoint counts its own loaded weights; other artifacts use ``card.extra``
+    ("params") when present, else build the architecture named in the card. GFLOPs come from
+    ``edgeseg.bench.flops.count_flops`` on the float model (quantization does not change the count).
+    """
+    import torch
+
+    from edgeseg.models import build_model, count_parameters
+
+    facts: dict[str, Any] = {"params": None, "gflops": None, "facts_problems": []}
+    model = None
+    try:
+        if Path(artifact).suffix.lower() == ".pt":
+            from edgeseg.train.checkpoint import load_checkpoint
+
+            model = load_checkpoint(artifact)[0]
+        else:
+            model = build_model(card.arch, num_classes=card.num_classes, **card.arch_args).eval()
+        facts["params"] = int(count_parameters(model))
+    except Exception as e:  # noqa: BLE001 - facts are optional, a row still has its latency
+        facts["facts_problems"].append(f"params: {e}")
+    extra_params = (card.extra or {}).get("params")
+    if facts["params"] is None and isinstance(extra_params, int):
+        facts["params"] = extra_params
+    if model is not None:
+        try:
+            from edgeseg.bench.flops import count_flops
+
+            with torch.no_grad():
+                facts["gflops"] = count_flops(model, size=tuple(size), batch=1) / 1e9
+        except Exception as e:  # noqa: BLE001
+            facts["facts_problems"].append(f"gflops: {type(e).__name__}: {e}")
+    return facts
+
+
+def build_seconds(card: Any) -> float | None:
+    """Build time recorded by the builder in ``card.extra``, when it recorded one."""
+    extra = card.extra or {}
+    for k in ("build_s", "build_seconds", "build_time_s"):
+        v = extra.get(k)
+        if isinstance(v, (int, float)):
+            return float(v)
+    return None
+
+
+def card_summary(card: Any) -> dict[str, Any]:
+    """The card fields a results row keeps (small; no class palette)."""
+    return {
+        "arch": card.arch,
+        "arch_args": dict(card.arch_args),
+        "num_classes": card.num_classes,
+        "class_names": list(card.class_names),
+        "precision": card.precision,
+        "input_size": list(card.input_size),
+        "source": card.source,
+        "calibration": {k: v for k, v in (card.calibration or {}).items() if not isinstance(v, (list, dict))},
+        "extra": {k: v for k, v in (card.extra or {}).items() if isinstance(v, (str, int, float, bool))},
+    }
+
+
+def quantization_label(card: Any) -> str | None:
+    """'ptq' / 'qat' (+ flavour) for INT8 artifacts, from the card; None for float ones."""
+    if card.precision != "int8":
+        return None
+    cal = card.calibration or {}
+    extra = card.extra or {}
+    method = str(cal.get("method") or extra.get("quantization") or "int8").lower()
+    flavour = cal.get("flavour") or extra.get("flavour") or extra.get("qdq_flavour")
+    return f"{method} {flavour}" if flavour else method
+

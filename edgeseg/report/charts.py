@@ -1,0 +1,216 @@
+"""Report charts as PNG bytes (matplotlib, Agg, no pyplot global state).
+
+Every chart function takes report entries (``edgeseg.report.data``) and returns a ``Chart``;
+when the entries lack what a chart needs, ``png`` is None and ``note`` says what is missing.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+Entry = dict[str, Any]
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+MARKERS = {"fp32": "o", "fp16": "s", "int8": "^"}
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str  # file stem, e.g. "latency_vs_miou"
+    title: str
+    png: bytes | None
+    note: str = ""  # why the chart is missing, or a caption
+
+
+def _figure(w: float, h: float):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(w, h), dpi=110)
+    return fig
+
+
+def _png(fig) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Points no other point beats on both lower latency (x) and higher mIoU (y), by latency."""
+    front: list[tuple[float, float]] = []
+    best = -math.inf
+    for x, y in sorted(points, key=lambda p: (p[0], -p[1])):
+        if y > best:
+            front.append((x, y))
+            best = y
+    return front
+
+
+def params_vs_miou(entries: Sequence[Entry]) -> Chart:
+    """One point per model x precision (its fastest row); marker area grows with p50 latency."""
+    name, title = "params_vs_miou", "Parameters vs mIoU (marker size = p50 latency)"
+    groups: dict[tuple[str, str], Entry] = {}
+    for e in entries:
+        if not (_num(e["params"]) and _num(e["miou"])):
+            continue
+        k = (e["model"], e["precision"])
+        cur = groups.get(k)
+        if cur is None or (_num(e["p50"]) and (not _num(cur["p50"]) or e["p50"] < cur["p50"])):
+            groups[k] = e
+    if not groups:
+        return Chart(name, title, None, "No rows with both a parameter count and an mIoU: chart skipped (run bench with --data).")
+    fig = _figure(7.5, 4.8)
+    ax = fig.add_subplot()
+    lats = [g["p50"] for g in groups.values() if _num(g["p50"])]
+    lo, hi = (min(lats), max(lats)) if lats else (1.0, 1.0)
+    models = sorted({m for m, _ in groups})
+    for (model, prec), e in sorted(groups.items()):
+        lat = e["p50"] if _num(e["p50"]) else lo
+        size = 60 + 540 * ((lat - lo) / (hi - lo) if hi > lo else 0.5)
+        color = COLORS[models.index(model) % len(COLORS)]
+        ax.scatter(e["params"] / 1e6, 100 * e["miou"], s=size, c=color, alpha=0.55, edgecolors="black",
+                   marker=MARKERS.get(e["precision_base"], "o"), linewidths=0.8)
+        lat_txt = f"{e['p50']:.1f} ms" if _num(e["p50"]) else "no latency"
+        ax.annotate(f"{model} {prec}\n{lat_txt} ({e['backend']})", (e["params"] / 1e6, 100 * e["miou"]),
+                    textcoords="offset points", xytext=(12, -4), fontsize=7.5)
+    ax.set_xlabel("parameters (millions)")
+    ax.set_ylabel("mIoU (%)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.margins(x=0.35, y=0.25)
+    _legend_markers(ax)
+    return Chart(name, title, _png(fig), "Fastest row of each model x precision; circle fp32, square fp16, triangle int8.")
+
+
+def _legend_markers(ax) -> None:
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], marker=m, ls="", color="gray", label=p) for p, m in MARKERS.items()]
+    ax.legend(handles=handles, fontsize=8, loc="lower right", title="precision", title_fontsize=8)
+
+
+def latency_vs_miou(entries: Sequence[Entry]) -> Chart:
+    """Every row with latency and mIoU; the Pareto front (faster and better) drawn per backend."""
+    name, title = "latency_vs_miou", "p50 latency vs mIoU, Pareto front per backend"
+    pts = [e for e in entries if _num(e["p50"]) and _num(e["miou"])]
+    if not pts:
+        return Chart(name, title, None, "No rows with both a latency and an mIoU: chart skipped (run bench with --data).")
+    fig = _figure(7.5, 4.8)
+    ax = fig.add_subplot()
+    backends = sorted({e["backend"] for e in pts})
+    for i, b in enumerate(backends):
+        color = COLORS[i % len(COLORS)]
+        mine = [e for e in pts if e["backend"] == b]
+        for e in mine:
+            ax.scatter(e["p50"], 100 * e["miou"], c=color, marker=MARKERS.get(e["precision_base"], "o"),
+                       s=55, edgecolors="black", linewidths=0.6, zorder=3)
+            ax.annotate(e["label"], (e["p50"], 100 * e["miou"]), textcoords="offset points", xytext=(6, 4), fontsize=7)
+        front = pareto_front([(e["p50"], 100 * e["miou"]) for e in mine])
+        xs, ys = zip(*front)
+        ax.plot(xs, ys, drawstyle="steps-post", color=color, lw=1.6, alpha=0.8, label=f"{b} front", zorder=2)
+    ax.set_xlabel("p50 latency (ms, batch as benchmarked), lower is better")
+    ax.set_ylabel("mIoU (%)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.margins(x=0.2, y=0.2)
+    ax.legend(fontsize=8, loc="best")
+    return Chart(name, title, _png(fig))
+
+
+def per_class_iou(entries: Sequence[Entry]) -> Chart:
+    """Per-class IoU bars per model: its first FP32 row next to each INT8 (and FP16) variant."""
+    name, title = "per_class_iou", "Per-class IoU: FP32 vs INT8"
+    by_model: dict[str, list[Entry]] = {}
+    for e in entries:
+        if e["per_class_iou"]:
+            by_model.setdefault(e["model"], []).append(e)
+    if not by_model:
+        return Chart(name, title, None, "No rows with per-class IoU: chart skipped (run bench with --data).")
+    notes = []
+    panels = []
+    for model, es in sorted(by_model.items()):
+        fp32 = next((e for e in es if e["precision_base"] == "fp32"), None)
+        others, seen = [], set()
+        for e in es:
+            if e["precision_base"] != "fp32" and e["precision"] + e["backend"] not in seen:
+                seen.add(e["precision"] + e["backend"])
+                others.append(e)
+        if not any(e["precision_base"] == "int8" for e in es):
+            notes.append(f"{model}: no INT8 row with per-class IoU")
+        if fp32 is None:
+            notes.append(f"{model}: no FP32 row with per-class IoU")
+        bars = ([fp32] if fp32 else []) + others[:5]
+        panels.append((model, bars))
+    fig = _figure(9.5, 3.2 * len(panels) + 0.6)
+    for k, (model, bars) in enumerate(panels):
+        ax = fig.add_subplot(len(panels), 1, k + 1)
+        classes = list(bars[0]["per_class_iou"])
+        width = 0.8 / len(bars)
+        for j, e in enumerate(bars):
+            vals = [e["per_class_iou"].get(c) for c in classes]
+            xs = [i + (j - (len(bars) - 1) / 2) * width for i in range(len(classes))]
+            ax.bar(xs, [100 * v if v is not None else 0 for v in vals], width, color=COLORS[j % len(COLORS)],
+                   label=f"{e['precision']} {e['backend']} (mIoU {100 * e['miou']:.1f})" if _num(e["miou"]) else e["label"])
+        ax.set_xticks(range(len(classes)))
+        ax.set_xticklabels(classes, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("IoU (%)")
+        ax.set_ylim(0, 100)
+        ax.set_title(model, fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper right", ncol=min(3, len(bars)))
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return Chart(name, title, _png(fig), "; ".join(notes))
+
+
+def latency_distribution(entries: Sequence[Entry]) -> Chart:
+    """Box plots of the raw per-run timings of every row (first batch size)."""
+    name, title = "latency_distribution", "Latency distribution per row (raw timed runs)"
+    rows = [e for e in entries if len(e["timings"]) >= 1]
+    if not rows:
+        return Chart(name, title, None, "No rows with raw timings: chart skipped.")
+    fig = _figure(8.0, 0.45 * len(rows) + 1.4)
+    ax = fig.add_subplot()
+    data = [e["timings"] for e in rows]
+    labels = [f"{e['label']} (b{e['batch']}, n={len(e['timings'])})" for e in rows]
+    bp = ax.boxplot(data, vert=False, widths=0.6, showfliers=True, patch_artist=True, whis=(5, 95))
+    backends = sorted({e["backend"] for e in rows})
+    for patch, e in zip(bp["boxes"], rows):
+        patch.set_facecolor(COLORS[backends.index(e["backend"]) % len(COLORS)])
+        patch.set_alpha(0.5)
+    ax.set_yticks(range(1, len(rows) + 1))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("latency (ms); box = quartiles, whiskers = p5..p95, dots = outliers")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return Chart(name, title, _png(fig))
+
+
+#: The charts a report contains, in order.
+CHARTS: dict[str, Callable[[Sequence[Entry]], Chart]] = {
+    "params_vs_miou": params_vs_miou,
+    "latency_vs_miou": latency_vs_miou,
+    "per_class_iou": per_class_iou,
+    "latency_distribution": latency_distribution,
+}
+
+
+def make_charts(entries: Sequence[Entry]) -> list[Chart]:
+    """Every chart in ``CHARTS``; a chart that raises becomes a note instead of failing the report."""
+    out = []
+    for name, fn in CHARTS.items():
+        try:
+            out.append(fn(entries))
+        except Exception as e:  # noqa: BLE001 - one bad chart must not lose the whole report
+            out.append(Chart(name, name.replace("_", " "), None, f"chart failed: {type(e).__name__}: {e}"))
+    return out

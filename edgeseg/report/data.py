@@ -1,0 +1,97 @@
+"""Flatten results files into report entries: one dict per row with the numbers tables and charts use."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from edgeseg.bench.results import iter_rows, load_results
+from edgeseg.bench.schema import state_kind
+from edgeseg.errors import EdgesegError
+
+
+def precision_label(row: dict[str, Any]) -> str:
+    """'fp32', 'fp16', 'int8 ptq', 'int8 qat', ... ('?' when the row never opened)."""
+    p = row.get("precision") or "?"
+    q = row.get("quantization")
+    return f"{p} {q}" if p == "int8" and q and q != "int8" else p
+
+
+def _first_ok_batch(row: dict[str, Any]) -> dict[str, Any] | None:
+    for b in row.get("batches") or []:
+        if b.get("latency_ms") and str(b.get("state", "ok")) == "ok":
+            return b
+    return None
+
+
+def entry_from_row(row: dict[str, Any], run: dict[str, Any], source: str) -> dict[str, Any]:
+    """The report's view of one row (missing numbers are None)."""
+    acc = row.get("accuracy") or {}
+    lat = row.get("latency_ms") or {}
+    first = _first_ok_batch(row)
+    mem = row.get("memory") or {}
+    gpu = mem.get("gpu_peak") or {}
+    return {
+        "id": row.get("id"),
+        "label": row.get("id"),
+        "source": source,
+        "run_id": run.get("id"),
+        "model": row.get("model") or row.get("arch") or "?",
+        "backend": row.get("backend") or "?",
+        "precision": precision_label(row),
+        "precision_base": row.get("precision") or "?",
+        "params": row.get("params"),
+        "gflops": row.get("gflops"),
+        "size_mb": row.get("file_size_mb"),
+        "miou": acc.get("miou"),
+        "per_class_iou": acc.get("per_class_iou") or {},
+        "dataset": acc.get("dataset"),
+        "frames": acc.get("frames"),
+        "p50": lat.get("p50"),
+        "p90": lat.get("p90"),
+        "p99": lat.get("p99"),
+        "mean": lat.get("mean"),
+        "batch": first.get("batch") if first else None,
+        "timings": list(first.get("timings_ms") or []) if first else [],
+        "throughput": {int(b["batch"]): b.get("throughput_fps") for b in row.get("batches") or [] if b.get("throughput_fps")},
+        "rss_mb": mem.get("rss_peak_mb"),
+        "gpu_mb": gpu.get("torch_allocated_mb") or gpu.get("process_used_mb"),
+        "roofline_x": row.get("roofline_x"),
+        "state": row.get("state", "failed: no state"),
+        "ok": state_kind(row.get("state", "failed")) in ("ok", "accuracy check failed"),
+        "threads": row.get("threads"),
+        "input_size": row.get("input_size"),
+        "build_s": row.get("build_s"),
+    }
+
+
+def load_entries(paths: Sequence[str | os.PathLike], *, runs: str = "latest") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(entries, runs) from results files; ``runs`` "latest" (default: the newest run of each file) or "all".
+
+    Row labels get a ``@<file>`` or ``@<run>`` suffix only where the same id appears more than once."""
+    if not paths:
+        raise EdgesegError("no results files given (expected one or more edgeseg bench JSON files)")
+    entries: list[dict[str, Any]] = []
+    chosen_runs: list[dict[str, Any]] = []
+    for p in paths:
+        doc = load_results(p)
+        if not doc["runs"]:
+            continue
+        seen = set()
+        for run, row in iter_rows(doc, runs=runs):
+            if run["id"] not in seen:
+                seen.add(run["id"])
+                chosen_runs.append({**run, "source": str(p)})
+            entries.append(entry_from_row(row, run, Path(p).name))
+    if not entries:
+        raise EdgesegError(f"no benchmark rows in {', '.join(map(str, paths))}")
+    counts: dict[str, int] = {}
+    for e in entries:
+        counts[e["id"]] = counts.get(e["id"], 0) + 1
+    multi_file = len({e["source"] for e in entries}) > 1
+    for e in entries:
+        if counts[e["id"]] > 1:
+            same_src = sum(1 for o in entries if o["id"] == e["id"] and o["source"] == e["source"]) > 1
+            e["label"] = f"{e['id']}@{e['run_id'][:15]}" if same_src or not multi_file else f"{e['id']}@{Path(e['source']).stem}"
+    return entries, chosen_runs

@@ -12,6 +12,8 @@ import torch.nn as nn
 
 from edgeseg.errors import EdgesegError
 from edgeseg.models.cgnet import cgnet
+from edgeseg.models.classics import deeplabv3, fcn, pspnet
+from edgeseg.models.deeplabv3plus import deeplabv3plus_mobilenetv2, deeplabv3plus_xception
 
 Builder = Callable[..., nn.Module]
 
@@ -28,6 +30,11 @@ def _registry(entries: Iterable[tuple[str, Builder]]) -> dict[str, Builder]:
 MODELS: dict[str, Builder] = _registry(
     [
         ("cgnet", cgnet),
+        ("deeplabv3plus_mobilenetv2", deeplabv3plus_mobilenetv2),
+        ("deeplabv3plus_xception", deeplabv3plus_xception),
+        ("fcn", fcn),
+        ("deeplabv3", deeplabv3),
+        ("pspnet", pspnet),
     ]
 )
 

@@ -1,0 +1,60 @@
+"""``edgeseg models``: every registered model with its parameter count and GFLOPs at an input size."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+
+from edgeseg.errors import EdgesegError
+
+HELP = "list the registered models with parameters and GFLOPs (2 x MACs) at an input size"
+
+MAX_SIDE = 16384
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+FLOPS_NOTE = "GFLOPs = 1e9 x (2 x multiply-accumulates of conv + matmul), one forward pass of a 1x3xHxW input"
+
+
+def parse_size(text: str, *, option: str = "--size") -> tuple[int, int]:
+    """Parse ``"HxW"`` (e.g. ``"360x480"``) into ``(H, W)``; a one-line EdgesegError otherwise."""
+    m = _SIZE_RE.match(text or "")
+    if not m:
+        raise EdgesegError(f"{option}: expected HEIGHTxWIDTH such as 360x480, found {text!r}")
+    h, w = int(m.group(1)), int(m.group(2))
+    if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
+        raise EdgesegError(f"{option}: height and width must be in 1..{MAX_SIDE}, found {h}x{w}")
+    return h, w
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--size", default="360x480", metavar="HxW", help="input height x width (default 360x480)")
+    parser.add_argument("--classes", type=int, default=11, metavar="N", help="number of classes (default 11, CamVid)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+
+
+def run(args: argparse.Namespace) -> int:
+    size = parse_size(args.size)
+    if args.classes < 1:
+        raise EdgesegError(f"--classes: expected a number of classes >= 1, found {args.classes}")
+
+    from edgeseg.bench.flops import model_complexity
+    from edgeseg.models import MODELS
+
+    h, w = size
+    rows = []
+    if not args.json:
+        width = max(len(n) for n in MODELS)
+        print(f"{'model':<{width}}  {'params':>12}  {f'GFLOPs@{h}x{w}':>14}", flush=True)
+    for name in MODELS:  # in registry order, one line as soon as it is counted
+        c = model_complexity(name, num_classes=args.classes, size=size)
+        rows.append({"name": name, "params": c["params"], "flops": round(c["gflops"] * 1e9), "gflops": round(c["gflops"], 3)})
+        if not args.json:
+            print(f"{name:<{width}}  {c['params']:>12,}  {c['gflops']:>14.2f}", flush=True)
+    if args.json:
+        out = {"size": [h, w], "num_classes": args.classes, "flops_definition": FLOPS_NOTE, "models": rows}
+        json.dump(out, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(f"({args.classes} classes; {FLOPS_NOTE})")
+    return 0

@@ -1,0 +1,187 @@
+"""TorchRunner: a ``.pt`` checkpoint (or an in-memory model) as a Runner, eager PyTorch.
+
+Also home of two small numpy helpers every runner and consumer uses: ``check_batch`` (the input
+contract) and ``check_finite`` (flag NaN/Inf logits, e.g. FP16 overflow). This module imports
+torch lazily, so importing those helpers is cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeseg.card import ModelCard
+from edgeseg.errors import EdgesegError, UnsupportedOptionError
+
+#: precision -> where it works. Eager torch runs fp32 everywhere, fp16 only on CUDA.
+TORCH_PRECISIONS = ("fp32", "fp16")
+
+
+def check_finite(logits: np.ndarray) -> bool:
+    """True when every value is finite. Runners never refuse NaN/Inf output; the camera loop and
+    the benchmark call this and flag such frames (FP16 overflow is the usual cause)."""
+    return bool(np.isfinite(logits).all())
+
+
+def check_batch(batch: Any, *, where: str = "infer") -> np.ndarray:
+    """The Runner input contract: an NCHW numpy array with 3 channels; returned as contiguous float32."""
+    if not isinstance(batch, np.ndarray):
+        raise EdgesegError(f"{where}: expected a numpy NCHW float32 batch, found {type(batch).__name__}")
+    if batch.ndim != 4 or batch.shape[1] != 3 or 0 in batch.shape:
+        raise EdgesegError(
+            f"{where}: expected an NCHW batch with 3 channels (preprocess(frames, runner.card)), "
+            f"found shape {tuple(batch.shape)}"
+        )
+    if not np.issubdtype(batch.dtype, np.floating):
+        raise EdgesegError(f"{where}: expected float32 input, found {batch.dtype} (use edgeseg.data.preprocess)")
+    return np.ascontiguousarray(batch, dtype=np.float32)
+
+
+class TorchRunner:
+    """Eager PyTorch inference from an edgeseg checkpoint.
+
+    Defaults: ``device="cpu"``, ``precision="fp32"`` (``"fp16"`` only on CUDA),
+    ``channels_last=True`` (NHWC memory format: on the 2-core x86 CPU we measured CGNet at
+    360x480 about 2x faster than NCHW, see docs/export.md), ``threads=None`` (torch's default).
+    ``threads`` sets torch's process-wide intra-op thread count; ``close()`` restores the old value.
+    Accepts any input size (``input_size`` is None).
+    """
+
+    backend = "torch"
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        device: str = "cpu",
+        precision: str = "fp32",
+        channels_last: bool = True,
+        threads: int | None = None,
+    ) -> None:
+        from edgeseg.train.checkpoint import load_checkpoint
+
+        self._validate(device, precision, threads)  # before the (slower) load
+        model, card, _ = load_checkpoint(path)
+        self.path: Path | None = Path(path)
+        self._setup(model, card, device=device, precision=precision, channels_last=channels_last, threads=threads)
+
+    @classmethod
+    def from_model(
+        cls,
+        model: Any,
+        card: ModelCard,
+        *,
+        device: str = "cpu",
+        precision: str = "fp32",
+        channels_last: bool = True,
+        threads: int | None = None,
+        copy: bool = False,
+    ) -> "TorchRunner":
+        """Wrap an in-memory ``nn.Module`` (training, QAT, parity checks) without writing a file.
+
+        The module is changed **in place** (eval mode, ``device``, half precision for fp16,
+        channels-last memory format) unless ``copy=True`` (default False), which deep-copies it first.
+        """
+        self = cls.__new__(cls)
+        self._validate(device, precision, threads)
+        if copy:
+            import copy as _copy
+
+            model = _copy.deepcopy(model)
+        self.path = None
+        self._setup(model, card, device=device, precision=precision, channels_last=channels_last, threads=threads)
+        return self
+
+    # -- setup ------------------------------------------------------------------------------------
+    @staticmethod
+    def _validate(device: str, precision: str, threads: int | None) -> None:
+        import torch
+
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as e:
+            raise UnsupportedOptionError(f"torch runner: unknown device {device!r}; expected 'cpu', 'cuda' or 'cuda:N'") from e
+        if dev.type not in ("cpu", "cuda"):
+            raise UnsupportedOptionError(f"torch runner: device {device!r} is not supported; expected 'cpu', 'cuda' or 'cuda:N'")
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise UnsupportedOptionError(
+                f"torch runner: device {device!r} requested but CUDA is not available to torch {torch.__version__}; use device='cpu'"
+            )
+        if precision not in TORCH_PRECISIONS:
+            raise UnsupportedOptionError(
+                f"torch runner: precision {precision!r} is not supported; expected one of {TORCH_PRECISIONS} "
+                "(for int8 export a Q/DQ ONNX with `edgeseg quantize` and run it with ONNX Runtime or TensorRT)"
+            )
+        if precision == "fp16" and dev.type != "cuda":
+            raise UnsupportedOptionError(
+                "torch runner: fp16 works only with device='cuda' (CPU half-precision convolutions are slow or "
+                "missing); on CPU use fp32, or build an fp16 TensorRT engine / Core ML package"
+            )
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise UnsupportedOptionError(f"torch runner: threads must be a positive integer, found {threads!r}")
+
+    def _setup(self, model: Any, card: ModelCard, *, device: str, precision: str, channels_last: bool, threads: int | None) -> None:
+        import torch
+
+        self.card = card
+        self.precision = precision
+        self.device = torch.device(device)
+        self.channels_last = bool(channels_last)
+        self._old_threads: int | None = None
+        if threads is not None:
+            self._old_threads = torch.get_num_threads()
+            torch.set_num_threads(threads)
+        self.threads = torch.get_num_threads() if self.device.type == "cpu" else threads
+        self._dtype = torch.float16 if precision == "fp16" else torch.float32
+        model = model.eval().to(self.device, dtype=self._dtype)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.options = {
+            "device": str(self.device), "precision": precision,
+            "channels_last": self.channels_last, "threads": self.threads,
+        }
+
+    # -- Runner contract --------------------------------------------------------------------------
+    @property
+    def input_size(self) -> tuple[int, int] | None:
+        """None: eager models take any size (CGNet: multiples of 8 keep the output exactly aligned)."""
+        return None
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """NCHW float32 -> NCHW float32 logits on the host (NaN/Inf are passed through; see check_finite)."""
+        import torch
+
+        if self.model is None:
+            raise EdgesegError("torch runner: infer() after close()")
+        x = check_batch(batch, where="torch runner")
+        with torch.inference_mode():
+            t = torch.from_numpy(x).to(self.device, dtype=self._dtype, non_blocking=True)
+            if self.channels_last:
+                t = t.contiguous(memory_format=torch.channels_last)
+            out = self.model(t)
+            return out.float().contiguous().cpu().numpy()
+
+    def close(self) -> None:
+        """Drop the model and restore torch's thread count if ``threads`` changed it."""
+        import torch
+
+        self.model = None
+        if self._old_threads is not None:
+            torch.set_num_threads(self._old_threads)
+            self._old_threads = None
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def __enter__(self) -> "TorchRunner":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        src = self.path or "<in-memory model>"
+        return f"TorchRunner({src}, {self.card.arch}, {self.precision}, {self.device}, channels_last={self.channels_last})"

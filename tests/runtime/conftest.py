@@ -1,0 +1,78 @@
+"""Artifact factories for the runner conformance test: one per suffix in edgeseg.runtime.base.RUNNERS.
+
+``ARTIFACT_FACTORIES[suffix](folder) -> Path`` builds (or reuses) a tiny artifact of that kind in
+``folder`` from the same tiny checkpoint, or calls ``pytest.skip(reason)``. To add a backend, fill
+its one function below; the conformance test then runs the whole contract on it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Callable
+
+import pytest
+
+
+def load_artifacts() -> ModuleType:
+    """tests/runtime/_runtime_artifacts.py as a module (test folders are not packages, so by path)."""
+    name = "_edgeseg_runtime_test_artifacts"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_runtime_artifacts.py"))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
+
+_A = load_artifacts()
+
+
+def make_pt(folder: Path) -> Path:
+    return _A.tiny_checkpoint(folder)
+
+
+def make_onnx(folder: Path) -> Path:
+    return _A.tiny_onnx(folder)
+
+
+def make_engine(folder: Path) -> Path:
+    """TensorRT engine from tiny_onnx(folder) (owned by the TensorRT helper)."""
+    pytest.skip("TensorRT runner artifact factory not filled in yet (TensorRT needs an NVIDIA GPU; the TensorRT helper owns it)")
+
+
+def make_plan(folder: Path) -> Path:
+    return make_engine(folder)
+
+
+def make_mlpackage(folder: Path) -> Path:
+    """Core ML package from the tiny checkpoint (owned by the Core ML helper; prediction needs macOS)."""
+    pytest.skip("Core ML runner artifact factory not filled in yet (the Core ML helper owns it; prediction needs macOS)")
+
+
+ARTIFACT_FACTORIES: dict[str, Callable[[Path], Path]] = {
+    ".pt": make_pt,
+    ".onnx": make_onnx,
+    ".engine": make_engine,
+    ".plan": make_plan,
+    ".mlpackage": make_mlpackage,
+}
+
+
+@pytest.fixture(scope="session")
+def artifact_dir(tmp_path_factory) -> Path:
+    """One folder per test session holding the tiny artifacts (each built once)."""
+    return tmp_path_factory.mktemp("runtime_artifacts")
+
+
+@pytest.fixture(scope="session")
+def arts() -> ModuleType:
+    """The tiny-artifact helpers: tiny_card, tiny_model, tiny_checkpoint, tiny_onnx, frames, SIZE."""
+    return _A
+
+
+@pytest.fixture(scope="session")
+def artifact_factories() -> dict[str, Callable[[Path], Path]]:
+    return ARTIFACT_FACTORIES

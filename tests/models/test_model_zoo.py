@@ -73,3 +73,13 @@ def test_parameter_counts_scale_with_classes_only_in_the_classifier():
     a = count_parameters(build_model("deeplabv3plus_mobilenetv2", num_classes=11))
     b = count_parameters(build_model("deeplabv3plus_mobilenetv2", num_classes=12))
     assert b - a == 257
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_full_size_export_and_odd_full_size_forward(name, eval_model, camvid_card, onnx_parity, tmp_path):
+    model = eval_model(name)
+    path = export_onnx(model, camvid_card(name), tmp_path / f"{name}.onnx", size=(360, 480))
+    assert onnx_parity(model, path, (360, 480)) < 1e-4
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 361, 479)).shape == (1, 11, 361, 479)

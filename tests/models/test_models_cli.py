@@ -1,0 +1,53 @@
+"""``edgeseg models``: table and JSON over the whole registry, size parsing errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edgeseg.cli import main
+from edgeseg.commands.models import parse_size
+from edgeseg.errors import EdgesegError
+from edgeseg.models import MODELS, build_model, count_parameters
+
+
+def test_table_lists_every_registered_model_with_numbers(capsys):
+    assert main(["models", "--size", "64x96"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "GFLOPs@64x96" in out[0]
+    rows = {line.split()[0]: line.split()[1:] for line in out[1:-1]}
+    assert list(rows) == list(MODELS)
+    assert rows["cgnet"][0] == "494,258"
+    assert all(float(r[1]) > 0 for r in rows.values())
+
+
+def test_json_output_counts_match_the_built_models(capsys):
+    assert main(["models", "--size", "32x48", "--classes", "19", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["size"] == [32, 48] and doc["num_classes"] == 19
+    assert [m["name"] for m in doc["models"]] == list(MODELS)
+    by_name = {m["name"]: m for m in doc["models"]}
+    assert by_name["cgnet"]["params"] == 496_306
+    assert by_name["fcn"]["params"] == count_parameters(build_model("fcn", num_classes=19))
+    xcep, mnv2 = by_name["deeplabv3plus_xception"], by_name["deeplabv3plus_mobilenetv2"]
+    assert xcep["flops"] > 5 * mnv2["flops"]
+
+
+@pytest.mark.parametrize("bad", ["360", "360x", "x480", "360,480", "0x480", "-1x4", "axb", "99999x10"])
+def test_bad_sizes_give_one_line_errors(bad, capsys):
+    assert main(["models", f"--size={bad}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--size" in err and "Traceback" not in err
+
+
+def test_parse_size_accepts_h_x_w():
+    assert parse_size("360x480") == (360, 480)
+    assert parse_size(" 361X479 ") == (361, 479)
+    with pytest.raises(EdgesegError, match="HEIGHTxWIDTH"):
+        parse_size("360*480")
+
+
+def test_bad_class_count_is_refused(capsys):
+    assert main(["models", "--classes", "0"]) == 2
+    assert "--classes" in capsys.readouterr().err

@@ -36,6 +36,17 @@ def write_pairs(root: Path, n: int = 6, size: tuple[int, int] = (48, 64), split:
     return root
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """One torch thread per test process: on a shared 2-core machine oversubscription makes tests ~30x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def tiny_camvid(tmp_path: Path) -> Path:
     """A CamVid-layout folder with 6 train and 2 val pairs of 48x64."""

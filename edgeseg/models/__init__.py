@@ -45,7 +45,7 @@ def build_model(name: str, *, num_classes: int, **kwargs: Any) -> nn.Module:
         raise EdgesegError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}")
     try:
         return MODELS[name](num_classes=num_classes, **kwargs)
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         raise EdgesegError(f"model {name!r}: bad arguments {kwargs} ({e})") from e
 
 

@@ -1,0 +1,117 @@
+"""edgeseg camera: live segmentation from a camera, stream or video file, pipelined, with stats."""
+
+from __future__ import annotations
+
+import argparse
+
+from edgeseg.commands._args import parse_size
+
+HELP = "run a model on a camera / stream / video file: overlay, recording, masks, latency and FPS stats"
+
+EPILOG = """sources: 0 (camera index), /dev/video0, clip.mp4, rtsp://..., csi://0 (Jetson CSI camera via
+nvarguscamerasrc; --width/--height/--fps/--flip), "gst:PIPELINE ! appsink" (your own GStreamer pipeline).
+keys: q quit, space pause, s snapshot. Ctrl-C / SIGTERM stop cleanly and print the stats."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}")
+    return v
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds (a number >= 0), found {text!r}") from None
+    if not v >= 0:
+        raise argparse.ArgumentTypeError(f"expected seconds (a number >= 0), found {text!r}")
+    return v
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = EPILOG
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("model", help="model file: .pt checkpoint, .onnx, .engine, .mlpackage")
+    src = p.add_argument_group("source")
+    src.add_argument("--source", default="0", help="camera index, /dev/videoN, video file, rtsp://..., csi://N or gst:PIPELINE (default 0)")
+    src.add_argument("--width", type=int, default=None, help="csi:// capture width (default 1280)")
+    src.add_argument("--height", type=int, default=None, help="csi:// capture height (default 720)")
+    src.add_argument("--fps", type=int, default=None, help="csi:// capture frame rate (default 30)")
+    src.add_argument("--flip", type=int, default=None, help="csi:// nvvidconv flip-method 0..7 (default 0)")
+    mode = src.add_mutually_exclusive_group()
+    mode.add_argument("--live", dest="live", action="store_true", default=None, help="always infer the newest frame, drop stale ones (default for cameras and streams)")
+    mode.add_argument("--every-frame", dest="live", action="store_false", help="infer every frame in order, drop nothing (default for files)")
+    src.add_argument("--stale-timeout", type=_seconds, default=3.0, help="seconds without a new frame before a live source counts as stalled and is reopened (default 3; 0 = off)")
+    src.add_argument("--reconnect-timeout", type=_seconds, default=30.0, help="give up after this many seconds of failed reopen attempts (default 30)")
+    src.add_argument("--max-frames", type=_positive_int, default=None, help="stop after N frames")
+    run = p.add_argument_group("model")
+    run.add_argument("--size", type=parse_size, default=None, help="inference size HxW for models that take any size (default: the card's input size)")
+    run.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for the runner")
+    run.add_argument("--device", default=None, help="runner device (torch: cpu / cuda:N; TensorRT: GPU index)")
+    show = p.add_argument_group("display")
+    show.add_argument("--view", choices=("overlay", "mask", "side"), default="overlay", help="overlay (default), colour mask only, or frame and mask side by side")
+    show.add_argument("--alpha", type=float, default=0.5, help="overlay opacity 0..1 (default 0.5)")
+    show.add_argument("--classes", default=None, help="comma-separated class names to show (default all), e.g. Road,Car")
+    show.add_argument("--no-hud", dest="hud", action="store_false", help="hide the FPS / latency text")
+    show.add_argument("--no-legend", dest="legend", action="store_false", help="hide the class legend")
+    show.add_argument("--headless", action="store_true", default=None, help="no window (automatic when there is no display)")
+    out = p.add_argument_group("outputs")
+    out.add_argument("--record", default=None, metavar="FILE", help="write the rendered video (.mp4 mp4v, .avi MJPG, ...)")
+    out.add_argument("--record-fps", type=float, default=None, help="frame rate written into the recording (default: the source's, else 30)")
+    out.add_argument("--save-masks", default=None, metavar="DIR", help="write each frame's label map (class ids) as DIR/<frame>.png")
+    out.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where the s key saves snapshots (default .)")
+    out.add_argument("--stats", dest="stats_out", default=None, metavar="FILE", help="also write the run's stats as JSON")
+
+
+def _device_option(text: str):
+    return int(text) if text.isdigit() else text
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgeseg._io import atomic_write_json, check_output_path
+    from edgeseg.camera.capture import SourceLostError
+    from edgeseg.camera.pipeline import CameraLoop, CameraOptions
+    from edgeseg.camera.sources import parse_source
+    from edgeseg.runtime.base import open_runner
+
+    source = parse_source(args.source, width=args.width, height=args.height, fps=args.fps, flip=args.flip)
+    if args.stats_out:
+        check_output_path(args.stats_out)
+    classes = tuple(c for c in args.classes.split(",") if c.strip()) if args.classes is not None else None
+    options = CameraOptions(
+        view=args.view, alpha=args.alpha, classes=classes, hud=args.hud, legend=args.legend,
+        headless=args.headless, record=args.record, record_fps=args.record_fps, save_masks=args.save_masks,
+        snapshot_dir=args.snapshot_dir, max_frames=args.max_frames, size=args.size, live=args.live,
+        stale_timeout=args.stale_timeout, reconnect_timeout=args.reconnect_timeout,
+    )
+    runner_opts = {}
+    if args.threads:
+        runner_opts["threads"] = args.threads
+    if args.device is not None:
+        runner_opts["device"] = _device_option(args.device)
+    with open_runner(args.model, **runner_opts) as runner:
+        loop = CameraLoop(runner, source, options)
+        try:
+            stats = loop.run()
+        except SourceLostError as e:
+            if e.stats is not None:
+                _report(e.stats, args, atomic_write_json, runner)
+            raise
+    _report(stats, args, atomic_write_json, runner)
+    return 0
+
+
+def _report(stats, args: argparse.Namespace, write_json, runner) -> None:
+    print(stats.format())
+    if args.record and stats.recorded:
+        print(f"wrote {args.record} ({stats.recorded} frames)")
+    if args.stats_out:
+        d = stats.to_dict()
+        d.update(model=str(args.model), backend=runner.backend, precision=runner.precision)
+        write_json(args.stats_out, d)
+        print(f"wrote {args.stats_out}")

@@ -44,6 +44,50 @@ def _fault(kind: str | None) -> None:
     raise ValueError(f"unknown _fault {kind!r}")
 
 
+def skip_reason(artifact: str, options: dict[str, Any]) -> str | None:
+    """Why this row cannot run on this machine (backend or device absent), or None.
+
+    Cheap checks only: the runner itself still raises MissingDependencyError for anything missed."""
+    import importlib.util
+    from pathlib import Path
+
+    suffix = Path(artifact).suffix.lower()
+    if suffix == ".mlpackage" and sys.platform != "darwin":
+        return "Core ML prediction runs on macOS only"
+    if suffix in (".engine", ".plan") and importlib.util.find_spec("tensorrt") is None:
+        return "TensorRT is not installed on this machine"
+    device = str(options.get("device", "cpu"))
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            return f"device {device!r} asked for, but torch {torch.__version__} sees no CUDA GPU"
+    providers = options.get("providers")
+    if providers and suffix == ".onnx":
+        import onnxruntime as ort
+
+        from edgeseg.runtime.ort_runner import PROVIDER_ALIASES
+
+        names = [p[0] if isinstance(p, (list, tuple)) else p for p in ([providers] if isinstance(providers, str) else providers)]
+        missing = [n for n in (PROVIDER_ALIASES.get(str(n).lower(), n) for n in names) if n not in ort.get_available_providers()]
+        if missing:
+            return f"ONNX Runtime provider(s) {missing} not available (available: {ort.get_available_providers()})"
+    return None
+
+
+def _takes(artifact: str, name: str) -> bool:
+    """Whether the runner for ``artifact`` accepts the keyword ``name``."""
+    import inspect
+
+    from edgeseg.runtime.base import runner_class
+
+    try:
+        params = inspect.signature(runner_class(artifact)).parameters
+    except Exception:  # noqa: BLE001 - no runner: open_runner will say so
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
 def run_row(spec: dict[str, Any], out_path: str) -> dict[str, Any]:
     """Measure one row; every phase is saved to ``out_path`` before the next starts."""
     from edgeseg.bench import measure
@@ -63,7 +107,13 @@ def run_row(spec: dict[str, Any], out_path: str) -> dict[str, Any]:
     }
     _save(out_path, row)
     options = dict(r.get("options") or {})
-    if r.get("threads") and "threads" not in options:
+    reason = skip_reason(r["artifact"], options)
+    if reason:
+        row["state"] = make_state("skipped", reason)
+        row.pop("phase", None)
+        _save(out_path, row)
+        return row
+    if r.get("threads") and "threads" not in options and _takes(r["artifact"], "threads"):
         options["threads"] = r["threads"]
     t0 = time.perf_counter()
     with open_runner(r["artifact"], **options) as runner:

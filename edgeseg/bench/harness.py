@@ -127,7 +127,7 @@ def _make(row: RowSpec, base: Path, *, rebuild: bool, log: Callable[[str], None]
     Path(row.artifact).parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     for step in row.make:
-        args = [a.replace("{artifact}", row.artifact) for a in step]
+        args = [a.replace("{artifact}", os.path.abspath(row.artifact)) for a in step]
         log(f"  make: edgeseg {' '.join(args)}")
         try:
             p = subprocess.run(
@@ -140,7 +140,8 @@ def _make(row: RowSpec, base: Path, *, rebuild: bool, log: Callable[[str], None]
         if rc != 0:
             kind = MAKE_FAILURE.get(step[0] if step else "", "build failed")
             tail = "\n".join(out.strip().splitlines()[-12:])
-            return make_state(kind, f"edgeseg {step[0]}: {_last_error_line(tail) or f'exit code {rc}'}"), None, tail
+            last = _last_error_line(tail) or f"exit code {rc}"
+            return make_state(kind, last if last.startswith("edgeseg ") else f"edgeseg {step[0]}: {last}"), None, tail
     if not Path(row.artifact).exists():
         return make_state("build failed", f"the make steps did not produce {row.artifact}"), None, ""
     return None, time.perf_counter() - t0, ""
@@ -241,7 +242,6 @@ def run_matrix(
     matrix: Matrix,
     output: str | os.PathLike,
     *,
-    base: str | os.PathLike = ".",
     rebuild: bool = False,
     measure_peak: bool = True,
     progress: bool = True,
@@ -250,7 +250,7 @@ def run_matrix(
 ) -> dict[str, Any]:
     """Run every row of ``matrix`` and append the run to ``output``; return the run.
 
-    ``base``: folder ``make`` steps run in (the matrix file's folder). ``faults`` is test-only:
+    ``make`` steps run in ``matrix.workdir`` (the matrix file's folder). ``faults`` is test-only:
     row id -> fault kind injected into that row's worker (see ``_worker``).
     """
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
@@ -276,7 +276,7 @@ def run_matrix(
     specs = {r.id: r for r in matrix.rows}
     for i, spec in enumerate(matrix.rows, 1):
         log(f"[{i}/{len(matrix.rows)}] {spec.id}: {spec.artifact}")
-        state, build_s, tail = _make(spec, Path(base), rebuild=rebuild, log=log)
+        state, build_s, tail = _make(spec, Path(matrix.workdir), rebuild=rebuild, log=log)
         w = None
         if state is None and not Path(spec.artifact).exists():
             state = make_state("failed", f"artifact not found: {spec.artifact}")

@@ -12,9 +12,10 @@ A matrix is a small YAML file (see benchmarks/cgnet_cpu.yaml and docs/benchmarks
         artifact: build/cgnet_fp32.onnx
         make: [[export, ../edgeseg/weights/cgnet_camvid.pt, -o, "{artifact}"]]
 
-Relative paths (artifacts, ``output``, paths inside ``make`` steps are left to the command) are
-resolved against the matrix file's folder. Unknown keys are errors, so a typo cannot silently
-drop a setting.
+Relative artifact and ``output`` paths resolve against the matrix file's folder, and ``make``
+steps run in that folder. ``vars: {camvid: /data/camvid}`` defines ``{camvid}`` placeholders
+(override with ``edgeseg bench M.yaml --var camvid=/other/path``). Unknown keys are errors, so
+a typo cannot silently drop a setting.
 """
 
 from __future__ import annotations
@@ -70,10 +71,12 @@ class Matrix:
     output: str | None = None
     description: str = ""
     peak: dict[str, Any] = field(default_factory=dict)  # measure_peak options (matmul_n, copy_mb, repeats)
+    workdir: str = "."  # the folder ``make`` steps run in: the matrix file's folder
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "workdir": self.workdir,
             "description": self.description,
             "data": self.data,
             "max_frames": self.max_frames,
@@ -119,7 +122,7 @@ def _row(d: Any, defaults: dict[str, Any], base: Path | None, where: str, refere
     where = f"{where} ({merged.get('id') or merged['artifact']})"
     artifact = str(merged["artifact"])
     if base is not None and not os.path.isabs(artifact):
-        artifact = str(base / artifact)
+        artifact = os.path.normpath(base / artifact)
     rid = str(merged.get("id") or Path(artifact).name)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", rid):
         raise EdgesegError(f"{where}: id {rid!r} must be letters, digits and ._+- only")
@@ -157,14 +160,44 @@ def _row(d: Any, defaults: dict[str, Any], base: Path | None, where: str, refere
     )
 
 
-def matrix_from_dict(d: Any, *, base: str | os.PathLike | None = None, where: str = "matrix") -> Matrix:
-    """Validate and expand a matrix mapping; relative artifact paths are joined to ``base``."""
+def _substitute(obj: Any, variables: dict[str, str]) -> Any:
+    """Replace ``{name}`` for every name in ``variables`` inside strings (others, like ``{artifact}``, stay)."""
+    if isinstance(obj, str):
+        for k, v in variables.items():
+            obj = obj.replace("{" + k + "}", str(v))
+        return obj
+    if isinstance(obj, list):
+        return [_substitute(v, variables) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _substitute(v, variables) for k, v in obj.items()}
+    return obj
+
+
+def matrix_from_dict(
+    d: Any,
+    *,
+    base: str | os.PathLike | None = None,
+    where: str = "matrix",
+    variables: dict[str, str] | None = None,
+) -> Matrix:
+    """Validate and expand a matrix mapping; relative artifact paths are joined to ``base``.
+
+    ``{name}`` placeholders in ``data``, ``output``, artifacts and ``make`` steps are filled from the
+    matrix's ``vars`` mapping, overridden by ``variables`` (the CLI's ``--var name=value``)."""
     if not isinstance(d, dict):
         raise EdgesegError(f"{where}: expected a mapping with 'rows', found {type(d).__name__}")
-    allowed = {"name", "description", "data", "max_frames", "output", "defaults", "rows", "peak", "reference"}
+    allowed = {"name", "description", "data", "max_frames", "output", "defaults", "rows", "peak", "reference", "vars", "workdir"}
     unknown = sorted(set(d) - allowed)
     if unknown:
         raise EdgesegError(f"{where}: unknown key(s) {unknown}; allowed: {', '.join(sorted(allowed))}")
+    own_vars = d.get("vars") or {}
+    if not isinstance(own_vars, dict):
+        raise EdgesegError(f"{where}: vars must be a mapping of name: value")
+    unknown_vars = sorted(set(variables or {}) - set(own_vars))
+    if unknown_vars:
+        raise EdgesegError(f"{where}: --var {unknown_vars} not among the matrix's vars ({', '.join(sorted(own_vars)) or 'none'})")
+    values = {str(k): str(v) for k, v in {**own_vars, **(variables or {})}.items()}
+    d = {k: (v if k in ("vars", "name", "description") else _substitute(v, values)) for k, v in d.items()}
     defaults = d.get("defaults") or {}
     bad = sorted(set(defaults) - set(ROW_SETTINGS) - {"options", "model"})
     if bad:
@@ -183,7 +216,7 @@ def matrix_from_dict(d: Any, *, base: str | os.PathLike | None = None, where: st
             raise EdgesegError(f"{where}: row {r.id!r} refers to reference row {r.reference!r}, which is not in the matrix")
     output = d.get("output")
     if output and b is not None and not os.path.isabs(output):
-        output = str(b / output)
+        output = os.path.normpath(b / output)
     mf = d.get("max_frames")
     return Matrix(
         name=str(d.get("name") or "bench"),
@@ -193,11 +226,12 @@ def matrix_from_dict(d: Any, *, base: str | os.PathLike | None = None, where: st
         max_frames=None if mf is None else _int(mf, where, "max_frames", minimum=1),
         output=output,
         peak=dict(d.get("peak") or {}),
+        workdir=str(d.get("workdir") or (os.path.normpath(b) if b is not None else ".")),
     )
 
 
-def load_matrix(path: str | os.PathLike) -> Matrix:
-    """Read a matrix YAML file (relative paths resolve against its folder)."""
+def load_matrix(path: str | os.PathLike, *, variables: dict[str, str] | None = None) -> Matrix:
+    """Read a matrix YAML file (relative paths resolve against its folder; ``variables`` override its ``vars``)."""
     import yaml
 
     p = Path(path)
@@ -207,7 +241,7 @@ def load_matrix(path: str | os.PathLike) -> Matrix:
         d = yaml.safe_load(p.read_text())
     except yaml.YAMLError as e:
         raise EdgesegError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from e
-    return matrix_from_dict(d, base=p.parent, where=str(p))
+    return matrix_from_dict(d, base=p.parent, where=str(p), variables=variables)
 
 
 def dump_matrix(matrix: Matrix) -> str:

@@ -35,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-frames", type=int, default=None, help="mIoU on the first N frames only")
     p.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
                    help="runner option for the artifacts given (repeatable); EXT:KEY=VALUE only for that file type, e.g. pt:channels_last=false")
+    p.add_argument("--var", type=_option, action="append", default=[], metavar="NAME=VALUE",
+                   help="set a matrix variable used as {NAME} in its paths, e.g. camvid=/data/camvid")
     p.add_argument("--only", nargs="+", default=None, metavar="ROW_ID", help="run only these rows of the matrix")
     p.add_argument("--rebuild", action="store_true", help="run rows' make steps even when their artifacts exist")
     p.add_argument("--no-peak", action="store_true", help="skip the peak GFLOP/s / bandwidth measurement (no roofline column)")
@@ -42,8 +44,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace):
-    from pathlib import Path
-
     from edgeseg.bench.matrix import load_matrix, matrix_from_artifacts, with_overrides
     from edgeseg.errors import EdgesegError
 
@@ -53,15 +53,15 @@ def _load(args: argparse.Namespace):
             raise EdgesegError(f"give either one matrix YAML or a list of artifacts, found {args.inputs}")
         if args.option:
             raise EdgesegError("--option applies to artifacts given on the command line; set 'options' per row in the matrix")
-        matrix = load_matrix(yamls[0])
+        matrix = load_matrix(yamls[0], variables={k: str(v) for k, v in args.var})
         matrix = with_overrides(matrix, size=args.size, batch=args.batch, threads=args.threads,
                                 warmup=args.warmup, runs=args.runs, timeout=args.timeout)
-        base = Path(yamls[0]).parent
     else:
+        if args.var:
+            raise EdgesegError("--var sets variables of a matrix YAML; none was given")
         kw = {k: v for k, v in dict(size=args.size, batch=args.batch, threads=args.threads, warmup=args.warmup,
                                      runs=args.runs, timeout=args.timeout).items() if v is not None}
         matrix = matrix_from_artifacts(args.inputs, options=dict(args.option), **kw)
-        base = Path(".")
     import dataclasses
 
     changes = {}
@@ -75,7 +75,7 @@ def _load(args: argparse.Namespace):
         if unknown:
             raise EdgesegError(f"--only: no row(s) {unknown} in the matrix; rows are {', '.join(sorted(ids))}")
         changes["rows"] = tuple(r for r in matrix.rows if r.id in set(args.only))
-    return dataclasses.replace(matrix, **changes), base
+    return dataclasses.replace(matrix, **changes)
 
 
 def _check_data(spec: str | None) -> None:
@@ -92,13 +92,13 @@ def run(args: argparse.Namespace) -> int:
     from edgeseg.bench.matrix import dump_matrix
     from edgeseg.bench.schema import state_kind
 
-    matrix, base = _load(args)
+    matrix = _load(args)
     if args.dry_run:
         print(dump_matrix(matrix), end="")
         return 0
     output = check_output_path(args.output or matrix.output or DEFAULT_OUTPUT)
     _check_data(matrix.data)
-    run_ = run_matrix(matrix, output, base=base, rebuild=args.rebuild, measure_peak=not args.no_peak)
+    run_ = run_matrix(matrix, output, rebuild=args.rebuild, measure_peak=not args.no_peak)
     print(f"\n{'row':<28} {'p50 ms':>9} {'mIoU %':>7} {'x roof':>7}  state")
     for r in run_["rows"]:
         lat = (r.get("latency_ms") or {}).get("p50")

@@ -116,14 +116,15 @@ def latency_vs_miou(entries: Sequence[Entry]) -> Chart:
             ax.annotate(e["label"], (e["p50"], 100 * e["miou"]), textcoords="offset points", xytext=(6, 4), fontsize=7)
         front = pareto_front([(e["p50"], 100 * e["miou"]) for e in mine])
         xs, ys = zip(*front)
-        ax.plot(xs, ys, drawstyle="steps-post", color=color, lw=1.6, alpha=0.8, label=f"{b} front", zorder=2)
+        ax.plot(xs, ys, drawstyle="steps-post", color=color, lw=1.6, alpha=0.8, label=f"{b} Pareto front", zorder=2)
+        ax.scatter(xs, ys, s=190, facecolors="none", edgecolors=color, linewidths=1.4, zorder=2)
     ax.set_xlabel("p50 latency (ms, batch as benchmarked), lower is better")
     ax.set_ylabel("mIoU (%)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.margins(x=0.2, y=0.2)
     ax.legend(fontsize=8, loc="best")
-    return Chart(name, title, _png(fig))
+    return Chart(name, title, _png(fig), "Ringed points are on their backend's Pareto front (no faster row of that backend has a higher mIoU).")
 
 
 def per_class_iou(entries: Sequence[Entry]) -> Chart:
@@ -182,11 +183,19 @@ def latency_distribution(entries: Sequence[Entry]) -> Chart:
     ax = fig.add_subplot()
     data = [e["timings"] for e in rows]
     labels = [f"{e['label']} (b{e['batch']}, n={len(e['timings'])})" for e in rows]
-    bp = ax.boxplot(data, vert=False, widths=0.6, showfliers=True, patch_artist=True, whis=(5, 95))
+    kw = dict(widths=0.6, showfliers=True, patch_artist=True, whis=(5, 95))
+    try:
+        bp = ax.boxplot(data, orientation="horizontal", **kw)  # matplotlib >= 3.10
+    except TypeError:
+        bp = ax.boxplot(data, vert=False, **kw)
     backends = sorted({e["backend"] for e in rows})
     for patch, e in zip(bp["boxes"], rows):
         patch.set_facecolor(COLORS[backends.index(e["backend"]) % len(COLORS)])
         patch.set_alpha(0.5)
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(facecolor=COLORS[i % len(COLORS)], alpha=0.5, label=b) for i, b in enumerate(backends)],
+              fontsize=8, loc="best")
     ax.set_yticks(range(1, len(rows) + 1))
     ax.set_yticklabels(labels, fontsize=8)
     ax.invert_yaxis()

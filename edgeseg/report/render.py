@@ -173,8 +173,8 @@ def write_report(
     """Write ``REPORT.md``, ``report.html`` and one PNG per chart into ``out_dir`` (created when absent).
 
     ``runs``: "latest" (default: the newest run of each results file) or "all". Returns the paths written."""
-    out = ensure_writable_dir(out_dir, create=True)
     entries, chosen = load_entries(results, runs=runs)
+    out = ensure_writable_dir(out_dir, create=True)
     charts = make_charts(entries)
     written: dict[str, Path] = {}
     for c in charts:

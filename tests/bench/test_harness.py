@@ -1,0 +1,118 @@
+"""End-to-end bench runs over a tiny checkpoint and its ONNX, each row in its own worker process."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from edgeseg.bench.harness import run_matrix
+from edgeseg.bench.matrix import matrix_from_dict
+from edgeseg.bench.results import load_results
+from edgeseg.bench.schema import check_results, state_kind
+
+SETTINGS = {"size": "64x96", "batch": [1, 2], "threads": 1, "warmup": 1, "runs": 3, "timeout": 120}
+TINY_PEAK = {"matmul_n": 128, "copy_mb": 4, "repeats": 2}
+
+
+def _matrix(rows, **kw):
+    return matrix_from_dict({"name": "t", "defaults": SETTINGS, "peak": TINY_PEAK, "rows": rows, **kw})
+
+
+def test_pt_and_onnx_rows_with_miou_and_crashing_rows(tiny_artifacts, tmp_path):
+    a = tiny_artifacts
+    m = _matrix(
+        [
+            {"id": "torch", "artifact": str(a["pt"]), "options": {"channels_last": False}},
+            {"id": "ort", "artifact": str(a["onnx"]), "reference": "torch", "max_miou_drop": 0.5},
+            {"id": "corrupt", "artifact": str(a["corrupt"])},
+            {"id": "oom", "artifact": str(a["onnx"])},
+            {"id": "segv", "artifact": str(a["onnx"])},
+        ],
+        data="synthetic:4",
+    )
+    out = tmp_path / "res.json"
+    run = run_matrix(m, out, progress=False, log=lambda s: None, faults={"oom": "memory", "segv": "segv"})
+    doc = json.loads(out.read_text())  # strict JSON on disk
+    assert check_results(doc) == []
+    assert doc["runs"][0]["id"] == run["id"] and doc["runs"][0]["finished"]
+    rows = {r["id"]: r for r in doc["runs"][0]["rows"]}
+
+    for rid, backend in (("torch", "torch"), ("ort", "onnxruntime")):
+        r = rows[rid]
+        assert r["state"] == "ok", r.get("log")
+        assert r["backend"] == backend and r["precision"] == "fp32"
+        lat = r["latency_ms"]
+        assert lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+        assert [b["batch"] for b in r["batches"]] == [1, 2]
+        assert all(len(b["timings_ms"]) == 3 and b["throughput_fps"] > 0 for b in r["batches"])
+        assert r["params"] == a["params"]
+        assert r["gflops"] > 0 and r["file_size_mb"] > 0
+        assert r["memory"]["rss_peak_mb"] >= r["memory"]["rss_baseline_mb"] > 0
+        acc = r["accuracy"]
+        assert acc["frames"] == 4 and 0.0 <= acc["miou"] <= 1.0
+        assert len(acc["per_class_iou"]) == 11
+        assert r["roofline_x"] is not None and r["roofline_x"] > 0
+    # the same weights through torch and ONNX Runtime agree on the labels of almost every pixel
+    assert abs(rows["torch"]["accuracy"]["miou"] - rows["ort"]["accuracy"]["miou"]) < 0.01
+    assert rows["ort"]["miou_delta_points"] == pytest.approx(
+        100 * (rows["ort"]["accuracy"]["miou"] - rows["torch"]["accuracy"]["miou"])
+    )
+
+    assert state_kind(rows["corrupt"]["state"]) == "failed"
+    assert "corrupt" in rows["corrupt"]["state"] or "readable" in rows["corrupt"]["state"]
+    assert rows["oom"]["state"].startswith("failed: out of memory")
+    assert rows["segv"]["state"].startswith("failed: worker killed by SIGSEGV")
+    assert rows["segv"]["backend"] == "onnxruntime"  # what was measured before the crash is kept
+    assert run["peak"]["state"] == "ok" and run["peak"]["matmul_gflops"] > 0
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="checks that Core ML rows are skipped off macOS")
+def test_timeout_missing_artifact_failed_make_step_and_skips(tiny_artifacts, tmp_path):
+    a = tiny_artifacts
+    (tmp_path / "m.mlpackage").mkdir()
+    m = _matrix(
+        [
+            {"id": "hang", "artifact": str(a["onnx"]), "timeout": 4},
+            {"id": "coreml", "artifact": str(tmp_path / "m.mlpackage")},
+            {"id": "ort-cuda", "artifact": str(a["onnx"]), "options": {"providers": ["cuda"]}},
+            {"id": "missing", "artifact": str(tmp_path / "nope.onnx")},
+            {"id": "export", "artifact": str(tmp_path / "made.onnx"),
+             "make": [["export", str(tmp_path / "no_such.pt"), "-o", "{artifact}"]]},
+            {"id": "build", "artifact": str(tmp_path / "made.engine"),
+             "make": [["build", str(tmp_path / "no_such.onnx"), "-o", "{artifact}"]]},
+        ]
+    )
+    out = tmp_path / "res.json"
+    run_matrix(m, out, measure_peak=False, progress=False, log=lambda s: None, faults={"hang": "hang"})
+    rows = {r["id"]: r for r in load_results(out)["runs"][0]["rows"]}
+    assert rows["hang"]["state"].startswith("failed: timeout after 4 s")
+    assert rows["missing"]["state"].startswith("failed: artifact not found")
+    assert state_kind(rows["export"]["state"]) == "export failed"
+    assert state_kind(rows["build"]["state"]) == "build failed"
+    assert not (tmp_path / "made.onnx").exists()
+    assert rows["coreml"]["state"] == "skipped: Core ML prediction runs on macOS only"
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        assert rows["ort-cuda"]["state"].startswith("skipped: ONNX Runtime provider(s) ['CUDAExecutionProvider'] not available")
+
+
+def test_cli_bench_appends_and_report_renders(tiny_artifacts, tmp_path, capsys):
+    from edgeseg.cli import main
+
+    out = tmp_path / "res.json"
+    args = ["bench", str(tiny_artifacts["onnx"]), "--size", "64x96", "--warmup", "1", "--runs", "3",
+            "--threads", "1", "--no-peak", "-o", str(out)]
+    assert main(args) == 0
+    assert main(args) == 0
+    doc = load_results(out)
+    assert len(doc["runs"]) == 2 and doc["runs"][0]["id"] != doc["runs"][1]["id"]
+    assert all(r["rows"][0]["state"] == "ok" for r in doc["runs"])
+    assert "appended run" in capsys.readouterr().out
+    rep = tmp_path / "rep"
+    assert main(["report", str(out), "-o", str(rep), "--runs", "all"]) == 0
+    md = (rep / "REPORT.md").read_text()
+    assert md.count("| tiny.onnx@") == 2  # both runs, told apart
+    assert (rep / "latency_distribution.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,47 @@
+"""benchmarks/ratios.py picks the baseline and the fastest CPU path within -0.5 mIoU correctly."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from edgeseg.bench.results import append_run
+from edgeseg.bench.schema import new_run_id
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ratios.py"
+
+
+def _ratios():
+    spec = importlib.util.spec_from_file_location("ratios", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _row(rid, backend, p50, miou, roof, *, cl=False, state="ok"):
+    lat = {"mean": p50, "std": 0.0, "min": p50, "p50": p50, "p90": p50, "p99": p50, "max": p50}
+    return {"id": rid, "artifact": "x", "state": state, "backend": backend, "precision": "fp32" if backend == "torch" else "int8",
+            "device": "cpu", "options": {"channels_last": cl}, "latency_ms": lat, "accuracy": {"miou": miou}, "roofline_x": roof}
+
+
+def _file(tmp_path, int8_roof):
+    rows = [
+        _row("torch-cl", "torch", 60.0, 0.600, 3.0, cl=True),
+        _row("torch-nchw", "torch", 100.0, 0.600, 5.0),
+        _row("ort-int8", "onnxruntime", 40.0, 0.597, int8_roof),  # -0.3 points: eligible
+        _row("ort-int8-lossy", "onnxruntime", 20.0, 0.580, 1.0),  # -2.0 points: not eligible
+        _row("crashed", "onnxruntime", 5.0, 0.600, 0.5, state="failed: worker killed by SIGSEGV"),
+    ]
+    p = tmp_path / f"r{int8_roof}.json"
+    append_run(p, {"id": new_run_id(), "started": "", "machine": {}, "peak": {"matmul_gflops": 100.0}, "rows": rows})
+    return p
+
+
+@pytest.mark.parametrize("roof, code", [(1.4, 0), (2.0, 1)])
+def test_targets(tmp_path, capsys, roof, code):
+    rc = _ratios().main([str(_file(tmp_path, roof)), "--check"])
+    out = capsys.readouterr().out
+    assert "baseline (PyTorch eager FP32): torch-nchw" in out  # NCHW eager, not channels-last
+    assert "fastest CPU path within -0.5 mIoU: ort-int8 " in out
+    assert "speed-up vs PyTorch eager FP32: 2.50x" in out and "MET" in out
+    assert rc == code

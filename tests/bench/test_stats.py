@@ -1,0 +1,38 @@
+import math
+
+import numpy as np
+import pytest
+
+from edgeseg.bench.roofline import compute_bound_ms, roofline_multiple
+from edgeseg.bench.stats import STAT_KEYS, summarize, throughput
+
+
+def test_summary_is_ordered_and_matches_numpy():
+    rng = np.random.default_rng(0)
+    t = rng.lognormal(1.0, 0.5, size=200).tolist()
+    s = summarize(t)
+    assert set(s) == set(STAT_KEYS)
+    assert s["min"] <= s["p50"] <= s["p90"] <= s["p99"] <= s["max"]
+    assert s["mean"] == pytest.approx(float(np.mean(t)))
+    assert s["p90"] == pytest.approx(float(np.percentile(t, 90)))
+    assert s["std"] == pytest.approx(float(np.std(t)))
+
+
+def test_single_timing_and_bad_input():
+    s = summarize([4.0])
+    assert s["p50"] == s["p99"] == s["min"] == 4.0 and s["std"] == 0.0
+    with pytest.raises(ValueError, match="no timings"):
+        summarize([])
+    with pytest.raises(ValueError, match="NaN"):
+        summarize([1.0, float("nan")])
+
+
+def test_throughput_and_roofline():
+    assert throughput(4, 20.0) == pytest.approx(200.0)
+    assert math.isnan(throughput(1, 0.0))
+    # 3.0 GFLOPs at 100 GFLOP/s -> 30 ms; a 90 ms run is 3x the compute-bound time
+    assert compute_bound_ms(3.0, 1, 100.0) == pytest.approx(30.0)
+    assert roofline_multiple(90.0, 3.0, 1, 100.0) == pytest.approx(3.0)
+    assert roofline_multiple(90.0, 3.0, 2, 100.0) == pytest.approx(1.5)
+    assert roofline_multiple(90.0, None, 1, 100.0) is None
+    assert roofline_multiple(None, 3.0, 1, 100.0) is None

@@ -1,0 +1,122 @@
+"""edgeseg export: checkpoint -> ONNX (card inside), optional onnxslim, then a parity check on real frames.
+
+Nothing is written to the output path unless the export, the ONNX checks and the parity check all
+pass: the file is built beside it under a temporary name and renamed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from edgeseg.commands._args import parse_size
+
+HELP = "export a checkpoint to ONNX (model card in metadata) and check ONNX Runtime against PyTorch on real frames"
+
+PARITY_FRAMES = 4
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from edgeseg.export.parity import DEFAULT_AGREE_MIN, DEFAULT_ATOL, DEFAULT_RTOL
+
+    p.add_argument("checkpoint", help="edgeseg .pt checkpoint")
+    p.add_argument("-o", "--output", default=None, help="output .onnx (default: the checkpoint path with .onnx)")
+    p.add_argument("--size", type=parse_size, default=None, help="input HEIGHTxWIDTH (default: the card's input_size)")
+    p.add_argument("--batch", type=int, default=1, help="static batch size (default 1; ignored with --dynamic)")
+    p.add_argument("--dynamic", action="store_true", help="dynamic batch, height and width")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17, the minimum)")
+    p.add_argument("--simplify", action="store_true", help="simplify the graph with onnxslim (card kept, re-checked)")
+    p.add_argument("--parity-data", default=None, metavar="SPEC",
+                   help=f"dataset for the parity check, first {PARITY_FRAMES} val frames: camvid:PATH, cityscapes:PATH, "
+                        "folder:PATH or synthetic[:N] (default: synthetic street scenes at the export size)")
+    p.add_argument("--atol", type=float, default=DEFAULT_ATOL, help=f"parity: absolute logit tolerance (default {DEFAULT_ATOL:g})")
+    p.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"parity: relative logit tolerance (default {DEFAULT_RTOL:g})")
+    p.add_argument("--agree-min", type=float, default=100 * DEFAULT_AGREE_MIN,
+                   help=f"parity: minimum argmax agreement in %% (default {100 * DEFAULT_AGREE_MIN:g})")
+
+
+def _parity_frames(spec: str | None, size: tuple[int, int]) -> tuple[list, str]:
+    """First PARITY_FRAMES frames of ``spec`` (val split), else synthetic scenes at ``size``."""
+    from edgeseg.data.datasets import open_dataset
+
+    spec = spec or f"synthetic:{PARITY_FRAMES}"
+    ds = open_dataset(spec, "val", size=size)
+    n = min(PARITY_FRAMES, len(ds))
+    return [ds[i][0] for i in range(n)], spec
+
+
+def _simplify(path, card) -> None:
+    """onnxslim in place, card re-attached, checker + shape inference re-run."""
+    import onnx
+
+    from edgeseg._io import atomic_write_bytes
+    from edgeseg.card import card_to_onnx
+    from edgeseg.errors import ExportError, MissingDependencyError
+
+    try:
+        import onnxslim
+    except ImportError as e:
+        raise MissingDependencyError("onnxslim", "qat", hint="needed for --simplify") from e
+    proto = onnx.load(str(path))
+    try:
+        slim = onnxslim.slim(proto)
+    except Exception as e:  # noqa: BLE001 - onnxslim raises many kinds
+        raise ExportError(f"onnxslim could not simplify the graph: {str(e).splitlines()[0][:300]}") from e
+    card_to_onnx(slim, card)
+    try:
+        onnx.checker.check_model(slim, full_check=False)
+        slim = onnx.shape_inference.infer_shapes(slim, check_type=True, strict_mode=True)
+    except Exception as e:  # noqa: BLE001
+        raise ExportError(f"the onnxslim-simplified graph failed onnx.checker/shape inference: {e}") from e
+    atomic_write_bytes(path, slim.SerializeToString())
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from edgeseg._io import atomic_path, check_output_path
+    from edgeseg.errors import EdgesegError, ExportError
+
+    ckpt = Path(args.checkpoint)
+    out = Path(args.output) if args.output else ckpt.with_suffix(".onnx")
+    if out.suffix.lower() != ".onnx":
+        raise EdgesegError(f"output {out} should end in .onnx")
+    if out.resolve() == ckpt.resolve():
+        raise EdgesegError(f"output {out} would overwrite the checkpoint")
+    check_output_path(out)  # missing/unwritable folder: fail before any work
+    if args.batch < 1:
+        raise EdgesegError(f"--batch must be >= 1, found {args.batch}")
+    if not (0 < args.agree_min <= 100) or args.atol < 0 or args.rtol < 0:
+        raise EdgesegError("--agree-min must be in (0, 100] and --atol/--rtol >= 0")
+
+    from edgeseg.export.onnx import export_onnx
+    from edgeseg.export.parity import check_parity
+    from edgeseg.runtime.ort_runner import OrtRunner
+    from edgeseg.train.checkpoint import checkpoint_source, load_checkpoint
+
+    t0 = time.perf_counter()
+    model, card, _ = load_checkpoint(ckpt)
+    size = tuple(args.size or card.input_size)
+    card = card.replace(
+        source=checkpoint_source(ckpt),
+        extra={**card.extra, "export": {"opset": args.opset, "dynamic": bool(args.dynamic),
+                                        "batch": None if args.dynamic else args.batch, "simplified": bool(args.simplify)}},
+    )
+    frames, spec = _parity_frames(args.parity_data, size)
+    with atomic_path(out) as tmp:
+        export_onnx(model, card, tmp, size=size, batch=1 if args.dynamic else args.batch, dynamic=args.dynamic, opset=args.opset)
+        if args.simplify:
+            _simplify(tmp, card.replace(input_size=size))
+        with OrtRunner(tmp):  # the file loads and its graph agrees with its card
+            pass
+        res = check_parity(tmp, model, frames, card.replace(input_size=size), atol=args.atol, rtol=args.rtol,
+                           agree_min=args.agree_min / 100)
+        if not res.passed:
+            raise ExportError(
+                f"parity check failed on {res.frames} frames of {spec}: {res.summary()}; nothing written to {out}"
+            )
+    secs = time.perf_counter() - t0
+    mb = out.stat().st_size / 1e6
+    print(f"exported {out} ({mb:.2f} MB, opset {args.opset}, {secs:.1f} s), parity: {res.summary()} "
+          f"[{res.frames} frames of {spec}]")
+    return 0

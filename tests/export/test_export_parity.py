@@ -1,0 +1,59 @@
+"""check_parity / compare_logits: the pass rule (finite, per-logit tolerance, argmax agreement on decisive pixels)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeseg.export.parity import compare_logits, check_parity
+
+
+def _logits(seed=0, n=2, c=5, h=6, w=7):
+    return np.random.default_rng(seed).standard_normal((n, c, h, w)).astype(np.float32) * 5
+
+
+def test_identical_logits_pass():
+    ref = _logits()
+    r = compare_logits(ref, ref.copy())
+    assert r.passed and r.max_abs_diff == 0 and r.argmax_agreement == 1.0 and r.frames == 2 and r.pixels == 84
+
+
+def test_small_noise_within_tolerance_passes_and_large_fails():
+    ref = _logits()
+    noise = np.random.default_rng(1).standard_normal(ref.shape).astype(np.float32)
+    assert compare_logits(ref, ref + 1e-5 * noise).passed
+    bad = compare_logits(ref, ref + 1e-2 * noise)
+    assert not bad.passed and bad.elements_out_of_tolerance > 0 and "atol" in bad.summary()
+
+
+def test_nan_output_always_fails():
+    ref = _logits()
+    out = ref.copy()
+    out[0, 0, 0, 0] = np.nan
+    r = compare_logits(ref, out, atol=1e9, agree_min=0.0)
+    assert not r.passed and not r.finite and "NaN" in r.summary()
+
+
+def test_near_ties_are_not_counted_against_agreement():
+    ref = np.zeros((1, 3, 1, 4), np.float32)
+    ref[0, :, 0, 0] = [1.0, 1.0 + 1e-4, -1]  # tie within tolerance: may flip
+    ref[0, :, 0, 1:] = [[5.0, 5.0, 5.0], [0.0, 0.0, 0.0], [-5.0, -5.0, -5.0]]  # decisive: class 0
+    out = ref.copy()
+    out[0, 0, 0, 0] += 2e-4  # flips the tie's argmax, still within atol
+    r = compare_logits(ref, out)
+    assert r.passed and r.near_ties == 1 and r.argmax_agreement == 1.0
+    out[0, 1, 0, 1] = 6.0  # a decisive pixel flips (and exceeds atol)
+    r = compare_logits(ref, out)
+    assert not r.passed and r.argmax_agreement == pytest.approx(2 / 3)
+    assert any("argmax agreement" in x for x in r.reasons())
+
+
+def test_check_parity_on_a_real_export(tmp_path, arts):
+    from edgeseg.export.onnx import export_onnx
+
+    model, card = arts.tiny_model(), arts.tiny_card()
+    path = export_onnx(model, card, tmp_path / "m.onnx")
+    was_training = model.training
+    r = check_parity(path, model, arts.frames(2, (70, 100)), card)  # frames resized to the ONNX's 64x96
+    assert r.passed and r.max_abs_diff < 1e-3 and r.pixels == 2 * 64 * 96
+    assert model.training == was_training

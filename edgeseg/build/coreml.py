@@ -16,12 +16,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from edgeseg._io import atomic_path, check_output_path, sha256_file
+from edgeseg._io import atomic_path, check_output_path, ensure_writable_dir, sha256_file
 from edgeseg.build import BuildResult
 from edgeseg.card import ONNX_METADATA_KEY, ModelCard
 from edgeseg.errors import BuildError, EdgesegError, MissingDependencyError
@@ -102,7 +103,13 @@ def build_coreml(
 
     ct = import_coremltools()
     ckpt, onnx_size, used = find_checkpoint(model)
-    out = check_output_path(output or Path(model).with_name(f"{ckpt.stem}.mlpackage"))
+    out = Path(output or Path(model).with_name(f"{ckpt.stem}.mlpackage"))
+    if out.is_dir():
+        ensure_writable_dir(out.parent if str(out.parent) else Path("."))
+    elif out.exists():
+        raise BuildError(f"output {out} exists and is not a folder (a .mlpackage is a folder)")
+    else:
+        check_output_path(out)
     if out.suffix != ".mlpackage":
         raise BuildError(f"Core ML output must end in .mlpackage, found {out.name}")
     target = getattr(ct.target, min_target, None)
@@ -131,6 +138,7 @@ def build_coreml(
 
             cfg = OptimizationConfig(global_config=OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8"))
             ml = linear_quantize_weights(ml, config=cfg)
+    convert_seconds = time.perf_counter() - t0
     path_name = f"coremltools {ct.__version__}: ML Program from {how}, FP16 compute" + (", INT8 weights" if int8 else "")
     new_card = card.replace(
         precision="fp16",
@@ -145,6 +153,7 @@ def build_coreml(
             "minimum_deployment_target": min_target,
             "graph_capture": how,
             "build_path": path_name,
+            "build_seconds": round(convert_seconds, 3),
         },
     )
     ml.user_defined_metadata[METADATA_KEY] = new_card.to_json()
@@ -154,15 +163,32 @@ def build_coreml(
         f"NCHW float32 1x3x{h}x{w}, {card.channel_order}, normalized with the card's mean/std"
     )
     ml.output_description[OUTPUT_NAME] = f"NCHW float32 logits 1x{card.num_classes}x{h}x{w}"
-    with atomic_path(out) as tmp:
-        ml.save(str(tmp))
-        validate_package(tmp, card=new_card)
+    _write_package(ml, out, new_card)
     seconds = time.perf_counter() - t0
-    new_card = new_card.replace(extra={**new_card.extra, "build_seconds": round(seconds, 3)})
     new_card.write_sidecar(out)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     return BuildResult(backend="coreml", path=out, precision="fp16",
                        path_name=path_name, seconds=seconds, size_bytes=size, card=new_card)
+
+
+def _write_package(ml: Any, out: Path, card: ModelCard) -> None:
+    """Save and validate in a temp folder, then move it into place; an existing package is replaced
+    only once the new one is complete."""
+    if not out.is_dir():
+        with atomic_path(out) as tmp:
+            ml.save(str(tmp))
+            validate_package(tmp, card=card)
+        return
+    # edgeseg._io.atomic_path refuses an existing folder target (check_output_path), so stage beside it.
+    staging, old = out.with_name(f".new.{out.name}"), out.with_name(f".old.{out.name}")
+    shutil.rmtree(staging, ignore_errors=True)
+    with atomic_path(staging) as tmp:
+        ml.save(str(tmp))
+        validate_package(tmp, card=card)
+    shutil.rmtree(old, ignore_errors=True)
+    os.replace(out, old)
+    os.replace(staging, out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _capture(net: Any, example: Any) -> tuple[Any, str]:

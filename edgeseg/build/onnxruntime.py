@@ -81,8 +81,11 @@ def build_onnxruntime(
     with tempfile.TemporaryDirectory(prefix=".edgeseg-ort-", dir=out.parent) as tmp:
         source = src
         if int8 and not qdq:
-            source, calibration = _quantize(src, Path(tmp) / "quant.onnx", card=card, model=model, calib=calib,
-                                            calib_num=calib_num, per_channel=per_channel, log=log)
+            source = _quantize(src, Path(tmp) / "quant.onnx", card=card, model=model, calib=calib,
+                               calib_num=calib_num, per_channel=per_channel, log=log)
+            quant_card = card_from_onnx(source)  # quantize_ort_cpu's card: calibration + flavour facts
+            calibration = dict(quant_card.calibration)
+            card = card.replace(extra={**card.extra, **quant_card.extra})
         optimized = Path(tmp) / "optimized.onnx"
         so = ort.SessionOptions()
         so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPT_LEVELS[opt_level])
@@ -123,7 +126,7 @@ def build_onnxruntime(
 
 
 def _quantize(src: Path, dst: Path, *, card: Any, model: Any, calib: str | None, calib_num: int | None,
-              per_channel: bool, log: Callable[[str], None]) -> tuple[Path, dict[str, Any]]:
+              per_channel: bool, log: Callable[[str], None]) -> Path:
     from edgeseg.build._calib_set import open_calib_set
     from edgeseg.quant.ort_cpu import quantize_ort_cpu
 
@@ -132,10 +135,7 @@ def _quantize(src: Path, dst: Path, *, card: Any, model: Any, calib: str | None,
     size = (dims[2] or card.input_size[0], dims[3] or card.input_size[1])
     calib_set = open_calib_set(calib, card, num=calib_num, batch=dims[0] or 1, size=size)
     log(f"quantizing for CPU (INT8, {'per-channel' if per_channel else 'per-tensor'}) on {len(calib_set)} frames from {calib}")
-    q = Path(quantize_ort_cpu(src, dst, calib=calib_set, per_channel=per_channel))
-    info = {"method": "ort-cpu", "source": calib, "frames": len(calib_set), "fingerprint": calib_set.fingerprint(),
-            "per_channel": per_channel}
-    return q, info
+    return Path(quantize_ort_cpu(src, dst, calib=calib_set, per_channel=per_channel))
 
 
 def _check_loads(data: bytes, input_name: str | None) -> None:

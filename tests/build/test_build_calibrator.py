@@ -127,7 +127,7 @@ def test_real_calibration_set_matches_preprocess(fake_trt, tmp_path, camvid_card
 
     folder = tmp_path / "frames"
     folder.mkdir()
-    for i, f in enumerate(random_frames(4, size=(30, 40), seed=7)):
+    for i, f in enumerate(random_frames(4, size=SIZE, seed=7)):
         cv2.imwrite(str(folder / f"f{i}.png"), f)
     cs = calib_mod.CalibrationSet(str(folder), camvid_card, num=4, batch=2, size=SIZE)
     trt = fake_trt.install("10.3.0.26")

@@ -1,0 +1,103 @@
+"""ONNX Runtime CPU builds: offline-optimized model with the card (and thread settings) in its
+metadata, outputs equal to the source ONNX, INT8 through quantize_ort_cpu."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeseg.build.onnxruntime import build_onnxruntime
+from edgeseg.card import card_from_onnx
+from edgeseg.errors import BuildError
+
+
+def _run(path, x):
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return sess.run(None, {"input": x})[0]
+
+
+@pytest.mark.parametrize("level", ["extended", "basic"])
+def test_fp32_build_matches_source_and_keeps_the_card(tmp_path, tiny_models, level):
+    import onnx
+
+    logs = []
+    res = build_onnxruntime(tiny_models.onnx, output=tmp_path / "m.ort.onnx", threads=2, opt_level=level, log=logs.append)
+    assert res.path.name == "m.ort.onnx" and res.precision == "fp32" and res.size_bytes == res.path.stat().st_size
+    card = card_from_onnx(res.path)
+    src = card_from_onnx(tiny_models.onnx)
+    assert (card.class_names, card.input_size, card.mean, card.std) == (src.class_names, src.input_size, src.mean, src.std)
+    x = card.extra
+    assert x["backend"] == "onnxruntime" and x["intra_op_threads"] == 2 and x["opt_level"] == level
+    assert x["execution_provider"] == "CPUExecutionProvider" and x["onnx_source"] == src.source
+    assert card.source.startswith("tiny.onnx@sha256:")
+    ops = {(n.domain, n.op_type) for n in onnx.load(str(res.path)).graph.node}
+    if level == "extended":
+        assert ("com.microsoft", "FusedConv") in ops  # the offline optimizations really happened
+    assert not any(d == "com.microsoft.nchwc" for d, _ in ops)  # no hardware-specific layouts
+    inp = np.random.default_rng(0).normal(size=(1, 3, 64, 96)).astype(np.float32)
+    np.testing.assert_allclose(_run(res.path, inp), _run(tiny_models.onnx, inp), rtol=1e-5, atol=1e-5)
+    assert "ONNX Runtime" in res.summary() and f"{level} graph optimizations" in res.summary()
+
+
+def test_default_output_name(tmp_path, tiny_models):
+    import shutil
+
+    src = shutil.copy(tiny_models.onnx, tmp_path / "cgnet.onnx")
+    res = build_onnxruntime(src, log=lambda s: None)
+    assert res.path == tmp_path / "cgnet.ort.onnx"
+
+
+def test_refusals(tmp_path, tiny_models):
+    with pytest.raises(BuildError, match="needs a calibration set"):
+        build_onnxruntime(tiny_models.onnx, output=tmp_path / "q.onnx", int8=True, log=lambda s: None)
+    with pytest.raises(BuildError, match="overwrite the input"):
+        build_onnxruntime(tiny_models.onnx, output=tiny_models.onnx, log=lambda s: None)
+    with pytest.raises(BuildError, match="--threads"):
+        build_onnxruntime(tiny_models.onnx, output=tmp_path / "t.onnx", threads=0, log=lambda s: None)
+    assert not (tmp_path / "q.onnx").exists() and not (tmp_path / "t.onnx").exists()
+
+
+def test_qdq_onnx_is_optimized_as_it_is(tmp_path, qdq_onnx):
+    logs = []
+    res = build_onnxruntime(qdq_onnx, output=tmp_path / "q.ort.onnx", int8=True, log=logs.append)
+    assert res.precision == "int8" and card_from_onnx(res.path).precision == "int8"
+    assert any("already quantized" in line for line in logs)
+    x = np.random.default_rng(0).normal(size=(1, 3, 64, 96)).astype(np.float32)
+    np.testing.assert_allclose(_run(res.path, x), _run(qdq_onnx, x), rtol=1e-5, atol=1e-5)
+
+
+def test_int8_quantizes_with_the_calibration_set(tmp_path, tiny_models):
+    pytest.importorskip("edgeseg.quant.ort_cpu", reason="edgeseg.quant.ort_cpu not written yet")
+    import cv2
+
+    folder = tmp_path / "calib"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        cv2.imwrite(str(folder / f"f{i}.png"), rng.integers(0, 256, (64, 96, 3), dtype=np.uint8))
+    res = build_onnxruntime(tiny_models.onnx, output=tmp_path / "m.int8.ort.onnx", int8=True, calib=str(folder),
+                            log=lambda s: None)
+    card = card_from_onnx(res.path)
+    assert res.precision == "int8" and card.precision == "int8"
+    assert card.calibration["frames"] == 4 and card.calibration["fingerprint"]
+    assert card.extra["flavour"] == "onnxruntime-cpu" and card.extra["backend"] == "onnxruntime"
+    from edgeseg.data.preprocess import preprocess
+
+    x = preprocess([rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)], card)
+    ref, got = _run(tiny_models.onnx, x), _run(res.path, x)
+    assert got.shape == ref.shape and np.isfinite(got).all()
+    assert np.corrcoef(got.ravel(), ref.ravel())[0, 1] >= 0.95  # in-distribution input: close to FP32
+
+
+def test_ort_runner_opens_the_built_model(tmp_path, tiny_models):
+    from edgeseg.runtime.base import open_runner
+
+    res = build_onnxruntime(tiny_models.onnx, output=tmp_path / "m.ort.onnx", log=lambda s: None)
+    x = np.random.default_rng(0).normal(size=(2, 3, 64, 96)).astype(np.float32)
+    with open_runner(res.path) as r:
+        assert r.backend == "onnxruntime" and r.card.extra["backend"] == "onnxruntime"
+        got = r.infer(x)
+    ref = np.concatenate([_run(tiny_models.onnx, x[i : i + 1]) for i in range(2)])
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)

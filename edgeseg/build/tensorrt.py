@@ -67,6 +67,16 @@ def build_tensorrt(
         card = card_from_onnx(model)
     except EdgesegError as e:
         raise BuildError(f"{e}; export the model with `edgeseg export` so it carries its card") from e
+    if card.extra.get("backend") == "onnxruntime":
+        raise BuildError(
+            f"{onnx} is an ONNX Runtime-optimized model (contrib ops TensorRT cannot parse); "
+            "build TensorRT from the ONNX that `edgeseg export` / `edgeseg quantize` wrote"
+        )
+    if card.extra.get("flavour") == "onnxruntime-cpu":  # edgeseg.quant.ort_cpu.FLAVOUR
+        raise BuildError(
+            f"{onnx} is quantized for ONNX Runtime CPU (asymmetric uint8 activations), which TensorRT does not "
+            "take; make a TensorRT Q/DQ ONNX with `edgeseg quantize --method ptq` (or qat)"
+        )
     profile = resolve_profile(graph_inputs(model), shapes)
     qdq = is_qdq(model)
 

@@ -63,7 +63,9 @@ class CoreMLRunner:
         x = np.asarray(batch, dtype=np.float32)
         h, w = self.card.input_size
         if x.ndim != 4 or x.shape[1:] != (3, h, w):
-            raise EdgesegError(f"expected an Nx3x{h}x{w} batch, found shape {x.shape}; preprocess with size={(h, w)}")
+            raise EdgesegError(
+                f"expected an NCHW batch with 3 channels at {h}x{w}, found shape {x.shape}; preprocess with size={(h, w)}"
+            )
         outs = [np.asarray(self._model.predict({self._in: x[i : i + 1]})[self._out], np.float32) for i in range(len(x))]
         return np.concatenate(outs, 0)
 

@@ -24,17 +24,28 @@ from edgeseg.card import ModelCard
 from edgeseg.errors import BuildError, EdgesegError
 
 
+def _device_index(device: int | str) -> int:
+    """0, "0" or "cuda:0" -> 0."""
+    text = str(device).strip().lower()
+    if text.startswith("cuda:"):
+        text = text[5:]
+    if not text.isdigit():
+        raise EdgesegError(f"TensorRT runner: device must be a GPU index like 0 or cuda:0, found {device!r}")
+    return int(text)
+
+
 class TensorRTRunner:
     """``TensorRTRunner(path, *, device=0)``: a Runner (edgeseg.runtime.base) for .engine / .plan files."""
 
     backend = "tensorrt"
 
-    def __init__(self, path: str | os.PathLike, *, device: int = 0) -> None:
+    def __init__(self, path: str | os.PathLike, *, device: int | str = 0) -> None:
         from edgeseg.build._engine_card import check_engine, rebuild_hint
         from edgeseg.build._trt_env import CudaDevice, import_pycuda, import_tensorrt, trt_version
 
         self.path = Path(path)
         self._closed = True
+        device = _device_index(device)
         trt = import_tensorrt()
         cuda = import_pycuda()
         self._trt, self._cuda = trt, cuda

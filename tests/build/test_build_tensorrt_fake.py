@@ -246,3 +246,21 @@ def test_missing_tensorrt_says_how_to_get_it(tmp_path, tiny_models, monkeypatch)
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # import fails
     with pytest.raises(MissingDependencyError, match="JetPack.*pypi.nvidia.com"):
         _build(tmp_path, tiny_models.onnx, fp16=True)
+
+
+def test_onnx_meant_for_onnxruntime_is_refused(fake_trt, tmp_path, tiny_models, qdq_onnx):
+    import onnx
+
+    from edgeseg.card import card_from_onnx, card_to_onnx
+
+    fake_trt.install("10.3.0.26")
+    for extra, msg in (({"flavour": "onnxruntime-cpu"}, "edgeseg quantize --method ptq"),
+                       ({"backend": "onnxruntime"}, "ONNX Runtime-optimized")):
+        proto = onnx.load(str(qdq_onnx))
+        card = card_from_onnx(proto)
+        card_to_onnx(proto, card.replace(extra={**card.extra, **extra}))
+        path = tmp_path / "cpu.onnx"
+        path.write_bytes(proto.SerializeToString())
+        with pytest.raises(BuildError, match=msg):
+            _build(tmp_path, path, int8=True)
+    assert not fake_trt.trt.CALLS

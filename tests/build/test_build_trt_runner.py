@@ -144,3 +144,13 @@ def test_dla_engine_sets_the_runtime_core(fake_trt, tmp_path, tiny_models, monke
         pass
     assert seen == {"dla": 1}
     assert json.loads(engine.read_bytes().split(b"\n", 1)[1])["dla_core"] == 1
+
+
+def test_device_strings(fake_trt, tmp_path, tiny_models):
+    engine = _engine(fake_trt, tmp_path, tiny_models.onnx)
+    with TensorRTRunner(engine, device="cuda:0") as r:
+        assert r.card.extra["backend"] == "tensorrt"
+    with pytest.raises(EdgesegError, match="GPU index"):
+        TensorRTRunner(engine, device="cpu")
+    with pytest.raises(BuildError, match="device 3 does not exist"):
+        TensorRTRunner(engine, device=3)

@@ -43,7 +43,8 @@ class ParityResult:
         """'max|diff|=3.1e-06, argmax agree=100.00%' plus the reason when it failed."""
         s = f"max|diff|={self.max_abs_diff:.2e}, argmax agree={100 * self.argmax_agreement:.2f}%"
         if self.near_ties:
-            s += f" ({self.near_ties} near-tie pixels of {self.pixels} not counted)"
+            s += f" ({self.near_ties} near-tie pixels of {self.pixels} not counted"
+            s += "; most pixels are near-ties: is the model trained?)" if 2 * self.near_ties > self.pixels else ")"
         if not self.passed:
             s += " -- FAILED: " + "; ".join(self.reasons())
         return s

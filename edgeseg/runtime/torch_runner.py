@@ -44,8 +44,8 @@ class TorchRunner:
     """Eager PyTorch inference from an edgeseg checkpoint.
 
     Defaults: ``device="cpu"``, ``precision="fp32"`` (``"fp16"`` only on CUDA),
-    ``channels_last=True`` (NHWC memory format: on the 2-core x86 CPU we measured CGNet at
-    360x480 about 2x faster than NCHW, see docs/export.md), ``threads=None`` (torch's default).
+    ``channels_last=True`` (NHWC memory format: CGNet at 360x480 ran ~1.25-1.4x faster than NCHW
+    on the 2-core x86 CPU, noisy shared machine, see docs/export.md), ``threads=None`` (torch's default).
     ``threads`` sets torch's process-wide intra-op thread count; ``close()`` restores the old value.
     Accepts any input size (``input_size`` is None).
     """

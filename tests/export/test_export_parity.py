@@ -57,3 +57,10 @@ def test_check_parity_on_a_real_export(tmp_path, arts):
     r = check_parity(path, model, arts.frames(2, (70, 100)), card)  # frames resized to the ONNX's 64x96
     assert r.passed and r.max_abs_diff < 1e-3 and r.pixels == 2 * 64 * 96
     assert model.training == was_training
+
+
+def test_untrained_model_ties_are_reported_not_failed():
+    ref = np.full((1, 4, 3, 3), 1e-5, np.float32)  # a fresh model: all logits ~equal
+    out = ref + 1e-6 * np.random.default_rng(0).standard_normal(ref.shape).astype(np.float32)
+    r = compare_logits(ref, out)
+    assert r.passed and r.near_ties == 9 and "is the model trained?" in r.summary()

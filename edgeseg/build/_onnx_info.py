@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, Tuple
 
 from edgeseg.errors import BuildError
 
 QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
 
-Shape = tuple[int, ...]
+Shape = Tuple[int, ...]  # typing.Tuple: also evaluates on Python 3.8 (JetPack 5)
 
 
 @dataclass(frozen=True)

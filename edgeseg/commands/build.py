@@ -54,7 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--int8", action="store_true",
                    help="INT8: from a Q/DQ ONNX as is, or calibrated (--calib); Core ML: INT8 weights")
     g = p.add_argument_group("calibration (implicit INT8)")
-    g.add_argument("--calib", metavar="LIST|DIR", default=None, help="calibration images: a list file or a folder")
+    g.add_argument("--calib", metavar="LIST|DIR|SPEC", default=None,
+                   help="calibration frames: a list file, a folder of images or a dataset spec (camvid:PATH, synthetic:N)")
     g.add_argument("--calib-num", type=_positive, default=None, metavar="N", help="frames to use (default 256, evenly spaced)")
     g.add_argument("--calib-cache", metavar="FILE", default=None,
                    help="TensorRT calibration cache (default calib/MODEL.ALGO.cache); reused only if its key matches")

@@ -116,3 +116,28 @@ def test_bad_input_is_one_line_error_before_work(tmp_path, tiny_ckpt, capsys, ca
     rc, out, err = _export(capsys, ck, "-o", dst)
     assert rc == 2 and want in err and err.count("\n") == 1 and "Traceback" not in err
     assert not dst.exists()
+
+
+def test_dynamic_export_is_checked_at_a_second_size(tmp_path, tiny_ckpt, capsys, monkeypatch, arts):
+    """A model whose output size the tracer bakes in as a constant passes at the export size only."""
+    import torch
+    import torch.nn.functional as F
+
+    import edgeseg.train.checkpoint as ckmod
+
+    class Baked(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = arts.tiny_model()
+
+        def forward(self, x):
+            y = self.inner(x)[..., ::2, ::2]
+            return F.interpolate(y, size=(int(x.shape[2]), int(x.shape[3])), mode="nearest")  # constant once traced
+
+    monkeypatch.setattr(ckmod, "load_checkpoint", lambda path, **kw: (Baked().eval(), arts.tiny_card(), {}))
+    dst = tmp_path / "baked.onnx"
+    rc, out, err = _export(capsys, tiny_ckpt, "-o", dst, "--dynamic")
+    assert rc != 0 and "32x48" in err and not dst.exists()
+    monkeypatch.undo()
+    rc, out, err = _export(capsys, tiny_ckpt, "-o", dst, "--dynamic")
+    assert rc == 0 and "also at 32x48" in out

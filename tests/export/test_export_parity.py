@@ -64,3 +64,8 @@ def test_untrained_model_ties_are_reported_not_failed():
     out = ref + 1e-6 * np.random.default_rng(0).standard_normal(ref.shape).astype(np.float32)
     r = compare_logits(ref, out)
     assert r.passed and r.near_ties == 9 and "is the model trained?" in r.summary()
+
+
+def test_shape_mismatch_is_a_failed_result_with_the_reason():
+    r = compare_logits(_logits(h=6), _logits(h=4))
+    assert not r.passed and "output shape" in r.summary()

@@ -155,15 +155,16 @@ class Grabber:
         stats: LoopStats,
         stop: threading.Event,
         *,
-        live: bool,
+        drop_stale: bool,
         max_frames: int | None = None,
         stale_timeout: float = 3.0,
         reconnect_timeout: float = 30.0,
         backoff: tuple[float, float] = (0.2, 2.0),
     ) -> None:
         self.source, self.opener, self.out, self.stats, self.stop = source, opener, out, stats, stop
-        self.live = live
-        self.max_frames = max_frames if not live else None
+        self.drop_stale = drop_stale
+        self.reconnect = source.live  # a camera/stream is reopened; a file just ends
+        self.max_frames = max_frames if not drop_stale else None  # dropping mode counts inferred frames instead
         self.stale_timeout = stale_timeout
         self.reconnect_timeout = reconnect_timeout
         self.backoff = backoff
@@ -173,6 +174,7 @@ class Grabber:
         self._gen = 0
         self._progress = time.monotonic()
         self._reading = False
+        self._waiting = False  # blocked handing a frame on (every-frame mode): not the camera's fault
         self._index = 0
         self._threads: list[threading.Thread] = []
 
@@ -184,11 +186,11 @@ class Grabber:
     def check_stale(self, now: float | None = None) -> bool:
         """Watchdog (call from the main thread): abandon a live connection that delivered no new
         frame for ``stale_timeout`` s and start reconnecting. True when it did so."""
-        if not self.live or self.stale_timeout <= 0 or self.ended.is_set() or self.stop.is_set():
+        if not self.reconnect or self.stale_timeout <= 0 or self.ended.is_set() or self.stop.is_set():
             return False
         now = time.monotonic() if now is None else now
         with self._lock:
-            if not self._reading or now - self._progress < self.stale_timeout:
+            if not self._reading or self._waiting or now - self._progress < self.stale_timeout:
                 return False
             self.stats.stalls += 1
         self._spawn(None)
@@ -259,7 +261,7 @@ class Grabber:
             if not self._current(gen):
                 return "stop"
             if not ok:
-                if not self.live:
+                if not self.reconnect:
                     self.stats.exit_reason = self.stats.exit_reason or "end of file"
                     return "eof"
                 return "lost"
@@ -268,20 +270,27 @@ class Grabber:
                 self.stats.corrupt += 1
                 continue
             expect_hw = img.shape[:2]
-            sig = _signature(img) if self.live else None
+            sig = _signature(img) if self.reconnect else None
+            new = sig is None or sig != last_sig
+            last_sig = sig
             with self._lock:
-                if sig is None or sig != last_sig:
+                if new:
                     self._progress = time.monotonic()
                 else:
                     self.stats.repeated += 1
-            last_sig = sig
+                self._waiting = True
             frame = Frame(self._index, img, now)
             self._index += 1
             self.stats.captured += 1
             if self.stats.t_first_capture is None:
                 self.stats.t_first_capture = now
             self.stats.capture_rate.tick(now)
-            if not self.out.put(frame, self.stop):
+            queued = self.out.put(frame, self.stop)
+            with self._lock:
+                self._waiting = False
+                if new:  # time spent waiting for the pipeline is not the camera's silence
+                    self._progress = time.monotonic()
+            if not queued:
                 return "stop"
             if self.max_frames is not None and self._index >= self.max_frames:
                 self.stats.exit_reason = self.stats.exit_reason or "max frames"

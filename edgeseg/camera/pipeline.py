@@ -44,7 +44,8 @@ KEY_SNAPSHOT = (ord("s"), ord("S"))
 class CameraOptions:
     """Loop settings. Defaults: overlay view at alpha 0.5, all classes, HUD and legend on, headless
     when there is no screen (``headless=None``), inference at ``runner.input_size`` (else the
-    card's), live/file mode from the source kind (``live=None``), watchdog 3 s, give up after 30 s
+    card's), newest-frame mode for cameras/streams and every-frame mode for files (``live=None``;
+    True/False forces one), watchdog 3 s, give up after 30 s
     of failed reconnects, backoff 0.2 s doubling to 2 s, recording at the source's fps (else 30)."""
 
     view: str = "overlay"
@@ -112,7 +113,7 @@ class CameraLoop:
         if opts.headless is None and reason:
             self.log(f"camera: running headless ({reason})")
         self.window_factory = window_factory or CvWindow
-        self.stats = LoopStats(source=self.source.spec, mode="live" if self.live else "file")
+        self.stats = LoopStats(source=self.source.spec, mode="newest-frame" if self.live else "every-frame")
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
 
@@ -145,7 +146,7 @@ class CameraLoop:
         if self.recorder is not None and opts.record_fps is None:
             self.recorder.fps = source_fps(cap) or 30.0
         grabber = Grabber(
-            self.source, self.open_capture, raw, stats, stop, live=self.live, max_frames=opts.max_frames,
+            self.source, self.open_capture, raw, stats, stop, drop_stale=self.live, max_frames=opts.max_frames,
             stale_timeout=opts.stale_timeout, reconnect_timeout=opts.reconnect_timeout, backoff=opts.backoff,
         )
         workers = [

@@ -48,9 +48,9 @@ def _summary(samples: deque[float]) -> dict[str, float | None]:
 class LoopStats:
     """What a run did. ``captured``: valid frames the source delivered; ``corrupt``: reads that
     returned no frame or one of the wrong shape/dtype (skipped); ``dropped``: valid frames replaced
-    by a newer one before inference (live sources only); ``inferred``/``rendered``: frames through
+    by a newer one before inference (newest-frame mode only); ``inferred``/``rendered``: frames through
     the model / shown or written; ``render_dropped``: results replaced by a newer one before they
-    were shown (live only); ``unfinished``: frames still queued when the run stopped early."""
+    were shown (newest-frame mode only); ``unfinished``: frames still queued when the run stopped early."""
 
     source: str = ""
     mode: str = ""

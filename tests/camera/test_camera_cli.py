@@ -20,7 +20,7 @@ def test_camera_command_on_a_file_writes_stats_and_recording(tiny_checkpoint, cl
     assert f"captured {N_FRAMES}, inferred {N_FRAMES}, dropped 0, corrupt 0" in out
     d = json.loads(stats_path.read_text())
     assert d["frames"]["captured"] == d["frames"]["inferred"] == d["frames"]["recorded"] == N_FRAMES
-    assert d["frames"]["dropped"] == 0 and d["mode"] == "file" and d["exit_reason"] == "end of file"
+    assert d["frames"]["dropped"] == 0 and d["mode"] == "every-frame" and d["exit_reason"] == "end of file"
     assert d["backend"] == "torch" and d["loop_fps"] > 0
     assert set(d["latency_ms"]["inference"]) == {"mean", "p50", "p99"}
     assert d["latency_ms"]["end_to_end"]["p99"] >= d["latency_ms"]["end_to_end"]["p50"] > 0

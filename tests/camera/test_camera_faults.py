@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from camera_fakes import FakeCapture, FakeOpener, gray
+from camera_fakes import FakeCapture, FakeOpener, SlowRunner, gray
 from camera_media import read_all
 from edgeseg.camera.capture import CaptureOpenError, SourceLostError, backend_facts, open_capture
 from edgeseg.camera.pipeline import CameraLoop, CameraOptions
@@ -159,3 +159,37 @@ def test_read_only_record_folder_fails_before_the_loop(runner, tmp_path):
             CameraLoop(runner, "0", CameraOptions(headless=True, record=str(ro / "x.mp4")))
     finally:
         ro.chmod(0o755)
+
+
+def test_every_frame_mode_on_a_camera_drops_nothing_and_back_pressure_is_not_a_stall(runner):
+    # 12 frames as fast as possible into a model taking 120 ms each: once the queues are full every
+    # hand-over waits ~120 ms, longer than the 60 ms watchdog, which must not call that a silent camera
+    cam = FakeCapture([gray(i) for i in range(12)])  # then read() -> False; no reopen works
+    seen, on_render = _indices()
+    opts = CameraOptions(headless=True, live=False, stale_timeout=0.06, reconnect_timeout=0.1, backoff=(0.05, 0.05))
+    with pytest.raises(SourceLostError) as err:
+        CameraLoop(SlowRunner(runner, 0.12), "0", opts, open_capture=FakeOpener([cam]), on_render=on_render,
+                   handle_signals=False).run()
+    stats = err.value.stats
+    assert (stats.captured, stats.inferred, stats.dropped, stats.stalls) == (12, 12, 0, 0)
+    assert seen == list(range(12))  # everything captured before the loss was still processed, in order
+
+
+class _FailingRunner(SlowRunner):
+    """Test-only: a runner that raises on its third frame."""
+
+    def infer(self, batch):
+        self.calls = getattr(self, "calls", 0) + 1
+        if self.calls == 3:
+            raise RuntimeError("device lost")
+        return super().infer(batch)
+
+
+def test_an_inference_error_stops_the_loop_releases_the_camera_and_is_raised(runner, tmp_path):
+    cam = FakeCapture(lambda i: gray(i), count=None, interval=0.005)
+    rec = tmp_path / "r.avi"
+    with pytest.raises(RuntimeError, match="device lost"):
+        CameraLoop(_FailingRunner(runner, 0.0), "0", CameraOptions(headless=True, record=str(rec)),
+                   open_capture=FakeOpener([cam]), handle_signals=False).run()
+    assert cam.released.wait(2.0)
+    assert len(read_all(rec)) >= 1  # the frames rendered before the error are a playable file

@@ -35,7 +35,7 @@ def test_file_every_frame_in_order_recorded_and_coloured_from_the_card(runner, c
 
     assert (stats.captured, stats.inferred, stats.rendered, stats.recorded) == (N_FRAMES,) * 4
     assert (stats.dropped, stats.corrupt, stats.unfinished) == (0, 0, 0)
-    assert stats.exit_reason == "end of file" and stats.mode == "file"
+    assert stats.exit_reason == "end of file" and stats.mode == "every-frame"
     assert len(stats.infer_ms) == N_FRAMES and stats.loop_fps > 0
 
     decoded = read_all(clip)
@@ -88,7 +88,7 @@ def test_live_source_infers_the_newest_frame_and_counts_dropped(runner):
     opts = CameraOptions(headless=True, max_frames=8)
     stats = CameraLoop(slow, "0", opts, open_capture=FakeOpener([cam]), on_render=lambda f, l, c: seen.append(f.index),
                        handle_signals=False).run()
-    assert stats.mode == "live" and stats.inferred == 8 and stats.exit_reason == "max frames"
+    assert stats.mode == "newest-frame" and stats.inferred == 8 and stats.exit_reason == "max frames"
     assert stats.dropped > stats.inferred  # stale frames were skipped, not queued
     assert stats.captured == stats.dropped + stats.inferred + stats.unfinished
     assert seen == sorted(seen) and len(set(seen)) == len(seen)

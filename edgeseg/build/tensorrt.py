@@ -85,7 +85,6 @@ def build_tensorrt(
     trt = import_tensorrt()
     cuda = import_pycuda()
     version = trt_version(trt)
-    gpu = CudaDevice(cuda, device)
     cache_path = Path(calib_cache) if calib_cache else default_cache_path(onnx, calib_algo)
     has_calib = calib is not None or (calib_cache is not None and cache_path.exists())
     plan = plan_build(version, onnx_is_qdq=qdq, fp16=fp16, int8=int8, calib=has_calib, dla=dla_core is not None)
@@ -95,24 +94,27 @@ def build_tensorrt(
     onnx_sha = sha256_file(onnx)
     command = command or _default_command(onnx, out, plan, calib, shapes, dla_core, gpu_fallback)
 
+    gpu = CudaDevice(cuda, device)
     calibrator, calibration = None, None
     try:
         with gpu.active():
-            if plan.needs_calibrator:
-                calibrator, calibration = _calibrator(
-                    trt, cuda, onnx=onnx, card=card, profile=profile, calib=calib, calib_num=calib_num,
-                    cache_path=cache_path, algorithm=calib_algo, recalibrate=recalibrate, onnx_sha=onnx_sha,
-                    version=version, compute_capability=gpu.compute_capability, log=log,
+            try:
+                if plan.needs_calibrator:
+                    calibrator, calibration = _calibrator(
+                        trt, cuda, onnx=onnx, card=card, profile=profile, calib=calib, calib_num=calib_num,
+                        cache_path=cache_path, algorithm=calib_algo, recalibrate=recalibrate, onnx_sha=onnx_sha,
+                        version=version, compute_capability=gpu.compute_capability, log=log,
+                    )
+                t0 = time.perf_counter()
+                blob, flags = _build(
+                    trt, model=model, onnx=onnx, plan=plan, profile=profile, workspace=workspace,
+                    timing_cache=timing_cache, dla_core=dla_core, gpu_fallback=gpu_fallback, calibrator=calibrator,
                 )
-            t0 = time.perf_counter()
-            blob, flags = _build(
-                trt, model=model, onnx=onnx, plan=plan, profile=profile, workspace=workspace,
-                timing_cache=timing_cache, dla_core=dla_core, gpu_fallback=gpu_fallback, calibrator=calibrator,
-            )
-            seconds = time.perf_counter() - t0
+                seconds = time.perf_counter() - t0
+            finally:
+                if calibrator is not None:
+                    calibrator.close()  # frees its device buffer while the context is current
     finally:
-        if calibrator is not None:
-            calibrator.close()
         gpu.release()
     if calibrator is not None and calibration is not None:
         calibration["cache_sha256"] = sha256_file(cache_path) if cache_path.exists() else None

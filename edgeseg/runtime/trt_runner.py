@@ -89,7 +89,11 @@ class TensorRTRunner:
             raise BuildError(f"{self.path}: expected one input and at least one output, found {names}")
         self._input = inputs[0]
         self._in_dtype = np.dtype(trt.nptype(eng.get_tensor_dtype(self._input)))
-        lo, opt, hi = (tuple(int(v) for v in s) for s in eng.get_tensor_profile_shape(self._input, 0))
+        static = tuple(int(v) for v in eng.get_tensor_shape(self._input))
+        if static and all(v > 0 for v in static):  # no profile needed (nor always queryable) for static inputs
+            lo = opt = hi = static
+        else:
+            lo, opt, hi = (tuple(int(v) for v in s) for s in eng.get_tensor_profile_shape(self._input, 0))
         self._min, self._opt, self._max = lo, opt, hi
         self._static_batch = lo[0] == hi[0]
         if not ctx.set_input_shape(self._input, hi):

@@ -82,3 +82,21 @@ def test_argument_validation(tiny_models, capsys, args, msg):
     with pytest.raises(SystemExit):
         main(["build", str(tiny_models.onnx), *args])
     assert msg in capsys.readouterr().err
+
+
+def test_available_backends(fake_trt, monkeypatch):
+    from edgeseg.build import available_backends, default_backend
+
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    assert available_backends() == ["onnxruntime", "coreml"]
+    fake_trt.install("10.3.0.26")
+    assert available_backends() == ["tensorrt", "onnxruntime", "coreml"] and default_backend() == "tensorrt"
+    stub = type(sys)("tensorrt")  # what the PyPI download stub leaves behind: a module without the API
+    monkeypatch.setitem(sys.modules, "tensorrt", stub)
+    assert "tensorrt" not in available_backends()
+
+
+def test_human_size():
+    from edgeseg.build import human_size
+
+    assert [human_size(n) for n in (512, 2048, 3 * 1024**2, 5 * 1024**3)] == ["512 B", "2.0 KB", "3.0 MB", "5.0 GB"]

@@ -1,0 +1,34 @@
+"""edgeseg check-qdq: static TensorRT INT8 Q/DQ rule check of an ONNX model."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "check an INT8 Q/DQ ONNX against TensorRT's explicit-quantization rules (exit 1 on violations)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from edgeseg.quant.qdq_check import check_qdq, count_quantized_ops, format_violations
+
+    violations = check_qdq(args.model)
+    n_ok = count_quantized_ops(args.model)
+    if args.json:
+        print(json.dumps({"model": str(args.model), "ok": not violations, "quantized_ops": n_ok,
+                          "violations": [v.to_dict() for v in violations]}, indent=2))
+        return 1 if violations else 0
+    if violations:
+        print(f"{args.model}: {len(violations)} Q/DQ rule violation(s):")
+        print(format_violations(violations, limit=200))
+        return 1
+    if n_ok == 0:
+        print(f"{args.model}: no quantized ops (an FP32 model?); nothing to check")
+        return 1
+    print(f"OK: {n_ok} quantized ops")
+    return 0

@@ -92,22 +92,6 @@ class _AugmentedDataset(torch.utils.data.Dataset):
         return torch.from_numpy(normalize(img, self.card)), torch.from_numpy(lab.astype(np.int64))
 
 
-class _ModuleRunner:
-    """Adapter: an in-memory model as a Runner for validation during training."""
-
-    backend, precision, input_size = "torch", "fp32", None
-
-    def __init__(self, model: torch.nn.Module, card: ModelCard, device: torch.device, channels_last: bool) -> None:
-        self.model, self.card, self.device, self.cl = model, card, device, channels_last
-
-    @torch.inference_mode()
-    def infer(self, batch: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(batch).to(self.device)
-        if self.cl:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.model(x).float().cpu().numpy()
-
-
 class _StopAtStepBoundary:
     """First SIGINT/SIGTERM sets a flag the loop checks between steps (so a saved checkpoint is
     always at a step boundary and resumes exactly); a second SIGINT interrupts at once."""
@@ -263,8 +247,9 @@ class Trainer:
     def validate(self) -> dict[str, Any]:
         from edgeseg.train.evaluate import evaluate
 
-        self.model.eval()
-        runner = _ModuleRunner(self.model, self.card, self.device, self.channels_last)
+        from edgeseg.runtime.torch_runner import TorchRunner
+
+        runner = TorchRunner.from_model(self.model, self.card, device=str(self.device), channels_last=self.channels_last)
         return evaluate(runner, self.val_set, max_frames=self.cfg.val_max_frames, progress=self.progress, desc="val")
 
     def run(self, *, resume: str | os.PathLike | None = None) -> dict[str, Any]:

@@ -244,7 +244,8 @@ def _trt_paths(version: str) -> dict[str, str]:
     }
     for key, kw in cases.items():
         try:
-            paths[key] = plan_build(version, **kw).path_name
+            plan = plan_build(version, **kw)
+            paths[key] = plan.path_name + "".join(f" [{w}]" for w in plan.warnings if "deprecat" in w)
         except Exception as e:  # noqa: BLE001 - BuildError says why the path is not available
             paths[key] = f"not available: {e}"
     return paths

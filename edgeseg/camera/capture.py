@@ -208,10 +208,6 @@ class Grabber:
             current.join(timeout)
         self.out.close()
 
-    @property
-    def stuck_threads(self) -> int:
-        return sum(t.is_alive() for t in self._threads)
-
     # -- connection threads -------------------------------------------------------------------
     def _spawn(self, cap: Any) -> None:
         with self._lock:

@@ -24,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edgeseg.camera._channel import Channel, Closed, Empty
-from edgeseg.camera.capture import Frame, Grabber, SourceLostError, source_fps
+from edgeseg.camera.capture import CaptureOpenError, Frame, Grabber, SourceLostError, source_fps
 from edgeseg.camera.capture import open_capture as default_open_capture
 from edgeseg.camera.display import CvWindow, gui_reason
 from edgeseg.camera.record import MaskSaver, Recorder, save_snapshot
@@ -116,6 +116,7 @@ class CameraLoop:
         self.stats = LoopStats(source=self.source.spec, mode="newest-frame" if self.live else "every-frame")
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
+        self._ran = False
 
     def _infer_size(self, size: tuple[int, int] | None) -> tuple[int, int]:
         fixed = self.runner.input_size
@@ -136,6 +137,10 @@ class CameraLoop:
 
     # -- the run ------------------------------------------------------------------------------
     def run(self) -> LoopStats:
+        """Run until end of file, ``--max-frames``, q, a signal, ``stop()`` or a lost source. Once per loop."""
+        if self._ran:
+            raise EdgesegError("a CameraLoop runs once; create a new one for another run")
+        self._ran = True
         stats, stop, opts = self.stats, self._stop, self.options
         qsize = max(int(opts.queue_size), 1)
         raw = Channel(1, latest=True, name="raw") if self.live else Channel(qsize, name="raw")
@@ -143,6 +148,9 @@ class CameraLoop:
         results = Channel(1, latest=True, name="results") if self.live else Channel(qsize, name="results")
         t0 = time.perf_counter()
         cap = self.open_capture(self.source)  # a source that will not open fails here, before any thread
+        if not cap.isOpened():
+            cap.release()
+            raise CaptureOpenError(f"cannot open {self.source.describe()} (the capture reports isOpened() False)")
         if self.recorder is not None and opts.record_fps is None:
             self.recorder.fps = source_fps(cap) or 30.0
         grabber = Grabber(

@@ -130,6 +130,11 @@ def test_loop_reports_an_unopenable_source_before_starting(runner):
     with pytest.raises(CaptureOpenError, match="cannot open file source 'missing.mp4'"):
         loop.run()
     assert loop.stats.captured == 0 and loop.stats.inferred == 0
+    opener = FakeOpener([])  # a custom opener handing back a capture that did not open
+    with pytest.raises(CaptureOpenError, match="index source '0'.*isOpened"):
+        CameraLoop(runner, "0", CameraOptions(headless=True), open_capture=opener, handle_signals=False).run()
+    with pytest.raises(EdgesegError, match="runs once"):
+        loop.run()
 
 
 @pytest.mark.parametrize(

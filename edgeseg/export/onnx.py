@@ -61,7 +61,7 @@ def export_onnx(
     card_to_onnx(proto, card)
     try:
         onnx.checker.check_model(proto, full_check=False)
-        proto = onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+        proto = onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True, data_prop=True)
     except Exception as e:  # noqa: BLE001
         raise ExportError(f"exported ONNX for {card.arch!r} failed onnx.checker/shape inference: {e}") from e
     return atomic_write_bytes(out, proto.SerializeToString())

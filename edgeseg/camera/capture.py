@@ -169,6 +169,7 @@ class Grabber:
         self.reconnect_timeout = reconnect_timeout
         self.backoff = backoff
         self.error: BaseException | None = None
+        self.end_reason = ""  # why the stream ended by itself ("end of file", "max frames")
         self.ended = threading.Event()
         self._lock = threading.Lock()
         self._gen = 0
@@ -258,7 +259,7 @@ class Grabber:
                 return "stop"
             if not ok:
                 if not self.reconnect:
-                    self.stats.exit_reason = self.stats.exit_reason or "end of file"
+                    self.end_reason = self.end_reason or "end of file"
                     return "eof"
                 return "lost"
             why = check_frame(img, expect_hw)
@@ -289,7 +290,7 @@ class Grabber:
             if not queued:
                 return "stop"
             if self.max_frames is not None and self._index >= self.max_frames:
-                self.stats.exit_reason = self.stats.exit_reason or "max frames"
+                self.end_reason = self.end_reason or "max frames"
                 return "eof"
 
     def _reopen(self, gen: int, lost_since: float) -> Any:

@@ -117,6 +117,7 @@ class CameraLoop:
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
         self._ran = False
+        self._stream_end = ""
 
     def _infer_size(self, size: tuple[int, int] | None) -> tuple[int, int]:
         fixed = self.runner.input_size
@@ -199,7 +200,7 @@ class CameraLoop:
             error.stats = stats
         if error is not None:
             raise error
-        stats.exit_reason = stats.exit_reason or "end of stream"
+        stats.exit_reason = stats.exit_reason or grabber.end_reason or self._stream_end or "end of stream"
         return stats
 
     def _fail(self, e: BaseException) -> None:
@@ -245,7 +246,7 @@ class CameraLoop:
                 if not results.put(item, self._stop):
                     break
                 if limit is not None and stats.inferred >= limit:
-                    stats.exit_reason = stats.exit_reason or "max frames"
+                    self._stream_end = "max frames"
                     break
         except BaseException as e:  # noqa: BLE001 - handed to the main thread
             self._fail(e)

@@ -110,3 +110,40 @@ def test_sigterm_stops_cleanly_and_releases_the_camera(runner):
     assert stats.exit_reason == "SIGTERM" and stats.inferred >= 1
     assert cam.released.is_set()
     assert signal.getsignal(signal.SIGTERM) is before  # handlers restored
+
+
+class FakeWindow:
+    """Test-only stand-in for the OpenCV window: records what is shown and answers scripted keys."""
+
+    def __init__(self, keys):
+        self.keys = dict(keys)  # shown-frame number -> key
+        self.shown, self.polls, self.closed = [], 0, False
+
+    def show(self, image, wait_ms=1):
+        self.shown.append(image.copy())
+        return self.keys.get(len(self.shown), -1)
+
+    def poll(self, wait_ms=10):
+        self.polls += 1
+        return ord(" ") if self.polls == 3 else -1  # resume after a few polls
+
+    def close(self):
+        self.closed = True
+
+
+def test_keys_snapshot_pause_and_quit_with_the_hud_on_screen_only(runner, clip, tmp_path):
+    win = FakeWindow({2: ord("s"), 3: ord(" "), 5: ord("q")})
+    rec = tmp_path / "rec.avi"
+    opts = CameraOptions(headless=False, snapshot_dir=str(tmp_path / "snaps"), record=str(rec), legend=False)
+    logs = []
+    stats = CameraLoop(runner, str(clip), opts, window_factory=lambda: win, handle_signals=False, log=logs.append).run()
+    assert stats.exit_reason == "quit key" and stats.rendered == 5 and win.closed
+    assert win.polls >= 3  # paused after frame 3 until the third poll answered space
+    snaps = sorted((tmp_path / "snaps").iterdir())
+    assert [p.name for p in snaps] == ["snapshot_000001.png"] and any("saved" in m for m in logs)
+    # the HUD (darkened box + text) is drawn on the shown picture, not into the recording
+    recorded = read_all(rec)
+    assert len(recorded) == 5
+    top_left_shown = win.shown[0][:20, :40].astype(int).mean()
+    top_left_recorded = recorded[0][:20, :40].astype(int).mean()
+    assert abs(top_left_shown - top_left_recorded) > 10

@@ -126,6 +126,7 @@ def run_row(spec: dict[str, Any], out_path: str) -> dict[str, Any]:
             backend=runner.backend,
             precision=runner.precision,
             quantization=measure.quantization_label(card),
+            calibration_method=(card.calibration or {}).get("method") if card.precision == "int8" else None,
             input_size=list(size),
             file_size_mb=measure.file_size_mb(r["artifact"]),
             build_s=measure.build_seconds(card),

@@ -118,12 +118,31 @@ def run_worker(spec: dict[str, Any], *, timeout: float, threads: int | None = No
     return WorkerResult(result, rc, reason, log_tail, seconds)
 
 
+def _inputs_newer(row: RowSpec, base: Path) -> list[str]:
+    """Files named in the row's make steps (checkpoints, ONNX, calibration lists) newer than its artifact."""
+    art = Path(row.artifact)
+    t = art.stat().st_mtime
+    newer = []
+    for step in row.make:
+        for a in step[1:]:
+            p = Path(a) if os.path.isabs(a) else base / a
+            if p.is_file() and p.resolve() != art.resolve() and p.stat().st_mtime > t:
+                newer.append(a)
+    return newer
+
+
 def _make(row: RowSpec, base: Path, *, rebuild: bool, log: Callable[[str], None]) -> tuple[str | None, float | None, str]:
-    """Run the row's ``make`` steps when its artifact is missing (or ``rebuild``).
+    """Run the row's ``make`` steps when its artifact is missing, older than a file its steps name
+    (make's rule: a retrained checkpoint is re-exported), or ``rebuild``.
 
     Returns (failure state or None, seconds spent building or None, log tail)."""
-    if not row.make or (Path(row.artifact).exists() and not rebuild):
+    if not row.make:
         return None, None, ""
+    if Path(row.artifact).exists() and not rebuild:
+        newer = _inputs_newer(row, base)
+        if not newer:
+            return None, None, ""
+        log(f"  {row.artifact} is older than {', '.join(newer)}: rebuilding")
     Path(row.artifact).parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     for step in row.make:

@@ -189,12 +189,14 @@ def card_summary(card: Any) -> dict[str, Any]:
 
 
 def quantization_label(card: Any) -> str | None:
-    """'ptq' / 'qat' (+ flavour) for INT8 artifacts, from the card; None for float ones."""
+    """'ptq tensorrt-qdq', 'qat tensorrt-qdq', 'ptq onnxruntime-cpu', ... for INT8 artifacts; None for float.
+
+    QAT when ``card.extra["quantization"]`` records a ``qat`` section, else PTQ; the flavour is
+    ``card.extra["flavour"]`` (how the Q/DQ graph is built: for TensorRT or for ONNX Runtime CPU)."""
     if card.precision != "int8":
         return None
-    cal = card.calibration or {}
     extra = card.extra or {}
-    method = str(cal.get("method") or extra.get("quantization") or "int8").lower()
-    flavour = cal.get("flavour") or extra.get("flavour") or extra.get("qdq_flavour")
+    quant = extra.get("quantization")
+    method = "qat" if isinstance(quant, dict) and quant.get("qat") else "ptq"
+    flavour = extra.get("flavour")
     return f"{method} {flavour}" if flavour else method
-

@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         lat = (r.get("latency_ms") or {}).get("p50")
         miou = (r.get("accuracy") or {}).get("miou")
         roof = r.get("roofline_x")
-        print(f"{r['id']:<28} {lat if lat is None else format(lat, '.2f'):>9} "
+        print(f"{r['id']:<28} {'-' if lat is None else format(lat, '.2f'):>9} "
               f"{'-' if miou is None else format(100 * miou, '.2f'):>7} {'-' if roof is None else format(roof, '.1f'):>7}  {r['state']}")
     bad = [r for r in run_["rows"] if state_kind(r["state"]) not in ("ok", "skipped")]
     print(f"appended run {run_['id']} ({len(run_['rows'])} rows) to {output}")

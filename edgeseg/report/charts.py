@@ -55,6 +55,21 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, flo
     return front
 
 
+def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float = 7.0, dx: int = 8, log_x: bool = False) -> None:
+    """Label points, moving a label down a line for each earlier label whose point is close to it."""
+    if not items:
+        return
+    tx = (lambda v: math.log10(v)) if log_x else (lambda v: v)
+    xs, ys = [tx(x) for x, _, _ in items], [y for _, y, _ in items]
+    xr, yr = (max(xs) - min(xs)) or 1.0, (max(ys) - min(ys)) or 1.0
+    placed: list[tuple[float, float]] = []
+    for (x, y, text), px in sorted(zip(items, xs), key=lambda t: (-t[0][1], t[1])):
+        k = sum(1 for qx, qy in placed if abs(qx - px) < 0.08 * xr and abs(qy - y) < 0.08 * yr)
+        placed.append((px, y))
+        lines = text.count("\n") + 1
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, 3 - k * (fontsize + 3) * lines), fontsize=fontsize)
+
+
 def params_vs_miou(entries: Sequence[Entry]) -> Chart:
     """One point per model x precision (its fastest row); marker area grows with p50 latency."""
     name, title = "params_vs_miou", "Parameters vs mIoU (marker size = p50 latency)"
@@ -73,6 +88,7 @@ def params_vs_miou(entries: Sequence[Entry]) -> Chart:
     lats = [g["p50"] for g in groups.values() if _num(g["p50"])]
     lo, hi = (min(lats), max(lats)) if lats else (1.0, 1.0)
     models = sorted({m for m, _ in groups})
+    labels: list[tuple[float, float, str]] = []
     for (model, prec), e in sorted(groups.items()):
         lat = e["p50"] if _num(e["p50"]) else lo
         size = 60 + 540 * ((lat - lo) / (hi - lo) if hi > lo else 0.5)
@@ -80,8 +96,8 @@ def params_vs_miou(entries: Sequence[Entry]) -> Chart:
         ax.scatter(e["params"] / 1e6, 100 * e["miou"], s=size, c=color, alpha=0.55, edgecolors="black",
                    marker=MARKERS.get(e["precision_base"], "o"), linewidths=0.8)
         lat_txt = f"{e['p50']:.1f} ms" if _num(e["p50"]) else "no latency"
-        ax.annotate(f"{model} {prec}\n{lat_txt} ({e['backend']})", (e["params"] / 1e6, 100 * e["miou"]),
-                    textcoords="offset points", xytext=(12, -4), fontsize=7.5)
+        labels.append((e["params"] / 1e6, 100 * e["miou"], f"{model} {prec}\n{lat_txt} ({e['backend']})"))
+    _annotate(ax, labels, fontsize=7.5, dx=14)
     ax.set_xlabel("parameters (millions)")
     ax.set_ylabel("mIoU (%)")
     ax.set_title(title, fontsize=10)
@@ -113,11 +129,11 @@ def latency_vs_miou(entries: Sequence[Entry]) -> Chart:
         for e in mine:
             ax.scatter(e["p50"], 100 * e["miou"], c=color, marker=MARKERS.get(e["precision_base"], "o"),
                        s=55, edgecolors="black", linewidths=0.6, zorder=3)
-            ax.annotate(e["label"], (e["p50"], 100 * e["miou"]), textcoords="offset points", xytext=(6, 4), fontsize=7)
         front = pareto_front([(e["p50"], 100 * e["miou"]) for e in mine])
         xs, ys = zip(*front)
         ax.plot(xs, ys, drawstyle="steps-post", color=color, lw=1.6, alpha=0.8, label=f"{b} Pareto front", zorder=2)
         ax.scatter(xs, ys, s=190, facecolors="none", edgecolors=color, linewidths=1.4, zorder=2)
+    _annotate(ax, [(e["p50"], 100 * e["miou"], e["label"]) for e in pts])
     ax.set_xlabel("p50 latency (ms, batch as benchmarked), lower is better")
     ax.set_ylabel("mIoU (%)")
     ax.set_title(title, fontsize=10)
@@ -176,6 +192,8 @@ def per_class_iou(entries: Sequence[Entry]) -> Chart:
 def latency_distribution(entries: Sequence[Entry]) -> Chart:
     """Box plots of the raw per-run timings of every row (first batch size)."""
     name, title = "latency_distribution", "Latency distribution per row (raw timed runs)"
+    import numpy as np
+
     rows = [e for e in entries if len(e["timings"]) >= 1]
     if not rows:
         return Chart(name, title, None, "No rows with raw timings: chart skipped.")
@@ -199,6 +217,10 @@ def latency_distribution(entries: Sequence[Entry]) -> Chart:
     ax.set_yticks(range(1, len(rows) + 1))
     ax.set_yticklabels(labels, fontsize=8)
     ax.invert_yaxis()
+    lo = min(float(np.percentile(d, 5)) for d in data)
+    hi = max(float(np.percentile(d, 95)) for d in data)
+    if lo > 0 and hi / lo > 20:  # rows an order of magnitude apart: a linear axis would hide the fast ones
+        ax.set_xscale("log")
     ax.set_xlabel("latency (ms); box = quartiles, whiskers = p5..p95, dots = outliers")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)

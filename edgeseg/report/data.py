@@ -11,11 +11,17 @@ from edgeseg.bench.schema import state_kind
 from edgeseg.errors import EdgesegError
 
 
+#: Short names for Q/DQ flavours in tables.
+FLAVOURS = {"tensorrt-qdq": "trt-qdq", "onnxruntime-cpu": "ort-cpu"}
+
+
 def precision_label(row: dict[str, Any]) -> str:
-    """'fp32', 'fp16', 'int8 ptq', 'int8 qat', ... ('?' when the row never opened)."""
-    p = row.get("precision") or "?"
+    """'fp32', 'fp16', 'int8 ptq trt-qdq', 'int8 qat trt-qdq', 'int8 ptq ort-cpu', ... ('-' when the row never opened)."""
+    p = row.get("precision") or "-"
     q = row.get("quantization")
-    return f"{p} {q}" if p == "int8" and q and q != "int8" else p
+    if p != "int8" or not q:
+        return p
+    return f"{p} " + " ".join(FLAVOURS.get(w, w) for w in str(q).split())
 
 
 def _first_ok_batch(row: dict[str, Any]) -> dict[str, Any] | None:
@@ -37,8 +43,8 @@ def entry_from_row(row: dict[str, Any], run: dict[str, Any], source: str) -> dic
         "label": row.get("id"),
         "source": source,
         "run_id": run.get("id"),
-        "model": row.get("model") or row.get("arch") or "?",
-        "backend": row.get("backend") or "?",
+        "model": row.get("model") or row.get("arch") or "-",
+        "backend": row.get("backend") or "-",
         "precision": precision_label(row),
         "precision_base": row.get("precision") or "?",
         "params": row.get("params"),

@@ -58,6 +58,15 @@ def _md_cell(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
 
+def _short(x: Any) -> str:
+    """A GPU / Jetson record or a plain value as one short string."""
+    if isinstance(x, dict):
+        name = x.get("name") or x.get("model") or ""
+        rest = ", ".join(f"{k} {v}" for k, v in x.items() if k not in ("name", "model") and isinstance(v, (str, int, float)))
+        return f"{name} ({rest})" if name and rest else (name or rest)
+    return str(x)
+
+
 def _run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) lines describing a run's machine, peak and libraries."""
     facts = [("run", f"{run.get('id')} ({run.get('source')})"), ("started", str(run.get("started")))]
@@ -65,10 +74,15 @@ def _run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
     if m.get("data"):
         facts.append(("dataset", f"{m['data']}" + (f", first {m['max_frames']} frames" if m.get("max_frames") else "")))
     for k, v in (run.get("machine") or {}).items():
-        if isinstance(v, (str, int, float, bool)) and v not in ("", None):
-            facts.append((k.replace("_", " "), str(v)))
-        elif isinstance(v, (list, tuple)) and v and all(isinstance(x, (str, int, float)) for x in v):
-            facts.append((k.replace("_", " "), ", ".join(map(str, v))))
+        label = k.replace("_", " ")
+        if k.endswith("_bytes") and isinstance(v, (int, float)):
+            facts.append((label[: -len(" bytes")], f"{v / 2**30:.1f} GiB"))
+        elif isinstance(v, (str, int, float, bool)) and v != "":
+            facts.append((label, str(v)))
+        elif isinstance(v, (list, tuple)) and v:
+            facts.append((label, ", ".join(_short(x) for x in v)))
+        elif isinstance(v, dict) and v:
+            facts.append((label, _short(v)))
     peak = run.get("peak") or {}
     if peak.get("state") == "ok":
         facts.append(("measured peak", f"{peak['matmul_gflops']:.1f} GFLOP/s float32 matmul, {peak['bandwidth_gbs']:.1f} GB/s copy "

@@ -57,8 +57,8 @@ def test_full_report(tmp_path):
         _row("torch-fp32", "torch", "fp32", 60.0, 0.60),
         _row("torch-fp32-cl", "torch", "fp32", 40.0, 0.60),
         _row("ort-fp32", "onnxruntime", "fp32", 30.0, 0.601),
-        _row("ort-int8", "onnxruntime", "int8", 15.0, 0.585, quant="ptq"),
-        _row("ort-qdq", "onnxruntime", "int8", 20.0, 0.59, quant="qat"),
+        _row("ort-int8", "onnxruntime", "int8", 15.0, 0.585, quant="ptq onnxruntime-cpu"),
+        _row("ort-qdq", "onnxruntime", "int8", 20.0, 0.59, quant="qat tensorrt-qdq"),
         _row("no-miou", "onnxruntime", "fp32", 25.0, None),
         {"id": "trt-fp16", "artifact": "m.engine", "state": "skipped: tensorrt is not installed"},
         {"id": "broken", "artifact": "b.onnx", "state": "failed: worker killed by SIGSEGV | twice"},
@@ -71,7 +71,7 @@ def test_full_report(tmp_path):
     for r in rows:  # every row is in the table, with or without numbers
         assert re.search(rf"^\| {re.escape(r['id'])} \|", md, re.M), r["id"]
         assert f">{r['id']}<" in html
-    assert "int8 ptq" in md and "int8 qat" in md
+    assert "| int8 ptq ort-cpu |" in md and "| int8 qat trt-qdq |" in md
     assert "failed: worker killed by SIGSEGV \\| twice" in md  # pipes escaped inside a cell
     assert "| 60.00 |" in md and "| 4.2x |" in md
     charts = ["params_vs_miou", "latency_vs_miou", "per_class_iou", "latency_distribution"]

@@ -16,8 +16,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from edgeseg.report.data import is_bench_file
     from edgeseg.report.render import write_report
 
+    if len(args.results) > 1:
+        for p in args.results:
+            if not is_bench_file(p):
+                print(f"note: skipping {p}: not an edgeseg bench results file", file=sys.stderr)
     written = write_report(args.results, args.output, runs=args.runs, title=args.title)
     charts = [k for k in written if k not in ("markdown", "html")]
     print(f"wrote {written['markdown']} and {written['html']} ({len(charts)} charts)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -72,15 +73,29 @@ def entry_from_row(row: dict[str, Any], run: dict[str, Any], source: str) -> dic
     }
 
 
+def is_bench_file(path: str | os.PathLike) -> bool:
+    """True for files that say they are edgeseg bench results (valid or not: those get load_results' error)."""
+    try:
+        obj = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return True  # let load_results report it
+    return not isinstance(obj, dict) or str(obj.get("schema", "")).startswith("edgeseg.bench/")
+
+
 def load_entries(paths: Sequence[str | os.PathLike], *, runs: str = "latest") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(entries, runs) from results files; ``runs`` "latest" (default: the newest run of each file) or "all".
 
-    Row labels get a ``@<file>`` or ``@<run>`` suffix only where the same id appears more than once."""
+    Row labels get a ``@<file>`` or ``@<run>`` suffix only where the same id appears more than once.
+    When several files are given, JSON objects of other tools (no ``edgeseg.bench/`` schema) are skipped and listed in each run's ``skipped_files``; a broken bench file is an error."""
     if not paths:
         raise EdgesegError("no results files given (expected one or more edgeseg bench JSON files)")
     entries: list[dict[str, Any]] = []
     chosen_runs: list[dict[str, Any]] = []
+    skipped: list[str] = []
     for p in paths:
+        if len(paths) > 1 and not is_bench_file(p):
+            skipped.append(str(p))  # e.g. another tool's JSON matched by results/*.json
+            continue
         doc = load_results(p)
         if not doc["runs"]:
             continue
@@ -91,7 +106,10 @@ def load_entries(paths: Sequence[str | os.PathLike], *, runs: str = "latest") ->
                 chosen_runs.append({**run, "source": str(p)})
             entries.append(entry_from_row(row, run, Path(p).name))
     if not entries:
-        raise EdgesegError(f"no benchmark rows in {', '.join(map(str, paths))}")
+        extra = f" ({len(skipped)} file(s) are not edgeseg bench results: {', '.join(skipped)})" if skipped else ""
+        raise EdgesegError(f"no benchmark rows in {', '.join(map(str, paths))}{extra}")
+    for run in chosen_runs:
+        run.setdefault("skipped_files", skipped)
     counts: dict[str, int] = {}
     for e in entries:
         counts[e["id"]] = counts.get(e["id"], 0) + 1

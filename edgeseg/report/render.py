@@ -89,6 +89,8 @@ def _run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
                                        f"({peak.get('threads') or '?'} threads)"))
     else:
         facts.append(("measured peak", str(peak.get("state", "not measured"))))
+    if run.get("skipped_files"):
+        facts.append(("files skipped (not edgeseg bench results)", ", ".join(run["skipped_files"])))
     libs = run.get("libraries") or {}
     if libs:
         facts.append(("libraries", ", ".join(f"{k} {v}" for k, v in libs.items() if v)))

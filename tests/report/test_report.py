@@ -115,3 +115,16 @@ def test_pareto_front():
     pts = [(10, 50), (12, 55), (11, 49), (30, 54), (5, 40), (40, 60), (12, 52)]
     assert pareto_front(pts) == [(5, 40), (10, 50), (12, 55), (40, 60)]
     assert pareto_front([]) == []
+
+
+def test_other_tools_json_in_a_glob_is_skipped_and_named(tmp_path):
+    res = _results(tmp_path, [_row("a", "torch", "fp32", 10.0, 0.5)])
+    other = tmp_path / "camera_throughput.json"
+    other.write_text('{"benchmark": "camera_throughput", "fps": 3.9}')
+    write_report([res, other], tmp_path / "rep")
+    md = (tmp_path / "rep" / "REPORT.md").read_text()
+    assert "| a |" in md and "camera_throughput.json" in md
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"schema": "edgeseg.bench/1", "runs": [{"id": 1}]}')
+    with pytest.raises(EdgesegError, match="invalid benchmark results"):
+        write_report([res, broken], tmp_path / "rep2")

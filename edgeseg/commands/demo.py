@@ -1,0 +1,161 @@
+"""edgeseg demo: the whole pipeline on the embedded synthetic scenes (or your data and checkpoint).
+
+train -> eval -> export -> PTQ + QAT (Q/DQ INT8) -> builds (ONNX Runtime FP32/INT8, TensorRT when
+present, Core ML conversion) -> bench -> report. Each stage is the same CLI command a user would
+run (printed before it runs); a failed stage is reported and the stages that do not need it go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HELP = "run the whole pipeline (train, eval, export, PTQ/QAT, build, bench, report) on synthetic scenes or your data"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="edgeseg-demo", help="output folder (default edgeseg-demo)")
+    p.add_argument("--data", default="synthetic", help="dataset spec (default synthetic: 64 train / 16 val scenes, 120x160)")
+    p.add_argument("--checkpoint", default=None, help="use this trained checkpoint instead of training one")
+    p.add_argument("--epochs", type=int, default=30, help="training epochs on the synthetic scenes (default 30)")
+    p.add_argument("--qat-epochs", type=int, default=1, help="QAT fine-tuning epochs (default 1)")
+    p.add_argument("--runs", type=int, default=20, help="timed benchmark runs per row (default 20)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for benchmarks (default 2)")
+    p.add_argument("--max-frames", type=int, default=None, help="evaluate/benchmark mIoU on the first N val frames")
+    p.add_argument("--quick", action="store_true", help="tiny settings for a smoke run (tests)")
+
+
+@dataclass
+class _Stage:
+    name: str
+    status: str = "pending"
+    seconds: float = 0.0
+    outputs: list[str] = field(default_factory=list)
+
+
+class _Pipeline:
+    def __init__(self) -> None:
+        self.stages: list[_Stage] = []
+
+    def run(self, name: str, argv: list[str], outputs: list[Path], *, needs: list[Path] = ()) -> bool:
+        from edgeseg.cli import main
+
+        st = _Stage(name)
+        self.stages.append(st)
+        missing = [str(p) for p in needs if not Path(p).exists()]
+        if missing:
+            st.status = f"skipped: needs {', '.join(missing)}"
+            print(f"\n== {name}: skipped (an earlier stage did not produce {', '.join(missing)})")
+            return False
+        print(f"\n== {name}\n$ edgeseg {' '.join(argv)}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            rc = main(argv)
+        except Exception as e:  # noqa: BLE001 - a bug in one stage must not hide the others
+            print(f"edgeseg {argv[0]}: unexpected error: {e.__class__.__name__}: {e}")
+            rc = 1
+        st.seconds = time.perf_counter() - t0
+        ok = rc == 0 and all(Path(p).exists() for p in outputs)
+        st.status = "ok" if ok else f"failed (exit {rc})"
+        st.outputs = [str(p) for p in outputs if Path(p).exists()]
+        return ok
+
+    def skip(self, name: str, why: str) -> None:
+        self.stages.append(_Stage(name, f"skipped: {why}"))
+        print(f"\n== {name}: skipped ({why})")
+
+    def summary(self) -> str:
+        w = max(len(s.name) for s in self.stages)
+        lines = [f"{'stage':<{w}}  {'status':<36} {'time':>7}"]
+        for s in self.stages:
+            lines.append(f"{s.name:<{w}}  {s.status[:36]:<36} {s.seconds:6.1f}s")
+        return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgeseg._env import backend_matrix
+    from edgeseg._io import ensure_writable_dir
+
+    out = ensure_writable_dir(args.out, create=True)
+    quick = args.quick
+    data = args.data
+    epochs = 2 if quick else args.epochs
+    runs, warmup = (3, 1) if quick else (args.runs, 3)
+    mf = ["--max-frames", str(args.max_frames)] if args.max_frames else []
+    np_ = ["--no-progress"] if quick else []
+    pipe = _Pipeline()
+    t0 = time.perf_counter()
+
+    # 1. train (or take the given checkpoint)
+    if args.checkpoint:
+        ckpt = Path(args.checkpoint)
+        pipe.skip("train", f"using {ckpt}")
+    else:
+        ckpt = out / "train" / "best.pt"
+        train = ["train", "--model", "cgnet", "--data", data, "--out", str(out / "train"), "--epochs", str(epochs),
+                 "--batch", "8", "--crop", "96x128" if data.startswith("synthetic") else "360",
+                 "--val-every", str(max(1, epochs // 3)), *np_]
+        if quick:
+            train += ["--arch-arg", "m=2", "--arch-arg", "n=3", "--max-steps-per-epoch", "2"]
+        pipe.run("train", train, [ckpt])
+
+    # 2. evaluate FP32
+    pipe.run("eval fp32", ["eval", str(ckpt), "--data", data, *mf, "--json", str(out / "eval_fp32.json"), *np_],
+             [out / "eval_fp32.json"], needs=[ckpt])
+
+    # 3. export
+    onnx_fp32 = out / "model_fp32.onnx"
+    pipe.run("export onnx", ["export", str(ckpt), "-o", str(onnx_fp32), "--parity-data", data], [onnx_fp32], needs=[ckpt])
+
+    # 4. quantize: PTQ and QAT to TensorRT-ready Q/DQ, checked by check-qdq inside quantize
+    ncal = "16" if quick else "64"
+    ptq = out / "model_ptq_int8.onnx"
+    pipe.run("quantize ptq", ["quantize", str(ckpt), "--method", "ptq", "--calib", data, "--num-calib", ncal,
+                              "--calib-method", "percentile" if quick else "all", "--val-data", data, "-o", str(ptq), *np_],
+             [ptq], needs=[ckpt])
+    qat = out / "model_qat_int8.onnx"
+    qat_args = ["quantize", str(ckpt), "--method", "qat", "--data", data, "--epochs", str(args.qat_epochs),
+                "--crop", "96x128" if data.startswith("synthetic") else "360", "--num-calib", ncal,
+                "--save-checkpoint", str(out / "model_qat.pt"), "-o", str(qat), *np_]
+    if quick:
+        qat_args += ["--max-steps", "2"]
+    pipe.run("quantize qat", qat_args, [qat], needs=[ckpt])
+
+    # 5. builds: ONNX Runtime FP32 and CPU-flavoured INT8; TensorRT when present; Core ML conversion
+    ort_fp32 = out / "model_fp32.ort.onnx"
+    pipe.run("build onnxruntime fp32", ["build", str(onnx_fp32), "--backend", "onnxruntime", "-o", str(ort_fp32)],
+             [ort_fp32], needs=[onnx_fp32])
+    ort_int8 = out / "model_int8_cpu.ort.onnx"
+    pipe.run("build onnxruntime int8", ["build", str(onnx_fp32), "--backend", "onnxruntime", "--int8", "--calib", data,
+                                        "--calib-num", ncal, "-o", str(ort_int8)], [ort_int8], needs=[onnx_fp32])
+    backends = {b["backend"]: b for b in backend_matrix()}
+    engines: list[Path] = []
+    trt = backends.get("tensorrt", {})
+    if trt.get("can_build"):
+        for name, src, flag in (("fp16", onnx_fp32, "--fp16"), ("int8", qat, "--int8")):
+            eng = out / f"model_{name}.engine"
+            if pipe.run(f"build tensorrt {name}", ["build", str(src), "--backend", "tensorrt", flag, "-o", str(eng)], [eng], needs=[src]):
+                engines.append(eng)
+    else:
+        pipe.skip("build tensorrt", trt.get("reason", "TensorRT not available on this machine"))
+    if backends.get("coreml", {}).get("can_build"):
+        pipe.run("build coreml", ["build", str(ckpt), "--backend", "coreml", "-o", str(out / "model.mlpackage")],
+                 [out / "model.mlpackage"], needs=[ckpt])
+    else:
+        pipe.skip("build coreml", backends.get("coreml", {}).get("reason", "coremltools not installed"))
+
+    # 6. bench + report
+    arts = [p for p in (ckpt, onnx_fp32, ort_fp32, ort_int8, ptq, qat, *engines) if p.exists()]
+    results = out / "results.json"
+    pipe.run("bench", ["bench", *map(str, arts), "--data", data, *mf, "--runs", str(runs), "--warmup", str(warmup),
+                       "--threads", str(args.threads), "-o", str(results)], [results], needs=[ckpt])
+    report = out / "report"
+    pipe.run("report", ["report", str(results), "-o", str(report)], [report / "REPORT.md"], needs=[results])
+
+    print(f"\n== demo finished in {time.perf_counter() - t0:.0f} s\n{pipe.summary()}")
+    if (report / "REPORT.md").exists():
+        print(f"\nreport: {report / 'REPORT.md'} and {report / 'report.html'}")
+    failed = [s for s in pipe.stages if s.status.startswith("failed")]
+    return 1 if failed else 0

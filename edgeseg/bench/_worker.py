@@ -44,37 +44,6 @@ def _fault(kind: str | None) -> None:
     raise ValueError(f"unknown _fault {kind!r}")
 
 
-def skip_reason(artifact: str, options: dict[str, Any]) -> str | None:
-    """Why this row cannot run on this machine (backend or device absent), or None.
-
-    Cheap checks only: the runner itself still raises MissingDependencyError for anything missed."""
-    import importlib.util
-    from pathlib import Path
-
-    suffix = Path(artifact).suffix.lower()
-    if suffix == ".mlpackage" and sys.platform != "darwin":
-        return "Core ML prediction runs on macOS only"
-    if suffix in (".engine", ".plan") and importlib.util.find_spec("tensorrt") is None:
-        return "TensorRT is not installed on this machine"
-    device = str(options.get("device", "cpu"))
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            return f"device {device!r} asked for, but torch {torch.__version__} sees no CUDA GPU"
-    providers = options.get("providers")
-    if providers and suffix == ".onnx":
-        import onnxruntime as ort
-
-        from edgeseg.runtime.ort_runner import PROVIDER_ALIASES
-
-        names = [p[0] if isinstance(p, (list, tuple)) else p for p in ([providers] if isinstance(providers, str) else providers)]
-        missing = [n for n in (PROVIDER_ALIASES.get(str(n).lower(), n) for n in names) if n not in ort.get_available_providers()]
-        if missing:
-            return f"ONNX Runtime provider(s) {missing} not available (available: {ort.get_available_providers()})"
-    return None
-
-
 def _takes(artifact: str, name: str) -> bool:
     """Whether the runner for ``artifact`` accepts the keyword ``name``."""
     import inspect
@@ -91,6 +60,7 @@ def _takes(artifact: str, name: str) -> bool:
 def run_row(spec: dict[str, Any], out_path: str) -> dict[str, Any]:
     """Measure one row; every phase is saved to ``out_path`` before the next starts."""
     from edgeseg.bench import measure
+    from edgeseg.bench._availability import skip_reason
     from edgeseg.bench.memory import gpu_peak_mb, peak_rss_mb, reset_gpu_peak, rss_mb
     from edgeseg.bench.schema import make_state
     from edgeseg.runtime.base import open_runner

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgeseg._io import check_output_path
+from edgeseg.bench._availability import skip_reason
 from edgeseg.bench.matrix import Matrix, RowSpec
 from edgeseg.bench.results import load_results, upsert_run
 from edgeseg.bench.roofline import roofline_multiple
@@ -76,8 +77,23 @@ def _last_error_line(log: str) -> str:
     return ""
 
 
-def run_worker(spec: dict[str, Any], *, timeout: float, threads: int | None = None) -> WorkerResult:
-    """Run one worker process on ``spec``; never raises for worker failures."""
+def _phase(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text()).get("phase")
+    except (OSError, ValueError):
+        return None
+
+
+def run_worker(
+    spec: dict[str, Any],
+    *,
+    timeout: float,
+    threads: int | None = None,
+    on_phase: Callable[[str], None] | None = None,
+) -> WorkerResult:
+    """Run one worker process on ``spec``; never raises for worker failures.
+
+    ``on_phase`` is called with each new phase the worker reports (open, latency batch N, accuracy, facts)."""
     with tempfile.TemporaryDirectory(prefix="edgeseg-bench-") as td:
         spec_path, out_path, log_path = Path(td, "spec.json"), Path(td, "out.json"), Path(td, "worker.log")
         spec_path.write_text(json.dumps(spec))
@@ -89,8 +105,20 @@ def run_worker(spec: dict[str, Any], *, timeout: float, threads: int | None = No
                 env=_worker_env(threads), start_new_session=(os.name == "posix"),
             )
             reason = None
+            deadline = time.monotonic() + timeout
+            seen = None
             try:
-                rc: int | None = proc.wait(timeout=timeout)
+                while True:
+                    try:
+                        rc: int | None = proc.wait(timeout=max(0.0, min(2.0, deadline - time.monotonic())))
+                        break
+                    except subprocess.TimeoutExpired:
+                        if time.monotonic() >= deadline:
+                            raise
+                        ph = _phase(out_path) if on_phase else None
+                        if ph and ph != seen:
+                            seen = ph
+                            on_phase(ph)
             except subprocess.TimeoutExpired:
                 if os.name == "posix":
                     os.killpg(proc.pid, signal.SIGKILL)
@@ -295,7 +323,11 @@ def run_matrix(
     specs = {r.id: r for r in matrix.rows}
     for i, spec in enumerate(matrix.rows, 1):
         log(f"[{i}/{len(matrix.rows)}] {spec.id}: {spec.artifact}")
-        state, build_s, tail = _make(spec, Path(matrix.workdir), rebuild=rebuild, log=log)
+        reason = skip_reason(spec.artifact, spec.options)  # before building what could not run here
+        if reason:
+            state, build_s, tail = make_state("skipped", reason), None, ""
+        else:
+            state, build_s, tail = _make(spec, Path(matrix.workdir), rebuild=rebuild, log=log)
         w = None
         if state is None and not Path(spec.artifact).exists():
             state = make_state("failed", f"artifact not found: {spec.artifact}")
@@ -304,7 +336,8 @@ def run_matrix(
                        "progress": False, "split": "val"}
             if faults and spec.id in faults:
                 payload["_fault"] = faults[spec.id]
-            w = run_worker(payload, timeout=spec.timeout, threads=spec.threads)
+            w = run_worker(payload, timeout=spec.timeout, threads=spec.threads,
+                           on_phase=(lambda ph: log(f"  ... {ph}")) if progress else None)
         row = _finish_row(spec, w, state, build_s, tail)
         row.pop("phase", None)
         run["rows"].append(row)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 
@@ -80,7 +81,9 @@ def test_timeout_missing_artifact_failed_make_step_and_skips(tiny_artifacts, tmp
             {"id": "missing", "artifact": str(tmp_path / "nope.onnx")},
             {"id": "export", "artifact": str(tmp_path / "made.onnx"),
              "make": [["export", str(tmp_path / "no_such.pt"), "-o", "{artifact}"]]},
-            {"id": "build", "artifact": str(tmp_path / "made.engine"),
+            {"id": "build", "artifact": str(tmp_path / "made.ort.onnx"),
+             "make": [["build", str(tmp_path / "no_such.onnx"), "--backend", "onnxruntime", "-o", "{artifact}"]]},
+            {"id": "trt", "artifact": str(tmp_path / "made.engine"),
              "make": [["build", str(tmp_path / "no_such.onnx"), "-o", "{artifact}"]]},
         ]
     )
@@ -93,6 +96,9 @@ def test_timeout_missing_artifact_failed_make_step_and_skips(tiny_artifacts, tmp
     assert state_kind(rows["build"]["state"]) == "build failed"
     assert not (tmp_path / "made.onnx").exists()
     assert rows["coreml"]["state"] == "skipped: Core ML prediction runs on macOS only"
+    if importlib.util.find_spec("tensorrt") is None:  # skipped before its make step is even tried
+        assert rows["trt"]["state"] == "skipped: TensorRT is not installed on this machine"
+        assert "log" not in rows["trt"]
     import onnxruntime
 
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():

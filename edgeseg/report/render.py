@@ -6,6 +6,7 @@ import base64
 import html
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -136,6 +137,10 @@ def render_markdown(entries: Sequence[dict[str, Any]], runs: Sequence[dict[str, 
     return "\n".join(lines)
 
 
+def _intro_html() -> str:
+    return re.sub(r"[*](.+?)[*]", r"<em>\1</em>", html.escape(INTRO)).replace("`", "")
+
+
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
 table{border-collapse:collapse;font-size:13px;margin:1em 0}
@@ -152,14 +157,19 @@ code{background:#f5f5f5;padding:1px 3px}
 def render_html(entries: Sequence[dict[str, Any]], runs: Sequence[dict[str, Any]], charts: Sequence[Chart], *, title: str) -> str:
     esc = html.escape
     out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{CSS}</style></head><body>",
-           f"<h1>{esc(title)}</h1>", f"<p>{esc(INTRO).replace('`', '')}</p>", "<h2>Results</h2><table><tr>"]
+           f"<h1>{esc(title)}</h1>", f"<p>{_intro_html()}</p>", "<h2>Results</h2><table><tr>"]
     for i, (h, _) in enumerate(COLUMNS):
-        out.append(f"<th class='{'l' if i < 4 or h == 'state' else ''}'>{esc(h)}</th>")
+        out.append(f"<th{' class=l' if i < 4 or h == 'state' else ''}>{esc(h)}</th>")
     out.append("</tr>")
     for e, r in zip(entries, table_rows(entries)):
         cls = "" if e["state"] == "ok" else " class='bad'"
-        cells = [f"<td class='{'l' if i < 4 or COLUMNS[i][0] == 'state' else ''}' title='{esc(str(e['state'])) if COLUMNS[i][0] == 'state' else ''}'>{esc(c)}</td>"
-                 for i, c in enumerate(r)]
+        cells = []
+        for i, c in enumerate(r):
+            head = COLUMNS[i][0]
+            attrs = " class='l'" if i < 4 or head == "state" else ""
+            if head == "state":
+                attrs += f" title='{esc(str(e['state']))}'"  # the full reason on hover
+            cells.append(f"<td{attrs}>{esc(c)}</td>")
         out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
     out.append("</table>")
     for c in charts:

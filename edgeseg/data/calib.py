@@ -10,8 +10,8 @@ A source is one of
   ``camvid:PATH``, ``cityscapes:PATH``, ``folder:PATH`` or ``synthetic[:N]``.
 
 At most ``num`` frames are used (default 256): when more are available an evenly spaced subset,
-deterministic for a given ``seed`` (seed 0 starts at the first frame; another seed shifts the start
-within one stride). Frames are preprocessed with :func:`edgeseg.data.preprocess.preprocess` from the
+deterministic for a given ``seed`` (seed 0 starts at the first frame; another seed starts 1 or
+more frames later, within one stride). Frames are preprocessed with :func:`edgeseg.data.preprocess.preprocess` from the
 model card at ``size`` (default ``card.input_size``); frames of another size are resized
 (bilinear) with ONE warning, never silently.
 """
@@ -72,7 +72,7 @@ def _subset(total: int, num: int, seed: int) -> list[int]:
     if total <= num:
         return list(range(total))
     stride = total / num
-    offset = 0.0 if seed == 0 else float(np.random.default_rng(seed).uniform(0, stride))
+    offset = 0 if seed == 0 else int(np.random.default_rng(seed).integers(1, max(2, int(np.ceil(stride)))))
     return [min(total - 1, int(offset + i * stride)) for i in range(num)]
 
 

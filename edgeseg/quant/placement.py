@@ -230,5 +230,20 @@ def float_state_dict(qmodel: nn.Module, float_model: nn.Module, placement: Place
         out[f"{bn_name}.weight"] = torch.ones_like(bn.weight)
         out[f"{bn_name}.bias"] = qconv.bias.detach().clone()
         out[f"{bn_name}.running_mean"] = torch.zeros_like(bn.running_mean)
-        out[f"{bn_name}.running_var"] = torch.full_like(bn.running_var, 1.0 - bn.eps)
+        out[f"{bn_name}.running_var"] = torch.full_like(bn.running_var, _identity_var(bn.eps))
     return out
+
+
+def _identity_var(eps: float) -> float:
+    """A float32 variance v with float32(v + eps) == 1 exactly, so refolding multiplies by exactly 1
+    (a 1e-7 drift would flip a few activation roundings and change INT8 outputs visibly)."""
+    import numpy as np
+
+    e = np.float32(eps)
+    v = np.float32(1.0) - e
+    for _ in range(8):
+        s = np.float32(v + e)
+        if s == np.float32(1.0):
+            break
+        v = np.nextafter(v, np.float32(0.0) if s > 1 else np.float32(2.0), dtype=np.float32)
+    return float(v)

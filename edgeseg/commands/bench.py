@@ -96,7 +96,13 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(dump_matrix(matrix), end="")
         return 0
-    output = check_output_path(args.output or matrix.output or DEFAULT_OUTPUT)
+    from pathlib import Path
+
+    from edgeseg._io import ensure_writable_dir
+
+    output = Path(args.output or matrix.output or DEFAULT_OUTPUT)
+    ensure_writable_dir(output.parent if str(output.parent) else ".", create=True)
+    output = check_output_path(output)
     _check_data(matrix.data)
     run_ = run_matrix(matrix, output, rebuild=args.rebuild, measure_peak=not args.no_peak)
     print(f"\n{'row':<28} {'p50 ms':>9} {'mIoU %':>7} {'x roof':>7}  state")

@@ -201,6 +201,8 @@ def open_dataset(spec: str, split: str = "train", *, bad_labels: str = "error", 
     if kind == "synthetic":
         from edgeseg.data.synthetic import SyntheticScenes
 
+        if path and not path.isdigit():
+            raise DataError(f"dataset spec {spec!r}: synthetic:N expects a whole number of scenes N, found {path!r}")
         n = int(path) if path else (64 if split == "train" else 16)
         seed = {"train": 0, "val": 1, "test": 2}.get(split, 3)
         return SyntheticScenes(num_images=n, size=size or (120, 160), seed=seed)

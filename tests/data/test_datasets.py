@@ -77,6 +77,8 @@ def test_open_dataset_specs(tiny_camvid, tmp_path):
         open_dataset(f"camvid:{tmp_path / 'missing'}")
     with pytest.raises(DataError, match="expected KIND:PATH"):
         open_dataset("camvid")
+    with pytest.raises(DataError, match="whole number"):
+        open_dataset("synthetic:abc")
 
 
 def test_folder_layout(tmp_path):

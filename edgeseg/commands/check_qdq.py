@@ -10,6 +10,8 @@ HELP = "check an INT8 Q/DQ ONNX against TensorRT's explicit-quantization rules (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="the .onnx file")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--allow-float", action="append", default=[], metavar="OP",
+                   help="op type (Conv, ConvTranspose, Gemm, MatMul) allowed to stay wholly in float; repeatable")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -17,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
 
     from edgeseg.quant.qdq_check import check_qdq, count_quantized_ops, format_violations
 
-    violations = check_qdq(args.model)
+    violations = check_qdq(args.model, allow_float=args.allow_float)
     n_ok = count_quantized_ops(args.model)
     if args.json:
         print(json.dumps({"model": str(args.model), "ok": not violations, "quantized_ops": n_ok,

@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", default=None,
                    help="output .onnx (default: beside the checkpoint, <name>_int8.onnx or <name>_int8_cpu.onnx)")
     p.add_argument("--dynamic", action="store_true", help="dynamic batch/height/width in the ONNX (default static)")
+    p.add_argument("--allow-float", action="append", default=[], metavar="OP",
+                   help="op type left wholly in float without failing the Q/DQ check, e.g. MatMul for PSPNet's "
+                        "pooling; repeatable (default: none)")
     qat = p.add_argument_group("QAT")
     qat.add_argument("--data", default=None, help="training data for QAT: camvid:PATH, folder:PATH or synthetic[:N]")
     qat.add_argument("--epochs", type=int, default=1, help="QAT epochs (default 1)")
@@ -182,7 +185,9 @@ def run(args: argparse.Namespace) -> int:
     qcard = quantized_card(card, method=chosen, calib_facts=calib_facts(calib), placement=placement,
                            percentile=args.percentile, source=checkpoint_source(args.checkpoint), qat=qat_info)
     qmodel.cpu()
-    export_qdq_onnx(qmodel, qcard, out, size=size, dynamic=args.dynamic)
+    if args.allow_float:
+        qcard.extra["quantization"]["float_ops"] = sorted(args.allow_float)
+    export_qdq_onnx(qmodel, qcard, out, size=size, dynamic=args.dynamic, allow_float=args.allow_float)
     if ckpt_out is not None:
         from edgeseg.quant.qcheckpoint import save_quantized_checkpoint
 

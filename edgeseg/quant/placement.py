@@ -5,7 +5,10 @@ changed) in which
 
 1. every BatchNorm that directly follows a Conv is folded into it (eval statistics), so the
    exported graph has Conv(+bias) and the INT8 weights are the folded weights TensorRT would run;
-   BatchNorms after a Concat (CGNet's BN-PReLU) stay as they are (TensorRT runs them as scales);
+   a BatchNorm after a channel Concat of conv outputs (CGNet's F_loc/F_sur joint feature) is split
+   by channels and folded into those convs; other BatchNorms (after a Concat with the pooled
+   image, CGNet's stage joins) stay as they are (TensorRT runs them as scales). Per-channel weight
+   quantization commutes with a per-channel scale, so folding never changes the INT8 weights' grid;
 2. every Conv2d / ConvTranspose2d / Linear quantizes its weight per output channel;
 3. every input of those ops gets a per-tensor activation quantizer; a tensor feeding several
    quantized ops (CGNet's F_loc and F_sur, DeepLab's ASPP branches) gets ONE shared quantizer,
@@ -43,9 +46,10 @@ _ADD_TARGETS = {operator.add, operator.iadd, torch.add}
 
 @dataclass
 class Placement:
-    """What ``prepare`` did: folded (conv, bn) pairs, quantized op names, quantizer names."""
+    """What ``prepare`` did: folded (conv, bn, first, stop) entries (the conv took BN channels
+    first..stop-1), quantized op names, quantizer names."""
 
-    folded: list[tuple[str, str]] = field(default_factory=list)
+    folded: list[tuple[str, str, int, int]] = field(default_factory=list)
     weighted: list[str] = field(default_factory=list)
     input_quantizers: list[str] = field(default_factory=list)
     residual_quantizers: list[str] = field(default_factory=list)
@@ -99,26 +103,65 @@ def _set_module(gm: fx.GraphModule, name: str, module: nn.Module) -> None:
     setattr(gm.get_submodule(parent) if parent else gm, leaf, module)
 
 
-def fold_batchnorm(gm: fx.GraphModule) -> list[tuple[str, str]]:
-    """Fold each BatchNorm2d whose input is a Conv used only by it. Returns (conv, bn) names."""
+def _sub_bn(bn: nn.BatchNorm2d, first: int, stop: int) -> nn.BatchNorm2d:
+    sub = nn.BatchNorm2d(stop - first, eps=bn.eps).eval()
+    with torch.no_grad():
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            getattr(sub, name).copy_(getattr(bn, name)[first:stop])
+    return sub
+
+
+def _foldable_conv(gm: fx.GraphModule, node: Any, user: fx.Node) -> nn.Module | None:
+    conv = _module(gm, node) if isinstance(node, fx.Node) else None
+    if type(conv) not in _FOLDABLE or list(node.users) != [user]:
+        return None
+    return conv
+
+
+def _cat_inputs(node: fx.Node) -> list | None:
+    """The tensors of ``torch.cat(tensors, 1)``, or None for anything else."""
+    if node.op != "call_function" or node.target is not torch.cat:
+        return None
+    tensors = node.args[0] if node.args else node.kwargs.get("tensors")
+    dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+    return list(tensors) if dim in (1, -3) and isinstance(tensors, (list, tuple)) else None
+
+
+def fold_batchnorm(gm: fx.GraphModule) -> list[tuple[str, str, int, int]]:
+    """Fold each BatchNorm2d into the Conv before it, or into every Conv of a channel Concat
+    before it (all inputs convs used only there). Returns (conv, bn, first, stop) entries."""
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-    folded = []
+    folded: list[tuple[str, str, int, int]] = []
     for node in list(gm.graph.nodes):
         bn = _module(gm, node)
         if not isinstance(bn, _BN_TYPES) or not node.args or not isinstance(node.args[0], fx.Node):
             continue
+        if not (bn.track_running_stats and bn.affine and bn.running_mean is not None):
+            continue
         src = node.args[0]
-        conv = _module(gm, src)
-        if type(conv) not in _FOLDABLE or len(src.users) != 1 or bn.running_mean is None:
-            continue
-        if not (bn.track_running_stats and bn.affine):
-            continue
-        fused = fuse_conv_bn_eval(conv.eval(), bn.eval(), transpose=isinstance(conv, nn.ConvTranspose2d))
-        _set_module(gm, src.target, fused)
-        node.replace_all_uses_with(src)
+        if _foldable_conv(gm, src, node) is not None:
+            parts, keep = [src], src
+        else:
+            ins = _cat_inputs(src)
+            if ins is None or list(src.users) != [node] or not all(_foldable_conv(gm, i, src) for i in ins):
+                continue
+            if len({i.target for i in ins}) != len(ins):
+                continue  # the same conv twice in one concat
+            parts, keep = ins, src
+        first = 0
+        for part in parts:
+            conv = _module(gm, part)
+            ch = conv.out_channels
+            sub = _sub_bn(bn, first, first + ch)
+            fused = fuse_conv_bn_eval(conv.eval(), sub, transpose=isinstance(conv, nn.ConvTranspose2d))
+            _set_module(gm, part.target, fused)
+            folded.append((str(part.target), str(node.target), first, first + ch))
+            first += ch
+        if first != bn.num_features:
+            raise QuantizationError(f"{node.target}: folding found {first} channels for a BatchNorm of {bn.num_features}")
+        node.replace_all_uses_with(keep)
         gm.graph.erase_node(node)
-        folded.append((str(src.target), str(node.target)))
     return folded
 
 
@@ -212,23 +255,26 @@ def prepare(model: nn.Module, *, fold_bn: bool = True) -> tuple[fx.GraphModule, 
 def float_state_dict(qmodel: nn.Module, float_model: nn.Module, placement: Placement) -> dict[str, torch.Tensor]:
     """The fake-quant model's current weights as a state dict of the plain float architecture.
 
-    A folded (conv, bn) pair is written back as conv weight = folded weight, conv bias (if any) 0,
-    and an identity BatchNorm carrying the folded bias (mean 0, var 1 - eps, gamma 1), so
-    ``load_checkpoint`` rebuilds a float model computing exactly the fine-tuned function and
-    ``prepare`` on it folds back to the same weights.
+    A folded BatchNorm is written back as conv weight = folded weight, conv bias (if any) 0,
+    and an identity BatchNorm carrying the folded bias (mean 0, var ~1 - eps, gamma 1; for a BN
+    after a Concat, each conv's bias in its channel range), so ``load_checkpoint`` rebuilds a float
+    model computing exactly the fine-tuned function and ``prepare`` on it folds back to the same weights.
     """
     qsd = qmodel.state_dict()
     out = {}
     for k, v in float_model.state_dict().items():
         out[k] = qsd[k].detach().clone() if k in qsd and qsd[k].shape == v.shape else v.detach().clone()
-    for conv_name, bn_name in placement.folded:
+    for conv_name, bn_name, first, stop in placement.folded:
         qconv = qmodel.get_submodule(conv_name)
         bn = float_model.get_submodule(bn_name)
         out[f"{conv_name}.weight"] = qconv.weight.detach().clone()
         if f"{conv_name}.bias" in out:
             out[f"{conv_name}.bias"] = torch.zeros_like(out[f"{conv_name}.bias"])
         out[f"{bn_name}.weight"] = torch.ones_like(bn.weight)
-        out[f"{bn_name}.bias"] = qconv.bias.detach().clone()
+        bias = out.get(f"{bn_name}.bias")
+        bias = torch.zeros_like(bn.bias) if bias is None or first == 0 else bias
+        bias[first:stop] = qconv.bias.detach()
+        out[f"{bn_name}.bias"] = bias
         out[f"{bn_name}.running_mean"] = torch.zeros_like(bn.running_mean)
         out[f"{bn_name}.running_var"] = torch.full_like(bn.running_var, _identity_var(bn.eps))
     return out

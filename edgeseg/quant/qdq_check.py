@@ -17,14 +17,15 @@ rules). Rules (``Violation.rule``):
   count that does not match the channels.
 
 A MatMul with no constant operand (activation x activation) needs both inputs quantized and has
-no weight rules.
+no weight rules. ``allow_float`` names op types that may stay entirely in float (no DequantizeLinear
+on any input), e.g. "MatMul" for PSPNet's exact adaptive pooling; a partly quantized op is still checked.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Collection
 
 import numpy as np
 
@@ -208,8 +209,14 @@ def _weight_source(g: _Graph, name: str) -> str | None:
     return None
 
 
-def check_qdq(model_or_path: Any) -> list[Violation]:
-    """Check an ONNX model (path or ModelProto) against the TensorRT INT8 Q/DQ rules above."""
+def check_qdq(model_or_path: Any, *, allow_float: Collection[str] = ()) -> list[Violation]:
+    """Check an ONNX model (path or ModelProto) against the TensorRT INT8 Q/DQ rules above.
+
+    ``allow_float``: op types (of Conv, ConvTranspose, Gemm, MatMul) allowed to run wholly in float.
+    """
+    unknown = set(allow_float) - set(WEIGHTED_OPS)
+    if unknown:
+        raise QuantizationError(f"allow_float: {sorted(unknown)} are not checked ops; expected some of {WEIGHTED_OPS}")
     import onnx
 
     model = model_or_path
@@ -239,6 +246,10 @@ def check_qdq(model_or_path: Any) -> list[Violation]:
                 src = p.op_type if p is not None else "a graph input"
                 out.append(Violation("dq-without-q", nm, f"DequantizeLinear of activation {x} from {src} with no QuantizeLinear before it"))
         elif n.op_type in WEIGHTED_OPS:
+            if n.op_type in allow_float and not any(
+                (p := g.producer.get(i)) is not None and p.op_type == "DequantizeLinear" for i in n.input if i
+            ):
+                continue  # left in float on purpose
             out += _check_weighted(g, n)
     return out
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 import numpy as np
 import torch.nn as nn
@@ -90,8 +90,10 @@ def fold_weight_quantizers(model: Any) -> int:
 def compact_graph(model: Any) -> None:
     """Shrink the file without changing the computation, in place.
 
-    Constant nodes become initializers; all-zero int8 zero points are shared (one per shape);
-    Identity nodes of initializers (the exporter's dedup of equal tensors) are bypassed;
+    Constant nodes become initializers; all-zero int8 zero points are shared (one per shape, named
+    ``zp``, ``zp64``...); Q/DQ node names are shortened (``/stage1/0/0/in_q/Q``, ``.../w_q/DQ``);
+    Identity nodes of initializers (the exporter's dedup of equal tensors) are bypassed; Conv
+    attributes equal to ONNX's defaults (strides/dilations 1, group 1) are dropped;
     intermediate tensors get short names (``t0``, ``t1``, ...); int8 weights (``<module>.weight``),
     graph inputs/outputs and node names (TensorRT's layer names) are kept; ``value_info`` (shapes
     from shape inference, recomputable with ``onnx.shape_inference``) is dropped. The Q/DQ node
@@ -124,7 +126,7 @@ def compact_graph(model: Any) -> None:
                 rename[t.name] = shared[key]
                 g.initializer.remove(t)
                 continue
-            shared[key] = rename[t.name] = f"zero_point_int8_{'x'.join(map(str, a.shape)) or 'scalar'}"
+            shared[key] = rename[t.name] = f"zp{'x'.join(map(str, a.shape))}"
     dq_inputs = {n.input[0] for n in g.node if n.op_type == "DequantizeLinear"}
     keep = {i.name for i in g.input} | {o.name for o in g.output}
     keep |= {t.name for t in g.initializer if t.data_type == 3 and t.name in dq_inputs}  # int8 weights keep names
@@ -144,7 +146,25 @@ def compact_graph(model: Any) -> None:
     for n in g.node:
         n.input[:] = [short(i) for i in n.input]
         n.output[:] = [short(o) for o in n.output]
+        if n.op_type in _QDQ_SHORT:
+            n.name = _short_qdq_name(n.name, n.op_type)
+        if n.op_type in ("Conv", "ConvTranspose"):  # drop attributes equal to ONNX's defaults
+            for a in list(n.attribute):
+                if (a.name in ("dilations", "strides") and all(v == 1 for v in a.ints)) or (a.name == "group" and a.i == 1):
+                    n.attribute.remove(a)
     del g.value_info[:]
+
+
+_QDQ_SHORT = {"QuantizeLinear": "Q", "DequantizeLinear": "DQ"}
+_QUANTIZER_SHORT = {"input_quantizer": "in_q", "weight_quantizer": "w_q", "residual_quantizer": "res_q"}
+
+
+def _short_qdq_name(name: str, op: str) -> str:
+    """'/stage1/0/0/input_quantizer/QuantizeLinear' -> '/stage1/0/0/in_q/Q' (half the bytes of 330 nodes)."""
+    parts = name.split("/")
+    if parts and parts[-1].startswith(op):
+        parts[-1] = _QDQ_SHORT[op] + parts[-1][len(op):]
+    return "/".join(_QUANTIZER_SHORT.get(p, p) for p in parts)
 
 
 def flat_for_export(qmodel: nn.Module) -> nn.Module:
@@ -212,11 +232,13 @@ def export_qdq_onnx(
     batch: int = 1,
     dynamic: bool = False,
     fold_weights: bool = True,
+    allow_float: Collection[str] = (),
 ) -> Path:
     """Export ``qmodel`` (from ``placement.prepare``, calibrated) to ``path`` and check its Q/DQ.
 
     Defaults: ``size`` = card.input_size, batch 1, static shapes, int8 weight initializers.
-    Raises QuantizationError listing the violations (and writes nothing) when the graph breaks a rule.
+    Raises QuantizationError listing the violations (and writes nothing) when the graph breaks a rule;
+    ``allow_float`` op types may stay wholly in float (see ``check_qdq``).
     """
     import onnx
 
@@ -240,11 +262,13 @@ def export_qdq_onnx(
                 onnx.checker.check_model(proto, full_check=True)
             except Exception as e:  # noqa: BLE001
                 raise QuantizationError(f"the Q/DQ graph with int8 weights failed onnx.checker: {e}") from e
-        violations = check_qdq(proto)
+        violations = check_qdq(proto, allow_float=allow_float)
         if violations:
             raise QuantizationError(
                 f"the exported graph breaks {len(violations)} TensorRT Q/DQ rule(s); nothing was written:\n"
                 + format_violations(violations, limit=20)
+                + ("\n(ops that edgeseg cannot quantize, e.g. PSPNet's pooling MatMuls, may stay in float with "
+                   "--allow-float OP)" if any(v.rule in ("unquantized-input", "missing-weight-quantizer") for v in violations) else "")
             )
         atomic_write_bytes(tmp, proto.SerializeToString())
     return out

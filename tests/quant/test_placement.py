@@ -81,7 +81,10 @@ def test_cgnet_placement():
     convs = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
     assert sorted(info.weighted) == sorted(convs)  # every conv (incl. depthwise and FGlo's 1x1 FCs)
     bns = [n for n, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)]
-    assert len(info.folded) == 8 and len(bns) == 16  # conv-BN folded; BN after concat stays
+    folded_bns = {bn for _, bn, _, _ in info.folded}
+    assert len(bns) == 16 and len(folded_bns) == 13  # conv-BN and concat(F_loc, F_sur)-BN folded
+    assert sorted(set(bns) - folded_bns) == ["bn_prelu1.0", "bn_prelu2.0", "bn_prelu3.0"]  # concat with the image
+    assert ("stage2.0.f_sur", "stage2.0.bn_prelu.0", 32, 64) in info.folded
     # F_loc and F_sur read the same tensor: one shared quantizer, one scale
     assert "stage2_down.f_loc.input_quantizer" in info.input_quantizers
     assert "stage2_down.f_sur.input_quantizer" not in info.input_quantizers

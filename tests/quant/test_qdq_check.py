@@ -186,7 +186,14 @@ def test_matmul_with_float_constant_needs_a_weight_quantizer():
              helper.make_node("MatMul", ["pool", "d"], ["y"], name="mm")]
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, 3])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 3])], inits)
-    assert _rules(helper.make_model(g)) == ["missing-weight-quantizer"]
+    m = helper.make_model(g)
+    assert _rules(m) == ["missing-weight-quantizer"]
+    assert _rules(m) == sorted({v.rule for v in check_qdq(m, allow_float=["MatMul"])})  # partly quantized: checked
+    m.graph.node[2].input[1] = "x"  # wholly float MatMul (PSPNet's exact adaptive pooling)
+    assert _rules(m) == ["missing-weight-quantizer", "unquantized-input"]
+    assert check_qdq(m, allow_float=["MatMul"]) == []  # left in float on purpose
+    with pytest.raises(Exception, match="not checked ops"):
+        check_qdq(m, allow_float=["Relu"])
 
 
 def test_cli_exit_codes_and_json(tmp_path, capsys):

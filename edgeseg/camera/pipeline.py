@@ -176,24 +176,26 @@ class CameraLoop:
             stats.exit_reason = stats.exit_reason or "interrupted"
         finally:
             stop.set()
-            if cap is not None:
-                cap.release()
-            grabber.close()
-            for ch in (raw, ready, results):
-                ch.close()
-            for w in workers:
-                if w.is_alive():
-                    w.join(60.0)
-            if self.recorder is not None:
-                self.recorder.close()
-                stats.recorded = self.recorder.frames
-            if window is not None:
-                window.close()
-            for sig, handler in old_handlers.items():
-                signal.signal(sig, handler)
-            stats.dropped = raw.dropped + ready.dropped
-            stats.render_dropped = results.dropped
-            stats.wall_s = time.perf_counter() - t0
+            try:
+                if cap is not None:
+                    cap.release()
+                grabber.close()  # every capture whose read has returned is released
+                for ch in (raw, ready, results):
+                    ch.close()
+                for w in workers:
+                    if w.is_alive():
+                        w.join(60.0)  # at most one inference in flight
+                if window is not None:
+                    window.close()
+            finally:
+                for sig, handler in old_handlers.items():
+                    signal.signal(sig, handler)
+                stats.dropped = raw.dropped + ready.dropped
+                stats.render_dropped = results.dropped
+                stats.wall_s = time.perf_counter() - t0
+                if self.recorder is not None:
+                    stats.recorded = self.recorder.frames
+                    self.recorder.close()  # finish and move the video into place, whatever ended the run
         error = grabber.error or (self._errors[0] if self._errors else None)
         if isinstance(error, SourceLostError):
             stats.exit_reason = "source lost"

@@ -1,19 +1,59 @@
-"""Shared argument parsing helpers for subcommands."""
+"""Shared argument parsing for subcommands: sizes and numbers, with messages saying what was expected."""
 
 from __future__ import annotations
 
 import argparse
+import re
+
+MAX_SIDE = 16384
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*$")
+
+
+def size_from_text(text: str) -> tuple[int, int]:
+    """'360x480' -> (360, 480); '360' -> (360, 360). ValueError says what was expected."""
+    m = _SIZE_RE.match(text or "")
+    if not m:
+        raise ValueError(f"expected HEIGHTxWIDTH such as 360x480, found {text!r}")
+    h = int(m.group(1))
+    w = int(m.group(2)) if m.group(2) else h
+    if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
+        raise ValueError(f"height and width must be in 1..{MAX_SIDE}, found {h}x{w}")
+    return h, w
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """'360x480' -> (360, 480); '360' -> (360, 360). Raises argparse errors with the expected form."""
-    parts = text.lower().replace(",", "x").split("x")
+    """argparse ``type=`` for sizes ('360x480', or '360' for a square)."""
     try:
-        vals = [int(p) for p in parts]
+        return size_from_text(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def nonneg_int(text: str) -> int:
+    """argparse ``type=``: a whole number >= 0."""
+    try:
+        v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a size like 360x480 (HEIGHTxWIDTH), found {text!r}") from None
-    if len(vals) == 1:
-        vals = vals * 2
-    if len(vals) != 2 or min(vals) < 1:
-        raise argparse.ArgumentTypeError(f"expected a size like 360x480 (HEIGHTxWIDTH) with positive numbers, found {text!r}")
-    return vals[0], vals[1]
+        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, found {v}")
+    return v
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type=``: a whole number >= 1."""
+    v = nonneg_int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, found {v}")
+    return v
+
+
+def seconds(text: str) -> float:
+    """argparse ``type=``: a number of seconds >= 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds (a number >= 0), found {text!r}") from None
+    if not v >= 0:
+        raise argparse.ArgumentTypeError(f"expected seconds (a number >= 0), found {text!r}")
+    return v

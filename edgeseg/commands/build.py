@@ -6,6 +6,8 @@ import argparse
 import shlex
 import sys
 
+from edgeseg.commands._args import nonneg_int, positive_int
+
 HELP = "build a TensorRT engine, an ONNX Runtime CPU model or a Core ML package from an exported model"
 
 EPILOG = """\
@@ -24,23 +26,6 @@ examples:
 """
 
 
-def _nonneg(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, found {v}")
-    return v
-
-
-def _positive(text: str) -> int:
-    v = _nonneg(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, found {v}")
-    return v
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = EPILOG
@@ -56,21 +41,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("calibration (implicit INT8)")
     g.add_argument("--calib", metavar="LIST|DIR|SPEC", default=None,
                    help="calibration frames: a list file, a folder of images or a dataset spec (camvid:PATH, synthetic:N)")
-    g.add_argument("--calib-num", type=_positive, default=None, metavar="N", help="frames to use (default 256, evenly spaced)")
+    g.add_argument("--calib-num", type=positive_int, default=None, metavar="N", help="frames to use (default 256, evenly spaced)")
     g.add_argument("--calib-cache", metavar="FILE", default=None,
                    help="TensorRT calibration cache (default calib/MODEL.ALGO.cache); reused only if its key matches")
     g.add_argument("--calib-algo", choices=("entropy", "minmax"), default=None, help="TensorRT calibrator (default entropy)")
     g.add_argument("--recalibrate", action="store_true", help="replace a stale calibration cache instead of refusing")
     g = p.add_argument_group("tensorrt")
-    g.add_argument("--workspace", type=_positive, default=None, metavar="MiB", help="builder workspace limit")
+    g.add_argument("--workspace", type=positive_int, default=None, metavar="MiB", help="builder workspace limit")
     g.add_argument("--timing-cache", metavar="FILE", default=None, help="read and update a timing cache (faster rebuilds)")
-    g.add_argument("--dla-core", type=_nonneg, default=None, metavar="N", help="build for DLA core N (Jetson Xavier/Orin)")
+    g.add_argument("--dla-core", type=nonneg_int, default=None, metavar="N", help="build for DLA core N (Jetson Xavier/Orin)")
     g.add_argument("--gpu-fallback", action="store_true", help="with --dla-core: run layers the DLA cannot on the GPU")
     g.add_argument("--shapes", metavar="MIN/OPT/MAX", default=None,
                    help="profile for dynamic inputs, e.g. 1x3x360x480/1x3x360x480/4x3x360x480")
-    g.add_argument("--device", type=_nonneg, default=None, metavar="N", help="CUDA device index (default 0)")
+    g.add_argument("--device", type=nonneg_int, default=None, metavar="N", help="CUDA device index (default 0)")
     g = p.add_argument_group("onnxruntime")
-    g.add_argument("--threads", type=_positive, default=None, metavar="N", help="intra-op threads (default: ORT's)")
+    g.add_argument("--threads", type=positive_int, default=None, metavar="N", help="intra-op threads (default: ORT's)")
     g.add_argument("--opt-level", choices=("basic", "extended", "all"), default=None,
                    help="graph optimizations (default extended; 'all' writes hardware-specific layouts)")
     g.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weight scales")

@@ -4,33 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from edgeseg.commands._args import parse_size
+from edgeseg.commands._args import parse_size, positive_int, seconds
 
 HELP = "run a model on a camera / stream / video file: overlay, recording, masks, latency and FPS stats"
 
 EPILOG = """sources: 0 (camera index), /dev/video0, clip.mp4, rtsp://..., csi://0 (Jetson CSI camera via
 nvarguscamerasrc; --width/--height/--fps/--flip), "gst:PIPELINE ! appsink" (your own GStreamer pipeline).
 keys: q quit, space pause, s snapshot. Ctrl-C / SIGTERM stop cleanly and print the stats."""
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}")
-    return v
-
-
-def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds (a number >= 0), found {text!r}") from None
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"expected seconds (a number >= 0), found {text!r}")
-    return v
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,12 +26,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     mode = src.add_mutually_exclusive_group()
     mode.add_argument("--live", dest="live", action="store_true", default=None, help="always infer the newest frame, drop stale ones (default for cameras and streams)")
     mode.add_argument("--every-frame", dest="live", action="store_false", help="infer every frame in order, drop nothing (default for files)")
-    src.add_argument("--stale-timeout", type=_seconds, default=3.0, help="seconds without a new frame before a live source counts as stalled and is reopened (default 3; 0 = off)")
-    src.add_argument("--reconnect-timeout", type=_seconds, default=30.0, help="give up after this many seconds of failed reopen attempts (default 30)")
-    src.add_argument("--max-frames", type=_positive_int, default=None, help="stop after N frames")
+    src.add_argument("--stale-timeout", type=seconds, default=3.0, help="seconds without a new frame before a live source counts as stalled and is reopened (default 3; 0 = off)")
+    src.add_argument("--reconnect-timeout", type=seconds, default=30.0, help="give up after this many seconds of failed reopen attempts (default 30)")
+    src.add_argument("--max-frames", type=positive_int, default=None, help="stop after N frames")
     run = p.add_argument_group("model")
     run.add_argument("--size", type=parse_size, default=None, help="inference size HxW for models that take any size (default: the card's input size)")
-    run.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for the runner")
+    run.add_argument("--threads", type=positive_int, default=None, help="CPU threads for the runner")
     run.add_argument("--device", default=None, help="runner device (torch: cpu / cuda:N; TensorRT: GPU index)")
     show = p.add_argument_group("display")
     show.add_argument("--view", choices=("overlay", "mask", "side"), default="overlay", help="overlay (default), colour mask only, or frame and mask side by side")

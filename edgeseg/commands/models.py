@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 
+from edgeseg.commands._args import size_from_text
 from edgeseg.errors import EdgesegError
 
 HELP = "list the registered models with parameters and GFLOPs (2 x MACs) at an input size"
 
-MAX_SIDE = 16384
-_SIZE_RE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 FLOPS_NOTE = "GFLOPs = 1e9 x (2 x multiply-accumulates of conv + matmul), one forward pass of a 1x3xHxW input"
 
 
 def parse_size(text: str, *, option: str = "--size") -> tuple[int, int]:
     """Parse ``"HxW"`` (e.g. ``"360x480"``) into ``(H, W)``; a one-line EdgesegError otherwise."""
-    m = _SIZE_RE.match(text or "")
-    if not m:
-        raise EdgesegError(f"{option}: expected HEIGHTxWIDTH such as 360x480, found {text!r}")
-    h, w = int(m.group(1)), int(m.group(2))
-    if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
-        raise EdgesegError(f"{option}: height and width must be in 1..{MAX_SIDE}, found {h}x{w}")
-    return h, w
+    try:
+        return size_from_text(text)
+    except ValueError as e:
+        raise EdgesegError(f"{option}: {e}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -34,7 +34,7 @@ def test_json_output_counts_match_the_built_models(capsys):
     assert xcep["flops"] > 5 * mnv2["flops"]
 
 
-@pytest.mark.parametrize("bad", ["360", "360x", "x480", "360,480", "0x480", "-1x4", "axb", "99999x10"])
+@pytest.mark.parametrize("bad", ["360x480x3", "360x", "x480", "360,480", "0x480", "-1x4", "axb", "99999x10"])
 def test_bad_sizes_give_one_line_errors(bad, capsys):
     assert main(["models", f"--size={bad}"]) == 2
     err = capsys.readouterr().err.strip()
@@ -44,6 +44,7 @@ def test_bad_sizes_give_one_line_errors(bad, capsys):
 def test_parse_size_accepts_h_x_w():
     assert parse_size("360x480") == (360, 480)
     assert parse_size(" 361X479 ") == (361, 479)
+    assert parse_size("360") == (360, 360)  # a square, as `train --crop 360`
     with pytest.raises(EdgesegError, match="HEIGHTxWIDTH"):
         parse_size("360*480")
 

@@ -183,11 +183,14 @@ class Trainer:
     def _state(self) -> dict[str, Any]:
         return {"step": self.step, "best_miou": self.best, "history": self.history, "config": self.cfg.to_dict()}
 
-    def _save(self, name: str, *, card: ModelCard | None = None) -> Path | None:
+    def _save(self, name: str, *, card: ModelCard | None = None, resumable: bool = True) -> Path | None:
+        """Write ``name`` in the output folder (rank 0 only). ``resumable=False`` leaves out the
+        optimizer and scheduler: a deployable checkpoint a third of the size."""
         if self.rank != 0:
             return None
-        return save_checkpoint(self.out / name, model=self.model, card=card or self.card, optimizer=self.opt,
-                               scheduler=self.sched, epoch=self.epoch, state=self._state())
+        extra = {"optimizer": self.opt, "scheduler": self.sched} if resumable else {}
+        return save_checkpoint(self.out / name, model=self.model, card=card or self.card, epoch=self.epoch,
+                               state=self._state(), **extra)
 
     def resume(self, path: str | os.PathLike) -> None:
         payload = read_checkpoint(path)
@@ -287,7 +290,7 @@ class Trainer:
                 if res["miou"] > self.best:
                     self.best = res["miou"]
                     self.history.append(rec)
-                    self._save("best.pt", card=self._final_card(res, t0))
+                    self._save("best.pt", card=self._final_card(res, t0), resumable=False)
                     self.history.pop()
                 bar.write(f"epoch {self.epoch}: loss {loss:.4f}  val mIoU {100 * res['miou']:.2f}%  (best {100 * self.best:.2f}%)")
             self.history.append(rec)

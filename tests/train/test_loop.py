@@ -28,6 +28,7 @@ def test_trains_and_writes_best_with_card(tiny_camvid, tmp_path):
     assert card.num_classes == 11 and card.ignore_index == 11 and card.input_size == (48, 64)
     assert 0.0 <= card.metrics["val_miou"] <= 1.0 and set(card.metrics["val_per_class_iou"]) == set(card.class_names)
     assert card.training["epochs_done"] >= 1
+    assert "optimizer" not in payload and "optimizer" in read_checkpoint(tmp_path / "run" / "last.pt")
     assert (tmp_path / "run" / "history.json").is_file() and (tmp_path / "run" / "class_weights.json").is_file()
 
 

@@ -10,7 +10,7 @@ HELP = "INT8: PTQ/QAT to a TensorRT-ready Q/DQ ONNX (checked), or --method ort-c
 
 CALIB_METHODS = ("max", "percentile", "entropy", "mse", "all")
 #: Default activation calibration per method (see docs/quantization.md for the measurements).
-DEFAULT_CALIB = {"ptq": "entropy", "qat": "max"}
+DEFAULT_CALIB = {"ptq": "entropy", "qat": "entropy"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(required for ptq and ort-cpu; qat defaults to --data)")
     p.add_argument("--calib-method", choices=CALIB_METHODS, default=None,
                    help="activation ranges: max, percentile, entropy (TensorRT KL), mse, or all (evaluate each "
-                        "on --val-data and keep the best). Default: entropy for ptq, max for qat")
+                        "on --val-data and keep the best). Default: entropy")
     p.add_argument("--percentile", type=float, default=99.99, help="for --calib-method percentile (default 99.99)")
     p.add_argument("--num-calib", type=int, default=256, help="calibration frames (default 256)")
     p.add_argument("--calib-batch", type=int, default=8, help="frames per calibration batch (default 8)")

@@ -12,8 +12,6 @@ TorchScript ONNX exporter as QuantizeLinear/DequantizeLinear pairs with int8 zer
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -202,7 +200,3 @@ def refresh_weight_ranges(model: nn.Module) -> None:
         if isinstance(m, _WeightQuantMixin):
             m.weight_quantizer.refresh(m.weight)
 
-
-def quant_error_bound(amax: float) -> float:
-    """Largest rounding error of a value inside [-amax, amax]: half a step."""
-    return 0.5 * max(amax, AMAX_FLOOR) / QMAX if math.isfinite(amax) else float("nan")

@@ -161,6 +161,3 @@ def quantize_ort_cpu(
 def is_cpu_flavour(card) -> bool:
     return card.extra.get("flavour") == FLAVOUR
 
-
-def describe(path: str | os.PathLike) -> str:
-    return f"{path}: INT8 for ONNX Runtime CPU — {LABEL}"

@@ -137,3 +137,18 @@ def test_quantize_cli_errors_leave_no_output(trained_ckpt, tmp_path, capsys):
     assert main(["quantize", str(trained_ckpt), "-o", str(out)]) == 2
     assert "needs --calib" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_calib_method_all_picks_the_best(trained_ckpt, calib_dir, tmp_path, capsys):
+    from edgeseg.cli import main
+
+    out = tmp_path / "best.onnx"
+    rc = main(["quantize", str(trained_ckpt), "--calib", str(calib_dir), "--calib-method", "all",
+               "--val-data", "synthetic:3", "-o", str(out), "--no-progress"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    rows = {line.split()[0]: float(line.split()[3].rstrip("%")) for line in text.splitlines() if "INT8 mIoU" in line}
+    assert set(rows) == {"max", "percentile", "entropy", "mse"}
+    best = next(line.split()[0] for line in text.splitlines() if "<- best" in line)
+    assert rows[best] == max(rows.values())
+    assert card_from_onnx(out).calibration["method"] == best

@@ -31,7 +31,7 @@ def test_qat_exports_checked_onnx_and_checkpoint(qat_run, trained_ckpt):
     out, ckpt = qat_run
     assert check_qdq(str(out)) == []
     card = card_from_onnx(out)
-    assert card.precision == "int8" and card.calibration["method"] == "max"
+    assert card.precision == "int8" and card.calibration["method"] == "entropy"
     qat = card.extra["quantization"]["qat"]
     assert qat["steps"] == 2 and qat["data"] == "synthetic:4" and len(qat["loss"]) == 1
     # the weights moved

@@ -58,6 +58,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true")
 
 
+#: Options that only one method uses: option -> (attribute, default, methods that accept it).
+_METHOD_OPTIONS = {
+    "--epochs": ("epochs", 1, ("qat",)), "--lr": ("lr", 1e-5, ("qat",)), "--batch": ("batch", 8, ("qat",)),
+    "--crop": ("crop", (360, 360), ("qat",)), "--no-class-weights": ("no_class_weights", False, ("qat",)),
+    "--max-steps": ("max_steps", None, ("qat",)), "--save-checkpoint": ("save_checkpoint", None, ("qat",)),
+    "--data": ("data", None, ("qat", "ptq")),
+    "--calib-method": ("calib_method", None, ("ptq", "qat")), "--percentile": ("percentile", 99.99, ("ptq", "qat")),
+    "--allow-float": ("allow_float", [], ("ptq", "qat")),
+    "--val-data": ("val_data", None, ("ptq", "qat")), "--val-max-frames": ("val_max_frames", None, ("ptq", "qat")),
+    "--reduce-range": ("reduce_range", "auto", ("ort-cpu",)), "--per-tensor": ("per_tensor", False, ("ort-cpu",)),
+}
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse options the chosen method would ignore (Ultralytics-style), one clear line."""
+    from edgeseg.errors import UnsupportedOptionError
+
+    bad = [opt for opt, (attr, default, methods) in _METHOD_OPTIONS.items()
+           if args.method not in methods and getattr(args, attr) != default]
+    if bad:
+        which = {o: "/".join(_METHOD_OPTIONS[o][2]) for o in bad}
+        raise UnsupportedOptionError(
+            f"--method {args.method} does not use " + ", ".join(f"{o} (only {m})" for o, m in which.items())
+        )
+
+
 def _default_output(ckpt, method: str):
     from pathlib import Path
 
@@ -120,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     from edgeseg._io import check_output_path
     from edgeseg.errors import QuantizationError
 
+    _check_options(args)
     out = check_output_path(args.output or _default_output(args.checkpoint, args.method))
     if out.suffix.lower() != ".onnx":
         raise QuantizationError(f"output {out} should end in .onnx")

@@ -136,6 +136,11 @@ def test_quantize_cli_errors_leave_no_output(trained_ckpt, tmp_path, capsys):
     assert "frame.png" in capsys.readouterr().err
     assert main(["quantize", str(trained_ckpt), "-o", str(out)]) == 2
     assert "needs --calib" in capsys.readouterr().err
+    assert main(["quantize", str(trained_ckpt), "--calib", "synthetic:2", "--epochs", "3", "-o", str(out)]) == 2
+    assert "--method ptq does not use --epochs (only qat)" in capsys.readouterr().err
+    assert main(["quantize", str(trained_ckpt), "--method", "ort-cpu", "--calib", "synthetic:2",
+                 "--calib-method", "mse", "-o", str(out)]) == 2
+    assert "--calib-method (only ptq/qat)" in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -11,7 +11,7 @@ BACKEND_NAMES = ("tensorrt", "onnxruntime", "coreml")
 
 #: argparse dest -> (command-line flag, backends that accept it). Explicit and tested row by row.
 OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "fp16": ("--fp16", ("tensorrt", "coreml")),
+    "fp16": ("--fp16", ("tensorrt", "onnxruntime", "coreml")),
     "int8": ("--int8", ("tensorrt", "onnxruntime", "coreml")),
     "calib": ("--calib", ("tensorrt", "onnxruntime")),
     "calib_num": ("--calib-num", ("tensorrt", "onnxruntime")),

@@ -38,6 +38,7 @@ def build_onnxruntime(
     *,
     output: str | os.PathLike | None = None,
     int8: bool = False,
+    fp16: bool = False,
     calib: str | None = None,
     calib_num: int | None = None,
     per_channel: bool = True,
@@ -47,7 +48,9 @@ def build_onnxruntime(
 ) -> BuildResult:
     """Write ``output`` (default model.ort.onnx). ``threads``: intra-op threads recorded in the card
     and used while optimizing (None = ORT's default, one per physical core). ``int8`` quantizes with
-    ``edgeseg.quant.ort_cpu.quantize_ort_cpu`` on the ``calib`` set (per-channel unless told not)."""
+    ``edgeseg.quant.ort_cpu.quantize_ort_cpu`` on the ``calib`` set (per-channel unless told not).
+    ``fp16`` converts the weights and activations to float16 with the converter the TensorRT 11
+    path uses (IO, Resize and reductions stay float32), so its accuracy can be measured on a CPU."""
     import onnx as onnx_lib
     import onnxruntime as ort
 
@@ -65,11 +68,13 @@ def build_onnxruntime(
     except EdgesegError as e:
         raise BuildError(f"{e}; export the model with `edgeseg export` so it carries its card") from e
     qdq = is_qdq(model)
+    if fp16 and (int8 or qdq):
+        raise BuildError("--fp16 and INT8 exclude each other for onnxruntime: pick one (a Q/DQ ONNX is already INT8)")
     if int8 and qdq:
         log("note: the ONNX is already quantized (Q/DQ); optimizing it as it is")
     elif int8 and not calib:
         raise BuildError("--int8 for onnxruntime quantizes the FP32 ONNX and needs a calibration set: --calib LIST|DIR")
-    precision = "int8" if (int8 or qdq) else "fp32"
+    precision = "int8" if (int8 or qdq) else ("fp16" if fp16 else "fp32")
     path_name = f"ONNX Runtime {ort.__version__} CPU: {precision.upper()}, {opt_level} graph optimizations"
     if qdq:
         path_name += " (Q/DQ ONNX as given)"
@@ -86,6 +91,12 @@ def build_onnxruntime(
             quant_card = card_from_onnx(source)  # quantize_ort_cpu's card: calibration + flavour facts
             calibration = dict(quant_card.calibration)
             card = card.replace(extra={**card.extra, **quant_card.extra})
+        if fp16:
+            from edgeseg.build._fp16 import convert_onnx_fp16
+
+            source = Path(tmp) / "fp16.onnx"
+            onnx_lib.save(convert_onnx_fp16(onnx_lib.load(str(src))), str(source))
+            path_name += " (float16 graph from the TensorRT-11 FP16 converter; float32 IO)"
         optimized = Path(tmp) / "optimized.onnx"
         so = ort.SessionOptions()
         so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPT_LEVELS[opt_level])

@@ -14,7 +14,7 @@ EPILOG = """\
 backends and the options they take:
   tensorrt     --fp16 --int8 --calib --calib-num --calib-cache --calib-algo --recalibrate
                --workspace --timing-cache --dla-core --gpu-fallback --shapes --device
-  onnxruntime  --int8 --calib --calib-num --per-tensor --threads --opt-level
+  onnxruntime  --fp16 --int8 --calib --calib-num --per-tensor --threads --opt-level
   coreml       --fp16 --int8 --min-target   (takes the .pt checkpoint, or an .onnx with it beside)
 
 examples:
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         )
     elif backend == "onnxruntime":
         result = build(
-            args.model, **common, calib=args.calib, calib_num=args.calib_num, per_channel=not args.per_tensor,
+            args.model, **common, fp16=args.fp16, calib=args.calib, calib_num=args.calib_num, per_channel=not args.per_tensor,
             threads=args.threads, opt_level=args.opt_level or "extended",
         )
     else:

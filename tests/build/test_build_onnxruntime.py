@@ -101,3 +101,48 @@ def test_ort_runner_opens_the_built_model(tmp_path, tiny_models):
         got = r.infer(x)
     ref = np.concatenate([_run(tiny_models.onnx, x[i : i + 1]) for i in range(2)])
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_fp16_build_runs_close_to_fp32_and_is_labelled(tmp_path):
+    """--fp16 for onnxruntime: the TensorRT-11 FP16 converter's graph, float32 IO, near the FP32 output."""
+    import numpy as np
+
+    from edgeseg.build.onnxruntime import build_onnxruntime
+    from edgeseg.runtime.ort_runner import OrtRunner
+
+    src = _tiny_onnx_for_fp16(tmp_path)
+    res = build_onnxruntime(src, output=tmp_path / "m16.ort.onnx", fp16=True, log=lambda s: None)
+    assert res.precision == "fp16" and res.card.precision == "fp16" and "float16" in res.path_name
+    x = np.random.default_rng(0).standard_normal((1, 3, 64, 96)).astype(np.float32)
+    with OrtRunner(src) as a, OrtRunner(res.path) as b:
+        ref, out = a.infer(x), b.infer(x)
+    assert out.dtype == np.float32 and np.isfinite(out).all()
+    assert np.abs(out - ref).max() <= 1e-2 * max(1.0, float(np.abs(ref).max()))
+
+
+def test_fp16_and_int8_exclude_each_other(tmp_path):
+    import pytest as _pytest
+
+    from edgeseg.build.onnxruntime import build_onnxruntime
+    from edgeseg.errors import BuildError
+
+    with _pytest.raises(BuildError, match="exclude each other"):
+        build_onnxruntime(_tiny_onnx_for_fp16(tmp_path), output=tmp_path / "x.onnx", fp16=True, int8=True, calib="synthetic:2")
+
+
+def _tiny_onnx_for_fp16(tmp_path):
+    import torch
+
+    from edgeseg.card import ModelCard
+    from edgeseg.data.datasets import CAMVID
+    from edgeseg.export.onnx import export_onnx
+    from edgeseg.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("cgnet", num_classes=11, m=2, n=3).eval()
+    card = ModelCard(arch="cgnet", arch_args={"m": 2, "n": 3}, num_classes=11, class_names=CAMVID.class_names,
+                     palette=CAMVID.palette, ignore_index=11, input_size=(64, 96))
+    p = tmp_path / "tiny_fp32.onnx"
+    if not p.exists():
+        export_onnx(model, card, p)
+    return p

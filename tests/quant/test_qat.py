@@ -86,3 +86,22 @@ def test_qat_finetune_rejects_bad_settings(trained_ckpt):
         qat_finetune(qmodel, card, ds, epochs=1, progress=False)
     with pytest.raises(QuantizationError, match="at least one epoch"):
         qat_finetune(qmodel, card, ds, epochs=0, progress=False)
+
+
+def test_torch_runner_runs_a_qat_checkpoint_with_int8_numerics(qat_run, val_batch, assert_same_int8_numerics):
+    """A QAT .pt opened by open_runner runs its fake-quant model (labelled int8), not the float weights."""
+    from edgeseg.runtime.base import open_runner
+
+    out, ckpt = qat_run
+    qmodel, _, _ = load_quantized_checkpoint(ckpt)
+    x, _ = val_batch
+    with torch.no_grad():
+        fq = qmodel(torch.from_numpy(x[:1])).numpy()
+    with open_runner(ckpt, channels_last=False) as r:
+        assert r.precision == "int8"
+        got = r.infer(x[:1])
+    assert_same_int8_numerics(got, fq)
+    float_model, _, _ = load_checkpoint(ckpt)
+    with torch.no_grad():
+        fp = float_model(torch.from_numpy(x[:1])).numpy()
+    assert not np.allclose(got, fp, atol=1e-6)  # it is not the float model

@@ -91,12 +91,21 @@ def build_onnxruntime(
             quant_card = card_from_onnx(source)  # quantize_ort_cpu's card: calibration + flavour facts
             calibration = dict(quant_card.calibration)
             card = card.replace(extra={**card.extra, **quant_card.extra})
-        if fp16:
-            from edgeseg.build._fp16 import convert_onnx_fp16
+        rewrites: list[str] = []
+        if not (int8 or qdq):  # float graphs: PRelu in the form ORT's CPU kernels run fast (same function)
+            from edgeseg.build._prelu import prelu_to_relu_form
 
-            source = Path(tmp) / "fp16.onnx"
-            onnx_lib.save(convert_onnx_fp16(onnx_lib.load(str(src))), str(source))
-            path_name += " (float16 graph from the TensorRT-11 FP16 converter; float32 IO)"
+            graph = onnx_lib.load(str(src))
+            n = prelu_to_relu_form(graph)
+            if n:
+                rewrites.append(f"PRelu -> Relu(x) - slope*Relu(-x) ({n} nodes)")
+            if fp16:
+                from edgeseg.build._fp16 import convert_onnx_fp16
+
+                graph = convert_onnx_fp16(graph)
+                path_name += " (float16 graph from the TensorRT-11 FP16 converter; float32 IO)"
+            source = Path(tmp) / "float.onnx"
+            onnx_lib.save(graph, str(source))
         optimized = Path(tmp) / "optimized.onnx"
         so = ort.SessionOptions()
         so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPT_LEVELS[opt_level])
@@ -125,6 +134,7 @@ def build_onnxruntime(
             "opt_level": opt_level,
             "intra_op_threads": threads,  # None: ORT's default
             "build_path": path_name,
+            "rewrites": rewrites,
             "build_seconds": round(seconds, 3),
         },
     )

@@ -146,3 +146,22 @@ def _tiny_onnx_for_fp16(tmp_path):
     if not p.exists():
         export_onnx(model, card, p)
     return p
+
+
+def test_fp32_build_rewrites_prelu_with_identical_outputs(tmp_path):
+    """ORT's PRelu kernel dominated CGNet's CPU time; the build rewrites it into Relu/Neg/Mul/Sub, same numbers."""
+    import numpy as np
+    import onnx
+
+    from edgeseg.build.onnxruntime import build_onnxruntime
+    from edgeseg.runtime.ort_runner import OrtRunner
+
+    src = _tiny_onnx_for_fp16(tmp_path)
+    n_prelu = sum(n.op_type == "PRelu" for n in onnx.load(str(src)).graph.node)
+    assert n_prelu > 0
+    res = build_onnxruntime(src, output=tmp_path / "m.ort.onnx", log=lambda s: None)
+    assert not any(n.op_type == "PRelu" for n in onnx.load(str(res.path)).graph.node)
+    assert res.card.extra["rewrites"] == [f"PRelu -> Relu(x) - slope*Relu(-x) ({n_prelu} nodes)"]
+    x = np.random.default_rng(1).standard_normal((1, 3, 64, 96)).astype(np.float32) * 3
+    with OrtRunner(src) as a, OrtRunner(res.path) as b:
+        np.testing.assert_allclose(b.infer(x), a.infer(x), rtol=1e-5, atol=1e-5)

@@ -167,7 +167,7 @@ def per_class_iou(entries: Sequence[Entry]) -> Chart:
             notes.append(f"{model}: no FP32 row with per-class IoU")
         bars = ([fp32] if fp32 else []) + others[:5]
         panels.append((model, bars))
-    fig = _figure(9.5, 3.2 * len(panels) + 0.6)
+    fig = _figure(12.5, 3.2 * len(panels) + 0.6)
     for k, (model, bars) in enumerate(panels):
         ax = fig.add_subplot(len(panels), 1, k + 1)
         classes = list(bars[0]["per_class_iou"])
@@ -183,7 +183,8 @@ def per_class_iou(entries: Sequence[Entry]) -> Chart:
         ax.set_ylim(0, 100)
         ax.set_title(model, fontsize=9)
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=7, loc="upper right", ncol=min(3, len(bars)))
+        # legend beside the axes, never over the bars
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return Chart(name, title, _png(fig), "; ".join(notes))

@@ -27,20 +27,12 @@ from typing import Iterator
 import numpy as np
 
 from edgeseg.card import ModelCard
+from edgeseg.data.datasets import resolve_inside
 from edgeseg.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 DATASET_KINDS = ("camvid", "cityscapes", "folder", "synthetic")
 DEFAULT_NUM = 256
-
-
-def _inside(base: Path, rel: str, listfile: Path, lineno: int) -> Path:
-    if os.path.isabs(rel):
-        raise DataError(f"{listfile}:{lineno}: absolute path {rel!r}; paths must be relative to {base}")
-    p = (base / rel).resolve()
-    if base.resolve() not in p.parents:
-        raise DataError(f"{listfile}:{lineno}: path {rel!r} leaves the list's folder {base}")
-    return p
 
 
 def _read_list(lf: Path) -> list[Path]:
@@ -56,7 +48,7 @@ def _read_list(lf: Path) -> list[Path]:
         parts = line.split()
         if len(parts) > 2:
             raise DataError(f"{lf}:{n}: expected 'image' or 'image label', found {line!r}")
-        p = _inside(lf.parent, parts[0], lf, n)
+        p = resolve_inside(lf.parent, parts[0], lf, n)
         if not p.is_file():
             raise DataError(f"{lf}:{n}: image not found: {p}")
         out.append(p)

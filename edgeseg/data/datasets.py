@@ -58,8 +58,8 @@ CAMVID = DatasetInfo("camvid", CAMVID_CLASSES, CAMVID_PALETTE, 11)
 CITYSCAPES = DatasetInfo("cityscapes", CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, 255)
 
 
-def _inside(root: Path, rel: str, listfile: Path, lineno: int) -> Path:
-    """Resolve ``rel`` under ``root``; refuse absolute paths, ``..`` and symlinks pointing out."""
+def resolve_inside(root: Path, rel: str, listfile: Path, lineno: int) -> Path:
+    """Resolve list entry ``rel`` under ``root``; refuse absolute paths, ``..`` and symlinks pointing out."""
     if os.path.isabs(rel):
         raise DataError(f"{listfile}:{lineno}: absolute path {rel!r}; paths must be relative to {root}")
     p = (root / rel).resolve()
@@ -140,7 +140,7 @@ def read_list(listfile: str | os.PathLike, root: str | os.PathLike | None = None
         parts = line.split()
         if len(parts) != 2:
             raise DataError(f"{lf}:{n}: expected 'image label', found {line!r}")
-        img, lab = (_inside(base, s, lf, n) for s in parts)
+        img, lab = (resolve_inside(base, s, lf, n) for s in parts)
         for p in (img, lab):
             if not p.is_file():
                 raise DataError(f"{lf}:{n}: file not found: {p}")

@@ -66,7 +66,21 @@ def runner_class(path: str | os.PathLike) -> type:
 
 def open_runner(path: str | os.PathLike, **options: Any) -> Runner:
     """Open the runner for ``path`` (use it as a context manager). Options go to the runner."""
+    import inspect
+
+    from edgeseg.errors import UnsupportedOptionError
+
     p = Path(path)
     if not p.exists():
         raise EdgesegError(f"{p}: file not found")
-    return runner_class(p)(p, **options)
+    cls = runner_class(p)
+    params = inspect.signature(cls.__init__).parameters
+    accepted = [n for n, q in params.items() if q.kind is inspect.Parameter.KEYWORD_ONLY]
+    takes_any = any(q.kind is inspect.Parameter.VAR_KEYWORD for q in params.values())
+    unknown = [k for k in options if k not in accepted]
+    if unknown and not takes_any:
+        raise UnsupportedOptionError(
+            f"{p.name}: the {cls.__name__} does not take {', '.join(sorted(unknown))}; "
+            f"it takes {', '.join(accepted) or 'no options'}"
+        )
+    return cls(p, **options)

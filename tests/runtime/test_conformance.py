@@ -88,3 +88,16 @@ def test_infer_rejects_a_batch_that_is_not_nchw_rgb(artifact):
             r.infer(np.zeros((1, 1, *SIZE), np.float32))
         with pytest.raises(EdgesegError, match="NCHW"):
             r.infer(np.zeros((3, *SIZE), np.float32))
+
+
+def test_open_runner_names_the_options_a_runner_takes(tmp_path):
+    """An option a runner does not take is a clear error, not a TypeError (e.g. --threads with an engine)."""
+    import pytest as _pytest
+
+    from edgeseg.errors import UnsupportedOptionError
+    from edgeseg.runtime.base import open_runner
+
+    eng = tmp_path / "m.engine"
+    eng.write_bytes(b"x")
+    with _pytest.raises(UnsupportedOptionError, match=r"TensorRTRunner does not take threads; it takes device"):
+        open_runner(eng, threads=2)

@@ -44,8 +44,9 @@ class TorchRunner:
     """Eager PyTorch inference from an edgeseg checkpoint.
 
     Defaults: ``device="cpu"``, ``precision="fp32"`` (``"fp16"`` only on CUDA),
-    ``channels_last=True`` (NHWC memory format: CGNet at 360x480 ran ~1.25-1.4x faster than NCHW
-    on the 2-core x86 CPU, noisy shared machine, see docs/export.md), ``threads=None`` (torch's default).
+    ``channels_last=None`` (NHWC memory format on CUDA only: on the 2-core x86 CPU of the committed
+    benchmark, CGNet eager ran 35.9 ms NCHW vs 45.3 ms channels-last; an earlier measurement on the
+    loaded machine favoured channels-last, see docs/export.md), ``threads=None`` (torch's default).
     ``threads`` sets torch's process-wide intra-op thread count; ``close()`` restores the old value.
     Accepts any input size (``input_size`` is None).
     """
@@ -58,7 +59,7 @@ class TorchRunner:
         *,
         device: str = "cpu",
         precision: str = "fp32",
-        channels_last: bool = True,
+        channels_last: bool | None = None,
         threads: int | None = None,
     ) -> None:
         from edgeseg.train.checkpoint import load_checkpoint
@@ -83,7 +84,7 @@ class TorchRunner:
         *,
         device: str = "cpu",
         precision: str = "fp32",
-        channels_last: bool = True,
+        channels_last: bool | None = None,
         threads: int | None = None,
         copy: bool = False,
     ) -> "TorchRunner":
@@ -130,13 +131,15 @@ class TorchRunner:
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise UnsupportedOptionError(f"torch runner: threads must be a positive integer, found {threads!r}")
 
-    def _setup(self, model: Any, card: ModelCard, *, device: str, precision: str, channels_last: bool, threads: int | None) -> None:
+    def _setup(self, model: Any, card: ModelCard, *, device: str, precision: str, channels_last: bool | None, threads: int | None) -> None:
         import torch
 
         self.card = card
         self.precision = precision
         self.device = torch.device(device)
-        self.channels_last = bool(channels_last)
+        # None: channels-last on CUDA only. On the 2-core x86 CPU of the committed benchmark, CGNet
+        # eager inference took 35.9 ms NCHW vs 45.3 ms channels-last (benchmarks/results/cgnet_cpu.json).
+        self.channels_last = (self.device.type == "cuda") if channels_last is None else bool(channels_last)
         self._old_threads: int | None = None
         if threads is not None:
             self._old_threads = torch.get_num_threads()

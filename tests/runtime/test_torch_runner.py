@@ -85,3 +85,10 @@ def test_check_batch_contract():
                        (np.zeros((2, 3, 4, 5), np.uint8), "float32"), (np.zeros((0, 3, 4, 5), np.float32), "NCHW")]:
         with pytest.raises(EdgesegError, match=match):
             check_batch(bad)
+
+
+def test_channels_last_default_is_cuda_only(artifact_dir, arts):
+    from edgeseg.runtime.torch_runner import TorchRunner
+
+    with TorchRunner(arts.tiny_checkpoint(artifact_dir)) as r:
+        assert r.channels_last is False  # CPU: NCHW measured faster for inference

@@ -30,10 +30,8 @@ def rebuild_hint(card: ModelCard | None, engine: str | os.PathLike) -> str:
     return f"rebuild it here with: {cmd}"
 
 
-def check_engine(
-    engine: str | os.PathLike, *, tensorrt_version: str, compute_capability: str, verify_hash: bool = True
-) -> ModelCard:
-    """Return the engine's card, or raise BuildError when it cannot run here (checked before loading)."""
+def check_engine_files(engine: str | os.PathLike) -> None:
+    """Raise BuildError when the engine file or its sidecar card is missing (needs no TensorRT)."""
     p = Path(engine)
     if not p.is_file():
         raise BuildError(f"{p}: engine file not found")
@@ -42,6 +40,14 @@ def check_engine(
             f"{p}: no model card beside it ({sidecar_path(p).name}); edgeseg only loads engines it built, "
             f"whose TensorRT version and GPU are known. {rebuild_hint(None, p)}"
         )
+
+
+def check_engine(
+    engine: str | os.PathLike, *, tensorrt_version: str, compute_capability: str, verify_hash: bool = True
+) -> ModelCard:
+    """Return the engine's card, or raise BuildError when it cannot run here (checked before loading)."""
+    p = Path(engine)
+    check_engine_files(p)
     try:
         card = read_sidecar(p)
     except EdgesegError as e:

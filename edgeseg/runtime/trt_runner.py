@@ -40,12 +40,13 @@ class TensorRTRunner:
     backend = "tensorrt"
 
     def __init__(self, path: str | os.PathLike, *, device: int | str = 0) -> None:
-        from edgeseg.build._engine_card import check_engine, rebuild_hint
+        from edgeseg.build._engine_card import check_engine, check_engine_files, rebuild_hint
         from edgeseg.build._trt_env import CudaDevice, import_pycuda, import_tensorrt, trt_version
 
         self.path = Path(path)
         self._closed = True
         device = _device_index(device)
+        check_engine_files(self.path)  # a missing file or card is reported even where TensorRT is not installed
         trt = import_tensorrt()
         cuda = import_pycuda()
         self._trt, self._cuda = trt, cuda

@@ -67,19 +67,25 @@ class Artifacts:
     image: Path  # one good 48x64 PNG
 
 
+def tiny_card():
+    """The card of the tiny CGNet: 11 CamVid classes, input 64x96."""
+    from edgeseg.card import ModelCard
+    from edgeseg.data.datasets import CAMVID
+
+    return ModelCard(arch="cgnet", arch_args={"m": 2, "n": 3}, num_classes=11, class_names=CAMVID.class_names,
+                     palette=CAMVID.palette, ignore_index=11, input_size=(64, 96))
+
+
 def build_artifacts(root: Path) -> Artifacts:
     import torch
 
-    from edgeseg.card import ModelCard
-    from edgeseg.data.datasets import CAMVID
     from edgeseg.export.onnx import export_onnx
     from edgeseg.models import build_model
     from edgeseg.train.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     model = build_model("cgnet", num_classes=11, m=2, n=3).eval()
-    card = ModelCard(arch="cgnet", arch_args={"m": 2, "n": 3}, num_classes=11, class_names=CAMVID.class_names,
-                     palette=CAMVID.palette, ignore_index=11, input_size=(64, 96))
+    card = tiny_card()
     ckpt = root / "tiny.pt"
     save_checkpoint(ckpt, model=model, card=card)
     onnx = root / "tiny.onnx"

@@ -4,6 +4,7 @@ while earlier good files stay byte-identical."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -25,9 +26,11 @@ class Row:
     stderr: str  # regex searched in stderr
     code: int = 2
     absent: tuple[str, ...] = ()  # paths (relative to tmp_path) that must not exist afterwards
+    empty: tuple[str, ...] = ()  # folders that may be created (checked writable up front) but must hold no file
     unchanged: tuple[str, ...] = ()  # paths (relative to tmp_path) whose bytes must not change
     subprocess: bool = False  # run `python -m edgeseg` in a child process instead of cli.main
     marks: tuple = ()  # pytest marks (xfail for known gaps, skipif)
+    patch: Callable | None = None  # (monkeypatch) -> None, for faults that cannot be planted on disk (interrupts)
 
 
 def _copy(src: Path, dst: Path) -> str:
@@ -253,6 +256,45 @@ def plant_build_over_good_truncated(tmp, a, P):
     return ["build", str(truncated_onnx(tmp, a, P)), "--backend", "onnxruntime", "-o", str(tmp / "good.onnx")]
 
 
+def plant_predict_engine_without_sidecar(tmp, a, P):
+    (tmp / "fake.engine").write_bytes(b"\x00" * 64)
+    return ["predict", str(tmp / "fake.engine"), str(a.image), "-o", str(tmp / "pred")]
+
+
+def plant_engine_with_sidecar_no_tensorrt(tmp, a, P):
+    (tmp / "fake.engine").write_bytes(b"\x00" * 64)
+    P.tiny_card().replace(extra={"backend": "tensorrt"}).write_sidecar(tmp / "fake.engine")
+    return ["eval", str(tmp / "fake.engine"), "--data", f"camvid:{a.camvid}", "--no-progress"]
+
+
+def plant_train_out_under_file(tmp, a, P):
+    (tmp / "afile").write_text("a file in the way\n")
+    return ["train", "--data", "synthetic:2", "--synthetic-size", "32x48", "--crop", "32x48", "--epochs", "1",
+            "--batch", "2", "--device", "cpu", "--out", str(tmp / "afile" / "run"), "--no-progress"]
+
+
+def plant_export_over_good_parity_mismatch(tmp, a, P):
+    _copy(a.onnx, tmp / "good.onnx")
+    return ["export", str(a.ckpt), "-o", str(tmp / "good.onnx"), "--size", "48x64", "--parity-data", f"camvid:{a.camvid}",
+            "--atol", "0", "--rtol", "0"]
+
+
+def plant_export_over_good_interrupted(tmp, a, P):
+    _copy(a.onnx, tmp / "good.onnx")
+    return ["export", str(a.ckpt), "-o", str(tmp / "good.onnx"), "--size", "48x64", "--parity-data", f"camvid:{a.camvid}"]
+
+
+def interrupt_parity(monkeypatch):
+    import edgeseg.export.parity as parity
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(parity, "check_parity", boom)
+
+
+_HAS_TRT = importlib.util.find_spec("tensorrt") is not None
+
 ROWS = [
     Row("eval-truncated-ckpt", plant_eval_truncated_ckpt, r"t\.pt.*(truncated|corrupt|not a|cannot|could not)"),
     Row("export-truncated-ckpt", plant_export_truncated_ckpt, r"t\.pt.*(truncated|corrupt|not a|cannot|could not)",
@@ -266,7 +308,12 @@ ROWS = [
         r"t\.onnx.*(truncated|corrupt|not a valid|cannot|could not|parse)", absent=("out.onnx",)),
     Row("eval-onnx-without-card", plant_onnx_without_card, r"plain\.onnx.*(not exported by edgeseg|no edgeseg|model card)"),
     Row("eval-engine-without-sidecar", plant_engine_without_sidecar,
-        r"fake\.engine.*(card|sidecar|rebuild)|tensorrt is not installed; install it with"),
+        r"fake\.engine: no model card beside it \(fake\.engine\.card\.json\).*rebuild"),
+    Row("predict-engine-without-sidecar", plant_predict_engine_without_sidecar,
+        r"fake\.engine: no model card beside it.*rebuild", empty=("pred",)),
+    Row("eval-engine-with-sidecar-no-tensorrt", plant_engine_with_sidecar_no_tensorrt,
+        r"tensorrt is not installed; install it with",
+        marks=(pytest.mark.skipif(_HAS_TRT, reason="tensorrt is installed here"),)),
     Row("quantize-empty-calib-dir", plant_quantize_empty_calib, r"calib.*(no images|empty|no .*frames)", absent=("q.onnx",)),
     Row("quantize-unreadable-calib-image", plant_quantize_unreadable_calib, r"b\.png.*(not a readable image|unreadable)",
         absent=("q.onnx",)),
@@ -289,16 +336,22 @@ ROWS = [
         unchanged=("run",)),
     Row("train-out-unwritable", plant_train_out_unwritable, r"ro.*(writ|permission)", absent=("ro/run",),
         marks=(pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores permissions"),)),
-    Row("predict-huge-image", plant_predict_huge, r"huge\.png.*(400,000,000|pixels|limit)", absent=("pred/huge.png",)),
+    Row("train-out-under-a-file", plant_train_out_under_file, r"(?i)afile/run: not a directory",
+        unchanged=("afile",)),
+    Row("predict-huge-image", plant_predict_huge, r"huge\.png.*(400,000,000|pixels|limit)", empty=("pred",)),
     Row("predict-zero-size-image", plant_predict_zero_size, r"zero\.png.*(empty|zero|not a readable image)",
-        absent=("pred/zero.png",)),
+        empty=("pred",)),
     Row("predict-shell-metachar-names", plant_predict_metachar, r"img;touch pwned\.png.*(not found|does not exist|no such)",
-        absent=("pwned", "pwned.png"), subprocess=True),
+        absent=("pwned", "pwned.png"), empty=("pred",), subprocess=True),
     Row("camera-shell-metachar-source", plant_camera_metachar, r"clip;touch pwned\.mp4.*(not found|does not exist|no such)",
         absent=("pwned", "pwned.mp4"), subprocess=True),
     Row("build-ort-dla-core", plant_build_ort_dla, r"--dla-core.*tensorrt", absent=("x.onnx",)),
     Row("export-over-good-onnx-parity-fails", plant_export_over_good_parity_fails, r"nowhere",
         unchanged=("good.onnx",)),
+    Row("export-over-good-onnx-parity-mismatch", plant_export_over_good_parity_mismatch, r"parity check failed",
+        unchanged=("good.onnx",)),
+    Row("export-over-good-onnx-interrupted", plant_export_over_good_interrupted, r"^edgeseg export: interrupted$",
+        code=130, unchanged=("good.onnx",), patch=interrupt_parity),
     Row("build-over-good-onnx-truncated-input", plant_build_over_good_truncated, r"t\.onnx", unchanged=("good.onnx",)),
 ]
 
@@ -325,6 +378,8 @@ def test_fault(row: Row, tmp_path, artifacts, plant, capsys, monkeypatch):
     argv = [str(x) for x in row.plant(work, artifacts, plant)]
     before = {p: (work / p).read_bytes() for p in row.unchanged if (work / p).is_file()}
     listing = sorted(p.name for p in work.iterdir())
+    if row.patch is not None:
+        row.patch(monkeypatch)
     capsys.readouterr()
     try:
         code, err = _run(argv, child=row.subprocess, capsys=capsys)
@@ -336,11 +391,14 @@ def test_fault(row: Row, tmp_path, artifacts, plant, capsys, monkeypatch):
     assert "Traceback" not in err, err
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert lines, "no error message at all"
-    assert lines[-1].startswith(f"edgeseg {argv[0]}: error:"), err
+    head = f"edgeseg {argv[0]}: interrupted" if row.code == 130 else f"edgeseg {argv[0]}: error:"
+    assert lines[-1].startswith(head), err
     print(lines[-1])
     assert re.search(row.stderr, lines[-1]), f"{row.stderr!r} not in the error line:\n{lines[-1]}"
     for p in row.absent:
         assert not (work / p).exists(), f"{p} was written"
+    for p in row.empty:
+        assert not [f for f in (work / p).rglob("*") if f.is_file()], f"{p} holds files"
     for p, data in before.items():
         assert (work / p).read_bytes() == data, f"{p} changed"
     stray = sorted(p.name for p in work.iterdir() if p.name not in listing and not p.name.startswith("."))

@@ -36,6 +36,26 @@ def write_pairs(root: Path, n: int = 6, size: tuple[int, int] = (48, 64), split:
     return root
 
 
+def png_header_only(path: Path, w: int, h: int) -> Path:
+    """A PNG whose header claims ``w`` x ``h`` pixels but holds no pixel data (size checks before decoding)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture(scope="session")
+def media():
+    """The test-media writers above, for test folders that cannot import this conftest."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(write_pairs=write_pairs, png_header_only=png_header_only)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread():
     """One torch thread per test process: on a shared 2-core machine oversubscription makes tests ~30x slower."""

@@ -1,6 +1,3 @@
-import struct
-import zlib
-
 import cv2
 import numpy as np
 import pytest
@@ -102,34 +99,27 @@ def test_colour_and_jpeg_labels_rejected(tmp_path):
         read_label(jpg)
 
 
-def _png_header_only(path, w, h):
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IEND", b""))
-
-
-def test_huge_image_refused_before_decoding(tmp_path):
+def test_huge_image_refused_before_decoding(tmp_path, media):
     p = tmp_path / "huge.png"
-    _png_header_only(p, 20000, 20000)  # would decode to 1.2 GB
+    media.png_header_only(p, 20000, 20000)  # would decode to 1.2 GB
     with pytest.raises(DataError, match="more pixels than the limit|400,000,000 pixels"):
         read_image(p)
 
 
-def test_large_but_not_bomb_image_refused_by_our_limit(tmp_path):
+def test_large_but_not_bomb_image_refused_by_our_limit(tmp_path, media):
     p = tmp_path / "big.png"
-    _png_header_only(p, 10000, 9000)  # 90 M pixels: under PIL's bomb limit, over ours (64 M)
+    media.png_header_only(p, 10000, 9000)  # 90 M pixels: under PIL's bomb limit, over ours (64 M)
     with pytest.raises(DataError, match="90,000,000 pixels, more than the limit of 64,000,000"):
         read_image(p)
 
 
-def test_unreadable_and_zero_size(tmp_path):
+def test_unreadable_and_zero_size(tmp_path, media):
     p = tmp_path / "x.png"
     p.write_bytes(b"not an image")
     with pytest.raises(DataError, match="not a readable image"):
         read_image(p)
     z = tmp_path / "z.png"
-    _png_header_only(z, 0, 5)
+    media.png_header_only(z, 0, 5)
     with pytest.raises(DataError):
         read_image(z)
 

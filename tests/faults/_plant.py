@@ -2,49 +2,10 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-
-def write_pairs(root: Path, n: int = 3, size: tuple[int, int] = (48, 64), split: str = "val", seed: int = 0) -> Path:
-    """Write ``n`` image/label pairs in CamVid layout (``split``/, ``split``annot/, ``split``.txt)."""
-    import cv2
-
-    from edgeseg.data.datasets import CAMVID_PALETTE
-
-    rng = np.random.default_rng(seed)
-    (root / split).mkdir(parents=True, exist_ok=True)
-    (root / f"{split}annot").mkdir(parents=True, exist_ok=True)
-    lines = []
-    h, w = size
-    for i in range(n):
-        lab = np.zeros((h, w), np.uint8)
-        lab[h // 3 :] = 1
-        lab[2 * h // 3 :] = 3
-        x0 = int(rng.integers(0, w // 2))
-        lab[h // 2 : h - 2, x0 : x0 + w // 4] = 8
-        lab[0, 0] = 11
-        img = np.array([CAMVID_PALETTE[c][::-1] if c < 11 else (0, 0, 0) for c in range(12)], np.uint8)[lab]
-        name = f"f{i:03d}.png"
-        cv2.imwrite(str(root / split / name), img)
-        cv2.imwrite(str(root / f"{split}annot" / name), lab)
-        lines.append(f"{split}/{name} {split}annot/{name}")
-    (root / f"{split}.txt").write_text("\n".join(lines) + "\n")
-    return root
-
-
-def png_header_only(path: Path, w: int, h: int) -> Path:
-    """A PNG whose header claims ``w`` x ``h`` pixels but holds no image data."""
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IEND", b""))
-    return path
 
 
 class CarriesCode:
@@ -76,7 +37,8 @@ def tiny_card():
                      palette=CAMVID.palette, ignore_index=11, input_size=(64, 96))
 
 
-def build_artifacts(root: Path) -> Artifacts:
+def build_artifacts(root: Path, *, write_pairs) -> Artifacts:
+    """``write_pairs``: the root conftest's CamVid-layout writer (the ``media`` fixture)."""
     import torch
 
     from edgeseg.export.onnx import export_onnx

@@ -21,12 +21,14 @@ def _load_plant():
 
 
 @pytest.fixture(scope="session")
-def plant():
-    """The _plant helper module."""
-    return _load_plant()
+def plant(media):
+    """The _plant helpers, plus the shared test-media writers of the root conftest."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**vars(_load_plant()), png_header_only=media.png_header_only)
 
 
 @pytest.fixture(scope="session")
-def artifacts(tmp_path_factory, plant):
+def artifacts(tmp_path_factory, plant, media):
     """Tiny good checkpoint / ONNX / dataset, shared read-only by every row."""
-    return plant.build_artifacts(tmp_path_factory.mktemp("good"))
+    return plant.build_artifacts(tmp_path_factory.mktemp("good"), write_pairs=media.write_pairs)

@@ -27,6 +27,7 @@ OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "threads": ("--threads", ("onnxruntime",)),
     "opt_level": ("--opt-level", ("onnxruntime",)),
     "per_tensor": ("--per-tensor", ("onnxruntime",)),
+    "no_rewrite": ("--no-rewrite", ("onnxruntime",)),
     "min_target": ("--min-target", ("coreml",)),
 }
 

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from edgeseg._io import atomic_write_bytes, check_output_path, sha256_file
 from edgeseg.build import BuildResult
 from edgeseg.build._onnx_info import graph_inputs, is_qdq, load_header
+from edgeseg.build._rewrite import check_same, rewrite_for_cpu
 from edgeseg.card import card_from_onnx, card_to_onnx
 from edgeseg.errors import BuildError, EdgesegError
 
@@ -44,13 +45,16 @@ def build_onnxruntime(
     per_channel: bool = True,
     threads: int | None = None,
     opt_level: str = DEFAULT_OPT_LEVEL,
+    rewrite: bool = True,
     log: Callable[[str], None] = print,
 ) -> BuildResult:
     """Write ``output`` (default model.ort.onnx). ``threads``: intra-op threads recorded in the card
     and used while optimizing (None = ORT's default, one per physical core). ``int8`` quantizes with
     ``edgeseg.quant.ort_cpu.quantize_ort_cpu`` on the ``calib`` set (per-channel unless told not).
     ``fp16`` converts the weights and activations to float16 with the converter the TensorRT 11
-    path uses (IO, Resize and reductions stay float32), so its accuracy can be measured on a CPU."""
+    path uses (IO, Resize and reductions stay float32), so its accuracy can be measured on a CPU.
+    ``rewrite`` (default True) applies ``_rewrite.rewrite_for_cpu`` to float graphs and checks the
+    rewritten graph's outputs against the original before optimizing (listed in card.extra["rewrites"])."""
     import onnx as onnx_lib
     import onnxruntime as ort
 
@@ -92,13 +96,17 @@ def build_onnxruntime(
             calibration = dict(quant_card.calibration)
             card = card.replace(extra={**card.extra, **quant_card.extra})
         rewrites: list[str] = []
-        if not (int8 or qdq):  # float graphs: PRelu in the form ORT's CPU kernels run fast (same function)
-            from edgeseg.build._prelu import prelu_to_relu_form
-
+        if not (int8 or qdq):  # float graphs: the same function in ops ORT's CPU kernels run fast
             graph = onnx_lib.load(str(src))
-            n = prelu_to_relu_form(graph)
-            if n:
-                rewrites.append(f"PRelu -> Relu(x) - slope*Relu(-x) ({n} nodes)")
+            if rewrite:
+                original = onnx_lib.load(str(src))
+                rewrites = rewrite_for_cpu(graph)
+                if rewrites:
+                    worst = check_same(original, graph, input_name=graph_inputs(model)[0].name,
+                                       shape=_probe_shape(graph_inputs(model)[0].dims, card.input_size))
+                    path_name += (f", {len(rewrites)} rewrites for the CPU kernels (outputs equal to the export, "
+                                  f"max diff {worst:.1g}; listed in the card)")
+                del original
             if fp16:
                 from edgeseg.build._fp16 import convert_onnx_fp16
 
@@ -157,6 +165,12 @@ def _quantize(src: Path, dst: Path, *, card: Any, model: Any, calib: str | None,
     calib_set = open_calib_set(calib, card, num=calib_num, batch=dims[0] or 1, size=size)
     log(f"quantizing for CPU (INT8, {'per-channel' if per_channel else 'per-tensor'}) on {len(calib_set)} frames from {calib}")
     return Path(quantize_ort_cpu(src, dst, calib=calib_set, per_channel=per_channel))
+
+
+def _probe_shape(dims: Any, input_size: Any) -> tuple[int, ...]:
+    """A concrete (N, C, H, W) for the parity probe: static dims as they are, dynamic ones 1 / the card's size."""
+    fallback = (1, 3, *input_size)
+    return tuple(d if isinstance(d, int) and d > 0 else fallback[k] for k, d in enumerate(dims))
 
 
 def _check_loads(data: bytes, input_name: str | None) -> None:

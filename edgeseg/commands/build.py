@@ -14,7 +14,7 @@ EPILOG = """\
 backends and the options they take:
   tensorrt     --fp16 --int8 --calib --calib-num --calib-cache --calib-algo --recalibrate
                --workspace --timing-cache --dla-core --gpu-fallback --shapes --device
-  onnxruntime  --fp16 --int8 --calib --calib-num --per-tensor --threads --opt-level
+  onnxruntime  --fp16 --int8 --calib --calib-num --per-tensor --threads --opt-level --no-rewrite
   coreml       --fp16 --int8 --min-target   (takes the .pt checkpoint, or an .onnx with it beside)
 
 examples:
@@ -59,6 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--opt-level", choices=("basic", "extended", "all"), default=None,
                    help="graph optimizations (default extended; 'all' writes hardware-specific layouts)")
     g.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weight scales")
+    g.add_argument("--no-rewrite", action="store_true",
+                   help="keep the float graph as exported (default: rewrite PReLU/BN/Concat into faster, equal ops)")
     g = p.add_argument_group("coreml")
     g.add_argument("--min-target", default=None, metavar="TARGET", help="minimum deployment target (default iOS16 = macOS13)")
 
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     elif backend == "onnxruntime":
         result = build(
             args.model, **common, fp16=args.fp16, calib=args.calib, calib_num=args.calib_num, per_channel=not args.per_tensor,
-            threads=args.threads, opt_level=args.opt_level or "extended",
+            threads=args.threads, opt_level=args.opt_level or "extended", rewrite=not args.no_rewrite,
         )
     else:
         result = build(args.model, **common, fp16=True, min_target=args.min_target or "iOS16")

@@ -148,20 +148,43 @@ def _tiny_onnx_for_fp16(tmp_path):
     return p
 
 
-def test_fp32_build_rewrites_prelu_with_identical_outputs(tmp_path):
-    """ORT's PRelu kernel dominated CGNet's CPU time; the build rewrites it into Relu/Neg/Mul/Sub, same numbers."""
+def test_fp32_build_rewrites_cgnet_with_equal_outputs(tmp_path):
+    """ORT's PRelu kernel (and the layout reorders around it) dominated CGNet's CPU time; the build
+    rewrites PRelu/BN/Concat/Conv into ops ORT runs blocked, with the same numbers. --no-rewrite keeps them."""
     import numpy as np
     import onnx
+    from onnx import numpy_helper
 
     from edgeseg.build.onnxruntime import build_onnxruntime
     from edgeseg.runtime.ort_runner import OrtRunner
 
     src = _tiny_onnx_for_fp16(tmp_path)
-    n_prelu = sum(n.op_type == "PRelu" for n in onnx.load(str(src)).graph.node)
+    from edgeseg.build._rewrite import inline_constants
+
+    m = onnx.load(str(src))
+    inline_constants(m)  # the exporter shares equal slopes through Identity nodes; give each its own values
+    rng = np.random.default_rng(3)
+    slopes = {n.input[1] for n in m.graph.node if n.op_type == "PRelu"}
+    for t in m.graph.initializer:  # trained-like slopes: a different value per channel
+        if t.name in slopes:
+            t.CopyFrom(numpy_helper.from_array(rng.uniform(0.0, 0.6, numpy_helper.to_array(t).shape).astype(np.float32), t.name))
+    onnx.save(m, str(src))
+    n_prelu = len(slopes)
     assert n_prelu > 0
-    res = build_onnxruntime(src, output=tmp_path / "m.ort.onnx", log=lambda s: None)
-    assert not any(n.op_type == "PRelu" for n in onnx.load(str(res.path)).graph.node)
-    assert res.card.extra["rewrites"] == [f"PRelu -> Relu(x) - slope*Relu(-x) ({n_prelu} nodes)"]
+    logs = []
+    res = build_onnxruntime(src, output=tmp_path / "m.ort.onnx", log=logs.append)
+    ops = [n.op_type for n in onnx.load(str(res.path)).graph.node]
+    assert "PRelu" not in ops
+    rewrites = res.card.extra["rewrites"]
+    assert any(r.startswith("BatchNormalization/PRelu moved before Concat") for r in rewrites), rewrites
+    assert any(r.startswith("PRelu -> slope*x + Relu((1-slope)*x)") for r in rewrites), rewrites
+    assert any(r.startswith("Conv over an unaligned Concat") for r in rewrites), rewrites  # 32 + 3 channels into stage2_down
+    assert "3 rewrites for the CPU kernels (outputs equal to the export" in res.path_name
     x = np.random.default_rng(1).standard_normal((1, 3, 64, 96)).astype(np.float32) * 3
-    with OrtRunner(src) as a, OrtRunner(res.path) as b:
-        np.testing.assert_allclose(b.infer(x), a.infer(x), rtol=1e-5, atol=1e-5)
+    kept = build_onnxruntime(src, output=tmp_path / "kept.ort.onnx", rewrite=False, log=lambda s: None)
+    assert kept.card.extra["rewrites"] == []
+    assert "PRelu" in {n.op_type for n in onnx.load(str(kept.path)).graph.node}
+    with OrtRunner(src) as a, OrtRunner(res.path) as b, OrtRunner(kept.path) as c:
+        ref = a.infer(x)
+        np.testing.assert_allclose(b.infer(x), ref, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(c.infer(x), ref, rtol=1e-5, atol=1e-5)

@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         peak = run.get("peak") or {}
         print(f"  multiple of roofline: {roof:.2f}x   target <= {ROOFLINE_TARGET:.1f}x   {'MET' if ok2 else 'MISSED'}"
-              f"   (peak {peak.get('matmul_gflops')} GFLOP/s float32 matmul, {best.get('gflops') or 0:.2f} GFLOPs/image)")
+              f"   (peak {peak.get('matmul_gflops')} GFLOP/s float32 matmul by {peak.get('matmul_library', 'torch')}, "
+              f"{best.get('gflops') or 0:.2f} GFLOPs/image)")
     return 0 if (ok1 and ok2) or not args.check else 1
 
 

@@ -204,7 +204,8 @@ def measure_peaks(thread_counts: list[int | None], options: dict[str, Any], log:
         key = str(res.get("threads") or t or "default")
         by[str(t or "default")] = res
         if res.get("state") == "ok":
-            log(f"peak ({key} threads): {res['matmul_gflops']:.1f} GFLOP/s float32 matmul, {res['bandwidth_gbs']:.1f} GB/s copy")
+            log(f"peak ({key} threads): {res['matmul_gflops']:.1f} GFLOP/s float32 matmul ({res.get('matmul_library', 'torch')}), "
+                f"{res['bandwidth_gbs']:.1f} GB/s copy")
         else:
             log(f"peak ({key} threads): {res.get('state')}")
     first = next(iter(by.values()), {"state": "skipped"})

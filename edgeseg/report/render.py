@@ -86,7 +86,9 @@ def _run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
             facts.append((label, _short(v)))
     peak = run.get("peak") or {}
     if peak.get("state") == "ok":
-        facts.append(("measured peak", f"{peak['matmul_gflops']:.1f} GFLOP/s float32 matmul, {peak['bandwidth_gbs']:.1f} GB/s copy "
+        libs_txt = ", ".join(f"{k} {v:.0f}" for k, v in (peak.get("matmul_by_library") or {}).items())
+        facts.append(("measured peak", f"{peak['matmul_gflops']:.1f} GFLOP/s float32 matmul"
+                                       f"{f' (best of {libs_txt})' if libs_txt else ''}, {peak['bandwidth_gbs']:.1f} GB/s copy "
                                        f"({peak.get('threads') or '?'} threads)"))
     else:
         facts.append(("measured peak", str(peak.get("state", "not measured"))))

@@ -36,3 +36,15 @@ def test_throughput_and_roofline():
     assert roofline_multiple(90.0, 3.0, 2, 100.0) == pytest.approx(1.5)
     assert roofline_multiple(90.0, None, 1, 100.0) is None
     assert roofline_multiple(None, 3.0, 1, 100.0) is None
+
+
+def test_peak_is_the_best_gemm_library_and_names_it():
+    """The roofline's peak must not be one library's slow GEMM: torch's and ONNX Runtime's are both
+    measured and the larger one is the peak (a roofline below what a row reaches would be a lie)."""
+    pytest.importorskip("onnxruntime")
+    from edgeseg.bench.roofline import measure_peak
+
+    p = measure_peak(threads=1, matmul_n=256, copy_mb=8, repeats=2)
+    libs = p["matmul_by_library"]
+    assert set(libs) == {"torch", "onnxruntime"} and all(v > 0 for v in libs.values())
+    assert p["matmul_gflops"] == max(libs.values()) and p["matmul_library"] == max(libs, key=libs.get)

@@ -44,10 +44,18 @@ def convert_onnx_fp16(model: Any, *, keep_fp32_ops: tuple[str, ...] = FP32_OPS) 
     del src.graph.value_info[:]  # stale FP32 value_info makes the converter emit type-inconsistent graphs
     io_types = {v.name: v.type.tensor_type.elem_type for v in list(src.graph.input) + list(src.graph.output)}
     block = sorted(set(float16.DEFAULT_OP_BLOCK_LIST) | set(keep_fp32_ops))
+    import warnings
+
     try:
-        out = float16.convert_float_to_float16(src, keep_io_types=True, op_block_list=block)
+        with warnings.catch_warnings(record=True) as caught:  # one line per tiny weight: summarized below
+            warnings.simplefilter("always")
+            out = float16.convert_float_to_float16(src, keep_io_types=True, op_block_list=block)
     except Exception as e:  # noqa: BLE001 - the converter raises many kinds
         raise BuildError(f"FP16 conversion of the ONNX failed: {e.__class__.__name__}: {str(e)[:200]}") from e
+    clipped = [w for w in caught if "truncated" in str(w.message)]
+    if clipped:
+        warnings.warn(f"FP16: {len(clipped)} float32 values outside float16's range were clamped by the converter "
+                      "(magnitudes below 1e-7 or above 65504; the accuracy check measures the effect)", stacklevel=2)
     _restore_float_outputs(out, io_types)
     try:
         onnx.checker.check_model(out)

@@ -22,6 +22,13 @@ def _consumers(graph: Any) -> dict[str, list[Any]]:
     return users
 
 
+def _index(model: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[Any]], set[str], dict[str, int]]:
+    """(initializers by name, producer node by output, consumers by input, graph output names, channels)."""
+    graph = model.graph
+    return ({t.name: t for t in graph.initializer}, {o: n for n in graph.node for o in n.output}, _consumers(graph),
+            {o.name for o in graph.output}, _channels(model))
+
+
 def _channels(model: Any) -> dict[str, int]:
     """Channel count (dim 1) of every tensor ONNX shape inference can tell."""
     from onnx import shape_inference
@@ -58,11 +65,7 @@ def split_through_concat(model: Any) -> int:
     from onnx import helper, numpy_helper
 
     graph = model.graph
-    inits = {t.name: t for t in graph.initializer}
-    producers = {o: n for n in graph.node for o in n.output}
-    users = _consumers(graph)
-    graph_outputs = {o.name for o in graph.output}
-    channels = _channels(model)
+    inits, producers, users, graph_outputs, channels = _index(model)
     replace: dict[int, list[Any]] = {}  # id(node) -> nodes that take its place ([] = removed)
     count = 0
     for cat in graph.node:
@@ -104,14 +107,20 @@ def split_through_concat(model: Any) -> int:
         for op in chain:
             replace[id(op)] = []
         count += 1
-    if count:
-        nodes = []
-        for n in graph.node:
-            nodes.extend(replace.get(id(n), [n]))
-        del graph.node[:]
-        graph.node.extend(nodes)
-        _drop_unused_initializers(graph)
+    _replace_nodes(graph, replace)
     return count
+
+
+def _replace_nodes(graph: Any, replace: dict[int, list[Any]]) -> None:
+    """Put ``replace[id(node)]`` (possibly empty) where each listed node was; drop unused initializers."""
+    if not replace:
+        return
+    nodes = []
+    for n in graph.node:
+        nodes.extend(replace.get(id(n), [n]))
+    del graph.node[:]
+    graph.node.extend(nodes)
+    _drop_unused_initializers(graph)
 
 
 def _drop_unused_initializers(graph: Any) -> None:
@@ -131,11 +140,7 @@ def split_conv_over_concat(model: Any, *, block: int = 16) -> int:
     from onnx import helper, numpy_helper
 
     graph = model.graph
-    inits = {t.name: t for t in graph.initializer}
-    producers = {o: n for n in graph.node for o in n.output}
-    users = _consumers(graph)
-    graph_outputs = {o.name for o in graph.output}
-    channels = _channels(model)
+    inits, producers, users, graph_outputs, channels = _index(model)
     replace: dict[int, list[Any]] = {}
     count = 0
     for conv in graph.node:
@@ -176,11 +181,5 @@ def split_conv_over_concat(model: Any, *, block: int = 16) -> int:
         replace[id(cat)] = []
         replace[id(conv)] = nodes
         count += 1
-    if count:
-        out_nodes = []
-        for n in graph.node:
-            out_nodes.extend(replace.get(id(n), [n]))
-        del graph.node[:]
-        graph.node.extend(out_nodes)
-        _drop_unused_initializers(graph)
+    _replace_nodes(graph, replace)
     return count

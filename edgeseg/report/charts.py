@@ -64,7 +64,8 @@ def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float 
     xr, yr = (max(xs) - min(xs)) or 1.0, (max(ys) - min(ys)) or 1.0
     placed: list[tuple[float, float]] = []
     for (x, y, text), px in sorted(zip(items, xs), key=lambda t: (-t[0][1], t[1])):
-        k = sum(1 for qx, qy in placed if abs(qx - px) < 0.08 * xr and abs(qy - y) < 0.08 * yr)
+        # labels run to the right of their point, so a label near in y collides with one up to ~a label width away in x
+        k = sum(1 for qx, qy in placed if abs(qx - px) < 0.2 * xr and abs(qy - y) < 0.08 * yr)
         placed.append((px, y))
         lines = text.count("\n") + 1
         ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, 3 - k * (fontsize + 3) * lines), fontsize=fontsize)

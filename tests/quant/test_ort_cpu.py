@@ -57,3 +57,28 @@ def test_cli_ort_cpu(trained_ckpt, calib_dir, tmp_path, capsys):
     text = capsys.readouterr().out
     assert rc == 0 and out.is_file() and "CPU only, not for TensorRT" in text
     assert card_from_onnx(out).extra["quantization"]["reduce_range"] is False
+
+
+def test_first_and_last_conv_stay_float_unless_told(fp32_onnx, calib_dir, tmp_path):
+    import onnx
+
+    from edgeseg.quant.ort_cpu import first_last_convs
+
+    src, card = fp32_onnx
+    convs = [n.name for n in onnx.load(str(src)).graph.node if n.op_type == "Conv"]
+    assert first_last_convs(onnx.load(str(src))) == [convs[0], convs[-1]]
+
+    def quantized_weights(path):
+        """Conv names whose weight input comes from a DequantizeLinear (i.e. was quantized)."""
+        g = onnx.load(str(path)).graph
+        dq = {n.output[0] for n in g.node if n.op_type == "DequantizeLinear"}
+        return {n.name for n in g.node if n.op_type == "Conv" and n.input[1] in dq}
+
+    calib = CalibrationSet(calib_dir, card, batch=1)
+    kept = quantize_ort_cpu(src, tmp_path / "kept.onnx", calib=calib)
+    full = quantize_ort_cpu(src, tmp_path / "full.onnx", calib=calib, float_first_last=False)
+    q_kept, q_full = quantized_weights(kept), quantized_weights(full)
+    assert {convs[0], convs[-1]} <= q_full and not ({convs[0], convs[-1]} & q_kept)
+    assert q_full - q_kept == {convs[0], convs[-1]}
+    assert card_from_onnx(kept).extra["quantization"]["float_nodes"] == [convs[0], convs[-1]]
+    assert card_from_onnx(full).extra["quantization"]["float_nodes"] == []

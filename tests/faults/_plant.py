@@ -1,11 +1,21 @@
-"""Helpers that build tiny good artifacts and plant faults in them (loaded by conftest.py)."""
+"""Helpers that build tiny good artifacts and plant faults in them (the ``plant`` fixture)."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+FAKES = Path(__file__).resolve().parents[1] / "fakes"
+
+#: The tiny training every train row uses (1 thread, CPU, 2 steps per epoch on 4 synthetic scenes).
+TRAIN_ARGS = ("--data", "synthetic:4", "--synthetic-size", "32x48", "--crop", "32x48", "--batch", "2", "--device", "cpu",
+              "--arch-arg", "m=2", "--arch-arg", "n=3", "--threads", "1", "--no-progress")
 
 
 class CarriesCode:
@@ -54,3 +64,41 @@ def build_artifacts(root: Path, *, write_pairs) -> Artifacts:
     export_onnx(model, card, onnx)
     camvid = write_pairs(root / "camvid", 3, split="val")
     return Artifacts(root=root, ckpt=ckpt, onnx=onnx, camvid=camvid, image=camvid / "val" / "f000.png")
+
+
+def copy_run(run: Path, dst: Path) -> Path:
+    """A copy of a finished training run folder (rows never touch the session's original)."""
+    shutil.copytree(run, dst)
+    return dst
+
+
+def _load_fake(name: str):
+    """tests/fakes/<name>.py under the module name tests/build uses, loaded once."""
+    modname = f"edgeseg_tests_{name}"
+    if modname not in sys.modules:
+        spec = importlib.util.spec_from_file_location(modname, FAKES / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[modname]
+
+
+def install_fake_tensorrt(monkeypatch, version: str = "10.3.0.26", compute_capability=(8, 7)):
+    """Put the FAKE tensorrt + pycuda (tests/fakes) in sys.modules: they test edgeseg's glue (cache
+    keys, engine cards), never a figure. Returns the fake tensorrt module."""
+    pycuda = _load_fake("fake_pycuda")
+    pycuda.reset(compute_capability=compute_capability)
+    trt = _load_fake("fake_tensorrt").make(version, pycuda=pycuda)
+    monkeypatch.setitem(sys.modules, "tensorrt", trt)
+    for name, mod in pycuda.as_modules().items():
+        monkeypatch.setitem(sys.modules, name, mod)
+    return trt
+
+
+@contextlib.contextmanager
+def fake_tensorrt(version: str = "10.3.0.26", compute_capability=(8, 7)):
+    """``install_fake_tensorrt`` for the duration of a block (used while planting)."""
+    import pytest
+
+    with pytest.MonkeyPatch.context() as mp:
+        yield install_fake_tensorrt(mp, version, compute_capability)

@@ -70,6 +70,11 @@ def run(args: argparse.Namespace) -> int:
         arch_args=_arch_args(args.arch_arg), max_steps_per_epoch=args.max_steps_per_epoch,
         command="edgeseg " + shlex.join(sys.argv[1:]),
     )
+    if args.resume:  # a checkpoint that cannot be resumed is refused before any data is read
+        from edgeseg.train.checkpoint import read_checkpoint
+        from edgeseg.train.resume import check_resume
+
+        check_resume(args.resume, read_checkpoint(args.resume), cfg.to_dict())
     trainer = Trainer(cfg, progress=not args.no_progress)
     summary = trainer.run(resume=args.resume)
     best = trainer.out / "best.pt"

@@ -30,6 +30,7 @@ from edgeseg.data.transforms import TrainTransform
 from edgeseg.errors import CheckpointError, EdgesegError
 from edgeseg.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from edgeseg.train.losses import cached_class_weights, weighted_ce
+from edgeseg.train.resume import check_resume
 
 
 @dataclass
@@ -194,6 +195,7 @@ class Trainer:
 
     def resume(self, path: str | os.PathLike) -> None:
         payload = read_checkpoint(path)
+        check_resume(path, payload, self.cfg.to_dict())
         model, card, _ = load_checkpoint(path, expect_arch=self.cfg.model, expect_classes=self.card.num_classes)
         if card.arch_args != self.card.arch_args:
             raise CheckpointError(

@@ -52,5 +52,11 @@ def cached_class_weights(dataset, *, cache: Path | None, progress: bool = True) 
 
 
 def weighted_ce(logits: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None, ignore_index: int) -> torch.Tensor:
-    """Cross-entropy with class weights and the ignore id (mean over labelled pixels, weighted)."""
+    """Cross-entropy with class weights and the ignore id (mean over labelled pixels, weighted).
+
+    A batch without one labelled pixel (all ``ignore_index``: an unlabelled frame, a crop of a void
+    region) gives 0 with zero gradients, not the NaN of a mean over no pixel that would stop training
+    as if it had diverged."""
+    if not bool((target != ignore_index).any()):
+        return logits.float().sum() * 0.0
     return F.cross_entropy(logits.float(), target.long(), weight=weight, ignore_index=ignore_index)

@@ -38,10 +38,11 @@ def evaluate(runner, dataset, *, max_frames: int | None = None, progress: bool =
 
 
 def format_table(result: dict[str, Any]) -> str:
-    """Per-class IoU table, then mIoU and pixel accuracy, as fixed-width text."""
+    """Per-class IoU table, then mIoU and pixel accuracy, as fixed-width text. A class with no labelled
+    pixel prints as "absent" and is not part of the mIoU (see ConfusionMatrix)."""
     lines = [f"{'class':<14} {'IoU':>7}"]
     for name, v in result["per_class_iou"].items():
-        lines.append(f"{name:<14} {'   n/a' if v is None else f'{100 * v:6.2f}%'}")
+        lines.append(f"{name:<14} {' absent' if v is None else f'{100 * v:6.2f}%'}")
     lines.append("-" * 22)
     lines.append(f"{'mIoU':<14} {100 * result['miou']:6.2f}%")
     lines.append(f"{'pixel acc':<14} {100 * result['pixel_accuracy']:6.2f}%")

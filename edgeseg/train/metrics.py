@@ -11,6 +11,11 @@ class ConfusionMatrix:
     """Accumulates a ``num_classes`` x ``num_classes`` matrix (rows = ground truth, cols = prediction).
 
     Pixels whose label equals ``ignore_index`` or lies outside [0, num_classes) are not counted.
+
+    A class with no labelled pixel in the evaluated set is ABSENT: its IoU is NaN here, ``None`` in
+    ``to_dict`` (printed as "absent"), and it is left out of the mean IoU; it is neither 0 nor a NaN
+    that poisons the mean. Pixels the model wrongly gives an absent class still count: they are
+    false negatives of the classes they belong to, so those classes' IoU pays for them.
     """
 
     def __init__(self, num_classes: int, *, ignore_index: int = 255) -> None:
@@ -31,14 +36,14 @@ class ConfusionMatrix:
         self.mat += other.mat
 
     def iou(self) -> np.ndarray:
-        """Per-class IoU; NaN for classes absent from both labels and predictions."""
+        """Per-class IoU = TP / (TP + FP + FN); NaN for classes absent from the labels (see the class)."""
         tp = np.diag(self.mat).astype(np.float64)
+        present = self.mat.sum(1) > 0
         denom = self.mat.sum(0) + self.mat.sum(1) - tp
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(denom > 0, tp / np.maximum(denom, 1), np.nan)
+        return np.where(present, tp / np.maximum(denom, 1), np.nan)
 
     def miou(self) -> float:
-        """Mean IoU over classes present in labels or predictions (NaNs skipped)."""
+        """Mean IoU over the classes present in the labels (absent ones left out); NaN when none is."""
         iou = self.iou()
         return float(np.nanmean(iou)) if np.isfinite(iou).any() else float("nan")
 

@@ -3,6 +3,14 @@
 A write goes to a temp file in the destination folder, is flushed and fsynced, then
 ``os.replace``-d over the target, so a kill or a full disk never leaves a half-written file
 and an earlier good file survives until the new one is complete.
+
+A full disk, a quota, a file-size limit, a read-only file system or an I/O error while writing
+is one EdgesegError naming the file the user asked for; the temp file is removed. A SIGKILL (or
+a power cut) cannot run any clean-up: it leaves the temp beside the target, hidden and named after
+it (``.NAME.XXXXXXXX.tmp``, or a ``.NAME.XXXXXXXX`` folder for ``atomic_path``). Nothing reads
+those; they are not removed automatically (a listing of the folder on every write would make
+writing thousands of masks quadratic, and a live writer's temp cannot be told from a dead one's),
+so delete them when no edgeseg process is writing there.
 """
 
 from __future__ import annotations
@@ -52,7 +60,11 @@ def check_output_path(path: str | os.PathLike, *, folder_ok: bool = False) -> Pa
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temp file beside ``path``; on success fsync and rename it over ``path``."""
     target = check_output_path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as e:  # no inode left, read-only file system
+        _raise_write_error(e, target)
+        raise
     os.chmod(tmp, _umask_mode())  # mkstemp creates 0600; outputs get normal permissions
     try:
         with os.fdopen(fd, mode) as f:
@@ -62,8 +74,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
         os.replace(tmp, target)
     except OSError as e:
         _unlink_quiet(tmp)
-        if e.errno == errno.ENOSPC:
-            raise EdgesegError(f"no space left on device while writing {target}; nothing was written") from e
+        _raise_write_error(e, target)
         raise
     except BaseException:
         _unlink_quiet(tmp)
@@ -78,7 +89,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     is replaced only after the new one is complete.
     """
     target = check_output_path(path, folder_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        tmpdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as e:
+        _raise_write_error(e, target)
+        raise
     tmp = tmpdir / target.name
     try:
         yield tmp
@@ -97,8 +112,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         else:
             os.replace(tmp, target)
     except OSError as e:
-        if e.errno == errno.ENOSPC:
-            raise EdgesegError(f"no space left on device while writing {target}; nothing was written") from e
+        _raise_write_error(e, target)
         raise
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -136,6 +150,26 @@ def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+#: errno values that mean "this file could not be written", whoever raised them.
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
+
+
+def _shown(p: Path) -> Path:
+    """The path the user asked for: a file inside an atomic_path temp folder (``.NAME.XXXX/NAME``)
+    is shown as NAME beside that folder."""
+    return p.parent.parent / p.name if p.parent.name.startswith(f".{p.name}.") else p
+
+
+def _raise_write_error(e: OSError, target: Path) -> None:
+    """Re-raise a write failure (WRITE_ERRORS) as one EdgesegError naming the target; else return."""
+    if e.errno not in WRITE_ERRORS:
+        return
+    shown = _shown(target)
+    if e.errno == errno.ENOSPC:
+        raise EdgesegError(f"no space left on device while writing {shown}; nothing was written") from e
+    raise EdgesegError(f"could not write {shown}: {e.strerror or errno.errorcode.get(e.errno)}; nothing was written") from e
 
 
 def _umask_mode(base: int = 0o666) -> int:

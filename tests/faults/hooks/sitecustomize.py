@@ -11,8 +11,9 @@ Faults (``{"kind": ..., ...}``):
 - ``enospc-write`` ``{"target": NAME}``: that write fails with ENOSPC once half of the chunk is on disk.
 - ``pause-step`` ``{"step": N, "marker": PATH}``: training step N (1-based, counted in this process)
   creates MARKER and waits until the parent deletes it (the parent sends SIGINT meanwhile).
-- ``crash-worker`` ``{"artifact": NAME, "signal": SIG}``: a bench worker whose row artifact is
-  named NAME dies by signal SIG as it starts (SIGKILL is what the kernel's OOM killer sends).
+- ``crash-worker`` ``{"artifacts": {NAME: SIG, ...}}``: a bench worker whose row artifact is named
+  NAME dies by signal SIG at its first inference, once the runner is open (SIGKILL is what the
+  kernel's OOM killer sends).
 """
 
 from __future__ import annotations
@@ -105,9 +106,25 @@ def _crash_worker(fault: dict) -> None:
             spec = json.load(f)
     except (OSError, ValueError):
         return
-    artifact = (spec.get("row") or {}).get("artifact") or ""
-    if os.path.basename(artifact) == fault["artifact"]:
-        os.kill(os.getpid(), getattr(signal, fault["signal"]))
+    sig = fault["artifacts"].get(os.path.basename((spec.get("row") or {}).get("artifact") or ""))
+    if sig is None:
+        return
+    import edgeseg.runtime.base as base
+
+    real = base.open_runner
+
+    def open_runner(*args, **kwargs):
+        runner = real(*args, **kwargs)
+        real_infer = runner.infer
+
+        def infer(*a, **k):
+            os.kill(os.getpid(), getattr(signal, sig))
+            return real_infer(*a, **k)
+
+        runner.infer = infer
+        return runner
+
+    base.open_runner = open_runner
 
 
 if _FAULT:

@@ -90,6 +90,15 @@ def plant_build_ort_dla(tmp, a, P):
     return ["build", str(a.onnx), "--backend", "onnxruntime", "--dla-core", "0", "-o", str(tmp / "x.onnx")]
 
 
+def plant_build_trt_threads(tmp, a, P):
+    return ["build", str(a.onnx), "--backend", "tensorrt", "--fp16", "--threads", "2", "-o", str(tmp / "x.engine")]
+
+
+def plant_build_coreml_calib(tmp, a, P):
+    return ["build", str(a.ckpt), "--backend", "coreml", "--int8", "--calib", str(a.camvid), "--calib-cache", "c.cache",
+            "-o", str(tmp / "x.mlpackage")]
+
+
 # ---- earlier good outputs untouched ------------------------------------------------------------------
 
 def plant_export_over_good_parity_fails(tmp, a, P):
@@ -153,6 +162,11 @@ ROWS = [
     Row("camera-shell-metachar-source", plant_camera_metachar, r"clip;touch pwned\.mp4.*(not found|does not exist|no such)",
         (15,), absent=("pwned", "pwned.mp4"), subprocess=True),
     Row("build-ort-dla-core", plant_build_ort_dla, r"--dla-core.*tensorrt", (18,), absent=("x.onnx",)),
+    Row("build-tensorrt-threads", plant_build_trt_threads,
+        r"--backend tensorrt does not take --threads \(accepted by onnxruntime\)$", (18,), absent=("x.engine",)),
+    Row("build-coreml-calib-and-calib-cache", plant_build_coreml_calib,
+        r"--backend coreml does not take --calib \(accepted by tensorrt, onnxruntime\); "
+        r"--calib-cache \(accepted by tensorrt\)$", (18,), absent=("x.mlpackage", "c.cache")),
     Row("export-over-good-onnx-parity-fails", plant_export_over_good_parity_fails, r"nowhere", (11,),
         unchanged=("good.onnx",)),
     Row("export-over-good-onnx-parity-mismatch", plant_export_over_good_parity_mismatch, r"parity check failed", (3,),

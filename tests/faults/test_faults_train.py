@@ -93,7 +93,7 @@ ROWS = [
         (19,), unchanged=("run",)),
     Row("train-resume-other-crop-and-batch", plant_resume_other_crop_and_batch,
         r"--crop 32x48 \(this run: 24x32\); --batch 2 \(this run: 1\).*resume with the same", (19,), unchanged=("run",)),
-    Row("train-resume-other-arch-arg", plant_resume_other_arch_arg, r"--arch-arg m=2 n=3 \(this run: m=3 n=3\)", (19, 2),
+    Row("train-resume-other-arch-arg-from-a-run", plant_resume_other_arch_arg, r"--arch-arg m=2 n=3 \(this run: m=3 n=3\)", (19, 2),
         unchanged=("run",)),
     Row("train-resume-other-model", plant_resume_other_model, r"--model cgnet \(this run: fcn\)", (19, 2),
         unchanged=("run",)),

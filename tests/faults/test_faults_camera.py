@@ -71,7 +71,13 @@ class CameraRow:
 # ---- cannot be opened --------------------------------------------------------------------------------
 
 def plant_unopenable(spec):
-    return lambda work, a, stack: ["--source", spec, "--record", "rec.avi", "--stats", "stats.json"]
+    def plant(work, a, stack):
+        device = spec if spec.startswith("/dev/") else f"/dev/video{spec}"
+        if Path(device).exists():
+            pytest.skip(f"{device} exists on this machine")
+        return ["--source", spec, "--record", "rec.avi", "--stats", "stats.json"]
+
+    return plant
 
 
 def check_unopenable(kind, spec):

@@ -27,7 +27,7 @@ from edgeseg._io import atomic_write_json, ensure_writable_dir
 from edgeseg.card import ModelCard
 from edgeseg.data.preprocess import normalize
 from edgeseg.data.transforms import TrainTransform
-from edgeseg.errors import CheckpointError, EdgesegError
+from edgeseg.errors import EdgesegError
 from edgeseg.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from edgeseg.train.losses import cached_class_weights, weighted_ce
 from edgeseg.train.resume import check_resume
@@ -196,15 +196,8 @@ class Trainer:
     def resume(self, path: str | os.PathLike) -> None:
         payload = read_checkpoint(path)
         check_resume(path, payload, self.cfg.to_dict())
-        model, card, _ = load_checkpoint(path, expect_arch=self.cfg.model, expect_classes=self.card.num_classes)
-        if card.arch_args != self.card.arch_args:
-            raise CheckpointError(
-                f"{path}: was trained with {card.arch} arguments {card.arch_args}, this run asks for "
-                f"{self.card.arch_args}; resume with the same --arch-arg values"
-            )
+        model, _, _ = load_checkpoint(path, expect_arch=self.cfg.model, expect_classes=self.card.num_classes)
         self.model.load_state_dict(model.state_dict())
-        if "optimizer" not in payload or "state" not in payload:
-            raise EdgesegError(f"{path}: has no optimizer/scheduler state; it cannot be resumed (use it as --init instead)")
         self.opt.load_state_dict(payload["optimizer"])
         self.sched.load_state_dict(payload["scheduler"])
         st = payload["state"]

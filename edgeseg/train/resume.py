@@ -56,15 +56,29 @@ def resume_differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[s
 
 
 def check_resume(path: str | os.PathLike, payload: dict[str, Any], wanted: dict[str, Any]) -> None:
-    """Raise CheckpointError naming every model/data option of ``wanted`` (TrainConfig.to_dict())
-    that differs from the run that wrote ``payload``. Checkpoints without a stored config pass."""
+    """Raise CheckpointError when ``payload`` cannot be resumed by a run configured as ``wanted``
+    (TrainConfig.to_dict()): every differing model/data option (from the stored config; from the card
+    for checkpoints written without one), or no optimizer state (a deployable best.pt)."""
+    p = Path(path)
     stored = (payload.get("state") or {}).get("config")
-    if not isinstance(stored, dict):
-        return
-    diffs = resume_differences(stored, wanted)
-    if diffs:
+    if isinstance(stored, dict):
+        diffs = resume_differences(stored, wanted)
+        if diffs:
+            raise CheckpointError(
+                f"{p}: was written by a run with other model/data settings: {'; '.join(diffs)}. "
+                "A resumed run must see the same model and data; resume with the same options, or start a new "
+                "run (another --out, no --resume)"
+            )
+    card = payload.get("card") or {}
+    if card.get("arch") not in (None, wanted.get("model")):
+        raise CheckpointError(f"{p}: checkpoint is a {card['arch']!r} model, expected {wanted.get('model')!r}")
+    if "arch_args" in card and card["arch_args"] != wanted.get("arch_args"):
         raise CheckpointError(
-            f"{Path(path)}: was written by a run with other model/data settings: {'; '.join(diffs)}. "
-            "A resumed run must see the same model and data; resume with the same options, or start a new "
-            "run (another --out, no --resume)"
+            f"{p}: was trained with {card.get('arch')} arguments {card['arch_args']}, this run asks for "
+            f"{wanted.get('arch_args')}; resume with the same --arch-arg values"
+        )
+    if "optimizer" not in payload or "state" not in payload:
+        raise CheckpointError(
+            f"{p}: has no optimizer/scheduler state, so training cannot continue from it (best.pt is a "
+            "deployable checkpoint without them); resume from the run's last.pt"
         )

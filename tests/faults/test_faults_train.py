@@ -81,6 +81,11 @@ def plant_resume_other_model(tmp, a, P):
     return _resume(tmp, P, "--model", "fcn")
 
 
+def plant_resume_from_best(tmp, a, P):
+    P.copy_run(P.trained_run, tmp / "run")
+    return ["train", *P.TRAIN_ARGS, "--epochs", "2", "--resume", str(tmp / "run" / "best.pt"), "--out", str(tmp / "run")]
+
+
 ROWS = [
     Row("train-nan-loss-huge-lr", plant_nan_huge_lr,
         r"loss became (nan|inf) at epoch 1 step \d+; stopped without saving these weights.*try a lower --lr", (12,),
@@ -97,6 +102,8 @@ ROWS = [
         unchanged=("run",)),
     Row("train-resume-other-model", plant_resume_other_model, r"--model cgnet \(this run: fcn\)", (19, 2),
         unchanged=("run",)),
+    Row("train-resume-from-best-pt", plant_resume_from_best,
+        r"best\.pt: has no optimizer/scheduler state.*resume from the run's last\.pt$", (19,), unchanged=("run",)),
 ]
 
 

@@ -104,6 +104,21 @@ def check_error_line(err: str, command: str, regex: str, *, code: int) -> str:
     return lines[-1]
 
 
+def copy_file(src: Path, dst: Path) -> Path:
+    """Copy ``src`` to ``dst`` (bytes only); returns ``dst``."""
+    dst.write_bytes(Path(src).read_bytes())
+    return dst
+
+
+def work_dir(tmp_path: Path, monkeypatch) -> Path:
+    """``tmp_path/work``, made the cwd: anything a command writes by default (or a shell would
+    create) lands there, where the row's checks look."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
 def run_row(row: Row, work: Path, artifacts, plant, capsys, monkeypatch) -> None:
     """Plant ``row``'s fault in ``work`` (the cwd), run the CLI, and make every check of the row."""
     argv = [str(x) for x in row.plant(work, artifacts, plant)]

@@ -7,16 +7,10 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import warnings
-from pathlib import Path
 
 import pytest
 
-from faults_table import Row, params, run_row
-
-
-def _copy(src: Path, dst: Path) -> str:
-    shutil.copyfile(src, dst)
-    return str(dst)
+from faults_table import Row, copy_file, params, run_row, work_dir
 
 
 # ---- 1. broken checkpoints ------------------------------------------------------------------------
@@ -184,7 +178,7 @@ def plant_quantize_empty_calib(tmp, a, P):
 
 def plant_quantize_unreadable_calib(tmp, a, P):
     (tmp / "calib").mkdir()
-    _copy(a.image, tmp / "calib" / "a.png")
+    copy_file(a.image, tmp / "calib" / "a.png")
     (tmp / "calib" / "b.png").write_bytes(b"not an image at all")
     return ["quantize", str(a.ckpt), "--method", "ptq", "--calib", str(tmp / "calib"), "--device", "cpu",
             "-o", str(tmp / "q.onnx"), "--no-progress"]
@@ -232,7 +226,7 @@ def plant_list_label_out_of_range(tmp, a, P):
 
 def plant_list_escape(tmp, a, P):
     def edit(r):
-        _copy(a.image, tmp / "outside.png")
+        copy_file(a.image, tmp / "outside.png")
         (r / "val.txt").write_text("../outside.png valannot/f000.png\n")
 
     return bad_camvid(tmp, a, P, edit)
@@ -310,7 +304,5 @@ ROWS = [
 
 @pytest.mark.parametrize("row", params(ROWS))
 def test_fault(row: Row, tmp_path, artifacts, plant, capsys, monkeypatch):
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)  # anything a command writes by default (or a shell would create) lands here
+    work = work_dir(tmp_path, monkeypatch)
     run_row(row, work, artifacts, plant, capsys, monkeypatch)

@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from faults_table import Row, params, run_cli, run_row
+from faults_table import Row, params, run_cli, run_row, work_dir
 
 TRT = "10.3.0.26"
 
@@ -126,9 +126,7 @@ ROWS = [
 
 @pytest.mark.parametrize("row", params(ROWS))
 def test_fault(row: Row, tmp_path, artifacts, plant, capsys, monkeypatch):
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
+    work = work_dir(tmp_path, monkeypatch)
     run_row(row, work, artifacts, plant, capsys, monkeypatch)
 
 

@@ -6,17 +6,11 @@ Same runner as table 1 (faults_table.run_row)."""
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from faults_table import Row, params, run_row
-
-
-def _copy(src: Path, dst: Path) -> str:
-    shutil.copyfile(src, dst)
-    return str(dst)
+from faults_table import Row, copy_file, params, run_row, work_dir
 
 
 def truncated_onnx(tmp, a, P):
@@ -102,12 +96,12 @@ def plant_build_coreml_calib(tmp, a, P):
 # ---- earlier good outputs untouched ------------------------------------------------------------------
 
 def plant_export_over_good_parity_fails(tmp, a, P):
-    _copy(a.onnx, tmp / "good.onnx")
+    copy_file(a.onnx, tmp / "good.onnx")
     return ["export", str(a.ckpt), "-o", str(tmp / "good.onnx"), "--parity-data", f"camvid:{tmp / 'nowhere'}"]
 
 
 def plant_build_over_good_truncated(tmp, a, P):
-    _copy(a.onnx, tmp / "good.onnx")
+    copy_file(a.onnx, tmp / "good.onnx")
     return ["build", str(truncated_onnx(tmp, a, P)), "--backend", "onnxruntime", "-o", str(tmp / "good.onnx")]
 
 
@@ -118,13 +112,13 @@ def plant_train_out_under_file(tmp, a, P):
 
 
 def plant_export_over_good_parity_mismatch(tmp, a, P):
-    _copy(a.onnx, tmp / "good.onnx")
+    copy_file(a.onnx, tmp / "good.onnx")
     return ["export", str(a.ckpt), "-o", str(tmp / "good.onnx"), "--size", "48x64", "--parity-data", f"camvid:{a.camvid}",
             "--atol", "0", "--rtol", "0"]
 
 
 def plant_export_over_good_interrupted(tmp, a, P):
-    _copy(a.onnx, tmp / "good.onnx")
+    copy_file(a.onnx, tmp / "good.onnx")
     return ["export", str(a.ckpt), "-o", str(tmp / "good.onnx"), "--size", "48x64", "--parity-data", f"camvid:{a.camvid}"]
 
 
@@ -180,7 +174,5 @@ ROWS = [
 
 @pytest.mark.parametrize("row", params(ROWS))
 def test_fault(row: Row, tmp_path, artifacts, plant, capsys, monkeypatch):
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)  # anything a command writes by default (or a shell would create) lands here
+    work = work_dir(tmp_path, monkeypatch)
     run_row(row, work, artifacts, plant, capsys, monkeypatch)

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from faults_table import params, run_cli
+from faults_table import params, run_cli, work_dir
 
 
 @dataclass(frozen=True)
@@ -107,9 +107,7 @@ ROWS = [
 
 @pytest.mark.parametrize("row", params(ROWS, kind="tolerated"))
 def test_tolerated(row: ToleratedRow, tmp_path, artifacts, plant, capsys, monkeypatch):
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
+    work = work_dir(tmp_path, monkeypatch)
     argv = [str(x) for x in row.plant(work, artifacts, plant)]
     capsys.readouterr()
     with warnings.catch_warnings(record=True) as caught:

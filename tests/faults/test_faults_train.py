@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from faults_table import Row, check_error_line, params, run_cli, run_row
+from faults_table import Row, check_error_line, params, run_cli, run_row, work_dir
 
 # ---- 12. NaN / Inf loss -----------------------------------------------------------------------------
 
@@ -116,9 +116,7 @@ def P(plant, trained):
 
 @pytest.mark.parametrize("row", params(ROWS))
 def test_fault(row: Row, tmp_path, artifacts, P, capsys, monkeypatch):
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
+    work = work_dir(tmp_path, monkeypatch)
     run_row(row, work, artifacts, P, capsys, monkeypatch)
 
 

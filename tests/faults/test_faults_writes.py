@@ -24,12 +24,7 @@ from typing import Callable
 
 import pytest
 
-from faults_table import check_error_line, child_env, hooked_env, params, run_cli, snapshot
-
-
-def _copy(src: Path, dst: Path) -> Path:
-    dst.write_bytes(src.read_bytes())
-    return dst
+from faults_table import check_error_line, child_env, copy_file, hooked_env, params, run_cli, snapshot, work_dir
 
 
 def _size_kib(*paths: Path) -> int:
@@ -67,12 +62,12 @@ def plant_kill_checkpoint(work, a, P):
 
 
 def plant_kill_export(work, a, P):
-    return ["export", str(a.ckpt), "-o", str(work / "good.onnx")], _copy(a.onnx, work / "good.onnx")
+    return ["export", str(a.ckpt), "-o", str(work / "good.onnx")], copy_file(a.onnx, work / "good.onnx")
 
 
 def plant_kill_ort_build(work, a, P):
     return (["build", str(a.onnx), "--backend", "onnxruntime", "-o", str(work / "m.ort.onnx")],
-            _copy(a.onnx, work / "m.ort.onnx"))
+            copy_file(a.onnx, work / "m.ort.onnx"))
 
 
 KILL_ROWS = [
@@ -88,9 +83,7 @@ def test_sigkill_mid_write(row: KillRow, tmp_path, artifacts, plant, trained, ca
 
     from faults_proc import kill_at, start_hooked
 
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
+    work = work_dir(tmp_path, monkeypatch)
     argv, target = row.plant(work, artifacts, SimpleNamespace(**vars(plant), trained_run=trained))
     folder = target.parent
     before, good = {p.name for p in folder.iterdir()}, target.read_bytes()
@@ -129,7 +122,7 @@ class DiskRow:
 
 def plant_export_full_tmpfs(work, a, P, mount):
     disk = mount("disk", _size_kib(a.onnx) + 512)
-    _copy(a.onnx, disk / "good.onnx")
+    copy_file(a.onnx, disk / "good.onnx")
     return ["export", str(a.ckpt), "-o", str(disk / "good.onnx")]
 
 
@@ -140,7 +133,7 @@ def plant_train_full_tmpfs(work, a, P, mount):
 
 
 def plant_export_good(work, a, P, mount):
-    _copy(a.onnx, work / "good.onnx")
+    copy_file(a.onnx, work / "good.onnx")
     return ["export", str(a.ckpt), "-o", str(work / "good.onnx")]
 
 
@@ -180,9 +173,7 @@ def test_write_fails(row: DiskRow, tmp_path, artifacts, plant, trained, capsys, 
 
     from faults_proc import tmpfs
 
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
+    work = work_dir(tmp_path, monkeypatch)
     with contextlib.ExitStack() as stack:
         def mount(rel: str, size_kib: int) -> Path:
             return stack.enter_context(tmpfs(work / rel, size_kib))

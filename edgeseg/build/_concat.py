@@ -42,6 +42,12 @@ def _channels(model: Any) -> dict[str, int]:
     return out
 
 
+def _per_channel_slope(slope: Any) -> bool:
+    """A PRelu slope that is one value, or one per channel of an NCHW tensor (shape (C, 1, 1)); a (C,)
+    slope broadcasts over the last axis, not the channels, and cannot be split with the concat."""
+    return slope.size == 1 or (slope.ndim == 3 and slope.shape[1:] == (1, 1))
+
+
 def _split_param(arr: Any, sizes: list[int]) -> list[Any] | None:
     """Split a per-channel parameter (shape (C,), (C,1,1), ... or a single value) into parts."""
     flat = arr.reshape(-1)
@@ -78,6 +84,8 @@ def split_through_concat(model: Any) -> int:
             if nxt.op_type not in PER_CHANNEL_OPS or nxt.input[0] != tail or len(nxt.output) != 1:
                 break
             if any(i not in inits for i in nxt.input[1:]) or nxt.op_type in [c.op_type for c in chain]:
+                break
+            if nxt.op_type == "PRelu" and not _per_channel_slope(numpy_helper.to_array(inits[nxt.input[1]])):
                 break
             chain.append(nxt)
             tail = nxt.output[0]

@@ -52,7 +52,9 @@ def prelu_to_fast_form(model: Any) -> dict[str, int]:
         if slope.size == 1:
             new_nodes.append(helper.make_node("LeakyRelu", [x], [y], name=f"{base}_leaky", alpha=float(slope.reshape(-1)[0])))
             counts["leakyrelu"] += 1
-        elif float(slope.max()) <= 1.0 and slope.ndim in (1, 3) and slope.size == slope.shape[0]:
+        elif float(slope.max()) <= 1.0 and slope.ndim == 3 and slope.size == slope.shape[0]:
+            # (C, 1, 1): per channel of an NCHW tensor, the axis BatchNormalization scales. A (C,)
+            # slope broadcasts over the LAST axis instead, so it takes the general form below.
             a = slope.reshape(-1)
             new_nodes += [
                 _bn(helper, numpy_helper, graph, x, f"{base}_ax", a, f"{base}_a"),

@@ -127,3 +127,16 @@ def test_inline_constants_makes_shared_and_constant_parameters_visible():
     assert {n.op_type for n in m.graph.node} == {"BatchNormalization", "Relu", "Add", "Mul"}
     np.testing.assert_allclose(_run(m, x), ref, rtol=1e-5, atol=1e-5)
     assert inline_constants(m) == 0
+
+
+def test_a_last_axis_slope_is_not_taken_for_a_channel_slope():
+    """PRelu's (C,) slope broadcasts over the last axis (W here), not the channels: it must neither be
+    split with a channel concat nor become a per-channel scaling."""
+    rng = np.random.default_rng(6)
+    m = _cat_bn_prelu(rng, rng.uniform(0, 1, 10), ca=4, cb=3)  # W = 10 = slope length
+    x = rng.normal(size=(1, 3, 8, 10)).astype(np.float32) * 3
+    ref = _run(m, x)
+    done = rewrite_for_cpu(m)
+    assert "PRelu -> Relu(x) - slope*Relu(-x) (1 nodes)" in done
+    assert not any(d.startswith("PRelu -> slope*x") for d in done)
+    np.testing.assert_allclose(_run(m, x), ref, rtol=1e-5, atol=1e-5)

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "check-qdq": "edgeseg.commands.check_qdq",
     "build": "edgeseg.commands.build",
     "bench": "edgeseg.commands.bench",
+    "profile": "edgeseg.commands.profile",
     "report": "edgeseg.commands.report",
     "camera": "edgeseg.commands.camera",
     "demo": "edgeseg.commands.demo",

@@ -75,8 +75,9 @@ class OrtRunner:
     """ONNX Runtime inference of an edgeseg-exported ONNX file.
 
     Defaults: ``providers=None`` (CPU only; "cuda"/"tensorrt" or full names when installed),
-    ``threads=None`` (ONNX Runtime's default, one per physical core; otherwise
-    ``intra_op_num_threads``), ``optimization="all"`` (disable | basic | extended | all).
+    ``threads=None`` (the ``intra_op_threads`` an ``edgeseg build --threads N`` recorded in the card,
+    else ONNX Runtime's default, one per physical core), ``optimization="all"`` (disable | basic |
+    extended | all).
     ``input_size`` is the graph's static (H, W), or None when height/width are dynamic.
     A graph with a static batch B runs a batch of N frames in chunks of B (the last chunk padded).
     """
@@ -115,6 +116,9 @@ class OrtRunner:
             ) from e
         ops = {n.op_type for n in proto.graph.node}
         del proto
+        if threads is None:
+            built = self.card.extra.get("intra_op_threads")
+            threads = built if isinstance(built, int) and built >= 1 else None
 
         so = ort.SessionOptions()
         so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPTIMIZATION_LEVELS[optimization])

@@ -143,3 +143,16 @@ def test_cuda_requested_on_a_cpu_build_is_refused_not_silently_cpu(artifact_dir,
 def test_bad_options_are_refused(artifact_dir, arts, opts, match):
     with pytest.raises(UnsupportedOptionError, match=match):
         OrtRunner(arts.tiny_onnx(artifact_dir), **opts)
+
+
+def test_threads_default_to_what_the_build_recorded(artifact_dir, arts, tmp_path):
+    from edgeseg.build.onnxruntime import build_onnxruntime
+
+    src = arts.tiny_onnx(artifact_dir)
+    built = build_onnxruntime(src, output=tmp_path / "m.ort.onnx", threads=1, log=lambda s: None).path
+    with OrtRunner(built) as r:
+        assert r.threads == 1 and r.options["threads"] == 1
+    with OrtRunner(built, threads=2) as r:
+        assert r.threads == 2  # an explicit choice wins
+    with OrtRunner(src) as r:
+        assert r.threads is None  # a plain export: ONNX Runtime's default

@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     qat = p.add_argument_group("QAT")
     qat.add_argument("--data", default=None, help="training data for QAT: camvid:PATH, folder:PATH or synthetic[:N]")
     qat.add_argument("--epochs", type=int, default=1, help="QAT epochs (default 1)")
-    qat.add_argument("--lr", type=float, default=1e-5, help="QAT learning rate (default 1e-5, Adam, poly decay)")
+    qat.add_argument("--lr", type=float, default=1e-4, help="QAT learning rate (default 1e-4, Adam, poly decay)")
     qat.add_argument("--batch", type=int, default=8, help="QAT batch size (default 8)")
     qat.add_argument("--crop", type=parse_size, default=(360, 360), metavar="HxW", help="QAT crop (default 360)")
     qat.add_argument("--no-class-weights", action="store_true", help="plain cross-entropy instead of CGNet's weighted CE")
@@ -60,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 #: Options that only one method uses: option -> (attribute, default, methods that accept it).
 _METHOD_OPTIONS = {
-    "--epochs": ("epochs", 1, ("qat",)), "--lr": ("lr", 1e-5, ("qat",)), "--batch": ("batch", 8, ("qat",)),
+    "--epochs": ("epochs", 1, ("qat",)), "--lr": ("lr", 1e-4, ("qat",)), "--batch": ("batch", 8, ("qat",)),
     "--crop": ("crop", (360, 360), ("qat",)), "--no-class-weights": ("no_class_weights", False, ("qat",)),
     "--max-steps": ("max_steps", None, ("qat",)), "--save-checkpoint": ("save_checkpoint", None, ("qat",)),
     "--data": ("data", None, ("qat", "ptq")),

@@ -8,7 +8,8 @@ calibrate, then fine-tune for a short time with a small learning rate):
   their calibrated values;
 - BatchNorms that follow convs are already folded into them (``placement.prepare``); the remaining
   ones (after a Concat) are frozen in eval mode, so small batches cannot shift their statistics;
-- Adam, default lr 1e-5, weight decay 0, poly decay (power 0.9) to zero; the training loss is the
+- Adam, default lr 1e-4 (Adam moves a weight by ~lr per step; one int8 weight step is amax/127),
+  weight decay 0, poly decay (power 0.9) to zero; the training loss is the
   CGNet recipe's class-weighted cross-entropy (``edgeseg.train.losses.weighted_ce``);
 - augmentation as in training (random scale 0.5-2.0, crop, flip) via ``TrainTransform``.
 """
@@ -54,7 +55,7 @@ def qat_finetune(
     dataset,
     *,
     epochs: int = 1,
-    lr: float = 1e-5,
+    lr: float = 1e-4,
     batch: int = 8,
     crop: tuple[int, int] = (360, 360),
     scale: tuple[float, float] = (0.5, 2.0),
@@ -66,7 +67,7 @@ def qat_finetune(
 ) -> dict[str, Any]:
     """Fine-tune ``qmodel`` (calibrated) in place on ``dataset`` (items: BGR image, label).
 
-    Defaults: 1 epoch, lr 1e-5, batch 8, crop 360x360, scale 0.5-2.0, class weights on.
+    Defaults: 1 epoch, lr 1e-4, batch 8, crop 360x360, scale 0.5-2.0, class weights on.
     Returns {"epochs", "steps", "loss" (per epoch mean), "seconds"}. A non-finite loss stops with
     QuantizationError (nothing is saved by this function).
     """

@@ -85,19 +85,3 @@ def _relu_sub(helper: Any, x: str, slope: str, y: str, base: str) -> list[Any]:
         helper.make_node("Sub", [pos, scaled], [y], name=f"{base}_sub"),
     ]
 
-
-def prelu_to_relu_form(model: Any) -> int:
-    """Rewrite every PRelu as ``Relu(x) - slope*Relu(-x)`` in place (any slope); returns how many."""
-    from onnx import helper
-
-    graph = model.graph
-    new_nodes, count = [], 0
-    for node in graph.node:
-        if node.op_type != "PRelu" or node.domain not in ("", "ai.onnx"):
-            new_nodes.append(node)
-            continue
-        new_nodes += _relu_sub(helper, node.input[0], node.input[1], node.output[0], f"{node.name or node.output[0]}_prelu{count}")
-        count += 1
-    del graph.node[:]
-    graph.node.extend(new_nodes)
-    return count

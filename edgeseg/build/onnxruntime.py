@@ -99,7 +99,8 @@ def build_onnxruntime(
         if not (int8 or qdq):  # float graphs: the same function in ops ORT's CPU kernels run fast
             graph = onnx_lib.load(str(src))
             if rewrite:
-                original = onnx_lib.load(str(src))
+                original = onnx_lib.ModelProto()
+                original.CopyFrom(graph)
                 rewrites = rewrite_for_cpu(graph)
                 if rewrites:
                     worst = check_same(original, graph, input_name=graph_inputs(model)[0].name,

@@ -83,7 +83,7 @@ def evaluate_miou(
 
     Preprocessing comes from the runner's card; predictions are resized (nearest) back to each
     label's size. Pixels equal to the dataset's ignore id are not counted."""
-    from tqdm import tqdm
+    from edgeseg._progress import progress_bar
 
     from edgeseg.data.preprocess import preprocess
     from edgeseg.errors import EdgesegError
@@ -99,7 +99,7 @@ def evaluate_miou(
     n = len(dataset) if max_frames is None else min(len(dataset), max_frames)
     t0 = time.perf_counter()
     nonfinite = 0
-    for i in tqdm(range(n), desc="mIoU", disable=not progress, leave=False, unit="img"):
+    for i in progress_bar(range(n), desc="mIoU", disable=not progress, leave=False, unit="img"):
         img, lab = dataset[i]
         logits = runner.infer(preprocess([img], card, size=size))
         nonfinite += int((~np.isfinite(logits)).any())

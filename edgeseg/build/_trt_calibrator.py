@@ -95,9 +95,9 @@ def make_calibrator(
             self._dmem = cuda.mem_alloc(nbytes) if calib_set is not None else None
             self._bar = None
             if progress and self.feeder is not None and not reuse_cache:
-                from tqdm import tqdm
+                from edgeseg._progress import progress_bar
 
-                self._bar = tqdm(total=self.feeder.total, desc="calibrating", unit="batch", leave=False)
+                self._bar = progress_bar(total=self.feeder.total, desc="calibrating", unit="batch", leave=False)
 
         def get_batch_size(self) -> int:  # required by 8.x, ignored (deprecated) by 10.x
             return int(shape[0])

@@ -169,7 +169,7 @@ def collect_statistics(
     device: torch.device | str = "cpu",
 ) -> dict[str, Histogram]:
     """Run the batches through ``qmodel`` with quantization off and record every activation's |x|."""
-    from tqdm import tqdm
+    from edgeseg._progress import progress_bar
 
     quants = activation_quantizers(qmodel)
     if not quants:
@@ -181,7 +181,7 @@ def collect_statistics(
     seen = 0
     try:
         with torch.no_grad():
-            for batch in tqdm(batches, total=total, desc="calibrate", unit="batch", disable=not progress, leave=False):
+            for batch in progress_bar(batches, total=total, desc="calibrate", unit="batch", disable=not progress, leave=False):
                 x = torch.as_tensor(batch).to(device)
                 qmodel(x)
                 seen += 1

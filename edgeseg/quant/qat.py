@@ -71,7 +71,7 @@ def qat_finetune(
     Returns {"epochs", "steps", "loss" (per epoch mean), "seconds"}. A non-finite loss stops with
     QuantizationError (nothing is saved by this function).
     """
-    from tqdm import tqdm
+    from edgeseg._progress import progress_bar
 
     from edgeseg.data.transforms import TrainTransform
     from edgeseg.quant.calibrate import is_calibrated
@@ -99,7 +99,7 @@ def qat_finetune(
     history: list[float] = []
     step = 0
     t0 = time.perf_counter()
-    bar = tqdm(total=total, desc="QAT", unit="step", disable=not progress, leave=False)
+    bar = progress_bar(total=total, desc="QAT", unit="step", disable=not progress, leave=False)
     try:
         for epoch in range(epochs):
             aug.epoch = epoch

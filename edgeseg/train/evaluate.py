@@ -15,7 +15,7 @@ def evaluate(runner, dataset, *, max_frames: int | None = None, progress: bool =
     The runner's card must name as many classes as the dataset. Frames are preprocessed from the
     runner's card; predictions are resized (nearest) to each label's size. Default: all frames.
     """
-    from tqdm import tqdm
+    from edgeseg._progress import progress_bar
 
     from edgeseg.errors import EdgesegError
 
@@ -28,7 +28,7 @@ def evaluate(runner, dataset, *, max_frames: int | None = None, progress: bool =
     cm = ConfusionMatrix(card.num_classes, ignore_index=info.ignore_index)
     n = len(dataset) if max_frames is None else min(len(dataset), max_frames)
     t0 = time.perf_counter()
-    for i in tqdm(range(n), desc=desc, disable=not progress, leave=False, unit="img"):
+    for i in progress_bar(range(n), desc=desc, disable=not progress, leave=False, unit="img"):
         img, lab = dataset[i]
         pred = segment(runner, [img])[0]
         cm.update(pred, lab)

@@ -251,7 +251,7 @@ class Trainer:
         return evaluate(runner, self.val_set, max_frames=self.cfg.val_max_frames, progress=self.progress, desc="val")
 
     def run(self, *, resume: str | os.PathLike | None = None) -> dict[str, Any]:
-        from tqdm import tqdm
+        from edgeseg._progress import progress_bar
 
         cfg = self.cfg
         if resume:
@@ -259,7 +259,7 @@ class Trainer:
         t0 = time.time()
         total = cfg.epochs * self.steps_per_epoch
         done = self.epoch * self.steps_per_epoch + self.step
-        bar = tqdm(total=total, initial=done, desc="train", unit="step", disable=not self.progress or self.rank != 0, file=sys.stderr)
+        bar = progress_bar(total=total, initial=done, desc="train", unit="step", disable=not self.progress or self.rank != 0, file=sys.stderr)
         try:
             with self._stop:
                 self._epochs(bar, t0)

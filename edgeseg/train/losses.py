@@ -39,11 +39,11 @@ def cached_class_weights(dataset, *, cache: Path | None, progress: bool = True) 
                 return np.asarray(d["weights"], np.float32)
         except (ValueError, KeyError):
             pass
-    from tqdm import tqdm
+    from edgeseg._progress import progress_bar
 
     n = dataset.info.num_classes
     hist = np.zeros(n, np.int64)
-    for i in tqdm(range(len(dataset)), desc="class weights", disable=not progress, leave=False):
+    for i in progress_bar(range(len(dataset)), desc="class weights", disable=not progress, leave=False):
         hist += class_histogram([dataset[i][1]], n)
     w = cgnet_class_weights(hist)
     if cache is not None:

@@ -1,4 +1,5 @@
-"""One place that makes edgeseg's progress bars (tqdm).
+"""One place that makes edgeseg's progress bars (tqdm). Callers update postfixes with
+``refresh=False`` so the interval below holds.
 
 On a terminal a bar redraws as tqdm does by default (every 0.1 s). When stderr is not a terminal
 (CI logs, ``> log 2>&1``, a pipe) every redraw would be one more ``\\r`` line in the file, so a bar

@@ -123,7 +123,7 @@ def qat_finetune(
                 step += 1
                 losses.append(loss.item())
                 bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.4f}")
+                bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.4f}", refresh=False)
             history.append(float(np.mean(losses)) if losses else math.nan)
     finally:
         bar.close()

@@ -237,7 +237,7 @@ class Trainer:
             self.step += 1
             losses.append(loss.item())
             bar.update(1)
-            bar.set_postfix(epoch=f"{self.epoch + 1}/{cfg.epochs}", loss=f"{losses[-1]:.3f}", lr=f"{self.sched.get_last_lr()[0]:.2e}")
+            bar.set_postfix(epoch=f"{self.epoch + 1}/{cfg.epochs}", loss=f"{losses[-1]:.3f}", lr=f"{self.sched.get_last_lr()[0]:.2e}", refresh=False)
             if self._stop.requested:
                 raise KeyboardInterrupt
         return float(np.mean(losses)) if losses else float("nan")

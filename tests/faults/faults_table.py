@@ -110,6 +110,13 @@ def copy_file(src: Path, dst: Path) -> Path:
     return dst
 
 
+def truncated_copy(src: Path, dst: Path) -> Path:
+    """Write the first half of ``src``'s bytes to ``dst`` (a file cut off mid-write); returns ``dst``."""
+    data = Path(src).read_bytes()
+    dst.write_bytes(data[: len(data) // 2])
+    return dst
+
+
 def work_dir(tmp_path: Path, monkeypatch) -> Path:
     """``tmp_path/work``, made the cwd: anything a command writes by default (or a shell would
     create) lands there, where the row's checks look."""

@@ -10,23 +10,17 @@ import warnings
 
 import pytest
 
-from faults_table import Row, copy_file, params, run_row, work_dir
+from faults_table import Row, copy_file, params, run_row, truncated_copy, work_dir
 
 
 # ---- 1. broken checkpoints ------------------------------------------------------------------------
 
-def truncated_ckpt(tmp, a, P):
-    data = a.ckpt.read_bytes()
-    (tmp / "t.pt").write_bytes(data[: len(data) // 2])
-    return tmp / "t.pt"
-
-
 def plant_eval_truncated_ckpt(tmp, a, P):
-    return ["eval", str(truncated_ckpt(tmp, a, P)), "--data", f"camvid:{a.camvid}", "--no-progress"]
+    return ["eval", str(truncated_copy(a.ckpt, tmp / "t.pt")), "--data", f"camvid:{a.camvid}", "--no-progress"]
 
 
 def plant_export_truncated_ckpt(tmp, a, P):
-    return ["export", str(truncated_ckpt(tmp, a, P)), "-o", str(tmp / "out.onnx")]
+    return ["export", str(truncated_copy(a.ckpt, tmp / "t.pt")), "-o", str(tmp / "out.onnx")]
 
 
 def plant_eval_foreign_ckpt(tmp, a, P):
@@ -66,18 +60,12 @@ def plant_eval_on_other_classes(tmp, a, P):
 
 # ---- 3. broken ONNX ---------------------------------------------------------------------------------
 
-def truncated_onnx(tmp, a, P):
-    data = a.onnx.read_bytes()
-    (tmp / "t.onnx").write_bytes(data[: len(data) // 2])
-    return tmp / "t.onnx"
-
-
 def plant_eval_truncated_onnx(tmp, a, P):
-    return ["eval", str(truncated_onnx(tmp, a, P)), "--data", f"camvid:{a.camvid}", "--no-progress"]
+    return ["eval", str(truncated_copy(a.onnx, tmp / "t.onnx")), "--data", f"camvid:{a.camvid}", "--no-progress"]
 
 
 def plant_build_truncated_onnx(tmp, a, P):
-    return ["build", str(truncated_onnx(tmp, a, P)), "--backend", "onnxruntime", "-o", str(tmp / "out.onnx")]
+    return ["build", str(truncated_copy(a.onnx, tmp / "t.onnx")), "--backend", "onnxruntime", "-o", str(tmp / "out.onnx")]
 
 
 def plant_onnx_without_card(tmp, a, P):

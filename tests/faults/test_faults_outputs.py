@@ -10,13 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from faults_table import Row, copy_file, params, run_row, work_dir
-
-
-def truncated_onnx(tmp, a, P):
-    data = a.onnx.read_bytes()
-    (tmp / "t.onnx").write_bytes(data[: len(data) // 2])
-    return tmp / "t.onnx"
+from faults_table import Row, copy_file, params, run_row, truncated_copy, work_dir
 
 
 # ---- 11. output folder missing / in the way ----------------------------------------------------------
@@ -102,7 +96,7 @@ def plant_export_over_good_parity_fails(tmp, a, P):
 
 def plant_build_over_good_truncated(tmp, a, P):
     copy_file(a.onnx, tmp / "good.onnx")
-    return ["build", str(truncated_onnx(tmp, a, P)), "--backend", "onnxruntime", "-o", str(tmp / "good.onnx")]
+    return ["build", str(truncated_copy(a.onnx, tmp / "t.onnx")), "--backend", "onnxruntime", "-o", str(tmp / "good.onnx")]
 
 
 def plant_train_out_under_file(tmp, a, P):

@@ -7,7 +7,9 @@ Targets (p50 latency, batch as benchmarked):
   1. the fastest CPU path whose mIoU is within -0.5 points of PyTorch eager FP32 is >= 2.0x faster
      than PyTorch eager FP32 (the baseline: the first ok torch fp32 row without channels-last,
      unless --baseline names another row);
-  2. that path's latency is <= 1.5x its roofline (compute-bound time at the measured matmul peak).
+  2. that path's latency is <= 1.5x its roofline (compute-bound time at the measured float32 matmul
+     peak, as the issue defines it). For an INT8 path the multiple against the measured int8 matmul
+     peak is printed beside it (information, not a target).
 ``--check`` exits 1 when a target is missed (0 otherwise); without it the exit code is 0.
 """
 
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{'-' if lat is None else f'{lat:.2f}':>8} {'-' if sp is None else f'{sp:.2f}x':>9} "
               f"{'-' if miou is None else f'{miou:.2f}':>7} {'-' if d is None else f'{d:+.2f}':>7} "
               f"{'-' if roof is None else f'{roof:.2f}x':>7}  {r.get('state')}")
-        on_cpu = str(r.get("device") or "cpu").startswith("cpu") and r.get("backend") in ("torch", "onnxruntime", "coreml")
+        on_cpu = str(r.get("device") or "cpu").startswith("cpu") and r.get("backend") in ("torch", "onnxruntime", "coreml", "openvino")
         if r.get("state") == "ok" and lat and on_cpu:
             cpu.append((r, lat, d))
     print()
@@ -111,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  multiple of roofline: {roof:.2f}x   target <= {ROOFLINE_TARGET:.1f}x   {'MET' if ok2 else 'MISSED'}"
               f"   (peak {peak.get('matmul_gflops')} GFLOP/s float32 matmul by {peak.get('matmul_library', 'torch')}, "
               f"{best.get('gflops') or 0:.2f} GFLOPs/image)")
+        if best.get("roofline_int8_x") is not None:
+            print(f"  against the int8 matmul peak ({peak.get('int8_matmul_gops')} GOP/s by {peak.get('int8_library')}): "
+                  f"{best['roofline_int8_x']:.2f}x   (information: the target is stated against the float32 peak)")
     return 0 if (ok1 and ok2) or not args.check else 1
 
 

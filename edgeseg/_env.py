@@ -24,6 +24,7 @@ LIBRARIES: dict[str, str] = {
     "onnxruntime": "onnxruntime",
     "opencv": "cv2",
     "coremltools": "coremltools",
+    "openvino": "openvino",
     "tensorrt": "tensorrt",
     "pycuda": "pycuda",
     "edgeseg": "edgeseg",
@@ -289,7 +290,7 @@ def backend_matrix(
     """Per backend: ``backend``, ``can_build``, ``can_run``, ``version``, ``reason`` (+ details).
 
     Backends: torch-cpu, torch-cuda, onnxruntime-cpu, onnxruntime-cuda, onnxruntime-tensorrt,
-    tensorrt, coreml. ``can_build`` is None where there is nothing to build (torch runs checkpoints).
+    tensorrt, coreml, openvino. ``can_build`` is None where there is nothing to build (torch runs checkpoints).
     Pass ``versions``/``machine`` from ``library_versions()``/``machine_info()`` to avoid asking twice.
     """
     v = library_versions() if versions is None else versions
@@ -343,4 +344,8 @@ def backend_matrix(
     else:
         reason = missing("coremltools") + ": pip install 'edgeseg[coreml]'"
     rows.append(_row("coreml", ok["coremltools"] and ok["torch"], ok["coremltools"] and darwin, reason, v["coremltools"]))
+    have_ov = ok.get("openvino", False)
+    reason = ("FP32 and INT8 (from Q/DQ) IRs on the CPU" if have_ov else
+              missing("openvino") + ": pip install 'edgeseg[openvino]' (x86-64 and ARM64 CPUs)")
+    rows.append(_row("openvino", have_ov and ok["onnx"], have_ov, reason, v.get("openvino")))
     return rows

@@ -16,6 +16,8 @@ def skip_reason(artifact: str, options: dict[str, Any]) -> str | None:
     suffix = Path(artifact).suffix.lower()
     if suffix == ".mlpackage" and sys.platform != "darwin":
         return "Core ML prediction runs on macOS only"
+    if suffix == ".xml" and importlib.util.find_spec("openvino") is None:
+        return "OpenVINO is not installed on this machine (pip install openvino)"
     if suffix in (".engine", ".plan") and importlib.util.find_spec("tensorrt") is None:
         return "TensorRT is not installed on this machine"
     device = str(options.get("device", "cpu"))

@@ -205,7 +205,8 @@ def measure_peaks(thread_counts: list[int | None], options: dict[str, Any], log:
         by[str(t or "default")] = res
         if res.get("state") == "ok":
             log(f"peak ({key} threads): {res['matmul_gflops']:.1f} GFLOP/s float32 matmul ({res.get('matmul_library', 'torch')}), "
-                f"{res['bandwidth_gbs']:.1f} GB/s copy")
+                f"{res['bandwidth_gbs']:.1f} GB/s copy"
+                + (f", {res['int8_matmul_gops']:.0f} GOP/s int8 matmul ({res.get('int8_library')})" if res.get("int8_matmul_gops") else ""))
         else:
             log(f"peak ({key} threads): {res.get('state')}")
     first = next(iter(by.values()), {"state": "skipped"})
@@ -257,6 +258,8 @@ def _apply_gates(rows: list[dict[str, Any]], specs: dict[str, RowSpec], peak: di
         lat = (row.get("latency_ms") or {}).get("p50")
         batch = (row.get("batches") or [{"batch": 1}])[0].get("batch", 1)
         row["roofline_x"] = roofline_multiple(lat, row.get("gflops"), batch, p.get("matmul_gflops"))
+        if row.get("precision") == "int8":  # and against the int8 GEMM peak (None when not measured)
+            row["roofline_int8_x"] = roofline_multiple(lat, row.get("gflops"), batch, p.get("int8_matmul_gops"))
         if spec.reference is None or spec.reference == row["id"] or row.get("state") != "ok":
             continue
         ref = by_id.get(spec.reference) or {}

@@ -117,10 +117,12 @@ def evaluate_miou(
 
 
 def file_size_mb(path: str | os.PathLike) -> float | None:
-    """Size of a file, or of all files in a folder (``.mlpackage``), in MiB."""
+    """Size of a file (an OpenVINO ``.xml`` with its ``.bin``), or of all files in a folder
+    (``.mlpackage``), in MiB."""
     p = Path(path)
     if p.is_file():
-        return p.stat().st_size / MB
+        weights = p.with_suffix(".bin") if p.suffix.lower() == ".xml" else None
+        return (p.stat().st_size + (weights.stat().st_size if weights and weights.is_file() else 0)) / MB
     if p.is_dir():
         return sum(q.stat().st_size for q in p.rglob("*") if q.is_file()) / MB
     return None

@@ -1,9 +1,10 @@
 """Build deployable artifacts from an exported model: TensorRT engines, ONNX Runtime CPU models,
-Core ML packages. Each backend module exposes one keyword-only function returning a BuildResult:
+Core ML packages, OpenVINO IRs. Each backend module exposes one keyword-only function returning a BuildResult:
 
 - ``edgeseg.build.tensorrt.build_tensorrt(onnx, ...)``     -> ``model.engine`` (+ ``.card.json``)
 - ``edgeseg.build.onnxruntime.build_onnxruntime(onnx, ...)`` -> ``model.ort.onnx`` (card in metadata)
 - ``edgeseg.build.coreml.build_coreml(model, ...)``        -> ``model.mlpackage`` (card in metadata + sidecar)
+- ``edgeseg.build.openvino.build_openvino(onnx, ...)``     -> ``model.xml`` + ``model.bin`` (card in rt_info)
 
 Which options each backend accepts is the table ``OPTIONS`` in ``_options.py``.
 """
@@ -25,10 +26,11 @@ BACKENDS: dict[str, str] = {
     "tensorrt": "edgeseg.build.tensorrt:build_tensorrt",
     "onnxruntime": "edgeseg.build.onnxruntime:build_onnxruntime",
     "coreml": "edgeseg.build.coreml:build_coreml",
+    "openvino": "edgeseg.build.openvino:build_openvino",
 }
 
 #: backend -> the Python package it needs.
-BACKEND_PACKAGES: dict[str, str] = {"tensorrt": "tensorrt", "onnxruntime": "onnxruntime", "coreml": "coremltools"}
+BACKEND_PACKAGES: dict[str, str] = {"tensorrt": "tensorrt", "onnxruntime": "onnxruntime", "coreml": "coremltools", "openvino": "openvino"}
 
 __all__ = [
     "BACKENDS", "BACKEND_NAMES", "OPTIONS", "BuildResult", "available_backends", "backend_function",

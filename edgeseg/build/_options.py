@@ -7,12 +7,12 @@ from typing import Any, Mapping
 
 from edgeseg.errors import UnsupportedOptionError
 
-BACKEND_NAMES = ("tensorrt", "onnxruntime", "coreml")
+BACKEND_NAMES = ("tensorrt", "onnxruntime", "coreml", "openvino")
 
 #: argparse dest -> (command-line flag, backends that accept it). Explicit and tested row by row.
 OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "fp16": ("--fp16", ("tensorrt", "onnxruntime", "coreml")),
-    "int8": ("--int8", ("tensorrt", "onnxruntime", "coreml")),
+    "int8": ("--int8", ("tensorrt", "onnxruntime", "coreml", "openvino")),
     "calib": ("--calib", ("tensorrt", "onnxruntime")),
     "calib_num": ("--calib-num", ("tensorrt", "onnxruntime")),
     "calib_cache": ("--calib-cache", ("tensorrt",)),
@@ -24,7 +24,7 @@ OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "gpu_fallback": ("--gpu-fallback", ("tensorrt",)),
     "shapes": ("--shapes", ("tensorrt",)),
     "device": ("--device", ("tensorrt",)),
-    "threads": ("--threads", ("onnxruntime",)),
+    "threads": ("--threads", ("onnxruntime", "openvino")),
     "opt_level": ("--opt-level", ("onnxruntime",)),
     "per_tensor": ("--per-tensor", ("onnxruntime",)),
     "no_rewrite": ("--no-rewrite", ("onnxruntime",)),

@@ -8,7 +8,7 @@ import sys
 
 from edgeseg.commands._args import nonneg_int, positive_int
 
-HELP = "build a TensorRT engine, an ONNX Runtime CPU model or a Core ML package from an exported model"
+HELP = "build a TensorRT engine, an ONNX Runtime CPU model, a Core ML package or an OpenVINO IR from an exported model"
 
 EPILOG = """\
 backends and the options they take:
@@ -16,6 +16,7 @@ backends and the options they take:
                --workspace --timing-cache --dla-core --gpu-fallback --shapes --device
   onnxruntime  --fp16 --int8 --calib --calib-num --per-tensor --threads --opt-level --no-rewrite
   coreml       --fp16 --int8 --min-target   (takes the .pt checkpoint, or an .onnx with it beside)
+  openvino     --int8 --threads             (x86 CPUs; INT8 from a Q/DQ ONNX, run with int8 kernels)
 
 examples:
   edgeseg build cgnet.onnx --fp16                                  # TensorRT FP16
@@ -23,17 +24,18 @@ examples:
   edgeseg build cgnet.onnx --int8 --calib calib/camvid_train.txt   # TensorRT 8.6/10.x implicit INT8
   edgeseg build cgnet.onnx --backend onnxruntime --int8 --calib calib/camvid_train.txt
   edgeseg build cgnet.pt --backend coreml --int8
+  edgeseg build cgnet_qat.onnx --backend openvino --int8 --threads 2   # fastest CPU path on x86
 """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = EPILOG
-    p.add_argument("model", help="MODEL.onnx (tensorrt, onnxruntime) or MODEL.pt / MODEL.onnx (coreml)")
-    p.add_argument("--backend", choices=("tensorrt", "onnxruntime", "coreml"), default=None,
+    p.add_argument("model", help="MODEL.onnx (tensorrt, onnxruntime, openvino) or MODEL.pt / MODEL.onnx (coreml)")
+    p.add_argument("--backend", choices=("tensorrt", "onnxruntime", "coreml", "openvino"), default=None,
                    help="default: tensorrt when TensorRT is installed")
     p.add_argument("-o", "--output", default=None,
-                   help="output path (default: MODEL.engine, MODEL.ort.onnx or MODEL.mlpackage beside the input)")
+                   help="output path (default: MODEL.engine, MODEL.ort.onnx, MODEL.mlpackage or MODEL.xml beside the input)")
     g = p.add_argument_group("precision")
     g.add_argument("--fp16", action="store_true", help="FP16 (TensorRT: builder flag on 8.6/10.x, FP16 ONNX on 11.x)")
     g.add_argument("--int8", action="store_true",
@@ -54,8 +56,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--shapes", metavar="MIN/OPT/MAX", default=None,
                    help="profile for dynamic inputs, e.g. 1x3x360x480/1x3x360x480/4x3x360x480")
     g.add_argument("--device", type=nonneg_int, default=None, metavar="N", help="CUDA device index (default 0)")
+    g = p.add_argument_group("onnxruntime, openvino")
+    g.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                   help="CPU threads recorded for the runner (default: the library's own)")
     g = p.add_argument_group("onnxruntime")
-    g.add_argument("--threads", type=positive_int, default=None, metavar="N", help="intra-op threads (default: ORT's)")
     g.add_argument("--opt-level", choices=("basic", "extended", "all"), default=None,
                    help="graph optimizations (default extended; 'all' writes hardware-specific layouts)")
     g.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weight scales")
@@ -86,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
             args.model, **common, fp16=args.fp16, calib=args.calib, calib_num=args.calib_num, per_channel=not args.per_tensor,
             threads=args.threads, opt_level=args.opt_level or "extended", rewrite=not args.no_rewrite,
         )
+    elif backend == "openvino":
+        result = build(args.model, **common, threads=args.threads)
     else:
         result = build(args.model, **common, fp16=True, min_target=args.min_target or "iOS16")
     print(result.summary())

@@ -65,6 +65,7 @@ def entry_from_row(row: dict[str, Any], run: dict[str, Any], source: str) -> dic
         "rss_mb": mem.get("rss_peak_mb"),
         "gpu_mb": gpu.get("torch_allocated_mb") or gpu.get("process_used_mb"),
         "roofline_x": row.get("roofline_x"),
+        "roofline_int8_x": row.get("roofline_int8_x"),
         "state": row.get("state", "failed: no state"),
         "ok": state_kind(row.get("state", "failed")) in ("ok", "accuracy check failed"),
         "threads": row.get("threads"),

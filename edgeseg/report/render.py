@@ -47,6 +47,7 @@ COLUMNS: list[tuple[str, Any]] = [
     ("throughput (img/s)", _throughput),
     ("RSS (MB)", lambda e: _f(e["rss_mb"], ".0f")),
     ("x roofline", lambda e: _f(e["roofline_x"], ".1f", suffix="x")),
+    ("x int8 roofline", lambda e: _f(e.get("roofline_int8_x"), ".1f", suffix="x")),
     ("state", _state),
 ]
 
@@ -108,7 +109,8 @@ INTRO = (
     "Latency is the wall time of `runner.infer` on a preprocessed batch (host arrays in and out), "
     "after warm-up, at the first batch size benchmarked; throughput is images/s at each batch size. "
     "RSS is the peak resident memory of the row's own process. *x roofline* is p50 latency divided by the "
-    "time the model's FLOPs take at this machine's measured float32 matmul peak (INT8 rows too). "
+    "time the model's FLOPs take at this machine's measured float32 matmul peak (INT8 rows too); "
+    "*x int8 roofline* (INT8 rows) is the same against the measured int8 matmul peak. "
     "MB = 2^20 bytes."
 )
 

@@ -22,7 +22,7 @@ class Runner(Protocol):
     """What every backend provides.
 
     - ``card``: the model card the input must be preprocessed with.
-    - ``backend``: "torch", "onnxruntime", "tensorrt" or "coreml".
+    - ``backend``: "torch", "onnxruntime", "tensorrt", "coreml" or "openvino".
     - ``precision``: "fp32", "fp16" or "int8".
     - ``input_size``: (H, W) the artifact accepts, or None when any size works.
     - ``infer(batch)``: NCHW float32 -> NCHW float32 logits (host numpy arrays).
@@ -49,7 +49,24 @@ RUNNERS: dict[str, str] = {
     ".engine": "edgeseg.runtime.trt_runner:TensorRTRunner",
     ".plan": "edgeseg.runtime.trt_runner:TensorRTRunner",
     ".mlpackage": "edgeseg.runtime.coreml_runner:CoreMLRunner",
+    ".xml": "edgeseg.runtime.openvino_runner:OpenVinoRunner",
 }
+
+
+def run_in_chunks(x: np.ndarray, static_batch: int | None, run: Any) -> np.ndarray:
+    """``run(x)`` for a graph with a fixed batch: chunks of ``static_batch`` frames, the last one
+    zero-padded and its padding dropped from the output. ``static_batch`` None: one call."""
+    b = static_batch
+    if b is None or x.shape[0] == b:
+        return run(x)
+    outs = []
+    for i in range(0, x.shape[0], b):
+        chunk = x[i : i + b]
+        n = chunk.shape[0]
+        if n < b:
+            chunk = np.concatenate([chunk, np.zeros((b - n, *chunk.shape[1:]), chunk.dtype)])
+        outs.append(run(chunk)[:n])
+    return np.concatenate(outs)
 
 
 def runner_class(path: str | os.PathLike) -> type:

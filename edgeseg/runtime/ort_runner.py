@@ -15,6 +15,7 @@ import numpy as np
 
 from edgeseg.card import ModelCard, card_from_onnx
 from edgeseg.errors import EdgesegError, ExportError, UnsupportedOptionError
+from edgeseg.runtime.base import run_in_chunks
 from edgeseg.runtime.torch_runner import check_batch
 
 #: Must equal edgeseg.export.onnx.INPUT_NAME (not imported: that module imports torch, which an
@@ -214,18 +215,7 @@ class OrtRunner:
                 f"onnxruntime runner: {self.path.name} takes {self._size[0]}x{self._size[1]} input, found "
                 f"{x.shape[2]}x{x.shape[3]} (segment() resizes frames to runner.input_size; or export with --dynamic)"
             )
-        x = x.astype(self._in_dtype, copy=False)
-        b = self._batch
-        if b is None or x.shape[0] == b:
-            return self._run(x)
-        outs = []
-        for i in range(0, x.shape[0], b):
-            chunk = x[i : i + b]
-            n = chunk.shape[0]
-            if n < b:
-                chunk = np.concatenate([chunk, np.zeros((b - n, *chunk.shape[1:]), chunk.dtype)])
-            outs.append(self._run(chunk)[:n])
-        return np.concatenate(outs)
+        return run_in_chunks(x.astype(self._in_dtype, copy=False), self._batch, self._run)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         y = self.session.run([self._output_name], {self._input_name: x})[0]

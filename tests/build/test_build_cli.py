@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import pytest
@@ -88,9 +89,10 @@ def test_available_backends(fake_trt, monkeypatch):
     from edgeseg.build import available_backends, default_backend
 
     monkeypatch.setitem(sys.modules, "tensorrt", None)
-    assert available_backends() == ["onnxruntime", "coreml"]
+    ov = ["openvino"] if importlib.util.find_spec("openvino") else []
+    assert available_backends() == ["onnxruntime", "coreml", *ov]
     fake_trt.install("10.3.0.26")
-    assert available_backends() == ["tensorrt", "onnxruntime", "coreml"] and default_backend() == "tensorrt"
+    assert available_backends() == ["tensorrt", "onnxruntime", "coreml", *ov] and default_backend() == "tensorrt"
     stub = type(sys)("tensorrt")  # what the PyPI download stub leaves behind: a module without the API
     monkeypatch.setitem(sys.modules, "tensorrt", stub)
     assert "tensorrt" not in available_backends()

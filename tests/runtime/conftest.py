@@ -72,12 +72,24 @@ def make_mlpackage(folder: Path) -> Path:
     return path
 
 
+def make_xml(folder: Path) -> Path:
+    """OpenVINO IR (FP32) of tiny_onnx(folder); skipped where openvino is not installed."""
+    pytest.importorskip("openvino")
+    path = Path(folder) / "tiny.xml"
+    if not path.is_file():
+        from edgeseg.build.openvino import build_openvino
+
+        build_openvino(_A.tiny_onnx(folder), output=path, log=lambda s: None)
+    return path
+
+
 ARTIFACT_FACTORIES: dict[str, Callable[[Path], Path]] = {
     ".pt": make_pt,
     ".onnx": make_onnx,
     ".engine": make_engine,
     ".plan": make_plan,
     ".mlpackage": make_mlpackage,
+    ".xml": make_xml,
 }
 
 

@@ -50,7 +50,7 @@ def test_runner_protocol_and_card(artifact):
     with runner as r:
         assert r is runner
         assert r.card.num_classes == NUM_CLASSES and len(r.card.palette) == NUM_CLASSES
-        assert r.backend in ("torch", "onnxruntime", "tensorrt", "coreml")
+        assert r.backend in ("torch", "onnxruntime", "tensorrt", "coreml", "openvino")
         assert r.precision in PRECISIONS
         assert r.input_size is None or (len(r.input_size) == 2 and all(isinstance(v, int) for v in r.input_size))
 

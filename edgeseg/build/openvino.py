@@ -1,0 +1,208 @@
+"""Build an OpenVINO IR (``model.xml`` + ``model.bin``) for Intel/AMD x86 CPUs from an exported ONNX.
+
+FP32 from the float export; INT8 from a Q/DQ ONNX (the same file ``edgeseg quantize`` writes for
+TensorRT): OpenVINO runs its quantized Convs with int8 (VNNI) kernels. Three silent changes are
+ruled out here:
+
+- ``ov.save_model`` compresses weights to FP16 unless told not to: edgeseg saves them as they are.
+- The CPU plugin computes in bf16 by default on CPUs with AVX512-BF16 or AMX: the runner (and the
+  parity check below) pins ``INFERENCE_PRECISION_HINT`` to f32, so FP32 means FP32.
+- The ``.bin`` beside an ``.xml`` could be from another build: the card (in the IR's rt_info)
+  records the weights' size and sha256, and the runner checks them before compiling.
+
+Before anything is written the IR is run on synthetic street scenes against ONNX Runtime on the
+source ONNX: FP32 must pass ``edgeseg.export.parity.compare_logits`` (atol = rtol = 1e-3, 99.9 %
+argmax agreement); INT8 (real int8 kernels against ORT's float simulation of the Q/DQ graph) must
+agree on at least ``INT8_AGREE_MIN`` of the decisive pixels. The figures go into the card.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from edgeseg._io import check_output_path, sha256_file
+from edgeseg.build import BuildResult
+from edgeseg.build._onnx_info import graph_inputs, is_qdq, load_header
+from edgeseg.card import ModelCard, card_from_onnx
+from edgeseg.errors import BuildError, EdgesegError, MissingDependencyError
+
+#: Where the card lives in the IR's rt_info (``<rt_info><edgeseg><card value="..."/>``).
+RT_INFO_CARD = ["edgeseg", "card"]
+#: Argmax agreement (decisive pixels) an INT8 IR must keep against ORT's run of the same Q/DQ ONNX.
+INT8_AGREE_MIN = 0.97
+#: Synthetic frames the parity check runs.
+PARITY_FRAMES = 2
+OPENVINO_GET = "pip install openvino (or: pip install 'edgeseg[openvino]')"
+
+
+def import_openvino() -> Any:
+    """The ``openvino`` module, or MissingDependencyError saying how to install it."""
+    try:
+        import openvino
+    except ImportError as e:
+        raise MissingDependencyError(f"OpenVINO is not installed ({e}); {OPENVINO_GET}") from e
+    return openvino
+
+
+def default_output(onnx: Path) -> Path:
+    """model.onnx -> model.xml (beside it; the weights go to model.bin)."""
+    return onnx.with_suffix(".xml")
+
+
+def weights_path(xml: str | os.PathLike) -> Path:
+    """model.xml -> model.bin (where OpenVINO looks for the weights)."""
+    return Path(xml).with_suffix(".bin")
+
+
+def compile_config(*, threads: int | None) -> dict[str, Any]:
+    """CPU plugin settings edgeseg uses everywhere: latency mode, one stream, f32 math (not bf16)."""
+    cfg: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1, "INFERENCE_PRECISION_HINT": "f32"}
+    if threads is not None:
+        cfg["INFERENCE_NUM_THREADS"] = int(threads)
+    return cfg
+
+
+def build_openvino(
+    onnx: str | os.PathLike,
+    *,
+    output: str | os.PathLike | None = None,
+    int8: bool = False,
+    threads: int | None = None,
+    log: Callable[[str], None] = print,
+) -> BuildResult:
+    """Write ``output`` (default model.xml, weights in model.bin beside it). ``int8`` asks for INT8 and
+    needs a Q/DQ ONNX (a float ONNX with ``int8`` is refused; a Q/DQ ONNX is INT8 anyway).
+    ``threads``: CPU threads recorded in the card for the runner (None: OpenVINO's default)."""
+    ov = import_openvino()
+    src = Path(onnx)
+    if src.suffix.lower() != ".onnx":
+        raise BuildError(f"{src}: the openvino backend builds from an exported .onnx, found {src.suffix or 'no suffix'!r}")
+    out = check_output_path(output or default_output(src))
+    if out.suffix.lower() != ".xml":
+        raise BuildError(f"output {out}: an OpenVINO IR is written as NAME.xml (+ NAME.bin), found {out.suffix or 'no suffix'!r}")
+    if threads is not None and threads < 1:
+        raise BuildError(f"--threads must be >= 1, found {threads}")
+    model = load_header(src)
+    try:
+        card = card_from_onnx(model)
+    except EdgesegError as e:
+        raise BuildError(f"{e}; export the model with `edgeseg export` so it carries its card") from e
+    qdq = is_qdq(model)
+    if int8 and not qdq:
+        raise BuildError(
+            f"{src.name} is a float ONNX: OpenVINO INT8 runs a Q/DQ ONNX. Make one with `edgeseg quantize "
+            "CHECKPOINT --method ptq --calib FRAMES` (or --method qat) and build that"
+        )
+    precision = "int8" if qdq else card.precision
+    inputs = graph_inputs(model)
+    if len(inputs) != 1:
+        raise BuildError(f"{src}: expected one graph input, found {[i.name for i in inputs]}")
+    path_name = f"OpenVINO {ov.get_version().split('-')[0]} CPU: {precision.upper()}"
+    path_name += " (Q/DQ ONNX: int8 kernels)" if qdq else " (f32 weights and math)"
+
+    t0 = time.perf_counter()
+    try:
+        ir = ov.convert_model(str(src))
+    except Exception as e:  # noqa: BLE001 - the ONNX frontend raises its own error types
+        raise BuildError(f"OpenVINO could not convert {src.name}: {str(e).strip().splitlines()[-1][:300]}") from e
+    with tempfile.TemporaryDirectory(prefix=".edgeseg-ov-", dir=out.parent) as tmp:
+        first = Path(tmp) / "first.xml"
+        ov.save_model(ir, str(first), compress_to_fp16=False)
+        parity = _check_parity(ov, first, src, card, threads=threads, int8=qdq)
+        seconds = time.perf_counter() - t0
+        bin_first = weights_path(first)
+        new_card = card.replace(
+            precision=precision,
+            source=f"{src.name}@sha256:{sha256_file(src)[:16]}",
+            extra={
+                **card.extra,
+                "onnx_source": card.source,
+                "backend": "openvino",
+                "openvino_version": ov.get_version(),
+                "device": "CPU",
+                "inference_threads": threads,  # None: OpenVINO's default
+                "inference_precision": "f32",
+                "build_path": path_name,
+                "parity": parity,
+                "weights_size": bin_first.stat().st_size,
+                "weights_sha256": sha256_file(bin_first),
+                "build_seconds": round(seconds, 3),
+            },
+        )
+        ir.set_rt_info(new_card.to_json(), RT_INFO_CARD)
+        final = Path(tmp) / "model.xml"
+        ov.save_model(ir, str(final), compress_to_fp16=False)
+        if sha256_file(weights_path(final)) != new_card.extra["weights_sha256"]:  # pragma: no cover - OpenVINO guarantee
+            raise BuildError("OpenVINO wrote different weights on the second save; refusing to write the IR")
+        _place(final, out)
+    size = out.stat().st_size + weights_path(out).stat().st_size
+    log(f"parity against ONNX Runtime on {parity['frames']} synthetic frames: {parity['summary']}")
+    return BuildResult(backend="openvino", path=out, precision=precision, path_name=path_name,
+                       seconds=seconds, size_bytes=size, card=new_card)
+
+
+def _place(tmp_xml: Path, out: Path) -> None:
+    """Move the finished pair into place: weights first, then the xml (the file readers open). A reader
+    that sees the old xml with the new weights is refused by the weights check in the card."""
+    for src, dst in ((weights_path(tmp_xml), weights_path(out)), (tmp_xml, out)):
+        staged = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+        shutil.copyfile(src, staged)
+        with open(staged, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(staged, dst)
+
+
+def probe_frames(size: tuple[int, int], n: int = PARITY_FRAMES) -> list[np.ndarray]:
+    """``n`` synthetic street scenes (BGR) at ``size`` (H, W): a deterministic, dataset-free probe."""
+    from edgeseg.data.synthetic import render_scene
+
+    return [render_scene(1234, i, size)[0] for i in range(n)]
+
+
+def _check_parity(ov: Any, xml: Path, src: Path, card: ModelCard, *, threads: int | None, int8: bool) -> dict[str, Any]:
+    """Run the IR and ONNX Runtime (source ONNX) on the probe; raise BuildError when they disagree."""
+    from edgeseg.data.preprocess import preprocess
+    from edgeseg.export.parity import compare_logits
+    from edgeseg.runtime.ort_runner import OrtRunner
+
+    with OrtRunner(src, threads=threads) as ref_runner:
+        size = ref_runner.input_size or tuple(card.input_size)
+        batch = preprocess(probe_frames(size), card, size=size)
+        ref = ref_runner.infer(batch)
+    core = ov.Core()
+    compiled = core.compile_model(core.read_model(str(xml)), "CPU", compile_config(threads=threads))
+    request = compiled.create_infer_request()
+    static_batch = compiled.input(0).get_partial_shape()[0]
+    outs = []
+    step = static_batch.get_length() if static_batch.is_static else len(batch)
+    for i in range(0, len(batch), step):
+        request.infer({0: batch[i : i + step]})
+        outs.append(np.array(request.get_output_tensor(0).data, dtype=np.float32))
+    got = np.concatenate(outs)
+    if int8:
+        diff = np.abs(got.astype(np.float64) - ref)
+        # decisive pixels: the float simulation's top-2 gap exceeds twice the int8 output's typical error
+        top2 = np.sort(ref, axis=1)[:, -2:]
+        decisive = (top2[:, 1] - top2[:, 0]) > 2 * float(np.median(diff))
+        agree = float((ref.argmax(1) == got.argmax(1))[decisive].mean()) if decisive.any() else 1.0
+        passed = bool(np.isfinite(got).all()) and agree >= INT8_AGREE_MIN
+        summary = (f"int8 kernels vs ONNX Runtime's float run of the Q/DQ graph: argmax agree {100 * agree:.2f}% "
+                   f"(needs {100 * INT8_AGREE_MIN:.0f}%), max|diff| {float(diff.max()):.2g}")
+        result = {"frames": int(len(batch)), "argmax_agreement": round(agree, 5), "max_abs_diff": float(diff.max()),
+                  "agree_min": INT8_AGREE_MIN, "passed": passed, "summary": summary}
+    else:
+        res = compare_logits(ref, got)
+        passed = res.passed
+        result = {"frames": int(len(batch)), "argmax_agreement": round(res.argmax_agreement, 5),
+                  "max_abs_diff": res.max_abs_diff, "atol": res.atol, "rtol": res.rtol, "agree_min": res.agree_min,
+                  "passed": passed, "summary": res.summary()}
+    if not passed:
+        raise BuildError(f"the OpenVINO IR does not match ONNX Runtime on {src.name}: {result['summary']}; nothing written")
+    return result

@@ -1,0 +1,132 @@
+"""OpenVinoRunner: an OpenVINO IR built by ``edgeseg build --backend openvino`` on the CPU.
+
+The card comes from the IR's rt_info. Before compiling, the weights file (``model.bin``) is checked
+against the size and sha256 the card records, so an xml paired with another build's weights is
+refused instead of running. Math is pinned to f32 (OpenVINO's CPU plugin would pick bf16 on CPUs
+with AVX512-BF16 or AMX); an INT8 IR still runs its quantized Convs with int8 kernels.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeseg._io import sha256_file
+from edgeseg.card import ModelCard
+from edgeseg.errors import EdgesegError, ExportError, UnsupportedOptionError
+from edgeseg.runtime.base import run_in_chunks
+from edgeseg.runtime.torch_runner import check_batch
+
+
+class OpenVinoRunner:
+    """OpenVINO CPU inference of an edgeseg IR (``.xml`` + ``.bin``).
+
+    Defaults: ``threads=None`` (the ``inference_threads`` the build recorded in the card, else
+    OpenVINO's default), ``verify_weights=True`` (sha256 of the .bin against the card; its size is
+    always checked). ``input_size`` is the IR's static (H, W), or None when height/width are dynamic.
+    """
+
+    backend = "openvino"
+
+    def __init__(self, path: str | os.PathLike, *, threads: int | None = None, verify_weights: bool = True) -> None:
+        from edgeseg.build.openvino import RT_INFO_CARD, compile_config, import_openvino, weights_path
+
+        ov = import_openvino()
+        p = Path(path)
+        self.path = p
+        if not p.is_file():
+            raise EdgesegError(f"{p}: OpenVINO IR (.xml) not found")
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise UnsupportedOptionError(f"openvino runner: threads must be a positive integer, found {threads!r}")
+        weights = weights_path(p)
+        if not weights.is_file():
+            raise ExportError(f"{p}: its weights {weights.name} are missing beside it; rebuild with edgeseg build --backend openvino")
+        core = ov.Core()
+        try:
+            model = core.read_model(str(p))
+        except Exception as e:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses of its own
+            raise ExportError(f"{p}: OpenVINO cannot read it (truncated or corrupt?): {str(e).strip().splitlines()[-1][:300]}") from e
+        if not model.has_rt_info(RT_INFO_CARD):
+            raise ExportError(f"{p}: no edgeseg model card in its rt_info; build it with edgeseg build MODEL.onnx --backend openvino")
+        self.card: ModelCard = ModelCard.from_json(model.get_rt_info(RT_INFO_CARD).astype(str), where=str(p))
+        extra = self.card.extra
+        size = weights.stat().st_size
+        if extra.get("weights_size") is not None and int(extra["weights_size"]) != size:
+            raise ExportError(
+                f"{weights} is {size} bytes but the card in {p.name} records {extra['weights_size']}: the pair is from "
+                "different builds or truncated; rebuild with edgeseg build MODEL.onnx --backend openvino"
+            )
+        if verify_weights and extra.get("weights_sha256") and sha256_file(weights) != extra["weights_sha256"]:
+            raise ExportError(f"{weights} does not match the sha256 in the card of {p.name} (modified or replaced); rebuild it")
+        if threads is None:
+            built = extra.get("inference_threads")
+            threads = built if isinstance(built, int) and built >= 1 else None
+        self._check_io(model)
+        try:
+            self._compiled = core.compile_model(model, "CPU", compile_config(threads=threads))
+        except Exception as e:  # noqa: BLE001
+            raise ExportError(f"{p}: OpenVINO could not compile it for the CPU: {str(e).strip().splitlines()[-1][:300]}") from e
+        self._request = self._compiled.create_infer_request()
+        self.threads = threads
+        self.precision = self.card.precision
+        self.options = {"threads": threads, "inference_precision": "f32", "device": "CPU"}
+
+    def _check_io(self, model: Any) -> None:
+        p, card = self.path, self.card
+        if len(model.inputs) != 1 or len(model.outputs) < 1:
+            raise ExportError(f"{p}: expected one input and an output, found {len(model.inputs)} inputs, {len(model.outputs)} outputs")
+        shape = model.input(0).get_partial_shape()
+        if shape.rank.is_dynamic or shape.rank.get_length() != 4 or (shape[1].is_static and shape[1].get_length() != 3):
+            raise ExportError(f"{p}: input shape {shape}, expected (N, 3, H, W)")
+        dims = [d.get_length() if d.is_static else None for d in shape]
+        self._batch = dims[0]
+        if dims[2] is not None and dims[3] is not None:
+            if (dims[2], dims[3]) != tuple(card.input_size):
+                raise ExportError(f"{p}: input is {dims[2]}x{dims[3]} but its card says input_size {card.input_size[0]}x{card.input_size[1]}")
+            self._size: tuple[int, int] | None = (dims[2], dims[3])
+        else:
+            self._size = None
+        out = model.output(0).get_partial_shape()
+        if out.rank.is_static and (out.rank.get_length() != 4 or (out[1].is_static and out[1].get_length() != card.num_classes)):
+            raise ExportError(f"{p}: output shape {out}, expected (N, {card.num_classes}, H, W) for the card's classes")
+
+    @property
+    def input_size(self) -> tuple[int, int] | None:
+        return self._size
+
+    @property
+    def static_batch(self) -> int | None:
+        """The IR's fixed batch size, or None when the batch dimension is dynamic."""
+        return self._batch
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """NCHW float32 -> NCHW float32 logits. Batches larger than a static IR batch run in chunks."""
+        if self._request is None:
+            raise EdgesegError("openvino runner: infer() after close()")
+        x = check_batch(batch, where="openvino runner")
+        if self._size is not None and tuple(x.shape[2:]) != self._size:
+            raise EdgesegError(
+                f"openvino runner: {self.path.name} takes {self._size[0]}x{self._size[1]} input, found "
+                f"{x.shape[2]}x{x.shape[3]} (segment() resizes frames to runner.input_size)"
+            )
+        return run_in_chunks(x, self._batch, self._run)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        self._request.infer({0: x})
+        return np.array(self._request.get_output_tensor(0).data, dtype=np.float32)  # a copy: the tensor is reused
+
+    def close(self) -> None:
+        self._request = None
+        self._compiled = None
+
+    def __enter__(self) -> "OpenVinoRunner":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"OpenVinoRunner({self.path}, {self.card.arch}, {self.precision}, threads={self.threads})"

@@ -14,6 +14,8 @@ from typing import Any, Callable, Dict, Sequence
 Entry = Dict[str, Any]  # typing.Dict: evaluated at run time, and JetPack 5 has Python 3.8
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 MARKERS = {"fp32": "o", "fp16": "s", "int8": "^"}
+#: Non-FP32 rows (distinct precision x backend) shown per model in the per-class chart.
+MAX_VARIANTS = 7
 
 
 @dataclass(frozen=True)
@@ -55,20 +57,50 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, flo
     return front
 
 
-def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float = 7.0, dx: int = 8, log_x: bool = False) -> None:
-    """Label points, moving a label down a line for each earlier label whose point is close to it."""
+#: Label offsets tried in order, (side, points up): beside the marker (right, left), centred above or
+#: below it, then further away with a leader line. side 0 = centred on the marker.
+_OFFSETS = ((1, -3), (-1, -3), (0, 9), (0, -17), (1, 16), (1, -24), (-1, 16), (-1, -24), (0, 24), (0, -32),
+            (1, 30), (1, -38), (-1, 30), (-1, -38), (0, 40), (0, -48))
+
+
+def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float = 7.0, dx: int = 8, log_x: bool = False,
+              marker_pt: float = 7.0) -> None:
+    """Label points without overlaps: each label takes the first offset in ``_OFFSETS`` whose text box
+    (measured by the renderer) overlaps no earlier label and no marker; else the least-crowded one.
+    Call it after the axes' limits and margins are final. ``marker_pt``: a marker's half-size in
+    points (default 7, a ringed Pareto point). ``log_x`` is kept for callers (unused)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.transforms import Bbox
+
     if not items:
         return
-    tx = (lambda v: math.log10(v)) if log_x else (lambda v: v)
-    xs, ys = [tx(x) for x, _, _ in items], [y for _, y, _ in items]
-    xr, yr = (max(xs) - min(xs)) or 1.0, (max(ys) - min(ys)) or 1.0
-    placed: list[tuple[float, float]] = []
-    for (x, y, text), px in sorted(zip(items, xs), key=lambda t: (-t[0][1], t[1])):
-        # labels run to the right of their point, so a label near in y collides with one up to ~a label width away in x
-        k = sum(1 for qx, qy in placed if abs(qx - px) < 0.2 * xr and abs(qy - y) < 0.08 * yr)
-        placed.append((px, y))
-        lines = text.count("\n") + 1
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, 3 - k * (fontsize + 3) * lines), fontsize=fontsize)
+    fig = ax.figure
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    renderer = canvas.get_renderer()
+    ax.autoscale_view()  # final limits now: positions (and "is the point inside the axes") depend on them
+    to_px = ax.transData.transform
+    pad = marker_pt * fig.dpi / 72.0  # a (ringed) marker's half-size in pixels
+    markers = [Bbox.from_extents(px - pad, py - pad, px + pad, py + pad) for px, py in (to_px((x, y)) for x, y, _ in items)]
+    taken: list[Any] = []
+    for x, y, text in sorted(items, key=lambda t: (-t[1], t[0])):
+        best: tuple[int, int, Any] | None = None
+        best_hits = None
+        for sx, oy in _OFFSETS:
+            probe = ax.annotate(text, (x, y), textcoords="offset points", xytext=(sx * dx, oy), fontsize=fontsize,
+                                ha={1: "left", -1: "right", 0: "center"}[sx], va="bottom")
+            box = probe.get_window_extent(renderer)  # measured without a leader line: the text alone
+            probe.remove()
+            hits = sum(box.overlaps(b) for b in taken) + sum(box.overlaps(b) for b in markers)
+            if best_hits is None or hits < best_hits:
+                best, best_hits = (sx, oy, box), hits
+            if hits == 0:
+                break
+        assert best is not None
+        sx, oy, box = best
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(sx * dx, oy), fontsize=fontsize,
+                    ha={1: "left", -1: "right", 0: "center"}[sx], va="bottom",
+                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.45", "shrinkA": 0, "shrinkB": 4} if abs(oy) > 17 else None)
+        taken.append(box)
 
 
 def params_vs_miou(entries: Sequence[Entry]) -> Chart:
@@ -98,13 +130,13 @@ def params_vs_miou(entries: Sequence[Entry]) -> Chart:
                    marker=MARKERS.get(e["precision_base"], "o"), linewidths=0.8)
         lat_txt = f"{e['p50']:.1f} ms" if _num(e["p50"]) else "no latency"
         labels.append((e["params"] / 1e6, 100 * e["miou"], f"{model} {prec}\n{lat_txt} ({e['backend']})"))
-    _annotate(ax, labels, fontsize=7.5, dx=14)
     ax.set_xlabel("parameters (millions)")
     ax.set_ylabel("mIoU (%)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.margins(x=0.35, y=0.25)
     _legend_markers(ax)
+    _annotate(ax, labels, fontsize=7.5, dx=16, marker_pt=14.0)
     return Chart(name, title, _png(fig), "Fastest row of each model x precision; circle fp32, square fp16, triangle int8.")
 
 
@@ -134,13 +166,13 @@ def latency_vs_miou(entries: Sequence[Entry]) -> Chart:
         xs, ys = zip(*front)
         ax.plot(xs, ys, drawstyle="steps-post", color=color, lw=1.6, alpha=0.8, label=f"{b} Pareto front", zorder=2)
         ax.scatter(xs, ys, s=190, facecolors="none", edgecolors=color, linewidths=1.4, zorder=2)
-    _annotate(ax, [(e["p50"], 100 * e["miou"], e["label"]) for e in pts])
     ax.set_xlabel("p50 latency (ms, batch as benchmarked), lower is better")
     ax.set_ylabel("mIoU (%)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.margins(x=0.2, y=0.2)
     ax.legend(fontsize=8, loc="best")
+    _annotate(ax, [(e["p50"], 100 * e["miou"], e["label"]) for e in pts])
     return Chart(name, title, _png(fig), "Ringed points are on their backend's Pareto front (no faster row of that backend has a higher mIoU).")
 
 
@@ -166,7 +198,7 @@ def per_class_iou(entries: Sequence[Entry]) -> Chart:
             notes.append(f"{model}: no INT8 row with per-class IoU")
         if fp32 is None:
             notes.append(f"{model}: no FP32 row with per-class IoU")
-        bars = ([fp32] if fp32 else []) + others[:5]
+        bars = ([fp32] if fp32 else []) + others[:MAX_VARIANTS]
         panels.append((model, bars))
     fig = _figure(12.5, 3.2 * len(panels) + 0.6)
     for k, (model, bars) in enumerate(panels):

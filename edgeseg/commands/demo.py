@@ -1,7 +1,7 @@
 """edgeseg demo: the whole pipeline on the embedded synthetic scenes (or your data and checkpoint).
 
 train -> eval -> export -> PTQ + QAT (Q/DQ INT8) -> builds (ONNX Runtime FP32/INT8, TensorRT when
-present, Core ML conversion) -> bench -> report. Each stage is the same CLI command a user would
+present, OpenVINO FP32/INT8 when installed, Core ML conversion) -> bench -> report. Each stage is the same CLI command a user would
 run (printed before it runs); a failed stage is reported and the stages that do not need it go on.
 """
 
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         qat_args += ["--max-steps", "2"]
     pipe.run("quantize qat", qat_args, [qat], needs=[ckpt])
 
-    # 5. builds: ONNX Runtime FP32 and CPU-flavoured INT8; TensorRT when present; Core ML conversion
+    # 5. builds: ONNX Runtime FP32 and CPU-flavoured INT8; TensorRT when present; OpenVINO FP32 and INT8 (QAT Q/DQ); Core ML conversion
     ort_fp32 = out / "model_fp32.ort.onnx"
     pipe.run("build onnxruntime fp32", ["build", str(onnx_fp32), "--backend", "onnxruntime", "-o", str(ort_fp32)],
              [ort_fp32], needs=[onnx_fp32])
@@ -140,6 +140,14 @@ def run(args: argparse.Namespace) -> int:
                 engines.append(eng)
     else:
         pipe.skip("build tensorrt", trt.get("reason", "TensorRT not available on this machine"))
+    ov_irs: list[Path] = []
+    if backends.get("openvino", {}).get("can_build"):
+        for name, src, extra in (("fp32", onnx_fp32, []), ("int8", qat, ["--int8"])):
+            ir = out / f"model_{name}.xml"
+            if pipe.run(f"build openvino {name}", ["build", str(src), "--backend", "openvino", *extra, "-o", str(ir)], [ir], needs=[src]):
+                ov_irs.append(ir)
+    else:
+        pipe.skip("build openvino", backends.get("openvino", {}).get("reason", "openvino not installed"))
     if backends.get("coreml", {}).get("can_build"):
         pipe.run("build coreml", ["build", str(ckpt), "--backend", "coreml", "-o", str(out / "model.mlpackage")],
                  [out / "model.mlpackage"], needs=[ckpt])
@@ -147,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         pipe.skip("build coreml", backends.get("coreml", {}).get("reason", "coremltools not installed"))
 
     # 6. bench + report
-    arts = [p for p in (ckpt, onnx_fp32, ort_fp32, ort_int8, ptq, qat, *engines) if p.exists()]
+    arts = [p for p in (ckpt, onnx_fp32, ort_fp32, ort_int8, ptq, qat, *ov_irs, *engines) if p.exists()]
     results = out / "results.json"
     pipe.run("bench", ["bench", *map(str, arts), "--data", data, *mf, "--runs", str(runs), "--warmup", str(warmup),
                        "--threads", str(args.threads), "-o", str(results)], [results], needs=[ckpt])

@@ -45,3 +45,15 @@ def test_targets(tmp_path, capsys, roof, code):
     assert "fastest CPU path within -0.5 mIoU: ort-int8 " in out
     assert "speed-up vs PyTorch eager FP32: 2.50x" in out and "MET" in out
     assert rc == code
+
+
+def test_openvino_rows_count_as_cpu_paths_and_the_int8_roofline_is_printed(tmp_path, capsys):
+    rows = [_row("torch-nchw", "torch", 100.0, 0.600, 5.0),
+            {**_row("ov-int8", "openvino", 25.0, 0.599, 1.3), "roofline_int8_x": 4.7}]
+    p = tmp_path / "ov.json"
+    append_run(p, {"id": new_run_id(), "started": "", "machine": {},
+                   "peak": {"matmul_gflops": 100.0, "int8_matmul_gops": 400.0, "int8_library": "onnxruntime"}, "rows": rows})
+    assert _ratios().main([str(p), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "fastest CPU path within -0.5 mIoU: ov-int8 (openvino int8)" in out
+    assert "against the int8 matmul peak (400.0 GOP/s by onnxruntime): 4.70x" in out

@@ -115,8 +115,10 @@ class OpenVinoRunner:
         return run_in_chunks(x, self._batch, self._run)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        self._request.infer({0: x})
-        return np.array(self._request.get_output_tensor(0).data, dtype=np.float32)  # a copy: the tensor is reused
+        # the input is read in place (contiguous float32 from check_batch; infer is synchronous); the
+        # output is copied because OpenVINO reuses its tensor on the next call
+        self._request.infer({0: x}, share_inputs=True)
+        return np.array(self._request.get_output_tensor(0).data, dtype=np.float32)
 
     def close(self) -> None:
         self._request = None

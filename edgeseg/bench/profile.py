@@ -152,11 +152,11 @@ def _summarize(events: list[dict[str, Any]], *, model: str, shape: list[int], th
 def format_profile(prof: Profile) -> str:
     """The profile as two plain-text tables (op types, slowest nodes)."""
     lines = [f"{Path(prof.model).name}: input {'x'.join(map(str, prof.input_shape))}, "
-             f"threads {prof.threads or 'ORT default'}, optimizations {prof.optimization}, {prof.runs} profiled runs",
+             f"threads {prof.threads or 'library default'}, optimizations {prof.optimization}, {prof.runs} profiled runs",
              f"run {prof.run_ms:.2f} ms = kernels {prof.kernel_ms:.2f} ms + overhead {prof.overhead_ms:.2f} ms "
              f"({prof.nodes_per_run:.0f} kernel calls per run; profiling adds a little to each)", "",
              f"{'op type':<28} {'ms/run':>8} {'share':>7} {'calls':>6}"]
     lines += [f"{r.name:<28} {r.ms:8.2f} {100 * r.share:6.1f}% {r.calls:6.0f}" for r in prof.by_op]
-    lines += ["", f"{'slowest nodes':<60} {'op type':<22} {'ms/run':>8}"]
-    lines += [f"{r.name[-60:]:<60} {r.op_type:<22} {r.ms:8.2f}" for r in prof.top_nodes]
+    lines += ["", f"{'slowest nodes':<60} {'op type':<32} {'ms/run':>8}"]
+    lines += [f"{r.name[-60:]:<60} {r.op_type:<32} {r.ms:8.2f}" for r in prof.top_nodes]
     return "\n".join(lines)

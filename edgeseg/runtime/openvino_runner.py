@@ -21,6 +21,29 @@ from edgeseg.runtime.base import run_in_chunks
 from edgeseg.runtime.torch_runner import check_batch
 
 
+def _card_in_xml(xml: Path) -> ModelCard | None:
+    """The edgeseg card in an IR's rt_info read from the xml text alone (no weights), or None when
+    the xml cannot be parsed or holds no card. Only for messages when OpenVINO cannot read the pair."""
+    import xml.etree.ElementTree as ET
+
+    from edgeseg.build.openvino import RT_INFO_CARD
+
+    try:
+        node = ET.parse(xml).getroot().find("rt_info/" + "/".join(RT_INFO_CARD))
+        return None if node is None else ModelCard.from_json(node.get("value", ""), where=str(xml))
+    except Exception:  # noqa: BLE001 - a truncated or foreign xml: OpenVINO's own error is reported
+        return None
+
+
+def _check_weights_size(xml: Path, weights: Path, size: int, card: ModelCard) -> None:
+    recorded = card.extra.get("weights_size")
+    if recorded is not None and int(recorded) != size:
+        raise ExportError(
+            f"{weights} is {size} bytes but the card in {xml.name} records {recorded}: the pair is from "
+            "different builds or truncated; rebuild with edgeseg build MODEL.onnx --backend openvino"
+        )
+
+
 class OpenVinoRunner:
     """OpenVINO CPU inference of an edgeseg IR (``.xml`` + ``.bin``).
 
@@ -45,20 +68,21 @@ class OpenVinoRunner:
         if not weights.is_file():
             raise ExportError(f"{p}: its weights {weights.name} are missing beside it; rebuild with edgeseg build --backend openvino")
         core = ov.Core()
+        size = weights.stat().st_size
         try:
             model = core.read_model(str(p))
         except Exception as e:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses of its own
+            # OpenVINO reads the weights with the xml and refuses a .bin shorter than the xml's offsets
+            # ("Incorrect weights in bin file!"): name the .bin when the card says it is the wrong size
+            peeked = _card_in_xml(p)
+            if peeked is not None:
+                _check_weights_size(p, weights, size, peeked)
             raise ExportError(f"{p}: OpenVINO cannot read it (truncated or corrupt?): {str(e).strip().splitlines()[-1][:300]}") from e
         if not model.has_rt_info(RT_INFO_CARD):
             raise ExportError(f"{p}: no edgeseg model card in its rt_info; build it with edgeseg build MODEL.onnx --backend openvino")
         self.card: ModelCard = ModelCard.from_json(model.get_rt_info(RT_INFO_CARD).astype(str), where=str(p))
         extra = self.card.extra
-        size = weights.stat().st_size
-        if extra.get("weights_size") is not None and int(extra["weights_size"]) != size:
-            raise ExportError(
-                f"{weights} is {size} bytes but the card in {p.name} records {extra['weights_size']}: the pair is from "
-                "different builds or truncated; rebuild with edgeseg build MODEL.onnx --backend openvino"
-            )
+        _check_weights_size(p, weights, size, self.card)
         if verify_weights and extra.get("weights_sha256") and sha256_file(weights) != extra["weights_sha256"]:
             raise ExportError(f"{weights} does not match the sha256 in the card of {p.name} (modified or replaced); rebuild it")
         if threads is None:

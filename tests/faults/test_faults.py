@@ -156,6 +156,47 @@ def plant_engine_without_sidecar(tmp, a, P):
     return ["eval", str(tmp / "fake.engine"), "--data", f"camvid:{a.camvid}", "--no-progress"]
 
 
+# ---- 4. OpenVINO IRs whose weights are not the ones their card records ------------------------------
+
+def _ir(tmp, onnx, name="m"):
+    """A real OpenVINO IR (NAME.xml + NAME.bin, card in rt_info) of ``onnx``, built in ``tmp``."""
+    from edgeseg.build.openvino import build_openvino
+
+    return build_openvino(onnx, output=tmp / f"{name}.xml", log=lambda s: None).path
+
+
+def plant_eval_ir_truncated_bin(tmp, a, P):
+    xml = _ir(tmp, a.onnx)
+    truncated_copy(xml.with_suffix(".bin"), xml.with_suffix(".bin"))
+    return ["eval", str(xml), "--data", f"camvid:{a.camvid}", "--no-progress"]
+
+
+def plant_predict_ir_bin_of_another_build(tmp, a, P):
+    """m.bin replaced by the .bin of a retrained model of the same architecture: same size, other bytes."""
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(a.onnx))
+    w = max(proto.graph.initializer, key=lambda t: len(t.raw_data))
+    w.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w) * 1.01, w.name))
+    (tmp / "retrained.onnx").write_bytes(proto.SerializeToString())
+    xml, other = _ir(tmp, a.onnx), _ir(tmp, tmp / "retrained.onnx", "retrained")
+    copy_file(other.with_suffix(".bin"), xml.with_suffix(".bin"))
+    return ["predict", str(xml), str(a.image), "-o", str(tmp / "pred")]
+
+
+def plant_eval_ir_truncated_xml(tmp, a, P):
+    xml = _ir(tmp, a.onnx)
+    truncated_copy(xml, xml)
+    return ["eval", str(xml), "--data", f"camvid:{a.camvid}", "--no-progress"]
+
+
+def plant_eval_ir_without_bin(tmp, a, P):
+    xml = _ir(tmp, a.onnx)
+    xml.with_suffix(".bin").unlink()
+    return ["eval", str(xml), "--data", f"camvid:{a.camvid}", "--no-progress"]
+
+
 # ---- 6. bad calibration folders ----------------------------------------------------------------------
 
 def plant_quantize_empty_calib(tmp, a, P):
@@ -238,6 +279,8 @@ def plant_engine_with_sidecar_no_tensorrt(tmp, a, P):
 
 
 _HAS_TRT = importlib.util.find_spec("tensorrt") is not None
+_HAS_OV = importlib.util.find_spec("openvino") is not None
+_NEEDS_OV = (pytest.mark.skipif(not _HAS_OV, reason="openvino is not installed"),)
 _NOT_READABLE = r"(truncated|corrupt|not a|cannot|could not)"
 _ONNX_NOT_READABLE = r"(truncated|corrupt|not a valid|cannot|could not|parse)"
 
@@ -273,6 +316,17 @@ ROWS = [
     Row("predict-engine-of-other-gpu-fake-trt", plant_engine_other_gpu,
         r"old\.engine was built for a GPU of compute capability 7\.2 \(Xavier\), this GPU has 8\.7.*rebuild it here", (4,),
         empty=("pred",), patch=fake_tensorrt_10_3_on_8_7),
+    Row("eval-openvino-ir-truncated-bin", plant_eval_ir_truncated_bin,
+        r"m\.bin is \d+ bytes but the card in m\.xml records \d+: the pair is from different builds or truncated; "
+        r"rebuild with edgeseg build MODEL\.onnx --backend openvino", (4,), marks=_NEEDS_OV),
+    Row("predict-openvino-ir-bin-of-another-build", plant_predict_ir_bin_of_another_build,
+        r"m\.bin does not match the sha256 in the card of m\.xml \(modified or replaced\); rebuild it", (4,),
+        empty=("pred",), unchanged=("m.xml", "m.bin"), marks=_NEEDS_OV),
+    Row("eval-openvino-ir-truncated-xml", plant_eval_ir_truncated_xml,
+        r"m\.xml: OpenVINO cannot read it \(truncated or corrupt\?\)", (4,), marks=_NEEDS_OV),
+    Row("eval-openvino-ir-without-bin", plant_eval_ir_without_bin,
+        r"m\.xml: its weights m\.bin are missing beside it; rebuild with edgeseg build --backend openvino", (4,),
+        marks=_NEEDS_OV),
     Row("quantize-empty-calib-dir", plant_quantize_empty_calib, r"calib.*(no images|empty|no .*frames)", (6,),
         absent=("q.onnx",)),
     Row("quantize-unreadable-calib-image", plant_quantize_unreadable_calib, r"b\.png.*(not a readable image|unreadable)",

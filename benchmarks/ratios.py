@@ -105,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     ok2 = roof is not None and roof <= ROOFLINE_TARGET
     dtxt = "" if d is None else f", mIoU {d:+.2f} points"
     print(f"fastest CPU path within -{MIOU_TOLERANCE_POINTS} mIoU: {best['id']} ({best.get('backend')} {best.get('precision')}), p50 {lat:.2f} ms{dtxt}")
+    for r in (base, best):
+        if r.get("rounds"):
+            print(f"  {r['id']} p50 by round: " + ", ".join(f"{x['p50']:.2f}" for x in r["rounds"])
+                  + f" ms (round {r.get('latency_round')}, the median, is reported)")
     print(f"  speed-up vs PyTorch eager FP32: {speedup:.2f}x   target >= {SPEEDUP_TARGET:.1f}x   {'MET' if ok1 else 'MISSED'}")
     if roof is None:
         print("  roofline multiple: n/a (no peak measured or no GFLOPs for this row)   MISSED")

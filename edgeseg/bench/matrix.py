@@ -72,6 +72,7 @@ class Matrix:
     description: str = ""
     peak: dict[str, Any] = field(default_factory=dict)  # measure_peak options (matmul_n, copy_mb, repeats)
     workdir: str = "."  # the folder ``make`` steps run in: the matrix file's folder
+    rounds: int = 1  # latency passes over all rows (see harness.run_matrix)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +83,7 @@ class Matrix:
             "max_frames": self.max_frames,
             "output": self.output,
             "peak": dict(self.peak),
+            "rounds": self.rounds,
             "rows": [r.to_dict() for r in self.rows],
         }
 
@@ -186,7 +188,8 @@ def matrix_from_dict(
     matrix's ``vars`` mapping, overridden by ``variables`` (the CLI's ``--var name=value``)."""
     if not isinstance(d, dict):
         raise EdgesegError(f"{where}: expected a mapping with 'rows', found {type(d).__name__}")
-    allowed = {"name", "description", "data", "max_frames", "output", "defaults", "rows", "peak", "reference", "vars", "workdir"}
+    allowed = {"name", "description", "data", "max_frames", "output", "defaults", "rows", "peak", "reference", "vars", "workdir",
+               "rounds"}
     unknown = sorted(set(d) - allowed)
     if unknown:
         raise EdgesegError(f"{where}: unknown key(s) {unknown}; allowed: {', '.join(sorted(allowed))}")
@@ -227,6 +230,7 @@ def matrix_from_dict(
         output=output,
         peak=dict(d.get("peak") or {}),
         workdir=str(d.get("workdir") or (os.path.normpath(b) if b is not None else ".")),
+        rounds=_int(d.get("rounds", 1), where, "rounds", minimum=1),
     )
 
 

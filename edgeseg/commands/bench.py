@@ -38,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--var", type=_option, action="append", default=[], metavar="NAME=VALUE",
                    help="set a matrix variable used as {NAME} in its paths, e.g. camvid=/data/camvid")
     p.add_argument("--only", nargs="+", default=None, metavar="ROW_ID", help="run only these rows of the matrix")
+    p.add_argument("--rounds", type=int, default=None, metavar="N",
+                   help="latency passes over all rows, each row a fresh process per pass; a row reports the pass with "
+                        "its median p50 (default: the matrix's, else 1). Use 3+ on a shared or throttling machine")
     p.add_argument("--rebuild", action="store_true", help="run rows' make steps even when their artifacts exist")
     p.add_argument("--no-peak", action="store_true", help="skip the peak GFLOP/s / bandwidth measurement (no roofline column)")
     p.add_argument("--dry-run", action="store_true", help="print the expanded matrix as YAML and exit")
@@ -65,6 +68,10 @@ def _load(args: argparse.Namespace):
     import dataclasses
 
     changes = {}
+    if args.rounds is not None:
+        if args.rounds < 1:
+            raise EdgesegError(f"--rounds must be >= 1, found {args.rounds}")
+        changes["rounds"] = args.rounds
     if args.data:
         changes["data"] = args.data
     if args.max_frames:

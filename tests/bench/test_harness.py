@@ -103,3 +103,32 @@ def test_timeout_missing_artifact_failed_make_step_and_skips(tiny_artifacts, tmp
 
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
         assert rows["ort-cuda"]["state"].startswith("skipped: ONNX Runtime provider(s) ['CUDAExecutionProvider'] not available")
+
+
+def test_rounds_rerun_measured_rows_and_report_the_median_round(tiny_artifacts, tmp_path):
+    """rounds: 3 -> every measured row runs twice more (latency only, fresh workers); each row reports
+    the round with its median p50, keeps all rounds' p50s, and the peak is the highest of the rounds.
+    A row that failed in round 1 is not run again."""
+    a = tiny_artifacts
+    m = _matrix([{"id": "ort", "artifact": str(a["onnx"])}, {"id": "corrupt", "artifact": str(a["corrupt"])}],
+                data="synthetic:2", rounds=3)
+    lines: list[str] = []
+    run = run_matrix(m, tmp_path / "res.json", progress=False, log=lines.append)
+    ort, corrupt = run["rows"]
+    assert [r["round"] for r in ort["rounds"]] == [1, 2, 3] and all(r["p50"] > 0 for r in ort["rounds"])
+    p50s = sorted(r["p50"] for r in ort["rounds"])
+    assert ort["latency_ms"]["p50"] == p50s[1]  # the median round's figures, not a mix
+    assert ort["rounds"][ort["latency_round"] - 1]["p50"] == ort["latency_ms"]["p50"]
+    assert ort["batches"][0]["latency_ms"]["p50"] == ort["latency_ms"]["p50"]
+    assert ort["accuracy"]["miou"] is not None  # measured once, in round 1, and kept
+    assert "rounds" not in corrupt and state_kind(corrupt["state"]) == "failed"
+    assert len(run["peak"]["rounds"]) == 3 and run["peak"]["matmul_gflops"] == max(run["peak"]["rounds"])
+    assert sum("round 2/3" in s for s in lines) == 1 and sum("round 3/3" in s for s in lines) == 1
+    assert check_results(load_results(tmp_path / "res.json")) == []
+
+
+def test_rounds_must_be_a_positive_integer():
+    from edgeseg.errors import EdgesegError
+
+    with pytest.raises(EdgesegError, match="rounds"):
+        _matrix([{"id": "x", "artifact": "x.onnx"}], rounds=0)

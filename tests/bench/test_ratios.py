@@ -49,7 +49,8 @@ def test_targets(tmp_path, capsys, roof, code):
 
 def test_openvino_rows_count_as_cpu_paths_and_the_int8_roofline_is_printed(tmp_path, capsys):
     rows = [_row("torch-nchw", "torch", 100.0, 0.600, 5.0),
-            {**_row("ov-int8", "openvino", 25.0, 0.599, 1.3), "roofline_int8_x": 4.7}]
+            {**_row("ov-int8", "openvino", 25.0, 0.599, 1.3), "roofline_int8_x": 4.7,
+             "rounds": [{"round": 1, "p50": 31.0}, {"round": 2, "p50": 25.0}, {"round": 3, "p50": 24.0}], "latency_round": 2}]
     p = tmp_path / "ov.json"
     append_run(p, {"id": new_run_id(), "started": "", "machine": {},
                    "peak": {"matmul_gflops": 100.0, "int8_matmul_gops": 400.0, "int8_library": "onnxruntime"}, "rows": rows})
@@ -57,3 +58,4 @@ def test_openvino_rows_count_as_cpu_paths_and_the_int8_roofline_is_printed(tmp_p
     out = capsys.readouterr().out
     assert "fastest CPU path within -0.5 mIoU: ov-int8 (openvino int8)" in out
     assert "against the int8 matmul peak (400.0 GOP/s by onnxruntime): 4.70x" in out
+    assert "ov-int8 p50 by round: 31.00, 25.00, 24.00 ms (round 2, the median, is reported)" in out

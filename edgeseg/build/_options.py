@@ -27,7 +27,7 @@ OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "threads": ("--threads", ("onnxruntime", "openvino")),
     "opt_level": ("--opt-level", ("onnxruntime",)),
     "per_tensor": ("--per-tensor", ("onnxruntime",)),
-    "no_rewrite": ("--no-rewrite", ("onnxruntime",)),
+    "no_rewrite": ("--no-rewrite", ("onnxruntime", "openvino")),
     "min_target": ("--min-target", ("coreml",)),
 }
 

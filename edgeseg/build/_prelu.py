@@ -10,8 +10,10 @@ costs two layout reorders. ``prelu_to_fast_form`` picks per node:
   the blocked layout, the Relu fuses into the second scaling and the Add into the first;
 - any other slope: ``Relu(x) - a*Relu(-x)``.
 
-Used by the ONNX Runtime build for float graphs only: TensorRT has a native PReLU layer, and Q/DQ
-graphs are left exactly as quantized.
+Used by the ONNX Runtime build (float graphs) and the OpenVINO build (float and Q/DQ graphs: OpenVINO's
+CPU plugin runs a per-channel PRelu in planar layout, so each one cost it two reorders; a Q/DQ
+graph's PRelu sits between quantization points, and the build's parity check against the graph as
+quantized guards the result). TensorRT has a native PReLU layer and gets the graph as exported.
 """
 
 from __future__ import annotations

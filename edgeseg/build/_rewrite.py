@@ -42,15 +42,17 @@ def inline_constants(model: Any) -> int:
     return count
 
 
-def rewrite_for_cpu(model: Any) -> list[str]:
+def rewrite_for_cpu(model: Any, *, prelu_only: bool = False) -> list[str]:
     """Rewrite ``model`` (onnx.ModelProto) in place; returns one line per rewrite that changed it
-    (inlining constants alone is not reported)."""
+    (inlining constants alone is not reported). ``prelu_only`` (default False) keeps the Concat
+    rewrites out: for Q/DQ graphs, where moving float ops across a Concat would move them across
+    the quantization points around it."""
     from edgeseg.build._concat import split_conv_over_concat, split_through_concat
     from edgeseg.build._prelu import prelu_to_fast_form
 
     inline_constants(model)
     done: list[str] = []
-    n = split_through_concat(model)
+    n = 0 if prelu_only else split_through_concat(model)
     if n:
         done.append(f"BatchNormalization/PRelu moved before Concat ({n} concats)")
     forms = prelu_to_fast_form(model)
@@ -60,7 +62,7 @@ def rewrite_for_cpu(model: Any) -> list[str]:
         done.append(f"PRelu with one slope -> LeakyRelu ({forms['leakyrelu']} nodes)")
     if forms["relu_sub"]:
         done.append(f"PRelu -> Relu(x) - slope*Relu(-x) ({forms['relu_sub']} nodes)")
-    n = split_conv_over_concat(model)
+    n = 0 if prelu_only else split_conv_over_concat(model)
     if n:
         done.append(f"Conv over an unaligned Concat -> sum of Convs ({n} convs)")
     return done
@@ -90,3 +92,9 @@ def check_same(original: Any, rewritten: Any, *, input_name: str, shape: tuple[i
         raise BuildError(f"graph rewrite changed the outputs (max abs difference {worst:.3g} > {atol:g} + {rtol:g}*|ref|); "
                          "build again with --no-rewrite and report this model")
     return worst
+
+
+def probe_shape(dims: Any, input_size: Any) -> tuple[int, ...]:
+    """A concrete (N, C, H, W) for the parity probe: static dims as they are, dynamic ones 1 / the card's size."""
+    fallback = (1, 3, *input_size)
+    return tuple(d if isinstance(d, int) and d > 0 else fallback[k] for k, d in enumerate(dims))

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from edgeseg._io import atomic_write_bytes, check_output_path, sha256_file
 from edgeseg.build import BuildResult
 from edgeseg.build._onnx_info import graph_inputs, is_qdq, load_header
-from edgeseg.build._rewrite import check_same, rewrite_for_cpu
+from edgeseg.build._rewrite import check_same, probe_shape, rewrite_for_cpu
 from edgeseg.card import card_from_onnx, card_to_onnx
 from edgeseg.errors import BuildError, EdgesegError
 
@@ -104,7 +104,7 @@ def build_onnxruntime(
                 rewrites = rewrite_for_cpu(graph)
                 if rewrites:
                     worst = check_same(original, graph, input_name=graph_inputs(model)[0].name,
-                                       shape=_probe_shape(graph_inputs(model)[0].dims, card.input_size))
+                                       shape=probe_shape(graph_inputs(model)[0].dims, card.input_size))
                     path_name += (f", {len(rewrites)} rewrites for the CPU kernels (outputs equal to the export, "
                                   f"max diff {worst:.1g}; listed in the card)")
                 del original
@@ -166,12 +166,6 @@ def _quantize(src: Path, dst: Path, *, card: Any, model: Any, calib: str | None,
     calib_set = open_calib_set(calib, card, num=calib_num, batch=dims[0] or 1, size=size)
     log(f"quantizing for CPU (INT8, {'per-channel' if per_channel else 'per-tensor'}) on {len(calib_set)} frames from {calib}")
     return Path(quantize_ort_cpu(src, dst, calib=calib_set, per_channel=per_channel))
-
-
-def _probe_shape(dims: Any, input_size: Any) -> tuple[int, ...]:
-    """A concrete (N, C, H, W) for the parity probe: static dims as they are, dynamic ones 1 / the card's size."""
-    fallback = (1, 3, *input_size)
-    return tuple(d if isinstance(d, int) and d > 0 else fallback[k] for k, d in enumerate(dims))
 
 
 def _check_loads(data: bytes, input_name: str | None) -> None:

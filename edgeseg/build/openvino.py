@@ -75,11 +75,15 @@ def build_openvino(
     output: str | os.PathLike | None = None,
     int8: bool = False,
     threads: int | None = None,
+    rewrite: bool = True,
     log: Callable[[str], None] = print,
 ) -> BuildResult:
     """Write ``output`` (default model.xml, weights in model.bin beside it). ``int8`` asks for INT8 and
     needs a Q/DQ ONNX (a float ONNX with ``int8`` is refused; a Q/DQ ONNX is INT8 anyway).
-    ``threads``: CPU threads recorded in the card for the runner (None: OpenVINO's default)."""
+    ``threads``: CPU threads recorded in the card for the runner (None: OpenVINO's default).
+    ``rewrite`` (default True): before conversion, ``_rewrite.rewrite_for_cpu`` (float graphs: all
+    three rewrites, checked equal to the export in ONNX Runtime; Q/DQ graphs: PRelu only), listed in
+    card.extra["rewrites"]. The parity check always compares the IR with the ONNX as given."""
     ov = import_openvino()
     src = Path(onnx)
     if src.suffix.lower() != ".onnx":
@@ -108,11 +112,15 @@ def build_openvino(
     path_name += " (Q/DQ ONNX: int8 kernels)" if qdq else " (f32 weights and math)"
 
     t0 = time.perf_counter()
-    try:
-        ir = ov.convert_model(str(src))
-    except Exception as e:  # noqa: BLE001 - the ONNX frontend raises its own error types
-        raise BuildError(f"OpenVINO could not convert {src.name}: {str(e).strip().splitlines()[-1][:300]}") from e
     with tempfile.TemporaryDirectory(prefix=".edgeseg-ov-", dir=out.parent) as tmp:
+        source, rewrites = (_rewritten(src, Path(tmp), qdq=qdq, card=card, input_name=inputs[0].name, dims=inputs[0].dims)
+                            if rewrite else (src, []))
+        if rewrites:
+            path_name += f", {len(rewrites)} graph rewrite{'' if len(rewrites) == 1 else 's'} before conversion (listed in the card)"
+        try:
+            ir = ov.convert_model(str(source))
+        except Exception as e:  # noqa: BLE001 - the ONNX frontend raises its own error types
+            raise BuildError(f"OpenVINO could not convert {src.name}: {str(e).strip().splitlines()[-1][:300]}") from e
         first = Path(tmp) / "first.xml"
         ov.save_model(ir, str(first), compress_to_fp16=False)
         parity = _check_parity(ov, first, src, card, threads=threads, int8=qdq)
@@ -131,6 +139,7 @@ def build_openvino(
                 "inference_precision": "f32",
                 "build_path": path_name,
                 "parity": parity,
+                "rewrites": rewrites,
                 "weights_size": bin_first.stat().st_size,
                 "weights_sha256": sha256_file(bin_first),
                 "build_seconds": round(seconds, 3),
@@ -146,6 +155,25 @@ def build_openvino(
     log(f"parity against ONNX Runtime on {parity['frames']} synthetic frames: {parity['summary']}")
     return BuildResult(backend="openvino", path=out, precision=precision, path_name=path_name,
                        seconds=seconds, size_bytes=size, card=new_card)
+
+
+def _rewritten(src: Path, tmp: Path, *, qdq: bool, card: ModelCard, input_name: str, dims: Any) -> tuple[Path, list[str]]:
+    """``src`` rewritten for the CPU into ``tmp`` (see ``build_openvino``), or ``src`` when nothing changed."""
+    import onnx
+
+    from edgeseg.build._rewrite import check_same, probe_shape, rewrite_for_cpu
+
+    graph = onnx.load(str(src))
+    original = onnx.ModelProto()
+    original.CopyFrom(graph)
+    rewrites = rewrite_for_cpu(graph, prelu_only=qdq)
+    if not rewrites:
+        return src, []
+    if not qdq:  # float: the rewritten graph must compute what the export computes (Q/DQ: the IR parity check)
+        check_same(original, graph, input_name=input_name, shape=probe_shape(dims, card.input_size))
+    path = tmp / "rewritten.onnx"
+    onnx.save(graph, str(path))
+    return path, rewrites
 
 
 def _place(tmp_xml: Path, out: Path) -> None:

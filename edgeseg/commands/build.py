@@ -16,7 +16,7 @@ backends and the options they take:
                --workspace --timing-cache --dla-core --gpu-fallback --shapes --device
   onnxruntime  --fp16 --int8 --calib --calib-num --per-tensor --threads --opt-level --no-rewrite
   coreml       --fp16 --int8 --min-target   (takes the .pt checkpoint, or an .onnx with it beside)
-  openvino     --int8 --threads             (x86 CPUs; INT8 from a Q/DQ ONNX, run with int8 kernels)
+  openvino     --int8 --threads --no-rewrite   (x86/ARM CPUs; INT8 from a Q/DQ ONNX, run with int8 kernels)
 
 examples:
   edgeseg build cgnet.onnx --fp16                                  # TensorRT FP16
@@ -64,7 +64,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="graph optimizations (default extended; 'all' writes hardware-specific layouts)")
     g.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weight scales")
     g.add_argument("--no-rewrite", action="store_true",
-                   help="keep the float graph as exported (default: rewrite PReLU/BN/Concat into faster, equal ops)")
+                   help="onnxruntime, openvino: keep the graph as exported (default: rewrite PReLU/BN/Concat into "
+                        "faster, equal ops; PReLU only in a Q/DQ graph for openvino)")
     g = p.add_argument_group("coreml")
     g.add_argument("--min-target", default=None, metavar="TARGET", help="minimum deployment target (default iOS16 = macOS13)")
 
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads, opt_level=args.opt_level or "extended", rewrite=not args.no_rewrite,
         )
     elif backend == "openvino":
-        result = build(args.model, **common, threads=args.threads)
+        result = build(args.model, **common, threads=args.threads, rewrite=not args.no_rewrite)
     else:
         result = build(args.model, **common, fp16=True, min_target=args.min_target or "iOS16")
     print(result.summary())

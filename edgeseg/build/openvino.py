@@ -1,4 +1,4 @@
-"""Build an OpenVINO IR (``model.xml`` + ``model.bin``) for Intel/AMD x86 CPUs from an exported ONNX.
+"""Build an OpenVINO IR (``model.xml`` + ``model.bin``) for x86-64 / ARM64 CPUs from an exported ONNX.
 
 FP32 from the float export; INT8 from a Q/DQ ONNX (the same file ``edgeseg quantize`` writes for
 TensorRT): OpenVINO runs its quantized Convs with int8 (VNNI) kernels. Three silent changes are
@@ -10,7 +10,8 @@ ruled out here:
 - The ``.bin`` beside an ``.xml`` could be from another build: the card (in the IR's rt_info)
   records the weights' size and sha256, and the runner checks them before compiling.
 
-Before anything is written the IR is run on synthetic street scenes against ONNX Runtime on the
+The graph is first rewritten for the CPU (``rewrite``, see ``build_openvino``). Before anything is
+written the IR is run on synthetic street scenes against ONNX Runtime on the
 source ONNX: FP32 must pass ``edgeseg.export.parity.compare_logits`` (atol = rtol = 1e-3, 99.9 %
 argmax agreement); INT8 (real int8 kernels against ORT's float simulation of the Q/DQ graph) must
 agree on at least ``INT8_AGREE_MIN`` of the decisive pixels. The figures go into the card.

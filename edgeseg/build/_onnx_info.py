@@ -161,3 +161,23 @@ def resolve_profile(inputs: Sequence[OnnxInput], shapes: str | None) -> Profile:
     if any(not (a <= b <= c) for a, b, c in zip(mn, opt, mx)):
         raise BuildError(f"--shapes {shapes!r}: need min <= opt <= max in every dim")
     return Profile(inp.name, mn, opt, mx)
+
+
+def load_exported(path: str | os.PathLike) -> tuple[Any, Any, bool]:
+    """``(model, card, qdq)`` of an edgeseg-exported ONNX: the header (``load_header``), its model card
+    and whether it is a Q/DQ graph; BuildError when it carries no card."""
+    from edgeseg.card import card_from_onnx
+    from edgeseg.errors import EdgesegError
+
+    model = load_header(path)
+    try:
+        card = card_from_onnx(model)
+    except EdgesegError as e:
+        raise BuildError(f"{e}; export the model with `edgeseg export` so it carries its card") from e
+    return model, card, is_qdq(model)
+
+
+def check_threads(threads: int | None) -> None:
+    """BuildError unless ``threads`` is None or >= 1."""
+    if threads is not None and threads < 1:
+        raise BuildError(f"--threads must be >= 1, found {threads}")

@@ -20,10 +20,10 @@ from typing import Any, Callable
 
 from edgeseg._io import atomic_write_bytes, check_output_path, sha256_file
 from edgeseg.build import BuildResult
-from edgeseg.build._onnx_info import graph_inputs, is_qdq, load_header
+from edgeseg.build._onnx_info import check_threads, graph_inputs, load_exported
 from edgeseg.build._rewrite import check_same, probe_shape, rewrite_for_cpu
 from edgeseg.card import card_from_onnx, card_to_onnx
-from edgeseg.errors import BuildError, EdgesegError
+from edgeseg.errors import BuildError
 
 OPT_LEVELS = {"basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
 DEFAULT_OPT_LEVEL = "extended"
@@ -64,14 +64,8 @@ def build_onnxruntime(
         raise BuildError(f"output {out} would overwrite the input ONNX; pass -o another path")
     if opt_level not in OPT_LEVELS:
         raise BuildError(f"--opt-level {opt_level!r}: expected one of {', '.join(OPT_LEVELS)}")
-    if threads is not None and threads < 1:
-        raise BuildError(f"--threads must be >= 1, found {threads}")
-    model = load_header(src)
-    try:
-        card = card_from_onnx(model)
-    except EdgesegError as e:
-        raise BuildError(f"{e}; export the model with `edgeseg export` so it carries its card") from e
-    qdq = is_qdq(model)
+    check_threads(threads)
+    model, card, qdq = load_exported(src)
     if fp16 and (int8 or qdq):
         raise BuildError("--fp16 and INT8 exclude each other for onnxruntime: pick one (a Q/DQ ONNX is already INT8)")
     if int8 and qdq:

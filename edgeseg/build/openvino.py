@@ -30,9 +30,9 @@ import numpy as np
 
 from edgeseg._io import check_output_path, sha256_file
 from edgeseg.build import BuildResult
-from edgeseg.build._onnx_info import graph_inputs, is_qdq, load_header
-from edgeseg.card import ModelCard, card_from_onnx
-from edgeseg.errors import BuildError, EdgesegError, MissingDependencyError
+from edgeseg.build._onnx_info import check_threads, graph_inputs, load_exported
+from edgeseg.card import ModelCard
+from edgeseg.errors import BuildError, MissingDependencyError
 
 #: Where the card lives in the IR's rt_info (``<rt_info><edgeseg><card value="..."/>``).
 RT_INFO_CARD = ["edgeseg", "card"]
@@ -92,14 +92,8 @@ def build_openvino(
     out = check_output_path(output or default_output(src))
     if out.suffix.lower() != ".xml":
         raise BuildError(f"output {out}: an OpenVINO IR is written as NAME.xml (+ NAME.bin), found {out.suffix or 'no suffix'!r}")
-    if threads is not None and threads < 1:
-        raise BuildError(f"--threads must be >= 1, found {threads}")
-    model = load_header(src)
-    try:
-        card = card_from_onnx(model)
-    except EdgesegError as e:
-        raise BuildError(f"{e}; export the model with `edgeseg export` so it carries its card") from e
-    qdq = is_qdq(model)
+    check_threads(threads)
+    model, card, qdq = load_exported(src)
     if int8 and not qdq:
         raise BuildError(
             f"{src.name} is a float ONNX: OpenVINO INT8 runs a Q/DQ ONNX. Make one with `edgeseg quantize "

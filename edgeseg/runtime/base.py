@@ -53,6 +53,15 @@ RUNNERS: dict[str, str] = {
 }
 
 
+def check_input_size(x: np.ndarray, size: tuple[int, int] | None, *, where: str, name: str) -> None:
+    """EdgesegError when a fixed-size artifact (``size`` (H, W); None = any size) gets another size."""
+    if size is not None and tuple(x.shape[2:]) != tuple(size):
+        raise EdgesegError(
+            f"{where}: {name} takes {size[0]}x{size[1]} input, found {x.shape[2]}x{x.shape[3]} "
+            "(segment() resizes frames to runner.input_size; or export with --dynamic)"
+        )
+
+
 def run_in_chunks(x: np.ndarray, static_batch: int | None, run: Any) -> np.ndarray:
     """``run(x)`` for a graph with a fixed batch: chunks of ``static_batch`` frames, the last one
     zero-padded and its padding dropped from the output. ``static_batch`` None: one call."""

@@ -17,7 +17,7 @@ import numpy as np
 from edgeseg._io import sha256_file
 from edgeseg.card import ModelCard
 from edgeseg.errors import EdgesegError, ExportError, UnsupportedOptionError
-from edgeseg.runtime.base import run_in_chunks
+from edgeseg.runtime.base import check_input_size, run_in_chunks
 from edgeseg.runtime.torch_runner import check_batch
 
 
@@ -131,11 +131,7 @@ class OpenVinoRunner:
         if self._request is None:
             raise EdgesegError("openvino runner: infer() after close()")
         x = check_batch(batch, where="openvino runner")
-        if self._size is not None and tuple(x.shape[2:]) != self._size:
-            raise EdgesegError(
-                f"openvino runner: {self.path.name} takes {self._size[0]}x{self._size[1]} input, found "
-                f"{x.shape[2]}x{x.shape[3]} (segment() resizes frames to runner.input_size)"
-            )
+        check_input_size(x, self._size, where="openvino runner", name=self.path.name)
         return run_in_chunks(x, self._batch, self._run)
 
     def _run(self, x: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 
 from edgeseg.card import ModelCard, card_from_onnx
 from edgeseg.errors import EdgesegError, ExportError, UnsupportedOptionError
-from edgeseg.runtime.base import run_in_chunks
+from edgeseg.runtime.base import check_input_size, run_in_chunks
 from edgeseg.runtime.torch_runner import check_batch
 
 #: Must equal edgeseg.export.onnx.INPUT_NAME (not imported: that module imports torch, which an
@@ -210,11 +210,7 @@ class OrtRunner:
         if self.session is None:
             raise EdgesegError("onnxruntime runner: infer() after close()")
         x = check_batch(batch, where="onnxruntime runner")
-        if self._size is not None and tuple(x.shape[2:]) != self._size:
-            raise EdgesegError(
-                f"onnxruntime runner: {self.path.name} takes {self._size[0]}x{self._size[1]} input, found "
-                f"{x.shape[2]}x{x.shape[3]} (segment() resizes frames to runner.input_size; or export with --dynamic)"
-            )
+        check_input_size(x, self._size, where="onnxruntime runner", name=self.path.name)
         return run_in_chunks(x.astype(self._in_dtype, copy=False), self._batch, self._run)
 
     def _run(self, x: np.ndarray) -> np.ndarray:

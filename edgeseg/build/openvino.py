@@ -20,7 +20,6 @@ agree on at least ``INT8_AGREE_MIN`` of the decisive pixels. The figures go into
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -172,14 +171,13 @@ def _rewritten(src: Path, tmp: Path, *, qdq: bool, card: ModelCard, input_name: 
 
 
 def _place(tmp_xml: Path, out: Path) -> None:
-    """Move the finished pair into place: weights first, then the xml (the file readers open). A reader
-    that sees the old xml with the new weights is refused by the weights check in the card."""
+    """Move the finished pair into place (the temp folder is beside ``out``, so each move is an atomic
+    rename): weights first, then the xml (the file readers open). A reader that sees the old xml with
+    the new weights is refused by the weights check in the card."""
     for src, dst in ((weights_path(tmp_xml), weights_path(out)), (tmp_xml, out)):
-        staged = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-        shutil.copyfile(src, staged)
-        with open(staged, "rb+") as f:
+        with open(src, "rb+") as f:
             os.fsync(f.fileno())
-        os.replace(staged, dst)
+        os.replace(src, dst)
 
 
 def probe_frames(size: tuple[int, int], n: int = PARITY_FRAMES) -> list[np.ndarray]:

@@ -116,7 +116,7 @@ def build_openvino(
         except Exception as e:  # noqa: BLE001 - the ONNX frontend raises its own error types
             raise BuildError(f"OpenVINO could not convert {src.name}: {str(e).strip().splitlines()[-1][:300]}") from e
         first = Path(tmp) / "first.xml"
-        ov.save_model(ir, str(first), compress_to_fp16=False)
+        _save(ov, ir, first, out)
         parity = _check_parity(ov, first, src, card, threads=threads, int8=qdq)
         seconds = time.perf_counter() - t0
         bin_first = weights_path(first)
@@ -141,7 +141,7 @@ def build_openvino(
         )
         ir.set_rt_info(new_card.to_json(), RT_INFO_CARD)
         final = Path(tmp) / "model.xml"
-        ov.save_model(ir, str(final), compress_to_fp16=False)
+        _save(ov, ir, final, out)
         if sha256_file(weights_path(final)) != new_card.extra["weights_sha256"]:  # pragma: no cover - OpenVINO guarantee
             raise BuildError("OpenVINO wrote different weights on the second save; refusing to write the IR")
         _place(final, out)
@@ -168,6 +168,16 @@ def _rewritten(src: Path, tmp: Path, *, qdq: bool, card: ModelCard, input_name: 
     path = tmp / "rewritten.onnx"
     onnx.save(graph, str(path))
     return path, rewrites
+
+
+def _save(ov: Any, ir: Any, path: Path, out: Path) -> None:
+    """``ov.save_model`` with float32 weights; a failed write (disk full, quota, I/O error: OpenVINO
+    raises a RuntimeError naming its temp file) is a BuildError naming the user's output."""
+    try:
+        ov.save_model(ir, str(path), compress_to_fp16=False)
+    except Exception as e:  # noqa: BLE001 - OpenVINO's own exception types
+        last = str(e).strip().splitlines()[-1][:300] if str(e).strip() else type(e).__name__
+        raise BuildError(f"could not write the OpenVINO IR {out} (+ {weights_path(out).name}): {last}; nothing written") from e
 
 
 def _place(tmp_xml: Path, out: Path) -> None:

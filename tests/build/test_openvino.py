@@ -411,3 +411,17 @@ def test_doctor_lists_openvino_as_buildable_and_runnable_here():
     assert row["can_build"] is True and row["can_run"] is True and row["version"] == ov.get_version()
     code, out, _ = cli(["doctor"])
     assert code == 0 and re.search(r"^\s*openvino\s+yes\s+yes\s", out, re.MULTILINE), out
+
+
+def test_a_failed_ir_write_names_the_output_and_leaves_nothing(ir, tmp_path, monkeypatch):
+    """OpenVINO raises a RuntimeError about its own temp file when the disk is full: the build says
+    which output could not be written, and no pair or temp folder is left behind."""
+    import openvino as ov
+
+    def full_disk(*a, **k):
+        raise RuntimeError("Exception from src/core/src/pass/serialize.cpp:1:\nCan't open bin file: No space left on device")
+
+    monkeypatch.setattr(ov, "save_model", full_disk)
+    with pytest.raises(BuildError, match=r"could not write the OpenVINO IR .*full\.xml \(\+ full\.bin\): .*No space left"):
+        build_openvino(ir.onnx, output=tmp_path / "full.xml", log=lambda s: None)
+    assert list(tmp_path.iterdir()) == []

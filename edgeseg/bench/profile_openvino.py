@@ -1,7 +1,7 @@
 """Where an OpenVINO IR's time goes on the CPU plugin: per layer type and per node.
 
-``profile_openvino`` compiles the IR as ``OpenVinoRunner`` does (latency mode, one stream, f32
-math pinned) with ``PERF_COUNT`` on, runs it on a random input of the IR's shape and averages each
+``profile_openvino`` opens the IR with ``OpenVinoRunner(perf_count=True)`` (latency mode, one
+stream, f32 math pinned, as every run), runs it on a random input of the IR's shape and averages each
 executed node's time over the timed runs. Layer types are OpenVINO's runtime ones (``Convolution``,
 ``Reorder``, fused ``Subgraph``...); a node's ``op_type`` adds the kernel it ran
 (e.g. ``Convolution/brgconv_avx512_I8``: int8), which is how to see what really ran in int8.
@@ -33,7 +33,6 @@ def profile_openvino(
     else the card's), the 15 slowest nodes."""
     import numpy as np
 
-    from edgeseg.build.openvino import compile_config
     from edgeseg.runtime.openvino_runner import OpenVinoRunner
 
     p = Path(path)
@@ -41,35 +40,30 @@ def profile_openvino(
         raise EdgesegError(f"{p}: expected an OpenVINO .xml IR")
     if runs < 1 or warmup < 0:
         raise EdgesegError(f"runs must be >= 1 and warmup >= 0, found {runs} and {warmup}")
-    runner = OpenVinoRunner(p, threads=threads)  # the card and weights checks, and the thread default
-    with runner:
-        hw = runner.input_size or size or tuple(runner.card.input_size)
-        shape = [runner.static_batch or 1, 3, *hw]
-        threads = runner.threads
-    import openvino as ov
-
-    core = ov.Core()
-    compiled = core.compile_model(core.read_model(str(p)), "CPU", {**compile_config(threads=threads), "PERF_COUNT": True})
-    request = compiled.create_infer_request()
-    x = np.random.default_rng(seed).random(shape).astype(np.float32)
-    for _ in range(warmup):
-        request.infer({0: x}, share_inputs=True)
     by_op: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
     by_node: dict[tuple[str, str], float] = defaultdict(float)
     wall = 0.0
     calls = 0
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        request.infer({0: x}, share_inputs=True)
-        wall += time.perf_counter() - t0
-        for info in request.profiling_info:
-            if info.status != info.Status.EXECUTED:
-                continue
-            ms = info.real_time.total_seconds() * 1000.0
-            by_op[info.node_type][0] += ms
-            by_op[info.node_type][1] += 1
-            by_node[(info.node_name, f"{info.node_type}/{info.exec_type}")] += ms
-            calls += 1
+    # the runner compiles it as it always does (card and weights checks, the card's threads), plus PERF_COUNT
+    with OpenVinoRunner(p, threads=threads, perf_count=True) as runner:
+        hw = runner.input_size or size or tuple(runner.card.input_size)
+        shape = [runner.static_batch or 1, 3, *hw]
+        threads = runner.threads
+        x = np.random.default_rng(seed).random(shape).astype(np.float32)
+        for _ in range(warmup):
+            runner.infer(x)
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            runner.infer(x)
+            wall += time.perf_counter() - t0
+            for info in runner.profiling_info():
+                if info.status != info.Status.EXECUTED:
+                    continue
+                ms = info.real_time.total_seconds() * 1000.0
+                by_op[info.node_type][0] += ms
+                by_op[info.node_type][1] += 1
+                by_node[(info.node_name, f"{info.node_type}/{info.exec_type}")] += ms
+                calls += 1
     total = sum(v[0] for v in by_op.values()) or 1.0
     ops = sorted((OpTime(op, op, ms / runs, n / runs, ms / total) for op, (ms, n) in by_op.items()), key=lambda r: -r.ms)
     nodes = sorted((OpTime(name, op, ms / runs, 1.0, ms / total) for (name, op), ms in by_node.items()),

@@ -49,12 +49,14 @@ class OpenVinoRunner:
 
     Defaults: ``threads=None`` (the ``inference_threads`` the build recorded in the card, else
     OpenVINO's default), ``verify_weights=True`` (sha256 of the .bin against the card; its size is
-    always checked). ``input_size`` is the IR's static (H, W), or None when height/width are dynamic.
+    always checked), ``perf_count=False`` (True: per-node times in ``profiling_info()``, for
+    ``edgeseg profile``). ``input_size`` is the IR's static (H, W), or None when height/width are dynamic.
     """
 
     backend = "openvino"
 
-    def __init__(self, path: str | os.PathLike, *, threads: int | None = None, verify_weights: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike, *, threads: int | None = None, verify_weights: bool = True,
+                 perf_count: bool = False) -> None:
         from edgeseg.build.openvino import RT_INFO_CARD, compile_config, import_openvino, weights_path
 
         ov = import_openvino()
@@ -90,7 +92,8 @@ class OpenVinoRunner:
             threads = built if isinstance(built, int) and built >= 1 else None
         self._check_io(model)
         try:
-            self._compiled = core.compile_model(model, "CPU", compile_config(threads=threads))
+            config = {**compile_config(threads=threads), **({"PERF_COUNT": True} if perf_count else {})}
+            self._compiled = core.compile_model(model, "CPU", config)
         except Exception as e:  # noqa: BLE001
             raise ExportError(f"{p}: OpenVINO could not compile it for the CPU: {str(e).strip().splitlines()[-1][:300]}") from e
         self._request = self._compiled.create_infer_request()
@@ -139,6 +142,12 @@ class OpenVinoRunner:
         # output is copied because OpenVINO reuses its tensor on the next call
         self._request.infer({0: x}, share_inputs=True)
         return np.array(self._request.get_output_tensor(0).data, dtype=np.float32)
+
+    def profiling_info(self) -> list[Any]:
+        """OpenVINO's per-node records of the last ``infer`` (needs ``perf_count=True``)."""
+        if self._request is None:
+            raise EdgesegError("openvino runner: profiling_info() after close()")
+        return list(self._request.profiling_info)
 
     def close(self) -> None:
         self._request = None

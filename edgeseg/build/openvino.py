@@ -201,6 +201,7 @@ def _check_parity(ov: Any, xml: Path, src: Path, card: ModelCard, *, threads: in
     """Run the IR and ONNX Runtime (source ONNX) on the probe; raise BuildError when they disagree."""
     from edgeseg.data.preprocess import preprocess
     from edgeseg.export.parity import compare_logits
+    from edgeseg.runtime.base import run_in_chunks
     from edgeseg.runtime.ort_runner import OrtRunner
 
     with OrtRunner(src, threads=threads) as ref_runner:
@@ -210,13 +211,14 @@ def _check_parity(ov: Any, xml: Path, src: Path, card: ModelCard, *, threads: in
     core = ov.Core()
     compiled = core.compile_model(core.read_model(str(xml)), "CPU", compile_config(threads=threads))
     request = compiled.create_infer_request()
-    static_batch = compiled.input(0).get_partial_shape()[0]
-    outs = []
-    step = static_batch.get_length() if static_batch.is_static else len(batch)
-    for i in range(0, len(batch), step):
-        request.infer({0: batch[i : i + step]})
-        outs.append(np.array(request.get_output_tensor(0).data, dtype=np.float32))
-    got = np.concatenate(outs)
+    dim = compiled.input(0).get_partial_shape()[0]
+
+    def run(x: np.ndarray) -> np.ndarray:
+        request.infer({0: x})
+        return np.array(request.get_output_tensor(0).data, dtype=np.float32)
+
+    # the runner's chunking: a static-batch IR gets full chunks, the last one padded
+    got = run_in_chunks(np.ascontiguousarray(batch, dtype=np.float32), dim.get_length() if dim.is_static else None, run)
     if int8:
         diff = np.abs(got.astype(np.float64) - ref)
         # decisive pixels: the float simulation's top-2 gap exceeds twice the int8 output's typical error

@@ -425,3 +425,19 @@ def test_a_failed_ir_write_names_the_output_and_leaves_nothing(ir, tmp_path, mon
     with pytest.raises(BuildError, match=r"could not write the OpenVINO IR .*full\.xml \(\+ full\.bin\): .*No space left"):
         build_openvino(ir.onnx, output=tmp_path / "full.xml", log=lambda s: None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_static_batch_4_onnx_builds_and_its_parity_probe_is_padded(ir, tmp_path):
+    """The parity probe has 2 frames; an IR with a fixed batch of 4 gets them as one padded chunk (the
+    runner's chunking), and the runner then serves 1..5 frames."""
+    from edgeseg.export.onnx import export_onnx
+    from edgeseg.train.checkpoint import load_checkpoint
+
+    model, card, _ = load_checkpoint(ir.ckpt)
+    onnx4 = export_onnx(model, card, tmp_path / "b4.onnx", batch=4)
+    res = build_openvino(onnx4, output=tmp_path / "b4.xml", log=lambda s: None)
+    assert res.card.extra["parity"]["passed"] and res.card.extra["parity"]["frames"] == 2
+    with OpenVinoRunner(res.path) as r, OpenVinoRunner(ir.xml) as one:
+        assert r.static_batch == 4
+        x = batch_of(5, seed=2)
+        assert np.allclose(r.infer(x), one.infer(x), atol=1e-4, rtol=1e-4)

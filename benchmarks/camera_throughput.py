@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from edgeseg._io import atomic_write_json, check_output_path, ensure_writable_dir
     from edgeseg.data.preprocess import preprocess
-    from edgeseg.runtime.base import open_runner
+    from edgeseg.backends import open_runner
 
     ensure_writable_dir(Path(args.out).parent, create=True)
     check_output_path(args.out)

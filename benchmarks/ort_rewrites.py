@@ -3,7 +3,7 @@
 
     python benchmarks/ort_rewrites.py benchmarks/build/cgnet_camvid.onnx [--threads 2] [--rounds 4] [--runs 20]
 
-Builds MODEL.onnx twice with ``edgeseg.build.onnxruntime.build_onnxruntime`` (``rewrite=False`` and
+Builds MODEL.onnx twice with ``edgeseg.backends.onnxruntime.build.build_onnxruntime`` (``rewrite=False`` and
 the default) into a temporary folder, opens both plus the export as is (ORT_ENABLE_ALL, the
 runner's default), checks the outputs agree, then times them interleaved: ``rounds`` rounds of
 ``runs`` timed calls each after 5 warm-up calls, reporting each variant's best round median (ms).
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=20)
     args = ap.parse_args(argv)
 
-    from edgeseg.build.onnxruntime import build_onnxruntime
+    from edgeseg.backends.onnxruntime.build import build_onnxruntime
     from edgeseg.card import card_from_onnx
 
     card = card_from_onnx(args.onnx)

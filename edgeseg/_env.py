@@ -34,13 +34,6 @@ LIBRARIES: dict[str, str] = {
 #: coremltools imports torch and more (seconds) and only warns when its import is imperfect.
 _METADATA_ONLY = {"coremltools": "coremltools"}
 
-TENSORRT_GET = (
-    "on a Jetson TensorRT comes with JetPack (preinstalled, or sudo apt install nvidia-tensorrt; in a "
-    "venv use --system-site-packages); on an x86 machine with an NVIDIA GPU: "
-    "pip install tensorrt --extra-index-url https://pypi.nvidia.com"
-)
-PYCUDA_GET = "pip install pycuda (needs the CUDA toolkit, nvcc on PATH; on a Jetson JetPack provides it)"
-
 #: L4T release -> JetPack release, for the pairs NVIDIA publishes (others are reported as L4T only).
 _L4T_TO_JETPACK = {
     "32.6.1": "4.6", "32.7.1": "4.6.1", "32.7.2": "4.6.2", "32.7.3": "4.6.3", "32.7.4": "4.6.4", "32.7.5": "4.6.5",
@@ -231,121 +224,16 @@ def opencv_video_backends(build_info: str | None = None) -> dict[str, dict[str, 
     return out
 
 
-def _trt_paths(version: str) -> dict[str, str]:
-    """The build path edgeseg takes for --fp16 and --int8 on this TensorRT (from edgeseg.build._trt_plan)."""
-    try:
-        from edgeseg.build._trt_plan import plan_build
-    except ImportError:  # pragma: no cover - the build package is part of edgeseg
-        return {}
-    paths: dict[str, str] = {}
-    cases = {
-        "fp16": dict(onnx_is_qdq=False, fp16=True, int8=False, calib=False),
-        "int8_calibrated": dict(onnx_is_qdq=False, fp16=False, int8=True, calib=True),
-        "int8_qdq": dict(onnx_is_qdq=True, fp16=False, int8=True, calib=False),
-    }
-    for key, kw in cases.items():
-        try:
-            plan = plan_build(version, **kw)
-            paths[key] = plan.path_name + "".join(f" [{w}]" for w in plan.warnings if "deprecat" in w)
-        except Exception as e:  # noqa: BLE001 - BuildError says why the path is not available
-            paths[key] = f"not available: {e}"
-    return paths
-
-
-def tensorrt_facts() -> dict[str, Any]:
-    """TensorRT version, builder capabilities (fast FP16/INT8, DLA cores) and edgeseg's build paths.
-
-    ``installed`` False with ``how_to_get`` when absent; ``builder_error`` when a Builder could not
-    be created (no GPU, driver problem).
-    """
-    trt, problem = import_module("tensorrt")
-    if trt is None or not hasattr(trt, "Builder"):
-        facts: dict[str, Any] = {"installed": False, "how_to_get": TENSORRT_GET}
-        if problem or trt is not None:
-            facts["problem"] = problem or _module_version("tensorrt", trt)
-        return facts
-    version = str(getattr(trt, "__version__", "unknown"))
-    facts = {"installed": True, "version": version, "paths": _trt_paths(version)}
-    try:
-        builder = trt.Builder(trt.Logger(trt.Logger.WARNING) if hasattr(trt.Logger, "WARNING") else trt.Logger())
-        if builder is None:
-            raise RuntimeError("tensorrt.Builder returned None")
-        for key, attr in (("fast_fp16", "platform_has_fast_fp16"), ("fast_int8", "platform_has_fast_int8"),
-                          ("dla_cores", "num_DLA_cores")):
-            value = getattr(builder, attr, None)
-            facts[key] = value if value is None or isinstance(value, (bool, int)) else str(value)
-    except Exception as e:  # noqa: BLE001 - no GPU / no driver: TensorRT raises various types
-        facts["builder_error"] = f"{e.__class__.__name__}: {e}"
-    return facts
-
-
-def _row(backend: str, can_build: bool | None, can_run: bool, reason: str, version: str | None = None,
-         **extra: Any) -> dict[str, Any]:
-    return {"backend": backend, "can_build": can_build, "can_run": can_run, "version": version, "reason": reason, **extra}
-
-
 def backend_matrix(
     *, versions: dict[str, str | None] | None = None, machine: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
-    """Per backend: ``backend``, ``can_build``, ``can_run``, ``version``, ``reason`` (+ details).
-
-    Backends: torch-cpu, torch-cuda, onnxruntime-cpu, onnxruntime-cuda, onnxruntime-tensorrt,
-    tensorrt, coreml, openvino. ``can_build`` is None where there is nothing to build (torch runs checkpoints).
-    Pass ``versions``/``machine`` from ``library_versions()``/``machine_info()`` to avoid asking twice.
+    """Per backend row: ``backend``, ``can_build``, ``can_run``, ``version``, ``reason`` (+ details),
+    from each spec's ``doctor_rows`` in ``BACKENDS`` order (torch-cpu, torch-cuda, onnxruntime-cpu,
+    onnxruntime-cuda, onnxruntime-tensorrt, openvino, tensorrt, coreml). ``can_build`` is None where there is
+    nothing to build. Pass ``versions``/``machine`` from ``library_versions()``/``machine_info()`` to avoid asking twice.
     """
+    from edgeseg.backends import BACKENDS
+
     v = library_versions() if versions is None else versions
     mach = machine_info() if machine is None else machine
-    ok = {k: bool(val) and not str(val).startswith("broken") for k, val in v.items()}
-    rows = []
-
-    def missing(name: str) -> str:
-        return f"{name} is broken ({v[name]})" if v.get(name) else f"{name} is not installed"
-
-    rows.append(_row("torch-cpu", None, ok["torch"], "runs .pt checkpoints" if ok["torch"] else missing("torch"), v["torch"]))
-    if not ok["torch"]:
-        reason = missing("torch")
-    elif mach.get("cuda_available"):
-        gpu = mach["gpus"][0] if mach.get("gpus") else {}
-        reason = f"CUDA {mach.get('torch_cuda_build')} on {gpu.get('name', 'a GPU')}"
-    elif not mach.get("torch_cuda_build"):
-        reason = f"this torch is a CPU-only build ({v['torch']})"
-    else:
-        reason = "torch was built with CUDA but sees no CUDA device" + (f" ({mach['cuda_error']})" if mach.get("cuda_error") else "")
-    rows.append(_row("torch-cuda", None, ok["torch"] and bool(mach.get("cuda_available")), reason, v["torch"]))
-
-    providers = ort_providers() if ok["onnxruntime"] else []
-    can_ort = ok["onnxruntime"] and ok["onnx"]
-    rows.append(_row("onnxruntime-cpu", can_ort, "CPUExecutionProvider" in providers,
-                     "FP32 and INT8 (QDQ) .onnx on the CPU" if can_ort else missing("onnxruntime" if not ok["onnxruntime"] else "onnx"),
-                     v["onnxruntime"], providers=providers))
-    for backend, prov, pkg in (("onnxruntime-cuda", "CUDAExecutionProvider", "onnxruntime-gpu"),
-                               ("onnxruntime-tensorrt", "TensorrtExecutionProvider", "onnxruntime-gpu with TensorRT libraries")):
-        have = prov in providers
-        reason = (f"{prov} is listed (its CUDA libraries load on first use)" if have else
-                  (missing("onnxruntime") if not ok["onnxruntime"] else f"no {prov} in this onnxruntime (needs {pkg} and an NVIDIA GPU)"))
-        rows.append(_row(backend, None, have, reason, v["onnxruntime"]))
-
-    trt = tensorrt_facts()
-    if not trt["installed"]:
-        gpu_note = "" if mach.get("cuda_available") or mach.get("jetson") else "; this machine has no NVIDIA GPU, so TensorRT cannot run here"
-        what = trt.get("problem") or "tensorrt is not installed"
-        rows.append(_row("tensorrt", False, False, f"{what}: {TENSORRT_GET}{gpu_note}", v.get("tensorrt"), tensorrt=trt))
-    elif trt.get("builder_error"):
-        rows.append(_row("tensorrt", False, False, f"TensorRT {trt['version']} is installed but cannot create a builder "
-                         f"({trt['builder_error']}); is there an NVIDIA GPU and driver?", trt["version"], tensorrt=trt))
-    else:
-        run_ok = ok["pycuda"]
-        reason = f"TensorRT {trt['version']}" + ("" if run_ok else f"; running engines needs pycuda: {PYCUDA_GET}")
-        rows.append(_row("tensorrt", True, run_ok, reason, trt["version"], tensorrt=trt))
-
-    darwin = platform.system() == "Darwin"
-    if ok["coremltools"]:
-        reason = "convert and predict (macOS)" if darwin else "conversion works here; Core ML prediction needs macOS"
-    else:
-        reason = missing("coremltools") + ": pip install 'edgeseg[coreml]'"
-    rows.append(_row("coreml", ok["coremltools"] and ok["torch"], ok["coremltools"] and darwin, reason, v["coremltools"]))
-    have_ov = ok.get("openvino", False)
-    reason = ("FP32 and INT8 (from Q/DQ) IRs on the CPU" if have_ov else
-              missing("openvino") + ": pip install 'edgeseg[openvino]' (x86-64 and ARM64 CPUs)")
-    rows.append(_row("openvino", have_ov and ok["onnx"], have_ov, reason, v.get("openvino")))
-    return rows
+    return [r for spec in BACKENDS.values() for r in spec.doctor_rows(v, mach)]

@@ -14,6 +14,7 @@ import types
 import pytest
 
 from edgeseg import _env
+from edgeseg.backends.tensorrt._doctor import tensorrt_facts
 from edgeseg.cli import main
 
 PACKAGES = ("python", "numpy", "torch", "onnx", "onnxruntime", "opencv", "coremltools", "tensorrt", "pycuda", "edgeseg")
@@ -90,7 +91,7 @@ def test_fake_tensorrt_10_installed_branch(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "pycuda", fake_pycuda())
     versions = _env.library_versions()
     assert versions["tensorrt"] == "10.3.0" and versions["pycuda"] == "2024.1"
-    facts = _env.tensorrt_facts()
+    facts = tensorrt_facts()
     assert facts["installed"] and facts["fast_fp16"] is True and facts["fast_int8"] is False and facts["dla_cores"] == 2
     assert facts["paths"]["fp16"] == "TensorRT 10.3: FP16 via builder flag"
     assert "calibrator" in facts["paths"]["int8_calibrated"]
@@ -107,7 +108,7 @@ def test_fake_tensorrt_10_installed_branch(monkeypatch, capsys):
 
 def test_fake_tensorrt_11_paths_are_strongly_typed(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorrt", fake_tensorrt("11.0.0"))
-    paths = _env.tensorrt_facts()["paths"]
+    paths = tensorrt_facts()["paths"]
     assert "strongly typed FP16" in paths["fp16"]
     assert paths["int8_calibrated"].startswith("not available:") and "calibrat" in paths["int8_calibrated"]
     assert "strongly typed INT8 Q/DQ" in paths["int8_qdq"]

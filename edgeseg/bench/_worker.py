@@ -48,7 +48,7 @@ def _takes(artifact: str, name: str) -> bool:
     """Whether the runner for ``artifact`` accepts the keyword ``name``."""
     import inspect
 
-    from edgeseg.runtime.base import runner_class
+    from edgeseg.backends import runner_class
 
     try:
         params = inspect.signature(runner_class(artifact)).parameters
@@ -63,7 +63,7 @@ def run_row(spec: dict[str, Any], out_path: str) -> dict[str, Any]:
     from edgeseg.bench._availability import skip_reason
     from edgeseg.bench.memory import gpu_peak_mb, peak_rss_mb, reset_gpu_peak, rss_mb
     from edgeseg.bench.schema import make_state
-    from edgeseg.runtime.base import open_runner
+    from edgeseg.backends import open_runner
 
     r = spec["row"]
     row: dict[str, Any] = {

@@ -87,7 +87,7 @@ def evaluate_miou(
 
     from edgeseg.data.preprocess import preprocess
     from edgeseg.errors import EdgesegError
-    from edgeseg.runtime.segment import logits_to_labels
+    from edgeseg.segment import logits_to_labels
     from edgeseg.train.metrics import ConfusionMatrix
 
     card = runner.card
@@ -117,15 +117,18 @@ def evaluate_miou(
 
 
 def file_size_mb(path: str | os.PathLike) -> float | None:
-    """Size of a file (an OpenVINO ``.xml`` with its ``.bin``), or of all files in a folder
-    (``.mlpackage``), in MiB."""
+    """Size of an artifact's model files in MiB (``BackendSpec.artifact_size``: an OpenVINO ``.xml``
+    with its ``.bin``, all files of an ``.mlpackage`` folder), or None when it does not exist."""
+    from edgeseg.backends import spec_for
+    from edgeseg.errors import EdgesegError
+
     p = Path(path)
-    if p.is_file():
-        weights = p.with_suffix(".bin") if p.suffix.lower() == ".xml" else None
-        return (p.stat().st_size + (weights.stat().st_size if weights and weights.is_file() else 0)) / MB
-    if p.is_dir():
-        return sum(q.stat().st_size for q in p.rglob("*") if q.is_file()) / MB
-    return None
+    if not p.exists():
+        return None
+    try:
+        return spec_for(p).artifact_size(p) / MB
+    except EdgesegError:  # not an artifact kind: the file itself
+        return (p.stat().st_size if p.is_file() else sum(q.stat().st_size for q in p.rglob("*") if q.is_file())) / MB
 
 
 def model_facts(artifact: str | os.PathLike, card: Any, *, size: tuple[int, int]) -> dict[str, Any]:

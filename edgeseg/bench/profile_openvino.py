@@ -33,7 +33,7 @@ def profile_openvino(
     else the card's), the 15 slowest nodes."""
     import numpy as np
 
-    from edgeseg.runtime.openvino_runner import OpenVinoRunner
+    from edgeseg.backends.openvino.runner import OpenVinoRunner
 
     p = Path(path)
     if p.suffix.lower() != ".xml":

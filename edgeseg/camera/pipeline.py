@@ -33,7 +33,7 @@ from edgeseg.camera.sources import Source, parse_source
 from edgeseg.camera.stats import LoopStats, RateMeter
 from edgeseg.data.preprocess import preprocess
 from edgeseg.errors import EdgesegError
-from edgeseg.runtime.torch_runner import check_finite
+from edgeseg.backends import check_finite
 
 KEY_QUIT = (ord("q"), ord("Q"), 27)
 KEY_PAUSE = ord(" ")

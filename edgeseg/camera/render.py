@@ -14,7 +14,7 @@ import numpy as np
 
 from edgeseg.card import ModelCard
 from edgeseg.errors import EdgesegError
-from edgeseg.runtime.segment import logits_to_labels
+from edgeseg.segment import logits_to_labels
 from edgeseg.vis import colorize, legend, overlay, palette_lut
 
 VIEWS = ("overlay", "mask", "side")

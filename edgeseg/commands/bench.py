@@ -19,10 +19,12 @@ def _option(text: str) -> tuple[str, object]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from edgeseg.backends import artifact_kinds
+
     from edgeseg.commands._args import parse_size
 
     p.add_argument("inputs", nargs="+", metavar="ARTIFACT_OR_MATRIX",
-                   help="a matrix .yaml (see benchmarks/), or artifacts: .pt, .onnx, .engine, .mlpackage")
+                   help=f"a matrix .yaml (see benchmarks/), or artifacts: {artifact_kinds()}")
     p.add_argument("-o", "--output", default=None,
                    help=f"results JSON to append the run to (default: the matrix's 'output', else {DEFAULT_OUTPUT})")
     p.add_argument("--size", type=parse_size, default=None, help="input HEIGHTxWIDTH (default: the card's input size)")

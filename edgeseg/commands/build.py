@@ -1,99 +1,60 @@
-"""``edgeseg build MODEL`` — TensorRT engine, ONNX Runtime CPU model or Core ML package."""
+"""``edgeseg build MODEL`` — every flag, group, choice and the epilog come from the backend specs."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
 import sys
+import textwrap
 
-from edgeseg.commands._args import nonneg_int, positive_int
+HELP = "build a deployable artifact (TensorRT engine, ONNX Runtime model, OpenVINO IR, Core ML package) from an exported model"
 
-HELP = "build a TensorRT engine, an ONNX Runtime CPU model, a Core ML package or an OpenVINO IR from an exported model"
 
-EPILOG = """\
-backends and the options they take:
-  tensorrt     --fp16 --int8 --calib --calib-num --calib-cache --calib-algo --recalibrate
-               --workspace --timing-cache --dla-core --gpu-fallback --shapes --device
-  onnxruntime  --fp16 --int8 --calib --calib-num --per-tensor --threads --opt-level --no-rewrite
-  coreml       --fp16 --int8 --min-target   (takes the .pt checkpoint, or an .onnx with it beside)
-  openvino     --int8 --threads --no-rewrite   (x86/ARM CPUs; INT8 from a Q/DQ ONNX, run with int8 kernels)
+def _epilog() -> str:
+    from edgeseg.backends import builders
 
-examples:
-  edgeseg build cgnet.onnx --fp16                                  # TensorRT FP16
-  edgeseg build cgnet_qdq.onnx --int8                              # TensorRT INT8 from a Q/DQ ONNX
-  edgeseg build cgnet.onnx --int8 --calib calib/camvid_train.txt   # TensorRT 8.6/10.x implicit INT8
-  edgeseg build cgnet.onnx --backend onnxruntime --int8 --calib calib/camvid_train.txt
-  edgeseg build cgnet.pt --backend coreml --int8
-  edgeseg build cgnet_qat.onnx --backend openvino --int8 --threads 2   # fastest CPU path on x86
-"""
+    specs = builders()
+    lines = ["backends and the options they take:"]
+    for name, spec in specs.items():
+        text = " ".join(o.flag for o in spec.options) + (f"   ({spec.note})" if spec.note else "")
+        lines += textwrap.wrap(text, 100, initial_indent=f"  {name:<12} ", subsequent_indent=" " * 15)
+    lines += ["", "examples:"]
+    lines += [f"  {ex}" for spec in specs.values() for ex in spec.examples]
+    return "\n".join(lines) + "\n"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from edgeseg.backends import builders
+    from edgeseg.backends._options import options_table
+
+    specs = builders()
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.epilog = EPILOG
-    p.add_argument("model", help="MODEL.onnx (tensorrt, onnxruntime, openvino) or MODEL.pt / MODEL.onnx (coreml)")
-    p.add_argument("--backend", choices=("tensorrt", "onnxruntime", "coreml", "openvino"), default=None,
-                   help="default: tensorrt when TensorRT is installed")
-    p.add_argument("-o", "--output", default=None,
-                   help="output path (default: MODEL.engine, MODEL.ort.onnx, MODEL.mlpackage or MODEL.xml beside the input)")
-    g = p.add_argument_group("precision")
-    g.add_argument("--fp16", action="store_true", help="FP16 (TensorRT: builder flag on 8.6/10.x, FP16 ONNX on 11.x)")
-    g.add_argument("--int8", action="store_true",
-                   help="INT8: from a Q/DQ ONNX as is, or calibrated (--calib); Core ML: INT8 weights")
-    g = p.add_argument_group("calibration (implicit INT8)")
-    g.add_argument("--calib", metavar="LIST|DIR|SPEC", default=None,
-                   help="calibration frames: a list file, a folder of images or a dataset spec (camvid:PATH, synthetic:N)")
-    g.add_argument("--calib-num", type=positive_int, default=None, metavar="N", help="frames to use (default 256, evenly spaced)")
-    g.add_argument("--calib-cache", metavar="FILE", default=None,
-                   help="TensorRT calibration cache (default calib/MODEL.ALGO.cache); reused only if its key matches")
-    g.add_argument("--calib-algo", choices=("entropy", "minmax"), default=None, help="TensorRT calibrator (default entropy)")
-    g.add_argument("--recalibrate", action="store_true", help="replace a stale calibration cache instead of refusing")
-    g = p.add_argument_group("tensorrt")
-    g.add_argument("--workspace", type=positive_int, default=None, metavar="MiB", help="builder workspace limit")
-    g.add_argument("--timing-cache", metavar="FILE", default=None, help="read and update a timing cache (faster rebuilds)")
-    g.add_argument("--dla-core", type=nonneg_int, default=None, metavar="N", help="build for DLA core N (Jetson Xavier/Orin)")
-    g.add_argument("--gpu-fallback", action="store_true", help="with --dla-core: run layers the DLA cannot on the GPU")
-    g.add_argument("--shapes", metavar="MIN/OPT/MAX", default=None,
-                   help="profile for dynamic inputs, e.g. 1x3x360x480/1x3x360x480/4x3x360x480")
-    g.add_argument("--device", type=nonneg_int, default=None, metavar="N", help="CUDA device index (default 0)")
-    g = p.add_argument_group("onnxruntime, openvino")
-    g.add_argument("--threads", type=positive_int, default=None, metavar="N",
-                   help="CPU threads recorded for the runner (default: the library's own)")
-    g = p.add_argument_group("onnxruntime")
-    g.add_argument("--opt-level", choices=("basic", "extended", "all"), default=None,
-                   help="graph optimizations (default extended; 'all' writes hardware-specific layouts)")
-    g.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weight scales")
-    g.add_argument("--no-rewrite", action="store_true",
-                   help="onnxruntime, openvino: keep the graph as exported (default: rewrite PReLU/BN/Concat into "
-                        "faster, equal ops; PReLU only in a Q/DQ graph for openvino)")
-    g = p.add_argument_group("coreml")
-    g.add_argument("--min-target", default=None, metavar="TARGET", help="minimum deployment target (default iOS16 = macOS13)")
+    p.epilog = _epilog()
+    by_source: dict[str, list[str]] = {}
+    for name, spec in specs.items():
+        by_source.setdefault(" / ".join("MODEL" + s for s in spec.sources), []).append(name)
+    takes = " or ".join(f"{src} ({', '.join(names)})" for src, names in by_source.items())
+    p.add_argument("model", help=f"the exported model: {takes}")
+    p.add_argument("--backend", choices=tuple(specs), default=None, help="default: tensorrt when TensorRT is installed")
+    outputs = ", ".join(spec.output for spec in specs.values())
+    p.add_argument("-o", "--output", default=None, help=f"output path (default beside the input: {outputs})")
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for opt, backends in options_table(specs).values():
+        title = opt.group or ", ".join(backends)
+        if title not in groups:
+            groups[title] = p.add_argument_group(title)
+        help_text = opt.help if opt.group is None or len(backends) == len(specs) else f"{opt.help} [{', '.join(backends)}]"
+        groups[title].add_argument(opt.flag, **{**opt.argparse_kwargs(), "help": help_text})
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgeseg.build import backend_function, check_options, default_backend
+    from edgeseg.backends import BACKENDS, default_backend
+    from edgeseg.backends._options import check_options
 
     backend = args.backend or default_backend()
-    values = vars(args)
-    check_options(backend, values)
-    build = backend_function(backend)
-    common = {"output": args.output, "int8": args.int8}
-    if backend == "tensorrt":
-        result = build(
-            args.model, **common, fp16=args.fp16, calib=args.calib, calib_num=args.calib_num,
-            calib_cache=args.calib_cache, calib_algo=args.calib_algo or "entropy", recalibrate=args.recalibrate,
-            workspace=args.workspace, timing_cache=args.timing_cache, dla_core=args.dla_core,
-            gpu_fallback=args.gpu_fallback, shapes=args.shapes, device=args.device or 0,
-            command=shlex.join(["edgeseg", "build", *sys.argv[2:]]) if sys.argv[1:2] == ["build"] else None,
-        )
-    elif backend == "onnxruntime":
-        result = build(
-            args.model, **common, fp16=args.fp16, calib=args.calib, calib_num=args.calib_num, per_channel=not args.per_tensor,
-            threads=args.threads, opt_level=args.opt_level or "extended", rewrite=not args.no_rewrite,
-        )
-    elif backend == "openvino":
-        result = build(args.model, **common, threads=args.threads, rewrite=not args.no_rewrite)
-    else:
-        result = build(args.model, **common, fp16=True, min_target=args.min_target or "iOS16")
+    options = check_options(backend, vars(args))
+    build = BACKENDS[backend].build_function()
+    command = shlex.join(["edgeseg", "build", *sys.argv[2:]]) if sys.argv[1:2] == ["build"] else None
+    result = build(args.model, output=args.output, command=command, **options)
     print(result.summary())
     return 0

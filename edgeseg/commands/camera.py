@@ -14,9 +14,11 @@ keys: q quit, space pause, s snapshot. Ctrl-C / SIGTERM stop cleanly and print t
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from edgeseg.backends import artifact_kinds
+
     p.epilog = EPILOG
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("model", help="model file: .pt checkpoint, .onnx, .engine, .mlpackage")
+    p.add_argument("model", help=f"model file: {artifact_kinds()}")
     src = p.add_argument_group("source")
     src.add_argument("--source", default="0", help="camera index, /dev/videoN, video file, rtsp://..., csi://N or gst:PIPELINE (default 0)")
     src.add_argument("--width", type=int, default=None, help="csi:// capture width (default 1280)")
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from edgeseg.camera.capture import SourceLostError
     from edgeseg.camera.pipeline import CameraLoop, CameraOptions
     from edgeseg.camera.sources import parse_source
-    from edgeseg.runtime.base import open_runner
+    from edgeseg.backends import open_runner
 
     source = parse_source(args.source, width=args.width, height=args.height, fps=args.fps, flip=args.flip)
     if args.stats_out:

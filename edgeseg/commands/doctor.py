@@ -58,9 +58,9 @@ def _library_note(name: str, report: dict[str, Any]) -> str:
             return "see the tensorrt backend below for how to get it"
         return f"cannot create a builder: {trt['builder_error']}" if trt.get("builder_error") else ""
     if name == "pycuda":
-        from edgeseg._env import PYCUDA_GET
+        from edgeseg.backends.tensorrt._env import PYCUDA_HINT
 
-        return "" if report["libraries"].get("pycuda") else f"needed to run TensorRT engines: {PYCUDA_GET}"
+        return "" if report["libraries"].get("pycuda") else f"needed to run TensorRT engines: {PYCUDA_HINT}"
     return ""
 
 

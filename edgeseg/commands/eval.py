@@ -8,7 +8,9 @@ HELP = "evaluate a checkpoint / ONNX / engine on a dataset: per-class IoU, mIoU,
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="model file: .pt checkpoint, .onnx, .engine, .mlpackage")
+    from edgeseg.backends import artifact_kinds
+
+    p.add_argument("model", help=f"model file: {artifact_kinds()}")
     p.add_argument("--data", required=True, help="camvid:PATH, cityscapes:PATH, folder:PATH or synthetic[:N]")
     p.add_argument("--split", default="val", help="dataset split (default val)")
     p.add_argument("--max-frames", type=int, default=None, help="evaluate the first N frames only")
@@ -21,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from edgeseg._io import atomic_write_json, check_output_path
     from edgeseg.data.datasets import open_dataset
-    from edgeseg.runtime.base import open_runner
+    from edgeseg.backends import open_runner
     from edgeseg.train.evaluate import evaluate, format_table
 
     if args.json_out:

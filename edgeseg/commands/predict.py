@@ -8,7 +8,9 @@ HELP = "segment images with a checkpoint / ONNX / engine: writes <stem>_mask.png
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="model file: .pt checkpoint, .onnx, .engine, .mlpackage")
+    from edgeseg.backends import artifact_kinds
+
+    p.add_argument("model", help=f"model file: {artifact_kinds()}")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, BMP, ...)")
     p.add_argument("-o", "--out", default="runs/predict", help="output folder, created if missing (default runs/predict)")
     p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the mask, 0..1 (default 0.5)")
@@ -32,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from edgeseg._io import atomic_write_bytes, ensure_writable_dir
     from edgeseg.data.image import image_size, read_image
     from edgeseg.errors import EdgesegError
-    from edgeseg.runtime.base import open_runner
-    from edgeseg.runtime.segment import segment
+    from edgeseg.backends import open_runner
+    from edgeseg.segment import segment
     from edgeseg.vis import colorize, overlay, palette_lut
 
     if not 0.0 <= args.alpha <= 1.0:

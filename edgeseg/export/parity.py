@@ -130,8 +130,8 @@ def check_parity(
     ``model`` is not modified (the reference runs on a CPU fp32 copy of it).
     """
     from edgeseg.data.preprocess import preprocess
-    from edgeseg.runtime.ort_runner import OrtRunner
-    from edgeseg.runtime.torch_runner import TorchRunner
+    from edgeseg.backends.onnxruntime.runner import OrtRunner
+    from edgeseg.backends.torch.runner import TorchRunner
 
     with OrtRunner(onnx_path) as ort_runner:
         hw = ort_runner.input_size or size or card.input_size

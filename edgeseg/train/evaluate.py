@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from edgeseg.runtime.segment import segment
+from edgeseg.segment import segment
 from edgeseg.train.metrics import ConfusionMatrix
 
 

@@ -245,7 +245,7 @@ class Trainer:
     def validate(self) -> dict[str, Any]:
         from edgeseg.train.evaluate import evaluate
 
-        from edgeseg.runtime.torch_runner import TorchRunner
+        from edgeseg.backends.torch.runner import TorchRunner
 
         runner = TorchRunner.from_model(self.model, self.card, device=str(self.device), channels_last=self.channels_last)
         return evaluate(runner, self.val_set, max_frames=self.cfg.val_max_frames, progress=self.progress, desc="val")

@@ -16,7 +16,7 @@ from edgeseg.errors import EdgesegError  # noqa: E402
 @pytest.fixture(scope="module")
 def tiny_ir(tiny_artifacts, tmp_path_factory):
     """The bench tests' tiny CGNet ONNX built as an FP32 IR with --threads 1 recorded in its card."""
-    from edgeseg.build.openvino import build_openvino
+    from edgeseg.backends.openvino.build import build_openvino
 
     folder = tmp_path_factory.mktemp("ov_profile")
     return build_openvino(tiny_artifacts["onnx"], output=folder / "tiny.xml", threads=1, log=lambda s: None).path

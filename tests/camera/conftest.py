@@ -33,7 +33,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def runner(tiny_checkpoint):
-    from edgeseg.runtime.base import open_runner
+    from edgeseg.backends import open_runner
 
     with open_runner(tiny_checkpoint, threads=1) as r:
         yield r

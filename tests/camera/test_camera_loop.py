@@ -14,7 +14,7 @@ from camera_fakes import FakeCapture, FakeOpener, SlowRunner, gray
 from camera_media import N_FRAMES, SIZE, read_all
 from edgeseg.camera.pipeline import CameraLoop, CameraOptions
 from edgeseg.data.image import read_label
-from edgeseg.runtime.segment import segment
+from edgeseg.segment import segment
 
 
 def _collect():

@@ -1,4 +1,4 @@
-"""Tiny checkpoint/ONNX helpers shared with tests/runtime (loaded by path: test folders are not packages)."""
+"""Tiny checkpoint/ONNX helpers shared with tests/backends (loaded by path: test folders are not packages)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 def _load_artifacts() -> ModuleType:
     name = "_edgeseg_runtime_test_artifacts"
     if name not in sys.modules:
-        path = Path(__file__).parents[1] / "runtime" / "_runtime_artifacts.py"
+        path = Path(__file__).parents[1] / "backends" / "_shared" / "_runtime_artifacts.py"
         spec = importlib.util.spec_from_file_location(name, path)
         mod = importlib.util.module_from_spec(spec)
         sys.modules[name] = mod

@@ -9,8 +9,8 @@ import pytest
 from edgeseg.card import card_from_onnx
 from edgeseg.cli import main
 from edgeseg.data.preprocess import preprocess
-from edgeseg.runtime.ort_runner import OrtRunner
-from edgeseg.runtime.torch_runner import TorchRunner
+from edgeseg.backends.onnxruntime.runner import OrtRunner
+from edgeseg.backends.torch.runner import TorchRunner
 
 
 def _export(capsys, *argv):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from edgeseg.cli import main
-from edgeseg.runtime.base import open_runner
-from edgeseg.runtime.segment import segment
+from edgeseg.backends import open_runner
+from edgeseg.segment import segment
 from edgeseg.vis import colorize
 
 

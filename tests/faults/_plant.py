@@ -73,7 +73,7 @@ def copy_run(run: Path, dst: Path) -> Path:
 
 
 def _load_fake(name: str):
-    """tests/fakes/<name>.py under the module name tests/build uses, loaded once."""
+    """tests/fakes/<name>.py under the module name tests/backends uses, loaded once."""
     modname = f"edgeseg_tests_{name}"
     if modname not in sys.modules:
         spec = importlib.util.spec_from_file_location(modname, FAKES / f"{name}.py")

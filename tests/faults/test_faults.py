@@ -160,7 +160,7 @@ def plant_engine_without_sidecar(tmp, a, P):
 
 def _ir(tmp, onnx, name="m"):
     """A real OpenVINO IR (NAME.xml + NAME.bin, card in rt_info) of ``onnx``, built in ``tmp``."""
-    from edgeseg.build.openvino import build_openvino
+    from edgeseg.backends.openvino.build import build_openvino
 
     return build_openvino(onnx, output=tmp / f"{name}.xml", log=lambda s: None).path
 

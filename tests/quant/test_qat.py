@@ -90,7 +90,7 @@ def test_qat_finetune_rejects_bad_settings(trained_ckpt):
 
 def test_torch_runner_runs_a_qat_checkpoint_with_int8_numerics(qat_run, val_batch, assert_same_int8_numerics):
     """A QAT .pt opened by open_runner runs its fake-quant model (labelled int8), not the float weights."""
-    from edgeseg.runtime.base import open_runner
+    from edgeseg.backends import open_runner
 
     out, ckpt = qat_run
     qmodel, _, _ = load_quantized_checkpoint(ckpt)

@@ -1,0 +1,117 @@
+"""One package per backend, each described by one ``BackendSpec`` (see ``_spec``).
+
+``BACKENDS`` is the explicit registry: adding a backend is one folder ``edgeseg/backends/<name>/``
+(``__init__.py`` with its ``SPEC``, ``build.py``, ``runner.py``) and one line here. Everything else
+(``open_runner``'s suffixes, the ``build`` command's flags, help texts, ``doctor``, bench skips,
+install hints) is derived from these specs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from pathlib import Path
+from typing import Any
+
+from edgeseg.backends._runner import BaseRunner, Runner, check_batch, check_finite
+from edgeseg.backends._spec import BackendSpec
+from edgeseg.backends.coreml import SPEC as COREML
+from edgeseg.backends.onnxruntime import SPEC as ONNXRUNTIME
+from edgeseg.backends.openvino import SPEC as OPENVINO
+from edgeseg.backends.tensorrt import SPEC as TENSORRT
+from edgeseg.backends.torch import SPEC as TORCH
+from edgeseg.card import ModelCard
+from edgeseg.errors import EdgesegError, UnsupportedOptionError
+
+#: name -> spec. Explicit and ordered (doctor, help texts and the build command follow this order).
+BACKENDS: dict[str, BackendSpec] = {
+    "torch": TORCH,
+    "onnxruntime": ONNXRUNTIME,
+    "openvino": OPENVINO,
+    "tensorrt": TENSORRT,
+    "coreml": COREML,
+}
+
+__all__ = [
+    "BACKENDS", "BackendSpec", "BaseRunner", "Runner", "artifact_kinds", "available_backends", "builders",
+    "check_batch", "check_finite", "default_backend", "open_runner", "read_card", "runner_class", "spec_for",
+]
+
+
+def _suffix_map() -> dict[str, BackendSpec]:
+    out: dict[str, BackendSpec] = {}
+    for spec in BACKENDS.values():
+        for suffix in spec.suffixes:
+            if suffix in out:
+                raise ValueError(f"suffix {suffix} is claimed by {out[suffix].name} and {spec.name}")
+            out[suffix] = spec
+    return out
+
+
+def artifact_kinds() -> str:
+    """Every artifact ending a runner opens, for help texts: '.pt, .onnx, .xml, .engine, .plan, .mlpackage'."""
+    return ", ".join(_suffix_map())
+
+
+def builders() -> dict[str, BackendSpec]:
+    """The backends that build something (``--backend`` choices), in ``BACKENDS`` order."""
+    return {n: s for n, s in BACKENDS.items() if s.builder is not None}
+
+
+def spec_for(path: str | os.PathLike) -> BackendSpec:
+    """The spec whose runner opens ``path`` (by its ending); EdgesegError naming the endings known."""
+    p = Path(path)
+    spec = _suffix_map().get(p.suffix.lower())
+    if spec is None:
+        raise EdgesegError(
+            f"{p}: no runner for files ending in {p.suffix or '(no suffix)'!r}; expected one of {artifact_kinds()}"
+        )
+    return spec
+
+
+def runner_class(path: str | os.PathLike) -> type:
+    return spec_for(path).runner_class()
+
+
+def read_card(path: str | os.PathLike) -> ModelCard:
+    """The model card of any artifact, read without running it."""
+    p = Path(path)
+    if not p.exists():
+        raise EdgesegError(f"{p}: file not found")
+    return spec_for(p).read_card(p)
+
+
+def open_runner(path: str | os.PathLike, **options: Any) -> Runner:
+    """Open the runner for ``path`` (use it as a context manager). Options go to the runner; one it
+    does not take is an UnsupportedOptionError naming those it does."""
+    p = Path(path)
+    if not p.exists():
+        raise EdgesegError(f"{p}: file not found")
+    cls = runner_class(p)
+    params = inspect.signature(cls.__init__).parameters
+    accepted = [n for n, q in params.items() if q.kind is inspect.Parameter.KEYWORD_ONLY]
+    takes_any = any(q.kind is inspect.Parameter.VAR_KEYWORD for q in params.values())
+    unknown = [k for k in options if k not in accepted]
+    if unknown and not takes_any:
+        raise UnsupportedOptionError(
+            f"{p.name}: the {cls.__name__} does not take {', '.join(sorted(unknown))}; "
+            f"it takes {', '.join(accepted) or 'no options'}"
+        )
+    return cls(p, **options)
+
+
+def available_backends() -> list[str]:
+    """Backends that build and whose library is installed here, in ``BACKENDS`` order."""
+    return [n for n, s in builders().items() if s.available()]
+
+
+def default_backend() -> str:
+    """'tensorrt' when TensorRT imports; otherwise an error naming the backends that are available."""
+    if TENSORRT.available():
+        return "tensorrt"
+    others = [b for b in available_backends() if b != "tensorrt"]
+    raise EdgesegError(
+        "TensorRT is not installed here, so there is no default backend; "
+        + (f"available backends: {', '.join(others)} (pass --backend NAME)" if others else "no backend is available")
+        + " — see docs/jetson.md to install TensorRT"
+    )

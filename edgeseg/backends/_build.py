@@ -1,0 +1,83 @@
+"""What every build shares: ``BuildResult`` (one success line), the timed build driver ``timed_build``
+and the size unit. A backend's build function is decorated with ``@timed_build("name")`` and returns
+a ``Built``; the driver times the call, sizes the artifact from its spec's ``artifact_files`` and
+returns the ``BuildResult``, whose ``summary()`` reports the comparison against the source that
+every build runs (``edgeseg.export.compare``)."""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from edgeseg.card import ModelCard
+
+
+def human_size(n: int) -> str:
+    """Bytes in MiB, the one size unit edgeseg prints ("0.47 MiB", "12.3 MiB")."""
+    mib = n / 2**20
+    return f"{mib:.2f} MiB" if mib < 10 else f"{mib:.1f} MiB"
+
+
+@dataclass(frozen=True)
+class Built:
+    """What a backend's build function returns to the driver. ``comparison``: the source-vs-artifact
+    comparison (``Comparison.to_dict()`` form with a ``summary``), or a ``{"skipped": why}`` dict."""
+
+    path: Path
+    precision: str
+    path_name: str
+    card: ModelCard
+    comparison: dict[str, Any] | None = None
+    notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build wrote. ``path_name`` says which path was taken (e.g. "TensorRT 10.3: FP16 via builder flag")."""
+
+    backend: str
+    path: Path
+    precision: str
+    path_name: str
+    seconds: float
+    size_bytes: int
+    card: ModelCard
+    comparison: dict[str, Any] | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def summary(self) -> str:
+        """The one success line printed per build (time, file, size, the comparison against the source)."""
+        line = (
+            f"built {self.backend} {self.precision} ({self.path_name}) in {self.seconds:.{2 if self.seconds < 10 else 1}f} s: "
+            f"{self.path} ({human_size(self.size_bytes)})"
+        )
+        c = self.comparison
+        if c:
+            line += f"; vs source: {c['summary']}" if "summary" in c else f"; not compared with the source: {c['skipped']}"
+        return line
+
+
+def timed_build(backend: str) -> Callable[[Callable[..., Built]], Callable[..., BuildResult]]:
+    """Decorator: the one timed build driver. Times the build function, sizes what it wrote and
+    returns a ``BuildResult`` (the build function returns a ``Built``)."""
+
+    def wrap(fn: Callable[..., Built]) -> Callable[..., BuildResult]:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> BuildResult:
+            from edgeseg.backends import BACKENDS
+
+            t0 = time.perf_counter()
+            built = fn(*args, **kwargs)
+            seconds = time.perf_counter() - t0
+            return BuildResult(
+                backend=backend, path=built.path, precision=built.precision, path_name=built.path_name,
+                seconds=seconds, size_bytes=BACKENDS[backend].artifact_size(built.path), card=built.card,
+                comparison=built.comparison, notes=built.notes,
+            )
+
+        return run
+
+    return wrap

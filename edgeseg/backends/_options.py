@@ -1,0 +1,69 @@
+"""Build options shared by several backends, and the checks derived from every spec's options.
+
+An option given to a backend that does not take it is rejected with a message naming the
+backends that do (never silently ignored). Backend-only options live in that backend's spec.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from edgeseg.backends._spec import BackendSpec, Option
+from edgeseg.commands._args import positive_int
+from edgeseg.errors import UnsupportedOptionError
+
+
+FP16 = Option("--fp16", "fp16", "FP16 (TensorRT: builder flag on 8.6/10.x, FP16 ONNX on 11.x; Core ML: FP16 compute, "
+              "its default)", switch=True, group="precision")
+INT8 = Option("--int8", "int8", "INT8: from a Q/DQ ONNX as is, or calibrated (--calib); Core ML: INT8 weights",
+              switch=True, group="precision")
+CALIB = Option("--calib", "calib", "calibration frames: a list file, a folder of images or a dataset spec "
+               "(camvid:PATH, synthetic:N)", metavar="LIST|DIR|SPEC", group="calibration (implicit INT8)")
+CALIB_NUM = Option("--calib-num", "calib_num", "frames to use (default 256, evenly spaced)", kind=positive_int,
+                   metavar="N", group="calibration (implicit INT8)")
+THREADS = Option("--threads", "threads", "CPU threads recorded for the runner (default: the library's own)",
+                 kind=positive_int, metavar="N")
+NO_REWRITE = Option("--no-rewrite", "rewrite", "keep the graph as exported (default: rewrite PReLU/BN/Concat into "
+                    "faster, equal ops; PReLU only in a Q/DQ graph for openvino)", switch=False)
+
+
+def _specs(specs: Mapping[str, BackendSpec] | None) -> Mapping[str, BackendSpec]:
+    if specs is None:
+        from edgeseg.backends import BACKENDS
+
+        return BACKENDS
+    return specs
+
+
+def options_table(specs: Mapping[str, BackendSpec] | None = None) -> dict[str, tuple[Option, tuple[str, ...]]]:
+    """param -> (the Option, the backends that accept it), in first-seen order (default: every spec
+    in ``BACKENDS``). Two specs that declare the same param must share one Option."""
+    specs = _specs(specs)
+    table: dict[str, tuple[Option, tuple[str, ...]]] = {}
+    for name, spec in specs.items():
+        for opt in spec.options:
+            known, names = table.get(opt.param, (opt, ()))
+            if known != opt:
+                raise ValueError(f"backend {name!r} declares {opt.flag} unlike {', '.join(names)}")
+            table[opt.param] = (opt, (*names, name))
+    return table
+
+
+def given_options(values: Mapping[str, Any], specs: Mapping[str, BackendSpec] | None = None) -> dict[str, Any]:
+    """The build options in ``values`` (argparse dests = params) that were given (not None)."""
+    table = options_table(specs)
+    return {k: v for k, v in values.items() if k in table and v is not None}
+
+
+def check_options(backend: str, values: Mapping[str, Any], specs: Mapping[str, BackendSpec] | None = None) -> dict[str, Any]:
+    """The given options as build keywords; UnsupportedOptionError for every one ``backend`` does not take."""
+    specs = _specs(specs)
+    builders = [n for n, s in specs.items() if s.builder is not None]
+    if backend not in builders:
+        raise UnsupportedOptionError(f"unknown backend {backend!r}; expected one of {', '.join(builders)}")
+    table = options_table(specs)
+    given = given_options(values, specs)
+    bad = [f"{table[p][0].flag} (accepted by {', '.join(table[p][1])})" for p in given if backend not in table[p][1]]
+    if bad:
+        raise UnsupportedOptionError(f"--backend {backend} does not take " + "; ".join(bad))
+    return given

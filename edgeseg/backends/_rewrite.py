@@ -1,0 +1,100 @@
+"""Float-graph rewrites for ONNX Runtime's CPU kernels: each computes the same function.
+
+``rewrite_for_cpu`` runs, in order:
+0. ``inline_constants``: Identity-of-initializer (the exporter's de-duplicated weights) and Constant
+   nodes become initializers, so the rewrites below see every parameter;
+1. ``_concat.split_through_concat``: BN/PReLU after a channel Concat move onto each input;
+2. ``_prelu.prelu_to_fast_form``: PReLU as NCHWc-friendly ops (or LeakyRelu for one slope);
+3. ``_concat.split_conv_over_concat``: a Conv over an unaligned Concat becomes a sum of Convs.
+The ONNX Runtime build checks the rewritten graph's outputs against the original (``check_same``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def inline_constants(model: Any) -> int:
+    """Turn ``Identity(initializer)`` and ``Constant`` (tensor value) nodes into initializers, in place;
+    returns how many nodes went. Graph outputs are never touched."""
+    from onnx import numpy_helper
+
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    outputs = {o.name for o in graph.output}
+    keep, count = [], 0
+    for n in graph.node:
+        value = None
+        if n.output[0] not in outputs and n.domain in ("", "ai.onnx"):
+            if n.op_type == "Identity" and n.input[0] in inits:
+                value = numpy_helper.to_array(inits[n.input[0]])
+            elif n.op_type == "Constant" and len(n.attribute) == 1 and n.attribute[0].name == "value":
+                value = numpy_helper.to_array(n.attribute[0].t)
+        if value is None:
+            keep.append(n)
+            continue
+        t = numpy_helper.from_array(value, n.output[0])
+        graph.initializer.append(t)
+        inits[t.name] = t
+        count += 1
+    del graph.node[:]
+    graph.node.extend(keep)
+    return count
+
+
+def rewrite_for_cpu(model: Any, *, prelu_only: bool = False) -> list[str]:
+    """Rewrite ``model`` (onnx.ModelProto) in place; returns one line per rewrite that changed it
+    (inlining constants alone is not reported). ``prelu_only`` (default False) keeps the Concat
+    rewrites out: for Q/DQ graphs, where moving float ops across a Concat would move them across
+    the quantization points around it."""
+    from edgeseg.backends._concat import split_conv_over_concat, split_through_concat
+    from edgeseg.backends._prelu import prelu_to_fast_form
+
+    inline_constants(model)
+    done: list[str] = []
+    n = 0 if prelu_only else split_through_concat(model)
+    if n:
+        done.append(f"BatchNormalization/PRelu moved before Concat ({n} concats)")
+    forms = prelu_to_fast_form(model)
+    if forms["scale_relu_add"]:
+        done.append(f"PRelu -> slope*x + Relu((1-slope)*x) ({forms['scale_relu_add']} nodes)")
+    if forms["leakyrelu"]:
+        done.append(f"PRelu with one slope -> LeakyRelu ({forms['leakyrelu']} nodes)")
+    if forms["relu_sub"]:
+        done.append(f"PRelu -> Relu(x) - slope*Relu(-x) ({forms['relu_sub']} nodes)")
+    n = 0 if prelu_only else split_conv_over_concat(model)
+    if n:
+        done.append(f"Conv over an unaligned Concat -> sum of Convs ({n} convs)")
+    return done
+
+
+def check_same(original: Any, rewritten: Any, *, input_name: str, shape: tuple[int, ...], atol: float = 1e-4,
+               rtol: float = 1e-4, seed: int = 0) -> float:
+    """Run both graphs (no ORT optimizations) on one random input; return the max abs difference,
+    raising ``BuildError`` when it is beyond ``atol + rtol * |reference|``. Defaults: 1e-4 / 1e-4."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from edgeseg.errors import BuildError
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.log_severity_level = 3
+    x = np.random.default_rng(seed).random(shape, dtype=np.float32)
+    outs = []
+    for m in (original, rewritten):
+        sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        outs.append(sess.run(None, {input_name: x})[0].astype(np.float32))
+    ref, got = outs
+    diff = np.abs(got - ref)
+    worst = float(diff.max()) if diff.size else 0.0
+    if not np.all(diff <= atol + rtol * np.abs(ref)):
+        raise BuildError(f"graph rewrite changed the outputs (max abs difference {worst:.3g} > {atol:g} + {rtol:g}*|ref|); "
+                         "build again with --no-rewrite and report this model")
+    return worst
+
+
+def probe_shape(dims: Any, input_size: Any) -> tuple[int, ...]:
+    """A concrete (N, C, H, W) for the parity probe: static dims as they are, dynamic ones 1 / the card's size."""
+    fallback = (1, 3, *input_size)
+    return tuple(d if isinstance(d, int) and d > 0 else fallback[k] for k, d in enumerate(dims))

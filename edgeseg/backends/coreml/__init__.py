@@ -1,0 +1,72 @@
+"""Core ML: ``.mlpackage`` ML Programs for Apple devices (FP16 or FP32 compute, optional INT8 weights).
+
+``build.py`` converts the PyTorch checkpoint (coremltools has no ONNX converter) and validates the
+package on any OS; ``runner.py`` predicts on macOS only.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+from edgeseg.backends._options import FP16, INT8
+from edgeseg.backends._spec import BackendSpec, Option, missing, module_installed, row, usable
+from edgeseg.card import ModelCard
+
+INSTALL = "pip install 'edgeseg[coreml]'"
+
+
+def run_problem() -> str | None:
+    """Why Core ML packages cannot predict here (prediction needs macOS), or None."""
+    if sys.platform != "darwin":
+        return f"Core ML prediction needs macOS; this is {platform.system() or sys.platform}"
+    return None
+
+
+def _read_card(path: Path) -> ModelCard:
+    from edgeseg.card import read_sidecar
+
+    return read_sidecar(path)
+
+
+def _default_output(model: Path) -> Path:
+    """model.pt -> model.mlpackage (an .onnx is named after the checkpoint it came from, by the build)."""
+    return model.with_suffix(".mlpackage")
+
+
+def _doctor_rows(versions: dict[str, str | None], machine: dict[str, Any]) -> list[dict[str, Any]]:
+    have = usable(versions, "coremltools")
+    darwin = platform.system() == "Darwin"
+    if have:
+        reason = "convert and predict (macOS)" if darwin else "conversion works here; Core ML prediction needs macOS"
+    else:
+        reason = f"{missing(versions, 'coremltools')}: {INSTALL}"
+    return [row("coreml", have and usable(versions, "torch"), have and darwin, reason, versions.get("coremltools"))]
+
+
+SPEC = BackendSpec(
+    name="coreml",
+    title="Core ML",
+    suffixes=(".mlpackage",),
+    runner="edgeseg.backends.coreml.runner:CoreMLRunner",
+    builder="edgeseg.backends.coreml.build:build_coreml",
+    sources=(".pt", ".onnx"),
+    output="MODEL.mlpackage",
+    packages=("coremltools",),
+    extra="coreml",
+    install=INSTALL,
+    options=(
+        FP16, INT8,
+        Option("--min-target", "min_target", "minimum deployment target (default iOS16 = macOS13)", metavar="TARGET"),
+    ),
+    note="takes the .pt checkpoint, or an .onnx with it beside",
+    examples=("edgeseg build cgnet.pt --backend coreml --int8",),
+    available=lambda: module_installed("coremltools"),
+    run_problem=run_problem,
+    read_card=_read_card,
+    sidecar=True,
+    default_output=_default_output,
+    doctor_rows=_doctor_rows,
+)

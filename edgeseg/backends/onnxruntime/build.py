@@ -1,0 +1,176 @@
+"""Build an offline-optimized ONNX Runtime CPU model (FP32, or INT8 with CPU-flavoured quantization).
+
+The optimization level defaults to EXTENDED (fusions such as Conv+activation into com.microsoft
+FusedConv, portable across x86-64 and ARM64 CPUs). ``opt_level="all"`` adds layout transforms
+(NCHWc) that ONNX Runtime itself warns are hardware specific: such a file should only be run on the
+machine that wrote it, so it is not the default. ``basic`` keeps only constant folding and
+redundant-node removal (opset-standard ops only).
+
+The card travels in metadata_props (re-inserted after ORT writes the file) with the thread
+settings, ORT version and optimization level in ``card.extra``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from edgeseg._io import atomic_write_bytes, check_output_path, sha256_file
+from edgeseg.backends._build import Built, timed_build
+from edgeseg.backends.onnxruntime import OPT_LEVELS, SPEC
+from edgeseg.backends._onnx import check_threads, graph_inputs, load_exported
+from edgeseg.backends._rewrite import check_same, probe_shape, rewrite_for_cpu
+from edgeseg.card import card_from_onnx, card_to_onnx
+from edgeseg.errors import BuildError
+
+DEFAULT_OPT_LEVEL = "extended"
+#: what ``--opt-level`` offers (the runner also takes "disable")
+BUILD_OPT_LEVELS = ("basic", "extended", "all")
+
+
+@timed_build("onnxruntime")
+def build_onnxruntime(
+    onnx: str | os.PathLike,
+    *,
+    output: str | os.PathLike | None = None,
+    int8: bool = False,
+    fp16: bool = False,
+    calib: str | None = None,
+    calib_num: int | None = None,
+    per_channel: bool = True,
+    threads: int | None = None,
+    opt_level: str = DEFAULT_OPT_LEVEL,
+    rewrite: bool = True,
+    command: str | None = None,
+    log: Callable[[str], None] = print,
+) -> Built:
+    """Write ``output`` (default model.ort.onnx). ``threads``: intra-op threads recorded in the card
+    and used while optimizing (None = ORT's default, one per physical core). ``int8`` quantizes with
+    ``edgeseg.quant.ort_cpu.quantize_ort_cpu`` on the ``calib`` set (per-channel unless told not).
+    ``fp16`` converts the weights and activations to float16 with the converter the TensorRT 11
+    path uses (IO, Resize and reductions stay float32), so its accuracy can be measured on a CPU.
+    ``rewrite`` (default True) applies ``_rewrite.rewrite_for_cpu`` to float graphs and checks the
+    rewritten graph's outputs against the original before optimizing (listed in card.extra["rewrites"])."""
+    import onnx as onnx_lib
+    import onnxruntime as ort
+
+    src = Path(onnx)
+    out = check_output_path(output or SPEC.default_output(src))
+    if out.resolve() == src.resolve():
+        raise BuildError(f"output {out} would overwrite the input ONNX; pass -o another path")
+    if opt_level not in BUILD_OPT_LEVELS:
+        raise BuildError(f"--opt-level {opt_level!r}: expected one of {', '.join(BUILD_OPT_LEVELS)}")
+    check_threads(threads)
+    model, card, qdq = load_exported(src)
+    if fp16 and (int8 or qdq):
+        raise BuildError("--fp16 and INT8 exclude each other for onnxruntime: pick one (a Q/DQ ONNX is already INT8)")
+    if int8 and qdq:
+        log("note: the ONNX is already quantized (Q/DQ); optimizing it as it is")
+    elif int8 and not calib:
+        raise BuildError("--int8 for onnxruntime quantizes the FP32 ONNX and needs a calibration set: --calib LIST|DIR")
+    precision = "int8" if (int8 or qdq) else ("fp16" if fp16 else "fp32")
+    path_name = f"ONNX Runtime {ort.__version__} CPU: {precision.upper()}, {opt_level} graph optimizations"
+    if qdq:
+        path_name += " (Q/DQ ONNX as given)"
+    elif int8:
+        path_name += f" after quantize_ort_cpu ({'per-channel' if per_channel else 'per-tensor'} weights)"
+
+    t0 = time.perf_counter()
+    calibration = dict(card.calibration)
+    with tempfile.TemporaryDirectory(prefix=".edgeseg-ort-", dir=out.parent) as tmp:
+        source = src
+        if int8 and not qdq:
+            source = _quantize(src, Path(tmp) / "quant.onnx", card=card, model=model, calib=calib,
+                               calib_num=calib_num, per_channel=per_channel, log=log)
+            quant_card = card_from_onnx(source)  # quantize_ort_cpu's card: calibration + flavour facts
+            calibration = dict(quant_card.calibration)
+            card = card.replace(extra={**card.extra, **quant_card.extra})
+        rewrites: list[str] = []
+        if not (int8 or qdq):  # float graphs: the same function in ops ORT's CPU kernels run fast
+            graph = onnx_lib.load(str(src))
+            if rewrite:
+                original = onnx_lib.ModelProto()
+                original.CopyFrom(graph)
+                rewrites = rewrite_for_cpu(graph)
+                if rewrites:
+                    worst = check_same(original, graph, input_name=graph_inputs(model)[0].name,
+                                       shape=probe_shape(graph_inputs(model)[0].dims, card.input_size))
+                    path_name += (f", {len(rewrites)} rewrites for the CPU kernels (outputs equal to the export, "
+                                  f"max diff {worst:.1g}; listed in the card)")
+                del original
+            if fp16:
+                from edgeseg.backends._fp16 import convert_onnx_fp16
+
+                graph = convert_onnx_fp16(graph)
+                path_name += " (float16 graph from the TensorRT-11 FP16 converter; float32 IO)"
+            source = Path(tmp) / "float.onnx"
+            onnx_lib.save(graph, str(source))
+        optimized = Path(tmp) / "optimized.onnx"
+        so = ort.SessionOptions()
+        so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPT_LEVELS[opt_level])
+        so.optimized_model_filepath = str(optimized)
+        if threads is not None:
+            so.intra_op_num_threads = int(threads)
+        try:
+            ort.InferenceSession(str(source), so, providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001 - ORT raises its own Fail/InvalidGraph types
+            raise BuildError(f"ONNX Runtime could not load/optimize {source.name}: {str(e).splitlines()[0][:300]}") from e
+        if not optimized.is_file():
+            raise BuildError("ONNX Runtime did not write the optimized model")
+        proto = onnx_lib.load(str(optimized))
+    seconds = time.perf_counter() - t0
+
+    new_card = card.replace(
+        precision=precision,
+        source=f"{src.name}@sha256:{sha256_file(src)[:16]}",
+        calibration=calibration,
+        extra={
+            **card.extra,
+            "onnx_source": card.source,
+            "backend": "onnxruntime",
+            "onnxruntime_version": ort.__version__,
+            "execution_provider": "CPUExecutionProvider",
+            "opt_level": opt_level,
+            "threads": threads,  # None: the library's default
+            "build_path": path_name,
+            "rewrites": rewrites,
+            "build_seconds": round(seconds, 3),
+            "build_command": command,
+        },
+    )
+    card_to_onnx(proto, new_card)
+    data = proto.SerializeToString()
+    _check_loads(data, graph_inputs(model)[0].name if graph_inputs(model) else None)
+    atomic_write_bytes(out, data)
+    return Built(path=out, precision=precision, path_name=path_name, card=new_card)
+
+
+def _quantize(src: Path, dst: Path, *, card: Any, model: Any, calib: str | None, calib_num: int | None,
+              per_channel: bool, log: Callable[[str], None]) -> Path:
+    from edgeseg.backends._calib_set import open_calib_set
+    from edgeseg.quant.ort_cpu import quantize_ort_cpu
+
+    inp = graph_inputs(model)[0]
+    dims = [d if isinstance(d, int) else None for d in inp.dims]
+    size = (dims[2] or card.input_size[0], dims[3] or card.input_size[1])
+    calib_set = open_calib_set(calib, card, num=calib_num, batch=dims[0] or 1, size=size)
+    log(f"quantizing for CPU (INT8, {'per-channel' if per_channel else 'per-tensor'}) on {len(calib_set)} frames from {calib}")
+    return Path(quantize_ort_cpu(src, dst, calib=calib_set, per_channel=per_channel))
+
+
+def _check_loads(data: bytes, input_name: str | None) -> None:
+    """The written model must load in a plain CPU session with the same input name."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001
+        raise BuildError(f"the optimized model does not load in ONNX Runtime: {str(e).splitlines()[0][:300]}") from e
+    names = [i.name for i in sess.get_inputs()]
+    if input_name is not None and input_name not in names:
+        raise BuildError(f"the optimized model lost its input {input_name!r} (has {names})")

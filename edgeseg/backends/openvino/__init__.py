@@ -1,0 +1,70 @@
+"""OpenVINO: IRs (``model.xml`` + ``model.bin``) on x86-64 / ARM64 CPUs, FP32 or INT8 from a Q/DQ ONNX.
+
+``build.py`` converts an exported ONNX; ``runner.py`` runs the IR (weights checked against the card).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edgeseg.backends._options import INT8, NO_REWRITE, THREADS
+from edgeseg.backends._spec import BackendSpec, missing, module_installed, row, usable
+from edgeseg.card import ModelCard
+
+#: Where the card lives in the IR's rt_info (``<rt_info><edgeseg><card value="..."/>``).
+RT_INFO_CARD = ["edgeseg", "card"]
+INSTALL = "pip install 'edgeseg[openvino]' (x86-64 and ARM64 CPUs)"
+
+
+def weights_path(xml: str | Path) -> Path:
+    """model.xml -> model.bin (where OpenVINO looks for the weights)."""
+    return Path(xml).with_suffix(".bin")
+
+
+def card_in_xml(xml: Path) -> ModelCard:
+    """The edgeseg card in an IR's rt_info, read from the xml text alone (no OpenVINO, no weights)."""
+    import xml.etree.ElementTree as ET
+
+    from edgeseg.errors import EdgesegError
+
+    try:
+        node = ET.parse(xml).getroot().find("rt_info/" + "/".join(RT_INFO_CARD))
+    except (ET.ParseError, OSError) as e:
+        raise EdgesegError(f"{xml}: not a readable OpenVINO IR ({e})") from e
+    if node is None:
+        raise EdgesegError(f"{xml}: no edgeseg model card in its rt_info")
+    return ModelCard.from_json(node.get("value", ""), where=str(xml))
+
+
+def _default_output(onnx: Path) -> Path:
+    """model.onnx -> model.xml (beside it; the weights go to model.bin)."""
+    return onnx.with_suffix(".xml")
+
+
+def _doctor_rows(versions: dict[str, str | None], machine: dict[str, Any]) -> list[dict[str, Any]]:
+    have = usable(versions, "openvino")
+    reason = "FP32 and INT8 (from Q/DQ) IRs on the CPU" if have else f"{missing(versions, 'openvino')}: {INSTALL}"
+    return [row("openvino", have and usable(versions, "onnx"), have, reason, versions.get("openvino"))]
+
+
+SPEC = BackendSpec(
+    name="openvino",
+    title="OpenVINO",
+    suffixes=(".xml",),
+    runner="edgeseg.backends.openvino.runner:OpenVinoRunner",
+    builder="edgeseg.backends.openvino.build:build_openvino",
+    sources=(".onnx",),
+    output="MODEL.xml (+ MODEL.bin)",
+    packages=("openvino",),
+    extra="openvino",
+    install=INSTALL,
+    options=(INT8, THREADS, NO_REWRITE),
+    note="x86/ARM CPUs; INT8 from a Q/DQ ONNX, run with int8 kernels",
+    examples=("edgeseg build cgnet_qat.onnx --backend openvino --int8 --threads 2   # fastest CPU path on x86",),
+    available=lambda: module_installed("openvino"),
+    read_card=card_in_xml,
+    artifact_files=lambda p: [Path(p), weights_path(p)],
+    default_output=_default_output,
+    doctor_rows=_doctor_rows,
+)

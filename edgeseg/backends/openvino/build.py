@@ -1,0 +1,231 @@
+"""Build an OpenVINO IR (``model.xml`` + ``model.bin``) for x86-64 / ARM64 CPUs from an exported ONNX.
+
+FP32 from the float export; INT8 from a Q/DQ ONNX (the same file ``edgeseg quantize`` writes for
+TensorRT): OpenVINO runs its quantized Convs with int8 (VNNI) kernels. Three silent changes are
+ruled out here:
+
+- ``ov.save_model`` compresses weights to FP16 unless told not to: edgeseg saves them as they are.
+- The CPU plugin computes in bf16 by default on CPUs with AVX512-BF16 or AMX: the runner (and the
+  parity check below) pins ``INFERENCE_PRECISION_HINT`` to f32, so FP32 means FP32.
+- The ``.bin`` beside an ``.xml`` could be from another build: the card (in the IR's rt_info)
+  records the weights' size and sha256, and the runner checks them before compiling.
+
+The graph is first rewritten for the CPU (``rewrite``, see ``build_openvino``). Before anything is
+written the IR is run on synthetic street scenes against ONNX Runtime on the
+source ONNX: FP32 must pass ``edgeseg.export.parity.compare_logits`` (atol = rtol = 1e-3, 99.9 %
+argmax agreement); INT8 (real int8 kernels against ORT's float simulation of the Q/DQ graph) must
+agree on at least ``INT8_AGREE_MIN`` of the decisive pixels. The figures go into the card.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from edgeseg._io import check_output_path, sha256_file
+from edgeseg.backends._build import Built, timed_build
+from edgeseg.backends.openvino import RT_INFO_CARD, weights_path
+from edgeseg.backends._onnx import check_threads, graph_inputs, load_exported
+from edgeseg.card import ModelCard
+from edgeseg.errors import BuildError, MissingDependencyError
+
+#: Argmax agreement (decisive pixels) an INT8 IR must keep against ORT's run of the same Q/DQ ONNX.
+INT8_AGREE_MIN = 0.97
+#: Synthetic frames the parity check runs.
+PARITY_FRAMES = 2
+
+
+def import_openvino() -> Any:
+    """The ``openvino`` module, or MissingDependencyError saying how to install it."""
+    try:
+        import openvino
+    except ImportError as e:
+        raise MissingDependencyError("openvino", "openvino") from e
+    return openvino
+
+
+def compile_config(*, threads: int | None) -> dict[str, Any]:
+    """CPU plugin settings edgeseg uses everywhere: latency mode, one stream, f32 math (not bf16)."""
+    cfg: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1, "INFERENCE_PRECISION_HINT": "f32"}
+    if threads is not None:
+        cfg["INFERENCE_NUM_THREADS"] = int(threads)
+    return cfg
+
+
+@timed_build("openvino")
+def build_openvino(
+    onnx: str | os.PathLike,
+    *,
+    output: str | os.PathLike | None = None,
+    int8: bool = False,
+    threads: int | None = None,
+    rewrite: bool = True,
+    command: str | None = None,
+    log: Callable[[str], None] = print,
+) -> Built:
+    """Write ``output`` (default model.xml, weights in model.bin beside it). ``int8`` asks for INT8 and
+    needs a Q/DQ ONNX (a float ONNX with ``int8`` is refused; a Q/DQ ONNX is INT8 anyway).
+    ``threads``: CPU threads recorded in the card for the runner (None: OpenVINO's default).
+    ``rewrite`` (default True): before conversion, ``_rewrite.rewrite_for_cpu`` (float graphs: all
+    three rewrites, checked equal to the export in ONNX Runtime; Q/DQ graphs: PRelu only), listed in
+    card.extra["rewrites"]. The parity check always compares the IR with the ONNX as given."""
+    ov = import_openvino()
+    src = Path(onnx)
+    if src.suffix.lower() != ".onnx":
+        raise BuildError(f"{src}: the openvino backend builds from an exported .onnx, found {src.suffix or 'no suffix'!r}")
+    out = check_output_path(output or src.with_suffix(".xml"))
+    if out.suffix.lower() != ".xml":
+        raise BuildError(f"output {out}: an OpenVINO IR is written as NAME.xml (+ NAME.bin), found {out.suffix or 'no suffix'!r}")
+    check_threads(threads)
+    model, card, qdq = load_exported(src)
+    if int8 and not qdq:
+        raise BuildError(
+            f"{src.name} is a float ONNX: OpenVINO INT8 runs a Q/DQ ONNX. Make one with `edgeseg quantize "
+            "CHECKPOINT --method ptq --calib FRAMES` (or --method qat) and build that"
+        )
+    precision = "int8" if qdq else card.precision
+    inputs = graph_inputs(model)
+    if len(inputs) != 1:
+        raise BuildError(f"{src}: expected one graph input, found {[i.name for i in inputs]}")
+    path_name = f"OpenVINO {ov.get_version().split('-')[0]} CPU: {precision.upper()}"
+    path_name += " (Q/DQ ONNX: int8 kernels)" if qdq else " (f32 weights and math)"
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=".edgeseg-ov-", dir=out.parent) as tmp:
+        source, rewrites = (_rewritten(src, Path(tmp), qdq=qdq, card=card, input_name=inputs[0].name, dims=inputs[0].dims)
+                            if rewrite else (src, []))
+        if rewrites:
+            path_name += f", {len(rewrites)} graph rewrite{'' if len(rewrites) == 1 else 's'} before conversion (listed in the card)"
+        try:
+            ir = ov.convert_model(str(source))
+        except Exception as e:  # noqa: BLE001 - the ONNX frontend raises its own error types
+            raise BuildError(f"OpenVINO could not convert {src.name}: {str(e).strip().splitlines()[-1][:300]}") from e
+        first = Path(tmp) / "first.xml"
+        _save(ov, ir, first, out)
+        parity = _check_parity(ov, first, src, card, threads=threads, int8=qdq)
+        seconds = time.perf_counter() - t0
+        bin_first = weights_path(first)
+        new_card = card.replace(
+            precision=precision,
+            source=f"{src.name}@sha256:{sha256_file(src)[:16]}",
+            extra={
+                **card.extra,
+                "onnx_source": card.source,
+                "backend": "openvino",
+                "openvino_version": ov.get_version(),
+                "device": "CPU",
+                "threads": threads,  # None: the library's default
+                "inference_precision": "f32",
+                "build_path": path_name,
+                "parity": parity,
+                "rewrites": rewrites,
+                "weights_size": bin_first.stat().st_size,
+                "weights_sha256": sha256_file(bin_first),
+                "build_seconds": round(seconds, 3),
+                "build_command": command,
+            },
+        )
+        ir.set_rt_info(new_card.to_json(), RT_INFO_CARD)
+        final = Path(tmp) / "model.xml"
+        _save(ov, ir, final, out)
+        if sha256_file(weights_path(final)) != new_card.extra["weights_sha256"]:  # pragma: no cover - OpenVINO guarantee
+            raise BuildError("OpenVINO wrote different weights on the second save; refusing to write the IR")
+        _place(final, out)
+    log(f"parity against ONNX Runtime on {parity['frames']} synthetic frames: {parity['summary']}")
+    return Built(path=out, precision=precision, path_name=path_name, card=new_card, comparison=parity)
+
+
+def _rewritten(src: Path, tmp: Path, *, qdq: bool, card: ModelCard, input_name: str, dims: Any) -> tuple[Path, list[str]]:
+    """``src`` rewritten for the CPU into ``tmp`` (see ``build_openvino``), or ``src`` when nothing changed."""
+    import onnx
+
+    from edgeseg.backends._rewrite import check_same, probe_shape, rewrite_for_cpu
+
+    graph = onnx.load(str(src))
+    original = onnx.ModelProto()
+    original.CopyFrom(graph)
+    rewrites = rewrite_for_cpu(graph, prelu_only=qdq)
+    if not rewrites:
+        return src, []
+    if not qdq:  # float: the rewritten graph must compute what the export computes (Q/DQ: the IR parity check)
+        check_same(original, graph, input_name=input_name, shape=probe_shape(dims, card.input_size))
+    path = tmp / "rewritten.onnx"
+    onnx.save(graph, str(path))
+    return path, rewrites
+
+
+def _save(ov: Any, ir: Any, path: Path, out: Path) -> None:
+    """``ov.save_model`` with float32 weights; a failed write (disk full, quota, I/O error: OpenVINO
+    raises a RuntimeError naming its temp file) is a BuildError naming the user's output."""
+    try:
+        ov.save_model(ir, str(path), compress_to_fp16=False)
+    except Exception as e:  # noqa: BLE001 - OpenVINO's own exception types
+        last = str(e).strip().splitlines()[-1][:300] if str(e).strip() else type(e).__name__
+        raise BuildError(f"could not write the OpenVINO IR {out} (+ {weights_path(out).name}): {last}; nothing written") from e
+
+
+def _place(tmp_xml: Path, out: Path) -> None:
+    """Move the finished pair into place (the temp folder is beside ``out``, so each move is an atomic
+    rename): weights first, then the xml (the file readers open). A reader that sees the old xml with
+    the new weights is refused by the weights check in the card."""
+    for src, dst in ((weights_path(tmp_xml), weights_path(out)), (tmp_xml, out)):
+        with open(src, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(src, dst)
+
+
+def probe_frames(size: tuple[int, int], n: int = PARITY_FRAMES) -> list[np.ndarray]:
+    """``n`` synthetic street scenes (BGR) at ``size`` (H, W): a deterministic, dataset-free probe."""
+    from edgeseg.data.synthetic import render_scene
+
+    return [render_scene(1234, i, size)[0] for i in range(n)]
+
+
+def _check_parity(ov: Any, xml: Path, src: Path, card: ModelCard, *, threads: int | None, int8: bool) -> dict[str, Any]:
+    """Run the IR and ONNX Runtime (source ONNX) on the probe; raise BuildError when they disagree."""
+    from edgeseg.data.preprocess import preprocess
+    from edgeseg.export.parity import compare_logits
+    from edgeseg.backends._runner import run_in_chunks
+    from edgeseg.backends.onnxruntime.runner import OrtRunner
+
+    with OrtRunner(src, threads=threads) as ref_runner:
+        size = ref_runner.input_size or tuple(card.input_size)
+        batch = preprocess(probe_frames(size), card, size=size)
+        ref = ref_runner.infer(batch)
+    core = ov.Core()
+    compiled = core.compile_model(core.read_model(str(xml)), "CPU", compile_config(threads=threads))
+    request = compiled.create_infer_request()
+    dim = compiled.input(0).get_partial_shape()[0]
+
+    def run(x: np.ndarray) -> np.ndarray:
+        request.infer({0: x})
+        return np.array(request.get_output_tensor(0).data, dtype=np.float32)
+
+    # the runner's chunking: a static-batch IR gets full chunks, the last one padded
+    static = dim.get_length() if dim.is_static else None
+    got = run_in_chunks(np.ascontiguousarray(batch, dtype=np.float32), run, step=static, pad_to=static)
+    if int8:
+        diff = np.abs(got.astype(np.float64) - ref)
+        # decisive pixels: the float simulation's top-2 gap exceeds twice the int8 output's typical error
+        top2 = np.sort(ref, axis=1)[:, -2:]
+        decisive = (top2[:, 1] - top2[:, 0]) > 2 * float(np.median(diff))
+        agree = float((ref.argmax(1) == got.argmax(1))[decisive].mean()) if decisive.any() else 1.0
+        passed = bool(np.isfinite(got).all()) and agree >= INT8_AGREE_MIN
+        summary = (f"int8 kernels vs ONNX Runtime's float run of the Q/DQ graph: argmax agree {100 * agree:.2f}% "
+                   f"(needs {100 * INT8_AGREE_MIN:.0f}%), max|diff| {float(diff.max()):.2g}")
+        result = {"frames": int(len(batch)), "argmax_agreement": round(agree, 5), "max_abs_diff": float(diff.max()),
+                  "agree_min": INT8_AGREE_MIN, "passed": passed, "summary": summary}
+    else:
+        res = compare_logits(ref, got)
+        passed = res.passed
+        result = {"frames": int(len(batch)), "argmax_agreement": round(res.argmax_agreement, 5),
+                  "max_abs_diff": res.max_abs_diff, "atol": res.atol, "rtol": res.rtol, "agree_min": res.agree_min,
+                  "passed": passed, "summary": res.summary()}
+    if not passed:
+        raise BuildError(f"the OpenVINO IR does not match ONNX Runtime on {src.name}: {result['summary']}; nothing written")
+    return result

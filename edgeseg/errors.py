@@ -34,9 +34,16 @@ class UnsupportedOptionError(EdgesegError):
 
 
 class MissingDependencyError(EdgesegError):
-    """An optional package is not installed. edgeseg never installs packages at run time."""
+    """An optional package is not installed. edgeseg never installs packages at run time.
+
+    ``package``: the pip distribution name (e.g. "openvino"); ``extra``: the edgeseg extra that
+    installs it; ``hint``: anything else the user needs (where to get it on a Jetson)."""
 
     def __init__(self, package: str, extra: str | None = None, hint: str | None = None):
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", package):
+            raise ValueError(f"MissingDependencyError takes a package name, found {package!r}")
         self.package = package
         self.extra = extra
         msg = f"{package} is not installed"

@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from edgeseg.card import ModelCard
+
+#: Synthetic street scenes every build runs through its artifact and its source.
+PROBE_FRAMES = 2
 
 
 def human_size(n: int) -> str:
@@ -55,8 +60,10 @@ class BuildResult:
             f"{self.path} ({human_size(self.size_bytes)})"
         )
         c = self.comparison
-        if c:
-            line += f"; vs source: {c['summary']}" if "summary" in c else f"; not compared with the source: {c['skipped']}"
+        if c and "summary" in c:
+            line += f"; vs source: {c['summary']}" + ("" if c.get("enforced", True) else " (reported: the precision changed)")
+        elif c:
+            line += f"; not compared with the source: {c['skipped']}"
         return line
 
 
@@ -81,3 +88,35 @@ def timed_build(backend: str) -> Callable[[Callable[..., Built]], Callable[..., 
         return run
 
     return wrap
+
+
+def probe_frames(size: tuple[int, int], n: int = PROBE_FRAMES) -> list[np.ndarray]:
+    """``n`` synthetic street scenes (BGR) at ``size`` (H, W): a deterministic, dataset-free probe."""
+    from edgeseg.data.synthetic import render_scene
+
+    return [render_scene(1234, i, size)[0] for i in range(n)]
+
+
+def compare_with_source(
+    infer: Callable[[np.ndarray], np.ndarray], source: Path, card: ModelCard, *, precision: str, enforce: bool,
+    what: str, threads: int | None = None,
+) -> dict[str, Any]:
+    """The comparison every build runs: the probe frames through ONNX Runtime on the ``source`` ONNX
+    (the reference) and through ``infer`` (the artifact being built), judged by
+    ``edgeseg.export.compare`` with the tolerance for ``precision``. ``enforce`` (the artifact should
+    compute what its source computes): a failure is a BuildError saying nothing was written; otherwise
+    (the build changed the precision) the figures are only reported. Returns ``Comparison.to_dict()``
+    plus ``enforced``."""
+    from edgeseg.backends.onnxruntime.runner import OrtRunner
+    from edgeseg.data.preprocess import preprocess
+    from edgeseg.errors import BuildError
+    from edgeseg.export.compare import compare, tolerance_for
+
+    with OrtRunner(source, threads=threads) as ref_runner:
+        size = ref_runner.input_size or tuple(card.input_size)
+        batch = preprocess(probe_frames(size), card, size=size)
+        ref = ref_runner.infer(batch)
+    res = compare(ref, infer(batch), tolerance=tolerance_for(precision))
+    if enforce and not res.passed:
+        raise BuildError(f"the {what} does not match ONNX Runtime on {source.name}: {res.summary()}; nothing written")
+    return {**res.to_dict(), "enforced": enforce}

@@ -28,8 +28,7 @@ def fp16_converter() -> Any:
         from onnxconverter_common import float16
     except ImportError as e:
         raise MissingDependencyError(
-            "onnxconverter-common", "tensorrt",
-            "TensorRT 11 builds FP16 from an FP16 ONNX; pip install onnxconverter-common",
+            "onnxconverter-common", "fp16", "FP16 builds (onnxruntime --fp16, TensorRT 11 --fp16) convert the ONNX with it",
         ) from e
     return float16
 

@@ -6,7 +6,8 @@
 1. ``_concat.split_through_concat``: BN/PReLU after a channel Concat move onto each input;
 2. ``_prelu.prelu_to_fast_form``: PReLU as NCHWc-friendly ops (or LeakyRelu for one slope);
 3. ``_concat.split_conv_over_concat``: a Conv over an unaligned Concat becomes a sum of Convs.
-The ONNX Runtime build checks the rewritten graph's outputs against the original (``check_same``).
+The builds check the rewritten graph's outputs against the original (``check_same``, the comparator's
+"rewrite" tolerance).
 """
 
 from __future__ import annotations
@@ -68,14 +69,14 @@ def rewrite_for_cpu(model: Any, *, prelu_only: bool = False) -> list[str]:
     return done
 
 
-def check_same(original: Any, rewritten: Any, *, input_name: str, shape: tuple[int, ...], atol: float = 1e-4,
-               rtol: float = 1e-4, seed: int = 0) -> float:
+def check_same(original: Any, rewritten: Any, *, input_name: str, shape: tuple[int, ...], seed: int = 0) -> float:
     """Run both graphs (no ORT optimizations) on one random input; return the max abs difference,
-    raising ``BuildError`` when it is beyond ``atol + rtol * |reference|``. Defaults: 1e-4 / 1e-4."""
+    raising ``BuildError`` when ``edgeseg.export.compare`` finds it beyond the "rewrite" tolerance."""
     import numpy as np
     import onnxruntime as ort
 
     from edgeseg.errors import BuildError
+    from edgeseg.export.compare import compare
 
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
@@ -85,13 +86,11 @@ def check_same(original: Any, rewritten: Any, *, input_name: str, shape: tuple[i
     for m in (original, rewritten):
         sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
         outs.append(sess.run(None, {input_name: x})[0].astype(np.float32))
-    ref, got = outs
-    diff = np.abs(got - ref)
-    worst = float(diff.max()) if diff.size else 0.0
-    if not np.all(diff <= atol + rtol * np.abs(ref)):
-        raise BuildError(f"graph rewrite changed the outputs (max abs difference {worst:.3g} > {atol:g} + {rtol:g}*|ref|); "
+    res = compare(outs[0], outs[1], tolerance="rewrite")
+    if not res.passed:
+        raise BuildError(f"graph rewrite changed the outputs ({res.summary()}); "
                          "build again with --no-rewrite and report this model")
-    return worst
+    return res.max_abs_diff
 
 
 def probe_shape(dims: Any, input_size: Any) -> tuple[int, ...]:

@@ -55,7 +55,7 @@ def _simplify(path, card) -> None:
     try:
         import onnxslim
     except ImportError as e:
-        raise MissingDependencyError("onnxslim", "qat", hint="needed for --simplify") from e
+        raise MissingDependencyError("onnxslim", "simplify", hint="needed for --simplify") from e
     proto = onnx.load(str(path))
     try:
         slim = onnxslim.slim(proto)

@@ -144,8 +144,23 @@ def build_onnxruntime(
     card_to_onnx(proto, new_card)
     data = proto.SerializeToString()
     _check_loads(data, graph_inputs(model)[0].name if graph_inputs(model) else None)
+    comparison = _compare(data, src, new_card, out=out, threads=threads, enforce=not (fp16 or (int8 and not qdq)))
     atomic_write_bytes(out, data)
-    return Built(path=out, precision=precision, path_name=path_name, card=new_card)
+    return Built(path=out, precision=precision, path_name=path_name, card=new_card, comparison=comparison)
+
+
+def _compare(data: bytes, src: Path, card: Any, *, out: Path, threads: int | None, enforce: bool) -> dict[str, Any]:
+    """The written model against its source ONNX (``compare_with_source``); enforced unless the build
+    changed the precision (FP16 conversion, INT8 quantization of a float graph)."""
+    from edgeseg.backends._build import compare_with_source
+    from edgeseg.backends.onnxruntime.runner import OrtRunner
+
+    with tempfile.TemporaryDirectory(prefix=".edgeseg-ort-", dir=out.parent) as tmp:
+        final = Path(tmp) / out.name
+        final.write_bytes(data)
+        with OrtRunner(final, threads=threads) as built:
+            return compare_with_source(built.infer, src, card, precision=card.precision, enforce=enforce,
+                                       what="optimized ONNX Runtime model", threads=threads)
 
 
 def _quantize(src: Path, dst: Path, *, card: Any, model: Any, calib: str | None, calib_num: int | None,

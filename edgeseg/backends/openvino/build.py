@@ -12,9 +12,10 @@ ruled out here:
 
 The graph is first rewritten for the CPU (``rewrite``, see ``build_openvino``). Before anything is
 written the IR is run on synthetic street scenes against ONNX Runtime on the
-source ONNX: FP32 must pass ``edgeseg.export.parity.compare_logits`` (atol = rtol = 1e-3, 99.9 %
-argmax agreement); INT8 (real int8 kernels against ORT's float simulation of the Q/DQ graph) must
-agree on at least ``INT8_AGREE_MIN`` of the decisive pixels. The figures go into the card.
+source ONNX (``_build.compare_with_source``): FP32 must pass the comparator's "export" tolerance
+(atol = rtol = 1e-3, 99.9 % argmax agreement); INT8 (real int8 kernels against ORT's float
+simulation of the Q/DQ graph) its "int8" tolerance (97 % of the decisive pixels). The figures go
+into the card.
 """
 
 from __future__ import annotations
@@ -34,10 +35,6 @@ from edgeseg.backends._onnx import check_threads, graph_inputs, load_exported
 from edgeseg.card import ModelCard
 from edgeseg.errors import BuildError, MissingDependencyError
 
-#: Argmax agreement (decisive pixels) an INT8 IR must keep against ORT's run of the same Q/DQ ONNX.
-INT8_AGREE_MIN = 0.97
-#: Synthetic frames the parity check runs.
-PARITY_FRAMES = 2
 
 
 def import_openvino() -> Any:
@@ -179,53 +176,24 @@ def _place(tmp_xml: Path, out: Path) -> None:
         os.replace(src, dst)
 
 
-def probe_frames(size: tuple[int, int], n: int = PARITY_FRAMES) -> list[np.ndarray]:
-    """``n`` synthetic street scenes (BGR) at ``size`` (H, W): a deterministic, dataset-free probe."""
-    from edgeseg.data.synthetic import render_scene
-
-    return [render_scene(1234, i, size)[0] for i in range(n)]
-
-
 def _check_parity(ov: Any, xml: Path, src: Path, card: ModelCard, *, threads: int | None, int8: bool) -> dict[str, Any]:
-    """Run the IR and ONNX Runtime (source ONNX) on the probe; raise BuildError when they disagree."""
-    from edgeseg.data.preprocess import preprocess
-    from edgeseg.export.parity import compare_logits
+    """The IR (compiled as the runner compiles it, chunked as the runner chunks) against ONNX Runtime
+    on the source ONNX; BuildError when they disagree (see ``compare_with_source``)."""
+    from edgeseg.backends._build import compare_with_source
     from edgeseg.backends._runner import run_in_chunks
-    from edgeseg.backends.onnxruntime.runner import OrtRunner
 
-    with OrtRunner(src, threads=threads) as ref_runner:
-        size = ref_runner.input_size or tuple(card.input_size)
-        batch = preprocess(probe_frames(size), card, size=size)
-        ref = ref_runner.infer(batch)
     core = ov.Core()
     compiled = core.compile_model(core.read_model(str(xml)), "CPU", compile_config(threads=threads))
     request = compiled.create_infer_request()
     dim = compiled.input(0).get_partial_shape()[0]
+    static = dim.get_length() if dim.is_static else None
 
     def run(x: np.ndarray) -> np.ndarray:
         request.infer({0: x})
         return np.array(request.get_output_tensor(0).data, dtype=np.float32)
 
-    # the runner's chunking: a static-batch IR gets full chunks, the last one padded
-    static = dim.get_length() if dim.is_static else None
-    got = run_in_chunks(np.ascontiguousarray(batch, dtype=np.float32), run, step=static, pad_to=static)
-    if int8:
-        diff = np.abs(got.astype(np.float64) - ref)
-        # decisive pixels: the float simulation's top-2 gap exceeds twice the int8 output's typical error
-        top2 = np.sort(ref, axis=1)[:, -2:]
-        decisive = (top2[:, 1] - top2[:, 0]) > 2 * float(np.median(diff))
-        agree = float((ref.argmax(1) == got.argmax(1))[decisive].mean()) if decisive.any() else 1.0
-        passed = bool(np.isfinite(got).all()) and agree >= INT8_AGREE_MIN
-        summary = (f"int8 kernels vs ONNX Runtime's float run of the Q/DQ graph: argmax agree {100 * agree:.2f}% "
-                   f"(needs {100 * INT8_AGREE_MIN:.0f}%), max|diff| {float(diff.max()):.2g}")
-        result = {"frames": int(len(batch)), "argmax_agreement": round(agree, 5), "max_abs_diff": float(diff.max()),
-                  "agree_min": INT8_AGREE_MIN, "passed": passed, "summary": summary}
-    else:
-        res = compare_logits(ref, got)
-        passed = res.passed
-        result = {"frames": int(len(batch)), "argmax_agreement": round(res.argmax_agreement, 5),
-                  "max_abs_diff": res.max_abs_diff, "atol": res.atol, "rtol": res.rtol, "agree_min": res.agree_min,
-                  "passed": passed, "summary": res.summary()}
-    if not passed:
-        raise BuildError(f"the OpenVINO IR does not match ONNX Runtime on {src.name}: {result['summary']}; nothing written")
-    return result
+    def infer(batch: np.ndarray) -> np.ndarray:  # a static-batch IR gets full chunks, the last one padded
+        return run_in_chunks(np.ascontiguousarray(batch, dtype=np.float32), run, step=static, pad_to=static)
+
+    return compare_with_source(infer, src, card, precision="int8" if int8 else "fp32", enforce=True,
+                               what="OpenVINO IR", threads=threads)

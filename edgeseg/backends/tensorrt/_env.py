@@ -30,7 +30,7 @@ def import_tensorrt() -> Any:
     except ImportError as e:
         raise MissingDependencyError("tensorrt", "tensorrt", TRT_HINT) from e
     if not hasattr(tensorrt, "Builder"):  # the PyPI 'tensorrt' download stub, or a broken install
-        raise MissingDependencyError("tensorrt (a working install)", "tensorrt", TRT_HINT)
+        raise MissingDependencyError("tensorrt", "tensorrt", f"the installed tensorrt has no Builder (the PyPI download stub?); {TRT_HINT}")
     return tensorrt
 
 

@@ -1,11 +1,13 @@
-"""check_parity / compare_logits: the pass rule (finite, per-logit tolerance, argmax agreement on decisive pixels)."""
+"""The one comparator (``edgeseg.export.compare.compare``) and its named tolerances, and check_parity:
+the pass rule (finite, per-value tolerance, argmax agreement on decisive pixels)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from edgeseg.export.parity import compare_logits, check_parity
+from edgeseg.export.compare import TOLERANCES, compare
+from edgeseg.export.parity import check_parity
 
 
 def _logits(seed=0, n=2, c=5, h=6, w=7):
@@ -14,15 +16,15 @@ def _logits(seed=0, n=2, c=5, h=6, w=7):
 
 def test_identical_logits_pass():
     ref = _logits()
-    r = compare_logits(ref, ref.copy())
+    r = compare(ref, ref.copy())
     assert r.passed and r.max_abs_diff == 0 and r.argmax_agreement == 1.0 and r.frames == 2 and r.pixels == 84
 
 
 def test_small_noise_within_tolerance_passes_and_large_fails():
     ref = _logits()
     noise = np.random.default_rng(1).standard_normal(ref.shape).astype(np.float32)
-    assert compare_logits(ref, ref + 1e-5 * noise).passed
-    bad = compare_logits(ref, ref + 1e-2 * noise)
+    assert compare(ref, ref + 1e-5 * noise).passed
+    bad = compare(ref, ref + 1e-2 * noise)
     assert not bad.passed and bad.elements_out_of_tolerance > 0 and "atol" in bad.summary()
 
 
@@ -30,7 +32,7 @@ def test_nan_output_always_fails():
     ref = _logits()
     out = ref.copy()
     out[0, 0, 0, 0] = np.nan
-    r = compare_logits(ref, out, atol=1e9, agree_min=0.0)
+    r = compare(ref, out, atol=1e9, agree_min=0.0)
     assert not r.passed and not r.finite and "NaN" in r.summary()
 
 
@@ -40,10 +42,10 @@ def test_near_ties_are_not_counted_against_agreement():
     ref[0, :, 0, 1:] = [[5.0, 5.0, 5.0], [0.0, 0.0, 0.0], [-5.0, -5.0, -5.0]]  # decisive: class 0
     out = ref.copy()
     out[0, 0, 0, 0] += 2e-4  # flips the tie's argmax, still within atol
-    r = compare_logits(ref, out)
+    r = compare(ref, out)
     assert r.passed and r.near_ties == 1 and r.argmax_agreement == 1.0
     out[0, 1, 0, 1] = 6.0  # a decisive pixel flips (and exceeds atol)
-    r = compare_logits(ref, out)
+    r = compare(ref, out)
     assert not r.passed and r.argmax_agreement == pytest.approx(2 / 3)
     assert any("argmax agreement" in x for x in r.reasons())
 
@@ -62,10 +64,36 @@ def test_check_parity_on_a_real_export(tmp_path, arts):
 def test_untrained_model_ties_are_reported_not_failed():
     ref = np.full((1, 4, 3, 3), 1e-5, np.float32)  # a fresh model: all logits ~equal
     out = ref + 1e-6 * np.random.default_rng(0).standard_normal(ref.shape).astype(np.float32)
-    r = compare_logits(ref, out)
+    r = compare(ref, out)
     assert r.passed and r.near_ties == 9 and "is the model trained?" in r.summary()
 
 
 def test_shape_mismatch_is_a_failed_result_with_the_reason():
-    r = compare_logits(_logits(h=6), _logits(h=4))
+    r = compare(_logits(h=6), _logits(h=4))
     assert not r.passed and "output shape" in r.summary()
+
+
+def test_rewrite_tolerance_compares_values_only():
+    ref = _logits()
+    r = compare(ref, ref + 5e-5, tolerance="rewrite")
+    assert r.passed and r.agree_min is None and "argmax" not in r.summary()
+    bad = compare(ref, ref + 1e-2, tolerance="rewrite")
+    assert not bad.passed and bad.elements_out_of_tolerance == ref.size
+
+
+def test_int8_tolerance_is_argmax_on_pixels_decisive_against_the_median_error():
+    ref = _logits(seed=3, n=1, c=4, h=20, w=20)
+    noisy = ref + 0.3 * np.random.default_rng(4).standard_normal(ref.shape)  # int8-sized errors: far beyond atol
+    assert not compare(ref, noisy).passed
+    r = compare(ref, noisy, tolerance="int8")
+    assert r.passed and r.elements_out_of_tolerance == 0 and r.agree_min == TOLERANCES["int8"].agree_min
+    swapped = ref.copy()
+    swapped[:, [0, 1]] = swapped[:, [1, 0]]  # every pixel's class changes
+    assert not compare(ref, swapped, tolerance="int8").passed
+
+
+def test_every_tolerance_is_named_and_overridable():
+    for name, t in TOLERANCES.items():
+        assert t.name == name and t.why
+    r = compare(_logits(), _logits(), tolerance="export", agree_min=0.5)
+    assert r.agree_min == 0.5 and r.tolerance == "export"

@@ -1,0 +1,144 @@
+"""The one comparator (as Polygraphy's ``CompareFunc``): candidate outputs against reference outputs
+under a named tolerance. Every stage that checks one artifact against another uses it: the export's
+parity check, graph rewrites, and the comparison each build runs against its source.
+
+The rule, for a tolerance ``t``: the candidate must be finite; where ``t.atol`` is set, every value
+within ``atol + rtol * |reference|``; where ``t.agree_min`` is set (logits, NCHW), the per-pixel
+argmax must agree on at least ``agree_min`` of the *decisive* pixels: those whose two best reference
+logits are further apart than twice the allowed error, so any accepted numeric difference cannot
+swap them (near-ties are counted apart; an untrained model has many). The allowed error is
+``atol + rtol * |top logit|``, or (``atol`` None) the median absolute difference actually seen,
+for comparisons whose candidate is expected to differ (real int8 kernels against a float simulation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A named comparison rule. ``atol`` None: values are not compared one by one; ``agree_min``
+    None: the argmax is not compared (any tensor, not only logits)."""
+
+    name: str
+    atol: float | None
+    rtol: float
+    agree_min: float | None
+    why: str
+
+
+#: The named tolerances every stage picks from (docs/export.md says where each number comes from).
+TOLERANCES: dict[str, Tolerance] = {
+    "export": Tolerance("export", 1e-3, 1e-3, 0.999,
+                        "the ONNX (or an FP32 build) against its float source: float32 kernels differ by ~1e-5"),
+    "rewrite": Tolerance("rewrite", 1e-4, 1e-4, None,
+                         "a graph rewrite computes the same function; only summation order may change"),
+    "fp16": Tolerance("fp16", None, 0.0, 0.98, "an FP16 build against its FP32 source: argmax on decisive pixels"),
+    "int8": Tolerance("int8", None, 0.0, 0.97,
+                      "int8 kernels against a float run of the same Q/DQ graph (or an FP32 source): argmax on decisive pixels"),
+}
+
+
+def tolerance_for(precision: str) -> Tolerance:
+    """The tolerance a build of ``precision`` is held to against its source ("export" for fp32)."""
+    return TOLERANCES["export" if precision == "fp32" else precision]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Numbers from one comparison. ``argmax_agreement`` is over decisive pixels (see module doc)."""
+
+    max_abs_diff: float
+    mean_abs_diff: float
+    argmax_agreement: float
+    passed: bool
+    tolerance: str = "export"
+    frames: int = 0
+    pixels: int = 0
+    near_ties: int = 0
+    elements_out_of_tolerance: int = 0
+    finite: bool = True
+    atol: float | None = None
+    rtol: float = 0.0
+    agree_min: float | None = None
+    problem: str = ""  # a structural failure (output shape), empty when the numbers were compared
+
+    def summary(self) -> str:
+        """'max|diff|=3.1e-06, argmax agree=100.00%' plus the reason when it failed."""
+        s = f"max|diff|={self.max_abs_diff:.2e}"
+        if self.agree_min is not None:
+            s += f", argmax agree={100 * self.argmax_agreement:.2f}%"
+        if self.near_ties:
+            s += f" ({self.near_ties} near-tie pixels of {self.pixels} not counted"
+            s += "; most pixels are near-ties: is the model trained?)" if 2 * self.near_ties > self.pixels else ")"
+        if not self.passed:
+            s += " -- FAILED: " + "; ".join(self.reasons())
+        return s
+
+    def reasons(self) -> list[str]:
+        out = [self.problem] if self.problem else []
+        if not self.finite:
+            out.append("the output has NaN/Inf")
+        if self.elements_out_of_tolerance:
+            out.append(
+                f"{self.elements_out_of_tolerance} values differ by more than atol {self.atol:g} + rtol {self.rtol:g} x |reference|"
+            )
+        if self.agree_min is not None and self.argmax_agreement < self.agree_min:
+            out.append(f"argmax agreement {100 * self.argmax_agreement:.2f}% is below {100 * self.agree_min:.2f}%")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "summary": self.summary()}
+
+
+def compare(
+    ref: np.ndarray,
+    out: np.ndarray,
+    *,
+    tolerance: Tolerance | str = "export",
+    atol: float | None = None,
+    rtol: float | None = None,
+    agree_min: float | None = None,
+) -> Comparison:
+    """Compare ``out`` against the reference ``ref`` (same shape) under ``tolerance`` (a name in
+    ``TOLERANCES`` or a ``Tolerance``; default "export"); ``atol``/``rtol``/``agree_min`` override its numbers."""
+    t = TOLERANCES[tolerance] if isinstance(tolerance, str) else tolerance
+    t = replace(t, atol=t.atol if atol is None else atol, rtol=t.rtol if rtol is None else rtol,
+                agree_min=t.agree_min if agree_min is None else agree_min)
+    base = dict(tolerance=t.name, atol=t.atol, rtol=t.rtol, agree_min=t.agree_min, frames=int(ref.shape[0]) if ref.ndim else 0)
+    if ref.shape != out.shape:
+        return Comparison(max_abs_diff=float("inf"), mean_abs_diff=float("inf"), argmax_agreement=0.0, passed=False,
+                          problem=f"the output shape {tuple(out.shape)} differs from the reference shape {tuple(ref.shape)}",
+                          **base)
+    ref = ref.astype(np.float64)
+    out = out.astype(np.float64)
+    finite = bool(np.isfinite(out).all())
+    diff = np.abs(np.nan_to_num(out - ref, nan=np.inf))
+    bad = int((diff > t.atol + t.rtol * np.abs(ref)).sum()) if t.atol is not None else 0
+    agreement, pixels, near = 1.0, 0, 0
+    if t.agree_min is not None:
+        agreement, pixels, near = _argmax_agreement(ref, out, diff, t)
+    passed = finite and bad == 0 and (t.agree_min is None or agreement >= t.agree_min)
+    return Comparison(
+        max_abs_diff=float(diff.max()) if diff.size else 0.0,
+        mean_abs_diff=float(diff[np.isfinite(diff)].mean()) if diff.size and np.isfinite(diff).any() else 0.0,
+        argmax_agreement=agreement, passed=bool(passed), pixels=pixels, near_ties=near,
+        elements_out_of_tolerance=bad, finite=finite, **base,
+    )
+
+
+def _argmax_agreement(ref: np.ndarray, out: np.ndarray, diff: np.ndarray, t: Tolerance) -> tuple[float, int, int]:
+    """(agreement over decisive pixels, pixels, near-ties) for NCHW logits."""
+    if ref.shape[1] > 1:
+        top2 = np.sort(ref, axis=1)[:, -2:]
+        allowed = t.atol + t.rtol * np.abs(top2[:, 1]) if t.atol is not None else float(np.median(diff[np.isfinite(diff)]) if np.isfinite(diff).any() else 0.0)
+        decisive = (top2[:, 1] - top2[:, 0]) > 2 * allowed
+    else:
+        decisive = np.ones((ref.shape[0], *ref.shape[2:]), bool)
+    agree = ref.argmax(1) == np.nan_to_num(out, nan=-np.inf).argmax(1)
+    n_dec = int(decisive.sum())
+    return (float(agree[decisive].mean()) if n_dec else 1.0), int(agree.size), int(agree.size - n_dec)

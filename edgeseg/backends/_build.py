@@ -1,14 +1,13 @@
-"""What every build shares: ``BuildResult`` (one success line), the timed build driver ``timed_build``
-and the size unit. A backend's build function is decorated with ``@timed_build("name")`` and returns
-a ``Built``; the driver times the call, sizes the artifact from its spec's ``artifact_files`` and
-returns the ``BuildResult``, whose ``summary()`` reports the comparison against the source that
-every build runs (``edgeseg.export.compare``)."""
+"""What every build shares: ``BuildResult`` (one success line), the timed build driver ``timed_build``,
+the size unit and the comparison against the source every build runs (``compare_with_source``).
+A backend's build function is decorated with ``@timed_build("name")``; the driver times the call
+and sizes the artifact from its spec's ``artifact_files``; ``summary()`` reports the comparison."""
 
 from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,31 +26,21 @@ def human_size(n: int) -> str:
 
 
 @dataclass(frozen=True)
-class Built:
-    """What a backend's build function returns to the driver. ``comparison``: the source-vs-artifact
-    comparison (``Comparison.to_dict()`` form with a ``summary``), or a ``{"skipped": why}`` dict."""
-
-    path: Path
-    precision: str
-    path_name: str
-    card: ModelCard
-    comparison: dict[str, Any] | None = None
-    notes: tuple[str, ...] = field(default=())
-
-
-@dataclass(frozen=True)
 class BuildResult:
-    """What a build wrote. ``path_name`` says which path was taken (e.g. "TensorRT 10.3: FP16 via builder flag")."""
+    """What a build wrote. ``path_name`` says which path was taken (e.g. "TensorRT 10.3: FP16 via
+    builder flag"); ``comparison``: the source-vs-artifact comparison (``Comparison.to_dict()`` plus
+    ``enforced``), or ``{"skipped": why}``. A build function fills the first six fields; the driver
+    (``timed_build``) sets ``backend``, ``seconds`` and ``size_bytes``."""
 
-    backend: str
     path: Path
     precision: str
     path_name: str
-    seconds: float
-    size_bytes: int
     card: ModelCard
     comparison: dict[str, Any] | None = None
     notes: tuple[str, ...] = field(default=())
+    backend: str = ""
+    seconds: float = 0.0
+    size_bytes: int = 0
 
     def summary(self) -> str:
         """The one success line printed per build (time, file, size, the comparison against the source)."""
@@ -67,23 +56,19 @@ class BuildResult:
         return line
 
 
-def timed_build(backend: str) -> Callable[[Callable[..., Built]], Callable[..., BuildResult]]:
-    """Decorator: the one timed build driver. Times the build function, sizes what it wrote and
-    returns a ``BuildResult`` (the build function returns a ``Built``)."""
+def timed_build(backend: str) -> Callable[[Callable[..., BuildResult]], Callable[..., BuildResult]]:
+    """Decorator: the one timed build driver. Times the build function and sizes what it wrote (from
+    the spec's ``artifact_files``) into the ``BuildResult`` it returns."""
 
-    def wrap(fn: Callable[..., Built]) -> Callable[..., BuildResult]:
+    def wrap(fn: Callable[..., BuildResult]) -> Callable[..., BuildResult]:
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> BuildResult:
             from edgeseg.backends import BACKENDS
 
             t0 = time.perf_counter()
-            built = fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
             seconds = time.perf_counter() - t0
-            return BuildResult(
-                backend=backend, path=built.path, precision=built.precision, path_name=built.path_name,
-                seconds=seconds, size_bytes=BACKENDS[backend].artifact_size(built.path), card=built.card,
-                comparison=built.comparison, notes=built.notes,
-            )
+            return replace(result, backend=backend, seconds=seconds, size_bytes=BACKENDS[backend].artifact_size(result.path))
 
         return run
 

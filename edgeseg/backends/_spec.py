@@ -72,8 +72,9 @@ class BackendSpec:
 
     - ``name``: the ``--backend`` value and the runner's ``backend`` attribute; ``title`` for messages.
     - ``suffixes``: artifact file endings its runner opens (lower case; ``open_runner`` picks by them).
-    - ``runner`` / ``builder``: ``"module:attribute"`` of the Runner class and the build function
-      (``builder`` None: nothing to build, e.g. torch runs checkpoints).
+    - ``runner``: the Runner class in ``edgeseg/backends/<name>/runner.py``; ``builds``: the backend
+      has ``build_<name>`` in ``edgeseg/backends/<name>/build.py`` (False: nothing to build, e.g.
+      torch runs checkpoints). Both are imported on first use only.
     - ``sources``: file endings the build function takes; ``output``: its default output, in words.
     - ``packages``: the pip distributions it needs; ``extra``: the pyproject extra that installs them
       (None: they are core dependencies); ``install``: one line saying how to get them.
@@ -98,8 +99,8 @@ class BackendSpec:
     read_card: Callable[[Path], ModelCard]
     doctor_rows: Callable[..., list[dict[str, Any]]]
     extra: str | None = None
-    builder: str | None = None
-    sources: tuple[str, ...] = ()
+    builds: bool = False
+    sources: tuple[str, ...] = (".onnx",)
     output: str = ""
     options: tuple[Option, ...] = ()
     note: str = ""
@@ -109,8 +110,13 @@ class BackendSpec:
     sidecar: bool = False
     default_output: Callable[[Path], Path] | None = None
 
+    @property
+    def builder(self) -> str | None:
+        """``"module:function"`` of the build function, or None when there is nothing to build."""
+        return f"edgeseg.backends.{self.name}.build:build_{self.name}" if self.builds else None
+
     def runner_class(self) -> type:
-        return resolve(self.runner)
+        return resolve(f"edgeseg.backends.{self.name}.runner:{self.runner}")
 
     def build_function(self) -> Callable[..., Any]:
         if self.builder is None:
@@ -153,3 +159,13 @@ def usable(versions: dict[str, str | None], name: str) -> bool:
 def missing(versions: dict[str, str | None], name: str) -> str:
     """'X is not installed' or 'X is broken (why)'."""
     return f"{name} is broken ({versions[name]})" if versions.get(name) else f"{name} is not installed"
+
+
+def library_row(backend: str, versions: dict[str, str | None], library: str, *, works: str, install: str,
+                build_needs: tuple[str, ...] = (), runs_here: bool = True) -> dict[str, Any]:
+    """The ``doctor`` row of a backend that is one library: ``works`` when it imports, else why not
+    and ``install``; it builds when ``build_needs`` import too, runs when ``runs_here``."""
+    have = usable(versions, library)
+    reason = works if have else f"{missing(versions, library)}: {install}"
+    can_build = have and all(usable(versions, n) for n in build_needs)
+    return row(backend, can_build, have and runs_here, reason, versions.get(library))

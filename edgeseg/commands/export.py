@@ -121,9 +121,10 @@ def run(args: argparse.Namespace) -> int:
                 )
             results.append(res)
     secs = time.perf_counter() - t0
-    mb = out.stat().st_size / 1e6
+    from edgeseg.backends._build import human_size
+
     also = f", also at {sizes[1][0]}x{sizes[1][1]}: max|diff|={results[1].max_abs_diff:.2e}" if len(sizes) > 1 else ""
-    print(f"exported {out} ({mb:.2f} MB, opset {args.opset}, {secs:.1f} s), parity: {results[0].summary()} "
+    print(f"exported {out} ({human_size(out.stat().st_size)}, opset {args.opset}, {secs:.1f} s), parity: {results[0].summary()} "
           f"[{results[0].frames} frames of {spec}{also}]")
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from edgeseg.backends._build import human_size
 from edgeseg.commands._args import parse_size
 
 HELP = "INT8: PTQ/QAT to a TensorRT-ready Q/DQ ONNX (checked), or --method ort-cpu for ONNX Runtime CPU"
@@ -133,7 +134,7 @@ def _run_ort_cpu(args, out) -> int:
         print(f"calibrating on {len(calib)} frames from {args.calib} (onnxruntime MinMax)")
         quantize_ort_cpu(fp32, out, calib=calib, per_channel=not args.per_tensor, reduce_range=rr)
         ratio = out.stat().st_size / fp32.stat().st_size
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {ratio:.2f}x the FP32 ONNX)")
+    print(f"wrote {out} ({human_size(out.stat().st_size)}, {ratio:.2f}x the FP32 ONNX)")
     print(f"NOTE: {LABEL}. For TensorRT use --method ptq or qat.")
     return 0
 
@@ -227,6 +228,6 @@ def run(args: argparse.Namespace) -> int:
     ratio = out.stat().st_size / _fp32_size(model.cpu(), card, size)
     print(f"Q/DQ check OK: {s['quantized_ops']} quantized ops, {s['quantize_linear']} Q / {s['dequantize_linear']} DQ, "
           f"{s['int8_weights']} int8 weight tensors")
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {ratio:.2f}x the FP32 ONNX; {args.method}, "
+    print(f"wrote {out} ({human_size(out.stat().st_size)}, {ratio:.2f}x the FP32 ONNX; {args.method}, "
           f"calibration {chosen}) in {time.perf_counter() - t0:.0f} s")
     return 0

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.backends._options import FP16, INT8
-from edgeseg.backends._spec import BackendSpec, Option, missing, module_installed, row, usable
+from edgeseg.backends._spec import BackendSpec, Option, library_row, module_installed
 from edgeseg.card import ModelCard
 
 INSTALL = "pip install 'edgeseg[coreml]'"
@@ -37,21 +37,14 @@ def _default_output(model: Path) -> Path:
 
 
 def _doctor_rows(versions: dict[str, str | None], machine: dict[str, Any]) -> list[dict[str, Any]]:
-    have = usable(versions, "coremltools")
     darwin = platform.system() == "Darwin"
-    if have:
-        reason = "convert and predict (macOS)" if darwin else "conversion works here; Core ML prediction needs macOS"
-    else:
-        reason = f"{missing(versions, 'coremltools')}: {INSTALL}"
-    return [row("coreml", have and usable(versions, "torch"), have and darwin, reason, versions.get("coremltools"))]
+    works = "convert and predict (macOS)" if darwin else "conversion works here; Core ML prediction needs macOS"
+    return [library_row("coreml", versions, "coremltools", works=works, install=INSTALL, build_needs=("torch",),
+                        runs_here=darwin)]
 
 
 SPEC = BackendSpec(
-    name="coreml",
-    title="Core ML",
-    suffixes=(".mlpackage",),
-    runner="edgeseg.backends.coreml.runner:CoreMLRunner",
-    builder="edgeseg.backends.coreml.build:build_coreml",
+    "coreml", "Core ML", (".mlpackage",), runner="CoreMLRunner", builds=True,
     sources=(".pt", ".onnx"),
     output="MODEL.mlpackage",
     packages=("coremltools",),

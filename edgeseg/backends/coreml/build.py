@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from edgeseg._io import atomic_path, check_output_path, ensure_writable_dir, sha256_file
-from edgeseg.backends._build import Built, timed_build
+from edgeseg.backends._build import BuildResult, timed_build
 from edgeseg.card import ONNX_METADATA_KEY, ModelCard
 from edgeseg.errors import BuildError, EdgesegError, MissingDependencyError
 
@@ -95,7 +95,7 @@ def build_coreml(
     min_target: str = DEFAULT_TARGET,
     command: str | None = None,
     log: Callable[[str], None] = print,
-) -> Built:
+) -> BuildResult:
     """Write ``output`` (default: <checkpoint stem>.mlpackage beside the input). ``fp16`` (default
     True): FP16 compute; False: FP32 compute. ``int8`` adds INT8 linear weight quantization (with
     either compute precision). Core ML prediction needs macOS, so the build is not compared with its
@@ -174,7 +174,7 @@ def build_coreml(
     from edgeseg.backends.coreml import run_problem
 
     why = run_problem()
-    return Built(path=out, precision=compute, path_name=path_name, card=new_card,
+    return BuildResult(path=out, precision=compute, path_name=path_name, card=new_card,
                  comparison={"skipped": why} if why else None)
 
 

@@ -55,15 +55,9 @@ def _doctor_rows(versions: dict[str, str | None], machine: dict[str, Any]) -> li
 
 
 SPEC = BackendSpec(
-    name="onnxruntime",
-    title="ONNX Runtime",
-    suffixes=(".onnx",),
-    runner="edgeseg.backends.onnxruntime.runner:OrtRunner",
-    builder="edgeseg.backends.onnxruntime.build:build_onnxruntime",
-    sources=(".onnx",),
+    "onnxruntime", "ONNX Runtime", (".onnx",), runner="OrtRunner", builds=True,
     output="MODEL.ort.onnx",
     packages=("onnxruntime", "onnx"),
-    extra=None,
     install="pip install onnxruntime onnx (both are edgeseg dependencies)",
     options=(
         FP16, INT8, CALIB, CALIB_NUM, THREADS,

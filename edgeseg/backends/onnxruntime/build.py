@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgeseg._io import atomic_write_bytes, check_output_path, sha256_file
-from edgeseg.backends._build import Built, timed_build
+from edgeseg.backends._build import BuildResult, timed_build
 from edgeseg.backends.onnxruntime import OPT_LEVELS, SPEC
 from edgeseg.backends._onnx import check_threads, graph_inputs, load_exported
 from edgeseg.backends._rewrite import check_same, probe_shape, rewrite_for_cpu
@@ -46,7 +46,7 @@ def build_onnxruntime(
     rewrite: bool = True,
     command: str | None = None,
     log: Callable[[str], None] = print,
-) -> Built:
+) -> BuildResult:
     """Write ``output`` (default model.ort.onnx). ``threads``: intra-op threads recorded in the card
     and used while optimizing (None = ORT's default, one per physical core). ``int8`` quantizes with
     ``edgeseg.quant.ort_cpu.quantize_ort_cpu`` on the ``calib`` set (per-channel unless told not).
@@ -146,7 +146,7 @@ def build_onnxruntime(
     _check_loads(data, graph_inputs(model)[0].name if graph_inputs(model) else None)
     comparison = _compare(data, src, new_card, out=out, threads=threads, enforce=not (fp16 or (int8 and not qdq)))
     atomic_write_bytes(out, data)
-    return Built(path=out, precision=precision, path_name=path_name, card=new_card, comparison=comparison)
+    return BuildResult(path=out, precision=precision, path_name=path_name, card=new_card, comparison=comparison)
 
 
 def _compare(data: bytes, src: Path, card: Any, *, out: Path, threads: int | None, enforce: bool) -> dict[str, Any]:

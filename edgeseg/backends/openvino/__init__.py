@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.backends._options import INT8, NO_REWRITE, THREADS
-from edgeseg.backends._spec import BackendSpec, missing, module_installed, row, usable
+from edgeseg.backends._spec import BackendSpec, library_row, module_installed
 from edgeseg.card import ModelCard
 
 #: Where the card lives in the IR's rt_info (``<rt_info><edgeseg><card value="..."/>``).
@@ -43,18 +43,12 @@ def _default_output(onnx: Path) -> Path:
 
 
 def _doctor_rows(versions: dict[str, str | None], machine: dict[str, Any]) -> list[dict[str, Any]]:
-    have = usable(versions, "openvino")
-    reason = "FP32 and INT8 (from Q/DQ) IRs on the CPU" if have else f"{missing(versions, 'openvino')}: {INSTALL}"
-    return [row("openvino", have and usable(versions, "onnx"), have, reason, versions.get("openvino"))]
+    return [library_row("openvino", versions, "openvino", works="FP32 and INT8 (from Q/DQ) IRs on the CPU",
+                        install=INSTALL, build_needs=("onnx",))]
 
 
 SPEC = BackendSpec(
-    name="openvino",
-    title="OpenVINO",
-    suffixes=(".xml",),
-    runner="edgeseg.backends.openvino.runner:OpenVinoRunner",
-    builder="edgeseg.backends.openvino.build:build_openvino",
-    sources=(".onnx",),
+    "openvino", "OpenVINO", (".xml",), runner="OpenVinoRunner", builds=True,
     output="MODEL.xml (+ MODEL.bin)",
     packages=("openvino",),
     extra="openvino",

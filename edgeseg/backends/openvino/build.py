@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edgeseg._io import check_output_path, sha256_file
-from edgeseg.backends._build import Built, timed_build
+from edgeseg.backends._build import BuildResult, timed_build
 from edgeseg.backends.openvino import RT_INFO_CARD, weights_path
 from edgeseg.backends._onnx import check_threads, graph_inputs, load_exported
 from edgeseg.card import ModelCard
@@ -64,7 +64,7 @@ def build_openvino(
     rewrite: bool = True,
     command: str | None = None,
     log: Callable[[str], None] = print,
-) -> Built:
+) -> BuildResult:
     """Write ``output`` (default model.xml, weights in model.bin beside it). ``int8`` asks for INT8 and
     needs a Q/DQ ONNX (a float ONNX with ``int8`` is refused; a Q/DQ ONNX is INT8 anyway).
     ``threads``: CPU threads recorded in the card for the runner (None: OpenVINO's default).
@@ -134,7 +134,7 @@ def build_openvino(
             raise BuildError("OpenVINO wrote different weights on the second save; refusing to write the IR")
         _place(final, out)
     log(f"parity against ONNX Runtime on {parity['frames']} synthetic frames: {parity['summary']}")
-    return Built(path=out, precision=precision, path_name=path_name, card=new_card, comparison=parity)
+    return BuildResult(path=out, precision=precision, path_name=path_name, card=new_card, comparison=parity)
 
 
 def _rewritten(src: Path, tmp: Path, *, qdq: bool, card: ModelCard, input_name: str, dims: Any) -> tuple[Path, list[str]]:

@@ -37,12 +37,7 @@ def _doctor_rows(versions, machine):  # type: ignore[no-untyped-def]
 
 
 SPEC = BackendSpec(
-    name="tensorrt",
-    title="TensorRT",
-    suffixes=(".engine", ".plan"),
-    runner="edgeseg.backends.tensorrt.runner:TensorRTRunner",
-    builder="edgeseg.backends.tensorrt.build:build_tensorrt",
-    sources=(".onnx",),
+    "tensorrt", "TensorRT", (".engine", ".plan"), runner="TensorRTRunner", builds=True,
     output="MODEL.engine (+ MODEL.engine.card.json)",
     packages=("tensorrt", "pycuda"),
     extra="tensorrt",

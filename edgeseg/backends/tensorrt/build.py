@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgeseg._io import atomic_write_bytes, check_output_path, ensure_writable_dir, sha256_bytes, sha256_file
-from edgeseg.backends._build import Built, timed_build
+from edgeseg.backends._build import BuildResult, timed_build
 from edgeseg.backends.tensorrt._calib_cache import CacheKey, check_cache, preprocessing_of
 from edgeseg.backends.tensorrt._engine_card import engine_extra
 from edgeseg.backends._onnx import Profile, graph_inputs, is_qdq, load_header, resolve_profile
@@ -50,7 +50,7 @@ def build_tensorrt(
     device: int = 0,
     command: str | None = None,
     log: Callable[[str], None] = print,
-) -> Built:
+) -> BuildResult:
     """Build ``output`` (default: ``onnx`` with suffix .engine). ``workspace`` in MiB (default: TensorRT's).
 
     ``calib``: a CalibrationSet source (list file or folder) for implicit INT8 on 8.5-10.x;
@@ -136,7 +136,7 @@ def build_tensorrt(
         extra={**card.extra, "onnx_source": card.source, **extra},
     )
     engine_card.write_sidecar(out)
-    return Built(path=out, precision=plan.precision, path_name=plan.path_name, card=engine_card, notes=plan.warnings)
+    return BuildResult(path=out, precision=plan.precision, path_name=plan.path_name, card=engine_card, notes=plan.warnings)
 
 
 def _card_calibration(card: ModelCard, calibration: dict[str, Any] | None) -> dict[str, Any]:

@@ -35,12 +35,8 @@ def _doctor_rows(versions: dict[str, str | None], machine: dict[str, Any]) -> li
 
 
 SPEC = BackendSpec(
-    name="torch",
-    title="PyTorch",
-    suffixes=(".pt",),
-    runner="edgeseg.backends.torch.runner:TorchRunner",
+    "torch", "PyTorch", (".pt",), runner="TorchRunner",
     packages=("torch",),
-    extra=None,
     install="pip install torch (an edgeseg dependency; on a Jetson use NVIDIA's wheel, see docs/jetson.md)",
     available=lambda: module_installed("torch"),
     read_card=_read_card,

@@ -79,40 +79,12 @@ def evaluate_miou(
     max_frames: int | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """mIoU and per-class IoU of ``runner`` on ``dataset`` with frames resized to ``size`` (H, W).
+    """mIoU and per-class IoU of ``runner`` on ``dataset`` with frames resized to ``size`` (H, W):
+    ``edgeseg.train.evaluate.evaluate`` (the one evaluator) without the confusion matrix."""
+    from edgeseg.train.evaluate import evaluate
 
-    Preprocessing comes from the runner's card; predictions are resized (nearest) back to each
-    label's size. Pixels equal to the dataset's ignore id are not counted."""
-    from edgeseg._progress import progress_bar
-
-    from edgeseg.data.preprocess import preprocess
-    from edgeseg.errors import EdgesegError
-    from edgeseg.segment import logits_to_labels
-    from edgeseg.train.metrics import ConfusionMatrix
-
-    card = runner.card
-    info = getattr(dataset, "info", None)
-    if info is not None and info.num_classes != card.num_classes:
-        raise EdgesegError(f"model predicts {card.num_classes} classes but the dataset has {info.num_classes}")
-    ignore = info.ignore_index if info is not None else card.ignore_index
-    cm = ConfusionMatrix(card.num_classes, ignore_index=ignore)
-    n = len(dataset) if max_frames is None else min(len(dataset), max_frames)
-    t0 = time.perf_counter()
-    nonfinite = 0
-    for i in progress_bar(range(n), desc="mIoU", disable=not progress, leave=False, unit="img"):
-        img, lab = dataset[i]
-        logits = runner.infer(preprocess([img], card, size=size))
-        nonfinite += int((~np.isfinite(logits)).any())
-        cm.update(logits_to_labels(logits, lab.shape[:2])[0], lab)
-    res = cm.to_dict(card.class_names)
+    res = evaluate(runner, dataset, size=size, max_frames=max_frames, progress=progress, desc="mIoU")
     res.pop("confusion_matrix", None)
-    res.update(
-        frames=n,
-        ignore_index=ignore,
-        nonfinite_frames=nonfinite,
-        seconds=round(time.perf_counter() - t0, 2),
-        dataset=getattr(dataset, "description", "") or type(dataset).__name__,
-    )
     return res
 
 

@@ -57,3 +57,52 @@ def seconds(text: str) -> float:
     if not v >= 0:
         raise argparse.ArgumentTypeError(f"expected seconds (a number >= 0), found {text!r}")
     return v
+
+
+def int_in(lo: int, hi: int | None = None):
+    """argparse ``type=``: a whole number in ``lo..hi`` (``hi`` None: no upper bound). argparse puts
+    the option's name in front of the message: "argument --epochs: expected a whole number >= 1, found 0"."""
+
+    def check(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+        if v < lo or (hi is not None and v > hi):
+            want = f">= {lo}" if hi is None else f"in {lo}..{hi}"
+            raise argparse.ArgumentTypeError(f"expected a whole number {want}, found {v}")
+        return v
+
+    check.__name__ = "whole number"
+    return check
+
+
+def float_in(lo: float, hi: float | None = None, *, above: bool = False):
+    """argparse ``type=``: a finite number >= ``lo`` (> ``lo`` when ``above``), <= ``hi`` when given."""
+
+    def check(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
+        low_ok = v > lo if above else v >= lo
+        if not (low_ok and (hi is None or v <= hi)) or v != v:
+            want = f"{'>' if above else '>='} {lo:g}" + ("" if hi is None else f" and <= {hi:g}")
+            raise argparse.ArgumentTypeError(f"expected a number {want}, found {text}")
+        return v
+
+    check.__name__ = "number"
+    return check
+
+
+def size_in(lo: int, hi: int):
+    """argparse ``type=``: a size (as ``parse_size``) whose sides are in ``lo..hi``."""
+
+    def check(text: str) -> tuple[int, int]:
+        h, w = parse_size(text)
+        if not (lo <= h <= hi and lo <= w <= hi):
+            raise argparse.ArgumentTypeError(f"height and width must be in {lo}..{hi}, found {h}x{w}")
+        return h, w
+
+    check.__name__ = "size"
+    return check

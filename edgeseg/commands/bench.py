@@ -21,26 +21,26 @@ def _option(text: str) -> tuple[str, object]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from edgeseg.backends import artifact_kinds
 
-    from edgeseg.commands._args import parse_size
+    from edgeseg.commands._args import float_in, int_in, parse_size
 
     p.add_argument("inputs", nargs="+", metavar="ARTIFACT_OR_MATRIX",
                    help=f"a matrix .yaml (see benchmarks/), or artifacts: {artifact_kinds()}")
     p.add_argument("-o", "--output", default=None,
                    help=f"results JSON to append the run to (default: the matrix's 'output', else {DEFAULT_OUTPUT})")
     p.add_argument("--size", type=parse_size, default=None, help="input HEIGHTxWIDTH (default: the card's input size)")
-    p.add_argument("--batch", type=int, nargs="+", default=None, help="batch sizes (default 1)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed warm-up calls per batch size (default 10)")
-    p.add_argument("--runs", type=int, default=None, help="timed calls per batch size (default 50)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for runners and the peak (default: runner's default)")
-    p.add_argument("--timeout", type=float, default=None, help="seconds per row before it is killed (default 1800)")
+    p.add_argument("--batch", type=int_in(1), nargs="+", default=None, help="batch sizes (default 1)")
+    p.add_argument("--warmup", type=int_in(0), default=None, help="untimed warm-up calls per batch size (default 10)")
+    p.add_argument("--runs", type=int_in(1), default=None, help="timed calls per batch size (default 50)")
+    p.add_argument("--threads", type=int_in(1), default=None, help="CPU threads for runners and the peak (default: runner's default)")
+    p.add_argument("--timeout", type=float_in(0, above=True), default=None, help="seconds per row before it is killed (default 1800)")
     p.add_argument("--data", default=None, help="dataset for mIoU on its val split: camvid:PATH, cityscapes:PATH, folder:PATH, synthetic[:N]")
-    p.add_argument("--max-frames", type=int, default=None, help="mIoU on the first N frames only")
+    p.add_argument("--max-frames", type=int_in(1), default=None, help="mIoU on the first N frames only")
     p.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
                    help="runner option for the artifacts given (repeatable); EXT:KEY=VALUE only for that file type, e.g. pt:channels_last=false")
     p.add_argument("--var", type=_option, action="append", default=[], metavar="NAME=VALUE",
                    help="set a matrix variable used as {NAME} in its paths, e.g. camvid=/data/camvid")
     p.add_argument("--only", nargs="+", default=None, metavar="ROW_ID", help="run only these rows of the matrix")
-    p.add_argument("--rounds", type=int, default=None, metavar="N",
+    p.add_argument("--rounds", type=int_in(1), default=None, metavar="N",
                    help="latency passes over all rows, each row a fresh process per pass; a row reports the pass with "
                         "its median p50 (default: the matrix's, else 1). Use 3+ on a shared or throttling machine")
     p.add_argument("--rebuild", action="store_true", help="run rows' make steps even when their artifacts exist")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edgeseg.commands._args import parse_size, positive_int, seconds
+from edgeseg.commands._args import float_in, int_in, parse_size, positive_int, seconds
 
 HELP = "run a model on a camera / stream / video file: overlay, recording, masks, latency and FPS stats"
 
@@ -21,10 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help=f"model file: {artifact_kinds()}")
     src = p.add_argument_group("source")
     src.add_argument("--source", default="0", help="camera index, /dev/videoN, video file, rtsp://..., csi://N or gst:PIPELINE (default 0)")
-    src.add_argument("--width", type=int, default=None, help="csi:// capture width (default 1280)")
-    src.add_argument("--height", type=int, default=None, help="csi:// capture height (default 720)")
-    src.add_argument("--fps", type=int, default=None, help="csi:// capture frame rate (default 30)")
-    src.add_argument("--flip", type=int, default=None, help="csi:// nvvidconv flip-method 0..7 (default 0)")
+    src.add_argument("--width", type=int_in(1), default=None, help="csi:// capture width (default 1280)")
+    src.add_argument("--height", type=int_in(1), default=None, help="csi:// capture height (default 720)")
+    src.add_argument("--fps", type=int_in(1), default=None, help="csi:// capture frame rate (default 30)")
+    src.add_argument("--flip", type=int_in(0, 7), default=None, help="csi:// nvvidconv flip-method 0..7 (default 0)")
     mode = src.add_mutually_exclusive_group()
     mode.add_argument("--live", dest="live", action="store_true", default=None, help="always infer the newest frame, drop stale ones (default for cameras and streams)")
     mode.add_argument("--every-frame", dest="live", action="store_false", help="infer every frame in order, drop nothing (default for files)")
@@ -37,14 +37,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument("--device", default=None, help="runner device (torch: cpu / cuda:N; TensorRT: GPU index)")
     show = p.add_argument_group("display")
     show.add_argument("--view", choices=("overlay", "mask", "side"), default="overlay", help="overlay (default), colour mask only, or frame and mask side by side")
-    show.add_argument("--alpha", type=float, default=0.5, help="overlay opacity 0..1 (default 0.5)")
+    show.add_argument("--alpha", type=float_in(0, 1), default=0.5, help="overlay opacity 0..1 (default 0.5)")
     show.add_argument("--classes", default=None, help="comma-separated class names to show (default all), e.g. Road,Car")
     show.add_argument("--no-hud", dest="hud", action="store_false", help="hide the FPS / latency text")
     show.add_argument("--no-legend", dest="legend", action="store_false", help="hide the class legend")
     show.add_argument("--headless", action="store_true", default=None, help="no window (automatic when there is no display)")
     out = p.add_argument_group("outputs")
     out.add_argument("--record", default=None, metavar="FILE", help="write the rendered video (.mp4 mp4v, .avi MJPG, ...)")
-    out.add_argument("--record-fps", type=float, default=None, help="frame rate written into the recording (default: the source's, else 30)")
+    out.add_argument("--record-fps", type=float_in(0, above=True), default=None, help="frame rate written into the recording (default: the source's, else 30)")
     out.add_argument("--save-masks", default=None, metavar="DIR", help="write each frame's label map (class ids) as DIR/<frame>.png")
     out.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where the s key saves snapshots (default .)")
     out.add_argument("--stats", dest="stats_out", default=None, metavar="FILE", help="also write the run's stats as JSON")

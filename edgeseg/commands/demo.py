@@ -8,6 +8,8 @@ run (printed before it runs); a failed stage is reported and the stages that do 
 from __future__ import annotations
 
 import argparse
+
+from edgeseg.commands._args import int_in
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +21,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="edgeseg-demo", help="output folder (default edgeseg-demo)")
     p.add_argument("--data", default="synthetic", help="dataset spec (default synthetic: 64 train / 16 val scenes, 120x160)")
     p.add_argument("--checkpoint", default=None, help="use this trained checkpoint instead of training one")
-    p.add_argument("--epochs", type=int, default=30, help="training epochs on the synthetic scenes (default 30)")
-    p.add_argument("--qat-epochs", type=int, default=1, help="QAT fine-tuning epochs (default 1)")
-    p.add_argument("--runs", type=int, default=20, help="timed benchmark runs per row (default 20)")
-    p.add_argument("--threads", type=int, default=2, help="CPU threads for benchmarks (default 2)")
-    p.add_argument("--max-frames", type=int, default=None, help="evaluate/benchmark mIoU on the first N val frames")
+    p.add_argument("--epochs", type=int_in(1), default=30, help="training epochs on the synthetic scenes (default 30)")
+    p.add_argument("--qat-epochs", type=int_in(1), default=1, help="QAT fine-tuning epochs (default 1)")
+    p.add_argument("--runs", type=int_in(1), default=20, help="timed benchmark runs per row (default 20)")
+    p.add_argument("--threads", type=int_in(1), default=2, help="CPU threads for benchmarks (default 2)")
+    p.add_argument("--max-frames", type=int_in(1), default=None, help="evaluate/benchmark mIoU on the first N val frames")
     p.add_argument("--quick", action="store_true", help="tiny settings for a smoke run (tests)")
 
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 
-from edgeseg.commands._args import parse_size
+from edgeseg.commands._args import float_in, int_in, size_in
+
+#: Export sizes: CGNet and DeepLab downsample by 8 to 16; the parity probe's synthetic scenes take 32..4096.
+MIN_SIDE, MAX_SIDE = 32, 4096
 
 HELP = "export a checkpoint to ONNX (model card in metadata) and check ONNX Runtime against PyTorch on real frames"
 
@@ -20,17 +23,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("checkpoint", help="edgeseg .pt checkpoint")
     p.add_argument("-o", "--output", default=None, help="output .onnx (default: the checkpoint path with .onnx)")
-    p.add_argument("--size", type=parse_size, default=None, help="input HEIGHTxWIDTH (default: the card's input_size)")
-    p.add_argument("--batch", type=int, default=1, help="static batch size (default 1; ignored with --dynamic)")
+    p.add_argument("--size", type=size_in(MIN_SIDE, MAX_SIDE), default=None, help=f"input HEIGHTxWIDTH, sides {MIN_SIDE}..{MAX_SIDE} (default: the card's input_size)")
+    p.add_argument("--batch", type=int_in(1), default=1, help="static batch size (default 1; ignored with --dynamic)")
     p.add_argument("--dynamic", action="store_true", help="dynamic batch, height and width")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17, the minimum)")
+    p.add_argument("--opset", type=int_in(17), default=17, help="ONNX opset (default 17, the minimum)")
     p.add_argument("--simplify", action="store_true", help="simplify the graph with onnxslim (card kept, re-checked)")
     p.add_argument("--parity-data", default=None, metavar="SPEC",
                    help=f"dataset for the parity check, first {PARITY_FRAMES} val frames: camvid:PATH, cityscapes:PATH, "
                         "folder:PATH or synthetic[:N] (default: synthetic street scenes at the export size)")
-    p.add_argument("--atol", type=float, default=DEFAULT_ATOL, help=f"parity: absolute logit tolerance (default {DEFAULT_ATOL:g})")
-    p.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"parity: relative logit tolerance (default {DEFAULT_RTOL:g})")
-    p.add_argument("--agree-min", type=float, default=100 * DEFAULT_AGREE_MIN,
+    p.add_argument("--atol", type=float_in(0), default=DEFAULT_ATOL, help=f"parity: absolute logit tolerance (default {DEFAULT_ATOL:g})")
+    p.add_argument("--rtol", type=float_in(0), default=DEFAULT_RTOL, help=f"parity: relative logit tolerance (default {DEFAULT_RTOL:g})")
+    p.add_argument("--agree-min", type=float_in(0, 100, above=True), default=100 * DEFAULT_AGREE_MIN,
                    help=f"parity: minimum argmax agreement in %% (default {100 * DEFAULT_AGREE_MIN:g})")
 
 
@@ -84,10 +87,6 @@ def run(args: argparse.Namespace) -> int:
     if out.resolve() == ckpt.resolve():
         raise EdgesegError(f"output {out} would overwrite the checkpoint")
     check_output_path(out)  # missing/unwritable folder: fail before any work
-    if args.batch < 1:
-        raise EdgesegError(f"--batch must be >= 1, found {args.batch}")
-    if not (0 < args.agree_min <= 100) or args.atol < 0 or args.rtol < 0:
-        raise EdgesegError("--agree-min must be in (0, 100] and --atol/--rtol >= 0")
 
     from edgeseg.export.onnx import export_onnx
     from edgeseg.export.parity import check_parity

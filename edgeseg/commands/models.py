@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from edgeseg.commands._args import size_from_text
+from edgeseg.commands._args import int_in, size_from_text
 from edgeseg.errors import EdgesegError
 
 HELP = "list the registered models with parameters and GFLOPs (2 x MACs) at an input size"
@@ -24,7 +24,7 @@ def parse_size(text: str, *, option: str = "--size") -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", default="360x480", metavar="HxW", help="input height x width (default 360x480)")
-    parser.add_argument("--classes", type=int, default=11, metavar="N", help="number of classes (default 11, CamVid)")
+    parser.add_argument("--classes", type=int_in(1), default=11, metavar="N", help="number of classes (default 11, CamVid)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from edgeseg.commands._args import float_in, int_in
+
 HELP = "segment images with a checkpoint / ONNX / engine: writes <stem>_mask.png and <stem>_overlay.png"
 
 
@@ -13,8 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help=f"model file: {artifact_kinds()}")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, BMP, ...)")
     p.add_argument("-o", "--out", default="runs/predict", help="output folder, created if missing (default runs/predict)")
-    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the mask, 0..1 (default 0.5)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for the runner (default: the backend's)")
+    p.add_argument("--alpha", type=float_in(0, 1), default=0.5, help="overlay opacity of the mask, 0..1 (default 0.5)")
+    p.add_argument("--threads", type=int_in(1), default=None, help="CPU threads for the runner (default: the backend's)")
 
 
 def _class_summary(label, names, top: int = 3) -> str:

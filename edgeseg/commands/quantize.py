@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from edgeseg.backends._build import human_size
-from edgeseg.commands._args import parse_size
+from edgeseg.commands._args import float_in, int_in, parse_size
 
 HELP = "INT8: PTQ/QAT to a TensorRT-ready Q/DQ ONNX (checked), or --method ort-cpu for ONNX Runtime CPU"
 
@@ -25,9 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calib-method", choices=CALIB_METHODS, default=None,
                    help="activation ranges: max, percentile, entropy (TensorRT KL), mse, or all (evaluate each "
                         "on --val-data and keep the best). Default: entropy")
-    p.add_argument("--percentile", type=float, default=99.99, help="for --calib-method percentile (default 99.99)")
-    p.add_argument("--num-calib", type=int, default=256, help="calibration frames (default 256)")
-    p.add_argument("--calib-batch", type=int, default=8, help="frames per calibration batch (default 8)")
+    p.add_argument("--percentile", type=float_in(0, 100, above=True), default=99.99, help="for --calib-method percentile (default 99.99)")
+    p.add_argument("--num-calib", type=int_in(1), default=256, help="calibration frames (default 256)")
+    p.add_argument("--calib-batch", type=int_in(1), default=8, help="frames per calibration batch (default 8)")
     p.add_argument("--size", type=parse_size, default=None, metavar="HxW",
                    help="input size of the INT8 model and its calibration (default: the card's input size)")
     p.add_argument("-o", "--output", default=None,
@@ -38,24 +38,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "pooling; repeatable (default: none)")
     qat = p.add_argument_group("QAT")
     qat.add_argument("--data", default=None, help="training data for QAT: camvid:PATH, folder:PATH or synthetic[:N]")
-    qat.add_argument("--epochs", type=int, default=1, help="QAT epochs (default 1)")
-    qat.add_argument("--lr", type=float, default=1e-4, help="QAT learning rate (default 1e-4, Adam, poly decay)")
-    qat.add_argument("--batch", type=int, default=8, help="QAT batch size (default 8)")
+    qat.add_argument("--epochs", type=int_in(1), default=1, help="QAT epochs (default 1)")
+    qat.add_argument("--lr", type=float_in(0, above=True), default=1e-4, help="QAT learning rate (default 1e-4, Adam, poly decay)")
+    qat.add_argument("--batch", type=int_in(1), default=8, help="QAT batch size (default 8)")
     qat.add_argument("--crop", type=parse_size, default=(360, 360), metavar="HxW", help="QAT crop (default 360)")
     qat.add_argument("--no-class-weights", action="store_true", help="plain cross-entropy instead of CGNet's weighted CE")
-    qat.add_argument("--max-steps", type=int, default=None, help="at most this many QAT steps per epoch (smoke runs)")
+    qat.add_argument("--max-steps", type=int_in(1), default=None, help="at most this many QAT steps per epoch (smoke runs)")
     qat.add_argument("--save-checkpoint", default=None, metavar="PT",
                      help="QAT checkpoint path (default: the output with .pt); loads with load_checkpoint as FP32 weights")
     val = p.add_argument_group("choosing the calibration method (--calib-method all)")
     val.add_argument("--val-data", default=None, help="dataset spec for the comparison (default --data), split --val-split")
     val.add_argument("--val-split", default="val", help="split for the comparison (default val)")
-    val.add_argument("--val-max-frames", type=int, default=None, help="evaluate at most N frames per method")
+    val.add_argument("--val-max-frames", type=int_in(1), default=None, help="evaluate at most N frames per method")
     cpu = p.add_argument_group("ort-cpu")
     cpu.add_argument("--reduce-range", choices=("auto", "on", "off"), default="auto",
                      help="7-bit weights for x86 CPUs without VNNI (default auto: decided from this CPU)")
     cpu.add_argument("--per-tensor", action="store_true", help="per-tensor weights instead of per-channel")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda for calibration and QAT")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int_in(0), default=0)
     p.add_argument("--no-progress", action="store_true")
 
 

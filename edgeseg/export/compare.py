@@ -85,7 +85,7 @@ class Comparison:
             out.append("the output has NaN/Inf")
         if self.elements_out_of_tolerance:
             out.append(
-                f"{self.elements_out_of_tolerance} values differ by more than atol {self.atol:g} + rtol {self.rtol:g} x |reference|"
+                f"{self.elements_out_of_tolerance} logits differ by more than atol {self.atol:g} + rtol {self.rtol:g} x |reference|"
             )
         if self.agree_min is not None and self.argmax_agreement < self.agree_min:
             out.append(f"argmax agreement {100 * self.argmax_agreement:.2f}% is below {100 * self.agree_min:.2f}%")

@@ -27,12 +27,17 @@ def test_camera_command_on_a_file_writes_stats_and_recording(tiny_checkpoint, cl
     assert len(read_all(rec)) == N_FRAMES
 
 
+def test_camera_numbers_are_checked_at_parse_time(tiny_checkpoint, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["camera", str(tiny_checkpoint), "--source", "csi://0", "--flip", "9"])
+    assert e.value.code == 2 and "argument --flip: expected a whole number in 0..7, found 9" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "extra,match",
     [
         (["--classes", "road,truck"], "unknown class name(s) 'truck' for --classes; this model's classes are: Sky"),
         (["--record", "/no/such/folder/x.mp4"], "output folder /no/such/folder does not exist"),
-        (["--source", "csi://0", "--flip", "9"], "csi option flip must be in 0..7"),
         (["--source", "missing_clip.mp4"], "cannot open file source 'missing_clip.mp4'"),
         (["--width", "640"], "only apply to csi:// sources"),
     ],

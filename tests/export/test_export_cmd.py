@@ -24,7 +24,7 @@ def test_export_passes_parity_and_keeps_the_card(tmp_path, tiny_ckpt, capsys):
     rc, out, err = _export(capsys, tiny_ckpt, "-o", dst, "--opset", 18)
     assert rc == 0, err
     line = out.strip()
-    assert line.startswith(f"exported {dst} (") and "opset 18" in line and "MB" in line
+    assert line.startswith(f"exported {dst} (") and "opset 18" in line and " MiB, " in line
     assert "parity: max|diff|=" in line and "argmax agree=" in line
     diff = float(line.split("max|diff|=")[1].split(",")[0])
     assert 0 <= diff <= 1e-3

@@ -49,6 +49,8 @@ def test_parse_size_accepts_h_x_w():
         parse_size("360*480")
 
 
-def test_bad_class_count_is_refused(capsys):
-    assert main(["models", "--classes", "0"]) == 2
-    assert "--classes" in capsys.readouterr().err
+def test_bad_class_count_is_refused_at_parse_time(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["models", "--classes", "0"])
+    assert e.value.code == 2
+    assert "argument --classes: expected a whole number >= 1, found 0" in capsys.readouterr().err

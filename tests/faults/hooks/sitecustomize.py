@@ -109,7 +109,7 @@ def _crash_worker(fault: dict) -> None:
     sig = fault["artifacts"].get(os.path.basename((spec.get("row") or {}).get("artifact") or ""))
     if sig is None:
         return
-    import edgeseg.backends._runner as base
+    import edgeseg.backends as base
 
     real = base.open_runner
 

@@ -23,7 +23,7 @@ import sys
 CXX_ALIASES = {"nvonnxparser::IParserError": "tensorrt.ParserError"}
 #: Dunders worth recording (what a caller or a subclass relies on); the rest are pybind11/object plumbing.
 DUNDERS = ("__init__", "__len__", "__getitem__", "__setitem__", "__iter__", "__call__", "__int__", "__index__",
-           "__bytes__", "__buffer__", "__enter__", "__exit__")
+           "__bytes__", "__buffer__", "__enter__", "__exit__", "__str__", "__repr__")
 TP_AS_BUFFER_OFFSET = 20 * ctypes.sizeof(ctypes.c_void_p)  # PyTypeObject.tp_as_buffer on CPython 3.8-3.13
 
 

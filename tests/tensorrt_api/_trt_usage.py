@@ -49,6 +49,9 @@ class Use:
 class Report:
     uses: list[Use] = field(default_factory=list)
     calls: dict = field(default_factory=dict)  # function name -> [(caller, guards)]
+    #: function name -> {argument position or keyword: type} seen at its call sites (typed TensorRT
+    #: objects passed to a helper, e.g. apply_timing_cache(config, ...)); used by the next pass.
+    arg_types: dict = field(default_factory=dict)
 
 
 def _type_of_name(owner: str, rec: dict | None, name: str):
@@ -70,8 +73,8 @@ def _type_of_name(owner: str, rec: dict | None, name: str):
 
 
 class _Scanner:
-    def __init__(self, file: str, report: Report) -> None:
-        self.file, self.report = file, report
+    def __init__(self, file: str, report: Report, arg_types: dict) -> None:
+        self.file, self.report, self.arg_types = file, report, arg_types
         self.self_types: dict[str, dict[str, tuple]] = {}
         self.scope: tuple = ()
         self.seen: set = set()
@@ -89,9 +92,16 @@ class _Scanner:
         E = lambda e: self.expr(e, env, guards, func, cls)  # noqa: E731
         if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)):
             inner = dict(env)
-            for a in st.args.args + st.args.kwonlyargs:
+            known = self.arg_types.get(st.name, {})
+            positional = [a.arg for a in st.args.args]
+            if positional[:1] in (["self"], ["cls"]):
+                positional = positional[1:]
+            for i, a in enumerate(st.args.args + st.args.kwonlyargs):
                 if a.arg == "trt":
                     inner["trt"] = MOD
+                t = known.get(a.arg) or (known.get(positional.index(a.arg)) if a.arg in positional else None)
+                if t is not None and a.arg not in ("self", "cls"):
+                    inner[a.arg] = t
             outer, self.scope = self.scope, self.scope + (st.name,)
             for _ in range(2 if cls else 1):
                 self.block(st.body, dict(inner), (), st.name, cls)
@@ -180,6 +190,15 @@ class _Scanner:
             ft = E(e.func)
             args = [E(a) for a in e.args]
             kws = [(k.arg, E(k.value)) for k in e.keywords]
+            fname = e.func.id if isinstance(e.func, ast.Name) else e.func.attr if isinstance(e.func, ast.Attribute) else None
+            if fname is not None:
+                slots = self.report.arg_types.setdefault(fname, {})
+                for i, t in enumerate(args):
+                    if t is not None and t[0] in ("module", "inst", "classobj"):
+                        slots[i] = t
+                for k, t in kws:
+                    if k is not None and t is not None and t[0] in ("module", "inst", "classobj"):
+                        slots[k] = t
             if isinstance(e.func, ast.Name):
                 self.report.calls.setdefault(e.func.id, []).append((func, guards))
                 if e.func.id == "import_tensorrt":
@@ -260,10 +279,17 @@ def _literals(e: ast.expr) -> list[str]:
 
 
 def scan(sources: dict[str, str]) -> Report:
-    """``sources``: {display path: Python source}."""
-    report = Report()
-    for path, text in sources.items():
-        _Scanner(path, report).module(ast.parse(text, filename=path))
+    """``sources``: {display path: Python source}. Repeated until the argument types seen at call
+    sites stop changing, so a TensorRT object passed to a helper function types its parameter."""
+    trees = {path: ast.parse(text, filename=path) for path, text in sources.items()}
+    arg_types: dict = {}
+    for _ in range(4):
+        report = Report()
+        for path, tree in trees.items():
+            _Scanner(path, report, arg_types).module(tree)
+        if report.arg_types == arg_types:
+            break
+        arg_types = report.arg_types
     return report
 
 

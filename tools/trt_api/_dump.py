@@ -36,10 +36,17 @@ def _has_buffer(cls: type) -> bool:
 
 
 def norm(text: str, mod: str) -> str:
+    """Module-qualified names -> 'tensorrt.X'; a C++ type name pybind11 printed verbatim
+    (nvinfer1::X, nvonnxparser::X) -> 'tensorrt.X' when the module registers a Python type X."""
     text = text.replace(f"{mod}.tensorrt.", "tensorrt.").replace(f"{mod}.", "tensorrt.")
     for cxx, py in CXX_ALIASES.items():
         text = text.replace(cxx, py)
-    return text
+
+    def py_name(m: re.Match) -> str:
+        name = m.group(1)
+        return f"tensorrt.{name}" if isinstance(getattr(MODULE_OBJ, name, None), type) else m.group(0)
+
+    return re.sub(r"\b(?:nvinfer1|nvonnxparser)::(?:v_\d+_\d+::)?(\w+)", py_name, text)
 
 
 def signatures(name: str, doc: str | None, mod: str) -> list[dict[str, str]]:
@@ -134,8 +141,12 @@ def describe_class(cls: type, mod: str) -> dict:
     return out
 
 
+MODULE_OBJ = None
+
+
 def main(modname: str) -> dict:
-    m = importlib.import_module(modname)
+    global MODULE_OBJ
+    m = MODULE_OBJ = importlib.import_module(modname)
     classes, enums, functions, constants = {}, {}, {}, {}
 
     def visit_type(qual: str, obj: type) -> None:

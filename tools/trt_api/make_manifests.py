@@ -52,7 +52,8 @@ KNOWN_GAPS = [
     "pybind11 exposes members on the class).",
     "The buffer protocol is read from PyTypeObject.tp_as_buffer (ctypes); 'buffer_protocol' is absent if the "
     "probe failed on this interpreter.",
-    "A signature that pybind11 printed with a C++ type name is mapped to its Python class (_dump.CXX_ALIASES).",
+    "A signature that pybind11 printed with a C++ type name (nvinfer1::X) is mapped to tensorrt.X when the module "
+    "registers that Python type (nvonnxparser::IParserError -> tensorrt.ParserError); other C++ names stay verbatim.",
     "Built for one CPython and x86_64; the aarch64 (Jetson) wheels come from the same sources and are assumed "
     "to register the same API.",
     "TensorRT 8.5.2 (JetPack 5.1) has no bindings wheel on PyPI; the 8.6 manifest stands in for it.",

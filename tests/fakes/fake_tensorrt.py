@@ -3,9 +3,7 @@
 build_serialized_network, Runtime.deserialize_cuda_engine, IInt8EntropyCalibrator2, execution
 contexts, __version__) as it differs between 8.6, 10.x and 11.x, and records every call in ``CALLS``.
 
-It exists to test edgeseg's CALL SEQUENCE (which flags, which network flags, that the calibrator
-is driven per TensorRT's protocol, that buffers are bound by name). It builds nothing, its
-"engine" computes a trivial function, and it never produces a figure. Never import it outside tests/.
+It tests edgeseg's CALL SEQUENCE only; it builds nothing and never produces a figure. Tests only.
 
 It is no more lenient than the real bindings where our glue depends on it (checked against NVIDIA's
 API manifests by tests/tensorrt_api/test_trt_fake_conformance.py): class, method, parameter and enum

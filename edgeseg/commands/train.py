@@ -16,7 +16,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="cgnet", help="registered model name (see `edgeseg models`; default cgnet)")
     p.add_argument("--data", default="synthetic", help="camvid:PATH, cityscapes:PATH, folder:PATH or synthetic[:N] (default synthetic)")
     p.add_argument("--out", default="runs/train", help="output folder for best.pt, last.pt, history.json (default runs/train)")
-    p.add_argument("--epochs", type=int, default=10, help="default 10")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs to train (default 10, or unlimited with --time: then it is a cap)")
+    p.add_argument("--time", default=None, metavar="DURATION",
+                   help="wall-clock budget, e.g. 2h30m, 90m, 1.5h: the LR schedule ends exactly at the deadline, "
+                        "final validation and checkpoints included (default: none)")
+    p.add_argument("--schedule", choices=("poly", "linear"), default="poly", help="LR decay shape (default poly, power 0.9)")
+    p.add_argument("--warmup", type=int, default=0, metavar="STEPS", help="linear LR warm-up iterations (default 0)")
+    p.add_argument("--progressive", default=None, metavar="CROP@FRACTION",
+                   help="progressive resizing: train on CROP until FRACTION of the run, then on --crop, "
+                        "e.g. 256x256@0.7 (default off)")
     p.add_argument("--batch", type=int, default=8, help="per-process batch size (default 8)")
     p.add_argument("--crop", type=parse_size, default=(360, 360), help="training crop HxW (default 360x360)")
     p.add_argument("--scale", type=float, nargs=2, default=(0.5, 2.0), metavar=("MIN", "MAX"), help="random scale range (default 0.5 2.0)")
@@ -58,12 +67,21 @@ def _arch_args(items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edgeseg.errors import EdgesegError
+    from edgeseg.train.budget import format_duration, parse_crop_schedule, parse_duration
     from edgeseg.train.evaluate import format_table
     from edgeseg.train.loop import TrainConfig, Trainer
 
+    budget = parse_duration(args.time) if args.time is not None else None
+    parse_crop_schedule(args.progressive)
+    for opt, v in (("--epochs", args.epochs), ("--warmup", args.warmup + 1)):
+        if v is not None and v < 1:
+            raise EdgesegError(f"{opt}: expected a positive integer, found {v if opt == '--epochs' else args.warmup}")
+    epochs = args.epochs if args.epochs is not None or budget is not None else 10
     cfg = TrainConfig(
-        model=args.model, data=args.data, out=args.out, epochs=args.epochs, batch=args.batch, crop=tuple(args.crop),
+        model=args.model, data=args.data, out=args.out, epochs=epochs, batch=args.batch, crop=tuple(args.crop),
         scale=tuple(args.scale), optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,
+        schedule=args.schedule, warmup=args.warmup, time_budget_s=budget, progressive=args.progressive,
         class_weights=not args.no_class_weights, val_every=args.val_every, val_max_frames=args.val_max_frames,
         train_split=args.train_split, seed=args.seed, workers=args.workers, device=args.device, amp=not args.no_amp,
         threads=args.threads, synthetic_size=tuple(args.synthetic_size), bad_labels=args.bad_labels,
@@ -78,7 +96,13 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(cfg, progress=not args.no_progress)
     summary = trainer.run(resume=args.resume)
     best = trainer.out / "best.pt"
-    print(f"trained {cfg.model} for {summary['epochs']} epochs in {summary['seconds']} s -> {trainer.out}")
+    done = trainer.epochs_done()
+    spent = f" ({format_duration(summary['budget_spent_s'])} of a {format_duration(budget)} budget, stopped by " \
+            f"{summary['stopped_by']})" if budget is not None else ""
+    print(f"trained {cfg.model} for {done:g} epoch{'' if done == 1 else 's'} ({summary['iterations']} iterations) in "
+          f"{summary['seconds']} s{spent} -> {trainer.out}")
+    if summary.get("final_miou") is not None:
+        print(f"final checkpoint {trainer.out / 'final.pt'}: val mIoU {100 * summary['final_miou']:.2f}%")
     if best.is_file():
         from edgeseg.train.checkpoint import read_checkpoint
 

@@ -1,10 +1,13 @@
-"""The training loop: weighted CE, Adam/SGD with poly LR, AMP + channels-last on CUDA, DDP under
-torchrun, validation mIoU every K epochs, atomic best/last checkpoints, exact step-level resume,
-Ctrl-C saves and exits, NaN loss stops without touching good checkpoints.
+"""The training loop: weighted CE, Adam/SGD with a poly (or linear) LR schedule and optional warm-up,
+an optional wall-clock budget (``--time``) that drives the schedule, progressive resizing, AMP +
+channels-last on CUDA, DDP under torchrun, validation mIoU every K epochs, atomic best/last/final
+checkpoints, exact step-level resume, Ctrl-C saves and exits, NaN loss stops without touching good
+checkpoints.
 
 Exact resume: the sample order of epoch e is a permutation seeded by (seed, e) and each sample's
 augmentation by (seed, e, index), so a run resumed from step k of epoch e sees the same batches as
-an uninterrupted one.
+an uninterrupted one (epoch-driven runs end with the same weights; a budgeted run's schedule follows
+the wall clock, so it cannot be bit-exact).
 """
 
 from __future__ import annotations
@@ -12,22 +15,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from edgeseg._io import atomic_write_json, ensure_writable_dir
 from edgeseg.card import ModelCard
-from edgeseg.data.preprocess import normalize
 from edgeseg.data.transforms import TrainTransform
 from edgeseg.errors import EdgesegError
+from edgeseg.train._loop_parts import AugmentedDataset, StopAtStepBoundary, dist_info
+from edgeseg.train.budget import TimeBudget, format_duration, lr_factor, machine_facts, parse_crop_schedule
 from edgeseg.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from edgeseg.train.losses import cached_class_weights, weighted_ce
 from edgeseg.train.resume import check_resume
@@ -35,12 +37,13 @@ from edgeseg.train.resume import check_resume
 
 @dataclass
 class TrainConfig:
-    """Defaults follow the CGNet recipe: Adam lr 1e-3, weight decay 5e-4, poly 0.9, batch 8, crop 360."""
+    """Defaults follow the CGNet recipe: Adam lr 1e-3, weight decay 5e-4, poly 0.9, batch 8, crop 360.
+    ``epochs`` may be None when ``time_budget_s`` is set (train until the budget is spent)."""
 
     model: str = "cgnet"
     data: str = "synthetic"
     out: str = "runs/train"
-    epochs: int = 10
+    epochs: int | None = 10
     batch: int = 8
     crop: tuple[int, int] = (360, 360)
     scale: tuple[float, float] = (0.5, 2.0)
@@ -49,6 +52,10 @@ class TrainConfig:
     weight_decay: float = 5e-4
     momentum: float = 0.9
     poly_power: float = 0.9
+    schedule: str = "poly"
+    warmup: int = 0
+    time_budget_s: float | None = None
+    progressive: str | None = None
     class_weights: bool = True
     val_every: int = 1
     val_split: str = "val"
@@ -69,68 +76,19 @@ class TrainConfig:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
-class _AugmentedDataset(torch.utils.data.Dataset):
-    """Applies the train transform with a generator seeded by (seed, epoch, index); caches decodes."""
-
-    def __init__(self, base, transform: TrainTransform, card: ModelCard, seed: int, *, cache: bool = True) -> None:
-        self.base, self.transform, self.card, self.seed = base, transform, card, seed
-        self.epoch = 0
-        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def _raw(self, i: int):
-        if self._cache is None:
-            return self.base[i]
-        if i not in self._cache:
-            self._cache[i] = self.base[i]
-        return self._cache[i]
-
-    def __getitem__(self, i: int):
-        img, lab = self._raw(i)
-        img, lab = self.transform(img, lab, np.random.default_rng((self.seed, self.epoch, i)))
-        return torch.from_numpy(normalize(img, self.card)), torch.from_numpy(lab.astype(np.int64))
-
-
-class _StopAtStepBoundary:
-    """First SIGINT/SIGTERM sets a flag the loop checks between steps (so a saved checkpoint is
-    always at a step boundary and resumes exactly); a second SIGINT interrupts at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._old: dict[int, Any] = {}
-
-    def _handler(self, signum, frame) -> None:  # noqa: ANN001
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = True
-        print("\nstopping after this step (Ctrl-C again to abort at once)...", file=sys.stderr)
-
-    def __enter__(self) -> "_StopAtStepBoundary":
-        if threading.current_thread() is threading.main_thread():
-            for s in (signal.SIGINT, signal.SIGTERM):
-                self._old[s] = signal.signal(s, self._handler)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for s, h in self._old.items():
-            signal.signal(s, h)
-
-
-def _dist_info() -> tuple[int, int, int]:
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
-
-
 class Trainer:
-    """Train one model as configured. ``run(resume=...)`` returns the final summary dict."""
+    """Train one model as configured. ``run(resume=...)`` returns the final summary dict.
+    ``clock`` (default ``time.monotonic``) times the budget; tests inject a fake one."""
 
-    def __init__(self, cfg: TrainConfig, *, progress: bool = True) -> None:
+    def __init__(self, cfg: TrainConfig, *, progress: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
         from edgeseg.data.datasets import open_dataset
         from edgeseg.models import build_model
 
+        if cfg.epochs is None and cfg.time_budget_s is None:
+            raise EdgesegError("train: give --epochs, --time, or both")
+        self._small_crop = parse_crop_schedule(cfg.progressive)
         self.cfg, self.progress = cfg, progress
-        self.rank, self.world, local = _dist_info()
+        self.rank, self.world, local = dist_info()
         if self.world > 1 and not torch.distributed.is_initialized():
             backend = "nccl" if torch.cuda.is_available() else "gloo"
             torch.distributed.init_process_group(backend)
@@ -166,23 +124,75 @@ class Trainer:
         self.steps_per_epoch = max(1, (n // self.world) // cfg.batch)
         if cfg.max_steps_per_epoch:
             self.steps_per_epoch = min(self.steps_per_epoch, cfg.max_steps_per_epoch)
-        total = cfg.epochs * self.steps_per_epoch
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda it: max(0.0, 1 - it / total) ** cfg.poly_power)
+        self.total_steps = cfg.epochs * self.steps_per_epoch if cfg.epochs else None
+        self.budget = TimeBudget(cfg.time_budget_s, clock=clock) if cfg.time_budget_s else None
+        self._time_frac, self._budget_done, self._spent = 0.0, False, 0.0
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda it: self._lr_factor(it))
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.cuda and cfg.amp)
         weights = cached_class_weights(self.train_set, cache=self.out / "class_weights.json", progress=progress) if cfg.class_weights else None
         self.weight = torch.from_numpy(weights).to(self.device) if weights is not None else None
-        self.aug = _AugmentedDataset(
-            self.train_set, TrainTransform(crop=cfg.crop, scale=cfg.scale, ignore_index=info.ignore_index), self.card, cfg.seed
-        )
+        self.aug = AugmentedDataset(self.train_set, self._transform(cfg.crop), self.card, cfg.seed)
         self.net = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[local] if self.cuda else None)
         self.epoch, self.step, self.best, self.history = 0, 0, -1.0, []
-        self._stop = _StopAtStepBoundary()
+        self._stop = StopAtStepBoundary()
+
+    # -- schedule -----------------------------------------------------------------------------
+    def _transform(self, crop: tuple[int, int]) -> TrainTransform:
+        return TrainTransform(crop=tuple(crop), scale=self.cfg.scale, ignore_index=self.card.ignore_index)
+
+    def progress_fraction(self, it: int | None = None) -> float:
+        """The run's progress in [0, 1]: iterations of ``--epochs``, time of ``--time``, or the larger."""
+        it = self.iterations if it is None else it
+        f = it / self.total_steps if self.total_steps else 0.0
+        return min(1.0, max(f, self._time_frac))
+
+    def _lr_factor(self, it: int) -> float:
+        return lr_factor(self.progress_fraction(it), schedule=self.cfg.schedule, power=self.cfg.poly_power,
+                         step=it, warmup=self.cfg.warmup)
+
+    @property
+    def iterations(self) -> int:
+        return self.epoch * self.steps_per_epoch + self.step
+
+    def _tick(self) -> None:
+        """Read the budget clock once per step (rank 0's, in DDP) and decide whether time is up."""
+        if self.budget is None:
+            return
+        spent = self.budget.spent()
+        frac = self.budget.fraction(spent)
+        if self.world > 1:  # every rank follows rank 0's clock and reserve, so all stop at the same step
+            t = torch.tensor([spent, frac], dtype=torch.float64, device=self.device if self.cuda else "cpu")
+            torch.distributed.broadcast(t, 0)
+            spent, frac = float(t[0]), float(t[1])
+        self._spent, self._time_frac = spent, frac
+        self._budget_done = frac >= 1.0
+
+    def _finished(self) -> bool:
+        return bool((self.cfg.epochs and self.epoch >= self.cfg.epochs) or self._budget_done)
+
+    def _estimate_val_s(self) -> float:
+        """Seconds one validation will take: one val frame timed, times the frames, plus 25 %."""
+        if self.val_set is None:
+            return 0.0
+        from edgeseg.segment import segment
+        from edgeseg.backends.torch.runner import TorchRunner
+
+        runner = TorchRunner.from_model(self.model, self.card, device=str(self.device), channels_last=self.channels_last)
+        img = self.val_set[0][0]
+        t = self.budget.clock()
+        segment(runner, [img])
+        per = self.budget.clock() - t
+        n = len(self.val_set) if self.cfg.val_max_frames is None else min(len(self.val_set), self.cfg.val_max_frames)
+        return 1.25 * per * n
 
     # -- state --------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
-        return {"step": self.step, "best_miou": self.best, "history": self.history, "config": self.cfg.to_dict()}
+        st = {"step": self.step, "best_miou": self.best, "history": self.history, "config": self.cfg.to_dict()}
+        if self.budget is not None:
+            st["budget_spent_s"] = round(self._spent, 3)
+        return st
 
     def _save(self, name: str, *, card: ModelCard | None = None, resumable: bool = True) -> Path | None:
         """Write ``name`` in the output folder (rank 0 only). ``resumable=False`` leaves out the
@@ -202,6 +212,8 @@ class Trainer:
         self.sched.load_state_dict(payload["scheduler"])
         st = payload["state"]
         self.epoch, self.step, self.best, self.history = payload["epoch"], st["step"], st["best_miou"], st["history"]
+        if self.budget is not None:  # the budget continues where the resumed run left it
+            self.budget.spent_before_s = float(st.get("budget_spent_s", 0.0))
 
     # -- loop ---------------------------------------------------------------------------------
     def _order(self, epoch: int) -> list[int]:
@@ -209,9 +221,16 @@ class Trainer:
         order = torch.randperm(len(self.train_set), generator=g).tolist()
         return order[self.rank :: self.world][: self.steps_per_epoch * self.cfg.batch]
 
+    def _crop_now(self) -> tuple[int, int]:
+        """The crop for the epoch about to start: the small one before the progressive switch point."""
+        if self._small_crop and self.progress_fraction() < self._small_crop[1]:
+            return self._small_crop[0]
+        return tuple(self.cfg.crop)
+
     def _train_epoch(self, bar) -> float:
         cfg = self.cfg
         self.aug.epoch = self.epoch
+        self.aug.transform = self._transform(self._crop_now())
         order = self._order(self.epoch)[self.step * cfg.batch :]
         loader = torch.utils.data.DataLoader(
             self.aug, batch_size=cfg.batch, sampler=order, num_workers=cfg.workers, drop_last=True,
@@ -233,14 +252,26 @@ class Trainer:
             self.scaler.scale(loss).backward()
             self.scaler.step(self.opt)
             self.scaler.update()
+            self._tick()
             self.sched.step()
             self.step += 1
             losses.append(loss.item())
-            bar.update(1)
-            bar.set_postfix(epoch=f"{self.epoch + 1}/{cfg.epochs}", loss=f"{losses[-1]:.3f}", lr=f"{self.sched.get_last_lr()[0]:.2e}", refresh=False)
+            self._bar_update(bar, losses[-1])
             if self._stop.requested:
                 raise KeyboardInterrupt
+            if self._budget_done:
+                break
         return float(np.mean(losses)) if losses else float("nan")
+
+    def _bar_update(self, bar, loss: float) -> None:
+        epoch = f"{self.epoch + 1}" + (f"/{self.cfg.epochs}" if self.cfg.epochs else "")
+        post = {"epoch": epoch, "loss": f"{loss:.3f}", "lr": f"{self.sched.get_last_lr()[0]:.2e}"}
+        if self.budget is not None:
+            bar.update(max(0, int(self._spent) - bar.n))
+            post["left"] = format_duration(self.budget.total_s - self._spent)
+        else:
+            bar.update(1)
+        bar.set_postfix(post, refresh=False)
 
     def validate(self) -> dict[str, Any]:
         from edgeseg.train.evaluate import evaluate
@@ -253,16 +284,21 @@ class Trainer:
     def run(self, *, resume: str | os.PathLike | None = None) -> dict[str, Any]:
         from edgeseg._progress import progress_bar
 
-        cfg = self.cfg
         if resume:
             self.resume(resume)
         t0 = time.time()
-        total = cfg.epochs * self.steps_per_epoch
-        done = self.epoch * self.steps_per_epoch + self.step
-        bar = progress_bar(total=total, initial=done, desc="train", unit="step", disable=not self.progress or self.rank != 0, file=sys.stderr)
+        if self.budget is not None:
+            self.budget.start()
+            self.budget.reserve_s = self._estimate_val_s() + 1.0
+            self._tick()
+            bar = progress_bar(total=int(self.budget.window()), initial=int(self._spent), desc="train", unit="s",
+                               disable=not self.progress or self.rank != 0, file=sys.stderr)
+        else:
+            bar = progress_bar(total=self.total_steps, initial=self.iterations, desc="train", unit="step",
+                               disable=not self.progress or self.rank != 0, file=sys.stderr)
         try:
             with self._stop:
-                self._epochs(bar, t0)
+                final = self._epochs(bar, t0)
         except KeyboardInterrupt:
             bar.close()
             if self.rank == 0:
@@ -271,33 +307,71 @@ class Trainer:
                       f"(resume with --resume {self.out / 'last.pt'})", file=sys.stderr)
             raise
         bar.close()
-        return {"epochs": self.epoch, "best_miou": self.best, "out": str(self.out), "seconds": round(time.time() - t0, 1)}
+        return {"epochs": self.epoch, "iterations": self.iterations, "best_miou": self.best,
+                "final_miou": final.get("miou") if final else None, "out": str(self.out),
+                "seconds": round(time.time() - t0, 1), "stopped_by": self._stopped_by(),
+                "budget_spent_s": round(self._spent, 1) if self.budget is not None else None}
 
-    def _epochs(self, bar, t0: float) -> None:
-        cfg = self.cfg
-        while self.epoch < cfg.epochs:
+    def _stopped_by(self) -> str:
+        return "time budget" if self._budget_done and not (self.cfg.epochs and self.epoch >= self.cfg.epochs) else "epochs"
+
+    def _epochs(self, bar, t0: float) -> dict[str, Any] | None:
+        """Train until the epochs or the budget run out; the last pass validates and writes final.pt."""
+        cfg, final = self.cfg, None
+        while not self._finished():
             loss = self._train_epoch(bar)
-            self.epoch, self.step = self.epoch + 1, 0
-            rec: dict[str, Any] = {"epoch": self.epoch, "loss": loss, "lr": self.sched.get_last_lr()[0], "time": round(time.time() - t0, 1)}
-            if self.val_set is not None and self.rank == 0 and (self.epoch % cfg.val_every == 0 or self.epoch == cfg.epochs):
+            if self.step >= self.steps_per_epoch:
+                self.epoch, self.step = self.epoch + 1, 0
+            last = self._finished()
+            rec: dict[str, Any] = {"epoch": self.epochs_done(), "loss": loss,
+                                   "lr": self.sched.get_last_lr()[0], "time": round(time.time() - t0, 1)}
+            if self.val_set is not None and self.rank == 0 and (last or self._val_due()):
+                tv = self.budget.clock() if self.budget is not None else 0.0
                 res = self.validate()
+                if self.budget is not None:  # the reserve follows what validation really costs
+                    self.budget.reserve_s = 1.1 * (self.budget.clock() - tv) + 1.0
                 rec.update(val_miou=res["miou"], val_pixel_accuracy=res["pixel_accuracy"])
                 if res["miou"] > self.best:
                     self.best = res["miou"]
                     self.history.append(rec)
                     self._save("best.pt", card=self._final_card(res, t0), resumable=False)
                     self.history.pop()
-                bar.write(f"epoch {self.epoch}: loss {loss:.4f}  val mIoU {100 * res['miou']:.2f}%  (best {100 * self.best:.2f}%)")
+                bar.write(f"epoch {rec['epoch']:g}: loss {loss:.4f}  val mIoU {100 * res['miou']:.2f}%  (best {100 * self.best:.2f}%)")
+                final = res if last else None
             self.history.append(rec)
+            if last:
+                self._save("final.pt", card=self._final_card(final, t0), resumable=False)
             self._save("last.pt")
             if self.rank == 0:
                 atomic_write_json(self.out / "history.json", self.history)
+        return final
 
-    def _final_card(self, res: dict[str, Any], t0: float) -> ModelCard:
-        return self.card.replace(
-            metrics={"val_miou": res["miou"], "val_pixel_accuracy": res["pixel_accuracy"],
-                     "val_per_class_iou": res["per_class_iou"], "dataset": res.get("dataset", ""), "epoch": self.epoch},
-            training={"command": self.cfg.command, "epochs_done": self.epoch, "epochs_planned": self.cfg.epochs,
-                      "seed": self.cfg.seed, "batch": self.cfg.batch, "crop": list(self.cfg.crop),
-                      "device": str(self.device), "seconds_this_run": round(time.time() - t0, 1)},
-        )
+    def epochs_done(self) -> int | float:
+        """Epochs run: an int at an epoch boundary, else with the fraction of the partial epoch."""
+        return self.epoch if self.step == 0 else round(self.epoch + self.step / self.steps_per_epoch, 3)
+
+    def _val_due(self) -> bool:
+        """A periodic validation at this epoch end, unless the budget's window has too little left for it
+        (the final validation comes soon)."""
+        if self.step != 0 or self.epoch % self.cfg.val_every:
+            return False
+        if self.budget is None:
+            return True
+        return self.budget.window() - self._spent > 2 * self.budget.reserve_s
+
+    def _final_card(self, res: dict[str, Any] | None, t0: float) -> ModelCard:
+        cfg = self.cfg
+        training = {"command": cfg.command, "epochs_done": self.epochs_done(),
+                    "epochs_planned": cfg.epochs, "iterations": self.iterations, "seed": cfg.seed, "batch": cfg.batch,
+                    "crop": list(cfg.crop), "lr": cfg.lr, "schedule": cfg.schedule, "warmup": cfg.warmup,
+                    "progressive": cfg.progressive, "device": str(self.device),
+                    "seconds_this_run": round(time.time() - t0, 1), "machine": machine_facts(str(self.device))}
+        if self.budget is not None:
+            training.update(budget_s=self.budget.total_s, budget_spent_s=round(self._spent, 1),
+                            stopped_by=self._stopped_by() if self._finished() else None)
+        metrics = None
+        if res is not None:
+            metrics = {"val_miou": res["miou"], "val_pixel_accuracy": res["pixel_accuracy"],
+                       "val_per_class_iou": res["per_class_iou"], "dataset": res.get("dataset", ""),
+                       "epoch": training["epochs_done"]}
+        return self.card.replace(metrics=metrics, training=training) if metrics else self.card.replace(training=training)

@@ -1,7 +1,7 @@
 """What a resumed run must share with the run that wrote its ``last.pt``: the model, the data and
 the order the data is seen in (``RESUME_KEYS``). A difference is refused with every changed option
-shown, before any data is read; ``--epochs``, ``--val-every``, ``--threads``, ``--workers`` and the
-device may change (a new ``--epochs`` re-fits the poly schedule, see docs/training.md).
+shown, before any data is read; ``--epochs``, ``--time``, ``--val-every``, ``--threads``, ``--workers``
+and the device may change (a new ``--epochs`` or ``--time`` re-fits the schedule, see docs/training.md).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ RESUME_KEYS = {
     "model": "--model", "arch_args": "--arch-arg", "data": "--data", "train_split": "--train-split",
     "val_split": "val split", "synthetic_size": "--synthetic-size", "bad_labels": "--bad-labels",
     "crop": "--crop", "scale": "--scale", "batch": "--batch", "seed": "--seed",
-    "max_steps_per_epoch": "--max-steps-per-epoch",
+    "max_steps_per_epoch": "--max-steps-per-epoch", "progressive": "--progressive",
 }
 
 

@@ -17,6 +17,7 @@ FAKE = True
 #: ptr -> bytearray ("device" memory); tests read what was uploaded.
 MEMORY: dict[int, np.ndarray] = {}
 FREED: list[int] = []
+HOST_ALLOCS: list["HostAllocation"] = []
 CALLS: list[tuple] = []
 CONTEXT_STACK: list["FakeContext"] = []
 COMPUTE_CAPABILITY = (8, 7)
@@ -28,6 +29,7 @@ def reset(*, compute_capability: tuple[int, int] = (8, 7), name: str = "Fake Ori
     global COMPUTE_CAPABILITY, DEVICE_NAME
     MEMORY.clear()
     FREED.clear()
+    HOST_ALLOCS.clear()
     CALLS.clear()
     CONTEXT_STACK.clear()
     COMPUTE_CAPABILITY = compute_capability
@@ -45,6 +47,7 @@ class FakeContext:
 
     def detach(self) -> None:
         CALLS.append(("detach",))
+        self.dead = True
 
     @staticmethod
     def pop() -> None:
@@ -91,6 +94,8 @@ class DeviceAllocation:
         return self.ptr
 
     def free(self) -> None:
+        if self.ptr in MEMORY and not CONTEXT_STACK:
+            raise RuntimeError("fake pycuda: cannot activate dead context (device memory freed outside its context)")
         MEMORY.pop(self.ptr, None)
         FREED.append(self.ptr)
 
@@ -100,9 +105,31 @@ def mem_alloc(nbytes: int) -> DeviceAllocation:
     return DeviceAllocation(int(nbytes))
 
 
+class HostAllocation:
+    """Page-locked host memory: the ``.base`` of what pagelocked_empty returns. Like pycuda's, it
+    belongs to the context current at allocation and ``free()`` needs that context active (after
+    the context is detached: "cannot activate dead context")."""
+
+    def __init__(self, shape, dtype) -> None:
+        _need_context("pagelocked_empty")
+        self.context = CONTEXT_STACK[-1]
+        self._buf = np.empty(shape, dtype)
+        self.__array_interface__ = self._buf.__array_interface__
+        self.freed = False
+        HOST_ALLOCS.append(self)
+
+    def free(self) -> None:
+        if self.freed:
+            return
+        if getattr(self.context, "dead", False) or not CONTEXT_STACK:
+            raise RuntimeError("fake pycuda: cannot activate dead context (host memory freed outside its context)")
+        self.freed = True
+        CALLS.append(("host_free",))
+
+
 def pagelocked_empty(shape, dtype) -> np.ndarray:
     CALLS.append(("pagelocked_empty", tuple(np.atleast_1d(shape)), np.dtype(dtype).name))
-    return np.empty(shape, dtype)
+    return np.asarray(HostAllocation(shape, dtype))
 
 
 class Stream:

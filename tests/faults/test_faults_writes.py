@@ -148,7 +148,7 @@ DISK_ROWS = [
     DiskRow("export-onto-a-full-tmpfs", plant_export_full_tmpfs, _NO_SPACE + r"disk/good\.onnx; nothing was written$",
             ("disk",)),
     DiskRow("train-checkpoint-onto-a-full-tmpfs", plant_train_full_tmpfs,
-            _NO_SPACE + r"disk/run/(best|last)\.pt; nothing was written$", ("disk/run",)),
+            _NO_SPACE + r"disk/run/(best|last|final)\.pt; nothing was written$", ("disk/run",)),
     DiskRow("export-enospc-injected", plant_export_good, _NO_SPACE + r"/work/good\.onnx; nothing was written$",
             ("good.onnx",), hook={"kind": "enospc-write", "target": "good.onnx"}),
     DiskRow("train-checkpoint-enospc-injected", plant_checkpoint_good, _NO_SPACE + r"run/last\.pt; nothing was written$",

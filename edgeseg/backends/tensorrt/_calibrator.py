@@ -2,8 +2,10 @@
 CalibrationSet (preprocessed from the model card) into one device buffer, with a progress bar,
 and reads/writes the keyed cache (``_calib_cache``).
 
-TensorRT calls ``get_batch`` until it returns None; exceptions raised inside a callback cannot
-cross into TensorRT, so they are kept and re-raised by the builder after the build.
+TensorRT calls ``get_batch_size`` first, then ``read_calibration_cache``, then ``get_batch`` until
+it returns None, then ``write_calibration_cache`` with a buffer (a memoryview, not bytes); the
+base ``__init__`` must run. Exceptions raised inside a callback cannot cross into TensorRT, so
+they are kept and re-raised by the builder after the build.
 """
 
 from __future__ import annotations
@@ -99,7 +101,10 @@ def make_calibrator(
 
                 self._bar = progress_bar(total=self.feeder.total, desc="calibrating", unit="batch", leave=False)
 
-        def get_batch_size(self) -> int:  # required by 8.x, ignored (deprecated) by 10.x
+        def get_batch_size(self) -> int:
+            # Required on every TensorRT that has calibrators (8.5 - 10.x): it is pure virtual in the
+            # bindings and the builder calls it before calibrating. It is the batch of the buffers
+            # get_batch fills (the profile's opt batch).
             return int(shape[0])
 
         def get_batch(self, names: Any, *args: Any) -> list[int] | None:

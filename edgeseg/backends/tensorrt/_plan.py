@@ -5,7 +5,11 @@ TensorRT changed how reduced precision is asked for:
 - 8.5 - 9.x: weak typing. FP16 and INT8 are builder flags; INT8 comes either from a Q/DQ ONNX
   (explicit quantization) or from a calibrator (implicit quantization).
 - 10.x: the same flags, but implicit quantization (calibrators) is deprecated (10.1) in favour
-  of Q/DQ ONNX models; we warn and point to ``edgeseg quantize --method ptq``.
+  of Q/DQ ONNX models; we warn and point to ``edgeseg quantize --method ptq``. From 10.12 the
+  precision flags themselves (``BuilderFlag.FP16/INT8``) are deprecated in favour of strong
+  typing. We keep the flag path through 10.x (weak typing still builds there, it lets TensorRT
+  keep a layer FP32 when that is faster or needed, and implicit INT8 needs it) and say so in the
+  path line; 11.x, where the flags are gone, builds strongly typed (below).
 - 11.x: weak typing, the precision flags and calibrators are removed. Every network is
   strongly typed: FP16 means an FP16 ONNX (we convert it, IO kept float32), INT8 means a Q/DQ ONNX.
 
@@ -22,6 +26,8 @@ from edgeseg.errors import BuildError
 
 #: Oldest TensorRT we support: the name-based tensor API (set_tensor_address / execute_async_v3).
 MIN_VERSION = (8, 5)
+#: First TensorRT that deprecates BuilderFlag.FP16 / INT8 ("superseded by strong typing").
+FLAGS_DEPRECATED = (10, 12)
 
 QDQ_HINT = "make a Q/DQ ONNX with `edgeseg quantize --method ptq` (or --method qat) and build that"
 
@@ -114,8 +120,12 @@ def plan_build(
 
     # Weakly typed: 8.5 - 10.x.
     common = dict(trt_version=trt_version, strongly_typed=False, explicit_batch=major < 10)
+    dep = ""
+    if (major, minor) >= FLAGS_DEPRECATED:
+        dep = (f" (deprecated since TensorRT {FLAGS_DEPRECATED[0]}.{FLAGS_DEPRECATED[1]} in favour of strong typing; "
+               "still supported on 10.x, TensorRT 11 builds strongly typed)")
     if int8 and onnx_is_qdq:
-        return BuildPlan(path_name=f"{vname}: explicit INT8 from Q/DQ ONNX via builder flags INT8+FP16",
+        return BuildPlan(path_name=f"{vname}: explicit INT8 from Q/DQ ONNX via builder flags INT8+FP16{dep}",
                          path_id="int8-qdq-flags", precision="int8", flags=("INT8", "FP16"),
                          warnings=tuple(warns), **common)
     if int8:
@@ -128,10 +138,10 @@ def plan_build(
             warns.append(
                 f"{vname} deprecates implicit INT8 calibration and TensorRT 11 removes it; {QDQ_HINT}"
             )
-        return BuildPlan(path_name=f"{vname}: implicit INT8 via calibrator and builder flags INT8+FP16",
+        return BuildPlan(path_name=f"{vname}: implicit INT8 via calibrator and builder flags INT8+FP16{dep}",
                          path_id="int8-calib", precision="int8", flags=("INT8", "FP16"),
                          needs_calibrator=True, warnings=tuple(warns), **common)
     if fp16:
-        return BuildPlan(path_name=f"{vname}: FP16 via builder flag", path_id="fp16-flag", precision="fp16",
+        return BuildPlan(path_name=f"{vname}: FP16 via builder flag{dep}", path_id="fp16-flag", precision="fp16",
                          flags=("FP16",), warnings=tuple(warns), **common)
     return BuildPlan(path_name=f"{vname}: FP32", path_id="fp32", precision="fp32", warnings=tuple(warns), **common)

@@ -19,6 +19,7 @@ from edgeseg.backends.tensorrt._calib_cache import CacheKey, check_cache, prepro
 from edgeseg.backends.tensorrt._engine_card import engine_extra
 from edgeseg.backends._onnx import Profile, graph_inputs, is_qdq, load_header, resolve_profile
 from edgeseg.backends.tensorrt._plan import BuildPlan, parse_version, plan_build
+from edgeseg.backends.tensorrt._timing_cache import TimingKey, apply_timing_cache, check_timing_cache, save_timing_cache
 from edgeseg.card import ModelCard, card_from_onnx
 from edgeseg.errors import BuildError, EdgesegError
 
@@ -98,6 +99,8 @@ def build_tensorrt(
     gpu = CudaDevice(cuda, device)
     calibrator, calibration = None, None
     try:
+        timing_key = TimingKey(version, gpu.name, gpu.compute_capability) if timing_cache is not None else None
+        timing_data = check_timing_cache(timing_cache, timing_key) if timing_key is not None else None
         with gpu.active():
             try:
                 if plan.needs_calibrator:
@@ -110,6 +113,7 @@ def build_tensorrt(
                 blob, flags = _build(
                     trt, model=model, onnx=onnx, plan=plan, profile=profile, workspace=workspace,
                     timing_cache=timing_cache, dla_core=dla_core, gpu_fallback=gpu_fallback, calibrator=calibrator,
+                    timing_data=timing_data, timing_key=timing_key,
                 )
                 seconds = time.perf_counter() - t0
             finally:
@@ -196,7 +200,8 @@ def _calibrator(trt: Any, cuda: Any, *, onnx: Path, card: ModelCard, profile: Pr
 
 def _build(trt: Any, *, model: Any, onnx: Path, plan: BuildPlan, profile: Profile, workspace: int | None,
            timing_cache: str | os.PathLike | None, dla_core: int | None, gpu_fallback: bool,
-           calibrator: Any) -> tuple[bytes, list[str]]:
+           calibrator: Any, timing_data: bytes | None = None,
+           timing_key: TimingKey | None = None) -> tuple[bytes, list[str]]:
     """Parse, configure and build; returns the serialized engine and the builder flags set."""
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -210,8 +215,10 @@ def _build(trt: Any, *, model: Any, onnx: Path, plan: BuildPlan, profile: Profil
     parser = trt.OnnxParser(network, logger)
     if plan.convert_fp16_onnx:
         from edgeseg.backends._fp16 import convert_onnx_fp16
+        from edgeseg.backends._onnx_external import with_external_data
 
-        ok = parser.parse(convert_onnx_fp16(model).SerializeToString())
+        fp16 = convert_onnx_fp16(with_external_data(model, onnx))
+        ok = parser.parse(fp16.SerializeToString(), path=str(onnx))  # path: TensorRT finds external data
     else:
         ok = parser.parse_from_file(str(onnx))
     if not ok:
@@ -234,19 +241,14 @@ def _build(trt: Any, *, model: Any, onnx: Path, plan: BuildPlan, profile: Profil
             config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
             flags.append("GPU_FALLBACK")
     if not profile.static:
-        prof = builder.create_optimization_profile()
-        prof.set_shape(profile.name, profile.min, profile.opt, profile.max)
-        config.add_optimization_profile(prof)
+        from edgeseg.backends.tensorrt._profile import add_profile
+
+        prof = add_profile(builder, config, profile)
         if calibrator is not None:
             config.set_calibration_profile(prof)
     cache_obj = None
-    if timing_cache is not None:
-        tc = Path(timing_cache)
-        cache_obj = config.create_timing_cache(tc.read_bytes() if tc.is_file() else b"")
-        if config.set_timing_cache(cache_obj, False) is False:  # ignore_mismatch=False
-            raise BuildError(
-                f"timing cache {tc} was made by another TensorRT version or GPU; delete it or pass another file"
-            )
+    if timing_cache is not None and timing_key is not None:  # key-checked by check_timing_cache
+        cache_obj = apply_timing_cache(config, timing_cache, timing_data or b"")
     if calibrator is not None:
         config.int8_calibrator = calibrator
 
@@ -258,6 +260,6 @@ def _build(trt: Any, *, model: Any, onnx: Path, plan: BuildPlan, profile: Profil
         raise BuildError("the calibration set gave no full batch; nothing was calibrated")
     if blob is None:
         raise BuildError("TensorRT could not build the engine (its messages above say why)")
-    if cache_obj is not None:
-        atomic_write_bytes(timing_cache, bytes(config.get_timing_cache().serialize()))
+    if cache_obj is not None:  # written back only when it was applied (or new)
+        save_timing_cache(config, timing_cache, timing_key)
     return bytes(blob), flags

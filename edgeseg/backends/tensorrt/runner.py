@@ -8,12 +8,17 @@ Buffers: page-locked host + device buffers sized for the profile's max shape, on
 name-based tensor API (``set_input_shape`` / ``set_tensor_address`` / ``execute_async_v3``).
 Batches larger than the engine's max batch are run in chunks; a static-batch engine gets a
 short last chunk padded. The CUDA context is pushed around every call, so another thread may
-call ``infer``. Use as a context manager: ``__exit__`` frees every buffer.
+call ``infer``. Use as a context manager: ``__exit__`` frees every buffer (page-locked host and
+device) inside the CUDA context and then releases the context. ``close()`` must run on the thread
+that opened the runner (pycuda's context stack is per thread); from another thread it raises
+EdgesegError and frees nothing, so the opening thread can still close it.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +49,7 @@ class TensorRTRunner(BaseRunner):
         from edgeseg.backends.tensorrt._env import CudaDevice, import_pycuda, import_tensorrt, trt_version
 
         self.path = Path(path)
+        self._owner_thread = threading.get_ident()
         device = _device_index(device)
         check_engine_files(self.path)  # a missing file or card is reported even where TensorRT is not installed
         trt = import_tensorrt()
@@ -148,13 +154,25 @@ class TensorRTRunner(BaseRunner):
         return np.array(host_out[:n], dtype=np.float32, copy=True)
 
     # -- lifetime ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Free the page-locked host and device buffers and the TensorRT objects inside the CUDA
+        context, then release the context. Safe to call twice. Call it from the thread that opened
+        the runner; another thread gets an EdgesegError and nothing is freed."""
+        owner = getattr(self, "_owner_thread", None)
+        if not self._closed and owner is not None and owner != threading.get_ident():
+            raise EdgesegError(
+                f"TensorRTRunner({self.path.name}) must be closed from the thread that opened it "
+                f"(thread {owner}, this is thread {threading.get_ident()}): its CUDA context is current there"
+            )
+        super().close()
+
     def _release(self) -> None:
-        """Free device buffers, the context and the engine."""
         try:
             with self._gpu.active():
-                for b in self._bufs:
-                    b.free()
-                self._bufs = []
+                from edgeseg.backends.tensorrt._buffers import free_buffers
+
+                free_buffers(getattr(self, "_host", {}), self._bufs)
+                self._host, self._dev, self._bufs = {}, {}, []
                 for attr in ("_context", "_engine", "_runtime", "_stream"):
                     if hasattr(self, attr):
                         setattr(self, attr, None)
@@ -162,6 +180,12 @@ class TensorRTRunner(BaseRunner):
             self._gpu.release()
 
     def __del__(self) -> None:  # best effort; use the context manager
+        if self._closed:
+            return
+        if getattr(self, "_owner_thread", None) != threading.get_ident():
+            warnings.warn(f"TensorRTRunner({self.path.name}) was garbage-collected on another thread without "
+                          "close(); its CUDA buffers could not be freed", ResourceWarning, stacklevel=2)
+            return
         try:
             self.close()
         except Exception:  # noqa: BLE001

@@ -67,9 +67,9 @@ def test_fp16_on_11_network_got_fp16_weights_and_float32_io(fake_trt, tmp_path, 
     seen = {}
     orig = trt.OnnxParser._parse
 
-    def spy(self, data):
-        ok = orig(self, data)
-        seen.update(fp16=self.network.fp16_weights, io32=self.network.io_float32)
+    def spy(self, data, path):
+        ok = orig(self, data, path)
+        seen.update(fp16=self._network._fp16_weights, io32=self._network._io_float32)
         return ok
 
     monkeypatch.setattr(trt.OnnxParser, "_parse", spy)
@@ -216,7 +216,7 @@ def test_timing_cache_is_written_reused_and_foreign_ones_refused(fake_trt, tmp_p
     _build(tmp_path, tiny_models.onnx, fp16=True, timing_cache=tc)
     assert fake_trt.calls("create_timing_cache") == [("create_timing_cache", len(blob))]
     fake_trt.install("10.4.0.1")
-    with pytest.raises(BuildError, match="another TensorRT version or GPU"):
+    with pytest.raises(BuildError, match="made for another setup .tensorrt_version: 10.3.0.26 -> 10.4.0.1"):
         _build(tmp_path, tiny_models.onnx, fp16=True, timing_cache=tc)
 
 

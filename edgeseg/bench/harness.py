@@ -214,12 +214,8 @@ def measure_peaks(thread_counts: list[int | None], options: dict[str, Any], log:
 
 
 def _machine() -> tuple[dict[str, Any], dict[str, Any]]:
-    try:
-        from edgeseg._env import library_versions, machine_info
-    except ImportError:
-        import platform
+    from edgeseg._env import library_versions, machine_info
 
-        return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "note": "edgeseg._env unavailable"}, {}
     return machine_info(), library_versions()
 
 

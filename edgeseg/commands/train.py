@@ -7,7 +7,7 @@ import json
 import shlex
 import sys
 
-from edgeseg.commands._args import parse_size
+from edgeseg.commands._args import float_in, int_in, parse_size
 
 HELP = "train a segmentation model (CGNet recipe: Adam 1e-3, poly 0.9, weighted CE, scale 0.5-2 + crop + flip)"
 
@@ -16,37 +16,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="cgnet", help="registered model name (see `edgeseg models`; default cgnet)")
     p.add_argument("--data", default="synthetic", help="camvid:PATH, cityscapes:PATH, folder:PATH or synthetic[:N] (default synthetic)")
     p.add_argument("--out", default="runs/train", help="output folder for best.pt, last.pt, history.json (default runs/train)")
-    p.add_argument("--epochs", type=int, default=None,
+    p.add_argument("--epochs", type=int_in(1), default=None,
                    help="epochs to train (default 10, or unlimited with --time: then it is a cap)")
     p.add_argument("--time", default=None, metavar="DURATION",
                    help="wall-clock budget, e.g. 2h30m, 90m, 1.5h: the LR schedule ends exactly at the deadline, "
                         "final validation and checkpoints included (default: none)")
     p.add_argument("--schedule", choices=("poly", "linear"), default="poly", help="LR decay shape (default poly, power 0.9)")
-    p.add_argument("--warmup", type=int, default=0, metavar="STEPS", help="linear LR warm-up iterations (default 0)")
+    p.add_argument("--warmup", type=int_in(0), default=0, metavar="STEPS", help="linear LR warm-up iterations (default 0)")
     p.add_argument("--progressive", default=None, metavar="CROP@FRACTION",
                    help="progressive resizing: train on CROP until FRACTION of the run, then on --crop, "
                         "e.g. 256x256@0.7 (default off)")
-    p.add_argument("--batch", type=int, default=8, help="per-process batch size (default 8)")
+    p.add_argument("--batch", type=int_in(1), default=8, help="per-process batch size (default 8)")
     p.add_argument("--crop", type=parse_size, default=(360, 360), help="training crop HxW (default 360x360)")
-    p.add_argument("--scale", type=float, nargs=2, default=(0.5, 2.0), metavar=("MIN", "MAX"), help="random scale range (default 0.5 2.0)")
+    p.add_argument("--scale", type=float_in(0, above=True), nargs=2, default=(0.5, 2.0), metavar=("MIN", "MAX"), help="random scale range (default 0.5 2.0)")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    p.add_argument("--lr", type=float, default=1e-3, help="base learning rate (default 1e-3)")
-    p.add_argument("--weight-decay", type=float, default=5e-4, help="default 5e-4")
+    p.add_argument("--lr", type=float_in(0, above=True), default=1e-3, help="base learning rate (default 1e-3)")
+    p.add_argument("--weight-decay", type=float_in(0), default=5e-4, help="default 5e-4")
     p.add_argument("--no-class-weights", action="store_true", help="plain cross-entropy instead of 1/ln(1.10+p) weights")
-    p.add_argument("--val-every", type=int, default=1, help="validate every K epochs (0: never; default 1)")
-    p.add_argument("--val-max-frames", type=int, default=None, help="validate on the first N val frames only")
+    p.add_argument("--val-every", type=int_in(0), default=1, help="validate every K epochs (0: never; default 1)")
+    p.add_argument("--val-max-frames", type=int_in(1), default=None, help="validate on the first N val frames only")
     p.add_argument("--train-split", default="train", help="train, or trainval for CamVid train+val (default train)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=0, help="data loader workers (default 0)")
+    p.add_argument("--seed", type=int_in(0), default=0)
+    p.add_argument("--workers", type=int_in(0), default=0, help="data loader workers (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=int_in(1), default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--synthetic-size", type=parse_size, default=(120, 160), help="scene size for synthetic data (default 120x160)")
     p.add_argument("--bad-labels", choices=("error", "ignore"), default="error",
                    help="label ids outside the classes: error (default) or map to ignore with a counted warning")
     p.add_argument("--arch-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="model builder argument, e.g. output_stride=8 (JSON values)")
-    p.add_argument("--max-steps-per-epoch", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--max-steps-per-epoch", type=int_in(1), default=None, help=argparse.SUPPRESS)
     p.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue exactly from a last.pt")
     p.add_argument("--no-progress", action="store_true")
 

@@ -70,5 +70,10 @@ def test_bad_arguments(tmp_path, tiny_ckpt, images, capsys, case):
         twin.write_bytes(images[0].read_bytes())
         args.insert(3, str(twin))
         want = "would both write"
-    rc = main(args)
+    if case == "alpha":  # checked when the command line is parsed
+        with pytest.raises(SystemExit) as e:
+            main(args)
+        rc = e.value.code
+    else:
+        rc = main(args)
     assert rc == 2 and want in capsys.readouterr().err

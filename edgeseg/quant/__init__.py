@@ -10,6 +10,11 @@ ONNX Runtime CPU flavour.
 - ``qcheckpoint``: QAT checkpoints that still load as FP32 with ``load_checkpoint``.
 - ``ort_cpu``: ``quantize_ort_cpu`` (asymmetric, CPU only, not for TensorRT).
 - ``compare``: pick the calibration method by validation mIoU.
+- ``pipeline``: ``quantize(checkpoint, method=...)``, the library function behind ``edgeseg quantize``.
 
 See docs/quantization.md.
 """
+
+from edgeseg.quant.pipeline import quantize
+
+__all__ = ["quantize"]

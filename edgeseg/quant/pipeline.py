@@ -1,0 +1,200 @@
+"""``quantize``: FP32 checkpoint -> INT8 Q/DQ ONNX for TensorRT (PTQ or QAT), or ONNX Runtime CPU INT8.
+The library function behind ``edgeseg quantize`` (the command only parses and prints)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+from edgeseg.backends._build import human_size
+
+METHODS = ("ptq", "qat", "ort-cpu")
+CALIB_METHODS = ("max", "percentile", "entropy", "mse", "all")
+#: Default activation calibration per method (see docs/quantization.md for the measurements).
+DEFAULT_CALIB = {"ptq": "entropy", "qat": "entropy"}
+
+
+def _default_output(ckpt, method: str):
+    from pathlib import Path
+
+    p = Path(ckpt)
+    return p.with_name(p.stem + ("_int8_cpu.onnx" if method == "ort-cpu" else "_int8.onnx"))
+
+
+def _fp32_size(model, card, size) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from edgeseg.export.onnx import export_onnx
+
+    with tempfile.TemporaryDirectory() as d:
+        f = export_onnx(model, card, Path(d) / "fp32.onnx", size=size)
+        return f.stat().st_size
+
+
+def _run_ort_cpu(checkpoint, out, *, calib_src, reduce_range, per_channel, num_calib, calib_batch, size, seed, log) -> Path:
+    import tempfile
+    from pathlib import Path
+
+    from edgeseg.card import card_from_onnx
+    from edgeseg.data.calib import CalibrationSet
+    from edgeseg.errors import QuantizationError
+    from edgeseg.quant.ort_cpu import LABEL, quantize_ort_cpu
+
+    if not calib_src:
+        raise QuantizationError("--method ort-cpu needs --calib LIST|DIR|SPEC")
+    rr = {"auto": None, "on": True, "off": False}[reduce_range]
+    src = Path(checkpoint)
+    with tempfile.TemporaryDirectory() as d:
+        if src.suffix.lower() == ".onnx":
+            card = card_from_onnx(src)
+            fp32 = src
+        else:
+            from edgeseg.export.onnx import export_onnx
+            from edgeseg.train.checkpoint import load_checkpoint
+
+            model, card, _ = load_checkpoint(src)
+            if card.precision != "fp32":
+                raise QuantizationError(f"{src}: is already {card.precision}; start from the FP32 checkpoint")
+            card = card.replace(input_size=tuple(size or card.input_size))
+            fp32 = export_onnx(model, card, Path(d) / "fp32.onnx", size=card.input_size)
+        calib_set = CalibrationSet(calib_src, card, num=num_calib, batch=calib_batch,
+                                   size=size or card.input_size, seed=seed)
+        log(f"calibrating on {len(calib_set)} frames from {calib_src} (onnxruntime MinMax)")
+        quantize_ort_cpu(fp32, out, calib=calib_set, per_channel=per_channel, reduce_range=rr)
+        ratio = out.stat().st_size / fp32.stat().st_size
+    log(f"wrote {out} ({human_size(out.stat().st_size)}, {ratio:.2f}x the FP32 ONNX)")
+    log(f"NOTE: {LABEL}. For TensorRT use --method ptq or qat.")
+    return out
+
+
+def quantize(
+    checkpoint: str | os.PathLike,
+    *,
+    method: str = "ptq",
+    output: str | os.PathLike | None = None,
+    calib: str | None = None,
+    calib_method: str | None = None,
+    percentile: float = 99.99,
+    num_calib: int = 256,
+    calib_batch: int = 8,
+    size: tuple[int, int] | None = None,
+    dynamic: bool = False,
+    allow_float: Sequence[str] = (),
+    data: str | None = None,
+    epochs: int = 1,
+    lr: float = 1e-4,
+    batch: int = 8,
+    crop: tuple[int, int] = (360, 360),
+    class_weights: bool = True,
+    max_steps: int | None = None,
+    save_checkpoint: str | os.PathLike | None = None,
+    val_data: str | None = None,
+    val_split: str = "val",
+    val_max_frames: int | None = None,
+    reduce_range: str = "auto",
+    per_channel: bool = True,
+    device: str = "auto",
+    seed: int = 0,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Quantize the FP32 ``checkpoint`` to an INT8 ONNX and return its path (default beside it,
+    <name>_int8.onnx, or <name>_int8_cpu.onnx for ``method="ort-cpu"``).
+
+    ``method``: "ptq" (default; calibrate on ``calib``), "qat" (calibrate on ``calib`` or ``data``,
+    then fine-tune ``epochs`` on ``data``; also writes the QAT checkpoint ``save_checkpoint``, default
+    the output with .pt) -> a TensorRT-ready Q/DQ ONNX, checked by the Q/DQ rules; "ort-cpu" -> ONNX
+    Runtime's asymmetric CPU INT8 (not for TensorRT). ``calib_method`` (default entropy; "all"
+    compares them on ``val_data``). Progress lines go to ``log``. The output is checked before any work."""
+    import time
+
+    import torch
+
+    from edgeseg._io import check_output_path
+    from edgeseg.errors import QuantizationError
+
+    if method not in METHODS:
+        raise QuantizationError(f"method {method!r}: expected one of {', '.join(METHODS)}")
+    out = check_output_path(output or _default_output(checkpoint, method))
+    if out.suffix.lower() != ".onnx":
+        raise QuantizationError(f"output {out} should end in .onnx")
+    if method == "ort-cpu":
+        return _run_ort_cpu(checkpoint, out, calib_src=calib, reduce_range=reduce_range, per_channel=per_channel,
+                            num_calib=num_calib, calib_batch=calib_batch, size=size, seed=seed, log=log)
+
+    from edgeseg.data.calib import CalibrationSet
+    from edgeseg.quant.ptq import calib_facts, ptq, quantized_card
+    from edgeseg.quant.qdq_export import export_qdq_onnx, qdq_summary
+    from edgeseg.train.checkpoint import checkpoint_source, load_checkpoint
+
+    t0 = time.perf_counter()
+    ckpt_out = None
+    if method == "qat":
+        if not data:
+            raise QuantizationError("--method qat needs --data SPEC (the training set to fine-tune on)")
+        ckpt_out = check_output_path(save_checkpoint or out.with_suffix(".pt"))
+    calib_src = calib or (data if method == "qat" else None)
+    if not calib_src:
+        raise QuantizationError("--method ptq needs --calib LIST|DIR|SPEC (the calibration frames)")
+    cmethod = calib_method or DEFAULT_CALIB[method]
+    val_spec = val_data or data
+    if cmethod == "all" and not val_spec:
+        raise QuantizationError("--calib-method all needs --val-data (or --data) to compare the methods on")
+    device = device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+
+    model, card, _ = load_checkpoint(checkpoint)
+    if card.precision != "fp32":
+        raise QuantizationError(f"{checkpoint}: is already {card.precision}; start from the FP32 checkpoint")
+    size = tuple(size or card.input_size)
+    card = card.replace(input_size=size)
+    calib = CalibrationSet(calib_src, card, num=num_calib, batch=calib_batch, size=size, seed=seed)
+    log(f"calibrating {card.arch} on {len(calib)} frames from {calib_src} at {size[0]}x{size[1]} (HxW)")
+    qmodel, placement, _, stats = ptq(model, calib, method="max" if cmethod == "all" else cmethod,
+                                      percentile=percentile, progress=progress, device=device)
+    chosen = cmethod
+    if cmethod == "all":
+        from edgeseg.data.datasets import open_dataset
+        from edgeseg.quant.compare import compare_methods
+
+        val = open_dataset(val_spec, val_split, size=size)
+        res = compare_methods(qmodel, stats, model.to(device), card, val, percentile=percentile,
+                              max_frames=val_max_frames, progress=progress, device=device)
+        chosen = res["best"]
+        log(f"calibration methods on {val_spec} [{val_split}]: FP32 mIoU {100 * res['fp32']:.2f}%")
+        for m, v in res["methods"].items():
+            log(f"  {m:<10} INT8 mIoU {100 * v:.2f}%{'   <- best' if m == chosen else ''}")
+    qat_info = None
+    if method == "qat":
+        from edgeseg.data.datasets import open_dataset
+        from edgeseg.quant.qat import qat_finetune
+
+        train = open_dataset(data, "train", size=size)
+        qat_info = qat_finetune(qmodel, card, train, epochs=epochs, lr=lr, batch=batch, crop=crop,
+                                class_weights=not (not class_weights), max_steps_per_epoch=max_steps,
+                                seed=seed, device=device, progress=progress)
+        qat_info["data"] = data
+        log(f"QAT: {qat_info['steps']} steps in {qat_info['seconds']:.0f} s, loss per epoch "
+              + ", ".join(f"{v:.4f}" for v in qat_info["loss"]))
+    qcard = quantized_card(card, method=chosen, calib_facts=calib_facts(calib), placement=placement,
+                           percentile=percentile, source=checkpoint_source(checkpoint), qat=qat_info)
+    qmodel.cpu()
+    if allow_float:
+        qcard.extra["quantization"]["float_ops"] = sorted(allow_float)
+    export_qdq_onnx(qmodel, qcard, out, size=size, dynamic=dynamic, allow_float=allow_float)
+    if ckpt_out is not None:
+        from edgeseg.quant.qcheckpoint import save_quantized_checkpoint
+
+        save_quantized_checkpoint(ckpt_out, qmodel=qmodel, placement=placement, card=qcard)
+        log(f"wrote {ckpt_out} (QAT weights; load_checkpoint gives them as FP32, "
+            "edgeseg.quant.qcheckpoint.load_quantized_checkpoint with INT8 fake quantization)")
+    import onnx
+
+    s = qdq_summary(onnx.load(str(out)))
+    ratio = out.stat().st_size / _fp32_size(model.cpu(), card, size)
+    log(f"Q/DQ check OK: {s['quantized_ops']} quantized ops, {s['quantize_linear']} Q / {s['dequantize_linear']} DQ, "
+        f"{s['int8_weights']} int8 weight tensors")
+    log(f"wrote {out} ({human_size(out.stat().st_size)}, {ratio:.2f}x the FP32 ONNX; {method}, "
+        f"calibration {chosen}) in {time.perf_counter() - t0:.0f} s")
+    return out

@@ -50,7 +50,7 @@ class BuildResult:
         )
         c = self.comparison
         if c and "summary" in c:
-            line += f"; vs source: {c['summary']}" + ("" if c.get("enforced", True) else " (reported: the precision changed)")
+            line += f"; vs source: {c['summary']}" + ("" if c.get("enforced", True) else " (reported, not enforced)")
         elif c:
             line += f"; not compared with the source: {c['skipped']}"
         return line
@@ -84,24 +84,26 @@ def probe_frames(size: tuple[int, int], n: int = PROBE_FRAMES) -> list[np.ndarra
 
 def compare_with_source(
     infer: Callable[[np.ndarray], np.ndarray], source: Path, card: ModelCard, *, precision: str, enforce: bool,
-    what: str, threads: int | None = None,
+    what: str, threads: int | None = None, size: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """The comparison every build runs: the probe frames through ONNX Runtime on the ``source`` ONNX
-    (the reference) and through ``infer`` (the artifact being built), judged by
-    ``edgeseg.export.compare`` with the tolerance for ``precision``. ``enforce`` (the artifact should
-    compute what its source computes): a failure is a BuildError saying nothing was written; otherwise
-    (the build changed the precision) the figures are only reported. Returns ``Comparison.to_dict()``
-    plus ``enforced``."""
-    from edgeseg.backends.onnxruntime.runner import OrtRunner
+    """The comparison every build runs: the probe frames through the ``source`` (an ONNX through ONNX
+    Runtime, a checkpoint through PyTorch: the reference) and through ``infer`` (the artifact being
+    built), at ``size`` (default: the source's fixed size, else the card's), judged by
+    ``edgeseg.export.compare`` with the tolerance for ``precision``. ``enforce``: a failure is a
+    BuildError saying nothing was written; otherwise the figures are only reported (the build changed
+    the precision, or its numbers cannot be held to the source's here). Returns
+    ``Comparison.to_dict()`` plus ``enforced``."""
+    from edgeseg.backends import open_runner, spec_for
     from edgeseg.data.preprocess import preprocess
     from edgeseg.errors import BuildError
     from edgeseg.export.compare import compare, tolerance_for
 
-    with OrtRunner(source, threads=threads) as ref_runner:
-        size = ref_runner.input_size or tuple(card.input_size)
-        batch = preprocess(probe_frames(size), card, size=size)
+    source = Path(source)
+    with open_runner(source, **({"threads": threads} if threads is not None else {})) as ref_runner:
+        hw = size or ref_runner.input_size or tuple(card.input_size)
+        batch = preprocess(probe_frames(hw), card, size=hw)
         ref = ref_runner.infer(batch)
     res = compare(ref, infer(batch), tolerance=tolerance_for(precision))
     if enforce and not res.passed:
-        raise BuildError(f"the {what} does not match ONNX Runtime on {source.name}: {res.summary()}; nothing written")
+        raise BuildError(f"the {what} does not match {spec_for(source).title} on {source.name}: {res.summary()}; nothing written")
     return {**res.to_dict(), "enforced": enforce}

@@ -175,7 +175,17 @@ def build_coreml(
 
     why = run_problem()
     return BuildResult(path=out, precision=compute, path_name=path_name, card=new_card,
-                 comparison={"skipped": why} if why else None)
+                       comparison={"skipped": why} if why else _compare(out, ckpt, new_card))
+
+
+def _compare(package: Path, ckpt: Path, card: ModelCard) -> dict[str, Any]:
+    """The package (Core ML, macOS) against PyTorch on its checkpoint; reported, not enforced (FP16 compute)."""
+    from edgeseg.backends._build import compare_with_source
+    from edgeseg.backends.coreml.runner import CoreMLRunner
+
+    with CoreMLRunner(package) as runner:
+        return compare_with_source(runner.infer, ckpt, card, precision=card.precision, enforce=False,
+                                   what="Core ML package", size=tuple(card.input_size))
 
 
 def _write_package(ml: Any, out: Path, card: ModelCard) -> None:

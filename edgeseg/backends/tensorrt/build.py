@@ -140,7 +140,21 @@ def build_tensorrt(
         extra={**card.extra, "onnx_source": card.source, **extra},
     )
     engine_card.write_sidecar(out)
-    return BuildResult(path=out, precision=plan.precision, path_name=plan.path_name, card=engine_card, notes=plan.warnings)
+    return BuildResult(path=out, precision=plan.precision, path_name=plan.path_name, card=engine_card, notes=plan.warnings,
+                       comparison=_compare(out, onnx, engine_card, device=device, profile=profile))
+
+
+def _compare(engine: Path, onnx: Path, card: ModelCard, *, device: int, profile: Profile) -> dict[str, Any]:
+    """The engine against ONNX Runtime on its source ONNX (``compare_with_source``) at the profile's opt
+    size. Reported, not enforced: TensorRT picks its kernels (and, for FP16/INT8, its precisions) per
+    layer, so its figures are shown on the success line and in the card, never a reason to refuse."""
+    from edgeseg.backends._build import compare_with_source
+    from edgeseg.backends.tensorrt.runner import TensorRTRunner
+
+    with TensorRTRunner(engine, device=device) as runner:
+        size = (int(profile.opt[2]), int(profile.opt[3])) if len(profile.opt) == 4 else None
+        return compare_with_source(runner.infer, onnx, card, precision=card.precision, enforce=False,
+                                   what="TensorRT engine", size=size)
 
 
 def _card_calibration(card: ModelCard, calibration: dict[str, Any] | None) -> dict[str, Any]:

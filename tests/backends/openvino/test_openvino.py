@@ -10,98 +10,21 @@ on its checkpoint with 4 synthetic calibration frames.
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import io
 import platform
 import re
 import shutil
-import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 ov = pytest.importorskip("openvino")
 
-from edgeseg.backends.openvino.build import build_openvino, compile_config  # noqa: E402
-from edgeseg.cli import main  # noqa: E402
-from edgeseg.errors import BuildError, EdgesegError, UnsupportedOptionError  # noqa: E402
-from edgeseg.backends.openvino.runner import OpenVinoRunner  # noqa: E402
+from _openvino_helpers import A, batch_of, cli, copy_pair, sha256  # noqa: E402
 from edgeseg.backends.onnxruntime.runner import OrtRunner  # noqa: E402
-
-
-def _load_runtime_artifacts():
-    """tests/backends/_shared/_runtime_artifacts.py (test folders are not packages, so by path; same module name
-    as tests/backends and tests/export use, so it is loaded once)."""
-    name = "_edgeseg_runtime_test_artifacts"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "_shared" / "_runtime_artifacts.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-A = _load_runtime_artifacts()
-
-
-def cli(argv) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of ``edgeseg ARGV`` in this process (works in module fixtures)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in argv])
-        except SystemExit as e:  # argparse errors
-            code = e.code
-    return code, out.getvalue(), err.getvalue()
-
-
-def sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def ir(tmp_path_factory):
-    """The tiny float ONNX copied to its own folder and built there through the CLI with
-    ``--backend openvino --threads 1`` and no -o (so the default output name is exercised)."""
-    src_dir = tmp_path_factory.mktemp("ov_src")
-    folder = tmp_path_factory.mktemp("ov_fp32")
-    onnx = shutil.copy(A.tiny_onnx(src_dir), folder / "cgnet.onnx")
-    code, out, err = cli(["build", onnx, "--backend", "openvino", "--threads", "1"])
-    assert code == 0, err
-    return SimpleNamespace(folder=folder, onnx=Path(onnx), xml=folder / "cgnet.xml", bin=folder / "cgnet.bin",
-                           out=out, ckpt=A.tiny_checkpoint(src_dir), src_dir=src_dir)
-
-
-@pytest.fixture(scope="module")
-def qdq(ir, tmp_path_factory):
-    """A real Q/DQ ONNX of the tiny checkpoint (``edgeseg quantize --method ptq``, 4 synthetic
-    frames, max calibration), and its INT8 IR built with ``--int8``."""
-    folder = tmp_path_factory.mktemp("ov_int8")
-    onnx = folder / "cgnet_int8.onnx"
-    code, _, err = cli(["quantize", ir.ckpt, "--method", "ptq", "--calib", "synthetic:4", "--num-calib", "4",
-                        "--calib-batch", "2", "--calib-method", "max", "--device", "cpu", "-o", onnx, "--no-progress"])
-    assert code == 0, err
-    code, out, err = cli(["build", onnx, "--backend", "openvino", "--int8", "-o", folder / "q.xml"])
-    assert code == 0, err
-    return SimpleNamespace(onnx=onnx, xml=folder / "q.xml", bin=folder / "q.bin", out=out)
-
-
-def copy_pair(xml: Path, folder: Path, name: str = "m") -> Path:
-    """Copy an IR (xml + bin) into ``folder`` as NAME.xml / NAME.bin; returns the xml."""
-    shutil.copyfile(xml, folder / f"{name}.xml")
-    shutil.copyfile(xml.with_suffix(".bin"), folder / f"{name}.bin")
-    return folder / f"{name}.xml"
-
-
-def batch_of(n: int, seed: int = 0) -> np.ndarray:
-    from edgeseg.data.preprocess import preprocess
-
-    return preprocess(A.frames(n, seed=seed), A.tiny_card())
+from edgeseg.backends.openvino.build import build_openvino, compile_config  # noqa: E402
+from edgeseg.backends.openvino.runner import OpenVinoRunner  # noqa: E402
+from edgeseg.errors import BuildError, EdgesegError, UnsupportedOptionError  # noqa: E402
 
 
 # ---- the build through the CLI ---------------------------------------------------------------------
@@ -326,80 +249,6 @@ def test_parity_failure_writes_nothing(ir, tmp_path, monkeypatch):
     code, _, err = cli(["build", ir.onnx, "--backend", "openvino", "-o", good])
     assert code == 2 and "does not match ONNX Runtime" in err and "Traceback" not in err
     assert {p.name: p.read_bytes() for p in out_dir.iterdir()} == before
-
-
-# ---- what the runner refuses -----------------------------------------------------------------------
-
-def test_runner_refuses_a_missing_bin(ir, tmp_path):
-    xml = copy_pair(ir.xml, tmp_path)
-    xml.with_suffix(".bin").unlink()
-    with pytest.raises(EdgesegError, match=r"m\.xml: its weights m\.bin are missing beside it; rebuild with edgeseg build"):
-        OpenVinoRunner(xml)
-
-
-@pytest.mark.parametrize("how", ["truncated", "appended", "other-build"])
-def test_runner_refuses_a_bin_of_another_size(ir, qdq, tmp_path, how):
-    xml = copy_pair(ir.xml, tmp_path)
-    data = ir.bin.read_bytes()
-    new = {"truncated": data[: len(data) // 2], "appended": data + b"\x00" * 16, "other-build": qdq.bin.read_bytes()}[how]
-    xml.with_suffix(".bin").write_bytes(new)
-    msg = rf"m\.bin is {len(new)} bytes but the card in m\.xml records {len(data)}: the pair is from different builds or truncated"
-    with pytest.raises(EdgesegError, match=msg):
-        OpenVinoRunner(xml)
-    with pytest.raises(EdgesegError, match=msg):  # the size is checked even without the sha256
-        OpenVinoRunner(xml, verify_weights=False)
-
-
-def test_runner_refuses_changed_weights_unless_verify_weights_is_off(ir, tmp_path):
-    xml = copy_pair(ir.xml, tmp_path)
-    data = bytearray(ir.bin.read_bytes())
-    data[len(data) // 2] ^= 0x01  # one bit of one weight's mantissa: same size, other bytes
-    xml.with_suffix(".bin").write_bytes(bytes(data))
-    with pytest.raises(EdgesegError, match=r"m\.bin does not match the sha256 in the card of m\.xml \(modified or replaced\)"):
-        OpenVinoRunner(xml)
-    with OpenVinoRunner(xml, verify_weights=False) as r:
-        out = r.infer(batch_of(1))
-    assert out.shape == (1, A.NUM_CLASSES, *A.SIZE) and np.isfinite(out).all()
-
-
-def test_runner_refuses_an_ir_without_an_edgeseg_card(ir, tmp_path):
-    plain = tmp_path / "plain.xml"
-    ov.save_model(ov.convert_model(str(ir.onnx)), str(plain), compress_to_fp16=False)
-    with pytest.raises(EdgesegError, match=r"plain\.xml: no edgeseg model card in its rt_info; build it with edgeseg build"):
-        OpenVinoRunner(plain)
-
-
-def test_runner_refuses_a_truncated_xml(ir, tmp_path):
-    xml = copy_pair(ir.xml, tmp_path)
-    text = xml.read_bytes()
-    xml.write_bytes(text[: len(text) // 2])
-    with pytest.raises(EdgesegError, match=r"m\.xml: OpenVINO cannot read it \(truncated or corrupt\?\)"):
-        OpenVinoRunner(xml)
-
-
-def test_runner_refuses_bad_threads_and_a_frame_of_another_size(ir):
-    with pytest.raises(UnsupportedOptionError, match="threads must be a positive integer"):
-        OpenVinoRunner(ir.xml, threads=0)
-    with OpenVinoRunner(ir.xml) as r:
-        with pytest.raises(EdgesegError, match=r"takes 64x96 input, found 32x48"):
-            r.infer(np.zeros((1, 3, 32, 48), np.float32))
-        r.close()
-        with pytest.raises(EdgesegError, match=r"infer\(\) after close\(\)"):
-            r.infer(np.zeros((1, 3, 64, 96), np.float32))
-
-
-def test_open_runner_picks_openvino_for_xml_and_predict_runs_on_it(ir, tmp_path):
-    import cv2
-
-    from edgeseg.backends import open_runner
-
-    with open_runner(ir.xml) as r:
-        assert isinstance(r, OpenVinoRunner)
-    img = tmp_path / "f.png"
-    cv2.imwrite(str(img), A.frames(1, (48, 64))[0])
-    code, _, err = cli(["predict", ir.xml, img, "-o", tmp_path / "pred"])
-    assert code == 0, err
-    assert [p.name for p in (tmp_path / "pred").iterdir()]
 
 
 # ---- doctor ----------------------------------------------------------------------------------------

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import platform
 import re
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +22,7 @@ from _openvino_helpers import A, batch_of, cli, copy_pair, sha256  # noqa: E402
 from edgeseg.backends.onnxruntime.runner import OrtRunner  # noqa: E402
 from edgeseg.backends.openvino.build import build_openvino, compile_config  # noqa: E402
 from edgeseg.backends.openvino.runner import OpenVinoRunner  # noqa: E402
-from edgeseg.errors import BuildError, EdgesegError, UnsupportedOptionError  # noqa: E402
+from edgeseg.errors import BuildError, UnsupportedOptionError  # noqa: E402
 
 
 # ---- the build through the CLI ---------------------------------------------------------------------

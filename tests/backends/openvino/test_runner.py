@@ -3,21 +3,14 @@ truncated xml, bad threads, another size) and open_runner picking it for ``.xml`
 
 from __future__ import annotations
 
-import platform
-import re
-import shutil
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 ov = pytest.importorskip("openvino")
 
 from _openvino_helpers import A, batch_of, cli, copy_pair, sha256  # noqa: E402
-from edgeseg.backends.onnxruntime.runner import OrtRunner  # noqa: E402
-from edgeseg.backends.openvino.build import build_openvino, compile_config  # noqa: E402
 from edgeseg.backends.openvino.runner import OpenVinoRunner  # noqa: E402
-from edgeseg.errors import BuildError, EdgesegError, UnsupportedOptionError  # noqa: E402
+from edgeseg.errors import EdgesegError, UnsupportedOptionError  # noqa: E402
 
 
 # ---- what the runner refuses -----------------------------------------------------------------------

@@ -24,6 +24,7 @@ OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "gpu_fallback": ("--gpu-fallback", ("tensorrt",)),
     "shapes": ("--shapes", ("tensorrt",)),
     "device": ("--device", ("tensorrt",)),
+    "tf32": ("--tf32", ("tensorrt",)),
     "threads": ("--threads", ("onnxruntime", "openvino")),
     "opt_level": ("--opt-level", ("onnxruntime",)),
     "per_tensor": ("--per-tensor", ("onnxruntime",)),

@@ -13,7 +13,7 @@ HELP = "build a TensorRT engine, an ONNX Runtime CPU model, a Core ML package or
 EPILOG = """\
 backends and the options they take:
   tensorrt     --fp16 --int8 --calib --calib-num --calib-cache --calib-algo --recalibrate
-               --workspace --timing-cache --dla-core --gpu-fallback --shapes --device
+               --workspace --timing-cache --dla-core --gpu-fallback --shapes --device --tf32
   onnxruntime  --fp16 --int8 --calib --calib-num --per-tensor --threads --opt-level --no-rewrite
   coreml       --fp16 --int8 --min-target   (takes the .pt checkpoint, or an .onnx with it beside)
   openvino     --int8 --threads --no-rewrite   (x86/ARM CPUs; INT8 from a Q/DQ ONNX, run with int8 kernels)
@@ -56,6 +56,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--shapes", metavar="MIN/OPT/MAX", default=None,
                    help="profile for dynamic inputs, e.g. 1x3x360x480/1x3x360x480/4x3x360x480")
     g.add_argument("--device", type=nonneg_int, default=None, metavar="N", help="CUDA device index (default 0)")
+    g.add_argument("--tf32", action="store_true",
+                   help="allow TF32 math in FP32 layers (faster on Ampere/Orin, ~FP16 precision); default off, as in Polygraphy")
     g = p.add_argument_group("onnxruntime, openvino")
     g.add_argument("--threads", type=positive_int, default=None, metavar="N",
                    help="CPU threads recorded for the runner (default: the library's own)")
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             args.model, **common, fp16=args.fp16, calib=args.calib, calib_num=args.calib_num,
             calib_cache=args.calib_cache, calib_algo=args.calib_algo or "entropy", recalibrate=args.recalibrate,
             workspace=args.workspace, timing_cache=args.timing_cache, dla_core=args.dla_core,
-            gpu_fallback=args.gpu_fallback, shapes=args.shapes, device=args.device or 0,
+            gpu_fallback=args.gpu_fallback, shapes=args.shapes, device=args.device or 0, tf32=args.tf32,
             command=shlex.join(["edgeseg", "build", *sys.argv[2:]]) if sys.argv[1:2] == ["build"] else None,
         )
     elif backend == "onnxruntime":

@@ -16,7 +16,7 @@ CLI_ARGS = {
     "calib_cache": ["--calib-cache", "calib/x.cache"], "calib_algo": ["--calib-algo", "minmax"],
     "recalibrate": ["--recalibrate"], "workspace": ["--workspace", "512"], "timing_cache": ["--timing-cache", "t.cache"],
     "dla_core": ["--dla-core", "0"], "gpu_fallback": ["--gpu-fallback"], "shapes": ["--shapes", "1x3x8x8/1x3x8x8/2x3x8x8"],
-    "device": ["--device", "0"], "threads": ["--threads", "2"], "opt_level": ["--opt-level", "basic"],
+    "device": ["--device", "0"], "tf32": ["--tf32"], "threads": ["--threads", "2"], "opt_level": ["--opt-level", "basic"],
     "per_tensor": ["--per-tensor"], "no_rewrite": ["--no-rewrite"], "min_target": ["--min-target", "iOS17"],
 }
 

@@ -109,10 +109,15 @@ def _gpu() -> dict[str, Any]:
         cuda.init()
         dev = cuda.Device(0)
         major, minor = dev.compute_capability()
-        return {"name": str(dev.name()), "compute_capability": f"{major}.{minor}",
-                "memory_bytes": int(dev.total_memory()), "driver_version": int(cuda.get_driver_version())}
+        facts: dict[str, Any] = {"name": str(dev.name()), "compute_capability": f"{major}.{minor}"}
     except Exception as e:  # noqa: BLE001 - no pycuda / no driver is a fact to report
         return {"error": f"{e.__class__.__name__}: {e}"}
+    for key, get in (("memory_bytes", lambda: int(dev.total_memory())), ("driver_version", lambda: int(cuda.get_driver_version()))):
+        try:
+            facts[key] = get()
+        except Exception:  # noqa: BLE001 - optional facts
+            facts[key] = None
+    return facts
 
 
 def machine_facts(*, release_path: str | Path = "/etc/nv_tegra_release",

@@ -235,7 +235,12 @@ def test_engine_miou_within_bound(real_trt, tmp_path, labelled, trained_onnx, re
     assert res.precision == precision
     got = _miou(res.path, spec, frames)
     check = miou_check(reference_miou["miou"], got["miou"])
+    from edgeseg.card import card_from_onnx
+
+    # the model's own val mIoU (from training): shows in the report whether the reference run reproduces it
+    card_miou = card_from_onnx(trained_onnx).metrics.get("val_miou")
     _record(record_property, tensorrt_version=real_trt.__version__, precision=precision, dataset=got["dataset"],
+            card_val_miou=card_miou,
             frames=got["frames"], build_path=res.path_name, bound_source=SOURCES["miou"],
             nonfinite_frames=got["nonfinite_frames"], **check)
     assert got["nonfinite_frames"] == 0

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "quantize": "edgeseg.commands.quantize",
     "check-qdq": "edgeseg.commands.check_qdq",
     "build": "edgeseg.commands.build",
+    "trt-check": "edgeseg.commands.trt_check",
     "bench": "edgeseg.commands.bench",
     "profile": "edgeseg.commands.profile",
     "report": "edgeseg.commands.report",

@@ -30,6 +30,7 @@ EXPECTED = {
     "gpu_fallback": ("--gpu-fallback", ("tensorrt",)),
     "shapes": ("--shapes", ("tensorrt",)),
     "device": ("--device", ("tensorrt",)),
+    "tf32": ("--tf32", ("tensorrt",)),
     "threads": ("--threads", ("onnxruntime", "openvino")),
     "opt_level": ("--opt-level", ("onnxruntime",)),
     "per_channel": ("--per-tensor", ("onnxruntime",)),
@@ -43,7 +44,7 @@ CLI_ARGS = {
     "calib_cache": ["--calib-cache", "calib/x.cache"], "calib_algo": ["--calib-algo", "minmax"],
     "recalibrate": ["--recalibrate"], "workspace": ["--workspace", "512"], "timing_cache": ["--timing-cache", "t.cache"],
     "dla_core": ["--dla-core", "0"], "gpu_fallback": ["--gpu-fallback"], "shapes": ["--shapes", "1x3x8x8/1x3x8x8/2x3x8x8"],
-    "device": ["--device", "0"], "threads": ["--threads", "2"], "opt_level": ["--opt-level", "basic"],
+    "device": ["--device", "0"], "tf32": ["--tf32"], "threads": ["--threads", "2"], "opt_level": ["--opt-level", "basic"],
     "per_channel": ["--per-tensor"], "rewrite": ["--no-rewrite"], "min_target": ["--min-target", "iOS17"],
 }
 

@@ -209,7 +209,7 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
     class IBuilderConfig:
         def __init__(self, logger: Logger) -> None:
             self._logger = logger
-            self._flags: set = set()
+            self._flags: set = {"TF32"}  # "TF32 ... Enabled by default" (every version's BuilderFlag doc)
             self._profiles: list[IOptimizationProfile] = []
             self.default_device_type = m.DeviceType.GPU
             self.DLA_core = -1
@@ -220,6 +220,10 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
         def set_flag(self, flag: Any) -> None:
             calls.append(("set_flag", flag.name))
             self._flags.add(flag.name)
+
+        def clear_flag(self, flag: Any) -> None:
+            calls.append(("clear_flag", flag.name))
+            self._flags.discard(flag.name)
 
         def get_flag(self, flag: Any) -> bool:
             return flag.name in self._flags
@@ -384,17 +388,13 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
                 return None
 
             def write_calibration_cache(self, cache: Any) -> None:
-                return None
+                pass
 
-        class IInt8EntropyCalibrator2(IInt8Calibrator):
-            pass
+        IInt8EntropyCalibrator2 = type("IInt8EntropyCalibrator2", (IInt8Calibrator,), {"__module__": __name__})
+        IInt8MinMaxCalibrator = type("IInt8MinMaxCalibrator", (IInt8Calibrator,), {"__module__": __name__})
 
-        class IInt8MinMaxCalibrator(IInt8Calibrator):
-            pass
-
-        m.IInt8Calibrator = IInt8Calibrator
-        m.IInt8EntropyCalibrator2 = IInt8EntropyCalibrator2
-        m.IInt8MinMaxCalibrator = IInt8MinMaxCalibrator
+        m.IInt8Calibrator, m.IInt8EntropyCalibrator2, m.IInt8MinMaxCalibrator = (
+            IInt8Calibrator, IInt8EntropyCalibrator2, IInt8MinMaxCalibrator)
 
     _sibling("runtime").add_runtime(m, version=version, pycuda=pycuda, calls=calls, magic=MAGIC)
     return m

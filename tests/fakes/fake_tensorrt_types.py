@@ -16,14 +16,14 @@ def enum_tables(major: int, minor: int) -> dict[str, dict[str, int]]:
     """The enum members (and their real integer values) the fake exposes on ``major.minor``."""
     if major < 10:  # 8.5 - 9.x
         builder = {"FP16": 0, "INT8": 1, "DEBUG": 2, "GPU_FALLBACK": 3, "REFIT": 5, "DISABLE_TIMING_CACHE": 6,
-                   "OBEY_PRECISION_CONSTRAINTS": 10}
+                   "TF32": 7, "OBEY_PRECISION_CONSTRAINTS": 10}
         network = {"EXPLICIT_BATCH": 0, "EXPLICIT_PRECISION": 1}
     elif major == 10:
         builder = {"FP16": 0, "INT8": 1, "DEBUG": 2, "GPU_FALLBACK": 3, "REFIT": 4, "DISABLE_TIMING_CACHE": 5,
-                   "OBEY_PRECISION_CONSTRAINTS": 9}
+                   "TF32": 6, "OBEY_PRECISION_CONSTRAINTS": 9}
         network = {"EXPLICIT_BATCH": 0, "STRONGLY_TYPED": 1}
     else:  # 11.x: no precision flags; STRONGLY_TYPED kept (deprecated, ignored: always on)
-        builder = {"DEBUG": 2, "GPU_FALLBACK": 3, "REFIT": 4, "DISABLE_TIMING_CACHE": 5}
+        builder = {"DEBUG": 2, "GPU_FALLBACK": 3, "REFIT": 4, "DISABLE_TIMING_CACHE": 5, "TF32": 6}
         network = {"STRONGLY_TYPED": 0}
     return {
         "BuilderFlag": builder,

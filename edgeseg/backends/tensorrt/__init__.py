@@ -55,6 +55,8 @@ SPEC = BackendSpec(
         Option("--shapes", "shapes", "profile for dynamic inputs, e.g. 1x3x360x480/1x3x360x480/4x3x360x480",
                metavar="MIN/OPT/MAX"),
         Option("--device", "device", "CUDA device index (default 0)", kind=nonneg_int, metavar="N"),
+        Option("--tf32", "tf32", "allow TF32 math in FP32 layers (faster on Ampere/Orin, ~FP16 precision); "
+               "default off, as in Polygraphy", switch=True),
     ),
     examples=(
         "edgeseg build cgnet.onnx --fp16                                  # TensorRT FP16",

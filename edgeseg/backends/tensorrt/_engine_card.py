@@ -21,7 +21,7 @@ from edgeseg.errors import BuildError, EdgesegError
 ENGINE_KEYS = (
     "backend", "tensorrt_version", "gpu_name", "compute_capability", "build_path", "path_id",
     "builder_flags", "strongly_typed", "dla_core", "gpu_fallback", "profile", "calibration",
-    "onnx_sha256", "engine_sha256", "engine_size", "build_seconds", "build_command",
+    "onnx_sha256", "engine_sha256", "engine_size", "build_seconds", "build_command", "tf32",
 )
 
 
@@ -94,6 +94,7 @@ def engine_extra(
     build_seconds: float,
     build_command: str,
     workspace_mib: int | None,
+    tf32: bool = False,
 ) -> dict[str, Any]:
     """card.extra for an engine (flat keys; see ENGINE_KEYS)."""
     return {
@@ -115,4 +116,5 @@ def engine_extra(
         "build_seconds": round(float(build_seconds), 3),
         "build_command": build_command,
         "workspace_mib": workspace_mib,
+        "tf32": bool(tf32),
     }

@@ -49,6 +49,7 @@ def build_tensorrt(
     gpu_fallback: bool = False,
     shapes: str | None = None,
     device: int = 0,
+    tf32: bool = False,
     command: str | None = None,
     log: Callable[[str], None] = print,
 ) -> BuildResult:
@@ -57,6 +58,8 @@ def build_tensorrt(
     ``calib``: a CalibrationSet source (list file or folder) for implicit INT8 on 8.5-10.x;
     the cache goes to ``calib_cache`` (default calib/<stem>.<algo>.cache) with a key sidecar.
     ``shapes``: "min/opt/max" profile, required when the ONNX input has dynamic dims.
+    ``tf32``: allow TF32 math for FP32 layers (default False: ``BuilderFlag.TF32`` is cleared, as
+    Polygraphy does unless ``--tf32``; TensorRT itself enables it by default on Ampere and newer).
     """
     onnx = Path(onnx)
     out = check_output_path(output or onnx.with_suffix(".engine"))
@@ -94,7 +97,7 @@ def build_tensorrt(
         log(f"warning: {w}")
     log(plan.path_name)
     onnx_sha = sha256_file(onnx)
-    command = command or _default_command(onnx, out, plan, calib, shapes, dla_core, gpu_fallback)
+    command = command or _default_command(onnx, out, plan, calib, shapes, dla_core, gpu_fallback, tf32)
 
     gpu = CudaDevice(cuda, device)
     calibrator, calibration = None, None
@@ -113,7 +116,7 @@ def build_tensorrt(
                 blob, flags = _build(
                     trt, model=model, onnx=onnx, plan=plan, profile=profile, workspace=workspace,
                     timing_cache=timing_cache, dla_core=dla_core, gpu_fallback=gpu_fallback, calibrator=calibrator,
-                    timing_data=timing_data, timing_key=timing_key,
+                    timing_data=timing_data, timing_key=timing_key, tf32=tf32,
                 )
                 seconds = time.perf_counter() - t0
             finally:
@@ -130,7 +133,7 @@ def build_tensorrt(
         tensorrt_version=version, gpu_name=gpu.name, compute_capability=gpu.compute_capability, plan=plan,
         flags=flags, dla_core=dla_core, gpu_fallback=gpu_fallback, profile=profile.to_dict(),
         calibration=calibration, onnx_sha256=onnx_sha, engine_sha256=sha256_bytes(blob), engine_size=len(blob),
-        build_seconds=seconds, build_command=command, workspace_mib=workspace,
+        build_seconds=seconds, build_command=command, workspace_mib=workspace, tf32=tf32,
     )
     engine_card = card.replace(
         precision=plan.precision,
@@ -164,7 +167,7 @@ def _card_calibration(card: ModelCard, calibration: dict[str, Any] | None) -> di
 
 
 def _default_command(onnx: Path, out: Path, plan: BuildPlan, calib: str | None, shapes: str | None,
-                     dla_core: int | None, gpu_fallback: bool) -> str:
+                     dla_core: int | None, gpu_fallback: bool, tf32: bool = False) -> str:
     parts = ["edgeseg", "build", str(onnx), "--backend", "tensorrt"]
     if plan.precision == "fp16":
         parts.append("--fp16")
@@ -176,6 +179,8 @@ def _default_command(onnx: Path, out: Path, plan: BuildPlan, calib: str | None, 
         parts += ["--shapes", shapes]
     if dla_core is not None:
         parts += ["--dla-core", str(dla_core)] + (["--gpu-fallback"] if gpu_fallback else [])
+    if tf32:
+        parts.append("--tf32")
     parts += ["-o", str(out)]
     return shlex.join(parts)
 
@@ -215,7 +220,7 @@ def _calibrator(trt: Any, cuda: Any, *, onnx: Path, card: ModelCard, profile: Pr
 def _build(trt: Any, *, model: Any, onnx: Path, plan: BuildPlan, profile: Profile, workspace: int | None,
            timing_cache: str | os.PathLike | None, dla_core: int | None, gpu_fallback: bool,
            calibrator: Any, timing_data: bytes | None = None,
-           timing_key: TimingKey | None = None) -> tuple[bytes, list[str]]:
+           timing_key: TimingKey | None = None, tf32: bool = False) -> tuple[bytes, list[str]]:
     """Parse, configure and build; returns the serialized engine and the builder flags set."""
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -245,6 +250,13 @@ def _build(trt: Any, *, model: Any, onnx: Path, plan: BuildPlan, profile: Profil
     flags = list(plan.flags)
     for name in plan.flags:
         config.set_flag(getattr(trt.BuilderFlag, name))
+    # TF32 is on by default (8.6, 10.x and 11.x all have the flag): FP32 layers then round their inputs
+    # to a 10-bit mantissa. Like Polygraphy's CreateConfig, keep FP32 exact unless asked (--tf32).
+    if tf32:
+        config.set_flag(trt.BuilderFlag.TF32)
+        flags.append("TF32")
+    else:
+        config.clear_flag(trt.BuilderFlag.TF32)
     if dla_core is not None:
         n = int(builder.num_DLA_cores)
         if not 0 <= dla_core < n:

@@ -105,3 +105,51 @@ def test_open_runner_names_the_options_a_runner_takes(tmp_path):
     eng.write_bytes(b"x")
     with _pytest.raises(UnsupportedOptionError, match=r"TensorRTRunner does not take threads; it takes device"):
         open_runner(eng, threads=2)
+
+
+def test_closed_runner_refuses_and_repr_says_so(artifact):
+    runner = open_runner(artifact)
+    runner.close()
+    runner.close()  # twice is fine
+    with pytest.raises(EdgesegError, match=r"is closed: infer\(\) after close\(\)"):
+        runner.infer(np.zeros((1, 3, *SIZE), np.float32))
+    assert repr(runner).startswith(type(runner).__name__ + "(") and repr(runner).endswith(", closed)")
+
+
+class _TwoFrames(BaseRunner):
+    """A runner whose one call takes exactly 2 frames of 4x4 (a static-batch artifact); NaN for negative input."""
+
+    backend = "test"
+
+    def __init__(self):
+        from edgeseg.card import ModelCard
+
+        self.card = ModelCard(arch="cgnet", num_classes=2, class_names=("a", "b"), palette=((0, 0, 0), (1, 1, 1)),
+                              input_size=(4, 4))
+        self.precision, self.options, self.calls = "fp32", {}, []
+        self._limits(size=(4, 4), batch=(2, 2))
+
+    def _infer_chunk(self, x):
+        self.calls.append(x.shape[0])
+        assert x.shape[0] == 2
+        y = np.repeat(x[:, :1], 2, axis=1)
+        return np.where(y < 0, np.nan, y)
+
+    def _release(self):
+        pass
+
+
+def test_base_runner_pads_chunks_to_a_static_batch_and_counts_nonfinite_batches():
+    with _TwoFrames() as r:
+        x = np.arange(5 * 3 * 16, dtype=np.float32).reshape(5, 3, 4, 4)
+        y = r.infer(x)
+        assert r.calls == [2, 2, 2] and y.shape == (5, 2, 4, 4) and np.array_equal(y[:, 0], x[:, 0])
+        assert r.static_batch == 2 and r.nonfinite_batches == 0
+        with pytest.warns(RuntimeWarning, match="NaN/Inf"):
+            r.infer(-np.ones((1, 3, 4, 4), np.float32))
+        assert r.nonfinite_batches == 1
+        with pytest.raises(EdgesegError, match="takes 4x4 input, found 5x4"):
+            r.infer(np.zeros((1, 3, 5, 4), np.float32))
+        with pytest.raises(EdgesegError, match="float32 input"):
+            r.infer(np.zeros((1, 3, 4, 4), np.int64))
+    assert "closed" in repr(r)

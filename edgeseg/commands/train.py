@@ -21,16 +21,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time", default=None, metavar="DURATION",
                    help="wall-clock budget, e.g. 2h30m, 90m, 1.5h: the LR schedule ends exactly at the deadline, "
                         "final validation and checkpoints included (default: none)")
-    p.add_argument("--schedule", choices=("poly", "linear"), default="poly", help="LR decay shape (default poly, power 0.9)")
-    p.add_argument("--warmup", type=int_in(0), default=0, metavar="STEPS", help="linear LR warm-up iterations (default 0)")
+    p.add_argument("--recipe", default="auto", metavar="NAME",
+                   help="schedule defaults: paper (CGNet's: lr 1e-3, poly, full crops), cpu (lr 2e-3, 90 warm-up "
+                        "steps, crops 0.71x --crop for 80%% of the run), or auto (default: cpu on a CPU, paper on a GPU); "
+                        "--lr/--schedule/--warmup/--progressive override it")
+    p.add_argument("--schedule", choices=("poly", "linear"), default=None, help="LR decay shape (poly: power 0.9)")
+    p.add_argument("--warmup", type=int_in(0), default=None, metavar="STEPS", help="linear LR warm-up iterations")
     p.add_argument("--progressive", default=None, metavar="CROP@FRACTION",
                    help="progressive resizing: train on CROP until FRACTION of the run, then on --crop, "
-                        "e.g. 256x256@0.7 (default off)")
+                        "e.g. 256x256@0.7, or off")
     p.add_argument("--batch", type=int_in(1), default=8, help="per-process batch size (default 8)")
     p.add_argument("--crop", type=parse_size, default=(360, 360), help="training crop HxW (default 360x360)")
     p.add_argument("--scale", type=float_in(0, above=True), nargs=2, default=(0.5, 2.0), metavar=("MIN", "MAX"), help="random scale range (default 0.5 2.0)")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    p.add_argument("--lr", type=float_in(0, above=True), default=1e-3, help="base learning rate (default 1e-3)")
+    p.add_argument("--lr", type=float_in(0, above=True), default=None, help="base learning rate (default: the recipe's)")
     p.add_argument("--weight-decay", type=float_in(0), default=5e-4, help="default 5e-4")
     p.add_argument("--no-class-weights", action="store_true", help="plain cross-entropy instead of 1/ln(1.10+p) weights")
     p.add_argument("--val-every", type=int_in(0), default=1, help="validate every K epochs (0: never; default 1)")
@@ -49,6 +53,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-steps-per-epoch", type=int_in(1), default=None, help=argparse.SUPPRESS)
     p.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue exactly from a last.pt")
     p.add_argument("--no-progress", action="store_true")
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _arch_args(items: list[str]) -> dict:
@@ -72,16 +82,24 @@ def run(args: argparse.Namespace) -> int:
     from edgeseg.train.evaluate import format_table
     from edgeseg.train.loop import TrainConfig, Trainer
 
+    from edgeseg.train.recipes import pick_recipe, recipe_defaults
+
     budget = parse_duration(args.time) if args.time is not None else None
     parse_crop_schedule(args.progressive)
-    for opt, v in (("--epochs", args.epochs), ("--warmup", args.warmup + 1)):
-        if v is not None and v < 1:
-            raise EdgesegError(f"{opt}: expected a positive integer, found {v if opt == '--epochs' else args.warmup}")
+    if args.epochs is not None and args.epochs < 1:
+        raise EdgesegError(f"--epochs: expected a positive integer, found {args.epochs}")
+    if args.warmup is not None and args.warmup < 0:
+        raise EdgesegError(f"--warmup: expected 0 or more steps, found {args.warmup}")
+    device = args.device if args.device != "auto" else ("cuda" if _cuda() else "cpu")
+    recipe = pick_recipe(args.recipe, device=device)
+    given = {"lr": args.lr, "schedule": args.schedule, "warmup": args.warmup, "progressive": args.progressive}
+    sched = {k: (given[k] if given[k] is not None else v) for k, v in recipe_defaults(recipe, crop=tuple(args.crop)).items()}
     epochs = args.epochs if args.epochs is not None or budget is not None else 10
     cfg = TrainConfig(
         model=args.model, data=args.data, out=args.out, epochs=epochs, batch=args.batch, crop=tuple(args.crop),
-        scale=tuple(args.scale), optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,
-        schedule=args.schedule, warmup=args.warmup, time_budget_s=budget, progressive=args.progressive,
+        scale=tuple(args.scale), optimizer=args.optimizer, lr=sched["lr"], weight_decay=args.weight_decay,
+        schedule=sched["schedule"], warmup=sched["warmup"], time_budget_s=budget, recipe=recipe,
+        progressive=None if str(sched["progressive"]).lower() in ("none", "off") else sched["progressive"],
         class_weights=not args.no_class_weights, val_every=args.val_every, val_max_frames=args.val_max_frames,
         train_split=args.train_split, seed=args.seed, workers=args.workers, device=args.device, amp=not args.no_amp,
         threads=args.threads, synthetic_size=tuple(args.synthetic_size), bad_labels=args.bad_labels,

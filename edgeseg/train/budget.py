@@ -97,8 +97,8 @@ class TimeBudget:
 
 def parse_crop_schedule(text: str | None, *, option: str = "--progressive") -> tuple[tuple[int, int], float] | None:
     """``'256x256@0.7'`` (or ``'256@0.7'``) -> ((256, 256), 0.7): train on that crop until 70 % of
-    the run, then on ``--crop``. None for None/''."""
-    if not text:
+    the run, then on ``--crop``. None for None, '', 'none' or 'off'."""
+    if not text or str(text).lower() in ("none", "off"):
         return None
     size, sep, frac = str(text).partition("@")
     try:

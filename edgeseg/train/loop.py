@@ -56,6 +56,7 @@ class TrainConfig:
     warmup: int = 0
     time_budget_s: float | None = None
     progressive: str | None = None
+    recipe: str = "paper"
     class_weights: bool = True
     val_every: int = 1
     val_split: str = "val"
@@ -87,6 +88,9 @@ class Trainer:
         if cfg.epochs is None and cfg.time_budget_s is None:
             raise EdgesegError("train: give --epochs, --time, or both")
         self._small_crop = parse_crop_schedule(cfg.progressive)
+        if self._small_crop and any(s >= c for s, c in zip(self._small_crop[0], cfg.crop)):
+            raise EdgesegError(f"--progressive: the first crop must be smaller than --crop {cfg.crop[0]}x{cfg.crop[1]}, "
+                               f"found {cfg.progressive!r}")
         self.cfg, self.progress = cfg, progress
         self.rank, self.world, local = dist_info()
         if self.world > 1 and not torch.distributed.is_initialized():
@@ -363,7 +367,7 @@ class Trainer:
         cfg = self.cfg
         training = {"command": cfg.command, "epochs_done": self.epochs_done(),
                     "epochs_planned": cfg.epochs, "iterations": self.iterations, "seed": cfg.seed, "batch": cfg.batch,
-                    "crop": list(cfg.crop), "lr": cfg.lr, "schedule": cfg.schedule, "warmup": cfg.warmup,
+                    "crop": list(cfg.crop), "lr": cfg.lr, "recipe": cfg.recipe, "schedule": cfg.schedule, "warmup": cfg.warmup,
                     "progressive": cfg.progressive, "device": str(self.device),
                     "seconds_this_run": round(time.time() - t0, 1), "machine": machine_facts(str(self.device))}
         if self.budget is not None:

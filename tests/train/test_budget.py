@@ -169,3 +169,32 @@ def test_cli_budget_summary_line(tiny_camvid, tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0 and "for 1 epoch (3 iterations)" in out and "budget, stopped by epochs" in out
     assert "final checkpoint" in out
+
+
+def test_recipes_fill_only_what_was_not_given():
+    from edgeseg.train.recipes import pick_recipe, recipe_defaults, small_crop
+
+    assert pick_recipe("auto", device="cpu") == "cpu" and pick_recipe("auto", device="cuda") == "paper"
+    assert recipe_defaults("cpu", crop=(360, 360))["progressive"] == "256x256@0.8"
+    assert recipe_defaults("paper", crop=(360, 360)) == {"lr": 1e-3, "schedule": "poly", "warmup": 0, "progressive": None}
+    assert small_crop((32, 32), 0.711) is None  # nothing smaller than the crop to start from
+    with pytest.raises(EdgesegError, match="--recipe"):
+        pick_recipe("fast", device="cpu")
+
+
+def test_cli_recipe_and_overrides_reach_the_card(tiny_camvid, tmp_path, capsys):
+    from edgeseg.cli import main
+
+    common = ["train", "--data", f"camvid:{tiny_camvid}", "--epochs", "1", "--batch", "2", "--crop", "48",
+              "--arch-arg", "m=2", "--arch-arg", "n=3", "--threads", "1", "--no-progress", "--val-every", "0"]
+    assert main([*common, "--out", str(tmp_path / "a"), "--device", "cpu"]) == 0
+    tr = read_checkpoint(tmp_path / "a" / "final.pt")["card"]["training"]
+    assert (tr["recipe"], tr["lr"], tr["warmup"], tr["progressive"]) == ("cpu", 2e-3, 90, "32x32@0.8")
+    assert main([*common, "--out", str(tmp_path / "b"), "--recipe", "cpu", "--lr", "5e-4", "--progressive", "off"]) == 0
+    tr = read_checkpoint(tmp_path / "b" / "final.pt")["card"]["training"]
+    assert (tr["recipe"], tr["lr"], tr["warmup"], tr["progressive"]) == ("cpu", 5e-4, 90, None)
+
+
+def test_progressive_crop_must_be_smaller(tiny_camvid, tmp_path):
+    with pytest.raises(EdgesegError, match="--progressive: the first crop must be smaller"):
+        Trainer(_cfg(tiny_camvid, tmp_path / "r", crop=(32, 32), progressive="48@0.5"), progress=False)

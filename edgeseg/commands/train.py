@@ -86,10 +86,6 @@ def run(args: argparse.Namespace) -> int:
 
     budget = parse_duration(args.time) if args.time is not None else None
     parse_crop_schedule(args.progressive)
-    if args.epochs is not None and args.epochs < 1:
-        raise EdgesegError(f"--epochs: expected a positive integer, found {args.epochs}")
-    if args.warmup is not None and args.warmup < 0:
-        raise EdgesegError(f"--warmup: expected 0 or more steps, found {args.warmup}")
     device = args.device if args.device != "auto" else ("cuda" if _cuda() else "cpu")
     recipe = pick_recipe(args.recipe, device=device)
     given = {"lr": args.lr, "schedule": args.schedule, "warmup": args.warmup, "progressive": args.progressive}

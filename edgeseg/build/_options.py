@@ -16,7 +16,7 @@ OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "calib": ("--calib", ("tensorrt", "onnxruntime")),
     "calib_num": ("--calib-num", ("tensorrt", "onnxruntime")),
     "calib_cache": ("--calib-cache", ("tensorrt",)),
-    "calib_algo": ("--calib-algo", ("tensorrt",)),
+    "calib_algo": ("--calib-method", ("tensorrt",)),
     "recalibrate": ("--recalibrate", ("tensorrt",)),
     "workspace": ("--workspace", ("tensorrt",)),
     "timing_cache": ("--timing-cache", ("tensorrt",)),

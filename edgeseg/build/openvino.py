@@ -146,7 +146,7 @@ def build_openvino(
             raise BuildError("OpenVINO wrote different weights on the second save; refusing to write the IR")
         _place(final, out)
     size = out.stat().st_size + weights_path(out).stat().st_size
-    log(f"parity against ONNX Runtime on {parity['frames']} synthetic frames: {parity['summary']}")
+    log(f"parity against ONNX Runtime on {parity['frames']} built-in probe scenes (the build reads no dataset): {parity['summary']}")
     return BuildResult(backend="openvino", path=out, precision=precision, path_name=path_name,
                        seconds=seconds, size_bytes=size, card=new_card)
 

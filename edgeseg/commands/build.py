@@ -6,13 +6,13 @@ import argparse
 import shlex
 import sys
 
-from edgeseg.commands._args import nonneg_int, positive_int
+from edgeseg.commands._args import deprecated_alias, nonneg_int, positive_int
 
 HELP = "build a TensorRT engine, an ONNX Runtime CPU model, a Core ML package or an OpenVINO IR from an exported model"
 
 EPILOG = """\
 backends and the options they take:
-  tensorrt     --fp16 --int8 --calib --calib-num --calib-cache --calib-algo --recalibrate
+  tensorrt     --fp16 --int8 --calib --calib-num --calib-cache --calib-method --recalibrate
                --workspace --timing-cache --dla-core --gpu-fallback --shapes --device
   onnxruntime  --fp16 --int8 --calib --calib-num --per-tensor --threads --opt-level --no-rewrite
   coreml       --fp16 --int8 --min-target   (takes the .pt checkpoint, or an .onnx with it beside)
@@ -35,7 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=("tensorrt", "onnxruntime", "coreml", "openvino"), default=None,
                    help="default: tensorrt when TensorRT is installed")
     p.add_argument("-o", "--output", default=None,
-                   help="output path (default: MODEL.engine, MODEL.ort.onnx, MODEL.mlpackage or MODEL.xml beside the input)")
+                   help="output path (default beside the input, named with the precision: MODEL.fp32.ort.onnx, "
+                        "MODEL.int8.engine, MODEL.int8.xml, MODEL.fp16.mlpackage)")
+    p.add_argument("--force", action="store_true", help="replace an existing output of another precision")
     g = p.add_argument_group("precision")
     g.add_argument("--fp16", action="store_true", help="FP16 (TensorRT: builder flag on 8.6/10.x, FP16 ONNX on 11.x)")
     g.add_argument("--int8", action="store_true",
@@ -46,7 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--calib-num", type=positive_int, default=None, metavar="N", help="frames to use (default 256, evenly spaced)")
     g.add_argument("--calib-cache", metavar="FILE", default=None,
                    help="TensorRT calibration cache (default calib/MODEL.ALGO.cache); reused only if its key matches")
-    g.add_argument("--calib-algo", choices=("entropy", "minmax"), default=None, help="TensorRT calibrator (default entropy)")
+    g.add_argument("--calib-method", dest="calib_algo", choices=("entropy", "minmax"), default=None,
+                   help="TensorRT calibrator (default entropy)")
+    deprecated_alias(g, "--calib-algo", new="--calib-method", dest="calib_algo", choices=("entropy", "minmax"))
     g.add_argument("--recalibrate", action="store_true", help="replace a stale calibration cache instead of refusing")
     g = p.add_argument_group("tensorrt")
     g.add_argument("--workspace", type=positive_int, default=None, metavar="MiB", help="builder workspace limit")
@@ -73,11 +77,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from edgeseg.build import backend_function, check_options, default_backend
 
+    from edgeseg.commands._outputs import build_precision, check_build_input, check_overwrite, default_build_output
+
     backend = args.backend or default_backend()
-    values = vars(args)
+    values = {k: v for k, v in vars(args).items() if k != "force"}
     check_options(backend, values)
+    check_build_input(args.model, backend=backend)
+    precision = build_precision(backend=backend, fp16=args.fp16, int8=args.int8)
+    output = args.output or default_build_output(args.model, backend=backend, precision=precision)
+    check_overwrite(output, precision=precision, force=args.force)
     build = backend_function(backend)
-    common = {"output": args.output, "int8": args.int8}
+    common = {"output": str(output), "int8": args.int8}
     if backend == "tensorrt":
         result = build(
             args.model, **common, fp16=args.fp16, calib=args.calib, calib_num=args.calib_num,

@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                  "--batch", "8", "--crop", "96x128" if data.startswith("synthetic") else "360",
                  "--val-every", str(max(1, epochs // 3)), *np_]
         if quick:
-            train += ["--arch-arg", "m=2", "--arch-arg", "n=3", "--max-steps-per-epoch", "2"]
+            train += ["--arch-arg", "m=2", "--arch-arg", "n=3", "--max-steps", "2"]
         pipe.run("train", train, [ckpt])
 
     # 2. evaluate FP32
@@ -112,12 +112,12 @@ def run(args: argparse.Namespace) -> int:
     # 4. quantize: PTQ and QAT to TensorRT-ready Q/DQ, checked by check-qdq inside quantize
     ncal = "16" if quick else "64"
     ptq = out / "model_ptq_int8.onnx"
-    pipe.run("quantize ptq", ["quantize", str(ckpt), "--method", "ptq", "--calib", data, "--num-calib", ncal,
+    pipe.run("quantize ptq", ["quantize", str(ckpt), "--method", "ptq", "--calib", data, "--calib-num", ncal,
                               "--calib-method", "percentile" if quick else "all", "--val-data", data, "-o", str(ptq), *np_],
              [ptq], needs=[ckpt])
     qat = out / "model_qat_int8.onnx"
     qat_args = ["quantize", str(ckpt), "--method", "qat", "--data", data, "--epochs", str(args.qat_epochs),
-                "--crop", "96x128" if data.startswith("synthetic") else "360", "--num-calib", ncal,
+                "--crop", "96x128" if data.startswith("synthetic") else "360", "--calib-num", ncal,
                 "--save-checkpoint", str(out / "model_qat.pt"), "-o", str(qat), *np_]
     if quick:
         qat_args += ["--max-steps", "2"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edgeseg.commands._args import parse_size
+from edgeseg.commands._args import deprecated_alias, parse_size, positive_int
 
 HELP = "INT8: PTQ/QAT to a TensorRT-ready Q/DQ ONNX (checked), or --method ort-cpu for ONNX Runtime CPU"
 
@@ -25,7 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="activation ranges: max, percentile, entropy (TensorRT KL), mse, or all (evaluate each "
                         "on --val-data and keep the best). Default: entropy")
     p.add_argument("--percentile", type=float, default=99.99, help="for --calib-method percentile (default 99.99)")
-    p.add_argument("--num-calib", type=int, default=256, help="calibration frames (default 256)")
+    p.add_argument("--calib-num", dest="num_calib", type=positive_int, default=256, metavar="N",
+                   help="calibration frames (default 256)")
+    deprecated_alias(p, "--num-calib", new="--calib-num", dest="num_calib", type=positive_int)
     p.add_argument("--calib-batch", type=int, default=8, help="frames per calibration batch (default 8)")
     p.add_argument("--size", type=parse_size, default=None, metavar="HxW",
                    help="input size of the INT8 model and its calibration (default: the card's input size)")
@@ -44,7 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     qat.add_argument("--no-class-weights", action="store_true", help="plain cross-entropy instead of CGNet's weighted CE")
     qat.add_argument("--max-steps", type=int, default=None, help="at most this many QAT steps per epoch (smoke runs)")
     qat.add_argument("--save-checkpoint", default=None, metavar="PT",
-                     help="QAT checkpoint path (default: the output with .pt); loads with load_checkpoint as FP32 weights")
+                     help="also write the QAT weights as a checkpoint here (default: not written); "
+                          "edgeseg export/eval read it as FP32 weights")
     val = p.add_argument_group("choosing the calibration method (--calib-method all)")
     val.add_argument("--val-data", default=None, help="dataset spec for the comparison (default --data), split --val-split")
     val.add_argument("--val-split", default="val", help="split for the comparison (default val)")
@@ -165,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     if args.method == "qat":
         if not args.data:
             raise QuantizationError("--method qat needs --data SPEC (the training set to fine-tune on)")
-        ckpt_out = check_output_path(args.save_checkpoint or out.with_suffix(".pt"))
+        ckpt_out = check_output_path(args.save_checkpoint) if args.save_checkpoint else None  # only when asked for
     calib_src = args.calib or (args.data if args.method == "qat" else None)
     if not calib_src:
         raise QuantizationError("--method ptq needs --calib LIST|DIR|SPEC (the calibration frames)")
@@ -219,8 +222,7 @@ def run(args: argparse.Namespace) -> int:
         from edgeseg.quant.qcheckpoint import save_quantized_checkpoint
 
         save_quantized_checkpoint(ckpt_out, qmodel=qmodel, placement=placement, card=qcard)
-        print(f"wrote {ckpt_out} (QAT weights; load_checkpoint gives them as FP32, "
-              "edgeseg.quant.qcheckpoint.load_quantized_checkpoint with INT8 fake quantization)")
+        print(f"wrote {ckpt_out} (the QAT weights: `edgeseg export` and `eval` read them as an FP32 checkpoint)")
     import onnx
 
     s = qdq_summary(onnx.load(str(out)))

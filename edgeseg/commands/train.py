@@ -7,7 +7,7 @@ import json
 import shlex
 import sys
 
-from edgeseg.commands._args import parse_size
+from edgeseg.commands._args import deprecated_alias, parse_size, positive_int, plural
 
 HELP = "train a segmentation model (CGNet recipe: Adam 1e-3, poly 0.9, weighted CE, scale 0.5-2 + crop + flip)"
 
@@ -37,7 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="label ids outside the classes: error (default) or map to ignore with a counted warning")
     p.add_argument("--arch-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="model builder argument, e.g. output_stride=8 (JSON values)")
-    p.add_argument("--max-steps-per-epoch", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--max-steps", dest="max_steps_per_epoch", type=positive_int, default=None, metavar="N",
+                   help="at most N steps per epoch, like quantize --max-steps (smoke runs; default: the whole set)")
+    deprecated_alias(p, "--max-steps-per-epoch", new="--max-steps", dest="max_steps_per_epoch", type=positive_int)
     p.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue exactly from a last.pt")
     p.add_argument("--no-progress", action="store_true")
 
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(cfg, progress=not args.no_progress)
     summary = trainer.run(resume=args.resume)
     best = trainer.out / "best.pt"
-    print(f"trained {cfg.model} for {summary['epochs']} epochs in {summary['seconds']} s -> {trainer.out}")
+    print(f"trained {cfg.model} for {plural(summary['epochs'], 'epoch')} in {summary['seconds']} s -> {trainer.out}")
     if best.is_file():
         from edgeseg.train.checkpoint import read_checkpoint
 

@@ -82,6 +82,7 @@ def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float 
     pad = marker_pt * fig.dpi / 72.0  # a (ringed) marker's half-size in pixels
     markers = [Bbox.from_extents(px - pad, py - pad, px + pad, py + pad) for px, py in (to_px((x, y)) for x, y, _ in items)]
     taken: list[Any] = []
+    frame = ax.get_window_extent(renderer)
     for x, y, text in sorted(items, key=lambda t: (-t[1], t[0])):
         best: tuple[int, int, Any] | None = None
         best_hits = None
@@ -91,6 +92,7 @@ def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float 
             box = probe.get_window_extent(renderer)  # measured without a leader line: the text alone
             probe.remove()
             hits = sum(box.overlaps(b) for b in taken) + sum(box.overlaps(b) for b in markers)
+            hits += 2 * (box.x0 < frame.x0 or box.x1 > frame.x1 or box.y0 < frame.y0 or box.y1 > frame.y1)  # outside the axes
             if best_hits is None or hits < best_hits:
                 best, best_hits = (sx, oy, box), hits
             if hits == 0:
@@ -193,10 +195,11 @@ def latency_figure(pts: Sequence[Entry], rec: Any, *, title: str):
         xs, ys = zip(*front)
         ax.plot(xs, ys, drawstyle="steps-post", color="0.3", lw=1.2, alpha=0.7, zorder=2, label="Pareto front (deployment paths)")
     pick = getattr(rec, "entry", None)
-    if pick is not None and pick in pts:
-        ax.scatter(pick["p50"], 100 * pick["miou"], marker="*", s=420, c="gold", edgecolors="black", linewidths=0.8, zorder=4,
-                   label="recommended")
     from matplotlib.lines import Line2D
+
+    if pick is not None and pick in pts:
+        ax.scatter(pick["p50"], 100 * pick["miou"], marker="*", s=420, c="gold", edgecolors="black", linewidths=0.8, zorder=4)
+        ax.plot([], [], marker="*", ls="", markersize=11, color="gold", markeredgecolor="black", label="recommended")
 
     handles = [Line2D([], [], marker="o", ls="", color=COLORS[i % len(COLORS)], label=b) for i, b in enumerate(backends)]
     handles += [Line2D([], [], marker=m, ls="", color="gray", label=p.upper()) for p, m in MARKERS.items()

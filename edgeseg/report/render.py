@@ -145,7 +145,8 @@ table{border-collapse:collapse;font-size:12px}
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap;vertical-align:top}
 th{background:#f2f2f2;white-space:normal;min-width:4em}
 td.l,th.l{text-align:left}
-td.l{white-space:normal;min-width:9em;max-width:22em;overflow-wrap:anywhere}
+td.l{white-space:normal;min-width:7em;max-width:22em;overflow-wrap:anywhere}
+td.l:first-child{min-width:13em}
 tr.bad td{background:#fff3f3}
 tr.sim td{color:#666;background:#fafafa}
 tr.pick td{background:#eef6ee;font-weight:600}

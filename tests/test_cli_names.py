@@ -96,3 +96,36 @@ def test_train_has_max_steps():
     assert _parse("train", ["--max-steps", "3"]).max_steps_per_epoch == 3  # the same meaning as quantize --max-steps
     assert _parse("quantize", ["m.pt", "--max-steps", "3"]).max_steps == 3
     assert _parse("train", ["--max-steps-per-epoch", "3"]).max_steps_per_epoch == 3  # the old spelling still works
+
+
+def test_train_says_1_epoch_not_1_epochs(tmp_path, capsys):
+    rc = main(["train", "--data", "synthetic:4", "--epochs", "1", "--max-steps", "1", "--batch", "2", "--crop", "64x96",
+               "--arch-arg", "m=2", "--arch-arg", "n=3", "--val-every", "0", "--out", str(tmp_path / "t"), "--no-progress"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "for 1 epoch in" in out and "1 epochs" not in out
+
+
+def test_demo_summary_keeps_long_skip_reasons_whole():
+    from edgeseg.commands.demo import _Pipeline
+
+    pipe = _Pipeline()
+    reason = "TensorRT is not installed (pip install tensorrt on an NVIDIA GPU machine; Jetson: JetPack's python3-libnvinfer)"
+    pipe.skip("build tensorrt", reason)
+    text = pipe.summary()
+    assert " ".join(text.split()).count(" ".join(f"skipped: {reason}".split())) == 1, text
+
+
+def test_quickstart_steps_write_under_out_and_name_no_missing_image():
+    import re
+    import shlex
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "quickstart.md").read_text()
+    assert "street.png" not in doc
+    step = doc[doc.index("## Step by step"):doc.index("Dataset specs:")]
+    outputs = []
+    for line in re.findall(r"^edgeseg .*$", step, re.M):
+        words = shlex.split(line.split("#")[0])
+        outputs += [words[i + 1] for i, w in enumerate(words[:-1]) if w in ("-o", "--out", "--json")]
+    assert outputs and all(o.startswith("out/") for o in outputs), outputs
+    assert "x86" in step and "Jetson / NVIDIA GPU only" in step  # the last step says which machine it is for

@@ -74,11 +74,11 @@ class _Pipeline:
         import textwrap
 
         w = max(len(s.name) for s in self.stages)
-        lines = [f"{'stage':<{w}}  {'status':<{width}} {'time':>7}"]
+        lines = [f"{'stage':<{w}}  {'time':>7}  status"]
         for s in self.stages:
             parts = textwrap.wrap(s.status, width) or [""]
-            lines.append(f"{s.name:<{w}}  {parts[0]:<{width}} {s.seconds:6.1f}s")
-            lines += [f"{'':<{w}}    {p}" for p in parts[1:]]
+            lines.append(f"{s.name:<{w}}  {s.seconds:6.1f}s  {parts[0]:<{width}}")
+            lines += [f"{'':<{w}}  {'':>7}    {p}" for p in parts[1:]]
         return "\n".join(lines)
 
     def matrix(self, rows: list[tuple[str, Path]]) -> dict:

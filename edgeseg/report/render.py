@@ -87,7 +87,7 @@ def _answer(rec: Recommendation) -> list[str]:
     out = [recommendation_line(rec), "", f"Chosen as {rec.question}."]
     if rec.entry is not None:
         if rec.commands:
-            where = "" if rec.workdir in (None, ".", "") else f" (in {rec.workdir})"
+            where = " (in the benchmark matrix's folder)" if rec.workdir in (None, ".", "") else f" (in {rec.workdir})"
             out += ["", f"Build it{where}:", ""] + [f"    {c}" for c in rec.commands]
         else:
             out += ["", "Build commands: not recorded (these rows were benchmarked from ready artifacts; "

@@ -14,6 +14,8 @@ from edgeseg.errors import EdgesegError
 
 #: backend -> the suffix of its artifact (after the precision).
 SUFFIXES = {"onnxruntime": ".ort.onnx", "tensorrt": ".engine", "openvino": ".xml", "coreml": ".mlpackage"}
+#: Backends whose builder already refuses another input type with its own one-line error.
+OWN_INPUT_CHECK = ("openvino", "coreml")
 #: backend -> the input suffixes it builds from.
 INPUTS = {"onnxruntime": (".onnx",), "tensorrt": (".onnx",), "openvino": (".onnx",), "coreml": (".pt", ".onnx")}
 
@@ -38,6 +40,8 @@ def check_build_input(model: str | Path, *, backend: str) -> None:
     """A one-line error when ``model`` is not a file this backend builds from (checked before any work)."""
     p = Path(model)
     want = INPUTS[backend]
+    if backend in OWN_INPUT_CHECK:
+        return
     if p.suffix.lower() not in want:
         raise EdgesegError(
             f"{p}: not an ONNX model" + (" or checkpoint" if backend == "coreml" else "")

@@ -73,7 +73,7 @@ def ir(tmp_path_factory):
     onnx = shutil.copy(A.tiny_onnx(src_dir), folder / "cgnet.onnx")
     code, out, err = cli(["build", onnx, "--backend", "openvino", "--threads", "1"])
     assert code == 0, err
-    return SimpleNamespace(folder=folder, onnx=Path(onnx), xml=folder / "cgnet.xml", bin=folder / "cgnet.bin",
+    return SimpleNamespace(folder=folder, onnx=Path(onnx), xml=folder / "cgnet.fp32.xml", bin=folder / "cgnet.fp32.bin",
                            out=out, ckpt=A.tiny_checkpoint(src_dir), src_dir=src_dir)
 
 
@@ -108,9 +108,9 @@ def batch_of(n: int, seed: int = 0) -> np.ndarray:
 
 def test_cli_build_writes_the_pair_beside_the_input_and_one_summary_line(ir):
     assert ir.xml.is_file() and ir.bin.is_file()
-    assert sorted(p.name for p in ir.folder.iterdir()) == ["cgnet.bin", "cgnet.onnx", "cgnet.xml"]  # no temp left
+    assert sorted(p.name for p in ir.folder.iterdir()) == ["cgnet.fp32.bin", "cgnet.fp32.xml", "cgnet.onnx"]  # no temp left
     lines = ir.out.strip().splitlines()
-    assert lines[0].startswith("parity against ONNX Runtime on 2 synthetic frames:")
+    assert lines[0].startswith("parity against ONNX Runtime on 2 built-in probe scenes (the build reads no dataset):")
     summary = lines[-1]
     assert summary.startswith("built openvino fp32 (OpenVINO ") and "CPU: FP32 (f32 weights and math)" in summary
     assert summary.endswith(f"{ir.xml} ({_human(ir.xml.stat().st_size + ir.bin.stat().st_size)})")

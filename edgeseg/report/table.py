@@ -35,6 +35,7 @@ class Column:
     explain: str
     left: bool = False  # text column (left-aligned, may wrap)
     multi_model: bool = False  # shown only when the report has several models
+    gpu: bool = False  # shown only when a row used a GPU
 
 
 def _delta(e: Entry, rec: Recommendation) -> str:
@@ -62,6 +63,8 @@ COLUMNS: list[Column] = [
            "resident memory of the row's own process once the artifact is open (runtime library included)"),
     Column("memory peak (MB)", lambda e, r: _f(e["rss_mb"], ".0f"),
            "highest resident memory of the row's own process while it infers"),
+    Column("GPU peak (MB)", lambda e, r: _f(e["gpu_mb"], ".0f"),
+           "highest GPU memory of the row's process while it infers (torch's allocator peak, else NVML)", gpu=True),
     Column("size (MB)", lambda e, r: _f(e["size_mb"], ".2f"), "the artifact on disk (an IR counts its .bin)"),
     Column("x roofline", lambda e, r: _f(e["roofline_own_x"], ".1f", suffix="x"),
            "p50 divided by the time the model's operations take at this machine's measured matmul peak of the row's "
@@ -74,7 +77,8 @@ COLUMNS: list[Column] = [
 def columns(entries: Sequence[Entry]) -> list[Column]:
     """The columns for these entries (model, params and GFLOPs only when there are several models)."""
     multi = len({e["model"] for e in entries if e["model"] != "-"}) > 1
-    return [c for c in COLUMNS if multi or not c.multi_model]
+    gpu = any(e.get("gpu_mb") for e in entries)
+    return [c for c in COLUMNS if (multi or not c.multi_model) and (gpu or not c.gpu)]
 
 
 def table_rows(entries: Sequence[Entry], rec: Recommendation) -> list[list[str]]:

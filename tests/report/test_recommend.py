@@ -145,3 +145,11 @@ def test_old_results_memory_is_not_shown(results, tmp_path):
     results.write_text(json.dumps(doc))
     entries, _ = load_entries([results])
     assert all(e["rss_mb"] is None for e in entries)
+
+
+def test_gpu_memory_column_only_when_a_row_used_a_gpu():
+    from edgeseg.report.table import columns
+
+    cpu = {"model": "cgnet", "gpu_mb": None}
+    assert "GPU peak (MB)" not in [c.head for c in columns([cpu])]
+    assert "GPU peak (MB)" in [c.head for c in columns([cpu, {**cpu, "gpu_mb": 412.0}])]

@@ -83,6 +83,7 @@ def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float 
     markers = [Bbox.from_extents(px - pad, py - pad, px + pad, py + pad) for px, py in (to_px((x, y)) for x, y, _ in items)]
     taken: list[Any] = []
     frame = ax.get_window_extent(renderer)
+    legends = [leg.get_window_extent(renderer) for leg in (ax.get_legend(),) if leg is not None]
     for x, y, text in sorted(items, key=lambda t: (-t[1], t[0])):
         best: tuple[int, int, Any] | None = None
         best_hits = None
@@ -92,7 +93,8 @@ def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float 
             box = probe.get_window_extent(renderer)  # measured without a leader line: the text alone
             probe.remove()
             hits = sum(box.overlaps(b) for b in taken) + sum(box.overlaps(b) for b in markers)
-            hits += 2 * (box.x0 < frame.x0 or box.x1 > frame.x1 or box.y0 < frame.y0 or box.y1 > frame.y1)  # outside the axes
+            hits += sum(box.overlaps(b) for b in legends)  # a legend beside the axes
+            hits += box.y0 < frame.y0 or box.y1 > frame.y1 or box.x0 < frame.x0 - 60  # below, above or far left of the axes
             if best_hits is None or hits < best_hits:
                 best, best_hits = (sx, oy, box), hits
             if hits == 0:

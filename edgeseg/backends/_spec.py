@@ -23,7 +23,8 @@ class Option:
     """One build option: its command-line ``flag``, the build function keyword it sets (``param``),
     and argparse settings. ``switch`` True/False: a flag without a value that sets ``param`` to that
     value; otherwise the flag takes a value (``kind`` converts it, ``choices`` limits it).
-    ``group`` names the help section (default: the backends that accept it)."""
+    ``group`` names the help section (default: the backends that accept it). ``aliases``: former
+    spellings of ``flag``, still accepted (hidden from ``--help``, with a deprecation note)."""
 
     flag: str
     param: str
@@ -33,6 +34,7 @@ class Option:
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
     group: str | None = None
+    aliases: tuple[str, ...] = ()
 
     def argparse_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``add_argument``: every option defaults to None (= not given)."""

@@ -6,7 +6,11 @@ has what was measured and marks the row "failed: <reason>". Thread counts are fi
 environment before numerical libraries are imported.
 
 Test-only fault injection: a row spec with ``"_fault": "exit" | "memory" | "segv" | "raise" | "hang"``
-makes the worker fail in that way once the runner is open (tests of the isolation use it).
+makes the worker fail in that way once the runner is open (tests of the isolation use it), and
+``"_alloc_mb": N`` makes it hold N MiB of touched memory while it infers (tests of the memory figures).
+
+Memory (docs/benchmarks.md): ``rss_loaded_mb`` is the RSS once the artifact is open, ``rss_peak_mb``
+the peak RSS while it infers (the high-water mark is reset after loading), both of this process only.
 """
 
 from __future__ import annotations
@@ -44,6 +48,16 @@ def _fault(kind: str | None) -> None:
     raise ValueError(f"unknown _fault {kind!r}")
 
 
+def _planted_alloc(mb: int | None) -> Any:
+    """Test hook: ``mb`` MiB with every page touched (so it is resident), or None."""
+    if not mb:
+        return None
+    buf = bytearray(int(mb) * 1024 * 1024)
+    for i in range(0, len(buf), 4096):
+        buf[i] = 1
+    return buf
+
+
 def _takes(artifact: str, name: str) -> bool:
     """Whether the runner for ``artifact`` accepts the keyword ``name``."""
     import inspect
@@ -61,7 +75,7 @@ def run_row(spec: dict[str, Any], out_path: str) -> dict[str, Any]:
     """Measure one row; every phase is saved to ``out_path`` before the next starts."""
     from edgeseg.bench import measure
     from edgeseg.bench._availability import skip_reason
-    from edgeseg.bench.memory import gpu_peak_mb, peak_rss_mb, reset_gpu_peak, rss_mb
+    from edgeseg.bench.memory import gpu_peak_mb, peak_rss_mb, reset_gpu_peak, reset_peak_rss, rss_mb
     from edgeseg.bench.schema import make_state
     from edgeseg.backends import open_runner
 
@@ -88,6 +102,8 @@ def run_row(spec: dict[str, Any], out_path: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     with open_runner(r["artifact"], **options) as runner:
         row["load_s"] = time.perf_counter() - t0
+        load_peak, source = peak_rss_mb()
+        row["memory"].update(rss_loaded_mb=rss_mb(), rss_load_peak_mb=load_peak, rss_source=source)
         card = runner.card
         size = tuple(r["size"]) if r.get("size") else tuple(runner.input_size or card.input_size)
         row.update(
@@ -116,6 +132,8 @@ def run_row(spec: dict[str, Any], out_path: str) -> dict[str, Any]:
         _save(out_path, row)
         _fault(spec.get("_fault"))
         reset_gpu_peak()
+        scope = "inference" if reset_peak_rss() else "process"  # the peak from here on: inference only
+        planted = _planted_alloc(spec.get("_alloc_mb"))
         row["batches"] = []
         for i, b in enumerate(r.get("batch") or [1]):
             row["phase"] = f"latency batch {b}"
@@ -131,7 +149,8 @@ def run_row(spec: dict[str, Any], out_path: str) -> dict[str, Any]:
             _save(out_path, row)
         first = row["batches"][0]
         row["latency_ms"] = first["latency_ms"]
-        row["memory"].update(rss_peak_mb=peak_rss_mb(), gpu_peak=gpu_peak_mb())
+        row["memory"].update(rss_peak_mb=peak_rss_mb()[0], rss_peak_scope=scope, gpu_peak=gpu_peak_mb())
+        del planted
         if spec.get("data"):
             from edgeseg.data.datasets import open_dataset
 

@@ -239,6 +239,8 @@ def _finish_row(spec: RowSpec, w: WorkerResult | None, state: str | None, build_
     row.setdefault("threads", spec.threads)
     row.setdefault("input_size", list(spec.size) if spec.size else None)
     row["settings"] = {"warmup": spec.warmup, "runs": spec.runs, "batch": list(spec.batch), "timeout": spec.timeout}
+    if spec.make:  # the edgeseg commands that build this artifact (the report's recommendation prints them)
+        row["make"] = [[a.replace("{artifact}", spec.artifact) for a in step] for step in spec.make]
     if build_s is not None:
         row["build_s"] = build_s
         row["built_by_bench"] = True
@@ -310,7 +312,8 @@ def run_matrix(
         "started": now_iso(),
         "finished": None,
         "command": list(sys.argv),
-        "matrix": {"name": matrix.name, "description": matrix.description, "data": matrix.data, "max_frames": matrix.max_frames},
+        "matrix": {"name": matrix.name, "description": matrix.description, "data": matrix.data, "max_frames": matrix.max_frames,
+                   "workdir": matrix.workdir},
         "machine": machine,
         "libraries": libs,
         "peak": {"state": "skipped: not measured"},

@@ -1,4 +1,4 @@
-"""Process memory: current and peak host RSS, peak GPU memory when a GPU is used."""
+"""Process memory: current and peak host RSS of this process alone, peak GPU memory when a GPU is used."""
 
 from __future__ import annotations
 
@@ -8,8 +8,23 @@ from typing import Any
 MB = 1024.0 * 1024.0
 
 
+def _proc_status_mb(field: str) -> float | None:
+    """``VmRSS`` / ``VmHWM`` of this process from /proc/self/status in MiB (Linux), None elsewhere."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def rss_mb() -> float | None:
-    """Current resident set size of this process in MiB (psutil), None when unavailable."""
+    """Current resident set size of this process in MiB (/proc on Linux, else psutil), None when unavailable."""
+    v = _proc_status_mb("VmRSS")
+    if v is not None:
+        return v
     try:
         import psutil
 
@@ -18,23 +33,43 @@ def rss_mb() -> float | None:
         return None
 
 
-def peak_rss_mb() -> float | None:
-    """High-water mark of this process's RSS in MiB since it started (``getrusage`` maxrss).
+def reset_peak_rss() -> bool:
+    """Reset this process's RSS high-water mark (Linux: ``5`` into /proc/self/clear_refs, which sets
+    ``VmHWM`` to the current RSS). False where the kernel refuses or has no such file."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
-    Linux reports kilobytes, macOS bytes. Falls back to psutil's peak (Windows) or None.
-    """
+
+def peak_rss_mb() -> tuple[float | None, str]:
+    """(this process's own RSS high-water mark in MiB, where it came from).
+
+    Linux: ``VmHWM`` of this process's address space, so a parent's peak never shows (``ru_maxrss``
+    would: Linux carries the forking parent's high-water mark through fork and exec). Since the last
+    ``reset_peak_rss()`` when that succeeded. Windows: psutil's ``peak_wset``. macOS: ``ru_maxrss``
+    (bytes there). (None, reason) when none is available."""
+    v = _proc_status_mb("VmHWM")
+    if v is not None:
+        return v, "VmHWM"
     try:
         import resource
 
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak / MB if sys.platform == "darwin" else peak / 1024.0
+        if sys.platform == "darwin":
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / MB, "ru_maxrss"
     except ImportError:  # pragma: no cover - Windows
-        try:
-            import psutil
+        pass
+    try:
+        import psutil
 
-            return getattr(psutil.Process().memory_info(), "peak_wset", 0) / MB or None
-        except Exception:  # noqa: BLE001
-            return None
+        peak = getattr(psutil.Process().memory_info(), "peak_wset", None)
+        if peak:
+            return peak / MB, "peak_wset"
+    except Exception:  # noqa: BLE001
+        pass
+    return None, "unavailable on this platform"
 
 
 def reset_gpu_peak() -> None:

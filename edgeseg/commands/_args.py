@@ -106,3 +106,29 @@ def size_in(lo: int, hi: int):
 
     check.__name__ = "size"
     return check
+
+
+class _DeprecatedAlias(argparse.Action):
+    """Stores like the option it stands for and notes the new spelling on stderr once per use."""
+
+    def __init__(self, option_strings, dest, *, new: str, **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import sys
+
+        print(f"note: {option_string} is deprecated; use {self.new} (same meaning)", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def deprecated_alias(group, old: str, *, new: str, dest: str, **kwargs) -> None:
+    """Accept ``old`` as a hidden spelling of ``new`` (same ``dest`` and ``type``/``choices`` in ``kwargs``):
+    it works, is absent from ``--help`` and prints one deprecation note."""
+    group.add_argument(old, dest=dest, action=_DeprecatedAlias, new=new, help=argparse.SUPPRESS,
+                       default=argparse.SUPPRESS, **kwargs)
+
+
+def plural(n: int, word: str) -> str:
+    """``plural(1, "epoch")`` -> "1 epoch", ``plural(2, "epoch")`` -> "2 epochs"."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

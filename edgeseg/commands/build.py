@@ -7,6 +7,8 @@ import shlex
 import sys
 import textwrap
 
+from edgeseg.commands._args import deprecated_alias
+
 HELP = "build a deployable artifact (TensorRT engine, ONNX Runtime model, OpenVINO IR, Core ML package) from an exported model"
 
 
@@ -37,7 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help=f"the exported model: {takes}")
     p.add_argument("--backend", choices=tuple(specs), default=None, help="default: tensorrt when TensorRT is installed")
     outputs = ", ".join(spec.output for spec in specs.values())
-    p.add_argument("-o", "--output", default=None, help=f"output path (default beside the input: {outputs})")
+    p.add_argument("-o", "--output", default=None,
+                   help=f"output path (default beside the input, named with the precision, e.g. MODEL.fp32.ort.onnx, "
+                        f"MODEL.int8.engine; forms: {outputs})")
+    p.add_argument("--force", action="store_true", help="replace an existing output of another precision")
     groups: dict[str, argparse._ArgumentGroup] = {}
     for opt, backends in options_table(specs).values():
         title = opt.group or ", ".join(backends)
@@ -45,16 +50,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             groups[title] = p.add_argument_group(title)
         help_text = opt.help if opt.group is None or len(backends) == len(specs) else f"{opt.help} [{', '.join(backends)}]"
         groups[title].add_argument(opt.flag, **{**opt.argparse_kwargs(), "help": help_text})
+        for old in opt.aliases:  # former spellings: accepted, hidden from --help, one deprecation note
+            deprecated_alias(groups[title], old, new=opt.flag, dest=opt.param,
+                             **{k: v for k, v in opt.argparse_kwargs().items() if k in ("type", "choices")})
 
 
 def run(args: argparse.Namespace) -> int:
     from edgeseg.backends import BACKENDS, default_backend
     from edgeseg.backends._options import check_options
 
+    from edgeseg.commands._outputs import build_precision, check_build_input, check_overwrite, default_build_output
+
     backend = args.backend or default_backend()
-    options = check_options(backend, vars(args))
+    options = check_options(backend, {k: v for k, v in vars(args).items() if k != "force"})
+    check_build_input(args.model, backend=backend)
+    precision = build_precision(backend=backend, fp16=bool(args.fp16), int8=bool(args.int8))
+    output = args.output or default_build_output(args.model, backend=backend, precision=precision)
+    check_overwrite(output, precision=precision, force=args.force)
     build = BACKENDS[backend].build_function()
     command = shlex.join(["edgeseg", "build", *sys.argv[2:]]) if sys.argv[1:2] == ["build"] else None
-    result = build(args.model, output=args.output, command=command, **options)
+    result = build(args.model, output=str(output), command=command, **options)
     print(result.summary())
     return 0

@@ -40,6 +40,7 @@ class _Stage:
 class _Pipeline:
     def __init__(self) -> None:
         self.stages: list[_Stage] = []
+        self.made_by: dict[str, list[str]] = {}  # output path -> the edgeseg command line that wrote it
 
     def run(self, name: str, argv: list[str], outputs: list[Path], *, needs: list[Path] = ()) -> bool:
         from edgeseg.cli import main
@@ -62,18 +63,38 @@ class _Pipeline:
         ok = rc == 0 and all(Path(p).exists() for p in outputs)
         st.status = "ok" if ok else f"failed (exit {rc})"
         st.outputs = [str(p) for p in outputs if Path(p).exists()]
+        if ok:
+            self.made_by.update({str(p): list(argv) for p in outputs})
         return ok
 
     def skip(self, name: str, why: str) -> None:
         self.stages.append(_Stage(name, f"skipped: {why}"))
         print(f"\n== {name}: skipped ({why})")
 
-    def summary(self) -> str:
+    def summary(self, width: int = 44) -> str:
+        """One line per stage; a long status (a skip reason) wraps onto indented lines, never cut."""
+        import textwrap
+
         w = max(len(s.name) for s in self.stages)
-        lines = [f"{'stage':<{w}}  {'status':<36} {'time':>7}"]
+        lines = [f"{'stage':<{w}}  {'time':>7}  status"]
         for s in self.stages:
-            lines.append(f"{s.name:<{w}}  {s.status[:36]:<36} {s.seconds:6.1f}s")
+            parts = textwrap.wrap(s.status, width) or [""]
+            lines.append(f"{s.name:<{w}}  {s.seconds:6.1f}s  {parts[0]:<{width}}")
+            lines += [f"{'':<{w}}  {'':>7}    {p}" for p in parts[1:]]
         return "\n".join(lines)
+
+    def matrix(self, rows: list[tuple[str, Path]]) -> dict:
+        """A bench matrix of ``(row id, artifact)``: each row records the command that built its artifact
+        (as ``make``, run in this folder), so the report can print how to build the recommended path."""
+        import os
+
+        out = []
+        for rid, path in rows:
+            row = {"id": rid, "artifact": os.path.abspath(path)}
+            if str(path) in self.made_by:
+                row["make"] = [self.made_by[str(path)]]
+            out.append(row)
+        return {"name": "demo", "workdir": os.getcwd(), "rows": out}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
                  "--batch", "8", "--crop", "96x128" if data.startswith("synthetic") else "360",
                  "--val-every", str(max(1, epochs // 3)), *np_]
         if quick:
-            train += ["--arch-arg", "m=2", "--arch-arg", "n=3", "--max-steps-per-epoch", "2"]
+            train += ["--arch-arg", "m=2", "--arch-arg", "n=3", "--max-steps", "2"]
         pipe.run("train", train, [ckpt])
 
     # 2. evaluate FP32
@@ -114,13 +135,12 @@ def run(args: argparse.Namespace) -> int:
     # 4. quantize: PTQ and QAT to TensorRT-ready Q/DQ, checked by check-qdq inside quantize
     ncal = "16" if quick else "64"
     ptq = out / "model_ptq_int8.onnx"
-    pipe.run("quantize ptq", ["quantize", str(ckpt), "--method", "ptq", "--calib", data, "--num-calib", ncal,
+    pipe.run("quantize ptq", ["quantize", str(ckpt), "--method", "ptq", "--calib", data, "--calib-num", ncal,
                               "--calib-method", "percentile" if quick else "all", "--val-data", data, "-o", str(ptq), *np_],
              [ptq], needs=[ckpt])
     qat = out / "model_qat_int8.onnx"
     qat_args = ["quantize", str(ckpt), "--method", "qat", "--data", data, "--epochs", str(args.qat_epochs),
-                "--crop", "96x128" if data.startswith("synthetic") else "360", "--num-calib", ncal,
-                "--save-checkpoint", str(out / "model_qat.pt"), "-o", str(qat), *np_]
+                "--crop", "96x128" if data.startswith("synthetic") else "360", "--calib-num", ncal, "-o", str(qat), *np_]
     if quick:
         qat_args += ["--max-steps", "2"]
     pipe.run("quantize qat", qat_args, [qat], needs=[ckpt])
@@ -157,9 +177,17 @@ def run(args: argparse.Namespace) -> int:
         pipe.skip("build coreml", backends.get("coreml", {}).get("reason", "coremltools not installed"))
 
     # 6. bench + report
-    arts = [p for p in (ckpt, onnx_fp32, ort_fp32, ort_int8, ptq, qat, *ov_irs, *engines) if p.exists()]
+    named = [("torch-fp32", ckpt), ("ort-fp32", onnx_fp32), ("ort-fp32-opt", ort_fp32), ("ort-int8-cpu", ort_int8),
+             ("trt-qdq-ptq-on-ort", ptq), ("trt-qdq-qat-on-ort", qat)]
+    named += [(f"ov-{p.stem.split('_')[-1]}", p) for p in ov_irs] + [(f"trt-{p.stem.split('_')[-1]}", p) for p in engines]
+    import yaml
+
+    from edgeseg._io import atomic_write_text
+
+    matrix = out / "bench.yaml"
+    atomic_write_text(matrix, yaml.safe_dump(pipe.matrix([(i, p) for i, p in named if p.exists()]), sort_keys=False))
     results = out / "results.json"
-    pipe.run("bench", ["bench", *map(str, arts), "--data", data, *mf, "--runs", str(runs), "--warmup", str(warmup),
+    pipe.run("bench", ["bench", str(matrix), "--data", data, *mf, "--runs", str(runs), "--warmup", str(warmup),
                        "--threads", str(args.threads), "-o", str(results)], [results], needs=[ckpt])
     report = out / "report"
     pipe.run("report", ["report", str(results), "-o", str(report)], [report / "REPORT.md"], needs=[results])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edgeseg.commands._args import float_in, int_in, parse_size
+from edgeseg.commands._args import deprecated_alias, float_in, int_in, parse_size
 
 HELP = "INT8: PTQ/QAT to a TensorRT-ready Q/DQ ONNX (checked), or --method ort-cpu for ONNX Runtime CPU"
 
@@ -24,7 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="activation ranges: max, percentile, entropy (TensorRT KL), mse, or all (evaluate each "
                         "on --val-data and keep the best). Default: entropy")
     p.add_argument("--percentile", type=float_in(0, 100, above=True), default=99.99, help="for --calib-method percentile (default 99.99)")
-    p.add_argument("--num-calib", type=int_in(1), default=256, help="calibration frames (default 256)")
+    p.add_argument("--calib-num", dest="num_calib", type=int_in(1), default=256, metavar="N",
+                   help="calibration frames (default 256)")
+    deprecated_alias(p, "--num-calib", new="--calib-num", dest="num_calib", type=int_in(1))
     p.add_argument("--calib-batch", type=int_in(1), default=8, help="frames per calibration batch (default 8)")
     p.add_argument("--size", type=parse_size, default=None, metavar="HxW",
                    help="input size of the INT8 model and its calibration (default: the card's input size)")
@@ -43,7 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     qat.add_argument("--no-class-weights", action="store_true", help="plain cross-entropy instead of CGNet's weighted CE")
     qat.add_argument("--max-steps", type=int_in(1), default=None, help="at most this many QAT steps per epoch (smoke runs)")
     qat.add_argument("--save-checkpoint", default=None, metavar="PT",
-                     help="QAT checkpoint path (default: the output with .pt); loads with load_checkpoint as FP32 weights")
+                     help="also write the QAT weights as a checkpoint here (default: not written); "
+                          "edgeseg export/eval read it as FP32 weights")
     val = p.add_argument_group("choosing the calibration method (--calib-method all)")
     val.add_argument("--val-data", default=None, help="dataset spec for the comparison (default --data), split --val-split")
     val.add_argument("--val-split", default="val", help="split for the comparison (default val)")

@@ -7,7 +7,7 @@ import json
 import shlex
 import sys
 
-from edgeseg.commands._args import float_in, int_in, parse_size
+from edgeseg.commands._args import deprecated_alias, float_in, int_in, parse_size
 
 HELP = "train a segmentation model (CGNet recipe: Adam 1e-3, poly 0.9, weighted CE, scale 0.5-2 + crop + flip)"
 
@@ -50,7 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="label ids outside the classes: error (default) or map to ignore with a counted warning")
     p.add_argument("--arch-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="model builder argument, e.g. output_stride=8 (JSON values)")
-    p.add_argument("--max-steps-per-epoch", type=int_in(1), default=None, help=argparse.SUPPRESS)
+    p.add_argument("--max-steps", dest="max_steps_per_epoch", type=int_in(1), default=None, metavar="N",
+                   help="at most N steps per epoch, like quantize --max-steps (smoke runs; default: the whole set)")
+    deprecated_alias(p, "--max-steps-per-epoch", new="--max-steps", dest="max_steps_per_epoch", type=int_in(1))
     p.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue exactly from a last.pt")
     p.add_argument("--no-progress", action="store_true")
 

@@ -104,8 +104,8 @@ def quantize(
     <name>_int8.onnx, or <name>_int8_cpu.onnx for ``method="ort-cpu"``).
 
     ``method``: "ptq" (default; calibrate on ``calib``), "qat" (calibrate on ``calib`` or ``data``,
-    then fine-tune ``epochs`` on ``data``; also writes the QAT checkpoint ``save_checkpoint``, default
-    the output with .pt) -> a TensorRT-ready Q/DQ ONNX, checked by the Q/DQ rules; "ort-cpu" -> ONNX
+    then fine-tune ``epochs`` on ``data``; also writes the QAT checkpoint to ``save_checkpoint`` when
+    given, default none) -> a TensorRT-ready Q/DQ ONNX, checked by the Q/DQ rules; "ort-cpu" -> ONNX
     Runtime's asymmetric CPU INT8 (not for TensorRT). ``calib_method`` (default entropy; "all"
     compares them on ``val_data``). Progress lines go to ``log``. The output is checked before any work."""
     import time
@@ -134,7 +134,7 @@ def quantize(
     if method == "qat":
         if not data:
             raise QuantizationError("--method qat needs --data SPEC (the training set to fine-tune on)")
-        ckpt_out = check_output_path(save_checkpoint or out.with_suffix(".pt"))
+        ckpt_out = check_output_path(save_checkpoint) if save_checkpoint else None  # only when asked for
     calib_src = calib or (data if method == "qat" else None)
     if not calib_src:
         raise QuantizationError("--method ptq needs --calib LIST|DIR|SPEC (the calibration frames)")
@@ -187,8 +187,7 @@ def quantize(
         from edgeseg.quant.qcheckpoint import save_quantized_checkpoint
 
         save_quantized_checkpoint(ckpt_out, qmodel=qmodel, placement=placement, card=qcard)
-        log(f"wrote {ckpt_out} (QAT weights; load_checkpoint gives them as FP32, "
-            "edgeseg.quant.qcheckpoint.load_quantized_checkpoint with INT8 fake quantization)")
+        log(f"wrote {ckpt_out} (the QAT weights: `edgeseg export` and `eval` read them as an FP32 checkpoint)")
     import onnx
 
     s = qdq_summary(onnx.load(str(out)))

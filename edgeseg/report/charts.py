@@ -82,6 +82,8 @@ def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float 
     pad = marker_pt * fig.dpi / 72.0  # a (ringed) marker's half-size in pixels
     markers = [Bbox.from_extents(px - pad, py - pad, px + pad, py + pad) for px, py in (to_px((x, y)) for x, y, _ in items)]
     taken: list[Any] = []
+    frame = ax.get_window_extent(renderer)
+    legends = [leg.get_window_extent(renderer) for leg in (ax.get_legend(),) if leg is not None]
     for x, y, text in sorted(items, key=lambda t: (-t[1], t[0])):
         best: tuple[int, int, Any] | None = None
         best_hits = None
@@ -91,6 +93,8 @@ def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float 
             box = probe.get_window_extent(renderer)  # measured without a leader line: the text alone
             probe.remove()
             hits = sum(box.overlaps(b) for b in taken) + sum(box.overlaps(b) for b in markers)
+            hits += sum(box.overlaps(b) for b in legends)  # a legend beside the axes
+            hits += box.y0 < frame.y0 or box.y1 > frame.y1 or box.x0 < frame.x0 - 60  # below, above or far left of the axes
             if best_hits is None or hits < best_hits:
                 best, best_hits = (sx, oy, box), hits
             if hits == 0:
@@ -103,7 +107,7 @@ def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float 
         taken.append(box)
 
 
-def params_vs_miou(entries: Sequence[Entry]) -> Chart:
+def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
     """One point per model x precision (its fastest row); marker area grows with p50 latency."""
     name, title = "params_vs_miou", "Parameters vs mIoU (marker size = p50 latency)"
     groups: dict[tuple[str, str], Entry] = {}
@@ -116,6 +120,8 @@ def params_vs_miou(entries: Sequence[Entry]) -> Chart:
             groups[k] = e
     if not groups:
         return Chart(name, title, None, "No rows with both a parameter count and an mIoU: chart skipped (run bench with --data).")
+    if len({m for m, _ in groups}) < 2:
+        return Chart(name, title, None, "One model in this report (one parameter count): see the latency vs mIoU chart.")
     fig = _figure(7.5, 4.8)
     ax = fig.add_subplot()
     lats = [g["p50"] for g in groups.values() if _num(g["p50"])]
@@ -147,83 +153,131 @@ def _legend_markers(ax) -> None:
     ax.legend(handles=handles, fontsize=8, loc="lower right", title="precision", title_fontsize=8)
 
 
-def latency_vs_miou(entries: Sequence[Entry]) -> Chart:
-    """Every row with latency and mIoU; the Pareto front (faster and better) drawn per backend."""
-    name, title = "latency_vs_miou", "p50 latency vs mIoU, Pareto front per backend"
+#: The mIoU axis of the latency chart spans at least this many points, so noise does not look like signal.
+MIN_MIOU_SPAN = 4.0
+
+
+def miou_limits(values: Sequence[float], *, min_span: float = MIN_MIOU_SPAN) -> tuple[float, float]:
+    """y limits (mIoU %) around ``values`` spanning at least ``min_span`` points, with a margin."""
+    lo, hi = min(values), max(values)
+    pad = max(0.15 * (hi - lo), 0.3)
+    lo, hi = lo - pad, hi + pad
+    if hi - lo < min_span:
+        mid = (hi + lo) / 2
+        lo, hi = mid - min_span / 2, mid + min_span / 2
+    return lo, hi
+
+
+def latency_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
+    """Every row with latency and mIoU; the Pareto front over the deployment paths; the pick starred."""
+    name, title = "latency_vs_miou", "p50 latency vs mIoU (Pareto front of the deployment paths)"
     pts = [e for e in entries if _num(e["p50"]) and _num(e["miou"])]
     if not pts:
         return Chart(name, title, None, "No rows with both a latency and an mIoU: chart skipped (run bench with --data).")
-    fig = _figure(7.5, 4.8)
+    fig = latency_figure(pts, rec, title=title)
+    return Chart(name, title, _png(fig),
+                 f"Filled markers are deployment paths on this machine, hollow ones are not; the line joins the deployment "
+                 f"paths no faster path beats on mIoU; the star is the recommendation. The mIoU axis spans at least "
+                 f"{MIN_MIOU_SPAN:g} points.")
+
+
+def latency_figure(pts: Sequence[Entry], rec: Any, *, title: str):
+    """The latency vs mIoU figure of ``pts`` (rows with both), labels placed (tests read its texts)."""
+    fig = _figure(8.0, 5.0)
     ax = fig.add_subplot()
     backends = sorted({e["backend"] for e in pts})
-    for i, b in enumerate(backends):
-        color = COLORS[i % len(COLORS)]
-        mine = [e for e in pts if e["backend"] == b]
-        for e in mine:
-            ax.scatter(e["p50"], 100 * e["miou"], c=color, marker=MARKERS.get(e["precision_base"], "o"),
-                       s=55, edgecolors="black", linewidths=0.6, zorder=3)
-        front = pareto_front([(e["p50"], 100 * e["miou"]) for e in mine])
+    for e in pts:
+        color = COLORS[backends.index(e["backend"]) % len(COLORS)]
+        kw = {"c": color} if e["deployable"] else {"facecolors": "none", "edgecolors": color}
+        ax.scatter(e["p50"], 100 * e["miou"], marker=MARKERS.get(e["precision_base"], "o"), s=60, linewidths=1.0, zorder=3,
+                   **({"edgecolors": "black", **kw} if e["deployable"] else kw))
+    deploy = [e for e in pts if e["deployable"]]
+    if deploy:
+        front = pareto_front([(e["p50"], 100 * e["miou"]) for e in deploy])
         xs, ys = zip(*front)
-        ax.plot(xs, ys, drawstyle="steps-post", color=color, lw=1.6, alpha=0.8, label=f"{b} Pareto front", zorder=2)
-        ax.scatter(xs, ys, s=190, facecolors="none", edgecolors=color, linewidths=1.4, zorder=2)
+        ax.plot(xs, ys, drawstyle="steps-post", color="0.3", lw=1.2, alpha=0.7, zorder=2, label="Pareto front (deployment paths)")
+    pick = getattr(rec, "entry", None)
+    from matplotlib.lines import Line2D
+
+    if pick is not None and pick in pts:
+        ax.scatter(pick["p50"], 100 * pick["miou"], marker="*", s=420, c="gold", edgecolors="black", linewidths=0.8, zorder=4)
+        ax.plot([], [], marker="*", ls="", markersize=11, color="gold", markeredgecolor="black", label="recommended")
+
+    handles = [Line2D([], [], marker="o", ls="", color=COLORS[i % len(COLORS)], label=b) for i, b in enumerate(backends)]
+    handles += [Line2D([], [], marker=m, ls="", color="gray", label=p.upper()) for p, m in MARKERS.items()
+                if any(e["precision_base"] == p for e in pts)]
+    if any(not e["deployable"] for e in pts):
+        handles.append(Line2D([], [], marker="o", ls="", markerfacecolor="none", color="gray", label="not a deployment path here"))
+    h2, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=handles + h2, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    lats = [e["p50"] for e in pts]
+    if max(lats) / min(lats) > 8:
+        ax.set_xscale("log")
+    ax.set_ylim(*miou_limits([100 * e["miou"] for e in pts]))
     ax.set_xlabel("p50 latency (ms, batch as benchmarked), lower is better")
     ax.set_ylabel("mIoU (%)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.margins(x=0.2, y=0.2)
-    ax.legend(fontsize=8, loc="best")
-    _annotate(ax, [(e["p50"], 100 * e["miou"], e["label"]) for e in pts])
-    return Chart(name, title, _png(fig), "Ringed points are on their backend's Pareto front (no faster row of that backend has a higher mIoU).")
+    ax.margins(x=0.25)
+    _annotate(ax, [(e["p50"], 100 * e["miou"], e["short"]) for e in pts])
+    return fig
 
 
-def per_class_iou(entries: Sequence[Entry]) -> Chart:
-    """Per-class IoU bars per model: its first FP32 row next to each INT8 (and FP16) variant."""
-    name, title = "per_class_iou", "Per-class IoU: FP32 vs INT8"
+def class_deltas(ref: Entry, e: Entry, classes: Sequence[str]) -> list[float]:
+    """IoU of ``e`` minus IoU of ``ref`` per class, in points (a class missing from either counts 0)."""
+    return [100 * ((e["per_class_iou"].get(c) or 0.0) - (ref["per_class_iou"].get(c) or 0.0)) for c in classes]
+
+
+def per_class_iou(entries: Sequence[Entry], rec: Any = None) -> Chart:
+    """INT8 minus FP32 IoU per class, in points, for each INT8 row against its model's best FP32 row."""
+    name, title = "per_class_iou", "Per-class IoU change of each INT8 row vs FP32 (points)"
     by_model: dict[str, list[Entry]] = {}
     for e in entries:
-        if e["per_class_iou"]:
+        if e["per_class_iou"] and e["ok"]:
             by_model.setdefault(e["model"], []).append(e)
-    if not by_model:
-        return Chart(name, title, None, "No rows with per-class IoU: chart skipped (run bench with --data).")
-    notes = []
-    panels = []
+    panels, notes = [], []
     for model, es in sorted(by_model.items()):
-        fp32 = next((e for e in es if e["precision_base"] == "fp32"), None)
-        others, seen = [], set()
-        for e in es:
-            if e["precision_base"] != "fp32" and e["precision"] + e["backend"] not in seen:
-                seen.add(e["precision"] + e["backend"])
-                others.append(e)
-        if not any(e["precision_base"] == "int8" for e in es):
-            notes.append(f"{model}: no INT8 row with per-class IoU")
-        if fp32 is None:
-            notes.append(f"{model}: no FP32 row with per-class IoU")
-        bars = ([fp32] if fp32 else []) + others[:MAX_VARIANTS]
-        panels.append((model, bars))
-    fig = _figure(12.5, 3.2 * len(panels) + 0.6)
-    for k, (model, bars) in enumerate(panels):
+        fp32 = [e for e in es if e["precision_base"] == "fp32" and _num(e["miou"])]
+        int8 = [e for e in es if e["precision_base"] == "int8"]
+        if not fp32 or not int8:
+            notes.append(f"{model}: needs an FP32 and an INT8 row with per-class IoU")
+            continue
+        ref = max(fp32, key=lambda e: e["miou"])
+        int8 = sorted(int8, key=lambda e: (not e["deployable"], e["label"]))[:MAX_VARIANTS]
+        panels.append((model, ref, int8))
+    if not panels:
+        return Chart(name, title, None, "; ".join(notes) or "No rows with per-class IoU: chart skipped (run bench with --data).")
+    import numpy as np
+
+    classes_n = max(len(ref["per_class_iou"]) for _, ref, _ in panels)
+    fig = _figure(9.0, sum(0.30 * classes_n * max(1.0, len(v) / 3) + 1.2 for _, _, v in panels) + 0.6)
+    for k, (model, ref, int8) in enumerate(panels):
         ax = fig.add_subplot(len(panels), 1, k + 1)
-        classes = list(bars[0]["per_class_iou"])
-        width = 0.8 / len(bars)
-        for j, e in enumerate(bars):
-            vals = [e["per_class_iou"].get(c) for c in classes]
-            xs = [i + (j - (len(bars) - 1) / 2) * width for i in range(len(classes))]
-            ax.bar(xs, [100 * v if v is not None else 0 for v in vals], width, color=COLORS[j % len(COLORS)],
-                   label=f"{e['precision']} {e['backend']} (mIoU {100 * e['miou']:.1f})" if _num(e["miou"]) else e["label"])
-        ax.set_xticks(range(len(classes)))
-        ax.set_xticklabels(classes, rotation=30, ha="right", fontsize=8)
-        ax.set_ylabel("IoU (%)")
-        ax.set_ylim(0, 100)
-        ax.set_title(model, fontsize=9)
-        ax.grid(axis="y", alpha=0.3)
-        # legend beside the axes, never over the bars
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+        classes = list(ref["per_class_iou"])
+        height = 0.8 / len(int8)
+        lo, hi = 0.0, 0.0
+        for j, e in enumerate(int8):
+            d = class_deltas(ref, e, classes)
+            lo, hi = min(lo, *d), max(hi, *d)
+            ys = np.arange(len(classes)) + (j - (len(int8) - 1) / 2) * height
+            ax.barh(ys, d, height, color=COLORS[j % len(COLORS)], hatch=None if e["deployable"] else "//",
+                    label=f"{e['short']} (mIoU {100 * (e['miou'] - ref['miou']):+.2f})" if _num(e["miou"]) else e["short"])
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(range(len(classes)))
+        ax.set_yticklabels(classes, fontsize=8)
+        ax.invert_yaxis()
+        span = max(1.0, hi - lo)
+        ax.set_xlim(min(lo, -0.5) - 0.08 * span, max(hi, 0.5) + 0.08 * span)
+        ax.set_xlabel(f"IoU change vs {ref['short']} (points); left of 0: INT8 lost accuracy on that class")
+        ax.set_title(f"{model}: INT8 - FP32 per class", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return Chart(name, title, _png(fig), "; ".join(notes))
+    return Chart(name, title, _png(fig), "; ".join(notes + ["hatched bars: not a deployment path on this machine"]))
 
 
-def latency_distribution(entries: Sequence[Entry]) -> Chart:
+def latency_distribution(entries: Sequence[Entry], rec: Any = None) -> Chart:
     """Box plots of the raw per-run timings of every row (first batch size)."""
     name, title = "latency_distribution", "Latency distribution per row (raw timed runs)"
     import numpy as np
@@ -234,7 +288,7 @@ def latency_distribution(entries: Sequence[Entry]) -> Chart:
     fig = _figure(8.0, 0.45 * len(rows) + 1.4)
     ax = fig.add_subplot()
     data = [e["timings"] for e in rows]
-    labels = [f"{e['label']} (b{e['batch']}, n={len(e['timings'])})" for e in rows]
+    labels = [f"{e['short']} (b{e['batch']}, n={len(e['timings'])})" for e in rows]
     kw = dict(widths=0.6, showfliers=True, patch_artist=True, whis=(5, 95))
     try:
         bp = ax.boxplot(data, orientation="horizontal", **kw)  # matplotlib >= 3.10
@@ -262,7 +316,7 @@ def latency_distribution(entries: Sequence[Entry]) -> Chart:
 
 
 #: The charts a report contains, in order.
-CHARTS: dict[str, Callable[[Sequence[Entry]], Chart]] = {
+CHARTS: dict[str, Callable[..., Chart]] = {
     "params_vs_miou": params_vs_miou,
     "latency_vs_miou": latency_vs_miou,
     "per_class_iou": per_class_iou,
@@ -270,12 +324,13 @@ CHARTS: dict[str, Callable[[Sequence[Entry]], Chart]] = {
 }
 
 
-def make_charts(entries: Sequence[Entry]) -> list[Chart]:
-    """Every chart in ``CHARTS``; a chart that raises becomes a note instead of failing the report."""
+def make_charts(entries: Sequence[Entry], *, rec: Any = None) -> list[Chart]:
+    """Every chart in ``CHARTS`` (``rec``: the report's Recommendation, starred where a chart shows it);
+    a chart that raises becomes a note instead of failing the report."""
     out = []
     for name, fn in CHARTS.items():
         try:
-            out.append(fn(entries))
+            out.append(fn(entries, rec))
         except Exception as e:  # noqa: BLE001 - one bad chart must not lose the whole report
             out.append(Chart(name, name.replace("_", " "), None, f"chart failed: {type(e).__name__}: {e}"))
     return out

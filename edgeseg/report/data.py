@@ -10,6 +10,7 @@ from typing import Any, Sequence
 from edgeseg.bench.results import iter_rows, load_results
 from edgeseg.bench.schema import state_kind
 from edgeseg.errors import EdgesegError
+from edgeseg.report.paths import describe
 
 
 #: Short names for Q/DQ flavours in tables.
@@ -39,9 +40,18 @@ def entry_from_row(row: dict[str, Any], run: dict[str, Any], source: str) -> dic
     first = _first_ok_batch(row)
     mem = row.get("memory") or {}
     gpu = mem.get("gpu_peak") or {}
+    path = describe(row)
+    int8 = row.get("precision") == "int8"
     return {
         "id": row.get("id"),
-        "label": row.get("id"),
+        "label": path.name,  # made unique in load_entries
+        "path": path.name,
+        "short": path.short,
+        "deployable": path.deployable,
+        "path_note": path.note,
+        "artifact": row.get("artifact"),
+        "make": [list(s) for s in row.get("make") or []],
+        "workdir": (run.get("matrix") or {}).get("workdir"),
         "source": source,
         "run_id": run.get("id"),
         "model": row.get("model") or row.get("arch") or "-",
@@ -62,10 +72,16 @@ def entry_from_row(row: dict[str, Any], run: dict[str, Any], source: str) -> dic
         "batch": first.get("batch") if first else None,
         "timings": list(first.get("timings_ms") or []) if first else [],
         "throughput": {int(b["batch"]): b.get("throughput_fps") for b in row.get("batches") or [] if b.get("throughput_fps")},
-        "rss_mb": mem.get("rss_peak_mb"),
+        # peak while inferring, of the row's own process. Results written before "rss_source" existed read
+        # ru_maxrss, which carries the forking parent's peak: not the row's, so not shown.
+        "rss_mb": mem.get("rss_peak_mb") if mem.get("rss_source") else None,
+        "rss_loaded_mb": mem.get("rss_loaded_mb"),  # after loading the artifact
         "gpu_mb": gpu.get("torch_allocated_mb") or gpu.get("process_used_mb"),
         "roofline_x": row.get("roofline_x"),
         "roofline_int8_x": row.get("roofline_int8_x"),
+        # against the peak of the row's own precision: INT8 rows vs the int8 matmul peak, others vs float32
+        "roofline_own_x": row.get("roofline_int8_x") if int8 else row.get("roofline_x"),
+        "rounds": len(row.get("rounds") or []) or 1,
         "state": row.get("state", "failed: no state"),
         "ok": state_kind(row.get("state", "failed")) in ("ok", "accuracy check failed"),
         "threads": row.get("threads"),
@@ -118,5 +134,22 @@ def load_entries(paths: Sequence[str | os.PathLike], *, runs: str = "latest") ->
     for e in entries:
         if counts[e["id"]] > 1:
             same_src = sum(1 for o in entries if o["id"] == e["id"] and o["source"] == e["source"]) > 1
-            e["label"] = f"{e['id']}@{e['run_id'][:15]}" if same_src or not multi_file else f"{e['id']}@{Path(e['source']).stem}"
+            e["id_label"] = f"{e['id']}@{e['run_id'][:15]}" if same_src or not multi_file else f"{e['id']}@{Path(e['source']).stem}"
+        else:
+            e["id_label"] = e["id"]
+    _unique_labels(entries)
     return entries, chosen_runs
+
+
+def _unique_labels(entries: list[dict[str, Any]]) -> None:
+    """Labels are deployment paths, prefixed with the model when the report has several models; where two
+    rows share a path (a rerun, another file), the row id tells them apart."""
+    if len({e["model"] for e in entries if e["model"] != "-"}) > 1:
+        for e in entries:
+            e["label"], e["short"] = f"{e['model']}: {e['label']}", f"{e['model']} {e['short']}"
+    seen: dict[str, int] = {}
+    for e in entries:
+        seen[e["label"]] = seen.get(e["label"], 0) + 1
+    for e in entries:
+        if seen[e["label"]] > 1:
+            e["label"], e["short"] = f"{e['label']} [{e['id_label']}]", f"{e['short']} [{e['id_label']}]"

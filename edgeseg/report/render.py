@@ -1,4 +1,4 @@
-"""Results JSON -> REPORT.md (with PNG charts beside it) and a self-contained report.html."""
+"""Results JSON -> REPORT.md (with PNG charts beside it) and a self-contained report.html, the recommendation first."""
 
 from __future__ import annotations
 
@@ -13,47 +13,8 @@ from typing import Any, Sequence
 from edgeseg._io import atomic_write_bytes, atomic_write_text, ensure_writable_dir
 from edgeseg.report.charts import Chart, make_charts
 from edgeseg.report.data import load_entries
-
-def _f(x: Any, fmt: str, scale: float = 1.0, suffix: str = "") -> str:
-    if not isinstance(x, (int, float)) or not math.isfinite(x):
-        return "-"
-    return format(x * scale, fmt) + suffix
-
-
-def _throughput(e: dict[str, Any]) -> str:
-    tp = e["throughput"]
-    if not tp:
-        return "-"
-    return " / ".join(f"{v:.1f} (b{b})" for b, v in sorted(tp.items()))
-
-
-def _state(e: dict[str, Any], limit: int = 70) -> str:
-    s = str(e["state"])
-    return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
-#: (header, entry -> cell text): the main table, in order.
-COLUMNS: list[tuple[str, Any]] = [
-    ("row", lambda e: e["label"]),
-    ("model", lambda e: e["model"]),
-    ("backend", lambda e: e["backend"]),
-    ("precision", lambda e: e["precision"]),
-    ("params (M)", lambda e: _f(e["params"], ".3f", 1e-6)),
-    ("GFLOPs", lambda e: _f(e["gflops"], ".2f")),
-    ("size (MB)", lambda e: _f(e["size_mb"], ".2f")),
-    ("mIoU (%)", lambda e: _f(e["miou"], ".2f", 100)),
-    ("p50 (ms)", lambda e: _f(e["p50"], ".2f")),
-    ("p90 (ms)", lambda e: _f(e["p90"], ".2f")),
-    ("throughput (img/s)", _throughput),
-    ("RSS (MB)", lambda e: _f(e["rss_mb"], ".0f")),
-    ("x roofline", lambda e: _f(e["roofline_x"], ".1f", suffix="x")),
-    ("x int8 roofline", lambda e: _f(e.get("roofline_int8_x"), ".1f", suffix="x")),
-    ("state", _state),
-]
-
-
-def table_rows(entries: Sequence[dict[str, Any]]) -> list[list[str]]:
-    return [[fn(e) for _, fn in COLUMNS] for e in entries]
+from edgeseg.report.recommend import DEFAULT_MAX_DROP, Recommendation, recommend, recommendation_line
+from edgeseg.report.table import columns, model_facts, table_rows
 
 
 def _md_cell(s: str) -> str:
@@ -93,6 +54,8 @@ def _run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
                                        f"({peak.get('threads') or '?'} threads)"))
     else:
         facts.append(("measured peak", str(peak.get("state", "not measured"))))
+    if run.get("note"):
+        facts.append(("note", str(run["note"])))
     if run.get("skipped_files"):
         facts.append(("files skipped (not edgeseg bench results)", ", ".join(run["skipped_files"])))
     libs = run.get("libraries") or {}
@@ -102,27 +65,51 @@ def _run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _notes(entries: Sequence[dict[str, Any]]) -> list[str]:
-    return [f"{e['label']}: {e['state']}" for e in entries if e["state"] != "ok"]
+    return [f"{e['label']} ({e['id_label']}): {e['state']}" for e in entries if e["state"] != "ok"]
+
+
+def _not_paths(entries: Sequence[dict[str, Any]]) -> list[str]:
+    return [f"{e['label']}: {e['path_note']}" for e in entries if not e["deployable"] and e["ok"]]
 
 
 INTRO = (
-    "Latency is the wall time of `runner.infer` on a preprocessed batch (host arrays in and out), "
-    "after warm-up, at the first batch size benchmarked; throughput is images/s at each batch size. "
-    "RSS is the peak resident memory of the row's own process. *x roofline* is p50 latency divided by the "
-    "time the model's FLOPs take at this machine's measured float32 matmul peak (INT8 rows too); "
-    "*x int8 roofline* (INT8 rows) is the same against the measured int8 matmul peak. "
+    "Each row ran in its own process: latency is the wall time of `runner.infer` on a preprocessed batch "
+    "(host arrays in and out) after warm-up; memory is that process's resident memory, not its parent's. "
     "MB = 2^20 bytes."
 )
 
+ASK = ("Ask another question: `edgeseg report RESULTS --max-drop POINTS` (accuracy allowed to go), "
+       "`--latency-budget MS`, `--memory-budget MB`.")
 
-def render_markdown(entries: Sequence[dict[str, Any]], runs: Sequence[dict[str, Any]], charts: Sequence[Chart], *, title: str) -> str:
-    lines = [f"# {title}", "", INTRO, "", "## Results", ""]
-    heads = [h for h, _ in COLUMNS]
-    lines.append("| " + " | ".join(heads) + " |")
-    lines.append("|" + "|".join("---" if i < 4 or h == "state" else "---:" for i, h in enumerate(heads)) + "|")
-    for r in table_rows(entries):
+
+def _answer(rec: Recommendation) -> list[str]:
+    """The recommendation block: the line, the question it answers, the build commands (plain text lines)."""
+    out = [recommendation_line(rec), "", f"Chosen as {rec.question}."]
+    if rec.entry is not None:
+        if rec.commands:
+            where = " (in the benchmark matrix's folder)" if rec.workdir in (None, ".", "") else f" (in {rec.workdir})"
+            out += ["", f"Build it{where}:", ""] + [f"    {c}" for c in rec.commands]
+        else:
+            out += ["", "Build commands: not recorded (these rows were benchmarked from ready artifacts; "
+                        "a matrix row's `make` steps are recorded and shown here)."]
+    return out
+
+
+def render_markdown(entries: Sequence[dict[str, Any]], runs: Sequence[dict[str, Any]], charts: Sequence[Chart], *, title: str,
+                    rec: Recommendation) -> str:
+    lines = [f"# {title}", ""] + _answer(rec) + ["", ASK, "", "## Results", "", INTRO, ""]
+    facts = model_facts(entries)
+    if facts:
+        lines += [facts, ""]
+    cols = columns(entries)
+    lines.append("| " + " | ".join(c.head for c in cols) + " |")
+    lines.append("|" + "|".join("---" if c.left else "---:" for c in cols) + "|")
+    for r in table_rows(entries, rec):
         lines.append("| " + " | ".join(_md_cell(c) for c in r) + " |")
-    lines.append("")
+    lines += ["", "Columns:", ""] + [f"- **{c.head}**: {c.explain}." for c in cols] + [""]
+    not_paths = _not_paths(entries)
+    if not_paths:
+        lines += ["## Rows that are not a deployment path on this machine", ""] + [f"- {_md_cell(n)}" for n in not_paths] + [""]
     for c in charts:
         lines += [f"## {c.title}", ""]
         if c.png is not None:
@@ -141,41 +128,62 @@ def render_markdown(entries: Sequence[dict[str, Any]], runs: Sequence[dict[str, 
     return "\n".join(lines)
 
 
-def _intro_html() -> str:
-    return re.sub(r"[*](.+?)[*]", r"<em>\1</em>", html.escape(INTRO)).replace("`", "")
+def _inline(text: str) -> str:
+    """Markdown emphasis and code of our own sentences as HTML (text escaped first)."""
+    t = html.escape(text)
+    t = re.sub(r"[*][*](.+?)[*][*]", r"<strong>\1</strong>", t)
+    t = re.sub(r"`(.+?)`", r"<code>\1</code>", t)
+    return re.sub(r"[*](.+?)[*]", r"<em>\1</em>", t)
 
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
-table{border-collapse:collapse;font-size:13px;margin:1em 0}
-th,td{border:1px solid #ccc;padding:4px 7px;text-align:right;white-space:nowrap}
-th{background:#f2f2f2}
+.answer{background:#eef6ee;border:1px solid #9c9;border-radius:6px;padding:.6em 1em;margin:1em 0}
+.answer pre{background:#fff;border:1px solid #ddd;padding:.5em;overflow-x:auto;white-space:pre-wrap;word-break:break-all;font-size:12px}
+.tablebox{max-width:100%;overflow-x:auto;border:1px solid #ddd;margin:1em 0}
+table{border-collapse:collapse;font-size:12px}
+th,td{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap;vertical-align:top}
+th{background:#f2f2f2;white-space:normal;min-width:4em}
 td.l,th.l{text-align:left}
+td.l{white-space:normal;min-width:7em;max-width:22em;overflow-wrap:anywhere}
+td.l:first-child{min-width:13em}
 tr.bad td{background:#fff3f3}
+tr.sim td{color:#666;background:#fafafa}
+tr.pick td{background:#eef6ee;font-weight:600}
 img{max-width:100%;border:1px solid #eee}
 .note{color:#666;font-style:italic}
 code{background:#f5f5f5;padding:1px 3px}
+li{overflow-wrap:anywhere}
 """
 
 
-def render_html(entries: Sequence[dict[str, Any]], runs: Sequence[dict[str, Any]], charts: Sequence[Chart], *, title: str) -> str:
+def render_html(entries: Sequence[dict[str, Any]], runs: Sequence[dict[str, Any]], charts: Sequence[Chart], *, title: str,
+                rec: Recommendation) -> str:
     esc = html.escape
     out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{CSS}</style></head><body>",
-           f"<h1>{esc(title)}</h1>", f"<p>{_intro_html()}</p>", "<h2>Results</h2><table><tr>"]
-    for i, (h, _) in enumerate(COLUMNS):
-        out.append(f"<th{' class=l' if i < 4 or h == 'state' else ''}>{esc(h)}</th>")
-    out.append("</tr>")
-    for e, r in zip(entries, table_rows(entries)):
-        cls = "" if e["state"] == "ok" else " class='bad'"
-        cells = []
-        for i, c in enumerate(r):
-            head = COLUMNS[i][0]
-            attrs = " class='l'" if i < 4 or head == "state" else ""
-            if head == "state":
-                attrs += f" title='{esc(str(e['state']))}'"  # the full reason on hover
-            cells.append(f"<td{attrs}>{esc(c)}</td>")
-        out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
-    out.append("</table>")
+           f"<h1>{esc(title)}</h1>", "<div class='answer'>"]
+    block = _answer(rec)
+    cmds = [b.strip() for b in block if b.startswith("    ")]
+    for b in block:
+        if b and not b.startswith("    "):
+            out.append(f"<p>{_inline(b)}</p>")
+    if cmds:
+        out.append("<pre>" + esc("\n".join(cmds)) + "</pre>")
+    out += ["</div>", f"<p>{_inline(ASK)}</p>", "<h2>Results</h2>", f"<p>{_inline(INTRO)}</p>"]
+    facts = model_facts(entries)
+    if facts:
+        out.append(f"<p>{esc(facts)}</p>")
+    cols = columns(entries)
+    out.append("<div class='tablebox'><table><tr>" + "".join(f"<th{' class=l' if c.left else ''}>{esc(c.head)}</th>" for c in cols) + "</tr>")
+    for e, r in zip(entries, table_rows(entries, rec)):
+        cls = "pick" if e is rec.entry else "bad" if not e["ok"] else "sim" if not e["deployable"] else ""
+        cells = "".join(f"<td{' class=l' if c.left else ''}>{esc(v)}</td>" for c, v in zip(cols, r))
+        out.append(f"<tr{f' class={cls}' if cls else ''}>{cells}</tr>")
+    out.append("</table></div>")
+    out.append("<p>Columns:</p><ul>" + "".join(f"<li><b>{esc(c.head)}</b>: {esc(c.explain)}.</li>" for c in cols) + "</ul>")
+    not_paths = _not_paths(entries)
+    if not_paths:
+        out.append("<h2>Rows that are not a deployment path on this machine</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in not_paths) + "</ul>")
     for c in charts:
         out.append(f"<h2>{esc(c.title)}</h2>")
         if c.png is not None:
@@ -199,13 +207,18 @@ def write_report(
     *,
     runs: str = "latest",
     title: str = "edgeseg benchmark report",
+    max_drop: float = DEFAULT_MAX_DROP,
+    latency_budget_ms: float | None = None,
+    memory_budget_mb: float | None = None,
 ) -> dict[str, Path]:
     """Write ``REPORT.md``, ``report.html`` and one PNG per chart into ``out_dir`` (created when absent).
 
-    ``runs``: "latest" (default: the newest run of each results file) or "all". Returns the paths written."""
+    ``runs``: "latest" (default: the newest run of each results file) or "all". The recommendation
+    answers ``recommend(max_drop=0.5, latency_budget_ms=None, memory_budget_mb=None)``. Returns the paths written."""
     entries, chosen = load_entries(results, runs=runs)
+    rec = recommend(entries, max_drop=max_drop, latency_budget_ms=latency_budget_ms, memory_budget_mb=memory_budget_mb)
     out = ensure_writable_dir(out_dir, create=True)
-    charts = make_charts(entries)
+    charts = make_charts(entries, rec=rec)
     written: dict[str, Path] = {}
     for c in charts:
         png = out / f"{c.name}.png"
@@ -213,6 +226,6 @@ def write_report(
             written[c.name] = atomic_write_bytes(png, c.png)
         elif png.is_file():
             png.unlink()  # an earlier report's chart must not sit beside a report that lacks it
-    written["markdown"] = atomic_write_text(out / "REPORT.md", render_markdown(entries, chosen, charts, title=title) + "\n")
-    written["html"] = atomic_write_text(out / "report.html", render_html(entries, chosen, charts, title=title))
+    written["markdown"] = atomic_write_text(out / "REPORT.md", render_markdown(entries, chosen, charts, title=title, rec=rec) + "\n")
+    written["html"] = atomic_write_text(out / "report.html", render_html(entries, chosen, charts, title=title, rec=rec))
     return written

@@ -18,7 +18,7 @@ RESUME_KEYS = {
     "model": "--model", "arch_args": "--arch-arg", "data": "--data", "train_split": "--train-split",
     "val_split": "val split", "synthetic_size": "--synthetic-size", "bad_labels": "--bad-labels",
     "crop": "--crop", "scale": "--scale", "batch": "--batch", "seed": "--seed",
-    "max_steps_per_epoch": "--max-steps-per-epoch", "progressive": "--progressive",
+    "max_steps_per_epoch": "--max-steps", "progressive": "--progressive",
 }
 
 

@@ -41,7 +41,7 @@ EXPECTED = {
 #: A command-line value for each option (flags without a value take none).
 CLI_ARGS = {
     "fp16": ["--fp16"], "int8": ["--int8"], "calib": ["--calib", "calib/list.txt"], "calib_num": ["--calib-num", "8"],
-    "calib_cache": ["--calib-cache", "calib/x.cache"], "calib_algo": ["--calib-algo", "minmax"],
+    "calib_cache": ["--calib-cache", "calib/x.cache"], "calib_algo": ["--calib-method", "minmax"],
     "recalibrate": ["--recalibrate"], "workspace": ["--workspace", "512"], "timing_cache": ["--timing-cache", "t.cache"],
     "dla_core": ["--dla-core", "0"], "gpu_fallback": ["--gpu-fallback"], "shapes": ["--shapes", "1x3x8x8/1x3x8x8/2x3x8x8"],
     "device": ["--device", "0"], "tf32": ["--tf32"], "threads": ["--threads", "2"], "opt_level": ["--opt-level", "basic"],
@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def test_table_covers_every_cli_option():
-    dests = {a.dest for a in _parser()._actions} - {"help", "model", "backend", "output"}
+    dests = {a.dest for a in _parser()._actions} - {"help", "model", "backend", "output", "force"}
     assert dests == set(OPTIONS) == set(CLI_ARGS)
     for dest, (flag, backends) in OPTIONS.items():
         assert flag in CLI_ARGS[dest]

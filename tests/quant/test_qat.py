@@ -20,9 +20,21 @@ def qat_run(trained_ckpt, tmp_path_factory):
     out, ckpt = d / "tiny_qat.onnx", d / "tiny_qat.pt"
     rc = main(["quantize", str(trained_ckpt), "--method", "qat", "--data", "synthetic:4", "--num-calib", "4",
                "--epochs", "1", "--batch", "2", "--crop", "64x96", "--max-steps", "2", "--lr", "1e-4",
-               "-o", str(out), "--no-progress"])
+               "--save-checkpoint", str(ckpt), "-o", str(out), "--no-progress"])
     assert rc == 0
     return out, ckpt
+
+
+def test_qat_writes_no_checkpoint_unless_asked_and_names_no_internal_function(trained_ckpt, tmp_path, capsys):
+    from edgeseg.cli import main
+
+    out = tmp_path / "q.onnx"
+    rc = main(["quantize", str(trained_ckpt), "--method", "qat", "--data", "synthetic:4", "--calib-num", "2",
+               "--epochs", "1", "--batch", "2", "--crop", "64x96", "--max-steps", "1", "-o", str(out), "--no-progress"])
+    text = capsys.readouterr()
+    assert rc == 0 and out.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["q.onnx"]  # no q.pt nobody asked for
+    assert "load_quantized_checkpoint" not in text.out + text.err and "edgeseg.quant." not in text.out + text.err
 
 
 def test_qat_exports_checked_onnx_and_checkpoint(qat_run, trained_ckpt):

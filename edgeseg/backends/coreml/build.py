@@ -125,7 +125,9 @@ def build_coreml(
     t0 = time.perf_counter()
     example = torch.zeros(1, 3, h, w)
     graph, how = _capture(net, example)
-    with _quiet():
+    from edgeseg._libprogress import capture_progress
+
+    with _quiet(), capture_progress("coremltools", log=log):  # its "Running MIL ..." bars: one summary line in a log
         try:
             ml = ct.convert(
                 graph,

@@ -133,7 +133,7 @@ def build_openvino(
         if sha256_file(weights_path(final)) != new_card.extra["weights_sha256"]:  # pragma: no cover - OpenVINO guarantee
             raise BuildError("OpenVINO wrote different weights on the second save; refusing to write the IR")
         _place(final, out)
-    log(f"parity against ONNX Runtime on {parity['frames']} synthetic frames: {parity['summary']}")
+    log(f"parity against ONNX Runtime on {parity['frames']} built-in probe scenes (the build reads no dataset): {parity['summary']}")
     return BuildResult(path=out, precision=precision, path_name=path_name, card=new_card, comparison=parity)
 
 

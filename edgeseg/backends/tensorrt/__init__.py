@@ -46,7 +46,8 @@ SPEC = BackendSpec(
         FP16, INT8, CALIB, CALIB_NUM,
         Option("--calib-cache", "calib_cache", "TensorRT calibration cache (default calib/MODEL.ALGO.cache); reused "
                "only if its key matches", metavar="FILE", group=_CALIB),
-        Option("--calib-algo", "calib_algo", "TensorRT calibrator (default entropy)", choices=("entropy", "minmax"), group=_CALIB),
+        Option("--calib-method", "calib_algo", "TensorRT calibrator (default entropy)", choices=("entropy", "minmax"),
+               group=_CALIB, aliases=("--calib-algo",)),
         Option("--recalibrate", "recalibrate", "replace a stale calibration cache instead of refusing", switch=True, group=_CALIB),
         Option("--workspace", "workspace", "builder workspace limit", kind=positive_int, metavar="MiB"),
         Option("--timing-cache", "timing_cache", "read and update a timing cache (faster rebuilds)", metavar="FILE"),

@@ -57,7 +57,7 @@ def ir(tmp_path_factory):
     onnx = shutil.copy(A.tiny_onnx(src_dir), folder / "cgnet.onnx")
     code, out, err = cli(["build", onnx, "--backend", "openvino", "--threads", "1"])
     assert code == 0, err
-    return SimpleNamespace(folder=folder, onnx=Path(onnx), xml=folder / "cgnet.xml", bin=folder / "cgnet.bin",
+    return SimpleNamespace(folder=folder, onnx=Path(onnx), xml=folder / "cgnet.fp32.xml", bin=folder / "cgnet.fp32.bin",
                            out=out, ckpt=A.tiny_checkpoint(src_dir), src_dir=src_dir)
 
 
@@ -67,7 +67,7 @@ def qdq(ir, tmp_path_factory):
     frames, max calibration), and its INT8 IR built with ``--int8``."""
     folder = tmp_path_factory.mktemp("ov_int8")
     onnx = folder / "cgnet_int8.onnx"
-    code, _, err = cli(["quantize", ir.ckpt, "--method", "ptq", "--calib", "synthetic:4", "--num-calib", "4",
+    code, _, err = cli(["quantize", ir.ckpt, "--method", "ptq", "--calib", "synthetic:4", "--calib-num", "4",
                         "--calib-batch", "2", "--calib-method", "max", "--device", "cpu", "-o", onnx, "--no-progress"])
     assert code == 0, err
     code, out, err = cli(["build", onnx, "--backend", "openvino", "--int8", "-o", folder / "q.xml"])

@@ -29,9 +29,9 @@ from edgeseg.errors import BuildError, UnsupportedOptionError  # noqa: E402
 
 def test_cli_build_writes_the_pair_beside_the_input_and_one_summary_line(ir):
     assert ir.xml.is_file() and ir.bin.is_file()
-    assert sorted(p.name for p in ir.folder.iterdir()) == ["cgnet.bin", "cgnet.onnx", "cgnet.xml"]  # no temp left
+    assert sorted(p.name for p in ir.folder.iterdir()) == ["cgnet.fp32.bin", "cgnet.fp32.xml", "cgnet.onnx"]  # no temp left
     lines = ir.out.strip().splitlines()
-    assert lines[0].startswith("parity against ONNX Runtime on 2 synthetic frames:")
+    assert lines[0].startswith("parity against ONNX Runtime on 2 built-in probe scenes (the build reads no dataset):")
     summary = lines[-1]
     assert summary.startswith("built openvino fp32 (OpenVINO ") and "CPU: FP32 (f32 weights and math)" in summary
     assert f"{ir.xml} ({_human(ir.xml.stat().st_size + ir.bin.stat().st_size)}); vs source: max|diff|=" in summary

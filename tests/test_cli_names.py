@@ -103,7 +103,7 @@ def test_train_says_1_epoch_not_1_epochs(tmp_path, capsys):
     rc = main(["train", "--data", "synthetic:4", "--epochs", "1", "--max-steps", "1", "--batch", "2", "--crop", "64x96",
                "--arch-arg", "m=2", "--arch-arg", "n=3", "--val-every", "0", "--out", str(tmp_path / "t"), "--no-progress"])
     out = capsys.readouterr().out
-    assert rc == 0 and "for 1 epoch in" in out and "1 epochs" not in out
+    assert rc == 0 and "for 1 epoch (" in out and "1 epochs" not in out
 
 
 def test_demo_summary_keeps_long_skip_reasons_whole():

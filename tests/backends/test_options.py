@@ -22,7 +22,7 @@ EXPECTED = {
     "calib": ("--calib", ("onnxruntime", "tensorrt")),
     "calib_num": ("--calib-num", ("onnxruntime", "tensorrt")),
     "calib_cache": ("--calib-cache", ("tensorrt",)),
-    "calib_algo": ("--calib-algo", ("tensorrt",)),
+    "calib_algo": ("--calib-method", ("tensorrt",)),
     "recalibrate": ("--recalibrate", ("tensorrt",)),
     "workspace": ("--workspace", ("tensorrt",)),
     "timing_cache": ("--timing-cache", ("tensorrt",)),
@@ -111,3 +111,16 @@ def test_zero_and_false_are_given_values_none_is_not():
 def test_unknown_backend():
     with pytest.raises(UnsupportedOptionError, match="unknown backend"):
         check_options("tflite", {})
+
+
+def test_old_calib_algo_spelling_still_works_with_a_note(capsys):
+    """--calib-algo is a hidden alias of --calib-method (the spec's Option.aliases)."""
+    import argparse
+
+    from edgeseg.commands import build as build_cmd
+
+    p = argparse.ArgumentParser()
+    build_cmd.add_arguments(p)
+    ns = p.parse_args(["m.onnx", "--calib-algo", "minmax"])
+    assert ns.calib_algo == "minmax" and "--calib-method" in capsys.readouterr().err
+    assert "--calib-algo" not in p.format_help()

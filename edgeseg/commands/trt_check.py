@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgeseg.trtcheck.report import run_check
+    from edgeseg.backends.tensorrt.check.report import run_check
 
     command = shlex.join(["edgeseg", *sys.argv[1:]]) if sys.argv[1:2] == ["trt-check"] else "edgeseg trt-check"
     print("running the real-TensorRT tests (pytest -m tensorrt); this builds several engines and takes minutes ...")

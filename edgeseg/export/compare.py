@@ -3,7 +3,9 @@ under a named tolerance. Every stage that checks one artifact against another us
 parity check, graph rewrites, and the comparison each build runs against its source.
 
 The rule, for a tolerance ``t``: the candidate must be finite; where ``t.atol`` is set, every value
-within ``atol + rtol * |reference|``; where ``t.agree_min`` is set (logits, NCHW), the per-pixel
+within ``atol + rtol * |reference|`` (``t.rule`` "sum", the default), or, with ``t.rule`` "elemwise",
+Polygraphy's ``CompareFunc.simple`` check: a value fails only when ``|a - r| > atol`` AND
+``|a - r| / |r| > rtol`` (a zero ``r`` gets 2.22e-16 added; NaN fails); where ``t.agree_min`` is set (logits, NCHW), the per-pixel
 argmax must agree on at least ``agree_min`` of the *decisive* pixels: those whose two best reference
 logits are further apart than twice the allowed error, so any accepted numeric difference cannot
 swap them (near-ties are counted apart; an untrained model has many). The allowed error is
@@ -18,17 +20,22 @@ from typing import Any
 
 import numpy as np
 
+#: Polygraphy adds this to zero reference values before dividing (relative difference).
+_EPS = 2.220446049250313e-16
+
 
 @dataclass(frozen=True)
 class Tolerance:
     """A named comparison rule. ``atol`` None: values are not compared one by one; ``agree_min``
-    None: the argmax is not compared (any tensor, not only logits)."""
+    None: the argmax is not compared (any tensor, not only logits); ``rule``: "sum" (default) or
+    "elemwise" (Polygraphy's, see the module doc)."""
 
     name: str
     atol: float | None
     rtol: float
     agree_min: float | None
     why: str
+    rule: str = "sum"
 
 
 #: The named tolerances every stage picks from (docs/export.md says where each number comes from).
@@ -65,7 +72,11 @@ class Comparison:
     atol: float | None = None
     rtol: float = 0.0
     agree_min: float | None = None
+    rule: str = "sum"
     problem: str = ""  # a structural failure (output shape), empty when the numbers were compared
+    max_rel_diff: float = 0.0
+    elements: int = 0
+    nonfinite: int = 0
 
     def summary(self) -> str:
         """'max|diff|=3.1e-06, argmax agree=100.00%' plus the reason when it failed."""
@@ -84,9 +95,8 @@ class Comparison:
         if not self.finite:
             out.append("the output has NaN/Inf")
         if self.elements_out_of_tolerance:
-            out.append(
-                f"{self.elements_out_of_tolerance} logits differ by more than atol {self.atol:g} + rtol {self.rtol:g} x |reference|"
-            )
+            how = "atol {a:g} and rtol {r:g}" if self.rule == "elemwise" else "atol {a:g} + rtol {r:g} x |reference|"
+            out.append(f"{self.elements_out_of_tolerance} logits differ by more than " + how.format(a=self.atol, r=self.rtol))
         if self.agree_min is not None and self.argmax_agreement < self.agree_min:
             out.append(f"argmax agreement {100 * self.argmax_agreement:.2f}% is below {100 * self.agree_min:.2f}%")
         return out
@@ -109,7 +119,7 @@ def compare(
     t = TOLERANCES[tolerance] if isinstance(tolerance, str) else tolerance
     t = replace(t, atol=t.atol if atol is None else atol, rtol=t.rtol if rtol is None else rtol,
                 agree_min=t.agree_min if agree_min is None else agree_min)
-    base = dict(tolerance=t.name, atol=t.atol, rtol=t.rtol, agree_min=t.agree_min, frames=int(ref.shape[0]) if ref.ndim else 0)
+    base = dict(tolerance=t.name, atol=t.atol, rtol=t.rtol, agree_min=t.agree_min, rule=t.rule, frames=int(ref.shape[0]) if ref.ndim else 0)
     if ref.shape != out.shape:
         return Comparison(max_abs_diff=float("inf"), mean_abs_diff=float("inf"), argmax_agreement=0.0, passed=False,
                           problem=f"the output shape {tuple(out.shape)} differs from the reference shape {tuple(ref.shape)}",
@@ -118,7 +128,14 @@ def compare(
     out = out.astype(np.float64)
     finite = bool(np.isfinite(out).all())
     diff = np.abs(np.nan_to_num(out - ref, nan=np.inf))
-    bad = int((diff > t.atol + t.rtol * np.abs(ref)).sum()) if t.atol is not None else 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = diff / np.abs(np.where(ref == 0, ref + _EPS, ref))
+    if t.atol is None:
+        bad = 0
+    elif t.rule == "elemwise":
+        bad = int(((diff > t.atol) & (rel > t.rtol)).sum())
+    else:
+        bad = int((diff > t.atol + t.rtol * np.abs(ref)).sum())
     agreement, pixels, near = 1.0, 0, 0
     if t.agree_min is not None:
         agreement, pixels, near = _argmax_agreement(ref, out, diff, t)
@@ -127,7 +144,8 @@ def compare(
         max_abs_diff=float(diff.max()) if diff.size else 0.0,
         mean_abs_diff=float(diff[np.isfinite(diff)].mean()) if diff.size and np.isfinite(diff).any() else 0.0,
         argmax_agreement=agreement, passed=bool(passed), pixels=pixels, near_ties=near,
-        elements_out_of_tolerance=bad, finite=finite, **base,
+        elements_out_of_tolerance=bad, finite=finite, max_rel_diff=float(rel.max()) if rel.size else 0.0,
+        elements=int(out.size), nonfinite=int((~np.isfinite(out)).sum()), **base,
     )
 
 

@@ -97,3 +97,18 @@ def test_every_tolerance_is_named_and_overridable():
         assert t.name == name and t.why
     r = compare(_logits(), _logits(), tolerance="export", agree_min=0.5)
     assert r.agree_min == 0.5 and r.tolerance == "export"
+
+
+def test_elemwise_rule_is_polygraphys_both_bounds():
+    """Rule "elemwise" (Polygraphy CompareFunc.simple): a value fails only beyond BOTH atol and rtol;
+    the default "sum" rule fails it beyond atol + rtol * |ref|."""
+    import numpy as np
+
+    from edgeseg.export.compare import Tolerance, compare
+
+    ref = np.array([[1000.0, 1e-9]])
+    out = np.array([[1000.5, 2e-9]])  # abs 0.5 > atol but rel 5e-4 < rtol; rel 1.0 > rtol but abs 1e-9 < atol
+    poly = Tolerance("p", 1e-3, 1e-3, None, "test", rule="elemwise")
+    assert compare(ref, out, tolerance=poly).passed
+    assert not compare(ref, out, tolerance=Tolerance("s", 1e-3, 1e-4, None, "test")).passed
+    assert compare(ref, np.array([[np.nan, 2e-9]]), tolerance=poly).passed is False

@@ -1,5 +1,5 @@
 """Real TensorRT (Jetson or NVIDIA GPU): build engines and hold them to the bounds in
-``edgeseg.trtcheck.tolerances`` against ONNX Runtime FP32. Marked ``tensorrt`` (excluded by default);
+``edgeseg.backends.tensorrt.check.tolerances`` against ONNX Runtime FP32. Marked ``tensorrt`` (excluded by default);
 skipped unless a real tensorrt and pycuda import. Run with ``pytest tests/backends/tensorrt -m tensorrt`` or
 ``edgeseg trt-check`` (which also writes a report; docs/jetson.md).
 
@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeseg.trtcheck import ENV_DATA, ENV_MAX_FRAMES, ENV_ONNX, ENV_QDQ_ONNX
-from edgeseg.trtcheck.tolerances import SOURCES, compare, miou_check, tolerance_for
+from edgeseg.backends.tensorrt.check import ENV_DATA, ENV_MAX_FRAMES, ENV_ONNX, ENV_QDQ_ONNX
+from edgeseg.backends.tensorrt.check.tolerances import SOURCES, compare, miou_check, tolerance_for
 
 pytestmark = pytest.mark.tensorrt
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from edgeseg.errors import EdgesegError
-from edgeseg.trtcheck import ENV_DATA, ENV_MAX_FRAMES, ENV_ONNX, ENV_QDQ_ONNX
-from edgeseg.trtcheck import tolerances as tol
+from edgeseg.backends.tensorrt.check import ENV_DATA, ENV_MAX_FRAMES, ENV_ONNX, ENV_QDQ_ONNX
+from edgeseg.backends.tensorrt.check import tolerances as tol
 
 FORMAT = "edgeseg.jetson-report/1"
 REPORT_JSON = "edgeseg-jetson-report.json"
@@ -37,7 +37,7 @@ SHOWN = ("precision", "tf32", "max_abs_diff", "max_rel_diff", "mismatches", "ato
 
 def source_root() -> Path:
     """The checkout edgeseg is imported from (the folder holding ``edgeseg/`` and ``tests/``)."""
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[4]
 
 
 def find_tests(root: Path | None = None) -> Path:
@@ -142,7 +142,7 @@ def machine_facts(*, release_path: str | Path = "/etc/nv_tegra_release",
 
 
 def bounds() -> dict[str, Any]:
-    """The bounds the tests used, with their sources (from edgeseg.trtcheck.tolerances)."""
+    """The bounds the tests used, with their sources (from edgeseg.backends.tensorrt.check.tolerances)."""
     return {
         "fp32": {"atol": tol.FP32_ATOL, "rtol": tol.FP32_RTOL, "source": tol.SOURCES["fp32"]},
         "fp16": {"atol": tol.FP16_ATOL, "rtol": tol.FP16_RTOL, "source": tol.SOURCES["fp16"]},

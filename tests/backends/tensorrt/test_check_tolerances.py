@@ -1,4 +1,4 @@
-"""The accuracy bounds (edgeseg.trtcheck.tolerances): their values, Polygraphy's element-wise rule,
+"""The accuracy bounds (edgeseg.backends.tensorrt.check.tolerances): their values, Polygraphy's element-wise rule,
 and why TF32 must be off for the FP32 bound (shown numerically, no TensorRT needed)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeseg.trtcheck import tolerances as tol
+from edgeseg.backends.tensorrt.check import tolerances as tol
 
 
 def _tf32(x: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""``edgeseg trt-check``'s glue (edgeseg.trtcheck.report): pytest is really run on a stand-in test
+"""``edgeseg trt-check``'s glue (edgeseg.backends.tensorrt.check.report): pytest is really run on a stand-in test
 file that records figures, skips and fails like the real-TensorRT tests; machine facts come from a
 FAKE tensorrt/pycuda (tests/fakes) and a stand-in /etc/nv_tegra_release. No TensorRT figure here."""
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from edgeseg.errors import EdgesegError
-from edgeseg.trtcheck import ENV_DATA, report
+from edgeseg.backends.tensorrt.check import ENV_DATA, report
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 STAND_IN = '''
 import json, os

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from edgeseg.commands._args import float_in
+
 HELP = "render benchmark results (JSON) as REPORT.md and report.html: what to deploy first, then the table and charts"
-
-
-def _nonneg(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, found {text!r}") from None
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, found {text!r}")
-    return v
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,10 +16,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="which runs of each file to show (default: the latest run of each file)")
     p.add_argument("--title", default="edgeseg benchmark report", help="report title")
     g = p.add_argument_group("the recommendation (default: the fastest deployment path within 0.5 mIoU points of the best FP32 row)")
-    g.add_argument("--max-drop", type=_nonneg, default=0.5, metavar="POINTS",
+    g.add_argument("--max-drop", type=float_in(0), default=0.5, metavar="POINTS",
                    help="mIoU points the recommended row may lose against the best FP32 row (default 0.5)")
-    g.add_argument("--latency-budget", type=_nonneg, default=None, metavar="MS", help="only rows with p50 latency <= MS")
-    g.add_argument("--memory-budget", type=_nonneg, default=None, metavar="MB", help="only rows whose peak memory is <= MB")
+    g.add_argument("--latency-budget", type=float_in(0), default=None, metavar="MS", help="only rows with p50 latency <= MS")
+    g.add_argument("--memory-budget", type=float_in(0), default=None, metavar="MB", help="only rows whose peak memory is <= MB")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -107,9 +107,18 @@ def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float 
         taken.append(box)
 
 
+def _split(dataset: Any) -> str:
+    """'camvid:/data/camvid [val]' -> 'val' ('' when the spec names none)."""
+    text = str(dataset or "")
+    return text[text.rfind("[") + 1 : text.rfind("]")] if text.endswith("]") and "[" in text else ""
+
+
 def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
-    """One point per model x precision (its fastest row); marker area grows with p50 latency."""
-    name, title = "params_vs_miou", "Parameters vs mIoU (marker size = p50 latency)"
+    """One point per model x precision (its fastest row); marker area grows with p50 latency. Published
+    results for the dataset (``edgeseg.report.published``) are drawn as hollow grey circles."""
+    from edgeseg.report.published import published_points
+
+    name, title = "params_vs_miou", "Parameters vs mIoU (marker size = p50 latency; hollow = published)"
     groups: dict[tuple[str, str], Entry] = {}
     for e in entries:
         if not (_num(e["params"]) and _num(e["miou"])):
@@ -120,9 +129,11 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
             groups[k] = e
     if not groups:
         return Chart(name, title, None, "No rows with both a parameter count and an mIoU: chart skipped (run bench with --data).")
-    if len({m for m, _ in groups}) < 2:
+    dataset = next((g["dataset"] for g in groups.values() if g.get("dataset")), "")
+    pubs = published_points(str(dataset).split(":", 1)[0])
+    if len({m for m, _ in groups}) < 2 and not pubs:
         return Chart(name, title, None, "One model in this report (one parameter count): see the latency vs mIoU chart.")
-    fig = _figure(7.5, 4.8)
+    fig = _figure(8.5, 5.2)
     ax = fig.add_subplot()
     lats = [g["p50"] for g in groups.values() if _num(g["p50"])]
     lo, hi = (min(lats), max(lats)) if lats else (1.0, 1.0)
@@ -135,7 +146,15 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
         ax.scatter(e["params"] / 1e6, 100 * e["miou"], s=size, c=color, alpha=0.55, edgecolors="black",
                    marker=MARKERS.get(e["precision_base"], "o"), linewidths=0.8)
         lat_txt = f"{e['p50']:.1f} ms" if _num(e["p50"]) else "no latency"
-        labels.append((e["params"] / 1e6, 100 * e["miou"], f"{model} {prec}\n{lat_txt} ({e['backend']})"))
+        split = _split(e.get("dataset"))
+        labels.append((e["params"] / 1e6, 100 * e["miou"], f"{model} {prec}" + (f" ({split})" if split else "")
+                       + f"\n{lat_txt} ({e['backend']})"))
+    for pub in pubs:
+        ax.scatter(pub.params_m, pub.miou, s=70, facecolors="none", edgecolors="0.35", marker="o", linewidths=1.2)
+        labels.append((pub.params_m, pub.miou, f"{pub.name} {pub.miou:g} ({pub.split}, paper)"))
+    xs = [x for x, _, _ in labels]
+    if xs and min(xs) > 0 and max(xs) / min(xs) > 20:
+        ax.set_xscale("log")
     ax.set_xlabel("parameters (millions)")
     ax.set_ylabel("mIoU (%)")
     ax.set_title(title, fontsize=10)
@@ -143,7 +162,11 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
     ax.margins(x=0.35, y=0.25)
     _legend_markers(ax)
     _annotate(ax, labels, fontsize=7.5, dx=16, marker_pt=14.0)
-    return Chart(name, title, _png(fig), "Fastest row of each model x precision; circle fp32, square fp16, triangle int8.")
+    note = "Fastest row of each model x precision; circle fp32, square fp16, triangle int8."
+    if pubs:
+        note += (" Hollow grey circles: published results on the test split, each paper's own training (sources in "
+                 "edgeseg/report/published.py); ours say their split.")
+    return Chart(name, title, _png(fig), note)
 
 
 def _legend_markers(ax) -> None:

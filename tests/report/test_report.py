@@ -76,8 +76,9 @@ def test_full_report(tmp_path):
     assert "| TensorRT INT8 (QAT) Q/DQ graph run by ONNX Runtime (not a deployment path here) |" in md
     assert "failed: worker killed by SIGSEGV \\| twice" in md  # pipes escaped inside a cell
     assert "| 60.00 |" in md and "| 4.2x |" in md and "| 150 | 180 |" in md
-    assert "One model in this report" in md  # no parameters chart for a single model
-    charts = ["latency_vs_miou", "per_class_iou", "latency_distribution"]
+    # one model, but CamVid: the parameters chart is drawn with the published CamVid points beside it
+    assert "One model in this report" not in md and "Hollow grey circles: published results" in md
+    charts = ["params_vs_miou", "latency_vs_miou", "per_class_iou", "latency_distribution"]
     for c in charts:
         assert c in written and f"]({c}.png)" in md
         w, h = _png_size((out / f"{c}.png").read_bytes())
@@ -131,3 +132,18 @@ def test_other_tools_json_in_a_glob_is_skipped_and_named(tmp_path):
     broken.write_text('{"schema": "edgeseg.bench/1", "runs": [{"id": 1}]}')
     with pytest.raises(EdgesegError, match="invalid benchmark results"):
         write_report([res, broken], tmp_path / "rep2")
+
+
+def test_params_chart_draws_published_points_only_for_their_dataset():
+    """One CamVid model still gets the parameter chart, with the cited published points beside it;
+    the same row on another dataset gets no published points (and, alone, no chart)."""
+    from edgeseg.report.charts import params_vs_miou
+    from edgeseg.report.published import CAMVID_PUBLISHED, published_points
+
+    row = {"params": 494258, "miou": 0.6228, "model": "cgnet", "precision": "fp32", "precision_base": "fp32",
+           "p50": 30.0, "backend": "openvino", "dataset": "camvid:/data/camvid [val]"}
+    chart = params_vs_miou([row])
+    assert chart.png is not None and "published" in chart.note
+    assert published_points("camvid") == CAMVID_PUBLISHED and all(p.source and p.split == "test" for p in CAMVID_PUBLISHED)
+    other = params_vs_miou([{**row, "dataset": "cityscapes:/data/cs [val]"}])
+    assert other.png is None and published_points("cityscapes") == ()

@@ -79,7 +79,6 @@ def _arch_args(items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgeseg.errors import EdgesegError
     from edgeseg.train.budget import format_duration, parse_crop_schedule, parse_duration
     from edgeseg.train.evaluate import format_table
     from edgeseg.train.loop import TrainConfig, Trainer

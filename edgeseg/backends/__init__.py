@@ -16,6 +16,7 @@ from typing import Any
 from edgeseg.backends._runner import BaseRunner, Runner, check_batch, check_finite
 from edgeseg.backends._spec import BackendSpec
 from edgeseg.backends.coreml import SPEC as COREML
+from edgeseg.backends.executorch import SPEC as EXECUTORCH
 from edgeseg.backends.onnxruntime import SPEC as ONNXRUNTIME
 from edgeseg.backends.openvino import SPEC as OPENVINO
 from edgeseg.backends.tensorrt import SPEC as TENSORRT
@@ -30,6 +31,7 @@ BACKENDS: dict[str, BackendSpec] = {
     "openvino": OPENVINO,
     "tensorrt": TENSORRT,
     "coreml": COREML,
+    "executorch": EXECUTORCH,
 }
 
 __all__ = [

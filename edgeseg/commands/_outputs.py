@@ -50,7 +50,7 @@ def check_build_input(model: str | Path, *, backend: str) -> None:
         return
     if p.suffix.lower() not in want:
         raise EdgesegError(
-            f"{p}: not an ONNX model" + (" or checkpoint" if backend == "coreml" else "")
+            f"{p}: not an ONNX model" + (" or checkpoint" if ".pt" in want else "")
             + f" (the {backend} backend builds from {' or '.join(want)}, found {p.suffix or 'no suffix'!r})"
         )
     if not p.exists():

@@ -9,7 +9,8 @@ import textwrap
 
 from edgeseg.commands._args import deprecated_alias
 
-HELP = "build a deployable artifact (TensorRT engine, ONNX Runtime model, OpenVINO IR, Core ML package) from an exported model"
+HELP = ("build a deployable artifact (TensorRT engine, ONNX Runtime model, OpenVINO IR, Core ML package, ExecuTorch "
+        "program) from an exported model or checkpoint")
 
 
 def _epilog() -> str:

@@ -92,6 +92,17 @@ def make_xml(folder: Path) -> Path:
     return path
 
 
+def make_pte(folder: Path) -> Path:
+    """ExecuTorch program (FP32, XNNPACK) of the tiny checkpoint; skipped where executorch is not installed."""
+    pytest.importorskip("executorch")
+    path = Path(folder) / "tiny.pte"
+    if not path.is_file():
+        from edgeseg.backends.executorch.build import build_executorch
+
+        build_executorch(_A.tiny_checkpoint(folder), output=path, log=lambda s: None)
+    return path
+
+
 ARTIFACT_FACTORIES: dict[str, Callable[[Path], Path]] = {
     ".pt": make_pt,
     ".onnx": make_onnx,
@@ -99,6 +110,7 @@ ARTIFACT_FACTORIES: dict[str, Callable[[Path], Path]] = {
     ".plan": make_plan,
     ".mlpackage": make_mlpackage,
     ".xml": make_xml,
+    ".pte": make_pte,
 }
 
 

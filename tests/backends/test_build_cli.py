@@ -15,7 +15,8 @@ def test_no_tensorrt_no_backend_names_the_available_ones(tiny_models, capsys, mo
     assert main(["build", str(tiny_models.onnx)]) == 2
     err = capsys.readouterr().err
     ov = ", openvino" if importlib.util.find_spec("openvino") else ""
-    assert "TensorRT is not installed here" in err and f"available backends: onnxruntime{ov}, coreml (pass" in err
+    et = ", executorch" if importlib.util.find_spec("executorch") else ""
+    assert "TensorRT is not installed here" in err and f"available backends: onnxruntime{ov}, coreml{et} (pass" in err
 
 
 def test_explicit_tensorrt_without_it_says_how_to_install(tiny_models, capsys, monkeypatch):
@@ -94,9 +95,10 @@ def test_available_backends(fake_trt, monkeypatch):
 
     monkeypatch.setitem(sys.modules, "tensorrt", None)
     ov = ["openvino"] if importlib.util.find_spec("openvino") else []
-    assert available_backends() == ["onnxruntime", *ov, "coreml"]
+    et = ["executorch"] if importlib.util.find_spec("executorch") else []
+    assert available_backends() == ["onnxruntime", *ov, "coreml", *et]
     fake_trt.install("10.3.0.26")
-    assert available_backends() == ["onnxruntime", *ov, "tensorrt", "coreml"] and default_backend() == "tensorrt"
+    assert available_backends() == ["onnxruntime", *ov, "tensorrt", "coreml", *et] and default_backend() == "tensorrt"
     stub = type(sys)("tensorrt")  # what the PyPI download stub leaves behind: a module without the API
     monkeypatch.setitem(sys.modules, "tensorrt", stub)
     assert "tensorrt" not in available_backends()

@@ -18,9 +18,9 @@ given_options = _options.given_options
 #: The table as documented in docs/build.md: build keyword -> (flag, backends that take it).
 EXPECTED = {
     "fp16": ("--fp16", ("onnxruntime", "tensorrt", "coreml")),
-    "int8": ("--int8", ("onnxruntime", "openvino", "tensorrt", "coreml")),
-    "calib": ("--calib", ("onnxruntime", "tensorrt")),
-    "calib_num": ("--calib-num", ("onnxruntime", "tensorrt")),
+    "int8": ("--int8", ("onnxruntime", "openvino", "tensorrt", "coreml", "executorch")),
+    "calib": ("--calib", ("onnxruntime", "tensorrt", "executorch")),
+    "calib_num": ("--calib-num", ("onnxruntime", "tensorrt", "executorch")),
     "calib_cache": ("--calib-cache", ("tensorrt",)),
     "calib_algo": ("--calib-method", ("tensorrt",)),
     "recalibrate": ("--recalibrate", ("tensorrt",)),
@@ -31,7 +31,7 @@ EXPECTED = {
     "shapes": ("--shapes", ("tensorrt",)),
     "device": ("--device", ("tensorrt",)),
     "tf32": ("--tf32", ("tensorrt",)),
-    "threads": ("--threads", ("onnxruntime", "openvino")),
+    "threads": ("--threads", ("onnxruntime", "openvino", "executorch")),
     "opt_level": ("--opt-level", ("onnxruntime",)),
     "per_channel": ("--per-tensor", ("onnxruntime",)),
     "rewrite": ("--no-rewrite", ("onnxruntime", "openvino")),

@@ -42,7 +42,7 @@ NAMES = list(BACKENDS)
 
 
 def test_registry_is_explicit_and_names_match():
-    assert NAMES == ["torch", "onnxruntime", "openvino", "tensorrt", "coreml"]
+    assert NAMES == ["torch", "onnxruntime", "openvino", "tensorrt", "coreml", "executorch"]
     assert all(spec.name == name for name, spec in BACKENDS.items())
 
 

@@ -22,10 +22,10 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from edgeseg._io import atomic_path, check_output_path, ensure_writable_dir, sha256_file
+from edgeseg._io import atomic_path, check_output_path, ensure_writable_dir
 from edgeseg.backends._build import BuildResult, timed_build
 from edgeseg.card import ONNX_METADATA_KEY, ModelCard
-from edgeseg.errors import BuildError, EdgesegError, MissingDependencyError
+from edgeseg.errors import BuildError, MissingDependencyError
 
 METADATA_KEY = ONNX_METADATA_KEY  # "edgeseg.card": the card JSON
 CLASSES_KEY = "edgeseg.classes"  # class names, comma separated, for Xcode's model viewer
@@ -58,31 +58,9 @@ def import_coremltools() -> Any:
 
 def find_checkpoint(model: str | os.PathLike) -> tuple[Path, tuple[int, int] | None, str]:
     """(checkpoint, input size from the ONNX or None, a sentence saying what was used)."""
-    from edgeseg.card import card_from_onnx
+    from edgeseg.backends._checkpoint import find_checkpoint as find
 
-    p = Path(model)
-    if not p.is_file():
-        raise BuildError(f"{p}: file not found")
-    if p.suffix == ".pt":
-        return p, None, f"checkpoint {p}"
-    if p.suffix != ".onnx":
-        raise BuildError(f"{p}: --backend coreml takes a .pt checkpoint or an edgeseg .onnx, found {p.suffix!r}")
-    try:
-        card = card_from_onnx(p)
-    except EdgesegError as e:
-        raise BuildError(f"{e}; pass the .pt checkpoint instead") from e
-    name, _, digest = card.source.partition("@sha256:")
-    if not name:
-        raise BuildError(f"{p}: its card does not name the checkpoint it came from; pass the .pt checkpoint instead")
-    ckpt = p.with_name(Path(name).name)
-    if not ckpt.is_file():
-        raise BuildError(
-            f"{p} was exported from {name}, which is not beside it ({ckpt}); coremltools converts from PyTorch, "
-            "so pass the checkpoint: edgeseg build CHECKPOINT.pt --backend coreml"
-        )
-    if digest and not sha256_file(ckpt).startswith(digest):
-        raise BuildError(f"{ckpt} is not the checkpoint {p.name} was exported from (sha256 differs); pass the right .pt")
-    return ckpt, card.input_size, f"checkpoint {ckpt} (named by {p.name}'s card)"
+    return find(model, backend="coreml", converter="coremltools")
 
 
 @timed_build("coreml")

@@ -1,0 +1,134 @@
+"""Checkpoint -> ExecuTorch program: ``torch.export``, PT2E INT8 (XNNPACK quantizer), XNNPACK lowering.
+
+``lower(net, example, card_json=..., calib=...)`` returns the program bytes and how the graph was
+delegated. INT8 follows ExecuTorch's XNNPACK recipe: ``prepare_pt2e`` with
+``XNNPACKQuantizer(get_symmetric_quantization_config(is_per_channel=True))`` (int8 weights,
+symmetric per output channel; int8 activations per tensor from a histogram observer), the frames
+run through the prepared model, ``convert_pt2e``, then export again and lower.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from edgeseg.backends.executorch import CARD_METHOD
+from edgeseg.backends.executorch._native import quiet
+from edgeseg.errors import BuildError, MissingDependencyError
+
+#: What an INT8 program states in ``card.extra["quantization"]``.
+XNNPACK_INT8 = {
+    "flavour": "xnnpack-pt2e",
+    "tool": "torchao PT2E (prepare_pt2e / convert_pt2e) with ExecuTorch's XNNPACKQuantizer",
+    "weights": "int8 symmetric, per output channel (min/max)",
+    "activations": "int8 per tensor, asymmetric, histogram observer",
+}
+
+
+@dataclass
+class Lowered:
+    """A lowered program: its ``buffer`` bytes and the delegation counts (``delegation`` for the card)."""
+
+    buffer: bytes
+    delegated_nodes: int
+    other_nodes: int
+    subgraphs: int
+    not_delegated: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def delegation(self) -> dict[str, Any]:
+        return {"delegate": "XnnpackBackend", "delegated_nodes": self.delegated_nodes, "other_nodes": self.other_nodes,
+                "subgraphs": self.subgraphs, "not_delegated": dict(self.not_delegated)}
+
+    def warning(self) -> str | None:
+        """One line naming the operators left to ExecuTorch's portable kernels, or None when all run in XNNPACK."""
+        if not self.not_delegated:
+            return None
+        ops = ", ".join(f"{op} x{n}" for op, n in sorted(self.not_delegated.items()))
+        return (f"warning: {sum(self.not_delegated.values())} of {self.delegated_nodes + sum(self.not_delegated.values())} "
+                f"operators run outside XNNPACK on ExecuTorch's portable (slower) kernels: {ops}")
+
+
+#: Graph nodes that are bookkeeping, not operators (not counted as "not delegated").
+_BOOKKEEPING = ("getitem", "executorch_call_delegate", "lowered_module", "alloc", "output", "placeholder")
+
+
+def _imports() -> dict[str, Any]:
+    try:
+        with quiet():
+            from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+            from executorch.devtools.backend_debug import get_delegation_info
+            from executorch.exir import to_edge_transform_and_lower
+    except ImportError as e:
+        raise MissingDependencyError("executorch", "executorch") from e
+    return {"partitioner": XnnpackPartitioner, "info": get_delegation_info, "lower": to_edge_transform_and_lower}
+
+
+def quantize_pt2e(exported: Any, batches: Iterable[np.ndarray], *, log: Callable[[str], None]) -> Any:
+    """The PT2E INT8 module of an exported program, calibrated on ``batches`` (NCHW float32)."""
+    import torch
+
+    with quiet():
+        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+            XNNPACKQuantizer,
+            get_symmetric_quantization_config,
+        )
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    quantizer = XNNPACKQuantizer()
+    quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True))
+    with quiet():
+        prepared = prepare_pt2e(exported.module(), quantizer)
+    seen = 0
+    with torch.no_grad():
+        for batch in batches:
+            prepared(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
+            seen += 1
+    if not seen:
+        raise BuildError("the calibration set gave no frames")
+    with quiet():
+        return convert_pt2e(prepared)
+
+
+def lower(net: Any, example: Any, *, card_json: Callable[[Lowered], str], calib: Iterable[np.ndarray] | None = None,
+          log: Callable[[str], None] = print) -> Lowered:
+    """Export ``net`` at ``example``'s shape, quantize it when ``calib`` is given, lower to XNNPACK and
+    emit the program; ``card_json(lowered)`` (called once the delegation is known) is stored as the
+    ``edgeseg_card`` method."""
+    import torch
+
+    lib = _imports()
+    net = net.eval()
+    try:
+        with quiet():
+            exported = torch.export.export(net, (example,))
+            if calib is not None:
+                qmodule = quantize_pt2e(exported, calib, log=log)
+                exported = torch.export.export(qmodule, (example,))
+            edge = lib["lower"](exported, partitioner=[lib["partitioner"]()],
+                                constant_methods={CARD_METHOD: torch.zeros(1, dtype=torch.uint8)})
+            info = lib["info"](edge.exported_program().graph_module)
+    except BuildError:
+        raise
+    except Exception as e:  # noqa: BLE001 - export and lowering raise many kinds
+        raise BuildError(f"ExecuTorch could not export/lower the model: {str(e).splitlines()[0][:300] if str(e) else type(e).__name__}") from e
+    other = {op: b.non_delegated for op, b in info.delegation_by_operator.items()
+             if b.non_delegated and not op.startswith(_BOOKKEEPING)}
+    result = Lowered(b"", info.num_delegated_nodes, info.num_non_delegated_nodes, info.num_delegated_subgraphs, other)
+    card = torch.frombuffer(bytearray(card_json(result).encode("utf-8")), dtype=torch.uint8).clone()
+    # The card is known only now (it records the delegation). ExecuTorch keeps constant methods in the
+    # edge manager's dict until it emits; where that dict is not there, lower again with the card.
+    # Either way the build reads the card back from the written program and checks it arrived.
+    slot = getattr(edge, "_config_methods", None)
+    try:
+        with quiet():
+            if isinstance(slot, dict) and CARD_METHOD in slot:
+                slot[CARD_METHOD] = card
+            else:
+                edge = lib["lower"](exported, partitioner=[lib["partitioner"]()], constant_methods={CARD_METHOD: card})
+            result.buffer = bytes(edge.to_executorch().buffer)
+    except Exception as e:  # noqa: BLE001
+        raise BuildError(f"ExecuTorch could not emit the program: {str(e).splitlines()[0][:300] if str(e) else type(e).__name__}") from e
+    return result

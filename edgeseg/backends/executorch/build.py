@@ -1,0 +1,151 @@
+"""Build an ExecuTorch ``.pte`` program (XNNPACK delegate; FP32, or INT8 through PT2E) from a checkpoint.
+
+ExecuTorch converts from PyTorch, so an ``.onnx`` argument is only used to find its checkpoint and
+input size (``edgeseg.backends._checkpoint``). INT8 needs calibration frames (``--calib``),
+preprocessed from the card at the program's size. A QAT checkpoint (``edgeseg quantize --method qat
+--save-checkpoint``) builds INT8 from its fake-quant-trained weights: those weights were trained
+on the same symmetric per-channel int8 grid XNNPACK's weight quantizer uses (amax / 127), so they
+quantize as QAT left them; the activation ranges are calibrated again with XNNPACK's observers
+(its activations are asymmetric, unlike the TensorRT ranges QAT learned). PT2E's own QAT is not
+used: it would be a second training path for the same result.
+
+The written program is opened with the ExecuTorch runtime and compared with PyTorch on the
+checkpoint (enforced for FP32; reported for INT8), and its card is read back before it is moved
+into place.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from edgeseg._io import atomic_write_bytes, check_output_path
+from edgeseg.backends._build import BuildResult, timed_build
+from edgeseg.backends._runner import check_threads
+from edgeseg.backends.executorch import SPEC, version
+from edgeseg.errors import BuildError, UnsupportedOptionError
+
+#: Calibration frames when --calib-num is not given (XNNPACK's histogram observers run in eager PyTorch).
+DEFAULT_CALIB_NUM = 100
+
+
+@timed_build("executorch")
+def build_executorch(
+    model: str | os.PathLike,
+    *,
+    output: str | os.PathLike | None = None,
+    int8: bool = False,
+    calib: str | None = None,
+    calib_num: int | None = None,
+    threads: int | None = None,
+    command: str | None = None,
+    log: Callable[[str], None] = print,
+) -> BuildResult:
+    """Write ``output`` (default <checkpoint stem>.pte beside the input). ``int8``: PT2E INT8 calibrated on
+    ``calib`` (``calib_num`` frames, default 100); needed for a QAT checkpoint. ``threads``: the thread
+    count recorded for the runner (None: the runtime's default, one per core) and used for the comparison."""
+    import torch
+
+    from edgeseg.backends._calib_set import open_calib_set
+    from edgeseg.backends._checkpoint import find_checkpoint
+    from edgeseg.quant.qcheckpoint import is_quantized_checkpoint
+    from edgeseg.train.checkpoint import checkpoint_source, load_checkpoint
+
+    try:
+        check_threads(threads, where="--threads")
+    except UnsupportedOptionError as e:
+        raise BuildError(str(e)) from e
+    ckpt, onnx_size, used = find_checkpoint(model, backend="executorch", converter="ExecuTorch (torch.export)")
+    out = check_output_path(output or Path(model).with_name(f"{ckpt.stem}.pte"))
+    if out.suffix != ".pte":
+        raise BuildError(f"ExecuTorch output must end in .pte, found {out.name}")
+    if calib and not int8:
+        raise BuildError("--calib is for INT8 builds: add --int8 (an FP32 program needs no calibration)")
+    if int8 and not calib:
+        raise BuildError("--int8 for executorch calibrates the activations and needs frames: --calib LIST|DIR|SPEC")
+    net, card, payload = load_checkpoint(ckpt)
+    qat = is_quantized_checkpoint(payload)
+    if qat and not int8:
+        raise BuildError(f"{ckpt} is a quantized (QAT) checkpoint: build it with --int8 --calib ..., or pass the FP32 checkpoint")
+    h, w = onnx_size or card.input_size
+    calib_set = None
+    if int8:
+        calib_set = open_calib_set(calib, card, num=calib_num or DEFAULT_CALIB_NUM, batch=1, size=(h, w))
+    log(f"using {used}")
+    precision = "int8" if int8 else "fp32"
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    t0 = time.perf_counter()
+    if calib_set is not None:
+        log(f"quantizing for XNNPACK (PT2E INT8, per-channel weights) on {len(calib_set)} frames from {calib}"
+            + (" (the QAT checkpoint's weights)" if qat else ""))
+
+    def card_json(lowered: Any) -> str:
+        return _card(card, ckpt=ckpt, precision=precision, size=(h, w), lowered=lowered, calib_set=calib_set,
+                     calib=calib, qat=qat, threads=threads, command=command,
+                     seconds=time.perf_counter() - t0, source=checkpoint_source(ckpt)).to_json()
+
+    from edgeseg.backends.executorch._lower import lower
+
+    lowered = lower(net, torch.zeros(1, 3, h, w), card_json=card_json,
+                    calib=None if calib_set is None else calib_set.batches(), log=log)
+    warn = lowered.warning()
+    if warn:
+        log(warn)
+    path_name = (f"ExecuTorch {version()}: XNNPACK {precision.upper()}"
+                 + (" (PT2E, XNNPACK quantizer" + (", QAT weights)" if qat else ")") if int8 else "")
+                 + f", {lowered.delegated_nodes} ops delegated"
+                 + (f", {sum(lowered.not_delegated.values())} not" if lowered.not_delegated else ""))
+    new_card, comparison = _check(lowered.buffer, out=out, ckpt=ckpt, precision=precision, threads=threads, size=(h, w))
+    atomic_write_bytes(out, lowered.buffer)
+    return BuildResult(path=out, precision=precision, path_name=path_name, card=new_card, comparison=comparison,
+                       notes=(warn,) if warn else ())
+
+
+def _card(card: Any, *, ckpt: Path, precision: str, size: tuple[int, int], lowered: Any, calib_set: Any, calib: str | None,
+          qat: bool, threads: int | None, command: str | None, seconds: float, source: str) -> Any:
+    from edgeseg.backends.executorch._lower import XNNPACK_INT8
+
+    extra = {k: v for k, v in card.extra.items() if k not in ("quantization", "flavour")}
+    extra.update({
+        "backend": "executorch",
+        "executorch_version": version(),
+        "graph_capture": "torch.export",
+        "delegation": lowered.delegation,
+        "threads": threads,  # None: the runtime's default
+        "build_seconds": round(seconds, 3),
+        "build_command": command,
+    })
+    calibration = dict(card.calibration)
+    if precision == "int8":
+        from edgeseg.quant.ptq import calib_facts
+
+        extra["flavour"] = "xnnpack-pt2e"
+        extra["quantization"] = {**XNNPACK_INT8, "weights_from": "QAT checkpoint (fake-quant trained weights; activation "
+                                 "ranges calibrated again)" if qat else "FP32 checkpoint"}
+        calibration = {"method": "histogram (XNNPACK quantizer)", **calib_facts(calib_set), "spec": calib}
+    return card.replace(precision=precision, input_size=(int(size[0]), int(size[1])), source=source,
+                        calibration=calibration, extra=extra)
+
+
+def _check(buffer: bytes, *, out: Path, ckpt: Path, precision: str, threads: int | None,
+           size: tuple[int, int]) -> tuple[Any, dict[str, Any]]:
+    """Open the program from a temporary copy beside ``out``: its card, and its logits against PyTorch on
+    the checkpoint (enforced for FP32)."""
+    from edgeseg.backends._build import compare_with_source
+    from edgeseg.backends.executorch.runner import ExecuTorchRunner
+
+    with tempfile.TemporaryDirectory(prefix=".edgeseg-et-", dir=out.parent) as tmp:
+        staged = Path(tmp) / out.name
+        staged.write_bytes(buffer)
+        with ExecuTorchRunner(staged, threads=threads) as runner:
+            card = runner.card
+            if card.extra.get("backend") != "executorch" or card.precision != precision:
+                raise BuildError(f"the program's stored card did not arrive intact (read back {card.precision}, "
+                                 f"backend {card.extra.get('backend')!r}); nothing written")
+            comparison = compare_with_source(runner.infer, ckpt, card, precision=precision, enforce=precision == "fp32",
+                                             what="ExecuTorch program", threads=threads, size=size)
+    return card, comparison

@@ -175,10 +175,16 @@ def run(args: argparse.Namespace) -> int:
                  [out / "model.mlpackage"], needs=[ckpt])
     else:
         pipe.skip("build coreml", backends.get("coreml", {}).get("reason", "coremltools not installed"))
+    pte = out / "model_int8.pte"
+    if backends.get("executorch", {}).get("can_build"):
+        pipe.run("build executorch int8", ["build", str(ckpt), "--backend", "executorch", "--int8", "--calib", data,
+                                           "--calib-num", ncal, "-o", str(pte)], [pte], needs=[ckpt])
+    else:
+        pipe.skip("build executorch", backends.get("executorch", {}).get("reason", "executorch not installed"))
 
     # 6. bench + report
     named = [("torch-fp32", ckpt), ("ort-fp32", onnx_fp32), ("ort-fp32-opt", ort_fp32), ("ort-int8-cpu", ort_int8),
-             ("trt-qdq-ptq-on-ort", ptq), ("trt-qdq-qat-on-ort", qat)]
+             ("trt-qdq-ptq-on-ort", ptq), ("trt-qdq-qat-on-ort", qat), ("et-int8", pte)]
     named += [(f"ov-{p.stem.split('_')[-1]}", p) for p in ov_irs] + [(f"trt-{p.stem.split('_')[-1]}", p) for p in engines]
     import yaml
 

@@ -36,11 +36,12 @@ class Lowered:
     other_nodes: int
     subgraphs: int
     not_delegated: dict[str, int] = field(default_factory=dict)
+    rewrites: list[str] = field(default_factory=list)
 
     @property
     def delegation(self) -> dict[str, Any]:
         return {"delegate": "XnnpackBackend", "delegated_nodes": self.delegated_nodes, "other_nodes": self.other_nodes,
-                "subgraphs": self.subgraphs, "not_delegated": dict(self.not_delegated)}
+                "subgraphs": self.subgraphs, "not_delegated": dict(self.not_delegated), "rewrites": list(self.rewrites)}
 
     def warning(self) -> str | None:
         """One line naming the operators left to ExecuTorch's portable kernels, or None when all run in XNNPACK."""
@@ -53,6 +54,32 @@ class Lowered:
 
 #: Graph nodes that are bookkeeping, not operators (not counted as "not delegated").
 _BOOKKEEPING = ("getitem", "executorch_call_delegate", "lowered_module", "alloc", "output", "placeholder")
+
+
+def pad_avg_pools(net: Any) -> tuple[Any, list[str]]:
+    """A copy of ``net`` whose zero-padded average pools XNNPACK can take, and the rewrites made.
+
+    XNNPACK refuses ``AvgPool2d(padding=p)`` with ``count_include_pad=True`` (PyTorch's default, used by
+    CGNet's input injection), which would leave those pools on ExecuTorch's portable kernels. Counting
+    the padding as zeros is exactly an explicit ``ZeroPad2d(p)`` followed by the pool without padding,
+    which it takes. (The build's comparison with PyTorch checks the result.)"""
+    import copy
+
+    import torch.nn as nn
+
+    out = copy.deepcopy(net)
+    done: list[str] = []
+    for name, mod in list(out.named_modules()):
+        for child_name, child in list(mod.named_children()):
+            if (isinstance(child, nn.AvgPool2d) and child.count_include_pad and not child.ceil_mode
+                    and child.divisor_override is None and child.padding not in (0, (0, 0))):
+                pad = child.padding if isinstance(child.padding, tuple) else (child.padding, child.padding)
+                setattr(mod, child_name, nn.Sequential(
+                    nn.ZeroPad2d((pad[1], pad[1], pad[0], pad[0])),
+                    nn.AvgPool2d(child.kernel_size, child.stride, padding=0),
+                ))
+                done.append(f"{name + '.' if name else ''}{child_name}: AvgPool2d(padding={child.padding}) -> ZeroPad2d + AvgPool2d")
+    return out, done
 
 
 def _imports() -> dict[str, Any]:
@@ -100,7 +127,7 @@ def lower(net: Any, example: Any, *, card_json: Callable[[Lowered], str], calib:
     import torch
 
     lib = _imports()
-    net = net.eval()
+    net, rewrites = pad_avg_pools(net.eval())
     try:
         with quiet():
             exported = torch.export.export(net, (example,))
@@ -116,7 +143,8 @@ def lower(net: Any, example: Any, *, card_json: Callable[[Lowered], str], calib:
         raise BuildError(f"ExecuTorch could not export/lower the model: {str(e).splitlines()[0][:300] if str(e) else type(e).__name__}") from e
     other = {op: b.non_delegated for op, b in info.delegation_by_operator.items()
              if b.non_delegated and not op.startswith(_BOOKKEEPING)}
-    result = Lowered(b"", info.num_delegated_nodes, info.num_non_delegated_nodes, info.num_delegated_subgraphs, other)
+    result = Lowered(b"", info.num_delegated_nodes, info.num_non_delegated_nodes, info.num_delegated_subgraphs, other,
+                     rewrites=rewrites)
     card = torch.frombuffer(bytearray(card_json(result).encode("utf-8")), dtype=torch.uint8).clone()
     # The card is known only now (it records the delegation). ExecuTorch keeps constant methods in the
     # edge manager's dict until it emits; where that dict is not there, lower again with the card.

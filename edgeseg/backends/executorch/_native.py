@@ -28,11 +28,11 @@ NOISE = re.compile(
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
     """Run the block with file descriptor 2 captured; afterwards re-emit the lines that are not ``NOISE``."""
+    fd = 2  # native code writes to descriptor 2 whatever sys.stderr is
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        fd = 2
-    sys.stderr.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
     saved = os.dup(fd)
     with tempfile.TemporaryFile() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporters' deprecation notices are not the user's to act on

@@ -68,12 +68,12 @@ class ExecuTorchRunner(BaseRunner):
             raise ExportError(f"{p}: the program has no 'forward' method (has {sorted(program.method_names)})")
         threads = recorded_threads(self.card) if threads is None else threads
         pool = threadpool()
-        if threads is not None and pool._threadpool_get_thread_count() != threads:
-            # before the method is loaded: resetting the pool under a loaded, never-run XNNPACK method aborts the process
-            with quiet():
+        with quiet():  # the pool's first use runs cpuinfo, which prints what it reads from /sys
+            if threads is not None and pool._threadpool_get_thread_count() != threads:
+                # before the method is loaded: resetting the pool under a loaded, never-run XNNPACK method aborts the process
                 pool._unsafe_reset_threadpool(int(threads))
-        with quiet():
             self._method = program.load_method("forward")
+            self.threads = int(pool._threadpool_get_thread_count())
         meta = self._method.metadata
         if meta.num_inputs() != 1 or meta.num_outputs() < 1:
             raise ExportError(f"{p}: expected one input and one output, found {meta.num_inputs()} / {meta.num_outputs()}")
@@ -88,7 +88,6 @@ class ExecuTorchRunner(BaseRunner):
             raise ExportError(f"{p}: program output has shape {oshape}, expected (N, {self.card.num_classes}, H, W)")
         self._program = program
         self._ran = False
-        self.threads = int(pool._threadpool_get_thread_count())
         self.precision = self.card.precision
         self.options = {"threads": self.threads}
         self._limits(size=(int(shape[2]), int(shape[3])), batch=(int(shape[0]), int(shape[0])))

@@ -59,10 +59,9 @@ def test_fp32_program_card_delegation_and_parity(programs, tiny_models):
     assert card.extra["build_command"] == "edgeseg build tiny.onnx" and card.source.startswith("tiny.pt@sha256:")
     d = card.extra["delegation"]
     assert d["delegate"] == "XnnpackBackend" and d["delegated_nodes"] > 50 and d["subgraphs"] >= 1
-    # CGNet's global average pools are not taken by XNNPACK here: named in the card and warned about
-    assert d["not_delegated"] == {"aten_avg_pool2d_default": 3}
-    assert any(line.startswith("warning: 3 of") and "avg_pool2d" in line for line in logs)
-    assert res.notes and "outside XNNPACK" in res.notes[0]
+    # CGNet's padded input-injection pools, rewritten so that XNNPACK takes them: every operator delegated
+    assert len(d["rewrites"]) == 3 and all("ZeroPad2d" in r for r in d["rewrites"])
+    assert d["not_delegated"] == {} and not any(line.startswith("warning:") for line in logs) and not res.notes
     c = res.comparison
     assert c["enforced"] and c["passed"] and c["max_abs_diff"] < 1e-3
     assert "checkpoint" in logs[0] and "named by tiny.onnx" in logs[0]
@@ -151,3 +150,21 @@ def test_delegation_warning_names_the_operators():
                             "kernels: aten_avg_pool2d_default x2, aten_foo_default x1")
     assert Lowered(b"", 10, 1, 1, {}).warning() is None
     assert json.loads(json.dumps(lw.delegation))["not_delegated"]["aten_foo_default"] == 1
+
+
+def test_padded_average_pools_are_rewritten_exactly(tiny_models):
+    """count_include_pad=True pooling == explicit zero padding + unpadded pooling (the rewrite XNNPACK needs)."""
+    import torch
+
+    from edgeseg.backends.executorch._lower import pad_avg_pools
+
+    x = torch.randn(2, 3, 37, 50)
+    for pool in (torch.nn.AvgPool2d(3, 2, 1), torch.nn.AvgPool2d((3, 5), 2, (1, 2))):
+        new, done = pad_avg_pools(torch.nn.Sequential(pool))
+        assert len(done) == 1 and torch.allclose(new(x), pool(x), atol=1e-6)
+    kept = torch.nn.AvgPool2d(3, 2, 1, count_include_pad=False)  # XNNPACK takes it as it is
+    assert pad_avg_pools(torch.nn.Sequential(kept))[1] == []
+    new, done = pad_avg_pools(tiny_models.model)
+    assert len(done) == 3 and new is not tiny_models.model
+    with torch.no_grad():
+        assert torch.allclose(new(torch.ones(1, 3, 64, 96)), tiny_models.model(torch.ones(1, 3, 64, 96)), atol=1e-5)

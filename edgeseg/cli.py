@@ -6,9 +6,12 @@ heavy libraries (torch, onnx, tensorrt) inside ``run`` so ``edgeseg --help`` sta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from typing import Sequence
+import threading
+from typing import Iterator, Sequence
 
 from edgeseg import __version__
 from edgeseg.errors import EdgesegError
@@ -55,6 +58,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """For the block, SIGTERM raises KeyboardInterrupt in the main thread, so a command cleans up as it
+    does on Ctrl-C (``bench`` kills its row worker, temporary folders go, outputs stay atomic) instead of
+    dying with its worker processes orphaned. Commands that handle SIGTERM themselves (``train``,
+    ``camera``) install their own handler inside the block. Off the main thread: nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -62,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        return int(args._run(args) or 0)
+        with sigterm_as_interrupt():
+            return int(args._run(args) or 0)
     except EdgesegError as e:
         if args.debug:
             raise

@@ -151,9 +151,9 @@ ROWS = [
         (15,), absent=("pwned", "pwned.mp4"), subprocess=True),
     Row("build-ort-dla-core", plant_build_ort_dla, r"--dla-core.*tensorrt", (18,), absent=("x.onnx",)),
     Row("build-tensorrt-threads", plant_build_trt_threads,
-        r"--backend tensorrt does not take --threads \(accepted by onnxruntime, openvino\)$", (18,), absent=("x.engine",)),
+        r"--backend tensorrt does not take --threads \(accepted by onnxruntime, openvino, executorch\)$", (18,), absent=("x.engine",)),
     Row("build-coreml-calib-and-calib-cache", plant_build_coreml_calib,
-        r"--backend coreml does not take --calib \(accepted by onnxruntime, tensorrt\); "
+        r"--backend coreml does not take --calib \(accepted by onnxruntime, tensorrt, executorch\); "
         r"--calib-cache \(accepted by tensorrt\)$", (18,), absent=("x.mlpackage", "c.cache")),
     Row("export-over-good-onnx-parity-fails", plant_export_over_good_parity_fails, r"nowhere", (11,),
         unchanged=("good.onnx",)),

@@ -210,7 +210,7 @@ def test_fp16_and_tensorrt_options_are_rejected_for_openvino(ir, tmp_path):
     assert code == 2 and "Traceback" not in err
     assert "--backend openvino does not take --fp16 (accepted by onnxruntime, tensorrt, coreml)" in err.strip().splitlines()[-1]
     code, _, err = cli(["build", ir.onnx, "--backend", "openvino", "--calib", "synthetic:2", "-o", tmp_path / "h.xml"])
-    assert code == 2 and "does not take --calib (accepted by onnxruntime, tensorrt)" in err
+    assert code == 2 and "does not take --calib (accepted by onnxruntime, tensorrt, executorch)" in err
     check_options("openvino", {"int8": True, "threads": 2})  # the two it takes
     assert list(tmp_path.iterdir()) == []
 

@@ -11,7 +11,7 @@ HELP = "INT8: PTQ/QAT to a TensorRT-ready Q/DQ ONNX (checked), or --method ort-c
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from edgeseg.quant.pipeline import CALIB_METHODS, METHODS
+    from edgeseg.quant.pipeline import BIAS_CORRECTIONS, CALIB_METHODS, METHODS
 
     p.add_argument("checkpoint", help="FP32 .pt checkpoint (ort-cpu also takes an FP32 .onnx from edgeseg export)")
     p.add_argument("--method", choices=METHODS, default="ptq",
@@ -22,7 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(required for ptq and ort-cpu; qat defaults to --data)")
     p.add_argument("--calib-method", choices=CALIB_METHODS, default=None,
                    help="activation ranges: max, percentile, entropy (TensorRT KL), mse, or all (evaluate each "
-                        "on --val-data and keep the best). Default: entropy")
+                        "on --val-data and keep the best). Default: mse for ptq, entropy for qat")
+    p.add_argument("--bias-correction", choices=BIAS_CORRECTIONS, default=None,
+                   help="ptq: after calibration, shift each quantized layer's bias by the mean float-vs-INT8 output "
+                        "error: sequential (default; layer by layer through the quantized model, at most 64 "
+                        "calibration frames held in memory), fast (one pass, float inputs), none")
     p.add_argument("--percentile", type=float_in(0, 100, above=True), default=99.99, help="for --calib-method percentile (default 99.99)")
     p.add_argument("--calib-num", dest="num_calib", type=int_in(1), default=256, metavar="N",
                    help="calibration frames (default 256)")
@@ -47,10 +51,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     qat.add_argument("--save-checkpoint", default=None, metavar="PT",
                      help="also write the QAT weights as a checkpoint here (default: not written); "
                           "edgeseg export/eval read it as FP32 weights")
-    val = p.add_argument_group("choosing the calibration method (--calib-method all)")
-    val.add_argument("--val-data", default=None, help="dataset spec for the comparison (default --data), split --val-split")
-    val.add_argument("--val-split", default="val", help="split for the comparison (default val)")
-    val.add_argument("--val-max-frames", type=int_in(1), default=None, help="evaluate at most N frames per method")
+    val = p.add_argument_group("measuring PTQ on val (and --calib-method all)")
+    val.add_argument("--val-data", default=None,
+                     help="dataset spec (default --data): ptq prints FP32 and INT8 mIoU on it and warns when INT8 "
+                          "loses more than 0.5 point; --calib-method all compares the methods on it")
+    val.add_argument("--val-split", default="val", help="split to evaluate (default val)")
+    val.add_argument("--val-max-frames", type=int_in(1), default=None, help="evaluate at most N frames (per method with --calib-method all; default all)")
     cpu = p.add_argument_group("ort-cpu")
     cpu.add_argument("--reduce-range", choices=("auto", "on", "off"), default="auto",
                      help="7-bit weights for x86 CPUs without VNNI (default auto: decided from this CPU)")
@@ -67,6 +73,7 @@ _METHOD_OPTIONS = {
     "--max-steps": ("max_steps", None, ("qat",)), "--save-checkpoint": ("save_checkpoint", None, ("qat",)),
     "--data": ("data", None, ("qat", "ptq")),
     "--calib-method": ("calib_method", None, ("ptq", "qat")), "--percentile": ("percentile", 99.99, ("ptq", "qat")),
+    "--bias-correction": ("bias_correction", None, ("ptq",)),
     "--allow-float": ("allow_float", [], ("ptq", "qat")),
     "--val-data": ("val_data", None, ("ptq", "qat")), "--val-max-frames": ("val_max_frames", None, ("ptq", "qat")),
     "--reduce-range": ("reduce_range", "auto", ("ort-cpu",)), "--per-tensor": ("per_tensor", False, ("ort-cpu",)),
@@ -92,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     _check_options(args)
     quantize(
         args.checkpoint, method=args.method, output=args.output, calib=args.calib, calib_method=args.calib_method,
-        percentile=args.percentile, num_calib=args.num_calib, calib_batch=args.calib_batch, size=args.size,
+        bias_correction=args.bias_correction, percentile=args.percentile, num_calib=args.num_calib, calib_batch=args.calib_batch, size=args.size,
         dynamic=args.dynamic, allow_float=args.allow_float, data=args.data, epochs=args.epochs, lr=args.lr,
         batch=args.batch, crop=args.crop, class_weights=not args.no_class_weights, max_steps=args.max_steps,
         save_checkpoint=args.save_checkpoint, val_data=args.val_data, val_split=args.val_split,

@@ -11,8 +11,10 @@ from edgeseg.backends._build import human_size
 
 METHODS = ("ptq", "qat", "ort-cpu")
 CALIB_METHODS = ("max", "percentile", "entropy", "mse", "all")
-#: Default activation calibration per method (see docs/quantization.md for the measurements).
-DEFAULT_CALIB = {"ptq": "entropy", "qat": "entropy"}
+BIAS_CORRECTIONS = ("none", "fast", "sequential")
+#: Defaults per method (docs/quantization.md has the measurements): activation calibration, bias correction.
+DEFAULT_CALIB = {"ptq": "mse", "qat": "entropy"}
+DEFAULT_BIAS_CORRECTION = {"ptq": "sequential", "qat": "none"}
 
 
 def _default_output(ckpt, method: str):
@@ -69,6 +71,26 @@ def _run_ort_cpu(checkpoint, out, *, calib_src, reduce_range, per_channel, num_c
     return out
 
 
+def _report_drop(measured: dict | None, *, method: str, spec: str | None, split: str, max_frames: int | None,
+                 max_drop: float | None, log: Callable[[str], None]) -> dict | None:
+    """Log the PTQ val measurement (and the QAT hint when the drop is large); the card's record of it."""
+    from edgeseg.quant.compare import MAX_PTQ_DROP, drop_warning
+
+    if method != "ptq":
+        return None
+    if measured is None:
+        log("accuracy loss not measured: pass --val-data SPEC to compare FP32 and INT8 mIoU on its val split")
+        return None
+    fp, q = measured["fp32"], measured["int8"]
+    log(f"val mIoU on {spec} [{split}]: FP32 {100 * fp:.2f}%, INT8 {100 * q:.2f}% (fake-quant model), "
+        f"{100 * (q - fp):+.2f} points")
+    warning = drop_warning(fp, q, max_drop=MAX_PTQ_DROP if max_drop is None else max_drop)
+    if warning:
+        log(warning)
+    return {"data": spec, "split": split, "max_frames": max_frames, "fp32_miou": round(float(fp), 6),
+            "int8_miou": round(float(q), 6), "evaluator": "fake-quant model (PyTorch)"}
+
+
 def quantize(
     checkpoint: str | os.PathLike,
     *,
@@ -76,6 +98,7 @@ def quantize(
     output: str | os.PathLike | None = None,
     calib: str | None = None,
     calib_method: str | None = None,
+    bias_correction: str | None = None,
     percentile: float = 99.99,
     num_calib: int = 256,
     calib_batch: int = 8,
@@ -93,6 +116,7 @@ def quantize(
     val_data: str | None = None,
     val_split: str = "val",
     val_max_frames: int | None = None,
+    max_drop: float | None = None,
     reduce_range: str = "auto",
     per_channel: bool = True,
     device: str = "auto",
@@ -106,8 +130,12 @@ def quantize(
     ``method``: "ptq" (default; calibrate on ``calib``), "qat" (calibrate on ``calib`` or ``data``,
     then fine-tune ``epochs`` on ``data``; also writes the QAT checkpoint to ``save_checkpoint`` when
     given, default none) -> a TensorRT-ready Q/DQ ONNX, checked by the Q/DQ rules; "ort-cpu" -> ONNX
-    Runtime's asymmetric CPU INT8 (not for TensorRT). ``calib_method`` (default entropy; "all"
-    compares them on ``val_data``). Progress lines go to ``log``. The output is checked before any work."""
+    Runtime's asymmetric CPU INT8 (not for TensorRT). ``calib_method`` (default mse for ptq, entropy
+    for qat; "all" compares them on ``val_data``). ``bias_correction`` (ptq only; default
+    "sequential", or "fast", "none"). PTQ with ``val_data`` measures FP32 and INT8 mIoU on it and logs
+    a warning suggesting QAT when INT8 loses more than ``max_drop`` points (default None:
+    ``compare.MAX_PTQ_DROP``, 0.5).
+    Progress lines go to ``log``. The output is checked before any work."""
     import time
 
     import torch
@@ -139,6 +167,11 @@ def quantize(
     if not calib_src:
         raise QuantizationError("--method ptq needs --calib LIST|DIR|SPEC (the calibration frames)")
     cmethod = calib_method or DEFAULT_CALIB[method]
+    bias = bias_correction or DEFAULT_BIAS_CORRECTION[method]
+    if bias not in BIAS_CORRECTIONS:
+        raise QuantizationError(f"bias correction {bias!r}: expected one of {', '.join(BIAS_CORRECTIONS)}")
+    if method == "qat" and bias != "none":
+        raise QuantizationError("bias correction is for ptq only (QAT trains the biases)")
     val_spec = val_data or data
     if cmethod == "all" and not val_spec:
         raise QuantizationError("--calib-method all needs --val-data (or --data) to compare the methods on")
@@ -152,19 +185,30 @@ def quantize(
     calib = CalibrationSet(calib_src, card, num=num_calib, batch=calib_batch, size=size, seed=seed)
     log(f"calibrating {card.arch} on {len(calib)} frames from {calib_src} at {size[0]}x{size[1]} (HxW)")
     qmodel, placement, _, stats = ptq(model, calib, method="max" if cmethod == "all" else cmethod,
-                                      percentile=percentile, progress=progress, device=device)
-    chosen = cmethod
+                                      percentile=percentile, bias_correction="none" if cmethod == "all" else bias,
+                                      progress=progress, device=device)
+    chosen, measured = cmethod, None
     if cmethod == "all":
         from edgeseg.data.datasets import open_dataset
         from edgeseg.quant.compare import compare_methods
 
         val = open_dataset(val_spec, val_split, size=size)
-        res = compare_methods(qmodel, stats, model.to(device), card, val, percentile=percentile,
-                              max_frames=val_max_frames, progress=progress, device=device)
+        res = compare_methods(qmodel, stats, model.to(device), card, val, percentile=percentile, bias_correction=bias,
+                              calib=calib, max_frames=val_max_frames, progress=progress, device=device)
         chosen = res["best"]
-        log(f"calibration methods on {val_spec} [{val_split}]: FP32 mIoU {100 * res['fp32']:.2f}%")
+        measured = {"fp32": res["fp32"], "int8": res["methods"][chosen]}
+        log(f"calibration methods on {val_spec} [{val_split}] (bias correction {bias}): FP32 mIoU {100 * res['fp32']:.2f}%")
         for m, v in res["methods"].items():
             log(f"  {m:<10} INT8 mIoU {100 * v:.2f}%{'   <- best' if m == chosen else ''}")
+    elif method == "ptq" and val_spec:
+        from edgeseg.data.datasets import open_dataset
+        from edgeseg.quant.compare import measure_drop
+
+        val = open_dataset(val_spec, val_split, size=size)
+        measured = measure_drop(qmodel, model.to(device), card, val, max_frames=val_max_frames, progress=progress,
+                                device=device)
+    val_info = _report_drop(measured, method=method, spec=val_spec, split=val_split, max_frames=val_max_frames,
+                            max_drop=max_drop, log=log)
     qat_info = None
     if method == "qat":
         from edgeseg.data.datasets import open_dataset
@@ -178,7 +222,8 @@ def quantize(
         log(f"QAT: {qat_info['steps']} steps in {qat_info['seconds']:.0f} s, loss per epoch "
               + ", ".join(f"{v:.4f}" for v in qat_info["loss"]))
     qcard = quantized_card(card, method=chosen, calib_facts=calib_facts(calib), placement=placement,
-                           percentile=percentile, source=checkpoint_source(checkpoint), qat=qat_info)
+                           percentile=percentile, bias_correction=bias, source=checkpoint_source(checkpoint),
+                           qat=qat_info, val=val_info)
     qmodel.cpu()
     if allow_float:
         qcard.extra["quantization"]["float_ops"] = sorted(allow_float)
@@ -195,5 +240,5 @@ def quantize(
     log(f"Q/DQ check OK: {s['quantized_ops']} quantized ops, {s['quantize_linear']} Q / {s['dequantize_linear']} DQ, "
         f"{s['int8_weights']} int8 weight tensors")
     log(f"wrote {out} ({human_size(out.stat().st_size)}, {ratio:.2f}x the FP32 ONNX; {method}, "
-        f"calibration {chosen}) in {time.perf_counter() - t0:.0f} s")
+        f"calibration {chosen}, bias correction {bias}) in {time.perf_counter() - t0:.0f} s")
     return out

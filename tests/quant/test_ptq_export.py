@@ -157,3 +157,5 @@ def test_calib_method_all_picks_the_best(trained_ckpt, calib_dir, tmp_path, caps
     best = next(line.split()[0] for line in text.splitlines() if "<- best" in line)
     assert rows[best] == max(rows.values())
     assert card_from_onnx(out).calibration["method"] == best
+    assert card_from_onnx(out).calibration["bias_correction"] == "sequential"  # each method compared with it
+    assert "(bias correction sequential)" in text

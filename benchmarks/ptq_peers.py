@@ -1,0 +1,294 @@
+#!/usr/bin/env python
+"""edgeseg's PTQ against its peers: val mIoU of FP32, edgeseg PTQ (each calibration method with each
+bias correction, and the default `edgeseg quantize` output), OpenVINO NNCF and ONNX Runtime's own
+quantizer, every INT8 model calibrated on the same frames.
+
+    python benchmarks/ptq_peers.py --checkpoint edgeseg/weights/cgnet_camvid.pt \\
+        --data camvid:/work/shared/datasets/camvid --calib-num 100 --threads 1
+
+Calibration: ``CalibrationSet(DATA, card, num=N)`` (train split, evenly spaced) for every row.
+Evaluation: the ``DATA`` val split at the card's input size with ``edgeseg.train.evaluate``.
+Rows and their evaluators:
+
+- ``fp32``: the checkpoint in PyTorch.
+- ``edgeseg <method> / bc <mode>``: one statistics pass, then per row the method's ranges and the
+  bias correction (``edgeseg.quant.bias_correction``), exported with ``export_qdq_onnx`` (checked
+  TensorRT Q/DQ) and run by ONNX Runtime (CPU, all graph optimizations) -- what users deploy.
+- ``edgeseg default``: ``edgeseg.quant.quantize`` with its defaults (the `edgeseg quantize` command),
+  the written ONNX run by ONNX Runtime.
+- ``nncf default`` / ``nncf full bc``: ``nncf.quantize`` on the OpenVINO model read from the FP32
+  ONNX export (default preset and settings; the second with ``fast_bias_correction=False``), run by
+  OpenVINO on the CPU with INFERENCE_PRECISION_HINT f32 (no bf16).
+- ``ort quantizer``: ``edgeseg.quant.ort_cpu.quantize_ort_cpu`` (what ``edgeseg build --backend
+  onnxruntime --int8`` runs: uint8 asymmetric activations, CPU only), run by ONNX Runtime.
+
+``--threads N`` pins the process to N cores (NNCF's own statistics runs included) and gives every
+runtime N threads. Results are appended to ``--out`` (default benchmarks/results/ptq_peers.json).
+Run it with stdin from /dev/null when it runs in the background (OpenVINO's telemetry may ask on a
+terminal). ``--max-frames 3 --calib-num 8 --methods mse --out -`` is a one-minute smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as dt
+import json
+import os
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+GROUPS = ("fp32", "edgeseg", "default", "nncf", "ort")
+
+
+def _pin(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, set(cpus[:threads]))
+    except (AttributeError, OSError):  # not Linux: the runtimes' thread settings still apply
+        pass
+
+
+class _OpenVinoModel:
+    """A compiled OpenVINO model as a Runner for ``evaluate`` (f32 inference precision, N threads)."""
+
+    backend = "openvino"
+
+    def __init__(self, ov_model: Any, card: Any, *, threads: int) -> None:
+        import openvino as ov
+
+        from edgeseg.backends.openvino.build import compile_config
+
+        self.card = card
+        self.compiled = ov.Core().compile_model(ov_model, "CPU", compile_config(threads=threads))
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return tuple(self.card.input_size)
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self.compiled(batch)[0])
+
+
+def _frames(calib) -> list[np.ndarray]:
+    """The calibration set as single frames (1, 3, H, W), NNCF's dataset items."""
+    return [b[i : i + 1] for b in calib.batches() for i in range(len(b))]
+
+
+def _row(rid: str, tool: str, evaluator: str, res: dict, **facts: Any) -> dict[str, Any]:
+    return {"id": rid, "tool": tool, **facts, "evaluator": evaluator, "miou": round(float(res["miou"]), 6),
+            "per_class_iou": {k: (None if v is None else round(float(v), 6)) for k, v in res["per_class_iou"].items()},
+            "frames": res["frames"], "eval_s": res["seconds"]}
+
+
+def _edgeseg_rows(model, card, calib, val, tmp: Path, *, methods, modes, threads: int, ev: Callable, log) -> list[dict]:
+    from edgeseg.backends import open_runner
+    from edgeseg.quant.bias_correction import correct_bias
+    from edgeseg.quant.calibrate import apply_amax, collect_statistics
+    from edgeseg.quant.placement import prepare
+    from edgeseg.quant.ptq import calib_facts, quantized_card
+    from edgeseg.quant.qdq_export import export_qdq_onnx
+
+    t0 = time.perf_counter()
+    base, placement = prepare(model)
+    stats = collect_statistics(base, calib.batches(), total=calib.num_batches(), progress=False)
+    stats_s = time.perf_counter() - t0
+    rows = []
+    for method in methods:
+        for mode in modes:
+            t0 = time.perf_counter()
+            qmodel = copy.deepcopy(base)
+            apply_amax(qmodel, stats, method)
+            correct_bias(qmodel, calib.batches(), mode=mode, total=calib.num_batches(), progress=False)
+            qcard = quantized_card(card, method=method, calib_facts=calib_facts(calib), placement=placement,
+                                   bias_correction=mode)
+            path = export_qdq_onnx(qmodel, qcard, tmp / f"edgeseg_{method}_{mode}.onnx")
+            q_s = time.perf_counter() - t0 + stats_s
+            with open_runner(path, threads=threads) as runner:
+                res = ev(runner, f"{method}/{mode}")
+            rows.append(_row(f"edgeseg {method} / bc {mode}", "edgeseg", "onnxruntime (exported Q/DQ ONNX)", res,
+                             calibration=method, bias_correction=mode, quantize_s=round(q_s, 1),
+                             bytes=path.stat().st_size))
+            log(rows[-1])
+    return rows
+
+
+def _default_row(args, card, tmp: Path, *, ev: Callable, log) -> dict:
+    from edgeseg.backends import open_runner
+    from edgeseg.card import card_from_onnx
+    from edgeseg.quant import quantize
+
+    t0 = time.perf_counter()
+    out = quantize(args.checkpoint, calib=args.data, num_calib=args.calib_num, calib_batch=args.calib_batch,
+                   size=tuple(card.input_size), output=tmp / "edgeseg_default.onnx", device="cpu", progress=False,
+                   log=lambda s: None)
+    q_s = time.perf_counter() - t0
+    qcard = card_from_onnx(out)
+    with open_runner(out, threads=args.threads) as runner:
+        res = ev(runner, "default")
+    row = _row("edgeseg default", "edgeseg", "onnxruntime (exported Q/DQ ONNX)", res,
+               calibration=qcard.calibration["method"], bias_correction=qcard.calibration["bias_correction"],
+               quantize_s=round(q_s, 1), bytes=out.stat().st_size,
+               command=f"edgeseg quantize {args.checkpoint} --calib {args.data} --calib-num {args.calib_num}")
+    log(row)
+    return row
+
+
+def _nncf_rows(fp32_onnx: Path, card, calib, *, threads: int, ev: Callable, log) -> list[dict]:
+    import nncf
+    import openvino as ov
+
+    rows = []
+    frames = _frames(calib)
+    for rid, fast in (("nncf default", True), ("nncf full bc", False)):
+        t0 = time.perf_counter()
+        ov_model = ov.Core().read_model(str(fp32_onnx))
+        qmodel = nncf.quantize(ov_model, nncf.Dataset(frames), subset_size=len(frames), fast_bias_correction=fast)
+        q_s = time.perf_counter() - t0
+        res = ev(_OpenVinoModel(qmodel, card, threads=threads), rid)
+        rows.append(_row(rid, f"nncf {nncf.__version__}", "openvino CPU, f32 inference precision", res,
+                         calibration="nncf default (preset performance: symmetric)",
+                         bias_correction="fast" if fast else "full", quantize_s=round(q_s, 1),
+                         settings=f"nncf.quantize(ov_model, dataset, subset_size={len(frames)}, fast_bias_correction={fast})"))
+        log(rows[-1])
+    return rows
+
+
+def _ort_row(fp32_onnx: Path, calib, tmp: Path, *, threads: int, ev: Callable, log) -> dict:
+    from edgeseg.backends import open_runner
+    from edgeseg.card import card_from_onnx
+    from edgeseg.quant.ort_cpu import quantize_ort_cpu
+
+    t0 = time.perf_counter()
+    out = quantize_ort_cpu(fp32_onnx, tmp / "ort_int8.onnx", calib=calib)
+    q_s = time.perf_counter() - t0
+    with open_runner(out, threads=threads) as runner:
+        res = ev(runner, "ort")
+    rr = card_from_onnx(out).extra["quantization"]["reduce_range"]
+    row = _row("ort quantizer", "onnxruntime.quantization", "onnxruntime", res, calibration="minmax",
+               bias_correction="none", quantize_s=round(q_s, 1), bytes=out.stat().st_size,
+               settings=f"quantize_ort_cpu: QDQ, uint8 asymmetric activations, per-channel int8 weights, "
+                        f"first/last conv float, reduce_range={rr}")
+    log(row)
+    return row
+
+
+def _versions() -> dict[str, Any]:
+    from edgeseg._env import library_versions
+
+    out = library_versions()
+    for name in ("openvino", "nncf"):
+        try:
+            out[name] = __import__(name).__version__
+        except ImportError:
+            out[name] = None
+    return out
+
+
+def print_table(run: dict[str, Any]) -> None:
+    fp = next((r["miou"] for r in run["rows"] if r["id"] == "fp32"), None)
+    print(f"\n{run['checkpoint']['path']} on {run['val']['data']} [{run['val']['split']}], {run['val']['frames']} frames "
+          f"at {run['val']['size'][0]}x{run['val']['size'][1]}; {run['calibration']['frames']} calibration frames")
+    print(f"{'row':<34} {'mIoU':>7} {'vs FP32':>8} {'quantize s':>10}  evaluator")
+    for r in run["rows"]:
+        d = "" if fp is None or r["id"] == "fp32" else f"{100 * (r['miou'] - fp):+.2f}"
+        q = "" if r.get("quantize_s") is None else f"{r['quantize_s']:.0f}"
+        print(f"{r['id']:<34} {100 * r['miou']:6.2f}% {d:>8} {q:>10}  {r['evaluator']}")
+    print(f"wall time {run['wall_s'] / 60:.1f} min")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--checkpoint", required=True, help="FP32 edgeseg checkpoint (.pt)")
+    ap.add_argument("--data", required=True, help="dataset spec: calibration from its train split, evaluation on --split")
+    ap.add_argument("--calib-num", type=int, default=100, help="calibration frames (default 100)")
+    ap.add_argument("--calib-batch", type=int, default=8, help="calibration batch (default 8, as edgeseg quantize)")
+    ap.add_argument("--split", default="val", help="evaluation split (default val)")
+    ap.add_argument("--max-frames", type=int, default=None, help="evaluate at most N frames (smoke runs; default all)")
+    ap.add_argument("--threads", type=int, default=1, help="CPU cores/threads for everything (default 1)")
+    ap.add_argument("--rows", default=",".join(GROUPS), help=f"row groups to run (default all: {','.join(GROUPS)})")
+    ap.add_argument("--methods", default="max,percentile,entropy,mse", help="edgeseg calibration methods")
+    ap.add_argument("--bias-modes", default="none,fast,sequential", help="edgeseg bias corrections")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/ptq_peers.json",
+                    help="results file, runs appended (default benchmarks/results/ptq_peers.json); '-' = do not save")
+    args = ap.parse_args(argv)
+    groups = [g for g in args.rows.split(",") if g]
+    if set(groups) - set(GROUPS):
+        ap.error(f"--rows: unknown group(s) {sorted(set(groups) - set(GROUPS))}; expected {','.join(GROUPS)}")
+    _pin(args.threads)
+    start, wall0 = dt.datetime.now(dt.timezone.utc), time.perf_counter()
+
+    from edgeseg._env import machine_info
+    from edgeseg._io import sha256_file
+    from edgeseg.data.calib import CalibrationSet
+    from edgeseg.data.datasets import open_dataset
+    from edgeseg.export.onnx import export_onnx
+    from edgeseg.quant.compare import ModuleRunner
+    from edgeseg.train.checkpoint import load_checkpoint
+    from edgeseg.train.evaluate import evaluate
+
+    model, card, _ = load_checkpoint(args.checkpoint)
+    size = tuple(card.input_size)
+    calib = CalibrationSet(args.data, card, num=args.calib_num, batch=args.calib_batch, size=size)
+    val = open_dataset(args.data, args.split, size=size)
+
+    def ev(runner, desc: str) -> dict:
+        return evaluate(runner, val, max_frames=args.max_frames, progress=False, desc=desc)
+
+    def log(row: dict) -> None:
+        print(f"  {row['id']:<34} {100 * row['miou']:6.2f}%  ({row.get('quantize_s', '-')} s quantize, "
+              f"{row['eval_s']:.0f} s eval)", flush=True)
+
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        fp32_onnx = export_onnx(model, card, tmp / "fp32.onnx", size=size)
+        if "fp32" in groups:
+            rows.append(_row("fp32", "pytorch", "pytorch (eager)", ev(ModuleRunner(model, card), "fp32")))
+            log(rows[-1])
+        if "edgeseg" in groups:
+            rows += _edgeseg_rows(model, card, calib, val, tmp, methods=args.methods.split(","),
+                                  modes=args.bias_modes.split(","), threads=args.threads, ev=ev, log=log)
+        if "default" in groups:
+            rows.append(_default_row(args, card, tmp, ev=ev, log=log))
+        if "nncf" in groups:
+            rows += _nncf_rows(fp32_onnx, card, calib, threads=args.threads, ev=ev, log=log)
+        if "ort" in groups:
+            rows.append(_ort_row(fp32_onnx, calib, tmp, threads=args.threads, ev=ev, log=log))
+
+    ck = Path(args.checkpoint)
+    run = {
+        "command": "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, Path.cwd()), *sys.argv[1:]]),
+        "date": start.isoformat(timespec="seconds"),
+        "wall_s": round(time.perf_counter() - wall0, 1),
+        "machine": machine_info(),
+        "versions": _versions(),
+        "threads": args.threads,
+        "checkpoint": {"path": str(args.checkpoint), "sha256": sha256_file(ck), "arch": card.arch},
+        "calibration": {"source": args.data, "split": "train", "frames": len(calib), "batch": calib.batch,
+                        "fingerprint": calib.fingerprint()},
+        "val": {"data": args.data, "split": args.split, "frames": rows[0]["frames"] if rows else 0, "size": list(size)},
+        "rows": rows,
+    }
+    print_table(run)
+    if str(args.out) != "-":
+        doc = json.loads(args.out.read_text()) if args.out.is_file() else {"schema": "edgeseg.ptq_peers/1", "runs": []}
+        doc["runs"].append(run)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(doc, indent=1) + "\n")
+        print(f"appended to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

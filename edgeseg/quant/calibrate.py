@@ -9,7 +9,8 @@ Weights are always quantized per channel with their exact max (see ``fakequant``
 - ``max``: the largest |x| seen.
 - ``percentile``: the value below which ``percentile`` % (default 99.99) of |x| lie.
 - ``entropy``: minimises KL(reference || quantized) over candidate clip points, the algorithm of
-  TensorRT's IInt8EntropyCalibrator2 (128 quantized bins, candidates from bin 128 on).
+  TensorRT's IInt8EntropyCalibrator2 (128 quantized bins, candidates from bin 128 on, the zero
+  bin flattened to its neighbour's count as in NVIDIA's pytorch-quantization).
 - ``mse``: minimises the mean squared quantization error of the histogram.
 """
 
@@ -89,9 +90,17 @@ def _amax_percentile(h: Histogram, percentile: float) -> float:
 
 
 def _amax_entropy(h: Histogram, *, start: int = 128, qbins: int = 128) -> float:
-    """TensorRT entropy calibration (KL divergence) on the |x| histogram."""
-    counts = h.counts
+    """TensorRT entropy calibration (KL divergence) on the |x| histogram.
+
+    The first bin's count is replaced by the second's before the search, as NVIDIA's
+    pytorch-quantization does: the spike of exact zeros after ReLU (and of near-zeros after PReLU)
+    would otherwise dominate the reference distribution and pull the clip point far down (the
+    shipped CGNet: 10.7 -> 0.94 on one input; its val mIoU fell 19 points).
+    """
+    counts = h.counts.copy()
     n = len(counts)
+    if n > 1:
+        counts[0] = counts[1]
     if n <= start:
         return h.amax
     stride = max(1, (n - start) // 512)  # about 512 candidate clip points

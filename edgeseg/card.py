@@ -170,3 +170,20 @@ def card_to_onnx(model: Any, card: ModelCard) -> None:
     entry = model.metadata_props.add()
     entry.key = ONNX_METADATA_KEY
     entry.value = card.to_json()
+
+
+def training_label(training: dict[str, Any]) -> str:
+    """How a checkpoint was trained, in a few words for charts: "2.5 h CPU budget, train",
+    "800 ep GPU, train+val", or "" when the card records no training."""
+    if not training:
+        return ""
+    command = str(training.get("command") or "")
+    split = "train+val" if "--train-split trainval" in command or training.get("train_split") == "trainval" else "train"
+    device = "GPU" if str(training.get("device", "")).startswith("cuda") else "CPU"
+    budget = training.get("budget_s")
+    if isinstance(budget, (int, float)) and budget > 0:
+        return f"{budget / 3600:.3g} h {device} budget, {split}"
+    epochs = training.get("epochs_done")
+    if isinstance(epochs, (int, float)) and epochs > 0:
+        return f"{epochs:.0f} ep {device}, {split}"
+    return ""

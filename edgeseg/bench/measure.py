@@ -152,6 +152,8 @@ def build_seconds(card: Any) -> float | None:
 
 def card_summary(card: Any) -> dict[str, Any]:
     """The card fields a results row keeps (small; no class palette)."""
+    from edgeseg.card import training_label
+
     return {
         "arch": card.arch,
         "arch_args": dict(card.arch_args),
@@ -162,6 +164,7 @@ def card_summary(card: Any) -> dict[str, Any]:
         "source": card.source,
         "calibration": {k: v for k, v in (card.calibration or {}).items() if not isinstance(v, (list, dict))},
         "extra": {k: v for k, v in (card.extra or {}).items() if isinstance(v, (str, int, float, bool))},
+        "trained": training_label(card.training or {}),
     }
 
 

@@ -146,8 +146,8 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
         ax.scatter(e["params"] / 1e6, 100 * e["miou"], s=size, c=color, alpha=0.55, edgecolors="black",
                    marker=MARKERS.get(e["precision_base"], "o"), linewidths=0.8)
         lat_txt = f"{e['p50']:.1f} ms" if _num(e["p50"]) else "no latency"
-        split = _split(e.get("dataset"))
-        labels.append((e["params"] / 1e6, 100 * e["miou"], f"{model} {prec}" + (f" ({split})" if split else "")
+        where = "; ".join(x for x in (_split(e.get("dataset")), e.get("trained") or "") if x)
+        labels.append((e["params"] / 1e6, 100 * e["miou"], f"{model} {prec}" + (f" ({where})" if where else "")
                        + f"\n{lat_txt} ({e['backend']})"))
     for pub in pubs:
         ax.scatter(pub.params_m, pub.miou, s=70, facecolors="none", edgecolors="0.35", marker="o", linewidths=1.2)
@@ -165,7 +165,7 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
     note = "Fastest row of each model x precision; circle fp32, square fp16, triangle int8."
     if pubs:
         note += (" Hollow grey circles: published results on the test split, each paper's own training (sources in "
-                 "edgeseg/report/published.py); ours say their split.")
+                 "edgeseg/report/published.py); ours say their split and training budget.")
     return Chart(name, title, _png(fig), note)
 
 

@@ -64,6 +64,7 @@ def entry_from_row(row: dict[str, Any], run: dict[str, Any], source: str) -> dic
         "miou": acc.get("miou"),
         "per_class_iou": acc.get("per_class_iou") or {},
         "dataset": acc.get("dataset"),
+        "trained": (row.get("card") or {}).get("trained") or "",
         "frames": acc.get("frames"),
         "p50": lat.get("p50"),
         "p90": lat.get("p90"),

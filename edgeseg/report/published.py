@@ -4,6 +4,12 @@ Each figure is the paper's own number (or, where said, the number another paper 
 on the CamVid **test** split (233 frames, 11 classes, 360x480 unless noted). They are not comparable
 one for one with ours: our points say their split (usually val) and training budget, the papers
 train longer, often at other input sizes, and some start from ImageNet-pretrained backbones.
+
+Checked against the authors' own repositories (2026-11-26): ENet 51.3, SegNet 55.6 and ESPNet 55.64
+(the CamVid table in github.com/sacmehta/ESPNet's README), CGNet 65.6 (github.com/wutianyiRosun/CGNet:
+train+val, 480x360, "14.3 % higher" than ENet's 51.3). BiSeNet, ICNet and DABNet are their papers'
+CamVid-test figures as commonly tabled (DABNet's and BiSeNet's comparison tables); the papers were not
+re-read here, so check them before quoting.
 """
 
 from __future__ import annotations

@@ -51,10 +51,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     qat.add_argument("--save-checkpoint", default=None, metavar="PT",
                      help="also write the QAT weights as a checkpoint here (default: not written); "
                           "edgeseg export/eval read it as FP32 weights")
-    val = p.add_argument_group("measuring PTQ on val (and --calib-method all)")
+    val = p.add_argument_group("measuring INT8 on val (and --calib-method all)")
     val.add_argument("--val-data", default=None,
-                     help="dataset spec (default --data): ptq prints FP32 and INT8 mIoU on it and warns when INT8 "
-                          "loses more than 0.5 point; --calib-method all compares the methods on it")
+                     help="dataset spec: ptq prints FP32 and INT8 mIoU on it and warns when INT8 loses more than "
+                          "0.5 point; qat prints both after fine-tuning; either records them in the card; "
+                          "--calib-method all compares the methods on it (default --data)")
     val.add_argument("--val-split", default="val", help="split to evaluate (default val)")
     val.add_argument("--val-max-frames", type=int_in(1), default=None, help="evaluate at most N frames (per method with --calib-method all; default all)")
     cpu = p.add_argument_group("ort-cpu")

@@ -91,6 +91,20 @@ def _report_drop(measured: dict | None, *, method: str, spec: str | None, split:
             "int8_miou": round(float(q), 6), "evaluator": "fake-quant model (PyTorch)"}
 
 
+def _measure_qat(qmodel, model, card, spec: str, *, split: str, max_frames: int | None, progress: bool, device,
+                 log: Callable[[str], None]) -> dict:
+    """FP32 and QAT INT8 (fake-quant) mIoU on ``spec``'s ``split``, logged; the card's record of it."""
+    from edgeseg.data.datasets import open_dataset
+    from edgeseg.quant.compare import measure_drop
+
+    val = open_dataset(spec, split, size=tuple(card.input_size))
+    m = measure_drop(qmodel.eval(), model.to(device), card, val, max_frames=max_frames, progress=progress, device=device)
+    log(f"val mIoU on {spec} [{split}] after QAT: FP32 {100 * m['fp32']:.2f}%, INT8 {100 * m['int8']:.2f}% "
+        f"(fake-quant model), {100 * (m['int8'] - m['fp32']):+.2f} points")
+    return {"data": spec, "split": split, "max_frames": max_frames, "fp32_miou": round(float(m["fp32"]), 6),
+            "int8_miou": round(float(m["int8"]), 6), "evaluator": "fake-quant model (PyTorch)", "after": "qat"}
+
+
 def quantize(
     checkpoint: str | os.PathLike,
     *,
@@ -221,6 +235,9 @@ def quantize(
         qat_info["data"] = data
         log(f"QAT: {qat_info['steps']} steps in {qat_info['seconds']:.0f} s, loss per epoch "
               + ", ".join(f"{v:.4f}" for v in qat_info["loss"]))
+        if val_data:  # only when asked: the QAT INT8 model's val mIoU goes into the card
+            val_info = _measure_qat(qmodel, model, card, val_data, split=val_split, max_frames=val_max_frames,
+                                    progress=progress, device=device, log=log)
     qcard = quantized_card(card, method=chosen, calib_facts=calib_facts(calib), placement=placement,
                            percentile=percentile, bias_correction=bias, source=checkpoint_source(checkpoint),
                            qat=qat_info, val=val_info)

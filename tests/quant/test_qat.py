@@ -117,3 +117,17 @@ def test_torch_runner_runs_a_qat_checkpoint_with_int8_numerics(qat_run, val_batc
     with torch.no_grad():
         fp = float_model(torch.from_numpy(x[:1])).numpy()
     assert not np.allclose(got, fp, atol=1e-6)  # it is not the float model
+
+
+def test_qat_with_val_data_records_both_mious_in_the_card(trained_ckpt, tmp_path, capsys):
+    from edgeseg.cli import main
+
+    out = tmp_path / "qv.onnx"
+    rc = main(["quantize", str(trained_ckpt), "--method", "qat", "--data", "synthetic:4", "--calib-num", "2",
+               "--epochs", "1", "--batch", "2", "--crop", "64x96", "--max-steps", "1", "--val-data", "synthetic:3",
+               "-o", str(out), "--no-progress"])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "val mIoU on synthetic:3 [val] after QAT: FP32 " in text and "INT8 " in text
+    val = card_from_onnx(out).extra["quantization"]["val"]
+    assert val["after"] == "qat" and val["data"] == "synthetic:3" and 0 <= val["int8_miou"] <= 1 and 0 <= val["fp32_miou"] <= 1

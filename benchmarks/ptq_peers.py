@@ -225,6 +225,13 @@ def main(argv: list[str] | None = None) -> int:
     groups = [g for g in args.rows.split(",") if g]
     if set(groups) - set(GROUPS):
         ap.error(f"--rows: unknown group(s) {sorted(set(groups) - set(GROUPS))}; expected {','.join(GROUPS)}")
+    import importlib.util
+
+    needs = {"nncf": ("nncf", "openvino"), "ort": ("onnxruntime",)}
+    missing = sorted({m for g in groups for m in needs.get(g, ()) if importlib.util.find_spec(m) is None})
+    if missing:  # before any work: a missing peer used to end a 45-minute run with nothing saved
+        ap.error(f"--rows {','.join(groups)} needs {', '.join(missing)}, not installed: pip install -e '.[peers]' "
+                 f"(or drop those row groups)")
     _pin(args.threads)
     start, wall0 = dt.datetime.now(dt.timezone.utc), time.perf_counter()
 

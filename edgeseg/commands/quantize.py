@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 
 from edgeseg.commands._args import deprecated_alias, float_in, int_in, parse_size
 
@@ -22,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(required for ptq and ort-cpu; qat defaults to --data)")
     p.add_argument("--calib-method", choices=CALIB_METHODS, default=None,
                    help="activation ranges: max, percentile, entropy (TensorRT KL), mse, or all (evaluate each "
-                        "on --val-data and keep the best). Default: mse for ptq, entropy for qat")
+                        "on --val-data and keep the best). Default: mse")
     p.add_argument("--bias-correction", choices=BIAS_CORRECTIONS, default=None,
                    help="ptq: after calibration, shift each quantized layer's bias by the mean float-vs-INT8 output "
                         "error: sequential (default; layer by layer through the quantized model, at most 64 "
@@ -106,5 +108,6 @@ def run(args: argparse.Namespace) -> int:
         save_checkpoint=args.save_checkpoint, val_data=args.val_data, val_split=args.val_split,
         val_max_frames=args.val_max_frames, reduce_range=args.reduce_range, per_channel=not args.per_tensor,
         device=args.device, seed=args.seed, progress=not args.no_progress,
+        command="edgeseg " + shlex.join(sys.argv[1:]),
     )
     return 0

@@ -13,7 +13,7 @@ METHODS = ("ptq", "qat", "ort-cpu")
 CALIB_METHODS = ("max", "percentile", "entropy", "mse", "all")
 BIAS_CORRECTIONS = ("none", "fast", "sequential")
 #: Defaults per method (docs/quantization.md has the measurements): activation calibration, bias correction.
-DEFAULT_CALIB = {"ptq": "mse", "qat": "entropy"}
+DEFAULT_CALIB = {"ptq": "mse", "qat": "mse"}
 DEFAULT_BIAS_CORRECTION = {"ptq": "sequential", "qat": "none"}
 
 
@@ -136,6 +136,7 @@ def quantize(
     device: str = "auto",
     seed: int = 0,
     progress: bool = True,
+    command: str | None = None,
     log: Callable[[str], None] = print,
 ) -> Path:
     """Quantize the FP32 ``checkpoint`` to an INT8 ONNX and return its path (default beside it,
@@ -144,12 +145,13 @@ def quantize(
     ``method``: "ptq" (default; calibrate on ``calib``), "qat" (calibrate on ``calib`` or ``data``,
     then fine-tune ``epochs`` on ``data``; also writes the QAT checkpoint to ``save_checkpoint`` when
     given, default none) -> a TensorRT-ready Q/DQ ONNX, checked by the Q/DQ rules; "ort-cpu" -> ONNX
-    Runtime's asymmetric CPU INT8 (not for TensorRT). ``calib_method`` (default mse for ptq, entropy
-    for qat; "all" compares them on ``val_data``). ``bias_correction`` (ptq only; default
+    Runtime's asymmetric CPU INT8 (not for TensorRT). ``calib_method`` (default mse, for ptq and
+    qat; "all" compares them on ``val_data``). ``bias_correction`` (ptq only; default
     "sequential", or "fast", "none"). PTQ with ``val_data`` measures FP32 and INT8 mIoU on it and logs
     a warning suggesting QAT when INT8 loses more than ``max_drop`` points (default None:
     ``compare.MAX_PTQ_DROP``, 0.5).
-    Progress lines go to ``log``. The output is checked before any work."""
+    Progress lines go to ``log``; ``command`` (default none; the CLI passes its command line) is
+    recorded in the card. The output is checked before any work."""
     import time
 
     import torch
@@ -242,6 +244,8 @@ def quantize(
                            percentile=percentile, bias_correction=bias, source=checkpoint_source(checkpoint),
                            qat=qat_info, val=val_info)
     qmodel.cpu()
+    if command:
+        qcard.extra["quantization"]["command"] = command
     if allow_float:
         qcard.extra["quantization"]["float_ops"] = sorted(allow_float)
     export_qdq_onnx(qmodel, qcard, out, size=size, dynamic=dynamic, allow_float=allow_float)

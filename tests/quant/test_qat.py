@@ -43,7 +43,7 @@ def test_qat_exports_checked_onnx_and_checkpoint(qat_run, trained_ckpt):
     out, ckpt = qat_run
     assert check_qdq(str(out)) == []
     card = card_from_onnx(out)
-    assert card.precision == "int8" and card.calibration["method"] == "entropy"
+    assert card.precision == "int8" and card.calibration["method"] == "mse"  # QAT's default start
     qat = card.extra["quantization"]["qat"]
     assert qat["steps"] == 2 and qat["data"] == "synthetic:4" and len(qat["loss"]) == 1
     # the weights moved
@@ -130,4 +130,5 @@ def test_qat_with_val_data_records_both_mious_in_the_card(trained_ckpt, tmp_path
     assert rc == 0
     assert "val mIoU on synthetic:3 [val] after QAT: FP32 " in text and "INT8 " in text
     val = card_from_onnx(out).extra["quantization"]["val"]
+    assert "command" in card_from_onnx(out).extra["quantization"]  # the command line that made it
     assert val["after"] == "qat" and val["data"] == "synthetic:3" and 0 <= val["int8_miou"] <= 1 and 0 <= val["fp32_miou"] <= 1

@@ -50,7 +50,8 @@ class BuildResult:
         )
         c = self.comparison
         if c and "summary" in c:
-            line += f"; vs source: {c['summary']}" + ("" if c.get("enforced", True) else " (reported, not enforced)")
+            line += (f"; vs source" + (f" on {c['probe']}" if c.get("probe") else "") + f": {c['summary']}"
+                     + ("" if c.get("enforced", True) else " (reported, not enforced)"))
         elif c:
             line += f"; not compared with the source: {c['skipped']}"
         return line
@@ -84,15 +85,17 @@ def probe_frames(size: tuple[int, int], n: int = PROBE_FRAMES) -> list[np.ndarra
 
 def compare_with_source(
     infer: Callable[[np.ndarray], np.ndarray], source: Path, card: ModelCard, *, precision: str, enforce: bool,
-    what: str, threads: int | None = None, size: tuple[int, int] | None = None,
+    what: str, threads: int | None = None, size: tuple[int, int] | None = None, probe: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The comparison every build runs: the probe frames through the ``source`` (an ONNX through ONNX
     Runtime, a checkpoint through PyTorch: the reference) and through ``infer`` (the artifact being
     built), at ``size`` (default: the source's fixed size, else the card's), judged by
     ``edgeseg.export.compare`` with the tolerance for ``precision``. ``enforce``: a failure is a
     BuildError saying nothing was written; otherwise the figures are only reported (the build changed
-    the precision, or its numbers cannot be held to the source's here). Returns
-    ``Comparison.to_dict()`` plus ``enforced``."""
+    the precision, or its numbers cannot be held to the source's here). ``probe``: a preprocessed
+    batch to use instead of the synthetic scenes (default none; INT8 builds pass calibration frames:
+    ranges calibrated on real data clip on synthetic scenes, which then disagree for no real reason).
+    Returns ``Comparison.to_dict()`` plus ``enforced`` and ``probe`` (what was compared on)."""
     from edgeseg.backends import open_runner, spec_for
     from edgeseg.data.preprocess import preprocess
     from edgeseg.errors import BuildError
@@ -101,9 +104,12 @@ def compare_with_source(
     source = Path(source)
     with open_runner(source, **({"threads": threads} if threads is not None else {})) as ref_runner:
         hw = size or ref_runner.input_size or tuple(card.input_size)
-        batch = preprocess(probe_frames(hw), card, size=hw)
+        if probe is None:
+            batch, probed = preprocess(probe_frames(hw), card, size=hw), f"{PROBE_FRAMES} synthetic scenes"
+        else:
+            batch, probed = np.ascontiguousarray(probe, dtype=np.float32), f"{len(probe)} calibration frames"
         ref = ref_runner.infer(batch)
     res = compare(ref, infer(batch), tolerance=tolerance_for(precision))
     if enforce and not res.passed:
         raise BuildError(f"the {what} does not match {spec_for(source).title} on {source.name}: {res.summary()}; nothing written")
-    return {**res.to_dict(), "enforced": enforce}
+    return {**res.to_dict(), "enforced": enforce, "probe": probed}

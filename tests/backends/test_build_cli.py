@@ -35,7 +35,7 @@ def test_tensorrt_is_the_default_when_it_imports(fake_trt, tmp_path, tiny_models
     assert lines[-1].startswith("built tensorrt fp16 (TensorRT 10.3: FP16 via builder flag) in ")
     from edgeseg.backends._build import human_size
 
-    assert f": {out} ({human_size(out.stat().st_size)}); vs source: max|diff|=" in lines[-1]
+    assert f": {out} ({human_size(out.stat().st_size)}); vs source on 2 synthetic scenes: max|diff|=" in lines[-1]
     assert lines[-1].endswith(" (reported, not enforced)")  # the FAKE engine computes no CGNet
 
 

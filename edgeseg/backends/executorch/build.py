@@ -99,7 +99,9 @@ def build_executorch(
                  + (" (PT2E, XNNPACK quantizer" + (", QAT weights)" if qat else ")") if int8 else "")
                  + f", {lowered.delegated_nodes} ops delegated"
                  + (f", {sum(lowered.not_delegated.values())} not" if lowered.not_delegated else ""))
-    new_card, comparison = _check(lowered.buffer, out=out, ckpt=ckpt, precision=precision, threads=threads, size=(h, w))
+    probe = None if calib_set is None else _probe(calib_set)
+    new_card, comparison = _check(lowered.buffer, out=out, ckpt=ckpt, precision=precision, threads=threads, size=(h, w),
+                                  probe=probe)
     atomic_write_bytes(out, lowered.buffer)
     return BuildResult(path=out, precision=precision, path_name=path_name, card=new_card, comparison=comparison,
                        notes=(warn,) if warn else ())
@@ -131,8 +133,22 @@ def _card(card: Any, *, ckpt: Path, precision: str, size: tuple[int, int], lower
                         calibration=calibration, extra=extra)
 
 
+def _probe(calib_set: Any) -> Any:
+    """The first ``PROBE_FRAMES`` calibration frames as one batch: what an INT8 build is compared on."""
+    import numpy as np
+
+    from edgeseg.backends._build import PROBE_FRAMES
+
+    frames = []
+    for b in calib_set.batches():
+        frames.extend(np.asarray(b))
+        if len(frames) >= PROBE_FRAMES:
+            break
+    return np.stack(frames[:PROBE_FRAMES])
+
+
 def _check(buffer: bytes, *, out: Path, ckpt: Path, precision: str, threads: int | None,
-           size: tuple[int, int]) -> tuple[Any, dict[str, Any]]:
+           size: tuple[int, int], probe: Any = None) -> tuple[Any, dict[str, Any]]:
     """Open the program from a temporary copy beside ``out``: its card, and its logits against PyTorch on
     the checkpoint (enforced for FP32)."""
     from edgeseg.backends._build import compare_with_source
@@ -147,5 +163,5 @@ def _check(buffer: bytes, *, out: Path, ckpt: Path, precision: str, threads: int
                 raise BuildError(f"the program's stored card did not arrive intact (read back {card.precision}, "
                                  f"backend {card.extra.get('backend')!r}); nothing written")
             comparison = compare_with_source(runner.infer, ckpt, card, precision=precision, enforce=precision == "fp32",
-                                             what="ExecuTorch program", threads=threads, size=size)
+                                             what="ExecuTorch program", threads=threads, size=size, probe=probe)
     return card, comparison

@@ -95,6 +95,9 @@ def test_int8_program_from_a_qat_checkpoint(programs, tiny_models):
     assert card.calibration["frames"] == 4 and card.calibration["spec"] == "synthetic:4"
     assert res.path.stat().st_size < 0.6 * fp32.path.stat().st_size  # int8 weights
     assert res.comparison["enforced"] is False and "QAT weights" in res.path_name
+    # INT8 is compared with its source on real (calibration) frames, FP32 on the synthetic probe scenes
+    assert res.comparison["probe"] == "2 calibration frames" and fp32.comparison["probe"] == "2 synthetic scenes"
+    assert "vs source on 2 calibration frames: " in res.summary()
     with open_runner(res.path) as r:
         assert r.precision == "int8"
 

@@ -34,7 +34,7 @@ def test_cli_build_writes_the_pair_beside_the_input_and_one_summary_line(ir):
     assert lines[0].startswith("parity against ONNX Runtime on 2 built-in probe scenes (the build reads no dataset):")
     summary = lines[-1]
     assert summary.startswith("built openvino fp32 (OpenVINO ") and "CPU: FP32 (f32 weights and math)" in summary
-    assert f"{ir.xml} ({_human(ir.xml.stat().st_size + ir.bin.stat().st_size)}); vs source: max|diff|=" in summary
+    assert f"{ir.xml} ({_human(ir.xml.stat().st_size + ir.bin.stat().st_size)}); vs source on 2 synthetic scenes: max|diff|=" in summary
 
 
 def _human(n):

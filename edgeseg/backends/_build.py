@@ -83,6 +83,17 @@ def probe_frames(size: tuple[int, int], n: int = PROBE_FRAMES) -> list[np.ndarra
     return [render_scene(1234, i, size)[0] for i in range(n)]
 
 
+def calib_probe(calib_set: Any, n: int = PROBE_FRAMES) -> np.ndarray:
+    """The first ``n`` frames of a CalibrationSet as one preprocessed batch: what INT8 builds are
+    compared with their source on (``compare_with_source(probe=...)``)."""
+    frames: list[np.ndarray] = []
+    for b in calib_set.batches():
+        frames.extend(np.asarray(b))
+        if len(frames) >= n:
+            break
+    return np.stack(frames[:n])
+
+
 def compare_with_source(
     infer: Callable[[np.ndarray], np.ndarray], source: Path, card: ModelCard, *, precision: str, enforce: bool,
     what: str, threads: int | None = None, size: tuple[int, int] | None = None, probe: np.ndarray | None = None,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgeseg._io import atomic_write_bytes, check_output_path
-from edgeseg.backends._build import BuildResult, timed_build
+from edgeseg.backends._build import BuildResult, calib_probe, timed_build
 from edgeseg.backends._runner import check_threads
 from edgeseg.backends.executorch import SPEC, version
 from edgeseg.errors import BuildError, UnsupportedOptionError
@@ -99,7 +99,7 @@ def build_executorch(
                  + (" (PT2E, XNNPACK quantizer" + (", QAT weights)" if qat else ")") if int8 else "")
                  + f", {lowered.delegated_nodes} ops delegated"
                  + (f", {sum(lowered.not_delegated.values())} not" if lowered.not_delegated else ""))
-    probe = None if calib_set is None else _probe(calib_set)
+    probe = None if calib_set is None else calib_probe(calib_set)
     new_card, comparison = _check(lowered.buffer, out=out, ckpt=ckpt, precision=precision, threads=threads, size=(h, w),
                                   probe=probe)
     atomic_write_bytes(out, lowered.buffer)
@@ -131,20 +131,6 @@ def _card(card: Any, *, ckpt: Path, precision: str, size: tuple[int, int], lower
         calibration = {"method": "histogram (XNNPACK quantizer)", **calib_facts(calib_set), "spec": calib}
     return card.replace(precision=precision, input_size=(int(size[0]), int(size[1])), source=source,
                         calibration=calibration, extra=extra)
-
-
-def _probe(calib_set: Any) -> Any:
-    """The first ``PROBE_FRAMES`` calibration frames as one batch: what an INT8 build is compared on."""
-    import numpy as np
-
-    from edgeseg.backends._build import PROBE_FRAMES
-
-    frames = []
-    for b in calib_set.batches():
-        frames.extend(np.asarray(b))
-        if len(frames) >= PROBE_FRAMES:
-            break
-    return np.stack(frames[:PROBE_FRAMES])
 
 
 def _check(buffer: bytes, *, out: Path, ckpt: Path, precision: str, threads: int | None,

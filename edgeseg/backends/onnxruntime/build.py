@@ -81,9 +81,9 @@ def build_onnxruntime(
     t0 = time.perf_counter()
     calibration = dict(card.calibration)
     with tempfile.TemporaryDirectory(prefix=".edgeseg-ort-", dir=out.parent) as tmp:
-        source = src
+        source, probe = src, None
         if int8 and not qdq:
-            source = _quantize(src, Path(tmp) / "quant.onnx", card=card, model=model, calib=calib,
+            source, probe = _quantize(src, Path(tmp) / "quant.onnx", card=card, model=model, calib=calib,
                                calib_num=calib_num, per_channel=per_channel, log=log)
             quant_card = card_from_onnx(source)  # quantize_ort_cpu's card: calibration + flavour facts
             calibration = dict(quant_card.calibration)
@@ -144,14 +144,17 @@ def build_onnxruntime(
     card_to_onnx(proto, new_card)
     data = proto.SerializeToString()
     _check_loads(data, graph_inputs(model)[0].name if graph_inputs(model) else None)
-    comparison = _compare(data, src, new_card, out=out, threads=threads, enforce=not (fp16 or (int8 and not qdq)))
+    comparison = _compare(data, src, new_card, out=out, threads=threads, enforce=not (fp16 or (int8 and not qdq)),
+                          probe=probe)
     atomic_write_bytes(out, data)
     return BuildResult(path=out, precision=precision, path_name=path_name, card=new_card, comparison=comparison)
 
 
-def _compare(data: bytes, src: Path, card: Any, *, out: Path, threads: int | None, enforce: bool) -> dict[str, Any]:
-    """The written model against its source ONNX (``compare_with_source``); enforced unless the build
-    changed the precision (FP16 conversion, INT8 quantization of a float graph)."""
+def _compare(data: bytes, src: Path, card: Any, *, out: Path, threads: int | None, enforce: bool,
+             probe: Any = None) -> dict[str, Any]:
+    """The written model against its source ONNX (``compare_with_source``, on ``probe`` frames when
+    given); enforced unless the build changed the precision (FP16 conversion, INT8 quantization of a
+    float graph)."""
     from edgeseg.backends._build import compare_with_source
     from edgeseg.backends.onnxruntime.runner import OrtRunner
 
@@ -160,11 +163,12 @@ def _compare(data: bytes, src: Path, card: Any, *, out: Path, threads: int | Non
         final.write_bytes(data)
         with OrtRunner(final, threads=threads) as built:
             return compare_with_source(built.infer, src, card, precision=card.precision, enforce=enforce,
-                                       what="optimized ONNX Runtime model", threads=threads)
+                                       what="optimized ONNX Runtime model", threads=threads, probe=probe)
 
 
 def _quantize(src: Path, dst: Path, *, card: Any, model: Any, calib: str | None, calib_num: int | None,
-              per_channel: bool, log: Callable[[str], None]) -> Path:
+              per_channel: bool, log: Callable[[str], None]) -> tuple[Path, Any]:
+    """quantize_ort_cpu on the calibration frames; returns (quantized model, the first frames as a probe)."""
     from edgeseg.backends._calib_set import open_calib_set
     from edgeseg.quant.ort_cpu import quantize_ort_cpu
 
@@ -173,7 +177,9 @@ def _quantize(src: Path, dst: Path, *, card: Any, model: Any, calib: str | None,
     size = (dims[2] or card.input_size[0], dims[3] or card.input_size[1])
     calib_set = open_calib_set(calib, card, num=calib_num, batch=dims[0] or 1, size=size)
     log(f"quantizing for CPU (INT8, {'per-channel' if per_channel else 'per-tensor'}) on {len(calib_set)} frames from {calib}")
-    return Path(quantize_ort_cpu(src, dst, calib=calib_set, per_channel=per_channel))
+    from edgeseg.backends._build import calib_probe
+
+    return Path(quantize_ort_cpu(src, dst, calib=calib_set, per_channel=per_channel)), calib_probe(calib_set)
 
 
 def _check_loads(data: bytes, input_name: str | None) -> None:

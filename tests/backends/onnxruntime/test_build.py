@@ -83,6 +83,7 @@ def test_int8_quantizes_with_the_calibration_set(tmp_path, tiny_models):
     assert res.precision == "int8" and card.precision == "int8"
     assert card.calibration["frames"] == 4 and card.calibration["fingerprint"]
     assert card.extra["flavour"] == "onnxruntime-cpu" and card.extra["backend"] == "onnxruntime"
+    assert res.comparison["probe"] == "2 calibration frames" and res.comparison["enforced"] is False
     from edgeseg.data.preprocess import preprocess
 
     x = preprocess([rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)], card)

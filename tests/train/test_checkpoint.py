@@ -77,3 +77,32 @@ def test_weights_that_do_not_fit(tmp_path, camvid_card):
     p = save_checkpoint(tmp_path / "m.pt", model=model, card=camvid_card.replace(arch_args={"m": 3, "n": 21}))
     with pytest.raises(CheckpointError, match="do not fit"):
         load_checkpoint(p)
+
+
+def test_half_checkpoint_loads_as_float32_with_half_the_bytes(ckpt, tmp_path):
+    from edgeseg.train.checkpoint import save_half_checkpoint
+
+    path, model = ckpt
+    half = save_half_checkpoint(path, tmp_path / "half.pt")
+    assert half.stat().st_size < 0.6 * path.stat().st_size
+    m2, _, payload = load_checkpoint(half)
+    assert payload["weights_dtype"] == "float16"
+    sd, sd2 = model.state_dict(), m2.state_dict()
+    assert all(v.dtype == sd[k].dtype for k, v in sd2.items())  # float32 to compute, int64 counters intact
+    assert all(torch.allclose(v.float(), sd[k].float(), rtol=1e-3, atol=1e-4) for k, v in sd2.items())
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        a, b = model.eval()(x), m2(x)
+    assert (a.argmax(1) == b.argmax(1)).float().mean() > 0.99
+
+
+def test_half_checkpoint_refuses_weights_that_overflow(tmp_path, camvid_card):
+    from edgeseg.train.checkpoint import save_half_checkpoint
+
+    model = build_model("cgnet", num_classes=11, m=2, n=3)
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[0] = 1e6  # beyond float16's 65504
+    src = save_checkpoint(tmp_path / "big.pt", model=model, card=camvid_card)
+    with pytest.raises(CheckpointError, match="overflow float16"):
+        save_half_checkpoint(src, tmp_path / "h.pt")
+    assert not (tmp_path / "h.pt").exists()

@@ -22,3 +22,13 @@ def test_params_chart_labels_carry_the_training_budget(monkeypatch):
     chart = charts.params_vs_miou([row])
     assert chart.png is not None and "training budget" in chart.note
     assert any(t.startswith("cgnet fp32 (val; 2.5 h CPU budget, train)") for t in seen)
+
+
+def test_latency_chart_names_the_model_when_several_are_drawn():
+    from edgeseg.report.charts import latency_figure
+
+    base = {"p50": 10.0, "miou": 0.7, "backend": "onnxruntime", "precision_base": "fp32", "deployable": True, "short": "ort fp32"}
+    one = latency_figure([{**base, "model": "cgnet"}, {**base, "model": "cgnet", "p50": 20.0, "short": "torch fp32"}], None, title="t")
+    assert sorted(t.get_text() for t in one.axes[0].texts) == ["ort fp32", "torch fp32"]
+    two = latency_figure([{**base, "model": "cgnet"}, {**base, "model": "fcn", "p50": 30.0}], None, title="t")
+    assert sorted(t.get_text() for t in two.axes[0].texts) == ["cgnet ort fp32", "fcn ort fp32"]

@@ -87,8 +87,13 @@ def _report_drop(measured: dict | None, *, method: str, spec: str | None, split:
     warning = drop_warning(fp, q, max_drop=MAX_PTQ_DROP if max_drop is None else max_drop)
     if warning:
         log(warning)
-    return {"data": spec, "split": split, "max_frames": max_frames, "fp32_miou": round(float(fp), 6),
-            "int8_miou": round(float(q), 6), "evaluator": "fake-quant model (PyTorch)"}
+    return _val_record(measured, spec=spec, split=split, max_frames=max_frames)
+
+
+def _val_record(measured: dict, *, spec: str | None, split: str, max_frames: int | None) -> dict:
+    """The card's record of a val measurement ({"fp32": mIoU, "int8": mIoU})."""
+    return {"data": spec, "split": split, "max_frames": max_frames, "fp32_miou": round(float(measured["fp32"]), 6),
+            "int8_miou": round(float(measured["int8"]), 6), "evaluator": "fake-quant model (PyTorch)"}
 
 
 def _measure_qat(qmodel, model, card, spec: str, *, split: str, max_frames: int | None, progress: bool, device,
@@ -101,8 +106,7 @@ def _measure_qat(qmodel, model, card, spec: str, *, split: str, max_frames: int 
     m = measure_drop(qmodel.eval(), model.to(device), card, val, max_frames=max_frames, progress=progress, device=device)
     log(f"val mIoU on {spec} [{split}] after QAT: FP32 {100 * m['fp32']:.2f}%, INT8 {100 * m['int8']:.2f}% "
         f"(fake-quant model), {100 * (m['int8'] - m['fp32']):+.2f} points")
-    return {"data": spec, "split": split, "max_frames": max_frames, "fp32_miou": round(float(m["fp32"]), 6),
-            "int8_miou": round(float(m["int8"]), 6), "evaluator": "fake-quant model (PyTorch)", "after": "qat"}
+    return {**_val_record(m, spec=spec, split=split, max_frames=max_frames), "after": "qat"}
 
 
 def quantize(

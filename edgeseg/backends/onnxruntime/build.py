@@ -169,6 +169,7 @@ def _compare(data: bytes, src: Path, card: Any, *, out: Path, threads: int | Non
 def _quantize(src: Path, dst: Path, *, card: Any, model: Any, calib: str | None, calib_num: int | None,
               per_channel: bool, log: Callable[[str], None]) -> tuple[Path, Any]:
     """quantize_ort_cpu on the calibration frames; returns (quantized model, the first frames as a probe)."""
+    from edgeseg.backends._build import calib_probe
     from edgeseg.backends._calib_set import open_calib_set
     from edgeseg.quant.ort_cpu import quantize_ort_cpu
 
@@ -177,8 +178,6 @@ def _quantize(src: Path, dst: Path, *, card: Any, model: Any, calib: str | None,
     size = (dims[2] or card.input_size[0], dims[3] or card.input_size[1])
     calib_set = open_calib_set(calib, card, num=calib_num, batch=dims[0] or 1, size=size)
     log(f"quantizing for CPU (INT8, {'per-channel' if per_channel else 'per-tensor'}) on {len(calib_set)} frames from {calib}")
-    from edgeseg.backends._build import calib_probe
-
     return Path(quantize_ort_cpu(src, dst, calib=calib_set, per_channel=per_channel)), calib_probe(calib_set)
 
 

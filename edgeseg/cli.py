@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import shlex
 import signal
 import sys
 import threading
@@ -80,7 +81,11 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    # The exact command, for cards (``train`` and ``quantize`` record it): the argv this call parsed, not
+    # the process's (under ``main([...])`` in a test or a script, sys.argv is the caller's).
+    args.command_line = "edgeseg " + shlex.join(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 1

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 
 from edgeseg.commands._args import deprecated_alias, float_in, int_in, parse_size
 
@@ -108,6 +106,6 @@ def run(args: argparse.Namespace) -> int:
         save_checkpoint=args.save_checkpoint, val_data=args.val_data, val_split=args.val_split,
         val_max_frames=args.val_max_frames, reduce_range=args.reduce_range, per_channel=not args.per_tensor,
         device=args.device, seed=args.seed, progress=not args.no_progress,
-        command="edgeseg " + shlex.join(sys.argv[1:]),
+        command=args.command_line,
     )
     return 0

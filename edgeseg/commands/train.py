@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 
 from edgeseg.commands._args import deprecated_alias, float_in, int_in, parse_size
 
@@ -101,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         train_split=args.train_split, seed=args.seed, workers=args.workers, device=args.device, amp=not args.no_amp,
         threads=args.threads, synthetic_size=tuple(args.synthetic_size), bad_labels=args.bad_labels,
         arch_args=_arch_args(args.arch_arg), max_steps_per_epoch=args.max_steps_per_epoch,
-        command="edgeseg " + shlex.join(sys.argv[1:]),
+        command=args.command_line,
     )
     if args.resume:  # a checkpoint that cannot be resumed is refused before any data is read
         from edgeseg.train.checkpoint import read_checkpoint

@@ -119,6 +119,7 @@ def test_quantize_cli_ptq(trained_ckpt, calib_dir, tmp_path, capsys):
     card = card_from_onnx(out)
     assert card.calibration["method"] == "percentile" and card.calibration["percentile"] == 99.99
     assert card.calibration["frames"] == 4 and card.source.startswith("tiny.pt@sha256:")
+    assert card.extra["quantization"]["command"].startswith(f"edgeseg quantize {trained_ckpt} --calib ")
     assert main(["check-qdq", str(out)]) == 0
 
 

@@ -190,6 +190,8 @@ def test_cli_recipe_and_overrides_reach_the_card(tiny_camvid, tmp_path, capsys):
     assert main([*common, "--out", str(tmp_path / "a"), "--device", "cpu"]) == 0
     tr = read_checkpoint(tmp_path / "a" / "final.pt")["card"]["training"]
     assert (tr["recipe"], tr["lr"], tr["warmup"], tr["progressive"]) == ("cpu", 2e-3, 90, "32x32@0.8")
+    # the card's command is the argv this call parsed (not pytest's sys.argv)
+    assert tr["command"] == "edgeseg " + " ".join([*common, "--out", str(tmp_path / "a"), "--device", "cpu"])
     assert main([*common, "--out", str(tmp_path / "b"), "--recipe", "cpu", "--lr", "5e-4", "--progressive", "off"]) == 0
     tr = read_checkpoint(tmp_path / "b" / "final.pt")["card"]["training"]
     assert (tr["recipe"], tr["lr"], tr["warmup"], tr["progressive"]) == ("cpu", 5e-4, 90, None)

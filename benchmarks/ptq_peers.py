@@ -8,6 +8,9 @@ quantizer, every INT8 model calibrated on the same frames.
 
 Calibration: ``CalibrationSet(DATA, card, num=N)`` (train split, evenly spaced) for every row.
 Evaluation: the ``DATA`` val split at the card's input size with ``edgeseg.train.evaluate``.
+Every row after ``fp32`` also records ``vs_fp32``: its pixel agreement with the FP32 model's own
+predictions on the same val frames and its mIoU scored against them (``mIoU@FP32``) -- the fidelity of
+the quantization, which does not ride on where its noise falls on 101 labelled frames.
 Rows and their evaluators:
 
 - ``fp32``: the checkpoint in PyTorch.
@@ -80,6 +83,38 @@ class _OpenVinoModel:
         return np.asarray(self.compiled(batch)[0])
 
 
+class _Recorder:
+    """Wraps a Runner for ``evaluate`` and keeps each frame's predicted labels (argmax at the model's
+    output size), so every row can be compared with the FP32 row's predictions frame by frame."""
+
+    def __init__(self, runner: Any) -> None:
+        self.runner, self.card, self.preds = runner, runner.card, []
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.runner.input_size
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        logits = self.runner.infer(batch)
+        self.preds.append(np.asarray(logits).argmax(1).astype(np.uint8))
+        return logits
+
+
+def fidelity(preds: list[np.ndarray], ref: list[np.ndarray], num_classes: int) -> dict[str, float]:
+    """How closely ``preds`` follow the reference (FP32) predictions on the same frames: pixel agreement
+    and the mIoU of ``preds`` scored against the reference's labels. Unlike val mIoU, this does not
+    depend on how the quantization noise happens to fall on the (few, 101) labelled frames."""
+    from edgeseg.train.metrics import ConfusionMatrix
+
+    if len(preds) != len(ref):
+        raise ValueError(f"{len(preds)} predictions against {len(ref)} reference frames")
+    cm = ConfusionMatrix(num_classes, ignore_index=255)
+    for p, r in zip(preds, ref):
+        cm.update(p, r)
+    d = cm.to_dict()
+    return {"pixel_agreement": round(float(d["pixel_accuracy"]), 6), "miou": round(float(d["miou"]), 6)}
+
+
 def _frames(calib) -> list[np.ndarray]:
     """The calibration set as single frames (1, 3, H, W), NNCF's dataset items."""
     return [b[i : i + 1] for b in calib.batches() for i in range(len(b))]
@@ -88,7 +123,7 @@ def _frames(calib) -> list[np.ndarray]:
 def _row(rid: str, tool: str, evaluator: str, res: dict, **facts: Any) -> dict[str, Any]:
     return {"id": rid, "tool": tool, **facts, "evaluator": evaluator, "miou": round(float(res["miou"]), 6),
             "per_class_iou": {k: (None if v is None else round(float(v), 6)) for k, v in res["per_class_iou"].items()},
-            "frames": res["frames"], "eval_s": res["seconds"]}
+            "frames": res["frames"], "eval_s": res["seconds"], **({"vs_fp32": res["vs_fp32"]} if "vs_fp32" in res else {})}
 
 
 def _edgeseg_rows(model, card, calib, val, tmp: Path, *, methods, modes, threads: int, ev: Callable, log) -> list[dict]:
@@ -199,11 +234,13 @@ def print_table(run: dict[str, Any]) -> None:
     fp = next((r["miou"] for r in run["rows"] if r["id"] == "fp32"), None)
     print(f"\n{run['checkpoint']['path']} on {run['val']['data']} [{run['val']['split']}], {run['val']['frames']} frames "
           f"at {run['val']['size'][0]}x{run['val']['size'][1]}; {run['calibration']['frames']} calibration frames")
-    print(f"{'row':<34} {'mIoU':>7} {'vs FP32':>8} {'quantize s':>10}  evaluator")
+    print(f"{'row':<34} {'mIoU':>7} {'vs FP32':>8} {'agree':>7} {'mIoU@FP32':>9} {'quantize s':>10}  evaluator")
     for r in run["rows"]:
         d = "" if fp is None or r["id"] == "fp32" else f"{100 * (r['miou'] - fp):+.2f}"
         q = "" if r.get("quantize_s") is None else f"{r['quantize_s']:.0f}"
-        print(f"{r['id']:<34} {100 * r['miou']:6.2f}% {d:>8} {q:>10}  {r['evaluator']}")
+        f = r.get("vs_fp32")
+        a, m = ("", "") if f is None else (f"{100 * f['pixel_agreement']:6.2f}%", f"{100 * f['miou']:8.2f}%")
+        print(f"{r['id']:<34} {100 * r['miou']:6.2f}% {d:>8} {a:>7} {m:>9} {q:>10}  {r['evaluator']}")
     print(f"wall time {run['wall_s'] / 60:.1f} min")
 
 
@@ -221,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bias-modes", default="none,fast,sequential", help="edgeseg bias corrections")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/ptq_peers.json",
                     help="results file, runs appended (default benchmarks/results/ptq_peers.json); '-' = do not save")
+    ap.add_argument("--note", default=None, help="recorded with the run (e.g. what else shared the machine)")
     args = ap.parse_args(argv)
     groups = [g for g in args.rows.split(",") if g]
     if set(groups) - set(GROUPS):
@@ -249,8 +287,16 @@ def main(argv: list[str] | None = None) -> int:
     calib = CalibrationSet(args.data, card, num=args.calib_num, batch=args.calib_batch, size=size)
     val = open_dataset(args.data, args.split, size=size)
 
+    ref: list[np.ndarray] = []  # the FP32 row's predictions, when that row runs first
+
     def ev(runner, desc: str) -> dict:
-        return evaluate(runner, val, max_frames=args.max_frames, progress=False, desc=desc)
+        rec = _Recorder(runner)
+        res = evaluate(rec, val, max_frames=args.max_frames, progress=False, desc=desc)
+        if desc == "fp32":
+            ref[:] = rec.preds
+        elif ref:
+            res["vs_fp32"] = fidelity(rec.preds, ref, card.num_classes)
+        return res
 
     def log(row: dict) -> None:
         print(f"  {row['id']:<34} {100 * row['miou']:6.2f}%  ({row.get('quantize_s', '-')} s quantize, "
@@ -281,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "versions": _versions(),
         "threads": args.threads,
+        **({"note": args.note} if args.note else {}),
         "checkpoint": {"path": str(args.checkpoint), "sha256": sha256_file(ck), "arch": card.arch},
         "calibration": {"source": args.data, "split": "train", "frames": len(calib), "batch": calib.batch,
                         "fingerprint": calib.fingerprint()},

@@ -242,8 +242,12 @@ def latency_figure(pts: Sequence[Entry], rec: Any, *, title: str):
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.margins(x=0.25)
-    multi = len({e.get("model") for e in pts}) > 1  # a zoo: say which model each point is
-    _annotate(ax, [(e["p50"], 100 * e["miou"], f"{e['model']} {e['short']}" if multi else e["short"]) for e in pts])
+    multi = len({e.get("model") for e in pts}) > 1  # a zoo: say which model each point is, once
+
+    def label(e: dict[str, Any]) -> str:
+        return e["short"] if not multi or e["short"].startswith(f"{e['model']} ") else f"{e['model']} {e['short']}"
+
+    _annotate(ax, [(e["p50"], 100 * e["miou"], label(e)) for e in pts])
     return fig
 
 

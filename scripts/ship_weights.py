@@ -66,7 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", default=None, help="file name in --dest (default <arch>_camvid.pt)")
     ap.add_argument("--dest", type=Path, default=ROOT / "edgeseg" / "weights", help="default edgeseg/weights")
     args = ap.parse_args(argv)
-    dst = ship(args.checkpoint, route=args.route, note=args.note, half=args.half, dest_dir=args.dest, name=args.name)
+    sys.path.insert(0, str(ROOT))
+    from edgeseg.errors import EdgesegError
+
+    try:
+        dst = ship(args.checkpoint, route=args.route, note=args.note, half=args.half, dest_dir=args.dest, name=args.name)
+    except EdgesegError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(f"{dst} ({dst.stat().st_size / 2**20:.2f} MiB) + {dst.name}.card.json")
     return 0
 

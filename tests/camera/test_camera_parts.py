@@ -32,9 +32,11 @@ def test_latest_channel_keeps_the_newest_and_counts_drops():
 def test_fifo_channel_keeps_order_and_applies_back_pressure():
     ch = Channel(2)
     got = []
+    go = threading.Event()
 
     def consume():
-        time.sleep(0.1)
+        go.wait(5)
+        time.sleep(0.1)  # starts after t0, so nothing is taken before t0 + 0.1 s however the threads are scheduled
         while True:
             try:
                 got.append(ch.get(1.0))
@@ -44,13 +46,14 @@ def test_fifo_channel_keeps_order_and_applies_back_pressure():
     t = threading.Thread(target=consume)
     t.start()
     t0 = time.monotonic()
+    go.set()
     for i in range(5):
         assert ch.put(i)
     waited = time.monotonic() - t0
     ch.close()
     t.join(5)
     assert got == [0, 1, 2, 3, 4] and ch.dropped == 0
-    assert waited >= 0.08  # the third put had to wait for the consumer
+    assert waited >= 0.09  # the third put had to wait for the consumer
 
 
 def test_closed_channel_drains_then_raises_and_stop_unblocks_put():

@@ -56,6 +56,20 @@ def media():
     return SimpleNamespace(write_pairs=write_pairs, png_header_only=png_header_only)
 
 
+@pytest.fixture(scope="session")
+def load_script():
+    """Import ``scripts/<name>.py`` as a module (the scripts are not a package)."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+
+    return load
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread():
     """One torch thread per test process: on a shared 2-core machine oversubscription makes tests ~30x slower."""

@@ -3,7 +3,6 @@ leaves nothing behind."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -12,19 +11,13 @@ import pytest
 from edgeseg.data.datasets import camvid
 from edgeseg.errors import DataError
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("pack_camvid", ROOT / "scripts" / "pack_camvid.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
-def test_packed_copy_opens_with_the_same_labels_and_close_frames(tiny_camvid: Path, tmp_path: Path) -> None:
+def test_packed_copy_opens_with_the_same_labels_and_close_frames(load_script, tiny_camvid: Path, tmp_path: Path) -> None:
     out = tmp_path / "packed"
-    r = _script().pack(tiny_camvid, out, quality=95)
+    r = load_script("pack_camvid").pack(tiny_camvid, out, quality=95)
     assert r["frames"] == 8
     assert sorted(p.name for p in out.iterdir()) == ["train", "train.txt", "trainannot", "val", "val.txt", "valannot"]
     for split in ("train", "val", "trainval"):
@@ -40,37 +33,37 @@ def test_packed_copy_opens_with_the_same_labels_and_close_frames(tiny_camvid: Pa
             assert err.mean() < 12.0 and err.mean() == pytest.approx(r["mean_abs_err"], abs=2.0)
 
 
-def test_lower_quality_is_smaller_and_further(tiny_camvid: Path, tmp_path: Path) -> None:
-    hi = _script().pack(tiny_camvid, tmp_path / "hi", quality=95)
-    lo = _script().pack(tiny_camvid, tmp_path / "lo", quality=20)
+def test_lower_quality_is_smaller_and_further(load_script, tiny_camvid: Path, tmp_path: Path) -> None:
+    hi = load_script("pack_camvid").pack(tiny_camvid, tmp_path / "hi", quality=95)
+    lo = load_script("pack_camvid").pack(tiny_camvid, tmp_path / "lo", quality=20)
     assert lo["mib"] < hi["mib"] and lo["mean_abs_err"] > hi["mean_abs_err"]
 
 
-def test_existing_output_is_refused_and_kept(tiny_camvid: Path, tmp_path: Path) -> None:
+def test_existing_output_is_refused_and_kept(load_script, tiny_camvid: Path, tmp_path: Path) -> None:
     out = tmp_path / "packed"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     with pytest.raises(DataError, match="already exists"):
-        _script().pack(tiny_camvid, out)
+        load_script("pack_camvid").pack(tiny_camvid, out)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
-def test_broken_list_fails_before_any_output(tiny_camvid: Path, tmp_path: Path) -> None:
+def test_broken_list_fails_before_any_output(load_script, tiny_camvid: Path, tmp_path: Path) -> None:
     (tiny_camvid / "val.txt").write_text("val/missing.png valannot/missing.png\n")
     with pytest.raises(DataError, match="file not found"):
-        _script().pack(tiny_camvid, tmp_path / "sub" / "packed")
+        load_script("pack_camvid").pack(tiny_camvid, tmp_path / "sub" / "packed")
     assert not (tmp_path / "sub").exists()
 
 
-def test_unreadable_frame_mid_run_leaves_no_partial_folder(tiny_camvid: Path, tmp_path: Path) -> None:
+def test_unreadable_frame_mid_run_leaves_no_partial_folder(load_script, tiny_camvid: Path, tmp_path: Path) -> None:
     (tiny_camvid / "val" / "f001.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match="not a readable image"):
-        _script().pack(tiny_camvid, tmp_path / "packed")
+        load_script("pack_camvid").pack(tiny_camvid, tmp_path / "packed")
     assert not (tmp_path / "packed").exists()
     assert not any(p.name.startswith(".packed.") for p in tmp_path.iterdir())
 
 
-def test_cli_prints_one_line_error(tiny_camvid: Path, tmp_path: Path, capsys) -> None:
-    assert _script().main([str(tiny_camvid), "-o", str(tmp_path / "p"), "--quality", "0"]) == 2
+def test_cli_prints_one_line_error(load_script, tiny_camvid: Path, tmp_path: Path, capsys) -> None:
+    assert load_script("pack_camvid").main([str(tiny_camvid), "-o", str(tmp_path / "p"), "--quality", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --quality") and "\n" not in err

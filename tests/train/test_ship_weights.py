@@ -3,7 +3,6 @@ checkpoints that say nothing about how they were trained."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,14 +12,8 @@ import torch
 from edgeseg.models import build_model
 from edgeseg.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("ship_weights", ROOT / "scripts" / "ship_weights.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _trained(tmp_path: Path, card, *, command: str | None = "edgeseg train --model cgnet", val: float | None = 0.6):
@@ -31,11 +24,11 @@ def _trained(tmp_path: Path, card, *, command: str | None = "edgeseg train --mod
 
 
 @pytest.mark.parametrize("half", [False, True])
-def test_shipped_copy(tmp_path: Path, camvid_card, half: bool) -> None:
+def test_shipped_copy(load_script, tmp_path: Path, camvid_card, half: bool) -> None:
     src, model = _trained(tmp_path, camvid_card)
     before = src.read_bytes()
     (tmp_path / "w").mkdir()
-    dst = _script().ship(src, route="CPU: 2h30m", note="alone", half=half, dest_dir=tmp_path / "w", name=None)
+    dst = load_script("ship_weights").ship(src, route="CPU: 2h30m", note="alone", half=half, dest_dir=tmp_path / "w", name=None)
     assert dst == tmp_path / "w" / "cgnet_camvid.pt" and src.read_bytes() == before
     raw = read_checkpoint(dst)
     assert "optimizer" not in raw and "scheduler" not in raw
@@ -52,16 +45,16 @@ def test_shipped_copy(tmp_path: Path, camvid_card, half: bool) -> None:
 
 
 @pytest.mark.parametrize("command,val,match", [(None, 0.6, "no training command"), ("edgeseg train", None, "no val_miou")])
-def test_refuses_undocumented_checkpoints(tmp_path: Path, camvid_card, command, val, match) -> None:
+def test_refuses_undocumented_checkpoints(load_script, tmp_path: Path, camvid_card, command, val, match) -> None:
     src, _ = _trained(tmp_path, camvid_card, command=command, val=val)
     with pytest.raises(SystemExit, match=match):
-        _script().ship(src, route="r", note=None, half=False, dest_dir=tmp_path / "w", name=None)
+        load_script("ship_weights").ship(src, route="r", note=None, half=False, dest_dir=tmp_path / "w", name=None)
     assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())
 
 
-def test_cli_one_line_error_for_a_missing_folder(tmp_path: Path, camvid_card, capsys) -> None:
+def test_cli_one_line_error_for_a_missing_folder(load_script, tmp_path: Path, camvid_card, capsys) -> None:
     src, _ = _trained(tmp_path, camvid_card)
-    assert _script().main([str(src), "--route", "r", "--dest", str(tmp_path / "nope")]) == 2
+    assert load_script("ship_weights").main([str(src), "--route", "r", "--dest", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: output folder") and "nope" in err and "\n" not in err
     assert not (tmp_path / "nope").exists()

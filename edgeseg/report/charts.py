@@ -64,11 +64,12 @@ _OFFSETS = ((1, -3), (-1, -3), (0, 9), (0, -17), (1, 16), (1, -24), (-1, 16), (-
 
 
 def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float = 7.0, dx: int = 8, log_x: bool = False,
-              marker_pt: float = 7.0) -> None:
+              marker_pt: float = 7.0, avoid: Sequence[tuple[float, float]] = ()) -> None:
     """Label points without overlaps: each label takes the first offset in ``_OFFSETS`` whose text box
     (measured by the renderer) overlaps no earlier label and no marker; else the least-crowded one.
     Call it after the axes' limits and margins are final. ``marker_pt``: a marker's half-size in
-    points (default 7, a ringed Pareto point). ``log_x`` is kept for callers (unused)."""
+    points (default 7, a ringed Pareto point); ``avoid``: unlabelled markers' positions (data
+    coordinates) labels must not cover either (default none). ``log_x`` is kept for callers (unused)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.transforms import Bbox
 
@@ -80,7 +81,8 @@ def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float 
     ax.autoscale_view()  # final limits now: positions (and "is the point inside the axes") depend on them
     to_px = ax.transData.transform
     pad = marker_pt * fig.dpi / 72.0  # a (ringed) marker's half-size in pixels
-    markers = [Bbox.from_extents(px - pad, py - pad, px + pad, py + pad) for px, py in (to_px((x, y)) for x, y, _ in items)]
+    spots = [(x, y) for x, y, _ in items] + list(avoid)
+    markers = [Bbox.from_extents(px - pad, py - pad, px + pad, py + pad) for px, py in (to_px(p) for p in spots)]
     taken: list[Any] = []
     frame = ax.get_window_extent(renderer)
     legends = [leg.get_window_extent(renderer) for leg in (ax.get_legend(),) if leg is not None]
@@ -113,42 +115,71 @@ def _split(dataset: Any) -> str:
     return text[text.rfind("[") + 1 : text.rfind("]")] if text.endswith("]") and "[" in text else ""
 
 
-def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
-    """One point per model x precision (its fastest row); marker area grows with p50 latency. Published
-    results for the dataset (``edgeseg.report.published``) are drawn as hollow grey circles."""
-    from edgeseg.report.published import published_points
-
-    name, title = "params_vs_miou", "Parameters vs mIoU (marker size = p50 latency; hollow = published)"
+def _fastest(entries: Sequence[Entry]) -> dict[tuple[str, str], Entry]:
+    """The fastest row (lowest p50; a row without latency only when none has one) of each model x
+    precision base (fp32 / fp16 / int8) among rows with a parameter count and an mIoU."""
     groups: dict[tuple[str, str], Entry] = {}
     for e in entries:
         if not (_num(e["params"]) and _num(e["miou"])):
             continue
-        k = (e["model"], e["precision"])
+        k = (e["model"], e["precision_base"])
         cur = groups.get(k)
         if cur is None or (_num(e["p50"]) and (not _num(cur["p50"]) or e["p50"] < cur["p50"])):
             groups[k] = e
+    return groups
+
+
+def _where(e: Entry) -> str:
+    """'val; 2.5 h CPU budget, train': the split a row was measured on and how its model was trained."""
+    return "; ".join(x for x in (_split(e.get("dataset")), e.get("trained") or "") if x)
+
+
+def _model_label(model: str, rows: Sequence[Entry], *, where: str) -> str:
+    """One label per model: its name and parameters (and ``where``, when given), then a line per
+    precision: mIoU, p50 and the path that gave it."""
+    head = f"{model} {rows[0]['params'] / 1e6:.2f} M" + (f" ({where})" if where else "")
+    lines = []
+    for e in sorted(rows, key=lambda r: tuple(MARKERS).index(r["precision_base"]) if r["precision_base"] in MARKERS else 9):
+        lat = f"{e['p50']:.1f} ms" if _num(e["p50"]) else "no latency"
+        lines.append(f"{e['precision']} {100 * e['miou']:.2f} % · {lat} ({e['backend']})")
+    return "\n".join([head, *lines])
+
+
+def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
+    """One point per model x precision base (its fastest row), marker area growing with p50 latency,
+    and one label per model; published results for the dataset (``edgeseg.report.published``) are
+    hollow grey circles. When all our rows share a split and training budget, the title says it once."""
+    from edgeseg.report.published import published_points
+
+    name, title = "params_vs_miou", "Parameters vs mIoU (marker size = p50 latency; hollow = published)"
+    groups = _fastest(entries)
     if not groups:
         return Chart(name, title, None, "No rows with both a parameter count and an mIoU: chart skipped (run bench with --data).")
     dataset = next((g["dataset"] for g in groups.values() if g.get("dataset")), "")
     pubs = published_points(str(dataset).split(":", 1)[0])
-    if len({m for m, _ in groups}) < 2 and not pubs:
+    models = sorted({m for m, _ in groups})
+    if len(models) < 2 and not pubs:
         return Chart(name, title, None, "One model in this report (one parameter count): see the latency vs mIoU chart.")
-    fig = _figure(8.5, 5.2)
+    fig = _figure(8.5, 5.6)
     ax = fig.add_subplot()
     lats = [g["p50"] for g in groups.values() if _num(g["p50"])]
     lo, hi = (min(lats), max(lats)) if lats else (1.0, 1.0)
-    models = sorted({m for m, _ in groups})
+    wheres = {_where(e) for e in groups.values()}
+    common = wheres.pop() if len(wheres) == 1 else ""
     labels: list[tuple[float, float, str]] = []
-    for (model, prec), e in sorted(groups.items()):
-        lat = e["p50"] if _num(e["p50"]) else lo
-        size = 60 + 540 * ((lat - lo) / (hi - lo) if hi > lo else 0.5)
+    others: list[tuple[float, float]] = []
+    for model in models:
+        rows = [e for (m, _), e in groups.items() if m == model]
         color = COLORS[models.index(model) % len(COLORS)]
-        ax.scatter(e["params"] / 1e6, 100 * e["miou"], s=size, c=color, alpha=0.55, edgecolors="black",
-                   marker=MARKERS.get(e["precision_base"], "o"), linewidths=0.8)
-        lat_txt = f"{e['p50']:.1f} ms" if _num(e["p50"]) else "no latency"
-        where = "; ".join(x for x in (_split(e.get("dataset")), e.get("trained") or "") if x)
-        labels.append((e["params"] / 1e6, 100 * e["miou"], f"{model} {prec}" + (f" ({where})" if where else "")
-                       + f"\n{lat_txt} ({e['backend']})"))
+        for e in rows:
+            lat = e["p50"] if _num(e["p50"]) else lo
+            size = 60 + 540 * ((lat - lo) / (hi - lo) if hi > lo else 0.5)
+            ax.scatter(e["params"] / 1e6, 100 * e["miou"], s=size, c=color, alpha=0.55, edgecolors="black",
+                       marker=MARKERS.get(e["precision_base"], "o"), linewidths=0.8)
+        anchor = max(rows, key=lambda r: r["miou"])
+        labels.append((anchor["params"] / 1e6, 100 * anchor["miou"],
+                       _model_label(model, rows, where="" if common else _where(anchor))))
+        others += [(e["params"] / 1e6, 100 * e["miou"]) for e in rows if e is not anchor]
     for pub in pubs:
         ax.scatter(pub.params_m, pub.miou, s=70, facecolors="none", edgecolors="0.35", marker="o", linewidths=1.2)
         labels.append((pub.params_m, pub.miou, f"{pub.name} {pub.miou:g} ({pub.split}, paper)"))
@@ -157,12 +188,12 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
         ax.set_xscale("log")
     ax.set_xlabel("parameters (millions)")
     ax.set_ylabel("mIoU (%)")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title + (f"\nours: {common}" if common else ""), fontsize=10)
     ax.grid(alpha=0.3)
     ax.margins(x=0.35, y=0.25)
     _legend_markers(ax)
-    _annotate(ax, labels, fontsize=7.5, dx=16, marker_pt=14.0)
-    note = "Fastest row of each model x precision; circle fp32, square fp16, triangle int8."
+    _annotate(ax, labels, fontsize=7.5, dx=16, marker_pt=14.0, avoid=others)
+    note = "Fastest row of each model x precision (fp32 / fp16 / int8); circle fp32, square fp16, triangle int8."
     if pubs:
         note += (" Hollow grey circles: published results on the test split, each paper's own training (sources in "
                  "edgeseg/report/published.py); ours say their split and training budget.")

@@ -13,15 +13,33 @@ def test_training_label_from_budget_epochs_and_split():
 
 
 def test_params_chart_labels_carry_the_training_budget(monkeypatch):
+    """One label per model (name, parameters, a line per precision); the split and budget go in the
+    title when every point shares them, else in each model's label."""
     import edgeseg.report.charts as charts
 
-    seen = []
-    monkeypatch.setattr(charts, "_annotate", lambda ax, items, **kw: seen.extend(t for _, _, t in items))
+    seen, titles = [], []
+
+    def fake_annotate(ax, items, **kw):
+        seen.extend(t for _, _, t in items)
+        titles.append(ax.get_title())
+
+    monkeypatch.setattr(charts, "_annotate", fake_annotate)
     row = {"params": 494258, "miou": 0.7156, "model": "cgnet", "precision": "fp32", "precision_base": "fp32",
            "p50": 50.0, "backend": "executorch", "dataset": "camvid:/data/camvid [val]", "trained": "2.5 h CPU budget, train"}
-    chart = charts.params_vs_miou([row])
+    int8 = {**row, "miou": 0.7214, "precision": "int8 qat", "precision_base": "int8", "p50": 20.0, "backend": "openvino"}
+    slow_int8 = {**int8, "miou": 0.7300, "p50": 90.0, "backend": "onnxruntime"}  # not the fastest int8 row: not drawn
+    chart = charts.params_vs_miou([row, int8, slow_int8])
     assert chart.png is not None and "training budget" in chart.note
-    assert any(t.startswith("cgnet fp32 (val; 2.5 h CPU budget, train)") for t in seen)
+    ours = [t for t in seen if t.startswith("cgnet")]
+    assert ours == ["cgnet 0.49 M\nfp32 71.56 % · 50.0 ms (executorch)\nint8 qat 72.14 % · 20.0 ms (openvino)"]
+    assert titles[-1].endswith("ours: val; 2.5 h CPU budget, train")
+
+    seen.clear()
+    gpu = {**row, "model": "fcn", "params": 2043163, "miou": 0.70, "trained": "800 ep GPU, train+val"}
+    charts.params_vs_miou([row, gpu])
+    assert "cgnet 0.49 M (val; 2.5 h CPU budget, train)\nfp32 71.56 % · 50.0 ms (executorch)" in seen
+    assert "fcn 2.04 M (val; 800 ep GPU, train+val)\nfp32 70.00 % · 50.0 ms (executorch)" in seen
+    assert "ours:" not in titles[-1]
 
 
 def test_latency_chart_names_the_model_when_several_are_drawn():

@@ -6,107 +6,13 @@ when the entries lack what a chart needs, ``png`` is None and ``note`` says what
 
 from __future__ import annotations
 
-import io
-import math
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, Sequence
+from typing import Any, Callable, Sequence
 
-Entry = Dict[str, Any]  # typing.Dict: evaluated at run time, and JetPack 5 has Python 3.8
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-MARKERS = {"fp32": "o", "fp16": "s", "int8": "^"}
+from edgeseg.report._plot import COLORS, MARKERS, Chart, Entry, _annotate, _figure, _num, _png, pareto_front  # noqa: F401
+from edgeseg.report.latency_chart import MIN_MIOU_SPAN, latency_figure, latency_vs_miou, miou_limits  # noqa: F401
+
 #: Non-FP32 rows (distinct precision x backend) shown per model in the per-class chart.
 MAX_VARIANTS = 7
-
-
-@dataclass(frozen=True)
-class Chart:
-    name: str  # file stem, e.g. "latency_vs_miou"
-    title: str
-    png: bytes | None
-    note: str = ""  # why the chart is missing, or a caption
-
-
-def _figure(w: float, h: float):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(w, h), dpi=110)
-    return fig
-
-
-def _png(fig) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    return buf.getvalue()
-
-
-def _num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)
-
-
-def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Points no other point beats on both lower latency (x) and higher mIoU (y), by latency."""
-    front: list[tuple[float, float]] = []
-    best = -math.inf
-    for x, y in sorted(points, key=lambda p: (p[0], -p[1])):
-        if y > best:
-            front.append((x, y))
-            best = y
-    return front
-
-
-#: Label offsets tried in order, (side, points up): beside the marker (right, left), centred above or
-#: below it, then further away with a leader line. side 0 = centred on the marker.
-_OFFSETS = ((1, -3), (-1, -3), (0, 9), (0, -17), (1, 16), (1, -24), (-1, 16), (-1, -24), (0, 24), (0, -32),
-            (1, 30), (1, -38), (-1, 30), (-1, -38), (0, 40), (0, -48))
-
-
-def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float = 7.0, dx: int = 8, log_x: bool = False,
-              marker_pt: float = 7.0, avoid: Sequence[tuple[float, float]] = ()) -> None:
-    """Label points without overlaps: each label takes the first offset in ``_OFFSETS`` whose text box
-    (measured by the renderer) overlaps no earlier label and no marker; else the least-crowded one.
-    Call it after the axes' limits and margins are final. ``marker_pt``: a marker's half-size in
-    points (default 7, a ringed Pareto point); ``avoid``: unlabelled markers' positions (data
-    coordinates) labels must not cover either (default none). ``log_x`` is kept for callers (unused)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.transforms import Bbox
-
-    if not items:
-        return
-    fig = ax.figure
-    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    renderer = canvas.get_renderer()
-    ax.autoscale_view()  # final limits now: positions (and "is the point inside the axes") depend on them
-    to_px = ax.transData.transform
-    pad = marker_pt * fig.dpi / 72.0  # a (ringed) marker's half-size in pixels
-    spots = [(x, y) for x, y, _ in items] + list(avoid)
-    markers = [Bbox.from_extents(px - pad, py - pad, px + pad, py + pad) for px, py in (to_px(p) for p in spots)]
-    taken: list[Any] = []
-    frame = ax.get_window_extent(renderer)
-    legends = [leg.get_window_extent(renderer) for leg in (ax.get_legend(),) if leg is not None]
-    for x, y, text in sorted(items, key=lambda t: (-t[1], t[0])):
-        best: tuple[int, int, Any] | None = None
-        best_hits = None
-        for sx, oy in _OFFSETS:
-            probe = ax.annotate(text, (x, y), textcoords="offset points", xytext=(sx * dx, oy), fontsize=fontsize,
-                                ha={1: "left", -1: "right", 0: "center"}[sx], va="bottom")
-            box = probe.get_window_extent(renderer)  # measured without a leader line: the text alone
-            probe.remove()
-            hits = sum(box.overlaps(b) for b in taken) + sum(box.overlaps(b) for b in markers)
-            hits += sum(box.overlaps(b) for b in legends)  # a legend beside the axes
-            hits += box.y0 < frame.y0 or box.y1 > frame.y1 or box.x0 < frame.x0 - 60  # below, above or far left of the axes
-            if best_hits is None or hits < best_hits:
-                best, best_hits = (sx, oy, box), hits
-            if hits == 0:
-                break
-        assert best is not None
-        sx, oy, box = best
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=(sx * dx, oy), fontsize=fontsize,
-                    ha={1: "left", -1: "right", 0: "center"}[sx], va="bottom",
-                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.45", "shrinkA": 0, "shrinkB": 4} if abs(oy) > 17 else None)
-        taken.append(box)
 
 
 def _split(dataset: Any) -> str:
@@ -147,7 +53,7 @@ def _model_label(model: str, rows: Sequence[Entry], *, where: str) -> str:
 
 def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
     """One point per model x precision base (its fastest row), marker area growing with p50 latency,
-    and one label per model; published results for the dataset (``edgeseg.report.published``) are
+    labelled with the model's name, its figures in a legend beside the axes; published results for the dataset (``edgeseg.report.published``) are
     hollow grey circles. When all our rows share a split and training budget, the title says it once."""
     from edgeseg.report.published import published_points
 
@@ -157,7 +63,7 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
         return Chart(name, title, None, "No rows with both a parameter count and an mIoU: chart skipped (run bench with --data).")
     dataset = next((g["dataset"] for g in groups.values() if g.get("dataset")), "")
     pubs = published_points(str(dataset).split(":", 1)[0])
-    models = sorted({m for m, _ in groups})
+    models = sorted({m for m, _ in groups}, key=lambda m: (-max(e["miou"] for (k, _), e in groups.items() if k == m), m))
     if len(models) < 2 and not pubs:
         return Chart(name, title, None, "One model in this report (one parameter count): see the latency vs mIoU chart.")
     fig = _figure(8.5, 5.6)
@@ -168,6 +74,7 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
     common = wheres.pop() if len(wheres) == 1 else ""
     labels: list[tuple[float, float, str]] = []
     others: list[tuple[float, float]] = []
+    details = []  # (colour, the model's legend text)
     for model in models:
         rows = [e for (m, _), e in groups.items() if m == model]
         color = COLORS[models.index(model) % len(COLORS)]
@@ -177,8 +84,8 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
             ax.scatter(e["params"] / 1e6, 100 * e["miou"], s=size, c=color, alpha=0.55, edgecolors="black",
                        marker=MARKERS.get(e["precision_base"], "o"), linewidths=0.8)
         anchor = max(rows, key=lambda r: r["miou"])
-        labels.append((anchor["params"] / 1e6, 100 * anchor["miou"],
-                       _model_label(model, rows, where="" if common else _where(anchor))))
+        labels.append((anchor["params"] / 1e6, 100 * anchor["miou"], model))
+        details.append((color, _model_label(model, rows, where="" if common else _where(anchor))))
         others += [(e["params"] / 1e6, 100 * e["miou"]) for e in rows if e is not anchor]
     for pub in pubs:
         ax.scatter(pub.params_m, pub.miou, s=70, facecolors="none", edgecolors="0.35", marker="o", linewidths=1.2)
@@ -191,6 +98,7 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
     ax.set_title(title + (f"\nours: {common}" if common else ""), fontsize=10)
     ax.grid(alpha=0.3)
     ax.margins(x=0.35, y=0.25)
+    _legend_models(ax, details)
     _legend_markers(ax)
     _annotate(ax, labels, fontsize=7.5, dx=16, marker_pt=14.0, avoid=others)
     note = "Fastest row of each model x precision (fp32 / fp16 / int8); circle fp32, square fp16, triangle int8."
@@ -200,86 +108,22 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
     return Chart(name, title, _png(fig), note)
 
 
+def _legend_models(ax, details: Sequence[tuple[str, str]]) -> None:
+    """Beside the axes: each of our models in its colour, with its parameters and figures per precision
+    (the points themselves carry only the model's name: five multi-line labels did not fit)."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], marker="o", ls="", color=c, alpha=0.7, markersize=9, label=text) for c, text in details]
+    # a figure legend (an axes' second legend would be clipped to the axes and cut from the PNG)
+    ax.figure.legend(handles=handles, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), bbox_transform=ax.transAxes,
+                     borderaxespad=0.0, labelspacing=1.0, title="ours (mIoU · p50, fastest path)", title_fontsize=8)
+
+
 def _legend_markers(ax) -> None:
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], marker=m, ls="", color="gray", label=p) for p, m in MARKERS.items()]
     ax.legend(handles=handles, fontsize=8, loc="lower right", title="precision", title_fontsize=8)
-
-
-#: The mIoU axis of the latency chart spans at least this many points, so noise does not look like signal.
-MIN_MIOU_SPAN = 4.0
-
-
-def miou_limits(values: Sequence[float], *, min_span: float = MIN_MIOU_SPAN) -> tuple[float, float]:
-    """y limits (mIoU %) around ``values`` spanning at least ``min_span`` points, with a margin."""
-    lo, hi = min(values), max(values)
-    pad = max(0.15 * (hi - lo), 0.3)
-    lo, hi = lo - pad, hi + pad
-    if hi - lo < min_span:
-        mid = (hi + lo) / 2
-        lo, hi = mid - min_span / 2, mid + min_span / 2
-    return lo, hi
-
-
-def latency_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
-    """Every row with latency and mIoU; the Pareto front over the deployment paths; the pick starred."""
-    name, title = "latency_vs_miou", "p50 latency vs mIoU (Pareto front of the deployment paths)"
-    pts = [e for e in entries if _num(e["p50"]) and _num(e["miou"])]
-    if not pts:
-        return Chart(name, title, None, "No rows with both a latency and an mIoU: chart skipped (run bench with --data).")
-    fig = latency_figure(pts, rec, title=title)
-    return Chart(name, title, _png(fig),
-                 f"Filled markers are deployment paths on this machine, hollow ones are not; the line joins the deployment "
-                 f"paths no faster path beats on mIoU; the star is the recommendation. The mIoU axis spans at least "
-                 f"{MIN_MIOU_SPAN:g} points.")
-
-
-def latency_figure(pts: Sequence[Entry], rec: Any, *, title: str):
-    """The latency vs mIoU figure of ``pts`` (rows with both), labels placed (tests read its texts)."""
-    fig = _figure(8.0, 5.0)
-    ax = fig.add_subplot()
-    backends = sorted({e["backend"] for e in pts})
-    for e in pts:
-        color = COLORS[backends.index(e["backend"]) % len(COLORS)]
-        kw = {"c": color} if e["deployable"] else {"facecolors": "none", "edgecolors": color}
-        ax.scatter(e["p50"], 100 * e["miou"], marker=MARKERS.get(e["precision_base"], "o"), s=60, linewidths=1.0, zorder=3,
-                   **({"edgecolors": "black", **kw} if e["deployable"] else kw))
-    deploy = [e for e in pts if e["deployable"]]
-    if deploy:
-        front = pareto_front([(e["p50"], 100 * e["miou"]) for e in deploy])
-        xs, ys = zip(*front)
-        ax.plot(xs, ys, drawstyle="steps-post", color="0.3", lw=1.2, alpha=0.7, zorder=2, label="Pareto front (deployment paths)")
-    pick = getattr(rec, "entry", None)
-    from matplotlib.lines import Line2D
-
-    if pick is not None and pick in pts:
-        ax.scatter(pick["p50"], 100 * pick["miou"], marker="*", s=420, c="gold", edgecolors="black", linewidths=0.8, zorder=4)
-        ax.plot([], [], marker="*", ls="", markersize=11, color="gold", markeredgecolor="black", label="recommended")
-
-    handles = [Line2D([], [], marker="o", ls="", color=COLORS[i % len(COLORS)], label=b) for i, b in enumerate(backends)]
-    handles += [Line2D([], [], marker=m, ls="", color="gray", label=p.upper()) for p, m in MARKERS.items()
-                if any(e["precision_base"] == p for e in pts)]
-    if any(not e["deployable"] for e in pts):
-        handles.append(Line2D([], [], marker="o", ls="", markerfacecolor="none", color="gray", label="not a deployment path here"))
-    h2, _ = ax.get_legend_handles_labels()
-    ax.legend(handles=handles + h2, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
-    lats = [e["p50"] for e in pts]
-    if max(lats) / min(lats) > 8:
-        ax.set_xscale("log")
-    ax.set_ylim(*miou_limits([100 * e["miou"] for e in pts]))
-    ax.set_xlabel("p50 latency (ms, batch as benchmarked), lower is better")
-    ax.set_ylabel("mIoU (%)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.margins(x=0.25)
-    multi = len({e.get("model") for e in pts}) > 1  # a zoo: say which model each point is, once
-
-    def label(e: dict[str, Any]) -> str:
-        return e["short"] if not multi or e["short"].startswith(f"{e['model']} ") else f"{e['model']} {e['short']}"
-
-    _annotate(ax, [(e["p50"], 100 * e["miou"], label(e)) for e in pts])
-    return fig
 
 
 def class_deltas(ref: Entry, e: Entry, classes: Sequence[str]) -> list[float]:
@@ -332,7 +176,7 @@ def per_class_iou(entries: Sequence[Entry], rec: Any = None) -> Chart:
         ax.grid(axis="x", alpha=0.3)
         ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the suptitle above the first panel
     return Chart(name, title, _png(fig), "; ".join(notes + ["hatched bars: not a deployment path on this machine"]))
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 import os
 import re
 from pathlib import Path

@@ -25,9 +25,10 @@ def test_qat_onnx_is_tensorrt_ready_and_keeps_its_fp32_accuracy(onnx_path):
     from edgeseg.card import card_from_onnx
     from edgeseg.quant.qdq_check import check_qdq
 
-    assert check_qdq(str(onnx_path)) == []
     card = card_from_onnx(onnx_path)
     q = card.extra["quantization"]
+    # op types the quantize command was told to leave in float (PSPNet's pooling MatMuls), as recorded
+    assert check_qdq(str(onnx_path), allow_float=q.get("float_ops", ())) == []
     assert card.precision == "int8" and "qat" in q and q["command"]
     assert q["val"]["split"] == "val" and q["val"]["int8_miou"] >= q["val"]["fp32_miou"] - 0.005
     assert (WEIGHTS / onnx_path.name.replace("_qat_int8.onnx", ".pt")).is_file()

@@ -36,3 +36,14 @@ def test_qat_onnx_is_tensorrt_ready_and_keeps_its_fp32_accuracy(onnx_path):
 
 def test_something_ships():
     assert CHECKPOINTS and QAT
+
+
+def test_check_qdq_cli_points_at_the_float_ops_a_shipped_file_records(capsys):
+    from edgeseg.cli import main
+
+    psp = WEIGHTS / "pspnet_camvid_qat_int8.onnx"
+    assert main(["check-qdq", str(psp)]) == 1  # its pooling MatMuls stay in float on purpose
+    assert "check with --allow-float MatMul" in capsys.readouterr().out
+    assert main(["check-qdq", str(psp), "--allow-float", "MatMul"]) == 0
+    assert main(["check-qdq", str(WEIGHTS / "cgnet_camvid_qat_int8.onnx")]) == 0
+    assert "note:" not in capsys.readouterr().out

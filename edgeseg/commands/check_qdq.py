@@ -28,9 +28,25 @@ def run(args: argparse.Namespace) -> int:
     if violations:
         print(f"{args.model}: {len(violations)} Q/DQ rule violation(s):")
         print(format_violations(violations, limit=200))
+        recorded = sorted(set(_recorded_float_ops(args.model)) - set(args.allow_float))
+        if recorded:
+            flags = " ".join(f"--allow-float {op}" for op in recorded)
+            print(f"note: its card says `edgeseg quantize` left {', '.join(recorded)} in float on purpose; "
+                  f"check with {flags}")
         return 1
     if n_ok == 0:
         print(f"{args.model}: no quantized ops (an FP32 model?); nothing to check")
         return 1
     print(f"OK: {n_ok} quantized ops")
     return 0
+
+
+def _recorded_float_ops(path: str) -> list[str]:
+    """Op types the file's card says were quantized with ``--allow-float`` (none without a card)."""
+    from edgeseg.card import card_from_onnx
+    from edgeseg.errors import EdgesegError
+
+    try:
+        return list(card_from_onnx(path).extra.get("quantization", {}).get("float_ops", []))
+    except EdgesegError:
+        return []

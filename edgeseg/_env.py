@@ -108,6 +108,23 @@ def cpu_model(cpuinfo: str | None = None) -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+#: Instruction-set flags that change what INT8 / BF16 kernels a CPU runs (and so their results:
+#: without VNNI, x86 int8 dot products go through int16 pairs that can saturate).
+_ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8",
+              "asimd", "asimddp", "i8mm", "bf16", "sve")
+
+
+def cpu_features(cpuinfo: str | None = None) -> list[str] | None:
+    """The INT8/BF16-relevant ISA flags of this CPU from /proc/cpuinfo; None when it cannot be read."""
+    text = _read("/proc/cpuinfo") if cpuinfo is None else cpuinfo
+    if not text:
+        return None
+    found = set()
+    for m in re.finditer(r"^(?:flags|Features)\s*:\s*(.*)$", text, re.MULTILINE):
+        found.update(m.group(1).split())
+    return [f for f in _ISA_FLAGS if f in found]
+
+
 def _memory_total() -> int | None:
     try:
         import psutil
@@ -175,6 +192,7 @@ def machine_info() -> dict[str, Any]:
         usable = os.cpu_count()
     info: dict[str, Any] = {
         "cpu": cpu_model(),
+        "cpu_features": cpu_features(),
         "arch": platform.machine(),
         "physical_cores": _physical_cores(),
         "logical_cores": os.cpu_count(),

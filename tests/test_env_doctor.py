@@ -209,9 +209,18 @@ def test_cpu_model_parses_x86_and_arm():
     assert _env.cpu_model(arm) == "Arm (CPU part 0xd42)"
 
 
+def test_cpu_features_lists_the_int8_relevant_isa_flags_of_x86_and_arm():
+    x86 = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni amx_int8 avx512vl\n"
+    assert _env.cpu_features(x86) == ["avx2", "avx512f", "avx512_vnni", "amx_int8"]
+    zen3 = "processor\t: 0\nflags\t\t: fpu sse avx avx2 fma\n"  # no VNNI: int8 via int16 pairs
+    assert _env.cpu_features(zen3) == ["avx2"]
+    assert _env.cpu_features("processor\t: 0\nFeatures\t: fp asimd asimddp i8mm\n") == ["asimd", "asimddp", "i8mm"]
+    assert _env.cpu_features("") is None
+
+
 def test_machine_info_fields():
     m = _env.machine_info()
-    for key in ("cpu", "physical_cores", "logical_cores", "memory_bytes", "os", "torch_threads", "cuda_available", "gpus", "jetson"):
+    for key in ("cpu", "cpu_features", "physical_cores", "logical_cores", "memory_bytes", "os", "torch_threads", "cuda_available", "gpus", "jetson"):
         assert key in m, key
     assert m["logical_cores"] >= 1 and (m["memory_bytes"] or 0) > 0
     json.dumps(m)
@@ -227,3 +236,12 @@ def test_coreml_runs_only_on_macos(monkeypatch):
     monkeypatch.setattr(platform, "system", lambda: "Darwin")
     row = _row(_env.backend_matrix(), "coreml")
     assert row["can_build"] is True and row["can_run"] is True
+
+
+@pytest.mark.parametrize("flags,warned", [(["avx2"], True), (["avx2", "avx512f", "avx512_vnni"], False), (["avx2", "avx_vnni"], False)])
+def test_doctor_warns_about_int8_on_an_x86_cpu_without_vnni(monkeypatch, capsys, flags, warned):
+    monkeypatch.setattr(_env, "cpu_features", lambda cpuinfo=None: flags)
+    monkeypatch.setattr(_env.platform, "machine", lambda: "x86_64")
+    assert main(["doctor"]) == 0
+    isa = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("isa"))
+    assert ", ".join(flags) in isa and ("no VNNI" in isa) is warned

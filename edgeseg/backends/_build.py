@@ -50,7 +50,7 @@ class BuildResult:
         )
         c = self.comparison
         if c and "summary" in c:
-            line += (f"; vs source" + (f" on {c['probe']}" if c.get("probe") else "") + f": {c['summary']}"
+            line += ("; vs source" + (f" on {c['probe']}" if c.get("probe") else "") + f": {c['summary']}"
                      + ("" if c.get("enforced", True) else " (reported, not enforced)"))
         elif c:
             line += f"; not compared with the source: {c['skipped']}"
@@ -122,5 +122,17 @@ def compare_with_source(
         ref = ref_runner.infer(batch)
     res = compare(ref, infer(batch), tolerance=tolerance_for(precision))
     if enforce and not res.passed:
-        raise BuildError(f"the {what} does not match {spec_for(source).title} on {source.name}: {res.summary()}; nothing written")
+        raise BuildError(f"the {what} does not match {spec_for(source).title} on {source.name}: {res.summary()}; "
+                         f"nothing written{_no_vnni_hint(precision)}")
     return {**res.to_dict(), "enforced": enforce, "probe": probed}
+
+
+def _no_vnni_hint(precision: str) -> str:
+    """For an INT8 mismatch on an x86 CPU without VNNI: the CPU, not the build, may be the cause."""
+    from edgeseg.quant.ort_cpu import cpu_has_vnni
+
+    if precision != "int8" or cpu_has_vnni() is not False:
+        return ""
+    return ("; note: this x86 CPU has no VNNI, so int8 dot products run as int16 pairs that can saturate, "
+            "and each runtime handles that differently (the same INT8 builds matched on CPUs with "
+            "avx512_vnni / avx_vnni): build and compare INT8 on a CPU with VNNI")

@@ -14,11 +14,11 @@ not x86) and records the choice in the card. Set it explicitly when quantizing f
 from __future__ import annotations
 
 import logging
-import os
 import platform
 from pathlib import Path
 from typing import Any
 
+from edgeseg._env import cpu_features
 from edgeseg._io import atomic_path, check_output_path
 from edgeseg.errors import EdgesegError, QuantizationError
 
@@ -34,10 +34,8 @@ def cpu_has_vnni() -> bool | None:
     """True/False on x86 Linux from /proc/cpuinfo; None when unknown (other OS / arch)."""
     if platform.machine().lower() not in ("x86_64", "amd64", "i686", "x86"):
         return None
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
+    flags = cpu_features()
+    if flags is None:
         return None
     return "avx512_vnni" in flags or "avx_vnni" in flags
 

@@ -249,6 +249,28 @@ def test_parity_failure_writes_nothing(ir, tmp_path, monkeypatch):
     assert {p.name: p.read_bytes() for p in out_dir.iterdir()} == before
 
 
+
+@pytest.mark.parametrize("vnni", [False, True, None])
+def test_int8_parity_failure_names_a_cpu_without_vnni_as_a_possible_cause(qdq, tmp_path, monkeypatch, vnni):
+    """On x86 without VNNI, ORT and OpenVINO INT8 disagreed on shipped QAT files that matched on a VNNI
+    CPU (zoo run 20261206T121927Z): the error says so there, and only there."""
+    import edgeseg.quant.ort_cpu as ort_cpu
+
+    real_infer = OrtRunner.infer
+
+    def shifted(self, batch):
+        logits = real_infer(self, batch).copy()
+        logits[:, 0] += 10.0
+        return logits
+
+    monkeypatch.setattr(OrtRunner, "infer", shifted)
+    monkeypatch.setattr(ort_cpu, "cpu_has_vnni", lambda: vnni)
+    with pytest.raises(BuildError, match="does not match ONNX Runtime") as e:
+        build_openvino(qdq.onnx, output=tmp_path / "q.xml", log=lambda s: None)
+    assert ("this x86 CPU has no VNNI" in str(e.value)) is (vnni is False)
+    assert list(tmp_path.iterdir()) == []
+
+
 # ---- doctor ----------------------------------------------------------------------------------------
 
 def test_doctor_lists_openvino_as_buildable_and_runnable_here():

@@ -93,12 +93,32 @@ def load_checkpoint(
     weights = payload["model"]
     if payload.get("weights_dtype") == "float16":  # stored in half precision (save_half_checkpoint): compute in float32
         weights = {k: v.float() if v.dtype == torch.float16 else v for k, v in weights.items()}
+    weights, _ = zero_subnormals(weights)
     try:
         model.load_state_dict(weights)
     except RuntimeError as e:
         raise CheckpointError(f"{p}: weights do not fit a {card.arch!r} model: {str(e).splitlines()[0]}") from e
     model.eval()
     return model, card, payload
+
+
+def zero_subnormals(weights: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """``weights`` with float32/float64 subnormal values (|x| < 1.2e-38, nonzero) set to 0, and their count.
+
+    Weight decay leaves some weights of a long training there (the shipped CGNet: 56,253 of 504,510).
+    They change no output (max|diff| 0.0), but x86 CPUs, Intel's most, compute with them many times
+    slower: PyTorch and ONNX Runtime FP32 ran the CGNet 3.3x slower on a Xeon (313 vs 95 ms), and
+    flush-to-zero set by ``torch.set_flush_denormal`` does not reach their worker threads. A new dict;
+    the input is left as it was."""
+    out, count = {}, 0
+    for k, v in weights.items():
+        if torch.is_tensor(v) and v.dtype in (torch.float32, torch.float64):
+            sub = (v != 0) & (v.abs() < torch.finfo(v.dtype).tiny)
+            n = int(sub.sum())
+            if n:
+                v, count = v.masked_fill(sub, 0.0), count + n
+        out[k] = v
+    return out, count
 
 
 def save_half_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> Path:

@@ -106,3 +106,36 @@ def test_half_checkpoint_refuses_weights_that_overflow(tmp_path, camvid_card):
     with pytest.raises(CheckpointError, match="overflow float16"):
         save_half_checkpoint(src, tmp_path / "h.pt")
     assert not (tmp_path / "h.pt").exists()
+
+
+def _subnormal_count(sd):
+    tiny = torch.finfo(torch.float32).tiny
+    return sum(int(((v != 0) & (v.abs() < tiny)).sum()) for v in sd.values() if v.dtype == torch.float32)
+
+
+def test_subnormal_weights_are_zeroed_on_load_without_changing_outputs(tmp_path, camvid_card):
+    """Weight decay leaves weights below float32's smallest normal (the shipped CGNet had 56,253); x86
+    CPUs run them many times slower. Loading zeroes them; the file keeps them; outputs do not move."""
+    from edgeseg.train.checkpoint import read_checkpoint, zero_subnormals
+
+    model = build_model("cgnet", num_classes=11, m=2, n=3).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 4:  # every conv kernel: plant a few subnormals of both signs
+                p.view(-1)[:3] = torch.tensor([1e-40, -3e-39, 1e-45])
+    planted = _subnormal_count(model.state_dict())
+    assert planted >= 30
+    path = save_checkpoint(tmp_path / "sub.pt", model=model, card=camvid_card)
+    assert _subnormal_count(read_checkpoint(path)["model"]) == planted  # saved as trained
+    loaded, _, _ = load_checkpoint(path)
+    assert _subnormal_count(loaded.state_dict()) == 0
+    x = torch.randn(1, 3, 64, 96)
+    with torch.inference_mode():
+        assert torch.equal(model(x).argmax(1), loaded(x).argmax(1))
+        assert (model(x) - loaded(x)).abs().max() < 1e-6
+    sd = model.state_dict()
+    zeroed, n = zero_subnormals(sd)
+    assert n == planted and _subnormal_count(sd) == planted  # the input dict is left as it was
+    assert all(torch.equal(zeroed[k], v) for k, v in sd.items() if not v.is_floating_point())
+    normal = {"w": torch.tensor([1.2e-38, -2e-38, 0.0, 1.0])}  # smallest normals and zero stay
+    assert zero_subnormals(normal)[1] == 0

@@ -51,8 +51,13 @@ def rewrite_for_cpu(model: Any, *, prelu_only: bool = False) -> list[str]:
     from edgeseg.backends._concat import split_conv_over_concat, split_through_concat
     from edgeseg.backends._prelu import prelu_to_fast_form
 
+    from edgeseg.export.onnx import zero_subnormal_initializers
+
     inline_constants(model)
     done: list[str] = []
+    n = zero_subnormal_initializers(model)  # exports from elsewhere may carry them: slow on x86
+    if n:
+        done.append(f"{n} subnormal weight values (|w| < 1.2e-38) set to 0")
     n = 0 if prelu_only else split_through_concat(model)
     if n:
         done.append(f"BatchNormalization/PRelu moved before Concat ({n} concats)")

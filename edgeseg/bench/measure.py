@@ -171,12 +171,14 @@ def card_summary(card: Any) -> dict[str, Any]:
 def quantization_label(card: Any) -> str | None:
     """'ptq tensorrt-qdq', 'qat tensorrt-qdq', 'ptq onnxruntime-cpu', ... for INT8 artifacts; None for float.
 
-    QAT when ``card.extra["quantization"]`` records a ``qat`` section, else PTQ; the flavour is
-    ``card.extra["flavour"]`` (how the Q/DQ graph is built: for TensorRT or for ONNX Runtime CPU)."""
+    QAT when ``card.extra["quantization"]`` records a ``qat`` section or weights taken from a QAT
+    checkpoint (ExecuTorch INT8 built from one: its activation ranges are calibrated again), else PTQ;
+    the flavour is ``card.extra["flavour"]`` (how the Q/DQ graph is built: for TensorRT or for ONNX Runtime CPU)."""
     if card.precision != "int8":
         return None
     extra = card.extra or {}
     quant = extra.get("quantization")
-    method = "qat" if isinstance(quant, dict) and quant.get("qat") else "ptq"
+    qat = isinstance(quant, dict) and (quant.get("qat") or str(quant.get("weights_from", "")).startswith("QAT"))
+    method = "qat" if qat else "ptq"
     flavour = extra.get("flavour")
     return f"{method} {flavour}" if flavour else method

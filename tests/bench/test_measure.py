@@ -79,3 +79,7 @@ def test_quantization_labels_from_cards():
     assert quantization_label(ptq) == "ptq tensorrt-qdq"
     assert quantization_label(qat) == "qat tensorrt-qdq"
     assert quantization_label(cpu) == "ptq onnxruntime-cpu"
+    et = {"flavour": "xnnpack-pt2e", "quantization": {"weights_from": "FP32 checkpoint"}}
+    assert quantization_label(CARD.replace(precision="int8", extra=et)) == "ptq xnnpack-pt2e"
+    et["quantization"] = {"weights_from": "QAT checkpoint (fake-quant trained weights; activation ranges calibrated again)"}
+    assert quantization_label(CARD.replace(precision="int8", extra=et)) == "qat xnnpack-pt2e"

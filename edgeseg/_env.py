@@ -125,6 +125,13 @@ def cpu_features(cpuinfo: str | None = None) -> list[str] | None:
     return [f for f in _ISA_FLAGS if f in found]
 
 
+def has_vnni(features: list[str] | None, arch: str) -> bool | None:
+    """True/False for an x86 CPU with these ISA flags (``cpu_features``); None off x86 or when unknown."""
+    if arch.lower() not in ("x86_64", "amd64", "i686", "x86") or features is None:
+        return None
+    return "avx512_vnni" in features or "avx_vnni" in features
+
+
 def _memory_total() -> int | None:
     try:
         import psutil

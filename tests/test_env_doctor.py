@@ -216,6 +216,8 @@ def test_cpu_features_lists_the_int8_relevant_isa_flags_of_x86_and_arm():
     assert _env.cpu_features(zen3) == ["avx2"]
     assert _env.cpu_features("processor\t: 0\nFeatures\t: fp asimd asimddp i8mm\n") == ["asimd", "asimddp", "i8mm"]
     assert _env.cpu_features("") is None
+    assert _env.has_vnni(["avx2"], "x86_64") is False and _env.has_vnni(["avx2", "avx_vnni"], "AMD64") is True
+    assert _env.has_vnni(["asimd"], "aarch64") is None and _env.has_vnni(None, "x86_64") is None
 
 
 def test_machine_info_fields():

@@ -50,7 +50,6 @@ def rewrite_for_cpu(model: Any, *, prelu_only: bool = False) -> list[str]:
     the quantization points around it."""
     from edgeseg.backends._concat import split_conv_over_concat, split_through_concat
     from edgeseg.backends._prelu import prelu_to_fast_form
-
     from edgeseg.export.onnx import zero_subnormal_initializers
 
     inline_constants(model)

@@ -76,10 +76,11 @@ def format_report(report: dict[str, Any]) -> str:
     cores = f"{m.get('physical_cores') or '?'} physical / {m.get('logical_cores')} logical cores ({m.get('usable_cores')} usable)"
     lines.append(f"  {'cpu':<12} {m.get('cpu')} [{m.get('arch')}], {cores}, {_gib(m.get('memory_bytes'))} memory")
     if m.get("cpu_features") is not None:
+        from edgeseg._env import has_vnni
+
         isa = ", ".join(m["cpu_features"]) or "none of avx2 / avx512 / vnni / amx / asimd"
-        vnni = any(f in m["cpu_features"] for f in ("avx512_vnni", "avx_vnni"))
-        x86 = str(m.get("arch", "")).lower() in ("x86_64", "amd64")
-        lines.append(f"  {'isa':<12} {isa}" + ("  [no VNNI: INT8 results can differ between runtimes]" if x86 and not vnni else ""))
+        no_vnni = has_vnni(m["cpu_features"], str(m.get("arch", ""))) is False
+        lines.append(f"  {'isa':<12} {isa}" + ("  [no VNNI: INT8 results can differ between runtimes]" if no_vnni else ""))
     lines.append(f"  {'os':<12} {m.get('os')}")
     if "torch_threads" in m:
         lines.append(f"  {'torch':<12} {m['torch_threads']} intra-op threads")

@@ -18,7 +18,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from edgeseg._env import cpu_features
+from edgeseg._env import cpu_features, has_vnni
 from edgeseg._io import atomic_path, check_output_path
 from edgeseg.errors import EdgesegError, QuantizationError
 
@@ -32,12 +32,7 @@ LABEL = "CPU only, not for TensorRT (asymmetric uint8 activations)"
 
 def cpu_has_vnni() -> bool | None:
     """True/False on x86 Linux from /proc/cpuinfo; None when unknown (other OS / arch)."""
-    if platform.machine().lower() not in ("x86_64", "amd64", "i686", "x86"):
-        return None
-    flags = cpu_features()
-    if flags is None:
-        return None
-    return "avx512_vnni" in flags or "avx_vnni" in flags
+    return has_vnni(cpu_features(), platform.machine())
 
 
 def default_reduce_range() -> bool:

@@ -226,10 +226,8 @@ def test_wrong_output_suffix_and_non_onnx_input_are_refused(ir, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_parity_failure_writes_nothing(ir, tmp_path, monkeypatch):
-    """The ONNX Runtime reference is shifted by +10 on class 0: the IR no longer matches it."""
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
+def _shift_ort_reference(monkeypatch):
+    """ONNX Runtime's output (the builds' reference) +10 on class 0, so no build can match it."""
     real_infer = OrtRunner.infer
 
     def shifted(self, batch):
@@ -238,6 +236,13 @@ def test_parity_failure_writes_nothing(ir, tmp_path, monkeypatch):
         return logits
 
     monkeypatch.setattr(OrtRunner, "infer", shifted)
+
+
+def test_parity_failure_writes_nothing(ir, tmp_path, monkeypatch):
+    """The ONNX Runtime reference is shifted by +10 on class 0: the IR no longer matches it."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    _shift_ort_reference(monkeypatch)
     with pytest.raises(BuildError, match=r"the OpenVINO IR does not match ONNX Runtime on cgnet\.onnx: .*nothing written"):
         build_openvino(ir.onnx, output=out_dir / "m.xml", log=lambda s: None)
     assert list(out_dir.iterdir()) == []  # no m.xml, no m.bin, no .edgeseg-ov-* temp folder, no staged file
@@ -249,21 +254,13 @@ def test_parity_failure_writes_nothing(ir, tmp_path, monkeypatch):
     assert {p.name: p.read_bytes() for p in out_dir.iterdir()} == before
 
 
-
 @pytest.mark.parametrize("vnni", [False, True, None])
 def test_int8_parity_failure_names_a_cpu_without_vnni_as_a_possible_cause(qdq, tmp_path, monkeypatch, vnni):
     """On x86 without VNNI, ORT and OpenVINO INT8 disagreed on shipped QAT files that matched on a VNNI
     CPU (zoo run 20261206T121927Z): the error says so there, and only there."""
     import edgeseg.quant.ort_cpu as ort_cpu
 
-    real_infer = OrtRunner.infer
-
-    def shifted(self, batch):
-        logits = real_infer(self, batch).copy()
-        logits[:, 0] += 10.0
-        return logits
-
-    monkeypatch.setattr(OrtRunner, "infer", shifted)
+    _shift_ort_reference(monkeypatch)
     monkeypatch.setattr(ort_cpu, "cpu_has_vnni", lambda: vnni)
     with pytest.raises(BuildError, match="does not match ONNX Runtime") as e:
         build_openvino(qdq.onnx, output=tmp_path / "q.xml", log=lambda s: None)

@@ -68,12 +68,11 @@ class _OpenVinoModel:
     backend = "openvino"
 
     def __init__(self, ov_model: Any, card: Any, *, threads: int) -> None:
-        import openvino as ov
-
+        from edgeseg.backends.openvino._core import shared_core
         from edgeseg.backends.openvino.build import compile_config
 
         self.card = card
-        self.compiled = ov.Core().compile_model(ov_model, "CPU", compile_config(threads=threads))
+        self.compiled = shared_core().compile_model(ov_model, "CPU", compile_config(threads=threads))
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -181,13 +180,14 @@ def _default_row(args, card, tmp: Path, *, ev: Callable, log) -> dict:
 
 def _nncf_rows(fp32_onnx: Path, card, calib, *, threads: int, ev: Callable, log) -> list[dict]:
     import nncf
-    import openvino as ov
+
+    from edgeseg.backends.openvino._core import shared_core
 
     rows = []
     frames = _frames(calib)
     for rid, fast in (("nncf default", True), ("nncf full bc", False)):
         t0 = time.perf_counter()
-        ov_model = ov.Core().read_model(str(fp32_onnx))
+        ov_model = shared_core().read_model(str(fp32_onnx))
         qmodel = nncf.quantize(ov_model, nncf.Dataset(frames), subset_size=len(frames), fast_bias_correction=fast)
         q_s = time.perf_counter() - t0
         res = ev(_OpenVinoModel(qmodel, card, threads=threads), rid)

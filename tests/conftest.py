@@ -97,3 +97,16 @@ def camvid_card():
 
     return ModelCard(arch="cgnet", arch_args={"m": 2, "n": 3}, num_classes=11, class_names=CAMVID.class_names,
                      palette=CAMVID.palette, ignore_index=CAMVID.ignore_index, input_size=(48, 64))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Write the running test's id to $EDGESEG_TEST_TRAIL (scripts/test.sh sets it), so a test that
+    kills the process with a signal is named in the log: a native crash prints no pytest report."""
+    import os
+
+    trail = os.environ.get("EDGESEG_TEST_TRAIL")
+    if trail:
+        with open(trail, "w", encoding="utf-8") as f:
+            f.write(item.nodeid + "\n")
+    yield

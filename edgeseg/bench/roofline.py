@@ -162,7 +162,9 @@ def _ov_matmul_gflops(n: int, *, threads: int, repeats: int, int8: bool) -> floa
         x_in, w = x, ops.constant(rng.standard_normal((n, n), dtype=np.float32))
     model = ov.Model([ops.matmul(x_in, w, False, False)], [x])
     cfg = {"INFERENCE_NUM_THREADS": int(threads), "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
-    request = ov.Core().compile_model(model, "CPU", cfg).create_infer_request()
+    from edgeseg.backends.openvino._core import shared_core
+
+    request = shared_core().compile_model(model, "CPU", cfg).create_infer_request()
     feed = {0: rng.standard_normal((n, n), dtype=np.float32)}
     return 2.0 * n**3 / _best_seconds(lambda: request.infer(feed), repeats) / 1e9
 

@@ -182,7 +182,9 @@ def _check_parity(ov: Any, xml: Path, src: Path, card: ModelCard, *, threads: in
     from edgeseg.backends._build import compare_with_source
     from edgeseg.backends._runner import run_in_chunks
 
-    core = ov.Core()
+    from edgeseg.backends.openvino._core import shared_core
+
+    core = shared_core()
     compiled = core.compile_model(core.read_model(str(xml)), "CPU", compile_config(threads=threads))
     request = compiled.create_infer_request()
     dim = compiled.input(0).get_partial_shape()[0]

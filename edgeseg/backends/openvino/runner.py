@@ -51,6 +51,7 @@ class OpenVinoRunner(BaseRunner):
 
     def __init__(self, path: str | os.PathLike, *, threads: int | None = None, verify_weights: bool = True,
                  perf_count: bool = False) -> None:
+        from edgeseg.backends.openvino._core import shared_core
         from edgeseg.backends.openvino.build import compile_config, import_openvino
 
         ov = import_openvino()
@@ -62,7 +63,7 @@ class OpenVinoRunner(BaseRunner):
         weights = weights_path(p)
         if not weights.is_file():
             raise ExportError(f"{p}: its weights {weights.name} are missing beside it; rebuild with edgeseg build --backend openvino")
-        core = ov.Core()
+        core = shared_core()
         size = weights.stat().st_size
         try:
             model = core.read_model(str(p))

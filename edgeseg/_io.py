@@ -118,6 +118,40 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def atomic_set(folder: str | os.PathLike) -> Iterator[Path]:
+    """Commit several files into ``folder`` as a set: the block writes them into a staging folder
+    beside it; only when the block ends without error are they moved in (renames, which need no
+    space), the folder created if absent. On any failure nothing is moved and the folder, new or
+    old, is as it was."""
+    target = Path(folder)
+    parent = target.parent if str(target.parent) else Path(".")
+    ensure_writable_dir(parent)
+    if target.exists() and not target.is_dir():
+        raise EdgesegError(f"output path {target} is not a folder")
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+    except OSError as e:
+        _raise_write_error(e, target)
+        raise
+    try:
+        yield stage
+        files = sorted(q for q in stage.rglob("*") if q.is_file())
+        for q in files:
+            with open(q, "rb+") as f:
+                os.fsync(f.fileno())
+        target.mkdir(exist_ok=True)
+        for q in files:
+            dst = target / q.relative_to(stage)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(q, dst)
+    except OSError as e:
+        _raise_write_error(e, target)
+        raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     with atomic_write(path, "wb") as f:
         f.write(data)

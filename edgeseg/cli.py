@@ -15,6 +15,8 @@ import threading
 from typing import Iterator, Sequence
 
 from edgeseg import __version__
+from edgeseg.commands._args import bounded_threads
+from edgeseg.commands._policy import Io, apply as apply_policy
 from edgeseg.errors import EdgesegError
 
 #: Subcommand -> module. Explicit and ordered as the pipeline flows.
@@ -37,14 +39,22 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``edgeseg train: error: argument --batch: ... (see edgeseg train -h)``."""
+
+    def error(self, message: str):  # type: ignore[override]
+        print(f"{self.prog}: error: {message} (see {self.prog} -h)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="edgeseg",
         description="Train, quantize, build and benchmark lightweight segmentation models for edge devices.",
     )
     parser.add_argument("--version", action="version", version=f"edgeseg {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, modname in COMMANDS.items():
         try:
             mod = importlib.import_module(modname)
@@ -52,10 +62,20 @@ def build_parser() -> argparse.ArgumentParser:
             if e.name == modname:  # command not written yet
                 continue
             raise
+        io = getattr(mod, "IO", None)
+        if not isinstance(io, Io):  # the output policy cannot be forgotten by a new command
+            raise TypeError(f"{modname} declares no IO = Io(...) (edgeseg/commands/_policy.py)")
         p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
         mod.add_arguments(p)
-        p.set_defaults(_run=mod.run)
+        for action in p._actions:  # one bound for every command's (and backend option's) thread count
+            if action.dest == "threads" and action.type is not None:
+                action.type = bounded_threads(action.type)
+        if io.writes and "--force" not in p._option_string_actions:
+            p.add_argument("--force", action="store_true",
+                           help="replace existing outputs of another precision, or a finished run (never an input)")
+        flags = {a.dest: max(a.option_strings, key=len) for a in p._actions if a.option_strings}
+        p.set_defaults(_run=mod.run, _io=io, _flags=flags)
     return parser
 
 
@@ -90,16 +110,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(), apply_policy(args, args._io):
             return int(args._run(args) or 0)
     except EdgesegError as e:
         if args.debug:
             raise
-        print(f"edgeseg {args.command}: error: {e}", file=sys.stderr)
-        return e.exit_code
+        return _say(args, str(e), e.exit_code)
     except KeyboardInterrupt:
-        print(f"edgeseg {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return _say(args, "interrupted", 130, prefix="")
+    except BrokenPipeError:  # stdout closed by the reader (| head): nothing more to say to anyone
+        _silence_stdout()
+        return 0
+    except Exception as e:  # noqa: BLE001 - the one place an unexpected failure becomes one line
+        if args.debug:
+            raise
+        return _say(args, unexpected_error(e), 2)
+
+
+def unexpected_error(e: BaseException) -> str:
+    """One line for a failure edgeseg did not raise on purpose: the OS's words for a file error (full
+    disk, permissions), the library's message otherwise, and how to see the traceback."""
+    if isinstance(e, OSError) and e.strerror:
+        where = f"{e.filename}: " if e.filename else ""
+        return f"{where}{e.strerror}" + (" (the disk is full: free space and run again)" if e.errno == 28 else "")
+    if isinstance(e, MemoryError):
+        return "out of memory (use smaller inputs, a smaller batch or fewer threads)"
+    text = " ".join(str(e).split())[:300] or "no message"
+    return f"unexpected {type(e).__name__}: {text} (run with --debug for the traceback)"
+
+
+def _say(args: argparse.Namespace, message: str, code: int, *, prefix: str = "error: ") -> int:
+    try:
+        print(f"edgeseg {args.command}: {prefix}{message}", file=sys.stderr)
+    except OSError:  # stderr itself closed or full: the exit code still says it
+        pass
+    return code
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

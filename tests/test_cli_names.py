@@ -45,7 +45,7 @@ def test_another_precision_is_not_overwritten_without_force(tiny_onnx, tmp_path,
     before = out.read_bytes()
     rc = main(["build", str(tiny_onnx), "--backend", "onnxruntime", "--threads", "1", "--fp16", "-o", str(out)])
     err = capsys.readouterr().err
-    assert rc != 0 and "is a FP32 build" in err and "--force" in err
+    assert rc != 0 and "is a FP32 model" in err and "--force" in err
     assert out.read_bytes() == before
     assert main(["build", str(tiny_onnx), "--backend", "onnxruntime", "--threads", "1", "--fp16", "-o", str(out), "--force"]) == 0
     from edgeseg.card import card_from_onnx

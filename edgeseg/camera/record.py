@@ -61,6 +61,7 @@ class Recorder:
         self.frames = 0
         self._ctx: contextlib.AbstractContextManager | None = None
         self._writer: Any = None
+        self._tmp = Path()
 
     def _open(self, tmp: Path, size_hw: tuple[int, int]) -> Any:
         import cv2
@@ -91,7 +92,7 @@ class Recorder:
         if self._writer is None:
             self.size_hw = image.shape[:2]
             ctx = atomic_path(self.path)
-            tmp = ctx.__enter__()
+            tmp = self._tmp = ctx.__enter__()
             try:
                 self._writer = self._open(tmp, self.size_hw)
             except BaseException as e:
@@ -108,15 +109,38 @@ class Recorder:
         if self._writer is None:
             return None
         writer, ctx, self._writer, self._ctx = self._writer, self._ctx, None, None
+        assert ctx is not None
         try:
             writer.release()
-        finally:
-            assert ctx is not None
             if self.frames:
-                ctx.__exit__(None, None, None)
-            else:
-                ctx.__exit__(_Discard, _Discard(), None)
+                readable = readable_frames(self._tmp, want=self.frames)
+                if readable < self.frames:
+                    raise RecordError(
+                        f"{self.path}: the recording holds {readable} readable frames of the {self.frames} written "
+                        "(disk full or a failing encoder); nothing was written, an earlier file there is kept")
+        except BaseException as e:
+            ctx.__exit__(type(e), e, e.__traceback__)
+            raise
+        if self.frames:
+            ctx.__exit__(None, None, None)
+        else:
+            ctx.__exit__(_Discard, _Discard(), None)
         return self.path if self.frames else None
+
+
+def readable_frames(path: Path, *, want: int) -> int:
+    """How many frames of ``path`` OpenCV can decode, counting at most ``want`` (OpenCV's VideoWriter
+    returns nothing from ``write``, so a full disk shows only in the file)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        n = 0
+        while n < want and cap.grab():
+            n += 1
+        return n
+    finally:
+        cap.release()
 
 
 class _Discard(Exception):
@@ -127,10 +151,16 @@ class MaskSaver:
     """Label maps (class ids, uint8 PNG, frame size) as ``DIR/<frame index:06d>.png``."""
 
     def __init__(self, folder: str | os.PathLike) -> None:
-        self.folder = ensure_writable_dir(folder, create=True)
+        self.folder = Path(folder)
+        if self.folder.exists():
+            ensure_writable_dir(self.folder)
+        else:  # created with the first mask: a source that fails to open leaves no empty folder
+            ensure_writable_dir(self.folder.parent if str(self.folder.parent) else Path("."))
         self.count = 0
 
     def save(self, index: int, labels: np.ndarray) -> Path:
+        if not self.count:
+            ensure_writable_dir(self.folder, create=True)
         path = _write_png(self.folder / f"{index:06d}.png", labels)
         self.count += 1
         return path

@@ -132,3 +132,29 @@ def deprecated_alias(group, old: str, *, new: str, dest: str, **kwargs) -> None:
 def plural(n: int, word: str) -> str:
     """``plural(1, "epoch")`` -> "1 epoch", ``plural(2, "epoch")`` -> "2 epochs"."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def max_threads() -> int:
+    """The most CPU threads a command accepts: 4x the cores this process may use (at least 8), so a
+    typo such as --threads 100000 is refused before a runtime spawns them."""
+    import os
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(8, 4 * cores)
+
+
+def bounded_threads(parse):
+    """Wrap an argparse ``type=`` for a thread count with the machine's upper bound (``max_threads``)."""
+
+    def check(text: str) -> int:
+        v = parse(text) if parse is not None else int(text)
+        hi = max_threads()
+        if v is not None and v > hi:
+            raise argparse.ArgumentTypeError(f"expected at most {hi} threads (4x this machine's cores), found {v}")
+        return v
+
+    check.__name__ = getattr(parse, "__name__", "whole number")
+    return check

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from edgeseg.commands._policy import Io
 
 HELP = "benchmark checkpoints / ONNX / engines (latency, throughput, memory, mIoU, roofline) from a matrix YAML or a list"
+
+IO = Io(inputs=("inputs", "data"), appends=("output",), loose=("data",))  # runs append under their own lock
 
 DEFAULT_OUTPUT = "bench_results.json"
 

@@ -6,11 +6,26 @@ import argparse
 import shlex
 import sys
 import textwrap
+from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import deprecated_alias
 
 HELP = ("build a deployable artifact (TensorRT engine, ONNX Runtime model, OpenVINO IR, Core ML package, ExecuTorch "
         "program) from an exported model or checkpoint")
+
+
+def _build_plan(args: argparse.Namespace) -> tuple:
+    from edgeseg.backends import default_backend
+
+    from edgeseg.commands._outputs import build_precision, default_build_output
+
+    backend = args.backend or default_backend()
+    precision = build_precision(backend=backend, fp16=bool(getattr(args, "fp16", False)), int8=bool(getattr(args, "int8", False)))
+    return backend, precision, (args.output or default_build_output(args.model, backend=backend, precision=precision))
+
+
+IO = Io(inputs=("model", "calib"), derived=lambda args: [("--output", __import__("pathlib").Path(_build_plan(args)[2]))],
+        precision=lambda args: {"--output": _build_plan(args)[1]}, loose=("calib",))
 
 
 def _epilog() -> str:
@@ -57,17 +72,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgeseg.backends import BACKENDS, default_backend
+    from edgeseg.backends import BACKENDS
     from edgeseg.backends._options import check_options
 
-    from edgeseg.commands._outputs import build_precision, check_build_input, check_overwrite, default_build_output
+    from edgeseg.commands._outputs import check_build_input
 
-    backend = args.backend or default_backend()
+    backend, _precision, output = _build_plan(args)  # the output policy (cli) has checked it: not an input, same precision or --force
     options = check_options(backend, {k: v for k, v in vars(args).items() if k != "force"})
     check_build_input(args.model, backend=backend)
-    precision = build_precision(backend=backend, fp16=bool(args.fp16), int8=bool(args.int8))
-    output = args.output or default_build_output(args.model, backend=backend, precision=precision)
-    check_overwrite(output, precision=precision, force=args.force)
     build = BACKENDS[backend].build_function()
     command = shlex.join(["edgeseg", "build", *sys.argv[2:]]) if sys.argv[1:2] == ["build"] else None
     result = build(args.model, output=str(output), command=command, **options)

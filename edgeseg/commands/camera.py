@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import float_in, int_in, parse_size, positive_int, seconds
 
 HELP = "run a model on a camera / stream / video file: overlay, recording, masks, latency and FPS stats"
+
+IO = Io(inputs=("model", "source"), files=("record", "stats_out"), folders=("save_masks",), loose=("source",))
 
 EPILOG = """sources: 0 (camera index), /dev/video0, clip.mp4, rtsp://..., csi://0 (Jetson CSI camera via
 nvarguscamerasrc; --width/--height/--fps/--flip), "gst:PIPELINE ! appsink" (your own GStreamer pipeline).

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from edgeseg.commands._policy import Io
 
 HELP = "check an INT8 Q/DQ ONNX against TensorRT's explicit-quantization rules (exit 1 on violations)"
+
+IO = Io(inputs=("model",))  # prints only
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

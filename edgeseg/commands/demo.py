@@ -8,6 +8,7 @@ run (printed before it runs); a failed stage is reported and the stages that do 
 from __future__ import annotations
 
 import argparse
+from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import int_in
 import time
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HELP = "run the whole pipeline (train, eval, export, PTQ/QAT, build, bench, report) on synthetic scenes or your data"
+
+IO = Io(inputs=("checkpoint", "data"), folders=("out",), loose=("data",))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -7,8 +7,11 @@ import argparse
 import json
 import sys
 from typing import Any
+from edgeseg.commands._policy import Io
 
 HELP = "report installed libraries, the machine (CPU, GPU, Jetson) and which backends can build/run here"
+
+IO = Io()  # prints only
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

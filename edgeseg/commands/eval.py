@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import int_in
 
 HELP = "evaluate a checkpoint / ONNX / engine on a dataset: per-class IoU, mIoU, pixel accuracy, confusion matrix"
+
+IO = Io(inputs=("model", "data"), files=("json_out",), loose=("data",))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

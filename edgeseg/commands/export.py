@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import argparse
+from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import float_in, int_in, size_in
 
 HELP = "export a checkpoint to ONNX (model card in metadata) and check ONNX Runtime against PyTorch on real frames"
+
+
+def _export_default(args: argparse.Namespace) -> list:
+    from pathlib import Path
+
+    return [] if args.output else [("--output", Path(args.checkpoint).with_suffix(".onnx"))]
+
+
+IO = Io(inputs=("checkpoint", "parity_data"), files=("output",), derived=_export_default,
+        precision=lambda args: {"--output": "fp32"}, loose=("parity_data",))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

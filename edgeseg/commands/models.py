@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import int_in, size_from_text
 from edgeseg.errors import EdgesegError
 
 HELP = "list the registered models with parameters and GFLOPs (2 x MACs) at an input size"
+
+IO = Io()  # prints only
 
 FLOPS_NOTE = "GFLOPs = 1e9 x (2 x multiply-accumulates of conv + matmul), one forward pass of a 1x3xHxW input"
 

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import argparse
+from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import float_in, int_in
 
 HELP = "segment images with a checkpoint / ONNX / engine: writes <stem>_mask.png and <stem>_overlay.png"
+
+
+def _predict_names(args: argparse.Namespace) -> list:
+    """out/<stem>_mask.png and out/<stem>_overlay.png for every image."""
+    from pathlib import Path
+
+    out = Path(args.out)
+    return [("--out", out / f"{Path(p).stem}_{kind}.png") for p in args.images for kind in ("mask", "overlay")]
+
+
+IO = Io(inputs=("model", "images"), folders=("out",), derived=_predict_names)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,10 +61,9 @@ def run(args: argparse.Namespace) -> int:
         if p.stem in stems and stems[p.stem].resolve() != p.resolve():
             raise EdgesegError(f"{p} and {stems[p.stem]} would both write {p.stem}_mask.png; predict them separately")
         stems[p.stem] = p
-    out = ensure_writable_dir(args.out, create=True)
-
     opts = {"threads": args.threads} if args.threads else {}
     with open_runner(args.model, **opts) as runner:
+        out = ensure_writable_dir(args.out, create=True)  # after the model opened: a bad model leaves no folder
         card = runner.card
         lut = palette_lut(card.palette)
         for p in dict.fromkeys(images):

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import nonneg_int, parse_size, positive_int
 
 HELP = "profile an ONNX model on ONNX Runtime or an OpenVINO IR (CPU): time per op type and the slowest nodes"
+
+IO = Io(inputs=("model",), files=("json",))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

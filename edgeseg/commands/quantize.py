@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import argparse
+from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import deprecated_alias, float_in, int_in, parse_size
 
 HELP = "INT8: PTQ/QAT to a TensorRT-ready Q/DQ ONNX (checked), or --method ort-cpu for ONNX Runtime CPU"
+
+
+def _quantize_default(args: argparse.Namespace) -> list:
+    from edgeseg.quant.pipeline import _default_output
+
+    return [] if args.output else [("--output", _default_output(args.checkpoint, args.method))]
+
+
+IO = Io(inputs=("checkpoint", "calib", "data", "val_data"), files=("output", "save_checkpoint"),
+        derived=_quantize_default, precision=lambda args: {"--output": "int8"}, loose=("calib", "data", "val_data"))
 
 
 

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import argparse
+from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import float_in
 
 HELP = "render benchmark results (JSON) as REPORT.md and report.html: what to deploy first, then the table and charts"
+
+
+def _report_names(args: argparse.Namespace) -> list:
+    from pathlib import Path
+
+    return [("--output", Path(args.output) / "REPORT.md"), ("--output", Path(args.output) / "report.html")]
+
+
+IO = Io(inputs=("results",), folders=("output",), derived=_report_names)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

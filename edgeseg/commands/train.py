@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import deprecated_alias, float_in, int_in, parse_size
 
 HELP = "train a segmentation model (CGNet recipe: Adam 1e-3, poly 0.9, weighted CE, scale 0.5-2 + crop + flip)"
+
+IO = Io(inputs=("resume", "data"), run_folder="out", loose=("data",))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import positive_int
 
 HELP = "run the real-TensorRT tests here and write edgeseg-jetson-report.json/.md to send back"
+
+IO = Io(inputs=("data", "onnx", "int8_onnx"), folders=("output_dir",), loose=("data",))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

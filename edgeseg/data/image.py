@@ -42,14 +42,44 @@ def _check_size(p: Path, max_pixels: int) -> tuple[int, int]:
     return h, w
 
 
+def _read_bytes(p: Path) -> np.ndarray:
+    """The file's bytes for ``cv2.imdecode``: Python opens the file, so no path (a name with bytes that
+    are not UTF-8 among them) ever reaches OpenCV's own file handling, where such names crashed."""
+    try:
+        return np.frombuffer(p.read_bytes(), np.uint8)
+    except IsADirectoryError:
+        raise DataError(f"{p}: is a folder, expected an image file") from None
+    except FileNotFoundError:
+        raise DataError(f"{p}: file not found") from None
+    except OSError as e:
+        raise DataError(f"{p}: cannot read it ({e.strerror})") from None
+
+
+def _is_palette_png(data: np.ndarray) -> bool:
+    """PNG colour type 3 (indexed): the IHDR byte 25 of the file."""
+    return data.size > 25 and bytes(data[:8]) == b"\x89PNG\r\n\x1a\n" and int(data[25]) == 3
+
+
+def _palette_indices(p: Path, data: np.ndarray) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as im:
+            return np.array(im, dtype=np.uint8)
+    except Exception as e:  # noqa: BLE001 - PIL raises many types for a corrupt file
+        raise DataError(f"{p}: could not decode the palette PNG label ({e})") from e
+
+
 def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Read a colour image as HxWx3 uint8 **BGR** (OpenCV order). Default ``max_pixels`` 64 M."""
     import cv2
 
     p = Path(path)
     _check_size(p, max_pixels)
-    img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-    if img is None:  # cv2.imread returns None instead of raising
+    img = cv2.imdecode(_read_bytes(p), cv2.IMREAD_COLOR)
+    if img is None:  # cv2 returns None instead of raising
         raise DataError(f"{p}: OpenCV could not decode the image")
     return img
 
@@ -62,7 +92,10 @@ def read_label(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.n
     if p.suffix.lower() in (".jpg", ".jpeg"):
         raise DataError(f"{p}: labels must be lossless single-channel images (PNG), found JPEG")
     _check_size(p, max_pixels)
-    lab = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    data = _read_bytes(p)
+    if _is_palette_png(data):  # OpenCV expands a palette PNG to BGR colours: its indices are the class ids
+        return _palette_indices(p, data)
+    lab = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if lab is None:
         raise DataError(f"{p}: OpenCV could not decode the label")
     if lab.ndim == 3:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeseg.errors import EdgesegError
 from edgeseg.export.compare import TOLERANCES, Comparison
 
 #: Export sizes: CGNet and DeepLab downsample by 8 to 16; the parity probe's synthetic scenes take 32..4096.
@@ -41,6 +42,23 @@ class ExportResult:
                 if len(self.sizes) > 1 else "")
         return (f"exported {self.path} ({human_size(self.path.stat().st_size)}, opset {self.opset}, {self.seconds:.1f} s), "
                 f"parity: {first.summary()} [{first.frames} frames of {self.parity_data}{also}]")
+
+
+#: Bytes a traced forward pass holds per input value, a generous multiple (CGNet at 360x480 peaks near
+#: 60x its float32 input; DeepLab v3 near 90x).
+EXPORT_BYTES_PER_INPUT_VALUE = 4 * 128
+
+
+def check_export_memory(*, batch: int, size: tuple[int, int], num_classes: int) -> None:
+    """EdgesegError when tracing ``batch`` frames of ``size`` would need more memory than this machine
+    has available (estimated from the input size; checked before the export allocates anything)."""
+    import psutil
+
+    need = batch * size[0] * size[1] * (3 + num_classes) * EXPORT_BYTES_PER_INPUT_VALUE
+    avail = psutil.virtual_memory().available
+    if need > avail:
+        raise EdgesegError(f"--batch {batch} at {size[0]}x{size[1]}: the export would need about {need / 2**30:.1f} GiB, "
+                           f"this machine has {avail / 2**30:.1f} GiB available; use a smaller --batch (or --dynamic)")
 
 
 def export_checkpoint(
@@ -86,6 +104,7 @@ def export_checkpoint(
     t0 = time.perf_counter()
     model, card, _ = load_checkpoint(ckpt)
     hw = tuple(size or card.input_size)
+    check_export_memory(batch=1 if dynamic else batch, size=hw, num_classes=card.num_classes)
     card = card.replace(
         source=checkpoint_source(ckpt),
         extra={**card.extra, "export": {"opset": opset, "dynamic": bool(dynamic),

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from edgeseg._io import atomic_write_bytes, atomic_write_text, ensure_writable_dir
+from edgeseg._io import atomic_set
 from edgeseg.report.charts import Chart, make_charts
 from edgeseg.report.data import load_entries
 from edgeseg.report.recommend import DEFAULT_MAX_DROP, Recommendation, recommend, recommendation_line
@@ -216,15 +216,20 @@ def write_report(
     answers ``recommend(max_drop=0.5, latency_budget_ms=None, memory_budget_mb=None)``. Returns the paths written."""
     entries, chosen = load_entries(results, runs=runs)
     rec = recommend(entries, max_drop=max_drop, latency_budget_ms=latency_budget_ms, memory_budget_mb=memory_budget_mb)
-    out = ensure_writable_dir(out_dir, create=True)
+    out = Path(out_dir)
     charts = make_charts(entries, rec=rec)
+    markdown = render_markdown(entries, chosen, charts, title=title, rec=rec) + "\n"
+    page = render_html(entries, chosen, charts, title=title, rec=rec)
     written: dict[str, Path] = {}
+    with atomic_set(out) as stage:  # all files or none: a failure leaves the folder as it was
+        for c in charts:
+            if c.png is not None:
+                (stage / f"{c.name}.png").write_bytes(c.png)
+                written[c.name] = out / f"{c.name}.png"
+        (stage / "REPORT.md").write_text(markdown, encoding="utf-8")
+        (stage / "report.html").write_text(page, encoding="utf-8")
     for c in charts:
-        png = out / f"{c.name}.png"
-        if c.png is not None:
-            written[c.name] = atomic_write_bytes(png, c.png)
-        elif png.is_file():
-            png.unlink()  # an earlier report's chart must not sit beside a report that lacks it
-    written["markdown"] = atomic_write_text(out / "REPORT.md", render_markdown(entries, chosen, charts, title=title, rec=rec) + "\n")
-    written["html"] = atomic_write_text(out / "report.html", render_html(entries, chosen, charts, title=title, rec=rec))
+        if c.png is None and (out / f"{c.name}.png").is_file():
+            (out / f"{c.name}.png").unlink()  # an earlier report's chart must not sit beside a report that lacks it
+    written["markdown"], written["html"] = out / "REPORT.md", out / "report.html"
     return written

@@ -93,13 +93,30 @@ def load_checkpoint(
     weights = payload["model"]
     if payload.get("weights_dtype") == "float16":  # stored in half precision (save_half_checkpoint): compute in float32
         weights = {k: v.float() if v.dtype == torch.float16 else v for k, v in weights.items()}
+    check_finite(weights, where=str(p))
     weights, _ = zero_subnormals(weights)
     try:
         model.load_state_dict(weights)
     except RuntimeError as e:
-        raise CheckpointError(f"{p}: weights do not fit a {card.arch!r} model: {str(e).splitlines()[0]}") from e
+        raise CheckpointError(f"{p}: weights do not fit a {card.arch!r} model: {_state_dict_mismatch(e)}") from e
     model.eval()
     return model, card, payload
+
+
+def check_finite(weights: dict[str, Any], *, where: str) -> None:
+    """CheckpointError naming the first tensor holding NaN or infinity (such weights give confident
+    nonsense: a NaN evaluates to under 1 % mIoU and predicts one class everywhere, with exit code 0)."""
+    for k, v in weights.items():
+        if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            bad = int((~torch.isfinite(v)).sum())
+            raise CheckpointError(f"{where}: weight {k!r} holds {bad} NaN/infinite value(s) of {v.numel()}; "
+                                  "the checkpoint is corrupt or its training diverged")
+
+
+def _state_dict_mismatch(e: RuntimeError) -> str:
+    """PyTorch's load_state_dict message without its header line: the keys and shapes that differ."""
+    lines = [ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()] or [str(e).strip()]
+    return " ".join(" ".join(lines).split())[:400]
 
 
 def zero_subnormals(weights: dict[str, Any]) -> tuple[dict[str, Any], int]:

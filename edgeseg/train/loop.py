@@ -77,6 +77,16 @@ class TrainConfig:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
+def check_batch_fits(frames: int, *, batch: int, world: int = 1) -> None:
+    """EdgesegError when ``batch`` (per process) exceeds what the training set gives each process:
+    with ``drop_last`` such an epoch has no step and the run would never progress."""
+    per = frames // max(1, world)
+    if batch > per:
+        raise EdgesegError(f"--batch {batch} is larger than the training set ({frames} frames"
+                           + (f", {per} per process" if world > 1 else "") + f"): no full batch per epoch; "
+                           f"use --batch {max(1, per)} or fewer, or more data")
+
+
 class Trainer:
     """Train one model as configured. ``run(resume=...)`` returns the final summary dict.
     ``clock`` (default ``time.monotonic``) times the budget; tests inject a fake one."""
@@ -101,11 +111,11 @@ class Trainer:
         dev = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
         self.device = torch.device(f"cuda:{local}" if dev == "cuda" and self.world > 1 else dev)
         self.cuda = self.device.type == "cuda"
-        self.out = ensure_writable_dir(cfg.out, create=True)
-
         size = cfg.synthetic_size
         self.train_set = open_dataset(cfg.data, cfg.train_split, bad_labels=cfg.bad_labels, size=size)
         self.val_set = open_dataset(cfg.data, cfg.val_split, bad_labels=cfg.bad_labels, size=size) if cfg.val_every else None
+        check_batch_fits(len(self.train_set), batch=cfg.batch, world=self.world)
+        self.out = ensure_writable_dir(cfg.out, create=True)  # after the data opened: a bad --data leaves no folder
         info = self.train_set.info
         eval_hw = tuple((self.val_set or self.train_set)[0][0].shape[:2])
         self.card = ModelCard(

@@ -26,7 +26,7 @@ from faults_table import Row, check_error_line, params, run_cli, run_row, work_d
 
 def plant_nan_huge_lr(tmp, a, P):
     P.copy_run(P.trained_run, tmp / "run")
-    return ["train", *P.TRAIN_ARGS, "--epochs", "1", "--lr", "1e30", "--out", str(tmp / "run")]
+    return ["train", *P.TRAIN_ARGS, "--epochs", "1", "--lr", "1e30", "--out", str(tmp / "run"), "--force"]
 
 
 def plant_nan_after_resume(tmp, a, P):

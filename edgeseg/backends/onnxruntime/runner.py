@@ -15,7 +15,7 @@ import numpy as np
 
 from edgeseg.backends._runner import BaseRunner, check_threads, recorded_threads
 from edgeseg.backends.onnxruntime import OPT_LEVELS
-from edgeseg.card import ModelCard, card_from_onnx
+from edgeseg.card import ONNX_METADATA_KEY, ModelCard, card_from_onnx
 from edgeseg.errors import EdgesegError, ExportError, UnsupportedOptionError
 
 #: Must equal edgeseg.export.onnx.INPUT_NAME (not imported: that module imports torch, which an
@@ -43,6 +43,20 @@ def _load_proto(p: Path) -> Any:
         return onnx.load(str(p), load_external_data=False)
     except (DecodeError, ValueError, RuntimeError, OSError) as e:  # onnx raises DecodeError / ValueError for junk
         raise ExportError(f"{p}: not a readable ONNX model (truncated or corrupt?): {str(e).splitlines()[0][:200] or type(e).__name__}") from e
+
+
+def check_finite_initializers(proto: Any, *, where: str) -> None:
+    """ExportError naming the first float initializer holding NaN or infinity (such a model runs and
+    gives confident nonsense)."""
+    from onnx import TensorProto, numpy_helper
+
+    floats = (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE, TensorProto.BFLOAT16)
+    for t in proto.graph.initializer:
+        if t.data_type in floats and t.data_location != TensorProto.EXTERNAL:
+            a = numpy_helper.to_array(t)
+            if not np.isfinite(a.astype(np.float32, copy=False)).all():
+                raise ExportError(f"{where}: initializer {t.name!r} holds {int((~np.isfinite(a)).sum())} NaN/infinite "
+                                  f"value(s) of {a.size}; the model is corrupt or came from a diverged training")
 
 
 def resolve_providers(requested: Sequence[Any] | None, available: Sequence[str]) -> list[Any]:
@@ -99,13 +113,19 @@ class OrtRunner(BaseRunner):
         prov = resolve_providers(providers, ort.get_available_providers())
 
         proto = _load_proto(p)
+        if not proto.graph.node:  # a zero-byte or non-ONNX file parses as an empty ModelProto
+            raise ExportError(f"{p}: not an ONNX model (empty graph; {p.stat().st_size} bytes; truncated or another kind of file?)")
+        has_card = any(prop.key == ONNX_METADATA_KEY for prop in proto.metadata_props)
         try:
             self.card: ModelCard = card_from_onnx(proto)
         except EdgesegError as e:
+            if has_card:  # the card is there but invalid: say why, not "no card"
+                raise ExportError(f"{p}: its edgeseg model card is invalid: {e}") from e
             raise ExportError(
                 f"{p}: not exported by edgeseg; no model card in its metadata_props (class names, palette and "
-                f"preprocessing are unknown). Export it with `edgeseg export CHECKPOINT` ({e})"
+                f"preprocessing are unknown). Export it with `edgeseg export CHECKPOINT`"
             ) from e
+        check_finite_initializers(proto, where=str(p))
         ops = {n.op_type for n in proto.graph.node}
         del proto
         threads = recorded_threads(self.card) if threads is None else threads

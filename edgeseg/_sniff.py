@@ -1,0 +1,105 @@
+"""What a file is, from its first bytes, before any library that could crash on it opens it.
+
+``check_input_file`` is applied by the output policy to every input path a command declares: a
+missing file, a folder, an empty file, a name that is not UTF-8 and content that does not match its
+suffix (a PNG named ``.pt``, random bytes named ``.pte``) each get one line naming the file, what was
+expected and what was found. Suffixes without a known signature are only checked to be non-empty.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from edgeseg.errors import EdgesegError
+
+#: Signatures by suffix: (expected kind in words, check on the first 64 bytes).
+_IMAGE = {
+    b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"BM": "BMP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
+    b"RIFF": "WebP",
+}
+
+
+def _is_image(head: bytes) -> bool:
+    return any(head.startswith(m) for m in _IMAGE)
+
+
+def _is_torch(head: bytes) -> bool:  # torch.save: a zip archive (or a legacy pickle, protocol 2+)
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+
+
+def _is_onnx(head: bytes) -> bool:  # ModelProto serialises ir_version (field 1, varint) first
+    return head[:1] == b"\x08"
+
+
+def _is_pte(head: bytes) -> bool:  # an ExecuTorch program: flatbuffer with file identifier ET.. at bytes 4..8
+    return len(head) >= 8 and head[4:6] == b"ET"
+
+
+def _is_xml(head: bytes) -> bool:
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+
+
+def _is_json(head: bytes) -> bool:
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+
+
+def _is_yaml(head: bytes) -> bool:
+    return b"\x00" not in head
+
+
+SIGNATURES = {
+    ".pt": ("a PyTorch checkpoint (zip)", _is_torch), ".pth": ("a PyTorch checkpoint (zip)", _is_torch),
+    ".onnx": ("an ONNX model", _is_onnx), ".pte": ("an ExecuTorch program", _is_pte),
+    ".xml": ("an OpenVINO IR (XML)", _is_xml), ".json": ("a JSON file", _is_json),
+    ".yaml": ("a YAML file", _is_yaml), ".yml": ("a YAML file", _is_yaml), ".txt": ("a text file", _is_yaml),
+    **{s: ("an image", _is_image) for s in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")},
+}
+
+
+def _describe(head: bytes) -> str:
+    if _is_image(head):
+        return next(f"a {k} image" for m, k in _IMAGE.items() if head.startswith(m))
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive"
+    if _is_json(head):
+        return "JSON text"
+    if _is_xml(head):
+        return "XML text"
+    try:
+        head.decode("ascii")
+        return "text"
+    except UnicodeDecodeError:
+        return f"bytes {head[:8].hex(' ')}"
+
+
+def check_path_text(p: Path, *, what: str = "path") -> None:
+    """EdgesegError when ``p`` holds bytes that are not UTF-8 (cards, reports and OpenCV cannot hold it)."""
+    try:
+        str(p).encode("utf-8")
+    except UnicodeEncodeError:
+        raise EdgesegError(f"{os.fsencode(str(p))!r}: the {what} holds bytes that are not UTF-8; rename it") from None
+
+
+def check_input_file(p: Path, *, flag: str, folder_suffixes: tuple[str, ...] = (".mlpackage",)) -> None:
+    """One line when the input ``p`` (given as ``flag``) is missing, a folder, empty, or not what its
+    suffix says; a folder is accepted for ``folder_suffixes`` (a Core ML package)."""
+    check_path_text(p, what=f"{flag} path")
+    if not p.exists():
+        raise EdgesegError(f"{p}: file not found ({flag})")
+    suffix = p.suffix.lower()
+    if p.is_dir():
+        if suffix in folder_suffixes:
+            return
+        raise EdgesegError(f"{p}: is a folder, expected a file ({flag})")
+    try:
+        with open(p, "rb") as f:
+            head = f.read(64)
+    except OSError as e:
+        raise EdgesegError(f"{p}: cannot read it ({e.strerror}) ({flag})") from None
+    if not head:
+        raise EdgesegError(f"{p}: empty file (0 bytes), expected {SIGNATURES.get(suffix, ('data',))[0]} ({flag})")
+    if suffix in SIGNATURES:
+        want, ok = SIGNATURES[suffix]
+        if not ok(head):
+            raise EdgesegError(f"{p}: expected {want}, found {_describe(head)} ({flag})")

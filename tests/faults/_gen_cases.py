@@ -1,0 +1,188 @@
+"""Generated fault cases (issue 28): every command x every kind of bad argument, derived from the CLI
+itself, not listed by hand.
+
+- the commands come from ``edgeseg.cli.COMMANDS``; what each reads and writes from its ``IO``
+  declaration (``edgeseg/commands/_policy.py``), so a new command or option is covered as soon as
+  it is declared;
+- a good baseline argv per command (``BASELINES``) is the only hand-written part: the generator
+  then swaps one input or one output at a time for a bad kind (``INPUT_KINDS``, ``OUTPUT_KINDS``).
+
+A case is a dict (JSON-safe) that ``_gen_child.py`` runs; the test checks the invariant on each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+#: A good argv per command; {NAME} fields are filled from the artifacts and the case's own folder.
+BASELINES: dict[str, list[str]] = {
+    "train": ["train", "--data", "synthetic:4", "--synthetic-size", "32x48", "--crop", "32x48", "--batch", "2",
+              "--device", "cpu", "--arch-arg", "m=2", "--arch-arg", "n=3", "--threads", "1", "--no-progress",
+              "--epochs", "1", "--resume", "{last}", "--out", "{run}"],
+    "eval": ["eval", "{ckpt}", "--data", "camvid:{camvid}", "--no-progress", "--max-frames", "1", "--json", "{case}/m.json"],
+    "predict": ["predict", "{ckpt}", "{image}", "-o", "{case}/pred"],
+    "export": ["export", "{ckpt}", "-o", "{case}/m.onnx"],
+    "quantize": ["quantize", "{ckpt}", "--method", "ptq", "--calib", "synthetic:2", "--calib-num", "2", "--no-progress",
+                 "-o", "{case}/q.onnx"],
+    "check-qdq": ["check-qdq", "{onnx}"],
+    "build": ["build", "{onnx}", "--backend", "onnxruntime", "--threads", "1", "-o", "{case}/b.ort.onnx"],
+    "profile": ["profile", "{onnx}", "--runs", "1", "--warmup", "0", "--threads", "1", "--json", "{case}/p.json"],
+    "report": ["report", "{results}", "-o", "{case}/rep"],
+    "camera": ["camera", "{ckpt}", "--source", "{video}", "--headless", "--max-frames", "2", "--threads", "1",
+               "--record", "{case}/rec.avi", "--stats", "{case}/s.json", "--save-masks", "{case}/masks"],
+}
+
+#: Kinds of bad input file. Each writes the bad file at ``dst`` (named like the good one) and says
+#: whether a good command may still succeed on it (a good file under an odd name).
+INPUT_KINDS = ("missing", "directory", "zero-byte", "random-bytes", "truncated", "another-kind", "non-utf8-name")
+#: Kinds of bad output path.
+OUTPUT_KINDS = ("is-an-input", "hard-link-to-an-input", "existing-folder-for-a-file", "folder-missing")
+
+
+def _positional_inputs(command: str) -> list[str]:
+    """The inputs the generator swaps: the command's declared input dests that its baseline fills with a file."""
+    from edgeseg.cli import COMMANDS
+    import importlib
+
+    io = importlib.import_module(COMMANDS[command]).IO
+    return list(io.inputs)
+
+
+def dest_positions(command: str, argv: list[str]) -> dict[str, int]:
+    """argv index of the value of each declared input/output dest that the baseline sets."""
+    import argparse
+    import importlib
+
+    from edgeseg.cli import COMMANDS
+
+    mod = importlib.import_module(COMMANDS[command])
+    p = argparse.ArgumentParser()
+    mod.add_arguments(p)
+    io = mod.IO
+    wanted = set(io.inputs) | set(io.files) | set(io.folders) | ({io.run_folder} if io.run_folder else set())
+    pos: dict[str, int] = {}
+    positionals = [a for a in p._actions if not a.option_strings]
+    flags = {s: a for a in p._actions for s in a.option_strings}
+    i, k = 1, 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok in flags:
+            action = flags[tok]
+            takes = action.nargs != 0
+            if takes and action.dest in wanted:
+                pos[action.dest] = i + 1
+            i += 2 if takes else 1
+            continue
+        if k < len(positionals):
+            dest = positionals[k].dest
+            if dest in wanted and dest not in pos:
+                pos[dest] = i
+            if positionals[k].nargs not in ("+", "*"):
+                k += 1
+        i += 1
+    return pos
+
+
+def generate(*, full: bool) -> list[dict]:
+    """Every (command, dest, kind) case; ``full`` False keeps each input kind once per command and every
+    output kind on every output (the CI set), True crosses every kind with every input."""
+    import importlib
+
+    from edgeseg.cli import COMMANDS
+
+    cases = []
+    for command, argv in BASELINES.items():
+        io = importlib.import_module(COMMANDS[command]).IO
+        pos = dest_positions(command, argv)
+        file_inputs = [d for d in io.inputs if d in pos and "{" in argv[pos[d]] and ":" not in argv[pos[d]]]
+        for n, kind in enumerate(INPUT_KINDS):
+            targets = file_inputs if full else file_inputs[n % max(1, len(file_inputs)):][:1]
+            for dest in targets:
+                cases.append({"id": f"{command}:{dest}:{kind}", "command": command, "argv": argv, "side": "input",
+                              "dest": dest, "index": pos[dest], "kind": kind})
+        outputs = [d for d in (*io.files, *io.folders, *((io.run_folder,) if io.run_folder else ())) if d in pos]
+        for dest in outputs:
+            for kind in OUTPUT_KINDS:
+                if kind == "existing-folder-for-a-file" and dest not in io.files:
+                    continue
+                cases.append({"id": f"{command}:{dest}:{kind}", "command": command, "argv": argv, "side": "output",
+                              "dest": dest, "index": pos[dest], "kind": kind, "first_input": file_inputs[0] if file_inputs else None,
+                              "input_index": pos[file_inputs[0]] if file_inputs else None})
+    return cases
+
+
+def _fill(argv: list[str], fields: dict[str, str]) -> list[str]:
+    return [a.format(**fields) for a in argv]
+
+
+def _bad_input(kind: str, good: Path, case: Path, others: dict[str, Path]) -> Path | None:
+    """Write the bad input of ``kind`` beside the case (never touching ``good``); None: leave it missing."""
+    name = good.name
+    dst = case / "in" / name
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "missing":
+        return case / "in" / ("absent_" + name)
+    if kind == "directory":
+        dst.mkdir()
+        return dst
+    if kind == "zero-byte":
+        dst.write_bytes(b"")
+    elif kind == "random-bytes":
+        dst.write_bytes(os.urandom(100_000) if good.is_file() else b"\x00" * 10)
+    elif kind == "truncated":
+        data = good.read_bytes() if good.is_file() else b""
+        dst.write_bytes(data[: len(data) // 2])
+    elif kind == "another-kind":  # a real file of another kind under this name: the results JSON (a PNG for .json)
+        src = others["results"] if good.suffix.lower() != ".json" else others["image"]
+        shutil.copyfile(src, dst)
+    elif kind == "non-utf8-name":
+        raw = os.fsencode(case / "in") + b"/bad\xff" + os.fsencode(name)
+        with open(raw, "wb") as f:
+            f.write(good.read_bytes() if good.is_file() else b"")
+        return Path(os.fsdecode(raw))
+    return dst
+
+
+def materialize(case: dict, *, root: Path, fields: dict[str, str], others: dict[str, Path]) -> dict:
+    """Write the case's files under ``root`` and return it with its final argv, the paths whose bytes
+    must not change (``inputs``) and the outputs that must not appear when it fails (``outputs``)."""
+    case_dir = root / case["id"].replace(":", "_")
+    case_dir.mkdir(parents=True)
+    f = {**fields, "case": str(case_dir), "run": str(case_dir / "run")}
+    argv = _fill(case["argv"], f)
+    if case["side"] == "input":
+        good = Path(argv[case["index"]])
+        bad = _bad_input(case["kind"], good, case_dir, others)
+        argv[case["index"]] = str(bad)
+    else:
+        target = None
+        if case["kind"] in ("is-an-input", "hard-link-to-an-input") and case["input_index"] is not None:
+            src = Path(argv[case["input_index"]])
+            local = case_dir / ("input" + src.suffix)
+            shutil.copyfile(src, local)
+            argv[case["input_index"]] = str(local)
+            if case["kind"] == "is-an-input":
+                target = local
+            else:
+                target = case_dir / ("link" + src.suffix)
+                os.link(local, target)
+        elif case["kind"] == "existing-folder-for-a-file":
+            target = case_dir / "a_folder"
+            target.mkdir()
+        elif case["kind"] == "folder-missing":
+            target = case_dir / "no" / "such" / "folder" / Path(argv[case["index"]]).name
+        if target is None:
+            return {**case, "skip": "no file input to collide with"}
+        argv[case["index"]] = str(target)
+    inputs = {}
+    for a in argv[1:]:
+        p = Path(a)
+        try:
+            if p.is_file() and not p.is_relative_to(case_dir / "out"):
+                inputs[a] = hashlib.sha256(p.read_bytes()).hexdigest()
+        except (OSError, ValueError):
+            pass
+    return {**case, "argv": argv, "inputs": inputs, "dir": str(case_dir)}

@@ -214,3 +214,22 @@ def test_cli_exit_codes_and_json(tmp_path, capsys):
     assert d["ok"] is False and d["violations"][0]["rule"] == "unquantized-input"
     assert main(["check-qdq", str(tmp_path / "missing.onnx")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_cli_on_a_float_model_says_so_in_one_line(tmp_path, capsys):
+    """A float ONNX printed one violation per weighted layer (252 for the shipped CGNet's export)."""
+    from edgeseg.cli import main
+
+    fp = onnx.helper.make_graph(
+        [onnx.helper.make_node("Conv", ["x", "w_f", "b"], ["y"], pads=[1, 1, 1, 1])], "float",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3, 8, 8])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4, 8, 8])],
+        [_init("w_f", np.ones((4, 3, 3, 3), np.float32)), _init("b", np.zeros(4, np.float32))])
+    path = tmp_path / "float.onnx"
+    onnx.save(onnx.helper.make_model(fp), path)
+    assert main(["check-qdq", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out == f"{path}: no Q/DQ nodes (a float model): run edgeseg quantize first\n"
+    assert main(["check-qdq", str(path), "--json"]) == 1
+    d = json.loads(capsys.readouterr().out)
+    assert d["ok"] is False and "run edgeseg quantize first" in d["error"]

@@ -43,13 +43,53 @@ def overlay(
     return blended
 
 
-def legend(class_names: Sequence[str], palette: Sequence[Sequence[int]], *, row: int = 18, width: int = 150) -> np.ndarray:
-    """A small BGR image listing class names beside their colours."""
+def legend(
+    class_names: Sequence[str], palette: Sequence[Sequence[int]], *, row: int = 18, width: int | None = None
+) -> np.ndarray:
+    """A small BGR image listing class names beside their colours. Default ``row`` 18 px per class;
+    ``width=None`` (default) fits the longest name; the font scales with ``row``."""
     import cv2
 
+    font = 0.42 * row / 18
+    if width is None:
+        text_w = max((cv2.getTextSize(n, cv2.FONT_HERSHEY_SIMPLEX, font, 1)[0][0] for n in class_names), default=0)
+        width = row + 10 + text_w
     img = np.full((row * len(class_names) + 4, width, 3), 255, np.uint8)
     for i, (name, (r, g, b)) in enumerate(zip(class_names, palette)):
         y = 2 + i * row
         cv2.rectangle(img, (4, y + 2), (4 + row - 4, y + row - 2), (int(b), int(g), int(r)), -1)
-        cv2.putText(img, name, (row + 6, y + row - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(img, name, (row + 6, y + row - max(3, row // 4)), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), 1,
+                    cv2.LINE_AA)
     return img
+
+
+def legend_row(height: int) -> int:
+    """Legend row height for a frame ``height`` px tall: height / 30, within 10..18 px (a 360 px frame: 12)."""
+    return int(min(18, max(10, height // 30)))
+
+
+def draw_legend(
+    img_bgr: np.ndarray,
+    label: np.ndarray,
+    class_names: Sequence[str],
+    palette: Sequence[Sequence[int]],
+    *,
+    max_area: float = 0.08,
+) -> np.ndarray:
+    """A copy of ``img_bgr`` with a legend of the classes present in ``label`` (largest first) in the
+    top-right corner, covering at most ``max_area`` of the picture (default 0.08): classes that do not
+    fit are left out, and so is the legend when not even one fits."""
+    h, w = img_bgr.shape[:2]
+    n = len(class_names)
+    counts = np.bincount(label.ravel(), minlength=n)[:n]
+    ids = [int(i) for i in np.argsort(-counts, kind="stable") if counts[i]]
+    row = legend_row(h)
+    out = img_bgr.copy()
+    while ids:
+        box = legend([class_names[i] for i in ids], [palette[i] for i in ids], row=row)
+        bh, bw = box.shape[:2]
+        if bh * bw <= max_area * h * w and bh + 8 <= h and bw + 8 <= w:
+            out[4 : 4 + bh, w - bw - 4 : w - 4] = box
+            return out
+        ids = ids[:-1]
+    return out

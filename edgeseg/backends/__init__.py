@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from edgeseg._shipped import resolve_model
 from edgeseg.backends._runner import BaseRunner, Runner, check_batch, check_finite
 from edgeseg.backends._spec import BackendSpec
 from edgeseg.backends.coreml import SPEC as COREML
@@ -76,19 +77,16 @@ def runner_class(path: str | os.PathLike) -> type:
 
 
 def read_card(path: str | os.PathLike) -> ModelCard:
-    """The model card of any artifact, read without running it."""
-    p = Path(path)
-    if not p.exists():
-        raise EdgesegError(f"{p}: file not found")
+    """The model card of any artifact (or shipped model name), read without running it."""
+    p = resolve_model(path)
     return spec_for(p).read_card(p)
 
 
 def open_runner(path: str | os.PathLike, **options: Any) -> Runner:
-    """Open the runner for ``path`` (use it as a context manager). Options go to the runner; one it
-    does not take is an UnsupportedOptionError naming those it does."""
-    p = Path(path)
-    if not p.exists():
-        raise EdgesegError(f"{p}: file not found")
+    """Open the runner for ``path``, an artifact or a shipped model name such as "cgnet_camvid" (use it as a
+    context manager). Options go to the runner; one it does not take is an UnsupportedOptionError naming
+    those it does."""
+    p = resolve_model(path)
     cls = runner_class(p)
     params = inspect.signature(cls.__init__).parameters
     accepted = [n for n, q in params.items() if q.kind is inspect.Parameter.KEYWORD_ONLY]

@@ -201,6 +201,8 @@ def matrix_from_dict(
         raise EdgesegError(f"{where}: --var {unknown_vars} not among the matrix's vars ({', '.join(sorted(own_vars)) or 'none'})")
     values = {str(k): str(v) for k, v in {**own_vars, **(variables or {})}.items()}
     d = {k: (v if k in ("vars", "name", "description") else _substitute(v, values)) for k, v in d.items()}
+    if base is not None and isinstance(d.get("data"), str):
+        d["data"] = _data_beside(d["data"], Path(base))
     defaults = d.get("defaults") or {}
     bad = sorted(set(defaults) - set(ROW_SETTINGS) - {"options", "model"})
     if bad:
@@ -232,6 +234,15 @@ def matrix_from_dict(
         workdir=str(d.get("workdir") or (os.path.normpath(b) if b is not None else ".")),
         rounds=_int(d.get("rounds", 1), where, "rounds", minimum=1),
     )
+
+
+def _data_beside(spec: str, base: Path) -> str:
+    """A dataset spec whose relative PATH (``camvid:../../data``) is taken from the matrix's folder, as the
+    make steps (which run there) take it; absolute paths and ``synthetic[:N]`` are left as they are."""
+    kind, sep, path = spec.partition(":")
+    if not sep or kind == "synthetic" or not path or os.path.isabs(os.path.expanduser(path)):
+        return spec
+    return f"{kind}:{os.path.normpath(base.resolve() / path)}"
 
 
 def load_matrix(path: str | os.PathLike, *, variables: dict[str, str] | None = None) -> Matrix:

@@ -15,7 +15,7 @@ import numpy as np
 from edgeseg.card import ModelCard
 from edgeseg.errors import EdgesegError
 from edgeseg.segment import logits_to_labels
-from edgeseg.vis import colorize, legend, overlay, palette_lut
+from edgeseg.vis import colorize, legend, legend_row, overlay, palette_lut
 
 VIEWS = ("overlay", "mask", "side")
 
@@ -119,18 +119,14 @@ class Renderer:
             cv2.putText(canvas, text, (4, step * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
 
     def _paste_legend(self, canvas: np.ndarray) -> None:
-        import cv2
-
         if self._legend is None:
             ids = self.classes if self.classes is not None else range(self.card.num_classes)
-            img = legend([self.card.class_names[i] for i in ids], [self.card.palette[i] for i in ids])
             h, w = canvas.shape[:2]
-            scale = min(1.0, (h - 8) / img.shape[0], (w / 3) / img.shape[1])
-            if scale < 0.5:  # too small to read: leave it out rather than cover the picture
+            img = legend([self.card.class_names[i] for i in ids], [self.card.palette[i] for i in ids], row=legend_row(h))
+            # at most a tenth of the frame (all 11 CamVid classes on 480x360: about 6 %); else left out
+            if img.shape[0] + 8 > h or img.shape[1] > w / 3 or img.size / 3 > 0.10 * h * w:
                 self.show_legend = False
                 return
-            if scale < 1.0:
-                img = cv2.resize(img, (int(img.shape[1] * scale), int(img.shape[0] * scale)), interpolation=cv2.INTER_AREA)
             self._legend = img
         lh, lw = self._legend.shape[:2]
         canvas[4 : 4 + lh, canvas.shape[1] - lw - 4 : canvas.shape[1] - 4] = self._legend

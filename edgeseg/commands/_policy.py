@@ -105,7 +105,16 @@ def outputs_of(args: argparse.Namespace, io: Io) -> list[tuple[str, Path]]:
 
 
 def inputs_of(args: argparse.Namespace, io: Io) -> list[tuple[str, Path]]:
-    return [(_flag(args, dest), p) for dest in io.inputs for p in _as_paths(getattr(args, dest, None))]
+    return [(_flag(args, dest), _shipped(p)) for dest in io.inputs for p in _as_paths(getattr(args, dest, None))]
+
+
+def _shipped(p: Path) -> Path:
+    """A shipped model name (``cgnet_camvid``) as its file in edgeseg/weights; any other path as is."""
+    if p.exists() or len(p.parts) != 1:
+        return p
+    from edgeseg._shipped import shipped_models
+
+    return shipped_models().get(str(p), p)
 
 
 def _flag(args: argparse.Namespace, dest: str) -> str:
@@ -222,11 +231,9 @@ def check_inputs(args: argparse.Namespace, io: Io) -> None:
     output) holds bytes that are not UTF-8."""
     from edgeseg._sniff import check_input_file, check_path_text
 
-    for dest in io.inputs:
-        if dest in io.loose:
-            continue
-        for p in _as_paths(getattr(args, dest, None)):
-            check_input_file(p, flag=_flag(args, dest))
+    for flag, p in inputs_of(args, io):
+        if flag not in {_flag(args, d) for d in io.loose}:
+            check_input_file(p, flag=flag)
     for flag, p in outputs_of(args, io):
         check_path_text(p, what=f"{flag} path")
 

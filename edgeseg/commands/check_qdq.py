@@ -20,9 +20,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from edgeseg.quant.qdq_check import check_qdq, count_quantized_ops, format_violations
+    from edgeseg.quant.qdq_check import check_qdq, count_qdq_nodes, count_quantized_ops, format_violations
 
     violations = check_qdq(args.model, allow_float=args.allow_float)
+    if count_qdq_nodes(args.model) == 0:  # a float model: one line, not a violation per layer
+        msg = "no Q/DQ nodes (a float model): run edgeseg quantize first"
+        print(json.dumps({"model": str(args.model), "ok": False, "quantized_ops": 0, "error": msg, "violations": []})
+              if args.json else f"{args.model}: {msg}")
+        return 1
     n_ok = count_quantized_ops(args.model)
     if args.json:
         print(json.dumps({"model": str(args.model), "ok": not violations, "quantized_ops": n_ok,
@@ -38,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
                   f"check with {flags}")
         return 1
     if n_ok == 0:
-        print(f"{args.model}: no quantized ops (an FP32 model?); nothing to check")
+        print(f"{args.model}: no quantized ops; nothing to check")
         return 1
     print(f"OK: {n_ok} quantized ops")
     return 0

@@ -10,7 +10,8 @@ from edgeseg.commands._policy import Io
 from edgeseg.commands._args import int_in, size_from_text
 from edgeseg.errors import EdgesegError
 
-HELP = "list the registered models with parameters and GFLOPs (2 x MACs) at an input size"
+HELP = ("list the registered architectures with parameters and GFLOPs (2 x MACs) at an input size, and the "
+        "shipped trained models (names for edgeseg.load / predict)")
 
 IO = Io()  # prints only
 
@@ -31,6 +32,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
 
+def shipped_rows() -> list[dict]:
+    """One row per shipped model: name, file, arch, precision, val mIoU (from its card; None when unrecorded)."""
+    from edgeseg._shipped import shipped_models
+    from edgeseg.backends import read_card
+
+    rows = []
+    for name, path in shipped_models().items():
+        card = read_card(path)
+        q = (card.extra.get("quantization") or {}).get("val") or {}
+        miou = q.get("int8_miou", card.metrics.get("val_miou"))
+        rows.append({"name": name, "file": path.name, "arch": card.arch, "precision": card.precision,
+                     "val_miou": None if miou is None else round(float(miou), 4)})
+    return rows
+
+
 def run(args: argparse.Namespace) -> int:
     size = parse_size(args.size)
     if args.classes < 1:
@@ -49,10 +65,17 @@ def run(args: argparse.Namespace) -> int:
         rows.append({"name": name, "params": c["params"], "flops": round(c["gflops"] * 1e9), "gflops": round(c["gflops"], 3)})
         if not args.json:
             print(f"{name:<{width}}  {c['params']:>12,}  {c['gflops']:>14.2f}", flush=True)
+    shipped = shipped_rows()
     if args.json:
-        out = {"size": [h, w], "num_classes": args.classes, "flops_definition": FLOPS_NOTE, "models": rows}
+        out = {"size": [h, w], "num_classes": args.classes, "flops_definition": FLOPS_NOTE, "models": rows,
+               "shipped": shipped}
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         print(f"({args.classes} classes; {FLOPS_NOTE})")
+        print("\nshipped, trained on CamVid (edgeseg.load(NAME), edgeseg predict NAME IMAGE):")
+        nw = max((len(r["name"]) for r in shipped), default=4)
+        for r in shipped:
+            miou = "-" if r["val_miou"] is None else f"{100 * r['val_miou']:.2f} %"
+            print(f"{r['name']:<{nw}}  {r['arch']:<26} {r['precision']:<5} val mIoU {miou}")
     return 0

@@ -254,6 +254,14 @@ def check_qdq(model_or_path: Any, *, allow_float: Collection[str] = ()) -> list[
     return out
 
 
+def count_qdq_nodes(model_or_path: Any) -> int:
+    """Number of QuantizeLinear/DequantizeLinear nodes (0: a float model, nothing for the rules to check)."""
+    import onnx
+
+    model = model_or_path if hasattr(model_or_path, "graph") else onnx.load(os.fspath(model_or_path), load_external_data=False)
+    return sum(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
+
+
 def count_quantized_ops(model_or_path: Any) -> int:
     """Number of Conv/ConvTranspose/Gemm/MatMul nodes whose inputs all come from DequantizeLinear."""
     import onnx

@@ -11,6 +11,16 @@ from typing import Any, Dict, Sequence
 Entry = Dict[str, Any]  # typing.Dict: evaluated at run time, and JetPack 5 has Python 3.8
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 MARKERS = {"fp32": "o", "fp16": "s", "int8": "^"}
+
+
+def backend_color(backend: str) -> str:
+    """A backend's colour, fixed by its place in ``BACKENDS`` (OpenVINO is the same colour in every
+    report, whatever rows come first); backends outside the registry take the colours after those."""
+    from edgeseg.backends import BACKENDS
+
+    names = list(BACKENDS)
+    i = names.index(backend) if backend in names else len(names) + sum(map(ord, backend)) % (len(COLORS) - len(names))
+    return COLORS[i % len(COLORS)]
 @dataclass(frozen=True)
 class Chart:
     name: str  # file stem, e.g. "latency_vs_miou"

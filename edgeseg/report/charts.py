@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from edgeseg.report._plot import COLORS, MARKERS, Chart, Entry, _annotate, _figure, _num, _png, pareto_front  # noqa: F401
+from edgeseg.report._plot import COLORS, MARKERS, backend_color, Chart, Entry, _annotate, _figure, _num, _png, pareto_front  # noqa: F401
 from edgeseg.report.latency_chart import MIN_MIOU_SPAN, latency_figure, latency_vs_miou, miou_limits  # noqa: F401
 
 #: Non-FP32 rows (distinct precision x backend) shown per model in the per-class chart.
@@ -177,7 +177,8 @@ def per_class_iou(entries: Sequence[Entry], rec: Any = None) -> Chart:
         ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the suptitle above the first panel
-    return Chart(name, title, _png(fig), "; ".join(notes + ["hatched bars: not a deployment path on this machine"]))
+    hatched = any(not e["deployable"] for _, _, int8 in panels for e in int8)
+    return Chart(name, title, _png(fig), "; ".join(notes + (["hatched bars: not a deployment path on this machine"] if hatched else [])))
 
 
 def latency_distribution(entries: Sequence[Entry], rec: Any = None) -> Chart:
@@ -199,11 +200,11 @@ def latency_distribution(entries: Sequence[Entry], rec: Any = None) -> Chart:
         bp = ax.boxplot(data, vert=False, **kw)
     backends = sorted({e["backend"] for e in rows})
     for patch, e in zip(bp["boxes"], rows):
-        patch.set_facecolor(COLORS[backends.index(e["backend"]) % len(COLORS)])
+        patch.set_facecolor(backend_color(e["backend"]))
         patch.set_alpha(0.5)
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(facecolor=COLORS[i % len(COLORS)], alpha=0.5, label=b) for i, b in enumerate(backends)],
+    ax.legend(handles=[Patch(facecolor=backend_color(b), alpha=0.5, label=b) for b in backends],
               fontsize=8, loc="best")
     ax.set_yticks(range(1, len(rows) + 1))
     ax.set_yticklabels(labels, fontsize=8)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from edgeseg.report._plot import COLORS, MARKERS, Chart, Entry, _annotate, _figure, _num, _png, pareto_front
+from edgeseg.report._plot import COLORS, MARKERS, backend_color, Chart, Entry, _annotate, _figure, _num, _png, pareto_front
 
 #: The mIoU axis of the latency chart spans at least this many points, so noise does not look like signal.
 MIN_MIOU_SPAN = 4.0
@@ -75,7 +75,7 @@ def _latency_panel(ax, pts: Sequence[Entry], rec: Any, *, backends: Sequence[str
     """One model's rows on ``ax``: a marker per row (hollow: not a deployment path here), the Pareto
     front of the deployment paths, the recommendation starred when it is one of ``pts``."""
     for e in pts:
-        color = COLORS[backends.index(e["backend"]) % len(COLORS)]
+        color = backend_color(e["backend"])
         kw = {"c": color} if e["deployable"] else {"facecolors": "none", "edgecolors": color}
         ax.scatter(e["p50"], 100 * e["miou"], marker=MARKERS.get(e["precision_base"], "o"), s=60, linewidths=1.0, zorder=3,
                    **({"edgecolors": "black", **kw} if e["deployable"] else kw))
@@ -86,7 +86,8 @@ def _latency_panel(ax, pts: Sequence[Entry], rec: Any, *, backends: Sequence[str
         ax.plot(xs, ys, drawstyle="steps-post", color="0.3", lw=1.2, alpha=0.7, zorder=2)
     pick = getattr(rec, "entry", None)
     if pick is not None and pick in pts:
-        ax.scatter(pick["p50"], 100 * pick["miou"], marker="*", s=420, c="gold", edgecolors="black", linewidths=0.8, zorder=4)
+        # behind the pick's own marker (zorder 3), which stays visible in its backend's colour
+        ax.scatter(pick["p50"], 100 * pick["miou"], marker="*", s=700, c="gold", edgecolors="black", linewidths=0.8, zorder=2.5)
     ax.set_ylim(*miou_limits([100 * e["miou"] for e in pts]))
     ax.grid(alpha=0.3)
     ax.margins(x=0.25)
@@ -96,7 +97,9 @@ def _latency_legend(ax, pts: Sequence[Entry], rec: Any, backends: Sequence[str])
     """Backends by colour, precisions by marker, hollow = not a deployment path, the front and the star."""
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], marker="o", ls="", color=COLORS[i % len(COLORS)], label=b) for i, b in enumerate(backends)]
+    from edgeseg.report.paths import BACKEND_WORDS
+
+    handles = [Line2D([], [], marker="o", ls="", color=backend_color(b), label=BACKEND_WORDS.get(b, b)) for b in backends]
     handles += [Line2D([], [], marker=m, ls="", color="gray", label=p.upper()) for p, m in MARKERS.items()
                 if any(e["precision_base"] == p for e in pts)]
     if any(not e["deployable"] for e in pts):

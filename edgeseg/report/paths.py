@@ -11,9 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-BACKEND_WORDS = {"torch": "PyTorch eager", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO", "tensorrt": "TensorRT",
-                 "coreml": "Core ML"}
-BACKEND_SHORT = {"torch": "PyTorch", "onnxruntime": "ORT", "openvino": "OpenVINO", "tensorrt": "TensorRT", "coreml": "Core ML"}
+def _titles() -> dict[str, str]:
+    from edgeseg.backends import BACKENDS
+
+    return {name: spec.title for name, spec in BACKENDS.items()}
+
+
+#: A backend in words (its spec's title: "ExecuTorch", "Core ML"), and shorter for chart labels.
+BACKEND_WORDS = {**_titles(), "torch": "PyTorch eager"}
+BACKEND_SHORT = {**_titles(), "torch": "PyTorch", "onnxruntime": "ORT"}
 
 QDQ_BY_ORT = ("ONNX Runtime runs the Q/DQ graph made for TensorRT by quantizing and dequantizing around float kernels: "
               "the row shows the accuracy TensorRT INT8 keeps, not a speed to deploy (build it with TensorRT on a GPU, "
@@ -73,6 +79,11 @@ def describe(row: dict[str, Any]) -> PathInfo:
         if extra.get("backend") == "onnxruntime":
             return PathInfo(f"{words} {P}{where}, optimized graph (edgeseg build)", f"{short} {P} optimized")
         return PathInfo(f"{words} {P}{where} (the exported ONNX as is)", f"{short} {P} export")
+    if backend == "executorch" and prec == "int8":  # quantized by its own PT2E pass, from a checkpoint
+        weights_from = str((extra.get("quantization") or {}).get("weights_from") or "")
+        if method == "QAT" or weights_from.startswith("QAT"):
+            return PathInfo(f"{words} INT8 from the QAT checkpoint (PT2E, ranges recalibrated)", f"{short} INT8 QAT")
+        return PathInfo(f"{words} INT8 (its own PT2E quantization of the FP32 checkpoint)", f"{short} INT8 PT2E")
     if prec == "int8" and quant:
         return PathInfo(f"{words} INT8 from the {method} model", f"{short} INT8 {method}")
     return PathInfo(f"{words} {P}", f"{short} {P}")

@@ -142,7 +142,9 @@ def recommendation_line(rec: Recommendation) -> str:
     """One sentence (Markdown emphasis) answering the question; the first line of the report."""
     e = rec.entry
     if e is None:
-        return f"**No recommendation:** no row is {rec.question.removeprefix('the ')} ({rec.why_none})."
+        limits = rec.question.removeprefix("the fastest deployment path on the benchmarked machine").strip()
+        return (f"**No recommendation:** no deployment path on the benchmarked machine is {limits or 'usable'} "
+                f"({rec.why_none}).")
     bits = [f"p50 {e['p50']:.2f} ms"]
     sp = rec.speedup()
     if sp is not None and rec.baseline is not e:

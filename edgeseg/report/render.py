@@ -83,14 +83,16 @@ ASK = ("Ask another question: `edgeseg report RESULTS --max-drop POINTS` (accura
 
 def _answer(rec: Recommendation) -> list[str]:
     """The recommendation block: the line, the question it answers, the build commands (plain text lines)."""
-    out = [recommendation_line(rec), "", f"Chosen as {rec.question}."]
-    if rec.entry is not None:
-        if rec.commands:
-            where = " (in the benchmark matrix's folder)" if rec.workdir in (None, ".", "") else f" (in {rec.workdir})"
-            out += ["", f"Build it{where}:", ""] + [f"    {c}" for c in rec.commands]
-        else:
-            out += ["", "Build commands: not recorded (these rows were benchmarked from ready artifacts; "
-                        "a matrix row's `make` steps are recorded and shown here)."]
+    out = [recommendation_line(rec)]
+    if rec.entry is None:  # the line already says what was asked and why nothing qualifies
+        return out
+    out += ["", f"Chosen as {rec.question}."]
+    if rec.commands:
+        where = " (in the benchmark matrix's folder)" if rec.workdir in (None, ".", "") else f" (in {rec.workdir})"
+        out += ["", f"Build it{where}:", ""] + [f"    {c}" for c in rec.commands]
+    else:
+        out += ["", "Build commands: not recorded (these rows were benchmarked from ready artifacts; "
+                    "a matrix row's `make` steps are recorded and shown here)."]
     return out
 
 

@@ -199,7 +199,29 @@ class Trainer:
         segment(runner, [img])
         per = self.budget.clock() - t
         n = len(self.val_set) if self.cfg.val_max_frames is None else min(len(self.val_set), self.cfg.val_max_frames)
+        self._val_frame = (per, n, img.shape[0] * img.shape[1])
         return 1.25 * per * n
+
+    def _check_budget_fits(self) -> None:
+        """EdgesegError at the start when what is left of the budget cannot hold one training step plus the
+        final validation and checkpoint (``--time 20s`` on CamVid would otherwise train 0 steps and write no
+        final.pt). One step is estimated as 3 forward passes of the batch at the crop, scaled from the timed
+        val frame."""
+        per, n, frame_px = getattr(self, "_val_frame", (0.0, 0, 1))
+        crop_px = self.cfg.crop[0] * self.cfg.crop[1]
+        step_s = 3.0 * per * self.cfg.batch * crop_px / max(frame_px, 1)
+        need = self.budget.reserve_s + step_s
+        left = self.budget.total_s - self._spent
+        if left >= need:
+            return
+        before = self.budget.spent_before_s
+        spent = f" ({format_duration(before)} of it spent by the run resumed)" if before else ""
+        raise EdgesegError(
+            f"--time {format_duration(self.budget.total_s)} is too short{spent}: here the final validation over {n} val "
+            f"frames takes about {self.budget.reserve_s - 1:.0f} s, saving about 1 s and one training step about "
+            f"{step_s:.1f} s, so it needs at least {format_duration(self._spent - before + need + 1)}; give a longer "
+            "--time, or fewer validation frames with --val-max-frames N"
+        )
 
     # -- state --------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -305,6 +327,7 @@ class Trainer:
             self.budget.start()
             self.budget.reserve_s = self._estimate_val_s() + 1.0
             self._tick()
+            self._check_budget_fits()
             bar = progress_bar(total=int(self.budget.window()), initial=int(self._spent), desc="train", unit="s",
                                disable=not self.progress or self.rank != 0, file=sys.stderr)
         else:

@@ -94,3 +94,27 @@ def test_vars_fill_placeholders_but_leave_artifact(tmp_path):
     assert m2.data == "camvid:/mnt/cv"
     with pytest.raises(EdgesegError, match="not among the matrix's vars"):
         matrix_from_dict(d, variables={"camvd": "/x"})
+
+
+def test_a_relative_dataset_path_is_taken_from_the_matrix_folder(tmp_path, monkeypatch):
+    """benchmarks/*.yaml hard-coded /work/shared/datasets/camvid; a relative one must not depend on the cwd."""
+    from edgeseg.bench.matrix import load_matrix
+
+    (tmp_path / "m").mkdir()
+    y = tmp_path / "m" / "x.yaml"
+    y.write_text("vars: {camvid: ../data/camvid}\ndata: camvid:{camvid}\nrows:\n  - {id: a, artifact: a.onnx}\n")
+    monkeypatch.chdir(tmp_path / "m")
+    assert load_matrix("x.yaml").data == f"camvid:{tmp_path / 'data' / 'camvid'}"
+    monkeypatch.chdir(tmp_path)
+    assert load_matrix(y).data == f"camvid:{tmp_path / 'data' / 'camvid'}"
+    assert load_matrix(y, variables={"camvid": "/abs/camvid"}).data == "camvid:/abs/camvid"
+
+
+def test_committed_matrices_hard_code_no_absolute_dataset_path():
+    from pathlib import Path
+
+    import yaml
+
+    for y in sorted((Path(__file__).resolve().parents[2] / "benchmarks").glob("*.yaml")):
+        for k, v in (yaml.safe_load(y.read_text()).get("vars") or {}).items():
+            assert not str(v).startswith("/"), f"{y.name}: vars.{k} = {v} is an absolute path"

@@ -175,6 +175,10 @@ def test_output_size_is_fixed_by_the_first_frame_and_legend_fits_or_is_left_out(
     big = Renderer(_card())
     canvas = big.compose(np.zeros((360, 480, 3), np.uint8), np.zeros((360, 480), np.uint8))
     assert big.show_legend and (canvas[6:20, -140:] == 255).any()  # a white legend box top-right
+    plain = Renderer(_card(), show_legend=False).compose(np.zeros((360, 480, 3), np.uint8), np.zeros((360, 480), np.uint8))
+    ys, xs = np.nonzero((canvas != plain).any(axis=2))  # the legend's box
+    box = (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
+    assert box < 0.10 * 360 * 480, f"the camera legend covers {box / (360 * 480):.0%} of a 480x360 frame"
 
 
 @pytest.mark.parametrize("view,alpha", [("overlay", 1.5), ("bogus", 0.5)])

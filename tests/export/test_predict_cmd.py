@@ -28,7 +28,7 @@ def images(tmp_path_factory, arts):
 def test_predict_writes_palette_mask_and_overlay(tmp_path, tiny_ckpt, images, arts, capsys, kind):
     model = tiny_ckpt if kind == "pt" else arts.tiny_onnx(tiny_ckpt.parent)
     out = tmp_path / "pred"  # created by predict
-    rc = main(["predict", str(model), *map(str, images), "-o", str(out), "--alpha", "0.4"])
+    rc = main(["predict", str(model), *map(str, images), "-o", str(out), "--alpha", "0.4", "--no-legend"])
     stdout, err = capsys.readouterr()
     assert rc == 0, err
     assert len(stdout.strip().splitlines()) == len(images)
@@ -44,6 +44,28 @@ def test_predict_writes_palette_mask_and_overlay(tmp_path, tiny_ckpt, images, ar
             expected = cv2.addWeighted(img, 0.6, mask, 0.4, 0.0)
             assert np.abs(over.astype(int) - expected.astype(int)).max() <= 1
             assert f"{p} -> " in stdout
+
+
+def test_predict_draws_a_small_legend_of_the_classes_present(tmp_path, capsys):
+    img = cv2.resize(cv2.imread("/work/shared/datasets/camvid/val/0016E5_07959.png"), (480, 360)) \
+        if __import__("os").path.isfile("/work/shared/datasets/camvid/val/0016E5_07959.png") else None
+    if img is None:
+        from edgeseg.data.synthetic import render_scene
+
+        img = render_scene(0, 0, (360, 480))[0]
+    src = tmp_path / "street.png"
+    cv2.imwrite(str(src), img)
+    for flag, out in (([], tmp_path / "with"), (["--no-legend"], tmp_path / "without")):
+        assert main(["predict", "cgnet_camvid", str(src), "-o", str(out), "--threads", "1", *flag]) == 0
+    capsys.readouterr()
+    for kind in ("mask", "overlay"):
+        a = cv2.imread(str(tmp_path / "with" / f"street_{kind}.png"))
+        b = cv2.imread(str(tmp_path / "without" / f"street_{kind}.png"))
+        changed = (a != b).any(axis=2)
+        ys, xs = np.nonzero(changed)
+        assert changed.any(), f"no legend on the {kind}"
+        assert xs.min() > 480 // 2 and ys.max() < 360 // 2, "the legend sits in the top-right corner"
+        assert changed.mean() < 0.08, f"the legend covers {changed.mean():.0%} of the {kind}"
 
 
 def test_unreadable_image_is_a_clear_error_and_writes_nothing(tmp_path, tiny_ckpt, images, capsys):

@@ -16,7 +16,9 @@ def test_table_lists_every_registered_model_with_numbers(capsys):
     assert main(["models", "--size", "64x96"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert "GFLOPs@64x96" in out[0]
-    rows = {line.split()[0]: line.split()[1:] for line in out[1:-1]}
+    end = next(i for i, line in enumerate(out) if line.startswith("("))  # the footnote; the shipped list follows
+    rows = {line.split()[0]: line.split()[1:] for line in out[1:end]}
+    assert any(line.startswith("cgnet_camvid ") for line in out[end:])
     assert list(rows) == list(MODELS)
     assert rows["cgnet"][0] == "494,258"
     assert all(float(r[1]) > 0 for r in rows.values())
@@ -54,3 +56,16 @@ def test_bad_class_count_is_refused_at_parse_time(capsys):
         main(["models", "--classes", "0"])
     assert e.value.code == 2
     assert "argument --classes: expected a whole number >= 1, found 0" in capsys.readouterr().err
+
+
+def test_models_lists_the_shipped_names_that_load_takes(capsys):
+    import json
+
+    from edgeseg._shipped import shipped_models
+    from edgeseg.cli import main
+
+    assert main(["models", "--size", "64x64", "--json"]) == 0
+    shipped = json.loads(capsys.readouterr().out)["shipped"]
+    assert [r["name"] for r in shipped] == list(shipped_models()) and "cgnet_camvid" in shipped_models()
+    cg = next(r for r in shipped if r["name"] == "cgnet_camvid")
+    assert cg["arch"] == "cgnet" and cg["precision"] == "fp32" and 0.5 < cg["val_miou"] < 1

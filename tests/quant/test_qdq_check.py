@@ -214,3 +214,81 @@ def test_cli_exit_codes_and_json(tmp_path, capsys):
     assert d["ok"] is False and d["violations"][0]["rule"] == "unquantized-input"
     assert main(["check-qdq", str(tmp_path / "missing.onnx")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_cli_on_a_float_model_says_so_in_one_line(tmp_path, capsys):
+    """A float ONNX printed one violation per weighted layer (252 for the shipped CGNet's export)."""
+    from edgeseg.cli import main
+
+    fp = onnx.helper.make_graph(
+        [onnx.helper.make_node("Conv", ["x", "w_f", "b"], ["y"], pads=[1, 1, 1, 1])], "float",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3, 8, 8])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4, 8, 8])],
+        [_init("w_f", np.ones((4, 3, 3, 3), np.float32)), _init("b", np.zeros(4, np.float32))])
+    path = tmp_path / "float.onnx"
+    onnx.save(onnx.helper.make_model(fp), path)
+    assert main(["check-qdq", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out == f"{path}: no Q/DQ nodes (a float model): run edgeseg quantize first\n"
+    assert main(["check-qdq", str(path), "--json"]) == 1
+    d = json.loads(capsys.readouterr().out)
+    assert d["ok"] is False and "run edgeseg quantize first" in d["error"]
+
+
+def test_weight_quantizers_behind_identity_nodes_are_folded_to_int8():
+    """The exporter writes equal tensors once and the rest as Identity of it: a weight quantizer whose
+    scale (or weight) came through such an Identity was not folded, and 41 of the shipped CGNet's 126
+    weights stayed float + QuantizeLinear in its PTQ ONNX."""
+    import onnxruntime as ort
+
+    from edgeseg.quant.qdq_export import fold_weight_quantizers
+
+    m = valid_graph()
+    w = np.random.default_rng(1).normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32)
+    _set_init(m, "w_f", w)
+    m.graph.node.insert(0, helper.make_node("Identity", ["w_f"], ["w_f_dup"], name="dup_w"))
+    m.graph.node.insert(1, helper.make_node("Identity", ["w_scale"], ["w_scale_dup"], name="dup_s"))
+    m.graph.node.insert(2, helper.make_node("QuantizeLinear", ["w_f_dup", "w_scale_dup", "w_zp"], ["w_q2"],
+                                            name="w_Q", axis=0))
+    _node(m, "w_DQ").input[0] = "w_q2"
+    x = np.random.default_rng(2).normal(0, 1, (1, 3, 8, 8)).astype(np.float32)
+
+    def run(model):
+        return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+    before = run(m)
+    assert fold_weight_quantizers(m) == 1
+    assert not [n for n in m.graph.node if n.op_type == "QuantizeLinear" and n.name == "w_Q"]
+    assert not [t for t in m.graph.initializer if t.name == "w_f" and t.data_type == TensorProto.FLOAT]
+    assert check_qdq(m) == [] and np.array_equal(run(m), before)
+
+
+def test_all_zero_weights_shared_by_layers_fold_once_and_compact_to_a_valid_graph():
+    """Weight decay zeroes whole 1x1 convs of the shipped CGNet; the exporter shares such equal weights, so
+    two quantizers read one float tensor (it must become one int8 tensor), and two all-zero int8 weights of
+    one shape looked like zero points to the compaction, which gave the second the first's name."""
+    from edgeseg.quant.qdq_export import compact_graph, fold_weight_quantizers
+
+    m = valid_graph()
+    _set_init(m, "w_f", np.zeros((4, 3, 3, 3), np.float32))
+    _set_init(m, "w_g", np.zeros((4, 3, 3, 3), np.float32))
+    srcs = {1: "w_dup1", 2: "w_g", 3: "w_dup3"}
+    nodes = [helper.make_node("Identity", ["w_f"], [f"w_dup{i}"], name=f"dup{i}") for i in (1, 3)]
+    nodes += [helper.make_node("QuantizeLinear", [srcs[i], "w_scale", "w_zp"], [f"wq{i}"], name=f"w_Q{i}", axis=0)
+              for i in srcs]
+    nodes += [helper.make_node("DequantizeLinear", [f"wq{i}", "w_scale", "w_zp"], [f"wd{i}"], name=f"w_DQ{i}", axis=0)
+              for i in srcs]
+    for i, n in enumerate(nodes):
+        m.graph.node.insert(i, n)
+    _node(m, "conv").input[1] = "wd1"
+    for i in (2, 3):
+        m.graph.node.append(helper.make_node("Conv", ["xd", f"wd{i}", "b"], [f"y{i}"], name=f"conv{i}", pads=[1, 1, 1, 1]))
+        m.graph.output.append(helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, [1, 4, 8, 8]))
+    assert fold_weight_quantizers(m) == 3
+    compact_graph(m)
+    onnx.checker.check_model(m, full_check=True)
+    assert check_qdq(m) == [] and count_quantized_ops(m) == 3
+    int8_weights = [t for t in m.graph.initializer if t.data_type == TensorProto.INT8 and t.dims == [4, 3, 3, 3]
+                    and t.name != "w_q"]  # valid_graph's own (now unused) weight aside
+    assert len(int8_weights) == 2  # w_f once (two layers), w_g once
+    assert not [t for t in m.graph.initializer if t.data_type == TensorProto.FLOAT and t.dims == [4, 3, 3, 3]]

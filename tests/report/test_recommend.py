@@ -85,6 +85,18 @@ def test_other_questions(results):
     assert none.entry is None and "slower than 5 ms" in recommendation_line(none)
 
 
+def test_a_budget_no_row_meets_says_so_without_a_chosen_line(results, tmp_path, capsys):
+    out = tmp_path / "rep"
+    assert main(["report", str(results), "-o", str(out), "--latency-budget", "5"]) == 0
+    md = (out / "REPORT.md").read_text()
+    html = (out / "report.html").read_text()
+    for text in (md, html, capsys.readouterr().out):
+        assert "Chosen as" not in text, "a report without a recommendation explained what it chose"
+    assert md.splitlines()[2].startswith("**No recommendation:** no deployment path on the benchmarked machine is "
+                                         "within 0.5 mIoU points of the best FP32 row")
+    assert "p50 latency <= 5 ms (of " in md.splitlines()[2] and "slower than 5 ms" in md.splitlines()[2]
+
+
 def test_report_puts_the_recommendation_first_and_takes_the_options(results, tmp_path, capsys):
     out = tmp_path / "rep"
     assert main(["report", str(results), "-o", str(out), "--memory-budget", "300"]) == 0

@@ -200,3 +200,38 @@ def test_cli_recipe_and_overrides_reach_the_card(tiny_camvid, tmp_path, capsys):
 def test_progressive_crop_must_be_smaller(tiny_camvid, tmp_path):
     with pytest.raises(EdgesegError, match="--progressive: the first crop must be smaller"):
         Trainer(_cfg(tiny_camvid, tmp_path / "r", crop=(32, 32), progressive="48@0.5"), progress=False)
+
+
+def _slow_val_frames(monkeypatch, clock, seconds):
+    """The start-of-run estimate times one val frame: make it cost ``seconds`` on the fake clock."""
+    import edgeseg.segment
+
+    real = edgeseg.segment.segment
+
+    def slow(runner, frames):
+        clock.now += seconds
+        return real(runner, frames)
+
+    monkeypatch.setattr(edgeseg.segment, "segment", slow)
+
+
+def test_a_budget_too_small_for_one_step_and_the_final_validation_is_refused_at_the_start(tiny_camvid, tmp_path,
+                                                                                         monkeypatch):
+    # CamVid's `--time 20s` trained 0 steps, wrote no final.pt and exited 0: the estimate of the final
+    # validation (101 full frames) was larger than the whole budget
+    clock = FakeClock()
+    _slow_val_frames(monkeypatch, clock, 10.0)
+    t = _trainer(_cfg(tiny_camvid, tmp_path / "run", time_budget_s=20.0), clock)
+    with pytest.raises(EdgesegError, match=r"--time 20s is too short: .* val frames takes about \d+ s.*needs at least "
+                                           r"\d+s; give a longer --time, or fewer validation frames") as e:
+        t.run()
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "run" / "final.pt").exists() and t.iterations == 0
+
+
+def test_a_budget_that_fits_trains_and_writes_final(tiny_camvid, tmp_path, monkeypatch):
+    clock = FakeClock()
+    _slow_val_frames(monkeypatch, clock, 1.0)
+    t = _trainer(_cfg(tiny_camvid, tmp_path / "run", time_budget_s=60.0), clock)
+    summary = t.run()
+    assert summary["iterations"] > 0 and (tmp_path / "run" / "final.pt").is_file()

@@ -1,0 +1,29 @@
+"""Rows named by their deployment path: backends in their own spelling, and no two INT8 paths named alike."""
+
+from edgeseg.report.paths import describe
+
+
+def _row(backend, precision, quantization=None, weights_from=None):
+    card = {"extra": {"quantization": {"weights_from": weights_from}}} if weights_from else {}
+    return {"id": "r", "backend": backend, "precision": precision, "quantization": quantization, "card": card}
+
+
+def test_backends_are_named_as_their_specs_spell_them():
+    from edgeseg.backends import BACKENDS
+
+    assert describe(_row("executorch", "fp32")).name == "ExecuTorch FP32"
+    assert describe(_row("coreml", "fp16")).name == "Core ML FP16"
+    for name, spec in BACKENDS.items():
+        if name != "torch":
+            assert describe(_row(name, "fp32")).name.startswith(spec.title), name
+
+
+def test_executorch_int8_is_not_called_the_ptq_model_and_its_two_sources_differ():
+    ptq = describe(_row("executorch", "int8", "ptq xnnpack-pt2e"))
+    qat = describe(_row("executorch", "int8", "qat xnnpack-pt2e"))
+    qat_card = describe(_row("executorch", "int8", "ptq xnnpack-pt2e", weights_from="QAT checkpoint (...)"))
+    ov = describe(_row("openvino", "int8", "ptq tensorrt-qdq"))
+    assert ov.name == "OpenVINO INT8 from the PTQ model"
+    assert "PTQ model" not in ptq.name and ptq.name.startswith("ExecuTorch INT8")
+    assert qat.name == qat_card.name and "QAT" in qat.name
+    assert len({ptq.name, qat.name, ov.name}) == 3 and len({ptq.short, qat.short, ov.short}) == 3

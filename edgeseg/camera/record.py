@@ -130,8 +130,9 @@ class MaskSaver:
         self.folder = ensure_writable_dir(folder, create=True)
         self.count = 0
 
-    def save(self, index: int, labels: np.ndarray) -> Path:
-        path = _write_png(self.folder / f"{index:06d}.png", labels)
+    def save(self, index: int, labels: np.ndarray, *, prefix: str = "") -> Path:
+        """``DIR/<prefix><index:06d>.png`` (prefix ``s<source>_`` with several sources)."""
+        path = _write_png(self.folder / f"{prefix}{index:06d}.png", labels)
         self.count += 1
         return path
 

@@ -82,22 +82,22 @@ class FrameHub:
         return self._latest
 
     def wait_newer(self, seq: int, timeout: float | None = None) -> Published | None:
-        """The newest frame with a sequence number above ``seq``; None when closed (end of stream).
-        Raises ``TimeoutError`` when nothing newer came within ``timeout`` s."""
+        """The newest frame with a sequence number above ``seq``; None once closed and that viewer has
+        the last frame (end of stream). Raises ``TimeoutError`` when nothing newer came within ``timeout`` s."""
         with self._cond:
             ok = self._cond.wait_for(lambda: self._closed or (self._latest is not None and self._latest.seq > seq), timeout)
+            if self._latest is not None and self._latest.seq > seq:
+                return self._latest
             if self._closed:
                 return None
-            if not ok:
-                raise TimeoutError
-            return self._latest
+            raise TimeoutError
 
     def metas_after(self, seq: int, timeout: float | None = None) -> tuple[list[dict[str, Any]], int] | None:
         """Every kept metadata record after ``seq`` (waiting up to ``timeout`` s for one) and how many
-        were skipped because they already left the ring; None when closed."""
+        were skipped because they already left the ring; None once closed and everything was taken."""
         with self._cond:
             self._cond.wait_for(lambda: self._closed or self._seq > seq, timeout)
-            if self._closed:
+            if self._closed and self._seq <= seq:
                 return None
             out = [m for m in self._metas if m["seq"] > seq]
             first = out[0]["seq"] if out else self._seq + 1

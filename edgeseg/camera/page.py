@@ -12,9 +12,10 @@ PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>edgeseg camera: __TITLE__</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body{font:14px system-ui,sans-serif;margin:0;background:#111;color:#eee;display:flex;flex-wrap:wrap}
-#view{flex:1 1 640px;padding:8px} #view img{width:100%;height:auto;background:#000;image-rendering:auto}
-#side{flex:0 0 300px;padding:8px} table{border-collapse:collapse;width:100%} td{padding:2px 4px}
+body{font:14px system-ui,sans-serif;margin:0;background:#111;color:#eee;display:flex}
+#view{flex:1 1 0;min-width:0;padding:8px} #view img{width:100%;max-height:96vh;object-fit:contain;background:#000}
+#side{flex:0 0 280px;padding:8px;overflow:auto;max-height:100vh}
+@media (max-width:700px){body{flex-direction:column} #side{flex:none;max-height:none}} table{border-collapse:collapse;width:100%} td{padding:2px 4px}
 td.v{text-align:right;font-variant-numeric:tabular-nums} h2{font-size:15px;margin:12px 0 4px}
 .bar{height:12px;display:inline-block;vertical-align:middle} .row{white-space:nowrap;font-size:12px}
 #state{color:#fc6}

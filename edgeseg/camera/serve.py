@@ -16,7 +16,8 @@ the header ``X-Edgeseg-Token: T`` or ``Authorization: Bearer T``):
 
 Streams (MJPEG and events) are bounded by ``max_clients`` (default 8; one more gets 503); any
 connection beyond ``max_clients + 8`` is closed unanswered. Every socket has a ``send_timeout``
-(default 5 s): a client that stops reading is dropped, the loop never waits for it. The server
+(default 5 s) and a 256 KiB send buffer: a client that stops reading is dropped, the loop never
+waits for it, and a slow client is not fed seconds-old frames queued in the kernel. The server
 binds in ``StreamServer(...)`` so a port in use is an error before the camera opens.
 """
 
@@ -40,6 +41,7 @@ DEFAULT_MAX_CLIENTS = 8
 DEFAULT_SEND_TIMEOUT = 5.0
 EXTRA_CONNECTIONS = 8  # short requests (page, JSON) allowed beside the streams
 BOUNDARY = "edgesegframe"
+SEND_BUFFER = 256 * 1024  # bytes of kernel send buffer per client (Linux doubles it)
 
 
 class ServeError(EdgesegError):
@@ -65,6 +67,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = 64  # listen backlog: many viewers (re)connecting at once are not refused
 
     def __init__(self, addr: tuple[str, int], handler: type, *, family: int) -> None:
         self.address_family = family
@@ -179,6 +182,13 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "edgeseg"
     sys_version = ""
     timeout = DEFAULT_SEND_TIMEOUT  # per-socket timeout: reads and sends (set per server)
+
+    def setup(self) -> None:
+        super().setup()
+        try:  # a small kernel send buffer: a slow viewer gets the newest frame, not seconds of queued ones
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        except OSError:  # pragma: no cover - best effort
+            pass
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet: the loop prints its own stats
         pass

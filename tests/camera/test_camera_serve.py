@@ -291,3 +291,23 @@ def test_publishing_costs_the_loop_no_encoding_without_viewers(runner, clip):
     stats = loop.run()
     assert stats.rendered == N_FRAMES and loop.publisher.hub.encoded == 0  # JPEGs are made by viewers only
     assert loop.publisher.hub.latest().seq == N_FRAMES
+
+
+def test_opencv_videocapture_opens_the_mjpeg_url(runner):
+    import cv2
+
+    cam = FakeCapture(lambda i: gray(10 * i), count=None, interval=0.02)
+    loop = CameraLoop(runner, "0", _opts(token="t"), open_capture=FakeOpener([cam]), handle_signals=False)
+    t = LoopThread(loop)
+    t.start()
+    try:
+        assert _wait(lambda: loop.stats.rendered >= 1)
+        cap = cv2.VideoCapture(f"{loop.publisher.url}stream.mjpg?token=t", cv2.CAP_FFMPEG)
+        if not cap.isOpened():
+            pytest.skip("this OpenCV's FFmpeg does not open http MJPEG streams")
+        frames = [cap.read() for _ in range(3)]
+        cap.release()
+    finally:
+        loop.stop()
+        t.join(10)
+    assert all(ok and f.shape == (*SIZE, 3) for ok, f in frames)

@@ -272,15 +272,18 @@ class CameraLoop:
 
     def _preprocess_worker(self, raws: list[Channel], grabbers: list[Grabber], ready: Channel) -> None:
         turn = 0
+        # one live source: preprocess every newest frame at once (ready keeps the freshest). Several:
+        # wait for room, so stale frames are replaced in each source's own channel (fair, counted per source)
+        wait = not self.live or len(raws) > 1
         try:
             while not self._stop.is_set():
-                if not self.live and not ready.wait_space(self._stop):
+                if any(g.error is not None and raws[k].closed and not len(raws[k]) for k, g in enumerate(grabbers)):
+                    break  # a lost source ends the run once its captured frames are through
+                if wait and not ready.wait_space(self._stop):
                     break
                 try:
                     i, item = get_any(raws, turn, timeout=0.1)
                 except Empty:
-                    if any(g.error is not None and raws[k].closed and not len(raws[k]) for k, g in enumerate(grabbers)):
-                        break  # a lost source ends the run once its frames are through
                     continue
                 except Closed:
                     break

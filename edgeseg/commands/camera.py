@@ -87,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
                              send_timeout=args.send_timeout, jpeg_quality=args.jpeg_quality)
     elif args.token is not None:
         raise EdgesegError("--token only applies with --serve")
+    if args.stream_out:
+        from edgeseg.camera.streamout import stream_pipeline
+
+        stream_pipeline(args.stream_out)  # a malformed URL fails before the model loads
     if args.stats_out:
         check_output_path(args.stats_out)
     classes = tuple(c for c in args.classes.split(",") if c.strip()) if args.classes is not None else None

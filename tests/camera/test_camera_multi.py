@@ -19,10 +19,10 @@ from edgeseg.cli import main
 
 def test_two_files_batched_into_one_inference_with_a_mosaic_and_per_source_stats(runner, clip, tmp_path):
     seen: dict[int, list[int]] = {0: [], 1: []}
-    canvases = []
+    labels = {}
     opts = CameraOptions(headless=True, legend=False, record=str(tmp_path / "m.avi"))
     loop = CameraLoop(runner, [str(clip), str(clip)], opts, handle_signals=False,
-                      on_render=lambda f, l, c: (seen[f.source].append(f.index), canvases.append(c)))
+                      on_render=lambda f, l, c: (seen[f.source].append(f.index), labels.setdefault((f.source, f.index), l.copy())))
     assert loop.batch == 2 and runner.batch_limits is None
     stats = loop.run()
     assert seen[0] == list(range(N_FRAMES)) and seen[1] == list(range(N_FRAMES))  # each file whole and in order
@@ -32,8 +32,10 @@ def test_two_files_batched_into_one_inference_with_a_mosaic_and_per_source_stats
     assert [s["frames"]["captured"] for s in d["sources"]] == [N_FRAMES, N_FRAMES]
     assert [s["frames"]["rendered"] for s in d["sources"]] == [N_FRAMES, N_FRAMES]
     assert d["frames"]["captured"] == 2 * N_FRAMES and "source 1" in stats.format()
-    # both sources see identical frames, so their labels (batched or not) are identical
-    assert (canvases[-1] == canvases[-2]).all()
+    # both sources see identical frames: each frame's labels agree between them (batched or not;
+    # a batch of 2 may differ from a batch of 1 in the last float bits, so allow a few flipped pixels)
+    for i in range(N_FRAMES):
+        assert (labels[(0, i)] != labels[(1, i)]).mean() < 0.005
     from camera_media import read_all
 
     rec = read_all(tmp_path / "m.avi")
@@ -100,3 +102,32 @@ def test_command_with_two_sources_writes_per_source_stats(tiny_checkpoint, clip,
     d = json.loads(out.read_text())
     assert len(d["sources"]) == 2 and d["inference_calls"] <= d["frames"]["inferred"] == 2 * N_FRAMES
     assert "source 0" in capsys.readouterr().out
+
+
+def test_two_live_cameras_mosaic_on_the_stream_per_source_drops_and_a_lost_one_ends_the_run(runner):
+    from camera_fakes import FakeCapture, FakeOpener, gray
+    from edgeseg.camera.capture import SourceLostError
+    from edgeseg.camera.publish import ServeOptions
+
+    fast = FakeCapture(lambda i: gray(2 * i), count=150, interval=0.003, name="fast")  # then it dies
+    slow = FakeCapture(lambda i: gray(150 + i % 50), count=300, interval=0.03, name="slow")  # ~9 s, then dies too
+    opts = CameraOptions(headless=True, legend=False, serve=ServeOptions(port=0), reconnect_timeout=0.2, backoff=(0.05, 0.1))
+    per_source = {0: 0, 1: 0}
+
+    def on_render(frame, labels, canvas):
+        per_source[frame.source] += 1
+
+    loop = CameraLoop(SlowRunner(runner, 0.02), ["0", "1"], opts, open_capture=FakeOpener([fast, slow]),
+                      on_render=on_render, handle_signals=False)
+    with pytest.raises(SourceLostError, match="index source '0'") as err:
+        loop.run()
+    stats = err.value.stats
+    assert per_source[0] >= 3 and per_source[1] >= 3  # neither camera starved the other
+    s0, s1 = stats.per_source
+    assert s0.dropped > s0.inferred  # the fast camera's stale frames were replaced in its own channel
+    assert s0.captured == s0.dropped + s0.inferred + s0.unfinished
+    assert stats.dropped == s0.dropped + s1.dropped and stats.captured == s0.captured + s1.captured  # none dropped unattributed
+    assert s1.t_last_render - s0.t_last_render < 1.5  # the lost camera ended the run promptly
+    assert slow.released.is_set() and fast.released.is_set()
+    picture = loop.publisher.hub.latest().image
+    assert picture.shape == (SIZE[0], 2 * SIZE[1], 3)  # the stream carried the 1x2 mosaic

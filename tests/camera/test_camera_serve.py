@@ -311,3 +311,26 @@ def test_opencv_videocapture_opens_the_mjpeg_url(runner):
         loop.stop()
         t.join(10)
     assert all(ok and f.shape == (*SIZE, 3) for ok, f in frames)
+
+
+def test_connections_beyond_the_bound_are_closed_unanswered():
+    server = StreamServer(FrameHub(), port=0, max_clients=1, send_timeout=3.0)
+    server.start()
+    idle = []
+    try:
+        for _ in range(1 + 8):  # max_clients + the 8 extra: each holds a handler thread, sending nothing
+            s = socket.create_connection(("127.0.0.1", server.port))
+            idle.append(s)
+        assert _wait(lambda: server.httpd._active == 9)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=2) as s:
+            s.sendall(b"GET /stats.json HTTP/1.0\r\n\r\n")
+            assert s.recv(100) == b""  # closed without an answer
+        assert server.refused == 1
+        for s in idle:
+            s.close()
+        assert _wait(lambda: server.httpd._active == 0)
+        assert get(server.port, "/stats.json")[0] == 200  # free again
+    finally:
+        for s in idle:
+            s.close()
+        server.close()

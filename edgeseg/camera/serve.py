@@ -59,7 +59,7 @@ def parse_address(text: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 <= int(port) <= 65535 or (sep and not host):
         raise ServeError(f"--serve expects [HOST:]PORT with PORT in 0..65535, e.g. 8080 or 0.0.0.0:8080, found {text!r}")
     if any(c.isspace() or c in "/?#@" for c in host):
-        raise ServeError(f"--serve host {host!r} is not a host name or address")
+        raise ServeError(f"--serve expects [HOST:]PORT, e.g. 8080 or 0.0.0.0:8080; {host!r} is not a host name or address")
     return host or DEFAULT_HOST, int(port)
 
 

@@ -334,3 +334,21 @@ def test_connections_beyond_the_bound_are_closed_unanswered():
         for s in idle:
             s.close()
         server.close()
+
+
+def test_port_not_allowed_and_bad_serve_options_are_one_line(tiny_checkpoint, clip, monkeypatch, capsys):
+    import edgeseg.camera.serve as serve_mod
+
+    def refuse(self, *a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    with monkeypatch.context() as m:
+        m.setattr(serve_mod._Server, "__init__", refuse)
+        with pytest.raises(ServeError, match=r"cannot serve on 127.0.0.1:80: not allowed \(Permission denied; ports below 1024 need root\)"):
+            StreamServer(FrameHub(), port=80)
+    for extra, match in [(["--serve", "http://x:80"], "--serve expects [HOST:]PORT"),
+                         (["--token", "t"], "--token only applies with --serve"),
+                         (["--serve", "0", "--token", " "], "--token is empty")]:
+        assert main(["camera", str(tiny_checkpoint), "--source", str(clip), "--headless", *extra]) == 2
+        err = capsys.readouterr().err
+        assert match in err and err.count("\n") == 1 and "Traceback" not in err, err

@@ -138,7 +138,7 @@ def test_port_in_use_is_one_line_before_the_camera_opens(runner, tiny_checkpoint
         assert opener.calls == []  # the camera was never opened
         assert main(["camera", str(tiny_checkpoint), "--source", str(clip), "--headless", "--serve", str(port)]) == 2
     err = capsys.readouterr().err
-    assert err.strip().count("\n") == 0 and f"port in use" in err and "Traceback" not in err
+    assert err.strip().count("\n") == 0 and "port in use" in err and "Traceback" not in err
     with pytest.raises(ServeError, match="cannot serve on 192.0.2.1:"):  # an address this machine does not have
         StreamServer(FrameHub(), host="192.0.2.1", port=0)
 

@@ -210,7 +210,8 @@ class CameraLoop:
             threading.Thread(target=self._infer_worker, args=(ready, results), name="edgeseg-infer", daemon=True),
         ]
         window = None
-        old_handlers = self._install_signals() if self.handle_signals else {}
+        # SIGINT/SIGTERM finish the run cleanly (release, finalise, stats); a second Ctrl-C forces
+        old_handlers = install_stop_signals(self.stop, self._stop) if self.handle_signals else {}
         try:
             if self.publisher is not None:
                 self.publisher.dropped = lambda i: raws[i].dropped
@@ -395,7 +396,3 @@ class CameraLoop:
     def _handle_key(self, key: int, item: Frame | None, canvas: np.ndarray | None, paused: bool) -> bool:
         return handle_key(key, index=None if item is None else item.index, canvas=canvas, paused=paused, stop=self.stop,
                           snapshot_dir=self.options.snapshot_dir, log=self.log)
-
-    def _install_signals(self) -> dict[int, Any]:
-        """SIGINT/SIGTERM finish the run cleanly (release, finalise, stats); a second Ctrl-C forces."""
-        return install_stop_signals(self.stop, self._stop)

@@ -130,6 +130,11 @@ class BaseRunner:
         """The artifact's fixed batch size, or None when the batch dimension is not fixed."""
         return self._batch[0] if self._batch and self._batch[0] == self._batch[1] else None
 
+    @property
+    def batch_limits(self) -> tuple[int, int] | None:
+        """(smallest, largest) batch one call of the artifact takes; None when any batch is taken."""
+        return self._batch
+
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """NCHW float32 -> NCHW float32 logits. Batches beyond the artifact's batch limits run in chunks."""
         if self._closed:

@@ -4,7 +4,8 @@
 the file mode). ``Channel(1, latest=True)`` keeps only the newest item: a ``put`` into a full
 channel replaces the oldest item and counts it in ``dropped`` (the live-camera mode, so the
 consumer always takes the freshest frame). ``close()`` ends the stream: ``get`` returns the items
-still queued, then raises ``Closed``.
+still queued, then raises ``Closed``. Channels built with one shared ``threading.Condition``
+(``cond=``) can be read together with ``get_any`` (one channel per camera, one consumer).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class Empty(Exception):
 
 
 class Channel:
-    def __init__(self, maxsize: int, *, latest: bool = False, name: str = "") -> None:
+    def __init__(self, maxsize: int, *, latest: bool = False, name: str = "", cond: threading.Condition | None = None) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be >= 1")
         self.maxsize = maxsize
@@ -32,7 +33,7 @@ class Channel:
         self.dropped = 0
         self._items: deque[Any] = deque()
         self._closed = False
-        self._cond = threading.Condition()
+        self._cond = cond or threading.Condition()
 
     def put(self, item: Any, stop: threading.Event | None = None, *, poll: float = 0.05) -> bool:
         """Queue ``item``. FIFO: wait for space (checking ``stop`` every ``poll`` s); latest: replace
@@ -93,3 +94,27 @@ class Channel:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def get_any(channels: list[Channel], start: int = 0, timeout: float | None = None) -> tuple[int, Any]:
+    """Take the oldest item of the first non-empty channel, looking from ``start`` round-robin
+    (all channels must share one condition). Returns (channel index, item); ``Empty`` after
+    ``timeout`` s; ``Closed`` once every channel is closed and drained."""
+    cond = channels[0]._cond
+    n = len(channels)
+
+    def ready() -> bool:
+        return any(c._items for c in channels) or all(c._closed for c in channels)
+
+    with cond:
+        if not ready():
+            cond.wait_for(ready, timeout)
+        for k in range(n):
+            i = (start + k) % n
+            if channels[i]._items:
+                item = channels[i]._items.popleft()
+                cond.notify_all()
+                return i, item
+        if all(c._closed for c in channels):
+            raise Closed("all")
+        raise Empty("all")

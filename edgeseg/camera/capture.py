@@ -134,6 +134,7 @@ class Frame:
     batch: np.ndarray | None = None
     logits: np.ndarray | None = None
     infer_ms: float = 0.0
+    source: int = 0
 
 
 def _signature(img: np.ndarray) -> int:
@@ -160,7 +161,9 @@ class Grabber:
         stale_timeout: float = 3.0,
         reconnect_timeout: float = 30.0,
         backoff: tuple[float, float] = (0.2, 2.0),
+        source_id: int = 0,
     ) -> None:
+        self.source_id = source_id
         self.source, self.opener, self.out, self.stats, self.stop = source, opener, out, stats, stop
         self.drop_stale = drop_stale
         self.reconnect = source.live  # a camera/stream is reopened; a file just ends
@@ -276,7 +279,7 @@ class Grabber:
                 else:
                     self.stats.repeated += 1
                 self._waiting = True
-            frame = Frame(self._index, img, now)
+            frame = Frame(self._index, img, now, source=self.source_id)
             self._index += 1
             self.stats.captured += 1
             if self.stats.t_first_capture is None:

@@ -10,6 +10,12 @@
 Live sources: every channel keeps only its newest item, so inference always takes the freshest
 frame; replaced frames are counted as dropped. Files: bounded FIFO channels with back-pressure,
 so nothing is dropped and the output order is the file order.
+
+Several sources: one capture thread and one raw channel per source; the preprocess thread takes
+them round-robin; the inference thread runs the frames that are waiting (one per source, up to the
+number of sources) as one batch when the artifact takes a batch of that size, else one by one
+(interleaved). The render thread keeps a renderer per source and composes a mosaic.
+With ``serve`` options a ``Publisher`` streams every rendered picture and its metadata over HTTP.
 """
 
 from __future__ import annotations
@@ -19,25 +25,25 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from edgeseg.camera._channel import Channel, Closed, Empty
+from edgeseg.camera._channel import Channel, Closed, Empty, get_any
+from edgeseg.camera.controls import batch_allowed, handle_key, install_stop_signals
 from edgeseg.camera.capture import CaptureOpenError, Frame, Grabber, SourceLostError, source_fps
 from edgeseg.camera.capture import open_capture as default_open_capture
 from edgeseg.camera.display import CvWindow, gui_reason
-from edgeseg.camera.record import MaskSaver, Recorder, save_snapshot
+from edgeseg.camera.mosaic import Mosaic
+from edgeseg.camera.publish import Publisher, ServeOptions
+from edgeseg.camera.record import MaskSaver, Recorder
 from edgeseg.camera.render import Renderer, class_ids
 from edgeseg.camera.sources import Source, parse_source
 from edgeseg.camera.stats import LoopStats, RateMeter
+from edgeseg.camera.streamout import StreamOut
 from edgeseg.data.preprocess import preprocess
 from edgeseg.errors import EdgesegError
 from edgeseg.backends import check_finite
-
-KEY_QUIT = (ord("q"), ord("Q"), 27)
-KEY_PAUSE = ord(" ")
-KEY_SNAPSHOT = (ord("s"), ord("S"))
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,8 @@ class CameraOptions:
     when there is no screen (``headless=None``), inference at ``runner.input_size`` (else the
     card's), newest-frame mode for cameras/streams and every-frame mode for files (``live=None``;
     True/False forces one), watchdog 3 s, give up after 30 s
-    of failed reconnects, backoff 0.2 s doubling to 2 s, recording at the source's fps (else 30)."""
+    of failed reconnects, backoff 0.2 s doubling to 2 s, recording at the source's fps (else 30);
+    no HTTP server (``serve``), no RTSP/RTP output (``stream_out``)."""
 
     view: str = "overlay"
     alpha: float = 0.5
@@ -65,21 +72,24 @@ class CameraOptions:
     reconnect_timeout: float = 30.0
     backoff: tuple[float, float] = (0.2, 2.0)
     queue_size: int = 4
+    serve: ServeOptions | None = None
+    stream_out: str | None = None
 
 
 class CameraLoop:
-    """Run a segmentation model over a camera, stream or file. ``run()`` returns ``LoopStats``.
+    """Run a segmentation model over cameras, streams or files. ``run()`` returns ``LoopStats``.
 
+    ``source`` is one source or a sequence of them (a mosaic, per-source stats).
     ``open_capture(source) -> capture`` opens a ``Source`` (default: ``cv2.VideoCapture`` with
     clear errors); tests inject fakes. ``on_render(frame, labels, canvas)`` sees every rendered
-    frame. Everything checkable (classes, paths, writer codec, sizes) is checked here, before the
-    loop starts.
+    frame (``frame.source`` says which). Everything checkable (classes, paths, writer codec, sizes,
+    the server's port, the stream output) is checked here, before the loop starts.
     """
 
     def __init__(
         self,
         runner: Any,
-        source: Source | str | int,
+        source: Source | str | int | Sequence[Source | str | int],
         options: CameraOptions | None = None,
         *,
         open_capture: Callable[[Source], Any] | None = None,
@@ -90,9 +100,13 @@ class CameraLoop:
     ) -> None:
         self.runner = runner
         self.card = runner.card
-        self.source = source if isinstance(source, Source) else parse_source(source)
+        specs = list(source) if isinstance(source, (list, tuple)) else [source]
+        if not specs:
+            raise EdgesegError("no source given")
+        self.sources = [s if isinstance(s, Source) else parse_source(s) for s in specs]
+        self.source = self.sources[0]
         self.options = opts = options or CameraOptions()
-        self.live = self.source.live if opts.live is None else bool(opts.live)
+        self.live = any(s.live for s in self.sources) if opts.live is None else bool(opts.live)
         self.open_capture = open_capture or default_open_capture
         self.on_render = on_render
         self.handle_signals = handle_signals
@@ -102,7 +116,13 @@ class CameraLoop:
         if opts.stale_timeout < 0 or opts.reconnect_timeout < 0:
             raise EdgesegError("--stale-timeout and --reconnect-timeout must be >= 0 seconds")
         ids = class_ids(opts.classes, self.card) if opts.classes is not None else None
-        self.renderer = Renderer(self.card, view=opts.view, alpha=opts.alpha, classes=ids, hud=opts.hud, show_legend=opts.legend)
+        self.renderers = [
+            Renderer(self.card, view=opts.view, alpha=opts.alpha, classes=ids, hud=opts.hud, show_legend=opts.legend)
+            for _ in self.sources
+        ]
+        self.renderer = self.renderers[0]
+        self.mosaic = Mosaic(len(self.sources)) if len(self.sources) > 1 else None
+        self.batch = len(self.sources) if len(self.sources) > 1 and batch_allowed(runner, len(self.sources)) else 1
         self.infer_size = self._infer_size(opts.size)
         self.recorder = Recorder(opts.record, fps=opts.record_fps or 30.0) if opts.record else None
         if self.recorder is not None:
@@ -113,7 +133,17 @@ class CameraLoop:
         if opts.headless is None and reason:
             self.log(f"camera: running headless ({reason})")
         self.window_factory = window_factory or CvWindow
-        self.stats = LoopStats(source=self.source.spec, mode="newest-frame" if self.live else "every-frame")
+        mode = "newest-frame" if self.live else "every-frame"
+        self.stats = LoopStats(source=", ".join(s.spec for s in self.sources), mode=mode)
+        if len(self.sources) > 1:
+            self.stats.per_source = [LoopStats(source=s.spec, mode=mode) for s in self.sources]
+        self.source_stats = self.stats.per_source or [self.stats]
+        self.stream_out = StreamOut(opts.stream_out, fps=opts.record_fps or 30.0) if opts.stream_out else None
+        self.publisher = None
+        if opts.serve is not None:  # last: it binds the port, which must be free before the camera opens
+            self.publisher = Publisher(opts.serve, runner=runner, sources=[s.spec for s in self.sources], stats=self.stats,
+                                       source_stats=self.source_stats, infer_size=self.infer_size,
+                                       draw_hud=self.renderer.draw_hud if opts.hud else None)
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
         self._ran = False
@@ -136,51 +166,74 @@ class CameraLoop:
         self.stats.exit_reason = self.stats.exit_reason or reason
         self._stop.set()
 
+    def close(self) -> None:
+        """Release the server's port when ``run()`` will not be called (``run()`` does this itself)."""
+        if self.publisher is not None:
+            self.publisher.close()
+
     # -- the run ------------------------------------------------------------------------------
     def run(self) -> LoopStats:
         """Run until end of file, ``--max-frames``, q, a signal, ``stop()`` or a lost source. Once per loop."""
         if self._ran:
             raise EdgesegError("a CameraLoop runs once; create a new one for another run")
         self._ran = True
-        stats, stop, opts = self.stats, self._stop, self.options
+        stats, stop, opts, n = self.stats, self._stop, self.options, len(self.sources)
         qsize = max(int(opts.queue_size), 1)
-        raw = Channel(1, latest=True, name="raw") if self.live else Channel(qsize, name="raw")
-        ready = Channel(1, latest=True, name="ready") if self.live else Channel(2, name="ready")
-        results = Channel(1, latest=True, name="results") if self.live else Channel(qsize, name="results")
+        shared = threading.Condition()
+        raws = [Channel(1, latest=True, name=f"raw{i}", cond=shared) if self.live else Channel(qsize, name=f"raw{i}", cond=shared)
+                for i in range(n)]
+        ready = Channel(n, latest=True, name="ready") if self.live else Channel(max(2, n), name="ready")
+        results = Channel(n, latest=True, name="results") if self.live else Channel(qsize * n, name="results")
         t0 = time.perf_counter()
-        cap = self.open_capture(self.source)  # a source that will not open fails here, before any thread
-        if not cap.isOpened():
-            cap.release()
-            raise CaptureOpenError(f"cannot open {self.source.describe()} (the capture reports isOpened() False)")
+        grabbers: list[Grabber] = []
+        caps: list[Any] = []
+        try:
+            for src in self.sources:  # a source that will not open fails here, before any thread
+                cap = self.open_capture(src)
+                caps.append(cap)
+                if not cap.isOpened():
+                    raise CaptureOpenError(f"cannot open {src.describe()} (the capture reports isOpened() False)")
+        except BaseException:
+            for cap in caps:
+                cap.release()
+            self.close()
+            raise
         if self.recorder is not None and opts.record_fps is None:
-            self.recorder.fps = source_fps(cap) or 30.0
-        grabber = Grabber(
-            self.source, self.open_capture, raw, stats, stop, drop_stale=self.live, max_frames=opts.max_frames,
-            stale_timeout=opts.stale_timeout, reconnect_timeout=opts.reconnect_timeout, backoff=opts.backoff,
-        )
+            self.recorder.fps = source_fps(caps[0]) or 30.0
+        for i, src in enumerate(self.sources):
+            grabbers.append(Grabber(
+                src, self.open_capture, raws[i], self.source_stats[i], stop, drop_stale=self.live, max_frames=opts.max_frames,
+                stale_timeout=opts.stale_timeout, reconnect_timeout=opts.reconnect_timeout, backoff=opts.backoff, source_id=i,
+            ))
         workers = [
-            threading.Thread(target=self._preprocess_worker, args=(raw, ready), name="edgeseg-preprocess", daemon=True),
+            threading.Thread(target=self._preprocess_worker, args=(raws, grabbers, ready), name="edgeseg-preprocess", daemon=True),
             threading.Thread(target=self._infer_worker, args=(ready, results), name="edgeseg-infer", daemon=True),
         ]
         window = None
-        old_handlers = self._install_signals() if self.handle_signals else {}
+        # SIGINT/SIGTERM finish the run cleanly (release, finalise, stats); a second Ctrl-C forces
+        old_handlers = install_stop_signals(self.stop, self._stop) if self.handle_signals else {}
         try:
-            grabber.start(cap)
-            cap = None  # the grabber owns (and releases) it now
+            if self.publisher is not None:
+                self.publisher.dropped = lambda i: raws[i].dropped
+                self.publisher.start()
+                self.log(f"camera: serving {self.publisher.url}" + (" (token required)" if opts.serve.token else ""))
+            for g in grabbers:
+                g.start(caps.pop(0))  # the grabber owns (and releases) it now
             for w in workers:
                 w.start()
             if not self.headless:
                 window = self.window_factory()
-            self._render_loop(results, grabber, window, lambda: raw.dropped + ready.dropped)
+            self._render_loop(results, grabbers, window, lambda: sum(r.dropped for r in raws) + ready.dropped)
         except KeyboardInterrupt:
             stats.exit_reason = stats.exit_reason or "interrupted"
         finally:
             stop.set()
             try:
-                if cap is not None:
+                for cap in caps:
                     cap.release()
-                grabber.close()  # every capture whose read has returned is released
-                for ch in (raw, ready, results):
+                for g in grabbers:
+                    g.close()  # every capture whose read has returned is released
+                for ch in (*raws, ready, results):
                     ch.close()
                 for w in workers:
                     if w.is_alive():
@@ -190,19 +243,27 @@ class CameraLoop:
             finally:
                 for sig, handler in old_handlers.items():
                     signal.signal(sig, handler)
-                stats.dropped = raw.dropped + ready.dropped
+                for i, per in enumerate(stats.per_source):
+                    per.dropped = raws[i].dropped
+                stats.absorb_sources()
+                stats.dropped = sum(r.dropped for r in raws) + ready.dropped
                 stats.render_dropped = results.dropped
                 stats.wall_s = time.perf_counter() - t0
+                if self.publisher is not None:
+                    self.publisher.close()  # every viewer gets a clean end of stream
+                if self.stream_out is not None:
+                    self.stream_out.close()
                 if self.recorder is not None:
                     stats.recorded = self.recorder.frames
                     self.recorder.close()  # finish and move the video into place, whatever ended the run
-        error = grabber.error or (self._errors[0] if self._errors else None)
+        error = next((g.error for g in grabbers if g.error is not None), None) or (self._errors[0] if self._errors else None)
         if isinstance(error, SourceLostError):
             stats.exit_reason = "source lost"
             error.stats = stats
         if error is not None:
             raise error
-        stats.exit_reason = stats.exit_reason or grabber.end_reason or self._stream_end or "end of stream"
+        ends = [g.end_reason for g in grabbers if g.end_reason]
+        stats.exit_reason = stats.exit_reason or (ends[0] if ends else "") or self._stream_end or "end of stream"
         return stats
 
     def _fail(self, e: BaseException) -> None:
@@ -210,17 +271,24 @@ class CameraLoop:
         self.stats.exit_reason = self.stats.exit_reason or "error"
         self._stop.set()
 
-    def _preprocess_worker(self, raw: Channel, ready: Channel) -> None:
+    def _preprocess_worker(self, raws: list[Channel], grabbers: list[Grabber], ready: Channel) -> None:
+        turn = 0
+        # one live source: preprocess every newest frame at once (ready keeps the freshest). Several:
+        # wait for room, so stale frames are replaced in each source's own channel (fair, counted per source)
+        wait = not self.live or len(raws) > 1
         try:
             while not self._stop.is_set():
-                if not self.live and not ready.wait_space(self._stop):
+                if any(g.error is not None and raws[k].closed and not len(raws[k]) for k, g in enumerate(grabbers)):
+                    break  # a lost source ends the run once its captured frames are through
+                if wait and not ready.wait_space(self._stop):
                     break
                 try:
-                    item: Frame = raw.get(timeout=0.1)
+                    i, item = get_any(raws, turn, timeout=0.1)
                 except Empty:
                     continue
                 except Closed:
                     break
+                turn = i + 1
                 item.batch = preprocess(item.image, self.card, size=self.infer_size)
                 if not ready.put(item, self._stop):
                     break
@@ -234,19 +302,30 @@ class CameraLoop:
         try:
             while not self._stop.is_set():
                 try:
-                    item: Frame = ready.get(timeout=0.1)
+                    items: list[Frame] = [ready.get(timeout=0.1)]
                 except Empty:
                     continue
                 except Closed:
                     break
+                while len(items) < self.batch and (limit is None or stats.inferred + len(items) < limit):
+                    try:  # batch what is already waiting; never wait for more
+                        items.append(ready.get(timeout=0))
+                    except (Empty, Closed):
+                        break
                 t = time.perf_counter()
-                item.logits = runner.infer(item.batch)
-                item.infer_ms = (time.perf_counter() - t) * 1000.0
-                item.batch = None
-                stats.inferred += 1
-                stats.infer_ms.append(item.infer_ms)
-                if not results.put(item, self._stop):
-                    break
+                batch = items[0].batch if len(items) == 1 else np.concatenate([it.batch for it in items])
+                logits = runner.infer(batch)
+                ms = (time.perf_counter() - t) * 1000.0
+                stats.infer_calls += 1
+                for k, item in enumerate(items):
+                    item.logits, item.infer_ms, item.batch = logits[k : k + 1], ms, None
+                    stats.inferred += 1
+                    stats.infer_ms.append(ms)
+                    if stats.per_source:
+                        stats.per_source[item.source].inferred += 1
+                        stats.per_source[item.source].infer_ms.append(ms)
+                    if not results.put(item, self._stop):
+                        return
                 if limit is not None and stats.inferred >= limit:
                     self._stream_end = "max frames"
                     break
@@ -255,11 +334,13 @@ class CameraLoop:
         finally:
             results.close()
 
-    def _render_loop(self, results: Channel, grabber: Grabber, window: Any, dropped: Callable[[], int]) -> None:
-        stats, renderer, opts = self.stats, self.renderer, self.options
+    def _render_loop(self, results: Channel, grabbers: list[Grabber], window: Any, dropped: Callable[[], int]) -> None:
+        stats, opts, pub = self.stats, self.options, self.publisher
         paused, canvas, last, loop_rate = False, None, None, RateMeter()
+        labels_by_source: list[np.ndarray | None] = [None] * len(self.sources)
         while not self._stop.is_set():
-            grabber.check_stale()
+            for g in grabbers:
+                g.check_stale()
             if paused:
                 paused = self._handle_key(window.poll(30), last, canvas, paused)
                 continue
@@ -271,67 +352,47 @@ class CameraLoop:
                 continue
             except Closed:
                 break
+            renderer = self.renderers[item.source]
             image = renderer.fit(item.image)
             labels = renderer.labels(item.logits, image.shape[:2])
             if not check_finite(item.logits):
                 stats.nonfinite += 1
-            canvas = renderer.compose(image, labels)
+            tile = renderer.compose(image, labels)
+            canvas = tile if self.mosaic is None else self.mosaic.update(item.source, tile)
             if self.recorder is not None:
                 self.recorder.write(canvas)
+            if self.stream_out is not None:
+                self.stream_out.write(canvas)
             if self.masks is not None:
-                self.masks.save(item.index, labels)
+                self.masks.save(item.index, labels, prefix=f"s{item.source}_" if self.mosaic is not None else "")
             if self.on_render is not None:
-                self.on_render(item, labels, canvas)
+                self.on_render(item, labels, tile)
             last = item
-            if window is not None:
-                shown = canvas.copy()
+            hud = []
+            if window is not None or pub is not None:
                 e2e = stats.e2e_ms[-1] if stats.e2e_ms else 0.0
-                renderer.draw_hud(shown, [
-                    f"capture {stats.capture_rate.rate:5.1f} fps  loop {loop_rate.rate:5.1f} fps",
+                hud = [
+                    f"capture {sum(s.capture_rate.rate for s in self.source_stats):5.1f} fps  loop {loop_rate.rate:5.1f} fps",
                     f"infer {item.infer_ms:6.1f} ms  e2e {e2e:6.1f} ms",
                     f"{self.runner.backend} {self.runner.precision} {self.infer_size[1]}x{self.infer_size[0]}  dropped {dropped()}",
-                ])
+                ]
+            if pub is not None:
+                labels_by_source[item.source] = labels
+                pub.frame(source=item.source, index=item.index, t_capture=item.t_capture, infer_ms=item.infer_ms,
+                          labels=labels, picture=canvas, labels_all=labels_by_source.copy(), hud=hud)
+            if window is not None:
+                shown = canvas.copy()
+                self.renderer.draw_hud(shown, hud)
                 canvas = shown
                 paused = self._handle_key(window.show(shown), item, shown, paused)
             done = time.perf_counter()
             loop_rate.tick(done)
-            stats.render_rate.tick(done)
-            stats.e2e_ms.append((done - item.t_capture) * 1000.0)
-            stats.rendered += 1
-            stats.t_last_render = done
+            for s in (stats, *stats.per_source[item.source : item.source + 1]):
+                s.note_render(done, item.t_capture)
             if opts.max_frames is not None and stats.rendered >= opts.max_frames:
                 stats.exit_reason = stats.exit_reason or "max frames"
                 break
 
     def _handle_key(self, key: int, item: Frame | None, canvas: np.ndarray | None, paused: bool) -> bool:
-        if key in KEY_QUIT:
-            self.stop("quit key")
-        elif key == KEY_PAUSE:
-            return not paused
-        elif key in KEY_SNAPSHOT and canvas is not None and item is not None:
-            from edgeseg._io import ensure_writable_dir
-
-            try:  # a snapshot that cannot be written must not end the run
-                ensure_writable_dir(self.options.snapshot_dir, create=True)
-                self.log(f"camera: saved {save_snapshot(self.options.snapshot_dir, item.index, canvas)}")
-            except EdgesegError as e:
-                self.log(f"camera: snapshot not saved: {e}")
-        return paused
-
-    def _install_signals(self) -> dict[int, Any]:
-        """SIGINT/SIGTERM finish the run cleanly (release, finalise, stats); a second Ctrl-C forces."""
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-
-        def handler(signum: int, _frame: Any) -> None:
-            if self._stop.is_set() and signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            self.stop(signal.Signals(signum).name)
-
-        old = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                old[sig] = signal.signal(sig, handler)
-            except (ValueError, OSError):
-                pass
-        return old
+        return handle_key(key, index=None if item is None else item.index, canvas=canvas, paused=paused, stop=self.stop,
+                          snapshot_dir=self.options.snapshot_dir, log=self.log)

@@ -158,10 +158,11 @@ class MaskSaver:
             ensure_writable_dir(self.folder.parent if str(self.folder.parent) else Path("."))
         self.count = 0
 
-    def save(self, index: int, labels: np.ndarray) -> Path:
+    def save(self, index: int, labels: np.ndarray, *, prefix: str = "") -> Path:
+        """``DIR/<prefix><index:06d>.png`` (prefix ``s<source>_`` with several sources)."""
         if not self.count:
             ensure_writable_dir(self.folder, create=True)
-        path = _write_png(self.folder / f"{index:06d}.png", labels)
+        path = _write_png(self.folder / f"{prefix}{index:06d}.png", labels)
         self.count += 1
         return path
 

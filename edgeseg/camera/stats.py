@@ -7,6 +7,7 @@ recent past, memory stays bounded).
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -44,6 +45,22 @@ def _summary(samples: deque[float]) -> dict[str, float | None]:
     return {"mean": round(float(a.mean()), 3), "p50": round(float(np.percentile(a, 50)), 3), "p99": round(float(np.percentile(a, 99)), 3)}
 
 
+def recent(samples: deque[float], n: int) -> dict[str, float | None]:
+    """p50/p99 of the last ``n`` samples; safe to call while another thread appends."""
+    for _ in range(3):
+        try:
+            tail = list(itertools.islice(reversed(samples), n))
+            break
+        except RuntimeError:  # mutated while copying
+            continue
+    else:
+        tail = []
+    if not tail:
+        return {"p50": None, "p99": None}
+    a = np.asarray(tail, float)
+    return {"p50": round(float(np.percentile(a, 50)), 3), "p99": round(float(np.percentile(a, 99)), 3)}
+
+
 @dataclass
 class LoopStats:
     """What a run did. ``captured``: valid frames the source delivered; ``corrupt``: reads that
@@ -74,6 +91,24 @@ class LoopStats:
     render_rate: RateMeter = field(default_factory=RateMeter)
     t_first_capture: float | None = None
     t_last_render: float | None = None
+    infer_calls: int = 0
+    per_source: list = field(default_factory=list)  # a LoopStats per source when there are several
+
+    def note_render(self, done: float, t_capture: float) -> None:
+        """Count one rendered frame (render thread): rate, end-to-end latency, last render time."""
+        self.render_rate.tick(done)
+        self.e2e_ms.append((done - t_capture) * 1000.0)
+        self.rendered += 1
+        self.t_last_render = done
+
+    def absorb_sources(self) -> None:
+        """Sum the per-source capture counters into this (overall) record."""
+        if not self.per_source:
+            return
+        for name in ("captured", "corrupt", "repeated", "stalls", "reconnects", "reconnect_attempts"):
+            setattr(self, name, sum(getattr(s, name) for s in self.per_source))
+        firsts = [s.t_first_capture for s in self.per_source if s.t_first_capture is not None]
+        self.t_first_capture = min(firsts) if firsts else None
 
     @property
     def unfinished(self) -> int:
@@ -108,6 +143,7 @@ class LoopStats:
             "latency_ms": {"inference": _summary(self.infer_ms), "end_to_end": _summary(self.e2e_ms)},
             "loop_fps": round(self.loop_fps, 3),
             "wall_s": round(self.wall_s, 3),
+            **({"inference_calls": self.infer_calls, "sources": [s.to_dict() for s in self.per_source]} if self.per_source else {}),
         }
 
     def format(self) -> str:
@@ -132,4 +168,12 @@ class LoopStats:
         faults = {k: v for k, v in d["source_faults"].items() if v}
         if extra or faults:
             lines.append("  also: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in {**extra, **faults}.items()))
+        for i, src in enumerate(d.get("sources", [])):
+            sf = src["frames"]
+            lines.append(
+                f"  source {i} {src['source']}: captured {sf['captured']}, inferred {sf['inferred']}, dropped {sf['dropped']}, "
+                f"rendered {sf['rendered']}, {src['loop_fps']:.2f} fps, end-to-end {ms(src['latency_ms']['end_to_end'])}"
+            )
+        if d.get("sources"):
+            lines.append(f"  inference calls: {d['inference_calls']} for {f['inferred']} frames")
         return "\n".join(lines)

@@ -103,3 +103,20 @@ def check_input_file(p: Path, *, flag: str, folder_suffixes: tuple[str, ...] = (
         want, ok = SIGNATURES[suffix]
         if not ok(head):
             raise EdgesegError(f"{p}: expected {want}, found {_describe(head)} ({flag})")
+    if suffix == ".pte":
+        _check_pte_length(p, head, flag=flag)
+
+
+def _check_pte_length(p: Path, head: bytes, *, flag: str) -> None:
+    """A cut ExecuTorch program is refused here: its runtime aborts the process on one. The extended
+    header (``eh00`` at byte 8, little-endian sizes) says how long the program and its segments are."""
+    if head[8:12] != b"eh00" or len(head) < 40:
+        return
+    length = int.from_bytes(head[12:16], "little")
+    program_size = int.from_bytes(head[16:24], "little")
+    seg_base = int.from_bytes(head[24:32], "little")
+    seg_size = int.from_bytes(head[32:40], "little") if length > 24 else 0
+    need = max(program_size, seg_base + seg_size if seg_size else 0)
+    size = p.stat().st_size
+    if size < need:
+        raise EdgesegError(f"{p}: truncated ExecuTorch program: {size} bytes, its header says {need} ({flag})")

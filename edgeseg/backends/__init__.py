@@ -86,7 +86,10 @@ def open_runner(path: str | os.PathLike, **options: Any) -> Runner:
     """Open the runner for ``path``, an artifact or a shipped model name such as "cgnet_camvid" (use it as a
     context manager). Options go to the runner; one it does not take is an UnsupportedOptionError naming
     those it does."""
+    from edgeseg._sniff import check_input_file
+
     p = resolve_model(path)
+    check_input_file(p, flag="model")  # its first bytes before any native loader (random bytes as .pte aborted)
     cls = runner_class(p)
     params = inspect.signature(cls.__init__).parameters
     accepted = [n for n, q in params.items() if q.kind is inspect.Parameter.KEYWORD_ONLY]

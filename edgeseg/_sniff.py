@@ -73,6 +73,25 @@ def _describe(head: bytes) -> str:
         return f"bytes {head[:8].hex(' ')}"
 
 
+def describe_file(p: Path) -> str | None:
+    """What ``p`` is by its first bytes, in words ("an ONNX model", "a PNG image", "a zip archive",
+    "a pickle", "JSON text", ...), whatever its suffix; None when it cannot be read or is unknown."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return None
+    if not head:
+        return "an empty file (0 bytes)"
+    if head[:1] == b"\x80":
+        return "a pickle"
+    if _is_onnx(head) and b"\x12" in head[:16]:  # ir_version, then producer_name (field 2)
+        return "an ONNX model"
+    if _is_pte(head):
+        return "an ExecuTorch program"
+    return _describe(head)
+
+
 def check_path_text(p: Path, *, what: str = "path") -> None:
     """EdgesegError when ``p`` holds bytes that are not UTF-8 (cards, reports and OpenCV cannot hold it)."""
     try:
@@ -89,6 +108,8 @@ def check_input_file(p: Path, *, flag: str, folder_suffixes: tuple[str, ...] = (
         raise EdgesegError(f"{p}: file not found ({flag})")
     suffix = p.suffix.lower()
     if p.is_dir():
+        if suffix == ".mlpackage" and not (p / "Manifest.json").is_file():
+            raise EdgesegError(f"{p}: expected a Core ML package (Manifest.json inside), found a folder without one ({flag})")
         if suffix in folder_suffixes:
             return
         raise EdgesegError(f"{p}: is a folder, expected a file ({flag})")

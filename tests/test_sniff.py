@@ -58,6 +58,9 @@ def test_good_files_pass(tmp_path):
     check_input_file(p, flag="model")
     pkg = tmp_path / "m.mlpackage"
     pkg.mkdir()
+    with pytest.raises(EdgesegError, match="Manifest.json"):  # an empty package was said to be "fine"
+        check_input_file(pkg, flag="model")
+    (pkg / "Manifest.json").write_text("{}")
     check_input_file(pkg, flag="model")  # Core ML packages are folders
 
 
@@ -73,3 +76,18 @@ def test_open_runner_checks_before_loading(tmp_path):
     r = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, (r.returncode, r.stderr[-1000:])
     assert "expected an ExecuTorch program" in r.stdout
+
+
+def test_a_checkpoint_reader_names_what_it_was_given(tmp_path):
+    """An ONNX or PNG handed where a checkpoint goes was said to 'carry Python objects beyond tensors'."""
+    from edgeseg.errors import CheckpointError
+    from edgeseg.train.checkpoint import read_checkpoint
+
+    onnx = tmp_path / "m.pt"
+    onnx.write_bytes((ROOT / "edgeseg" / "weights" / "cgnet_camvid_qat_int8.onnx").read_bytes())
+    with pytest.raises(CheckpointError, match="expected an edgeseg .pt checkpoint, found an ONNX model"):
+        read_checkpoint(onnx)
+    png = tmp_path / "p.pt"
+    png.write_bytes(PNG)
+    with pytest.raises(CheckpointError, match="found a PNG image"):
+        read_checkpoint(png)

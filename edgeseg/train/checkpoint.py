@@ -57,6 +57,11 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"{p}: checkpoint not found")
+    from edgeseg._sniff import describe_file
+
+    found = describe_file(p)
+    if found is not None and not found.startswith(("a zip archive", "a pickle")):
+        raise CheckpointError(f"{p}: expected an edgeseg .pt checkpoint, found {found}")
     try:
         payload = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many kinds for bad files

@@ -93,10 +93,13 @@ def append_run(path: str | os.PathLike, run: dict[str, Any]) -> Path:
 
 
 def iter_rows(doc: dict[str, Any], *, runs: str = "latest") -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """(run, row) pairs of a results document; ``runs`` = "latest" (default) or "all"."""
+    """(run, row) pairs of a results document; ``runs`` = "latest" (default: the newest *finished* run,
+    so an interrupted run does not hide the complete one before it; the newest run when none
+    finished) or "all"."""
     if runs not in ("latest", "all"):
         raise ValueError("runs must be 'latest' or 'all'")
-    chosen = doc["runs"][-1:] if runs == "latest" else doc["runs"]
+    finished = [r for r in doc["runs"] if r.get("finished")]
+    chosen = (finished or doc["runs"])[-1:] if runs == "latest" else doc["runs"]
     for run in chosen:
         for row in run["rows"]:
             yield run, row

@@ -102,3 +102,19 @@ def test_two_processes_appending_at_once(tmp_path):
     assert sum(i.startswith("a-") for i in ids) == n and sum(i.startswith("b-") for i in ids) == n
     leftovers = [q.name for q in tmp_path.iterdir() if q.name not in ("res.json", "res.json.lock")]
     assert leftovers == []  # no temp files left behind
+
+
+def test_latest_is_the_newest_finished_run(tmp_path):
+    """An interrupted run (no 'finished' stamp) hid the complete run before it from ``report``."""
+    from edgeseg.bench.results import iter_rows
+
+    p = tmp_path / "res.json"
+    done, cut = _run(3, finished="2025-01-01T00:10:00Z"), _run(1, finished=None)
+    append_run(p, done)
+    append_run(p, cut)
+    doc = load_results(p)
+    assert {run["id"] for run, _ in iter_rows(doc)} == {done["id"]}
+    assert len(list(iter_rows(doc))) == 3
+    assert len(list(iter_rows(doc, runs="all"))) == 4
+    only_cut = {**doc, "runs": doc["runs"][1:]}
+    assert {run["id"] for run, _ in iter_rows(only_cut)} == {cut["id"]}  # nothing finished: the newest

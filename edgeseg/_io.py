@@ -125,12 +125,14 @@ def atomic_set(folder: str | os.PathLike) -> Iterator[Path]:
     space), the folder created if absent. On any failure nothing is moved and the folder, new or
     old, is as it was."""
     target = Path(folder)
-    parent = target.parent if str(target.parent) else Path(".")
-    ensure_writable_dir(parent)
     if target.exists() and not target.is_dir():
         raise EdgesegError(f"output path {target} is not a folder")
+    base = target.absolute().parent
+    while not base.exists():  # stage in the nearest existing folder: same file system, no folder made yet
+        base = base.parent
+    ensure_writable_dir(base)
     try:
-        stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+        stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=base))
     except OSError as e:
         _raise_write_error(e, target)
         raise
@@ -140,7 +142,7 @@ def atomic_set(folder: str | os.PathLike) -> Iterator[Path]:
         for q in files:
             with open(q, "rb+") as f:
                 os.fsync(f.fileno())
-        target.mkdir(exist_ok=True)
+        target.mkdir(parents=True, exist_ok=True)
         for q in files:
             dst = target / q.relative_to(stage)
             dst.parent.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,49 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 PRECISIONS = ("fp32", "fp16", "int8")
 
 
+def _num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _seq(check: Any, n: int | None = None) -> Any:
+    return lambda v: isinstance(v, (list, tuple)) and (n is None or len(v) == n) and all(check(x) for x in v)
+
+
+#: The card's one schema: field -> (what it must be, in words; the check). Unknown fields are kept
+#: out of the card (a newer edgeseg's additions), never trusted.
+CARD_TYPES: dict[str, tuple[str, Any]] = {
+    "arch": ("a string", lambda v: isinstance(v, str)),
+    "num_classes": ("a whole number", _int),
+    "class_names": ("a list of strings", _seq(lambda x: isinstance(x, str))),
+    "palette": ("a list of [R, G, B] whole numbers", _seq(_seq(_int, 3))),
+    "arch_args": ("a mapping", lambda v: isinstance(v, dict)),
+    "ignore_index": ("a whole number", _int),
+    "input_size": ("[height, width] whole numbers", _seq(_int, 2)),
+    "mean": ("three finite numbers", _seq(_num, 3)),
+    "std": ("three finite numbers", _seq(_num, 3)),
+    "channel_order": ("a string", lambda v: isinstance(v, str)),
+    "precision": ("a string", lambda v: isinstance(v, str)),
+    "source": ("a string", lambda v: isinstance(v, str)),
+    "calibration": ("a mapping", lambda v: isinstance(v, dict)),
+    "metrics": ("a mapping", lambda v: isinstance(v, dict)),
+    "training": ("a mapping", lambda v: isinstance(v, dict)),
+    "extra": ("a mapping", lambda v: isinstance(v, dict)),
+    "version": ("a whole number", _int),
+}
+
+
+def check_card_types(d: dict[str, Any], *, where: str) -> None:
+    """EdgesegError naming the first field of ``d`` that is not of its CARD_TYPES type."""
+    for key, (want, ok) in CARD_TYPES.items():
+        if key in d and not ok(d[key]):
+            found = json.dumps(d[key], default=str)[:80]
+            raise EdgesegError(f"{where}: model card field {key!r} must be {want}, found {found}")
+
+
 @dataclass(frozen=True)
 class ModelCard:
     """What a model expects and where it came from.
@@ -90,6 +133,7 @@ class ModelCard:
     def from_dict(cls, d: dict[str, Any], *, where: str = "model card") -> "ModelCard":
         if not isinstance(d, dict):
             raise EdgesegError(f"{where}: expected a model card mapping, found {type(d).__name__}")
+        check_card_types(d, where=where)
         if int(d.get("version", CARD_VERSION)) > CARD_VERSION:
             raise EdgesegError(
                 f"{where}: card version {d.get('version')} is newer than this edgeseg understands "

@@ -231,8 +231,11 @@ def check_inputs(args: argparse.Namespace, io: Io) -> None:
     output) holds bytes that are not UTF-8."""
     from edgeseg._sniff import check_input_file, check_path_text
 
+    loose = {_flag(args, d) for d in io.loose}
     for flag, p in inputs_of(args, io):
-        if flag not in {_flag(args, d) for d in io.loose}:
+        if flag in loose:  # the command validates it; only its name is checked here (OpenCV crashed on such names)
+            check_path_text(p, what=f"{flag} path")
+        else:
             check_input_file(p, flag=flag)
     for flag, p in outputs_of(args, io):
         check_path_text(p, what=f"{flag} path")

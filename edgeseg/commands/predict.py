@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from edgeseg._io import ensure_writable_dir
+    from edgeseg._io import atomic_set
     from edgeseg.api import load
     from edgeseg.data.image import image_size
     from edgeseg.errors import EdgesegError
@@ -50,15 +50,19 @@ def run(args: argparse.Namespace) -> int:
         if p.stem in stems and stems[p.stem].resolve() != p.resolve():
             raise EdgesegError(f"{p} and {stems[p.stem]} would both write {p.stem}_mask.png; predict them separately")
         stems[p.stem] = p
-    with load(args.model, threads=args.threads) as model:
-        out = ensure_writable_dir(args.out, create=True)  # after the model opened: a bad model leaves no folder
+    out = Path(args.out)
+    lines = []
+    with load(args.model, threads=args.threads) as model, atomic_set(out) as stage:
+        # all masks and overlays, or none: they are staged beside the folder and moved in at the end
         for p in dict.fromkeys(images):
             t = time.perf_counter()
             res = model.predict(p)
             ms = 1e3 * (time.perf_counter() - t)
-            mask_path = res.save(out / f"{p.stem}_mask.png", kind="mask", legend=not args.no_legend)
-            over_path = res.save(out / f"{p.stem}_overlay.png", alpha=args.alpha, legend=not args.no_legend)
+            res.save(stage / f"{p.stem}_mask.png", kind="mask", legend=not args.no_legend)
+            res.save(stage / f"{p.stem}_overlay.png", alpha=args.alpha, legend=not args.no_legend)
             h, w = res.labels.shape
             top = ", ".join(f"{n} {100 * a:.0f}%" for n, a in list(res.class_areas().items())[:3])
-            print(f"{p} -> {mask_path}, {over_path} ({w}x{h}, {ms:.0f} ms; {top})")
+            lines.append(f"{p} -> {out / (p.stem + '_mask.png')}, {out / (p.stem + '_overlay.png')} "
+                         f"({w}x{h}, {ms:.0f} ms; {top})")
+    print("\n".join(lines))
     return 0

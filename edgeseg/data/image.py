@@ -18,6 +18,8 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     from PIL import Image, UnidentifiedImageError
 
     p = Path(path)
+    if p.is_dir():
+        raise DataError(f"{p}: is a folder, expected an image file")
     if not p.is_file():
         raise DataError(f"{p}: file not found")
     try:

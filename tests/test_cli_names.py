@@ -130,3 +130,14 @@ def test_quickstart_steps_write_under_out_and_name_no_missing_image():
         outputs += [words[i + 1] for i, w in enumerate(words[:-1]) if w in ("-o", "--out", "--json")]
     assert outputs and all(o.startswith("out/") for o in outputs), outputs
     assert "x86" in step and "Jetson / NVIDIA GPU only" in step  # the last step says which machine it is for
+
+
+def test_default_name_follows_the_precision_built_not_the_flags(tmp_path, capsys):
+    """Issue 30 defect 2: a Q/DQ (INT8) ONNX built without --int8 was named MODEL.fp32.ort.onnx."""
+    import shutil
+    from pathlib import Path
+
+    src = tmp_path / "qat.onnx"
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "edgeseg/weights/cgnet_camvid_qat_int8.onnx", src)
+    assert main(["build", str(src), "--backend", "onnxruntime", "--threads", "1"]) == 0
+    assert (tmp_path / "qat.int8.ort.onnx").is_file() and not (tmp_path / "qat.fp32.ort.onnx").exists()

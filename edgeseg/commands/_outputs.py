@@ -24,9 +24,10 @@ def artifact_suffix(backend: str) -> str:
     return spec.default_output(Path("MODEL" + spec.sources[0])).name[len("MODEL"):]
 
 
-def build_precision(*, backend: str, fp16: bool, int8: bool) -> str:
-    """The precision a build writes: int8 with --int8, else fp16 with --fp16 (Core ML: always), else fp32."""
-    if int8:
+def build_precision(*, backend: str, fp16: bool, int8: bool, source: str | None = None) -> str:
+    """The precision a build writes: int8 with --int8 or from an INT8 (Q/DQ) source, whose card says
+    so (``source``: that card's precision), else fp16 with --fp16 (Core ML: always), else fp32."""
+    if int8 or source == "int8":
         return "int8"
     return "fp16" if fp16 or backend == "coreml" else "fp32"
 

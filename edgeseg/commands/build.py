@@ -20,7 +20,10 @@ def _build_plan(args: argparse.Namespace) -> tuple:
     from edgeseg.commands._outputs import build_precision, default_build_output
 
     backend = args.backend or default_backend()
-    precision = build_precision(backend=backend, fp16=bool(getattr(args, "fp16", False)), int8=bool(getattr(args, "int8", False)))
+    from edgeseg.commands._outputs import artifact_precision
+
+    precision = build_precision(backend=backend, fp16=bool(getattr(args, "fp16", False)),
+                                int8=bool(getattr(args, "int8", False)), source=artifact_precision(args.model))
     return backend, precision, (args.output or default_build_output(args.model, backend=backend, precision=precision))
 
 

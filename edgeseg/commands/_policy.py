@@ -49,7 +49,9 @@ class Io:
     be, for the guard (outputs not named there are not model artifacts); ``loose``: input dests the
     command validates itself (data specs, calibration lists or folders, camera sources); every other
     input is checked at the door (``edgeseg._sniff.check_input_file``); ``appends``: output files
-    several runs append to under their own lock (bench results): checked, never locked here."""
+    several runs append to under their own lock (bench results): checked, never locked here;
+    ``precheck``: the command's argument checks that need no file (options a backend does not take,
+    the kinds of file it takes), run first so their message wins over the file's."""
 
     inputs: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
@@ -59,6 +61,7 @@ class Io:
     precision: Callable[[argparse.Namespace], "dict[str, str]"] | None = None
     loose: tuple[str, ...] = ()
     appends: tuple[str, ...] = ()
+    precheck: Callable[[argparse.Namespace], None] | None = None
 
     @property
     def writes(self) -> bool:
@@ -244,6 +247,8 @@ def check_inputs(args: argparse.Namespace, io: Io) -> None:
 @contextlib.contextmanager
 def apply(args: argparse.Namespace, io: Io) -> Iterator[None]:
     """All the checks, in order, then the locks for the command's run."""
+    if io.precheck is not None:
+        io.precheck(args)
     check_inputs(args, io)
     check_outputs_are_not_inputs(args, io)
     check_run_folder(args, io)

@@ -6,6 +6,7 @@ import argparse
 import shlex
 import sys
 import textwrap
+from pathlib import Path
 from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import deprecated_alias
@@ -14,20 +15,34 @@ HELP = ("build a deployable artifact (TensorRT engine, ONNX Runtime model, OpenV
         "program) from an exported model or checkpoint")
 
 
-def _build_plan(args: argparse.Namespace) -> tuple:
+def _backend(args: argparse.Namespace) -> str:
     from edgeseg.backends import default_backend
 
-    from edgeseg.commands._outputs import build_precision, default_build_output
+    return args.backend or default_backend()
 
-    backend = args.backend or default_backend()
-    from edgeseg.commands._outputs import artifact_precision
 
+def _build_plan(args: argparse.Namespace) -> tuple:
+    """(backend, precision written, output path) of this build."""
+    from edgeseg.commands._outputs import artifact_precision, build_precision, default_build_output
+
+    backend = _backend(args)
     precision = build_precision(backend=backend, fp16=bool(getattr(args, "fp16", False)),
                                 int8=bool(getattr(args, "int8", False)), source=artifact_precision(args.model))
-    return backend, precision, (args.output or default_build_output(args.model, backend=backend, precision=precision))
+    return backend, precision, Path(args.output or default_build_output(args.model, backend=backend, precision=precision))
 
 
-IO = Io(inputs=("model", "calib"), derived=lambda args: [("--output", __import__("pathlib").Path(_build_plan(args)[2]))],
+def _precheck(args: argparse.Namespace) -> None:
+    """Options the backend does not take, then a model file it does not build from: before any file is read."""
+    from edgeseg.backends._options import check_options
+
+    from edgeseg.commands._outputs import check_build_input
+
+    backend = _backend(args)
+    check_options(backend, {k: v for k, v in vars(args).items() if k != "force"})
+    check_build_input(args.model, backend=backend)
+
+
+IO = Io(inputs=("model", "calib"), precheck=_precheck, derived=lambda args: [("--output", _build_plan(args)[2])],
         precision=lambda args: {"--output": _build_plan(args)[1]}, loose=("calib",))
 
 
@@ -78,11 +93,8 @@ def run(args: argparse.Namespace) -> int:
     from edgeseg.backends import BACKENDS
     from edgeseg.backends._options import check_options
 
-    from edgeseg.commands._outputs import check_build_input
-
     backend, _precision, output = _build_plan(args)  # the output policy (cli) has checked it: not an input, same precision or --force
     options = check_options(backend, {k: v for k, v in vars(args).items() if k != "force"})
-    check_build_input(args.model, backend=backend)
     build = BACKENDS[backend].build_function()
     command = shlex.join(["edgeseg", "build", *sys.argv[2:]]) if sys.argv[1:2] == ["build"] else None
     result = build(args.model, output=str(output), command=command, **options)

@@ -11,7 +11,16 @@ from edgeseg.commands._args import nonneg_int, parse_size, positive_int
 
 HELP = "profile an ONNX model on ONNX Runtime or an OpenVINO IR (CPU): time per op type and the slowest nodes"
 
-IO = Io(inputs=("model",), files=("json",))
+def _precheck(args: argparse.Namespace) -> None:
+    """Only ONNX models and OpenVINO IRs are profiled: said before the file is read."""
+    from edgeseg.errors import EdgesegError
+
+    if not str(args.model).lower().endswith((".onnx", ".xml")):
+        raise EdgesegError(f"{args.model}: expected an .onnx file or an OpenVINO .xml (profile a checkpoint by "
+                           "exporting it: edgeseg export)")
+
+
+IO = Io(inputs=("model",), files=("json",), precheck=_precheck)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

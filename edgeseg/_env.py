@@ -247,18 +247,3 @@ def opencv_video_backends(build_info: str | None = None) -> dict[str, dict[str, 
         detail = line.group(1).strip() if line else "NO"
         out[name] = {"available": bool(detail) and not re.match(r"(?i)(no|none)\b", detail), "detail": detail or "NO"}
     return out
-
-
-def backend_matrix(
-    *, versions: dict[str, str | None] | None = None, machine: dict[str, Any] | None = None
-) -> list[dict[str, Any]]:
-    """Per backend row: ``backend``, ``can_build``, ``can_run``, ``version``, ``reason`` (+ details),
-    from each spec's ``doctor_rows`` in ``BACKENDS`` order (torch-cpu, torch-cuda, onnxruntime-cpu,
-    onnxruntime-cuda, onnxruntime-tensorrt, openvino, tensorrt, coreml). ``can_build`` is None where there is
-    nothing to build. Pass ``versions``/``machine`` from ``library_versions()``/``machine_info()`` to avoid asking twice.
-    """
-    from edgeseg.backends import BACKENDS
-
-    v = library_versions() if versions is None else versions
-    mach = machine_info() if machine is None else machine
-    return [r for spec in BACKENDS.values() for r in spec.doctor_rows(v, mach)]

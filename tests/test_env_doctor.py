@@ -13,6 +13,7 @@ import types
 
 import pytest
 
+from edgeseg.backends import backend_matrix
 from edgeseg import _env
 from edgeseg.backends.tensorrt._doctor import tensorrt_facts
 from edgeseg.cli import main
@@ -96,7 +97,7 @@ def test_fake_tensorrt_10_installed_branch(monkeypatch, capsys):
     assert facts["paths"]["fp16"] == "TensorRT 10.3: FP16 via builder flag"
     assert "calibrator" in facts["paths"]["int8_calibrated"]
     assert "Q/DQ" in facts["paths"]["int8_qdq"]
-    row = _row(_env.backend_matrix(), "tensorrt")
+    row = _row(backend_matrix(), "tensorrt")
     assert row["can_build"] is True and row["can_run"] is True and row["version"] == "10.3.0"
 
     assert main(["doctor"]) == 0
@@ -117,7 +118,7 @@ def test_fake_tensorrt_11_paths_are_strongly_typed(monkeypatch):
 def test_fake_tensorrt_without_pycuda_can_build_not_run(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorrt", fake_tensorrt("8.6.1"))
     monkeypatch.setitem(sys.modules, "pycuda", None)
-    row = _row(_env.backend_matrix(), "tensorrt")
+    row = _row(backend_matrix(), "tensorrt")
     assert row["can_build"] is True and row["can_run"] is False and "pycuda" in row["reason"]
     assert "TensorRT 8.6" in row["tensorrt"]["paths"]["fp16"]
 
@@ -125,7 +126,7 @@ def test_fake_tensorrt_without_pycuda_can_build_not_run(monkeypatch):
 def test_fake_tensorrt_builder_failure_is_reported(monkeypatch, capsys):
     err = TypeError("pybind11::init(): factory function returned nullptr")
     monkeypatch.setitem(sys.modules, "tensorrt", fake_tensorrt(builder_error=err))
-    row = _row(_env.backend_matrix(), "tensorrt")
+    row = _row(backend_matrix(), "tensorrt")
     assert row["can_build"] is False and row["can_run"] is False
     assert "cannot create a builder" in row["reason"] and "nullptr" in row["reason"]
     assert main(["doctor"]) == 0
@@ -136,7 +137,7 @@ def test_tensorrt_download_stub_is_broken_not_installed(monkeypatch):
     stub.__version__ = "10.0.0"
     monkeypatch.setitem(sys.modules, "tensorrt", stub)
     assert _env.library_versions()["tensorrt"].startswith("broken:")
-    row = _row(_env.backend_matrix(), "tensorrt")
+    row = _row(backend_matrix(), "tensorrt")
     assert row["can_build"] is False and "no Builder" in row["reason"]
 
 
@@ -234,9 +235,9 @@ def test_coreml_runs_only_on_macos(monkeypatch):
     if _env.library_versions()["coremltools"] is None:
         pytest.skip("coremltools not installed")
     monkeypatch.setattr(platform, "system", lambda: "Linux")
-    assert _row(_env.backend_matrix(), "coreml")["can_run"] is False
+    assert _row(backend_matrix(), "coreml")["can_run"] is False
     monkeypatch.setattr(platform, "system", lambda: "Darwin")
-    row = _row(_env.backend_matrix(), "coreml")
+    row = _row(backend_matrix(), "coreml")
     assert row["can_build"] is True and row["can_run"] is True
 
 

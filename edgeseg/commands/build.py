@@ -8,7 +8,7 @@ import sys
 import textwrap
 from edgeseg.commands._policy import Io
 
-from edgeseg.commands._args import deprecated_alias
+from edgeseg.commands._args import argtype, deprecated_alias
 
 HELP = ("build a deployable artifact (TensorRT engine, ONNX Runtime model, OpenVINO IR, Core ML package, ExecuTorch "
         "program) from an exported model or checkpoint")
@@ -65,10 +65,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         if title not in groups:
             groups[title] = p.add_argument_group(title)
         help_text = opt.help if opt.group is None or len(backends) == len(specs) else f"{opt.help} [{', '.join(backends)}]"
-        groups[title].add_argument(opt.flag, **{**opt.argparse_kwargs(), "help": help_text})
+        kw = opt.argparse_kwargs()
+        if "type" in kw:  # the spec's argparse-free check, reporting its own message
+            kw["type"] = argtype(kw["type"])
+        groups[title].add_argument(opt.flag, **{**kw, "help": help_text})
         for old in opt.aliases:  # former spellings: accepted, hidden from --help, one deprecation note
             deprecated_alias(groups[title], old, new=opt.flag, dest=opt.param,
-                             **{k: v for k, v in opt.argparse_kwargs().items() if k in ("type", "choices")})
+                             **{k: v for k, v in kw.items() if k in ("type", "choices")})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from edgeseg.commands._outputs import check_build_input
 
     backend, _precision, output = _build_plan(args)  # the output policy (cli) has checked it: not an input, same precision or --force
-    options = check_options(backend, {k: v for k, v in vars(args).items() if k != "force"})
+    options = check_options(backend, {k: v for k, v in vars(args).items() if k != "force"}, BACKENDS)
     check_build_input(args.model, backend=backend)
     build = BACKENDS[backend].build_function()
     command = shlex.join(["edgeseg", "build", *sys.argv[2:]]) if sys.argv[1:2] == ["build"] else None

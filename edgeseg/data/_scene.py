@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeseg.data.datasets import CAMVID
+from edgeseg.data._info import CAMVID
 
 SKY, BUILDING, POLE, ROAD, PAVEMENT, TREE, SIGN, FENCE, CAR, PEDESTRIAN, BICYCLIST = range(11)
 VOID = CAMVID.ignore_index

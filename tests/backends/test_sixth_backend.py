@@ -64,7 +64,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseg.backends._runner import BaseRunner
+from edgeseg.runner import BaseRunner
 from edgeseg.backends.echo import SPEC
 
 
@@ -108,7 +108,6 @@ def echo(tmp_path, monkeypatch):
 
 
 def test_a_sixth_backend_needs_one_folder_and_one_line(echo, tiny_models, tmp_path, capsys):
-    from edgeseg import _env
     from edgeseg.bench._availability import skip_reason
     from edgeseg.cli import main
 
@@ -131,5 +130,5 @@ def test_a_sixth_backend_needs_one_folder_and_one_line(echo, tiny_models, tmp_pa
     with backends.open_runner(out) as r:
         y = r.infer(np.zeros((3, 3, *tiny_models.card.input_size), np.float32))
     assert y.shape == (3, 11, *tiny_models.card.input_size) and (y == 2.5).all()
-    assert any(row["backend"] == "echo" and row["can_run"] for row in _env.backend_matrix())
+    assert any(row["backend"] == "echo" and row["can_run"] for row in backends.backend_matrix())
     assert skip_reason(str(out), {}) is None

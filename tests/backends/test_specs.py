@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeseg.backends import BACKENDS, artifact_kinds, builders, spec_for
+from edgeseg.backends import BACKENDS, artifact_kinds, backend_matrix, builders, spec_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,9 +113,7 @@ def test_doctor_rows_agree_with_available(name):
 
 
 def test_doctor_rows_cover_every_spec_in_order():
-    from edgeseg import _env
-
-    seen = [r["backend"].split("-")[0] for r in _env.backend_matrix()]
+    seen = [r["backend"].split("-")[0] for r in backend_matrix()]
     assert list(dict.fromkeys(seen)) == NAMES
 
 

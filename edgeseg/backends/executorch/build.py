@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from edgeseg._io import atomic_write_bytes, check_output_path
 from edgeseg.backends._build import BuildResult, calib_probe, timed_build
-from edgeseg.backends._runner import check_threads
+from edgeseg.runner import check_threads
 from edgeseg.backends.executorch import SPEC, version
 from edgeseg.errors import BuildError, UnsupportedOptionError
 

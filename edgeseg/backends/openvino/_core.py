@@ -16,6 +16,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from edgeseg.errors import MissingDependencyError
+
 _LOCK = threading.Lock()
 _CORE: Any = None
 
@@ -24,10 +26,17 @@ def shared_core() -> Any:
     """The process-wide ``openvino.Core`` (created on first use; MissingDependencyError without OpenVINO)."""
     global _CORE
     if _CORE is None:
-        from edgeseg.backends.openvino.build import import_openvino
-
         ov = import_openvino()
         with _LOCK:
             if _CORE is None:
                 _CORE = ov.Core()
     return _CORE
+
+
+def import_openvino() -> Any:
+    """The ``openvino`` module, or MissingDependencyError saying how to install it."""
+    try:
+        import openvino
+    except ImportError as e:
+        raise MissingDependencyError("openvino", "openvino") from e
+    return openvino

@@ -37,8 +37,8 @@ BACKENDS: dict[str, BackendSpec] = {
 
 __all__ = [
     "BACKENDS", "BackendSpec", "BaseRunner", "Runner", "artifact_kinds", "available_backends", "builders",
-    "backend_matrix", "check_batch", "check_finite", "default_backend", "open_runner", "read_card", "runner_class",
-    "spec_for",
+    "backend_matrix", "check_batch", "check_finite", "default_backend", "libraries", "library_versions", "open_runner",
+    "read_card", "runner_class", "spec_for",
 ]
 
 
@@ -131,6 +131,27 @@ def backend_matrix(
     (``edgeseg._env``) to avoid asking twice."""
     from edgeseg import _env
 
-    v = _env.library_versions() if versions is None else versions
+    v = library_versions() if versions is None else versions
     mach = _env.machine_info() if machine is None else machine
     return [r for spec in BACKENDS.values() for r in spec.doctor_rows(v, mach)]
+
+
+def libraries() -> dict[str, str]:
+    """Reported name -> module, in doctor's order: ``_env.LIBRARIES`` with every spec's packages
+    (``BACKENDS`` order) before edgeseg."""
+    from edgeseg import _env
+
+    out = {k: v for k, v in _env.LIBRARIES.items() if k != "edgeseg"}
+    for spec in BACKENDS.values():
+        for name, module in spec.libraries().items():
+            out.setdefault(name, module)
+    return {**out, "edgeseg": _env.LIBRARIES["edgeseg"]}
+
+
+def library_versions() -> dict[str, str | None]:
+    """``_env.library_versions`` over ``libraries()``: every backend's packages, those a spec marks
+    ``metadata_only`` read from package metadata."""
+    from edgeseg import _env
+
+    slow = {p for spec in BACKENDS.values() for p in spec.metadata_only}
+    return _env.library_versions(libraries(), metadata_only=slow)

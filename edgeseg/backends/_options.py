@@ -19,7 +19,7 @@ INT8 = Option("--int8", "int8", "INT8: from a Q/DQ ONNX as is, or calibrated (--
               switch=True, group="precision")
 CALIB = Option("--calib", "calib", "calibration frames: a list file, a folder of images or a dataset spec "
                "(camvid:PATH, synthetic:N)", metavar="LIST|DIR|SPEC", group="calibration (implicit INT8)")
-CALIB_NUM = Option("--calib-num", "calib_num", "frames to use (default 256, evenly spaced)", kind=positive_int,
+CALIB_NUM = Option("--calib-num", "calib_num", "frames to use, evenly spaced (default: each backend's spec.calib_num)", kind=positive_int,
                    metavar="N", group="calibration (implicit INT8)")
 THREADS = Option("--threads", "threads", "CPU threads recorded for the runner (default: the library's own)",
                  kind=positive_int, metavar="N")

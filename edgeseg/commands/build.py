@@ -6,6 +6,7 @@ import argparse
 import shlex
 import sys
 import textwrap
+from typing import Any
 from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import argtype, deprecated_alias
@@ -41,6 +42,16 @@ def _epilog() -> str:
     return "\n".join(lines) + "\n"
 
 
+def calib_defaults(specs: dict[str, Any]) -> str:
+    """'256; executorch 100': the most common spec default, then the backends that differ."""
+    counts = {n: s.calib_num for n, s in specs.items() if s.calib_num}
+    if not counts:
+        return "none"
+    common = max(set(counts.values()), key=list(counts.values()).count)
+    others = [f"{n} {v}" for n, v in counts.items() if v != common]
+    return "; ".join([str(common), *others])
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from edgeseg.backends import builders
     from edgeseg.backends._options import options_table
@@ -65,6 +76,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         if title not in groups:
             groups[title] = p.add_argument_group(title)
         help_text = opt.help if opt.group is None or len(backends) == len(specs) else f"{opt.help} [{', '.join(backends)}]"
+        if opt.param == "calib_num":  # the default each backend's spec states
+            help_text = f"frames to use, evenly spaced (default {calib_defaults(specs)}) [{', '.join(backends)}]"
         kw = opt.argparse_kwargs()
         if "type" in kw:  # the spec's argparse-free check, reporting its own message
             kw["type"] = argtype(kw["type"])

@@ -21,9 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def collect() -> dict[str, Any]:
     """Everything doctor reports, as one JSON-serialisable dict."""
     from edgeseg import _env
-    from edgeseg.backends import backend_matrix
+    from edgeseg.backends import backend_matrix, library_versions
 
-    versions = _env.library_versions()
+    versions = library_versions()
     machine = _env.machine_info()
     return {
         "libraries": versions,

@@ -17,7 +17,6 @@ from typing import Any, Iterator
 from edgeseg.backends._options import FP16, INT8
 from edgeseg.backends._spec import BackendSpec, Option, library_row, module_installed
 from edgeseg.card import ONNX_METADATA_KEY, ModelCard
-from edgeseg.errors import MissingDependencyError
 
 METADATA_KEY = ONNX_METADATA_KEY  # "edgeseg.card": the card JSON
 CLASSES_KEY = "edgeseg.classes"  # class names, comma separated, for Xcode's model viewer
@@ -57,6 +56,7 @@ SPEC = BackendSpec(
     sources=(".pt", ".onnx"),
     output="MODEL.mlpackage",
     packages=("coremltools",),
+    metadata_only=("coremltools",),  # importing coremltools imports torch and more (seconds)
     extra="coreml",
     install=INSTALL,
     options=(
@@ -89,9 +89,6 @@ def _quiet() -> Iterator[None]:
 
 
 def import_coremltools() -> Any:
-    try:
-        with _quiet():
-            import coremltools as ct
-    except ImportError as e:
-        raise MissingDependencyError("coremltools", "coreml") from e
-    return ct
+    """The ``coremltools`` module, imported without its notices; MissingDependencyError from the spec."""
+    with _quiet():
+        return SPEC.require()

@@ -16,8 +16,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from edgeseg.errors import MissingDependencyError
-
 _LOCK = threading.Lock()
 _CORE: Any = None
 
@@ -34,9 +32,7 @@ def shared_core() -> Any:
 
 
 def import_openvino() -> Any:
-    """The ``openvino`` module, or MissingDependencyError saying how to install it."""
-    try:
-        import openvino
-    except ImportError as e:
-        raise MissingDependencyError("openvino", "openvino") from e
-    return openvino
+    """The ``openvino`` module, or MissingDependencyError saying how to install it (from its spec)."""
+    from edgeseg.backends.openvino import SPEC
+
+    return SPEC.require()

@@ -37,7 +37,7 @@ def _doctor_rows(versions, machine):  # type: ignore[no-untyped-def]
 
 
 SPEC = BackendSpec(
-    "tensorrt", "TensorRT", (".engine", ".plan"), runner="TensorRTRunner", builds=True,
+    "tensorrt", "TensorRT", (".engine", ".plan"), runner="TensorRTRunner", builds=True, calib_num=256,
     output="MODEL.engine (+ MODEL.engine.card.json)",
     packages=("tensorrt", "pycuda"),
     extra="tensorrt",

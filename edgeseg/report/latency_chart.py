@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from edgeseg.report._plot import COLORS, MARKERS, backend_color, Chart, Entry, _annotate, _figure, _num, _png, pareto_front
+from edgeseg.report._plot import MARKERS, backend_color, Chart, Entry, _annotate, _figure, _num, _png, pareto_front
 
 #: The mIoU axis of the latency chart spans at least this many points, so noise does not look like signal.
 MIN_MIOU_SPAN = 4.0

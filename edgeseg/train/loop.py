@@ -354,7 +354,7 @@ class Trainer:
 
     def _epochs(self, bar, t0: float) -> dict[str, Any] | None:
         """Train until the epochs or the budget run out; the last pass validates and writes final.pt."""
-        cfg, final = self.cfg, None
+        final = None
         while not self._finished():
             loss = self._train_epoch(bar)
             if self.step >= self.steps_per_epoch:

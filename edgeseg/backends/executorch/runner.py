@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from edgeseg.runner import BaseRunner, check_threads, recorded_threads
 from edgeseg.backends.executorch._native import load_program, program_card, quiet, threadpool
 from edgeseg.card import ModelCard
-from edgeseg.errors import EdgesegError, ExportError
+from edgeseg.errors import ExportError
 
 
 class ExecuTorchRunner(BaseRunner):

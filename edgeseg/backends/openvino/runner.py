@@ -54,7 +54,7 @@ class OpenVinoRunner(BaseRunner):
         from edgeseg.backends.openvino._core import import_openvino, shared_core
         from edgeseg.backends.openvino.build import compile_config
 
-        ov = import_openvino()
+        import_openvino()  # MissingDependencyError before anything else
         p = Path(path)
         self.path = p
         if not p.is_file():

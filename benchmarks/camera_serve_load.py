@@ -58,7 +58,7 @@ def viewers(port: int, n: int, stuck: int, seconds: float) -> None:
         s.sendall(request)
         keep.append(s)
     clients = []
-    for i in range(n):
+    for _ in range(n):
         s = socket.socket()
         s.connect(("127.0.0.1", port))
         s.sendall(request)

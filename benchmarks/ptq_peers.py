@@ -219,7 +219,7 @@ def _ort_row(fp32_onnx: Path, calib, tmp: Path, *, threads: int, ev: Callable, l
 
 
 def _versions() -> dict[str, Any]:
-    from edgeseg._env import library_versions
+    from edgeseg.backends import library_versions
 
     out = library_versions()
     for name in ("openvino", "nncf"):

@@ -13,9 +13,10 @@ import platform
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection, Mapping
 
-#: Reported name -> module to import. Order is the order doctor prints.
+#: Reported name -> module to import, for the libraries every install has (the order doctor prints).
+#: A backend's own packages come from its spec: ``edgeseg.backends.libraries()`` adds them before edgeseg.
 LIBRARIES: dict[str, str] = {
     "python": "",
     "numpy": "numpy",
@@ -23,16 +24,8 @@ LIBRARIES: dict[str, str] = {
     "onnx": "onnx",
     "onnxruntime": "onnxruntime",
     "opencv": "cv2",
-    "coremltools": "coremltools",
-    "openvino": "openvino",
-    "tensorrt": "tensorrt",
-    "pycuda": "pycuda",
     "edgeseg": "edgeseg",
 }
-
-#: Libraries whose version is read from package metadata instead of importing them:
-#: coremltools imports torch and more (seconds) and only warns when its import is imperfect.
-_METADATA_ONLY = {"coremltools": "coremltools"}
 
 #: L4T release -> JetPack release, for the pairs NVIDIA publishes (others are reported as L4T only).
 _L4T_TO_JETPACK = {
@@ -62,15 +55,19 @@ def _module_version(report: str, mod: Any) -> str:
     return str(getattr(mod, "__version__", "unknown"))
 
 
-def library_versions() -> dict[str, str | None]:
-    """Versions of python, numpy, torch, onnx, onnxruntime, opencv, coremltools, tensorrt, pycuda,
-    edgeseg. ``None`` = not installed; ``"broken: ..."`` = installed but does not import."""
+def library_versions(
+    libraries: Mapping[str, str] | None = None, *, metadata_only: Collection[str] = ()
+) -> dict[str, str | None]:
+    """Versions of ``libraries`` (reported name -> module; default ``LIBRARIES``: python, numpy, torch,
+    onnx, onnxruntime, opencv, edgeseg), those in ``metadata_only`` read from package metadata instead
+    of imported. ``None`` = not installed; ``"broken: ..."`` = installed but does not import.
+    ``edgeseg.backends.library_versions()`` adds every backend's packages."""
     out: dict[str, str | None] = {}
-    for report, modname in LIBRARIES.items():
+    for report, modname in (LIBRARIES if libraries is None else libraries).items():
         if report == "python":
             out[report] = platform.python_version()
-        elif report in _METADATA_ONLY:
-            out[report] = _metadata_version(_METADATA_ONLY[report])
+        elif report in metadata_only:
+            out[report] = _metadata_version(report)
         else:
             mod, problem = import_module(modname)
             out[report] = problem if mod is None else _module_version(report, mod)
@@ -247,18 +244,3 @@ def opencv_video_backends(build_info: str | None = None) -> dict[str, dict[str, 
         detail = line.group(1).strip() if line else "NO"
         out[name] = {"available": bool(detail) and not re.match(r"(?i)(no|none)\b", detail), "detail": detail or "NO"}
     return out
-
-
-def backend_matrix(
-    *, versions: dict[str, str | None] | None = None, machine: dict[str, Any] | None = None
-) -> list[dict[str, Any]]:
-    """Per backend row: ``backend``, ``can_build``, ``can_run``, ``version``, ``reason`` (+ details),
-    from each spec's ``doctor_rows`` in ``BACKENDS`` order (torch-cpu, torch-cuda, onnxruntime-cpu,
-    onnxruntime-cuda, onnxruntime-tensorrt, openvino, tensorrt, coreml). ``can_build`` is None where there is
-    nothing to build. Pass ``versions``/``machine`` from ``library_versions()``/``machine_info()`` to avoid asking twice.
-    """
-    from edgeseg.backends import BACKENDS
-
-    v = library_versions() if versions is None else versions
-    mach = machine_info() if machine is None else machine
-    return [r for spec in BACKENDS.values() for r in spec.doctor_rows(v, mach)]

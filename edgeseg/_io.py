@@ -217,3 +217,9 @@ def _umask_mode(base: int = 0o666) -> int:
 def _unlink_quiet(p: str | os.PathLike) -> None:
     with contextlib.suppress(OSError):
         os.unlink(p)
+
+
+def human_size(n: int) -> str:
+    """Bytes in MiB, the one size unit edgeseg prints ("0.47 MiB", "12.3 MiB")."""
+    mib = n / 2**20
+    return f"{mib:.2f} MiB" if mib < 10 else f"{mib:.1f} MiB"

@@ -158,7 +158,7 @@ class Model:
         from edgeseg.backends import BACKENDS
         from edgeseg.backends._options import check_options
 
-        given = check_options(backend, options)
+        given = check_options(backend, options, BACKENDS)
         unknown = sorted(set(options) - set(given))
         if unknown:
             raise UnsupportedOptionError(f"build: {', '.join(unknown)} is not a build option of any backend")

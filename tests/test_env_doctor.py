@@ -13,6 +13,7 @@ import types
 
 import pytest
 
+from edgeseg.backends import backend_matrix, library_versions
 from edgeseg import _env
 from edgeseg.backends.tensorrt._doctor import tensorrt_facts
 from edgeseg.cli import main
@@ -79,7 +80,7 @@ def test_doctor_json_here_has_no_tensorrt(capsys):
 
 def test_json_reports_tensorrt_absent_when_import_fails(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # makes `import tensorrt` raise ModuleNotFoundError
-    assert _env.library_versions()["tensorrt"] is None
+    assert library_versions()["tensorrt"] is None
     assert main(["doctor", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["libraries"]["tensorrt"] is None
@@ -89,14 +90,14 @@ def test_json_reports_tensorrt_absent_when_import_fails(monkeypatch, capsys):
 def test_fake_tensorrt_10_installed_branch(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "tensorrt", fake_tensorrt("10.3.0", fp16=True, int8=False, dla=2))
     monkeypatch.setitem(sys.modules, "pycuda", fake_pycuda())
-    versions = _env.library_versions()
+    versions = library_versions()
     assert versions["tensorrt"] == "10.3.0" and versions["pycuda"] == "2024.1"
     facts = tensorrt_facts()
     assert facts["installed"] and facts["fast_fp16"] is True and facts["fast_int8"] is False and facts["dla_cores"] == 2
     assert facts["paths"]["fp16"] == "TensorRT 10.3: FP16 via builder flag"
     assert "calibrator" in facts["paths"]["int8_calibrated"]
     assert "Q/DQ" in facts["paths"]["int8_qdq"]
-    row = _row(_env.backend_matrix(), "tensorrt")
+    row = _row(backend_matrix(), "tensorrt")
     assert row["can_build"] is True and row["can_run"] is True and row["version"] == "10.3.0"
 
     assert main(["doctor"]) == 0
@@ -117,7 +118,7 @@ def test_fake_tensorrt_11_paths_are_strongly_typed(monkeypatch):
 def test_fake_tensorrt_without_pycuda_can_build_not_run(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorrt", fake_tensorrt("8.6.1"))
     monkeypatch.setitem(sys.modules, "pycuda", None)
-    row = _row(_env.backend_matrix(), "tensorrt")
+    row = _row(backend_matrix(), "tensorrt")
     assert row["can_build"] is True and row["can_run"] is False and "pycuda" in row["reason"]
     assert "TensorRT 8.6" in row["tensorrt"]["paths"]["fp16"]
 
@@ -125,7 +126,7 @@ def test_fake_tensorrt_without_pycuda_can_build_not_run(monkeypatch):
 def test_fake_tensorrt_builder_failure_is_reported(monkeypatch, capsys):
     err = TypeError("pybind11::init(): factory function returned nullptr")
     monkeypatch.setitem(sys.modules, "tensorrt", fake_tensorrt(builder_error=err))
-    row = _row(_env.backend_matrix(), "tensorrt")
+    row = _row(backend_matrix(), "tensorrt")
     assert row["can_build"] is False and row["can_run"] is False
     assert "cannot create a builder" in row["reason"] and "nullptr" in row["reason"]
     assert main(["doctor"]) == 0
@@ -135,8 +136,8 @@ def test_tensorrt_download_stub_is_broken_not_installed(monkeypatch):
     stub = types.ModuleType("tensorrt")
     stub.__version__ = "10.0.0"
     monkeypatch.setitem(sys.modules, "tensorrt", stub)
-    assert _env.library_versions()["tensorrt"].startswith("broken:")
-    row = _row(_env.backend_matrix(), "tensorrt")
+    assert library_versions()["tensorrt"].startswith("broken:")
+    row = _row(backend_matrix(), "tensorrt")
     assert row["can_build"] is False and "no Builder" in row["reason"]
 
 
@@ -150,7 +151,7 @@ class _Raises(importlib.abc.MetaPathFinder):
 def test_broken_import_reported_not_raised(monkeypatch, capsys):
     monkeypatch.delitem(sys.modules, "tensorrt", raising=False)
     monkeypatch.setattr(sys, "meta_path", [_Raises(), *sys.meta_path])
-    v = _env.library_versions()["tensorrt"]
+    v = library_versions()["tensorrt"]
     assert v.startswith("broken: OSError") and "libnvinfer" in v
     assert main(["doctor", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -231,12 +232,12 @@ def test_machine_info_fields():
 def test_coreml_runs_only_on_macos(monkeypatch):
     import platform
 
-    if _env.library_versions()["coremltools"] is None:
+    if library_versions()["coremltools"] is None:
         pytest.skip("coremltools not installed")
     monkeypatch.setattr(platform, "system", lambda: "Linux")
-    assert _row(_env.backend_matrix(), "coreml")["can_run"] is False
+    assert _row(backend_matrix(), "coreml")["can_run"] is False
     monkeypatch.setattr(platform, "system", lambda: "Darwin")
-    row = _row(_env.backend_matrix(), "coreml")
+    row = _row(backend_matrix(), "coreml")
     assert row["can_build"] is True and row["can_run"] is True
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg._shipped import resolve_model
-from edgeseg.backends._runner import BaseRunner, Runner, check_batch, check_finite
+from edgeseg.runner import BaseRunner, Runner, check_batch, check_finite
 from edgeseg.backends._spec import BackendSpec
 from edgeseg.backends.coreml import SPEC as COREML
 from edgeseg.backends.executorch import SPEC as EXECUTORCH
@@ -37,7 +37,8 @@ BACKENDS: dict[str, BackendSpec] = {
 
 __all__ = [
     "BACKENDS", "BackendSpec", "BaseRunner", "Runner", "artifact_kinds", "available_backends", "builders",
-    "check_batch", "check_finite", "default_backend", "open_runner", "read_card", "runner_class", "spec_for",
+    "backend_matrix", "check_batch", "check_finite", "default_backend", "libraries", "library_versions", "open_runner",
+    "read_card", "runner_class", "spec_for",
 ]
 
 
@@ -118,3 +119,39 @@ def default_backend() -> str:
         + (f"available backends: {', '.join(others)} (pass --backend NAME)" if others else "no backend is available")
         + " — see docs/jetson.md to install TensorRT"
     )
+
+
+def backend_matrix(
+    *, versions: dict[str, str | None] | None = None, machine: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Per backend row: ``backend``, ``can_build``, ``can_run``, ``version``, ``reason`` (+ details),
+    from each spec's ``doctor_rows`` in ``BACKENDS`` order (torch-cpu, torch-cuda, onnxruntime-cpu,
+    onnxruntime-cuda, onnxruntime-tensorrt, openvino, tensorrt, coreml, executorch). ``can_build`` is None
+    where there is nothing to build. Pass ``versions``/``machine`` from ``library_versions()``/``machine_info()``
+    (``edgeseg._env``) to avoid asking twice."""
+    from edgeseg import _env
+
+    v = library_versions() if versions is None else versions
+    mach = _env.machine_info() if machine is None else machine
+    return [r for spec in BACKENDS.values() for r in spec.doctor_rows(v, mach)]
+
+
+def libraries() -> dict[str, str]:
+    """Reported name -> module, in doctor's order: ``_env.LIBRARIES`` with every spec's packages
+    (``BACKENDS`` order) before edgeseg."""
+    from edgeseg import _env
+
+    out = {k: v for k, v in _env.LIBRARIES.items() if k != "edgeseg"}
+    for spec in BACKENDS.values():
+        for name, module in spec.libraries().items():
+            out.setdefault(name, module)
+    return {**out, "edgeseg": _env.LIBRARIES["edgeseg"]}
+
+
+def library_versions() -> dict[str, str | None]:
+    """``_env.library_versions`` over ``libraries()``: every backend's packages, those a spec marks
+    ``metadata_only`` read from package metadata."""
+    from edgeseg import _env
+
+    slow = {p for spec in BACKENDS.values() for p in spec.metadata_only}
+    return _env.library_versions(libraries(), metadata_only=slow)

@@ -1,5 +1,5 @@
 """What every build shares: ``BuildResult`` (one success line), the timed build driver ``timed_build``,
-the size unit and the comparison against the source every build runs (``compare_with_source``).
+and the comparison against the source every build runs (``compare_with_source``).
 A backend's build function is decorated with ``@timed_build("name")``; the driver times the call
 and sizes the artifact from its spec's ``artifact_files``; ``summary()`` reports the comparison."""
 
@@ -13,16 +13,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from edgeseg._io import human_size
 from edgeseg.card import ModelCard
+
 
 #: Synthetic street scenes every build runs through its artifact and its source.
 PROBE_FRAMES = 2
-
-
-def human_size(n: int) -> str:
-    """Bytes in MiB, the one size unit edgeseg prints ("0.47 MiB", "12.3 MiB")."""
-    mib = n / 2**20
-    return f"{mib:.2f} MiB" if mib < 10 else f"{mib:.1f} MiB"
 
 
 @dataclass(frozen=True)

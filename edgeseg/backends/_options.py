@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from edgeseg.backends._spec import BackendSpec, Option
-from edgeseg.commands._args import positive_int
+from edgeseg._validate import positive_int
 from edgeseg.errors import UnsupportedOptionError
 
 
@@ -19,7 +19,7 @@ INT8 = Option("--int8", "int8", "INT8: from a Q/DQ ONNX as is, or calibrated (--
               switch=True, group="precision")
 CALIB = Option("--calib", "calib", "calibration frames: a list file, a folder of images or a dataset spec "
                "(camvid:PATH, synthetic:N)", metavar="LIST|DIR|SPEC", group="calibration (implicit INT8)")
-CALIB_NUM = Option("--calib-num", "calib_num", "frames to use (default 256, evenly spaced)", kind=positive_int,
+CALIB_NUM = Option("--calib-num", "calib_num", "frames to use, evenly spaced (default: each backend's spec.calib_num)", kind=positive_int,
                    metavar="N", group="calibration (implicit INT8)")
 THREADS = Option("--threads", "threads", "CPU threads recorded for the runner (default: the library's own)",
                  kind=positive_int, metavar="N")
@@ -27,18 +27,9 @@ NO_REWRITE = Option("--no-rewrite", "rewrite", "keep the graph as exported (defa
                     "faster, equal ops; PReLU only in a Q/DQ graph for openvino)", switch=False)
 
 
-def _specs(specs: Mapping[str, BackendSpec] | None) -> Mapping[str, BackendSpec]:
-    if specs is None:
-        from edgeseg.backends import BACKENDS
-
-        return BACKENDS
-    return specs
-
-
-def options_table(specs: Mapping[str, BackendSpec] | None = None) -> dict[str, tuple[Option, tuple[str, ...]]]:
-    """param -> (the Option, the backends that accept it), in first-seen order (default: every spec
-    in ``BACKENDS``). Two specs that declare the same param must share one Option."""
-    specs = _specs(specs)
+def options_table(specs: Mapping[str, BackendSpec]) -> dict[str, tuple[Option, tuple[str, ...]]]:
+    """param -> (the Option, the backends that accept it), in first-seen order (pass ``BACKENDS``).
+    Two specs that declare the same param must share one Option."""
     table: dict[str, tuple[Option, tuple[str, ...]]] = {}
     for name, spec in specs.items():
         for opt in spec.options:
@@ -49,15 +40,14 @@ def options_table(specs: Mapping[str, BackendSpec] | None = None) -> dict[str, t
     return table
 
 
-def given_options(values: Mapping[str, Any], specs: Mapping[str, BackendSpec] | None = None) -> dict[str, Any]:
+def given_options(values: Mapping[str, Any], specs: Mapping[str, BackendSpec]) -> dict[str, Any]:
     """The build options in ``values`` (argparse dests = params) that were given (not None)."""
     table = options_table(specs)
     return {k: v for k, v in values.items() if k in table and v is not None}
 
 
-def check_options(backend: str, values: Mapping[str, Any], specs: Mapping[str, BackendSpec] | None = None) -> dict[str, Any]:
+def check_options(backend: str, values: Mapping[str, Any], specs: Mapping[str, BackendSpec]) -> dict[str, Any]:
     """The given options as build keywords; UnsupportedOptionError for every one ``backend`` does not take."""
-    specs = _specs(specs)
     builders = [n for n, s in specs.items() if s.builder is not None]
     if backend not in builders:
         raise UnsupportedOptionError(f"unknown backend {backend!r}; expected one of {', '.join(builders)}")

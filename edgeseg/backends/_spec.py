@@ -89,6 +89,14 @@ class BackendSpec:
     - ``default_output(source)``: where ``build`` writes when no ``-o`` is given.
     - ``doctor_rows(versions, machine)``: its rows in ``edgeseg doctor`` (the first named ``name`` or
       ``name-<device>``), each with ``backend``, ``can_build``, ``can_run``, ``version``, ``reason``.
+    - ``label``: the backend in a report's words (default: ``title``); ``short``: in a chart label
+      (default: ``title``).
+    - ``calib_num``: frames its INT8 build calibrates on when ``--calib-num`` is not given (None: it
+      does not calibrate).
+    - ``metadata_only``: packages whose version ``doctor`` reads from package metadata (importing
+      them is slow); the others are imported. ``doctor`` lists every spec's ``packages``.
+    - ``require(package)``: import one of its packages, or MissingDependencyError naming the package,
+      its extra and ``install``.
     """
 
     name: str
@@ -111,6 +119,41 @@ class BackendSpec:
     artifact_files: Callable[[Path], list[Path]] = field(default=_one_file)
     sidecar: bool = False
     default_output: Callable[[Path], Path] | None = None
+    label: str = ""
+    short: str = ""
+    calib_num: int | None = None
+    metadata_only: tuple[str, ...] = ()
+
+    @property
+    def report_label(self) -> str:
+        """The backend in a report's words ("PyTorch eager", "ExecuTorch")."""
+        return self.label or self.title
+
+    @property
+    def chart_label(self) -> str:
+        """The backend in a chart label ("PyTorch", "ORT")."""
+        return self.short or self.title
+
+    def libraries(self) -> dict[str, str]:
+        """Reported name -> module to import, for each of its packages (``doctor``'s library list)."""
+        return {p: p.replace("-", "_") for p in self.packages}
+
+    def missing(self, package: str | None = None) -> Exception:
+        """The MissingDependencyError for ``package`` (default: its first): its extra, else ``install``."""
+        from edgeseg.errors import MissingDependencyError
+
+        name = package or self.packages[0]
+        if name not in self.packages:
+            raise ValueError(f"backend {self.name!r} does not declare package {name!r}")
+        return MissingDependencyError(name, self.extra, None if self.extra else self.install)
+
+    def require(self, package: str | None = None) -> Any:
+        """Import ``package`` (default: its first), or raise ``missing(package)``. Never installs anything."""
+        err = self.missing(package)
+        try:
+            return importlib.import_module((package or self.packages[0]).replace("-", "_"))
+        except ImportError as e:
+            raise err from e
 
     @property
     def builder(self) -> str | None:

@@ -214,7 +214,8 @@ def measure_peaks(thread_counts: list[int | None], options: dict[str, Any], log:
 
 
 def _machine() -> tuple[dict[str, Any], dict[str, Any]]:
-    from edgeseg._env import library_versions, machine_info
+    from edgeseg._env import machine_info
+    from edgeseg.backends import library_versions
 
     return machine_info(), library_versions()
 

@@ -85,7 +85,7 @@ class FrameHub:
         """The newest frame with a sequence number above ``seq``; None once closed and that viewer has
         the last frame (end of stream). Raises ``TimeoutError`` when nothing newer came within ``timeout`` s."""
         with self._cond:
-            ok = self._cond.wait_for(lambda: self._closed or (self._latest is not None and self._latest.seq > seq), timeout)
+            self._cond.wait_for(lambda: self._closed or (self._latest is not None and self._latest.seq > seq), timeout)
             if self._latest is not None and self._latest.seq > seq:
                 return self._latest
             if self._closed:

@@ -7,9 +7,10 @@ import shlex
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 from edgeseg.commands._policy import Io
 
-from edgeseg.commands._args import deprecated_alias
+from edgeseg.commands._args import argtype, deprecated_alias
 
 HELP = ("build a deployable artifact (TensorRT engine, ONNX Runtime model, OpenVINO IR, Core ML package, ExecuTorch "
         "program) from an exported model or checkpoint")
@@ -33,12 +34,13 @@ def _build_plan(args: argparse.Namespace) -> tuple:
 
 def _precheck(args: argparse.Namespace) -> None:
     """Options the backend does not take, then a model file it does not build from: before any file is read."""
+    from edgeseg.backends import BACKENDS
     from edgeseg.backends._options import check_options
 
     from edgeseg.commands._outputs import check_build_input
 
     backend = _backend(args)
-    check_options(backend, {k: v for k, v in vars(args).items() if k != "force"})
+    check_options(backend, {k: v for k, v in vars(args).items() if k != "force"}, BACKENDS)
     check_build_input(args.model, backend=backend)
 
 
@@ -57,6 +59,16 @@ def _epilog() -> str:
     lines += ["", "examples:"]
     lines += [f"  {ex}" for spec in specs.values() for ex in spec.examples]
     return "\n".join(lines) + "\n"
+
+
+def calib_defaults(specs: dict[str, Any]) -> str:
+    """'256; executorch 100': the most common spec default, then the backends that differ."""
+    counts = {n: s.calib_num for n, s in specs.items() if s.calib_num}
+    if not counts:
+        return "none"
+    common = max(set(counts.values()), key=list(counts.values()).count)
+    others = [f"{n} {v}" for n, v in counts.items() if v != common]
+    return "; ".join([str(common), *others])
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -83,10 +95,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         if title not in groups:
             groups[title] = p.add_argument_group(title)
         help_text = opt.help if opt.group is None or len(backends) == len(specs) else f"{opt.help} [{', '.join(backends)}]"
-        groups[title].add_argument(opt.flag, **{**opt.argparse_kwargs(), "help": help_text})
+        if opt.param == "calib_num":  # the default each backend's spec states
+            help_text = f"frames to use, evenly spaced (default {calib_defaults(specs)}) [{', '.join(backends)}]"
+        kw = opt.argparse_kwargs()
+        if "type" in kw:  # the spec's argparse-free check, reporting its own message
+            kw["type"] = argtype(kw["type"])
+        groups[title].add_argument(opt.flag, **{**kw, "help": help_text})
         for old in opt.aliases:  # former spellings: accepted, hidden from --help, one deprecation note
             deprecated_alias(groups[title], old, new=opt.flag, dest=opt.param,
-                             **{k: v for k, v in opt.argparse_kwargs().items() if k in ("type", "choices")})
+                             **{k: v for k, v in kw.items() if k in ("type", "choices")})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     from edgeseg.backends._options import check_options
 
     backend, _precision, output = _build_plan(args)  # the output policy (cli) has checked it: not an input, same precision or --force
-    options = check_options(backend, {k: v for k, v in vars(args).items() if k != "force"})
+    options = check_options(backend, {k: v for k, v in vars(args).items() if k != "force"}, BACKENDS)
     build = BACKENDS[backend].build_function()
     command = shlex.join(["edgeseg", "build", *sys.argv[2:]]) if sys.argv[1:2] == ["build"] else None
     result = build(args.model, output=str(output), command=command, **options)

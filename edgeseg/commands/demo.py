@@ -101,7 +101,7 @@ class _Pipeline:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgeseg._env import backend_matrix
+    from edgeseg.backends import backend_matrix
     from edgeseg._io import ensure_writable_dir
 
     out = ensure_writable_dir(args.out, create=True)

@@ -21,15 +21,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def collect() -> dict[str, Any]:
     """Everything doctor reports, as one JSON-serialisable dict."""
     from edgeseg import _env
+    from edgeseg.backends import backend_matrix, library_versions
 
-    versions = _env.library_versions()
+    versions = library_versions()
     machine = _env.machine_info()
     return {
         "libraries": versions,
         "machine": machine,
         "onnxruntime_providers": _env.ort_providers(),
         "opencv_video": _env.opencv_video_backends(),
-        "backends": _env.backend_matrix(versions=versions, machine=machine),
+        "backends": backend_matrix(versions=versions, machine=machine),
     }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeseg.data.datasets import CAMVID
+from edgeseg.data._info import CAMVID
 
 SKY, BUILDING, POLE, ROAD, PAVEMENT, TREE, SIGN, FENCE, CAR, PEDESTRIAN, BICYCLIST = range(11)
 VOID = CAMVID.ignore_index
@@ -109,7 +109,7 @@ class Street:
 
 
 def sky(c: Canvas, rng: np.random.Generator, s: Street) -> None:
-    h, w = c.h, c.w
+    h = c.h
     if rng.random() < 0.45:  # overcast: grey-white, close to facade and road greys
         top = _vary(rng, (200, 200, 200), 35)
         bottom = np.clip(top + rng.uniform(-10, 25), 0, 255)
@@ -201,7 +201,7 @@ def _wall_windows(c: Canvas, rng: np.random.Generator, xf: float, edge: float, t
 
 
 def ground(c: Canvas, rng: np.random.Generator, s: Street) -> None:
-    h, w = c.h, c.w
+    h = c.h
     pav = _vary(rng, (140, 150, 165), 35)
     road = _vary(rng, (95, 95, 95), 30)
     g = s.ground
@@ -350,7 +350,7 @@ def objects(c: Canvas, rng: np.random.Generator, s: Street) -> None:
     """Cars, people, poles, trees, drawn far to near so nearer ones occlude."""
     todo: list[tuple[float, int, float, str]] = []
     n_cars = int(rng.integers(1, 5)) if rng.random() < 0.9 else 0
-    for k in range(n_cars):
+    for _ in range(n_cars):
         y = s.row(rng, 0.05, 0.75)
         lane = rng.uniform(-0.75, 0.75) if rng.random() < 0.8 else rng.choice([-1, 1]) * rng.uniform(1.05, 1.4)
         todo.append((y, len(todo), s.centre(y) + lane * s.half(y), "car"))

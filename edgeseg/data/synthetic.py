@@ -21,7 +21,7 @@ from edgeseg.data import _scene
 from edgeseg.data._scene import (  # noqa: F401 - the class ids, re-exported
     BICYCLIST, BUILDING, CAR, FENCE, PAVEMENT, PEDESTRIAN, POLE, ROAD, SIGN, SKY, TREE, VOID,
 )
-from edgeseg.data.datasets import CAMVID, DatasetInfo
+from edgeseg.data._info import CAMVID, DatasetInfo
 from edgeseg.errors import DataError
 
 MIN_SIDE = 32

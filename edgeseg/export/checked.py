@@ -35,7 +35,7 @@ class ExportResult:
 
     def summary(self) -> str:
         """The one success line."""
-        from edgeseg.backends._build import human_size
+        from edgeseg._io import human_size
 
         first = self.parity[0]
         also = (f", also at {self.sizes[1][0]}x{self.sizes[1][1]}: max|diff|={self.parity[1].max_abs_diff:.2e}"

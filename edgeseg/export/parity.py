@@ -37,12 +37,12 @@ def check_parity(
     """
     from edgeseg.data.preprocess import preprocess
     from edgeseg.backends.onnxruntime.runner import OrtRunner
-    from edgeseg.backends.torch.runner import TorchRunner
+    from edgeseg.module_runner import ModuleRunner
 
     with OrtRunner(onnx_path) as ort_runner:
         hw = ort_runner.input_size or size or card.input_size
         batch = preprocess(list(frames_bgr), card, size=hw)
         out = ort_runner.infer(batch)
-    with TorchRunner.from_model(model, card, channels_last=False, copy=True) as ref_runner:
+    with ModuleRunner.from_model(model, card, channels_last=False, copy=True) as ref_runner:
         ref = ref_runner.infer(batch)
     return compare(ref, out, tolerance="export", atol=atol, rtol=rtol, agree_min=agree_min)

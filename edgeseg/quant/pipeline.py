@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Callable, Sequence
 
-from edgeseg.backends._build import human_size
+from edgeseg._io import human_size
 
 METHODS = ("ptq", "qat", "ort-cpu")
 CALIB_METHODS = ("max", "percentile", "entropy", "mse", "all")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from edgeseg.report._plot import COLORS, MARKERS, backend_color, Chart, Entry, _annotate, _figure, _num, _png, pareto_front
+from edgeseg.report._plot import MARKERS, backend_color, Chart, Entry, _annotate, _figure, _num, _png, pareto_front
 
 #: The mIoU axis of the latency chart spans at least this many points, so noise does not look like signal.
 MIN_MIOU_SPAN = 4.0
@@ -97,9 +97,9 @@ def _latency_legend(ax, pts: Sequence[Entry], rec: Any, backends: Sequence[str])
     """Backends by colour, precisions by marker, hollow = not a deployment path, the front and the star."""
     from matplotlib.lines import Line2D
 
-    from edgeseg.report.paths import BACKEND_WORDS
+    from edgeseg.report.paths import backend_words
 
-    handles = [Line2D([], [], marker="o", ls="", color=backend_color(b), label=BACKEND_WORDS.get(b, b)) for b in backends]
+    handles = [Line2D([], [], marker="o", ls="", color=backend_color(b), label=backend_words(b)) for b in backends]
     handles += [Line2D([], [], marker=m, ls="", color="gray", label=p.upper()) for p, m in MARKERS.items()
                 if any(e["precision_base"] == p for e in pts)]
     if any(not e["deployable"] for e in pts):

@@ -11,15 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-def _titles() -> dict[str, str]:
+
+def backend_words(backend: str) -> str:
+    """A backend in a report's words, from its spec (``report_label``: "PyTorch eager", "ExecuTorch")."""
     from edgeseg.backends import BACKENDS
 
-    return {name: spec.title for name, spec in BACKENDS.items()}
+    spec = BACKENDS.get(backend)
+    return spec.report_label if spec else (backend or "unknown backend")
 
 
-#: A backend in words (its spec's title: "ExecuTorch", "Core ML"), and shorter for chart labels.
-BACKEND_WORDS = {**_titles(), "torch": "PyTorch eager"}
-BACKEND_SHORT = {**_titles(), "torch": "PyTorch", "onnxruntime": "ORT"}
+def backend_short(backend: str) -> str:
+    """A backend in a chart label, from its spec (``chart_label``: "PyTorch", "ORT")."""
+    from edgeseg.backends import BACKENDS
+
+    spec = BACKENDS.get(backend)
+    return spec.chart_label if spec else (backend or "?")
+
 
 QDQ_BY_ORT = ("ONNX Runtime runs the Q/DQ graph made for TensorRT by quantizing and dequantizing around float kernels: "
               "the row shows the accuracy TensorRT INT8 keeps, not a speed to deploy (build it with TensorRT on a GPU, "
@@ -56,8 +63,8 @@ def describe(row: dict[str, Any]) -> PathInfo:
     backend = row.get("backend") or ""
     prec = str(row.get("precision") or "?")
     P = prec.upper()
-    words = BACKEND_WORDS.get(backend, backend or "unknown backend")
-    short = BACKEND_SHORT.get(backend, backend or "?")
+    words = backend_words(backend)
+    short = backend_short(backend)
     quant = str(row.get("quantization") or "")
     method = "QAT" if quant.startswith("qat") else "PTQ"
     flavour = quant.split()[1] if len(quant.split()) > 1 else ""

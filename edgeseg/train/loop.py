@@ -191,9 +191,9 @@ class Trainer:
         if self.val_set is None:
             return 0.0
         from edgeseg.segment import segment
-        from edgeseg.backends.torch.runner import TorchRunner
+        from edgeseg.module_runner import ModuleRunner
 
-        runner = TorchRunner.from_model(self.model, self.card, device=str(self.device), channels_last=self.channels_last)
+        runner = ModuleRunner.from_model(self.model, self.card, device=str(self.device), channels_last=self.channels_last)
         img = self.val_set[0][0]
         t = self.budget.clock()
         segment(runner, [img])
@@ -312,9 +312,9 @@ class Trainer:
     def validate(self) -> dict[str, Any]:
         from edgeseg.train.evaluate import evaluate
 
-        from edgeseg.backends.torch.runner import TorchRunner
+        from edgeseg.module_runner import ModuleRunner
 
-        runner = TorchRunner.from_model(self.model, self.card, device=str(self.device), channels_last=self.channels_last)
+        runner = ModuleRunner.from_model(self.model, self.card, device=str(self.device), channels_last=self.channels_last)
         return evaluate(runner, self.val_set, max_frames=self.cfg.val_max_frames, progress=self.progress, desc="val")
 
     def run(self, *, resume: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -354,7 +354,7 @@ class Trainer:
 
     def _epochs(self, bar, t0: float) -> dict[str, Any] | None:
         """Train until the epochs or the budget run out; the last pass validates and writes final.pt."""
-        cfg, final = self.cfg, None
+        final = None
         while not self._finished():
             loss = self._train_epoch(bar)
             if self.step >= self.steps_per_epoch:

@@ -12,8 +12,15 @@ from edgeseg.errors import UnsupportedOptionError
 
 BACKEND_NAMES = tuple(builders())
 OPTIONS = {param: (opt.flag, names) for param, (opt, names) in _options.options_table(BACKENDS).items()}
-check_options = _options.check_options
-given_options = _options.given_options
+
+
+def check_options(backend, values):
+    return _options.check_options(backend, values, BACKENDS)
+
+
+def given_options(values):
+    return _options.given_options(values, BACKENDS)
+
 
 #: The table as documented in docs/build.md: build keyword -> (flag, backends that take it).
 EXPECTED = {

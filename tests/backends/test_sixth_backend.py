@@ -19,7 +19,7 @@ INIT = '''
 
 from pathlib import Path
 
-from edgeseg.backends._options import THREADS
+from edgeseg.backends._options import CALIB_NUM, THREADS
 from edgeseg.backends._spec import BackendSpec, Option, library_row
 
 
@@ -30,9 +30,10 @@ def _read_card(path):
 
 
 SPEC = BackendSpec(
-    "echo", "Echo", (".echo",), runner="EchoRunner", builds=True,
-    output="MODEL.echo", packages=("numpy",), install="pip install numpy",
-    options=(THREADS, Option("--echo-level", "level", "the constant every logit gets", kind=float)),
+    "echo", "Echo", (".echo",), runner="EchoRunner", builds=True, label="Echo constant", short="ECH",
+    output="MODEL.echo", packages=("numpy", "echo-kernels"), install="pip install numpy echo-kernels",
+    calib_num=32,
+    options=(THREADS, CALIB_NUM, Option("--echo-level", "level", "the constant every logit gets", kind=float)),
     available=lambda: True, read_card=_read_card,
     default_output=lambda onnx: onnx.with_suffix(".echo"),
     doctor_rows=lambda versions, machine: [library_row("echo", versions, "numpy", works="always", install="-")],
@@ -49,7 +50,7 @@ from edgeseg.backends.echo import SPEC
 
 
 @timed_build("echo")
-def build_echo(onnx, *, output=None, threads=None, level=0.0, command=None, log=print) -> BuildResult:
+def build_echo(onnx, *, output=None, threads=None, calib_num=None, level=0.0, command=None, log=print) -> BuildResult:
     """Write the ONNX's card, with ``level``, as ``output`` (default model.echo)."""
     src = Path(onnx)
     out = check_output_path(output or SPEC.default_output(src))
@@ -64,7 +65,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseg.backends._runner import BaseRunner
+from edgeseg.runner import BaseRunner
 from edgeseg.backends.echo import SPEC
 
 
@@ -108,14 +109,14 @@ def echo(tmp_path, monkeypatch):
 
 
 def test_a_sixth_backend_needs_one_folder_and_one_line(echo, tiny_models, tmp_path, capsys):
-    from edgeseg import _env
     from edgeseg.bench._availability import skip_reason
     from edgeseg.cli import main
 
     with pytest.raises(SystemExit):
         main(["build", "--help"])
     help_text = capsys.readouterr().out
-    assert "--echo-level" in help_text and "echo         --threads --echo-level" in help_text
+    assert "--echo-level" in help_text and "echo         --threads --calib-num --echo-level" in help_text
+    assert "(default 256; executorch 100; echo 32)" in " ".join(help_text.split())  # its spec's calib_num
     with pytest.raises(SystemExit):
         main(["eval", "--help"])
     assert ".echo" in capsys.readouterr().out
@@ -131,5 +132,22 @@ def test_a_sixth_backend_needs_one_folder_and_one_line(echo, tiny_models, tmp_pa
     with backends.open_runner(out) as r:
         y = r.infer(np.zeros((3, 3, *tiny_models.card.input_size), np.float32))
     assert y.shape == (3, 11, *tiny_models.card.input_size) and (y == 2.5).all()
-    assert any(row["backend"] == "echo" and row["can_run"] for row in _env.backend_matrix())
+    assert any(row["backend"] == "echo" and row["can_run"] for row in backends.backend_matrix())
     assert skip_reason(str(out), {}) is None
+
+
+def test_reports_and_doctor_describe_the_sixth_backend_from_its_spec(echo, capsys):
+    """The report label, doctor's library list and the install hint come from the spec alone."""
+    from edgeseg.cli import main
+    from edgeseg.errors import MissingDependencyError
+    from edgeseg.report.paths import describe
+
+    info = describe({"backend": "echo", "precision": "fp32", "id": "m.echo"})
+    assert (info.name, info.short) == ("Echo constant FP32", "ECH FP32")
+    assert list(backends.libraries())[-2:] == ["echo-kernels", "edgeseg"]  # its packages, before edgeseg
+    assert backends.library_versions()["echo-kernels"] is None
+    assert main(["doctor"]) == 0
+    assert "  echo-kernels not installed" in capsys.readouterr().out
+    with pytest.raises(MissingDependencyError, match=r"^echo-kernels is not installed \(pip install numpy echo-kernels\)$"):
+        echo.require("echo-kernels")
+    assert echo.require("numpy") is np

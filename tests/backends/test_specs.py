@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeseg.backends import BACKENDS, artifact_kinds, builders, spec_for
+from edgeseg.backends import BACKENDS, artifact_kinds, backend_matrix, builders, library_versions, spec_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,7 +100,7 @@ def test_doctor_rows_agree_with_available(name):
     from edgeseg import _env
 
     spec = BACKENDS[name]
-    rows = spec.doctor_rows(_env.library_versions(), _env.machine_info())
+    rows = spec.doctor_rows(library_versions(), _env.machine_info())
     assert rows and all(r["backend"] == name or r["backend"].startswith(name + "-") for r in rows)
     main = rows[0]
     if not spec.available():
@@ -113,9 +113,7 @@ def test_doctor_rows_agree_with_available(name):
 
 
 def test_doctor_rows_cover_every_spec_in_order():
-    from edgeseg import _env
-
-    seen = [r["backend"].split("-")[0] for r in _env.backend_matrix()]
+    seen = [r["backend"].split("-")[0] for r in backend_matrix()]
     assert list(dict.fromkeys(seen)) == NAMES
 
 

@@ -44,7 +44,7 @@ def test_file_every_frame_in_order_recorded_and_coloured_from_the_card(runner, c
 
     palette = np.array(runner.card.palette, np.uint8)
     distinct = set()
-    for _, frame, labels, canvas in seen:
+    for _, _frame, labels, canvas in seen:
         assert (canvas == palette[labels][..., ::-1]).all()  # every pixel: the card's colour of its label
         distinct |= set(np.unique(labels).tolist())
     assert len(distinct) >= 2  # the check above compared more than one colour

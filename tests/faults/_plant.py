@@ -9,8 +9,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 FAKES = Path(__file__).resolve().parents[1] / "fakes"
 
 #: The tiny training every train row uses (1 thread, CPU, 2 steps per epoch on 4 synthetic scenes).

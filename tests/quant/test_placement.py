@@ -70,7 +70,7 @@ def _check_model(name: str, kw: dict, size=(64, 96)):
         ref, got = model(x), qmodel(x)
     assert got.shape == ref.shape
     for m in qmodel.modules():  # every conv quantizes its weight
-        assert not (type(m) in (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)), f"unquantized {type(m).__name__}"
+        assert type(m) not in (nn.Conv2d, nn.ConvTranspose2d, nn.Linear), f"unquantized {type(m).__name__}"
     # weights-only INT8 error stays small relative to the logits
     assert float((got - ref).norm() / ref.norm()) < 0.05
     return model, qmodel, info

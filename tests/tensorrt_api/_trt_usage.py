@@ -96,7 +96,7 @@ class _Scanner:
             positional = [a.arg for a in st.args.args]
             if positional[:1] in (["self"], ["cls"]):
                 positional = positional[1:]
-            for i, a in enumerate(st.args.args + st.args.kwonlyargs):
+            for a in st.args.args + st.args.kwonlyargs:
                 if a.arg == "trt":
                     inner["trt"] = MOD
                 t = known.get(a.arg) or (known.get(positional.index(a.arg)) if a.arg in positional else None)

@@ -6,14 +6,22 @@ package on any OS; ``runner.py`` predicts on macOS only.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import platform
 import sys
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from edgeseg.backends._options import FP16, INT8
 from edgeseg.backends._spec import BackendSpec, Option, library_row, module_installed
-from edgeseg.card import ModelCard
+from edgeseg.card import ONNX_METADATA_KEY, ModelCard
+
+METADATA_KEY = ONNX_METADATA_KEY  # "edgeseg.card": the card JSON
+CLASSES_KEY = "edgeseg.classes"  # class names, comma separated, for Xcode's model viewer
+DEFAULT_TARGET = "iOS16"  # = macOS 13: needed for float32 IO with FP16 compute and INT8 weight ops
+INPUT_NAME, OUTPUT_NAME = "input", "logits"
 
 INSTALL = "pip install 'edgeseg[coreml]'"
 
@@ -48,6 +56,7 @@ SPEC = BackendSpec(
     sources=(".pt", ".onnx"),
     output="MODEL.mlpackage",
     packages=("coremltools",),
+    metadata_only=("coremltools",),  # importing coremltools imports torch and more (seconds)
     extra="coreml",
     install=INSTALL,
     options=(
@@ -63,3 +72,23 @@ SPEC = BackendSpec(
     default_output=_default_output,
     doctor_rows=_doctor_rows,
 )
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """coremltools logs untested-torch and missing-native-lib notices on import/convert; keep errors."""
+    lg = logging.getLogger("coremltools")
+    old = lg.level
+    lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        lg.setLevel(old)
+
+
+def import_coremltools() -> Any:
+    """The ``coremltools`` module, imported without its notices; MissingDependencyError from the spec."""
+    with _quiet():
+        return SPEC.require()

@@ -13,47 +13,21 @@ Linux; prediction needs macOS).
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import shutil
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from edgeseg._io import atomic_path, check_output_path, ensure_writable_dir
 from edgeseg.backends._build import BuildResult, timed_build
-from edgeseg.card import ONNX_METADATA_KEY, ModelCard
-from edgeseg.errors import BuildError, MissingDependencyError
+from edgeseg.backends.coreml import (  # noqa: F401 - CLASSES_KEY, METADATA_KEY re-exported for callers of build
+    CLASSES_KEY, DEFAULT_TARGET, INPUT_NAME, METADATA_KEY, OUTPUT_NAME, _quiet, import_coremltools,
+)
+from edgeseg.card import ModelCard
+from edgeseg.errors import BuildError
 
-METADATA_KEY = ONNX_METADATA_KEY  # "edgeseg.card": the card JSON
-CLASSES_KEY = "edgeseg.classes"  # class names, comma separated, for Xcode's model viewer
-DEFAULT_TARGET = "iOS16"  # = macOS 13: needed for float32 IO with FP16 compute and INT8 weight ops
-INPUT_NAME, OUTPUT_NAME = "input", "logits"
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """coremltools logs untested-torch and missing-native-lib notices on import/convert; keep errors."""
-    lg = logging.getLogger("coremltools")
-    old = lg.level
-    lg.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        lg.setLevel(old)
-
-
-def import_coremltools() -> Any:
-    try:
-        with _quiet():
-            import coremltools as ct
-    except ImportError as e:
-        raise MissingDependencyError("coremltools", "coreml") from e
-    return ct
 
 
 def find_checkpoint(model: str | os.PathLike) -> tuple[Path, tuple[int, int] | None, str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseg.backends._runner import BaseRunner
+from edgeseg.runner import BaseRunner
 from edgeseg.backends.coreml import run_problem
 from edgeseg.card import ModelCard
 from edgeseg.errors import EdgesegError
@@ -41,7 +41,7 @@ class CoreMLRunner(BaseRunner):
             )
         if compute_units not in COMPUTE_UNITS:
             raise EdgesegError(f"compute_units {compute_units!r}: expected one of {', '.join(COMPUTE_UNITS)}")
-        from edgeseg.backends.coreml.build import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, import_coremltools
+        from edgeseg.backends.coreml import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, import_coremltools
 
         ct = import_coremltools()
         self._in, self._out = INPUT_NAME, OUTPUT_NAME

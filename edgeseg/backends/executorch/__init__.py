@@ -14,11 +14,10 @@ from typing import Any
 
 from edgeseg.backends._options import CALIB, CALIB_NUM, INT8, THREADS
 from edgeseg.backends._spec import BackendSpec, module_installed, row
+from edgeseg.backends.executorch._native import CARD_METHOD  # noqa: F401 - the card's method name
 from edgeseg.card import ModelCard
 
 INSTALL = "pip install 'edgeseg[executorch]'"
-#: The program method that returns the model card's JSON as a uint8 tensor.
-CARD_METHOD = "edgeseg_card"
 
 
 def version() -> str | None:
@@ -32,7 +31,7 @@ def version() -> str | None:
 
 
 def _read_card(path: Path) -> ModelCard:
-    from edgeseg.backends.executorch.runner import read_program_card
+    from edgeseg.backends.executorch._native import read_program_card
 
     return read_program_card(Path(path))
 
@@ -55,6 +54,8 @@ SPEC = BackendSpec(
     sources=(".pt", ".onnx"),
     output="MODEL.pte",
     packages=("executorch",),
+    metadata_only=("executorch",),  # importing executorch is slow
+    calib_num=100,  # fewer than 256: XNNPACK's histogram observers run in eager PyTorch
     extra="executorch",
     install=INSTALL,
     options=(INT8, CALIB, CALIB_NUM, THREADS),

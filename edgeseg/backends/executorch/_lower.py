@@ -14,9 +14,9 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from edgeseg.backends.executorch import CARD_METHOD
+from edgeseg.backends.executorch import CARD_METHOD, SPEC
 from edgeseg.backends.executorch._native import quiet
-from edgeseg.errors import BuildError, MissingDependencyError
+from edgeseg.errors import BuildError
 
 #: What an INT8 program states in ``card.extra["quantization"]``.
 XNNPACK_INT8 = {
@@ -89,7 +89,7 @@ def _imports() -> dict[str, Any]:
             from executorch.devtools.backend_debug import get_delegation_info
             from executorch.exir import to_edge_transform_and_lower
     except ImportError as e:
-        raise MissingDependencyError("executorch", "executorch") from e
+        raise SPEC.missing() from e
     return {"partitioner": XnnpackPartitioner, "info": get_delegation_info, "lower": to_edge_transform_and_lower}
 
 

@@ -14,9 +14,16 @@ import re
 import sys
 import tempfile
 import warnings
+from pathlib import Path
 from typing import Any, Iterator
 
-from edgeseg.errors import MissingDependencyError
+import numpy as np
+
+from edgeseg.card import ModelCard
+from edgeseg.errors import EdgesegError, ExportError, MissingDependencyError
+
+#: The program method that returns the model card's JSON as a uint8 tensor.
+CARD_METHOD = "edgeseg_card"
 
 #: Lines dropped from the native stderr (everything else is passed on).
 NOISE = re.compile(
@@ -69,3 +76,32 @@ def threadpool() -> Any:
         from executorch.extension.pybindings import portable_lib
 
     return portable_lib
+
+
+def load_program(path: Path) -> Any:
+    """The ``.pte`` program loaded by the runtime; EdgesegError/ExportError saying why it cannot be."""
+    if not path.is_file():
+        raise EdgesegError(f"{path}: ExecuTorch program not found")
+    rt = runtime()
+    try:
+        with quiet():
+            return rt.load_program(path)
+    except Exception as e:  # noqa: BLE001 - the runtime raises RuntimeError / its own types
+        raise ExportError(f"{path}: not a loadable ExecuTorch program (truncated or corrupt?): {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}") from e
+
+
+def program_card(program: Any, path: Path) -> ModelCard:
+    """The model card a loaded edgeseg program returns from its card method."""
+    if CARD_METHOD not in program.method_names:
+        raise ExportError(
+            f"{path}: not built by edgeseg; the program has no {CARD_METHOD!r} method with the model card "
+            "(class names, palette and preprocessing are unknown). Build it with `edgeseg build CHECKPOINT.pt --backend executorch`"
+        )
+    with quiet():
+        data = program.load_method(CARD_METHOD).execute([])[0]
+    return ModelCard.from_json(bytes(data.numpy().astype(np.uint8).tobytes()).decode("utf-8"), where=str(path))
+
+
+def read_program_card(path: Path) -> ModelCard:
+    """The model card stored in an edgeseg ``.pte`` (runs only the card method)."""
+    return program_card(load_program(Path(path)), Path(path))

@@ -24,12 +24,9 @@ from typing import Any, Callable
 
 from edgeseg._io import atomic_write_bytes, check_output_path
 from edgeseg.backends._build import BuildResult, calib_probe, timed_build
-from edgeseg.backends._runner import check_threads
+from edgeseg.runner import check_threads
 from edgeseg.backends.executorch import SPEC, version
 from edgeseg.errors import BuildError, UnsupportedOptionError
-
-#: Calibration frames when --calib-num is not given (XNNPACK's histogram observers run in eager PyTorch).
-DEFAULT_CALIB_NUM = 100
 
 
 @timed_build("executorch")
@@ -73,7 +70,7 @@ def build_executorch(
     h, w = onnx_size or card.input_size
     calib_set = None
     if int8:
-        calib_set = open_calib_set(calib, card, num=calib_num or DEFAULT_CALIB_NUM, batch=1, size=(h, w))
+        calib_set = open_calib_set(calib, card, num=calib_num or SPEC.calib_num, batch=1, size=(h, w))
     log(f"using {used}")
     precision = "int8" if int8 else "fp32"
     if threads is not None:

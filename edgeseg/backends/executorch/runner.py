@@ -10,42 +10,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from edgeseg.backends._runner import BaseRunner, check_threads, recorded_threads
-from edgeseg.backends.executorch import CARD_METHOD
-from edgeseg.backends.executorch._native import quiet, runtime, threadpool
+from edgeseg.runner import BaseRunner, check_threads, recorded_threads
+from edgeseg.backends.executorch._native import load_program, program_card, quiet, threadpool
 from edgeseg.card import ModelCard
-from edgeseg.errors import EdgesegError, ExportError
-
-
-def _load(path: Path) -> Any:
-    if not path.is_file():
-        raise EdgesegError(f"{path}: ExecuTorch program not found")
-    rt = runtime()
-    try:
-        with quiet():
-            return rt.load_program(path)
-    except Exception as e:  # noqa: BLE001 - the runtime raises RuntimeError / its own types
-        raise ExportError(f"{path}: not a loadable ExecuTorch program (truncated or corrupt?): {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}") from e
-
-
-def _card(program: Any, path: Path) -> ModelCard:
-    if CARD_METHOD not in program.method_names:
-        raise ExportError(
-            f"{path}: not built by edgeseg; the program has no {CARD_METHOD!r} method with the model card "
-            "(class names, palette and preprocessing are unknown). Build it with `edgeseg build CHECKPOINT.pt --backend executorch`"
-        )
-    with quiet():
-        data = program.load_method(CARD_METHOD).execute([])[0]
-    return ModelCard.from_json(bytes(data.numpy().astype(np.uint8).tobytes()).decode("utf-8"), where=str(path))
-
-
-def read_program_card(path: Path) -> ModelCard:
-    """The model card stored in an edgeseg ``.pte`` (runs only the card method)."""
-    return _card(_load(Path(path)), Path(path))
+from edgeseg.errors import ExportError
 
 
 class ExecuTorchRunner(BaseRunner):
@@ -62,8 +33,8 @@ class ExecuTorchRunner(BaseRunner):
         p = Path(path)
         self.path = p
         check_threads(threads, where="executorch runner")
-        program = _load(p)
-        self.card: ModelCard = _card(program, p)
+        program = load_program(p)
+        self.card: ModelCard = program_card(program, p)
         if "forward" not in program.method_names:
             raise ExportError(f"{p}: the program has no 'forward' method (has {sorted(program.method_names)})")
         threads = recorded_threads(self.card) if threads is None else threads

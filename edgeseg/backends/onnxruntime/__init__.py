@@ -55,7 +55,7 @@ def _doctor_rows(versions: dict[str, str | None], machine: dict[str, Any]) -> li
 
 
 SPEC = BackendSpec(
-    "onnxruntime", "ONNX Runtime", (".onnx",), runner="OrtRunner", builds=True,
+    "onnxruntime", "ONNX Runtime", (".onnx",), runner="OrtRunner", builds=True, short="ORT", calib_num=256,
     output="MODEL.ort.onnx",
     packages=("onnxruntime", "onnx"),
     install="pip install onnxruntime onnx (both are edgeseg dependencies)",

@@ -176,7 +176,7 @@ def _quantize(src: Path, dst: Path, *, card: Any, model: Any, calib: str | None,
     inp = graph_inputs(model)[0]
     dims = [d if isinstance(d, int) else None for d in inp.dims]
     size = (dims[2] or card.input_size[0], dims[3] or card.input_size[1])
-    calib_set = open_calib_set(calib, card, num=calib_num, batch=dims[0] or 1, size=size)
+    calib_set = open_calib_set(calib, card, num=calib_num or SPEC.calib_num, batch=dims[0] or 1, size=size)
     log(f"quantizing for CPU (INT8, {'per-channel' if per_channel else 'per-tensor'}) on {len(calib_set)} frames from {calib}")
     return Path(quantize_ort_cpu(src, dst, calib=calib_set, per_channel=per_channel)), calib_probe(calib_set)
 

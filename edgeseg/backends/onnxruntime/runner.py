@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from edgeseg.backends._runner import BaseRunner, check_threads, recorded_threads
+from edgeseg.runner import BaseRunner, check_threads, recorded_threads
 from edgeseg.backends.onnxruntime import OPT_LEVELS
 from edgeseg.card import ONNX_METADATA_KEY, ModelCard, card_from_onnx
 from edgeseg.errors import EdgesegError, ExportError, UnsupportedOptionError

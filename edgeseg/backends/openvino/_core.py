@@ -24,10 +24,15 @@ def shared_core() -> Any:
     """The process-wide ``openvino.Core`` (created on first use; MissingDependencyError without OpenVINO)."""
     global _CORE
     if _CORE is None:
-        from edgeseg.backends.openvino.build import import_openvino
-
         ov = import_openvino()
         with _LOCK:
             if _CORE is None:
                 _CORE = ov.Core()
     return _CORE
+
+
+def import_openvino() -> Any:
+    """The ``openvino`` module, or MissingDependencyError saying how to install it (from its spec)."""
+    from edgeseg.backends.openvino import SPEC
+
+    return SPEC.require()

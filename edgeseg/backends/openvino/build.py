@@ -31,19 +31,11 @@ import numpy as np
 from edgeseg._io import check_output_path, sha256_file
 from edgeseg.backends._build import BuildResult, timed_build
 from edgeseg.backends.openvino import RT_INFO_CARD, weights_path
+from edgeseg.backends.openvino._core import import_openvino
 from edgeseg.backends._onnx import check_threads, graph_inputs, load_exported
 from edgeseg.card import ModelCard
-from edgeseg.errors import BuildError, MissingDependencyError
+from edgeseg.errors import BuildError
 
-
-
-def import_openvino() -> Any:
-    """The ``openvino`` module, or MissingDependencyError saying how to install it."""
-    try:
-        import openvino
-    except ImportError as e:
-        raise MissingDependencyError("openvino", "openvino") from e
-    return openvino
 
 
 def compile_config(*, threads: int | None) -> dict[str, Any]:
@@ -180,7 +172,7 @@ def _check_parity(ov: Any, xml: Path, src: Path, card: ModelCard, *, threads: in
     """The IR (compiled as the runner compiles it, chunked as the runner chunks) against ONNX Runtime
     on the source ONNX; BuildError when they disagree (see ``compare_with_source``)."""
     from edgeseg.backends._build import compare_with_source
-    from edgeseg.backends._runner import run_in_chunks
+    from edgeseg.runner import run_in_chunks
 
     from edgeseg.backends.openvino._core import shared_core
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from edgeseg._io import sha256_file
-from edgeseg.backends._runner import BaseRunner, check_threads, recorded_threads
+from edgeseg.runner import BaseRunner, check_threads, recorded_threads
 from edgeseg.backends.openvino import RT_INFO_CARD, card_in_xml, weights_path
 from edgeseg.card import ModelCard
 from edgeseg.errors import EdgesegError, ExportError
@@ -51,10 +51,10 @@ class OpenVinoRunner(BaseRunner):
 
     def __init__(self, path: str | os.PathLike, *, threads: int | None = None, verify_weights: bool = True,
                  perf_count: bool = False) -> None:
-        from edgeseg.backends.openvino._core import shared_core
-        from edgeseg.backends.openvino.build import compile_config, import_openvino
+        from edgeseg.backends.openvino._core import import_openvino, shared_core
+        from edgeseg.backends.openvino.build import compile_config
 
-        ov = import_openvino()
+        import_openvino()  # MissingDependencyError before anything else
         p = Path(path)
         self.path = p
         if not p.is_file():

@@ -13,7 +13,7 @@ from edgeseg.backends._options import CALIB, CALIB_NUM, FP16, INT8
 from edgeseg.backends._spec import BackendSpec, Option
 from edgeseg.backends.tensorrt._env import TRT_HINT
 from edgeseg.card import ModelCard
-from edgeseg.commands._args import nonneg_int, positive_int
+from edgeseg._validate import nonneg_int, positive_int
 
 _CALIB = "calibration (implicit INT8)"
 
@@ -37,7 +37,7 @@ def _doctor_rows(versions, machine):  # type: ignore[no-untyped-def]
 
 
 SPEC = BackendSpec(
-    "tensorrt", "TensorRT", (".engine", ".plan"), runner="TensorRTRunner", builds=True,
+    "tensorrt", "TensorRT", (".engine", ".plan"), runner="TensorRTRunner", builds=True, calib_num=256,
     output="MODEL.engine (+ MODEL.engine.card.json)",
     packages=("tensorrt", "pycuda"),
     extra="tensorrt",

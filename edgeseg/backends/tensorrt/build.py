@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from edgeseg._io import atomic_write_bytes, check_output_path, ensure_writable_dir, sha256_bytes, sha256_file
 from edgeseg.backends._build import BuildResult, timed_build
+from edgeseg.backends.tensorrt import SPEC
 from edgeseg.backends.tensorrt._calib_cache import CacheKey, check_cache, preprocessing_of
 from edgeseg.backends.tensorrt._engine_card import engine_extra
 from edgeseg.backends._onnx import Profile, graph_inputs, is_qdq, load_header, resolve_profile
@@ -194,7 +195,7 @@ def _calibrator(trt: Any, cuda: Any, *, onnx: Path, card: ModelCard, profile: Pr
     shape = tuple(int(v) for v in profile.opt)  # TensorRT calibrates at the profile's opt shape
     size = (shape[2], shape[3])
     ensure_writable_dir(cache_path.parent if str(cache_path.parent) else Path("."), create=True)
-    calib_set = open_calib_set(calib, card, num=calib_num, batch=shape[0], size=size) if calib else None
+    calib_set = open_calib_set(calib, card, num=calib_num or SPEC.calib_num, batch=shape[0], size=size) if calib else None
     key = CacheKey(
         onnx_sha256=onnx_sha, calib_fingerprint=calib_set.fingerprint() if calib_set is not None else "",
         preprocessing=preprocessing_of(card, size), tensorrt_version=version,

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeseg.backends._runner import BaseRunner
+from edgeseg.runner import BaseRunner
 from edgeseg.card import ModelCard
 from edgeseg.errors import BuildError, EdgesegError
 

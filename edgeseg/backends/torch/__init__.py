@@ -35,7 +35,7 @@ def _doctor_rows(versions: dict[str, str | None], machine: dict[str, Any]) -> li
 
 
 SPEC = BackendSpec(
-    "torch", "PyTorch", (".pt",), runner="TorchRunner",
+    "torch", "PyTorch", (".pt",), runner="TorchRunner", label="PyTorch eager",
     packages=("torch",),
     install="pip install torch (an edgeseg dependency; on a Jetson use NVIDIA's wheel, see docs/jetson.md)",
     available=lambda: module_installed("torch"),

@@ -1,22 +1,16 @@
-"""TorchRunner: a ``.pt`` checkpoint (or an in-memory model) as a Runner, eager PyTorch (torch imported lazily)."""
+"""TorchRunner: a ``.pt`` checkpoint as a Runner, eager PyTorch (torch imported lazily); the in-memory part
+(``from_model``, devices, precisions, threads) is ``edgeseg.module_runner.ModuleRunner``."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from edgeseg.module_runner import TORCH_PRECISIONS, ModuleRunner
 
-import numpy as np
-
-from edgeseg.backends._runner import BaseRunner, check_threads
-from edgeseg.card import ModelCard
-from edgeseg.errors import UnsupportedOptionError
-
-#: precision -> where it works. Eager torch runs fp32 everywhere, fp16 only on CUDA.
-TORCH_PRECISIONS = ("fp32", "fp16")
+__all__ = ["TORCH_PRECISIONS", "TorchRunner"]
 
 
-class TorchRunner(BaseRunner):
+class TorchRunner(ModuleRunner):
     """Eager PyTorch inference from an edgeseg checkpoint.
 
     Defaults: ``device="cpu"``, ``precision="fp32"`` (``"fp16"`` only on CUDA),
@@ -51,107 +45,3 @@ class TorchRunner(BaseRunner):
         self._setup(model, card, device=device, precision=precision, channels_last=channels_last, threads=threads)
         if quantized:
             self.precision = "int8"
-
-    @classmethod
-    def from_model(
-        cls,
-        model: Any,
-        card: ModelCard,
-        *,
-        device: str = "cpu",
-        precision: str = "fp32",
-        channels_last: bool | None = None,
-        threads: int | None = None,
-        copy: bool = False,
-    ) -> "TorchRunner":
-        """Wrap an in-memory ``nn.Module`` (training, QAT, parity checks) without writing a file.
-
-        The module is changed **in place** (eval mode, ``device``, half precision for fp16,
-        channels-last memory format) unless ``copy=True`` (default False), which deep-copies it first.
-        """
-        self = cls.__new__(cls)
-        self._validate(device, precision, threads)
-        if copy:
-            import copy as _copy
-
-            model = _copy.deepcopy(model)
-        self.path = None
-        self._setup(model, card, device=device, precision=precision, channels_last=channels_last, threads=threads)
-        return self
-
-    # -- setup ------------------------------------------------------------------------------------
-    @staticmethod
-    def _validate(device: str, precision: str, threads: int | None) -> None:
-        import torch
-
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, TypeError) as e:
-            raise UnsupportedOptionError(f"torch runner: unknown device {device!r}; expected 'cpu', 'cuda' or 'cuda:N'") from e
-        if dev.type not in ("cpu", "cuda"):
-            raise UnsupportedOptionError(f"torch runner: device {device!r} is not supported; expected 'cpu', 'cuda' or 'cuda:N'")
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise UnsupportedOptionError(
-                f"torch runner: device {device!r} requested but CUDA is not available to torch {torch.__version__}; use device='cpu'"
-            )
-        if precision not in TORCH_PRECISIONS:
-            raise UnsupportedOptionError(
-                f"torch runner: precision {precision!r} is not supported; expected one of {TORCH_PRECISIONS} "
-                "(for int8 export a Q/DQ ONNX with `edgeseg quantize` and run it with ONNX Runtime or TensorRT)"
-            )
-        if precision == "fp16" and dev.type != "cuda":
-            raise UnsupportedOptionError(
-                "torch runner: fp16 works only with device='cuda' (CPU half-precision convolutions are slow or "
-                "missing); on CPU use fp32, or build an fp16 TensorRT engine / Core ML package"
-            )
-        check_threads(threads, where="torch runner")
-
-    def _setup(self, model: Any, card: ModelCard, *, device: str, precision: str, channels_last: bool | None, threads: int | None) -> None:
-        import torch
-
-        self.card = card
-        self.precision = precision
-        self.device = torch.device(device)
-        # None: channels-last on CUDA only. On the 2-core x86 CPU of the committed benchmark, CGNet
-        # eager inference took 35.9 ms NCHW vs 45.3 ms channels-last (benchmarks/results/cgnet_cpu.json).
-        self.channels_last = (self.device.type == "cuda") if channels_last is None else bool(channels_last)
-        self._old_threads: int | None = None
-        if threads is not None:
-            self._old_threads = torch.get_num_threads()
-            torch.set_num_threads(threads)
-        self.threads = torch.get_num_threads() if self.device.type == "cpu" else threads
-        self._dtype = torch.float16 if precision == "fp16" else torch.float32
-        model = model.eval().to(self.device, dtype=self._dtype)
-        if self.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        self.model = model
-        self.options = {
-            "device": str(self.device), "precision": precision,
-            "channels_last": self.channels_last, "threads": self.threads,
-        }
-        self._limits(size=None, batch=None)
-
-    # -- BaseRunner ---------------------------------------------------------------------------------
-    def _infer_chunk(self, x: np.ndarray) -> np.ndarray:
-        """Logits on the host (NaN/Inf are passed through and counted)."""
-        import torch
-
-        with torch.inference_mode():
-            t = torch.from_numpy(x).to(self.device, dtype=self._dtype, non_blocking=True)
-            if self.channels_last:
-                t = t.contiguous(memory_format=torch.channels_last)
-            return self.model(t).float().contiguous().cpu().numpy()
-
-    def _release(self) -> None:
-        """Drop the model and restore torch's thread count if ``threads`` changed it."""
-        import torch
-
-        self.model = None
-        if self._old_threads is not None:
-            torch.set_num_threads(self._old_threads)
-            self._old_threads = None
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()
-
-    def _describe(self) -> str:
-        return f"{self.device}, channels_last={self.channels_last}"

@@ -15,7 +15,8 @@ from edgeseg.backends import open_runner, read_card, spec_for  # noqa: E402
 from edgeseg.backends.executorch import CARD_METHOD  # noqa: E402
 from edgeseg.backends.executorch._lower import Lowered  # noqa: E402
 from edgeseg.backends.executorch.build import build_executorch  # noqa: E402
-from edgeseg.backends.executorch.runner import ExecuTorchRunner, read_program_card  # noqa: E402
+from edgeseg.backends.executorch._native import read_program_card  # noqa: E402
+from edgeseg.backends.executorch.runner import ExecuTorchRunner  # noqa: E402
 from edgeseg.errors import BuildError, EdgesegError, ExportError  # noqa: E402
 
 QUIET = {"log": lambda s: None}

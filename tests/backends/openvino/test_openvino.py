@@ -202,16 +202,17 @@ def test_rewrites_float_graphs_fully_and_qdq_graphs_prelu_only_and_no_rewrite_ke
 # ---- options and paths the build refuses -----------------------------------------------------------
 
 def test_fp16_and_tensorrt_options_are_rejected_for_openvino(ir, tmp_path):
+    from edgeseg.backends import BACKENDS
     from edgeseg.backends._options import check_options
 
     with pytest.raises(UnsupportedOptionError, match=r"--backend openvino does not take --fp16 \(accepted by onnxruntime, tensorrt, coreml\)"):
-        check_options("openvino", {"fp16": True})
+        check_options("openvino", {"fp16": True}, BACKENDS)
     code, _, err = cli(["build", ir.onnx, "--backend", "openvino", "--fp16", "-o", tmp_path / "h.xml"])
     assert code == 2 and "Traceback" not in err
     assert "--backend openvino does not take --fp16 (accepted by onnxruntime, tensorrt, coreml)" in err.strip().splitlines()[-1]
     code, _, err = cli(["build", ir.onnx, "--backend", "openvino", "--calib", "synthetic:2", "-o", tmp_path / "h.xml"])
     assert code == 2 and "does not take --calib (accepted by onnxruntime, tensorrt, executorch)" in err
-    check_options("openvino", {"int8": True, "threads": 2})  # the two it takes
+    check_options("openvino", {"int8": True, "threads": 2}, BACKENDS)  # the two it takes
     assert list(tmp_path.iterdir()) == []
 
 
@@ -271,7 +272,7 @@ def test_int8_parity_failure_names_a_cpu_without_vnni_as_a_possible_cause(qdq, t
 # ---- doctor ----------------------------------------------------------------------------------------
 
 def test_doctor_lists_openvino_as_buildable_and_runnable_here():
-    from edgeseg._env import backend_matrix
+    from edgeseg.backends import backend_matrix
 
     row = next(r for r in backend_matrix() if r["backend"] == "openvino")
     assert row["can_build"] is True and row["can_run"] is True and row["version"] == ov.get_version()

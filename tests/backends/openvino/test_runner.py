@@ -8,7 +8,7 @@ import pytest
 
 ov = pytest.importorskip("openvino")
 
-from _openvino_helpers import A, batch_of, cli, copy_pair, sha256  # noqa: E402
+from _openvino_helpers import A, batch_of, cli, copy_pair  # noqa: E402
 from edgeseg.backends.openvino.runner import OpenVinoRunner  # noqa: E402
 from edgeseg.errors import EdgesegError, UnsupportedOptionError  # noqa: E402
 

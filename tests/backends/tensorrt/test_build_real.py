@@ -182,7 +182,7 @@ def trained_onnx(tmp_path_factory):
 def _miou(model_path, spec, max_frames):
     from edgeseg.bench.measure import evaluate_miou
     from edgeseg.data.datasets import open_dataset
-    from edgeseg.backends._runner import open_runner
+    from edgeseg.backends import open_runner
 
     with open_runner(model_path) as runner:
         size = tuple(runner.card.input_size)

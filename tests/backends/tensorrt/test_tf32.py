@@ -65,8 +65,9 @@ def test_cli_tf32_reaches_the_builder(fake_trt, tmp_path, tiny_models, capsys):
 
 
 def test_tf32_is_a_tensorrt_only_option(tiny_models):
+    from edgeseg.backends import BACKENDS
     from edgeseg.backends._options import check_options
     from edgeseg.errors import UnsupportedOptionError
 
     with pytest.raises(UnsupportedOptionError, match=r"--tf32 \(accepted by tensorrt\)"):
-        check_options("onnxruntime", {"tf32": True})
+        check_options("onnxruntime", {"tf32": True}, BACKENDS)

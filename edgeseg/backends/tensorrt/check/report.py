@@ -124,6 +124,7 @@ def machine_facts(*, release_path: str | Path = "/etc/nv_tegra_release",
                   model_path: str | Path = "/proc/device-tree/model") -> dict[str, Any]:
     """TensorRT, GPU (pycuda), Jetson model / L4T / JetPack, library versions, OS and Python."""
     from edgeseg import _env
+    from edgeseg.backends import library_versions
     from edgeseg.backends.tensorrt._doctor import tensorrt_facts
 
     jetson = _env.jetson_info(model_path=model_path, release_path=release_path)
@@ -134,7 +135,7 @@ def machine_facts(*, release_path: str | Path = "/etc/nv_tegra_release",
         "tensorrt": tensorrt_facts(),
         "gpu": _gpu(),
         "jetson": jetson,
-        "libraries": _env.library_versions(),
+        "libraries": library_versions(),
         "os": platform.platform(),
         "arch": platform.machine(),
         "python": platform.python_version(),

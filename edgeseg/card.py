@@ -24,6 +24,10 @@ IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
 
 PRECISIONS = ("fp32", "fp16", "int8")
+#: How an artifact's graph ends (``card.extra["head"]``; absent: "logits"). "logits": N x C x H x W
+#: float32; "labels": the arg-max of those logits, N x 1 x H x W uint8; "labels-lowres": the arg-max
+#: taken at the logits' own resolution (CGNet: 1/8) and resized to H x W (nearest), N x 1 x H x W uint8.
+HEADS = ("logits", "labels", "labels-lowres")
 
 
 def _num(v: Any) -> bool:
@@ -174,6 +178,15 @@ class ModelCard:
         from edgeseg._io import atomic_write_text
 
         return atomic_write_text(sidecar_path(artifact), self.to_json() + "\n")
+
+
+def head_of(card: "ModelCard") -> str:
+    """The head an artifact's graph ends in: ``card.extra["head"]``, "logits" when the card records none
+    (every artifact made before heads existed); an EdgesegError for a name not in ``HEADS``."""
+    head = (card.extra or {}).get("head", "logits")
+    if head not in HEADS:
+        raise EdgesegError(f"the card records head {head!r}; edgeseg knows {', '.join(HEADS)}")
+    return str(head)
 
 
 def sidecar_path(artifact: str | os.PathLike) -> Path:

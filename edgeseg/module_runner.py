@@ -110,14 +110,16 @@ class ModuleRunner(BaseRunner):
 
     # -- BaseRunner ---------------------------------------------------------------------------------
     def _infer_chunk(self, x: np.ndarray) -> np.ndarray:
-        """Logits on the host (NaN/Inf are passed through and counted)."""
+        """Logits on the host (NaN/Inf are passed through and counted); label maps as uint8."""
         import torch
 
         with torch.inference_mode():
             t = torch.from_numpy(x).to(self.device, dtype=self._dtype, non_blocking=True)
             if self.channels_last:
                 t = t.contiguous(memory_format=torch.channels_last)
-            return self.model(t).float().contiguous().cpu().numpy()
+            y = self.model(t)
+            # a labels head (edgeseg.export.head) gives uint8 class ids: kept as they are
+            return (y.float() if y.is_floating_point() else y).contiguous().cpu().numpy()
 
     def _release(self) -> None:
         """Drop the model and restore torch's thread count if ``threads`` changed it."""

@@ -1,4 +1,5 @@
-"""Frames in, label maps out, through any Runner: preprocess from the card, infer, argmax, resize back."""
+"""Frames in, label maps out, through any Runner: preprocess from the card, infer, argmax (none for a
+labels head), resize back."""
 
 from __future__ import annotations
 
@@ -7,13 +8,22 @@ from typing import Sequence
 import numpy as np
 
 from edgeseg.data.preprocess import preprocess
+from edgeseg.errors import EdgesegError
 
 
 def logits_to_labels(logits: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
-    """NCHW logits -> NxHxW uint8 class ids; resized (nearest) to ``size`` (H, W) when it differs."""
+    """NCHW logits -> NxHxW uint8 class ids; resized (nearest) to ``size`` (H, W) when it differs.
+    A label map from a labels head (N x 1 x H x W, integer: ``edgeseg export --head labels``) is used as
+    it is (no arg-max), only resized (nearest)."""
     import cv2
 
-    labels = logits.argmax(1).astype(np.uint8)
+    if logits.dtype.kind in "iub":
+        if logits.ndim != 4 or logits.shape[1] != 1:
+            raise EdgesegError(f"expected float logits (N, C, H, W) or a label map (N, 1, H, W), found {logits.dtype} "
+                               f"{tuple(logits.shape)}")
+        labels = logits[:, 0].astype(np.uint8, copy=False)
+    else:
+        labels = logits.argmax(1).astype(np.uint8)
     if size is None or labels.shape[1:] == tuple(size):
         return labels
     return np.stack([cv2.resize(l, (size[1], size[0]), interpolation=cv2.INTER_NEAREST) for l in labels])

@@ -9,8 +9,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from edgeseg.errors import BuildError, EdgesegError
+
+
+def refuse_labels_head(card: Any, path: Path, *, backend: str, why: str) -> None:
+    """BuildError (one line) when ``card`` records a labels head (``edgeseg export --head labels``): for the
+    backends that build logits artifacts only (Core ML, ExecuTorch, TensorRT)."""
+    from edgeseg.card import head_of
+
+    head = head_of(card)
+    if head != "logits":
+        raise BuildError(f"{path.name} ends in a {head} head: --backend {backend} builds logits artifacts only ({why}); "
+                         f"build it from an export with --head logits")
 
 
 def find_checkpoint(model: str | os.PathLike, *, backend: str, converter: str) -> tuple[Path, tuple[int, int] | None, str]:
@@ -30,6 +42,7 @@ def find_checkpoint(model: str | os.PathLike, *, backend: str, converter: str) -
         card = card_from_onnx(p)
     except EdgesegError as e:
         raise BuildError(f"{e}; pass the .pt checkpoint instead") from e
+    refuse_labels_head(card, p, backend=backend, why=f"{converter} converts the checkpoint, which ends in logits")
     name, _, digest = card.source.partition("@sha256:")
     if not name:
         raise BuildError(f"{p}: its card does not name the checkpoint it came from; pass the .pt checkpoint instead")

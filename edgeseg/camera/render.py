@@ -74,7 +74,8 @@ class Renderer:
         return (h, 2 * w) if self.view == "side" else (h, w)
 
     def labels(self, logits: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
-        """1xCxhxw logits -> HxW uint8 class ids at the frame size (argmax, nearest resize)."""
+        """1xCxhxw logits (or a 1x1xhxw label map from a labels head) -> HxW uint8 class ids at the frame
+        size (argmax, nearest resize)."""
         return logits_to_labels(logits[:1], frame_hw)[0]
 
     def fit(self, image: np.ndarray) -> np.ndarray:

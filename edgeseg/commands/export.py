@@ -21,6 +21,7 @@ IO = Io(inputs=("checkpoint", "parity_data"), files=("output",), derived=_export
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from edgeseg.card import HEADS
     from edgeseg.export.checked import MAX_SIDE, MIN_SIDE, PARITY_FRAMES
     from edgeseg.export.parity import DEFAULT_AGREE_MIN, DEFAULT_ATOL, DEFAULT_RTOL
 
@@ -32,6 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dynamic", action="store_true", help="dynamic batch, height and width")
     p.add_argument("--opset", type=int_in(17), default=17, help="ONNX opset (default 17, the minimum)")
     p.add_argument("--simplify", action="store_true", help="simplify the graph with onnxslim (card kept, re-checked)")
+    p.add_argument("--head", choices=HEADS, default="logits",
+                   help="what the graph ends in: logits (default, N x C x H x W float32), labels (their arg-max, "
+                        "N x 1 x H x W uint8) or labels-lowres (the arg-max at the logits' own resolution, then a "
+                        "nearest resize of the labels); recorded in the card")
     p.add_argument("--parity-data", default=None, metavar="SPEC",
                    help=f"dataset for the parity check, first {PARITY_FRAMES} val frames: camvid:PATH, cityscapes:PATH, "
                         "folder:PATH or synthetic[:N] (default: synthetic street scenes at the export size)")
@@ -47,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     result = export_checkpoint(
         args.checkpoint, output=args.output, size=args.size, batch=args.batch, dynamic=args.dynamic, opset=args.opset,
         simplify=args.simplify, parity_data=args.parity_data, atol=args.atol, rtol=args.rtol,
-        agree_min=args.agree_min / 100,
+        agree_min=args.agree_min / 100, head=args.head,
     )
     print(result.summary())
     return 0

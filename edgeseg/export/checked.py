@@ -32,15 +32,20 @@ class ExportResult:
     parity: tuple[Comparison, ...]
     sizes: tuple[tuple[int, int], ...]
     parity_data: str
+    head: str = "logits"
 
     def summary(self) -> str:
         """The one success line."""
         from edgeseg._io import human_size
 
         first = self.parity[0]
-        also = (f", also at {self.sizes[1][0]}x{self.sizes[1][1]}: max|diff|={self.parity[1].max_abs_diff:.2e}"
-                if len(self.sizes) > 1 else "")
-        return (f"exported {self.path} ({human_size(self.path.stat().st_size)}, opset {self.opset}, {self.seconds:.1f} s), "
+        also = ""
+        if len(self.sizes) > 1:
+            second = self.parity[1]
+            also = (f", also at {self.sizes[1][0]}x{self.sizes[1][1]}: "
+                    + (second.summary() if second.rule == "labels" else f"max|diff|={second.max_abs_diff:.2e}"))
+        head = "" if self.head == "logits" else f", head {self.head}"
+        return (f"exported {self.path} ({human_size(self.path.stat().st_size)}, opset {self.opset}{head}, {self.seconds:.1f} s), "
                 f"parity: {first.summary()} [{first.frames} frames of {self.parity_data}{also}]")
 
 
@@ -74,13 +79,17 @@ def export_checkpoint(
     atol: float = TOLERANCES["export"].atol,
     rtol: float = TOLERANCES["export"].rtol,
     agree_min: float = TOLERANCES["export"].agree_min,
+    head: str = "logits",
 ) -> ExportResult:
     """Export ``checkpoint`` to ``output`` (default: the checkpoint path with .onnx) at ``size`` (H, W;
     default the card's input size, sides in 32..4096), static ``batch`` (default 1; ignored when
     ``dynamic``), ONNX ``opset`` (default 17); ``simplify`` runs onnxslim. The parity check runs the
     first 4 val frames of ``parity_data`` (default: synthetic street scenes at the export size) under
     the comparator's "export" tolerance (``atol``/``rtol``/``agree_min`` override it; ``agree_min``
-    is a fraction). Inputs are checked before anything is loaded or written."""
+    is a fraction). ``head`` (default "logits"; ``edgeseg.export.head``): "labels" or "labels-lowres" end
+    the graph in a uint8 label map, recorded in ``card.extra["head"]``; the parity check then compares
+    label maps (the share of equal pixels must reach ``agree_min``). Inputs are checked before
+    anything is loaded or written."""
     from edgeseg._io import atomic_path, check_output_path
     from edgeseg.errors import EdgesegError, ExportError
 
@@ -95,6 +104,9 @@ def export_checkpoint(
     if batch < 1 or opset < 17 or atol < 0 or rtol < 0 or not 0 < agree_min <= 1:
         raise EdgesegError(f"export: need batch >= 1, opset >= 17, atol/rtol >= 0, 0 < agree_min <= 1; found batch "
                            f"{batch}, opset {opset}, atol {atol}, rtol {rtol}, agree_min {agree_min}")
+    from edgeseg.export.head import check_head
+
+    check_head(head)
     check_output_path(out)  # missing/unwritable folder: fail before any work
 
     from edgeseg.export import onnx as onnx_export
@@ -103,6 +115,7 @@ def export_checkpoint(
 
     t0 = time.perf_counter()
     model, card, _ = load_checkpoint(ckpt)
+    check_head(head, model, arch=repr(card.arch))
     hw = tuple(size or card.input_size)
     check_export_memory(batch=1 if dynamic else batch, size=hw, num_classes=card.num_classes)
     card = card.replace(
@@ -112,7 +125,8 @@ def export_checkpoint(
     )
     frames, spec = _parity_frames(parity_data, hw)
     with atomic_path(out) as tmp:
-        onnx_export.export_onnx(model, card, tmp, size=hw, batch=1 if dynamic else batch, dynamic=dynamic, opset=opset)
+        onnx_export.export_onnx(model, card, tmp, size=hw, batch=1 if dynamic else batch, dynamic=dynamic, opset=opset,
+                                head=head)
         if simplify:
             _simplify(tmp, card.replace(input_size=hw))
         # check_parity opens the file with OrtRunner, which also checks the graph against the card.
@@ -122,7 +136,7 @@ def export_checkpoint(
         results = []
         for s in sizes:
             res = parity.check_parity(tmp, model, frames, card.replace(input_size=hw), atol=atol, rtol=rtol,
-                                      agree_min=agree_min, size=s)
+                                      agree_min=agree_min, size=s, head=head)
             if not res.passed:
                 raise ExportError(
                     f"parity check failed on {res.frames} frames of {spec} at {s[0]}x{s[1]}: {res.summary()}; "
@@ -130,7 +144,7 @@ def export_checkpoint(
                 )
             results.append(res)
     return ExportResult(path=out, opset=opset, seconds=time.perf_counter() - t0, parity=tuple(results),
-                        sizes=tuple(sizes), parity_data=spec)
+                        sizes=tuple(sizes), parity_data=spec, head=head)
 
 
 def _parity_frames(spec: str | None, size: tuple[int, int]) -> tuple[list[Any], str]:

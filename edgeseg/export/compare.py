@@ -11,6 +11,10 @@ logits are further apart than twice the allowed error, so any accepted numeric d
 swap them (near-ties are counted apart; an untrained model has many). The allowed error is
 ``atol + rtol * |top logit|``, or (``atol`` None) the median absolute difference actually seen,
 for comparisons whose candidate is expected to differ (real int8 kernels against a float simulation).
+
+Label maps (integer arrays, N x 1 x H x W, from a labels head: ``edgeseg.export.head``) are compared
+by the share of equal pixels, which must reach ``agree_min`` (a tolerance without one: every pixel);
+there are no logits to find near-ties in, so every pixel counts (``rule`` "labels").
 """
 
 from __future__ import annotations
@@ -80,8 +84,11 @@ class Comparison:
 
     def summary(self) -> str:
         """'max|diff|=3.1e-06, argmax agree=100.00%' plus the reason when it failed."""
-        s = f"max|diff|={self.max_abs_diff:.2e}"
-        if self.agree_min is not None:
+        if self.rule == "labels":  # label maps: only the share of equal pixels means anything
+            s = f"labels agree={100 * self.argmax_agreement:.2f}%"
+        else:
+            s = f"max|diff|={self.max_abs_diff:.2e}"
+        if self.agree_min is not None and self.rule != "labels":
             s += f", argmax agree={100 * self.argmax_agreement:.2f}%"
         if self.near_ties:
             s += f" ({self.near_ties} near-tie pixels of {self.pixels} not counted"
@@ -98,7 +105,8 @@ class Comparison:
             how = "atol {a:g} and rtol {r:g}" if self.rule == "elemwise" else "atol {a:g} + rtol {r:g} x |reference|"
             out.append(f"{self.elements_out_of_tolerance} logits differ by more than " + how.format(a=self.atol, r=self.rtol))
         if self.agree_min is not None and self.argmax_agreement < self.agree_min:
-            out.append(f"argmax agreement {100 * self.argmax_agreement:.2f}% is below {100 * self.agree_min:.2f}%")
+            what = "label" if self.rule == "labels" else "argmax"
+            out.append(f"{what} agreement {100 * self.argmax_agreement:.2f}% is below {100 * self.agree_min:.2f}%")
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,11 +127,16 @@ def compare(
     t = TOLERANCES[tolerance] if isinstance(tolerance, str) else tolerance
     t = replace(t, atol=t.atol if atol is None else atol, rtol=t.rtol if rtol is None else rtol,
                 agree_min=t.agree_min if agree_min is None else agree_min)
+    labels = _is_labels(ref) or _is_labels(out)
+    if labels:
+        t = replace(t, atol=None, rtol=0.0, agree_min=1.0 if t.agree_min is None else t.agree_min, rule="labels")
     base = dict(tolerance=t.name, atol=t.atol, rtol=t.rtol, agree_min=t.agree_min, rule=t.rule, frames=int(ref.shape[0]) if ref.ndim else 0)
     if ref.shape != out.shape:
         return Comparison(max_abs_diff=float("inf"), mean_abs_diff=float("inf"), argmax_agreement=0.0, passed=False,
                           problem=f"the output shape {tuple(out.shape)} differs from the reference shape {tuple(ref.shape)}",
                           **base)
+    if labels:
+        return _compare_labels(ref, out, base)
     ref = ref.astype(np.float64)
     out = out.astype(np.float64)
     finite = bool(np.isfinite(out).all())
@@ -147,6 +160,21 @@ def compare(
         elements_out_of_tolerance=bad, finite=finite, max_rel_diff=float(rel.max()) if rel.size else 0.0,
         elements=int(out.size), nonfinite=int((~np.isfinite(out)).sum()), **base,
     )
+
+
+def _is_labels(a: np.ndarray) -> bool:
+    """An integer N x 1 x H x W array: a label map from a labels head."""
+    return a.dtype.kind in "iub" and a.ndim == 4 and a.shape[1] == 1
+
+
+def _compare_labels(ref: np.ndarray, out: np.ndarray, base: dict[str, Any]) -> Comparison:
+    """Label maps: ``argmax_agreement`` is the share of equal pixels (all counted), ``max_abs_diff`` 1 where
+    any pixel differs, else 0; ``elements_out_of_tolerance`` stays 0 (the agreement decides)."""
+    equal = ref.astype(np.int64) == out.astype(np.int64)
+    agreement = float(equal.mean()) if equal.size else 1.0
+    wrong = float((~equal).mean()) if equal.size else 0.0
+    return Comparison(max_abs_diff=float(not equal.all()), mean_abs_diff=wrong, argmax_agreement=agreement,
+                      passed=agreement >= base["agree_min"], pixels=int(equal.size), elements=int(out.size), **base)
 
 
 def _argmax_agreement(ref: np.ndarray, out: np.ndarray, diff: np.ndarray, t: Tolerance) -> tuple[float, int, int]:

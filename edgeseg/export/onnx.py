@@ -33,27 +33,32 @@ def export_onnx(
     batch: int = 1,
     dynamic: bool = False,
     opset: int = DEFAULT_OPSET,
+    head: str = "logits",
 ) -> Path:
     """Write ``path`` (atomically) and return it. Defaults: ``size`` = card.input_size, batch 1,
-    static shapes (``dynamic=True`` makes batch, height and width dynamic), opset 17.
-    The card stored in the file gets ``input_size`` = ``size``."""
+    static shapes (``dynamic=True`` makes batch, height and width dynamic), opset 17, ``head``
+    "logits" (``edgeseg.export.head``: "labels" / "labels-lowres" end the graph in a uint8 label map).
+    The card stored in the file gets ``input_size`` = ``size`` and ``extra["head"]`` = ``head``."""
     import onnx
+
+    from edgeseg.export.head import OUTPUT_NAMES, with_head
 
     out = check_output_path(path)
     if opset < 17:
         raise ExportError(f"opset {opset} is too old: edgeseg exports opset 17 or newer")
     h, w = size or card.input_size
-    card = card.replace(input_size=(int(h), int(w)))
-    model = model.eval().cpu()
+    model = with_head(model.eval().cpu(), head, arch=repr(card.arch))
+    card = card.replace(input_size=(int(h), int(w)), extra={**card.extra, "head": head})
+    output_name = OUTPUT_NAMES[head]
     dummy = torch.zeros(batch, 3, h, w)
-    axes = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}}
+    axes = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, output_name: {0: "batch", 2: "height", 3: "width"}}
     buf = io.BytesIO()
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 model, (dummy,), buf, dynamo=False, opset_version=opset,
-                input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                input_names=[INPUT_NAME], output_names=[output_name],
                 dynamic_axes=axes if dynamic else None, do_constant_folding=True,
             )
     except Exception as e:  # noqa: BLE001 - the exporter raises many kinds

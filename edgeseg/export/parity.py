@@ -28,21 +28,25 @@ def check_parity(
     rtol: float = DEFAULT_RTOL,
     agree_min: float = DEFAULT_AGREE_MIN,
     size: tuple[int, int] | None = None,
+    head: str = "logits",
 ) -> Comparison:
     """Run ``frames_bgr`` through the ONNX file (OrtRunner, CPU) and the eager ``model`` (fp32,
-    NCHW, CPU) after the same card-driven preprocessing, and compare the logits.
+    NCHW, CPU) after the same card-driven preprocessing, and compare the logits (``head`` "labels" /
+    "labels-lowres": the eager model ends in the same head and the label maps are compared, see
+    ``edgeseg.export.compare``).
 
     Frames are resized to the ONNX's static input size, else to ``size``, else to ``card.input_size``.
     ``model`` is not modified (the reference runs on a CPU fp32 copy of it).
     """
     from edgeseg.data.preprocess import preprocess
     from edgeseg.backends.onnxruntime.runner import OrtRunner
+    from edgeseg.export.head import with_head
     from edgeseg.module_runner import ModuleRunner
 
     with OrtRunner(onnx_path) as ort_runner:
         hw = ort_runner.input_size or size or card.input_size
         batch = preprocess(list(frames_bgr), card, size=hw)
         out = ort_runner.infer(batch)
-    with ModuleRunner.from_model(model, card, channels_last=False, copy=True) as ref_runner:
+    with ModuleRunner.from_model(with_head(model, head), card, channels_last=False, copy=True) as ref_runner:
         ref = ref_runner.infer(batch)
     return compare(ref, out, tolerance="export", atol=atol, rtol=rtol, agree_min=agree_min)

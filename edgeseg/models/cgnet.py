@@ -113,6 +113,10 @@ class CGNet(nn.Module):
         self.classifier = nn.Sequential(*head, nn.Conv2d(256, num_classes, 1, bias=False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return resize_to(self.forward_lowres(x), x.shape[2:])
+
+    def forward_lowres(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits at their own resolution (1/8 of the input), before the final bilinear resize."""
         inp1 = self.inject1(x)
         inp2 = self.inject2(x)
         s1 = self.bn_prelu1(torch.cat([self.stage1(x), inp1], 1))
@@ -120,7 +124,7 @@ class CGNet(nn.Module):
         s2 = self.bn_prelu2(torch.cat([self.stage2(d2), d2, inp2], 1))
         d3 = self.stage3_down(s2)
         s3 = self.bn_prelu3(torch.cat([d3, self.stage3(d3)], 1))
-        return resize_to(self.classifier(s3), x.shape[2:])
+        return self.classifier(s3)
 
 
 def cgnet(*, num_classes: int = 19, m: int = 3, n: int = 21, dropout: bool = False) -> CGNet:

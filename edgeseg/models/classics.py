@@ -68,8 +68,12 @@ class _SimpleSegmentationModel(nn.Module):
         self.head = head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return resize_to(self.forward_lowres(x), x.shape[2:])
+
+    def forward_lowres(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits at the backbone's output stride, before the final bilinear resize."""
         _, high = self.backbone(x)
-        return resize_to(self.head(high), x.shape[2:])
+        return self.head(high)
 
 
 class FCNHead(nn.Sequential):

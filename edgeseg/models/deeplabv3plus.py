@@ -105,8 +105,12 @@ class DeepLabV3Plus(nn.Module):
         self.decoder = Decoder(backbone.low_channels, self.aspp.out_channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return resize_to(self.forward_lowres(x), x.shape[2:])
+
+    def forward_lowres(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits at the decoder's resolution (1/4 of the input), before the final bilinear resize."""
         low, high = self.backbone(x)
-        return resize_to(self.decoder(low, self.aspp(high)), x.shape[2:])
+        return self.decoder(low, self.aspp(high))
 
 
 def deeplabv3plus_mobilenetv2(*, num_classes: int = 19, output_stride: int = 16, width: float = 1.0) -> DeepLabV3Plus:

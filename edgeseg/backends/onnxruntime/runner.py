@@ -15,7 +15,7 @@ import numpy as np
 
 from edgeseg.runner import BaseRunner, check_threads, recorded_threads
 from edgeseg.backends.onnxruntime import OPT_LEVELS
-from edgeseg.card import ONNX_METADATA_KEY, ModelCard, card_from_onnx
+from edgeseg.card import ONNX_METADATA_KEY, ModelCard, card_from_onnx, head_of
 from edgeseg.errors import EdgesegError, ExportError, UnsupportedOptionError
 
 #: Must equal edgeseg.export.onnx.INPUT_NAME (not imported: that module imports torch, which an
@@ -86,6 +86,7 @@ class OrtRunner(BaseRunner):
     else ONNX Runtime's default, one per physical core), ``optimization="all"`` (disable | basic |
     extended | all).
     ``input_size`` is the graph's static (H, W), or None when height/width are dynamic.
+    A labels head (``card.extra["head"]``) gives N x 1 x H x W uint8 label maps instead of logits.
     A graph with a static batch B runs a batch of N frames in chunks of B (the last chunk padded).
     """
 
@@ -199,7 +200,12 @@ class OrtRunner(BaseRunner):
         out = outputs[0]
         self._output_name = out.name
         oshape = list(out.shape)
-        if len(oshape) != 4 or (isinstance(oshape[1], int) and oshape[1] != card.num_classes):
+        self._labels = head_of(card) != "logits"
+        if self._labels:  # a labels head (edgeseg export --head labels|labels-lowres): N x 1 x H x W uint8
+            if len(oshape) != 4 or (isinstance(oshape[1], int) and oshape[1] != 1) or out.type != "tensor(uint8)":
+                raise ExportError(f"{p}: its card says head {head_of(card)!r} but graph output {out.name!r} is "
+                                  f"{out.type} {oshape}, expected tensor(uint8) (N, 1, H, W)")
+        elif len(oshape) != 4 or (isinstance(oshape[1], int) and oshape[1] != card.num_classes):
             raise ExportError(
                 f"{p}: graph output {out.name!r} has shape {oshape}, expected (N, {card.num_classes}, H, W) "
                 f"for the card's {card.num_classes} classes"
@@ -208,7 +214,7 @@ class OrtRunner(BaseRunner):
     # -- BaseRunner ---------------------------------------------------------------------------------
     def _infer_chunk(self, x: np.ndarray) -> np.ndarray:
         y = self.session.run([self._output_name], {self._input_name: x.astype(self._in_dtype, copy=False)})[0]
-        return np.ascontiguousarray(y, dtype=np.float32)
+        return np.ascontiguousarray(y, dtype=np.uint8 if self._labels else np.float32)
 
     def _release(self) -> None:
         self.session = None

@@ -33,7 +33,7 @@ from edgeseg.backends._build import BuildResult, timed_build
 from edgeseg.backends.openvino import RT_INFO_CARD, weights_path
 from edgeseg.backends.openvino._core import import_openvino
 from edgeseg.backends._onnx import check_threads, graph_inputs, load_exported
-from edgeseg.card import ModelCard
+from edgeseg.card import ModelCard, head_of
 from edgeseg.errors import BuildError
 
 
@@ -182,9 +182,11 @@ def _check_parity(ov: Any, xml: Path, src: Path, card: ModelCard, *, threads: in
     dim = compiled.input(0).get_partial_shape()[0]
     static = dim.get_length() if dim.is_static else None
 
+    labels = head_of(card) != "logits"  # a labels head: label maps are compared (share of equal pixels)
+
     def run(x: np.ndarray) -> np.ndarray:
         request.infer({0: x})
-        return np.array(request.get_output_tensor(0).data, dtype=np.float32)
+        return np.array(request.get_output_tensor(0).data, dtype=np.uint8 if labels else np.float32)
 
     def infer(batch: np.ndarray) -> np.ndarray:  # a static-batch IR gets full chunks, the last one padded
         return run_in_chunks(np.ascontiguousarray(batch, dtype=np.float32), run, step=static, pad_to=static)

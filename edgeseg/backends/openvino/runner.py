@@ -17,7 +17,7 @@ import numpy as np
 from edgeseg._io import sha256_file
 from edgeseg.runner import BaseRunner, check_threads, recorded_threads
 from edgeseg.backends.openvino import RT_INFO_CARD, card_in_xml, weights_path
-from edgeseg.card import ModelCard
+from edgeseg.card import ModelCard, head_of
 from edgeseg.errors import EdgesegError, ExportError
 
 
@@ -45,6 +45,7 @@ class OpenVinoRunner(BaseRunner):
     OpenVINO's default), ``verify_weights=True`` (sha256 of the .bin against the card; its size is
     always checked), ``perf_count=False`` (True: per-node times in ``profiling_info()``, for
     ``edgeseg profile``). ``input_size`` is the IR's static (H, W), or None when height/width are dynamic.
+    A labels head (``card.extra["head"]``) gives N x 1 x H x W uint8 label maps instead of logits.
     """
 
     backend = "openvino"
@@ -110,14 +111,19 @@ class OpenVinoRunner(BaseRunner):
         else:
             self._size = None
         out = model.output(0).get_partial_shape()
-        if out.rank.is_static and (out.rank.get_length() != 4 or (out[1].is_static and out[1].get_length() != card.num_classes)):
+        self._labels = head_of(card) != "logits"
+        if self._labels:  # a labels head: N x 1 x H x W u8
+            kind = model.output(0).get_element_type().get_type_name()
+            if kind != "u8" or (out.rank.is_static and (out.rank.get_length() != 4 or (out[1].is_static and out[1].get_length() != 1))):
+                raise ExportError(f"{p}: its card says head {head_of(card)!r} but the output is {kind} {out}, expected u8 (N, 1, H, W)")
+        elif out.rank.is_static and (out.rank.get_length() != 4 or (out[1].is_static and out[1].get_length() != card.num_classes)):
             raise ExportError(f"{p}: output shape {out}, expected (N, {card.num_classes}, H, W) for the card's classes")
 
     def _infer_chunk(self, x: np.ndarray) -> np.ndarray:
         # the input is read in place (contiguous float32 from check_batch; infer is synchronous); the
         # output is copied because OpenVINO reuses its tensor on the next call
         self._request.infer({0: x}, share_inputs=True)
-        return np.array(self._request.get_output_tensor(0).data, dtype=np.float32)
+        return np.array(self._request.get_output_tensor(0).data, dtype=np.uint8 if self._labels else np.float32)
 
     def profiling_info(self) -> list[Any]:
         """OpenVINO's per-node records of the last ``infer`` (needs ``perf_count=True``)."""

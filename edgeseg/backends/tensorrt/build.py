@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from edgeseg._io import atomic_write_bytes, check_output_path, ensure_writable_dir, sha256_bytes, sha256_file
 from edgeseg.backends._build import BuildResult, timed_build
+from edgeseg.backends._checkpoint import refuse_labels_head
 from edgeseg.backends.tensorrt import SPEC
 from edgeseg.backends.tensorrt._calib_cache import CacheKey, check_cache, preprocessing_of
 from edgeseg.backends.tensorrt._engine_card import engine_extra
@@ -73,6 +74,7 @@ def build_tensorrt(
         card = card_from_onnx(model)
     except EdgesegError as e:
         raise BuildError(f"{e}; export the model with `edgeseg export` so it carries its card") from e
+    refuse_labels_head(card, onnx, backend="tensorrt", why="its engine card, bindings and checks read float logits")
     if card.extra.get("backend") == "onnxruntime":
         raise BuildError(
             f"{onnx} is an ONNX Runtime-optimized model (contrib ops TensorRT cannot parse); "

@@ -112,3 +112,20 @@ def test_elemwise_rule_is_polygraphys_both_bounds():
     assert compare(ref, out, tolerance=poly).passed
     assert not compare(ref, out, tolerance=Tolerance("s", 1e-3, 1e-4, None, "test")).passed
     assert compare(ref, np.array([[np.nan, 2e-9]]), tolerance=poly).passed is False
+
+
+def test_label_maps_are_compared_by_the_share_of_equal_pixels():
+    """Integer N x 1 x H x W arrays (a labels head) are label maps: agreement = equal pixels, all counted."""
+    ref = np.random.default_rng(0).integers(0, 11, (2, 1, 20, 50)).astype(np.uint8)  # 2000 pixels
+    out = ref.copy()
+    out[0, 0, 0, :2] = (out[0, 0, 0, :2] + 1) % 11  # 2 of 2000 differ: 99.90 %
+    r = compare(ref, out)
+    assert r.rule == "labels" and r.pixels == 2000 and r.near_ties == 0 and r.argmax_agreement == 0.999
+    assert r.passed and r.summary() == "labels agree=99.90%"
+    out[0, 0, 1, 0] = (out[0, 0, 1, 0] + 1) % 11  # 3 differ: below the export tolerance's 99.9 %
+    r = compare(ref, out)
+    assert not r.passed and r.summary() == "labels agree=99.85% -- FAILED: label agreement 99.85% is below 99.90%"
+    assert compare(ref, out, tolerance="int8").passed  # 97 %
+    assert not compare(ref, out, tolerance="rewrite").passed  # no agree_min: every pixel must agree
+    assert compare(ref, ref.copy(), tolerance="rewrite").passed
+    assert not compare(ref, ref[:, :, :10]).passed  # shapes differ

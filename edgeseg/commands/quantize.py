@@ -22,6 +22,7 @@ IO = Io(inputs=("checkpoint", "calib", "data", "val_data"), files=("output", "sa
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from edgeseg.card import HEADS
     from edgeseg.quant.pipeline import BIAS_CORRECTIONS, CALIB_METHODS, METHODS
 
     p.add_argument("checkpoint", help="FP32 .pt checkpoint (ort-cpu also takes an FP32 .onnx from edgeseg export)")
@@ -48,6 +49,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", default=None,
                    help="output .onnx (default: beside the checkpoint, <name>_int8.onnx or <name>_int8_cpu.onnx)")
     p.add_argument("--dynamic", action="store_true", help="dynamic batch/height/width in the ONNX (default static)")
+    p.add_argument("--head", choices=HEADS, default="logits",
+                   help="ptq/qat: what the Q/DQ graph ends in: logits (default), labels (their arg-max, uint8) or "
+                        "labels-lowres (the arg-max at the logits' own resolution, labels resized nearest); "
+                        "recorded in the card (see edgeseg export --head)")
     p.add_argument("--allow-float", action="append", default=[], metavar="OP",
                    help="op type left wholly in float without failing the Q/DQ check, e.g. MatMul for PSPNet's "
                         "pooling; repeatable (default: none)")
@@ -86,7 +91,7 @@ _METHOD_OPTIONS = {
     "--data": ("data", None, ("qat", "ptq")),
     "--calib-method": ("calib_method", None, ("ptq", "qat")), "--percentile": ("percentile", 99.99, ("ptq", "qat")),
     "--bias-correction": ("bias_correction", None, ("ptq",)),
-    "--allow-float": ("allow_float", [], ("ptq", "qat")),
+    "--allow-float": ("allow_float", [], ("ptq", "qat")), "--head": ("head", "logits", ("ptq", "qat")),
     "--val-data": ("val_data", None, ("ptq", "qat")), "--val-max-frames": ("val_max_frames", None, ("ptq", "qat")),
     "--reduce-range": ("reduce_range", "auto", ("ort-cpu",)), "--per-tensor": ("per_tensor", False, ("ort-cpu",)),
 }
@@ -117,6 +122,6 @@ def run(args: argparse.Namespace) -> int:
         save_checkpoint=args.save_checkpoint, val_data=args.val_data, val_split=args.val_split,
         val_max_frames=args.val_max_frames, reduce_range=args.reduce_range, per_channel=not args.per_tensor,
         device=args.device, seed=args.seed, progress=not args.no_progress,
-        command=args.command_line,
+        command=args.command_line, head=args.head,
     )
     return 0

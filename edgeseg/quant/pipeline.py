@@ -141,6 +141,7 @@ def quantize(
     seed: int = 0,
     progress: bool = True,
     command: str | None = None,
+    head: str = "logits",
     log: Callable[[str], None] = print,
 ) -> Path:
     """Quantize the FP32 ``checkpoint`` to an INT8 ONNX and return its path (default beside it,
@@ -155,7 +156,8 @@ def quantize(
     a warning suggesting QAT when INT8 loses more than ``max_drop`` points (default None:
     ``compare.MAX_PTQ_DROP``, 0.5).
     Progress lines go to ``log``; ``command`` (default none; the CLI passes its command line) is
-    recorded in the card. The output is checked before any work."""
+    recorded in the card. ``head`` (ptq and qat; default "logits"; ``edgeseg.export.head``): "labels" or
+    "labels-lowres" end the Q/DQ graph in a uint8 label map. The output is checked before any work."""
     import time
 
     import torch
@@ -163,8 +165,14 @@ def quantize(
     from edgeseg._io import check_output_path
     from edgeseg.errors import QuantizationError
 
+    from edgeseg.export.head import check_head
+
     if method not in METHODS:
         raise QuantizationError(f"method {method!r}: expected one of {', '.join(METHODS)}")
+    check_head(head)
+    if head != "logits" and method == "ort-cpu":
+        raise QuantizationError(f"--head {head} is for ptq and qat; for ONNX Runtime CPU INT8 with a labels head, "
+                                f"build one from `edgeseg export --head {head}` (edgeseg build --backend onnxruntime --int8)")
     out = check_output_path(output or _default_output(checkpoint, method))
     if out.suffix.lower() != ".onnx":
         raise QuantizationError(f"output {out} should end in .onnx")
@@ -252,7 +260,7 @@ def quantize(
         qcard.extra["quantization"]["command"] = command
     if allow_float:
         qcard.extra["quantization"]["float_ops"] = sorted(allow_float)
-    export_qdq_onnx(qmodel, qcard, out, size=size, dynamic=dynamic, allow_float=allow_float)
+    export_qdq_onnx(qmodel, qcard, out, size=size, dynamic=dynamic, allow_float=allow_float, head=head)
     if ckpt_out is not None:
         from edgeseg.quant.qcheckpoint import save_quantized_checkpoint
 

@@ -263,12 +263,15 @@ def export_qdq_onnx(
     dynamic: bool = False,
     fold_weights: bool = True,
     allow_float: Collection[str] = (),
+    head: str = "logits",
 ) -> Path:
     """Export ``qmodel`` (from ``placement.prepare``, calibrated) to ``path`` and check its Q/DQ.
 
     Defaults: ``size`` = card.input_size, batch 1, static shapes, int8 weight initializers.
     Raises QuantizationError listing the violations (and writes nothing) when the graph breaks a rule;
-    ``allow_float`` op types may stay wholly in float (see ``check_qdq``).
+    ``allow_float`` op types may stay wholly in float (see ``check_qdq``). ``head`` (default "logits";
+    ``edgeseg.export.head``): "labels" / "labels-lowres" end the graph in a uint8 label map after the
+    last DequantizeLinear (``card.extra["head"]``).
     """
     import onnx
 
@@ -283,7 +286,12 @@ def export_qdq_onnx(
     set_mode(qmodel, "quant")
     refresh_weight_ranges(qmodel)
     with atomic_path(out) as tmp:
-        export_onnx(flat_for_export(qmodel), card, tmp, size=size, batch=batch, dynamic=dynamic)
+        flat = flat_for_export(qmodel)
+        if head == "labels-lowres":
+            from edgeseg.quant.qdq_head import WithLowres
+
+            flat = WithLowres(flat)
+        export_onnx(flat, card, tmp, size=size, batch=batch, dynamic=dynamic, head=head)
         proto = onnx.load(str(tmp))
         if fold_weights:
             fold_weight_quantizers(proto)

@@ -23,7 +23,7 @@ from edgeseg._io import check_output_path
 from edgeseg.bench._availability import skip_reason
 from edgeseg.bench.matrix import Matrix, RowSpec
 from edgeseg.bench.results import load_results, upsert_run
-from edgeseg.bench.roofline import roofline_multiple
+from edgeseg.bench.roofline import row_roofline
 from edgeseg.bench.schema import make_state, new_run_id, now_iso, state_kind
 
 PLACEHOLDER = "worker stopped before finishing"
@@ -206,6 +206,7 @@ def measure_peaks(thread_counts: list[int | None], options: dict[str, Any], log:
         if res.get("state") == "ok":
             log(f"peak ({key} threads): {res['matmul_gflops']:.1f} GFLOP/s float32 matmul ({res.get('matmul_library', 'torch')}), "
                 f"{res['bandwidth_gbs']:.1f} GB/s copy"
+                + (f", {res['stream_gbs']:.1f} GB/s STREAM" if res.get("stream_gbs") else "")
                 + (f", {res['int8_matmul_gops']:.0f} GOP/s int8 matmul ({res.get('int8_library')})" if res.get("int8_matmul_gops") else ""))
         else:
             log(f"peak ({key} threads): {res.get('state')}")
@@ -256,9 +257,7 @@ def _apply_gates(rows: list[dict[str, Any]], specs: dict[str, RowSpec], peak: di
         p = (peak.get("by_threads") or {}).get(str(spec.threads or "default")) or peak
         lat = (row.get("latency_ms") or {}).get("p50")
         batch = (row.get("batches") or [{"batch": 1}])[0].get("batch", 1)
-        row["roofline_x"] = roofline_multiple(lat, row.get("gflops"), batch, p.get("matmul_gflops"))
-        if row.get("precision") == "int8":  # and against the int8 GEMM peak (None when not measured)
-            row["roofline_int8_x"] = roofline_multiple(lat, row.get("gflops"), batch, p.get("int8_matmul_gops"))
+        row.update(row_roofline(row, p, latency_ms=lat, batch=batch))
         if spec.reference is None or spec.reference == row["id"] or row.get("state") != "ok":
             continue
         ref = by_id.get(spec.reference) or {}

@@ -70,7 +70,7 @@ class Matrix:
     max_frames: int | None = None
     output: str | None = None
     description: str = ""
-    peak: dict[str, Any] = field(default_factory=dict)  # measure_peak options (matmul_n, copy_mb, repeats)
+    peak: dict[str, Any] = field(default_factory=dict)  # measure_peak options (matmul_n, copy_mb, stream_mb, repeats)
     workdir: str = "."  # the folder ``make`` steps run in: the matrix file's folder
     rounds: int = 1  # latency passes over all rows (see harness.run_matrix)
 

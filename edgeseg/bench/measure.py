@@ -104,17 +104,19 @@ def file_size_mb(path: str | os.PathLike) -> float | None:
 
 
 def model_facts(artifact: str | os.PathLike, card: Any, *, size: tuple[int, int]) -> dict[str, Any]:
-    """Parameters and GFLOPs (per image at ``size``) of the model behind an artifact.
+    """Parameters, GFLOPs and MB moved (per image at ``size``) of the model behind an artifact.
 
     A ``.pt`` checkpoint counts its own loaded weights; other artifacts use ``card.extra``
     ("params") when present, else build the architecture named in the card. GFLOPs come from
-    ``edgeseg.bench.flops.count_flops`` on the float model (quantization does not change the count).
+    ``edgeseg.bench.flops.count_flops`` on the float model (quantization does not change the count);
+    ``mbytes`` (1e6 bytes per image) from ``edgeseg.bench.traffic.layer_traffic`` at the card's
+    precision (``mbytes_precision``), the memory side of the row's roofline.
     """
     import torch
 
     from edgeseg.models import build_model, count_parameters
 
-    facts: dict[str, Any] = {"params": None, "gflops": None, "facts_problems": []}
+    facts: dict[str, Any] = {"params": None, "gflops": None, "mbytes": None, "facts_problems": []}
     model = None
     try:
         if Path(artifact).suffix.lower() == ".pt":
@@ -137,6 +139,15 @@ def model_facts(artifact: str | os.PathLike, card: Any, *, size: tuple[int, int]
                 facts["gflops"] = count_flops(model, size=tuple(size), batch=1) / 1e9
         except Exception as e:  # noqa: BLE001
             facts["facts_problems"].append(f"gflops: {type(e).__name__}: {e}")
+        try:
+            from edgeseg.bench.traffic import ACT_BYTES, layer_traffic
+
+            precision = card.precision if card.precision in ACT_BYTES else "fp32"
+            with torch.no_grad():
+                facts["mbytes"] = round(layer_traffic(model, size=tuple(size), precision=precision)["mbytes"], 3)
+            facts["mbytes_precision"] = precision
+        except Exception as e:  # noqa: BLE001
+            facts["facts_problems"].append(f"mbytes: {type(e).__name__}: {e}")
     return facts
 
 

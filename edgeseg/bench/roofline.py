@@ -8,6 +8,12 @@ libraries the rows use: torch's and, on the CPU, ONNX Runtime's MLAS and OpenVIN
 taking torch's alone made the roofline look twice as easy as it is). 1.0x would mean the model runs
 as fast as a large dense float32 matmul; light, depthwise-heavy segmentation nets on CPU sit above.
 
+Memory counts too (``stream_bandwidth``, ``bound_ms``): a STREAM-like probe measures the bandwidth
+(numpy copy and triad over arrays far larger than the caches, split across the threads, best of N),
+and a row's bound is the larger of its compute time and its memory time (the bytes its layers move
+at the artifact's precision, ``edgeseg.bench.traffic``, over that bandwidth); the row records which
+(``roofline_bound``: "compute" or "memory"). A row without bytes or bandwidth is compute-bound only.
+
 INT8 rows get a second multiple against the int8 matmul peak (``int8_matmul_gops``: u8 x s8 GEMM
 with int32 accumulation, best of ONNX Runtime's MatMulInteger and OpenVINO), ~4x the float32 peak
 on CPUs with VNNI: an INT8 row that beats the float32 roofline may still be far from its own.
@@ -26,6 +32,7 @@ def measure_peak(
     device: str = "cpu",
     matmul_n: int = 2048,
     copy_mb: int = 256,
+    stream_mb: int = 128,
     repeats: int = 5,
 ) -> dict[str, Any]:
     """Best-of-``repeats`` float32 ``matmul_n``-square matmul GFLOP/s and ``copy_mb`` MiB copy GB/s.
@@ -34,7 +41,9 @@ def measure_peak(
     thread count unless ``threads`` is given. ``matmul_gflops`` is the best of torch and (CPU only,
     when installed) ONNX Runtime and OpenVINO at the same thread count; ``matmul_by_library`` has
     each. ``int8_matmul_gops`` (CPU only) is the best int8 GEMM of the same libraries
-    (``int8_by_library``), None when neither is installed. Run it in its own process.
+    (``int8_by_library``), None when neither is installed. ``stream`` / ``stream_gbs``: the STREAM-like
+    host memory bandwidth (``stream_bandwidth`` with ``stream_mb`` MiB arrays, default 128, at the same
+    thread count), what the memory side of the roofline divides by. Run it in its own process.
     """
     import torch
 
@@ -79,7 +88,10 @@ def measure_peak(
             sync()
             best_c = min(best_c, time.perf_counter() - t0)
         gbs = 2.0 * n * 4 / best_c / 1e9
+    stream = stream_bandwidth(threads=torch.get_num_threads() if dev.type == "cpu" else 1, mb=stream_mb, repeats=repeats)
     return {
+        "stream": stream,
+        "stream_gbs": max(stream["copy_gbs"], stream["triad_gbs"]),
         "matmul_gflops": round(gflops, 2),
         "matmul_library": library,
         "matmul_by_library": by_lib,
@@ -93,6 +105,42 @@ def measure_peak(
         "copy_mb": copy_mb,
         "repeats": repeats,
     }
+
+
+def stream_bandwidth(*, threads: int = 1, mb: int = 128, repeats: int = 5) -> dict[str, Any]:
+    """STREAM-like host memory bandwidth: best-of-``repeats`` GB/s (1e9 bytes) of numpy ``copy``
+    (``a = b``: 2 arrays' bytes counted) and ``triad`` (``a = b + s * c``: 3 arrays' bytes counted, as
+    STREAM counts them) over float64 arrays of ``mb`` MiB each (default 128: far beyond any CPU cache),
+    split into ``threads`` slices run on as many threads (numpy releases the GIL in these loops).
+    Defaults: 1 thread, 128 MiB, 5 repeats. The triad runs as two numpy passes into ``a`` (numpy has no
+    fused multiply-add), so it moves more bytes than it counts: its figure is a lower bound."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    if threads < 1 or mb < 1 or repeats < 1:
+        raise ValueError(f"stream_bandwidth: threads, mb and repeats must be >= 1, found {threads}, {mb}, {repeats}")
+    n = mb * 1024 * 1024 // 8
+    a, b, c = np.zeros(n), np.ones(n), np.full(n, 2.0)
+    bounds = [(k * n // threads, (k + 1) * n // threads) for k in range(threads)]
+
+    def copy(lo: int, hi: int) -> None:
+        np.copyto(a[lo:hi], b[lo:hi])
+
+    def triad(lo: int, hi: int) -> None:
+        np.multiply(c[lo:hi], 3.0, out=a[lo:hi])
+        np.add(a[lo:hi], b[lo:hi], out=a[lo:hi])
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        def run(kernel: Any) -> None:
+            list(pool.map(lambda bound: kernel(*bound), bounds))
+
+        copy_s = _best_seconds(lambda: run(copy), repeats)
+        triad_s = _best_seconds(lambda: run(triad), repeats)
+    if not (a[:: max(1, n // 1000)] == 7.0).all():  # pragma: no cover - numpy did not compute the triad
+        raise RuntimeError("stream_bandwidth: the triad gave wrong values")
+    return {"copy_gbs": round(2 * 8 * n / copy_s / 1e9, 2), "triad_gbs": round(3 * 8 * n / triad_s / 1e9, 2),
+            "array_mb": mb, "threads": threads, "repeats": repeats}
 
 
 def _best_seconds(fn: Any, repeats: int) -> float:
@@ -199,9 +247,47 @@ def compute_bound_ms(gflops: float | None, batch: int, peak_gflops: float | None
     return 1000.0 * gflops * batch / peak_gflops
 
 
-def roofline_multiple(latency_ms: float | None, gflops: float | None, batch: int, peak_gflops: float | None) -> float | None:
-    """Latency as a multiple of the compute-bound time (None when any input is missing)."""
-    t = compute_bound_ms(gflops, batch, peak_gflops)
+def memory_bound_ms(mbytes: float | None, batch: int, gbs: float | None) -> float | None:
+    """Milliseconds ``batch`` images that each move ``mbytes`` MB (1e6 bytes) take at ``gbs`` GB/s."""
+    if not mbytes or not gbs or gbs <= 0:
+        return None
+    return mbytes * batch / gbs  # 1e6 bytes / 1e9 bytes per s = 1e-3 s
+
+
+def bound_ms(gflops: float | None, mbytes: float | None, batch: int, peak_gflops: float | None,
+             gbs: float | None) -> tuple[float | None, str | None]:
+    """(the row's roofline time, "compute" or "memory"): the larger of its compute-bound and memory-bound
+    times; compute only when the bytes or the bandwidth are unknown; (None, None) without compute."""
+    compute = compute_bound_ms(gflops, batch, peak_gflops)
+    if compute is None:
+        return None, None
+    memory = memory_bound_ms(mbytes, batch, gbs)
+    return (memory, "memory") if memory is not None and memory > compute else (compute, "compute")
+
+
+def roofline_multiple(latency_ms: float | None, gflops: float | None, batch: int, peak_gflops: float | None,
+                      *, mbytes: float | None = None, gbs: float | None = None) -> float | None:
+    """Latency as a multiple of the roofline time (``bound_ms``: the larger of compute and memory time;
+    compute alone when ``mbytes`` or ``gbs`` is None, the default); None when any input is missing."""
+    t, _ = bound_ms(gflops, mbytes, batch, peak_gflops, gbs)
     if t is None or latency_ms is None or not math.isfinite(latency_ms):
         return None
     return latency_ms / t
+
+
+def row_roofline(row: dict[str, Any], peak: dict[str, Any], *, latency_ms: float | None, batch: int) -> dict[str, Any]:
+    """A results row's roofline fields from its ``gflops`` and ``mbytes`` and the run's ``peak``:
+    ``roofline_x`` (against the float32 matmul peak) and ``roofline_bound`` ("compute" / "memory", None
+    without a multiple), and for INT8 rows ``roofline_int8_x`` / ``roofline_int8_bound`` (int8 peak).
+    Memory time is ``mbytes`` over the peak's ``stream_gbs``; compute alone when either is missing
+    (rows and peaks written before the STREAM probe)."""
+    gflops, mbytes, gbs = row.get("gflops"), row.get("mbytes"), peak.get("stream_gbs")
+    peaks = {"roofline": peak.get("matmul_gflops")}
+    if row.get("precision") == "int8":
+        peaks["roofline_int8"] = peak.get("int8_matmul_gops")
+    out: dict[str, Any] = {}
+    for key, p in peaks.items():
+        x = roofline_multiple(latency_ms, gflops, batch, p, mbytes=mbytes, gbs=gbs)
+        out[f"{key}_x"] = x
+        out[f"{key}_bound"] = bound_ms(gflops, mbytes, batch, p, gbs)[1] if x is not None else None
+    return out

@@ -82,6 +82,9 @@ def entry_from_row(row: dict[str, Any], run: dict[str, Any], source: str) -> dic
         "roofline_int8_x": row.get("roofline_int8_x"),
         # against the peak of the row's own precision: INT8 rows vs the int8 matmul peak, others vs float32
         "roofline_own_x": row.get("roofline_int8_x") if int8 else row.get("roofline_x"),
+        # which bound that multiple is against: "compute", "memory", or None (results from before the memory probe)
+        "roofline_own_bound": row.get("roofline_int8_bound") if int8 else row.get("roofline_bound"),
+        "mbytes": row.get("mbytes"),
         "rounds": len(row.get("rounds") or []) or 1,
         "state": row.get("state", "failed: no state"),
         "ok": state_kind(row.get("state", "failed")) in ("ok", "accuracy check failed"),

@@ -29,6 +29,15 @@ def _short(x: Any) -> str:
     return str(x)
 
 
+def _stream_text(peak: dict[str, Any]) -> str:
+    """', 14.2 GB/s STREAM (copy 12.9, triad 14.2; 128 MiB arrays)' or '' for peaks measured before the probe."""
+    st = peak.get("stream") or {}
+    if not peak.get("stream_gbs"):
+        return ""
+    return (f", {peak['stream_gbs']:.1f} GB/s STREAM (copy {st.get('copy_gbs', 0):.1f}, triad {st.get('triad_gbs', 0):.1f}; "
+            f"{st.get('array_mb', '?')} MiB arrays)")
+
+
 def _run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) lines describing a run's machine, peak and libraries."""
     facts = [("run", f"{run.get('id')} ({run.get('source')})"), ("started", str(run.get("started")))]
@@ -49,8 +58,8 @@ def _run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
     if peak.get("state") == "ok":
         libs_txt = ", ".join(f"{k} {v:.0f}" for k, v in (peak.get("matmul_by_library") or {}).items())
         facts.append(("measured peak", f"{peak['matmul_gflops']:.1f} GFLOP/s float32 matmul"
-                                       f"{f' (best of {libs_txt})' if libs_txt else ''}, {peak['bandwidth_gbs']:.1f} GB/s copy "
-                                       f"({peak.get('threads') or '?'} threads)"))
+                                       f"{f' (best of {libs_txt})' if libs_txt else ''}, {peak['bandwidth_gbs']:.1f} GB/s copy"
+                                       f"{_stream_text(peak)} ({peak.get('threads') or '?'} threads)"))
     else:
         facts.append(("measured peak", str(peak.get("state", "not measured"))))
     if run.get("note"):

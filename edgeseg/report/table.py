@@ -43,6 +43,12 @@ def _delta(e: Entry, rec: Recommendation) -> str:
     return "-" if d is None else "0.00" if abs(d) < 0.005 else f"{d:+.2f}"
 
 
+def _roofline(e: Entry, rec: Recommendation) -> str:
+    x = _f(e["roofline_own_x"], ".1f", suffix="x")
+    bound = e.get("roofline_own_bound")
+    return f"{x} ({bound})" if bound and x != "-" else x
+
+
 def _speedup(e: Entry, rec: Recommendation) -> str:
     s = rec.speedup(e)
     return "-" if s is None else f"{s:.2f}x"
@@ -66,9 +72,12 @@ COLUMNS: list[Column] = [
     Column("GPU peak (MB)", lambda e, r: _f(e["gpu_mb"], ".0f"),
            "highest GPU memory of the row's process while it infers (torch's allocator peak, else NVML)", gpu=True),
     Column("size (MB)", lambda e, r: _f(e["size_mb"], ".2f"), "the artifact on disk (an IR counts its .bin)"),
-    Column("x roofline", lambda e, r: _f(e["roofline_own_x"], ".1f", suffix="x"),
-           "p50 divided by the time the model's operations take at this machine's measured matmul peak of the row's "
-           "precision (INT8 rows: the int8 peak; others: float32); 1.0x = compute-bound at peak"),
+    Column("x roofline", _roofline,
+           "p50 divided by the row's roofline time: the larger of its compute time (the model's operations at this "
+           "machine's measured matmul peak of the row's precision; INT8 rows: the int8 peak, others: float32) and "
+           "its memory time (the bytes its layers move at the row's precision over the measured STREAM bandwidth); "
+           "(compute) or (memory) says which is larger; 1.0x = at that bound. Rows measured before the memory "
+           "probe show no bound: compute only"),
     Column("row id", lambda e, r: e["id_label"], "the row's id in the results file", left=True),
     Column("state", lambda e, r: str(e["state"]), "ok, or why the row was skipped or failed", left=True),
 ]

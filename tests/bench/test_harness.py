@@ -14,7 +14,7 @@ from edgeseg.bench.results import load_results
 from edgeseg.bench.schema import check_results, state_kind
 
 SETTINGS = {"size": "64x96", "batch": [1, 2], "threads": 1, "warmup": 1, "runs": 3, "timeout": 120}
-TINY_PEAK = {"matmul_n": 128, "copy_mb": 4, "repeats": 2}
+TINY_PEAK = {"matmul_n": 128, "copy_mb": 4, "stream_mb": 4, "repeats": 2}
 
 
 def _matrix(rows, **kw):
@@ -55,6 +55,8 @@ def test_pt_and_onnx_rows_with_miou_and_crashing_rows(tiny_artifacts, tmp_path):
         assert acc["frames"] == 4 and 0.0 <= acc["miou"] <= 1.0
         assert len(acc["per_class_iou"]) == 11
         assert r["roofline_x"] is not None and r["roofline_x"] > 0
+        # the memory side: bytes moved at the row's precision, and which bound the multiple is against
+        assert r["mbytes"] > 0 and r["mbytes_precision"] == "fp32" and r["roofline_bound"] in ("compute", "memory")
     # the same weights through torch and ONNX Runtime agree on the labels of almost every pixel
     assert abs(rows["torch"]["accuracy"]["miou"] - rows["ort"]["accuracy"]["miou"]) < 0.01
     assert rows["ort"]["miou_delta_points"] == pytest.approx(
@@ -66,7 +68,7 @@ def test_pt_and_onnx_rows_with_miou_and_crashing_rows(tiny_artifacts, tmp_path):
     assert rows["oom"]["state"].startswith("failed: out of memory")
     assert rows["segv"]["state"].startswith("failed: worker killed by SIGSEGV")
     assert rows["segv"]["backend"] == "onnxruntime"  # what was measured before the crash is kept
-    assert run["peak"]["state"] == "ok" and run["peak"]["matmul_gflops"] > 0
+    assert run["peak"]["state"] == "ok" and run["peak"]["matmul_gflops"] > 0 and run["peak"]["stream_gbs"] > 0
 
 
 @pytest.mark.skipif(sys.platform == "darwin", reason="checks that Core ML rows are skipped off macOS")

@@ -45,7 +45,7 @@ def test_peak_is_the_best_gemm_library_and_names_it():
     pytest.importorskip("onnxruntime")
     from edgeseg.bench.roofline import measure_peak
 
-    p = measure_peak(threads=1, matmul_n=256, copy_mb=8, repeats=2)
+    p = measure_peak(threads=1, matmul_n=256, copy_mb=8, stream_mb=8, repeats=2)
     libs = p["matmul_by_library"]
     want = {"torch", "onnxruntime"} | ({"openvino"} if importlib.util.find_spec("openvino") else set())
     assert set(libs) == want and all(v > 0 for v in libs.values())
@@ -53,3 +53,5 @@ def test_peak_is_the_best_gemm_library_and_names_it():
     int8 = p["int8_by_library"]  # the int8 GEMM peak of the same libraries (torch has no int8 GEMM here)
     assert set(int8) == want - {"torch"} and all(v > 0 for v in int8.values())
     assert p["int8_matmul_gops"] == max(int8.values()) and p["int8_library"] == max(int8, key=int8.get)
+    st = p["stream"]  # the STREAM-like bandwidth beside the compute peaks (the roofline's memory side)
+    assert (st["array_mb"], st["threads"]) == (8, 1) and p["stream_gbs"] == max(st["copy_gbs"], st["triad_gbs"]) > 0

@@ -15,6 +15,7 @@ import numpy as np
 
 from edgeseg.bench.memory import MB
 from edgeseg.bench.stats import summarize, throughput
+from edgeseg.card import head_of
 
 
 def _sync_fn(runner: Any) -> Callable[[], None]:
@@ -44,12 +45,16 @@ def time_infer(runner: Any, batch: np.ndarray, *, warmup: int, runs: int) -> tup
     return timings, out
 
 
-def check_logits(out: Any, *, batch: int, num_classes: int, size: tuple[int, int]) -> str | None:
-    """A problem with a runner's output (wrong shape, NaN/Inf), or None when it looks right."""
+def check_logits(out: Any, *, batch: int, num_classes: int, size: tuple[int, int], head: str = "logits") -> str | None:
+    """A problem with a runner's output (wrong shape, NaN/Inf), or None when it looks right. ``head``
+    (default "logits"; ``card.extra["head"]``): a labels head's output is N x 1 x H x W uint8."""
     shape = getattr(out, "shape", None)
-    expected = (batch, num_classes, size[0], size[1])
+    labels = head != "logits"
+    expected = (batch, 1 if labels else num_classes, size[0], size[1])
     if shape is None or tuple(shape) != expected:
-        return f"logits shape {None if shape is None else tuple(shape)}, expected {expected}"
+        return f"{'labels' if labels else 'logits'} shape {None if shape is None else tuple(shape)}, expected {expected}"
+    if labels and getattr(out, "dtype", None) != np.uint8:
+        return f"labels of type {out.dtype}, expected uint8"
     bad = int((~np.isfinite(out)).sum())
     if bad:
         return f"{bad} non-finite logits (NaN/Inf) of {out.size}"
@@ -67,7 +72,8 @@ def latency_entry(runner: Any, *, batch: int, size: tuple[int, int], warmup: int
         "latency_ms": stats,
         "throughput_fps": throughput(batch, stats["mean"]),
         "timings_ms": [round(t, 4) for t in timings],
-        "output_problem": check_logits(out, batch=batch, num_classes=runner.card.num_classes, size=size),
+        "output_problem": check_logits(out, batch=batch, num_classes=runner.card.num_classes, size=size,
+                                       head=head_of(runner.card)),
     }
 
 
@@ -110,7 +116,8 @@ def model_facts(artifact: str | os.PathLike, card: Any, *, size: tuple[int, int]
     ("params") when present, else build the architecture named in the card. GFLOPs come from
     ``edgeseg.bench.flops.count_flops`` on the float model (quantization does not change the count);
     ``mbytes`` (1e6 bytes per image) from ``edgeseg.bench.traffic.layer_traffic`` at the card's
-    precision (``mbytes_precision``), the memory side of the row's roofline.
+    precision (``mbytes_precision``), with the artifact's head (``card.extra["head"]``), the memory
+    side of the row's roofline.
     """
     import torch
 
@@ -143,8 +150,11 @@ def model_facts(artifact: str | os.PathLike, card: Any, *, size: tuple[int, int]
             from edgeseg.bench.traffic import ACT_BYTES, layer_traffic
 
             precision = card.precision if card.precision in ACT_BYTES else "fp32"
+            from edgeseg.export.head import with_head
+
+            counted = with_head(model, head_of(card))  # a labels head moves a uint8 map, not C float channels
             with torch.no_grad():
-                facts["mbytes"] = round(layer_traffic(model, size=tuple(size), precision=precision)["mbytes"], 3)
+                facts["mbytes"] = round(layer_traffic(counted, size=tuple(size), precision=precision)["mbytes"], 3)
             facts["mbytes_precision"] = precision
         except Exception as e:  # noqa: BLE001
             facts["facts_problems"].append(f"mbytes: {type(e).__name__}: {e}")

@@ -4,7 +4,8 @@ One eval-mode forward pass is traced op by op (``TorchDispatchMode``, on PyTorch
 when the model can run there: shapes only). Each op that an inference engine runs as a kernel counts
 its activation inputs, its outputs and its weights once:
 
-- activations (inputs and outputs) at ``ACT_BYTES[precision]`` per element (fp32 4, fp16 2, int8 1);
+- activations (inputs and outputs) at ``ACT_BYTES[precision]`` per element (fp32 4, fp16 2, int8 1),
+  integer ones (a labels head's class ids) at their dtype's size;
 - weights (the model's parameters and buffers) at ``WEIGHT_BYTES[precision]``, except 1-D ones
   (biases, BatchNorm/PReLU vectors) at 4 bytes for int8 (int8 kernels keep int32 biases, float scales);
 - ops that move no data (views, reshapes) and the element-wise epilogues engines fuse into the
@@ -45,6 +46,11 @@ class _Counter(TorchDispatchMode):
         self.weights, self.act, self.weight, self.small, self.names = weights, act, weight, small, names
         self.layers: list[dict[str, Any]] = []
 
+    def _size(self, t: torch.Tensor) -> int:
+        """Bytes per activation element: the precision's for float tensors, the dtype's for integer
+        ones (a labels head's class ids)."""
+        return self.act if t.is_floating_point() else t.element_size()
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204 - torch's protocol
         out = func(*args, **(kwargs or {}))
         op = func.overloadpacket.__name__
@@ -55,8 +61,8 @@ class _Counter(TorchDispatchMode):
             if id(t) in self.weights:
                 w_b += t.numel() * (self.weight if t.dim() > 1 else self.small)
             else:
-                in_b += t.numel() * self.act
-        out_b = sum(t.numel() * self.act for t in _tensors(out))
+                in_b += t.numel() * self._size(t)
+        out_b = sum(t.numel() * self._size(t) for t in _tensors(out))
         self.layers.append({"name": self.names[-1] if self.names else "", "op": op, "in_bytes": in_b,
                             "out_bytes": out_b, "weight_bytes": w_b})
         return out

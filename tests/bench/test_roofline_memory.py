@@ -118,3 +118,44 @@ def test_report_says_the_bound_and_old_rows_still_render(tmp_path):
     assert "| 2.4x (memory) |" in lines["new-mem"] and "| 3.6x (compute) |" in lines["new-cmp"]
     assert "| 4.1x |" in lines["old"]
     assert "14.2 GB/s STREAM (copy 12.9, triad 14.2; 128 MiB arrays)" in md
+
+
+def test_a_labels_head_is_counted_and_its_output_checked_as_labels():
+    """The bench holds a labels artifact to its own output (N x 1 x H x W uint8) and counts the head's bytes:
+    the arg-max reads the 11 logit channels once; the low-res head never writes them at full size."""
+    import numpy as np
+
+    from edgeseg.bench.measure import check_logits
+    from edgeseg.export.head import with_head
+    from edgeseg.models import build_model
+
+    with torch.device("meta"):
+        model = build_model("cgnet", num_classes=11, m=2, n=3)
+    mb = {h: layer_traffic(with_head(model, h), size=(64, 96))["mbytes"] for h in ("logits", "labels", "labels-lowres")}
+    full = 11 * 64 * 96 * 4 / 1e6  # the full-size logits: read once more by the arg-max
+    # the arg-max reads them and writes int64 ids (ONNX ArgMax's type); the cast to uint8 is fused (free)
+    assert mb["labels"] - mb["logits"] == pytest.approx(full + 64 * 96 * 8 / 1e6)
+    # low-res: the full-size float logits are never written; the 8x12 arg-max writes int64 ids, the
+    # nearest resize reads their uint8 copy and writes the 64x96 uint8 map
+    assert mb["labels-lowres"] - mb["logits"] == pytest.approx(-full + (8 * 12 * 8 + 8 * 12 + 64 * 96) / 1e6)
+    ok = np.zeros((2, 1, 8, 12), np.uint8)
+    assert check_logits(ok, batch=2, num_classes=11, size=(8, 12), head="labels") is None
+    assert check_logits(ok.astype(np.float32), batch=2, num_classes=11, size=(8, 12), head="labels") == \
+        "labels of type float32, expected uint8"
+    assert check_logits(ok, batch=2, num_classes=11, size=(8, 12)) == "logits shape (2, 1, 8, 12), expected (2, 11, 8, 12)"
+
+
+def test_bench_measures_a_labels_artifact_without_an_output_problem(tiny_artifacts):
+    from edgeseg.backends.onnxruntime.runner import OrtRunner
+    from edgeseg.bench.measure import latency_entry, model_facts
+    from edgeseg.export.onnx import export_onnx
+    from edgeseg.train.checkpoint import load_checkpoint
+
+    model, card, _ = load_checkpoint(tiny_artifacts["pt"])
+    path = export_onnx(model, card, tiny_artifacts["dir"] / "labels.onnx", head="labels")
+    with OrtRunner(path, threads=1) as r:
+        entry = latency_entry(r, batch=1, size=tuple(card.input_size), warmup=1, runs=2)
+    assert entry["output_problem"] is None and entry["state"] == "ok"
+    facts = model_facts(path, card.replace(extra={**card.extra, "head": "labels"}), size=tuple(card.input_size))
+    logits = model_facts(tiny_artifacts["onnx"], card, size=tuple(card.input_size))
+    assert facts["mbytes"] > logits["mbytes"] > 0 and facts["mbytes_precision"] == "fp32"

@@ -16,7 +16,7 @@ import numpy as np
 
 from edgeseg._inputs import check_color, is_single_image, to_bgr
 from edgeseg._shipped import resolve_model, shipped_models
-from edgeseg.card import ModelCard
+from edgeseg.card import ModelCard, head_of
 from edgeseg.errors import EdgesegError, UnsupportedOptionError
 from edgeseg.result import Segmentation
 
@@ -92,10 +92,14 @@ class Model:
         ``color``: the channel order of numpy arrays, "rgb" (default: what PIL, imageio, matplotlib and
         torchvision give, and the order the card's models were trained in) or "bgr" (``cv2.imread``);
         paths and PIL images know their own order. uint8 is read as 0..255, floats as 0..1; other
-        ranges are refused. ``logits``: also keep the float logits (default False)."""
+        ranges are refused. ``logits``: also keep the float logits (default False; refused for an artifact
+        with a labels head, which has none)."""
         color = check_color(color)
         if not isinstance(logits, (bool, np.bool_)):
             raise EdgesegError(f"logits must be True or False, found {logits!r}")
+        if logits and head_of(self.card) != "logits":
+            raise EdgesegError(f"logits=True: {self.path} ends in a {head_of(self.card)} head (a uint8 label map, no logits); "
+                               "use a model exported with --head logits")
         if is_single_image(images):
             return self._segment(to_bgr(images, color=color), source=_source(images), logits=logits)
         if isinstance(images, np.ndarray):  # NxHxWx3

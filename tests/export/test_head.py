@@ -155,3 +155,15 @@ def test_bad_head_is_refused_before_work(tiny_ckpt, tmp_path, capsys):
     with pytest.raises(EdgesegError, match="--head labels-lowres: 'plain' has no forward_lowres"):
         with_head(torch.nn.Conv2d(3, 11, 1), "labels-lowres", arch="'plain'")
     assert not list(tmp_path.iterdir())
+
+
+def test_the_python_api_segments_with_a_labels_artifact_and_refuses_logits(exports, arts):
+    import edgeseg
+
+    frame = arts.frames(1, seed=4)[0]
+    with edgeseg.load(exports["labels"]) as m, edgeseg.load(exports["logits"]) as ref:
+        got, want = m.predict(frame, color="bgr"), ref.predict(frame, color="bgr")
+        np.testing.assert_array_equal(got.labels, want.labels)
+        with pytest.raises(EdgesegError, match=r"logits=True: .*labels\.onnx ends in a labels head \(a uint8 label map, "
+                                               r"no logits\); use a model exported with --head logits"):
+            m.predict(frame, logits=True)

@@ -8,7 +8,7 @@ ONNX Runtime (INT8 simulated around float kernels) and FP16 on a CPU (no fast FP
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -58,8 +58,19 @@ def on_gpu(row: dict[str, Any]) -> bool:
     return any("cuda" in p or "tensorrt" in p for p in providers)
 
 
+#: How a path name and a chart label say an artifact's head (``card.extra["head"]``); logits: nothing.
+HEAD_WORDS = {"labels": (", labels out", " lab"), "labels-lowres": (", low-res labels out", " lab-lr")}
+
+
 def describe(row: dict[str, Any]) -> PathInfo:
-    """The deployment path of a results row (``edgeseg.bench`` schema)."""
+    """The deployment path of a results row (``edgeseg.bench`` schema), with its head when it ends in
+    labels ("OpenVINO INT8 from the QAT model, labels out")."""
+    info = _describe(row)
+    words = HEAD_WORDS.get(((row.get("card") or {}).get("extra") or {}).get("head"))
+    return info if words is None else replace(info, name=info.name + words[0], short=info.short + words[1])
+
+
+def _describe(row: dict[str, Any]) -> PathInfo:
     backend = row.get("backend") or ""
     prec = str(row.get("precision") or "?")
     P = prec.upper()

@@ -28,7 +28,9 @@ class Runner(Protocol):
     - ``backend``: the spec name ("torch", "onnxruntime", "openvino", "tensorrt", "coreml").
     - ``precision``: "fp32", "fp16" or "int8".
     - ``input_size``: (H, W) the artifact accepts, or None when any size works.
-    - ``infer(batch)``: NCHW float32 -> NCHW float32 logits (host numpy arrays).
+    - ``infer(batch)``: NCHW float32 -> NCHW float32 logits (host numpy arrays); an artifact whose card
+      records a labels head (``card.extra["head"]``, ``edgeseg export --head labels``) gives
+      N x 1 x H x W uint8 label maps instead (``edgeseg.segment.logits_to_labels`` takes both).
     """
 
     card: ModelCard
@@ -136,7 +138,8 @@ class BaseRunner:
         return self._batch
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        """NCHW float32 -> NCHW float32 logits. Batches beyond the artifact's batch limits run in chunks."""
+        """NCHW float32 -> NCHW float32 logits (a labels head: N x 1 x H x W uint8). Batches beyond the
+        artifact's batch limits run in chunks."""
         if self._closed:
             raise EdgesegError(f"{self.name} is closed: infer() after close()")
         x = check_batch(batch, where=self.name)

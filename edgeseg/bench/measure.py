@@ -147,18 +147,33 @@ def model_facts(artifact: str | os.PathLike, card: Any, *, size: tuple[int, int]
         except Exception as e:  # noqa: BLE001
             facts["facts_problems"].append(f"gflops: {type(e).__name__}: {e}")
         try:
-            from edgeseg.bench.traffic import ACT_BYTES, layer_traffic
-
-            precision = card.precision if card.precision in ACT_BYTES else "fp32"
-            from edgeseg.export.head import with_head
-
-            counted = with_head(model, head_of(card))  # a labels head moves a uint8 map, not C float channels
-            with torch.no_grad():
-                facts["mbytes"] = round(layer_traffic(counted, size=tuple(size), precision=precision)["mbytes"], 3)
-            facts["mbytes_precision"] = precision
+            facts.update(_traffic_facts(model, card, size=size))
         except Exception as e:  # noqa: BLE001
             facts["facts_problems"].append(f"mbytes: {type(e).__name__}: {e}")
     return facts
+
+
+def _traffic_facts(model: Any, card: Any, *, size: tuple[int, int]) -> dict[str, Any]:
+    """``mbytes`` / ``mbytes_precision`` of ``model`` with the card's head at the card's precision, counted
+    on a shapes-only (meta device) copy of the architecture when it builds there, else on ``model``."""
+    import torch
+
+    from edgeseg.bench.traffic import ACT_BYTES, layer_traffic
+    from edgeseg.export.head import with_head
+    from edgeseg.models import build_model
+
+    precision = card.precision if card.precision in ACT_BYTES else "fp32"
+    try:
+        with torch.device("meta"):
+            shapes = build_model(card.arch, num_classes=card.num_classes, **card.arch_args)
+    except Exception:  # noqa: BLE001 - an architecture that cannot build on meta: count the real model
+        shapes = model
+    counted = with_head(shapes, head_of(card))  # a labels head moves a uint8 map, not C float channels
+    try:
+        mbytes = layer_traffic(counted, size=tuple(size), precision=precision)["mbytes"]
+    except (NotImplementedError, RuntimeError):  # an op without a meta kernel
+        mbytes = layer_traffic(with_head(model, head_of(card)), size=tuple(size), precision=precision)["mbytes"]
+    return {"mbytes": round(mbytes, 3), "mbytes_precision": precision}
 
 
 def build_seconds(card: Any) -> float | None:

@@ -43,7 +43,8 @@ def measure_peak(
     each. ``int8_matmul_gops`` (CPU only) is the best int8 GEMM of the same libraries
     (``int8_by_library``), None when neither is installed. ``stream`` / ``stream_gbs``: the STREAM-like
     host memory bandwidth (``stream_bandwidth`` with ``stream_mb`` MiB arrays, default 128, at the same
-    thread count), what the memory side of the roofline divides by. Run it in its own process.
+    thread count; on a GPU the device copy instead), what the memory side of the roofline divides by.
+    Run it in its own process.
     """
     import torch
 
@@ -88,10 +89,15 @@ def measure_peak(
             sync()
             best_c = min(best_c, time.perf_counter() - t0)
         gbs = 2.0 * n * 4 / best_c / 1e9
-    stream = stream_bandwidth(threads=torch.get_num_threads() if dev.type == "cpu" else 1, mb=stream_mb, repeats=repeats)
+    if dev.type == "cpu":
+        stream = stream_bandwidth(threads=torch.get_num_threads(), mb=stream_mb, repeats=repeats)
+        stream_gbs = max(stream["copy_gbs"], stream["triad_gbs"])
+    else:  # a GPU's rows move their bytes in device memory: the device copy above is their bandwidth
+        stream = {"copy_gbs": round(gbs, 2), "triad_gbs": None, "array_mb": copy_mb, "device": str(dev)}
+        stream_gbs = round(gbs, 2)
     return {
         "stream": stream,
-        "stream_gbs": max(stream["copy_gbs"], stream["triad_gbs"]),
+        "stream_gbs": stream_gbs,
         "matmul_gflops": round(gflops, 2),
         "matmul_library": library,
         "matmul_by_library": by_lib,

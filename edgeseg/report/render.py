@@ -34,8 +34,8 @@ def _stream_text(peak: dict[str, Any]) -> str:
     st = peak.get("stream") or {}
     if not peak.get("stream_gbs"):
         return ""
-    return (f", {peak['stream_gbs']:.1f} GB/s STREAM (copy {st.get('copy_gbs', 0):.1f}, triad {st.get('triad_gbs', 0):.1f}; "
-            f"{st.get('array_mb', '?')} MiB arrays)")
+    parts = [f"{k} {st[k + '_gbs']:.1f}" for k in ("copy", "triad") if isinstance(st.get(k + "_gbs"), (int, float))]
+    return f", {peak['stream_gbs']:.1f} GB/s STREAM ({', '.join(parts)}; {st.get('array_mb', '?')} MiB arrays)"
 
 
 def _run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:

@@ -159,3 +159,12 @@ def test_bench_measures_a_labels_artifact_without_an_output_problem(tiny_artifac
     facts = model_facts(path, card.replace(extra={**card.extra, "head": "labels"}), size=tuple(card.input_size))
     logits = model_facts(tiny_artifacts["onnx"], card, size=tuple(card.input_size))
     assert facts["mbytes"] > logits["mbytes"] > 0 and facts["mbytes_precision"] == "fp32"
+
+
+def test_a_gpu_peak_without_a_triad_renders():
+    """On a GPU the device copy is the rows' bandwidth (no numpy triad): the report's peak line still reads."""
+    from edgeseg.report.render import _stream_text
+
+    gpu = {"stream_gbs": 3200.0, "stream": {"copy_gbs": 3200.0, "triad_gbs": None, "array_mb": 256, "device": "cuda"}}
+    assert _stream_text(gpu) == ", 3200.0 GB/s STREAM (copy 3200.0; 256 MiB arrays)"
+    assert _stream_text({"bandwidth_gbs": 40.0}) == ""  # a peak from before the probe

@@ -1,8 +1,8 @@
-"""Default output names that carry the precision, and the guard against overwriting another precision.
+"""Default output names that carry the precision, and reading the precision an existing artifact records.
 
 ``edgeseg build m.onnx --backend onnxruntime`` writes ``m.fp32.ort.onnx`` and ``--int8`` writes
-``m.int8.ort.onnx``, so the two builds of one model never overwrite each other. An existing output
-of another precision is replaced only with ``--force``.
+``m.int8.ort.onnx``, so the two builds of one model never overwrite each other. Whether an existing
+output may be replaced is the output policy's call (``commands/_policy.py``), from the card on disk.
 """
 
 from __future__ import annotations
@@ -79,16 +79,3 @@ def artifact_precision(path: str | Path) -> str | None:
     except Exception:  # noqa: BLE001 - an unreadable file is not ours to judge
         return None
     return None
-
-
-def check_overwrite(output: str | Path, *, precision: str, force: bool) -> None:
-    """Refuse to replace an existing artifact of another precision unless ``force``."""
-    p = Path(output)
-    if force or not p.exists():
-        return
-    old = artifact_precision(p)
-    if old is not None and old != precision:
-        raise EdgesegError(
-            f"{p} exists and is a {old.upper()} build; this {precision.upper()} build would overwrite it "
-            "(give another -o, or --force to replace it)"
-        )

@@ -88,10 +88,18 @@ def viewers(port: int, n: int, stuck: int, seconds: float) -> None:
                 c["first"] = c["first"] or now
                 c["last"] = now
                 c["parts"] += k
-            c["tail"] = buf[-(len(BOUNDARY) - 1):]
+            c["tail"] = buf[-(len(BOUNDARY) - 1) :]
             c["bytes"] += len(data)
-    fps = [(c["parts"] - 1) / (c["last"] - c["first"]) if c["parts"] > 1 and c["last"] > c["first"] else 0.0 for c in clients]
-    print(json.dumps({"fps": fps, "parts": [c["parts"] for c in clients], "bytes": [c["bytes"] for c in clients]}), flush=True)
+    fps = [
+        (c["parts"] - 1) / (c["last"] - c["first"]) if c["parts"] > 1 and c["last"] > c["first"] else 0.0
+        for c in clients
+    ]
+    print(
+        json.dumps(
+            {"fps": fps, "parts": [c["parts"] for c in clients], "bytes": [c["bytes"] for c in clients]}
+        ),
+        flush=True,
+    )
     for s in keep:
         s.close()
 
@@ -116,9 +124,18 @@ def make_inputs(folder: Path, frames: int, size: tuple[int, int]) -> tuple[Path,
         writer.write(scenes[i][0])
     writer.release()
     torch.manual_seed(0)
-    card = ModelCard(arch="cgnet", arch_args={"m": 2, "n": 3}, num_classes=11, class_names=CAMVID.class_names,
-                     palette=CAMVID.palette, ignore_index=CAMVID.ignore_index, input_size=(120, 160))
-    ckpt = save_checkpoint(folder / "small_cgnet.pt", model=build_model("cgnet", num_classes=11, m=2, n=3).eval(), card=card)
+    card = ModelCard(
+        arch="cgnet",
+        arch_args={"m": 2, "n": 3},
+        num_classes=11,
+        class_names=CAMVID.class_names,
+        palette=CAMVID.palette,
+        ignore_index=CAMVID.ignore_index,
+        input_size=(120, 160),
+    )
+    ckpt = save_checkpoint(
+        folder / "small_cgnet.pt", model=build_model("cgnet", num_classes=11, m=2, n=3).eval(), card=card
+    )
     return clip, ckpt
 
 
@@ -138,13 +155,22 @@ def run_level(runner, clip: Path, n: int, stuck: int) -> dict:
                 time.sleep(0.01)
         renders.append(time.perf_counter())
 
-    loop = CameraLoop(runner, str(clip), CameraOptions(headless=True, serve=serve), on_render=on_render,
-                      handle_signals=False, log=lambda m: None)
+    loop = CameraLoop(
+        runner,
+        str(clip),
+        CameraOptions(headless=True, serve=serve),
+        on_render=on_render,
+        handle_signals=False,
+        log=lambda m: None,
+    )
     loop_ref.append(loop)
     proc = None
     if want:
-        proc = subprocess.Popen([sys.executable, __file__, "--_viewers", str(loop.publisher.server.port), str(n), str(stuck)],
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--_viewers", str(loop.publisher.server.port), str(n), str(stuck)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
     result: dict = {}
     cpu0 = time.process_time()
     t = threading.Thread(target=lambda: result.update(stats=loop.run()), daemon=True)
@@ -154,9 +180,13 @@ def run_level(runner, clip: Path, n: int, stuck: int) -> dict:
     out = {"viewers": n, "stuck": stuck}
     stats = result["stats"]
     span = renders[-1] - renders[1] if len(renders) > 2 else 0.0
-    out["loop_fps"] = round((len(renders) - 2) / span, 3) if span > 0 else 0.0  # from the first frame after the gate
+    out["loop_fps"] = (
+        round((len(renders) - 2) / span, 3) if span > 0 else 0.0
+    )  # from the first frame after the gate
     out["rendered"] = stats.rendered
-    out["process_cpu_ms_per_frame"] = round(cpu * 1000.0 / max(stats.rendered, 1), 3)  # loop + server threads, all cores
+    out["process_cpu_ms_per_frame"] = round(
+        cpu * 1000.0 / max(stats.rendered, 1), 3
+    )  # loop + server threads, all cores
     out["jpegs_encoded"] = loop.publisher.hub.encoded
     out["server"] = loop.publisher.server.counters()
     if proc is not None:
@@ -164,7 +194,11 @@ def run_level(runner, clip: Path, n: int, stuck: int) -> dict:
         got = json.loads(lines[-1])
         fps = got["fps"]
         if fps:
-            out["viewer_fps"] = {"min": round(min(fps), 3), "median": round(statistics.median(fps), 3), "max": round(max(fps), 3)}
+            out["viewer_fps"] = {
+                "min": round(min(fps), 3),
+                "median": round(statistics.median(fps), 3),
+                "max": round(max(fps), 3),
+            }
             out["viewer_parts_median"] = statistics.median(got["parts"])
         if stuck:
             out["stuck_dropped"] = loop.publisher.server.dropped >= stuck
@@ -179,7 +213,9 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "camera_serve_load.json"))
-    ap.add_argument("--check", action="store_true", help="exit 1 when 50 viewers leave < 0.9x of the loop FPS")
+    ap.add_argument(
+        "--check", action="store_true", help="exit 1 when 50 viewers leave < 0.9x of the loop FPS"
+    )
     ap.add_argument("--_viewers", nargs=3, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._viewers:
@@ -200,15 +236,27 @@ def main() -> int:
                     name = f"{n} viewers" if kind == "viewers" else "1 never-reading viewer"
                     r = run_level(runner, clip, n, stuck)
                     runs.setdefault(name, []).append(r)
-                    print(f"[{rep + 1}/{args.repeats}] {name:>24}: loop {r['loop_fps']:6.1f} fps"
-                          + (f", viewers {r['viewer_fps']['min']:.1f}..{r['viewer_fps']['max']:.1f} fps" if "viewer_fps" in r else "")
-                          + (f", dropped: {r['stuck_dropped']}" if "stuck_dropped" in r else ""), flush=True)
+                    print(
+                        f"[{rep + 1}/{args.repeats}] {name:>24}: loop {r['loop_fps']:6.1f} fps"
+                        + (
+                            f", viewers {r['viewer_fps']['min']:.1f}..{r['viewer_fps']['max']:.1f} fps"
+                            if "viewer_fps" in r
+                            else ""
+                        )
+                        + (f", dropped: {r['stuck_dropped']}" if "stuck_dropped" in r else ""),
+                        flush=True,
+                    )
     base = statistics.median(r["loop_fps"] for r in runs["0 viewers"])
     summary = {}
     for name, rs in runs.items():
         med = statistics.median(r["loop_fps"] for r in rs)
-        summary[name] = {"loop_fps_median": round(med, 3), "ratio_to_none": round(med / base, 4) if base else None,
-                         "process_cpu_ms_per_frame_median": round(statistics.median(r["process_cpu_ms_per_frame"] for r in rs), 3)}
+        summary[name] = {
+            "loop_fps_median": round(med, 3),
+            "ratio_to_none": round(med / base, 4) if base else None,
+            "process_cpu_ms_per_frame_median": round(
+                statistics.median(r["process_cpu_ms_per_frame"] for r in rs), 3
+            ),
+        }
         vf = [r["viewer_fps"]["median"] for r in rs if "viewer_fps" in r]
         if vf:
             summary[name]["viewer_fps_median"] = round(statistics.median(vf), 3)
@@ -217,27 +265,42 @@ def main() -> int:
             summary[name]["stuck_dropped_every_run"] = all(r.get("stuck_dropped") for r in rs)
     top = f"{max(int(v) for v in args.levels.split(','))} viewers"
     ratio = summary[top]["ratio_to_none"]
-    cpu = next((ln.split(":", 1)[1].strip() for ln in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-                if ln.startswith("Model name")), platform.processor())
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
+            if ln.startswith("Model name")
+        ),
+        platform.processor(),
+    )
     import cv2
 
     doc = {
         "benchmark": "camera_serve_load",
         "command": " ".join(["python benchmarks/camera_serve_load.py", *sys.argv[1:]]),
-        "cpu_model": cpu, "cpu_count": os.cpu_count(), "loadavg_before": [round(x, 2) for x in load_before],
+        "cpu_model": cpu,
+        "cpu_count": os.cpu_count(),
+        "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(), "opencv": cv2.__version__,
-        "model": "random-init CGNet m=2 n=3, input 120x160, torch FP32", "threads": args.threads,
+        "python": platform.python_version(),
+        "opencv": cv2.__version__,
+        "model": "random-init CGNet m=2 n=3, input 120x160, torch FP32",
+        "threads": args.threads,
         "clip": {"frames": args.frames, "size": [h, w], "codec": "mp4v"},
         "serve": {"send_timeout_s": 1.0, "jpeg_quality": 80, "host": "127.0.0.1"},
-        "repeats": args.repeats, "target": f"loop FPS with {top} >= {TARGET}x of none",
-        "ratio": ratio, "meets_target": bool(ratio is not None and ratio >= TARGET),
-        "summary": summary, "runs": runs,
+        "repeats": args.repeats,
+        "target": f"loop FPS with {top} >= {TARGET}x of none",
+        "ratio": ratio,
+        "meets_target": bool(ratio is not None and ratio >= TARGET),
+        "summary": summary,
+        "runs": runs,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"loop FPS: none {base:.1f}, {top} {summary[top]['loop_fps_median']:.1f} -> ratio {ratio} (target >= {TARGET}); "
-          f"wrote {args.out}")
+    print(
+        f"loop FPS: none {base:.1f}, {top} {summary[top]['loop_fps_median']:.1f} -> ratio {ratio} (target >= {TARGET}); "
+        f"wrote {args.out}"
+    )
     return 1 if args.check and not doc["meets_target"] else 0
 
 

@@ -77,10 +77,19 @@ def default_model(folder: Path, size: tuple[int, int]) -> Path:
     from edgeseg.train.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
-    card = ModelCard(arch="cgnet", num_classes=11, class_names=CAMVID.class_names, palette=CAMVID.palette,
-                     ignore_index=CAMVID.ignore_index, input_size=size, arch_args={"m": 3, "n": 21},
-                     source="random-init CGNet (benchmarks/camera_throughput.py)")
-    return save_checkpoint(folder / "cgnet_random.pt", model=build_model("cgnet", num_classes=11).eval(), card=card)
+    card = ModelCard(
+        arch="cgnet",
+        num_classes=11,
+        class_names=CAMVID.class_names,
+        palette=CAMVID.palette,
+        ignore_index=CAMVID.ignore_index,
+        input_size=size,
+        arch_args={"m": 3, "n": 21},
+        source="random-init CGNet (benchmarks/camera_throughput.py)",
+    )
+    return save_checkpoint(
+        folder / "cgnet_random.pt", model=build_model("cgnet", num_classes=11).eval(), card=card
+    )
 
 
 class CpuTimed:
@@ -88,7 +97,12 @@ class CpuTimed:
     (on a shared machine wall time depends on the neighbours; CPU time much less)."""
 
     def __init__(self, runner) -> None:
-        self.runner, self.card, self.backend, self.precision = runner, runner.card, runner.backend, runner.precision
+        self.runner, self.card, self.backend, self.precision = (
+            runner,
+            runner.card,
+            runner.backend,
+            runner.precision,
+        )
         self.input_size = runner.input_size
         self.cpu_s, self.calls = 0.0, 0
 
@@ -114,8 +128,12 @@ def pure_inference(runner, frames: list, size: tuple[int, int]) -> dict:
         times.append(time.perf_counter() - t)
         del b
     total = sum(times)
-    return {"fps": len(frames) / total, "seconds": total, "infer_ms_p50": 1000 * statistics.median(times),
-            "infer_cpu_ms_mean": 1000 * timed.cpu_s / timed.calls}
+    return {
+        "fps": len(frames) / total,
+        "seconds": total,
+        "infer_ms_p50": 1000 * statistics.median(times),
+        "infer_cpu_ms_mean": 1000 * timed.cpu_s / timed.calls,
+    }
 
 
 def camera_loop(runner, clip: Path, size: tuple[int, int]) -> dict:
@@ -133,7 +151,9 @@ def camera_loop(runner, clip: Path, size: tuple[int, int]) -> dict:
         "infer_ms_p50": d["latency_ms"]["inference"]["p50"],
         "e2e_ms_p50": d["latency_ms"]["end_to_end"]["p50"],
         # share of the loop's time the inference thread was inferring (1.0 = nothing else on its path)
-        "infer_busy": sum(stats.infer_ms) / 1000.0 / (stats.rendered / stats.loop_fps) if stats.loop_fps else None,
+        "infer_busy": sum(stats.infer_ms) / 1000.0 / (stats.rendered / stats.loop_fps)
+        if stats.loop_fps
+        else None,
         "infer_cpu_ms_mean": 1000 * timed.cpu_s / max(timed.calls, 1),
     }
 
@@ -142,9 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     from edgeseg.commands._args import parse_size
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=None, help="any runner path (default: shipped CGNet or a random full-size CGNet)")
+    ap.add_argument(
+        "--model", default=None, help="any runner path (default: shipped CGNet or a random full-size CGNet)"
+    )
     ap.add_argument("--frames", type=int, default=200)
-    ap.add_argument("--size", type=parse_size, default=(360, 480), help="clip and inference size HxW (default 360x480)")
+    ap.add_argument(
+        "--size", type=parse_size, default=(360, 480), help="clip and inference size HxW (default 360x480)"
+    )
     ap.add_argument("--threads", type=int, default=1, help="runner CPU threads (default 1)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "camera_throughput.json"))
@@ -176,11 +200,13 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     loop.append(camera_loop(runner, clip, size))
                     pure.append(pure_inference(runner, frames, size))
-                print(f"repeat {r + 1}/{args.repeats}: pure inference {pure[-1]['fps']:.2f} fps, "
-                      f"camera loop {loop[-1]['fps']:.2f} fps ({loop[-1]['fps_wall']:.2f} fps incl. start/stop), "
-                      f"ratio {loop[-1]['fps'] / pure[-1]['fps']:.3f}, inference thread busy {loop[-1]['infer_busy']:.1%}, "
-                      f"CPU ms per inference {pure[-1]['infer_cpu_ms_mean']:.1f} pure / {loop[-1]['infer_cpu_ms_mean']:.1f} loop",
-                      flush=True)
+                print(
+                    f"repeat {r + 1}/{args.repeats}: pure inference {pure[-1]['fps']:.2f} fps, "
+                    f"camera loop {loop[-1]['fps']:.2f} fps ({loop[-1]['fps_wall']:.2f} fps incl. start/stop), "
+                    f"ratio {loop[-1]['fps'] / pure[-1]['fps']:.3f}, inference thread busy {loop[-1]['infer_busy']:.1%}, "
+                    f"CPU ms per inference {pure[-1]['infer_cpu_ms_mean']:.1f} pure / {loop[-1]['infer_cpu_ms_mean']:.1f} loop",
+                    flush=True,
+                )
             backend, precision = runner.backend, runner.precision
     pure_fps = statistics.median(p["fps"] for p in pure)
     loop_fps = statistics.median(x["fps"] for x in loop)
@@ -189,21 +215,37 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "camera_throughput",
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
         "model": str(model) if args.model or model == SHIPPED else "random-init CGNet m=3 n=21 (full size)",
-        "backend": backend, "precision": precision, "threads": args.threads,
-        "frames": args.frames, "size": list(args.size), "repeats": args.repeats,
-        "pure_inference_fps": round(pure_fps, 3), "camera_loop_fps": round(loop_fps, 3),
-        "ratio": round(ratio, 4), "target": TARGET, "meets_target": ratio >= TARGET,
+        "backend": backend,
+        "precision": precision,
+        "threads": args.threads,
+        "frames": args.frames,
+        "size": list(args.size),
+        "repeats": args.repeats,
+        "pure_inference_fps": round(pure_fps, 3),
+        "camera_loop_fps": round(loop_fps, 3),
+        "ratio": round(ratio, 4),
+        "target": TARGET,
+        "meets_target": ratio >= TARGET,
         "infer_busy_median": round(statistics.median(x["infer_busy"] for x in loop), 4),
-        "infer_cpu_ms_median": {"pure_inference": round(statistics.median(p["infer_cpu_ms_mean"] for p in pure), 2),
-                                "camera_loop": round(statistics.median(x["infer_cpu_ms_mean"] for x in loop), 2)},
+        "infer_cpu_ms_median": {
+            "pure_inference": round(statistics.median(p["infer_cpu_ms_mean"] for p in pure), 2),
+            "camera_loop": round(statistics.median(x["infer_cpu_ms_mean"] for x in loop), 2),
+        },
         "runs": {"pure_inference": pure, "camera_loop": loop},
-        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
-                    "loadavg_start": [round(x, 2) for x in load_start], "loadavg_end": [round(x, 2) for x in os.getloadavg()]},
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "loadavg_start": [round(x, 2) for x in load_start],
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        },
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     atomic_write_json(args.out, result)
-    print(f"pure inference {pure_fps:.2f} fps, camera loop {loop_fps:.2f} fps: ratio {ratio:.3f} "
-          f"(target >= {TARGET}) -> {'met' if ratio >= TARGET else 'MISSED'}; wrote {args.out}")
+    print(
+        f"pure inference {pure_fps:.2f} fps, camera loop {loop_fps:.2f} fps: ratio {ratio:.3f} "
+        f"(target >= {TARGET}) -> {'met' if ratio >= TARGET else 'MISSED'}; wrote {args.out}"
+    )
     return 1 if args.check and ratio < TARGET else 0
 
 

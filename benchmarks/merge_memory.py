@@ -25,9 +25,17 @@ from edgeseg.bench.schema import new_run_id, now_iso
 
 def merge(base: dict, mems: list[dict]) -> dict:
     rows: dict = {}
-    make = {r["id"]: r["make"] for mem in mems for r in mem["rows"] if r.get("make")}  # recorded whatever the row's state
+    make = {
+        r["id"]: r["make"] for mem in mems for r in mem["rows"] if r.get("make")
+    }  # recorded whatever the row's state
     for mem in mems:  # later runs win, for the rows they measured
-        rows.update({r["id"]: r for r in mem["rows"] if r.get("state") == "ok" and (r.get("memory") or {}).get("rss_source")})
+        rows.update(
+            {
+                r["id"]: r
+                for r in mem["rows"]
+                if r.get("state") == "ok" and (r.get("memory") or {}).get("rss_source")
+            }
+        )
     ids = ", ".join(m["id"] for m in mems)
     run = copy.deepcopy(base)
     differ, missing = [], []
@@ -45,17 +53,26 @@ def merge(base: dict, mems: list[dict]) -> dict:
             differ.append(f"{row['id']} {a:.2f}/{b:.2f} MB")
     run["id"] = new_run_id()
     run["started"], run["finished"] = now_iso(), now_iso()
-    run["matrix"] = {**(base.get("matrix") or {}), "workdir": (mems[-1].get("matrix") or {}).get("workdir", ".")}
-    run["note"] = (f"latency, throughput, mIoU and peak from run {base['id']} (5 rounds, quiet machine); memory and make "
-                   f"steps from run(s) {ids} (cgnet_cpu_memory.yaml, 1 round, artifacts rebuilt, machine shared: its "
-                   f"latencies are not used)" + (f"; no memory for {', '.join(missing)}" if missing else "")
-                   + (f"; file sizes differ (earlier/rebuilt): {', '.join(differ)}" if differ else ""))
+    run["matrix"] = {
+        **(base.get("matrix") or {}),
+        "workdir": (mems[-1].get("matrix") or {}).get("workdir", "."),
+    }
+    run["note"] = (
+        f"latency, throughput, mIoU and peak from run {base['id']} (5 rounds, quiet machine); memory and make "
+        f"steps from run(s) {ids} (cgnet_cpu_memory.yaml, 1 round, artifacts rebuilt, machine shared: its "
+        f"latencies are not used)"
+        + (f"; no memory for {', '.join(missing)}" if missing else "")
+        + (f"; file sizes differ (earlier/rebuilt): {', '.join(differ)}" if differ else "")
+    )
     return run
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("results", help="results file whose latest run gives latency and mIoU; the merged run is appended here")
+    ap.add_argument(
+        "results",
+        help="results file whose latest run gives latency and mIoU; the merged run is appended here",
+    )
     ap.add_argument("memory", help="results file whose runs give memory (later runs win per row)")
     args = ap.parse_args(argv)
     base = load_results(args.results)["runs"][-1]

@@ -52,9 +52,15 @@ def main(argv: list[str] | None = None) -> int:
 
     card = card_from_onnx(args.onnx)
     with tempfile.TemporaryDirectory() as tmp:
-        plain = build_onnxruntime(args.onnx, output=Path(tmp) / "plain.onnx", rewrite=False, log=lambda s: None)
+        plain = build_onnxruntime(
+            args.onnx, output=Path(tmp) / "plain.onnx", rewrite=False, log=lambda s: None
+        )
         rewritten = build_onnxruntime(args.onnx, output=Path(tmp) / "rewritten.onnx", log=lambda s: None)
-        variants = {"export as is": args.onnx, "build --no-rewrite": plain.path, "build (rewrites)": rewritten.path}
+        variants = {
+            "export as is": args.onnx,
+            "build --no-rewrite": plain.path,
+            "build (rewrites)": rewritten.path,
+        }
         sessions = {k: _session(p, args.threads) for k, p in variants.items()}
         x = np.random.default_rng(0).random((1, 3, *card.input_size), dtype=np.float32)
         feed = {"input": x}
@@ -69,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):
             for name, sess in sessions.items():
                 best[name] = min(best[name], _median_ms(sess, feed, args.runs))
-    print(f"\n{card.arch} {card.input_size[0]}x{card.input_size[1]}, batch 1, {args.threads} threads; "
-          f"best of {args.rounds} round medians ({args.runs} runs each)")
+    print(
+        f"\n{card.arch} {card.input_size[0]}x{card.input_size[1]}, batch 1, {args.threads} threads; "
+        f"best of {args.rounds} round medians ({args.runs} runs each)"
+    )
     base = best["export as is"]
     for name, ms in best.items():
         print(f"{name:<20} {ms:7.2f} ms   {base / ms:4.2f}x the export")

@@ -120,12 +120,24 @@ def _frames(calib) -> list[np.ndarray]:
 
 
 def _row(rid: str, tool: str, evaluator: str, res: dict, **facts: Any) -> dict[str, Any]:
-    return {"id": rid, "tool": tool, **facts, "evaluator": evaluator, "miou": round(float(res["miou"]), 6),
-            "per_class_iou": {k: (None if v is None else round(float(v), 6)) for k, v in res["per_class_iou"].items()},
-            "frames": res["frames"], "eval_s": res["seconds"], **({"vs_fp32": res["vs_fp32"]} if "vs_fp32" in res else {})}
+    return {
+        "id": rid,
+        "tool": tool,
+        **facts,
+        "evaluator": evaluator,
+        "miou": round(float(res["miou"]), 6),
+        "per_class_iou": {
+            k: (None if v is None else round(float(v), 6)) for k, v in res["per_class_iou"].items()
+        },
+        "frames": res["frames"],
+        "eval_s": res["seconds"],
+        **({"vs_fp32": res["vs_fp32"]} if "vs_fp32" in res else {}),
+    }
 
 
-def _edgeseg_rows(model, card, calib, val, tmp: Path, *, methods, modes, threads: int, ev: Callable, log) -> list[dict]:
+def _edgeseg_rows(
+    model, card, calib, val, tmp: Path, *, methods, modes, threads: int, ev: Callable, log
+) -> list[dict]:
     from edgeseg.backends import open_runner
     from edgeseg.quant.bias_correction import correct_bias
     from edgeseg.quant.calibrate import apply_amax, collect_statistics
@@ -144,15 +156,25 @@ def _edgeseg_rows(model, card, calib, val, tmp: Path, *, methods, modes, threads
             qmodel = copy.deepcopy(base)
             apply_amax(qmodel, stats, method)
             correct_bias(qmodel, calib.batches(), mode=mode, total=calib.num_batches(), progress=False)
-            qcard = quantized_card(card, method=method, calib_facts=calib_facts(calib), placement=placement,
-                                   bias_correction=mode)
+            qcard = quantized_card(
+                card, method=method, calib_facts=calib_facts(calib), placement=placement, bias_correction=mode
+            )
             path = export_qdq_onnx(qmodel, qcard, tmp / f"edgeseg_{method}_{mode}.onnx")
             q_s = time.perf_counter() - t0 + stats_s
             with open_runner(path, threads=threads) as runner:
                 res = ev(runner, f"{method}/{mode}")
-            rows.append(_row(f"edgeseg {method} / bc {mode}", "edgeseg", "onnxruntime (exported Q/DQ ONNX)", res,
-                             calibration=method, bias_correction=mode, quantize_s=round(q_s, 1),
-                             bytes=path.stat().st_size))
+            rows.append(
+                _row(
+                    f"edgeseg {method} / bc {mode}",
+                    "edgeseg",
+                    "onnxruntime (exported Q/DQ ONNX)",
+                    res,
+                    calibration=method,
+                    bias_correction=mode,
+                    quantize_s=round(q_s, 1),
+                    bytes=path.stat().st_size,
+                )
+            )
             log(rows[-1])
     return rows
 
@@ -163,17 +185,32 @@ def _default_row(args, card, tmp: Path, *, ev: Callable, log) -> dict:
     from edgeseg.quant import quantize
 
     t0 = time.perf_counter()
-    out = quantize(args.checkpoint, calib=args.data, num_calib=args.calib_num, calib_batch=args.calib_batch,
-                   size=tuple(card.input_size), output=tmp / "edgeseg_default.onnx", device="cpu", progress=False,
-                   log=lambda s: None)
+    out = quantize(
+        args.checkpoint,
+        calib=args.data,
+        num_calib=args.calib_num,
+        calib_batch=args.calib_batch,
+        size=tuple(card.input_size),
+        output=tmp / "edgeseg_default.onnx",
+        device="cpu",
+        progress=False,
+        log=lambda s: None,
+    )
     q_s = time.perf_counter() - t0
     qcard = card_from_onnx(out)
     with open_runner(out, threads=args.threads) as runner:
         res = ev(runner, "default")
-    row = _row("edgeseg default", "edgeseg", "onnxruntime (exported Q/DQ ONNX)", res,
-               calibration=qcard.calibration["method"], bias_correction=qcard.calibration["bias_correction"],
-               quantize_s=round(q_s, 1), bytes=out.stat().st_size,
-               command=f"edgeseg quantize {args.checkpoint} --calib {args.data} --calib-num {args.calib_num}")
+    row = _row(
+        "edgeseg default",
+        "edgeseg",
+        "onnxruntime (exported Q/DQ ONNX)",
+        res,
+        calibration=qcard.calibration["method"],
+        bias_correction=qcard.calibration["bias_correction"],
+        quantize_s=round(q_s, 1),
+        bytes=out.stat().st_size,
+        command=f"edgeseg quantize {args.checkpoint} --calib {args.data} --calib-num {args.calib_num}",
+    )
     log(row)
     return row
 
@@ -188,13 +225,23 @@ def _nncf_rows(fp32_onnx: Path, card, calib, *, threads: int, ev: Callable, log)
     for rid, fast in (("nncf default", True), ("nncf full bc", False)):
         t0 = time.perf_counter()
         ov_model = shared_core().read_model(str(fp32_onnx))
-        qmodel = nncf.quantize(ov_model, nncf.Dataset(frames), subset_size=len(frames), fast_bias_correction=fast)
+        qmodel = nncf.quantize(
+            ov_model, nncf.Dataset(frames), subset_size=len(frames), fast_bias_correction=fast
+        )
         q_s = time.perf_counter() - t0
         res = ev(_OpenVinoModel(qmodel, card, threads=threads), rid)
-        rows.append(_row(rid, f"nncf {nncf.__version__}", "openvino CPU, f32 inference precision", res,
-                         calibration="nncf default (preset performance: symmetric)",
-                         bias_correction="fast" if fast else "full", quantize_s=round(q_s, 1),
-                         settings=f"nncf.quantize(ov_model, dataset, subset_size={len(frames)}, fast_bias_correction={fast})"))
+        rows.append(
+            _row(
+                rid,
+                f"nncf {nncf.__version__}",
+                "openvino CPU, f32 inference precision",
+                res,
+                calibration="nncf default (preset performance: symmetric)",
+                bias_correction="fast" if fast else "full",
+                quantize_s=round(q_s, 1),
+                settings=f"nncf.quantize(ov_model, dataset, subset_size={len(frames)}, fast_bias_correction={fast})",
+            )
+        )
         log(rows[-1])
     return rows
 
@@ -210,10 +257,18 @@ def _ort_row(fp32_onnx: Path, calib, tmp: Path, *, threads: int, ev: Callable, l
     with open_runner(out, threads=threads) as runner:
         res = ev(runner, "ort")
     rr = card_from_onnx(out).extra["quantization"]["reduce_range"]
-    row = _row("ort quantizer", "onnxruntime.quantization", "onnxruntime", res, calibration="minmax",
-               bias_correction="none", quantize_s=round(q_s, 1), bytes=out.stat().st_size,
-               settings=f"quantize_ort_cpu: QDQ, uint8 asymmetric activations, per-channel int8 weights, "
-                        f"first/last conv float, reduce_range={rr}")
+    row = _row(
+        "ort quantizer",
+        "onnxruntime.quantization",
+        "onnxruntime",
+        res,
+        calibration="minmax",
+        bias_correction="none",
+        quantize_s=round(q_s, 1),
+        bytes=out.stat().st_size,
+        settings=f"quantize_ort_cpu: QDQ, uint8 asymmetric activations, per-channel int8 weights, "
+        f"first/last conv float, reduce_range={rr}",
+    )
     log(row)
     return row
 
@@ -232,9 +287,13 @@ def _versions() -> dict[str, Any]:
 
 def print_table(run: dict[str, Any]) -> None:
     fp = next((r["miou"] for r in run["rows"] if r["id"] == "fp32"), None)
-    print(f"\n{run['checkpoint']['path']} on {run['val']['data']} [{run['val']['split']}], {run['val']['frames']} frames "
-          f"at {run['val']['size'][0]}x{run['val']['size'][1]}; {run['calibration']['frames']} calibration frames")
-    print(f"{'row':<34} {'mIoU':>7} {'vs FP32':>8} {'agree':>7} {'mIoU@FP32':>9} {'quantize s':>10}  evaluator")
+    print(
+        f"\n{run['checkpoint']['path']} on {run['val']['data']} [{run['val']['split']}], {run['val']['frames']} frames "
+        f"at {run['val']['size'][0]}x{run['val']['size'][1]}; {run['calibration']['frames']} calibration frames"
+    )
+    print(
+        f"{'row':<34} {'mIoU':>7} {'vs FP32':>8} {'agree':>7} {'mIoU@FP32':>9} {'quantize s':>10}  evaluator"
+    )
     for r in run["rows"]:
         d = "" if fp is None or r["id"] == "fp32" else f"{100 * (r['miou'] - fp):+.2f}"
         q = "" if r.get("quantize_s") is None else f"{r['quantize_s']:.0f}"
@@ -247,17 +306,29 @@ def print_table(run: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", required=True, help="FP32 edgeseg checkpoint (.pt)")
-    ap.add_argument("--data", required=True, help="dataset spec: calibration from its train split, evaluation on --split")
+    ap.add_argument(
+        "--data", required=True, help="dataset spec: calibration from its train split, evaluation on --split"
+    )
     ap.add_argument("--calib-num", type=int, default=100, help="calibration frames (default 100)")
-    ap.add_argument("--calib-batch", type=int, default=8, help="calibration batch (default 8, as edgeseg quantize)")
+    ap.add_argument(
+        "--calib-batch", type=int, default=8, help="calibration batch (default 8, as edgeseg quantize)"
+    )
     ap.add_argument("--split", default="val", help="evaluation split (default val)")
-    ap.add_argument("--max-frames", type=int, default=None, help="evaluate at most N frames (smoke runs; default all)")
+    ap.add_argument(
+        "--max-frames", type=int, default=None, help="evaluate at most N frames (smoke runs; default all)"
+    )
     ap.add_argument("--threads", type=int, default=1, help="CPU cores/threads for everything (default 1)")
-    ap.add_argument("--rows", default=",".join(GROUPS), help=f"row groups to run (default all: {','.join(GROUPS)})")
+    ap.add_argument(
+        "--rows", default=",".join(GROUPS), help=f"row groups to run (default all: {','.join(GROUPS)})"
+    )
     ap.add_argument("--methods", default="max,percentile,entropy,mse", help="edgeseg calibration methods")
     ap.add_argument("--bias-modes", default="none,fast,sequential", help="edgeseg bias corrections")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/ptq_peers.json",
-                    help="results file, runs appended (default benchmarks/results/ptq_peers.json); '-' = do not save")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "benchmarks/results/ptq_peers.json",
+        help="results file, runs appended (default benchmarks/results/ptq_peers.json); '-' = do not save",
+    )
     ap.add_argument("--note", default=None, help="recorded with the run (e.g. what else shared the machine)")
     args = ap.parse_args(argv)
     groups = [g for g in args.rows.split(",") if g]
@@ -268,8 +339,10 @@ def main(argv: list[str] | None = None) -> int:
     needs = {"nncf": ("nncf", "openvino"), "ort": ("onnxruntime",)}
     missing = sorted({m for g in groups for m in needs.get(g, ()) if importlib.util.find_spec(m) is None})
     if missing:  # before any work: a missing peer used to end a 45-minute run with nothing saved
-        ap.error(f"--rows {','.join(groups)} needs {', '.join(missing)}, not installed: pip install -e '.[peers]' "
-                 f"(or drop those row groups)")
+        ap.error(
+            f"--rows {','.join(groups)} needs {', '.join(missing)}, not installed: pip install -e '.[peers]' "
+            f"(or drop those row groups)"
+        )
     _pin(args.threads)
     start, wall0 = dt.datetime.now(dt.timezone.utc), time.perf_counter()
 
@@ -299,8 +372,11 @@ def main(argv: list[str] | None = None) -> int:
         return res
 
     def log(row: dict) -> None:
-        print(f"  {row['id']:<34} {100 * row['miou']:6.2f}%  ({row.get('quantize_s', '-')} s quantize, "
-              f"{row['eval_s']:.0f} s eval)", flush=True)
+        print(
+            f"  {row['id']:<34} {100 * row['miou']:6.2f}%  ({row.get('quantize_s', '-')} s quantize, "
+            f"{row['eval_s']:.0f} s eval)",
+            flush=True,
+        )
 
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as d:
@@ -310,8 +386,18 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(_row("fp32", "pytorch", "pytorch (eager)", ev(ModuleRunner(model, card), "fp32")))
             log(rows[-1])
         if "edgeseg" in groups:
-            rows += _edgeseg_rows(model, card, calib, val, tmp, methods=args.methods.split(","),
-                                  modes=args.bias_modes.split(","), threads=args.threads, ev=ev, log=log)
+            rows += _edgeseg_rows(
+                model,
+                card,
+                calib,
+                val,
+                tmp,
+                methods=args.methods.split(","),
+                modes=args.bias_modes.split(","),
+                threads=args.threads,
+                ev=ev,
+                log=log,
+            )
         if "default" in groups:
             rows.append(_default_row(args, card, tmp, ev=ev, log=log))
         if "nncf" in groups:
@@ -321,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ck = Path(args.checkpoint)
     run = {
-        "command": "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, Path.cwd()), *sys.argv[1:]]),
+        "command": "python "
+        + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, Path.cwd()), *sys.argv[1:]]),
         "date": start.isoformat(timespec="seconds"),
         "wall_s": round(time.perf_counter() - wall0, 1),
         "machine": machine_info(),
@@ -329,14 +416,28 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         **({"note": args.note} if args.note else {}),
         "checkpoint": {"path": str(args.checkpoint), "sha256": sha256_file(ck), "arch": card.arch},
-        "calibration": {"source": args.data, "split": "train", "frames": len(calib), "batch": calib.batch,
-                        "fingerprint": calib.fingerprint()},
-        "val": {"data": args.data, "split": args.split, "frames": rows[0]["frames"] if rows else 0, "size": list(size)},
+        "calibration": {
+            "source": args.data,
+            "split": "train",
+            "frames": len(calib),
+            "batch": calib.batch,
+            "fingerprint": calib.fingerprint(),
+        },
+        "val": {
+            "data": args.data,
+            "split": args.split,
+            "frames": rows[0]["frames"] if rows else 0,
+            "size": list(size),
+        },
         "rows": rows,
     }
     print_table(run)
     if str(args.out) != "-":
-        doc = json.loads(args.out.read_text()) if args.out.is_file() else {"schema": "edgeseg.ptq_peers/1", "runs": []}
+        doc = (
+            json.loads(args.out.read_text())
+            if args.out.is_file()
+            else {"schema": "edgeseg.ptq_peers/1", "runs": []}
+        )
         doc["runs"].append(run)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(doc, indent=1) + "\n")

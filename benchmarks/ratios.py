@@ -21,7 +21,12 @@ from edgeseg.report.recommend import check_targets, recommend, recommendation_li
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results")
-    ap.add_argument("--max-drop", type=float, default=0.5, help="mIoU points allowed below the best FP32 row (default 0.5)")
+    ap.add_argument(
+        "--max-drop",
+        type=float,
+        default=0.5,
+        help="mIoU points allowed below the best FP32 row (default 0.5)",
+    )
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = ap.parse_args(argv)
     entries, runs = load_entries([args.results])

@@ -28,8 +28,17 @@ def measure(*, data: str, threads: int, crop: int, model: str, steps: int, batch
     """Images per second over ``steps`` timed steps (one untimed warm-up step first)."""
     from edgeseg.train.loop import TrainConfig, Trainer
 
-    cfg = TrainConfig(model=model, data=data, out=out, epochs=1, batch=batch, crop=(crop, crop), val_every=0,
-                      threads=threads, max_steps_per_epoch=steps + 1)
+    cfg = TrainConfig(
+        model=model,
+        data=data,
+        out=out,
+        epochs=1,
+        batch=batch,
+        crop=(crop, crop),
+        val_every=0,
+        threads=threads,
+        max_steps_per_epoch=steps + 1,
+    )
     t = Trainer(cfg, progress=False)
     stamps: list[float] = []
     step = t.opt.step
@@ -58,12 +67,21 @@ def main() -> None:
         for r in range(args.rounds):
             for name in args.configs:
                 threads, crop, model = CONFIGS[name]
-                v = measure(data=args.data, threads=threads, crop=crop, model=model, steps=args.steps,
-                            batch=args.batch, out=f"{tmp}/{name}")
+                v = measure(
+                    data=args.data,
+                    threads=threads,
+                    crop=crop,
+                    model=model,
+                    steps=args.steps,
+                    batch=args.batch,
+                    out=f"{tmp}/{name}",
+                )
                 res[name].append(v)
                 print(f"round {r + 1} {name}: {v:.2f} img/s", flush=True)
-    rows = {n: {"median_img_s": round(statistics.median(v), 2), "best_img_s": round(max(v), 2), "rounds": v}
-            for n, v in res.items()}
+    rows = {
+        n: {"median_img_s": round(statistics.median(v), 2), "best_img_s": round(max(v), 2), "rounds": v}
+        for n, v in res.items()
+    }
     for n, row in rows.items():
         print(f"{n:<16} median {row['median_img_s']:6.2f} img/s  best {row['best_img_s']:6.2f}")
     if args.json:

@@ -29,9 +29,21 @@ LIBRARIES: dict[str, str] = {
 
 #: L4T release -> JetPack release, for the pairs NVIDIA publishes (others are reported as L4T only).
 _L4T_TO_JETPACK = {
-    "32.6.1": "4.6", "32.7.1": "4.6.1", "32.7.2": "4.6.2", "32.7.3": "4.6.3", "32.7.4": "4.6.4", "32.7.5": "4.6.5",
-    "35.1.0": "5.0.2", "35.2.1": "5.1", "35.3.1": "5.1.1", "35.4.1": "5.1.2", "35.5.0": "5.1.3", "35.6.0": "5.1.4",
-    "36.3.0": "6.0", "36.4.0": "6.1", "36.4.3": "6.2",
+    "32.6.1": "4.6",
+    "32.7.1": "4.6.1",
+    "32.7.2": "4.6.2",
+    "32.7.3": "4.6.3",
+    "32.7.4": "4.6.4",
+    "32.7.5": "4.6.5",
+    "35.1.0": "5.0.2",
+    "35.2.1": "5.1",
+    "35.3.1": "5.1.1",
+    "35.4.1": "5.1.2",
+    "35.5.0": "5.1.3",
+    "35.6.0": "5.1.4",
+    "36.3.0": "6.0",
+    "36.4.0": "6.1",
+    "36.4.3": "6.2",
 }
 
 
@@ -44,7 +56,9 @@ def import_module(name: str) -> tuple[Any | None, str | None]:
             return None, None
         return None, f"broken: {e.__class__.__name__}: {e}"
     except Exception as e:  # noqa: BLE001 - a broken install may raise anything (OSError for a missing .so)
-        return None, f"broken: {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": ")
+        return None, f"broken: {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(
+            ": "
+        )
 
 
 def _module_version(report: str, mod: Any) -> str:
@@ -107,8 +121,20 @@ def cpu_model(cpuinfo: str | None = None) -> str:
 
 #: Instruction-set flags that change what INT8 / BF16 kernels a CPU runs (and so their results:
 #: without VNNI, x86 int8 dot products go through int16 pairs that can saturate).
-_ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8",
-              "asimd", "asimddp", "i8mm", "bf16", "sve")
+_ISA_FLAGS = (
+    "avx2",
+    "avx512f",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "amx_bf16",
+    "amx_int8",
+    "asimd",
+    "asimddp",
+    "i8mm",
+    "bf16",
+    "sve",
+)
 
 
 def cpu_features(cpuinfo: str | None = None) -> list[str] | None:
@@ -179,10 +205,14 @@ def _torch_facts() -> dict[str, Any]:
         for i in range(torch.cuda.device_count() if facts["cuda_available"] else 0):
             major, minor = torch.cuda.get_device_capability(i)
             props = torch.cuda.get_device_properties(i)
-            facts["gpus"].append({
-                "index": i, "name": torch.cuda.get_device_name(i), "compute_capability": f"{major}.{minor}",
-                "memory_bytes": int(getattr(props, "total_memory", 0)),
-            })
+            facts["gpus"].append(
+                {
+                    "index": i,
+                    "name": torch.cuda.get_device_name(i),
+                    "compute_capability": f"{major}.{minor}",
+                    "memory_bytes": int(getattr(props, "total_memory", 0)),
+                }
+            )
     except Exception as e:  # noqa: BLE001 - a driver problem is a fact to report
         facts["cuda_error"] = f"{e.__class__.__name__}: {e}"
     return facts
@@ -235,12 +265,17 @@ def opencv_video_backends(build_info: str | None = None) -> dict[str, dict[str, 
             return {}
         build_info = cv2.getBuildInformation()
     section = build_info
-    m = re.search(r"^\s*Video I/O:\s*$(.*?)(?=^\s{0,2}\S[^\n]*:\s*$|\Z)", build_info, re.MULTILINE | re.DOTALL)
+    m = re.search(
+        r"^\s*Video I/O:\s*$(.*?)(?=^\s{0,2}\S[^\n]*:\s*$|\Z)", build_info, re.MULTILINE | re.DOTALL
+    )
     if m:
         section = m.group(1)
     out: dict[str, dict[str, Any]] = {}
     for name, pattern in _VIDEO_KEYS.items():
         line = re.search(rf"^\s*(?:{pattern}):\s*(.*)$", section, re.MULTILINE)
         detail = line.group(1).strip() if line else "NO"
-        out[name] = {"available": bool(detail) and not re.match(r"(?i)(no|none)\b", detail), "detail": detail or "NO"}
+        out[name] = {
+            "available": bool(detail) and not re.match(r"(?i)(no|none)\b", detail),
+            "detail": detail or "NO",
+        }
     return out

@@ -28,7 +28,9 @@ COLORS = ("rgb", "bgr")
 def check_color(color: Any) -> str:
     """``color`` lower-cased when it is "rgb" or "bgr"; EdgesegError otherwise."""
     if not isinstance(color, str) or color.lower() not in COLORS:
-        raise EdgesegError(f"color must be 'rgb' or 'bgr' (the order of a numpy array's channels), found {color!r}")
+        raise EdgesegError(
+            f"color must be 'rgb' or 'bgr' (the order of a numpy array's channels), found {color!r}"
+        )
     return color.lower()
 
 
@@ -39,7 +41,11 @@ def is_pil_image(obj: Any) -> bool:
 
 def is_single_image(obj: Any) -> bool:
     """True when ``obj`` is one image (a path, a PIL image, a 2-D or 3-D array), not a collection of them."""
-    return isinstance(obj, (str, os.PathLike)) or is_pil_image(obj) or (isinstance(obj, np.ndarray) and obj.ndim <= 3)
+    return (
+        isinstance(obj, (str, os.PathLike))
+        or is_pil_image(obj)
+        or (isinstance(obj, np.ndarray) and obj.ndim <= 3)
+    )
 
 
 def _to_uint8(a: np.ndarray, where: str) -> np.ndarray:
@@ -78,9 +84,13 @@ def array_to_bgr(a: np.ndarray, *, color: str = "rgb", where: str = "image") -> 
             "(for a grey image pass np.repeat(img.reshape(img.shape[0], img.shape[1], 1), 3, axis=2))"
         )
     if a.ndim == 3 and a.shape[0] in (3, 4) and a.shape[2] not in (3, 4):
-        raise EdgesegError(f"{where}: shape {shape} looks channel-first; expected HxWx3 (pass img.transpose(1, 2, 0))")
+        raise EdgesegError(
+            f"{where}: shape {shape} looks channel-first; expected HxWx3 (pass img.transpose(1, 2, 0))"
+        )
     if a.ndim == 3 and a.shape[2] == 4:
-        raise EdgesegError(f"{where}: shape {shape} has 4 channels (alpha?); expected HxWx3 (pass img[..., :3])")
+        raise EdgesegError(
+            f"{where}: shape {shape} has 4 channels (alpha?); expected HxWx3 (pass img[..., :3])"
+        )
     if a.ndim != 3 or a.shape[2] != 3:
         raise EdgesegError(f"{where}: expected an HxWx3 image array, found shape {shape}")
     if 0 in shape:

@@ -205,7 +205,9 @@ def _raise_write_error(e: OSError, target: Path) -> None:
     shown = _shown(target)
     if e.errno == errno.ENOSPC:
         raise EdgesegError(f"no space left on device while writing {shown}; nothing was written") from e
-    raise EdgesegError(f"could not write {shown}: {e.strerror or errno.errorcode.get(e.errno)}; nothing was written") from e
+    raise EdgesegError(
+        f"could not write {shown}: {e.strerror or errno.errorcode.get(e.errno)}; nothing was written"
+    ) from e
 
 
 def _umask_mode(base: int = 0o666) -> int:

@@ -19,9 +19,19 @@ LOG_STEPS = 10  # a line each time another tenth of the total is done
 class LogProgress:
     """tqdm's interface (iterate, ``update``, ``set_postfix``, ``write``, ``close``, context manager) as log lines."""
 
-    def __init__(self, iterable: Iterable[Any] | None = None, *, total: float | None = None, desc: str | None = None,
-                 unit: str = "it", initial: float = 0, disable: bool = False, file: Any = None,
-                 mininterval: float = LOG_INTERVAL_S, **_ignored: Any) -> None:
+    def __init__(
+        self,
+        iterable: Iterable[Any] | None = None,
+        *,
+        total: float | None = None,
+        desc: str | None = None,
+        unit: str = "it",
+        initial: float = 0,
+        disable: bool = False,
+        file: Any = None,
+        mininterval: float = LOG_INTERVAL_S,
+        **_ignored: Any,
+    ) -> None:
         if total is None and iterable is not None:
             try:
                 total = len(iterable)  # type: ignore[arg-type]
@@ -41,9 +51,15 @@ class LogProgress:
     def _line(self, final: bool = False) -> str:
         el = time.monotonic() - self._t0
         rate = (self.n - self._start) / el if el > 0 else 0.0
-        done = f"{self.n:g}/{self.total:g} {self.unit} ({100 * self.n / self.total:.0f}%)" if self.total else f"{self.n:g} {self.unit}"
+        done = (
+            f"{self.n:g}/{self.total:g} {self.unit} ({100 * self.n / self.total:.0f}%)"
+            if self.total
+            else f"{self.n:g} {self.unit}"
+        )
         head = f"{self.desc}: {'done ' if final else ''}{done}"
-        return f"{head} in {el:.0f} s, {rate:.3g} {self.unit}/s" + (f", {self.postfix}" if self.postfix else "")
+        return f"{head} in {el:.0f} s, {rate:.3g} {self.unit}/s" + (
+            f", {self.postfix}" if self.postfix else ""
+        )
 
     def _print(self, text: str) -> None:
         print(text, file=self.file, flush=True)
@@ -58,7 +74,9 @@ class LogProgress:
             if not (self.total and self.n >= self.total):  # the final line comes from close()
                 self._print(self._line())
 
-    def set_postfix(self, ordered_dict: dict[str, Any] | None = None, refresh: bool = True, **kwargs: Any) -> None:
+    def set_postfix(
+        self, ordered_dict: dict[str, Any] | None = None, refresh: bool = True, **kwargs: Any
+    ) -> None:
         items = {**(ordered_dict or {}), **kwargs}
         self.postfix = ", ".join(f"{k}={v}" for k, v in items.items())
 

@@ -15,7 +15,11 @@ from edgeseg.errors import EdgesegError
 
 #: Signatures by suffix: (expected kind in words, check on the first 64 bytes).
 _IMAGE = {
-    b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"BM": "BMP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
     b"RIFF": "WebP",
 }
 
@@ -49,10 +53,15 @@ def _is_yaml(head: bytes) -> bool:
 
 
 SIGNATURES = {
-    ".pt": ("a PyTorch checkpoint (zip)", _is_torch), ".pth": ("a PyTorch checkpoint (zip)", _is_torch),
-    ".onnx": ("an ONNX model", _is_onnx), ".pte": ("an ExecuTorch program", _is_pte),
-    ".xml": ("an OpenVINO IR (XML)", _is_xml), ".json": ("a JSON file", _is_json),
-    ".yaml": ("a YAML file", _is_yaml), ".yml": ("a YAML file", _is_yaml), ".txt": ("a text file", _is_yaml),
+    ".pt": ("a PyTorch checkpoint (zip)", _is_torch),
+    ".pth": ("a PyTorch checkpoint (zip)", _is_torch),
+    ".onnx": ("an ONNX model", _is_onnx),
+    ".pte": ("an ExecuTorch program", _is_pte),
+    ".xml": ("an OpenVINO IR (XML)", _is_xml),
+    ".json": ("a JSON file", _is_json),
+    ".yaml": ("a YAML file", _is_yaml),
+    ".yml": ("a YAML file", _is_yaml),
+    ".txt": ("a text file", _is_yaml),
     **{s: ("an image", _is_image) for s in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")},
 }
 
@@ -97,7 +106,9 @@ def check_path_text(p: Path, *, what: str = "path") -> None:
     try:
         str(p).encode("utf-8")
     except UnicodeEncodeError:
-        raise EdgesegError(f"{os.fsencode(str(p))!r}: the {what} holds bytes that are not UTF-8; rename it") from None
+        raise EdgesegError(
+            f"{os.fsencode(str(p))!r}: the {what} holds bytes that are not UTF-8; rename it"
+        ) from None
 
 
 def check_input_file(p: Path, *, flag: str, folder_suffixes: tuple[str, ...] = (".mlpackage",)) -> None:
@@ -109,7 +120,9 @@ def check_input_file(p: Path, *, flag: str, folder_suffixes: tuple[str, ...] = (
     suffix = p.suffix.lower()
     if p.is_dir():
         if suffix == ".mlpackage" and not (p / "Manifest.json").is_file():
-            raise EdgesegError(f"{p}: expected a Core ML package (Manifest.json inside), found a folder without one ({flag})")
+            raise EdgesegError(
+                f"{p}: expected a Core ML package (Manifest.json inside), found a folder without one ({flag})"
+            )
         if suffix in folder_suffixes:
             return
         raise EdgesegError(f"{p}: is a folder, expected a file ({flag})")
@@ -119,7 +132,9 @@ def check_input_file(p: Path, *, flag: str, folder_suffixes: tuple[str, ...] = (
     except OSError as e:
         raise EdgesegError(f"{p}: cannot read it ({e.strerror}) ({flag})") from None
     if not head:
-        raise EdgesegError(f"{p}: empty file (0 bytes), expected {SIGNATURES.get(suffix, ('data',))[0]} ({flag})")
+        raise EdgesegError(
+            f"{p}: empty file (0 bytes), expected {SIGNATURES.get(suffix, ('data',))[0]} ({flag})"
+        )
     if suffix in SIGNATURES:
         want, ok = SIGNATURES[suffix]
         if not ok(head):
@@ -140,4 +155,6 @@ def _check_pte_length(p: Path, head: bytes, *, flag: str) -> None:
     need = max(program_size, seg_base + seg_size if seg_size else 0)
     size = p.stat().st_size
     if size < need:
-        raise EdgesegError(f"{p}: truncated ExecuTorch program: {size} bytes, its header says {need} ({flag})")
+        raise EdgesegError(
+            f"{p}: truncated ExecuTorch program: {size} bytes, its header says {need} ({flag})"
+        )

@@ -23,8 +23,9 @@ from edgeseg.result import Segmentation
 __all__ = ["Model", "load", "shipped_models"]
 
 
-def load(name_or_path: str | os.PathLike, *, backend: str | None = None, threads: int | None = None,
-         **options: Any) -> "Model":
+def load(
+    name_or_path: str | os.PathLike, *, backend: str | None = None, threads: int | None = None, **options: Any
+) -> "Model":
     """Open a model for prediction: a shipped name ("cgnet_camvid"; ``edgeseg.shipped_models()`` lists them),
     an edgeseg checkpoint (.pt) or any built artifact (.onnx, .xml, .engine, .mlpackage, .pte).
 
@@ -38,15 +39,23 @@ class Model:
     """A loaded model (use ``edgeseg.load``). Holds one runner until ``close()`` (or the end of a
     ``with`` block). ``card`` is its model card; ``class_names`` and ``palette`` come from it."""
 
-    def __init__(self, name_or_path: str | os.PathLike, *, backend: str | None = None, threads: int | None = None,
-                 **options: Any) -> None:
+    def __init__(
+        self,
+        name_or_path: str | os.PathLike,
+        *,
+        backend: str | None = None,
+        threads: int | None = None,
+        **options: Any,
+    ) -> None:
         from edgeseg.backends import BACKENDS, open_runner, spec_for
 
         path = resolve_model(name_or_path)
         spec = spec_for(path)
         if backend is not None and backend != spec.name:
             if backend not in BACKENDS:
-                raise UnsupportedOptionError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+                raise UnsupportedOptionError(
+                    f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}"
+                )
             raise UnsupportedOptionError(
                 f"{path.name} runs on the {spec.name} backend, not {backend}; build it for {backend} first "
                 f"(m.build(backend={backend!r}) or `edgeseg build {path.name} --backend {backend}`) and load that file"
@@ -82,8 +91,9 @@ class Model:
         return f"Model({self.path}, {self.card.arch}, {self.backend}, {self.precision})"
 
     # -- prediction ---------------------------------------------------------------------------------
-    def predict(self, images: Any, *, color: str = "rgb", logits: bool = False
-                ) -> Segmentation | list[Segmentation] | Iterator[Segmentation]:
+    def predict(
+        self, images: Any, *, color: str = "rgb", logits: bool = False
+    ) -> Segmentation | list[Segmentation] | Iterator[Segmentation]:
         """Segment one image or many.
 
         ``images``: a path, a PIL image or a numpy HxWx3 array -> one ``Segmentation``; a list or tuple of
@@ -98,18 +108,24 @@ class Model:
         if not isinstance(logits, (bool, np.bool_)):
             raise EdgesegError(f"logits must be True or False, found {logits!r}")
         if logits and head_of(self.card) != "logits":
-            raise EdgesegError(f"logits=True: {self.path} ends in a {head_of(self.card)} head (a uint8 label map, no logits); "
-                               "use a model exported with --head logits")
+            raise EdgesegError(
+                f"logits=True: {self.path} ends in a {head_of(self.card)} head (a uint8 label map, no logits); "
+                "use a model exported with --head logits"
+            )
         if is_single_image(images):
             return self._segment(to_bgr(images, color=color), source=_source(images), logits=logits)
         if isinstance(images, np.ndarray):  # NxHxWx3
             if images.ndim != 4:
-                raise EdgesegError(f"expected an HxWx3 image or an NxHxWx3 batch, found shape {tuple(images.shape)}")
+                raise EdgesegError(
+                    f"expected an HxWx3 image or an NxHxWx3 batch, found shape {tuple(images.shape)}"
+                )
             images = list(images)
         if isinstance(images, (list, tuple)):
             if not images:
                 raise EdgesegError("predict: the list of images is empty")
-            frames = [to_bgr(im, color=color, where=f"image {i}") for i, im in enumerate(images)]  # all checked first
+            frames = [
+                to_bgr(im, color=color, where=f"image {i}") for i, im in enumerate(images)
+            ]  # all checked first
             return [self._segment(f, source=_source(im), logits=logits) for f, im in zip(frames, images)]
         if isinstance(images, (bytes, dict)) or not isinstance(images, Iterable):
             raise EdgesegError(
@@ -120,7 +136,9 @@ class Model:
 
     def _iterate(self, items: Iterator[Any], *, color: str, logits: bool) -> Iterator[Segmentation]:
         for i, im in enumerate(items):
-            yield self._segment(to_bgr(im, color=color, where=f"image {i}"), source=_source(im), logits=logits)
+            yield self._segment(
+                to_bgr(im, color=color, where=f"image {i}"), source=_source(im), logits=logits
+            )
 
     def _segment(self, frame: np.ndarray, *, source: str, logits: bool) -> Segmentation:
         from edgeseg.data.preprocess import preprocess
@@ -128,16 +146,30 @@ class Model:
 
         out = self._runner.infer(preprocess(frame, self.card, size=self._runner.input_size))
         labels = logits_to_labels(out, frame.shape[:2])[0]
-        return Segmentation(labels=labels, image=frame, class_names=self.card.class_names, palette=self.card.palette,
-                            logits=out[0] if logits else None, source=source)
+        return Segmentation(
+            labels=labels,
+            image=frame,
+            class_names=self.card.class_names,
+            palette=self.card.palette,
+            logits=out[0] if logits else None,
+            source=source,
+        )
 
     # -- the pipeline, as the CLI runs it -----------------------------------------------------------
     def _need(self, suffixes: tuple[str, ...], what: str) -> None:
         if self.path.suffix.lower() not in suffixes:
-            raise EdgesegError(f"{what} takes a {' or '.join(suffixes)} model; {self.path.name} is {self.path.suffix!r}")
+            raise EdgesegError(
+                f"{what} takes a {' or '.join(suffixes)} model; {self.path.name} is {self.path.suffix!r}"
+            )
 
-    def export(self, *, output: str | os.PathLike | None = None, size: tuple[int, int] | None = None,
-               dynamic: bool = False, **kwargs: Any) -> Any:
+    def export(
+        self,
+        *,
+        output: str | os.PathLike | None = None,
+        size: tuple[int, int] | None = None,
+        dynamic: bool = False,
+        **kwargs: Any,
+    ) -> Any:
         """``edgeseg export``: this checkpoint to a checked ONNX (``export_checkpoint``; default output beside
         the checkpoint with .onnx, size the card's). Returns its ``ExportResult`` (``.path``)."""
         from edgeseg.export import export_checkpoint
@@ -145,8 +177,14 @@ class Model:
         self._need((".pt",), "export")
         return export_checkpoint(self.path, output=output, size=size, dynamic=dynamic, **kwargs)
 
-    def quantize(self, *, method: str = "ptq", calib: str | None = None, output: str | os.PathLike | None = None,
-                 **kwargs: Any) -> Path:
+    def quantize(
+        self,
+        *,
+        method: str = "ptq",
+        calib: str | None = None,
+        output: str | os.PathLike | None = None,
+        **kwargs: Any,
+    ) -> Path:
         """``edgeseg quantize``: INT8 ONNX from this checkpoint (``quant.pipeline.quantize``; default method
         "ptq", which needs ``calib``, e.g. "camvid:PATH"). Returns the output path."""
         from edgeseg.quant.pipeline import quantize
@@ -170,17 +208,32 @@ class Model:
         self._need(spec.sources, f"the {backend} build")
         return spec.build_function()(str(self.path), output=None if output is None else str(output), **given)
 
-    def bench(self, *, output: str | os.PathLike = "bench_results.json", data: str | None = None,
-              max_frames: int | None = None, runs: int = 50, warmup: int = 10, threads: int | None = None,
-              **kwargs: Any) -> dict[str, Any]:
+    def bench(
+        self,
+        *,
+        output: str | os.PathLike = "bench_results.json",
+        data: str | None = None,
+        max_frames: int | None = None,
+        runs: int = 50,
+        warmup: int = 10,
+        threads: int | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         """``edgeseg bench FILE``: latency (default 50 timed runs after 10 warm-up) and, with ``data``
         (e.g. "camvid:PATH"), val mIoU, in a worker process; appends the run to ``output`` (default
         bench_results.json) and returns it."""
         from edgeseg.bench.harness import run_matrix
         from edgeseg.bench.matrix import matrix_from_artifacts
 
-        matrix = matrix_from_artifacts([str(self.path)], runs=runs, warmup=warmup, threads=threads, data=data,
-                                       max_frames=max_frames, **kwargs)
+        matrix = matrix_from_artifacts(
+            [str(self.path)],
+            runs=runs,
+            warmup=warmup,
+            threads=threads,
+            data=data,
+            max_frames=max_frames,
+            **kwargs,
+        )
         return run_matrix(matrix, output, measure_peak=False)
 
     # -- lifetime -----------------------------------------------------------------------------------

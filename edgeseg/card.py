@@ -110,7 +110,9 @@ class ModelCard:
         if any(len(c) != 3 or not all(0 <= int(v) <= 255 for v in c) for c in self.palette):
             problems.append("palette colours must be (R, G, B) triples in 0..255")
         if 0 <= self.ignore_index < self.num_classes:
-            problems.append(f"ignore_index {self.ignore_index} collides with a class id (0..{self.num_classes - 1})")
+            problems.append(
+                f"ignore_index {self.ignore_index} collides with a class id (0..{self.num_classes - 1})"
+            )
         if len(self.input_size) != 2 or min(self.input_size) < 1:
             problems.append(f"input_size must be (height, width) > 0, found {self.input_size}")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
@@ -235,7 +237,11 @@ def training_label(training: dict[str, Any]) -> str:
     if not training:
         return ""
     command = str(training.get("command") or "")
-    split = "train+val" if "--train-split trainval" in command or training.get("train_split") == "trainval" else "train"
+    split = (
+        "train+val"
+        if "--train-split trainval" in command or training.get("train_split") == "trainval"
+        else "train"
+    )
     device = "GPU" if str(training.get("device", "")).startswith("cuda") else "CPU"
     budget = training.get("budget_s")
     if isinstance(budget, (int, float)) and budget > 0:

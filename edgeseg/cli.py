@@ -72,8 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
             if action.dest == "threads" and action.type is not None:
                 action.type = bounded_threads(action.type)
         if io.writes and "--force" not in p._option_string_actions:
-            p.add_argument("--force", action="store_true",
-                           help="replace existing outputs of another precision, or a finished run (never an input)")
+            p.add_argument(
+                "--force",
+                action="store_true",
+                help="replace existing outputs of another precision, or a finished run (never an input)",
+            )
         flags = {a.dest: max(a.option_strings, key=len) for a in p._actions if a.option_strings}
         p.set_defaults(_run=mod.run, _io=io, _flags=flags)
     return parser
@@ -132,7 +135,9 @@ def unexpected_error(e: BaseException) -> str:
     disk, permissions), the library's message otherwise, and how to see the traceback."""
     if isinstance(e, OSError) and e.strerror:
         where = f"{e.filename}: " if e.filename else ""
-        return f"{where}{e.strerror}" + (" (the disk is full: free space and run again)" if e.errno == 28 else "")
+        return f"{where}{e.strerror}" + (
+            " (the disk is full: free space and run again)" if e.errno == 28 else ""
+        )
     if isinstance(e, MemoryError):
         return "out of memory (use smaller inputs, a smaller batch or fewer threads)"
     text = " ".join(str(e).split())[:300] or "no message"

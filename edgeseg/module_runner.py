@@ -53,7 +53,9 @@ class ModuleRunner(BaseRunner):
 
             model = _copy.deepcopy(model)
         self.path = None
-        self._setup(model, card, device=device, precision=precision, channels_last=channels_last, threads=threads)
+        self._setup(
+            model, card, device=device, precision=precision, channels_last=channels_last, threads=threads
+        )
         return self
 
     # -- setup ------------------------------------------------------------------------------------
@@ -64,9 +66,13 @@ class ModuleRunner(BaseRunner):
         try:
             dev = torch.device(device)
         except (RuntimeError, TypeError) as e:
-            raise UnsupportedOptionError(f"torch runner: unknown device {device!r}; expected 'cpu', 'cuda' or 'cuda:N'") from e
+            raise UnsupportedOptionError(
+                f"torch runner: unknown device {device!r}; expected 'cpu', 'cuda' or 'cuda:N'"
+            ) from e
         if dev.type not in ("cpu", "cuda"):
-            raise UnsupportedOptionError(f"torch runner: device {device!r} is not supported; expected 'cpu', 'cuda' or 'cuda:N'")
+            raise UnsupportedOptionError(
+                f"torch runner: device {device!r} is not supported; expected 'cpu', 'cuda' or 'cuda:N'"
+            )
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise UnsupportedOptionError(
                 f"torch runner: device {device!r} requested but CUDA is not available to torch {torch.__version__}; use device='cpu'"
@@ -83,7 +89,16 @@ class ModuleRunner(BaseRunner):
             )
         check_threads(threads, where="torch runner")
 
-    def _setup(self, model: Any, card: ModelCard, *, device: str, precision: str, channels_last: bool | None, threads: int | None) -> None:
+    def _setup(
+        self,
+        model: Any,
+        card: ModelCard,
+        *,
+        device: str,
+        precision: str,
+        channels_last: bool | None,
+        threads: int | None,
+    ) -> None:
         import torch
 
         self.card = card
@@ -103,8 +118,10 @@ class ModuleRunner(BaseRunner):
             model = model.to(memory_format=torch.channels_last)
         self.model = model
         self.options = {
-            "device": str(self.device), "precision": precision,
-            "channels_last": self.channels_last, "threads": self.threads,
+            "device": str(self.device),
+            "precision": precision,
+            "channels_last": self.channels_last,
+            "threads": self.threads,
         }
         self._limits(size=None, batch=None)
 

@@ -67,7 +67,9 @@ class Segmentation:
             out = draw_legend(out, self.labels, self.class_names, self.palette)
         return _order(out, color)
 
-    def save(self, path: str | os.PathLike, *, kind: str = "overlay", alpha: float = 0.5, legend: bool = True) -> Path:
+    def save(
+        self, path: str | os.PathLike, *, kind: str = "overlay", alpha: float = 0.5, legend: bool = True
+    ) -> Path:
         """Write a PNG/JPEG (by the path's ending) and return its path. ``kind``: "overlay" (default) or "mask"
         (colour mask), each with a legend of the classes present unless ``legend=False``, or "labels" (class
         ids, lossless PNG only)."""
@@ -79,7 +81,9 @@ class Segmentation:
         if kind not in SAVE_KINDS:
             raise EdgesegError(f"kind must be one of {', '.join(SAVE_KINDS)}, found {kind!r}")
         if p.suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp"):
-            raise EdgesegError(f"{p}: expected a .png, .jpg or .bmp file name, found {p.suffix or 'no suffix'!r}")
+            raise EdgesegError(
+                f"{p}: expected a .png, .jpg or .bmp file name, found {p.suffix or 'no suffix'!r}"
+            )
         if kind == "labels" and p.suffix.lower() != ".png":
             raise EdgesegError(f"{p}: class ids need a lossless .png, found {p.suffix!r}")
         if kind == "overlay":

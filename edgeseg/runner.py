@@ -63,12 +63,15 @@ def check_batch(batch: Any, *, where: str = "infer") -> np.ndarray:
             f"found shape {tuple(batch.shape)}"
         )
     if not np.issubdtype(batch.dtype, np.floating):
-        raise EdgesegError(f"{where}: expected float32 input, found {batch.dtype} (use edgeseg.data.preprocess)")
+        raise EdgesegError(
+            f"{where}: expected float32 input, found {batch.dtype} (use edgeseg.data.preprocess)"
+        )
     return np.ascontiguousarray(batch, dtype=np.float32)
 
 
-def run_in_chunks(x: np.ndarray, run: Callable[[np.ndarray], np.ndarray], *, step: int | None,
-                  pad_to: int | None = None) -> np.ndarray:
+def run_in_chunks(
+    x: np.ndarray, run: Callable[[np.ndarray], np.ndarray], *, step: int | None, pad_to: int | None = None
+) -> np.ndarray:
     """``run`` on chunks of at most ``step`` frames (None: one call), each shorter chunk zero-padded to
     ``pad_to`` frames (None: not padded) and its padding dropped from the output."""
     if step is None or x.shape[0] <= step and (pad_to is None or x.shape[0] >= pad_to):
@@ -150,7 +153,9 @@ class BaseRunner:
             self.nonfinite_batches += 1
             if self.nonfinite_batches == 1:
                 where = self.path.name if self.path is not None else self.name
-                warnings.warn(f"{where}: NaN/Inf in the logits (FP16 overflow?)", RuntimeWarning, stacklevel=2)
+                warnings.warn(
+                    f"{where}: NaN/Inf in the logits (FP16 overflow?)", RuntimeWarning, stacklevel=2
+                )
         return y
 
     def _check_size(self, x: np.ndarray) -> None:

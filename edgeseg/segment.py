@@ -19,8 +19,10 @@ def logits_to_labels(logits: np.ndarray, size: tuple[int, int] | None = None) ->
 
     if logits.dtype.kind in "iub":
         if logits.ndim != 4 or logits.shape[1] != 1:
-            raise EdgesegError(f"expected float logits (N, C, H, W) or a label map (N, 1, H, W), found {logits.dtype} "
-                               f"{tuple(logits.shape)}")
+            raise EdgesegError(
+                f"expected float logits (N, C, H, W) or a label map (N, 1, H, W), found {logits.dtype} "
+                f"{tuple(logits.shape)}"
+            )
         labels = logits[:, 0].astype(np.uint8, copy=False)
     else:
         labels = logits.argmax(1).astype(np.uint8)

@@ -34,7 +34,11 @@ def overlay(
     """Alpha-blend the colour mask over the image (default alpha 0.5). Pixels of hidden classes keep the image."""
     import cv2
 
-    lut = palette if isinstance(palette, np.ndarray) and palette.shape == (256, 3) else palette_lut(palette, classes=classes)
+    lut = (
+        palette
+        if isinstance(palette, np.ndarray) and palette.shape == (256, 3)
+        else palette_lut(palette, classes=classes)
+    )
     mask = lut[label]
     blended = cv2.addWeighted(img_bgr, 1.0 - alpha, mask, alpha, 0.0)
     if classes is not None:
@@ -52,14 +56,24 @@ def legend(
 
     font = 0.42 * row / 18
     if width is None:
-        text_w = max((cv2.getTextSize(n, cv2.FONT_HERSHEY_SIMPLEX, font, 1)[0][0] for n in class_names), default=0)
+        text_w = max(
+            (cv2.getTextSize(n, cv2.FONT_HERSHEY_SIMPLEX, font, 1)[0][0] for n in class_names), default=0
+        )
         width = row + 10 + text_w
     img = np.full((row * len(class_names) + 4, width, 3), 255, np.uint8)
     for i, (name, (r, g, b)) in enumerate(zip(class_names, palette)):
         y = 2 + i * row
         cv2.rectangle(img, (4, y + 2), (4 + row - 4, y + row - 2), (int(b), int(g), int(r)), -1)
-        cv2.putText(img, name, (row + 6, y + row - max(3, row // 4)), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            img,
+            name,
+            (row + 6, y + row - max(3, row // 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            font,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
     return img
 
 

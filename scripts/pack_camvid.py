@@ -25,7 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def pack(src: Path, out: Path, *, splits: tuple[str, ...] = ("train", "val"), quality: int = 95) -> dict[str, float]:
+def pack(
+    src: Path, out: Path, *, splits: tuple[str, ...] = ("train", "val"), quality: int = 95
+) -> dict[str, float]:
     """Write the packed copy of ``src``'s ``splits`` to ``out``; returns size and JPEG error figures."""
     import cv2
     import numpy as np
@@ -36,7 +38,9 @@ def pack(src: Path, out: Path, *, splits: tuple[str, ...] = ("train", "val"), qu
     if not 1 <= quality <= 100:
         raise DataError(f"--quality: expected 1..100, found {quality}")
     if out.exists():
-        raise DataError(f"{out}: the output folder already exists (expected a new path; remove it or pick another)")
+        raise DataError(
+            f"{out}: the output folder already exists (expected a new path; remove it or pick another)"
+        )
     lists = {s: read_list(src / f"{s}.txt", src) for s in splits}  # every input checked before any output
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -79,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("src", type=Path, help="CamVid root with train.txt / val.txt")
     ap.add_argument("-o", "--output", type=Path, required=True, help="new folder to write")
-    ap.add_argument("--splits", nargs="+", default=["train", "val"], help="list files to pack (default: train val)")
+    ap.add_argument(
+        "--splits", nargs="+", default=["train", "val"], help="list files to pack (default: train val)"
+    )
     ap.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
@@ -90,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     except EdgesegError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"{args.output}: {int(r['frames'])} frames, {r['mib']:.1f} MiB; JPEG q{args.quality} error "
-          f"mean {r['mean_abs_err']:.2f}, max {int(r['max_abs_err'])} grey levels")
+    print(
+        f"{args.output}: {int(r['frames'])} frames, {r['mib']:.1f} MiB; JPEG q{args.quality} error "
+        f"mean {r['mean_abs_err']:.2f}, max {int(r['max_abs_err'])} grey levels"
+    )
     return 0
 
 

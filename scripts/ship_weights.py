@@ -33,9 +33,13 @@ def ship(src: Path, *, route: str, note: str | None, half: bool, dest_dir: Path,
     payload = read_checkpoint(src)
     card = ModelCard.from_dict(payload["card"], where=str(src))
     if not card.training.get("command"):
-        raise SystemExit(f"{src}: its card records no training command; ship only checkpoints written by edgeseg train")
+        raise SystemExit(
+            f"{src}: its card records no training command; ship only checkpoints written by edgeseg train"
+        )
     if not card.metrics.get("val_miou"):
-        raise SystemExit(f"{src}: its card has no val_miou (train with --val-every, or run edgeseg eval first)")
+        raise SystemExit(
+            f"{src}: its card has no val_miou (train with --val-every, or run edgeseg eval first)"
+        )
     training = {**card.training, "route": route, **({"note": note} if note else {})}
     payload["card"] = card.replace(training=training).to_dict()
     for key in ("optimizer", "scheduler"):
@@ -60,8 +64,12 @@ def ship(src: Path, *, route: str, note: str | None, half: bool, dest_dir: Path,
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint", type=Path, help="the trained checkpoint (runs/<name>/final.pt)")
-    ap.add_argument("--route", required=True, help="how it was trained, in one line (recorded as training.route)")
-    ap.add_argument("--note", default=None, help="anything a reader of the figure should know (training.note)")
+    ap.add_argument(
+        "--route", required=True, help="how it was trained, in one line (recorded as training.route)"
+    )
+    ap.add_argument(
+        "--note", default=None, help="anything a reader of the figure should know (training.note)"
+    )
     ap.add_argument("--half", action="store_true", help="store the weights in float16 (default: as trained)")
     ap.add_argument("--name", default=None, help="file name in --dest (default <arch>_camvid.pt)")
     ap.add_argument("--dest", type=Path, default=ROOT / "edgeseg" / "weights", help="default edgeseg/weights")
@@ -70,7 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     from edgeseg.errors import EdgesegError
 
     try:
-        dst = ship(args.checkpoint, route=args.route, note=args.note, half=args.half, dest_dir=args.dest, name=args.name)
+        dst = ship(
+            args.checkpoint,
+            route=args.route,
+            note=args.note,
+            half=args.half,
+            dest_dir=args.dest,
+            name=args.name,
+        )
     except EdgesegError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 
-def write_pairs(root: Path, n: int = 6, size: tuple[int, int] = (48, 64), split: str = "train", seed: int = 0) -> Path:
+def write_pairs(
+    root: Path, n: int = 6, size: tuple[int, int] = (48, 64), split: str = "train", seed: int = 0
+) -> Path:
     """Write ``n`` learnable image/label pairs in CamVid layout (``split``/, ``split``annot/, ``split``.txt)."""
     import cv2
 
@@ -44,7 +46,11 @@ def png_header_only(path: Path, w: int, h: int) -> Path:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -62,7 +68,9 @@ def load_script():
     import importlib.util
 
     def load(name: str):
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+        )
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         return mod
@@ -95,8 +103,15 @@ def camvid_card():
     from edgeseg.card import ModelCard
     from edgeseg.data.datasets import CAMVID
 
-    return ModelCard(arch="cgnet", arch_args={"m": 2, "n": 3}, num_classes=11, class_names=CAMVID.class_names,
-                     palette=CAMVID.palette, ignore_index=CAMVID.ignore_index, input_size=(48, 64))
+    return ModelCard(
+        arch="cgnet",
+        arch_args={"m": 2, "n": 3},
+        num_classes=11,
+        class_names=CAMVID.class_names,
+        palette=CAMVID.palette,
+        ignore_index=CAMVID.ignore_index,
+        input_size=(48, 64),
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)

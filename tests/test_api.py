@@ -52,8 +52,12 @@ def reference(model, bgr):
 
 
 def test_import_edgeseg_is_cheap_and_exposes_the_api():
-    code = "import sys, edgeseg; print(sorted(m for m in ('numpy', 'cv2', 'torch', 'onnx') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    code = (
+        "import sys, edgeseg; print(sorted(m for m in ('numpy', 'cv2', 'torch', 'onnx') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout
     assert out.strip() == "[]"
     assert {"load", "Model", "Segmentation", "shipped_models"} <= set(dir(edgeseg))
     with pytest.raises(AttributeError):
@@ -72,7 +76,10 @@ def _kinds(bgr: np.ndarray, tmp: Path):
         "path str": (str(png), {}),
         "pathlib.Path": (png, {}),
         "PIL image": (Image.fromarray(rgb), {}),
-        "PIL image, palette mode": (Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=256), None),
+        "PIL image, palette mode": (
+            Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=256),
+            None,
+        ),
         "rgb array, default color": (rgb, {}),
         "bgr array, color='bgr'": (bgr, {"color": "bgr"}),
         "rgb array, color='RGB'": (rgb, {"color": "RGB"}),
@@ -115,23 +122,26 @@ def test_the_colour_order_matters_so_the_flag_is_not_ignored(model, bgr, referen
     assert (wrong.labels == reference).mean() < 0.9
 
 
-@pytest.mark.parametrize("image,kw,match", [
-    (np.zeros((96, 128), np.uint8), {}, "one channel"),
-    (np.zeros((96, 128, 1), np.uint8), {}, "one channel"),
-    (np.zeros((96, 128, 4), np.uint8), {}, "4 channels"),
-    (np.zeros((3, 96, 128), np.uint8), {}, "channel-first"),
-    (np.full((8, 8, 3), 200.0, np.float32), {}, "float images are read as 0..1"),
-    (np.full((8, 8, 3), -0.5, np.float32), {}, "float images are read as 0..1"),
-    (np.full((8, 8, 3), np.nan, np.float32), {}, "NaN"),
-    (np.full((8, 8, 3), 4000, np.uint16), {}, "do not fit 0..255"),
-    (np.zeros((8, 8, 3), bool), {}, "boolean"),
-    (np.zeros((0, 8, 3), np.uint8), {}, "empty"),
-    (np.zeros((8, 8, 3), np.uint8), {"color": "hsv"}, "color must be"),
-    (np.zeros((2, 8, 8, 3, 1), np.uint8), {}, "NxHxWx3"),
-    (12, {}, "expected a path"),
-    ([], {}, "empty"),
-    ("no_such_image.png", {}, "file not found"),
-])
+@pytest.mark.parametrize(
+    "image,kw,match",
+    [
+        (np.zeros((96, 128), np.uint8), {}, "one channel"),
+        (np.zeros((96, 128, 1), np.uint8), {}, "one channel"),
+        (np.zeros((96, 128, 4), np.uint8), {}, "4 channels"),
+        (np.zeros((3, 96, 128), np.uint8), {}, "channel-first"),
+        (np.full((8, 8, 3), 200.0, np.float32), {}, "float images are read as 0..1"),
+        (np.full((8, 8, 3), -0.5, np.float32), {}, "float images are read as 0..1"),
+        (np.full((8, 8, 3), np.nan, np.float32), {}, "NaN"),
+        (np.full((8, 8, 3), 4000, np.uint16), {}, "do not fit 0..255"),
+        (np.zeros((8, 8, 3), bool), {}, "boolean"),
+        (np.zeros((0, 8, 3), np.uint8), {}, "empty"),
+        (np.zeros((8, 8, 3), np.uint8), {"color": "hsv"}, "color must be"),
+        (np.zeros((2, 8, 8, 3, 1), np.uint8), {}, "NxHxWx3"),
+        (12, {}, "expected a path"),
+        ([], {}, "empty"),
+        ("no_such_image.png", {}, "file not found"),
+    ],
+)
 def test_inputs_it_cannot_interpret_are_refused_in_one_line(model, image, kw, match):
     with pytest.raises(EdgesegError, match=match) as e:
         model.predict(image, **kw)

@@ -63,15 +63,18 @@ def test_onnx_metadata_roundtrip(camvid_card):
         card_from_onnx(onnx.ModelProto())
 
 
-@pytest.mark.parametrize("key,value,want", [
-    ("mean", ["a", "b", "c"], "'mean' must be three finite numbers"),
-    ("mean", [1.0, float("nan"), 2.0], "'mean' must be three finite numbers"),
-    ("num_classes", "11", "'num_classes' must be a whole number"),
-    ("num_classes", True, "'num_classes' must be a whole number"),
-    ("palette", [[1, 2]], "'palette' must be a list of \\[R, G, B\\]"),
-    ("version", "x", "'version' must be a whole number"),
-    ("extra", [], "'extra' must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "key,value,want",
+    [
+        ("mean", ["a", "b", "c"], "'mean' must be three finite numbers"),
+        ("mean", [1.0, float("nan"), 2.0], "'mean' must be three finite numbers"),
+        ("num_classes", "11", "'num_classes' must be a whole number"),
+        ("num_classes", True, "'num_classes' must be a whole number"),
+        ("palette", [[1, 2]], "'palette' must be a list of \\[R, G, B\\]"),
+        ("version", "x", "'version' must be a whole number"),
+        ("extra", [], "'extra' must be a mapping"),
+    ],
+)
 def test_a_card_of_the_wrong_types_is_one_line(key, value, want):
     """A card whose mean held strings ended in a traceback: one schema with types now."""
     import json
@@ -80,7 +83,9 @@ def test_a_card_of_the_wrong_types_is_one_line(key, value, want):
     from edgeseg.card import ModelCard
     from edgeseg.errors import EdgesegError
 
-    d = json.loads((Path(__file__).resolve().parents[1] / "edgeseg/weights/cgnet_camvid.pt.card.json").read_text())
+    d = json.loads(
+        (Path(__file__).resolve().parents[1] / "edgeseg/weights/cgnet_camvid.pt.card.json").read_text()
+    )
     d[key] = value
     with pytest.raises(EdgesegError, match=want):
         ModelCard.from_dict(d, where="m.pt")

@@ -22,16 +22,39 @@ def tiny_onnx(tmp_path_factory):
     d = tmp_path_factory.mktemp("names")
     torch.manual_seed(0)
     model = build_model("cgnet", num_classes=CAMVID.num_classes, m=2, n=3).eval()
-    card = ModelCard(arch="cgnet", num_classes=CAMVID.num_classes, class_names=CAMVID.class_names, palette=CAMVID.palette,
-                     arch_args={"m": 2, "n": 3}, ignore_index=CAMVID.ignore_index, input_size=(32, 48))
+    card = ModelCard(
+        arch="cgnet",
+        num_classes=CAMVID.num_classes,
+        class_names=CAMVID.class_names,
+        palette=CAMVID.palette,
+        arch_args={"m": 2, "n": 3},
+        ignore_index=CAMVID.ignore_index,
+        input_size=(32, 48),
+    )
     return export_onnx(model, card, d / "tiny.onnx", size=(32, 48))
 
 
 def test_fp32_and_int8_ort_builds_get_their_own_default_names(tiny_onnx, capsys):
     d = tiny_onnx.parent
     assert main(["build", str(tiny_onnx), "--backend", "onnxruntime", "--threads", "1"]) == 0
-    assert main(["build", str(tiny_onnx), "--backend", "onnxruntime", "--threads", "1", "--int8",
-                 "--calib", "synthetic:2", "--calib-num", "2"]) == 0
+    assert (
+        main(
+            [
+                "build",
+                str(tiny_onnx),
+                "--backend",
+                "onnxruntime",
+                "--threads",
+                "1",
+                "--int8",
+                "--calib",
+                "synthetic:2",
+                "--calib-num",
+                "2",
+            ]
+        )
+        == 0
+    )
     from edgeseg.card import card_from_onnx
 
     assert card_from_onnx(d / "tiny.fp32.ort.onnx").precision == "fp32"
@@ -43,16 +66,39 @@ def test_another_precision_is_not_overwritten_without_force(tiny_onnx, tmp_path,
     out = tmp_path / "model.ort.onnx"
     assert main(["build", str(tiny_onnx), "--backend", "onnxruntime", "--threads", "1", "-o", str(out)]) == 0
     before = out.read_bytes()
-    rc = main(["build", str(tiny_onnx), "--backend", "onnxruntime", "--threads", "1", "--fp16", "-o", str(out)])
+    rc = main(
+        ["build", str(tiny_onnx), "--backend", "onnxruntime", "--threads", "1", "--fp16", "-o", str(out)]
+    )
     err = capsys.readouterr().err
     assert rc != 0 and "is a FP32 model" in err and "--force" in err
     assert out.read_bytes() == before
-    assert main(["build", str(tiny_onnx), "--backend", "onnxruntime", "--threads", "1", "--fp16", "-o", str(out), "--force"]) == 0
+    assert (
+        main(
+            [
+                "build",
+                str(tiny_onnx),
+                "--backend",
+                "onnxruntime",
+                "--threads",
+                "1",
+                "--fp16",
+                "-o",
+                str(out),
+                "--force",
+            ]
+        )
+        == 0
+    )
     from edgeseg.card import card_from_onnx
 
     assert card_from_onnx(out).precision == "fp16"
     # the same precision again is a plain rebuild
-    assert main(["build", str(tiny_onnx), "--backend", "onnxruntime", "--threads", "1", "--fp16", "-o", str(out)]) == 0
+    assert (
+        main(
+            ["build", str(tiny_onnx), "--backend", "onnxruntime", "--threads", "1", "--fp16", "-o", str(out)]
+        )
+        == 0
+    )
 
 
 def test_build_of_a_json_file_says_not_an_onnx_model(tmp_path, capsys):
@@ -62,7 +108,9 @@ def test_build_of_a_json_file_says_not_an_onnx_model(tmp_path, capsys):
         assert main(["build", str(j), "--backend", backend]) != 0
         err = capsys.readouterr().err
         assert "ParseError" not in err and "found '.json'" in err and ".onnx" in err, err
-        assert backend == "openvino" or "not an ONNX model" in err, err  # openvino: its own message, same facts
+        assert backend == "openvino" or "not an ONNX model" in err, (
+            err
+        )  # openvino: its own message, same facts
 
 
 def _parse(command: str, argv: list[str]) -> argparse.Namespace:
@@ -94,14 +142,40 @@ def test_one_spelling_for_calibration_options_and_old_ones_are_hidden_aliases(ca
 
 
 def test_train_has_max_steps():
-    assert _parse("train", ["--max-steps", "3"]).max_steps_per_epoch == 3  # the same meaning as quantize --max-steps
+    assert (
+        _parse("train", ["--max-steps", "3"]).max_steps_per_epoch == 3
+    )  # the same meaning as quantize --max-steps
     assert _parse("quantize", ["m.pt", "--max-steps", "3"]).max_steps == 3
-    assert _parse("train", ["--max-steps-per-epoch", "3"]).max_steps_per_epoch == 3  # the old spelling still works
+    assert (
+        _parse("train", ["--max-steps-per-epoch", "3"]).max_steps_per_epoch == 3
+    )  # the old spelling still works
 
 
 def test_train_says_1_epoch_not_1_epochs(tmp_path, capsys):
-    rc = main(["train", "--data", "synthetic:4", "--epochs", "1", "--max-steps", "1", "--batch", "2", "--crop", "64x96",
-               "--arch-arg", "m=2", "--arch-arg", "n=3", "--val-every", "0", "--out", str(tmp_path / "t"), "--no-progress"])
+    rc = main(
+        [
+            "train",
+            "--data",
+            "synthetic:4",
+            "--epochs",
+            "1",
+            "--max-steps",
+            "1",
+            "--batch",
+            "2",
+            "--crop",
+            "64x96",
+            "--arch-arg",
+            "m=2",
+            "--arch-arg",
+            "n=3",
+            "--val-every",
+            "0",
+            "--out",
+            str(tmp_path / "t"),
+            "--no-progress",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0 and "for 1 epoch (" in out and "1 epochs" not in out
 
@@ -123,7 +197,7 @@ def test_quickstart_steps_write_under_out_and_name_no_missing_image():
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "quickstart.md").read_text()
     assert "street.png" not in doc
-    step = doc[doc.index("## Step by step"):doc.index("Dataset specs:")]
+    step = doc[doc.index("## Step by step") : doc.index("Dataset specs:")]
     outputs = []
     for line in re.findall(r"^edgeseg .*$", step, re.M):
         words = shlex.split(line.split("#")[0])

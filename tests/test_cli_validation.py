@@ -12,11 +12,20 @@ CASES = [
     (["train", "--batch", "0"], "argument --batch: expected a whole number >= 1, found 0"),
     (["train", "--lr", "-1"], "argument --lr: expected a number > 0, found -1"),
     (["export", "m.pt", "--size", "7x9"], "argument --size: height and width must be in 32..4096, found 7x9"),
-    (["export", "m.pt", "--agree-min", "0"], "argument --agree-min: expected a number > 0 and <= 100, found 0"),
+    (
+        ["export", "m.pt", "--agree-min", "0"],
+        "argument --agree-min: expected a number > 0 and <= 100, found 0",
+    ),
     (["quantize", "m.pt", "--num-calib", "0"], "argument --num-calib: expected a whole number >= 1, found 0"),
     (["bench", "m.onnx", "--runs", "0"], "argument --runs: expected a whole number >= 1, found 0"),
-    (["eval", "m.onnx", "--data", "synthetic", "--threads", "0"], "argument --threads: expected a whole number >= 1, found 0"),
-    (["predict", "m.onnx", "x.png", "--alpha", "2"], "argument --alpha: expected a number >= 0 and <= 1, found 2"),
+    (
+        ["eval", "m.onnx", "--data", "synthetic", "--threads", "0"],
+        "argument --threads: expected a whole number >= 1, found 0",
+    ),
+    (
+        ["predict", "m.onnx", "x.png", "--alpha", "2"],
+        "argument --alpha: expected a number >= 0 and <= 1, found 2",
+    ),
     (["build", "m.onnx", "--calib-num", "0"], "argument --calib-num: expected a number >= 1, found 0"),
 ]
 

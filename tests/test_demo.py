@@ -13,7 +13,16 @@ def test_demo_quick_runs_every_stage(tmp_path, capsys):
     rc = main(["demo", "--quick", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert rc == 0, out[-3000:]
-    stages = ["train", "eval fp32", "export onnx", "quantize ptq", "quantize qat", "build onnxruntime int8", "bench", "report"]
+    stages = [
+        "train",
+        "eval fp32",
+        "export onnx",
+        "quantize ptq",
+        "quantize qat",
+        "build onnxruntime int8",
+        "bench",
+        "report",
+    ]
     if importlib.util.find_spec("openvino"):
         stages += ["build openvino fp32", "build openvino int8"]
     if importlib.util.find_spec("executorch"):

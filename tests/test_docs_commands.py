@@ -68,15 +68,23 @@ def test_every_command_parses_and_names_files_that_exist(page):
                 written.add(value)
         for tok in argv:
             tok = tok.split("=", 1)[-1]
-            if REPO_PATH.match(tok) and tok not in written and not any(tok.startswith(w.rstrip("/") + "/") for w in written):
+            if (
+                REPO_PATH.match(tok)
+                and tok not in written
+                and not any(tok.startswith(w.rstrip("/") + "/") for w in written)
+            ):
                 if not ((ROOT / tok).exists() or (ROOT / "benchmarks" / tok).exists()):
-                    problems.append(f"{line}\n    {tok}: no such file in the repository, and no earlier command writes it")
+                    problems.append(
+                        f"{line}\n    {tok}: no such file in the repository, and no earlier command writes it"
+                    )
     assert not problems, f"{page.name}:\n" + "\n".join(problems)
 
 
 def test_a_planted_bad_flag_and_a_missing_file_are_caught(tmp_path):
     page = tmp_path / "x.md"
-    page.write_text("```bash\nedgeseg build m.onnx --int9\nedgeseg build m.onnx --int8 --calib calib/nope.txt\n```\n")
+    page.write_text(
+        "```bash\nedgeseg build m.onnx --int9\nedgeseg build m.onnx --int8 --calib calib/nope.txt\n```\n"
+    )
     [bad_flag, missing] = commands(page)
     assert "unrecognized arguments: --int9" in parse(shlex.split(bad_flag)[1:])
     assert parse(shlex.split(missing)[1:]) == "" and not (ROOT / "calib/nope.txt").exists()

@@ -18,11 +18,28 @@ from edgeseg import _env
 from edgeseg.backends.tensorrt._doctor import tensorrt_facts
 from edgeseg.cli import main
 
-PACKAGES = ("python", "numpy", "torch", "onnx", "onnxruntime", "opencv", "coremltools", "tensorrt", "pycuda", "edgeseg")
+PACKAGES = (
+    "python",
+    "numpy",
+    "torch",
+    "onnx",
+    "onnxruntime",
+    "opencv",
+    "coremltools",
+    "tensorrt",
+    "pycuda",
+    "edgeseg",
+)
 
 
-def fake_tensorrt(version: str = "10.3.0", *, fp16: bool = True, int8: bool = True, dla: int = 2,
-                  builder_error: Exception | None = None) -> types.ModuleType:
+def fake_tensorrt(
+    version: str = "10.3.0",
+    *,
+    fp16: bool = True,
+    int8: bool = True,
+    dla: int = 2,
+    builder_error: Exception | None = None,
+) -> types.ModuleType:
     """A stand-in exposing only the attributes edgeseg._env reads."""
     mod = types.ModuleType("tensorrt")
     mod.__version__ = version
@@ -93,7 +110,12 @@ def test_fake_tensorrt_10_installed_branch(monkeypatch, capsys):
     versions = library_versions()
     assert versions["tensorrt"] == "10.3.0" and versions["pycuda"] == "2024.1"
     facts = tensorrt_facts()
-    assert facts["installed"] and facts["fast_fp16"] is True and facts["fast_int8"] is False and facts["dla_cores"] == 2
+    assert (
+        facts["installed"]
+        and facts["fast_fp16"] is True
+        and facts["fast_int8"] is False
+        and facts["dla_cores"] == 2
+    )
     assert facts["paths"]["fp16"] == "TensorRT 10.3: FP16 via builder flag"
     assert "calibrator" in facts["paths"]["int8_calibrated"]
     assert "Q/DQ" in facts["paths"]["int8_qdq"]
@@ -190,17 +212,23 @@ def test_opencv_video_backends_here_match_cv2():
 
     facts = _env.opencv_video_backends()
     assert set(facts) == {"GStreamer", "V4L2", "FFMPEG"}
-    assert facts["GStreamer"]["available"] == ("GStreamer:                   YES" in cv2.getBuildInformation())
+    assert facts["GStreamer"]["available"] == (
+        "GStreamer:                   YES" in cv2.getBuildInformation()
+    )
 
 
 def test_jetson_info_from_files(tmp_path):
     model, release = tmp_path / "model", tmp_path / "nv_tegra_release"
     model.write_bytes(b"NVIDIA Jetson Orin Nano Developer Kit\x00")
-    release.write_text("# R35 (release), REVISION: 4.1, GCID: 33958178, BOARD: t186ref, EABI: aarch64, DATE: Tue Aug 1 2023\n")
+    release.write_text(
+        "# R35 (release), REVISION: 4.1, GCID: 33958178, BOARD: t186ref, EABI: aarch64, DATE: Tue Aug 1 2023\n"
+    )
     info = _env.jetson_info(model_path=model, release_path=release)
     assert info == {"model": "NVIDIA Jetson Orin Nano Developer Kit", "l4t": "35.4.1", "jetpack": "5.1.2"}
     release.write_text("# R36 (release), REVISION: 9.9, GCID: 1\n")
-    assert _env.jetson_info(model_path=model, release_path=release)["jetpack"] is None  # unknown pair: L4T only
+    assert (
+        _env.jetson_info(model_path=model, release_path=release)["jetpack"] is None
+    )  # unknown pair: L4T only
     assert _env.jetson_info(model_path=tmp_path / "none", release_path=tmp_path / "none") is None
 
 
@@ -215,7 +243,11 @@ def test_cpu_features_lists_the_int8_relevant_isa_flags_of_x86_and_arm():
     assert _env.cpu_features(x86) == ["avx2", "avx512f", "avx512_vnni", "amx_int8"]
     zen3 = "processor\t: 0\nflags\t\t: fpu sse avx avx2 fma\n"  # no VNNI: int8 via int16 pairs
     assert _env.cpu_features(zen3) == ["avx2"]
-    assert _env.cpu_features("processor\t: 0\nFeatures\t: fp asimd asimddp i8mm\n") == ["asimd", "asimddp", "i8mm"]
+    assert _env.cpu_features("processor\t: 0\nFeatures\t: fp asimd asimddp i8mm\n") == [
+        "asimd",
+        "asimddp",
+        "i8mm",
+    ]
     assert _env.cpu_features("") is None
     assert _env.has_vnni(["avx2"], "x86_64") is False and _env.has_vnni(["avx2", "avx_vnni"], "AMD64") is True
     assert _env.has_vnni(["asimd"], "aarch64") is None and _env.has_vnni(None, "x86_64") is None
@@ -223,7 +255,18 @@ def test_cpu_features_lists_the_int8_relevant_isa_flags_of_x86_and_arm():
 
 def test_machine_info_fields():
     m = _env.machine_info()
-    for key in ("cpu", "cpu_features", "physical_cores", "logical_cores", "memory_bytes", "os", "torch_threads", "cuda_available", "gpus", "jetson"):
+    for key in (
+        "cpu",
+        "cpu_features",
+        "physical_cores",
+        "logical_cores",
+        "memory_bytes",
+        "os",
+        "torch_threads",
+        "cuda_available",
+        "gpus",
+        "jetson",
+    ):
         assert key in m, key
     assert m["logical_cores"] >= 1 and (m["memory_bytes"] or 0) > 0
     json.dumps(m)
@@ -241,7 +284,10 @@ def test_coreml_runs_only_on_macos(monkeypatch):
     assert row["can_build"] is True and row["can_run"] is True
 
 
-@pytest.mark.parametrize("flags,warned", [(["avx2"], True), (["avx2", "avx512f", "avx512_vnni"], False), (["avx2", "avx_vnni"], False)])
+@pytest.mark.parametrize(
+    "flags,warned",
+    [(["avx2"], True), (["avx2", "avx512f", "avx512_vnni"], False), (["avx2", "avx_vnni"], False)],
+)
 def test_doctor_warns_about_int8_on_an_x86_cpu_without_vnni(monkeypatch, capsys, flags, warned):
     monkeypatch.setattr(_env, "cpu_features", lambda cpuinfo=None: flags)
     monkeypatch.setattr(_env.platform, "machine", lambda: "x86_64")

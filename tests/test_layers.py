@@ -152,15 +152,20 @@ def test_allowed_upward_imports_still_exist_and_are_documented():
     doc = DOC.read_text(encoding="utf-8")
     for src, dst in ALLOWED_UP:
         assert dst in {d for d, _ in GRAPH[src]}, f"{src} no longer imports {dst}: drop it from ALLOWED_UP"
-        assert src.replace("edgeseg.", "").replace(".", "/") in doc, f"{src} -> {dst} is not explained in the doc"
+        assert src.replace("edgeseg.", "").replace(".", "/") in doc, (
+            f"{src} -> {dst} is not explained in the doc"
+        )
 
 
-@pytest.mark.parametrize("plant, finds", [
-    ("from edgeseg.commands._args import positive_int\n", "upward"),
-    ("from edgeseg.train import loop\n", "upward"),
-    ("def f():\n    from edgeseg.backends import BACKENDS\n", "upward"),  # a nested import counts too
-    ("from . import _scene\n", "cycle"),  # relative: edgeseg.data._info -> _scene -> _info
-])
+@pytest.mark.parametrize(
+    "plant, finds",
+    [
+        ("from edgeseg.commands._args import positive_int\n", "upward"),
+        ("from edgeseg.train import loop\n", "upward"),
+        ("def f():\n    from edgeseg.backends import BACKENDS\n", "upward"),  # a nested import counts too
+        ("from . import _scene\n", "cycle"),  # relative: edgeseg.data._info -> _scene -> _info
+    ],
+)
 def test_a_planted_fault_is_found(tmp_path, plant, finds):
     """Copies of the package with one planted import: the same checks go red."""
     import shutil

@@ -32,7 +32,9 @@ def test_many_quick_updates_write_few_lines_to_a_log():
 
 def test_a_log_gets_a_line_every_tenth_and_a_final_line_without_cursor_codes():
     log = io.StringIO()
-    bar = progress_bar(total=100, file=log, desc="calibrate", unit="batch", leave=False)  # leave=False: still a final line
+    bar = progress_bar(
+        total=100, file=log, desc="calibrate", unit="batch", leave=False
+    )  # leave=False: still a final line
     for _ in range(100):
         bar.update(1)
     bar.close()
@@ -47,7 +49,9 @@ def test_a_quick_bar_in_a_log_is_never_only_its_zero_frame():
     log = io.StringIO()
     for _ in progress_bar(range(3), file=log, desc="mIoU", leave=False):
         pass
-    assert log.getvalue().splitlines() == [l for l in log.getvalue().splitlines() if "0%" not in l or "100%" in l]
+    assert log.getvalue().splitlines() == [
+        l for l in log.getvalue().splitlines() if "0%" not in l or "100%" in l
+    ]
     assert log.getvalue().splitlines()[-1].startswith("mIoU: done 3/3")
 
 

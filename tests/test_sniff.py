@@ -16,20 +16,29 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
 
 def _pte(size: int, claimed: int) -> bytes:
     """An ExecuTorch-shaped header (ET12 + eh00 extended header claiming ``claimed`` bytes), ``size`` long."""
-    head = (b"\x3c\x00\x00\x00ET12" + b"eh00" + (32).to_bytes(4, "little") + claimed.to_bytes(8, "little")
-            + (0).to_bytes(8, "little") + (0).to_bytes(8, "little"))
+    head = (
+        b"\x3c\x00\x00\x00ET12"
+        + b"eh00"
+        + (32).to_bytes(4, "little")
+        + claimed.to_bytes(8, "little")
+        + (0).to_bytes(8, "little")
+        + (0).to_bytes(8, "little")
+    )
     return head + b"\x00" * max(0, size - len(head))
 
 
-@pytest.mark.parametrize("name,data,expect", [
-    ("m.pt", PNG, r"expected a PyTorch checkpoint \(zip\), found a PNG image"),
-    ("m.onnx", b'{"runs": []}', r"expected an ONNX model, found JSON text"),
-    ("m.pte", os.urandom(4096), r"expected an ExecuTorch program, found bytes"),
-    ("m.pte", _pte(1000, 5000), r"truncated ExecuTorch program: 1000 bytes, its header says 5000"),
-    ("m.xml", b"\x00\x01binary", r"expected an OpenVINO IR \(XML\)"),
-    ("img.png", b"%PDF-1.4 not an image", r"expected an image, found text"),
-    ("m.onnx", b"", r"empty file \(0 bytes\), expected an ONNX model"),
-])
+@pytest.mark.parametrize(
+    "name,data,expect",
+    [
+        ("m.pt", PNG, r"expected a PyTorch checkpoint \(zip\), found a PNG image"),
+        ("m.onnx", b'{"runs": []}', r"expected an ONNX model, found JSON text"),
+        ("m.pte", os.urandom(4096), r"expected an ExecuTorch program, found bytes"),
+        ("m.pte", _pte(1000, 5000), r"truncated ExecuTorch program: 1000 bytes, its header says 5000"),
+        ("m.xml", b"\x00\x01binary", r"expected an OpenVINO IR \(XML\)"),
+        ("img.png", b"%PDF-1.4 not an image", r"expected an image, found text"),
+        ("m.onnx", b"", r"empty file \(0 bytes\), expected an ONNX model"),
+    ],
+)
 def test_wrong_content_for_its_suffix_is_one_line(tmp_path, name, data, expect):
     p = tmp_path / name
     p.write_bytes(data)
@@ -71,8 +80,10 @@ def test_open_runner_checks_before_loading(tmp_path):
 
     p = tmp_path / "junk.pte"
     p.write_bytes(os.urandom(100_000))
-    code = ("import sys\nfrom edgeseg.backends import open_runner\nfrom edgeseg.errors import EdgesegError\n"
-            "try:\n    open_runner(sys.argv[1])\nexcept EdgesegError as e:\n    print(e)\n")
+    code = (
+        "import sys\nfrom edgeseg.backends import open_runner\nfrom edgeseg.errors import EdgesegError\n"
+        "try:\n    open_runner(sys.argv[1])\nexcept EdgesegError as e:\n    print(e)\n"
+    )
     r = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, (r.returncode, r.stderr[-1000:])
     assert "expected an ExecuTorch program" in r.stdout

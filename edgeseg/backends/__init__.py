@@ -36,9 +36,23 @@ BACKENDS: dict[str, BackendSpec] = {
 }
 
 __all__ = [
-    "BACKENDS", "BackendSpec", "BaseRunner", "Runner", "artifact_kinds", "available_backends", "builders",
-    "backend_matrix", "check_batch", "check_finite", "default_backend", "libraries", "library_versions", "open_runner",
-    "read_card", "runner_class", "spec_for",
+    "BACKENDS",
+    "BackendSpec",
+    "BaseRunner",
+    "Runner",
+    "artifact_kinds",
+    "available_backends",
+    "builders",
+    "backend_matrix",
+    "check_batch",
+    "check_finite",
+    "default_backend",
+    "libraries",
+    "library_versions",
+    "open_runner",
+    "read_card",
+    "runner_class",
+    "spec_for",
 ]
 
 
@@ -90,7 +104,9 @@ def open_runner(path: str | os.PathLike, **options: Any) -> Runner:
     from edgeseg._sniff import check_input_file
 
     p = resolve_model(path)
-    check_input_file(p, flag="model")  # its first bytes before any native loader (random bytes as .pte aborted)
+    check_input_file(
+        p, flag="model"
+    )  # its first bytes before any native loader (random bytes as .pte aborted)
     cls = runner_class(p)
     params = inspect.signature(cls.__init__).parameters
     accepted = [n for n, q in params.items() if q.kind is inspect.Parameter.KEYWORD_ONLY]
@@ -116,7 +132,11 @@ def default_backend() -> str:
     others = [b for b in available_backends() if b != "tensorrt"]
     raise EdgesegError(
         "TensorRT is not installed here, so there is no default backend; "
-        + (f"available backends: {', '.join(others)} (pass --backend NAME)" if others else "no backend is available")
+        + (
+            f"available backends: {', '.join(others)} (pass --backend NAME)"
+            if others
+            else "no backend is available"
+        )
         + " — see docs/jetson.md to install TensorRT"
     )
 

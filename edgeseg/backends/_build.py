@@ -46,8 +46,12 @@ class BuildResult:
         )
         c = self.comparison
         if c and "summary" in c:
-            line += ("; vs source" + (f" on {c['probe']}" if c.get("probe") else "") + f": {c['summary']}"
-                     + ("" if c.get("enforced", True) else " (reported, not enforced)"))
+            line += (
+                "; vs source"
+                + (f" on {c['probe']}" if c.get("probe") else "")
+                + f": {c['summary']}"
+                + ("" if c.get("enforced", True) else " (reported, not enforced)")
+            )
         elif c:
             line += f"; not compared with the source: {c['skipped']}"
         return line
@@ -65,7 +69,12 @@ def timed_build(backend: str) -> Callable[[Callable[..., BuildResult]], Callable
             t0 = time.perf_counter()
             result = fn(*args, **kwargs)
             seconds = time.perf_counter() - t0
-            return replace(result, backend=backend, seconds=seconds, size_bytes=BACKENDS[backend].artifact_size(result.path))
+            return replace(
+                result,
+                backend=backend,
+                seconds=seconds,
+                size_bytes=BACKENDS[backend].artifact_size(result.path),
+            )
 
         return run
 
@@ -91,8 +100,16 @@ def calib_probe(calib_set: Any, n: int = PROBE_FRAMES) -> np.ndarray:
 
 
 def compare_with_source(
-    infer: Callable[[np.ndarray], np.ndarray], source: Path, card: ModelCard, *, precision: str, enforce: bool,
-    what: str, threads: int | None = None, size: tuple[int, int] | None = None, probe: np.ndarray | None = None,
+    infer: Callable[[np.ndarray], np.ndarray],
+    source: Path,
+    card: ModelCard,
+    *,
+    precision: str,
+    enforce: bool,
+    what: str,
+    threads: int | None = None,
+    size: tuple[int, int] | None = None,
+    probe: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The comparison every build runs: the probe frames through the ``source`` (an ONNX through ONNX
     Runtime, a checkpoint through PyTorch: the reference) and through ``infer`` (the artifact being
@@ -118,8 +135,10 @@ def compare_with_source(
         ref = ref_runner.infer(batch)
     res = compare(ref, infer(batch), tolerance=tolerance_for(precision))
     if enforce and not res.passed:
-        raise BuildError(f"the {what} does not match {spec_for(source).title} on {source.name}: {res.summary()}; "
-                         f"nothing written{_no_vnni_hint(precision)}")
+        raise BuildError(
+            f"the {what} does not match {spec_for(source).title} on {source.name}: {res.summary()}; "
+            f"nothing written{_no_vnni_hint(precision)}"
+        )
     return {**res.to_dict(), "enforced": enforce, "probe": probed}
 
 
@@ -129,6 +148,8 @@ def _no_vnni_hint(precision: str) -> str:
 
     if precision != "int8" or cpu_has_vnni() is not False:
         return ""
-    return ("; note: this x86 CPU has no VNNI, so int8 dot products run as int16 pairs that can saturate, "
-            "and each runtime handles that differently (the same INT8 builds matched on CPUs with "
-            "avx512_vnni / avx_vnni): build and compare INT8 on a CPU with VNNI")
+    return (
+        "; note: this x86 CPU has no VNNI, so int8 dot products run as int16 pairs that can saturate, "
+        "and each runtime handles that differently (the same INT8 builds matched on CPUs with "
+        "avx512_vnni / avx_vnni): build and compare INT8 on a CPU with VNNI"
+    )

@@ -20,5 +20,7 @@ def open_calib_set(
         kw["num"] = int(num)
     cs = CalibrationSet(source, card, **kw)
     if len(cs) < batch:
-        raise BuildError(f"calibration set {source!r} has {len(cs)} frame(s), fewer than one batch of {batch}")
+        raise BuildError(
+            f"calibration set {source!r} has {len(cs)} frame(s), fewer than one batch of {batch}"
+        )
     return cs

@@ -22,11 +22,18 @@ def _consumers(graph: Any) -> dict[str, list[Any]]:
     return users
 
 
-def _index(model: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[Any]], set[str], dict[str, int]]:
+def _index(
+    model: Any,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[Any]], set[str], dict[str, int]]:
     """(initializers by name, producer node by output, consumers by input, graph output names, channels)."""
     graph = model.graph
-    return ({t.name: t for t in graph.initializer}, {o: n for n in graph.node for o in n.output}, _consumers(graph),
-            {o.name for o in graph.output}, _channels(model))
+    return (
+        {t.name: t for t in graph.initializer},
+        {o: n for n in graph.node for o in n.output},
+        _consumers(graph),
+        {o.name for o in graph.output},
+        _channels(model),
+    )
 
 
 def _channels(model: Any) -> dict[str, int]:
@@ -92,7 +99,10 @@ def split_through_concat(model: Any) -> int:
         sizes = [channels.get(i) for i in cat.input]
         if not chain or any(s is None for s in sizes):
             continue
-        split = {id(op): [_split_param(numpy_helper.to_array(inits[i]), sizes) for i in op.input[1:]] for op in chain}
+        split = {
+            id(op): [_split_param(numpy_helper.to_array(inits[i]), sizes) for i in op.input[1:]]
+            for op in chain
+        }
         if any(p is None for parts in split.values() for p in parts):
             continue
         new_nodes, new_inputs = [], []
@@ -105,7 +115,9 @@ def split_through_concat(model: Any) -> int:
                     graph.initializer.append(numpy_helper.from_array(parts[k].astype(parts[k].dtype), name))
                     names.append(name)
                 out = f"{op.output[0]}_part{k}"
-                node = helper.make_node(op.op_type, [cur, *names], [out], name=f"{op.name or op.output[0]}_part{k}")
+                node = helper.make_node(
+                    op.op_type, [cur, *names], [out], name=f"{op.name or op.output[0]}_part{k}"
+                )
                 node.attribute.extend(op.attribute)
                 new_nodes.append(node)
                 cur = out
@@ -157,7 +169,11 @@ def split_conv_over_concat(model: Any, *, block: int = 16) -> int:
         if next((a.i for a in conv.attribute if a.name == "group"), 1) != 1:
             continue
         cat = producers.get(conv.input[0])
-        if cat is None or cat.op_type != "Concat" or next((a.i for a in cat.attribute if a.name == "axis"), None) not in (1, -3):
+        if (
+            cat is None
+            or cat.op_type != "Concat"
+            or next((a.i for a in cat.attribute if a.name == "axis"), None) not in (1, -3)
+        ):
             continue
         if cat.output[0] in graph_outputs or len(users.get(cat.output[0], [])) != 1 or id(cat) in replace:
             continue
@@ -173,7 +189,9 @@ def split_conv_over_concat(model: Any, *, block: int = 16) -> int:
         nodes, acc = [], None
         for j, k in enumerate(order):
             wname = f"{conv.input[1]}_in{k}"
-            graph.initializer.append(numpy_helper.from_array(w[:, offsets[k] : offsets[k] + sizes[k]].copy(), wname))
+            graph.initializer.append(
+                numpy_helper.from_array(w[:, offsets[k] : offsets[k] + sizes[k]].copy(), wname)
+            )
             ins = [cat.input[k], wname] + ([conv.input[2]] if j == 0 and len(conv.input) > 2 else [])
             out = f"{conv.output[0]}_in{k}"
             part = helper.make_node("Conv", ins, [out], name=f"{conv.name or conv.output[0]}_in{k}")
@@ -184,7 +202,9 @@ def split_conv_over_concat(model: Any, *, block: int = 16) -> int:
             else:
                 last = j == len(order) - 1
                 total = conv.output[0] if last else f"{conv.output[0]}_sum{j}"
-                nodes.append(helper.make_node("Add", [out, acc], [total], name=f"{conv.name or conv.output[0]}_add{j}"))
+                nodes.append(
+                    helper.make_node("Add", [out, acc], [total], name=f"{conv.name or conv.output[0]}_add{j}")
+                )
                 acc = total
         replace[id(cat)] = []
         replace[id(conv)] = nodes

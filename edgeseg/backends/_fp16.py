@@ -17,9 +17,20 @@ from edgeseg.errors import BuildError, MissingDependencyError
 
 #: Ops kept in FP32 on top of onnxconverter-common's DEFAULT_OP_BLOCK_LIST.
 FP32_OPS = (
-    "Resize", "Upsample", "Softmax", "LogSoftmax",
-    "ReduceMean", "ReduceSum", "ReduceSumSquare", "ReduceL2", "ReduceLogSumExp", "ReduceProd",
-    "GlobalAveragePool", "Exp", "Log", "Pow",
+    "Resize",
+    "Upsample",
+    "Softmax",
+    "LogSoftmax",
+    "ReduceMean",
+    "ReduceSum",
+    "ReduceSumSquare",
+    "ReduceL2",
+    "ReduceLogSumExp",
+    "ReduceProd",
+    "GlobalAveragePool",
+    "Exp",
+    "Log",
+    "Pow",
 )
 
 
@@ -28,7 +39,9 @@ def fp16_converter() -> Any:
         from onnxconverter_common import float16
     except ImportError as e:
         raise MissingDependencyError(
-            "onnxconverter-common", "fp16", "FP16 builds (onnxruntime --fp16, TensorRT 11 --fp16) convert the ONNX with it",
+            "onnxconverter-common",
+            "fp16",
+            "FP16 builds (onnxruntime --fp16, TensorRT 11 --fp16) convert the ONNX with it",
         ) from e
     return float16
 
@@ -53,8 +66,11 @@ def convert_onnx_fp16(model: Any, *, keep_fp32_ops: tuple[str, ...] = FP32_OPS) 
         raise BuildError(f"FP16 conversion of the ONNX failed: {e.__class__.__name__}: {str(e)[:200]}") from e
     clipped = [w for w in caught if "truncated" in str(w.message)]
     if clipped:
-        warnings.warn(f"FP16: {len(clipped)} float32 values outside float16's range were clamped by the converter "
-                      "(magnitudes below 1e-7 or above 65504; the accuracy check measures the effect)", stacklevel=2)
+        warnings.warn(
+            f"FP16: {len(clipped)} float32 values outside float16's range were clamped by the converter "
+            "(magnitudes below 1e-7 or above 65504; the accuracy check measures the effect)",
+            stacklevel=2,
+        )
     _restore_float_outputs(out, io_types)
     try:
         onnx.checker.check_model(out)

@@ -13,18 +13,49 @@ from edgeseg._validate import positive_int
 from edgeseg.errors import UnsupportedOptionError
 
 
-FP16 = Option("--fp16", "fp16", "FP16 (TensorRT: builder flag on 8.6/10.x, FP16 ONNX on 11.x; Core ML: FP16 compute, "
-              "its default)", switch=True, group="precision")
-INT8 = Option("--int8", "int8", "INT8: from a Q/DQ ONNX as is, or calibrated (--calib); Core ML: INT8 weights",
-              switch=True, group="precision")
-CALIB = Option("--calib", "calib", "calibration frames: a list file, a folder of images or a dataset spec "
-               "(camvid:PATH, synthetic:N)", metavar="LIST|DIR|SPEC", group="calibration (implicit INT8)")
-CALIB_NUM = Option("--calib-num", "calib_num", "frames to use, evenly spaced (default: each backend's spec.calib_num)", kind=positive_int,
-                   metavar="N", group="calibration (implicit INT8)")
-THREADS = Option("--threads", "threads", "CPU threads recorded for the runner (default: the library's own)",
-                 kind=positive_int, metavar="N")
-NO_REWRITE = Option("--no-rewrite", "rewrite", "keep the graph as exported (default: rewrite PReLU/BN/Concat into "
-                    "faster, equal ops; PReLU only in a Q/DQ graph for openvino)", switch=False)
+FP16 = Option(
+    "--fp16",
+    "fp16",
+    "FP16 (TensorRT: builder flag on 8.6/10.x, FP16 ONNX on 11.x; Core ML: FP16 compute, its default)",
+    switch=True,
+    group="precision",
+)
+INT8 = Option(
+    "--int8",
+    "int8",
+    "INT8: from a Q/DQ ONNX as is, or calibrated (--calib); Core ML: INT8 weights",
+    switch=True,
+    group="precision",
+)
+CALIB = Option(
+    "--calib",
+    "calib",
+    "calibration frames: a list file, a folder of images or a dataset spec (camvid:PATH, synthetic:N)",
+    metavar="LIST|DIR|SPEC",
+    group="calibration (implicit INT8)",
+)
+CALIB_NUM = Option(
+    "--calib-num",
+    "calib_num",
+    "frames to use, evenly spaced (default: each backend's spec.calib_num)",
+    kind=positive_int,
+    metavar="N",
+    group="calibration (implicit INT8)",
+)
+THREADS = Option(
+    "--threads",
+    "threads",
+    "CPU threads recorded for the runner (default: the library's own)",
+    kind=positive_int,
+    metavar="N",
+)
+NO_REWRITE = Option(
+    "--no-rewrite",
+    "rewrite",
+    "keep the graph as exported (default: rewrite PReLU/BN/Concat into "
+    "faster, equal ops; PReLU only in a Q/DQ graph for openvino)",
+    switch=False,
+)
 
 
 def options_table(specs: Mapping[str, BackendSpec]) -> dict[str, tuple[Option, tuple[str, ...]]]:
@@ -46,14 +77,20 @@ def given_options(values: Mapping[str, Any], specs: Mapping[str, BackendSpec]) -
     return {k: v for k, v in values.items() if k in table and v is not None}
 
 
-def check_options(backend: str, values: Mapping[str, Any], specs: Mapping[str, BackendSpec]) -> dict[str, Any]:
+def check_options(
+    backend: str, values: Mapping[str, Any], specs: Mapping[str, BackendSpec]
+) -> dict[str, Any]:
     """The given options as build keywords; UnsupportedOptionError for every one ``backend`` does not take."""
     builders = [n for n, s in specs.items() if s.builder is not None]
     if backend not in builders:
         raise UnsupportedOptionError(f"unknown backend {backend!r}; expected one of {', '.join(builders)}")
     table = options_table(specs)
     given = given_options(values, specs)
-    bad = [f"{table[p][0].flag} (accepted by {', '.join(table[p][1])})" for p in given if backend not in table[p][1]]
+    bad = [
+        f"{table[p][0].flag} (accepted by {', '.join(table[p][1])})"
+        for p in given
+        if backend not in table[p][1]
+    ]
     if bad:
         raise UnsupportedOptionError(f"--backend {backend} does not take " + "; ".join(bad))
     return given

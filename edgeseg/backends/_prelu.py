@@ -26,8 +26,12 @@ def _bn(helper: Any, numpy_helper: Any, graph: Any, x: str, y: str, scale: Any, 
     import numpy as np
 
     c = scale.size
-    vals = {"scale": scale.astype(np.float32), "bias": np.zeros(c, np.float32),
-            "mean": np.zeros(c, np.float32), "var": np.ones(c, np.float32)}
+    vals = {
+        "scale": scale.astype(np.float32),
+        "bias": np.zeros(c, np.float32),
+        "mean": np.zeros(c, np.float32),
+        "var": np.ones(c, np.float32),
+    }
     names = []
     for k, v in vals.items():
         graph.initializer.append(numpy_helper.from_array(v, f"{name}_{k}"))
@@ -52,7 +56,11 @@ def prelu_to_fast_form(model: Any) -> dict[str, int]:
         slope = numpy_helper.to_array(inits[node.input[1]])
         base = f"{node.name or y}_prelu{k}"
         if slope.size == 1:
-            new_nodes.append(helper.make_node("LeakyRelu", [x], [y], name=f"{base}_leaky", alpha=float(slope.reshape(-1)[0])))
+            new_nodes.append(
+                helper.make_node(
+                    "LeakyRelu", [x], [y], name=f"{base}_leaky", alpha=float(slope.reshape(-1)[0])
+                )
+            )
             counts["leakyrelu"] += 1
         elif float(slope.max()) <= 1.0 and slope.ndim == 3 and slope.size == slope.shape[0]:
             # (C, 1, 1): per channel of an NCHW tensor, the axis BatchNormalization scales. A (C,)
@@ -86,4 +94,3 @@ def _relu_sub(helper: Any, x: str, slope: str, y: str, base: str) -> list[Any]:
         helper.make_node("Mul", [slope, negrelu], [scaled], name=f"{base}_mul"),
         helper.make_node("Sub", [pos, scaled], [y], name=f"{base}_sub"),
     ]
-

@@ -73,7 +73,9 @@ def rewrite_for_cpu(model: Any, *, prelu_only: bool = False) -> list[str]:
     return done
 
 
-def check_same(original: Any, rewritten: Any, *, input_name: str, shape: tuple[int, ...], seed: int = 0) -> float:
+def check_same(
+    original: Any, rewritten: Any, *, input_name: str, shape: tuple[int, ...], seed: int = 0
+) -> float:
     """Run both graphs (no ORT optimizations) on one random input; return the max abs difference,
     raising ``BuildError`` when ``edgeseg.export.compare`` finds it beyond the "rewrite" tolerance."""
     import numpy as np
@@ -90,11 +92,15 @@ def check_same(original: Any, rewritten: Any, *, input_name: str, shape: tuple[i
     for m in (original, rewritten):
         sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
         y = sess.run(None, {input_name: x})[0]
-        outs.append(y if y.dtype.kind in "iub" else y.astype(np.float32))  # a labels head's uint8 map as it is
+        outs.append(
+            y if y.dtype.kind in "iub" else y.astype(np.float32)
+        )  # a labels head's uint8 map as it is
     res = compare(outs[0], outs[1], tolerance="rewrite")
     if not res.passed:
-        raise BuildError(f"graph rewrite changed the outputs ({res.summary()}); "
-                         "build again with --no-rewrite and report this model")
+        raise BuildError(
+            f"graph rewrite changed the outputs ({res.summary()}); "
+            "build again with --no-rewrite and report this model"
+        )
     return res.max_abs_diff
 
 

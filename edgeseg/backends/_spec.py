@@ -39,7 +39,13 @@ class Option:
     def argparse_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``add_argument``: every option defaults to None (= not given)."""
         if self.switch is not None:
-            return {"dest": self.param, "action": "store_const", "const": self.switch, "default": None, "help": self.help}
+            return {
+                "dest": self.param,
+                "action": "store_const",
+                "const": self.switch,
+                "default": None,
+                "help": self.help,
+            }
         kw: dict[str, Any] = {"dest": self.param, "default": None, "help": self.help}
         if self.kind is not None:
             kw["type"] = self.kind
@@ -189,10 +195,18 @@ class BackendSpec:
         return total
 
 
-def row(backend: str, can_build: bool | None, can_run: bool, reason: str, version: str | None = None,
-        **extra: Any) -> dict[str, Any]:
+def row(
+    backend: str, can_build: bool | None, can_run: bool, reason: str, version: str | None = None, **extra: Any
+) -> dict[str, Any]:
     """One ``doctor`` backend row (``can_build`` None: nothing to build)."""
-    return {"backend": backend, "can_build": can_build, "can_run": can_run, "version": version, "reason": reason, **extra}
+    return {
+        "backend": backend,
+        "can_build": can_build,
+        "can_run": can_run,
+        "version": version,
+        "reason": reason,
+        **extra,
+    }
 
 
 def usable(versions: dict[str, str | None], name: str) -> bool:
@@ -206,8 +220,16 @@ def missing(versions: dict[str, str | None], name: str) -> str:
     return f"{name} is broken ({versions[name]})" if versions.get(name) else f"{name} is not installed"
 
 
-def library_row(backend: str, versions: dict[str, str | None], library: str, *, works: str, install: str,
-                build_needs: tuple[str, ...] = (), runs_here: bool = True) -> dict[str, Any]:
+def library_row(
+    backend: str,
+    versions: dict[str, str | None],
+    library: str,
+    *,
+    works: str,
+    install: str,
+    build_needs: tuple[str, ...] = (),
+    runs_here: bool = True,
+) -> dict[str, Any]:
     """The ``doctor`` row of a backend that is one library: ``works`` when it imports, else why not
     and ``install``; it builds when ``build_needs`` import too, runs when ``runs_here``."""
     have = usable(versions, library)

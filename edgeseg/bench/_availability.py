@@ -36,8 +36,15 @@ def skip_reason(artifact: str, options: dict[str, Any]) -> str | None:
 
         from edgeseg.backends.onnxruntime.runner import PROVIDER_ALIASES
 
-        names = [p[0] if isinstance(p, (list, tuple)) else p for p in ([providers] if isinstance(providers, str) else providers)]
-        missing = [n for n in (PROVIDER_ALIASES.get(str(n).lower(), n) for n in names) if n not in ort.get_available_providers()]
+        names = [
+            p[0] if isinstance(p, (list, tuple)) else p
+            for p in ([providers] if isinstance(providers, str) else providers)
+        ]
+        missing = [
+            n
+            for n in (PROVIDER_ALIASES.get(str(n).lower(), n) for n in names)
+            if n not in ort.get_available_providers()
+        ]
         if missing:
             return f"ONNX Runtime provider(s) {missing} not available (available: {ort.get_available_providers()})"
     return None

@@ -125,7 +125,9 @@ def run_row(spec: dict[str, Any], out_path: str) -> dict[str, Any]:
             row["threads"] = runner.threads
         fixed = runner.input_size
         if fixed is not None and tuple(fixed) != size:
-            row["state"] = make_state("failed", f"artifact is fixed at {fixed[0]}x{fixed[1]}, row asks for {size[0]}x{size[1]}")
+            row["state"] = make_state(
+                "failed", f"artifact is fixed at {fixed[0]}x{fixed[1]}, row asks for {size[0]}x{size[1]}"
+            )
             _save(out_path, row)
             return row
         row["phase"] = "latency"
@@ -138,7 +140,9 @@ def run_row(spec: dict[str, Any], out_path: str) -> dict[str, Any]:
         for i, b in enumerate(r.get("batch") or [1]):
             row["phase"] = f"latency batch {b}"
             try:
-                entry = measure.latency_entry(runner, batch=b, size=size, warmup=int(r["warmup"]), runs=int(r["runs"]))
+                entry = measure.latency_entry(
+                    runner, batch=b, size=size, warmup=int(r["warmup"]), runs=int(r["runs"])
+                )
             except MemoryError:
                 raise
             except Exception as e:  # noqa: BLE001 - a batch size the artifact refuses; others go on
@@ -157,7 +161,9 @@ def run_row(spec: dict[str, Any], out_path: str) -> dict[str, Any]:
             row["phase"] = "accuracy"
             _save(out_path, row)
             ds = open_dataset(spec["data"], spec.get("split", "val"), size=size)
-            row["accuracy"] = measure.evaluate_miou(runner, ds, size=size, max_frames=spec.get("max_frames"), progress=spec.get("progress", False))
+            row["accuracy"] = measure.evaluate_miou(
+                runner, ds, size=size, max_frames=spec.get("max_frames"), progress=spec.get("progress", False)
+            )
         row["phase"] = "facts"
         _save(out_path, row)
     row.update(measure.model_facts(r["artifact"], card, size=size))
@@ -166,7 +172,10 @@ def run_row(spec: dict[str, Any], out_path: str) -> dict[str, Any]:
     if problems:
         row["state"] = make_state("accuracy check failed", problems[0])
     elif acc.get("nonfinite_frames"):
-        row["state"] = make_state("accuracy check failed", f"non-finite logits on {acc['nonfinite_frames']} of {acc['frames']} frames")
+        row["state"] = make_state(
+            "accuracy check failed",
+            f"non-finite logits on {acc['nonfinite_frames']} of {acc['frames']} frames",
+        )
     else:
         row["state"] = "ok"
     row.pop("phase", None)

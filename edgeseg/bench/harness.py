@@ -101,8 +101,11 @@ def run_worker(
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "edgeseg.bench._worker", str(spec_path), str(out_path)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=_worker_env(threads), start_new_session=(os.name == "posix"),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=_worker_env(threads),
+                start_new_session=(os.name == "posix"),
             )
             reason = None
             deadline = time.monotonic() + timeout
@@ -159,7 +162,9 @@ def _inputs_newer(row: RowSpec, base: Path) -> list[str]:
     return newer
 
 
-def _make(row: RowSpec, base: Path, *, rebuild: bool, log: Callable[[str], None]) -> tuple[str | None, float | None, str]:
+def _make(
+    row: RowSpec, base: Path, *, rebuild: bool, log: Callable[[str], None]
+) -> tuple[str | None, float | None, str]:
     """Run the row's ``make`` steps when its artifact is missing, older than a file its steps name
     (make's rule: a retrained checkpoint is re-exported), or ``rebuild``.
 
@@ -178,8 +183,13 @@ def _make(row: RowSpec, base: Path, *, rebuild: bool, log: Callable[[str], None]
         log(f"  make: edgeseg {' '.join(args)}")
         try:
             p = subprocess.run(
-                [sys.executable, "-m", "edgeseg", *args], cwd=base, env=_worker_env(row.threads),
-                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=row.timeout,
+                [sys.executable, "-m", "edgeseg", *args],
+                cwd=base,
+                env=_worker_env(row.threads),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=row.timeout,
             )
             out, rc = (p.stdout or "") + (p.stderr or ""), p.returncode
         except subprocess.TimeoutExpired:
@@ -188,13 +198,19 @@ def _make(row: RowSpec, base: Path, *, rebuild: bool, log: Callable[[str], None]
             kind = MAKE_FAILURE.get(step[0] if step else "", "build failed")
             tail = "\n".join(out.strip().splitlines()[-12:])
             last = _last_error_line(tail) or f"exit code {rc}"
-            return make_state(kind, last if last.startswith("edgeseg ") else f"edgeseg {step[0]}: {last}"), None, tail
+            return (
+                make_state(kind, last if last.startswith("edgeseg ") else f"edgeseg {step[0]}: {last}"),
+                None,
+                tail,
+            )
     if not Path(row.artifact).exists():
         return make_state("build failed", f"the make steps did not produce {row.artifact}"), None, ""
     return None, time.perf_counter() - t0, ""
 
 
-def measure_peaks(thread_counts: list[int | None], options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
+def measure_peaks(
+    thread_counts: list[int | None], options: dict[str, Any], log: Callable[[str], None]
+) -> dict[str, Any]:
     """Peak GFLOP/s and GB/s for each distinct thread count, each in its own worker."""
     by: dict[str, Any] = {}
     for t in dict.fromkeys(thread_counts):
@@ -204,10 +220,16 @@ def measure_peaks(thread_counts: list[int | None], options: dict[str, Any], log:
         key = str(res.get("threads") or t or "default")
         by[str(t or "default")] = res
         if res.get("state") == "ok":
-            log(f"peak ({key} threads): {res['matmul_gflops']:.1f} GFLOP/s float32 matmul ({res.get('matmul_library', 'torch')}), "
+            log(
+                f"peak ({key} threads): {res['matmul_gflops']:.1f} GFLOP/s float32 matmul ({res.get('matmul_library', 'torch')}), "
                 f"{res['bandwidth_gbs']:.1f} GB/s copy"
                 + (f", {res['stream_gbs']:.1f} GB/s STREAM" if res.get("stream_gbs") else "")
-                + (f", {res['int8_matmul_gops']:.0f} GOP/s int8 matmul ({res.get('int8_library')})" if res.get("int8_matmul_gops") else ""))
+                + (
+                    f", {res['int8_matmul_gops']:.0f} GOP/s int8 matmul ({res.get('int8_library')})"
+                    if res.get("int8_matmul_gops")
+                    else ""
+                )
+            )
         else:
             log(f"peak ({key} threads): {res.get('state')}")
     first = next(iter(by.values()), {"state": "skipped"})
@@ -221,7 +243,9 @@ def _machine() -> tuple[dict[str, Any], dict[str, Any]]:
     return machine_info(), library_versions()
 
 
-def _finish_row(spec: RowSpec, w: WorkerResult | None, state: str | None, build_s: float | None, log_tail: str) -> dict[str, Any]:
+def _finish_row(
+    spec: RowSpec, w: WorkerResult | None, state: str | None, build_s: float | None, log_tail: str
+) -> dict[str, Any]:
     row: dict[str, Any] = {"id": spec.id, "artifact": spec.artifact}
     if w is not None:
         row.update(w.result)
@@ -240,7 +264,12 @@ def _finish_row(spec: RowSpec, w: WorkerResult | None, state: str | None, build_
     row.setdefault("options", dict(spec.options))
     row.setdefault("threads", spec.threads)
     row.setdefault("input_size", list(spec.size) if spec.size else None)
-    row["settings"] = {"warmup": spec.warmup, "runs": spec.runs, "batch": list(spec.batch), "timeout": spec.timeout}
+    row["settings"] = {
+        "warmup": spec.warmup,
+        "runs": spec.runs,
+        "batch": list(spec.batch),
+        "timeout": spec.timeout,
+    }
     if spec.make:  # the edgeseg commands that build this artifact (the report's recommendation prints them)
         row["make"] = [[a.replace("{artifact}", spec.artifact) for a in step] for step in spec.make]
     if build_s is not None:
@@ -312,8 +341,13 @@ def run_matrix(
         "started": now_iso(),
         "finished": None,
         "command": list(sys.argv),
-        "matrix": {"name": matrix.name, "description": matrix.description, "data": matrix.data, "max_frames": matrix.max_frames,
-                   "workdir": matrix.workdir},
+        "matrix": {
+            "name": matrix.name,
+            "description": matrix.description,
+            "data": matrix.data,
+            "max_frames": matrix.max_frames,
+            "workdir": matrix.workdir,
+        },
         "machine": machine,
         "libraries": libs,
         "peak": {"state": "skipped: not measured"},
@@ -335,12 +369,22 @@ def run_matrix(
         if state is None and not Path(spec.artifact).exists():
             state = make_state("failed", f"artifact not found: {spec.artifact}")
         if state is None:
-            payload = {"mode": "row", "row": spec.to_dict(), "data": matrix.data, "max_frames": matrix.max_frames,
-                       "progress": False, "split": "val"}
+            payload = {
+                "mode": "row",
+                "row": spec.to_dict(),
+                "data": matrix.data,
+                "max_frames": matrix.max_frames,
+                "progress": False,
+                "split": "val",
+            }
             if faults and spec.id in faults:
                 payload["_fault"] = faults[spec.id]
-            w = run_worker(payload, timeout=spec.timeout, threads=spec.threads,
-                           on_phase=(lambda ph: log(f"  ... {ph}")) if progress else None)
+            w = run_worker(
+                payload,
+                timeout=spec.timeout,
+                threads=spec.threads,
+                on_phase=(lambda ph: log(f"  ... {ph}")) if progress else None,
+            )
         row = _finish_row(spec, w, state, build_s, tail)
         row.pop("phase", None)
         run["rows"].append(row)
@@ -358,16 +402,26 @@ def _p50(latency: dict[str, Any] | None) -> float | None:
     return (latency or {}).get("p50")
 
 
-def _more_rounds(matrix: Matrix, run: dict[str, Any], out: Path, *, measure_peak: bool, progress: bool,
-                 log: Callable[[str], None]) -> None:
+def _more_rounds(
+    matrix: Matrix,
+    run: dict[str, Any],
+    out: Path,
+    *,
+    measure_peak: bool,
+    progress: bool,
+    log: Callable[[str], None],
+) -> None:
     """Rounds 2..N: each measured row again in a fresh worker (latency only: no dataset, no build),
     then every row reports the round with its median p50 (the lower median for an even count) and
     keeps each round's p50 in ``row["rounds"]``. The peak is measured per round too and the highest is
     kept (a roofline against a dip would flatter every row). On a machine whose speed drifts over
     minutes (shared hosts, thermal limits), rows measured minutes apart are otherwise not comparable."""
     specs = {r.id: r for r in matrix.rows}
-    measured = {row["id"]: [(1, row.get("latency_ms"), row.get("batches"))] for row in run["rows"]
-                if state_kind(row["state"]) in ("ok", "accuracy check failed") and _p50(row.get("latency_ms"))}
+    measured = {
+        row["id"]: [(1, row.get("latency_ms"), row.get("batches"))]
+        for row in run["rows"]
+        if state_kind(row["state"]) in ("ok", "accuracy check failed") and _p50(row.get("latency_ms"))
+    }
     peaks = [run["peak"]] if measure_peak else []
     for rnd in range(2, matrix.rounds + 1):
         log(f"round {rnd}/{matrix.rounds}: latency of {len(measured)} row(s)")
@@ -376,13 +430,23 @@ def _more_rounds(matrix: Matrix, run: dict[str, Any], out: Path, *, measure_peak
         for rid, hist in measured.items():
             spec = specs[rid]
             payload = {"mode": "row", "row": spec.to_dict(), "data": None, "progress": False}
-            w = run_worker(payload, timeout=spec.timeout, threads=spec.threads,
-                           on_phase=(lambda ph: log(f"  ... {ph}")) if progress else None)
+            w = run_worker(
+                payload,
+                timeout=spec.timeout,
+                threads=spec.threads,
+                on_phase=(lambda ph: log(f"  ... {ph}")) if progress else None,
+            )
             ok = not w.reason and w.result.get("state") == "ok" and _p50(w.result.get("latency_ms"))
             if ok:
                 hist.append((rnd, w.result["latency_ms"], w.result.get("batches")))
-            log(f"  {rid}: " + (f"p50 {_p50(w.result['latency_ms']):.2f} ms" if ok else
-                               f"not measured ({w.reason or w.result.get('state')}); round left out"))
+            log(
+                f"  {rid}: "
+                + (
+                    f"p50 {_p50(w.result['latency_ms']):.2f} ms"
+                    if ok
+                    else f"not measured ({w.reason or w.result.get('state')}); round left out"
+                )
+            )
     for row in run["rows"]:
         hist = measured.get(row["id"])
         if not hist:

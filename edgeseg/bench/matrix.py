@@ -70,7 +70,9 @@ class Matrix:
     max_frames: int | None = None
     output: str | None = None
     description: str = ""
-    peak: dict[str, Any] = field(default_factory=dict)  # measure_peak options (matmul_n, copy_mb, stream_mb, repeats)
+    peak: dict[str, Any] = field(
+        default_factory=dict
+    )  # measure_peak options (matmul_n, copy_mb, stream_mb, repeats)
     workdir: str = "."  # the folder ``make`` steps run in: the matrix file's folder
     rounds: int = 1  # latency passes over all rows (see harness.run_matrix)
 
@@ -142,7 +144,9 @@ def _row(d: Any, defaults: dict[str, Any], base: Path | None, where: str, refere
     try:
         make = tuple(tuple(str(a) for a in step) for step in make)
     except TypeError:
-        raise EdgesegError(f"{where}: make must be a list of edgeseg command lines (lists of words)") from None
+        raise EdgesegError(
+            f"{where}: make must be a list of edgeseg command lines (lists of words)"
+        ) from None
     threads = merged.get("threads")
     drop = merged.get("max_miou_drop")
     return RowSpec(
@@ -188,8 +192,20 @@ def matrix_from_dict(
     matrix's ``vars`` mapping, overridden by ``variables`` (the CLI's ``--var name=value``)."""
     if not isinstance(d, dict):
         raise EdgesegError(f"{where}: expected a mapping with 'rows', found {type(d).__name__}")
-    allowed = {"name", "description", "data", "max_frames", "output", "defaults", "rows", "peak", "reference", "vars", "workdir",
-               "rounds"}
+    allowed = {
+        "name",
+        "description",
+        "data",
+        "max_frames",
+        "output",
+        "defaults",
+        "rows",
+        "peak",
+        "reference",
+        "vars",
+        "workdir",
+        "rounds",
+    }
     unknown = sorted(set(d) - allowed)
     if unknown:
         raise EdgesegError(f"{where}: unknown key(s) {unknown}; allowed: {', '.join(sorted(allowed))}")
@@ -198,7 +214,9 @@ def matrix_from_dict(
         raise EdgesegError(f"{where}: vars must be a mapping of name: value")
     unknown_vars = sorted(set(variables or {}) - set(own_vars))
     if unknown_vars:
-        raise EdgesegError(f"{where}: --var {unknown_vars} not among the matrix's vars ({', '.join(sorted(own_vars)) or 'none'})")
+        raise EdgesegError(
+            f"{where}: --var {unknown_vars} not among the matrix's vars ({', '.join(sorted(own_vars)) or 'none'})"
+        )
     values = {str(k): str(v) for k, v in {**own_vars, **(variables or {})}.items()}
     d = {k: (v if k in ("vars", "name", "description") else _substitute(v, values)) for k, v in d.items()}
     if base is not None and isinstance(d.get("data"), str):
@@ -206,19 +224,25 @@ def matrix_from_dict(
     defaults = d.get("defaults") or {}
     bad = sorted(set(defaults) - set(ROW_SETTINGS) - {"options", "model"})
     if bad:
-        raise EdgesegError(f"{where}: defaults may set {', '.join(ROW_SETTINGS)}, options, model; found {bad}")
+        raise EdgesegError(
+            f"{where}: defaults may set {', '.join(ROW_SETTINGS)}, options, model; found {bad}"
+        )
     rows_in = d.get("rows")
     if not isinstance(rows_in, list) or not rows_in:
         raise EdgesegError(f"{where}: 'rows' must be a non-empty list")
     b = Path(base) if base is not None else None
-    rows = tuple(_row(r, defaults, b, f"{where}: rows[{i}]", d.get("reference")) for i, r in enumerate(rows_in))
+    rows = tuple(
+        _row(r, defaults, b, f"{where}: rows[{i}]", d.get("reference")) for i, r in enumerate(rows_in)
+    )
     ids = [r.id for r in rows]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise EdgesegError(f"{where}: duplicate row id(s) {dup}; give each row its own 'id'")
     for r in rows:
         if r.reference is not None and r.reference not in ids:
-            raise EdgesegError(f"{where}: row {r.id!r} refers to reference row {r.reference!r}, which is not in the matrix")
+            raise EdgesegError(
+                f"{where}: row {r.id!r} refers to reference row {r.reference!r}, which is not in the matrix"
+            )
     output = d.get("output")
     if output and b is not None and not os.path.isabs(output):
         output = os.path.normpath(b / output)
@@ -294,10 +318,21 @@ def matrix_from_artifacts(
             k += 1
         seen.add(rid)
         rows.append(
-            {"id": rid, "artifact": str(a), "options": _options_for(a, options or {}), "size": size, "batch": list(batch),
-             "threads": threads, "warmup": warmup, "runs": runs, "timeout": timeout}
+            {
+                "id": rid,
+                "artifact": str(a),
+                "options": _options_for(a, options or {}),
+                "size": size,
+                "batch": list(batch),
+                "threads": threads,
+                "warmup": warmup,
+                "runs": runs,
+                "timeout": timeout,
+            }
         )
-    return matrix_from_dict({"name": name, "data": data, "max_frames": max_frames, "rows": rows}, where="command line")
+    return matrix_from_dict(
+        {"name": name, "data": data, "max_frames": max_frames, "rows": rows}, where="command line"
+    )
 
 
 def _options_for(artifact: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -45,7 +45,9 @@ def time_infer(runner: Any, batch: np.ndarray, *, warmup: int, runs: int) -> tup
     return timings, out
 
 
-def check_logits(out: Any, *, batch: int, num_classes: int, size: tuple[int, int], head: str = "logits") -> str | None:
+def check_logits(
+    out: Any, *, batch: int, num_classes: int, size: tuple[int, int], head: str = "logits"
+) -> str | None:
     """A problem with a runner's output (wrong shape, NaN/Inf), or None when it looks right. ``head``
     (default "logits"; ``card.extra["head"]``): a labels head's output is N x 1 x H x W uint8."""
     shape = getattr(out, "shape", None)
@@ -61,7 +63,9 @@ def check_logits(out: Any, *, batch: int, num_classes: int, size: tuple[int, int
     return None
 
 
-def latency_entry(runner: Any, *, batch: int, size: tuple[int, int], warmup: int, runs: int, seed: int = 0) -> dict[str, Any]:
+def latency_entry(
+    runner: Any, *, batch: int, size: tuple[int, int], warmup: int, runs: int, seed: int = 0
+) -> dict[str, Any]:
     """Latency statistics, raw timings and throughput at one batch size on a fixed random input."""
     x = np.random.default_rng(seed).standard_normal((batch, 3, size[0], size[1])).astype(np.float32)
     timings, out = time_infer(runner, x, warmup=warmup, runs=runs)
@@ -72,8 +76,9 @@ def latency_entry(runner: Any, *, batch: int, size: tuple[int, int], warmup: int
         "latency_ms": stats,
         "throughput_fps": throughput(batch, stats["mean"]),
         "timings_ms": [round(t, 4) for t in timings],
-        "output_problem": check_logits(out, batch=batch, num_classes=runner.card.num_classes, size=size,
-                                       head=head_of(runner.card)),
+        "output_problem": check_logits(
+            out, batch=batch, num_classes=runner.card.num_classes, size=size, head=head_of(runner.card)
+        ),
     }
 
 
@@ -106,7 +111,9 @@ def file_size_mb(path: str | os.PathLike) -> float | None:
     try:
         return spec_for(p).artifact_size(p) / MB
     except EdgesegError:  # not an artifact kind: the file itself
-        return (p.stat().st_size if p.is_file() else sum(q.stat().st_size for q in p.rglob("*") if q.is_file())) / MB
+        return (
+            p.stat().st_size if p.is_file() else sum(q.stat().st_size for q in p.rglob("*") if q.is_file())
+        ) / MB
 
 
 def model_facts(artifact: str | os.PathLike, card: Any, *, size: tuple[int, int]) -> dict[str, Any]:
@@ -172,7 +179,9 @@ def _traffic_facts(model: Any, card: Any, *, size: tuple[int, int]) -> dict[str,
     try:
         mbytes = layer_traffic(counted, size=tuple(size), precision=precision)["mbytes"]
     except (NotImplementedError, RuntimeError):  # an op without a meta kernel
-        mbytes = layer_traffic(with_head(model, head_of(card)), size=tuple(size), precision=precision)["mbytes"]
+        mbytes = layer_traffic(with_head(model, head_of(card)), size=tuple(size), precision=precision)[
+            "mbytes"
+        ]
     return {"mbytes": round(mbytes, 3), "mbytes_precision": precision}
 
 
@@ -214,7 +223,9 @@ def quantization_label(card: Any) -> str | None:
         return None
     extra = card.extra or {}
     quant = extra.get("quantization")
-    qat = isinstance(quant, dict) and (quant.get("qat") or str(quant.get("weights_from", "")).startswith("QAT"))
+    qat = isinstance(quant, dict) and (
+        quant.get("qat") or str(quant.get("weights_from", "")).startswith("QAT")
+    )
     method = "qat" if qat else "ptq"
     flavour = extra.get("flavour")
     return f"{method} {flavour}" if flavour else method

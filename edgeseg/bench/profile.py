@@ -20,7 +20,12 @@ from typing import Any
 
 from edgeseg.errors import EdgesegError
 
-LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
+LEVELS = {
+    "disable": "ORT_DISABLE_ALL",
+    "basic": "ORT_ENABLE_BASIC",
+    "extended": "ORT_ENABLE_EXTENDED",
+    "all": "ORT_ENABLE_ALL",
+}
 
 
 @dataclass
@@ -67,7 +72,9 @@ def _input_shape(sess: Any, path: Path, size: tuple[int, int] | None) -> list[in
     fallback = [1, 3, *(size or (None, None))]
     shape = [d if isinstance(d, int) and d > 0 else fallback[k] for k, d in enumerate(dims)]
     if any(d is None for d in shape):
-        raise EdgesegError(f"{path}: input {dims} has a dynamic height/width and no model card; pass --size HxW")
+        raise EdgesegError(
+            f"{path}: input {dims} has a dynamic height/width and no model card; pass --size HxW"
+        )
     return shape
 
 
@@ -92,7 +99,9 @@ def profile_onnx(
     if not p.is_file():
         raise EdgesegError(f"{p}: ONNX file not found")
     if p.suffix.lower() != ".onnx":
-        raise EdgesegError(f"{p}: expected an .onnx file (profile a checkpoint by exporting it: edgeseg export)")
+        raise EdgesegError(
+            f"{p}: expected an .onnx file (profile a checkpoint by exporting it: edgeseg export)"
+        )
     if optimization not in LEVELS:
         raise EdgesegError(f"optimization {optimization!r}: expected one of {', '.join(LEVELS)}")
     if runs < 1 or warmup < 0:
@@ -116,19 +125,39 @@ def profile_onnx(
         for _ in range(warmup + runs):  # warm-up runs are profiled too; _summarize skips them
             sess.run(None, feed)
         events = json.loads(Path(sess.end_profiling()).read_text())
-    return _summarize(events, model=str(p), shape=shape, threads=threads, optimization=optimization,
-                      runs=runs, warmup=warmup, top=top)
+    return _summarize(
+        events,
+        model=str(p),
+        shape=shape,
+        threads=threads,
+        optimization=optimization,
+        runs=runs,
+        warmup=warmup,
+        top=top,
+    )
 
 
-def _summarize(events: list[dict[str, Any]], *, model: str, shape: list[int], threads: int | None,
-               optimization: str, runs: int, warmup: int, top: int) -> Profile:
+def _summarize(
+    events: list[dict[str, Any]],
+    *,
+    model: str,
+    shape: list[int],
+    threads: int | None,
+    optimization: str,
+    runs: int,
+    warmup: int,
+    top: int,
+) -> Profile:
     """Mean per-run kernel time by op type and by node, over the last ``runs`` model_run spans."""
     spans = sorted((e for e in events if e.get("name") == "model_run"), key=lambda e: e["ts"])[warmup:]
     if len(spans) < runs:
         raise EdgesegError(f"the ONNX Runtime profile holds {len(spans)} timed runs, expected {runs}")
     lo = spans[0]["ts"]
-    kernels = [e for e in events if e.get("cat") == "Node" and str(e.get("name", "")).endswith("_kernel_time")
-               and e["ts"] >= lo]
+    kernels = [
+        e
+        for e in events
+        if e.get("cat") == "Node" and str(e.get("name", "")).endswith("_kernel_time") and e["ts"] >= lo
+    ]
     by_op: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
     by_node: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
     for e in kernels:
@@ -138,24 +167,41 @@ def _summarize(events: list[dict[str, Any]], *, model: str, shape: list[int], th
             table[key][0] += e["dur"]
             table[key][1] += 1
     total = sum(v[0] for v in by_op.values()) or 1.0
-    ops = sorted((OpTime(op, op, us / runs / 1000, n / runs, us / total) for op, (us, n) in by_op.items()),
-                 key=lambda r: -r.ms)
-    nodes = sorted((OpTime(name, op, us / runs / 1000, n / runs, us / total) for (name, op), (us, n) in by_node.items()),
-                   key=lambda r: -r.ms)[:top]
+    ops = sorted(
+        (OpTime(op, op, us / runs / 1000, n / runs, us / total) for op, (us, n) in by_op.items()),
+        key=lambda r: -r.ms,
+    )
+    nodes = sorted(
+        (OpTime(name, op, us / runs / 1000, n / runs, us / total) for (name, op), (us, n) in by_node.items()),
+        key=lambda r: -r.ms,
+    )[:top]
     run_ms = sum(s["dur"] for s in spans) / len(spans) / 1000
     kernel_ms = total / runs / 1000
-    return Profile(model=model, input_shape=shape, threads=threads, optimization=optimization, runs=runs,
-                   run_ms=run_ms, kernel_ms=kernel_ms, overhead_ms=run_ms - kernel_ms,
-                   nodes_per_run=len(kernels) / runs, by_op=ops, top_nodes=nodes)
+    return Profile(
+        model=model,
+        input_shape=shape,
+        threads=threads,
+        optimization=optimization,
+        runs=runs,
+        run_ms=run_ms,
+        kernel_ms=kernel_ms,
+        overhead_ms=run_ms - kernel_ms,
+        nodes_per_run=len(kernels) / runs,
+        by_op=ops,
+        top_nodes=nodes,
+    )
 
 
 def format_profile(prof: Profile) -> str:
     """The profile as two plain-text tables (op types, slowest nodes)."""
-    lines = [f"{Path(prof.model).name}: input {'x'.join(map(str, prof.input_shape))}, "
-             f"threads {prof.threads or 'library default'}, optimizations {prof.optimization}, {prof.runs} profiled runs",
-             f"run {prof.run_ms:.2f} ms = kernels {prof.kernel_ms:.2f} ms + overhead {prof.overhead_ms:.2f} ms "
-             f"({prof.nodes_per_run:.0f} kernel calls per run; profiling adds a little to each)", "",
-             f"{'op type':<28} {'ms/run':>8} {'share':>7} {'calls':>6}"]
+    lines = [
+        f"{Path(prof.model).name}: input {'x'.join(map(str, prof.input_shape))}, "
+        f"threads {prof.threads or 'library default'}, optimizations {prof.optimization}, {prof.runs} profiled runs",
+        f"run {prof.run_ms:.2f} ms = kernels {prof.kernel_ms:.2f} ms + overhead {prof.overhead_ms:.2f} ms "
+        f"({prof.nodes_per_run:.0f} kernel calls per run; profiling adds a little to each)",
+        "",
+        f"{'op type':<28} {'ms/run':>8} {'share':>7} {'calls':>6}",
+    ]
     lines += [f"{r.name:<28} {r.ms:8.2f} {100 * r.share:6.1f}% {r.calls:6.0f}" for r in prof.by_op]
     lines += ["", f"{'slowest nodes':<60} {'op type':<32} {'ms/run':>8}"]
     lines += [f"{r.name[-60:]:<60} {r.op_type:<32} {r.ms:8.2f}" for r in prof.top_nodes]

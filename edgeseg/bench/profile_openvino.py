@@ -65,11 +65,26 @@ def profile_openvino(
                 by_node[(info.node_name, f"{info.node_type}/{info.exec_type}")] += ms
                 calls += 1
     total = sum(v[0] for v in by_op.values()) or 1.0
-    ops = sorted((OpTime(op, op, ms / runs, n / runs, ms / total) for op, (ms, n) in by_op.items()), key=lambda r: -r.ms)
-    nodes = sorted((OpTime(name, op, ms / runs, 1.0, ms / total) for (name, op), ms in by_node.items()),
-                   key=lambda r: -r.ms)[:top]
+    ops = sorted(
+        (OpTime(op, op, ms / runs, n / runs, ms / total) for op, (ms, n) in by_op.items()),
+        key=lambda r: -r.ms,
+    )
+    nodes = sorted(
+        (OpTime(name, op, ms / runs, 1.0, ms / total) for (name, op), ms in by_node.items()),
+        key=lambda r: -r.ms,
+    )[:top]
     run_ms = 1000.0 * wall / runs
     kernel_ms = total / runs
-    return Profile(model=str(p), input_shape=shape, threads=threads, optimization="OpenVINO CPU, f32 math (int8 where quantized)",
-                   runs=runs, run_ms=run_ms, kernel_ms=kernel_ms, overhead_ms=run_ms - kernel_ms,
-                   nodes_per_run=calls / runs, by_op=ops, top_nodes=nodes)
+    return Profile(
+        model=str(p),
+        input_shape=shape,
+        threads=threads,
+        optimization="OpenVINO CPU, f32 math (int8 where quantized)",
+        runs=runs,
+        run_ms=run_ms,
+        kernel_ms=kernel_ms,
+        overhead_ms=run_ms - kernel_ms,
+        nodes_per_run=calls / runs,
+        by_op=ops,
+        top_nodes=nodes,
+    )

@@ -78,7 +78,9 @@ def upsert_run(path: str | os.PathLike, run: dict[str, Any], *, replace: bool = 
         for i, old in enumerate(runs):
             if old.get("id") == run["id"]:
                 if not replace:
-                    raise EdgesegError(f"{p}: a run with id {run['id']!r} is already recorded; not overwriting it")
+                    raise EdgesegError(
+                        f"{p}: a run with id {run['id']!r} is already recorded; not overwriting it"
+                    )
                 runs[i] = run
                 break
         else:
@@ -92,7 +94,9 @@ def append_run(path: str | os.PathLike, run: dict[str, Any]) -> Path:
     return upsert_run(path, run, replace=False)
 
 
-def iter_rows(doc: dict[str, Any], *, runs: str = "latest") -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+def iter_rows(
+    doc: dict[str, Any], *, runs: str = "latest"
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """(run, row) pairs of a results document; ``runs`` = "latest" (default: the newest *finished* run,
     so an interrupted run does not hide the complete one before it; the newest run when none
     finished) or "all"."""

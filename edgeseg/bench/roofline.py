@@ -65,10 +65,14 @@ def measure_peak(
             best = min(best, time.perf_counter() - t0)
         by_lib = {"torch": round(2.0 * matmul_n**3 / best / 1e9, 2)}
         if dev.type == "cpu":
-            ort_gflops = _ort_matmul_gflops(a.numpy(), b.numpy(), threads=torch.get_num_threads(), repeats=repeats)
+            ort_gflops = _ort_matmul_gflops(
+                a.numpy(), b.numpy(), threads=torch.get_num_threads(), repeats=repeats
+            )
             if ort_gflops is not None:
                 by_lib["onnxruntime"] = round(ort_gflops, 2)
-            ov_gflops = _ov_matmul_gflops(matmul_n, threads=torch.get_num_threads(), repeats=repeats, int8=False)
+            ov_gflops = _ov_matmul_gflops(
+                matmul_n, threads=torch.get_num_threads(), repeats=repeats, int8=False
+            )
             if ov_gflops is not None:
                 by_lib["openvino"] = round(ov_gflops, 2)
             int8_by_lib = _int8_peaks(matmul_n, threads=torch.get_num_threads(), repeats=repeats)
@@ -125,7 +129,9 @@ def stream_bandwidth(*, threads: int = 1, mb: int = 128, repeats: int = 5) -> di
     import numpy as np
 
     if threads < 1 or mb < 1 or repeats < 1:
-        raise ValueError(f"stream_bandwidth: threads, mb and repeats must be >= 1, found {threads}, {mb}, {repeats}")
+        raise ValueError(
+            f"stream_bandwidth: threads, mb and repeats must be >= 1, found {threads}, {mb}, {repeats}"
+        )
     n = mb * 1024 * 1024 // 8
     a, b, c = np.zeros(n), np.ones(n), np.full(n, 2.0)
     bounds = [(k * n // threads, (k + 1) * n // threads) for k in range(threads)]
@@ -138,6 +144,7 @@ def stream_bandwidth(*, threads: int = 1, mb: int = 128, repeats: int = 5) -> di
         np.add(a[lo:hi], b[lo:hi], out=a[lo:hi])
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
+
         def run(kernel: Any) -> None:
             list(pool.map(lambda bound: kernel(*bound), bounds))
 
@@ -145,8 +152,13 @@ def stream_bandwidth(*, threads: int = 1, mb: int = 128, repeats: int = 5) -> di
         triad_s = _best_seconds(lambda: run(triad), repeats)
     if not (a[:: max(1, n // 1000)] == 7.0).all():  # pragma: no cover - numpy did not compute the triad
         raise RuntimeError("stream_bandwidth: the triad gave wrong values")
-    return {"copy_gbs": round(2 * 8 * n / copy_s / 1e9, 2), "triad_gbs": round(3 * 8 * n / triad_s / 1e9, 2),
-            "array_mb": mb, "threads": threads, "repeats": repeats}
+    return {
+        "copy_gbs": round(2 * 8 * n / copy_s / 1e9, 2),
+        "triad_gbs": round(3 * 8 * n / triad_s / 1e9, 2),
+        "array_mb": mb,
+        "threads": threads,
+        "repeats": repeats,
+    }
 
 
 def _best_seconds(fn: Any, repeats: int) -> float:
@@ -183,7 +195,8 @@ def _ort_int8_gops(n: int, *, threads: int, repeats: int) -> float | None:
     a = rng.integers(0, 255, (n, n), dtype=np.uint8)
     b = rng.integers(-127, 127, (n, n), dtype=np.int8)
     graph = helper.make_graph(
-        [helper.make_node("MatMulInteger", ["A", "B"], ["C"])], "peak_int8",
+        [helper.make_node("MatMulInteger", ["A", "B"], ["C"])],
+        "peak_int8",
         [helper.make_tensor_value_info("A", TensorProto.UINT8, [n, n])],
         [helper.make_tensor_value_info("C", TensorProto.INT32, [n, n])],
         initializer=[numpy_helper.from_array(b, "B")],
@@ -191,8 +204,11 @@ def _ort_int8_gops(n: int, *, threads: int, repeats: int) -> float | None:
     so = ort.SessionOptions()
     so.intra_op_num_threads = int(threads)
     so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString(),
-                                so, providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString(),
+        so,
+        providers=["CPUExecutionProvider"],
+    )
     return 2.0 * n**3 / _best_seconds(lambda: sess.run(None, {"A": a}), repeats) / 1e9
 
 
@@ -215,7 +231,11 @@ def _ov_matmul_gflops(n: int, *, threads: int, repeats: int, int8: bool) -> floa
     else:
         x_in, w = x, ops.constant(rng.standard_normal((n, n), dtype=np.float32))
     model = ov.Model([ops.matmul(x_in, w, False, False)], [x])
-    cfg = {"INFERENCE_NUM_THREADS": int(threads), "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+    cfg = {
+        "INFERENCE_NUM_THREADS": int(threads),
+        "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_PRECISION_HINT": "f32",
+    }
     from edgeseg.backends.openvino._core import shared_core
 
     request = shared_core().compile_model(model, "CPU", cfg).create_infer_request()
@@ -233,15 +253,22 @@ def _ort_matmul_gflops(a: Any, b: Any, *, threads: int, repeats: int) -> float |
     n, k = a.shape
     m = b.shape[1]
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["A", "B"], ["C"])], "peak",
-        [helper.make_tensor_value_info("A", TensorProto.FLOAT, [n, k]), helper.make_tensor_value_info("B", TensorProto.FLOAT, [k, m])],
+        [helper.make_node("MatMul", ["A", "B"], ["C"])],
+        "peak",
+        [
+            helper.make_tensor_value_info("A", TensorProto.FLOAT, [n, k]),
+            helper.make_tensor_value_info("B", TensorProto.FLOAT, [k, m]),
+        ],
         [helper.make_tensor_value_info("C", TensorProto.FLOAT, [n, m])],
     )
     so = ort.SessionOptions()
     so.intra_op_num_threads = int(threads)
     so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString(),
-                                so, providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString(),
+        so,
+        providers=["CPUExecutionProvider"],
+    )
     feed = {"A": a, "B": b}
     return 2.0 * n * k * m / _best_seconds(lambda: sess.run(None, feed), repeats) / 1e9
 
@@ -260,8 +287,9 @@ def memory_bound_ms(mbytes: float | None, batch: int, gbs: float | None) -> floa
     return mbytes * batch / gbs  # 1e6 bytes / 1e9 bytes per s = 1e-3 s
 
 
-def bound_ms(gflops: float | None, mbytes: float | None, batch: int, peak_gflops: float | None,
-             gbs: float | None) -> tuple[float | None, str | None]:
+def bound_ms(
+    gflops: float | None, mbytes: float | None, batch: int, peak_gflops: float | None, gbs: float | None
+) -> tuple[float | None, str | None]:
     """(the row's roofline time, "compute" or "memory"): the larger of its compute-bound and memory-bound
     times; compute only when the bytes or the bandwidth are unknown; (None, None) without compute."""
     compute = compute_bound_ms(gflops, batch, peak_gflops)
@@ -271,8 +299,15 @@ def bound_ms(gflops: float | None, mbytes: float | None, batch: int, peak_gflops
     return (memory, "memory") if memory is not None and memory > compute else (compute, "compute")
 
 
-def roofline_multiple(latency_ms: float | None, gflops: float | None, batch: int, peak_gflops: float | None,
-                      *, mbytes: float | None = None, gbs: float | None = None) -> float | None:
+def roofline_multiple(
+    latency_ms: float | None,
+    gflops: float | None,
+    batch: int,
+    peak_gflops: float | None,
+    *,
+    mbytes: float | None = None,
+    gbs: float | None = None,
+) -> float | None:
     """Latency as a multiple of the roofline time (``bound_ms``: the larger of compute and memory time;
     compute alone when ``mbytes`` or ``gbs`` is None, the default); None when any input is missing."""
     t, _ = bound_ms(gflops, mbytes, batch, peak_gflops, gbs)
@@ -281,7 +316,9 @@ def roofline_multiple(latency_ms: float | None, gflops: float | None, batch: int
     return latency_ms / t
 
 
-def row_roofline(row: dict[str, Any], peak: dict[str, Any], *, latency_ms: float | None, batch: int) -> dict[str, Any]:
+def row_roofline(
+    row: dict[str, Any], peak: dict[str, Any], *, latency_ms: float | None, batch: int
+) -> dict[str, Any]:
     """A results row's roofline fields from its ``gflops`` and ``mbytes`` and the run's ``peak``:
     ``roofline_x`` (against the float32 matmul peak) and ``roofline_bound`` ("compute" / "memory", None
     without a multiple), and for INT8 rows ``roofline_int8_x`` / ``roofline_int8_bound`` (int8 peak).

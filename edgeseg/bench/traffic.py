@@ -30,14 +30,58 @@ ACT_BYTES = {"fp32": 4, "fp16": 2, "int8": 1}
 WEIGHT_BYTES = {"fp32": 4, "fp16": 2, "int8": 1}
 
 #: aten ops (overload packet names) that move no data or that engines fuse into the op before them.
-FREE_OPS = frozenset({
-    "view", "_unsafe_view", "reshape", "expand", "permute", "t", "transpose", "unsqueeze", "squeeze",
-    "slice", "select", "alias", "detach", "split", "split_with_sizes", "chunk", "unbind", "as_strided",
-    "lift_fresh", "clone", "contiguous", "empty", "empty_like", "zeros", "zeros_like", "ones", "ones_like",
-    "_to_copy", "to", "sym_size", "sym_stride", "sym_numel", "size", "stride", "dim",
-    "_native_batch_norm_legit_no_training", "native_batch_norm", "batch_norm", "_native_batch_norm_legit",
-    "relu", "relu_", "hardtanh", "hardtanh_", "_prelu_kernel", "prelu", "sigmoid", "dropout", "native_dropout",
-})
+FREE_OPS = frozenset(
+    {
+        "view",
+        "_unsafe_view",
+        "reshape",
+        "expand",
+        "permute",
+        "t",
+        "transpose",
+        "unsqueeze",
+        "squeeze",
+        "slice",
+        "select",
+        "alias",
+        "detach",
+        "split",
+        "split_with_sizes",
+        "chunk",
+        "unbind",
+        "as_strided",
+        "lift_fresh",
+        "clone",
+        "contiguous",
+        "empty",
+        "empty_like",
+        "zeros",
+        "zeros_like",
+        "ones",
+        "ones_like",
+        "_to_copy",
+        "to",
+        "sym_size",
+        "sym_stride",
+        "sym_numel",
+        "size",
+        "stride",
+        "dim",
+        "_native_batch_norm_legit_no_training",
+        "native_batch_norm",
+        "batch_norm",
+        "_native_batch_norm_legit",
+        "relu",
+        "relu_",
+        "hardtanh",
+        "hardtanh_",
+        "_prelu_kernel",
+        "prelu",
+        "sigmoid",
+        "dropout",
+        "native_dropout",
+    }
+)
 
 
 class _Counter(TorchDispatchMode):
@@ -63,8 +107,15 @@ class _Counter(TorchDispatchMode):
             else:
                 in_b += t.numel() * self._size(t)
         out_b = sum(t.numel() * self._size(t) for t in _tensors(out))
-        self.layers.append({"name": self.names[-1] if self.names else "", "op": op, "in_bytes": in_b,
-                            "out_bytes": out_b, "weight_bytes": w_b})
+        self.layers.append(
+            {
+                "name": self.names[-1] if self.names else "",
+                "op": op,
+                "in_bytes": in_b,
+                "out_bytes": out_b,
+                "weight_bytes": w_b,
+            }
+        )
         return out
 
 
@@ -78,7 +129,9 @@ def _tensors(obj: Any) -> list[torch.Tensor]:
     return []
 
 
-def layer_traffic(model: nn.Module, *, size: tuple[int, int], precision: str = "fp32", batch: int = 1) -> dict[str, Any]:
+def layer_traffic(
+    model: nn.Module, *, size: tuple[int, int], precision: str = "fp32", batch: int = 1
+) -> dict[str, Any]:
     """``{"bytes": total, "mbytes": total / 1e6 per image, "precision", "layers": [{name, op, in_bytes,
     out_bytes, weight_bytes}, ...]}`` of one eval-mode forward pass of ``batch`` (default 1) x 3 x H x W
     (``size``) on the model's device, at ``precision`` ("fp32" default, "fp16", "int8"; see the module
@@ -100,7 +153,13 @@ def layer_traffic(model: nn.Module, *, size: tuple[int, int], precision: str = "
         hooks.append(mod.register_forward_hook(leave))
     device = next((t.device for t in (*model.parameters(), *model.buffers())), torch.device("cpu"))
     was_training = model.training
-    counter = _Counter(weights, ACT_BYTES[precision], WEIGHT_BYTES[precision], 4 if precision == "int8" else WEIGHT_BYTES[precision], names)
+    counter = _Counter(
+        weights,
+        ACT_BYTES[precision],
+        WEIGHT_BYTES[precision],
+        4 if precision == "int8" else WEIGHT_BYTES[precision],
+        names,
+    )
     try:
         model.eval()
         x = torch.zeros(batch, 3, h, w, device=device)

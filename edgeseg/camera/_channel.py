@@ -24,7 +24,9 @@ class Empty(Exception):
 
 
 class Channel:
-    def __init__(self, maxsize: int, *, latest: bool = False, name: str = "", cond: threading.Condition | None = None) -> None:
+    def __init__(
+        self, maxsize: int, *, latest: bool = False, name: str = "", cond: threading.Condition | None = None
+    ) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be >= 1")
         self.maxsize = maxsize

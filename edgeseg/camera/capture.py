@@ -28,7 +28,11 @@ from edgeseg.errors import EdgesegError
 
 API_NAMES = {CAP_ANY: "any backend", CAP_V4L2: "V4L2", CAP_GSTREAMER: "GStreamer", CAP_FFMPEG: "FFMPEG"}
 #: (fact, regex on cv2.getBuildInformation()) for the video I/O backends that matter here.
-_BUILD_FACTS = (("GStreamer", r"^\s*GStreamer:\s*(\S+)"), ("V4L2", r"^\s*v4l/v4l2:\s*(\S+)"), ("FFMPEG", r"^\s*FFMPEG:\s*(\S+)"))
+_BUILD_FACTS = (
+    ("GStreamer", r"^\s*GStreamer:\s*(\S+)"),
+    ("V4L2", r"^\s*v4l/v4l2:\s*(\S+)"),
+    ("FFMPEG", r"^\s*FFMPEG:\s*(\S+)"),
+)
 
 
 class CaptureOpenError(EdgesegError):
@@ -167,7 +171,9 @@ class Grabber:
         self.source, self.opener, self.out, self.stats, self.stop = source, opener, out, stats, stop
         self.drop_stale = drop_stale
         self.reconnect = source.live  # a camera/stream is reopened; a file just ends
-        self.max_frames = max_frames if not drop_stale else None  # dropping mode counts inferred frames instead
+        self.max_frames = (
+            max_frames if not drop_stale else None
+        )  # dropping mode counts inferred frames instead
         self.stale_timeout = stale_timeout
         self.reconnect_timeout = reconnect_timeout
         self.backoff = backoff
@@ -220,7 +226,9 @@ class Grabber:
             self._reading = cap is not None
             self._progress = time.monotonic()
         previous = [t for t in self._threads if t.is_alive()]
-        t = threading.Thread(target=self._connection, args=(gen, cap, previous), name=f"edgeseg-capture-{gen}", daemon=True)
+        t = threading.Thread(
+            target=self._connection, args=(gen, cap, previous), name=f"edgeseg-capture-{gen}", daemon=True
+        )
         self._threads.append(t)
         t.start()
 

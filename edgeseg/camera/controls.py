@@ -15,8 +15,16 @@ KEY_PAUSE = ord(" ")
 KEY_SNAPSHOT = (ord("s"), ord("S"))
 
 
-def handle_key(key: int, *, index: int | None, canvas: np.ndarray | None, paused: bool, stop: Callable[[str], None],
-               snapshot_dir: str, log: Callable[[str], None]) -> bool:
+def handle_key(
+    key: int,
+    *,
+    index: int | None,
+    canvas: np.ndarray | None,
+    paused: bool,
+    stop: Callable[[str], None],
+    snapshot_dir: str,
+    log: Callable[[str], None],
+) -> bool:
     """q/Esc stop, space toggles pause (returns the new paused state), s saves a snapshot of ``canvas``."""
     if key in KEY_QUIT:
         stop("quit key")

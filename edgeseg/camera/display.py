@@ -7,7 +7,9 @@ import re
 import sys
 
 
-def gui_reason(build_info: str | None = None, env: dict[str, str] | None = None, platform: str | None = None) -> str | None:
+def gui_reason(
+    build_info: str | None = None, env: dict[str, str] | None = None, platform: str | None = None
+) -> str | None:
     """None when a window can be shown, else why not (then the loop runs headless).
 
     No window when OpenCV was built without a GUI backend (``opencv-python-headless``), or on

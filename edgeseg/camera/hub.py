@@ -55,7 +55,12 @@ class FrameHub:
 
     # -- the render thread --------------------------------------------------------------------
     def publish(
-        self, image: np.ndarray, meta: dict[str, Any], *, labels: Sequence[np.ndarray] = (), hud: Sequence[str] = ()
+        self,
+        image: np.ndarray,
+        meta: dict[str, Any],
+        *,
+        labels: Sequence[np.ndarray] = (),
+        hud: Sequence[str] = (),
     ) -> int:
         """Make ``image`` the newest frame (the hub keeps a reference: do not modify it afterwards).
         ``meta`` gets ``seq``; returns it."""
@@ -85,7 +90,9 @@ class FrameHub:
         """The newest frame with a sequence number above ``seq``; None once closed and that viewer has
         the last frame (end of stream). Raises ``TimeoutError`` when nothing newer came within ``timeout`` s."""
         with self._cond:
-            self._cond.wait_for(lambda: self._closed or (self._latest is not None and self._latest.seq > seq), timeout)
+            self._cond.wait_for(
+                lambda: self._closed or (self._latest is not None and self._latest.seq > seq), timeout
+            )
             if self._latest is not None and self._latest.seq > seq:
                 return self._latest
             if self._closed:

@@ -40,7 +40,9 @@ class Mosaic:
         else:
             canvas = canvas.copy()
         cv2.putText(canvas, str(i), (6, h - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(canvas, str(i), (6, h - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(
+            canvas, str(i), (6, h - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA
+        )
         self.tiles[i] = canvas
         out = np.zeros((self.rows * h, self.cols * w, 3), np.uint8)
         for k, tile in enumerate(self.tiles):

@@ -117,12 +117,21 @@ class CameraLoop:
             raise EdgesegError("--stale-timeout and --reconnect-timeout must be >= 0 seconds")
         ids = class_ids(opts.classes, self.card) if opts.classes is not None else None
         self.renderers = [
-            Renderer(self.card, view=opts.view, alpha=opts.alpha, classes=ids, hud=opts.hud, show_legend=opts.legend)
+            Renderer(
+                self.card,
+                view=opts.view,
+                alpha=opts.alpha,
+                classes=ids,
+                hud=opts.hud,
+                show_legend=opts.legend,
+            )
             for _ in self.sources
         ]
         self.renderer = self.renderers[0]
         self.mosaic = Mosaic(len(self.sources)) if len(self.sources) > 1 else None
-        self.batch = len(self.sources) if len(self.sources) > 1 and batch_allowed(runner, len(self.sources)) else 1
+        self.batch = (
+            len(self.sources) if len(self.sources) > 1 and batch_allowed(runner, len(self.sources)) else 1
+        )
         self.infer_size = self._infer_size(opts.size)
         self.recorder = Recorder(opts.record, fps=opts.record_fps or 30.0) if opts.record else None
         if self.recorder is not None:
@@ -141,9 +150,15 @@ class CameraLoop:
         self.stream_out = StreamOut(opts.stream_out, fps=opts.record_fps or 30.0) if opts.stream_out else None
         self.publisher = None
         if opts.serve is not None:  # last: it binds the port, which must be free before the camera opens
-            self.publisher = Publisher(opts.serve, runner=runner, sources=[s.spec for s in self.sources], stats=self.stats,
-                                       source_stats=self.source_stats, infer_size=self.infer_size,
-                                       draw_hud=self.renderer.draw_hud if opts.hud else None)
+            self.publisher = Publisher(
+                opts.serve,
+                runner=runner,
+                sources=[s.spec for s in self.sources],
+                stats=self.stats,
+                source_stats=self.source_stats,
+                infer_size=self.infer_size,
+                draw_hud=self.renderer.draw_hud if opts.hud else None,
+            )
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
         self._ran = False
@@ -180,8 +195,12 @@ class CameraLoop:
         stats, stop, opts, n = self.stats, self._stop, self.options, len(self.sources)
         qsize = max(int(opts.queue_size), 1)
         shared = threading.Condition()
-        raws = [Channel(1, latest=True, name=f"raw{i}", cond=shared) if self.live else Channel(qsize, name=f"raw{i}", cond=shared)
-                for i in range(n)]
+        raws = [
+            Channel(1, latest=True, name=f"raw{i}", cond=shared)
+            if self.live
+            else Channel(qsize, name=f"raw{i}", cond=shared)
+            for i in range(n)
+        ]
         ready = Channel(n, latest=True, name="ready") if self.live else Channel(max(2, n), name="ready")
         results = Channel(n, latest=True, name="results") if self.live else Channel(qsize * n, name="results")
         t0 = time.perf_counter()
@@ -192,7 +211,9 @@ class CameraLoop:
                 cap = self.open_capture(src)
                 caps.append(cap)
                 if not cap.isOpened():
-                    raise CaptureOpenError(f"cannot open {src.describe()} (the capture reports isOpened() False)")
+                    raise CaptureOpenError(
+                        f"cannot open {src.describe()} (the capture reports isOpened() False)"
+                    )
         except BaseException:
             for cap in caps:
                 cap.release()
@@ -201,13 +222,31 @@ class CameraLoop:
         if self.recorder is not None and opts.record_fps is None:
             self.recorder.fps = source_fps(caps[0]) or 30.0
         for i, src in enumerate(self.sources):
-            grabbers.append(Grabber(
-                src, self.open_capture, raws[i], self.source_stats[i], stop, drop_stale=self.live, max_frames=opts.max_frames,
-                stale_timeout=opts.stale_timeout, reconnect_timeout=opts.reconnect_timeout, backoff=opts.backoff, source_id=i,
-            ))
+            grabbers.append(
+                Grabber(
+                    src,
+                    self.open_capture,
+                    raws[i],
+                    self.source_stats[i],
+                    stop,
+                    drop_stale=self.live,
+                    max_frames=opts.max_frames,
+                    stale_timeout=opts.stale_timeout,
+                    reconnect_timeout=opts.reconnect_timeout,
+                    backoff=opts.backoff,
+                    source_id=i,
+                )
+            )
         workers = [
-            threading.Thread(target=self._preprocess_worker, args=(raws, grabbers, ready), name="edgeseg-preprocess", daemon=True),
-            threading.Thread(target=self._infer_worker, args=(ready, results), name="edgeseg-infer", daemon=True),
+            threading.Thread(
+                target=self._preprocess_worker,
+                args=(raws, grabbers, ready),
+                name="edgeseg-preprocess",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._infer_worker, args=(ready, results), name="edgeseg-infer", daemon=True
+            ),
         ]
         window = None
         # SIGINT/SIGTERM finish the run cleanly (release, finalise, stats); a second Ctrl-C forces
@@ -216,7 +255,10 @@ class CameraLoop:
             if self.publisher is not None:
                 self.publisher.dropped = lambda i: raws[i].dropped
                 self.publisher.start()
-                self.log(f"camera: serving {self.publisher.url}" + (" (token required)" if opts.serve.token else ""))
+                self.log(
+                    f"camera: serving {self.publisher.url}"
+                    + (" (token required)" if opts.serve.token else "")
+                )
             for g in grabbers:
                 g.start(caps.pop(0))  # the grabber owns (and releases) it now
             for w in workers:
@@ -256,14 +298,18 @@ class CameraLoop:
                 if self.recorder is not None:
                     stats.recorded = self.recorder.frames
                     self.recorder.close()  # finish and move the video into place, whatever ended the run
-        error = next((g.error for g in grabbers if g.error is not None), None) or (self._errors[0] if self._errors else None)
+        error = next((g.error for g in grabbers if g.error is not None), None) or (
+            self._errors[0] if self._errors else None
+        )
         if isinstance(error, SourceLostError):
             stats.exit_reason = "source lost"
             error.stats = stats
         if error is not None:
             raise error
         ends = [g.end_reason for g in grabbers if g.end_reason]
-        stats.exit_reason = stats.exit_reason or (ends[0] if ends else "") or self._stream_end or "end of stream"
+        stats.exit_reason = (
+            stats.exit_reason or (ends[0] if ends else "") or self._stream_end or "end of stream"
+        )
         return stats
 
     def _fail(self, e: BaseException) -> None:
@@ -278,7 +324,10 @@ class CameraLoop:
         wait = not self.live or len(raws) > 1
         try:
             while not self._stop.is_set():
-                if any(g.error is not None and raws[k].closed and not len(raws[k]) for k, g in enumerate(grabbers)):
+                if any(
+                    g.error is not None and raws[k].closed and not len(raws[k])
+                    for k, g in enumerate(grabbers)
+                ):
                     break  # a lost source ends the run once its captured frames are through
                 if wait and not ready.wait_space(self._stop):
                     break
@@ -334,7 +383,9 @@ class CameraLoop:
         finally:
             results.close()
 
-    def _render_loop(self, results: Channel, grabbers: list[Grabber], window: Any, dropped: Callable[[], int]) -> None:
+    def _render_loop(
+        self, results: Channel, grabbers: list[Grabber], window: Any, dropped: Callable[[], int]
+    ) -> None:
         stats, opts, pub = self.stats, self.options, self.publisher
         paused, canvas, last, loop_rate = False, None, None, RateMeter()
         labels_by_source: list[np.ndarray | None] = [None] * len(self.sources)
@@ -364,7 +415,9 @@ class CameraLoop:
             if self.stream_out is not None:
                 self.stream_out.write(canvas)
             if self.masks is not None:
-                self.masks.save(item.index, labels, prefix=f"s{item.source}_" if self.mosaic is not None else "")
+                self.masks.save(
+                    item.index, labels, prefix=f"s{item.source}_" if self.mosaic is not None else ""
+                )
             if self.on_render is not None:
                 self.on_render(item, labels, tile)
             last = item
@@ -378,8 +431,16 @@ class CameraLoop:
                 ]
             if pub is not None:
                 labels_by_source[item.source] = labels
-                pub.frame(source=item.source, index=item.index, t_capture=item.t_capture, infer_ms=item.infer_ms,
-                          labels=labels, picture=canvas, labels_all=labels_by_source.copy(), hud=hud)
+                pub.frame(
+                    source=item.source,
+                    index=item.index,
+                    t_capture=item.t_capture,
+                    infer_ms=item.infer_ms,
+                    labels=labels,
+                    picture=canvas,
+                    labels_all=labels_by_source.copy(),
+                    hud=hud,
+                )
             if window is not None:
                 shown = canvas.copy()
                 self.renderer.draw_hud(shown, hud)
@@ -394,5 +455,12 @@ class CameraLoop:
                 break
 
     def _handle_key(self, key: int, item: Frame | None, canvas: np.ndarray | None, paused: bool) -> bool:
-        return handle_key(key, index=None if item is None else item.index, canvas=canvas, paused=paused, stop=self.stop,
-                          snapshot_dir=self.options.snapshot_dir, log=self.log)
+        return handle_key(
+            key,
+            index=None if item is None else item.index,
+            canvas=canvas,
+            paused=paused,
+            stop=self.stop,
+            snapshot_dir=self.options.snapshot_dir,
+            log=self.log,
+        )

@@ -63,8 +63,14 @@ class Publisher:
         path = getattr(runner, "path", None)
         self.model_name = getattr(path, "name", None) or str(path or self.card.arch)
         self.server = StreamServer(
-            self.hub, host=options.host, port=options.port, token=options.token, max_clients=options.max_clients,
-            send_timeout=options.send_timeout, status=self.status, page=render_page(title=self.model_name),
+            self.hub,
+            host=options.host,
+            port=options.port,
+            token=options.token,
+            max_clients=options.max_clients,
+            send_timeout=options.send_timeout,
+            status=self.status,
+            page=render_page(title=self.model_name),
         )
 
     @property
@@ -78,8 +84,18 @@ class Publisher:
         """Clean end of every stream, then the port is released."""
         self.server.close()
 
-    def frame(self, *, source: int, index: int, t_capture: float, infer_ms: float, labels: np.ndarray,
-              picture: np.ndarray, labels_all: Sequence[np.ndarray] = (), hud: Sequence[str] = ()) -> dict[str, Any]:
+    def frame(
+        self,
+        *,
+        source: int,
+        index: int,
+        t_capture: float,
+        infer_ms: float,
+        labels: np.ndarray,
+        picture: np.ndarray,
+        labels_all: Sequence[np.ndarray] = (),
+        hud: Sequence[str] = (),
+    ) -> dict[str, Any]:
         """Publish one rendered frame (render thread). Returns its metadata."""
         now = time.perf_counter()
         counts = np.bincount(labels.ravel(), minlength=self.card.num_classes)[: self.card.num_classes]
@@ -103,20 +119,36 @@ class Publisher:
         return {
             "running": not self.hub.closed,
             "model": {
-                "name": self.model_name, "arch": card.arch, "backend": self.runner.backend,
-                "precision": self.runner.precision, "input_size": list(self.infer_size),
-                "class_names": list(card.class_names), "palette": [list(c) for c in card.palette],
+                "name": self.model_name,
+                "arch": card.arch,
+                "backend": self.runner.backend,
+                "precision": self.runner.precision,
+                "input_size": list(self.infer_size),
+                "class_names": list(card.class_names),
+                "palette": [list(c) for c in card.palette],
             },
             "loop": {
-                "mode": s.mode, "fps": round(s.render_rate.rate, 3), "rendered": s.rendered, "inferred": s.inferred,
+                "mode": s.mode,
+                "fps": round(s.render_rate.rate, 3),
+                "rendered": s.rendered,
+                "inferred": s.inferred,
                 "captured": sum(x.captured for x in self.source_stats),
                 "dropped": sum(self.dropped(i) for i in range(len(self.sources))),
-                "e2e_ms": recent(s.e2e_ms, RECENT), "infer_ms": recent(s.infer_ms, RECENT),
+                "e2e_ms": recent(s.e2e_ms, RECENT),
+                "infer_ms": recent(s.infer_ms, RECENT),
             },
             "sources": [
-                {"source": spec, "fps": round(x.render_rate.rate, 3), "captured": x.captured, "rendered": x.rendered,
-                 "dropped": self.dropped(i), "corrupt": x.corrupt, "stalls": x.stalls, "reconnects": x.reconnects,
-                 "e2e_ms": recent(x.e2e_ms, RECENT)}
+                {
+                    "source": spec,
+                    "fps": round(x.render_rate.rate, 3),
+                    "captured": x.captured,
+                    "rendered": x.rendered,
+                    "dropped": self.dropped(i),
+                    "corrupt": x.corrupt,
+                    "stalls": x.stalls,
+                    "reconnects": x.reconnects,
+                    "e2e_ms": recent(x.e2e_ms, RECENT),
+                }
                 for i, (spec, x) in enumerate(zip(self.sources, self.source_stats))
             ],
         }

@@ -32,7 +32,9 @@ def check_record_path(path: str | os.PathLike) -> Path:
     """Refuse, before any work, a suffix we cannot encode or a folder that is missing/not writable."""
     p = Path(path)
     if p.suffix.lower() not in FOURCCS:
-        raise RecordError(f"--record {p}: unsupported video type {p.suffix or '(none)'!r}; expected one of {', '.join(FOURCCS)}")
+        raise RecordError(
+            f"--record {p}: unsupported video type {p.suffix or '(none)'!r}; expected one of {', '.join(FOURCCS)}"
+        )
     return check_output_path(p)
 
 
@@ -40,7 +42,9 @@ def _writer_backends() -> str:
     import cv2
 
     try:
-        return ", ".join(cv2.videoio_registry.getBackendName(b) for b in cv2.videoio_registry.getWriterBackends())
+        return ", ".join(
+            cv2.videoio_registry.getBackendName(b) for b in cv2.videoio_registry.getWriterBackends()
+        )
     except Exception:  # noqa: BLE001
         return "unknown"
 
@@ -52,7 +56,9 @@ class Recorder:
     reported before the loop starts. ``fps`` defaults to 30.
     """
 
-    def __init__(self, path: str | os.PathLike, *, fps: float = 30.0, factory: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike, *, fps: float = 30.0, factory: Callable[..., Any] | None = None
+    ) -> None:
         self.path = check_record_path(path)
         self.fourcc = FOURCCS[self.path.suffix.lower()]
         self.fps = float(fps)
@@ -117,7 +123,8 @@ class Recorder:
                 if readable < self.frames:
                     raise RecordError(
                         f"{self.path}: the recording holds {readable} readable frames of the {self.frames} written "
-                        "(disk full or a failing encoder); nothing was written, an earlier file there is kept")
+                        "(disk full or a failing encoder); nothing was written, an earlier file there is kept"
+                    )
         except BaseException as e:
             ctx.__exit__(type(e), e, e.__traceback__)
             raise

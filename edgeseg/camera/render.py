@@ -117,13 +117,26 @@ class Renderer:
         box = canvas[:height, :width]
         box //= 3  # darken, vectorised
         for i, text in enumerate(lines):
-            cv2.putText(canvas, text, (4, step * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+            cv2.putText(
+                canvas,
+                text,
+                (4, step * (i + 1)),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                scale,
+                (255, 255, 255),
+                1,
+                cv2.LINE_AA,
+            )
 
     def _paste_legend(self, canvas: np.ndarray) -> None:
         if self._legend is None:
             ids = self.classes if self.classes is not None else range(self.card.num_classes)
             h, w = canvas.shape[:2]
-            img = legend([self.card.class_names[i] for i in ids], [self.card.palette[i] for i in ids], row=legend_row(h))
+            img = legend(
+                [self.card.class_names[i] for i in ids],
+                [self.card.palette[i] for i in ids],
+                row=legend_row(h),
+            )
             # at most a tenth of the frame (all 11 CamVid classes on 480x360: about 6 %); else left out
             if img.shape[0] + 8 > h or img.shape[1] > w / 3 or img.size / 3 > 0.10 * h * w:
                 self.show_legend = False

@@ -57,9 +57,13 @@ def parse_address(text: str) -> tuple[str, int]:
         host = ""
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     if not port.isdigit() or not 0 <= int(port) <= 65535 or (sep and not host):
-        raise ServeError(f"--serve expects [HOST:]PORT with PORT in 0..65535, e.g. 8080 or 0.0.0.0:8080, found {text!r}")
+        raise ServeError(
+            f"--serve expects [HOST:]PORT with PORT in 0..65535, e.g. 8080 or 0.0.0.0:8080, found {text!r}"
+        )
     if any(c.isspace() or c in "/?#@" for c in host):
-        raise ServeError(f"--serve expects [HOST:]PORT, e.g. 8080 or 0.0.0.0:8080; {host!r} is not a host name or address")
+        raise ServeError(
+            f"--serve expects [HOST:]PORT, e.g. 8080 or 0.0.0.0:8080; {host!r} is not a host name or address"
+        )
     return host or DEFAULT_HOST, int(port)
 
 
@@ -119,7 +123,12 @@ class StreamServer:
             raise ServeError(f"--send-timeout must be > 0 seconds, found {send_timeout}")
         if token is not None and not token.strip():
             raise ServeError("--token is empty; give a secret string or leave --token out")
-        self.hub, self.token, self.max_clients, self.send_timeout = hub, token, int(max_clients), float(send_timeout)
+        self.hub, self.token, self.max_clients, self.send_timeout = (
+            hub,
+            token,
+            int(max_clients),
+            float(send_timeout),
+        )
         self.status = status or (lambda: {})
         self.page = page
         self.streams = 0  # streaming clients now
@@ -134,7 +143,9 @@ class StreamServer:
         try:
             self.httpd = _Server((host, port), handler, family=family)
         except PermissionError as e:
-            raise ServeError(f"cannot serve on {host}:{port}: not allowed ({e.strerror}; ports below 1024 need root)") from None
+            raise ServeError(
+                f"cannot serve on {host}:{port}: not allowed ({e.strerror}; ports below 1024 need root)"
+            ) from None
         except OSError as e:
             why = "port in use" if e.errno in (98, 48, 10048) else (e.strerror or str(e))
             raise ServeError(f"cannot serve on {host}:{port}: {why}") from None
@@ -147,8 +158,9 @@ class StreamServer:
         return f"http://{host}:{self.port}/"
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="edgeseg-serve", daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="edgeseg-serve", daemon=True
+        )
         self._thread.start()
 
     def close(self) -> None:
@@ -160,8 +172,14 @@ class StreamServer:
         self.httpd.server_close()
 
     def counters(self) -> dict[str, int]:
-        return {"streams": self.streams, "served": self.served, "busy": self.busy, "refused": self.refused,
-                "dropped": self.dropped, "max_clients": self.max_clients}
+        return {
+            "streams": self.streams,
+            "served": self.served,
+            "busy": self.busy,
+            "refused": self.refused,
+            "dropped": self.dropped,
+            "max_clients": self.max_clients,
+        }
 
     def _enter_stream(self) -> bool:
         with self._lock:
@@ -201,14 +219,27 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         if not self._authorised(query):
-            self._send(HTTPStatus.UNAUTHORIZED, b"token required: add ?token=... or the X-Edgeseg-Token header\n", "text/plain")
+            self._send(
+                HTTPStatus.UNAUTHORIZED,
+                b"token required: add ?token=... or the X-Edgeseg-Token header\n",
+                "text/plain",
+            )
             return
         route = {
-            "/": self._page, "/index.html": self._page, "/stream.mjpg": self._mjpeg, "/frame.jpg": self._frame,
-            "/stats.json": self._stats, "/events": self._events, "/labels.png": self._labels,
+            "/": self._page,
+            "/index.html": self._page,
+            "/stream.mjpg": self._mjpeg,
+            "/frame.jpg": self._frame,
+            "/stats.json": self._stats,
+            "/events": self._events,
+            "/labels.png": self._labels,
         }.get(url.path)
         if route is None:
-            self._send(HTTPStatus.NOT_FOUND, b"not found; try / /stream.mjpg /frame.jpg /stats.json /events /labels.png\n", "text/plain")
+            self._send(
+                HTTPStatus.NOT_FOUND,
+                b"not found; try / /stream.mjpg /frame.jpg /stats.json /events /labels.png\n",
+                "text/plain",
+            )
             return
         try:
             route(query)
@@ -264,8 +295,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, ctype: str, body: Callable[[], None]) -> None:
         app = self.app
         if not app._enter_stream():
-            self._send(HTTPStatus.SERVICE_UNAVAILABLE, f"too many clients (--max-clients {app.max_clients})\n".encode(),
-                       "text/plain", {"Retry-After": "5"})
+            self._send(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                f"too many clients (--max-clients {app.max_clients})\n".encode(),
+                "text/plain",
+                {"Retry-After": "5"},
+            )
             return
         dropped = True
         try:
@@ -321,7 +356,11 @@ class _Handler(BaseHTTPRequestHandler):
                     m = dict(m, skipped=skipped) if skipped else m
                     if with_labels and m is metas[-1]:
                         item = hub.latest()
-                        png = hub.labels_png(item, int(m.get("source", 0))) if item is not None and item.seq == m["seq"] else None
+                        png = (
+                            hub.labels_png(item, int(m.get("source", 0)))
+                            if item is not None and item.seq == m["seq"]
+                            else None
+                        )
                         if png is not None:
                             m = dict(m, labels_png=base64.b64encode(png).decode())
                     chunks.append(f"id: {m['seq']}\nevent: frame\ndata: {json.dumps(m)}\n\n")

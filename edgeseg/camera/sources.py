@@ -86,7 +86,9 @@ def _check_int(name: str, value: Any) -> int:
             else:
                 raise ValueError
         except ValueError:
-            raise EdgesegError(f"csi option {name} must be an integer in {lo}..{hi}, found {value!r}") from None
+            raise EdgesegError(
+                f"csi option {name} must be an integer in {lo}..{hi}, found {value!r}"
+            ) from None
     if not lo <= value <= hi:
         raise EdgesegError(f"csi option {name} must be in {lo}..{hi}, found {value}")
     return int(value)
@@ -94,7 +96,10 @@ def _check_int(name: str, value: Any) -> int:
 
 def csi_pipeline(*, sensor: int, width: int, height: int, fps: int, flip: int) -> str:
     """The ``nvarguscamerasrc`` pipeline for one CSI sensor; every value is range-checked."""
-    vals = {k: _check_int(k, v) for k, v in dict(sensor=sensor, width=width, height=height, fps=fps, flip=flip).items()}
+    vals = {
+        k: _check_int(k, v)
+        for k, v in dict(sensor=sensor, width=width, height=height, fps=fps, flip=flip).items()
+    }
     return CSI_TEMPLATE.format(**vals)
 
 
@@ -111,8 +116,12 @@ def parse_source(
     if isinstance(spec, int) and not isinstance(spec, bool):
         spec = str(spec)
     if not isinstance(spec, str) or not spec.strip():
-        raise EdgesegError(f"expected a source (0, /dev/video0, clip.mp4, rtsp://..., csi://0, gst:...), found {spec!r}")
-    csi_opts = {k: v for k, v in dict(width=width, height=height, fps=fps, flip=flip).items() if v is not None}
+        raise EdgesegError(
+            f"expected a source (0, /dev/video0, clip.mp4, rtsp://..., csi://0, gst:...), found {spec!r}"
+        )
+    csi_opts = {
+        k: v for k, v in dict(width=width, height=height, fps=fps, flip=flip).items() if v is not None
+    }
     src = _parse(spec)
     if csi_opts and src.kind != "csi":
         raise EdgesegError(

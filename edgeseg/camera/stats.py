@@ -30,7 +30,9 @@ class RateMeter:
         now = time.perf_counter() if now is None else now
         if self._last is not None:
             dt = max(now - self._last, 1e-9)
-            self._interval = dt if self._interval is None else self.smoothing * self._interval + (1 - self.smoothing) * dt
+            self._interval = (
+                dt if self._interval is None else self.smoothing * self._interval + (1 - self.smoothing) * dt
+            )
         self._last = now
 
     @property
@@ -42,7 +44,11 @@ def _summary(samples: deque[float]) -> dict[str, float | None]:
     if not samples:
         return {"mean": None, "p50": None, "p99": None}
     a = np.fromiter(samples, float, len(samples))
-    return {"mean": round(float(a.mean()), 3), "p50": round(float(np.percentile(a, 50)), 3), "p99": round(float(np.percentile(a, 99)), 3)}
+    return {
+        "mean": round(float(a.mean()), 3),
+        "p50": round(float(np.percentile(a, 50)), 3),
+        "p99": round(float(np.percentile(a, 99)), 3),
+    }
 
 
 def recent(samples: deque[float], n: int) -> dict[str, float | None]:
@@ -139,11 +145,19 @@ class LoopStats:
                 "nonfinite": self.nonfinite,
                 "recorded": self.recorded,
             },
-            "source_faults": {"stalls": self.stalls, "reconnects": self.reconnects, "reconnect_attempts": self.reconnect_attempts},
+            "source_faults": {
+                "stalls": self.stalls,
+                "reconnects": self.reconnects,
+                "reconnect_attempts": self.reconnect_attempts,
+            },
             "latency_ms": {"inference": _summary(self.infer_ms), "end_to_end": _summary(self.e2e_ms)},
             "loop_fps": round(self.loop_fps, 3),
             "wall_s": round(self.wall_s, 3),
-            **({"inference_calls": self.infer_calls, "sources": [s.to_dict() for s in self.per_source]} if self.per_source else {}),
+            **(
+                {"inference_calls": self.infer_calls, "sources": [s.to_dict() for s in self.per_source]}
+                if self.per_source
+                else {}
+            ),
         }
 
     def format(self) -> str:
@@ -159,7 +173,8 @@ class LoopStats:
         lines = [
             f"camera: {d['source']} ({d['mode']}), stopped: {d['exit_reason'] or 'n/a'}, {d['wall_s']:.1f} s",
             f"  frames: captured {f['captured']}, inferred {f['inferred']}, dropped {f['dropped']}, "
-            f"corrupt {f['corrupt']}, rendered {f['rendered']}" + (f", recorded {f['recorded']}" if f["recorded"] else ""),
+            f"corrupt {f['corrupt']}, rendered {f['rendered']}"
+            + (f", recorded {f['recorded']}" if f["recorded"] else ""),
             f"  inference: {ms(lat['inference'])}",
             f"  end-to-end: {ms(lat['end_to_end'])}",
             f"  loop: {d['loop_fps']:.2f} fps",
@@ -167,7 +182,9 @@ class LoopStats:
         extra = {k: f[k] for k in ("repeated", "render_dropped", "unfinished", "nonfinite") if f[k]}
         faults = {k: v for k, v in d["source_faults"].items() if v}
         if extra or faults:
-            lines.append("  also: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in {**extra, **faults}.items()))
+            lines.append(
+                "  also: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in {**extra, **faults}.items())
+            )
         for i, src in enumerate(d.get("sources", [])):
             sf = src["frames"]
             lines.append(

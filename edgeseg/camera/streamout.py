@@ -62,9 +62,13 @@ class StreamOut:
 
         if self._writer is None:
             self.size_hw = image.shape[:2]
-            self._writer = cv2.VideoWriter(self.pipeline, cv2.CAP_GSTREAMER, 0, self.fps, (image.shape[1], image.shape[0]))
+            self._writer = cv2.VideoWriter(
+                self.pipeline, cv2.CAP_GSTREAMER, 0, self.fps, (image.shape[1], image.shape[0])
+            )
             if not self._writer.isOpened():
-                raise StreamOutError(f"GStreamer could not open the --stream-out pipeline for {self.url}: {self.pipeline}")
+                raise StreamOutError(
+                    f"GStreamer could not open the --stream-out pipeline for {self.url}: {self.pipeline}"
+                )
         if image.shape[:2] != self.size_hw:
             image = cv2.resize(image, (self.size_hw[1], self.size_hw[0]), interpolation=cv2.INTER_AREA)
         self._writer.write(np.ascontiguousarray(image))

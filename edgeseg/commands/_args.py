@@ -9,8 +9,20 @@ from edgeseg import _validate
 from edgeseg._validate import MAX_SIDE, max_threads, size_from_text
 
 __all__ = [
-    "MAX_SIDE", "argtype", "bounded_threads", "deprecated_alias", "float_in", "int_in", "max_threads", "nonneg_int",
-    "parse_size", "plural", "positive_int", "seconds", "size_from_text", "size_in",
+    "MAX_SIDE",
+    "argtype",
+    "bounded_threads",
+    "deprecated_alias",
+    "float_in",
+    "int_in",
+    "max_threads",
+    "nonneg_int",
+    "parse_size",
+    "plural",
+    "positive_int",
+    "seconds",
+    "size_from_text",
+    "size_in",
 ]
 
 
@@ -76,8 +88,15 @@ class _DeprecatedAlias(argparse.Action):
 def deprecated_alias(group, old: str, *, new: str, dest: str, **kwargs) -> None:
     """Accept ``old`` as a hidden spelling of ``new`` (same ``dest`` and ``type``/``choices`` in ``kwargs``):
     it works, is absent from ``--help`` and prints one deprecation note."""
-    group.add_argument(old, dest=dest, action=_DeprecatedAlias, new=new, help=argparse.SUPPRESS,
-                       default=argparse.SUPPRESS, **kwargs)
+    group.add_argument(
+        old,
+        dest=dest,
+        action=_DeprecatedAlias,
+        new=new,
+        help=argparse.SUPPRESS,
+        default=argparse.SUPPRESS,
+        **kwargs,
+    )
 
 
 def plural(n: int, word: str) -> str:

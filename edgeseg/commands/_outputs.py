@@ -21,7 +21,7 @@ def artifact_suffix(backend: str) -> str:
     from edgeseg.backends import BACKENDS
 
     spec = BACKENDS[backend]
-    return spec.default_output(Path("MODEL" + spec.sources[0])).name[len("MODEL"):]
+    return spec.default_output(Path("MODEL" + spec.sources[0])).name[len("MODEL") :]
 
 
 def build_precision(*, backend: str, fp16: bool, int8: bool, source: str | None = None) -> str:
@@ -51,7 +51,8 @@ def check_build_input(model: str | Path, *, backend: str) -> None:
         return
     if p.suffix.lower() not in want:
         raise EdgesegError(
-            f"{p}: not an ONNX model" + (" or checkpoint" if ".pt" in want else "")
+            f"{p}: not an ONNX model"
+            + (" or checkpoint" if ".pt" in want else "")
             + f" (the {backend} backend builds from {' or '.join(want)}, found {p.suffix or 'no suffix'!r})"
         )
     if not p.exists():
@@ -75,7 +76,9 @@ def artifact_precision(path: str | Path) -> str | None:
             from edgeseg.card import ModelCard
 
             node = ET.parse(p).getroot().find("rt_info/edgeseg/card")
-            return None if node is None else ModelCard.from_json(node.get("value", ""), where=str(p)).precision
+            return (
+                None if node is None else ModelCard.from_json(node.get("value", ""), where=str(p)).precision
+            )
     except Exception:  # noqa: BLE001 - an unreadable file is not ours to judge
         return None
     return None

@@ -108,7 +108,9 @@ def outputs_of(args: argparse.Namespace, io: Io) -> list[tuple[str, Path]]:
 
 
 def inputs_of(args: argparse.Namespace, io: Io) -> list[tuple[str, Path]]:
-    return [(_flag(args, dest), _shipped(p)) for dest in io.inputs for p in _as_paths(getattr(args, dest, None))]
+    return [
+        (_flag(args, dest), _shipped(p)) for dest in io.inputs for p in _as_paths(getattr(args, dest, None))
+    ]
 
 
 def _shipped(p: Path) -> Path:
@@ -133,7 +135,8 @@ def check_outputs_are_not_inputs(args: argparse.Namespace, io: Io) -> None:
         for iflag, inp, ireal, iino in ins:
             if oreal == ireal or (oino is not None and oino == iino):
                 raise EdgesegError(
-                    f"{out}: {oflag} would replace the input {inp} ({iflag}); give another output path")
+                    f"{out}: {oflag} would replace the input {inp} ({iflag}); give another output path"
+                )
 
 
 def artifact_precision(path: Path) -> str | None:
@@ -153,11 +156,15 @@ def check_precision_guard(args: argparse.Namespace, io: Io) -> None:
             continue
         old = artifact_precision(out)
         if old is None:
-            raise EdgesegError(f"{out} exists and is not an edgeseg model with a card (this command would replace it "
-                               f"with a {new.upper()} model); give another output path, or --force to replace it")
+            raise EdgesegError(
+                f"{out} exists and is not an edgeseg model with a card (this command would replace it "
+                f"with a {new.upper()} model); give another output path, or --force to replace it"
+            )
         if old != new:
-            raise EdgesegError(f"{out} exists and is a {old.upper()} model; this command writes {new.upper()} "
-                               "(give another output path, or --force to replace it)")
+            raise EdgesegError(
+                f"{out} exists and is a {old.upper()} model; this command writes {new.upper()} "
+                "(give another output path, or --force to replace it)"
+            )
 
 
 def check_run_folder(args: argparse.Namespace, io: Io) -> None:
@@ -174,8 +181,10 @@ def check_run_folder(args: argparse.Namespace, io: Io) -> None:
         return
     held = [n for n in RUN_FILES if (folder / n).exists()]
     if held:
-        raise EdgesegError(f"{folder} already holds a run ({', '.join(held)}); continue it with --resume "
-                           f"{folder / 'last.pt'}, give another {_flag(args, io.run_folder)}, or --force to replace it")
+        raise EdgesegError(
+            f"{folder} already holds a run ({', '.join(held)}); continue it with --resume "
+            f"{folder / 'last.pt'}, give another {_flag(args, io.run_folder)}, or --force to replace it"
+        )
 
 
 def lock_dir() -> Path:
@@ -217,8 +226,10 @@ def hold_locks(paths: list[tuple[str, Path]]) -> Iterator[None]:
                 holder = os.read(fd, 64).decode("ascii", "replace").strip() or "?"
                 os.close(fd)
                 if e.errno in (errno.EAGAIN, errno.EACCES):
-                    raise EdgesegError(f"{p}: another edgeseg process (pid {holder}) is writing {flag} now; "
-                                       "wait for it, or give another output path") from None
+                    raise EdgesegError(
+                        f"{p}: another edgeseg process (pid {holder}) is writing {flag} now; "
+                        "wait for it, or give another output path"
+                    ) from None
                 raise
             os.ftruncate(fd, 0)
             os.write(fd, str(os.getpid()).encode())
@@ -236,7 +247,9 @@ def check_inputs(args: argparse.Namespace, io: Io) -> None:
 
     loose = {_flag(args, d) for d in io.loose}
     for flag, p in inputs_of(args, io):
-        if flag in loose:  # the command validates it; only its name is checked here (OpenCV crashed on such names)
+        if (
+            flag in loose
+        ):  # the command validates it; only its name is checked here (OpenCV crashed on such names)
             check_path_text(p, what=f"{flag} path")
         else:
             check_input_file(p, flag=flag)

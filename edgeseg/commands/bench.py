@@ -26,28 +26,79 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     from edgeseg.commands._args import float_in, int_in, parse_size
 
-    p.add_argument("inputs", nargs="+", metavar="ARTIFACT_OR_MATRIX",
-                   help=f"a matrix .yaml (see benchmarks/), or artifacts: {artifact_kinds()}")
-    p.add_argument("-o", "--output", default=None,
-                   help=f"results JSON to append the run to (default: the matrix's 'output', else {DEFAULT_OUTPUT})")
-    p.add_argument("--size", type=parse_size, default=None, help="input HEIGHTxWIDTH (default: the card's input size)")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="ARTIFACT_OR_MATRIX",
+        help=f"a matrix .yaml (see benchmarks/), or artifacts: {artifact_kinds()}",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help=f"results JSON to append the run to (default: the matrix's 'output', else {DEFAULT_OUTPUT})",
+    )
+    p.add_argument(
+        "--size", type=parse_size, default=None, help="input HEIGHTxWIDTH (default: the card's input size)"
+    )
     p.add_argument("--batch", type=int_in(1), nargs="+", default=None, help="batch sizes (default 1)")
-    p.add_argument("--warmup", type=int_in(0), default=None, help="untimed warm-up calls per batch size (default 10)")
+    p.add_argument(
+        "--warmup", type=int_in(0), default=None, help="untimed warm-up calls per batch size (default 10)"
+    )
     p.add_argument("--runs", type=int_in(1), default=None, help="timed calls per batch size (default 50)")
-    p.add_argument("--threads", type=int_in(1), default=None, help="CPU threads for runners and the peak (default: runner's default)")
-    p.add_argument("--timeout", type=float_in(0, above=True), default=None, help="seconds per row before it is killed (default 1800)")
-    p.add_argument("--data", default=None, help="dataset for mIoU on its val split: camvid:PATH, cityscapes:PATH, folder:PATH, synthetic[:N]")
+    p.add_argument(
+        "--threads",
+        type=int_in(1),
+        default=None,
+        help="CPU threads for runners and the peak (default: runner's default)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float_in(0, above=True),
+        default=None,
+        help="seconds per row before it is killed (default 1800)",
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        help="dataset for mIoU on its val split: camvid:PATH, cityscapes:PATH, folder:PATH, synthetic[:N]",
+    )
     p.add_argument("--max-frames", type=int_in(1), default=None, help="mIoU on the first N frames only")
-    p.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
-                   help="runner option for the artifacts given (repeatable); EXT:KEY=VALUE only for that file type, e.g. pt:channels_last=false")
-    p.add_argument("--var", type=_option, action="append", default=[], metavar="NAME=VALUE",
-                   help="set a matrix variable used as {NAME} in its paths, e.g. camvid=/data/camvid")
-    p.add_argument("--only", nargs="+", default=None, metavar="ROW_ID", help="run only these rows of the matrix")
-    p.add_argument("--rounds", type=int_in(1), default=None, metavar="N",
-                   help="latency passes over all rows, each row a fresh process per pass; a row reports the pass with "
-                        "its median p50 (default: the matrix's, else 1). Use 3+ on a shared or throttling machine")
-    p.add_argument("--rebuild", action="store_true", help="run rows' make steps even when their artifacts exist")
-    p.add_argument("--no-peak", action="store_true", help="skip the peak GFLOP/s / bandwidth measurement (no roofline column)")
+    p.add_argument(
+        "--option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="runner option for the artifacts given (repeatable); EXT:KEY=VALUE only for that file type, e.g. pt:channels_last=false",
+    )
+    p.add_argument(
+        "--var",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a matrix variable used as {NAME} in its paths, e.g. camvid=/data/camvid",
+    )
+    p.add_argument(
+        "--only", nargs="+", default=None, metavar="ROW_ID", help="run only these rows of the matrix"
+    )
+    p.add_argument(
+        "--rounds",
+        type=int_in(1),
+        default=None,
+        metavar="N",
+        help="latency passes over all rows, each row a fresh process per pass; a row reports the pass with "
+        "its median p50 (default: the matrix's, else 1). Use 3+ on a shared or throttling machine",
+    )
+    p.add_argument(
+        "--rebuild", action="store_true", help="run rows' make steps even when their artifacts exist"
+    )
+    p.add_argument(
+        "--no-peak",
+        action="store_true",
+        help="skip the peak GFLOP/s / bandwidth measurement (no roofline column)",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the expanded matrix as YAML and exit")
 
 
@@ -60,15 +111,34 @@ def _load(args: argparse.Namespace):
         if len(args.inputs) != 1:
             raise EdgesegError(f"give either one matrix YAML or a list of artifacts, found {args.inputs}")
         if args.option:
-            raise EdgesegError("--option applies to artifacts given on the command line; set 'options' per row in the matrix")
+            raise EdgesegError(
+                "--option applies to artifacts given on the command line; set 'options' per row in the matrix"
+            )
         matrix = load_matrix(yamls[0], variables={k: str(v) for k, v in args.var})
-        matrix = with_overrides(matrix, size=args.size, batch=args.batch, threads=args.threads,
-                                warmup=args.warmup, runs=args.runs, timeout=args.timeout)
+        matrix = with_overrides(
+            matrix,
+            size=args.size,
+            batch=args.batch,
+            threads=args.threads,
+            warmup=args.warmup,
+            runs=args.runs,
+            timeout=args.timeout,
+        )
     else:
         if args.var:
             raise EdgesegError("--var sets variables of a matrix YAML; none was given")
-        kw = {k: v for k, v in dict(size=args.size, batch=args.batch, threads=args.threads, warmup=args.warmup,
-                                     runs=args.runs, timeout=args.timeout).items() if v is not None}
+        kw = {
+            k: v
+            for k, v in dict(
+                size=args.size,
+                batch=args.batch,
+                threads=args.threads,
+                warmup=args.warmup,
+                runs=args.runs,
+                timeout=args.timeout,
+            ).items()
+            if v is not None
+        }
         matrix = matrix_from_artifacts(args.inputs, options=dict(args.option), **kw)
     import dataclasses
 
@@ -85,7 +155,9 @@ def _load(args: argparse.Namespace):
         ids = {r.id for r in matrix.rows}
         unknown = sorted(set(args.only) - ids)
         if unknown:
-            raise EdgesegError(f"--only: no row(s) {unknown} in the matrix; rows are {', '.join(sorted(ids))}")
+            raise EdgesegError(
+                f"--only: no row(s) {unknown} in the matrix; rows are {', '.join(sorted(ids))}"
+            )
         changes["rows"] = tuple(r for r in matrix.rows if r.id in set(args.only))
     return dataclasses.replace(matrix, **changes)
 
@@ -122,8 +194,10 @@ def run(args: argparse.Namespace) -> int:
         lat = (r.get("latency_ms") or {}).get("p50")
         miou = (r.get("accuracy") or {}).get("miou")
         roof = r.get("roofline_x")
-        print(f"{r['id']:<28} {'-' if lat is None else format(lat, '.2f'):>9} "
-              f"{'-' if miou is None else format(100 * miou, '.2f'):>7} {'-' if roof is None else format(roof, '.1f'):>7}  {r['state']}")
+        print(
+            f"{r['id']:<28} {'-' if lat is None else format(lat, '.2f'):>9} "
+            f"{'-' if miou is None else format(100 * miou, '.2f'):>7} {'-' if roof is None else format(roof, '.1f'):>7}  {r['state']}"
+        )
     bad = [r for r in run_["rows"] if state_kind(r["state"]) not in ("ok", "skipped")]
     print(f"appended run {run_['id']} ({len(run_['rows'])} rows) to {output}")
     if bad:

@@ -12,8 +12,10 @@ from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import argtype, deprecated_alias
 
-HELP = ("build a deployable artifact (TensorRT engine, ONNX Runtime model, OpenVINO IR, Core ML package, ExecuTorch "
-        "program) from an exported model or checkpoint")
+HELP = (
+    "build a deployable artifact (TensorRT engine, ONNX Runtime model, OpenVINO IR, Core ML package, ExecuTorch "
+    "program) from an exported model or checkpoint"
+)
 
 
 def _backend(args: argparse.Namespace) -> str:
@@ -27,9 +29,17 @@ def _build_plan(args: argparse.Namespace) -> tuple:
     from edgeseg.commands._outputs import artifact_precision, build_precision, default_build_output
 
     backend = _backend(args)
-    precision = build_precision(backend=backend, fp16=bool(getattr(args, "fp16", False)),
-                                int8=bool(getattr(args, "int8", False)), source=artifact_precision(args.model))
-    return backend, precision, Path(args.output or default_build_output(args.model, backend=backend, precision=precision))
+    precision = build_precision(
+        backend=backend,
+        fp16=bool(getattr(args, "fp16", False)),
+        int8=bool(getattr(args, "int8", False)),
+        source=artifact_precision(args.model),
+    )
+    return (
+        backend,
+        precision,
+        Path(args.output or default_build_output(args.model, backend=backend, precision=precision)),
+    )
 
 
 def _precheck(args: argparse.Namespace) -> None:
@@ -44,8 +54,13 @@ def _precheck(args: argparse.Namespace) -> None:
     check_build_input(args.model, backend=backend)
 
 
-IO = Io(inputs=("model", "calib"), precheck=_precheck, derived=lambda args: [("--output", _build_plan(args)[2])],
-        precision=lambda args: {"--output": _build_plan(args)[1]}, loose=("calib",))
+IO = Io(
+    inputs=("model", "calib"),
+    precheck=_precheck,
+    derived=lambda args: [("--output", _build_plan(args)[2])],
+    precision=lambda args: {"--output": _build_plan(args)[1]},
+    loose=("calib",),
+)
 
 
 def _epilog() -> str:
@@ -83,34 +98,53 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         by_source.setdefault(" / ".join("MODEL" + s for s in spec.sources), []).append(name)
     takes = " or ".join(f"{src} ({', '.join(names)})" for src, names in by_source.items())
     p.add_argument("model", help=f"the exported model: {takes}")
-    p.add_argument("--backend", choices=tuple(specs), default=None, help="default: tensorrt when TensorRT is installed")
+    p.add_argument(
+        "--backend", choices=tuple(specs), default=None, help="default: tensorrt when TensorRT is installed"
+    )
     outputs = ", ".join(spec.output for spec in specs.values())
-    p.add_argument("-o", "--output", default=None,
-                   help=f"output path (default beside the input, named with the precision, e.g. MODEL.fp32.ort.onnx, "
-                        f"MODEL.int8.engine; forms: {outputs})")
+    p.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help=f"output path (default beside the input, named with the precision, e.g. MODEL.fp32.ort.onnx, "
+        f"MODEL.int8.engine; forms: {outputs})",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing output of another precision")
     groups: dict[str, argparse._ArgumentGroup] = {}
     for opt, backends in options_table(specs).values():
         title = opt.group or ", ".join(backends)
         if title not in groups:
             groups[title] = p.add_argument_group(title)
-        help_text = opt.help if opt.group is None or len(backends) == len(specs) else f"{opt.help} [{', '.join(backends)}]"
+        help_text = (
+            opt.help
+            if opt.group is None or len(backends) == len(specs)
+            else f"{opt.help} [{', '.join(backends)}]"
+        )
         if opt.param == "calib_num":  # the default each backend's spec states
-            help_text = f"frames to use, evenly spaced (default {calib_defaults(specs)}) [{', '.join(backends)}]"
+            help_text = (
+                f"frames to use, evenly spaced (default {calib_defaults(specs)}) [{', '.join(backends)}]"
+            )
         kw = opt.argparse_kwargs()
         if "type" in kw:  # the spec's argparse-free check, reporting its own message
             kw["type"] = argtype(kw["type"])
         groups[title].add_argument(opt.flag, **{**kw, "help": help_text})
         for old in opt.aliases:  # former spellings: accepted, hidden from --help, one deprecation note
-            deprecated_alias(groups[title], old, new=opt.flag, dest=opt.param,
-                             **{k: v for k, v in kw.items() if k in ("type", "choices")})
+            deprecated_alias(
+                groups[title],
+                old,
+                new=opt.flag,
+                dest=opt.param,
+                **{k: v for k, v in kw.items() if k in ("type", "choices")},
+            )
 
 
 def run(args: argparse.Namespace) -> int:
     from edgeseg.backends import BACKENDS
     from edgeseg.backends._options import check_options
 
-    backend, _precision, output = _build_plan(args)  # the output policy (cli) has checked it: not an input, same precision or --force
+    backend, _precision, output = _build_plan(
+        args
+    )  # the output policy (cli) has checked it: not an input, same precision or --force
     options = check_options(backend, {k: v for k, v in vars(args).items() if k != "force"}, BACKENDS)
     build = BACKENDS[backend].build_function()
     command = shlex.join(["edgeseg", "build", *sys.argv[2:]]) if sys.argv[1:2] == ["build"] else None

@@ -28,44 +28,131 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("model", help=f"model file: {artifact_kinds()}")
     src = p.add_argument_group("source")
-    src.add_argument("--source", action="append", default=None,
-                     help="camera index, /dev/videoN, video file, rtsp://..., csi://N or gst:PIPELINE (default 0); repeat it for several sources")
+    src.add_argument(
+        "--source",
+        action="append",
+        default=None,
+        help="camera index, /dev/videoN, video file, rtsp://..., csi://N or gst:PIPELINE (default 0); repeat it for several sources",
+    )
     src.add_argument("--width", type=int_in(1), default=None, help="csi:// capture width (default 1280)")
     src.add_argument("--height", type=int_in(1), default=None, help="csi:// capture height (default 720)")
     src.add_argument("--fps", type=int_in(1), default=None, help="csi:// capture frame rate (default 30)")
-    src.add_argument("--flip", type=int_in(0, 7), default=None, help="csi:// nvvidconv flip-method 0..7 (default 0)")
+    src.add_argument(
+        "--flip", type=int_in(0, 7), default=None, help="csi:// nvvidconv flip-method 0..7 (default 0)"
+    )
     mode = src.add_mutually_exclusive_group()
-    mode.add_argument("--live", dest="live", action="store_true", default=None, help="always infer the newest frame, drop stale ones (default for cameras and streams)")
-    mode.add_argument("--every-frame", dest="live", action="store_false", help="infer every frame in order, drop nothing (default for files)")
-    src.add_argument("--stale-timeout", type=seconds, default=3.0, help="seconds without a new frame before a live source counts as stalled and is reopened (default 3; 0 = off)")
-    src.add_argument("--reconnect-timeout", type=seconds, default=30.0, help="give up after this many seconds of failed reopen attempts (default 30)")
+    mode.add_argument(
+        "--live",
+        dest="live",
+        action="store_true",
+        default=None,
+        help="always infer the newest frame, drop stale ones (default for cameras and streams)",
+    )
+    mode.add_argument(
+        "--every-frame",
+        dest="live",
+        action="store_false",
+        help="infer every frame in order, drop nothing (default for files)",
+    )
+    src.add_argument(
+        "--stale-timeout",
+        type=seconds,
+        default=3.0,
+        help="seconds without a new frame before a live source counts as stalled and is reopened (default 3; 0 = off)",
+    )
+    src.add_argument(
+        "--reconnect-timeout",
+        type=seconds,
+        default=30.0,
+        help="give up after this many seconds of failed reopen attempts (default 30)",
+    )
     src.add_argument("--max-frames", type=positive_int, default=None, help="stop after N frames")
     run = p.add_argument_group("model")
-    run.add_argument("--size", type=parse_size, default=None, help="inference size HxW for models that take any size (default: the card's input size)")
+    run.add_argument(
+        "--size",
+        type=parse_size,
+        default=None,
+        help="inference size HxW for models that take any size (default: the card's input size)",
+    )
     run.add_argument("--threads", type=positive_int, default=None, help="CPU threads for the runner")
-    run.add_argument("--device", default=None, help="runner device (torch: cpu / cuda:N; TensorRT: GPU index)")
+    run.add_argument(
+        "--device", default=None, help="runner device (torch: cpu / cuda:N; TensorRT: GPU index)"
+    )
     show = p.add_argument_group("display")
-    show.add_argument("--view", choices=("overlay", "mask", "side"), default="overlay", help="overlay (default), colour mask only, or frame and mask side by side")
+    show.add_argument(
+        "--view",
+        choices=("overlay", "mask", "side"),
+        default="overlay",
+        help="overlay (default), colour mask only, or frame and mask side by side",
+    )
     show.add_argument("--alpha", type=float_in(0, 1), default=0.5, help="overlay opacity 0..1 (default 0.5)")
-    show.add_argument("--classes", default=None, help="comma-separated class names to show (default all), e.g. Road,Car")
+    show.add_argument(
+        "--classes", default=None, help="comma-separated class names to show (default all), e.g. Road,Car"
+    )
     show.add_argument("--no-hud", dest="hud", action="store_false", help="hide the FPS / latency text")
     show.add_argument("--no-legend", dest="legend", action="store_false", help="hide the class legend")
-    show.add_argument("--headless", action="store_true", default=None, help="no window (automatic when there is no display)")
+    show.add_argument(
+        "--headless", action="store_true", default=None, help="no window (automatic when there is no display)"
+    )
     out = p.add_argument_group("outputs")
-    out.add_argument("--record", default=None, metavar="FILE", help="write the rendered video (.mp4 mp4v, .avi MJPG, ...)")
-    out.add_argument("--record-fps", type=float_in(0, above=True), default=None, help="frame rate written into the recording (default: the source's, else 30)")
-    out.add_argument("--save-masks", default=None, metavar="DIR", help="write each frame's label map (class ids) as DIR/<frame>.png")
-    out.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where the s key saves snapshots (default .)")
-    out.add_argument("--stream-out", default=None, metavar="URL", help="also send the rendered video as H.264 to rtp://HOST:PORT or rtsp://HOST:PORT/PATH (needs OpenCV with GStreamer)")
-    out.add_argument("--stats", dest="stats_out", default=None, metavar="FILE", help="also write the run's stats as JSON")
-
+    out.add_argument(
+        "--record", default=None, metavar="FILE", help="write the rendered video (.mp4 mp4v, .avi MJPG, ...)"
+    )
+    out.add_argument(
+        "--record-fps",
+        type=float_in(0, above=True),
+        default=None,
+        help="frame rate written into the recording (default: the source's, else 30)",
+    )
+    out.add_argument(
+        "--save-masks",
+        default=None,
+        metavar="DIR",
+        help="write each frame's label map (class ids) as DIR/<frame>.png",
+    )
+    out.add_argument(
+        "--snapshot-dir", default=".", metavar="DIR", help="where the s key saves snapshots (default .)"
+    )
+    out.add_argument(
+        "--stream-out",
+        default=None,
+        metavar="URL",
+        help="also send the rendered video as H.264 to rtp://HOST:PORT or rtsp://HOST:PORT/PATH (needs OpenCV with GStreamer)",
+    )
+    out.add_argument(
+        "--stats", dest="stats_out", default=None, metavar="FILE", help="also write the run's stats as JSON"
+    )
 
     serve = p.add_argument_group("serve (HTTP: page, MJPEG stream, JSON, events)")
-    serve.add_argument("--serve", default=None, metavar="[HOST:]PORT", help="serve the page, /stream.mjpg, /stats.json and /events on PORT (host 127.0.0.1 unless given; 0.0.0.0 = every interface)")
-    serve.add_argument("--token", default=None, help="require this token on every request (?token= or the X-Edgeseg-Token header); default: $EDGESEG_TOKEN, else none")
-    serve.add_argument("--max-clients", type=int_in(1, 1000), default=8, help="most streaming clients at once (default 8); one more gets 503")
-    serve.add_argument("--send-timeout", type=float_in(0, above=True), default=5.0, help="drop a client that takes no data for this many seconds (default 5)")
-    serve.add_argument("--jpeg-quality", type=int_in(1, 100), default=80, help="JPEG quality of the stream 1..100 (default 80)")
+    serve.add_argument(
+        "--serve",
+        default=None,
+        metavar="[HOST:]PORT",
+        help="serve the page, /stream.mjpg, /stats.json and /events on PORT (host 127.0.0.1 unless given; 0.0.0.0 = every interface)",
+    )
+    serve.add_argument(
+        "--token",
+        default=None,
+        help="require this token on every request (?token= or the X-Edgeseg-Token header); default: $EDGESEG_TOKEN, else none",
+    )
+    serve.add_argument(
+        "--max-clients",
+        type=int_in(1, 1000),
+        default=8,
+        help="most streaming clients at once (default 8); one more gets 503",
+    )
+    serve.add_argument(
+        "--send-timeout",
+        type=float_in(0, above=True),
+        default=5.0,
+        help="drop a client that takes no data for this many seconds (default 5)",
+    )
+    serve.add_argument(
+        "--jpeg-quality",
+        type=int_in(1, 100),
+        default=80,
+        help="JPEG quality of the stream 1..100 (default 80)",
+    )
 
 
 def _device_option(text: str):
@@ -81,13 +168,22 @@ def run(args: argparse.Namespace) -> int:
     from edgeseg.camera.sources import parse_source
     from edgeseg.backends import open_runner
 
-    sources = [parse_source(s, width=args.width, height=args.height, fps=args.fps, flip=args.flip) for s in args.source or ["0"]]
+    sources = [
+        parse_source(s, width=args.width, height=args.height, fps=args.fps, flip=args.flip)
+        for s in args.source or ["0"]
+    ]
     serve = None
     if args.serve is not None:
         host, port = parse_address(args.serve)
         token = args.token if args.token is not None else (os.environ.get("EDGESEG_TOKEN") or None)
-        serve = ServeOptions(host=host, port=port, token=token, max_clients=args.max_clients,
-                             send_timeout=args.send_timeout, jpeg_quality=args.jpeg_quality)
+        serve = ServeOptions(
+            host=host,
+            port=port,
+            token=token,
+            max_clients=args.max_clients,
+            send_timeout=args.send_timeout,
+            jpeg_quality=args.jpeg_quality,
+        )
     elif args.token is not None:
         raise EdgesegError("--token only applies with --serve")
     if args.stream_out:
@@ -98,10 +194,23 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.stats_out)
     classes = tuple(c for c in args.classes.split(",") if c.strip()) if args.classes is not None else None
     options = CameraOptions(
-        view=args.view, alpha=args.alpha, classes=classes, hud=args.hud, legend=args.legend,
-        headless=args.headless, record=args.record, record_fps=args.record_fps, save_masks=args.save_masks,
-        snapshot_dir=args.snapshot_dir, max_frames=args.max_frames, size=args.size, live=args.live,
-        stale_timeout=args.stale_timeout, reconnect_timeout=args.reconnect_timeout, serve=serve, stream_out=args.stream_out,
+        view=args.view,
+        alpha=args.alpha,
+        classes=classes,
+        hud=args.hud,
+        legend=args.legend,
+        headless=args.headless,
+        record=args.record,
+        record_fps=args.record_fps,
+        save_masks=args.save_masks,
+        snapshot_dir=args.snapshot_dir,
+        max_frames=args.max_frames,
+        size=args.size,
+        live=args.live,
+        stale_timeout=args.stale_timeout,
+        reconnect_timeout=args.reconnect_timeout,
+        serve=serve,
+        stream_out=args.stream_out,
     )
     runner_opts = {}
     if args.threads:

@@ -13,8 +13,13 @@ IO = Io(inputs=("model",))  # prints only
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="the .onnx file")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--allow-float", action="append", default=[], metavar="OP",
-                   help="op type (Conv, ConvTranspose, Gemm, MatMul) allowed to stay wholly in float; repeatable")
+    p.add_argument(
+        "--allow-float",
+        action="append",
+        default=[],
+        metavar="OP",
+        help="op type (Conv, ConvTranspose, Gemm, MatMul) allowed to stay wholly in float; repeatable",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,13 +30,27 @@ def run(args: argparse.Namespace) -> int:
     violations = check_qdq(args.model, allow_float=args.allow_float)
     if count_qdq_nodes(args.model) == 0:  # a float model: one line, not a violation per layer
         msg = "no Q/DQ nodes (a float model): run edgeseg quantize first"
-        print(json.dumps({"model": str(args.model), "ok": False, "quantized_ops": 0, "error": msg, "violations": []})
-              if args.json else f"{args.model}: {msg}")
+        print(
+            json.dumps(
+                {"model": str(args.model), "ok": False, "quantized_ops": 0, "error": msg, "violations": []}
+            )
+            if args.json
+            else f"{args.model}: {msg}"
+        )
         return 1
     n_ok = count_quantized_ops(args.model)
     if args.json:
-        print(json.dumps({"model": str(args.model), "ok": not violations, "quantized_ops": n_ok,
-                          "violations": [v.to_dict() for v in violations]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "model": str(args.model),
+                    "ok": not violations,
+                    "quantized_ops": n_ok,
+                    "violations": [v.to_dict() for v in violations],
+                },
+                indent=2,
+            )
+        )
         return 1 if violations else 0
     if violations:
         print(f"{args.model}: {len(violations)} Q/DQ rule violation(s):")
@@ -39,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
         recorded = sorted(set(_recorded_float_ops(args.model)) - set(args.allow_float))
         if recorded:
             flags = " ".join(f"--allow-float {op}" for op in recorded)
-            print(f"note: its card says `edgeseg quantize` left {', '.join(recorded)} in float on purpose; "
-                  f"check with {flags}")
+            print(
+                f"note: its card says `edgeseg quantize` left {', '.join(recorded)} in float on purpose; "
+                f"check with {flags}"
+            )
         return 1
     if n_ok == 0:
         print(f"{args.model}: no quantized ops; nothing to check")

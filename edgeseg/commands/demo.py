@@ -22,13 +22,21 @@ IO = Io(inputs=("checkpoint", "data"), folders=("out",), loose=("data",))
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="edgeseg-demo", help="output folder (default edgeseg-demo)")
-    p.add_argument("--data", default="synthetic", help="dataset spec (default synthetic: 64 train / 16 val scenes, 120x160)")
+    p.add_argument(
+        "--data",
+        default="synthetic",
+        help="dataset spec (default synthetic: 64 train / 16 val scenes, 120x160)",
+    )
     p.add_argument("--checkpoint", default=None, help="use this trained checkpoint instead of training one")
-    p.add_argument("--epochs", type=int_in(1), default=30, help="training epochs on the synthetic scenes (default 30)")
+    p.add_argument(
+        "--epochs", type=int_in(1), default=30, help="training epochs on the synthetic scenes (default 30)"
+    )
     p.add_argument("--qat-epochs", type=int_in(1), default=1, help="QAT fine-tuning epochs (default 1)")
     p.add_argument("--runs", type=int_in(1), default=20, help="timed benchmark runs per row (default 20)")
     p.add_argument("--threads", type=int_in(1), default=2, help="CPU threads for benchmarks (default 2)")
-    p.add_argument("--max-frames", type=int_in(1), default=None, help="evaluate/benchmark mIoU on the first N val frames")
+    p.add_argument(
+        "--max-frames", type=int_in(1), default=None, help="evaluate/benchmark mIoU on the first N val frames"
+    )
     p.add_argument("--quick", action="store_true", help="tiny settings for a smoke run (tests)")
 
 
@@ -120,48 +128,131 @@ def run(args: argparse.Namespace) -> int:
         pipe.skip("train", f"using {ckpt}")
     else:
         ckpt = out / "train" / "best.pt"
-        train = ["train", "--model", "cgnet", "--data", data, "--out", str(out / "train"), "--epochs", str(epochs),
-                 "--batch", "8", "--crop", "96x128" if data.startswith("synthetic") else "360",
-                 "--val-every", str(max(1, epochs // 3)), *np_]
+        train = [
+            "train",
+            "--model",
+            "cgnet",
+            "--data",
+            data,
+            "--out",
+            str(out / "train"),
+            "--epochs",
+            str(epochs),
+            "--batch",
+            "8",
+            "--crop",
+            "96x128" if data.startswith("synthetic") else "360",
+            "--val-every",
+            str(max(1, epochs // 3)),
+            *np_,
+        ]
         if quick:
             train += ["--arch-arg", "m=2", "--arch-arg", "n=3", "--max-steps", "2"]
         pipe.run("train", train, [ckpt])
 
     # 2. evaluate FP32
-    pipe.run("eval fp32", ["eval", str(ckpt), "--data", data, *mf, "--json", str(out / "eval_fp32.json"), *np_],
-             [out / "eval_fp32.json"], needs=[ckpt])
+    pipe.run(
+        "eval fp32",
+        ["eval", str(ckpt), "--data", data, *mf, "--json", str(out / "eval_fp32.json"), *np_],
+        [out / "eval_fp32.json"],
+        needs=[ckpt],
+    )
 
     # 3. export
     onnx_fp32 = out / "model_fp32.onnx"
-    pipe.run("export onnx", ["export", str(ckpt), "-o", str(onnx_fp32), "--parity-data", data], [onnx_fp32], needs=[ckpt])
+    pipe.run(
+        "export onnx",
+        ["export", str(ckpt), "-o", str(onnx_fp32), "--parity-data", data],
+        [onnx_fp32],
+        needs=[ckpt],
+    )
 
     # 4. quantize: PTQ and QAT to TensorRT-ready Q/DQ, checked by check-qdq inside quantize
     ncal = "16" if quick else "64"
     ptq = out / "model_ptq_int8.onnx"
-    pipe.run("quantize ptq", ["quantize", str(ckpt), "--method", "ptq", "--calib", data, "--calib-num", ncal,
-                              "--calib-method", "percentile" if quick else "all", "--val-data", data, "-o", str(ptq), *np_],
-             [ptq], needs=[ckpt])
+    pipe.run(
+        "quantize ptq",
+        [
+            "quantize",
+            str(ckpt),
+            "--method",
+            "ptq",
+            "--calib",
+            data,
+            "--calib-num",
+            ncal,
+            "--calib-method",
+            "percentile" if quick else "all",
+            "--val-data",
+            data,
+            "-o",
+            str(ptq),
+            *np_,
+        ],
+        [ptq],
+        needs=[ckpt],
+    )
     qat = out / "model_qat_int8.onnx"
-    qat_args = ["quantize", str(ckpt), "--method", "qat", "--data", data, "--epochs", str(args.qat_epochs),
-                "--crop", "96x128" if data.startswith("synthetic") else "360", "--calib-num", ncal, "-o", str(qat), *np_]
+    qat_args = [
+        "quantize",
+        str(ckpt),
+        "--method",
+        "qat",
+        "--data",
+        data,
+        "--epochs",
+        str(args.qat_epochs),
+        "--crop",
+        "96x128" if data.startswith("synthetic") else "360",
+        "--calib-num",
+        ncal,
+        "-o",
+        str(qat),
+        *np_,
+    ]
     if quick:
         qat_args += ["--max-steps", "2"]
     pipe.run("quantize qat", qat_args, [qat], needs=[ckpt])
 
     # 5. builds: ONNX Runtime FP32 and CPU-flavoured INT8; TensorRT when present; OpenVINO FP32 and INT8 (QAT Q/DQ); Core ML conversion
     ort_fp32 = out / "model_fp32.ort.onnx"
-    pipe.run("build onnxruntime fp32", ["build", str(onnx_fp32), "--backend", "onnxruntime", "-o", str(ort_fp32)],
-             [ort_fp32], needs=[onnx_fp32])
+    pipe.run(
+        "build onnxruntime fp32",
+        ["build", str(onnx_fp32), "--backend", "onnxruntime", "-o", str(ort_fp32)],
+        [ort_fp32],
+        needs=[onnx_fp32],
+    )
     ort_int8 = out / "model_int8_cpu.ort.onnx"
-    pipe.run("build onnxruntime int8", ["build", str(onnx_fp32), "--backend", "onnxruntime", "--int8", "--calib", data,
-                                        "--calib-num", ncal, "-o", str(ort_int8)], [ort_int8], needs=[onnx_fp32])
+    pipe.run(
+        "build onnxruntime int8",
+        [
+            "build",
+            str(onnx_fp32),
+            "--backend",
+            "onnxruntime",
+            "--int8",
+            "--calib",
+            data,
+            "--calib-num",
+            ncal,
+            "-o",
+            str(ort_int8),
+        ],
+        [ort_int8],
+        needs=[onnx_fp32],
+    )
     backends = {b["backend"]: b for b in backend_matrix()}
     engines: list[Path] = []
     trt = backends.get("tensorrt", {})
     if trt.get("can_build"):
         for name, src, flag in (("fp16", onnx_fp32, "--fp16"), ("int8", qat, "--int8")):
             eng = out / f"model_{name}.engine"
-            if pipe.run(f"build tensorrt {name}", ["build", str(src), "--backend", "tensorrt", flag, "-o", str(eng)], [eng], needs=[src]):
+            if pipe.run(
+                f"build tensorrt {name}",
+                ["build", str(src), "--backend", "tensorrt", flag, "-o", str(eng)],
+                [eng],
+                needs=[src],
+            ):
                 engines.append(eng)
     else:
         pipe.skip("build tensorrt", trt.get("reason", "TensorRT not available on this machine"))
@@ -169,35 +260,91 @@ def run(args: argparse.Namespace) -> int:
     if backends.get("openvino", {}).get("can_build"):
         for name, src, extra in (("fp32", onnx_fp32, []), ("int8", qat, ["--int8"])):
             ir = out / f"model_{name}.xml"
-            if pipe.run(f"build openvino {name}", ["build", str(src), "--backend", "openvino", *extra, "-o", str(ir)], [ir], needs=[src]):
+            if pipe.run(
+                f"build openvino {name}",
+                ["build", str(src), "--backend", "openvino", *extra, "-o", str(ir)],
+                [ir],
+                needs=[src],
+            ):
                 ov_irs.append(ir)
     else:
         pipe.skip("build openvino", backends.get("openvino", {}).get("reason", "openvino not installed"))
     if backends.get("coreml", {}).get("can_build"):
-        pipe.run("build coreml", ["build", str(ckpt), "--backend", "coreml", "-o", str(out / "model.mlpackage")],
-                 [out / "model.mlpackage"], needs=[ckpt])
+        pipe.run(
+            "build coreml",
+            ["build", str(ckpt), "--backend", "coreml", "-o", str(out / "model.mlpackage")],
+            [out / "model.mlpackage"],
+            needs=[ckpt],
+        )
     else:
         pipe.skip("build coreml", backends.get("coreml", {}).get("reason", "coremltools not installed"))
     pte = out / "model_int8.pte"
     if backends.get("executorch", {}).get("can_build"):
-        pipe.run("build executorch int8", ["build", str(ckpt), "--backend", "executorch", "--int8", "--calib", data,
-                                           "--calib-num", ncal, "-o", str(pte)], [pte], needs=[ckpt])
+        pipe.run(
+            "build executorch int8",
+            [
+                "build",
+                str(ckpt),
+                "--backend",
+                "executorch",
+                "--int8",
+                "--calib",
+                data,
+                "--calib-num",
+                ncal,
+                "-o",
+                str(pte),
+            ],
+            [pte],
+            needs=[ckpt],
+        )
     else:
-        pipe.skip("build executorch", backends.get("executorch", {}).get("reason", "executorch not installed"))
+        pipe.skip(
+            "build executorch", backends.get("executorch", {}).get("reason", "executorch not installed")
+        )
 
     # 6. bench + report
-    named = [("torch-fp32", ckpt), ("ort-fp32", onnx_fp32), ("ort-fp32-opt", ort_fp32), ("ort-int8-cpu", ort_int8),
-             ("trt-qdq-ptq-on-ort", ptq), ("trt-qdq-qat-on-ort", qat), ("et-int8", pte)]
-    named += [(f"ov-{p.stem.split('_')[-1]}", p) for p in ov_irs] + [(f"trt-{p.stem.split('_')[-1]}", p) for p in engines]
+    named = [
+        ("torch-fp32", ckpt),
+        ("ort-fp32", onnx_fp32),
+        ("ort-fp32-opt", ort_fp32),
+        ("ort-int8-cpu", ort_int8),
+        ("trt-qdq-ptq-on-ort", ptq),
+        ("trt-qdq-qat-on-ort", qat),
+        ("et-int8", pte),
+    ]
+    named += [(f"ov-{p.stem.split('_')[-1]}", p) for p in ov_irs] + [
+        (f"trt-{p.stem.split('_')[-1]}", p) for p in engines
+    ]
     import yaml
 
     from edgeseg._io import atomic_write_text
 
     matrix = out / "bench.yaml"
-    atomic_write_text(matrix, yaml.safe_dump(pipe.matrix([(i, p) for i, p in named if p.exists()]), sort_keys=False))
+    atomic_write_text(
+        matrix, yaml.safe_dump(pipe.matrix([(i, p) for i, p in named if p.exists()]), sort_keys=False)
+    )
     results = out / "results.json"
-    pipe.run("bench", ["bench", str(matrix), "--data", data, *mf, "--runs", str(runs), "--warmup", str(warmup),
-                       "--threads", str(args.threads), "-o", str(results)], [results], needs=[ckpt])
+    pipe.run(
+        "bench",
+        [
+            "bench",
+            str(matrix),
+            "--data",
+            data,
+            *mf,
+            "--runs",
+            str(runs),
+            "--warmup",
+            str(warmup),
+            "--threads",
+            str(args.threads),
+            "-o",
+            str(results),
+        ],
+        [results],
+        needs=[ckpt],
+    )
     report = out / "report"
     pipe.run("report", ["report", str(results), "-o", str(report)], [report / "REPORT.md"], needs=[results])
 

@@ -15,7 +15,9 @@ IO = Io()  # prints only
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the text report")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of the text report"
+    )
 
 
 def collect() -> dict[str, Any]:
@@ -78,38 +80,57 @@ def format_report(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines += ["", "machine"]
     cores = f"{m.get('physical_cores') or '?'} physical / {m.get('logical_cores')} logical cores ({m.get('usable_cores')} usable)"
-    lines.append(f"  {'cpu':<12} {m.get('cpu')} [{m.get('arch')}], {cores}, {_gib(m.get('memory_bytes'))} memory")
+    lines.append(
+        f"  {'cpu':<12} {m.get('cpu')} [{m.get('arch')}], {cores}, {_gib(m.get('memory_bytes'))} memory"
+    )
     if m.get("cpu_features") is not None:
         from edgeseg._env import has_vnni
 
         isa = ", ".join(m["cpu_features"]) or "none of avx2 / avx512 / vnni / amx / asimd"
         no_vnni = has_vnni(m["cpu_features"], str(m.get("arch", ""))) is False
-        lines.append(f"  {'isa':<12} {isa}" + ("  [no VNNI: INT8 results can differ between runtimes]" if no_vnni else ""))
+        lines.append(
+            f"  {'isa':<12} {isa}"
+            + ("  [no VNNI: INT8 results can differ between runtimes]" if no_vnni else "")
+        )
     lines.append(f"  {'os':<12} {m.get('os')}")
     if "torch_threads" in m:
         lines.append(f"  {'torch':<12} {m['torch_threads']} intra-op threads")
     if m.get("gpus"):
         for g in m["gpus"]:
-            lines.append(f"  {'gpu ' + str(g['index']):<12} {g['name']}, compute capability {g['compute_capability']}, {_gib(g.get('memory_bytes'))}")
+            lines.append(
+                f"  {'gpu ' + str(g['index']):<12} {g['name']}, compute capability {g['compute_capability']}, {_gib(g.get('memory_bytes'))}"
+            )
     else:
-        lines.append(f"  {'gpu':<12} none visible to torch" + (f" ({m['cuda_error']})" if m.get("cuda_error") else ""))
+        lines.append(
+            f"  {'gpu':<12} none visible to torch" + (f" ({m['cuda_error']})" if m.get("cuda_error") else "")
+        )
     j = m.get("jetson")
     if j:
         jp = f", JetPack {j['jetpack']}" if j.get("jetpack") else ""
-        lines.append(f"  {'jetson':<12} {j.get('model') or 'unknown model'}, L4T {j.get('l4t') or 'unknown'}{jp}")
+        lines.append(
+            f"  {'jetson':<12} {j.get('model') or 'unknown model'}, L4T {j.get('l4t') or 'unknown'}{jp}"
+        )
     lines += ["", "backends", f"  {'backend':<22} {'build':<6} {'run':<4} notes"]
     for b in report["backends"]:
         lines.append(f"  {b['backend']:<22} {_yn(b['can_build']):<6} {_yn(b['can_run']):<4} {b['reason']}")
         trt = b.get("tensorrt") or {}
         if trt.get("installed"):
             if "builder_error" not in trt:
-                lines.append(f"  {'':<22} fast FP16 {_yn(trt.get('fast_fp16'))}, fast INT8 {_yn(trt.get('fast_int8'))}, "
-                             f"DLA cores {trt.get('dla_cores') if trt.get('dla_cores') is not None else '?'}")
+                lines.append(
+                    f"  {'':<22} fast FP16 {_yn(trt.get('fast_fp16'))}, fast INT8 {_yn(trt.get('fast_int8'))}, "
+                    f"DLA cores {trt.get('dla_cores') if trt.get('dla_cores') is not None else '?'}"
+                )
             paths = trt.get("paths", {})
-            for key, label in (("fp16", "--fp16"), ("int8_calibrated", "--int8 --calib"), ("int8_qdq", "Q/DQ ONNX")):
+            for key, label in (
+                ("fp16", "--fp16"),
+                ("int8_calibrated", "--int8 --calib"),
+                ("int8_qdq", "Q/DQ ONNX"),
+            ):
                 if key in paths:
                     lines.append(f"  {'':<22} {label}: {paths[key]}")
-    lines.append("  (build: edgeseg can make this artifact here; run: it can execute one here; '-': nothing to build)")
+    lines.append(
+        "  (build: edgeseg can make this artifact here; run: it can execute one here; '-': nothing to build)"
+    )
     return "\n".join(lines)
 
 

@@ -20,7 +20,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="val", help="dataset split (default val)")
     p.add_argument("--max-frames", type=int_in(1), default=None, help="evaluate the first N frames only")
     p.add_argument("--bad-labels", choices=("error", "ignore"), default="error")
-    p.add_argument("--json", dest="json_out", default=None, metavar="FILE", help="also write the metrics (with confusion matrix) as JSON")
+    p.add_argument(
+        "--json",
+        dest="json_out",
+        default=None,
+        metavar="FILE",
+        help="also write the metrics (with confusion matrix) as JSON",
+    )
     p.add_argument("--threads", type=int_in(1), default=None, help="CPU threads for the runner")
     p.add_argument("--no-progress", action="store_true")
 

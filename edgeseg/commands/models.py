@@ -10,8 +10,10 @@ from edgeseg.commands._policy import Io
 from edgeseg.commands._args import int_in, size_from_text
 from edgeseg.errors import EdgesegError
 
-HELP = ("list the registered architectures with parameters and GFLOPs (2 x MACs) at an input size, and the "
-        "shipped trained models (names for edgeseg.load / predict)")
+HELP = (
+    "list the registered architectures with parameters and GFLOPs (2 x MACs) at an input size, and the "
+    "shipped trained models (names for edgeseg.load / predict)"
+)
 
 IO = Io()  # prints only
 
@@ -27,8 +29,12 @@ def parse_size(text: str, *, option: str = "--size") -> tuple[int, int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--size", default="360x480", metavar="HxW", help="input height x width (default 360x480)")
-    parser.add_argument("--classes", type=int_in(1), default=11, metavar="N", help="number of classes (default 11, CamVid)")
+    parser.add_argument(
+        "--size", default="360x480", metavar="HxW", help="input height x width (default 360x480)"
+    )
+    parser.add_argument(
+        "--classes", type=int_in(1), default=11, metavar="N", help="number of classes (default 11, CamVid)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
 
@@ -42,8 +48,15 @@ def shipped_rows() -> list[dict]:
         card = read_card(path)
         q = (card.extra.get("quantization") or {}).get("val") or {}
         miou = q.get("int8_miou", card.metrics.get("val_miou"))
-        rows.append({"name": name, "file": path.name, "arch": card.arch, "precision": card.precision,
-                     "val_miou": None if miou is None else round(float(miou), 4)})
+        rows.append(
+            {
+                "name": name,
+                "file": path.name,
+                "arch": card.arch,
+                "precision": card.precision,
+                "val_miou": None if miou is None else round(float(miou), 4),
+            }
+        )
     return rows
 
 
@@ -62,13 +75,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'model':<{width}}  {'params':>12}  {f'GFLOPs@{h}x{w}':>14}", flush=True)
     for name in MODELS:  # in registry order, one line as soon as it is counted
         c = model_complexity(name, num_classes=args.classes, size=size)
-        rows.append({"name": name, "params": c["params"], "flops": round(c["gflops"] * 1e9), "gflops": round(c["gflops"], 3)})
+        rows.append(
+            {
+                "name": name,
+                "params": c["params"],
+                "flops": round(c["gflops"] * 1e9),
+                "gflops": round(c["gflops"], 3),
+            }
+        )
         if not args.json:
             print(f"{name:<{width}}  {c['params']:>12,}  {c['gflops']:>14.2f}", flush=True)
     shipped = shipped_rows()
     if args.json:
-        out = {"size": [h, w], "num_classes": args.classes, "flops_definition": FLOPS_NOTE, "models": rows,
-               "shipped": shipped}
+        out = {
+            "size": [h, w],
+            "num_classes": args.classes,
+            "flops_definition": FLOPS_NOTE,
+            "models": rows,
+            "shipped": shipped,
+        }
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:

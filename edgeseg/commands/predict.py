@@ -15,7 +15,9 @@ def _predict_names(args: argparse.Namespace) -> list:
     from pathlib import Path
 
     out = Path(args.out)
-    return [("--out", out / f"{Path(p).stem}_{kind}.png") for p in args.images for kind in ("mask", "overlay")]
+    return [
+        ("--out", out / f"{Path(p).stem}_{kind}.png") for p in args.images for kind in ("mask", "overlay")
+    ]
 
 
 IO = Io(inputs=("model", "images"), folders=("out",), derived=_predict_names)
@@ -24,12 +26,25 @@ IO = Io(inputs=("model", "images"), folders=("out",), derived=_predict_names)
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from edgeseg.backends import artifact_kinds
 
-    p.add_argument("model", help=f"model file ({artifact_kinds()}) or a shipped name such as cgnet_camvid (edgeseg models)")
+    p.add_argument(
+        "model",
+        help=f"model file ({artifact_kinds()}) or a shipped name such as cgnet_camvid (edgeseg models)",
+    )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, BMP, ...)")
-    p.add_argument("-o", "--out", default="runs/predict", help="output folder, created if missing (default runs/predict)")
-    p.add_argument("--alpha", type=float_in(0, 1), default=0.5, help="overlay opacity of the mask, 0..1 (default 0.5)")
-    p.add_argument("--no-legend", action="store_true", help="leave out the legend of the classes present (default: drawn)")
-    p.add_argument("--threads", type=int_in(1), default=None, help="CPU threads for the runner (default: the backend's)")
+    p.add_argument(
+        "-o", "--out", default="runs/predict", help="output folder, created if missing (default runs/predict)"
+    )
+    p.add_argument(
+        "--alpha", type=float_in(0, 1), default=0.5, help="overlay opacity of the mask, 0..1 (default 0.5)"
+    )
+    p.add_argument(
+        "--no-legend",
+        action="store_true",
+        help="leave out the legend of the classes present (default: drawn)",
+    )
+    p.add_argument(
+        "--threads", type=int_in(1), default=None, help="CPU threads for the runner (default: the backend's)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     for p in images:  # every input readable (header) and no two outputs colliding, before any work
         image_size(p)
         if p.stem in stems and stems[p.stem].resolve() != p.resolve():
-            raise EdgesegError(f"{p} and {stems[p.stem]} would both write {p.stem}_mask.png; predict them separately")
+            raise EdgesegError(
+                f"{p} and {stems[p.stem]} would both write {p.stem}_mask.png; predict them separately"
+            )
         stems[p.stem] = p
     out = Path(args.out)
     lines = []
@@ -62,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
             res.save(stage / f"{p.stem}_overlay.png", alpha=args.alpha, legend=not args.no_legend)
             h, w = res.labels.shape
             top = ", ".join(f"{n} {100 * a:.0f}%" for n, a in list(res.class_areas().items())[:3])
-            lines.append(f"{p} -> {out / (p.stem + '_mask.png')}, {out / (p.stem + '_overlay.png')} "
-                         f"({w}x{h}, {ms:.0f} ms; {top})")
+            lines.append(
+                f"{p} -> {out / (p.stem + '_mask.png')}, {out / (p.stem + '_overlay.png')} "
+                f"({w}x{h}, {ms:.0f} ms; {top})"
+            )
     print("\n".join(lines))
     return 0

@@ -21,11 +21,27 @@ _TEXTURE = np.array([3, 9, 5, 7, 9, 26, 5, 12, 7, 12, 12, 0], np.float32)
 
 #: Facade colours (BGR): brick, beige, grey, white, brown, pale blue, ochre.
 _FACADES = np.array(
-    [(60, 70, 150), (150, 180, 200), (120, 120, 120), (200, 200, 200), (60, 90, 120), (170, 150, 130), (80, 150, 190)],
+    [
+        (60, 70, 150),
+        (150, 180, 200),
+        (120, 120, 120),
+        (200, 200, 200),
+        (60, 90, 120),
+        (170, 150, 130),
+        (80, 150, 190),
+    ],
     np.float32,
 )
 _CAR_COLOURS = np.array(
-    [(30, 30, 30), (220, 220, 220), (40, 40, 170), (150, 60, 30), (130, 130, 130), (40, 120, 40), (0, 180, 220)],
+    [
+        (30, 30, 30),
+        (220, 220, 220),
+        (40, 40, 170),
+        (150, 60, 30),
+        (130, 130, 130),
+        (40, 120, 40),
+        (0, 180, 220),
+    ],
     np.float32,
 )
 
@@ -52,7 +68,9 @@ class Canvas:
         if outline:
             self.cv2.polylines(self.lab, [p], True, VOID, 1, self.cv2.LINE_8, _SHIFT)
 
-    def rect(self, x0: float, y0: float, x1: float, y1: float, colour, cls: int, *, outline: bool = False) -> None:
+    def rect(
+        self, x0: float, y0: float, x1: float, y1: float, colour, cls: int, *, outline: bool = False
+    ) -> None:
         self.poly([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], colour, cls, outline=outline)
 
     def circle(self, cx: float, cy: float, r: float, colour, cls: int, thickness: int = -1) -> None:
@@ -64,7 +82,9 @@ class Canvas:
     def line(self, x0: float, y0: float, x1: float, y1: float, colour, cls: int, thickness: int = 1) -> None:
         a = (int(round(x0 * _ONE)), int(round(y0 * _ONE)))
         b = (int(round(x1 * _ONE)), int(round(y1 * _ONE)))
-        self.cv2.line(self.img, a, b, tuple(float(v) for v in colour), max(1, thickness), self.cv2.LINE_8, _SHIFT)
+        self.cv2.line(
+            self.img, a, b, tuple(float(v) for v in colour), max(1, thickness), self.cv2.LINE_8, _SHIFT
+        )
         self.cv2.line(self.lab, a, b, int(cls), max(1, thickness), self.cv2.LINE_8, _SHIFT)
 
 
@@ -78,7 +98,9 @@ class Street:
     def __init__(self, rng: np.random.Generator, h: int, w: int) -> None:
         self.h, self.w = h, w
         self.horizon = h * rng.uniform(0.33, 0.5)
-        self.ground = self.horizon + h * rng.uniform(0.005, 0.04)  # where the street's far end meets the facades
+        self.ground = self.horizon + h * rng.uniform(
+            0.005, 0.04
+        )  # where the street's far end meets the facades
         self.vx = w * rng.uniform(0.35, 0.65)
         self.top_half = w * rng.uniform(0.015, 0.05)
         self.bottom_x = self.vx + w * rng.uniform(-0.15, 0.15)
@@ -139,7 +161,9 @@ def buildings(c: Canvas, rng: np.random.Generator, s: Street) -> None:
         x += bw
 
 
-def _windows(c: Canvas, rng: np.random.Generator, x0: int, x1: int, y0: int, y1: int, facade: np.ndarray) -> None:
+def _windows(
+    c: Canvas, rng: np.random.Generator, x0: int, x1: int, y0: int, y1: int, facade: np.ndarray
+) -> None:
     scale = c.w / 160.0
     px = max(3, int(rng.uniform(5, 11) * scale))
     py = max(3, int(rng.uniform(6, 12) * scale))
@@ -177,7 +201,9 @@ def side_walls(c: Canvas, rng: np.random.Generator, s: Street) -> None:
             pts = [(edge, top_edge), (xf, top_far), (xf, s.ground), (xb, h), (edge, h)]
         c.poly(pts, colour, BUILDING)
         if rng.random() < 0.8:
-            _wall_windows(c, rng, xf, edge, (top_far, top_edge), (s.ground, s.ground + (h - s.ground) * 2.5), colour)
+            _wall_windows(
+                c, rng, xf, edge, (top_far, top_edge), (s.ground, s.ground + (h - s.ground) * 2.5), colour
+            )
 
 
 def _wall_windows(c: Canvas, rng: np.random.Generator, xf: float, edge: float, tops, bottoms, facade) -> None:
@@ -195,7 +221,13 @@ def _wall_windows(c: Canvas, rng: np.random.Generator, xf: float, edge: float, t
     v = (ys - top) / np.maximum(bottom - top, 1e-3)  # 0 at the roof line, 1 at street level
     cols = np.log1p(u * rng.uniform(8, 20)) * rng.uniform(3, 6)
     floors = rng.uniform(4, 9)
-    mask = ((cols % 1.0) < 0.5) & (((v * floors) % 1.0) > 0.35) & (((v * floors) % 1.0) < 0.75) & (v > 0.05) & (v < 0.8)
+    mask = (
+        ((cols % 1.0) < 0.5)
+        & (((v * floors) % 1.0) > 0.35)
+        & (((v * floors) % 1.0) < 0.75)
+        & (v > 0.05)
+        & (v < 0.8)
+    )
     mask &= c.lab[:, x0:x1] == BUILDING
     c.img[:, x0:x1][mask] = facade * rng.uniform(0.25, 0.55)
 
@@ -206,15 +238,39 @@ def ground(c: Canvas, rng: np.random.Generator, s: Street) -> None:
     road = _vary(rng, (95, 95, 95), 30)
     g = s.ground
     k = s.pavement
-    c.poly([(s.vx - s.top_half * k, g), (s.vx + s.top_half * k, g),
-            (s.bottom_x + s.bottom_half * k * 1.2, h + 1), (s.bottom_x - s.bottom_half * k * 1.2, h + 1)], pav, PAVEMENT)
+    c.poly(
+        [
+            (s.vx - s.top_half * k, g),
+            (s.vx + s.top_half * k, g),
+            (s.bottom_x + s.bottom_half * k * 1.2, h + 1),
+            (s.bottom_x - s.bottom_half * k * 1.2, h + 1),
+        ],
+        pav,
+        PAVEMENT,
+    )
     # kerbs: a lighter strip on each side of the road, still pavement
     kerb = np.clip(pav * 1.2 + 15, 0, 255)
     for side in (-1, 1):
-        c.poly([(s.vx + side * s.top_half * 1.08, g), (s.vx + side * s.top_half, g),
-                (s.bottom_x + side * s.bottom_half, h + 1), (s.bottom_x + side * s.bottom_half * 1.08, h + 1)], kerb, PAVEMENT)
-    c.poly([(s.vx - s.top_half, g), (s.vx + s.top_half, g),
-            (s.bottom_x + s.bottom_half, h + 1), (s.bottom_x - s.bottom_half, h + 1)], road, ROAD)
+        c.poly(
+            [
+                (s.vx + side * s.top_half * 1.08, g),
+                (s.vx + side * s.top_half, g),
+                (s.bottom_x + side * s.bottom_half, h + 1),
+                (s.bottom_x + side * s.bottom_half * 1.08, h + 1),
+            ],
+            kerb,
+            PAVEMENT,
+        )
+    c.poly(
+        [
+            (s.vx - s.top_half, g),
+            (s.vx + s.top_half, g),
+            (s.bottom_x + s.bottom_half, h + 1),
+            (s.bottom_x - s.bottom_half, h + 1),
+        ],
+        road,
+        ROAD,
+    )
     paint = _vary(rng, (235, 235, 235), 15) if rng.random() < 0.7 else _vary(rng, (40, 200, 230), 15)
     # dashed centre line; dashes equally spaced in depth, so geometrically in image rows
     n = int(rng.integers(4, 9))
@@ -229,8 +285,16 @@ def ground(c: Canvas, rng: np.random.Generator, s: Street) -> None:
     if rng.random() < 0.5:  # solid edge lines
         for side in (-1, 1):
             a0, b0 = s.top_half * 0.93, s.bottom_half * 0.93
-            c.poly([(s.vx + side * a0, g), (s.vx + side * a0 * 0.97, g),
-                    (s.bottom_x + side * b0 * 0.96, h + 1), (s.bottom_x + side * b0, h + 1)], paint, ROAD)
+            c.poly(
+                [
+                    (s.vx + side * a0, g),
+                    (s.vx + side * a0 * 0.97, g),
+                    (s.bottom_x + side * b0 * 0.96, h + 1),
+                    (s.bottom_x + side * b0, h + 1),
+                ],
+                paint,
+                ROAD,
+            )
 
 
 def fence(c: Canvas, rng: np.random.Generator, s: Street) -> None:
@@ -263,19 +327,40 @@ def _car(c: Canvas, rng: np.random.Generator, s: Street, y: float, x: float) -> 
     belt = y - height * 0.55
     c.rect(x0, belt, x1, base, body, CAR, outline=outline)
     inset = width * rng.uniform(0.08, 0.2)
-    c.poly([(x0 + inset * 0.3, belt), (x1 - inset * 0.3, belt), (x1 - inset, y - height), (x0 + inset, y - height)],
-           body, CAR, outline=outline)
+    c.poly(
+        [
+            (x0 + inset * 0.3, belt),
+            (x1 - inset * 0.3, belt),
+            (x1 - inset, y - height),
+            (x0 + inset, y - height),
+        ],
+        body,
+        CAR,
+        outline=outline,
+    )
     glass = _vary(rng, (70, 50, 40), 20)
     gh = (belt - (y - height)) * 0.75
-    c.poly([(x0 + inset * 0.6, belt - 1), (x1 - inset * 0.6, belt - 1),
-            (x1 - inset * 1.1, belt - gh), (x0 + inset * 1.1, belt - gh)], glass, CAR)
+    c.poly(
+        [
+            (x0 + inset * 0.6, belt - 1),
+            (x1 - inset * 0.6, belt - 1),
+            (x1 - inset * 1.1, belt - gh),
+            (x0 + inset * 1.1, belt - gh),
+        ],
+        glass,
+        CAR,
+    )
     tyre = (25, 25, 25)
     c.circle(x0 + width * 0.18, base, wheel, tyre, CAR)
     c.circle(x1 - width * 0.18, base, wheel, tyre, CAR)
     lights = (40, 40, 210) if rng.random() < 0.5 else (200, 230, 240)
     lw = max(0.6, width * 0.09)
-    c.rect(x0 + lw * 0.4, belt + (base - belt) * 0.25, x0 + lw * 1.4, belt + (base - belt) * 0.45, lights, CAR)
-    c.rect(x1 - lw * 1.4, belt + (base - belt) * 0.25, x1 - lw * 0.4, belt + (base - belt) * 0.45, lights, CAR)
+    c.rect(
+        x0 + lw * 0.4, belt + (base - belt) * 0.25, x0 + lw * 1.4, belt + (base - belt) * 0.45, lights, CAR
+    )
+    c.rect(
+        x1 - lw * 1.4, belt + (base - belt) * 0.25, x1 - lw * 0.4, belt + (base - belt) * 0.45, lights, CAR
+    )
 
 
 def _person(c: Canvas, rng: np.random.Generator, s: Street, y: float, x: float, cls: int) -> None:
@@ -300,7 +385,12 @@ def _person(c: Canvas, rng: np.random.Generator, s: Street, y: float, x: float, 
         hip = wheel_y - r * 1.1
         c.line(x - r * 0.3, hip, x + r * 0.1, wheel_y - r * 0.1, legs, cls, max(1, int(width * 0.35)))
         top = hip - height * 0.38
-        c.poly([(x - width * 0.6, hip), (x, hip), (x + width * 0.3, top), (x - width * 0.2, top)], coat, cls, outline=outline)
+        c.poly(
+            [(x - width * 0.6, hip), (x, hip), (x + width * 0.3, top), (x - width * 0.2, top)],
+            coat,
+            cls,
+            outline=outline,
+        )
         c.circle(x + width * 0.05, top - head, head, skin, cls)
         return
     hip = y - height * 0.47
@@ -327,7 +417,9 @@ def _pole(c: Canvas, rng: np.random.Generator, s: Street, y: float, x: float) ->
             c.circle(x, cy, size / 2, _vary(rng, (40, 40, 200), 25), SIGN)
             c.circle(x, cy, size / 3, (230, 230, 230), SIGN)
         elif kind == 1:
-            c.rect(x - size / 2, cy - size / 2, x + size / 2, cy + size / 2, _vary(rng, (170, 90, 20), 25), SIGN)
+            c.rect(
+                x - size / 2, cy - size / 2, x + size / 2, cy + size / 2, _vary(rng, (170, 90, 20), 25), SIGN
+            )
         else:  # a traffic light
             c.rect(x - size / 4, cy - size * 0.7, x + size / 4, cy + size * 0.7, (30, 30, 30), SIGN)
             c.circle(x, cy - size * 0.4, size / 7, (60, 60, 230), SIGN)
@@ -343,7 +435,9 @@ def _tree(c: Canvas, rng: np.random.Generator, s: Street, y: float, x: float) ->
     for _ in range(int(rng.integers(4, 9))):
         dx, dy = rng.normal(0, crown * 0.45), rng.normal(0, crown * 0.35)
         r = crown * rng.uniform(0.35, 0.7)
-        c.circle(x + dx, y - trunk_h - crown * 0.6 + dy, r, np.clip(green * rng.uniform(0.7, 1.3), 0, 255), TREE)
+        c.circle(
+            x + dx, y - trunk_h - crown * 0.6 + dy, r, np.clip(green * rng.uniform(0.7, 1.3), 0, 255), TREE
+        )
 
 
 def objects(c: Canvas, rng: np.random.Generator, s: Street) -> None:
@@ -352,7 +446,9 @@ def objects(c: Canvas, rng: np.random.Generator, s: Street) -> None:
     n_cars = int(rng.integers(1, 5)) if rng.random() < 0.9 else 0
     for _ in range(n_cars):
         y = s.row(rng, 0.05, 0.75)
-        lane = rng.uniform(-0.75, 0.75) if rng.random() < 0.8 else rng.choice([-1, 1]) * rng.uniform(1.05, 1.4)
+        lane = (
+            rng.uniform(-0.75, 0.75) if rng.random() < 0.8 else rng.choice([-1, 1]) * rng.uniform(1.05, 1.4)
+        )
         todo.append((y, len(todo), s.centre(y) + lane * s.half(y), "car"))
     for _ in range(int(rng.integers(0, 4))):
         y = s.row(rng)
@@ -387,7 +483,9 @@ def finish(c: Canvas, rng: np.random.Generator) -> np.ndarray:
     h, w = c.h, c.w
     img = c.img
     amp = _TEXTURE[c.lab] * rng.uniform(0.7, 1.3)
-    grain = rng.standard_normal((h, w, 1), dtype=np.float32) + 0.35 * rng.standard_normal((h, w, 3), dtype=np.float32)
+    grain = rng.standard_normal((h, w, 1), dtype=np.float32) + 0.35 * rng.standard_normal(
+        (h, w, 3), dtype=np.float32
+    )
     img += grain * amp[..., None]
     coarse = rng.standard_normal((4, 5), dtype=np.float32)
     shade = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
@@ -397,4 +495,3 @@ def finish(c: Canvas, rng: np.random.Generator) -> np.ndarray:
     img = cv2.GaussianBlur(img, (0, 0), sigma)
     img += rng.standard_normal((h, w, 3), dtype=np.float32) * rng.uniform(1.0, 5.0)
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
-

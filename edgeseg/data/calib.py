@@ -156,14 +156,19 @@ class CalibrationSet:
             warnings.warn(
                 f"calibration frames are resized to {self.size[1]}x{self.size[0]} (first: {where} is "
                 f"{frame.shape[1]}x{frame.shape[0]}); make sure deployment resizes the same way",
-                UserWarning, stacklevel=3,
+                UserWarning,
+                stacklevel=3,
             )
 
     def batches(self) -> Iterator[np.ndarray]:
         """NCHW float32 batches of ``batch`` frames (the last one may be smaller)."""
         from edgeseg.data.preprocess import preprocess
 
-        names = [str(p) for p in self._paths] if self._paths else [f"{self.source}[{i}]" for i in range(len(self))]
+        names = (
+            [str(p) for p in self._paths]
+            if self._paths
+            else [f"{self.source}[{i}]" for i in range(len(self))]
+        )
         buf: list[np.ndarray] = []
         for name, frame in zip(names, self.frames()):
             self._check_size(frame, name)
@@ -180,8 +185,14 @@ class CalibrationSet:
     def facts(self) -> dict:
         """Preprocessing facts that enter the fingerprint (and a card's ``calibration`` field)."""
         c = self.card
-        return {"mean": list(c.mean), "std": list(c.std), "channel_order": c.channel_order,
-                "size": list(self.size), "num": len(self), "batch": self.batch}
+        return {
+            "mean": list(c.mean),
+            "std": list(c.std),
+            "channel_order": c.channel_order,
+            "size": list(self.size),
+            "num": len(self),
+            "batch": self.batch,
+        }
 
     def fingerprint(self) -> str:
         """sha256 over the frames (file hashes, or decoded bytes for generated data) and the facts."""

@@ -17,7 +17,13 @@ from typing import Sequence
 import numpy as np
 
 from edgeseg.data._info import (  # noqa: F401 - the class tables, re-exported
-    CAMVID, CAMVID_CLASSES, CAMVID_PALETTE, CITYSCAPES, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, DatasetInfo,
+    CAMVID,
+    CAMVID_CLASSES,
+    CAMVID_PALETTE,
+    CITYSCAPES,
+    CITYSCAPES_CLASSES,
+    CITYSCAPES_PALETTE,
+    DatasetInfo,
 )
 from edgeseg.data.image import read_image, read_label
 from edgeseg.errors import DataError
@@ -135,7 +141,9 @@ def cityscapes(root: str | os.PathLike, split: str = "train", *, bad_labels: str
         stem = img.name[: -len("_leftImg8bit.png")]
         lab = r / "gtFine" / split / city / f"{stem}_gtFine_labelTrainIds.png"
         if not lab.is_file():
-            raise DataError(f"{img}: its label {lab} is missing (generate labelTrainIds with cityscapesscripts)")
+            raise DataError(
+                f"{img}: its label {lab} is missing (generate labelTrainIds with cityscapesscripts)"
+            )
         pairs.append((img, lab))
     return PairDataset(pairs, CITYSCAPES, bad_labels=bad_labels, description=f"cityscapes:{r} [{split}]")
 
@@ -149,7 +157,9 @@ def folder(
     """
     r = Path(root)
     base = r / split if (r / split).is_dir() else r
-    imgs = sorted(p for p in (base / "images").glob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
+    imgs = sorted(
+        p for p in (base / "images").glob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp")
+    )
     pairs = []
     for img in imgs:
         lab = base / "labels" / (img.stem + ".png")
@@ -159,7 +169,9 @@ def folder(
     return PairDataset(pairs, info, bad_labels=bad_labels, description=f"folder:{base}")
 
 
-def open_dataset(spec: str, split: str = "train", *, bad_labels: str = "error", size: tuple[int, int] | None = None):
+def open_dataset(
+    spec: str, split: str = "train", *, bad_labels: str = "error", size: tuple[int, int] | None = None
+):
     """Open a dataset from a CLI spec: ``camvid:PATH``, ``cityscapes:PATH``, ``folder:PATH``, or
     ``synthetic[:N]`` (N procedural street scenes, default 64 train / 16 val, at ``size``)."""
     kind, _, path = spec.partition(":")
@@ -167,15 +179,21 @@ def open_dataset(spec: str, split: str = "train", *, bad_labels: str = "error", 
         from edgeseg.data.synthetic import SyntheticScenes
 
         if path and not path.isdigit():
-            raise DataError(f"dataset spec {spec!r}: synthetic:N expects a whole number of scenes N, found {path!r}")
+            raise DataError(
+                f"dataset spec {spec!r}: synthetic:N expects a whole number of scenes N, found {path!r}"
+            )
         n = int(path) if path else (64 if split == "train" else 16)
         seed = {"train": 0, "val": 1, "test": 2}.get(split, 3)
         return SyntheticScenes(num_images=n, size=size or (120, 160), seed=seed)
     if not path:
-        raise DataError(f"dataset spec {spec!r}: expected KIND:PATH (camvid:, cityscapes:, folder:) or synthetic[:N]")
+        raise DataError(
+            f"dataset spec {spec!r}: expected KIND:PATH (camvid:, cityscapes:, folder:) or synthetic[:N]"
+        )
     openers = {"camvid": camvid, "cityscapes": cityscapes, "folder": folder}
     if kind not in openers:
-        raise DataError(f"dataset spec {spec!r}: unknown kind {kind!r}; expected one of camvid, cityscapes, folder, synthetic")
+        raise DataError(
+            f"dataset spec {spec!r}: unknown kind {kind!r}; expected one of camvid, cityscapes, folder, synthetic"
+        )
     if not Path(path).is_dir():
         raise DataError(f"dataset spec {spec!r}: folder {path} not found")
     return openers[kind](path, split, bad_labels=bad_labels)

@@ -101,7 +101,11 @@ def read_label(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.n
     if lab is None:
         raise DataError(f"{p}: OpenCV could not decode the label")
     if lab.ndim == 3:
-        if lab.shape[2] >= 3 and np.array_equal(lab[..., 0], lab[..., 1]) and np.array_equal(lab[..., 1], lab[..., 2]):
+        if (
+            lab.shape[2] >= 3
+            and np.array_equal(lab[..., 0], lab[..., 1])
+            and np.array_equal(lab[..., 1], lab[..., 2])
+        ):
             lab = lab[..., 0]
         else:
             raise DataError(

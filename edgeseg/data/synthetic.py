@@ -19,7 +19,18 @@ import numpy as np
 
 from edgeseg.data import _scene
 from edgeseg.data._scene import (  # noqa: F401 - the class ids, re-exported
-    BICYCLIST, BUILDING, CAR, FENCE, PAVEMENT, PEDESTRIAN, POLE, ROAD, SIGN, SKY, TREE, VOID,
+    BICYCLIST,
+    BUILDING,
+    CAR,
+    FENCE,
+    PAVEMENT,
+    PEDESTRIAN,
+    POLE,
+    ROAD,
+    SIGN,
+    SKY,
+    TREE,
+    VOID,
 )
 from edgeseg.data._info import CAMVID, DatasetInfo
 from edgeseg.errors import DataError

@@ -21,7 +21,9 @@ class TrainTransform:
     flip: float = 0.5
     ignore_index: int = 255
 
-    def __call__(self, img: np.ndarray, lab: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(
+        self, img: np.ndarray, lab: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         import cv2
 
         s = float(rng.uniform(*self.scale))

@@ -42,11 +42,14 @@ class ExportResult:
         also = ""
         if len(self.sizes) > 1:
             second = self.parity[1]
-            also = (f", also at {self.sizes[1][0]}x{self.sizes[1][1]}: "
-                    + (second.summary() if second.rule == "labels" else f"max|diff|={second.max_abs_diff:.2e}"))
+            also = f", also at {self.sizes[1][0]}x{self.sizes[1][1]}: " + (
+                second.summary() if second.rule == "labels" else f"max|diff|={second.max_abs_diff:.2e}"
+            )
         head = "" if self.head == "logits" else f", head {self.head}"
-        return (f"exported {self.path} ({human_size(self.path.stat().st_size)}, opset {self.opset}{head}, {self.seconds:.1f} s), "
-                f"parity: {first.summary()} [{first.frames} frames of {self.parity_data}{also}]")
+        return (
+            f"exported {self.path} ({human_size(self.path.stat().st_size)}, opset {self.opset}{head}, {self.seconds:.1f} s), "
+            f"parity: {first.summary()} [{first.frames} frames of {self.parity_data}{also}]"
+        )
 
 
 #: Bytes a traced forward pass holds per input value, a generous multiple (CGNet at 360x480 peaks near
@@ -62,8 +65,10 @@ def check_export_memory(*, batch: int, size: tuple[int, int], num_classes: int) 
     need = batch * size[0] * size[1] * (3 + num_classes) * EXPORT_BYTES_PER_INPUT_VALUE
     avail = psutil.virtual_memory().available
     if need > avail:
-        raise EdgesegError(f"--batch {batch} at {size[0]}x{size[1]}: the export would need about {need / 2**30:.1f} GiB, "
-                           f"this machine has {avail / 2**30:.1f} GiB available; use a smaller --batch (or --dynamic)")
+        raise EdgesegError(
+            f"--batch {batch} at {size[0]}x{size[1]}: the export would need about {need / 2**30:.1f} GiB, "
+            f"this machine has {avail / 2**30:.1f} GiB available; use a smaller --batch (or --dynamic)"
+        )
 
 
 def export_checkpoint(
@@ -102,8 +107,10 @@ def export_checkpoint(
     if size is not None and not all(MIN_SIDE <= v <= MAX_SIDE for v in size):
         raise EdgesegError(f"size {size[0]}x{size[1]}: height and width must be in {MIN_SIDE}..{MAX_SIDE}")
     if batch < 1 or opset < 17 or atol < 0 or rtol < 0 or not 0 < agree_min <= 1:
-        raise EdgesegError(f"export: need batch >= 1, opset >= 17, atol/rtol >= 0, 0 < agree_min <= 1; found batch "
-                           f"{batch}, opset {opset}, atol {atol}, rtol {rtol}, agree_min {agree_min}")
+        raise EdgesegError(
+            f"export: need batch >= 1, opset >= 17, atol/rtol >= 0, 0 < agree_min <= 1; found batch "
+            f"{batch}, opset {opset}, atol {atol}, rtol {rtol}, agree_min {agree_min}"
+        )
     from edgeseg.export.head import check_head
 
     check_head(head)
@@ -120,13 +127,21 @@ def export_checkpoint(
     check_export_memory(batch=1 if dynamic else batch, size=hw, num_classes=card.num_classes)
     card = card.replace(
         source=checkpoint_source(ckpt),
-        extra={**card.extra, "export": {"opset": opset, "dynamic": bool(dynamic),
-                                        "batch": None if dynamic else batch, "simplified": bool(simplify)}},
+        extra={
+            **card.extra,
+            "export": {
+                "opset": opset,
+                "dynamic": bool(dynamic),
+                "batch": None if dynamic else batch,
+                "simplified": bool(simplify),
+            },
+        },
     )
     frames, spec = _parity_frames(parity_data, hw)
     with atomic_path(out) as tmp:
-        onnx_export.export_onnx(model, card, tmp, size=hw, batch=1 if dynamic else batch, dynamic=dynamic, opset=opset,
-                                head=head)
+        onnx_export.export_onnx(
+            model, card, tmp, size=hw, batch=1 if dynamic else batch, dynamic=dynamic, opset=opset, head=head
+        )
         if simplify:
             _simplify(tmp, card.replace(input_size=hw))
         # check_parity opens the file with OrtRunner, which also checks the graph against the card.
@@ -135,16 +150,32 @@ def export_checkpoint(
         sizes = [hw] + ([_second_size(hw)] if dynamic else [])
         results = []
         for s in sizes:
-            res = parity.check_parity(tmp, model, frames, card.replace(input_size=hw), atol=atol, rtol=rtol,
-                                      agree_min=agree_min, size=s, head=head)
+            res = parity.check_parity(
+                tmp,
+                model,
+                frames,
+                card.replace(input_size=hw),
+                atol=atol,
+                rtol=rtol,
+                agree_min=agree_min,
+                size=s,
+                head=head,
+            )
             if not res.passed:
                 raise ExportError(
                     f"parity check failed on {res.frames} frames of {spec} at {s[0]}x{s[1]}: {res.summary()}; "
                     f"nothing written to {out}"
                 )
             results.append(res)
-    return ExportResult(path=out, opset=opset, seconds=time.perf_counter() - t0, parity=tuple(results),
-                        sizes=tuple(sizes), parity_data=spec, head=head)
+    return ExportResult(
+        path=out,
+        opset=opset,
+        seconds=time.perf_counter() - t0,
+        parity=tuple(results),
+        sizes=tuple(sizes),
+        parity_data=spec,
+        head=head,
+    )
 
 
 def _parity_frames(spec: str | None, size: tuple[int, int]) -> tuple[list[Any], str]:

@@ -44,13 +44,30 @@ class Tolerance:
 
 #: The named tolerances every stage picks from (docs/export.md says where each number comes from).
 TOLERANCES: dict[str, Tolerance] = {
-    "export": Tolerance("export", 1e-3, 1e-3, 0.999,
-                        "the ONNX (or an FP32 build) against its float source: float32 kernels differ by ~1e-5"),
-    "rewrite": Tolerance("rewrite", 1e-4, 1e-4, None,
-                         "a graph rewrite computes the same function; only summation order may change"),
-    "fp16": Tolerance("fp16", None, 0.0, 0.98, "an FP16 build against its FP32 source: argmax on decisive pixels"),
-    "int8": Tolerance("int8", None, 0.0, 0.97,
-                      "int8 kernels against a float run of the same Q/DQ graph (or an FP32 source): argmax on decisive pixels"),
+    "export": Tolerance(
+        "export",
+        1e-3,
+        1e-3,
+        0.999,
+        "the ONNX (or an FP32 build) against its float source: float32 kernels differ by ~1e-5",
+    ),
+    "rewrite": Tolerance(
+        "rewrite",
+        1e-4,
+        1e-4,
+        None,
+        "a graph rewrite computes the same function; only summation order may change",
+    ),
+    "fp16": Tolerance(
+        "fp16", None, 0.0, 0.98, "an FP16 build against its FP32 source: argmax on decisive pixels"
+    ),
+    "int8": Tolerance(
+        "int8",
+        None,
+        0.0,
+        0.97,
+        "int8 kernels against a float run of the same Q/DQ graph (or an FP32 source): argmax on decisive pixels",
+    ),
 }
 
 
@@ -92,7 +109,11 @@ class Comparison:
             s += f", argmax agree={100 * self.argmax_agreement:.2f}%"
         if self.near_ties:
             s += f" ({self.near_ties} near-tie pixels of {self.pixels} not counted"
-            s += "; most pixels are near-ties: is the model trained?)" if 2 * self.near_ties > self.pixels else ")"
+            s += (
+                "; most pixels are near-ties: is the model trained?)"
+                if 2 * self.near_ties > self.pixels
+                else ")"
+            )
         if not self.passed:
             s += " -- FAILED: " + "; ".join(self.reasons())
         return s
@@ -102,11 +123,20 @@ class Comparison:
         if not self.finite:
             out.append("the output has NaN/Inf")
         if self.elements_out_of_tolerance:
-            how = "atol {a:g} and rtol {r:g}" if self.rule == "elemwise" else "atol {a:g} + rtol {r:g} x |reference|"
-            out.append(f"{self.elements_out_of_tolerance} logits differ by more than " + how.format(a=self.atol, r=self.rtol))
+            how = (
+                "atol {a:g} and rtol {r:g}"
+                if self.rule == "elemwise"
+                else "atol {a:g} + rtol {r:g} x |reference|"
+            )
+            out.append(
+                f"{self.elements_out_of_tolerance} logits differ by more than "
+                + how.format(a=self.atol, r=self.rtol)
+            )
         if self.agree_min is not None and self.argmax_agreement < self.agree_min:
             what = "label" if self.rule == "labels" else "argmax"
-            out.append(f"{what} agreement {100 * self.argmax_agreement:.2f}% is below {100 * self.agree_min:.2f}%")
+            out.append(
+                f"{what} agreement {100 * self.argmax_agreement:.2f}% is below {100 * self.agree_min:.2f}%"
+            )
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,16 +155,34 @@ def compare(
     """Compare ``out`` against the reference ``ref`` (same shape) under ``tolerance`` (a name in
     ``TOLERANCES`` or a ``Tolerance``; default "export"); ``atol``/``rtol``/``agree_min`` override its numbers."""
     t = TOLERANCES[tolerance] if isinstance(tolerance, str) else tolerance
-    t = replace(t, atol=t.atol if atol is None else atol, rtol=t.rtol if rtol is None else rtol,
-                agree_min=t.agree_min if agree_min is None else agree_min)
+    t = replace(
+        t,
+        atol=t.atol if atol is None else atol,
+        rtol=t.rtol if rtol is None else rtol,
+        agree_min=t.agree_min if agree_min is None else agree_min,
+    )
     labels = _is_labels(ref) or _is_labels(out)
     if labels:
-        t = replace(t, atol=None, rtol=0.0, agree_min=1.0 if t.agree_min is None else t.agree_min, rule="labels")
-    base = dict(tolerance=t.name, atol=t.atol, rtol=t.rtol, agree_min=t.agree_min, rule=t.rule, frames=int(ref.shape[0]) if ref.ndim else 0)
+        t = replace(
+            t, atol=None, rtol=0.0, agree_min=1.0 if t.agree_min is None else t.agree_min, rule="labels"
+        )
+    base = dict(
+        tolerance=t.name,
+        atol=t.atol,
+        rtol=t.rtol,
+        agree_min=t.agree_min,
+        rule=t.rule,
+        frames=int(ref.shape[0]) if ref.ndim else 0,
+    )
     if ref.shape != out.shape:
-        return Comparison(max_abs_diff=float("inf"), mean_abs_diff=float("inf"), argmax_agreement=0.0, passed=False,
-                          problem=f"the output shape {tuple(out.shape)} differs from the reference shape {tuple(ref.shape)}",
-                          **base)
+        return Comparison(
+            max_abs_diff=float("inf"),
+            mean_abs_diff=float("inf"),
+            argmax_agreement=0.0,
+            passed=False,
+            problem=f"the output shape {tuple(out.shape)} differs from the reference shape {tuple(ref.shape)}",
+            **base,
+        )
     if labels:
         return _compare_labels(ref, out, base)
     ref = ref.astype(np.float64)
@@ -156,9 +204,16 @@ def compare(
     return Comparison(
         max_abs_diff=float(diff.max()) if diff.size else 0.0,
         mean_abs_diff=float(diff[np.isfinite(diff)].mean()) if diff.size and np.isfinite(diff).any() else 0.0,
-        argmax_agreement=agreement, passed=bool(passed), pixels=pixels, near_ties=near,
-        elements_out_of_tolerance=bad, finite=finite, max_rel_diff=float(rel.max()) if rel.size else 0.0,
-        elements=int(out.size), nonfinite=int((~np.isfinite(out)).sum()), **base,
+        argmax_agreement=agreement,
+        passed=bool(passed),
+        pixels=pixels,
+        near_ties=near,
+        elements_out_of_tolerance=bad,
+        finite=finite,
+        max_rel_diff=float(rel.max()) if rel.size else 0.0,
+        elements=int(out.size),
+        nonfinite=int((~np.isfinite(out)).sum()),
+        **base,
     )
 
 
@@ -173,15 +228,28 @@ def _compare_labels(ref: np.ndarray, out: np.ndarray, base: dict[str, Any]) -> C
     equal = ref.astype(np.int64) == out.astype(np.int64)
     agreement = float(equal.mean()) if equal.size else 1.0
     wrong = float((~equal).mean()) if equal.size else 0.0
-    return Comparison(max_abs_diff=float(not equal.all()), mean_abs_diff=wrong, argmax_agreement=agreement,
-                      passed=agreement >= base["agree_min"], pixels=int(equal.size), elements=int(out.size), **base)
+    return Comparison(
+        max_abs_diff=float(not equal.all()),
+        mean_abs_diff=wrong,
+        argmax_agreement=agreement,
+        passed=agreement >= base["agree_min"],
+        pixels=int(equal.size),
+        elements=int(out.size),
+        **base,
+    )
 
 
-def _argmax_agreement(ref: np.ndarray, out: np.ndarray, diff: np.ndarray, t: Tolerance) -> tuple[float, int, int]:
+def _argmax_agreement(
+    ref: np.ndarray, out: np.ndarray, diff: np.ndarray, t: Tolerance
+) -> tuple[float, int, int]:
     """(agreement over decisive pixels, pixels, near-ties) for NCHW logits."""
     if ref.shape[1] > 1:
         top2 = np.sort(ref, axis=1)[:, -2:]
-        allowed = t.atol + t.rtol * np.abs(top2[:, 1]) if t.atol is not None else float(np.median(diff[np.isfinite(diff)]) if np.isfinite(diff).any() else 0.0)
+        allowed = (
+            t.atol + t.rtol * np.abs(top2[:, 1])
+            if t.atol is not None
+            else float(np.median(diff[np.isfinite(diff)]) if np.isfinite(diff).any() else 0.0)
+        )
         decisive = (top2[:, 1] - top2[:, 0]) > 2 * allowed
     else:
         decisive = np.ones((ref.shape[0], *ref.shape[2:]), bool)

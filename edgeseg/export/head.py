@@ -47,8 +47,10 @@ def check_head(head: str, model: nn.Module | None = None, *, arch: str = "the mo
     if head not in HEADS:
         raise EdgesegError(f"head {head!r}: expected one of {', '.join(HEADS)}")
     if head == "labels-lowres" and model is not None and not callable(getattr(model, "forward_lowres", None)):
-        raise EdgesegError(f"--head labels-lowres: {arch} has no forward_lowres (its logits before the final resize); "
-                           "use --head labels")
+        raise EdgesegError(
+            f"--head labels-lowres: {arch} has no forward_lowres (its logits before the final resize); "
+            "use --head labels"
+        )
 
 
 def with_head(model: nn.Module, head: str = "logits", *, arch: str = "the model") -> nn.Module:

@@ -51,15 +51,24 @@ def export_onnx(
     card = card.replace(input_size=(int(h), int(w)), extra={**card.extra, "head": head})
     output_name = OUTPUT_NAMES[head]
     dummy = torch.zeros(batch, 3, h, w)
-    axes = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, output_name: {0: "batch", 2: "height", 3: "width"}}
+    axes = {
+        INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
+        output_name: {0: "batch", 2: "height", 3: "width"},
+    }
     buf = io.BytesIO()
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                model, (dummy,), buf, dynamo=False, opset_version=opset,
-                input_names=[INPUT_NAME], output_names=[output_name],
-                dynamic_axes=axes if dynamic else None, do_constant_folding=True,
+                model,
+                (dummy,),
+                buf,
+                dynamo=False,
+                opset_version=opset,
+                input_names=[INPUT_NAME],
+                output_names=[output_name],
+                dynamic_axes=axes if dynamic else None,
+                do_constant_folding=True,
             )
     except Exception as e:  # noqa: BLE001 - the exporter raises many kinds
         raise ExportError(f"ONNX export of {card.arch!r} failed: {str(e).splitlines()[0][:300]}") from e

@@ -23,7 +23,9 @@ class ConvBNAct(nn.Sequential):
     ) -> None:
         pad = dilation * (kernel - 1) // 2
         layers: list[nn.Module] = [
-            nn.Conv2d(cin, cout, kernel, stride=stride, padding=pad, dilation=dilation, groups=groups, bias=False),
+            nn.Conv2d(
+                cin, cout, kernel, stride=stride, padding=pad, dilation=dilation, groups=groups, bias=False
+            ),
             nn.BatchNorm2d(cout, eps=bn_eps),
         ]
         if act is not None:

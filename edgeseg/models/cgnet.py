@@ -71,7 +71,9 @@ class CGBlockDown(nn.Module):
 class CGBlock(nn.Module):
     """CG block: 1x1 reduction to half, F_loc + F_sur, BN-PReLU, FGlo, global residual."""
 
-    def __init__(self, channels: int, *, dilation: int = 2, reduction: int = 16, residual: bool = True) -> None:
+    def __init__(
+        self, channels: int, *, dilation: int = 2, reduction: int = 16, residual: bool = True
+    ) -> None:
         super().__init__()
         half = channels // 2
         self.conv = ConvBNPReLU(channels, half, 1)

@@ -103,7 +103,10 @@ class PyramidPooling(nn.Module):
         inter = cin // len(bins)
         self.bins = tuple(bins)
         self.convs = nn.ModuleList(
-            [nn.Sequential(nn.Conv2d(cin, inter, 1), nn.ReLU()) if b == 1 else ConvBNAct(cin, inter, 1) for b in bins]
+            [
+                nn.Sequential(nn.Conv2d(cin, inter, 1), nn.ReLU()) if b == 1 else ConvBNAct(cin, inter, 1)
+                for b in bins
+            ]
         )
         self.out_channels = cin + inter * len(bins)
 
@@ -121,7 +124,9 @@ class PSPHead(nn.Sequential):
 
     def __init__(self, cin: int, num_classes: int, *, bins: tuple[int, ...] = PSP_BINS) -> None:
         ppm = PyramidPooling(cin, bins=bins)
-        super().__init__(ppm, ConvBNAct(ppm.out_channels, 256, 3), nn.Dropout(0.1), nn.Conv2d(256, num_classes, 1))
+        super().__init__(
+            ppm, ConvBNAct(ppm.out_channels, 256, 3), nn.Dropout(0.1), nn.Conv2d(256, num_classes, 1)
+        )
 
 
 def fcn(*, num_classes: int = 19, output_stride: int = 8) -> _SimpleSegmentationModel:

@@ -78,8 +78,15 @@ class ASPP(nn.Module):
 class Decoder(nn.Module):
     """Low-level 1x1 to 48 channels, concat with upsampled ASPP output, two separable 3x3 (256), 1x1 classifier."""
 
-    def __init__(self, low_channels: int, aspp_channels: int, num_classes: int, *,
-                 low_reduced: int = 48, channels: int = 256) -> None:
+    def __init__(
+        self,
+        low_channels: int,
+        aspp_channels: int,
+        num_classes: int,
+        *,
+        low_reduced: int = 48,
+        channels: int = 256,
+    ) -> None:
         super().__init__()
         self.reduce = ConvBNAct(low_channels, low_reduced, 1)
         self.fuse = nn.Sequential(
@@ -113,7 +120,9 @@ class DeepLabV3Plus(nn.Module):
         return self.decoder(low, self.aspp(high))
 
 
-def deeplabv3plus_mobilenetv2(*, num_classes: int = 19, output_stride: int = 16, width: float = 1.0) -> DeepLabV3Plus:
+def deeplabv3plus_mobilenetv2(
+    *, num_classes: int = 19, output_stride: int = 16, width: float = 1.0
+) -> DeepLabV3Plus:
     """DeepLab v3+ on MobileNetV2; defaults output stride 16 (ASPP rates 6/12/18; 8 gives 12/24/36), width 1.0.
 
     Every conv beyond the stem with a kernel larger than 1x1 is depthwise (separable)."""

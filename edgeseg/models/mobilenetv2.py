@@ -77,8 +77,13 @@ class MobileNetV2(nn.Module):
             stride *= s
             for i in range(n):
                 layers.append(
-                    InvertedResidual(cin, cout, stride=s if i == 0 else 1, expand=t,
-                                     dilation=prev_dilation if i == 0 else dilation)
+                    InvertedResidual(
+                        cin,
+                        cout,
+                        stride=s if i == 0 else 1,
+                        expand=t,
+                        dilation=prev_dilation if i == 0 else dilation,
+                    )
                 )
                 cin = cout
             if stride == 4:  # the last block at stride 4 gives the decoder's low-level features

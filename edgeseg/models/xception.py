@@ -78,7 +78,9 @@ class AlignedXception(nn.Module):
         else:
             entry3_stride, middle_dilation, exit_dilations = 1, 2, (2, 4)
         self.stem = nn.Sequential(ConvBNAct(3, 32, 3, stride=2), ConvBNAct(32, 64, 3))
-        self.entry1 = XceptionBlock(64, (128, 128, 128), stride=2, start_with_relu=False)  # stride 4: low level
+        self.entry1 = XceptionBlock(
+            64, (128, 128, 128), stride=2, start_with_relu=False
+        )  # stride 4: low level
         self.entry2 = nn.Sequential(
             XceptionBlock(128, (256, 256, 256), stride=2),
             XceptionBlock(256, (728, 728, 728), stride=entry3_stride),

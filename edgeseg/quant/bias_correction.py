@@ -44,14 +44,20 @@ def _weighted(qmodel: nn.Module) -> dict[str, nn.Module]:
 def input_quantizers(qmodel: fx.GraphModule) -> dict[str, str | None]:
     """{quantized op: the activation quantizer that feeds it (None when its input is not quantized)}."""
     if not isinstance(qmodel, fx.GraphModule):
-        raise QuantizationError("bias correction needs the fake-quant model from edgeseg.quant.placement.prepare")
+        raise QuantizationError(
+            "bias correction needs the fake-quant model from edgeseg.quant.placement.prepare"
+        )
     weighted = _weighted(qmodel)
     out: dict[str, str | None] = {}
     for node in qmodel.graph.nodes:
         if node.op != "call_module" or node.target not in weighted:
             continue
         src = node.args[0] if node.args else None
-        is_q = isinstance(src, fx.Node) and src.op == "call_module" and isinstance(qmodel.get_submodule(src.target), TensorQuantizer)
+        is_q = (
+            isinstance(src, fx.Node)
+            and src.op == "call_module"
+            and isinstance(qmodel.get_submodule(src.target), TensorQuantizer)
+        )
         out[str(node.target)] = str(src.target) if is_q else None
     return out
 
@@ -124,7 +130,9 @@ def _quant_output(module: nn.Module, x: torch.Tensor, amax: torch.Tensor | None)
         wq.mode = mode
 
 
-def _fast(qmodel: fx.GraphModule, batches: Iterable[Any], *, device: torch.device, bar: Callable) -> dict[str, torch.Tensor]:
+def _fast(
+    qmodel: fx.GraphModule, batches: Iterable[Any], *, device: torch.device, bar: Callable
+) -> dict[str, torch.Tensor]:
     weighted = _weighted(qmodel)
     feeds = input_quantizers(qmodel)
     sums: dict[str, torch.Tensor] = {}
@@ -182,8 +190,15 @@ def spread_frames(batches: list[torch.Tensor], frames: int | None) -> list[torch
     return list(torch.split(flat[keep], len(batches[0])))
 
 
-def _sequential(qmodel: fx.GraphModule, batches: Iterable[Any], *, device: torch.device, bar: Callable,
-                state: _QuantState, frames: int | None) -> dict[str, torch.Tensor]:
+def _sequential(
+    qmodel: fx.GraphModule,
+    batches: Iterable[Any],
+    *,
+    device: torch.device,
+    bar: Callable,
+    state: _QuantState,
+    frames: int | None,
+) -> dict[str, torch.Tensor]:
     xs = [torch.as_tensor(b) for b in bar(batches)]
     if not xs:
         raise QuantizationError("bias correction: the calibration set gave no batches")
@@ -211,7 +226,9 @@ def _sequential(qmodel: fx.GraphModule, batches: Iterable[Any], *, device: torch
                 _add_bias(weighted[node.target], shift)
                 shifts[str(node.target)] = shift
                 view = (-1,) if linear else (1, -1) + (1,) * (outs["quant"][0].dim() - 2)
-                outs["quant"] = [q + shift.to(q.dtype).reshape(view) for q in outs["quant"]]  # = the corrected layer
+                outs["quant"] = [
+                    q + shift.to(q.dtype).reshape(view) for q in outs["quant"]
+                ]  # = the corrected layer
             for kind, interps in envs.items():
                 for it, value in zip(interps, outs[kind]):
                     it.env[node] = value
@@ -251,7 +268,9 @@ def correct_bias(
     input_quantizers(qmodel)  # a clear error for models that did not come from prepare
 
     def bar(it: Iterable[Any]) -> Iterable[Any]:
-        return progress_bar(it, total=total, desc=f"bias correction ({mode})", unit="batch", disable=not progress, leave=False)
+        return progress_bar(
+            it, total=total, desc=f"bias correction ({mode})", unit="batch", disable=not progress, leave=False
+        )
 
     state = _QuantState(qmodel)
     qmodel.eval()

@@ -149,9 +149,13 @@ def _amax_mse(h: Histogram, *, start: int = 128) -> float:
 def compute_amax(h: Histogram, method: str, *, percentile: float = DEFAULT_PERCENTILE) -> float:
     """``amax`` of one tensor's statistics by ``method`` (one of METHODS)."""
     if method not in METHODS:
-        raise QuantizationError(f"unknown calibration method {method!r}; expected one of {', '.join(METHODS)}")
+        raise QuantizationError(
+            f"unknown calibration method {method!r}; expected one of {', '.join(METHODS)}"
+        )
     if h.frames == 0:
-        raise QuantizationError(f"{h.where}: no calibration data reached this tensor (is it on a dead branch?)")
+        raise QuantizationError(
+            f"{h.where}: no calibration data reached this tensor (is it on a dead branch?)"
+        )
     if h.amax <= 0:
         return AMAX_FLOOR
     if method == "max":
@@ -182,7 +186,9 @@ def collect_statistics(
 
     quants = activation_quantizers(qmodel)
     if not quants:
-        raise QuantizationError("the model has no activation quantizers (use edgeseg.quant.placement.prepare first)")
+        raise QuantizationError(
+            "the model has no activation quantizers (use edgeseg.quant.placement.prepare first)"
+        )
     stats = {name: Histogram(where=f"{name} ({q.where})" if q.where else name) for name, q in quants.items()}
     for name, q in quants.items():
         q.mode, q.observer = "calib", stats[name].collect
@@ -190,7 +196,9 @@ def collect_statistics(
     seen = 0
     try:
         with torch.no_grad():
-            for batch in progress_bar(batches, total=total, desc="calibrate", unit="batch", disable=not progress, leave=False):
+            for batch in progress_bar(
+                batches, total=total, desc="calibrate", unit="batch", disable=not progress, leave=False
+            ):
                 x = torch.as_tensor(batch).to(device)
                 qmodel(x)
                 seen += 1
@@ -202,8 +210,9 @@ def collect_statistics(
     return stats
 
 
-def apply_amax(qmodel: nn.Module, stats: dict[str, Histogram], method: str, *,
-               percentile: float = DEFAULT_PERCENTILE) -> dict[str, float]:
+def apply_amax(
+    qmodel: nn.Module, stats: dict[str, Histogram], method: str, *, percentile: float = DEFAULT_PERCENTILE
+) -> dict[str, float]:
     """Set each activation quantizer's range from its statistics; returns {quantizer: amax}."""
     quants = activation_quantizers(qmodel)
     out = {}
@@ -228,7 +237,9 @@ def calibrate(
 ) -> dict[str, float]:
     """Collect statistics and set every activation range by ``method`` (default "max")."""
     if method not in METHODS:
-        raise QuantizationError(f"unknown calibration method {method!r}; expected one of {', '.join(METHODS)}")
+        raise QuantizationError(
+            f"unknown calibration method {method!r}; expected one of {', '.join(METHODS)}"
+        )
     stats = collect_statistics(qmodel, batches, total=total, progress=progress, device=device)
     return apply_amax(qmodel, stats, method, percentile=percentile)
 
@@ -252,4 +263,6 @@ def load_amax(qmodel: nn.Module, amax: dict[str, float], *, where: str = "checkp
 
 
 def is_calibrated(qmodel: nn.Module) -> bool:
-    return all(isinstance(q, TensorQuantizer) and q.calibrated for q in activation_quantizers(qmodel).values())
+    return all(
+        isinstance(q, TensorQuantizer) and q.calibrated for q in activation_quantizers(qmodel).values()
+    )

@@ -25,8 +25,20 @@ class ModuleRunner:
 
     backend = "torch"
 
-    def __init__(self, model: nn.Module, card: ModelCard, *, precision: str = "fp32", device: str | torch.device = "cpu") -> None:
-        self.model, self.card, self.precision, self.device = model.eval(), card, precision, torch.device(device)
+    def __init__(
+        self,
+        model: nn.Module,
+        card: ModelCard,
+        *,
+        precision: str = "fp32",
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.model, self.card, self.precision, self.device = (
+            model.eval(),
+            card,
+            precision,
+            torch.device(device),
+        )
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -43,8 +55,17 @@ class ModuleRunner:
         return None
 
 
-def _eval(model: nn.Module, card: ModelCard, dataset, *, precision: str, desc: str, max_frames: int | None,
-          progress: bool, device: str | torch.device) -> float:
+def _eval(
+    model: nn.Module,
+    card: ModelCard,
+    dataset,
+    *,
+    precision: str,
+    desc: str,
+    max_frames: int | None,
+    progress: bool,
+    device: str | torch.device,
+) -> float:
     from edgeseg.train.evaluate import evaluate
 
     runner = ModuleRunner(model, card, precision=precision, device=device)
@@ -78,14 +99,23 @@ def compare_methods(
     if bias_correction != "none" and calib is None:
         raise ValueError("compare_methods: bias correction needs the calibration set (calib=)")
     kw = dict(max_frames=max_frames, progress=progress, device=device)
-    res: dict[str, Any] = {"methods": {}, "fp32": _eval(float_model, card, dataset, precision="fp32", desc="eval fp32", **kw)}
+    res: dict[str, Any] = {
+        "methods": {},
+        "fp32": _eval(float_model, card, dataset, precision="fp32", desc="eval fp32", **kw),
+    }
     start, biases = bias_state(qmodel), {}
     for m in methods:
         load_bias_state(qmodel, start)
         apply_amax(qmodel, stats, m, percentile=percentile)
         if bias_correction != "none":
-            correct_bias(qmodel, calib.batches(), mode=bias_correction, total=calib.num_batches(), progress=progress,
-                         device=device)
+            correct_bias(
+                qmodel,
+                calib.batches(),
+                mode=bias_correction,
+                total=calib.num_batches(),
+                progress=progress,
+                device=device,
+            )
         biases[m] = bias_state(qmodel)
         res["methods"][m] = _eval(qmodel, card, dataset, precision="int8", desc=f"eval int8 {m}", **kw)
     best = max(methods, key=lambda m: (np.nan_to_num(res["methods"][m], nan=-1.0), -list(methods).index(m)))
@@ -118,5 +148,7 @@ def drop_warning(fp32: float, int8: float, *, max_drop: float = MAX_PTQ_DROP) ->
     drop = round(100 * (fp32 - int8), 2)  # as printed: 0.504 reads 0.50, not more than 0.5
     if not drop > max_drop:
         return None
-    return (f"WARNING: PTQ lost {drop:.2f} mIoU points on val (FP32 {100 * fp32:.2f}% -> INT8 {100 * int8:.2f}%), "
-            f"more than {max_drop:g}: try QAT (edgeseg quantize CHECKPOINT --method qat --data SPEC)")
+    return (
+        f"WARNING: PTQ lost {drop:.2f} mIoU points on val (FP32 {100 * fp32:.2f}% -> INT8 {100 * int8:.2f}%), "
+        f"more than {max_drop:g}: try QAT (edgeseg quantize CHECKPOINT --method qat --data SPEC)"
+    )

@@ -50,7 +50,9 @@ class TensorQuantizer(nn.Module):
     ``where`` names the tensor for error messages, e.g. "input of stage1.0.0".
     """
 
-    def __init__(self, *, axis: int | None = None, channels: int = 1, dynamic: bool = False, where: str = "") -> None:
+    def __init__(
+        self, *, axis: int | None = None, channels: int = 1, dynamic: bool = False, where: str = ""
+    ) -> None:
         super().__init__()
         self.axis = axis
         self.dynamic = dynamic
@@ -63,7 +65,11 @@ class TensorQuantizer(nn.Module):
     def extra_repr(self) -> str:
         kind = "per-tensor" if self.axis is None else f"per-channel axis={self.axis}"
         a = self.amax
-        rng = f"amax={a.item():.4g}" if a.dim() == 0 else f"amax=[{a.min().item():.3g}, {a.max().item():.3g}]({a.numel()})"
+        rng = (
+            f"amax={a.item():.4g}"
+            if a.dim() == 0
+            else f"amax=[{a.min().item():.3g}, {a.max().item():.3g}]({a.numel()})"
+        )
         return f"int8 {kind} {rng} mode={self.mode}"
 
     @property
@@ -77,9 +83,13 @@ class TensorQuantizer(nn.Module):
 
     def refresh(self, x: torch.Tensor) -> None:
         """Recompute a dynamic (weight) quantizer's per-channel amax from ``x``."""
-        dims = [d for d in range(x.dim()) if d != self.axis] if self.axis is not None else list(range(x.dim()))
+        dims = (
+            [d for d in range(x.dim()) if d != self.axis] if self.axis is not None else list(range(x.dim()))
+        )
         with torch.no_grad():
-            self.amax.copy_(x.detach().abs().amax(dim=dims).reshape(self.amax.shape).float().clamp_min(AMAX_FLOOR))
+            self.amax.copy_(
+                x.detach().abs().amax(dim=dims).reshape(self.amax.shape).float().clamp_min(AMAX_FLOOR)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "off":
@@ -94,7 +104,9 @@ class TensorQuantizer(nn.Module):
         if not self.dynamic and not tracing and not self.calibrated:
             from edgeseg.errors import QuantizationError
 
-            raise QuantizationError(f"quantizer for {self.where or 'a tensor'} has no range yet: calibrate first")
+            raise QuantizationError(
+                f"quantizer for {self.where or 'a tensor'} has no range yet: calibrate first"
+            )
         if self.axis is None:
             return fake_quant_per_tensor(x, self.amax)
         return fake_quant_per_channel(x, self.amax, self.axis)
@@ -107,8 +119,9 @@ class _WeightQuantMixin:
 
     def _init_weight_quantizer(self, name: str) -> None:
         channels = self.weight.shape[self.weight_axis]
-        self.weight_quantizer = TensorQuantizer(axis=self.weight_axis, channels=channels, dynamic=True,
-                                                where=f"weight of {name}")
+        self.weight_quantizer = TensorQuantizer(
+            axis=self.weight_axis, channels=channels, dynamic=True, where=f"weight of {name}"
+        )
 
     def quantized_weight(self) -> torch.Tensor:
         return self.weight_quantizer(self.weight)
@@ -119,9 +132,19 @@ class QuantConv2d(_WeightQuantMixin, nn.Conv2d):
 
     @classmethod
     def from_float(cls, m: nn.Conv2d, *, name: str = "") -> "QuantConv2d":
-        q = cls(m.in_channels, m.out_channels, m.kernel_size, stride=m.stride, padding=m.padding,
-                dilation=m.dilation, groups=m.groups, bias=m.bias is not None, padding_mode=m.padding_mode,
-                device=m.weight.device, dtype=m.weight.dtype)
+        q = cls(
+            m.in_channels,
+            m.out_channels,
+            m.kernel_size,
+            stride=m.stride,
+            padding=m.padding,
+            dilation=m.dilation,
+            groups=m.groups,
+            bias=m.bias is not None,
+            padding_mode=m.padding_mode,
+            device=m.weight.device,
+            dtype=m.weight.dtype,
+        )
         q.weight, q.bias = m.weight, m.bias
         q._init_weight_quantizer(name)
         return q
@@ -140,19 +163,35 @@ class QuantConvTranspose2d(_WeightQuantMixin, nn.ConvTranspose2d):
         if m.groups != 1:
             from edgeseg.errors import QuantizationError
 
-            raise QuantizationError(f"{name}: grouped ConvTranspose2d (groups={m.groups}) has no per-output-channel INT8 "
-                                    "weight axis; only groups=1 is supported")
-        q = cls(m.in_channels, m.out_channels, m.kernel_size, stride=m.stride, padding=m.padding,
-                output_padding=m.output_padding, groups=m.groups, bias=m.bias is not None, dilation=m.dilation,
-                padding_mode=m.padding_mode, device=m.weight.device, dtype=m.weight.dtype)
+            raise QuantizationError(
+                f"{name}: grouped ConvTranspose2d (groups={m.groups}) has no per-output-channel INT8 "
+                "weight axis; only groups=1 is supported"
+            )
+        q = cls(
+            m.in_channels,
+            m.out_channels,
+            m.kernel_size,
+            stride=m.stride,
+            padding=m.padding,
+            output_padding=m.output_padding,
+            groups=m.groups,
+            bias=m.bias is not None,
+            dilation=m.dilation,
+            padding_mode=m.padding_mode,
+            device=m.weight.device,
+            dtype=m.weight.dtype,
+        )
         q.weight, q.bias = m.weight, m.bias
         q._init_weight_quantizer(name)
         return q
 
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
-        pad = self._output_padding(x, output_size, self.stride, self.padding, self.kernel_size, 2, self.dilation)
-        return F.conv_transpose2d(x, self.quantized_weight(), self.bias, self.stride, self.padding, pad,
-                                  self.groups, self.dilation)
+        pad = self._output_padding(
+            x, output_size, self.stride, self.padding, self.kernel_size, 2, self.dilation
+        )
+        return F.conv_transpose2d(
+            x, self.quantized_weight(), self.bias, self.stride, self.padding, pad, self.groups, self.dilation
+        )
 
 
 class QuantLinear(_WeightQuantMixin, nn.Linear):
@@ -160,7 +199,13 @@ class QuantLinear(_WeightQuantMixin, nn.Linear):
 
     @classmethod
     def from_float(cls, m: nn.Linear, *, name: str = "") -> "QuantLinear":
-        q = cls(m.in_features, m.out_features, bias=m.bias is not None, device=m.weight.device, dtype=m.weight.dtype)
+        q = cls(
+            m.in_features,
+            m.out_features,
+            bias=m.bias is not None,
+            device=m.weight.device,
+            dtype=m.weight.dtype,
+        )
         q.weight, q.bias = m.weight, m.bias
         q._init_weight_quantizer(name)
         return q
@@ -199,4 +244,3 @@ def refresh_weight_ranges(model: nn.Module) -> None:
     for m in model.modules():
         if isinstance(m, _WeightQuantMixin):
             m.weight_quantizer.refresh(m.weight)
-

@@ -25,8 +25,20 @@ from edgeseg.errors import EdgesegError, QuantizationError
 FLAVOUR = "onnxruntime-cpu"
 #: Ops quantized for the CPU (ONNX Runtime has QLinear kernels or QDQ fusions for these).
 #: BatchNormalization / PRelu stay float (ORT's per-channel path mishandles 1-D BN weights).
-OP_TYPES = ["Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Mul", "Concat", "AveragePool",
-            "GlobalAveragePool", "Resize", "Sigmoid", "Relu"]
+OP_TYPES = [
+    "Conv",
+    "ConvTranspose",
+    "Gemm",
+    "MatMul",
+    "Add",
+    "Mul",
+    "Concat",
+    "AveragePool",
+    "GlobalAveragePool",
+    "Resize",
+    "Sigmoid",
+    "Relu",
+]
 LABEL = "CPU only, not for TensorRT (asymmetric uint8 activations)"
 
 
@@ -74,8 +86,9 @@ def first_last_convs(model) -> list[str]:
     return list(dict.fromkeys(convs[:1] + convs[-1:]))
 
 
-def _quantize_static(src: Path, pre: Path, out: Path, reader, *, per_channel: bool, reduce_range: bool,
-                     exclude: list[str]) -> None:
+def _quantize_static(
+    src: Path, pre: Path, out: Path, reader, *, per_channel: bool, reduce_range: bool, exclude: list[str]
+) -> None:
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -85,9 +98,16 @@ def _quantize_static(src: Path, pre: Path, out: Path, reader, *, per_channel: bo
     try:
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         quantize_static(
-            str(pre), str(out), reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
-            reduce_range=reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            op_types_to_quantize=OP_TYPES, nodes_to_exclude=exclude,
+            str(pre),
+            str(out),
+            reader,
+            quant_format=QuantFormat.QDQ,
+            per_channel=per_channel,
+            reduce_range=reduce_range,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=OP_TYPES,
+            nodes_to_exclude=exclude,
             extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
         )
     finally:
@@ -130,8 +150,10 @@ def quantize_ort_cpu(
         raise QuantizationError(f"{src}: expected one graph input, found {inputs}")
     dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     if len(dims) == 4 and dims[2] and dims[3] and tuple(dims[2:]) != tuple(calib.size):
-        raise QuantizationError(f"{src}: input is {dims[3]}x{dims[2]} but the calibration set is "
-                                f"{calib.size[1]}x{calib.size[0]}; use --size to match")
+        raise QuantizationError(
+            f"{src}: input is {dims[3]}x{dims[2]} but the calibration set is "
+            f"{calib.size[1]}x{calib.size[0]}; use --size to match"
+        )
     rr = default_reduce_range() if reduce_range is None else bool(reduce_range)
     exclude = first_last_convs(model) if float_first_last else []
 
@@ -146,18 +168,35 @@ def quantize_ort_cpu(
         except EdgesegError:
             raise
         except Exception as e:  # noqa: BLE001 - onnxruntime raises many kinds
-            raise QuantizationError(f"onnxruntime quantize_static failed: {str(e).splitlines()[0][:300]}") from e
+            raise QuantizationError(
+                f"onnxruntime quantize_static failed: {str(e).splitlines()[0][:300]}"
+            ) from e
         pre.unlink(missing_ok=True)
         qmodel = onnx.load(str(tmp))
         qcard = card.replace(
             precision="int8",
-            calibration={"method": "minmax", "fingerprint": calib.fingerprint(), "frames": len(calib),
-                         "source": calib.source, "size": list(calib.size), "batch": calib.batch},
-            extra={**card.extra, "flavour": FLAVOUR, "asymmetric": True, "note": LABEL,
-                   "quantization": {"tool": "onnxruntime.quantization.quantize_static", "format": "QDQ",
-                                    "activations": "uint8 asymmetric, per-tensor, MinMax",
-                                    "weights": f"int8 symmetric, {'per-channel' if per_channel else 'per-tensor'}",
-                                    "reduce_range": rr, "float_nodes": exclude}},
+            calibration={
+                "method": "minmax",
+                "fingerprint": calib.fingerprint(),
+                "frames": len(calib),
+                "source": calib.source,
+                "size": list(calib.size),
+                "batch": calib.batch,
+            },
+            extra={
+                **card.extra,
+                "flavour": FLAVOUR,
+                "asymmetric": True,
+                "note": LABEL,
+                "quantization": {
+                    "tool": "onnxruntime.quantization.quantize_static",
+                    "format": "QDQ",
+                    "activations": "uint8 asymmetric, per-tensor, MinMax",
+                    "weights": f"int8 symmetric, {'per-channel' if per_channel else 'per-tensor'}",
+                    "reduce_range": rr,
+                    "float_nodes": exclude,
+                },
+            },
         )
         card_to_onnx(qmodel, qcard)
         onnx.save(qmodel, str(tmp))
@@ -166,4 +205,3 @@ def quantize_ort_cpu(
 
 def is_cpu_flavour(card) -> bool:
     return card.extra.get("flavour") == FLAVOUR
-

@@ -35,7 +35,9 @@ def _fp32_size(model, card, size) -> int:
         return f.stat().st_size
 
 
-def _run_ort_cpu(checkpoint, out, *, calib_src, reduce_range, per_channel, num_calib, calib_batch, size, seed, log) -> Path:
+def _run_ort_cpu(
+    checkpoint, out, *, calib_src, reduce_range, per_channel, num_calib, calib_batch, size, seed, log
+) -> Path:
     import tempfile
     from pathlib import Path
 
@@ -61,8 +63,9 @@ def _run_ort_cpu(checkpoint, out, *, calib_src, reduce_range, per_channel, num_c
                 raise QuantizationError(f"{src}: is already {card.precision}; start from the FP32 checkpoint")
             card = card.replace(input_size=tuple(size or card.input_size))
             fp32 = export_onnx(model, card, Path(d) / "fp32.onnx", size=card.input_size)
-        calib_set = CalibrationSet(calib_src, card, num=num_calib, batch=calib_batch,
-                                   size=size or card.input_size, seed=seed)
+        calib_set = CalibrationSet(
+            calib_src, card, num=num_calib, batch=calib_batch, size=size or card.input_size, seed=seed
+        )
         log(f"calibrating on {len(calib_set)} frames from {calib_src} (onnxruntime MinMax)")
         quantize_ort_cpu(fp32, out, calib=calib_set, per_channel=per_channel, reduce_range=rr)
         ratio = out.stat().st_size / fp32.stat().st_size
@@ -71,8 +74,16 @@ def _run_ort_cpu(checkpoint, out, *, calib_src, reduce_range, per_channel, num_c
     return out
 
 
-def _report_drop(measured: dict | None, *, method: str, spec: str | None, split: str, max_frames: int | None,
-                 max_drop: float | None, log: Callable[[str], None]) -> dict | None:
+def _report_drop(
+    measured: dict | None,
+    *,
+    method: str,
+    spec: str | None,
+    split: str,
+    max_frames: int | None,
+    max_drop: float | None,
+    log: Callable[[str], None],
+) -> dict | None:
     """Log the PTQ val measurement (and the QAT hint when the drop is large); the card's record of it."""
     from edgeseg.quant.compare import MAX_PTQ_DROP, drop_warning
 
@@ -82,8 +93,10 @@ def _report_drop(measured: dict | None, *, method: str, spec: str | None, split:
         log("accuracy loss not measured: pass --val-data SPEC to compare FP32 and INT8 mIoU on its val split")
         return None
     fp, q = measured["fp32"], measured["int8"]
-    log(f"val mIoU on {spec} [{split}]: FP32 {100 * fp:.2f}%, INT8 {100 * q:.2f}% (fake-quant model), "
-        f"{100 * (q - fp):+.2f} points")
+    log(
+        f"val mIoU on {spec} [{split}]: FP32 {100 * fp:.2f}%, INT8 {100 * q:.2f}% (fake-quant model), "
+        f"{100 * (q - fp):+.2f} points"
+    )
     warning = drop_warning(fp, q, max_drop=MAX_PTQ_DROP if max_drop is None else max_drop)
     if warning:
         log(warning)
@@ -92,20 +105,40 @@ def _report_drop(measured: dict | None, *, method: str, spec: str | None, split:
 
 def _val_record(measured: dict, *, spec: str | None, split: str, max_frames: int | None) -> dict:
     """The card's record of a val measurement ({"fp32": mIoU, "int8": mIoU})."""
-    return {"data": spec, "split": split, "max_frames": max_frames, "fp32_miou": round(float(measured["fp32"]), 6),
-            "int8_miou": round(float(measured["int8"]), 6), "evaluator": "fake-quant model (PyTorch)"}
+    return {
+        "data": spec,
+        "split": split,
+        "max_frames": max_frames,
+        "fp32_miou": round(float(measured["fp32"]), 6),
+        "int8_miou": round(float(measured["int8"]), 6),
+        "evaluator": "fake-quant model (PyTorch)",
+    }
 
 
-def _measure_qat(qmodel, model, card, spec: str, *, split: str, max_frames: int | None, progress: bool, device,
-                 log: Callable[[str], None]) -> dict:
+def _measure_qat(
+    qmodel,
+    model,
+    card,
+    spec: str,
+    *,
+    split: str,
+    max_frames: int | None,
+    progress: bool,
+    device,
+    log: Callable[[str], None],
+) -> dict:
     """FP32 and QAT INT8 (fake-quant) mIoU on ``spec``'s ``split``, logged; the card's record of it."""
     from edgeseg.data.datasets import open_dataset
     from edgeseg.quant.compare import measure_drop
 
     val = open_dataset(spec, split, size=tuple(card.input_size))
-    m = measure_drop(qmodel.eval(), model.to(device), card, val, max_frames=max_frames, progress=progress, device=device)
-    log(f"val mIoU on {spec} [{split}] after QAT: FP32 {100 * m['fp32']:.2f}%, INT8 {100 * m['int8']:.2f}% "
-        f"(fake-quant model), {100 * (m['int8'] - m['fp32']):+.2f} points")
+    m = measure_drop(
+        qmodel.eval(), model.to(device), card, val, max_frames=max_frames, progress=progress, device=device
+    )
+    log(
+        f"val mIoU on {spec} [{split}] after QAT: FP32 {100 * m['fp32']:.2f}%, INT8 {100 * m['int8']:.2f}% "
+        f"(fake-quant model), {100 * (m['int8'] - m['fp32']):+.2f} points"
+    )
     return {**_val_record(m, spec=spec, split=split, max_frames=max_frames), "after": "qat"}
 
 
@@ -171,14 +204,26 @@ def quantize(
         raise QuantizationError(f"method {method!r}: expected one of {', '.join(METHODS)}")
     check_head(head)
     if head != "logits" and method == "ort-cpu":
-        raise QuantizationError(f"--head {head} is for ptq and qat; for ONNX Runtime CPU INT8 with a labels head, "
-                                f"build one from `edgeseg export --head {head}` (edgeseg build --backend onnxruntime --int8)")
+        raise QuantizationError(
+            f"--head {head} is for ptq and qat; for ONNX Runtime CPU INT8 with a labels head, "
+            f"build one from `edgeseg export --head {head}` (edgeseg build --backend onnxruntime --int8)"
+        )
     out = check_output_path(output or _default_output(checkpoint, method))
     if out.suffix.lower() != ".onnx":
         raise QuantizationError(f"output {out} should end in .onnx")
     if method == "ort-cpu":
-        return _run_ort_cpu(checkpoint, out, calib_src=calib, reduce_range=reduce_range, per_channel=per_channel,
-                            num_calib=num_calib, calib_batch=calib_batch, size=size, seed=seed, log=log)
+        return _run_ort_cpu(
+            checkpoint,
+            out,
+            calib_src=calib,
+            reduce_range=reduce_range,
+            per_channel=per_channel,
+            num_calib=num_calib,
+            calib_batch=calib_batch,
+            size=size,
+            seed=seed,
+            log=log,
+        )
 
     from edgeseg.data.calib import CalibrationSet
     from edgeseg.quant.ptq import calib_facts, ptq, quantized_card
@@ -212,20 +257,39 @@ def quantize(
     card = card.replace(input_size=size)
     calib = CalibrationSet(calib_src, card, num=num_calib, batch=calib_batch, size=size, seed=seed)
     log(f"calibrating {card.arch} on {len(calib)} frames from {calib_src} at {size[0]}x{size[1]} (HxW)")
-    qmodel, placement, _, stats = ptq(model, calib, method="max" if cmethod == "all" else cmethod,
-                                      percentile=percentile, bias_correction="none" if cmethod == "all" else bias,
-                                      progress=progress, device=device)
+    qmodel, placement, _, stats = ptq(
+        model,
+        calib,
+        method="max" if cmethod == "all" else cmethod,
+        percentile=percentile,
+        bias_correction="none" if cmethod == "all" else bias,
+        progress=progress,
+        device=device,
+    )
     chosen, measured = cmethod, None
     if cmethod == "all":
         from edgeseg.data.datasets import open_dataset
         from edgeseg.quant.compare import compare_methods
 
         val = open_dataset(val_spec, val_split, size=size)
-        res = compare_methods(qmodel, stats, model.to(device), card, val, percentile=percentile, bias_correction=bias,
-                              calib=calib, max_frames=val_max_frames, progress=progress, device=device)
+        res = compare_methods(
+            qmodel,
+            stats,
+            model.to(device),
+            card,
+            val,
+            percentile=percentile,
+            bias_correction=bias,
+            calib=calib,
+            max_frames=val_max_frames,
+            progress=progress,
+            device=device,
+        )
         chosen = res["best"]
         measured = {"fp32": res["fp32"], "int8": res["methods"][chosen]}
-        log(f"calibration methods on {val_spec} [{val_split}] (bias correction {bias}): FP32 mIoU {100 * res['fp32']:.2f}%")
+        log(
+            f"calibration methods on {val_spec} [{val_split}] (bias correction {bias}): FP32 mIoU {100 * res['fp32']:.2f}%"
+        )
         for m, v in res["methods"].items():
             log(f"  {m:<10} INT8 mIoU {100 * v:.2f}%{'   <- best' if m == chosen else ''}")
     elif method == "ptq" and val_spec:
@@ -233,28 +297,66 @@ def quantize(
         from edgeseg.quant.compare import measure_drop
 
         val = open_dataset(val_spec, val_split, size=size)
-        measured = measure_drop(qmodel, model.to(device), card, val, max_frames=val_max_frames, progress=progress,
-                                device=device)
-    val_info = _report_drop(measured, method=method, spec=val_spec, split=val_split, max_frames=val_max_frames,
-                            max_drop=max_drop, log=log)
+        measured = measure_drop(
+            qmodel, model.to(device), card, val, max_frames=val_max_frames, progress=progress, device=device
+        )
+    val_info = _report_drop(
+        measured,
+        method=method,
+        spec=val_spec,
+        split=val_split,
+        max_frames=val_max_frames,
+        max_drop=max_drop,
+        log=log,
+    )
     qat_info = None
     if method == "qat":
         from edgeseg.data.datasets import open_dataset
         from edgeseg.quant.qat import qat_finetune
 
         train = open_dataset(data, "train", size=size)
-        qat_info = qat_finetune(qmodel, card, train, epochs=epochs, lr=lr, batch=batch, crop=crop,
-                                class_weights=not (not class_weights), max_steps_per_epoch=max_steps,
-                                seed=seed, device=device, progress=progress)
+        qat_info = qat_finetune(
+            qmodel,
+            card,
+            train,
+            epochs=epochs,
+            lr=lr,
+            batch=batch,
+            crop=crop,
+            class_weights=not (not class_weights),
+            max_steps_per_epoch=max_steps,
+            seed=seed,
+            device=device,
+            progress=progress,
+        )
         qat_info["data"] = data
-        log(f"QAT: {qat_info['steps']} steps in {qat_info['seconds']:.0f} s, loss per epoch "
-              + ", ".join(f"{v:.4f}" for v in qat_info["loss"]))
+        log(
+            f"QAT: {qat_info['steps']} steps in {qat_info['seconds']:.0f} s, loss per epoch "
+            + ", ".join(f"{v:.4f}" for v in qat_info["loss"])
+        )
         if val_data:  # only when asked: the QAT INT8 model's val mIoU goes into the card
-            val_info = _measure_qat(qmodel, model, card, val_data, split=val_split, max_frames=val_max_frames,
-                                    progress=progress, device=device, log=log)
-    qcard = quantized_card(card, method=chosen, calib_facts=calib_facts(calib), placement=placement,
-                           percentile=percentile, bias_correction=bias, source=checkpoint_source(checkpoint),
-                           qat=qat_info, val=val_info)
+            val_info = _measure_qat(
+                qmodel,
+                model,
+                card,
+                val_data,
+                split=val_split,
+                max_frames=val_max_frames,
+                progress=progress,
+                device=device,
+                log=log,
+            )
+    qcard = quantized_card(
+        card,
+        method=chosen,
+        calib_facts=calib_facts(calib),
+        placement=placement,
+        percentile=percentile,
+        bias_correction=bias,
+        source=checkpoint_source(checkpoint),
+        qat=qat_info,
+        val=val_info,
+    )
     qmodel.cpu()
     if command:
         qcard.extra["quantization"]["command"] = command
@@ -265,13 +367,19 @@ def quantize(
         from edgeseg.quant.qcheckpoint import save_quantized_checkpoint
 
         save_quantized_checkpoint(ckpt_out, qmodel=qmodel, placement=placement, card=qcard)
-        log(f"wrote {ckpt_out} (the QAT weights: `edgeseg export` and `eval` read them as an FP32 checkpoint)")
+        log(
+            f"wrote {ckpt_out} (the QAT weights: `edgeseg export` and `eval` read them as an FP32 checkpoint)"
+        )
     import onnx
 
     s = qdq_summary(onnx.load(str(out)))
     ratio = out.stat().st_size / _fp32_size(model.cpu(), card, size)
-    log(f"Q/DQ check OK: {s['quantized_ops']} quantized ops, {s['quantize_linear']} Q / {s['dequantize_linear']} DQ, "
-        f"{s['int8_weights']} int8 weight tensors")
-    log(f"wrote {out} ({human_size(out.stat().st_size)}, {ratio:.2f}x the FP32 ONNX; {method}, "
-        f"calibration {chosen}, bias correction {bias}) in {time.perf_counter() - t0:.0f} s")
+    log(
+        f"Q/DQ check OK: {s['quantized_ops']} quantized ops, {s['quantize_linear']} Q / {s['dequantize_linear']} DQ, "
+        f"{s['int8_weights']} int8 weight tensors"
+    )
+    log(
+        f"wrote {out} ({human_size(out.stat().st_size)}, {ratio:.2f}x the FP32 ONNX; {method}, "
+        f"calibration {chosen}, bias correction {bias}) in {time.perf_counter() - t0:.0f} s"
+    )
     return out

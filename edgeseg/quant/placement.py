@@ -55,8 +55,12 @@ class Placement:
     residual_quantizers: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"folded_bn": [list(p) for p in self.folded], "weighted": list(self.weighted),
-                "input_quantizers": list(self.input_quantizers), "residual_quantizers": list(self.residual_quantizers)}
+        return {
+            "folded_bn": [list(p) for p in self.folded],
+            "weighted": list(self.weighted),
+            "input_quantizers": list(self.input_quantizers),
+            "residual_quantizers": list(self.residual_quantizers),
+        }
 
 
 def _opaque_functions() -> tuple[Callable, ...]:
@@ -159,7 +163,9 @@ def fold_batchnorm(gm: fx.GraphModule) -> list[tuple[str, str, int, int]]:
             folded.append((str(part.target), str(node.target), first, first + ch))
             first += ch
         if first != bn.num_features:
-            raise QuantizationError(f"{node.target}: folding found {first} channels for a BatchNorm of {bn.num_features}")
+            raise QuantizationError(
+                f"{node.target}: folding found {first} channels for a BatchNorm of {bn.num_features}"
+            )
         node.replace_all_uses_with(keep)
         gm.graph.erase_node(node)
     return folded
@@ -220,7 +226,11 @@ def prepare(model: nn.Module, *, fold_bn: bool = True) -> tuple[fx.GraphModule, 
     for node in gm.graph.nodes:
         if _is_weighted(gm, node) and node.args and isinstance(node.args[0], fx.Node):
             edges.setdefault(node.args[0], []).append((node, 0, "input"))
-        elif node.op == "call_function" and node.target in _ADD_TARGETS or (node.op == "call_method" and node.target == "add"):
+        elif (
+            node.op == "call_function"
+            and node.target in _ADD_TARGETS
+            or (node.op == "call_method" and node.target == "add")
+        ):
             args = node.args[:2]
             if len(args) != 2 or not all(isinstance(a, fx.Node) for a in args):
                 continue
@@ -238,7 +248,9 @@ def prepare(model: nn.Module, *, fold_bn: bool = True) -> tuple[fx.GraphModule, 
             scope = _scope(first)
             base = f"{scope}.residual_quantizer" if scope else "residual_quantizer"
         name = _unique(gm, base)
-        where = ", ".join(f"{k} of {u.target if u.op == 'call_module' else (_scope(u) or u.name)}" for u, _, k in uses)
+        where = ", ".join(
+            f"{k} of {u.target if u.op == 'call_module' else (_scope(u) or u.name)}" for u, _, k in uses
+        )
         gm.add_submodule(name, TensorQuantizer(where=where))
         with gm.graph.inserting_after(value):
             qnode = gm.graph.call_module(name, (value,))
@@ -252,7 +264,9 @@ def prepare(model: nn.Module, *, fold_bn: bool = True) -> tuple[fx.GraphModule, 
     return gm, info
 
 
-def float_state_dict(qmodel: nn.Module, float_model: nn.Module, placement: Placement) -> dict[str, torch.Tensor]:
+def float_state_dict(
+    qmodel: nn.Module, float_model: nn.Module, placement: Placement
+) -> dict[str, torch.Tensor]:
     """The fake-quant model's current weights as a state dict of the plain float architecture.
 
     A folded BatchNorm is written back as conv weight = folded weight, conv bias (if any) 0,

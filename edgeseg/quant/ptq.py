@@ -48,9 +48,14 @@ def quantized_card(
     calibration = {"method": method, "bias_correction": bias_correction, **calib_facts}
     if method == "percentile":
         calibration["percentile"] = percentile if percentile is not None else DEFAULT_PERCENTILE
-    quant = dict(SCHEME, calibration_method=method, bias_correction=bias_correction,
-                 folded_bn=len(placement.folded), weighted_ops=len(placement.weighted),
-                 activation_quantizers=len(placement.input_quantizers) + len(placement.residual_quantizers))
+    quant = dict(
+        SCHEME,
+        calibration_method=method,
+        bias_correction=bias_correction,
+        folded_bn=len(placement.folded),
+        weighted_ops=len(placement.weighted),
+        activation_quantizers=len(placement.input_quantizers) + len(placement.residual_quantizers),
+    )
     if qat:
         quant["qat"] = qat
     if val:
@@ -64,8 +69,13 @@ def quantized_card(
 
 def calib_facts(calib) -> dict[str, Any]:
     """The calibration set's identity for cards and caches: fingerprint, frames, size, source."""
-    return {"fingerprint": calib.fingerprint(), "frames": len(calib), "source": calib.source,
-            "size": list(calib.size), "batch": calib.batch}
+    return {
+        "fingerprint": calib.fingerprint(),
+        "frames": len(calib),
+        "source": calib.source,
+        "size": list(calib.size),
+        "batch": calib.batch,
+    }
 
 
 def ptq(
@@ -88,8 +98,17 @@ def ptq(
     """
     qmodel, placement = prepare(model)
     qmodel.to(device)
-    stats = collect_statistics(qmodel, calib.batches(), total=calib.num_batches(), progress=progress, device=device)
+    stats = collect_statistics(
+        qmodel, calib.batches(), total=calib.num_batches(), progress=progress, device=device
+    )
     amax = apply_amax(qmodel, stats, method, percentile=percentile)
-    correct_bias(qmodel, calib.batches(), mode=bias_correction, frames=bias_frames, total=calib.num_batches(),
-                 progress=progress, device=device)
+    correct_bias(
+        qmodel,
+        calib.batches(),
+        mode=bias_correction,
+        frames=bias_frames,
+        total=calib.num_batches(),
+        progress=progress,
+        device=device,
+    )
     return qmodel, placement, amax, stats

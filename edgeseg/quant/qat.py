@@ -82,13 +82,20 @@ def qat_finetune(
     if not is_calibrated(qmodel):
         raise QuantizationError("calibrate the model before QAT (activation ranges are still unset)")
     if dataset.info.num_classes != card.num_classes:
-        raise QuantizationError(f"model predicts {card.num_classes} classes but the QAT data has {dataset.info.num_classes}")
+        raise QuantizationError(
+            f"model predicts {card.num_classes} classes but the QAT data has {dataset.info.num_classes}"
+        )
     device = torch.device(device)
     qmodel.to(device)
     weight = None
     if class_weights:
         weight = torch.from_numpy(cached_class_weights(dataset, cache=None, progress=progress)).to(device)
-    aug = _Augmented(dataset, TrainTransform(crop=tuple(crop), scale=tuple(scale), ignore_index=card.ignore_index), card, seed)
+    aug = _Augmented(
+        dataset,
+        TrainTransform(crop=tuple(crop), scale=tuple(scale), ignore_index=card.ignore_index),
+        card,
+        seed,
+    )
     steps_per_epoch = max(1, len(dataset) // batch)
     if max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, max_steps_per_epoch)
@@ -128,5 +135,12 @@ def qat_finetune(
     finally:
         bar.close()
         qmodel.eval()
-    return {"epochs": epochs, "steps": step, "lr": lr, "batch": batch, "crop": list(crop),
-            "loss": history, "seconds": round(time.perf_counter() - t0, 2)}
+    return {
+        "epochs": epochs,
+        "steps": step,
+        "lr": lr,
+        "batch": batch,
+        "crop": list(crop),
+        "loss": history,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }

@@ -66,10 +66,14 @@ def load_quantized_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, Model
 
     model, card, payload = load_checkpoint(path)
     if not is_quantized_checkpoint(payload):
-        raise CheckpointError(f"{path}: not a quantized checkpoint (no state['quant']); it is a {card.precision} model")
+        raise CheckpointError(
+            f"{path}: not a quantized checkpoint (no state['quant']); it is a {card.precision} model"
+        )
     quant = payload["state"]["quant"]
     if quant.get("format") != QUANT_FORMAT:
-        raise CheckpointError(f"{path}: quantization format {quant.get('format')!r}, expected {QUANT_FORMAT!r}")
+        raise CheckpointError(
+            f"{path}: quantization format {quant.get('format')!r}, expected {QUANT_FORMAT!r}"
+        )
     qmodel, _ = prepare(model)
     try:
         load_amax(qmodel, quant.get("amax", {}), where=str(path))

@@ -32,8 +32,17 @@ import numpy as np
 from edgeseg.errors import QuantizationError
 
 WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
-RULES = ("asymmetric", "int8-range", "scale", "missing-weight-quantizer", "unquantized-input", "dangling-q",
-         "dq-without-q", "per-tensor-weight", "weight-axis")
+RULES = (
+    "asymmetric",
+    "int8-range",
+    "scale",
+    "missing-weight-quantizer",
+    "unquantized-input",
+    "dangling-q",
+    "dq-without-q",
+    "per-tensor-weight",
+    "weight-axis",
+)
 
 
 @dataclass(frozen=True)
@@ -107,15 +116,27 @@ def _check_qdq_node(g: _Graph, n: Any) -> list[Violation]:
     nm = _name(n)
     scale = g.value(n.input[1]) if len(n.input) > 1 else None
     if scale is None:
-        out.append(Violation("scale", nm, f"{n.op_type} scale {n.input[1] if len(n.input) > 1 else '(none)'} is not a constant"))
+        out.append(
+            Violation(
+                "scale",
+                nm,
+                f"{n.op_type} scale {n.input[1] if len(n.input) > 1 else '(none)'} is not a constant",
+            )
+        )
     elif not np.all(np.isfinite(scale)) or np.any(scale <= 0):
         bad = scale[~np.isfinite(scale) | (scale <= 0)].ravel()[:3].tolist()
         out.append(Violation("scale", nm, f"{n.op_type} has scale(s) {bad}: scales must be finite and > 0"))
     zp_name = n.input[2] if len(n.input) > 2 and n.input[2] else None
     if zp_name is None:
         if n.op_type == "QuantizeLinear" and _attr(n, "output_dtype", 0) in (0, g.UINT8):
-            out.append(Violation("asymmetric", nm, "QuantizeLinear without zero point quantizes to uint8; "
-                                 "TensorRT needs an int8 zero point of 0"))
+            out.append(
+                Violation(
+                    "asymmetric",
+                    nm,
+                    "QuantizeLinear without zero point quantizes to uint8; "
+                    "TensorRT needs an int8 zero point of 0",
+                )
+            )
         if n.op_type == "DequantizeLinear":
             dt = g.const_type.get(n.input[0])
             if dt is not None and dt != g.INT8:
@@ -126,21 +147,37 @@ def _check_qdq_node(g: _Graph, n: Any) -> list[Violation]:
     if dt is None and zp_name in g.producer and g.producer[zp_name].op_type == "Identity":
         dt = g.const_type.get(g.producer[zp_name].input[0])
     if dt == g.UINT8:
-        out.append(Violation("asymmetric", nm, f"{n.op_type} uses uint8 (asymmetric) quantization; TensorRT needs int8 with zero point 0"))
+        out.append(
+            Violation(
+                "asymmetric",
+                nm,
+                f"{n.op_type} uses uint8 (asymmetric) quantization; TensorRT needs int8 with zero point 0",
+            )
+        )
     elif dt is not None and dt != g.INT8:
         out.append(_type_violation(g, nm, n.op_type, dt))
     if zp is None:
         out.append(Violation("asymmetric", nm, f"{n.op_type} zero point {zp_name} is not a constant"))
     elif np.any(zp != 0):
-        out.append(Violation("asymmetric", nm, f"{n.op_type} has non-zero zero point(s) {np.unique(zp)[:3].tolist()}; "
-                             "TensorRT INT8 is symmetric (zero point 0)"))
+        out.append(
+            Violation(
+                "asymmetric",
+                nm,
+                f"{n.op_type} has non-zero zero point(s) {np.unique(zp)[:3].tolist()}; "
+                "TensorRT INT8 is symmetric (zero point 0)",
+            )
+        )
     return out
 
 
 def _type_violation(g: _Graph, nm: str, op: str, dt: int) -> Violation:
     from onnx import helper
 
-    return Violation("int8-range", nm, f"{op} quantizes to {helper.tensor_dtype_to_string(dt)}; TensorRT INT8 Q/DQ must be int8 [-128, 127]")
+    return Violation(
+        "int8-range",
+        nm,
+        f"{op} quantizes to {helper.tensor_dtype_to_string(dt)}; TensorRT INT8 Q/DQ must be int8 [-128, 127]",
+    )
 
 
 def _weight_axis(n: Any, rank: int) -> int:
@@ -166,16 +203,28 @@ def _check_weighted(g: _Graph, n: Any) -> list[Violation]:
         p = g.producer.get(n.input[i])
         if p is None or p.op_type != "DequantizeLinear":
             src = p.op_type if p is not None else "a graph input"
-            out.append(Violation("unquantized-input", nm, f"{n.op_type} input {i} ({n.input[i]}) comes from {src}, "
-                                 "not from a DequantizeLinear: the op would run in float"))
+            out.append(
+                Violation(
+                    "unquantized-input",
+                    nm,
+                    f"{n.op_type} input {i} ({n.input[i]}) comes from {src}, "
+                    "not from a DequantizeLinear: the op would run in float",
+                )
+            )
     if w_idx is None:
         return out
     w = n.input[w_idx]
     dq = g.producer.get(w)
     src = _weight_source(g, w)
     if dq is None or dq.op_type != "DequantizeLinear" or src is None:
-        out.append(Violation("missing-weight-quantizer", nm, f"{n.op_type} weight {w} is not a DequantizeLinear of a "
-                             "constant (int8 initializer or Q of a float initializer)"))
+        out.append(
+            Violation(
+                "missing-weight-quantizer",
+                nm,
+                f"{n.op_type} weight {w} is not a DequantizeLinear of a "
+                "constant (int8 initializer or Q of a float initializer)",
+            )
+        )
         return out
     wval = g.value(src)
     scale = g.value(dq.input[1])
@@ -184,14 +233,26 @@ def _check_weighted(g: _Graph, n: Any) -> list[Violation]:
     axis = _weight_axis(n, wval.ndim)
     channels = wval.shape[axis] if wval.ndim else 1
     if scale.size == 1 and channels > 1:
-        out.append(Violation("per-tensor-weight", nm, f"{n.op_type} weight {w} has one scale for {channels} output "
-                             f"channels; expected per-channel scales on axis {axis}"))
+        out.append(
+            Violation(
+                "per-tensor-weight",
+                nm,
+                f"{n.op_type} weight {w} has one scale for {channels} output "
+                f"channels; expected per-channel scales on axis {axis}",
+            )
+        )
         return out
     got = _attr(dq, "axis", 1)
     got = got + wval.ndim if got < 0 else got
     if scale.size != 1 and (got != axis or scale.size != channels):
-        out.append(Violation("weight-axis", nm, f"{n.op_type} weight {w} is quantized along axis {got} with "
-                             f"{scale.size} scales; expected axis {axis} ({channels} output channels)"))
+        out.append(
+            Violation(
+                "weight-axis",
+                nm,
+                f"{n.op_type} weight {w} is quantized along axis {got} with "
+                f"{scale.size} scales; expected axis {axis} ({channels} output channels)",
+            )
+        )
     return out
 
 
@@ -216,7 +277,9 @@ def check_qdq(model_or_path: Any, *, allow_float: Collection[str] = ()) -> list[
     """
     unknown = set(allow_float) - set(WEIGHTED_OPS)
     if unknown:
-        raise QuantizationError(f"allow_float: {sorted(unknown)} are not checked ops; expected some of {WEIGHTED_OPS}")
+        raise QuantizationError(
+            f"allow_float: {sorted(unknown)} are not checked ops; expected some of {WEIGHTED_OPS}"
+        )
     import onnx
 
     model = model_or_path
@@ -237,14 +300,29 @@ def check_qdq(model_or_path: Any, *, allow_float: Collection[str] = ()) -> list[
         if n.op_type == "QuantizeLinear":
             users = g.consumers.get(n.output[0], [])
             if not users or any(u.op_type != "DequantizeLinear" for u in users) or n.output[0] in g.outputs:
-                what = ", ".join(sorted({u.op_type for u in users if u.op_type != "DequantizeLinear"})) or "nothing"
-                out.append(Violation("dangling-q", nm, f"QuantizeLinear output feeds {what}; every Q must be followed by DequantizeLinear"))
+                what = (
+                    ", ".join(sorted({u.op_type for u in users if u.op_type != "DequantizeLinear"}))
+                    or "nothing"
+                )
+                out.append(
+                    Violation(
+                        "dangling-q",
+                        nm,
+                        f"QuantizeLinear output feeds {what}; every Q must be followed by DequantizeLinear",
+                    )
+                )
         elif n.op_type == "DequantizeLinear":
             x = n.input[0]
             p = g.producer.get(x)
             if not g.is_const(x) and (p is None or p.op_type != "QuantizeLinear"):
                 src = p.op_type if p is not None else "a graph input"
-                out.append(Violation("dq-without-q", nm, f"DequantizeLinear of activation {x} from {src} with no QuantizeLinear before it"))
+                out.append(
+                    Violation(
+                        "dq-without-q",
+                        nm,
+                        f"DequantizeLinear of activation {x} from {src} with no QuantizeLinear before it",
+                    )
+                )
         elif n.op_type in WEIGHTED_OPS:
             if n.op_type in allow_float and not any(
                 (p := g.producer.get(i)) is not None and p.op_type == "DequantizeLinear" for i in n.input if i
@@ -258,7 +336,11 @@ def count_qdq_nodes(model_or_path: Any) -> int:
     """Number of QuantizeLinear/DequantizeLinear nodes (0: a float model, nothing for the rules to check)."""
     import onnx
 
-    model = model_or_path if hasattr(model_or_path, "graph") else onnx.load(os.fspath(model_or_path), load_external_data=False)
+    model = (
+        model_or_path
+        if hasattr(model_or_path, "graph")
+        else onnx.load(os.fspath(model_or_path), load_external_data=False)
+    )
     return sum(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
 
 
@@ -285,7 +367,7 @@ def format_violations(violations: list[Violation], *, limit: int = 50) -> str:
     w_node = min(60, max(len("node"), *(len(v.node) for v in violations)))
     lines = [f"{'rule':<{w_rule}}  {'node':<{w_node}}  message", f"{'-' * w_rule}  {'-' * w_node}  {'-' * 7}"]
     for v in violations[:limit]:
-        node = v.node if len(v.node) <= w_node else "..." + v.node[-(w_node - 3):]
+        node = v.node if len(v.node) <= w_node else "..." + v.node[-(w_node - 3) :]
         lines.append(f"{v.rule:<{w_rule}}  {node:<{w_node}}  {v.message}")
     if len(violations) > limit:
         lines.append(f"... and {len(violations) - limit} more")

@@ -159,7 +159,9 @@ def compact_graph(model: Any) -> None:
             shared[key] = rename[t.name] = f"zp{'x'.join(map(str, a.shape))}"
     dq_inputs = {n.input[0] for n in g.node if n.op_type == "DequantizeLinear"}
     keep = {i.name for i in g.input} | {o.name for o in g.output}
-    keep |= {t.name for t in g.initializer if t.data_type == 3 and t.name in dq_inputs}  # int8 weights keep names
+    keep |= {
+        t.name for t in g.initializer if t.data_type == 3 and t.name in dq_inputs
+    }  # int8 weights keep names
     counter = 0
 
     def short(name: str) -> str:
@@ -180,7 +182,9 @@ def compact_graph(model: Any) -> None:
             n.name = _short_qdq_name(n.name, n.op_type)
         if n.op_type in ("Conv", "ConvTranspose"):  # drop attributes equal to ONNX's defaults
             for a in list(n.attribute):
-                if (a.name in ("dilations", "strides") and all(v == 1 for v in a.ints)) or (a.name == "group" and a.i == 1):
+                if (a.name in ("dilations", "strides") and all(v == 1 for v in a.ints)) or (
+                    a.name == "group" and a.i == 1
+                ):
                     n.attribute.remove(a)
     del g.value_info[:]
 
@@ -193,7 +197,7 @@ def _short_qdq_name(name: str, op: str) -> str:
     """'/stage1/0/0/input_quantizer/QuantizeLinear' -> '/stage1/0/0/in_q/Q' (half the bytes of 330 nodes)."""
     parts = name.split("/")
     if parts and parts[-1].startswith(op):
-        parts[-1] = _QDQ_SHORT[op] + parts[-1][len(op):]
+        parts[-1] = _QDQ_SHORT[op] + parts[-1][len(op) :]
     return "/".join(_QUANTIZER_SHORT.get(p, p) for p in parts)
 
 
@@ -243,11 +247,17 @@ def qdq_summary(model: Any) -> dict[str, Any]:
 
     ops = Counter(n.op_type for n in model.graph.node)
     dq_in = {n.input[0] for n in model.graph.node if n.op_type == "DequantizeLinear"}
-    float_ops = {k: v for k, v in sorted(ops.items()) if k not in ("QuantizeLinear", "DequantizeLinear", "Constant", "Identity")}
+    float_ops = {
+        k: v
+        for k, v in sorted(ops.items())
+        if k not in ("QuantizeLinear", "DequantizeLinear", "Constant", "Identity")
+    }
     return {
         "quantize_linear": ops.get("QuantizeLinear", 0),
         "dequantize_linear": ops.get("DequantizeLinear", 0),
-        "int8_weights": sum(1 for t in model.graph.initializer if t.data_type == TensorProto.INT8 and t.name in dq_in),
+        "int8_weights": sum(
+            1 for t in model.graph.initializer if t.data_type == TensorProto.INT8 and t.name in dq_in
+        ),
         "quantized_ops": count_quantized_ops(model),
         "ops": float_ops,
     }
@@ -305,8 +315,12 @@ def export_qdq_onnx(
             raise QuantizationError(
                 f"the exported graph breaks {len(violations)} TensorRT Q/DQ rule(s); nothing was written:\n"
                 + format_violations(violations, limit=20)
-                + ("\n(ops that edgeseg cannot quantize, e.g. PSPNet's pooling MatMuls, may stay in float with "
-                   "--allow-float OP)" if any(v.rule in ("unquantized-input", "missing-weight-quantizer") for v in violations) else "")
+                + (
+                    "\n(ops that edgeseg cannot quantize, e.g. PSPNet's pooling MatMuls, may stay in float with "
+                    "--allow-float OP)"
+                    if any(v.rule in ("unquantized-input", "missing-weight-quantizer") for v in violations)
+                    else ""
+                )
             )
         atomic_write_bytes(tmp, proto.SerializeToString())
     return out

@@ -23,9 +23,13 @@ def lowres_graph(gm: fx.GraphModule) -> fx.GraphModule:
     for node in gm.graph.nodes:
         if node.op == "output":
             last = node.args[0]
-            if not (isinstance(last, fx.Node) and last.op == "call_function" and last.target is F.interpolate):
-                raise QuantizationError("--head labels-lowres: the quantized graph does not end in an interpolate "
-                                        "of the logits; use --head labels")
+            if not (
+                isinstance(last, fx.Node) and last.op == "call_function" and last.target is F.interpolate
+            ):
+                raise QuantizationError(
+                    "--head labels-lowres: the quantized graph does not end in an interpolate "
+                    "of the logits; use --head labels"
+                )
             graph.output(env[last.args[0]])
             break
         env[node] = graph.node_copy(node, lambda n: env[n])

@@ -9,7 +9,18 @@ from dataclasses import dataclass
 from typing import Any, Dict, Sequence
 
 Entry = Dict[str, Any]  # typing.Dict: evaluated at run time, and JetPack 5 has Python 3.8
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+COLORS = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 MARKERS = {"fp32": "o", "fp16": "s", "int8": "^"}
 
 
@@ -19,8 +30,14 @@ def backend_color(backend: str) -> str:
     from edgeseg.backends import BACKENDS
 
     names = list(BACKENDS)
-    i = names.index(backend) if backend in names else len(names) + sum(map(ord, backend)) % (len(COLORS) - len(names))
+    i = (
+        names.index(backend)
+        if backend in names
+        else len(names) + sum(map(ord, backend)) % (len(COLORS) - len(names))
+    )
     return COLORS[i % len(COLORS)]
+
+
 @dataclass(frozen=True)
 class Chart:
     name: str  # file stem, e.g. "latency_vs_miou"
@@ -62,12 +79,36 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, flo
 
 #: Label offsets tried in order, (side, points up): beside the marker (right, left), centred above or
 #: below it, then further away with a leader line. side 0 = centred on the marker.
-_OFFSETS = ((1, -3), (-1, -3), (0, 9), (0, -17), (1, 16), (1, -24), (-1, 16), (-1, -24), (0, 24), (0, -32),
-            (1, 30), (1, -38), (-1, 30), (-1, -38), (0, 40), (0, -48))
+_OFFSETS = (
+    (1, -3),
+    (-1, -3),
+    (0, 9),
+    (0, -17),
+    (1, 16),
+    (1, -24),
+    (-1, 16),
+    (-1, -24),
+    (0, 24),
+    (0, -32),
+    (1, 30),
+    (1, -38),
+    (-1, 30),
+    (-1, -38),
+    (0, 40),
+    (0, -48),
+)
 
 
-def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float = 7.0, dx: int = 8, log_x: bool = False,
-              marker_pt: float = 7.0, avoid: Sequence[tuple[float, float]] = ()) -> None:
+def _annotate(
+    ax,
+    items: Sequence[tuple[float, float, str]],
+    *,
+    fontsize: float = 7.0,
+    dx: int = 8,
+    log_x: bool = False,
+    marker_pt: float = 7.0,
+    avoid: Sequence[tuple[float, float]] = (),
+) -> None:
     """Label points without overlaps: each label takes the first offset in ``_OFFSETS`` whose text box
     (measured by the renderer) overlaps no earlier label and no marker; else the least-crowded one.
     Call it after the axes' limits and margins are final. ``marker_pt``: a marker's half-size in
@@ -85,7 +126,9 @@ def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float 
     to_px = ax.transData.transform
     pad = marker_pt * fig.dpi / 72.0  # a (ringed) marker's half-size in pixels
     spots = [(x, y) for x, y, _ in items] + list(avoid)
-    markers = [Bbox.from_extents(px - pad, py - pad, px + pad, py + pad) for px, py in (to_px(p) for p in spots)]
+    markers = [
+        Bbox.from_extents(px - pad, py - pad, px + pad, py + pad) for px, py in (to_px(p) for p in spots)
+    ]
     taken: list[Any] = []
     frame = ax.get_window_extent(renderer)
     legends = [leg.get_window_extent(renderer) for leg in (ax.get_legend(),) if leg is not None]
@@ -93,20 +136,38 @@ def _annotate(ax, items: Sequence[tuple[float, float, str]], *, fontsize: float 
         best: tuple[int, int, Any] | None = None
         best_hits = None
         for sx, oy in _OFFSETS:
-            probe = ax.annotate(text, (x, y), textcoords="offset points", xytext=(sx * dx, oy), fontsize=fontsize,
-                                ha={1: "left", -1: "right", 0: "center"}[sx], va="bottom")
+            probe = ax.annotate(
+                text,
+                (x, y),
+                textcoords="offset points",
+                xytext=(sx * dx, oy),
+                fontsize=fontsize,
+                ha={1: "left", -1: "right", 0: "center"}[sx],
+                va="bottom",
+            )
             box = probe.get_window_extent(renderer)  # measured without a leader line: the text alone
             probe.remove()
             hits = sum(box.overlaps(b) for b in taken) + sum(box.overlaps(b) for b in markers)
             hits += sum(box.overlaps(b) for b in legends)  # a legend beside the axes
-            hits += box.y0 < frame.y0 or box.y1 > frame.y1 or box.x0 < frame.x0 - 60  # below, above or far left of the axes
+            hits += (
+                box.y0 < frame.y0 or box.y1 > frame.y1 or box.x0 < frame.x0 - 60
+            )  # below, above or far left of the axes
             if best_hits is None or hits < best_hits:
                 best, best_hits = (sx, oy, box), hits
             if hits == 0:
                 break
         assert best is not None
         sx, oy, box = best
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=(sx * dx, oy), fontsize=fontsize,
-                    ha={1: "left", -1: "right", 0: "center"}[sx], va="bottom",
-                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.45", "shrinkA": 0, "shrinkB": 4} if abs(oy) > 17 else None)
+        ax.annotate(
+            text,
+            (x, y),
+            textcoords="offset points",
+            xytext=(sx * dx, oy),
+            fontsize=fontsize,
+            ha={1: "left", -1: "right", 0: "center"}[sx],
+            va="bottom",
+            arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.45", "shrinkA": 0, "shrinkB": 4}
+            if abs(oy) > 17
+            else None,
+        )
         taken.append(box)

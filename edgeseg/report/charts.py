@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from edgeseg.report._plot import COLORS, MARKERS, backend_color, Chart, Entry, _annotate, _figure, _num, _png, pareto_front  # noqa: F401
+from edgeseg.report._plot import (  # noqa: F401
+    COLORS,
+    MARKERS,
+    backend_color,
+    Chart,
+    Entry,
+    _annotate,
+    _figure,
+    _num,
+    _png,
+    pareto_front,
+)
 from edgeseg.report.latency_chart import MIN_MIOU_SPAN, latency_figure, latency_vs_miou, miou_limits  # noqa: F401
 
 #: Non-FP32 rows (distinct precision x backend) shown per model in the per-class chart.
@@ -45,7 +56,9 @@ def _model_label(model: str, rows: Sequence[Entry], *, where: str) -> str:
     precision: mIoU, p50 and the path that gave it."""
     head = f"{model} {rows[0]['params'] / 1e6:.2f} M" + (f" ({where})" if where else "")
     lines = []
-    for e in sorted(rows, key=lambda r: tuple(MARKERS).index(r["precision_base"]) if r["precision_base"] in MARKERS else 9):
+    for e in sorted(
+        rows, key=lambda r: tuple(MARKERS).index(r["precision_base"]) if r["precision_base"] in MARKERS else 9
+    ):
         lat = f"{e['p50']:.1f} ms" if _num(e["p50"]) else "no latency"
         lines.append(f"{e['precision']} {100 * e['miou']:.2f} % · {lat} ({e['backend']})")
     return "\n".join([head, *lines])
@@ -60,12 +73,24 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
     name, title = "params_vs_miou", "Parameters vs mIoU (marker size = p50 latency; hollow = published)"
     groups = _fastest(entries)
     if not groups:
-        return Chart(name, title, None, "No rows with both a parameter count and an mIoU: chart skipped (run bench with --data).")
+        return Chart(
+            name,
+            title,
+            None,
+            "No rows with both a parameter count and an mIoU: chart skipped (run bench with --data).",
+        )
     dataset = next((g["dataset"] for g in groups.values() if g.get("dataset")), "")
     pubs = published_points(str(dataset).split(":", 1)[0])
-    models = sorted({m for m, _ in groups}, key=lambda m: (-max(e["miou"] for (k, _), e in groups.items() if k == m), m))
+    models = sorted(
+        {m for m, _ in groups}, key=lambda m: (-max(e["miou"] for (k, _), e in groups.items() if k == m), m)
+    )
     if len(models) < 2 and not pubs:
-        return Chart(name, title, None, "One model in this report (one parameter count): see the latency vs mIoU chart.")
+        return Chart(
+            name,
+            title,
+            None,
+            "One model in this report (one parameter count): see the latency vs mIoU chart.",
+        )
     fig = _figure(8.5, 5.6)
     ax = fig.add_subplot()
     lats = [g["p50"] for g in groups.values() if _num(g["p50"])]
@@ -81,14 +106,24 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
         for e in rows:
             lat = e["p50"] if _num(e["p50"]) else lo
             size = 60 + 540 * ((lat - lo) / (hi - lo) if hi > lo else 0.5)
-            ax.scatter(e["params"] / 1e6, 100 * e["miou"], s=size, c=color, alpha=0.55, edgecolors="black",
-                       marker=MARKERS.get(e["precision_base"], "o"), linewidths=0.8)
+            ax.scatter(
+                e["params"] / 1e6,
+                100 * e["miou"],
+                s=size,
+                c=color,
+                alpha=0.55,
+                edgecolors="black",
+                marker=MARKERS.get(e["precision_base"], "o"),
+                linewidths=0.8,
+            )
         anchor = max(rows, key=lambda r: r["miou"])
         labels.append((anchor["params"] / 1e6, 100 * anchor["miou"], model))
         details.append((color, _model_label(model, rows, where="" if common else _where(anchor))))
         others += [(e["params"] / 1e6, 100 * e["miou"]) for e in rows if e is not anchor]
     for pub in pubs:
-        ax.scatter(pub.params_m, pub.miou, s=70, facecolors="none", edgecolors="0.35", marker="o", linewidths=1.2)
+        ax.scatter(
+            pub.params_m, pub.miou, s=70, facecolors="none", edgecolors="0.35", marker="o", linewidths=1.2
+        )
         labels.append((pub.params_m, pub.miou, f"{pub.name} {pub.miou:g} ({pub.split}, paper)"))
     xs = [x for x, _, _ in labels]
     if xs and min(xs) > 0 and max(xs) / min(xs) > 20:
@@ -101,10 +136,14 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
     _legend_models(ax, details)
     _legend_markers(ax)
     _annotate(ax, labels, fontsize=7.5, dx=16, marker_pt=14.0, avoid=others)
-    note = "Fastest row of each model x precision (fp32 / fp16 / int8); circle fp32, square fp16, triangle int8."
+    note = (
+        "Fastest row of each model x precision (fp32 / fp16 / int8); circle fp32, square fp16, triangle int8."
+    )
     if pubs:
-        note += (" Hollow grey circles: published results on the test split, each paper's own training (sources in "
-                 "edgeseg/report/published.py); ours say their split and training budget.")
+        note += (
+            " Hollow grey circles: published results on the test split, each paper's own training (sources in "
+            "edgeseg/report/published.py); ours say their split and training budget."
+        )
     return Chart(name, title, _png(fig), note)
 
 
@@ -113,10 +152,21 @@ def _legend_models(ax, details: Sequence[tuple[str, str]]) -> None:
     (the points themselves carry only the model's name: five multi-line labels did not fit)."""
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], marker="o", ls="", color=c, alpha=0.7, markersize=9, label=text) for c, text in details]
+    handles = [
+        Line2D([], [], marker="o", ls="", color=c, alpha=0.7, markersize=9, label=text) for c, text in details
+    ]
     # a figure legend (an axes' second legend would be clipped to the axes and cut from the PNG)
-    ax.figure.legend(handles=handles, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), bbox_transform=ax.transAxes,
-                     borderaxespad=0.0, labelspacing=1.0, title="ours (mIoU · p50, fastest path)", title_fontsize=8)
+    ax.figure.legend(
+        handles=handles,
+        fontsize=7.5,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        bbox_transform=ax.transAxes,
+        borderaxespad=0.0,
+        labelspacing=1.0,
+        title="ours (mIoU · p50, fastest path)",
+        title_fontsize=8,
+    )
 
 
 def _legend_markers(ax) -> None:
@@ -128,7 +178,9 @@ def _legend_markers(ax) -> None:
 
 def class_deltas(ref: Entry, e: Entry, classes: Sequence[str]) -> list[float]:
     """IoU of ``e`` minus IoU of ``ref`` per class, in points (a class missing from either counts 0)."""
-    return [100 * ((e["per_class_iou"].get(c) or 0.0) - (ref["per_class_iou"].get(c) or 0.0)) for c in classes]
+    return [
+        100 * ((e["per_class_iou"].get(c) or 0.0) - (ref["per_class_iou"].get(c) or 0.0)) for c in classes
+    ]
 
 
 def per_class_iou(entries: Sequence[Entry], rec: Any = None) -> Chart:
@@ -149,7 +201,12 @@ def per_class_iou(entries: Sequence[Entry], rec: Any = None) -> Chart:
         int8 = sorted(int8, key=lambda e: (not e["deployable"], e["label"]))[:MAX_VARIANTS]
         panels.append((model, ref, int8))
     if not panels:
-        return Chart(name, title, None, "; ".join(notes) or "No rows with per-class IoU: chart skipped (run bench with --data).")
+        return Chart(
+            name,
+            title,
+            None,
+            "; ".join(notes) or "No rows with per-class IoU: chart skipped (run bench with --data).",
+        )
     import numpy as np
 
     classes_n = max(len(ref["per_class_iou"]) for _, ref, _ in panels)
@@ -163,8 +220,16 @@ def per_class_iou(entries: Sequence[Entry], rec: Any = None) -> Chart:
             d = class_deltas(ref, e, classes)
             lo, hi = min(lo, *d), max(hi, *d)
             ys = np.arange(len(classes)) + (j - (len(int8) - 1) / 2) * height
-            ax.barh(ys, d, height, color=COLORS[j % len(COLORS)], hatch=None if e["deployable"] else "//",
-                    label=f"{e['short']} (mIoU {100 * (e['miou'] - ref['miou']):+.2f})" if _num(e["miou"]) else e["short"])
+            ax.barh(
+                ys,
+                d,
+                height,
+                color=COLORS[j % len(COLORS)],
+                hatch=None if e["deployable"] else "//",
+                label=f"{e['short']} (mIoU {100 * (e['miou'] - ref['miou']):+.2f})"
+                if _num(e["miou"])
+                else e["short"],
+            )
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(range(len(classes)))
         ax.set_yticklabels(classes, fontsize=8)
@@ -176,9 +241,16 @@ def per_class_iou(entries: Sequence[Entry], rec: Any = None) -> Chart:
         ax.grid(axis="x", alpha=0.3)
         ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the suptitle above the first panel
+    fig.tight_layout(
+        rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight())
+    )  # room for the suptitle above the first panel
     hatched = any(not e["deployable"] for _, _, int8 in panels for e in int8)
-    return Chart(name, title, _png(fig), "; ".join(notes + (["hatched bars: not a deployment path on this machine"] if hatched else [])))
+    return Chart(
+        name,
+        title,
+        _png(fig),
+        "; ".join(notes + (["hatched bars: not a deployment path on this machine"] if hatched else [])),
+    )
 
 
 def latency_distribution(entries: Sequence[Entry], rec: Any = None) -> Chart:
@@ -204,8 +276,11 @@ def latency_distribution(entries: Sequence[Entry], rec: Any = None) -> Chart:
         patch.set_alpha(0.5)
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(facecolor=backend_color(b), alpha=0.5, label=b) for b in backends],
-              fontsize=8, loc="best")
+    ax.legend(
+        handles=[Patch(facecolor=backend_color(b), alpha=0.5, label=b) for b in backends],
+        fontsize=8,
+        loc="best",
+    )
     ax.set_yticks(range(1, len(rows) + 1))
     ax.set_yticklabels(labels, fontsize=8)
     ax.invert_yaxis()

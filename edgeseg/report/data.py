@@ -72,7 +72,11 @@ def entry_from_row(row: dict[str, Any], run: dict[str, Any], source: str) -> dic
         "mean": lat.get("mean"),
         "batch": first.get("batch") if first else None,
         "timings": list(first.get("timings_ms") or []) if first else [],
-        "throughput": {int(b["batch"]): b.get("throughput_fps") for b in row.get("batches") or [] if b.get("throughput_fps")},
+        "throughput": {
+            int(b["batch"]): b.get("throughput_fps")
+            for b in row.get("batches") or []
+            if b.get("throughput_fps")
+        },
         # peak while inferring, of the row's own process. Results written before "rss_source" existed read
         # ru_maxrss, which carries the forking parent's peak: not the row's, so not shown.
         "rss_mb": mem.get("rss_peak_mb") if mem.get("rss_source") else None,
@@ -103,7 +107,9 @@ def is_bench_file(path: str | os.PathLike) -> bool:
     return not isinstance(obj, dict) or str(obj.get("schema", "")).startswith("edgeseg.bench/")
 
 
-def load_entries(paths: Sequence[str | os.PathLike], *, runs: str = "latest") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def load_entries(
+    paths: Sequence[str | os.PathLike], *, runs: str = "latest"
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(entries, runs) from results files; ``runs`` "latest" (default: the newest run of each file) or "all".
 
     Row labels get a ``@<file>`` or ``@<run>`` suffix only where the same id appears more than once.
@@ -127,7 +133,11 @@ def load_entries(paths: Sequence[str | os.PathLike], *, runs: str = "latest") ->
                 chosen_runs.append({**run, "source": str(p)})
             entries.append(entry_from_row(row, run, Path(p).name))
     if not entries:
-        extra = f" ({len(skipped)} file(s) are not edgeseg bench results: {', '.join(skipped)})" if skipped else ""
+        extra = (
+            f" ({len(skipped)} file(s) are not edgeseg bench results: {', '.join(skipped)})"
+            if skipped
+            else ""
+        )
         raise EdgesegError(f"no benchmark rows in {', '.join(map(str, paths))}{extra}")
     for run in chosen_runs:
         run.setdefault("skipped_files", skipped)
@@ -138,7 +148,11 @@ def load_entries(paths: Sequence[str | os.PathLike], *, runs: str = "latest") ->
     for e in entries:
         if counts[e["id"]] > 1:
             same_src = sum(1 for o in entries if o["id"] == e["id"] and o["source"] == e["source"]) > 1
-            e["id_label"] = f"{e['id']}@{e['run_id'][:15]}" if same_src or not multi_file else f"{e['id']}@{Path(e['source']).stem}"
+            e["id_label"] = (
+                f"{e['id']}@{e['run_id'][:15]}"
+                if same_src or not multi_file
+                else f"{e['id']}@{Path(e['source']).stem}"
+            )
         else:
             e["id_label"] = e["id"]
     _unique_labels(entries)

@@ -28,11 +28,15 @@ def backend_short(backend: str) -> str:
     return spec.chart_label if spec else (backend or "?")
 
 
-QDQ_BY_ORT = ("ONNX Runtime runs the Q/DQ graph made for TensorRT by quantizing and dequantizing around float kernels: "
-              "the row shows the accuracy TensorRT INT8 keeps, not a speed to deploy (build it with TensorRT on a GPU, "
-              "or as an OpenVINO IR on a CPU).")
-FP16_ON_CPU = ("This CPU has no fast FP16 path, so ONNX Runtime computes around float kernels: the row shows the accuracy "
-               "FP16 keeps (as TensorRT FP16 on a GPU would), not FP16 speed.")
+QDQ_BY_ORT = (
+    "ONNX Runtime runs the Q/DQ graph made for TensorRT by quantizing and dequantizing around float kernels: "
+    "the row shows the accuracy TensorRT INT8 keeps, not a speed to deploy (build it with TensorRT on a GPU, "
+    "or as an OpenVINO IR on a CPU)."
+)
+FP16_ON_CPU = (
+    "This CPU has no fast FP16 path, so ONNX Runtime computes around float kernels: the row shows the accuracy "
+    "FP16 keeps (as TensorRT FP16 on a GPU would), not FP16 speed."
+)
 
 
 @dataclass(frozen=True)
@@ -81,27 +85,43 @@ def _describe(row: dict[str, Any]) -> PathInfo:
     flavour = quant.split()[1] if len(quant.split()) > 1 else ""
     gpu = on_gpu(row)
     where = " on the GPU" if gpu and backend in ("torch", "onnxruntime") else ""
-    extra = ((row.get("card") or {}).get("extra") or {})
+    extra = (row.get("card") or {}).get("extra") or {}
     if not backend:
-        return PathInfo(f"{row.get('id')} (never opened)", str(row.get("id")), False, "The row failed before its runner opened.")
+        return PathInfo(
+            f"{row.get('id')} (never opened)",
+            str(row.get("id")),
+            False,
+            "The row failed before its runner opened.",
+        )
     if backend == "torch":
         cl = ", channels-last" if _options(row).get("channels_last") else ""
         return PathInfo(f"{words} {P}{cl}{where}", f"{short} {P}{' CL' if cl else ''}")
     if backend == "onnxruntime":
         if prec == "int8" and flavour == "tensorrt-qdq" and not gpu:
-            return PathInfo(f"TensorRT INT8 ({method}) Q/DQ graph run by ONNX Runtime", f"TRT Q/DQ {method} via ORT", False, QDQ_BY_ORT)
+            return PathInfo(
+                f"TensorRT INT8 ({method}) Q/DQ graph run by ONNX Runtime",
+                f"TRT Q/DQ {method} via ORT",
+                False,
+                QDQ_BY_ORT,
+            )
         if prec == "int8":
             return PathInfo(f"{words} INT8{where} (its own static quantization)", f"{short} INT8")
         if prec == "fp16" and not gpu:
-            return PathInfo("FP16 graph run by ONNX Runtime on the CPU", "FP16 via ORT (CPU)", False, FP16_ON_CPU)
+            return PathInfo(
+                "FP16 graph run by ONNX Runtime on the CPU", "FP16 via ORT (CPU)", False, FP16_ON_CPU
+            )
         if extra.get("backend") == "onnxruntime":
             return PathInfo(f"{words} {P}{where}, optimized graph (edgeseg build)", f"{short} {P} optimized")
         return PathInfo(f"{words} {P}{where} (the exported ONNX as is)", f"{short} {P} export")
     if backend == "executorch" and prec == "int8":  # quantized by its own PT2E pass, from a checkpoint
         weights_from = str((extra.get("quantization") or {}).get("weights_from") or "")
         if method == "QAT" or weights_from.startswith("QAT"):
-            return PathInfo(f"{words} INT8 from the QAT checkpoint (PT2E, ranges recalibrated)", f"{short} INT8 QAT")
-        return PathInfo(f"{words} INT8 (its own PT2E quantization of the FP32 checkpoint)", f"{short} INT8 PT2E")
+            return PathInfo(
+                f"{words} INT8 from the QAT checkpoint (PT2E, ranges recalibrated)", f"{short} INT8 QAT"
+            )
+        return PathInfo(
+            f"{words} INT8 (its own PT2E quantization of the FP32 checkpoint)", f"{short} INT8 PT2E"
+        )
     if prec == "int8" and quant:
         return PathInfo(f"{words} INT8 from the {method} model", f"{short} INT8 {method}")
     return PathInfo(f"{words} {P}", f"{short} {P}")

@@ -31,18 +31,50 @@ class PublishedResult:
 
 #: The explicit table (edit here, with a source, to add a point).
 CAMVID_PUBLISHED: tuple[PublishedResult, ...] = (
-    PublishedResult("CGNet M3N21", 0.50, 65.6, "test", "Wu et al., CGNet, IEEE TIP 2021 (arXiv:1811.08201)",
-                    "train+val, 360x480"),
+    PublishedResult(
+        "CGNet M3N21",
+        0.50,
+        65.6,
+        "test",
+        "Wu et al., CGNet, IEEE TIP 2021 (arXiv:1811.08201)",
+        "train+val, 360x480",
+    ),
     PublishedResult("ENet", 0.37, 51.3, "test", "Paszke et al., ENet, arXiv:1606.02147 (2016)", "480x360"),
-    PublishedResult("ESPNet", 0.36, 55.64, "test", "Mehta et al., ESPNet, ECCV 2018; CamVid table of github.com/sacmehta/ESPNet",
-                    "480x360, CamVid train only"),
-    PublishedResult("SegNet", 29.5, 55.6, "test", "Badrinarayanan et al., SegNet, TPAMI 2017 (as tabled by ESPNet's README)",
-                    "trained with an extra 3.5K-frame set"),
-    PublishedResult("BiSeNet (Xception39)", 5.8, 65.6, "test", "Yu et al., BiSeNet, ECCV 2018 (arXiv:1808.00897)",
-                    "ImageNet-pretrained backbone, train+val, 960x720"),
-    PublishedResult("ICNet", 26.5, 67.1, "test", "Zhao et al., ICNet, ECCV 2018 (arXiv:1704.08545)",
-                    "ImageNet-pretrained backbone, 960x720"),
-    PublishedResult("DABNet", 0.76, 66.4, "test", "Li et al., DABNet, BMVC 2019 (arXiv:1907.11357)", "train+val, 360x480"),
+    PublishedResult(
+        "ESPNet",
+        0.36,
+        55.64,
+        "test",
+        "Mehta et al., ESPNet, ECCV 2018; CamVid table of github.com/sacmehta/ESPNet",
+        "480x360, CamVid train only",
+    ),
+    PublishedResult(
+        "SegNet",
+        29.5,
+        55.6,
+        "test",
+        "Badrinarayanan et al., SegNet, TPAMI 2017 (as tabled by ESPNet's README)",
+        "trained with an extra 3.5K-frame set",
+    ),
+    PublishedResult(
+        "BiSeNet (Xception39)",
+        5.8,
+        65.6,
+        "test",
+        "Yu et al., BiSeNet, ECCV 2018 (arXiv:1808.00897)",
+        "ImageNet-pretrained backbone, train+val, 960x720",
+    ),
+    PublishedResult(
+        "ICNet",
+        26.5,
+        67.1,
+        "test",
+        "Zhao et al., ICNet, ECCV 2018 (arXiv:1704.08545)",
+        "ImageNet-pretrained backbone, 960x720",
+    ),
+    PublishedResult(
+        "DABNet", 0.76, 66.4, "test", "Li et al., DABNet, BMVC 2019 (arXiv:1907.11357)", "train+val, 360x480"
+    ),
 )
 
 

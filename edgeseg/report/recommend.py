@@ -64,7 +64,11 @@ def best_fp32(entries: Sequence[Entry]) -> Entry | None:
 
 def eager_baseline(entries: Sequence[Entry]) -> Entry | None:
     """PyTorch eager FP32, preferring NCHW (not channels-last): the speed-up baseline."""
-    rows = [e for e in entries if e["ok"] and e["backend"] == "torch" and e["precision_base"] == "fp32" and _num(e["p50"])]
+    rows = [
+        e
+        for e in entries
+        if e["ok"] and e["backend"] == "torch" and e["precision_base"] == "fp32" and _num(e["p50"])
+    ]
     nchw = [e for e in rows if "channels-last" not in e["path"]]
     return (nchw or rows or [None])[0]
 
@@ -76,7 +80,11 @@ def build_commands(entry: Entry, entries: Sequence[Entry]) -> list[str]:
     def norm(p: str) -> str:
         return os.path.normpath(os.path.join(wd, p))
 
-    by_artifact = {norm(e["artifact"]): e for e in entries if e.get("artifact") and e.get("make") and e.get("source") == entry.get("source")}
+    by_artifact = {
+        norm(e["artifact"]): e
+        for e in entries
+        if e.get("artifact") and e.get("make") and e.get("source") == entry.get("source")
+    }
     out: list[str] = []
 
     def visit(e: Entry, stack: tuple[str, ...]) -> None:
@@ -93,20 +101,29 @@ def build_commands(entry: Entry, entries: Sequence[Entry]) -> list[str]:
     return out
 
 
-def recommend(entries: Sequence[Entry], *, max_drop: float = DEFAULT_MAX_DROP, latency_budget_ms: float | None = None,
-              memory_budget_mb: float | None = None) -> Recommendation:
+def recommend(
+    entries: Sequence[Entry],
+    *,
+    max_drop: float = DEFAULT_MAX_DROP,
+    latency_budget_ms: float | None = None,
+    memory_budget_mb: float | None = None,
+) -> Recommendation:
     """The fastest deployable row within ``max_drop`` mIoU points of the best FP32 row (default 0.5)
     and the budgets given (None: no limit)."""
     ref = best_fp32(entries)
     base = eager_baseline(entries)
     limits = []
     if ref is not None:
-        limits.append(f"within {max_drop:g} mIoU points of the best FP32 row ({ref['label']}, {100 * ref['miou']:.2f} %)")
+        limits.append(
+            f"within {max_drop:g} mIoU points of the best FP32 row ({ref['label']}, {100 * ref['miou']:.2f} %)"
+        )
     if latency_budget_ms is not None:
         limits.append(f"p50 latency <= {latency_budget_ms:g} ms")
     if memory_budget_mb is not None:
         limits.append(f"peak memory <= {memory_budget_mb:g} MB")
-    question = "the fastest deployment path on the benchmarked machine" + (" " + ", ".join(limits) if limits else "")
+    question = "the fastest deployment path on the benchmarked machine" + (
+        " " + ", ".join(limits) if limits else ""
+    )
     if ref is None:
         question += " (no FP32 row with mIoU in these results: accuracy not checked; run bench with --data)"
     pool = [e for e in entries if e["ok"] and e["deployable"] and _num(e["p50"])]
@@ -124,12 +141,19 @@ def recommend(entries: Sequence[Entry], *, max_drop: float = DEFAULT_MAX_DROP, l
     if memory_budget_mb is not None:
         keep = [e for e in pool if _num(e["rss_mb"]) and e["rss_mb"] <= memory_budget_mb]
         if len(keep) < len(pool):
-            why.append(f"{len(pool) - len(keep)} need more than {memory_budget_mb:g} MB (or have no memory figure)")
+            why.append(
+                f"{len(pool) - len(keep)} need more than {memory_budget_mb:g} MB (or have no memory figure)"
+            )
         pool = keep
     if not pool:
         n = sum(1 for e in entries if e["ok"] and e["deployable"] and _num(e["p50"]))
-        return Recommendation(None, ref, base, question,
-                              why_none=f"of {n} deployable row(s) with a latency, " + ("; ".join(why) or "none qualify"))
+        return Recommendation(
+            None,
+            ref,
+            base,
+            question,
+            why_none=f"of {n} deployable row(s) with a latency, " + ("; ".join(why) or "none qualify"),
+        )
     best = min(pool, key=lambda e: (e["p50"], e["rss_mb"] if _num(e["rss_mb"]) else math.inf))
     return Recommendation(best, ref, base, question, build_commands(best, entries), best.get("workdir"))
 
@@ -143,8 +167,10 @@ def recommendation_line(rec: Recommendation) -> str:
     e = rec.entry
     if e is None:
         limits = rec.question.removeprefix("the fastest deployment path on the benchmarked machine").strip()
-        return (f"**No recommendation:** no deployment path on the benchmarked machine is {limits or 'usable'} "
-                f"({rec.why_none}).")
+        return (
+            f"**No recommendation:** no deployment path on the benchmarked machine is {limits or 'usable'} "
+            f"({rec.why_none})."
+        )
     bits = [f"p50 {e['p50']:.2f} ms"]
     sp = rec.speedup()
     if sp is not None and rec.baseline is not e:
@@ -159,7 +185,9 @@ def recommendation_line(rec: Recommendation) -> str:
     return f"**Recommendation: {e['label']}** — " + ", ".join(bits) + "."
 
 
-def check_targets(rec: Recommendation, *, speedup_min: float = SPEEDUP_TARGET, roofline_max: float = ROOFLINE_TARGET) -> list[tuple[str, bool]]:
+def check_targets(
+    rec: Recommendation, *, speedup_min: float = SPEEDUP_TARGET, roofline_max: float = ROOFLINE_TARGET
+) -> list[tuple[str, bool]]:
     """(line, met) for the benchmark issue's CPU targets on the recommended row: speed-up over PyTorch
     eager FP32 >= ``speedup_min`` (2.0) and p50 <= ``roofline_max`` (1.5) x its float32 roofline."""
     e = rec.entry
@@ -167,8 +195,12 @@ def check_targets(rec: Recommendation, *, speedup_min: float = SPEEDUP_TARGET, r
         return [(f"no row qualifies ({rec.why_none})", False)]
     out = []
     sp = rec.speedup()
-    out.append((f"speed-up vs PyTorch eager FP32: {'n/a' if sp is None else f'{sp:.2f}x'} (target >= {speedup_min:.1f}x)",
-                sp is not None and sp >= speedup_min))
+    out.append(
+        (
+            f"speed-up vs PyTorch eager FP32: {'n/a' if sp is None else f'{sp:.2f}x'} (target >= {speedup_min:.1f}x)",
+            sp is not None and sp >= speedup_min,
+        )
+    )
     roof = e.get("roofline_x")
     line = f"multiple of the float32 roofline: {'n/a' if not _num(roof) else f'{roof:.2f}x'} (target <= {roofline_max:.1f}x)"
     if _num(e.get("roofline_int8_x")):

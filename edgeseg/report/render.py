@@ -24,7 +24,11 @@ def _short(x: Any) -> str:
     """A GPU / Jetson record or a plain value as one short string."""
     if isinstance(x, dict):
         name = x.get("name") or x.get("model") or ""
-        rest = ", ".join(f"{k} {v}" for k, v in x.items() if k not in ("name", "model") and isinstance(v, (str, int, float)))
+        rest = ", ".join(
+            f"{k} {v}"
+            for k, v in x.items()
+            if k not in ("name", "model") and isinstance(v, (str, int, float))
+        )
         return f"{name} ({rest})" if name and rest else (name or rest)
     return str(x)
 
@@ -34,8 +38,12 @@ def _stream_text(peak: dict[str, Any]) -> str:
     st = peak.get("stream") or {}
     if not peak.get("stream_gbs"):
         return ""
-    parts = [f"{k} {st[k + '_gbs']:.1f}" for k in ("copy", "triad") if isinstance(st.get(k + "_gbs"), (int, float))]
-    return f", {peak['stream_gbs']:.1f} GB/s STREAM ({', '.join(parts)}; {st.get('array_mb', '?')} MiB arrays)"
+    parts = [
+        f"{k} {st[k + '_gbs']:.1f}" for k in ("copy", "triad") if isinstance(st.get(k + "_gbs"), (int, float))
+    ]
+    return (
+        f", {peak['stream_gbs']:.1f} GB/s STREAM ({', '.join(parts)}; {st.get('array_mb', '?')} MiB arrays)"
+    )
 
 
 def _run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
@@ -43,7 +51,9 @@ def _run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
     facts = [("run", f"{run.get('id')} ({run.get('source')})"), ("started", str(run.get("started")))]
     m = run.get("matrix") or {}
     if m.get("data"):
-        facts.append(("dataset", f"{m['data']}" + (f", first {m['max_frames']} frames" if m.get("max_frames") else "")))
+        facts.append(
+            ("dataset", f"{m['data']}" + (f", first {m['max_frames']} frames" if m.get("max_frames") else ""))
+        )
     for k, v in (run.get("machine") or {}).items():
         label = k.replace("_", " ")
         if k.endswith("_bytes") and isinstance(v, (int, float)):
@@ -57,9 +67,14 @@ def _run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
     peak = run.get("peak") or {}
     if peak.get("state") == "ok":
         libs_txt = ", ".join(f"{k} {v:.0f}" for k, v in (peak.get("matmul_by_library") or {}).items())
-        facts.append(("measured peak", f"{peak['matmul_gflops']:.1f} GFLOP/s float32 matmul"
-                                       f"{f' (best of {libs_txt})' if libs_txt else ''}, {peak['bandwidth_gbs']:.1f} GB/s copy"
-                                       f"{_stream_text(peak)} ({peak.get('threads') or '?'} threads)"))
+        facts.append(
+            (
+                "measured peak",
+                f"{peak['matmul_gflops']:.1f} GFLOP/s float32 matmul"
+                f"{f' (best of {libs_txt})' if libs_txt else ''}, {peak['bandwidth_gbs']:.1f} GB/s copy"
+                f"{_stream_text(peak)} ({peak.get('threads') or '?'} threads)",
+            )
+        )
     else:
         facts.append(("measured peak", str(peak.get("state", "not measured"))))
     if run.get("note"):
@@ -86,8 +101,10 @@ INTRO = (
     "MB = 2^20 bytes."
 )
 
-ASK = ("Ask another question: `edgeseg report RESULTS --max-drop POINTS` (accuracy allowed to go), "
-       "`--latency-budget MS`, `--memory-budget MB`.")
+ASK = (
+    "Ask another question: `edgeseg report RESULTS --max-drop POINTS` (accuracy allowed to go), "
+    "`--latency-budget MS`, `--memory-budget MB`."
+)
 
 
 def _answer(rec: Recommendation) -> list[str]:
@@ -97,16 +114,29 @@ def _answer(rec: Recommendation) -> list[str]:
         return out
     out += ["", f"Chosen as {rec.question}."]
     if rec.commands:
-        where = " (in the benchmark matrix's folder)" if rec.workdir in (None, ".", "") else f" (in {rec.workdir})"
+        where = (
+            " (in the benchmark matrix's folder)"
+            if rec.workdir in (None, ".", "")
+            else f" (in {rec.workdir})"
+        )
         out += ["", f"Build it{where}:", ""] + [f"    {c}" for c in rec.commands]
     else:
-        out += ["", "Build commands: not recorded (these rows were benchmarked from ready artifacts; "
-                    "a matrix row's `make` steps are recorded and shown here)."]
+        out += [
+            "",
+            "Build commands: not recorded (these rows were benchmarked from ready artifacts; "
+            "a matrix row's `make` steps are recorded and shown here).",
+        ]
     return out
 
 
-def render_markdown(entries: Sequence[dict[str, Any]], runs: Sequence[dict[str, Any]], charts: Sequence[Chart], *, title: str,
-                    rec: Recommendation) -> str:
+def render_markdown(
+    entries: Sequence[dict[str, Any]],
+    runs: Sequence[dict[str, Any]],
+    charts: Sequence[Chart],
+    *,
+    title: str,
+    rec: Recommendation,
+) -> str:
     lines = [f"# {title}", ""] + _answer(rec) + ["", ASK, "", "## Results", "", INTRO, ""]
     facts = model_facts(entries)
     if facts:
@@ -119,7 +149,11 @@ def render_markdown(entries: Sequence[dict[str, Any]], runs: Sequence[dict[str, 
     lines += ["", "Columns:", ""] + [f"- **{c.head}**: {c.explain}." for c in cols] + [""]
     not_paths = _not_paths(entries)
     if not_paths:
-        lines += ["## Rows that are not a deployment path on this machine", ""] + [f"- {_md_cell(n)}" for n in not_paths] + [""]
+        lines += (
+            ["## Rows that are not a deployment path on this machine", ""]
+            + [f"- {_md_cell(n)}" for n in not_paths]
+            + [""]
+        )
     for c in charts:
         lines += [f"## {c.title}", ""]
         if c.png is not None:
@@ -167,11 +201,20 @@ li{overflow-wrap:anywhere}
 """
 
 
-def render_html(entries: Sequence[dict[str, Any]], runs: Sequence[dict[str, Any]], charts: Sequence[Chart], *, title: str,
-                rec: Recommendation) -> str:
+def render_html(
+    entries: Sequence[dict[str, Any]],
+    runs: Sequence[dict[str, Any]],
+    charts: Sequence[Chart],
+    *,
+    title: str,
+    rec: Recommendation,
+) -> str:
     esc = html.escape
-    out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{CSS}</style></head><body>",
-           f"<h1>{esc(title)}</h1>", "<div class='answer'>"]
+    out = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        "<div class='answer'>",
+    ]
     block = _answer(rec)
     cmds = [b.strip() for b in block if b.startswith("    ")]
     for b in block:
@@ -184,16 +227,28 @@ def render_html(entries: Sequence[dict[str, Any]], runs: Sequence[dict[str, Any]
     if facts:
         out.append(f"<p>{esc(facts)}</p>")
     cols = columns(entries)
-    out.append("<div class='tablebox'><table><tr>" + "".join(f"<th{' class=l' if c.left else ''}>{esc(c.head)}</th>" for c in cols) + "</tr>")
+    out.append(
+        "<div class='tablebox'><table><tr>"
+        + "".join(f"<th{' class=l' if c.left else ''}>{esc(c.head)}</th>" for c in cols)
+        + "</tr>"
+    )
     for e, r in zip(entries, table_rows(entries, rec)):
         cls = "pick" if e is rec.entry else "bad" if not e["ok"] else "sim" if not e["deployable"] else ""
         cells = "".join(f"<td{' class=l' if c.left else ''}>{esc(v)}</td>" for c, v in zip(cols, r))
         out.append(f"<tr{f' class={cls}' if cls else ''}>{cells}</tr>")
     out.append("</table></div>")
-    out.append("<p>Columns:</p><ul>" + "".join(f"<li><b>{esc(c.head)}</b>: {esc(c.explain)}.</li>" for c in cols) + "</ul>")
+    out.append(
+        "<p>Columns:</p><ul>"
+        + "".join(f"<li><b>{esc(c.head)}</b>: {esc(c.explain)}.</li>" for c in cols)
+        + "</ul>"
+    )
     not_paths = _not_paths(entries)
     if not_paths:
-        out.append("<h2>Rows that are not a deployment path on this machine</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in not_paths) + "</ul>")
+        out.append(
+            "<h2>Rows that are not a deployment path on this machine</h2><ul>"
+            + "".join(f"<li>{esc(n)}</li>" for n in not_paths)
+            + "</ul>"
+        )
     for c in charts:
         out.append(f"<h2>{esc(c.title)}</h2>")
         if c.png is not None:
@@ -203,10 +258,14 @@ def render_html(entries: Sequence[dict[str, Any]], runs: Sequence[dict[str, Any]
             out.append(f"<p class='note'>{esc(c.note)}</p>")
     notes = _notes(entries)
     if notes:
-        out.append("<h2>Rows that are not ok</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
+        out.append(
+            "<h2>Rows that are not ok</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>"
+        )
     out.append("<h2>Machine and runs</h2>")
     for run in runs:
-        out.append("<ul>" + "".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in _run_facts(run)) + "</ul>")
+        out.append(
+            "<ul>" + "".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in _run_facts(run)) + "</ul>"
+        )
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
@@ -226,7 +285,9 @@ def write_report(
     ``runs``: "latest" (default: the newest run of each results file) or "all". The recommendation
     answers ``recommend(max_drop=0.5, latency_budget_ms=None, memory_budget_mb=None)``. Returns the paths written."""
     entries, chosen = load_entries(results, runs=runs)
-    rec = recommend(entries, max_drop=max_drop, latency_budget_ms=latency_budget_ms, memory_budget_mb=memory_budget_mb)
+    rec = recommend(
+        entries, max_drop=max_drop, latency_budget_ms=latency_budget_ms, memory_budget_mb=memory_budget_mb
+    )
     out = Path(out_dir)
     charts = make_charts(entries, rec=rec)
     markdown = render_markdown(entries, chosen, charts, title=title, rec=rec) + "\n"
@@ -241,6 +302,8 @@ def write_report(
         (stage / "report.html").write_text(page, encoding="utf-8")
     for c in charts:
         if c.png is None and (out / f"{c.name}.png").is_file():
-            (out / f"{c.name}.png").unlink()  # an earlier report's chart must not sit beside a report that lacks it
+            (
+                out / f"{c.name}.png"
+            ).unlink()  # an earlier report's chart must not sit beside a report that lacks it
     written["markdown"], written["html"] = out / "REPORT.md", out / "report.html"
     return written

@@ -55,29 +55,68 @@ def _speedup(e: Entry, rec: Recommendation) -> str:
 
 
 COLUMNS: list[Column] = [
-    Column("deployment path", lambda e, r: _path(e), "what runs: runtime, precision and how the artifact was made", left=True),
+    Column(
+        "deployment path",
+        lambda e, r: _path(e),
+        "what runs: runtime, precision and how the artifact was made",
+        left=True,
+    ),
     Column("model", lambda e, r: e["model"], "the network", left=True, multi_model=True),
     Column("params (M)", lambda e, r: _f(e["params"], ".3f", 1e-6), "parameters, millions", multi_model=True),
-    Column("GFLOPs", lambda e, r: _f(e["gflops"], ".2f"), "multiply-adds x 2 per image at the benchmarked size", multi_model=True),
-    Column("mIoU (%)", lambda e, r: _f(e["miou"], ".2f", 100), "mean intersection-over-union on the validation frames listed under the machine"),
-    Column("Δ mIoU (points)", _delta, "mIoU minus the best FP32 row's, in percentage points (negative: accuracy lost)"),
-    Column("p50 (ms)", lambda e, r: _f(e["p50"], ".2f"), "median wall time of one inference call (batch as benchmarked, after warm-up)"),
+    Column(
+        "GFLOPs",
+        lambda e, r: _f(e["gflops"], ".2f"),
+        "multiply-adds x 2 per image at the benchmarked size",
+        multi_model=True,
+    ),
+    Column(
+        "mIoU (%)",
+        lambda e, r: _f(e["miou"], ".2f", 100),
+        "mean intersection-over-union on the validation frames listed under the machine",
+    ),
+    Column(
+        "Δ mIoU (points)",
+        _delta,
+        "mIoU minus the best FP32 row's, in percentage points (negative: accuracy lost)",
+    ),
+    Column(
+        "p50 (ms)",
+        lambda e, r: _f(e["p50"], ".2f"),
+        "median wall time of one inference call (batch as benchmarked, after warm-up)",
+    ),
     Column("p90 (ms)", lambda e, r: _f(e["p90"], ".2f"), "90th percentile of the same calls"),
     Column("speed-up", _speedup, "PyTorch eager FP32's p50 divided by this row's"),
-    Column("throughput (img/s)", lambda e, r: _throughput(e), "images per second at each benchmarked batch size (bN)"),
-    Column("memory loaded (MB)", lambda e, r: _f(e["rss_loaded_mb"], ".0f"),
-           "resident memory of the row's own process once the artifact is open (runtime library included)"),
-    Column("memory peak (MB)", lambda e, r: _f(e["rss_mb"], ".0f"),
-           "highest resident memory of the row's own process while it infers"),
-    Column("GPU peak (MB)", lambda e, r: _f(e["gpu_mb"], ".0f"),
-           "highest GPU memory of the row's process while it infers (torch's allocator peak, else NVML)", gpu=True),
+    Column(
+        "throughput (img/s)",
+        lambda e, r: _throughput(e),
+        "images per second at each benchmarked batch size (bN)",
+    ),
+    Column(
+        "memory loaded (MB)",
+        lambda e, r: _f(e["rss_loaded_mb"], ".0f"),
+        "resident memory of the row's own process once the artifact is open (runtime library included)",
+    ),
+    Column(
+        "memory peak (MB)",
+        lambda e, r: _f(e["rss_mb"], ".0f"),
+        "highest resident memory of the row's own process while it infers",
+    ),
+    Column(
+        "GPU peak (MB)",
+        lambda e, r: _f(e["gpu_mb"], ".0f"),
+        "highest GPU memory of the row's process while it infers (torch's allocator peak, else NVML)",
+        gpu=True,
+    ),
     Column("size (MB)", lambda e, r: _f(e["size_mb"], ".2f"), "the artifact on disk (an IR counts its .bin)"),
-    Column("x roofline", _roofline,
-           "p50 divided by the row's roofline time: the larger of its compute time (the model's operations at this "
-           "machine's measured matmul peak of the row's precision; INT8 rows: the int8 peak, others: float32) and "
-           "its memory time (the bytes its layers move at the row's precision over the measured STREAM bandwidth); "
-           "(compute) or (memory) says which is larger; 1.0x = at that bound. Rows measured before the memory "
-           "probe show no bound: compute only"),
+    Column(
+        "x roofline",
+        _roofline,
+        "p50 divided by the row's roofline time: the larger of its compute time (the model's operations at this "
+        "machine's measured matmul peak of the row's precision; INT8 rows: the int8 peak, others: float32) and "
+        "its memory time (the bytes its layers move at the row's precision over the measured STREAM bandwidth); "
+        "(compute) or (memory) says which is larger; 1.0x = at that bound. Rows measured before the memory "
+        "probe show no bound: compute only",
+    ),
     Column("row id", lambda e, r: e["id_label"], "the row's id in the results file", left=True),
     Column("state", lambda e, r: str(e["state"]), "ok, or why the row was skipped or failed", left=True),
 ]

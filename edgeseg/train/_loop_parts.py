@@ -20,7 +20,9 @@ from edgeseg.data.transforms import TrainTransform
 class AugmentedDataset(torch.utils.data.Dataset):
     """Applies the train transform with a generator seeded by (seed, epoch, index); caches decodes."""
 
-    def __init__(self, base, transform: TrainTransform, card: ModelCard, seed: int, *, cache: bool = True) -> None:
+    def __init__(
+        self, base, transform: TrainTransform, card: ModelCard, seed: int, *, cache: bool = True
+    ) -> None:
         self.base, self.transform, self.card, self.seed = base, transform, card, seed
         self.epoch = 0
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
@@ -67,4 +69,8 @@ class StopAtStepBoundary:
 
 
 def dist_info() -> tuple[int, int, int]:
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+    return (
+        int(os.environ.get("RANK", 0)),
+        int(os.environ.get("WORLD_SIZE", 1)),
+        int(os.environ.get("LOCAL_RANK", 0)),
+    )

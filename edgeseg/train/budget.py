@@ -40,7 +40,9 @@ def parse_duration(text: str, *, option: str = "--time") -> float:
     except ValueError:
         m = _DURATION.match(s)
         if not s or m is None or not any(m.groups()):
-            raise EdgesegError(f"{option}: expected a duration such as 2h30m, 90m, 45s or 1.5h, found {text!r}") from None
+            raise EdgesegError(
+                f"{option}: expected a duration such as 2h30m, 90m, 45s or 1.5h, found {text!r}"
+            ) from None
         seconds = sum(float(v) * u for v, u in zip(m.groups(), _UNITS.values()) if v)
     if not math.isfinite(seconds) or seconds <= 0:
         raise EdgesegError(f"{option}: expected a positive duration, found {text!r}")
@@ -55,7 +57,9 @@ def format_duration(seconds: float) -> str:
     return f"{h}h{m:02d}m{sec:02d}s" if h else (f"{m}m{sec:02d}s" if m else f"{sec}s")
 
 
-def lr_factor(progress: float, *, schedule: str = "poly", power: float = 0.9, step: int = 0, warmup: int = 0) -> float:
+def lr_factor(
+    progress: float, *, schedule: str = "poly", power: float = 0.9, step: int = 0, warmup: int = 0
+) -> float:
     """LR multiplier at ``progress``: the decay shape times a linear warm-up over the first
     ``warmup`` iterations (default none)."""
     if schedule not in SCHEDULES:
@@ -95,7 +99,9 @@ class TimeBudget:
         return min(max(s / self.window(), 0.0), 1.0)
 
 
-def parse_crop_schedule(text: str | None, *, option: str = "--progressive") -> tuple[tuple[int, int], float] | None:
+def parse_crop_schedule(
+    text: str | None, *, option: str = "--progressive"
+) -> tuple[tuple[int, int], float] | None:
     """``'256x256@0.7'`` (or ``'256@0.7'``) -> ((256, 256), 0.7): train on that crop until 70 % of
     the run, then on ``--crop``. None for None, '', 'none' or 'off'."""
     if not text or str(text).lower() in ("none", "off"):
@@ -107,7 +113,9 @@ def parse_crop_schedule(text: str | None, *, option: str = "--progressive") -> t
     except ValueError:
         parts, f = [], -1.0
     if not sep or len(parts) not in (1, 2) or not 0.0 < f < 1.0 or min(parts or [0]) < 32:
-        raise EdgesegError(f"{option}: expected CROP@FRACTION such as 256x256@0.7 (crop >= 32, 0 < fraction < 1), found {text!r}")
+        raise EdgesegError(
+            f"{option}: expected CROP@FRACTION such as 256x256@0.7 (crop >= 32, 0 < fraction < 1), found {text!r}"
+        )
     return ((parts[0], parts[-1]), f)
 
 
@@ -118,8 +126,12 @@ def machine_facts(device: str) -> dict[str, object]:
     import torch
 
     facts: dict[str, object] = {
-        "platform": platform.platform(), "machine": platform.machine(), "processor": _cpu_name(),
-        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
         "device": device,
     }
     if device.startswith("cuda") and torch.cuda.is_available():

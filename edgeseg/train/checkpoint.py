@@ -96,14 +96,18 @@ def load_checkpoint(
         raise CheckpointError(f"{p}: checkpoint has {card.num_classes} classes, expected {expect_classes}")
     model = build_model(card.arch, num_classes=card.num_classes, **card.arch_args)
     weights = payload["model"]
-    if payload.get("weights_dtype") == "float16":  # stored in half precision (save_half_checkpoint): compute in float32
+    if (
+        payload.get("weights_dtype") == "float16"
+    ):  # stored in half precision (save_half_checkpoint): compute in float32
         weights = {k: v.float() if v.dtype == torch.float16 else v for k, v in weights.items()}
     check_finite(weights, where=str(p))
     weights, _ = zero_subnormals(weights)
     try:
         model.load_state_dict(weights)
     except RuntimeError as e:
-        raise CheckpointError(f"{p}: weights do not fit a {card.arch!r} model: {_state_dict_mismatch(e)}") from e
+        raise CheckpointError(
+            f"{p}: weights do not fit a {card.arch!r} model: {_state_dict_mismatch(e)}"
+        ) from e
     model.eval()
     return model, card, payload
 
@@ -114,8 +118,10 @@ def check_finite(weights: dict[str, Any], *, where: str) -> None:
     for k, v in weights.items():
         if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all()):
             bad = int((~torch.isfinite(v)).sum())
-            raise CheckpointError(f"{where}: weight {k!r} holds {bad} NaN/infinite value(s) of {v.numel()}; "
-                                  "the checkpoint is corrupt or its training diverged")
+            raise CheckpointError(
+                f"{where}: weight {k!r} holds {bad} NaN/infinite value(s) of {v.numel()}; "
+                "the checkpoint is corrupt or its training diverged"
+            )
 
 
 def _state_dict_mismatch(e: RuntimeError) -> str:
@@ -152,7 +158,9 @@ def save_half_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> Path
     half = {k: v.half() if v.dtype == torch.float32 else v for k, v in weights.items()}
     bad = [k for k, v in half.items() if v.dtype == torch.float16 and not torch.isfinite(v).all()]
     if bad:
-        raise CheckpointError(f"{src}: weights overflow float16 in {bad[:3]}; keep this checkpoint in float32")
+        raise CheckpointError(
+            f"{src}: weights overflow float16 in {bad[:3]}; keep this checkpoint in float32"
+        )
     out = {k: v for k, v in payload.items() if k not in ("optimizer", "scheduler")}
     out["model"], out["weights_dtype"] = half, "float16"
     buf = io.BytesIO()

@@ -11,8 +11,15 @@ from edgeseg.segment import logits_to_labels
 from edgeseg.train.metrics import ConfusionMatrix
 
 
-def evaluate(runner, dataset, *, size: tuple[int, int] | None = None, max_frames: int | None = None,
-             progress: bool = True, desc: str = "eval") -> dict[str, Any]:
+def evaluate(
+    runner,
+    dataset,
+    *,
+    size: tuple[int, int] | None = None,
+    max_frames: int | None = None,
+    progress: bool = True,
+    desc: str = "eval",
+) -> dict[str, Any]:
     """Run ``runner`` over ``dataset`` (items: BGR image, label) and return metrics: the one evaluator
     ``edgeseg eval``, training's validation, quantization and the benchmark share.
 
@@ -45,8 +52,13 @@ def evaluate(runner, dataset, *, size: tuple[int, int] | None = None, max_frames
         nonfinite += int(not np.isfinite(logits).all())
         cm.update(logits_to_labels(logits, lab.shape[:2])[0], lab)
     out = cm.to_dict(card.class_names)
-    out.update(frames=n, ignore_index=ignore, nonfinite_frames=nonfinite, seconds=round(time.perf_counter() - t0, 2),
-               dataset=getattr(dataset, "description", "") or type(dataset).__name__)
+    out.update(
+        frames=n,
+        ignore_index=ignore,
+        nonfinite_frames=nonfinite,
+        seconds=round(time.perf_counter() - t0, 2),
+        dataset=getattr(dataset, "description", "") or type(dataset).__name__,
+    )
     return out
 
 

@@ -82,16 +82,21 @@ def check_batch_fits(frames: int, *, batch: int, world: int = 1) -> None:
     with ``drop_last`` such an epoch has no step and the run would never progress."""
     per = frames // max(1, world)
     if batch > per:
-        raise EdgesegError(f"--batch {batch} is larger than the training set ({frames} frames"
-                           + (f", {per} per process" if world > 1 else "") + f"): no full batch per epoch; "
-                           f"use --batch {max(1, per)} or fewer, or more data")
+        raise EdgesegError(
+            f"--batch {batch} is larger than the training set ({frames} frames"
+            + (f", {per} per process" if world > 1 else "")
+            + f"): no full batch per epoch; "
+            f"use --batch {max(1, per)} or fewer, or more data"
+        )
 
 
 class Trainer:
     """Train one model as configured. ``run(resume=...)`` returns the final summary dict.
     ``clock`` (default ``time.monotonic``) times the budget; tests inject a fake one."""
 
-    def __init__(self, cfg: TrainConfig, *, progress: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, cfg: TrainConfig, *, progress: bool = True, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         from edgeseg.data.datasets import open_dataset
         from edgeseg.models import build_model
 
@@ -99,8 +104,10 @@ class Trainer:
             raise EdgesegError("train: give --epochs, --time, or both")
         self._small_crop = parse_crop_schedule(cfg.progressive)
         if self._small_crop and any(s >= c for s, c in zip(self._small_crop[0], cfg.crop)):
-            raise EdgesegError(f"--progressive: the first crop must be smaller than --crop {cfg.crop[0]}x{cfg.crop[1]}, "
-                               f"found {cfg.progressive!r}")
+            raise EdgesegError(
+                f"--progressive: the first crop must be smaller than --crop {cfg.crop[0]}x{cfg.crop[1]}, "
+                f"found {cfg.progressive!r}"
+            )
         self.cfg, self.progress = cfg, progress
         self.rank, self.world, local = dist_info()
         if self.world > 1 and not torch.distributed.is_initialized():
@@ -113,14 +120,24 @@ class Trainer:
         self.cuda = self.device.type == "cuda"
         size = cfg.synthetic_size
         self.train_set = open_dataset(cfg.data, cfg.train_split, bad_labels=cfg.bad_labels, size=size)
-        self.val_set = open_dataset(cfg.data, cfg.val_split, bad_labels=cfg.bad_labels, size=size) if cfg.val_every else None
+        self.val_set = (
+            open_dataset(cfg.data, cfg.val_split, bad_labels=cfg.bad_labels, size=size)
+            if cfg.val_every
+            else None
+        )
         check_batch_fits(len(self.train_set), batch=cfg.batch, world=self.world)
-        self.out = ensure_writable_dir(cfg.out, create=True)  # after the data opened: a bad --data leaves no folder
+        self.out = ensure_writable_dir(
+            cfg.out, create=True
+        )  # after the data opened: a bad --data leaves no folder
         info = self.train_set.info
         eval_hw = tuple((self.val_set or self.train_set)[0][0].shape[:2])
         self.card = ModelCard(
-            arch=cfg.model, arch_args=dict(cfg.arch_args), num_classes=info.num_classes,
-            class_names=info.class_names, palette=info.palette, ignore_index=info.ignore_index,
+            arch=cfg.model,
+            arch_args=dict(cfg.arch_args),
+            num_classes=info.num_classes,
+            class_names=info.class_names,
+            palette=info.palette,
+            ignore_index=info.ignore_index,
             input_size=eval_hw,
         )
         torch.manual_seed(cfg.seed)
@@ -129,9 +146,13 @@ class Trainer:
         self.model = self.model.to(memory_format=torch.channels_last)
         params = self.model.parameters()
         if cfg.optimizer == "adam":
-            self.opt = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg.weight_decay)
+            self.opt = torch.optim.Adam(
+                params, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg.weight_decay
+            )
         elif cfg.optimizer == "sgd":
-            self.opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+            self.opt = torch.optim.SGD(
+                params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+            )
         else:
             raise EdgesegError(f"unknown optimizer {cfg.optimizer!r}; expected adam or sgd")
         n = len(self.train_set)
@@ -143,12 +164,18 @@ class Trainer:
         self._time_frac, self._budget_done, self._spent = 0.0, False, 0.0
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda it: self._lr_factor(it))
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.cuda and cfg.amp)
-        weights = cached_class_weights(self.train_set, cache=self.out / "class_weights.json", progress=progress) if cfg.class_weights else None
+        weights = (
+            cached_class_weights(self.train_set, cache=self.out / "class_weights.json", progress=progress)
+            if cfg.class_weights
+            else None
+        )
         self.weight = torch.from_numpy(weights).to(self.device) if weights is not None else None
         self.aug = AugmentedDataset(self.train_set, self._transform(cfg.crop), self.card, cfg.seed)
         self.net = self.model
         if self.world > 1:
-            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[local] if self.cuda else None)
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[local] if self.cuda else None
+            )
         self.epoch, self.step, self.best, self.history = 0, 0, -1.0, []
         self._stop = StopAtStepBoundary()
 
@@ -163,8 +190,13 @@ class Trainer:
         return min(1.0, max(f, self._time_frac))
 
     def _lr_factor(self, it: int) -> float:
-        return lr_factor(self.progress_fraction(it), schedule=self.cfg.schedule, power=self.cfg.poly_power,
-                         step=it, warmup=self.cfg.warmup)
+        return lr_factor(
+            self.progress_fraction(it),
+            schedule=self.cfg.schedule,
+            power=self.cfg.poly_power,
+            step=it,
+            warmup=self.cfg.warmup,
+        )
 
     @property
     def iterations(self) -> int:
@@ -193,12 +225,18 @@ class Trainer:
         from edgeseg.segment import segment
         from edgeseg.module_runner import ModuleRunner
 
-        runner = ModuleRunner.from_model(self.model, self.card, device=str(self.device), channels_last=self.channels_last)
+        runner = ModuleRunner.from_model(
+            self.model, self.card, device=str(self.device), channels_last=self.channels_last
+        )
         img = self.val_set[0][0]
         t = self.budget.clock()
         segment(runner, [img])
         per = self.budget.clock() - t
-        n = len(self.val_set) if self.cfg.val_max_frames is None else min(len(self.val_set), self.cfg.val_max_frames)
+        n = (
+            len(self.val_set)
+            if self.cfg.val_max_frames is None
+            else min(len(self.val_set), self.cfg.val_max_frames)
+        )
         self._val_frame = (per, n, img.shape[0] * img.shape[1])
         return 1.25 * per * n
 
@@ -225,7 +263,12 @@ class Trainer:
 
     # -- state --------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
-        st = {"step": self.step, "best_miou": self.best, "history": self.history, "config": self.cfg.to_dict()}
+        st = {
+            "step": self.step,
+            "best_miou": self.best,
+            "history": self.history,
+            "config": self.cfg.to_dict(),
+        }
         if self.budget is not None:
             st["budget_spent_s"] = round(self._spent, 3)
         return st
@@ -236,8 +279,14 @@ class Trainer:
         if self.rank != 0:
             return None
         extra = {"optimizer": self.opt, "scheduler": self.sched} if resumable else {}
-        return save_checkpoint(self.out / name, model=self.model, card=card or self.card, epoch=self.epoch,
-                               state=self._state(), **extra)
+        return save_checkpoint(
+            self.out / name,
+            model=self.model,
+            card=card or self.card,
+            epoch=self.epoch,
+            state=self._state(),
+            **extra,
+        )
 
     def resume(self, path: str | os.PathLike) -> None:
         payload = read_checkpoint(path)
@@ -247,7 +296,12 @@ class Trainer:
         self.opt.load_state_dict(payload["optimizer"])
         self.sched.load_state_dict(payload["scheduler"])
         st = payload["state"]
-        self.epoch, self.step, self.best, self.history = payload["epoch"], st["step"], st["best_miou"], st["history"]
+        self.epoch, self.step, self.best, self.history = (
+            payload["epoch"],
+            st["step"],
+            st["best_miou"],
+            st["history"],
+        )
         if self.budget is not None:  # the budget continues where the resumed run left it
             self.budget.spent_before_s = float(st.get("budget_spent_s", 0.0))
 
@@ -269,8 +323,13 @@ class Trainer:
         self.aug.transform = self._transform(self._crop_now())
         order = self._order(self.epoch)[self.step * cfg.batch :]
         loader = torch.utils.data.DataLoader(
-            self.aug, batch_size=cfg.batch, sampler=order, num_workers=cfg.workers, drop_last=True,
-            pin_memory=self.cuda, persistent_workers=False,
+            self.aug,
+            batch_size=cfg.batch,
+            sampler=order,
+            num_workers=cfg.workers,
+            drop_last=True,
+            pin_memory=self.cuda,
+            persistent_workers=False,
         )
         self.net.train()
         losses = []
@@ -314,8 +373,12 @@ class Trainer:
 
         from edgeseg.module_runner import ModuleRunner
 
-        runner = ModuleRunner.from_model(self.model, self.card, device=str(self.device), channels_last=self.channels_last)
-        return evaluate(runner, self.val_set, max_frames=self.cfg.val_max_frames, progress=self.progress, desc="val")
+        runner = ModuleRunner.from_model(
+            self.model, self.card, device=str(self.device), channels_last=self.channels_last
+        )
+        return evaluate(
+            runner, self.val_set, max_frames=self.cfg.val_max_frames, progress=self.progress, desc="val"
+        )
 
     def run(self, *, resume: str | os.PathLike | None = None) -> dict[str, Any]:
         from edgeseg._progress import progress_bar
@@ -328,11 +391,23 @@ class Trainer:
             self.budget.reserve_s = self._estimate_val_s() + 1.0
             self._tick()
             self._check_budget_fits()
-            bar = progress_bar(total=int(self.budget.window()), initial=int(self._spent), desc="train", unit="s",
-                               disable=not self.progress or self.rank != 0, file=sys.stderr)
+            bar = progress_bar(
+                total=int(self.budget.window()),
+                initial=int(self._spent),
+                desc="train",
+                unit="s",
+                disable=not self.progress or self.rank != 0,
+                file=sys.stderr,
+            )
         else:
-            bar = progress_bar(total=self.total_steps, initial=self.iterations, desc="train", unit="step",
-                               disable=not self.progress or self.rank != 0, file=sys.stderr)
+            bar = progress_bar(
+                total=self.total_steps,
+                initial=self.iterations,
+                desc="train",
+                unit="step",
+                disable=not self.progress or self.rank != 0,
+                file=sys.stderr,
+            )
         try:
             with self._stop:
                 final = self._epochs(bar, t0)
@@ -340,17 +415,30 @@ class Trainer:
             bar.close()
             if self.rank == 0:
                 self._save("last.pt")
-                print(f"interrupted at epoch {self.epoch + 1} step {self.step}; saved {self.out / 'last.pt'} "
-                      f"(resume with --resume {self.out / 'last.pt'})", file=sys.stderr)
+                print(
+                    f"interrupted at epoch {self.epoch + 1} step {self.step}; saved {self.out / 'last.pt'} "
+                    f"(resume with --resume {self.out / 'last.pt'})",
+                    file=sys.stderr,
+                )
             raise
         bar.close()
-        return {"epochs": self.epoch, "iterations": self.iterations, "best_miou": self.best,
-                "final_miou": final.get("miou") if final else None, "out": str(self.out),
-                "seconds": round(time.time() - t0, 1), "stopped_by": self._stopped_by(),
-                "budget_spent_s": round(self._spent, 1) if self.budget is not None else None}
+        return {
+            "epochs": self.epoch,
+            "iterations": self.iterations,
+            "best_miou": self.best,
+            "final_miou": final.get("miou") if final else None,
+            "out": str(self.out),
+            "seconds": round(time.time() - t0, 1),
+            "stopped_by": self._stopped_by(),
+            "budget_spent_s": round(self._spent, 1) if self.budget is not None else None,
+        }
 
     def _stopped_by(self) -> str:
-        return "time budget" if self._budget_done and not (self.cfg.epochs and self.epoch >= self.cfg.epochs) else "epochs"
+        return (
+            "time budget"
+            if self._budget_done and not (self.cfg.epochs and self.epoch >= self.cfg.epochs)
+            else "epochs"
+        )
 
     def _epochs(self, bar, t0: float) -> dict[str, Any] | None:
         """Train until the epochs or the budget run out; the last pass validates and writes final.pt."""
@@ -360,8 +448,12 @@ class Trainer:
             if self.step >= self.steps_per_epoch:
                 self.epoch, self.step = self.epoch + 1, 0
             last = self._finished()
-            rec: dict[str, Any] = {"epoch": self.epochs_done(), "loss": loss,
-                                   "lr": self.sched.get_last_lr()[0], "time": round(time.time() - t0, 1)}
+            rec: dict[str, Any] = {
+                "epoch": self.epochs_done(),
+                "loss": loss,
+                "lr": self.sched.get_last_lr()[0],
+                "time": round(time.time() - t0, 1),
+            }
             if self.val_set is not None and self.rank == 0 and (last or self._val_due()):
                 tv = self.budget.clock() if self.budget is not None else 0.0
                 res = self.validate()
@@ -373,7 +465,9 @@ class Trainer:
                     self.history.append(rec)
                     self._save("best.pt", card=self._final_card(res, t0), resumable=False)
                     self.history.pop()
-                bar.write(f"epoch {rec['epoch']:g}: loss {loss:.4f}  val mIoU {100 * res['miou']:.2f}%  (best {100 * self.best:.2f}%)")
+                bar.write(
+                    f"epoch {rec['epoch']:g}: loss {loss:.4f}  val mIoU {100 * res['miou']:.2f}%  (best {100 * self.best:.2f}%)"
+                )
                 final = res if last else None
             self.history.append(rec)
             if last:
@@ -398,17 +492,40 @@ class Trainer:
 
     def _final_card(self, res: dict[str, Any] | None, t0: float) -> ModelCard:
         cfg = self.cfg
-        training = {"command": cfg.command, "epochs_done": self.epochs_done(),
-                    "epochs_planned": cfg.epochs, "iterations": self.iterations, "seed": cfg.seed, "batch": cfg.batch,
-                    "crop": list(cfg.crop), "lr": cfg.lr, "recipe": cfg.recipe, "schedule": cfg.schedule, "warmup": cfg.warmup,
-                    "progressive": cfg.progressive, "device": str(self.device),
-                    "seconds_this_run": round(time.time() - t0, 1), "machine": machine_facts(str(self.device))}
+        training = {
+            "command": cfg.command,
+            "epochs_done": self.epochs_done(),
+            "epochs_planned": cfg.epochs,
+            "iterations": self.iterations,
+            "seed": cfg.seed,
+            "batch": cfg.batch,
+            "crop": list(cfg.crop),
+            "lr": cfg.lr,
+            "recipe": cfg.recipe,
+            "schedule": cfg.schedule,
+            "warmup": cfg.warmup,
+            "progressive": cfg.progressive,
+            "device": str(self.device),
+            "seconds_this_run": round(time.time() - t0, 1),
+            "machine": machine_facts(str(self.device)),
+        }
         if self.budget is not None:
-            training.update(budget_s=self.budget.total_s, budget_spent_s=round(self._spent, 1),
-                            stopped_by=self._stopped_by() if self._finished() else None)
+            training.update(
+                budget_s=self.budget.total_s,
+                budget_spent_s=round(self._spent, 1),
+                stopped_by=self._stopped_by() if self._finished() else None,
+            )
         metrics = None
         if res is not None:
-            metrics = {"val_miou": res["miou"], "val_pixel_accuracy": res["pixel_accuracy"],
-                       "val_per_class_iou": res["per_class_iou"], "dataset": res.get("dataset", ""),
-                       "epoch": training["epochs_done"]}
-        return self.card.replace(metrics=metrics, training=training) if metrics else self.card.replace(training=training)
+            metrics = {
+                "val_miou": res["miou"],
+                "val_pixel_accuracy": res["pixel_accuracy"],
+                "val_per_class_iou": res["per_class_iou"],
+                "dataset": res.get("dataset", ""),
+                "epoch": training["epochs_done"],
+            }
+        return (
+            self.card.replace(metrics=metrics, training=training)
+            if metrics
+            else self.card.replace(training=training)
+        )

@@ -30,7 +30,11 @@ def cgnet_class_weights(hist: np.ndarray, *, c: float = 1.10) -> np.ndarray:
 def cached_class_weights(dataset, *, cache: Path | None, progress: bool = True) -> np.ndarray:
     """Class weights of a dataset's labels, cached as JSON keyed by the dataset's identity."""
     key = hashlib.sha256(
-        (getattr(dataset, "description", "") + "|" + "|".join(str(p) for p in getattr(dataset, "pairs", []))).encode()
+        (
+            getattr(dataset, "description", "")
+            + "|"
+            + "|".join(str(p) for p in getattr(dataset, "pairs", []))
+        ).encode()
     ).hexdigest()[:16]
     if cache is not None and cache.is_file():
         try:
@@ -51,7 +55,9 @@ def cached_class_weights(dataset, *, cache: Path | None, progress: bool = True) 
     return w
 
 
-def weighted_ce(logits: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None, ignore_index: int) -> torch.Tensor:
+def weighted_ce(
+    logits: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None, ignore_index: int
+) -> torch.Tensor:
     """Cross-entropy with class weights and the ignore id (mean over labelled pixels, weighted).
 
     A batch without one labelled pixel (all ``ignore_index``: an unlabelled frame, a crop of a void

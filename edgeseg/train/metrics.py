@@ -30,7 +30,9 @@ class ConfusionMatrix:
             raise ValueError(f"prediction has {pred.size} pixels, label has {target.size}")
         keep = (target != self.ignore_index) & (target >= 0) & (target < self.num_classes)
         idx = target[keep] * self.num_classes + np.clip(pred[keep], 0, self.num_classes - 1)
-        self.mat += np.bincount(idx, minlength=self.num_classes**2).reshape(self.num_classes, self.num_classes)
+        self.mat += np.bincount(idx, minlength=self.num_classes**2).reshape(
+            self.num_classes, self.num_classes
+        )
 
     def merge(self, other: "ConfusionMatrix") -> None:
         self.mat += other.mat

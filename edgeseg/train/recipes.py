@@ -26,10 +26,20 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {
-    "paper": Recipe(lr=1e-3, schedule="poly", warmup=0, progressive=None,
-                    note="CGNet paper: Adam 1e-3, poly 0.9, full-size crops"),
-    "cpu": Recipe(lr=2e-3, schedule="poly", warmup=90, progressive=(0.711, 0.8),
-                  note="most val mIoU per CPU-hour in the proxy comparison (docs/training.md)"),
+    "paper": Recipe(
+        lr=1e-3,
+        schedule="poly",
+        warmup=0,
+        progressive=None,
+        note="CGNet paper: Adam 1e-3, poly 0.9, full-size crops",
+    ),
+    "cpu": Recipe(
+        lr=2e-3,
+        schedule="poly",
+        warmup=90,
+        progressive=(0.711, 0.8),
+        note="most val mIoU per CPU-hour in the proxy comparison (docs/training.md)",
+    ),
 }
 
 

@@ -15,10 +15,19 @@ from edgeseg.errors import CheckpointError
 #: TrainConfig field -> the option that sets it. All of them shape the model or which samples
 #: (seed, batch, crop, scale) the saved step counter points at.
 RESUME_KEYS = {
-    "model": "--model", "arch_args": "--arch-arg", "data": "--data", "train_split": "--train-split",
-    "val_split": "val split", "synthetic_size": "--synthetic-size", "bad_labels": "--bad-labels",
-    "crop": "--crop", "scale": "--scale", "batch": "--batch", "seed": "--seed",
-    "max_steps_per_epoch": "--max-steps", "progressive": "--progressive",
+    "model": "--model",
+    "arch_args": "--arch-arg",
+    "data": "--data",
+    "train_split": "--train-split",
+    "val_split": "val split",
+    "synthetic_size": "--synthetic-size",
+    "bad_labels": "--bad-labels",
+    "crop": "--crop",
+    "scale": "--scale",
+    "batch": "--batch",
+    "seed": "--seed",
+    "max_steps_per_epoch": "--max-steps",
+    "progressive": "--progressive",
 }
 
 
@@ -71,7 +80,9 @@ def check_resume(path: str | os.PathLike, payload: dict[str, Any], wanted: dict[
             )
     card = payload.get("card") or {}
     if card.get("arch") not in (None, wanted.get("model")):
-        raise CheckpointError(f"{p}: checkpoint is a {card['arch']!r} model, expected {wanted.get('model')!r}")
+        raise CheckpointError(
+            f"{p}: checkpoint is a {card['arch']!r} model, expected {wanted.get('model')!r}"
+        )
     if "arch_args" in card and card["arch_args"] != wanted.get("arch_args"):
         raise CheckpointError(
             f"{p}: was trained with {card.get('arch')} arguments {card['arch_args']}, this run asks for "

@@ -16,7 +16,10 @@ def test_no_tensorrt_no_backend_names_the_available_ones(tiny_models, capsys, mo
     err = capsys.readouterr().err
     ov = ", openvino" if importlib.util.find_spec("openvino") else ""
     et = ", executorch" if importlib.util.find_spec("executorch") else ""
-    assert "TensorRT is not installed here" in err and f"available backends: onnxruntime{ov}, coreml{et} (pass" in err
+    assert (
+        "TensorRT is not installed here" in err
+        and f"available backends: onnxruntime{ov}, coreml{et} (pass" in err
+    )
 
 
 def test_explicit_tensorrt_without_it_says_how_to_install(tiny_models, capsys, monkeypatch):
@@ -35,13 +38,18 @@ def test_tensorrt_is_the_default_when_it_imports(fake_trt, tmp_path, tiny_models
     assert lines[-1].startswith("built tensorrt fp16 (TensorRT 10.3: FP16 via builder flag) in ")
     from edgeseg.backends._build import human_size
 
-    assert f": {out} ({human_size(out.stat().st_size)}); vs source on 2 synthetic scenes: max|diff|=" in lines[-1]
+    assert (
+        f": {out} ({human_size(out.stat().st_size)}); vs source on 2 synthetic scenes: max|diff|="
+        in lines[-1]
+    )
     assert lines[-1].endswith(" (reported, not enforced)")  # the FAKE engine computes no CGNet
 
 
 def test_tensorrt_11_refuses_fp32_int8(fake_trt, tmp_path, tiny_models, capsys):
     fake_trt.install("11.0.0.1")
-    rc = main(["build", str(tiny_models.onnx), "--int8", "--calib", str(tmp_path), "-o", str(tmp_path / "m.engine")])
+    rc = main(
+        ["build", str(tiny_models.onnx), "--int8", "--calib", str(tmp_path), "-o", str(tmp_path / "m.engine")]
+    )
     assert rc == 2
     assert "edgeseg quantize --method ptq" in capsys.readouterr().err
     assert not (tmp_path / "m.engine").exists()
@@ -49,13 +57,19 @@ def test_tensorrt_11_refuses_fp32_int8(fake_trt, tmp_path, tiny_models, capsys):
 
 def test_gpu_fallback_needs_dla(fake_trt, tmp_path, tiny_models, capsys):
     fake_trt.install("10.3.0.26")
-    assert main(["build", str(tiny_models.onnx), "--fp16", "--gpu-fallback", "-o", str(tmp_path / "m.engine")]) == 2
+    assert (
+        main(["build", str(tiny_models.onnx), "--fp16", "--gpu-fallback", "-o", str(tmp_path / "m.engine")])
+        == 2
+    )
     assert "--gpu-fallback only applies with --dla-core" in capsys.readouterr().err
 
 
 def test_onnxruntime_prints_one_success_line(tmp_path, tiny_models, capsys):
     out = tmp_path / "m.ort.onnx"
-    assert main(["build", str(tiny_models.onnx), "--backend", "onnxruntime", "--threads", "1", "-o", str(out)]) == 0
+    assert (
+        main(["build", str(tiny_models.onnx), "--backend", "onnxruntime", "--threads", "1", "-o", str(out)])
+        == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines == [lines[-1]] and lines[0].startswith("built onnxruntime fp32 (ONNX Runtime ")
     assert str(out) in lines[0] and out.is_file()
@@ -69,8 +83,15 @@ def test_coreml_arguments_reach_the_builder(tmp_path, tiny_models, capsys, monke
 
     def fake_build(model, **kw):
         seen.update(kw, model=model)
-        return BuildResult(backend="coreml", path=tmp_path / "x.mlpackage", precision="fp16", path_name="p",
-                           seconds=1.0, size_bytes=2048, card=tiny_models.card)
+        return BuildResult(
+            backend="coreml",
+            path=tmp_path / "x.mlpackage",
+            precision="fp16",
+            path_name="p",
+            seconds=1.0,
+            size_bytes=2048,
+            card=tiny_models.card,
+        )
 
     monkeypatch.setattr(coreml_mod, "build_coreml", fake_build)
     assert main(["build", str(tiny_models.pt), "--backend", "coreml", "--int8", "--min-target", "iOS17"]) == 0
@@ -83,7 +104,9 @@ def test_missing_model_file(tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args,msg", [(["--dla-core", "-1"], "expected a number >= 0"), (["--threads", "0"], ">= 1")])
+@pytest.mark.parametrize(
+    "args,msg", [(["--dla-core", "-1"], "expected a number >= 0"), (["--threads", "0"], ">= 1")]
+)
 def test_argument_validation(tiny_models, capsys, args, msg):
     with pytest.raises(SystemExit):
         main(["build", str(tiny_models.onnx), *args])
@@ -98,7 +121,10 @@ def test_available_backends(fake_trt, monkeypatch):
     et = ["executorch"] if importlib.util.find_spec("executorch") else []
     assert available_backends() == ["onnxruntime", *ov, "coreml", *et]
     fake_trt.install("10.3.0.26")
-    assert available_backends() == ["onnxruntime", *ov, "tensorrt", "coreml", *et] and default_backend() == "tensorrt"
+    assert (
+        available_backends() == ["onnxruntime", *ov, "tensorrt", "coreml", *et]
+        and default_backend() == "tensorrt"
+    )
     stub = type(sys)("tensorrt")  # what the PyPI download stub leaves behind: a module without the API
     monkeypatch.setitem(sys.modules, "tensorrt", stub)
     assert "tensorrt" not in available_backends()

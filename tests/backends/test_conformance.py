@@ -56,7 +56,9 @@ def test_runner_protocol_and_card(artifact):
         assert r.backend == spec_for(artifact).name
         assert r.card == spec_for(artifact).read_card(artifact)  # the spec reads the card without running
         assert r.precision in PRECISIONS
-        assert r.input_size is None or (len(r.input_size) == 2 and all(isinstance(v, int) for v in r.input_size))
+        assert r.input_size is None or (
+            len(r.input_size) == 2 and all(isinstance(v, int) for v in r.input_size)
+        )
 
 
 def test_infer_shape_dtype_finite_and_agrees_with_torch(artifact, reference):
@@ -72,7 +74,9 @@ def test_infer_shape_dtype_finite_and_agrees_with_torch(artifact, reference):
     atol, rtol, agree_min = TOLERANCES[precision]
     if atol is not None:
         worst = float(np.max(np.abs(out - ref) - rtol * np.abs(ref)))
-        assert worst <= atol, f"{artifact.suffix}: |out - torch| exceeds atol {atol} + rtol {rtol} x |torch| by {worst - atol:.2e}"
+        assert worst <= atol, (
+            f"{artifact.suffix}: |out - torch| exceeds atol {atol} + rtol {rtol} x |torch| by {worst - atol:.2e}"
+        )
     agree = float((out.argmax(1) == ref.argmax(1)).mean())
     assert agree >= agree_min, f"{artifact.suffix}: argmax agreement {agree:.4f} < {agree_min}"
 
@@ -103,7 +107,9 @@ def test_open_runner_names_the_options_a_runner_takes(tmp_path):
 
     eng = tmp_path / "m.engine"
     eng.write_bytes(b"x")
-    with _pytest.raises(UnsupportedOptionError, match=r"TensorRTRunner does not take threads; it takes device"):
+    with _pytest.raises(
+        UnsupportedOptionError, match=r"TensorRTRunner does not take threads; it takes device"
+    ):
         open_runner(eng, threads=2)
 
 
@@ -124,8 +130,13 @@ class _TwoFrames(BaseRunner):
     def __init__(self):
         from edgeseg.card import ModelCard
 
-        self.card = ModelCard(arch="cgnet", num_classes=2, class_names=("a", "b"), palette=((0, 0, 0), (1, 1, 1)),
-                              input_size=(4, 4))
+        self.card = ModelCard(
+            arch="cgnet",
+            num_classes=2,
+            class_names=("a", "b"),
+            palette=((0, 0, 0), (1, 1, 1)),
+            input_size=(4, 4),
+        )
         self.precision, self.options, self.calls = "fp32", {}, []
         self._limits(size=(4, 4), batch=(2, 2))
 

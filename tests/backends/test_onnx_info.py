@@ -31,7 +31,12 @@ def test_unreadable_onnx(tmp_path):
 
 
 def test_parse_shapes():
-    assert parse_shapes("1x3x360x480/1x3x360x480/4x3x360x480") == (None, (1, 3, 360, 480), (1, 3, 360, 480), (4, 3, 360, 480))
+    assert parse_shapes("1x3x360x480/1x3x360x480/4x3x360x480") == (
+        None,
+        (1, 3, 360, 480),
+        (1, 3, 360, 480),
+        (4, 3, 360, 480),
+    )
     assert parse_shapes("input:1x3x8x8/2x3x8x8/4x3x8x8")[0] == "input"
     for bad in ("1x3x8x8", "1x3x8x8/2x3x8x8", "1x3xAx8/1x3x8x8/1x3x8x8", "0x3x8x8/1x3x8x8/1x3x8x8"):
         with pytest.raises(BuildError, match="--shapes"):
@@ -77,21 +82,29 @@ def test_fp16_conversion_keeps_io_float32_sensitive_ops_fp32_and_the_card(tiny_m
 
     src = onnx.load(str(tiny_models.onnx))
     fp16 = convert_onnx_fp16(src)
-    assert [v.type.tensor_type.elem_type for v in list(fp16.graph.input) + list(fp16.graph.output)] == [TensorProto.FLOAT] * 2
+    assert [v.type.tensor_type.elem_type for v in list(fp16.graph.input) + list(fp16.graph.output)] == [
+        TensorProto.FLOAT
+    ] * 2
     assert card_from_onnx(fp16) == card_from_onnx(src)
     conv_w = {n.input[1] for n in fp16.graph.node if n.op_type == "Conv"}
     inits = {i.name: i.data_type for i in fp16.graph.initializer}
     assert conv_w and all(inits[w] == TensorProto.FLOAT16 for w in conv_w if w in inits)
     # Ops kept in FP32 see float32 data: infer types and check their first input.
     typed = onnx.shape_inference.infer_shapes(fp16)
-    types = {v.name: v.type.tensor_type.elem_type for v in list(typed.graph.value_info) + list(typed.graph.input)}
+    types = {
+        v.name: v.type.tensor_type.elem_type for v in list(typed.graph.value_info) + list(typed.graph.input)
+    }
     kept = [n for n in typed.graph.node if n.op_type in FP32_OPS]
     assert {n.op_type for n in kept} >= {"Resize", "ReduceMean"}
     assert all(types[n.input[0]] == TensorProto.FLOAT for n in kept)
     # Numerically close to FP32 (Polygraphy's FP16 examples use 1e-3; logits of this untrained net are small).
     x = np.random.default_rng(0).normal(size=(1, 3, 64, 96)).astype(np.float32)
-    ref = ort.InferenceSession(src.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
-    got = ort.InferenceSession(fp16.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    ref = ort.InferenceSession(src.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"input": x}
+    )[0]
+    got = ort.InferenceSession(fp16.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"input": x}
+    )[0]
     assert got.dtype == np.float32
     scale = float(np.abs(ref).max())
     assert np.abs(got - ref).max() <= 1e-2 * scale + 1e-5

@@ -47,12 +47,25 @@ EXPECTED = {
 
 #: A command-line value for each option (flags without a value take none).
 CLI_ARGS = {
-    "fp16": ["--fp16"], "int8": ["--int8"], "calib": ["--calib", "calib/list.txt"], "calib_num": ["--calib-num", "8"],
-    "calib_cache": ["--calib-cache", "calib/x.cache"], "calib_algo": ["--calib-method", "minmax"],
-    "recalibrate": ["--recalibrate"], "workspace": ["--workspace", "512"], "timing_cache": ["--timing-cache", "t.cache"],
-    "dla_core": ["--dla-core", "0"], "gpu_fallback": ["--gpu-fallback"], "shapes": ["--shapes", "1x3x8x8/1x3x8x8/2x3x8x8"],
-    "device": ["--device", "0"], "tf32": ["--tf32"], "threads": ["--threads", "2"], "opt_level": ["--opt-level", "basic"],
-    "per_channel": ["--per-tensor"], "rewrite": ["--no-rewrite"], "min_target": ["--min-target", "iOS17"],
+    "fp16": ["--fp16"],
+    "int8": ["--int8"],
+    "calib": ["--calib", "calib/list.txt"],
+    "calib_num": ["--calib-num", "8"],
+    "calib_cache": ["--calib-cache", "calib/x.cache"],
+    "calib_algo": ["--calib-method", "minmax"],
+    "recalibrate": ["--recalibrate"],
+    "workspace": ["--workspace", "512"],
+    "timing_cache": ["--timing-cache", "t.cache"],
+    "dla_core": ["--dla-core", "0"],
+    "gpu_fallback": ["--gpu-fallback"],
+    "shapes": ["--shapes", "1x3x8x8/1x3x8x8/2x3x8x8"],
+    "device": ["--device", "0"],
+    "tf32": ["--tf32"],
+    "threads": ["--threads", "2"],
+    "opt_level": ["--opt-level", "basic"],
+    "per_channel": ["--per-tensor"],
+    "rewrite": ["--no-rewrite"],
+    "min_target": ["--min-target", "iOS17"],
 }
 
 ROWS = [(dest, backend) for dest in OPTIONS for backend in BACKEND_NAMES]
@@ -112,7 +125,10 @@ def test_several_bad_options_are_all_named():
 
 
 def test_zero_and_false_are_given_values_none_is_not():
-    assert given_options({"dla_core": 0, "rewrite": False, "threads": None}) == {"dla_core": 0, "rewrite": False}
+    assert given_options({"dla_core": 0, "rewrite": False, "threads": None}) == {
+        "dla_core": 0,
+        "rewrite": False,
+    }
 
 
 def test_unknown_backend():

@@ -18,7 +18,9 @@ from edgeseg.errors import BuildError  # noqa: E402
 
 def _model(nodes, inits, *, cin=3, h=8, w=10):
     g = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, cin, h, w])],
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, cin, h, w])],
         [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["n", "c", "h", "w"])],
         [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in inits.items()],
     )
@@ -28,38 +30,56 @@ def _model(nodes, inits, *, cin=3, h=8, w=10):
 def _run(m, x):
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    return ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"]).run(
+        None, {"input": x}
+    )[0]
 
 
 def _cat_bn_prelu(rng, slope, *, ca=4, cb=3):
     """Conv(ca) and Conv(cb) concatenated, then BN and PRelu over the concat: CGNet's block ending."""
     c = ca + cb
-    inits = {"wa": rng.normal(size=(ca, 3, 3, 3)), "wb": rng.normal(size=(cb, 3, 1, 1)), "s": rng.uniform(0.5, 2, c),
-             "b": rng.normal(size=c), "m": rng.normal(size=c), "v": rng.uniform(0.5, 2, c), "slope": slope}
-    nodes = [helper.make_node("Conv", ["input", "wa"], ["a"], pads=[1, 1, 1, 1]),
-             helper.make_node("Conv", ["input", "wb"], ["b_"]),
-             helper.make_node("Concat", ["a", "b_"], ["cat"], axis=1),
-             helper.make_node("BatchNormalization", ["cat", "s", "b", "m", "v"], ["bn"]),
-             helper.make_node("PRelu", ["bn", "slope"], ["out"])]
+    inits = {
+        "wa": rng.normal(size=(ca, 3, 3, 3)),
+        "wb": rng.normal(size=(cb, 3, 1, 1)),
+        "s": rng.uniform(0.5, 2, c),
+        "b": rng.normal(size=c),
+        "m": rng.normal(size=c),
+        "v": rng.uniform(0.5, 2, c),
+        "slope": slope,
+    }
+    nodes = [
+        helper.make_node("Conv", ["input", "wa"], ["a"], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["input", "wb"], ["b_"]),
+        helper.make_node("Concat", ["a", "b_"], ["cat"], axis=1),
+        helper.make_node("BatchNormalization", ["cat", "s", "b", "m", "v"], ["bn"]),
+        helper.make_node("PRelu", ["bn", "slope"], ["out"]),
+    ]
     return _model(nodes, inits)
 
 
 @pytest.mark.parametrize("slope_kind", ["per_channel", "above_one", "scalar"])
 def test_rewrites_keep_the_function(slope_kind):
     rng = np.random.default_rng(0)
-    slope = {"per_channel": rng.uniform(0, 1, (7, 1, 1)), "above_one": np.array([0.1, 1.5, 0.2, 0.3, 0.4, 0.5, 0.6]).reshape(7, 1, 1),
-             "scalar": np.array([0.2])}[slope_kind]
+    slope = {
+        "per_channel": rng.uniform(0, 1, (7, 1, 1)),
+        "above_one": np.array([0.1, 1.5, 0.2, 0.3, 0.4, 0.5, 0.6]).reshape(7, 1, 1),
+        "scalar": np.array([0.2]),
+    }[slope_kind]
     m = _cat_bn_prelu(rng, slope)
     x = rng.normal(size=(1, 3, 8, 10)).astype(np.float32) * 3
     ref = _run(m, x)
     done = rewrite_for_cpu(m)
     onnx.checker.check_model(m)
     ops = [n.op_type for n in m.graph.node]
-    assert "PRelu" not in ops and done[0].startswith("BatchNormalization/PRelu moved before Concat (1 concats)")
+    assert "PRelu" not in ops and done[0].startswith(
+        "BatchNormalization/PRelu moved before Concat (1 concats)"
+    )
     assert ops[-1] == "Concat"  # the per-channel ops now run on each input
-    expected = {"per_channel": "PRelu -> slope*x + Relu((1-slope)*x) (2 nodes)",
-                "above_one": "PRelu -> Relu(x) - slope*Relu(-x) (1 nodes)",  # the 3-channel part has slopes <= 1
-                "scalar": "PRelu with one slope -> LeakyRelu (2 nodes)"}[slope_kind]
+    expected = {
+        "per_channel": "PRelu -> slope*x + Relu((1-slope)*x) (2 nodes)",
+        "above_one": "PRelu -> Relu(x) - slope*Relu(-x) (1 nodes)",  # the 3-channel part has slopes <= 1
+        "scalar": "PRelu with one slope -> LeakyRelu (2 nodes)",
+    }[slope_kind]
     assert expected in done
     np.testing.assert_allclose(_run(m, x), ref, rtol=1e-5, atol=1e-5)
 
@@ -75,7 +95,9 @@ def test_concat_feeding_two_consumers_is_left_alone():
 
 
 def test_prelu_with_computed_slope_is_left_alone():
-    m = _model([helper.make_node("Relu", ["input"], ["s"]), helper.make_node("PRelu", ["input", "s"], ["out"])], {})
+    m = _model(
+        [helper.make_node("Relu", ["input"], ["s"]), helper.make_node("PRelu", ["input", "s"], ["out"])], {}
+    )
     assert prelu_to_fast_form(m) == {"leakyrelu": 0, "scale_relu_add": 0, "relu_sub": 0}
     assert [n.op_type for n in m.graph.node] == ["Relu", "PRelu"]
 
@@ -84,11 +106,18 @@ def test_prelu_with_computed_slope_is_left_alone():
 def test_conv_over_unaligned_concat_is_split_only_when_a_part_is_aligned(sizes, split):
     rng = np.random.default_rng(2)
     ca, cb = sizes
-    inits = {"wa": rng.normal(size=(ca, 3, 1, 1)), "wb": rng.normal(size=(cb, 3, 1, 1)),
-             "w": rng.normal(size=(8, ca + cb, 3, 3)), "bias": rng.normal(size=8)}
-    nodes = [helper.make_node("Conv", ["input", "wa"], ["a"]), helper.make_node("Conv", ["input", "wb"], ["b_"]),
-             helper.make_node("Concat", ["a", "b_"], ["cat"], axis=1),
-             helper.make_node("Conv", ["cat", "w", "bias"], ["out"], pads=[1, 1, 1, 1], strides=[2, 2])]
+    inits = {
+        "wa": rng.normal(size=(ca, 3, 1, 1)),
+        "wb": rng.normal(size=(cb, 3, 1, 1)),
+        "w": rng.normal(size=(8, ca + cb, 3, 3)),
+        "bias": rng.normal(size=8),
+    }
+    nodes = [
+        helper.make_node("Conv", ["input", "wa"], ["a"]),
+        helper.make_node("Conv", ["input", "wb"], ["b_"]),
+        helper.make_node("Concat", ["a", "b_"], ["cat"], axis=1),
+        helper.make_node("Conv", ["cat", "w", "bias"], ["out"], pads=[1, 1, 1, 1], strides=[2, 2]),
+    ]
     m = _model(nodes, inits)
     x = rng.normal(size=(1, 3, 8, 10)).astype(np.float32)
     ref = _run(m, x)
@@ -97,7 +126,14 @@ def test_conv_over_unaligned_concat_is_split_only_when_a_part_is_aligned(sizes, 
     assert ("Concat" in ops) != split
     if split:
         assert ops.count("Conv") == 4 and ops.count("Add") == 1
-        assert sum(len(n.input) == 3 for n in m.graph.node if n.op_type == "Conv" and n.output[0].startswith("out")) == 1  # bias once
+        assert (
+            sum(
+                len(n.input) == 3
+                for n in m.graph.node
+                if n.op_type == "Conv" and n.output[0].startswith("out")
+            )
+            == 1
+        )  # bias once
     np.testing.assert_allclose(_run(m, x), ref, rtol=1e-4, atol=1e-4)
 
 
@@ -115,10 +151,15 @@ def test_inline_constants_makes_shared_and_constant_parameters_visible():
 
     rng = np.random.default_rng(5)
     slope = rng.uniform(0, 1, (3, 1, 1))
-    nodes = [helper.make_node("Identity", ["slope"], ["slope2"]),
-             helper.make_node("Constant", [], ["k"], value=numpy_helper.from_array(np.float32(2.0).reshape(1), "k")),
-             helper.make_node("PRelu", ["input", "slope"], ["p1"]), helper.make_node("PRelu", ["p1", "slope2"], ["p2"]),
-             helper.make_node("Mul", ["p2", "k"], ["out"])]
+    nodes = [
+        helper.make_node("Identity", ["slope"], ["slope2"]),
+        helper.make_node(
+            "Constant", [], ["k"], value=numpy_helper.from_array(np.float32(2.0).reshape(1), "k")
+        ),
+        helper.make_node("PRelu", ["input", "slope"], ["p1"]),
+        helper.make_node("PRelu", ["p1", "slope2"], ["p2"]),
+        helper.make_node("Mul", ["p2", "k"], ["out"]),
+    ]
     m = _model(nodes, {"slope": slope})
     x = rng.normal(size=(1, 3, 8, 10)).astype(np.float32)
     ref = _run(m, x)
@@ -173,6 +214,11 @@ def test_export_writes_no_subnormal_weights_even_where_folding_makes_them(tmp_pa
         bn = next(mod for mod in model.modules() if isinstance(mod, torch.nn.BatchNorm2d))
         bn.weight.fill_(1e-3)
     out = export_onnx(model, camvid_card, tmp_path / "m.onnx", size=(64, 96))
-    vals = np.concatenate([numpy_helper.to_array(t).reshape(-1) for t in onnx.load(str(out)).graph.initializer
-                           if t.data_type == TensorProto.FLOAT])
+    vals = np.concatenate(
+        [
+            numpy_helper.to_array(t).reshape(-1)
+            for t in onnx.load(str(out)).graph.initializer
+            if t.data_type == TensorProto.FLOAT
+        ]
+    )
     assert not ((vals != 0) & (np.abs(vals) < np.finfo(np.float32).tiny)).any()

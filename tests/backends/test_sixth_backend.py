@@ -60,7 +60,7 @@ def build_echo(onnx, *, output=None, threads=None, calib_num=None, level=0.0, co
     return BuildResult(path=out, precision="fp32", path_name=f"echo at {level}", card=card)
 '''
 
-RUNNER = '''
+RUNNER = """
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +85,7 @@ class EchoRunner(BaseRunner):
 
     def _release(self):
         pass
-'''
+"""
 
 
 @pytest.fixture
@@ -122,8 +122,23 @@ def test_a_sixth_backend_needs_one_folder_and_one_line(echo, tiny_models, tmp_pa
     assert ".echo" in capsys.readouterr().out
 
     out = tmp_path / "m.echo"
-    assert main(["build", str(tiny_models.onnx), "--backend", "echo", "--echo-level", "2.5", "--threads", "3",
-                 "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "build",
+                str(tiny_models.onnx),
+                "--backend",
+                "echo",
+                "--echo-level",
+                "2.5",
+                "--threads",
+                "3",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.startswith("built echo fp32 (echo at 2.5) in ")
     assert main(["build", str(tiny_models.onnx), "--backend", "echo", "--fp16"]) == 2
     assert "--backend echo does not take --fp16" in capsys.readouterr().err
@@ -148,6 +163,8 @@ def test_reports_and_doctor_describe_the_sixth_backend_from_its_spec(echo, capsy
     assert backends.library_versions()["echo-kernels"] is None
     assert main(["doctor"]) == 0
     assert "  echo-kernels not installed" in capsys.readouterr().out
-    with pytest.raises(MissingDependencyError, match=r"^echo-kernels is not installed \(pip install numpy echo-kernels\)$"):
+    with pytest.raises(
+        MissingDependencyError, match=r"^echo-kernels is not installed \(pip install numpy echo-kernels\)$"
+    ):
         echo.require("echo-kernels")
     assert echo.require("numpy") is np

@@ -9,8 +9,21 @@ def test_cli_bench_appends_and_report_renders(tiny_artifacts, tmp_path, capsys):
     from edgeseg.cli import main
 
     out = tmp_path / "res.json"
-    args = ["bench", str(tiny_artifacts["onnx"]), "--size", "64x96", "--warmup", "1", "--runs", "3",
-            "--threads", "1", "--no-peak", "-o", str(out)]
+    args = [
+        "bench",
+        str(tiny_artifacts["onnx"]),
+        "--size",
+        "64x96",
+        "--warmup",
+        "1",
+        "--runs",
+        "3",
+        "--threads",
+        "1",
+        "--no-peak",
+        "-o",
+        str(out),
+    ]
     assert main(args) == 0
     assert main(args) == 0
     doc = load_results(out)
@@ -34,7 +47,12 @@ def test_make_steps_rebuild_only_when_an_input_is_newer(tiny_artifacts, tmp_path
     shutil.copy(tiny_artifacts["pt"], tmp_path / "m.pt")
     art = tmp_path / "m.onnx"
     shutil.copy(tiny_artifacts["onnx"], art)
-    row = RowSpec(id="r", artifact=str(art), make=(("export", "m.pt", "--size", "64x96", "-o", "{artifact}"),), timeout=300)
+    row = RowSpec(
+        id="r",
+        artifact=str(art),
+        make=(("export", "m.pt", "--size", "64x96", "-o", "{artifact}"),),
+        timeout=300,
+    )
     os.utime(art, (1e9 + 100, 1e9 + 100))
     os.utime(tmp_path / "m.pt", (1e9, 1e9))
     logs = []

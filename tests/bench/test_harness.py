@@ -56,7 +56,11 @@ def test_pt_and_onnx_rows_with_miou_and_crashing_rows(tiny_artifacts, tmp_path):
         assert len(acc["per_class_iou"]) == 11
         assert r["roofline_x"] is not None and r["roofline_x"] > 0
         # the memory side: bytes moved at the row's precision, and which bound the multiple is against
-        assert r["mbytes"] > 0 and r["mbytes_precision"] == "fp32" and r["roofline_bound"] in ("compute", "memory")
+        assert (
+            r["mbytes"] > 0
+            and r["mbytes_precision"] == "fp32"
+            and r["roofline_bound"] in ("compute", "memory")
+        )
     # the same weights through torch and ONNX Runtime agree on the labels of almost every pixel
     assert abs(rows["torch"]["accuracy"]["miou"] - rows["ort"]["accuracy"]["miou"]) < 0.01
     assert rows["ort"]["miou_delta_points"] == pytest.approx(
@@ -81,12 +85,23 @@ def test_timeout_missing_artifact_failed_make_step_and_skips(tiny_artifacts, tmp
             {"id": "coreml", "artifact": str(tmp_path / "m.mlpackage")},
             {"id": "ort-cuda", "artifact": str(a["onnx"]), "options": {"providers": ["cuda"]}},
             {"id": "missing", "artifact": str(tmp_path / "nope.onnx")},
-            {"id": "export", "artifact": str(tmp_path / "made.onnx"),
-             "make": [["export", str(tmp_path / "no_such.pt"), "-o", "{artifact}"]]},
-            {"id": "build", "artifact": str(tmp_path / "made.ort.onnx"),
-             "make": [["build", str(tmp_path / "no_such.onnx"), "--backend", "onnxruntime", "-o", "{artifact}"]]},
-            {"id": "trt", "artifact": str(tmp_path / "made.engine"),
-             "make": [["build", str(tmp_path / "no_such.onnx"), "-o", "{artifact}"]]},
+            {
+                "id": "export",
+                "artifact": str(tmp_path / "made.onnx"),
+                "make": [["export", str(tmp_path / "no_such.pt"), "-o", "{artifact}"]],
+            },
+            {
+                "id": "build",
+                "artifact": str(tmp_path / "made.ort.onnx"),
+                "make": [
+                    ["build", str(tmp_path / "no_such.onnx"), "--backend", "onnxruntime", "-o", "{artifact}"]
+                ],
+            },
+            {
+                "id": "trt",
+                "artifact": str(tmp_path / "made.engine"),
+                "make": [["build", str(tmp_path / "no_such.onnx"), "-o", "{artifact}"]],
+            },
         ]
     )
     out = tmp_path / "res.json"
@@ -104,7 +119,9 @@ def test_timeout_missing_artifact_failed_make_step_and_skips(tiny_artifacts, tmp
     import onnxruntime
 
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
-        assert rows["ort-cuda"]["state"].startswith("skipped: ONNX Runtime provider(s) ['CUDAExecutionProvider'] not available")
+        assert rows["ort-cuda"]["state"].startswith(
+            "skipped: ONNX Runtime provider(s) ['CUDAExecutionProvider'] not available"
+        )
 
 
 def test_rounds_rerun_measured_rows_and_report_the_median_round(tiny_artifacts, tmp_path):
@@ -112,8 +129,11 @@ def test_rounds_rerun_measured_rows_and_report_the_median_round(tiny_artifacts, 
     the round with its median p50, keeps all rounds' p50s, and the peak is the highest of the rounds.
     A row that failed in round 1 is not run again."""
     a = tiny_artifacts
-    m = _matrix([{"id": "ort", "artifact": str(a["onnx"])}, {"id": "corrupt", "artifact": str(a["corrupt"])}],
-                data="synthetic:2", rounds=3)
+    m = _matrix(
+        [{"id": "ort", "artifact": str(a["onnx"])}, {"id": "corrupt", "artifact": str(a["corrupt"])}],
+        data="synthetic:2",
+        rounds=3,
+    )
     lines: list[str] = []
     run = run_matrix(m, tmp_path / "res.json", progress=False, log=lines.append)
     ort, corrupt = run["rows"]

@@ -4,7 +4,11 @@ import pytest
 import yaml
 
 from edgeseg.bench.matrix import (
-    dump_matrix, load_matrix, matrix_from_artifacts, matrix_from_dict, with_overrides,
+    dump_matrix,
+    load_matrix,
+    matrix_from_artifacts,
+    matrix_from_dict,
+    with_overrides,
 )
 from edgeseg.errors import EdgesegError
 
@@ -70,8 +74,14 @@ def test_bad_matrices_say_what_is_wrong(change, message):
 
 def test_cli_artifacts_and_overrides():
     m = matrix_from_artifacts(
-        ["a/m.pt", "b/m.pt", "m.onnx"], size=(64, 96), batch=[1, 4], threads=2, warmup=1, runs=3,
-        options={"threads": 2, "pt:channels_last": False}, data="synthetic:4",
+        ["a/m.pt", "b/m.pt", "m.onnx"],
+        size=(64, 96),
+        batch=[1, 4],
+        threads=2,
+        warmup=1,
+        runs=3,
+        options={"threads": 2, "pt:channels_last": False},
+        data="synthetic:4",
     )
     assert [r.id for r in m.rows] == ["m.pt", "m.pt-2", "m.onnx"]
     assert m.rows[0].options == {"threads": 2, "channels_last": False}
@@ -85,7 +95,13 @@ def test_vars_fill_placeholders_but_leave_artifact(tmp_path):
     d = {
         "vars": {"camvid": "/data/camvid"},
         "data": "camvid:{camvid}",
-        "rows": [{"id": "q", "artifact": "b/q.onnx", "make": [["build", "m.onnx", "--calib", "{camvid}/train", "-o", "{artifact}"]]}],
+        "rows": [
+            {
+                "id": "q",
+                "artifact": "b/q.onnx",
+                "make": [["build", "m.onnx", "--calib", "{camvid}/train", "-o", "{artifact}"]],
+            }
+        ],
     }
     m = matrix_from_dict(d)
     assert m.data == "camvid:/data/camvid"
@@ -102,7 +118,9 @@ def test_a_relative_dataset_path_is_taken_from_the_matrix_folder(tmp_path, monke
 
     (tmp_path / "m").mkdir()
     y = tmp_path / "m" / "x.yaml"
-    y.write_text("vars: {camvid: ../data/camvid}\ndata: camvid:{camvid}\nrows:\n  - {id: a, artifact: a.onnx}\n")
+    y.write_text(
+        "vars: {camvid: ../data/camvid}\ndata: camvid:{camvid}\nrows:\n  - {id: a, artifact: a.onnx}\n"
+    )
     monkeypatch.chdir(tmp_path / "m")
     assert load_matrix("x.yaml").data == f"camvid:{tmp_path / 'data' / 'camvid'}"
     monkeypatch.chdir(tmp_path)

@@ -7,8 +7,14 @@ from edgeseg.bench.measure import check_logits, evaluate_miou, latency_entry, qu
 from edgeseg.card import ModelCard
 from edgeseg.data.datasets import CAMVID, DatasetInfo
 
-CARD = ModelCard(arch="cgnet", num_classes=3, class_names=("a", "b", "c"), palette=((0, 0, 0), (1, 1, 1), (2, 2, 2)),
-                 ignore_index=3, input_size=(8, 12))
+CARD = ModelCard(
+    arch="cgnet",
+    num_classes=3,
+    class_names=("a", "b", "c"),
+    palette=((0, 0, 0), (1, 1, 1), (2, 2, 2)),
+    ignore_index=3,
+    input_size=(8, 12),
+)
 
 
 class ConstRunner:
@@ -55,7 +61,9 @@ def test_miou_by_hand():
 def test_class_count_mismatch_is_an_error():
     from edgeseg.errors import EdgesegError
 
-    card = CARD.replace(num_classes=11, class_names=CAMVID.class_names, palette=CAMVID.palette, ignore_index=11)
+    card = CARD.replace(
+        num_classes=11, class_names=CAMVID.class_names, palette=CAMVID.palette, ignore_index=11
+    )
     with pytest.raises(EdgesegError, match="11 classes but the dataset has 3"):
         evaluate_miou(ConstRunner(0, card), TinySet(), size=(8, 12))
 
@@ -74,12 +82,18 @@ def test_latency_entry_and_output_checks():
 def test_quantization_labels_from_cards():
     assert quantization_label(CARD) is None
     ptq = CARD.replace(precision="int8", extra={"flavour": "tensorrt-qdq", "quantization": {"scheme": "sym"}})
-    qat = CARD.replace(precision="int8", extra={"flavour": "tensorrt-qdq", "quantization": {"qat": {"epochs": 1}}})
-    cpu = CARD.replace(precision="int8", extra={"flavour": "onnxruntime-cpu", "quantization": {"format": "QDQ"}})
+    qat = CARD.replace(
+        precision="int8", extra={"flavour": "tensorrt-qdq", "quantization": {"qat": {"epochs": 1}}}
+    )
+    cpu = CARD.replace(
+        precision="int8", extra={"flavour": "onnxruntime-cpu", "quantization": {"format": "QDQ"}}
+    )
     assert quantization_label(ptq) == "ptq tensorrt-qdq"
     assert quantization_label(qat) == "qat tensorrt-qdq"
     assert quantization_label(cpu) == "ptq onnxruntime-cpu"
     et = {"flavour": "xnnpack-pt2e", "quantization": {"weights_from": "FP32 checkpoint"}}
     assert quantization_label(CARD.replace(precision="int8", extra=et)) == "ptq xnnpack-pt2e"
-    et["quantization"] = {"weights_from": "QAT checkpoint (fake-quant trained weights; activation ranges calibrated again)"}
+    et["quantization"] = {
+        "weights_from": "QAT checkpoint (fake-quant trained weights; activation ranges calibrated again)"
+    }
     assert quantization_label(CARD.replace(precision="int8", extra=et)) == "qat xnnpack-pt2e"

@@ -14,7 +14,9 @@ import pytest
 from edgeseg.bench.harness import run_worker
 from edgeseg.bench.matrix import matrix_from_dict
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM and clear_refs are Linux-only")
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="VmHWM and clear_refs are Linux-only"
+)
 
 PARENT_MB = 900  # this process's peak RSS before any worker starts
 PLANTED_MB = 400
@@ -33,8 +35,22 @@ def parent_peak():
 
 
 def _row(artifact, **extra):
-    m = matrix_from_dict({"name": "mem", "rows": [{"id": "r", "artifact": str(artifact), "size": "64x96", "threads": 1,
-                                                   "warmup": 1, "runs": 3, "timeout": 120}]})
+    m = matrix_from_dict(
+        {
+            "name": "mem",
+            "rows": [
+                {
+                    "id": "r",
+                    "artifact": str(artifact),
+                    "size": "64x96",
+                    "threads": 1,
+                    "warmup": 1,
+                    "runs": 3,
+                    "timeout": 120,
+                }
+            ],
+        }
+    )
     payload = {"mode": "row", "row": m.rows[0].to_dict(), "data": None, "progress": False, **extra}
     w = run_worker(payload, timeout=120, threads=1)
     assert w.reason is None and w.result["state"] == "ok", w.log_tail

@@ -18,11 +18,16 @@ from edgeseg.errors import EdgesegError  # noqa: E402
 def _conv_relu_add(path, *, h=16, w=16):
     rng = np.random.default_rng(0)
     g = helper.make_graph(
-        [helper.make_node("Conv", ["input", "w"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c"], ["r"]),
-         helper.make_node("Add", ["r", "r"], ["out"])], "g",
+        [
+            helper.make_node("Conv", ["input", "w"], ["c"], pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c"], ["r"]),
+            helper.make_node("Add", ["r", "r"], ["out"]),
+        ],
+        "g",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, h, w])],
         [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 8, h, w])],
-        [numpy_helper.from_array(rng.normal(size=(8, 3, 3, 3)).astype(np.float32), "w")])
+        [numpy_helper.from_array(rng.normal(size=(8, 3, 3, 3)).astype(np.float32), "w")],
+    )
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     return path
 
@@ -52,8 +57,25 @@ def test_cli_prints_tables_and_writes_json(tmp_path, capsys):
 
     m = _conv_relu_add(tmp_path / "m.onnx")
     out = tmp_path / "prof.json"
-    assert main(["profile", str(m), "--runs", "3", "--warmup", "1", "--threads", "1", "--opt-level", "disable",
-                 "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "profile",
+                str(m),
+                "--runs",
+                "3",
+                "--warmup",
+                "1",
+                "--threads",
+                "1",
+                "--opt-level",
+                "disable",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "op type" in text and "Conv" in text and "slowest nodes" in text
     doc = json.loads(out.read_text())

@@ -19,7 +19,9 @@ def tiny_ir(tiny_artifacts, tmp_path_factory):
     from edgeseg.backends.openvino.build import build_openvino
 
     folder = tmp_path_factory.mktemp("ov_profile")
-    return build_openvino(tiny_artifacts["onnx"], output=folder / "tiny.xml", threads=1, log=lambda s: None).path
+    return build_openvino(
+        tiny_artifacts["onnx"], output=folder / "tiny.xml", threads=1, log=lambda s: None
+    ).path
 
 
 def test_profile_sums_every_executed_node_and_uses_the_card_threads(tiny_ir):

@@ -8,17 +8,44 @@ import textwrap
 import pytest
 
 from edgeseg.bench.results import append_run, load_results, upsert_run
-from edgeseg.bench.schema import SCHEMA, check_results, json_safe, make_state, new_run_id, state_kind, validate_results
+from edgeseg.bench.schema import (
+    SCHEMA,
+    check_results,
+    json_safe,
+    make_state,
+    new_run_id,
+    state_kind,
+    validate_results,
+)
 from edgeseg.errors import EdgesegError
 
 
 def _run(n_rows: int = 2, **extra):
     rows = [
-        {"id": f"r{i}", "artifact": "m.onnx", "state": "ok",
-         "latency_ms": {"mean": 2.0, "std": 0.1, "min": 1.0, "p50": 2.0, "p90": 3.0, "p99": 4.0, "max": 5.0}}
+        {
+            "id": f"r{i}",
+            "artifact": "m.onnx",
+            "state": "ok",
+            "latency_ms": {
+                "mean": 2.0,
+                "std": 0.1,
+                "min": 1.0,
+                "p50": 2.0,
+                "p90": 3.0,
+                "p99": 4.0,
+                "max": 5.0,
+            },
+        }
         for i in range(n_rows)
     ]
-    return {"id": new_run_id(), "started": "2025-01-01T00:00:00Z", "machine": {}, "peak": {}, "rows": rows, **extra}
+    return {
+        "id": new_run_id(),
+        "started": "2025-01-01T00:00:00Z",
+        "machine": {},
+        "peak": {},
+        "rows": rows,
+        **extra,
+    }
 
 
 def test_append_twice_keeps_both_runs(tmp_path):

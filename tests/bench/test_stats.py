@@ -54,4 +54,6 @@ def test_peak_is_the_best_gemm_library_and_names_it():
     assert set(int8) == want - {"torch"} and all(v > 0 for v in int8.values())
     assert p["int8_matmul_gops"] == max(int8.values()) and p["int8_library"] == max(int8, key=int8.get)
     st = p["stream"]  # the STREAM-like bandwidth beside the compute peaks (the roofline's memory side)
-    assert (st["array_mb"], st["threads"]) == (8, 1) and p["stream_gbs"] == max(st["copy_gbs"], st["triad_gbs"]) > 0
+    assert (st["array_mb"], st["threads"]) == (8, 1) and p["stream_gbs"] == max(
+        st["copy_gbs"], st["triad_gbs"]
+    ) > 0

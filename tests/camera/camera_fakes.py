@@ -94,7 +94,9 @@ class SlowRunner:
     """Test-only wrapper: a real runner that takes at least ``delay`` s per inference and records
     each input's first pixel value (frames are uniform grey, so that identifies the frame)."""
 
-    def __init__(self, runner: Any, delay: float, on_infer: Callable[[np.ndarray], None] | None = None) -> None:
+    def __init__(
+        self, runner: Any, delay: float, on_infer: Callable[[np.ndarray], None] | None = None
+    ) -> None:
         self.runner, self.delay, self.on_infer = runner, delay, on_infer
         self.card, self.backend, self.precision = runner.card, runner.backend, runner.precision
 

@@ -9,7 +9,9 @@ import threading
 from typing import Any
 
 
-def get(port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
+def get(
+    port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 5.0
+) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", path, headers=headers or {})
@@ -23,7 +25,9 @@ class StreamReader(threading.Thread):
     """Reads ``path`` in a thread. ``kind="mjpeg"``: collects JPEG parts; ``"sse"``: collects events.
     ``ended`` is True when the server closed the stream cleanly (closing boundary / ``end`` event)."""
 
-    def __init__(self, port: int, path: str, *, kind: str = "mjpeg", limit: int | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self, port: int, path: str, *, kind: str = "mjpeg", limit: int | None = None, timeout: float = 10.0
+    ) -> None:
         super().__init__(daemon=True)
         self.port, self.path, self.kind, self.limit, self.timeout = port, path, kind, limit, timeout
         self.status: int | None = None

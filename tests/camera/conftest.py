@@ -25,8 +25,13 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = build_model("cgnet", num_classes=11, m=2, n=3).eval()
     card = ModelCard(
-        arch="cgnet", arch_args={"m": 2, "n": 3}, num_classes=11, class_names=CAMVID.class_names,
-        palette=CAMVID.palette, ignore_index=CAMVID.ignore_index, input_size=SIZE,
+        arch="cgnet",
+        arch_args={"m": 2, "n": 3},
+        num_classes=11,
+        class_names=CAMVID.class_names,
+        palette=CAMVID.palette,
+        ignore_index=CAMVID.ignore_index,
+        input_size=SIZE,
     )
     return save_checkpoint(tmp_path_factory.mktemp("camera_model") / "tiny.pt", model=model, card=card)
 
@@ -42,4 +47,6 @@ def runner(tiny_checkpoint):
 @pytest.fixture(scope="session")
 def clip(tmp_path_factory) -> Path:
     """12 frames of 64x96 in an MP4 (mp4v)."""
-    return write_clip(tmp_path_factory.mktemp("camera_clip") / "clip.mp4", [scene(i) for i in range(N_FRAMES)])
+    return write_clip(
+        tmp_path_factory.mktemp("camera_clip") / "clip.mp4", [scene(i) for i in range(N_FRAMES)]
+    )

@@ -21,8 +21,18 @@ from edgeseg.camera.pipeline import CameraLoop, CameraOptions
 from edgeseg.camera.publish import ServeOptions
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--window-size=960,540", "--timeout=3000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=960,540",
+    "--timeout=3000",
+]
 
 
 def _screenshot(url: str, out: Path, profile: Path) -> np.ndarray:
@@ -30,13 +40,17 @@ def _screenshot(url: str, out: Path, profile: Path) -> np.ndarray:
 
     cmd = [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", f"--screenshot={out}", url]
     proc = subprocess.run(cmd, capture_output=True, timeout=60)
-    assert out.is_file(), f"chromium wrote no screenshot (rc {proc.returncode}): {proc.stderr.decode()[-500:]}"
+    assert out.is_file(), (
+        f"chromium wrote no screenshot (rc {proc.returncode}): {proc.stderr.decode()[-500:]}"
+    )
     img = cv2.imread(str(out))
     assert img is not None
     return img
 
 
-@pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"{CHROMIUM} not found (apt-get install chromium)")
+@pytest.mark.skipif(
+    not os.access(CHROMIUM, os.X_OK), reason=f"{CHROMIUM} not found (apt-get install chromium)"
+)
 def test_page_in_headless_chromium_shows_a_moving_stream(runner, tmp_path):
     import cv2
 

@@ -13,8 +13,25 @@ from edgeseg.cli import main
 
 def test_camera_command_on_a_file_writes_stats_and_recording(tiny_checkpoint, clip, tmp_path, capsys):
     stats_path, rec = tmp_path / "stats.json", tmp_path / "rec.mp4"
-    rc = main(["camera", str(tiny_checkpoint), "--source", str(clip), "--headless", "--threads", "1",
-               "--record", str(rec), "--stats", str(stats_path), "--view", "side", "--classes", "Road,car"])
+    rc = main(
+        [
+            "camera",
+            str(tiny_checkpoint),
+            "--source",
+            str(clip),
+            "--headless",
+            "--threads",
+            "1",
+            "--record",
+            str(rec),
+            "--stats",
+            str(stats_path),
+            "--view",
+            "side",
+            "--classes",
+            "Road,car",
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert f"captured {N_FRAMES}, inferred {N_FRAMES}, dropped 0, corrupt 0" in out
@@ -30,13 +47,19 @@ def test_camera_command_on_a_file_writes_stats_and_recording(tiny_checkpoint, cl
 def test_camera_numbers_are_checked_at_parse_time(tiny_checkpoint, capsys):
     with pytest.raises(SystemExit) as e:
         main(["camera", str(tiny_checkpoint), "--source", "csi://0", "--flip", "9"])
-    assert e.value.code == 2 and "argument --flip: expected a whole number in 0..7, found 9" in capsys.readouterr().err
+    assert (
+        e.value.code == 2
+        and "argument --flip: expected a whole number in 0..7, found 9" in capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize(
     "extra,match",
     [
-        (["--classes", "road,truck"], "unknown class name(s) 'truck' for --classes; this model's classes are: Sky"),
+        (
+            ["--classes", "road,truck"],
+            "unknown class name(s) 'truck' for --classes; this model's classes are: Sky",
+        ),
         (["--record", "/no/such/folder/x.mp4"], "output folder /no/such/folder does not exist"),
         (["--source", "missing_clip.mp4"], "cannot open file source 'missing_clip.mp4'"),
         (["--width", "640"], "only apply to csi:// sources"),

@@ -22,14 +22,22 @@ def _indices():
     return seen, lambda frame, labels, canvas: seen.append(frame.index)
 
 
-def test_camera_failing_mid_stream_reconnects_with_backoff_then_gives_up_keeping_the_recording(runner, tmp_path):
+def test_camera_failing_mid_stream_reconnects_with_backoff_then_gives_up_keeping_the_recording(
+    runner, tmp_path
+):
     cam1 = FakeCapture([gray(10 * i) for i in range(6)], interval=0.01, name="cam1")  # then read() -> False
     cam2 = FakeCapture([gray(100 + i) for i in range(4)], interval=0.01, name="cam2")
-    opener = FakeOpener([cam1, None, None, cam2])  # initial open, two failed reopens, one good, then only failures
+    opener = FakeOpener(
+        [cam1, None, None, cam2]
+    )  # initial open, two failed reopens, one good, then only failures
     seen, on_render = _indices()
     out = tmp_path / "rec.avi"
-    opts = CameraOptions(headless=True, legend=False, record=str(out), backoff=(0.1, 0.25), reconnect_timeout=0.8)
-    with pytest.raises(SourceLostError, match=r"index source '0' stopped delivering frames.*within 0.8 s") as err:
+    opts = CameraOptions(
+        headless=True, legend=False, record=str(out), backoff=(0.1, 0.25), reconnect_timeout=0.8
+    )
+    with pytest.raises(
+        SourceLostError, match=r"index source '0' stopped delivering frames.*within 0.8 s"
+    ) as err:
         CameraLoop(runner, "0", opts, open_capture=opener, on_render=on_render, handle_signals=False).run()
     stats = err.value.stats
     assert stats.reconnects == 1 and stats.exit_reason == "source lost"
@@ -38,7 +46,9 @@ def test_camera_failing_mid_stream_reconnects_with_backoff_then_gives_up_keeping
     gaps = np.diff(opener.calls)
     assert gaps[1] >= 0.09 and gaps[2] >= 0.18 and gaps[2] > gaps[1]
     assert max(gaps[4:]) <= 0.25 + 0.2  # capped at the maximum (plus scheduling slack)
-    assert 5 in seen and 9 in seen  # the last frame of each connection reached the screen (nothing queued lost)
+    assert (
+        5 in seen and 9 in seen
+    )  # the last frame of each connection reached the screen (nothing queued lost)
     # the recording was finalised: it opens and holds exactly the frames rendered before the failure
     frames = read_all(out)
     assert len(frames) == stats.recorded == stats.rendered >= 2
@@ -51,7 +61,9 @@ def test_read_that_hangs_trips_the_watchdog_and_the_stuck_capture_is_released_wh
     opener = FakeOpener([cam1, cam2])
     seen, on_render = _indices()
     opts = CameraOptions(headless=True, stale_timeout=0.3, reconnect_timeout=0.3, backoff=(0.05, 0.1))
-    loop = CameraLoop(runner, "/dev/video0", opts, open_capture=opener, on_render=on_render, handle_signals=False)
+    loop = CameraLoop(
+        runner, "/dev/video0", opts, open_capture=opener, on_render=on_render, handle_signals=False
+    )
     with pytest.raises(SourceLostError) as err:
         loop.run()
     stats = err.value.stats
@@ -76,12 +88,26 @@ def test_camera_repeating_its_last_frame_counts_as_stalled(runner):
 
 def test_corrupt_frames_are_skipped_and_counted(runner):
     good = [gray(i * 20) for i in range(4)]
-    script = [good[0], None, good[1], np.zeros((64, 96, 3), np.float32), np.zeros((64, 96), np.uint8),
-              good[2], np.zeros((32, 48, 3), np.uint8), good[3]]
+    script = [
+        good[0],
+        None,
+        good[1],
+        np.zeros((64, 96, 3), np.float32),
+        np.zeros((64, 96), np.uint8),
+        good[2],
+        np.zeros((32, 48, 3), np.uint8),
+        good[3],
+    ]
     cam = FakeCapture(script)  # then read() -> False: end of "file"
     seen, on_render = _indices()
-    stats = CameraLoop(runner, "recorded.mp4", CameraOptions(headless=True), open_capture=FakeOpener([cam]),
-                       on_render=on_render, handle_signals=False).run()
+    stats = CameraLoop(
+        runner,
+        "recorded.mp4",
+        CameraOptions(headless=True),
+        open_capture=FakeOpener([cam]),
+        on_render=on_render,
+        handle_signals=False,
+    ).run()
     assert (stats.captured, stats.corrupt, stats.inferred, stats.dropped) == (4, 4, 4, 0)
     assert seen == [0, 1, 2, 3] and stats.exit_reason == "end of file"
 
@@ -171,10 +197,18 @@ def test_every_frame_mode_on_a_camera_drops_nothing_and_back_pressure_is_not_a_s
     # hand-over waits ~120 ms, longer than the 60 ms watchdog, which must not call that a silent camera
     cam = FakeCapture([gray(i) for i in range(12)])  # then read() -> False; no reopen works
     seen, on_render = _indices()
-    opts = CameraOptions(headless=True, live=False, stale_timeout=0.06, reconnect_timeout=0.1, backoff=(0.05, 0.05))
+    opts = CameraOptions(
+        headless=True, live=False, stale_timeout=0.06, reconnect_timeout=0.1, backoff=(0.05, 0.05)
+    )
     with pytest.raises(SourceLostError) as err:
-        CameraLoop(SlowRunner(runner, 0.12), "0", opts, open_capture=FakeOpener([cam]), on_render=on_render,
-                   handle_signals=False).run()
+        CameraLoop(
+            SlowRunner(runner, 0.12),
+            "0",
+            opts,
+            open_capture=FakeOpener([cam]),
+            on_render=on_render,
+            handle_signals=False,
+        ).run()
     stats = err.value.stats
     assert (stats.captured, stats.inferred, stats.dropped, stats.stalls) == (12, 12, 0, 0)
     assert seen == list(range(12))  # everything captured before the loss was still processed, in order
@@ -194,7 +228,12 @@ def test_an_inference_error_stops_the_loop_releases_the_camera_and_is_raised(run
     cam = FakeCapture(lambda i: gray(i), count=None, interval=0.005)
     rec = tmp_path / "r.avi"
     with pytest.raises(RuntimeError, match="device lost"):
-        CameraLoop(_FailingRunner(runner, 0.0), "0", CameraOptions(headless=True, record=str(rec)),
-                   open_capture=FakeOpener([cam]), handle_signals=False).run()
+        CameraLoop(
+            _FailingRunner(runner, 0.0),
+            "0",
+            CameraOptions(headless=True, record=str(rec)),
+            open_capture=FakeOpener([cam]),
+            handle_signals=False,
+        ).run()
     assert cam.released.wait(2.0)
     assert len(read_all(rec)) >= 1  # the frames rendered before the error are a playable file

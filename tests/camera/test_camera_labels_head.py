@@ -36,12 +36,27 @@ def exported(tmp_path_factory):
 
 def test_camera_command_runs_a_labels_artifact(exported, clip, tmp_path, capsys):
     stats = tmp_path / "stats.json"
-    rc = main(["camera", str(exported / "labels.onnx"), "--source", str(clip), "--headless", "--threads", "1",
-               "--stats", str(stats)])
+    rc = main(
+        [
+            "camera",
+            str(exported / "labels.onnx"),
+            "--source",
+            str(clip),
+            "--headless",
+            "--threads",
+            "1",
+            "--stats",
+            str(stats),
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     assert f"captured {N_FRAMES}, inferred {N_FRAMES}, dropped 0, corrupt 0" in capsys.readouterr().out
     d = json.loads(stats.read_text())
-    assert d["backend"] == "onnxruntime" and d["frames"]["inferred"] == N_FRAMES and d["frames"]["nonfinite"] == 0
+    assert (
+        d["backend"] == "onnxruntime"
+        and d["frames"]["inferred"] == N_FRAMES
+        and d["frames"]["nonfinite"] == 0
+    )
 
 
 def test_renderer_draws_the_label_map_as_the_logits_artifact_does(exported):

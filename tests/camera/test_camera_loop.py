@@ -30,7 +30,14 @@ def _collect():
 def test_file_every_frame_in_order_recorded_and_coloured_from_the_card(runner, clip, tmp_path, view, alpha):
     seen, on_render = _collect()
     out = tmp_path / "out.mp4"
-    opts = CameraOptions(headless=True, view=view, alpha=alpha, legend=False, record=str(out), save_masks=str(tmp_path / "masks"))
+    opts = CameraOptions(
+        headless=True,
+        view=view,
+        alpha=alpha,
+        legend=False,
+        record=str(out),
+        save_masks=str(tmp_path / "masks"),
+    )
     stats = CameraLoop(runner, str(clip), opts, on_render=on_render, handle_signals=False).run()
 
     assert (stats.captured, stats.inferred, stats.rendered, stats.recorded) == (N_FRAMES,) * 4
@@ -62,7 +69,9 @@ def test_file_every_frame_in_order_recorded_and_coloured_from_the_card(runner, c
 def test_max_frames_side_view_and_class_filter(runner, clip, tmp_path):
     seen, on_render = _collect()
     out = tmp_path / "side.avi"
-    opts = CameraOptions(headless=True, view="side", classes=("road",), max_frames=5, record=str(out), legend=False)
+    opts = CameraOptions(
+        headless=True, view="side", classes=("road",), max_frames=5, record=str(out), legend=False
+    )
     stats = CameraLoop(runner, str(clip), opts, on_render=on_render, handle_signals=False).run()
     assert (stats.captured, stats.inferred, stats.rendered) == (5, 5, 5) and stats.exit_reason == "max frames"
     back = read_all(out)
@@ -86,13 +95,21 @@ def test_live_source_infers_the_newest_frame_and_counts_dropped(runner):
 
     slow = SlowRunner(runner, 0.04, on_infer)
     opts = CameraOptions(headless=True, max_frames=8)
-    stats = CameraLoop(slow, "0", opts, open_capture=FakeOpener([cam]), on_render=lambda f, l, c: seen.append(f.index),
-                       handle_signals=False).run()
+    stats = CameraLoop(
+        slow,
+        "0",
+        opts,
+        open_capture=FakeOpener([cam]),
+        on_render=lambda f, l, c: seen.append(f.index),
+        handle_signals=False,
+    ).run()
     assert stats.mode == "newest-frame" and stats.inferred == 8 and stats.exit_reason == "max frames"
     assert stats.dropped > stats.inferred  # stale frames were skipped, not queued
     assert stats.captured == stats.dropped + stats.inferred + stats.unfinished
     assert seen == sorted(seen) and len(set(seen)) == len(seen)
-    assert np.median(gaps) <= 3  # inference took a frame at most a few reads old (FIFO would lag ~10 per frame)
+    assert (
+        np.median(gaps) <= 3
+    )  # inference took a frame at most a few reads old (FIFO would lag ~10 per frame)
     assert cam.released.is_set()
 
 
@@ -136,7 +153,9 @@ def test_keys_snapshot_pause_and_quit_with_the_hud_on_screen_only(runner, clip, 
     rec = tmp_path / "rec.avi"
     opts = CameraOptions(headless=False, snapshot_dir=str(tmp_path / "snaps"), record=str(rec), legend=False)
     logs = []
-    stats = CameraLoop(runner, str(clip), opts, window_factory=lambda: win, handle_signals=False, log=logs.append).run()
+    stats = CameraLoop(
+        runner, str(clip), opts, window_factory=lambda: win, handle_signals=False, log=logs.append
+    ).run()
     assert stats.exit_reason == "quit key" and stats.rendered == 5 and win.closed
     assert win.polls >= 3  # paused after frame 3 until the third poll answered space
     snaps = sorted((tmp_path / "snaps").iterdir())

@@ -21,11 +21,21 @@ def test_two_files_batched_into_one_inference_with_a_mosaic_and_per_source_stats
     seen: dict[int, list[int]] = {0: [], 1: []}
     labels = {}
     opts = CameraOptions(headless=True, legend=False, record=str(tmp_path / "m.avi"))
-    loop = CameraLoop(runner, [str(clip), str(clip)], opts, handle_signals=False,
-                      on_render=lambda f, l, c: (seen[f.source].append(f.index), labels.setdefault((f.source, f.index), l.copy())))
+    loop = CameraLoop(
+        runner,
+        [str(clip), str(clip)],
+        opts,
+        handle_signals=False,
+        on_render=lambda f, l, c: (
+            seen[f.source].append(f.index),
+            labels.setdefault((f.source, f.index), l.copy()),
+        ),
+    )
     assert loop.batch == 2 and runner.batch_limits is None
     stats = loop.run()
-    assert seen[0] == list(range(N_FRAMES)) and seen[1] == list(range(N_FRAMES))  # each file whole and in order
+    assert seen[0] == list(range(N_FRAMES)) and seen[1] == list(
+        range(N_FRAMES)
+    )  # each file whole and in order
     assert stats.inferred == stats.rendered == 2 * N_FRAMES and stats.exit_reason == "end of file"
     assert stats.infer_calls < stats.inferred  # frames of the two files shared inference calls
     d = stats.to_dict()
@@ -45,8 +55,13 @@ def test_two_files_batched_into_one_inference_with_a_mosaic_and_per_source_stats
 def test_runner_without_a_batch_gets_the_sources_interleaved(runner, clip):
     slow = SlowRunner(runner, 0.0)  # says nothing about batches
     order = []
-    loop = CameraLoop(slow, [str(clip), str(clip), str(clip)], CameraOptions(headless=True, legend=False),
-                      handle_signals=False, on_render=lambda f, l, c: order.append(f.source))
+    loop = CameraLoop(
+        slow,
+        [str(clip), str(clip), str(clip)],
+        CameraOptions(headless=True, legend=False),
+        handle_signals=False,
+        on_render=lambda f, l, c: order.append(f.source),
+    )
     assert loop.batch == 1
     stats = loop.run()
     assert stats.infer_calls == stats.inferred == 3 * N_FRAMES
@@ -90,15 +105,46 @@ def test_stream_out_without_gstreamer_is_one_line(tiny_checkpoint, clip, capsys)
 
     if backend_facts()["GStreamer"]:
         pytest.skip("this OpenCV has GStreamer: --stream-out would start")
-    rc = main(["camera", str(tiny_checkpoint), "--source", str(clip), "--headless", "--stream-out", "rtp://127.0.0.1:5000"])
+    rc = main(
+        [
+            "camera",
+            str(tiny_checkpoint),
+            "--source",
+            str(clip),
+            "--headless",
+            "--stream-out",
+            "rtp://127.0.0.1:5000",
+        ]
+    )
     err = capsys.readouterr().err
-    assert rc == 2 and "needs OpenCV's GStreamer backend" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert (
+        rc == 2
+        and "needs OpenCV's GStreamer backend" in err
+        and err.count("\n") == 1
+        and "Traceback" not in err
+    )
 
 
 def test_command_with_two_sources_writes_per_source_stats(tiny_checkpoint, clip, tmp_path, capsys):
     out = tmp_path / "s.json"
-    assert main(["camera", str(tiny_checkpoint), "--source", str(clip), "--source", str(clip), "--headless",
-                 "--threads", "1", "--stats", str(out)]) == 0
+    assert (
+        main(
+            [
+                "camera",
+                str(tiny_checkpoint),
+                "--source",
+                str(clip),
+                "--source",
+                str(clip),
+                "--headless",
+                "--threads",
+                "1",
+                "--stats",
+                str(out),
+            ]
+        )
+        == 0
+    )
     d = json.loads(out.read_text())
     assert len(d["sources"]) == 2 and d["inference_calls"] <= d["frames"]["inferred"] == 2 * N_FRAMES
     assert "source 0" in capsys.readouterr().out
@@ -110,15 +156,25 @@ def test_two_live_cameras_mosaic_on_the_stream_per_source_drops_and_a_lost_one_e
     from edgeseg.camera.publish import ServeOptions
 
     fast = FakeCapture(lambda i: gray(2 * i), count=150, interval=0.003, name="fast")  # then it dies
-    slow = FakeCapture(lambda i: gray(150 + i % 50), count=300, interval=0.03, name="slow")  # ~9 s, then dies too
-    opts = CameraOptions(headless=True, legend=False, serve=ServeOptions(port=0), reconnect_timeout=0.2, backoff=(0.05, 0.1))
+    slow = FakeCapture(
+        lambda i: gray(150 + i % 50), count=300, interval=0.03, name="slow"
+    )  # ~9 s, then dies too
+    opts = CameraOptions(
+        headless=True, legend=False, serve=ServeOptions(port=0), reconnect_timeout=0.2, backoff=(0.05, 0.1)
+    )
     per_source = {0: 0, 1: 0}
 
     def on_render(frame, labels, canvas):
         per_source[frame.source] += 1
 
-    loop = CameraLoop(SlowRunner(runner, 0.02), ["0", "1"], opts, open_capture=FakeOpener([fast, slow]),
-                      on_render=on_render, handle_signals=False)
+    loop = CameraLoop(
+        SlowRunner(runner, 0.02),
+        ["0", "1"],
+        opts,
+        open_capture=FakeOpener([fast, slow]),
+        on_render=on_render,
+        handle_signals=False,
+    )
     with pytest.raises(SourceLostError, match="index source '0'") as err:
         loop.run()
     stats = err.value.stats
@@ -126,7 +182,9 @@ def test_two_live_cameras_mosaic_on_the_stream_per_source_drops_and_a_lost_one_e
     s0, s1 = stats.per_source
     assert s0.dropped > s0.inferred  # the fast camera's stale frames were replaced in its own channel
     assert s0.captured == s0.dropped + s0.inferred + s0.unfinished
-    assert stats.dropped == s0.dropped + s1.dropped and stats.captured == s0.captured + s1.captured  # none dropped unattributed
+    assert (
+        stats.dropped == s0.dropped + s1.dropped and stats.captured == s0.captured + s1.captured
+    )  # none dropped unattributed
     assert s1.t_last_render - s0.t_last_render < 1.5  # the lost camera ended the run promptly
     assert slow.released.is_set() and fast.released.is_set()
     picture = loop.publisher.hub.latest().image

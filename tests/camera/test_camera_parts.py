@@ -36,7 +36,9 @@ def test_fifo_channel_keeps_order_and_applies_back_pressure():
 
     def consume():
         go.wait(5)
-        time.sleep(0.1)  # starts after t0, so nothing is taken before t0 + 0.1 s however the threads are scheduled
+        time.sleep(
+            0.1
+        )  # starts after t0, so nothing is taken before t0 + 0.1 s however the threads are scheduled
         while True:
             try:
                 got.append(ch.get(1.0))
@@ -102,7 +104,11 @@ BUILD = """
 
 
 def test_backend_facts_read_build_information():
-    assert backend_facts(BUILD.format(gui="QT5", gst="NO")) == {"GStreamer": False, "V4L2": True, "FFMPEG": True}
+    assert backend_facts(BUILD.format(gui="QT5", gst="NO")) == {
+        "GStreamer": False,
+        "V4L2": True,
+        "FFMPEG": True,
+    }
     assert backend_facts(BUILD.format(gui="QT5", gst="YES (1.20.3)"))["GStreamer"] is True
     real = backend_facts()
     assert set(real) == {"GStreamer", "V4L2", "FFMPEG"}
@@ -111,7 +117,10 @@ def test_backend_facts_read_build_information():
 def test_gui_reason_headless_builds_and_missing_display():
     assert "no GUI" in gui_reason(BUILD.format(gui="NONE", gst="NO"), env={"DISPLAY": ":0"}, platform="linux")
     assert "DISPLAY" in gui_reason(BUILD.format(gui="QT5", gst="NO"), env={}, platform="linux")
-    assert gui_reason(BUILD.format(gui="QT5", gst="NO"), env={"WAYLAND_DISPLAY": "wayland-0"}, platform="linux") is None
+    assert (
+        gui_reason(BUILD.format(gui="QT5", gst="NO"), env={"WAYLAND_DISPLAY": "wayland-0"}, platform="linux")
+        is None
+    )
     assert gui_reason(BUILD.format(gui="COCOA", gst="NO"), env={}, platform="darwin") is None
 
 
@@ -120,7 +129,9 @@ def _card():
     from edgeseg.card import ModelCard
     from edgeseg.data.datasets import CAMVID
 
-    return ModelCard(arch="cgnet", num_classes=11, class_names=CAMVID.class_names, palette=CAMVID.palette, ignore_index=11)
+    return ModelCard(
+        arch="cgnet", num_classes=11, class_names=CAMVID.class_names, palette=CAMVID.palette, ignore_index=11
+    )
 
 
 def _logits_for(labels: np.ndarray, c: int = 11) -> np.ndarray:
@@ -175,7 +186,9 @@ def test_output_size_is_fixed_by_the_first_frame_and_legend_fits_or_is_left_out(
     big = Renderer(_card())
     canvas = big.compose(np.zeros((360, 480, 3), np.uint8), np.zeros((360, 480), np.uint8))
     assert big.show_legend and (canvas[6:20, -140:] == 255).any()  # a white legend box top-right
-    plain = Renderer(_card(), show_legend=False).compose(np.zeros((360, 480, 3), np.uint8), np.zeros((360, 480), np.uint8))
+    plain = Renderer(_card(), show_legend=False).compose(
+        np.zeros((360, 480, 3), np.uint8), np.zeros((360, 480), np.uint8)
+    )
     ys, xs = np.nonzero((canvas != plain).any(axis=2))  # the legend's box
     box = (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
     assert box < 0.10 * 360 * 480, f"the camera legend covers {box / (360 * 480):.0%} of a 480x360 frame"
@@ -226,7 +239,9 @@ def test_recorder_probe_reports_a_writer_that_will_not_open(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("name,match", [("missing/out.mp4", "does not exist"), ("out.gif", "unsupported video type")])
+@pytest.mark.parametrize(
+    "name,match", [("missing/out.mp4", "does not exist"), ("out.gif", "unsupported video type")]
+)
 def test_recorder_refuses_bad_paths(tmp_path, name, match):
     with pytest.raises(EdgesegError, match=match):
         Recorder(tmp_path / name)

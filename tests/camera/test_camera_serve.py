@@ -77,7 +77,9 @@ def test_bind_default_is_this_machine_only():
 
 def test_token_is_required_on_every_endpoint(runner):
     live = FakeCapture(lambda i: gray(i), count=None, interval=0.01)
-    loop = CameraLoop(runner, "0", _opts(token="s3cret"), open_capture=FakeOpener([live]), handle_signals=False)
+    loop = CameraLoop(
+        runner, "0", _opts(token="s3cret"), open_capture=FakeOpener([live]), handle_signals=False
+    )
     t = LoopThread(loop)
     t.start()
     port = loop.publisher.server.port
@@ -99,7 +101,9 @@ def test_token_is_required_on_every_endpoint(runner):
 
 def test_client_bound_refuses_one_more_stream_and_frees_the_slot(runner):
     live = FakeCapture(lambda i: gray(i), count=None, interval=0.01)
-    loop = CameraLoop(runner, "0", _opts(max_clients=2), open_capture=FakeOpener([live]), handle_signals=False)
+    loop = CameraLoop(
+        runner, "0", _opts(max_clients=2), open_capture=FakeOpener([live]), handle_signals=False
+    )
     t = LoopThread(loop)
     t.start()
     port = loop.publisher.server.port
@@ -136,16 +140,27 @@ def test_port_in_use_is_one_line_before_the_camera_opens(runner, tiny_checkpoint
         with pytest.raises(ServeError, match=f"cannot serve on 127.0.0.1:{port}: port in use"):
             CameraLoop(runner, "0", _opts(port=port), open_capture=opener, handle_signals=False)
         assert opener.calls == []  # the camera was never opened
-        assert main(["camera", str(tiny_checkpoint), "--source", str(clip), "--headless", "--serve", str(port)]) == 2
+        assert (
+            main(["camera", str(tiny_checkpoint), "--source", str(clip), "--headless", "--serve", str(port)])
+            == 2
+        )
     err = capsys.readouterr().err
     assert err.strip().count("\n") == 0 and "port in use" in err and "Traceback" not in err
-    with pytest.raises(ServeError, match="cannot serve on 192.0.2.1:"):  # an address this machine does not have
+    with pytest.raises(
+        ServeError, match="cannot serve on 192.0.2.1:"
+    ):  # an address this machine does not have
         StreamServer(FrameHub(), host="192.0.2.1", port=0)
 
 
 def test_file_ends_with_clients_connected_clean_end_and_exit_0(runner, tiny_checkpoint, clip, capsys):
     ref: list = []
-    loop = CameraLoop(SlowRunner(runner, 0.02), str(clip), _opts(), on_render=_gate_until_streams(ref, 2), handle_signals=False)
+    loop = CameraLoop(
+        SlowRunner(runner, 0.02),
+        str(clip),
+        _opts(),
+        on_render=_gate_until_streams(ref, 2),
+        handle_signals=False,
+    )
     ref.append(loop)
     t = LoopThread(loop)
     t.start()
@@ -161,19 +176,46 @@ def test_file_ends_with_clients_connected_clean_end_and_exit_0(runner, tiny_chec
     assert frames == sorted(frames) and frames[-1] == N_FRAMES - 1  # every frame's numbers, to the last one
     assert _port_free(port)  # the listening socket was closed
     # the command: exit 0 for a file, with the server on
-    assert main(["camera", str(tiny_checkpoint), "--source", str(clip), "--headless", "--threads", "1", "--serve", "0"]) == 0
+    assert (
+        main(
+            [
+                "camera",
+                str(tiny_checkpoint),
+                "--source",
+                str(clip),
+                "--headless",
+                "--threads",
+                "1",
+                "--serve",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert "serving http://127.0.0.1:" in capsys.readouterr().err
 
 
 def test_camera_that_dies_ends_every_stream_cleanly(runner):
     cam = FakeCapture([gray(i) for i in range(30)], interval=0.02)  # then read() fails; no reopen works
     ref: list = []
-    opts = CameraOptions(headless=True, serve=ServeOptions(port=0), reconnect_timeout=0.2, backoff=(0.05, 0.1))
-    loop = CameraLoop(runner, "0", opts, open_capture=FakeOpener([cam]), on_render=_gate_until_streams(ref, 2), handle_signals=False)
+    opts = CameraOptions(
+        headless=True, serve=ServeOptions(port=0), reconnect_timeout=0.2, backoff=(0.05, 0.1)
+    )
+    loop = CameraLoop(
+        runner,
+        "0",
+        opts,
+        open_capture=FakeOpener([cam]),
+        on_render=_gate_until_streams(ref, 2),
+        handle_signals=False,
+    )
     ref.append(loop)
     t = LoopThread(loop)
     t.start()
-    mj, ev = StreamReader(loop.publisher.server.port, "/stream.mjpg"), StreamReader(loop.publisher.server.port, "/events", kind="sse")
+    mj, ev = (
+        StreamReader(loop.publisher.server.port, "/stream.mjpg"),
+        StreamReader(loop.publisher.server.port, "/events", kind="sse"),
+    )
     mj.start(), ev.start()
     t.join(20)
     mj.join(5), ev.join(5)
@@ -188,7 +230,11 @@ def test_ctrl_c_with_clients_connected(runner):
     live = FakeCapture(lambda i: gray(i), count=None, interval=0.01)
     loop = CameraLoop(runner, "0", _opts(), open_capture=FakeOpener([live]))
     port = loop.publisher.server.port
-    readers = [StreamReader(port, "/stream.mjpg"), StreamReader(port, "/stream.mjpg"), StreamReader(port, "/events", kind="sse")]
+    readers = [
+        StreamReader(port, "/stream.mjpg"),
+        StreamReader(port, "/stream.mjpg"),
+        StreamReader(port, "/events", kind="sse"),
+    ]
 
     def connect_then_interrupt():
         for r in readers:
@@ -216,8 +262,13 @@ def test_mjpeg_decodes_with_cv2_and_json_sse_carry_the_frame_metadata(runner, cl
         rendered[frame.index] = (labels.copy(), canvas.copy())
         gate(frame, labels, canvas)
 
-    loop = CameraLoop(SlowRunner(runner, 0.02), str(clip), CameraOptions(headless=True, legend=False, hud=False,
-                      serve=ServeOptions(port=0, jpeg_quality=95)), on_render=on_render, handle_signals=False)
+    loop = CameraLoop(
+        SlowRunner(runner, 0.02),
+        str(clip),
+        CameraOptions(headless=True, legend=False, hud=False, serve=ServeOptions(port=0, jpeg_quality=95)),
+        on_render=on_render,
+        handle_signals=False,
+    )
     ref.append(loop)
     t = LoopThread(loop)
     t.start()
@@ -233,17 +284,22 @@ def test_mjpeg_decodes_with_cv2_and_json_sse_carry_the_frame_metadata(runner, cl
     d = json.loads(body)
     assert d["model"]["backend"] == "torch" and d["model"]["input_size"] == list(SIZE)
     assert d["model"]["class_names"] == list(runner.card.class_names)
-    assert {"fps", "e2e_ms", "infer_ms", "dropped", "rendered"} <= set(d["loop"]) and d["loop"]["e2e_ms"]["p99"] > 0
+    assert {"fps", "e2e_ms", "infer_ms", "dropped", "rendered"} <= set(d["loop"]) and d["loop"]["e2e_ms"][
+        "p99"
+    ] > 0
     assert d["frame"]["frame"] in rendered and d["sources"][0]["source"] == str(clip)
     # MJPEG: every part is a JPEG of the rendered canvas
     assert len(mj.parts) >= 2
     pics = [cv2.imdecode(np.frombuffer(p, np.uint8), cv2.IMREAD_COLOR) for p in mj.parts]
     assert all(p is not None and p.shape == (*SIZE, 3) for p in pics)
+
     def diff(a, b):
         return np.abs(cv2.blur(a, (5, 5)).astype(int) - cv2.blur(b, (5, 5)).astype(int)).mean()
 
     nearest = min(rendered, key=lambda i: diff(pics[-1], rendered[i][1]))
-    assert nearest == N_FRAMES - 1 and diff(pics[-1], rendered[nearest][1]) < 6  # the newest frame, not a stale or blank one
+    assert (
+        nearest == N_FRAMES - 1 and diff(pics[-1], rendered[nearest][1]) < 6
+    )  # the newest frame, not a stale or blank one
     # SSE: one event per rendered frame, with timestamps, latency, class areas and the label map
     metas = [m for e, m in ev.events if e == "frame"]
     assert [m["seq"] for m in metas] == list(range(metas[0]["seq"], metas[0]["seq"] + len(metas)))
@@ -257,7 +313,9 @@ def test_mjpeg_decodes_with_cv2_and_json_sse_carry_the_frame_metadata(runner, cl
     assert with_png
     import base64
 
-    lab = cv2.imdecode(np.frombuffer(base64.b64decode(with_png[-1]["labels_png"]), np.uint8), cv2.IMREAD_UNCHANGED)
+    lab = cv2.imdecode(
+        np.frombuffer(base64.b64decode(with_png[-1]["labels_png"]), np.uint8), cv2.IMREAD_UNCHANGED
+    )
     assert (lab == rendered[with_png[-1]["frame"]][0]).all()
 
 
@@ -265,7 +323,9 @@ def test_client_that_stops_reading_is_dropped_and_the_loop_keeps_going(runner):
     rng = np.random.default_rng(0)
     noise = [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(4)]  # ~250 KB JPEGs
     live = FakeCapture(lambda i: noise[i % 4], count=None, interval=0.005)
-    loop = CameraLoop(runner, "0", _opts(send_timeout=0.3), open_capture=FakeOpener([live]), handle_signals=False)
+    loop = CameraLoop(
+        runner, "0", _opts(send_timeout=0.3), open_capture=FakeOpener([live]), handle_signals=False
+    )
     t = LoopThread(loop)
     t.start()
     port = loop.publisher.server.port
@@ -344,11 +404,16 @@ def test_port_not_allowed_and_bad_serve_options_are_one_line(tiny_checkpoint, cl
 
     with monkeypatch.context() as m:
         m.setattr(serve_mod._Server, "__init__", refuse)
-        with pytest.raises(ServeError, match=r"cannot serve on 127.0.0.1:80: not allowed \(Permission denied; ports below 1024 need root\)"):
+        with pytest.raises(
+            ServeError,
+            match=r"cannot serve on 127.0.0.1:80: not allowed \(Permission denied; ports below 1024 need root\)",
+        ):
             StreamServer(FrameHub(), port=80)
-    for extra, match in [(["--serve", "http://x:80"], "--serve expects [HOST:]PORT"),
-                         (["--token", "t"], "--token only applies with --serve"),
-                         (["--serve", "0", "--token", " "], "--token is empty")]:
+    for extra, match in [
+        (["--serve", "http://x:80"], "--serve expects [HOST:]PORT"),
+        (["--token", "t"], "--token only applies with --serve"),
+        (["--serve", "0", "--token", " "], "--token is empty"),
+    ]:
         assert main(["camera", str(tiny_checkpoint), "--source", str(clip), "--headless", *extra]) == 2
         err = capsys.readouterr().err
         assert match in err and err.count("\n") == 1 and "Traceback" not in err, err

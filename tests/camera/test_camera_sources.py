@@ -21,7 +21,12 @@ from edgeseg.errors import EdgesegError
 def test_cv2_constants_match_opencv():
     import cv2
 
-    assert (CAP_ANY, CAP_V4L2, CAP_GSTREAMER, CAP_FFMPEG) == (cv2.CAP_ANY, cv2.CAP_V4L2, cv2.CAP_GSTREAMER, cv2.CAP_FFMPEG)
+    assert (CAP_ANY, CAP_V4L2, CAP_GSTREAMER, CAP_FFMPEG) == (
+        cv2.CAP_ANY,
+        cv2.CAP_V4L2,
+        cv2.CAP_GSTREAMER,
+        cv2.CAP_FFMPEG,
+    )
 
 
 @pytest.mark.parametrize("spec,index", [("0", 0), ("3", 3), (2, 2)])
@@ -35,7 +40,9 @@ def test_v4l2_device():
     assert (s.kind, s.args, s.live) == ("device", ("/dev/video1", CAP_V4L2), True)
 
 
-@pytest.mark.parametrize("url", ["rtsp://10.0.0.2:8554/cam", "RTSP://host/a?b=1&c=2", "http://cam.local/mjpg", "rtsps://h/x"])
+@pytest.mark.parametrize(
+    "url", ["rtsp://10.0.0.2:8554/cam", "RTSP://host/a?b=1&c=2", "http://cam.local/mjpg", "rtsps://h/x"]
+)
 def test_stream_urls_go_to_ffmpeg_live(url):
     s = parse_source(url)
     assert (s.kind, s.args, s.live) == ("url", (url, CAP_FFMPEG), True)
@@ -50,7 +57,9 @@ def test_csi_template_with_defaults_and_options():
     s = parse_source("csi://1", width=1920, height=1080, fps=60, flip=2)
     assert s.kind == "csi" and s.live and s.args[1] == CAP_GSTREAMER
     assert s.args[0] == CSI_TEMPLATE.format(sensor=1, width=1920, height=1080, fps=60, flip=2)
-    assert s.args[0].startswith("nvarguscamerasrc sensor-id=1 ! video/x-raw(memory:NVMM),width=1920,height=1080,framerate=60/1")
+    assert s.args[0].startswith(
+        "nvarguscamerasrc sensor-id=1 ! video/x-raw(memory:NVMM),width=1920,height=1080,framerate=60/1"
+    )
     assert s.args[0].endswith("appsink drop=true max-buffers=1")
     d = parse_source("csi://0")
     assert "width=1280,height=720,framerate=30/1" in d.args[0] and "flip-method=0" in d.args[0]
@@ -102,7 +111,16 @@ def test_gst_pipeline_needs_appsink(spec, match):
 
 @pytest.mark.parametrize(
     "name",
-    ["clip.mp4", "my clip; rm -rf ~.mp4", "$(reboot).avi", "a|b&c`d`.mkv", "concat:a.mp4|b.mp4", "./0", "-1", "/dev/video0x"],
+    [
+        "clip.mp4",
+        "my clip; rm -rf ~.mp4",
+        "$(reboot).avi",
+        "a|b&c`d`.mkv",
+        "concat:a.mp4|b.mp4",
+        "./0",
+        "-1",
+        "/dev/video0x",
+    ],
 )
 def test_anything_else_is_a_file_made_absolute(name):
     s = parse_source(name)

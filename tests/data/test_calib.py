@@ -69,7 +69,9 @@ def test_subset_evenly_spaced_and_seeded(tmp_path, camvid_card):
     other = CalibrationSet(tmp_path / "imgs", camvid_card, num=4, seed=3)
     idx = [files.index(p) for p in other.paths()]
     assert len(idx) == 4 and idx == sorted(idx) and idx != [0, 2, 5, 7]
-    assert other.paths() == CalibrationSet(tmp_path / "imgs", camvid_card, num=4, seed=3).paths()  # deterministic
+    assert (
+        other.paths() == CalibrationSet(tmp_path / "imgs", camvid_card, num=4, seed=3).paths()
+    )  # deterministic
 
 
 def test_resize_warns_once(tmp_path, camvid_card):

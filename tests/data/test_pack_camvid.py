@@ -12,14 +12,20 @@ from edgeseg.data.datasets import camvid
 from edgeseg.errors import DataError
 
 
-
-
-
-def test_packed_copy_opens_with_the_same_labels_and_close_frames(load_script, tiny_camvid: Path, tmp_path: Path) -> None:
+def test_packed_copy_opens_with_the_same_labels_and_close_frames(
+    load_script, tiny_camvid: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "packed"
     r = load_script("pack_camvid").pack(tiny_camvid, out, quality=95)
     assert r["frames"] == 8
-    assert sorted(p.name for p in out.iterdir()) == ["train", "train.txt", "trainannot", "val", "val.txt", "valannot"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "train",
+        "train.txt",
+        "trainannot",
+        "val",
+        "val.txt",
+        "valannot",
+    ]
     for split in ("train", "val", "trainval"):
         orig, packed = camvid(tiny_camvid, split), camvid(out, split)
         assert len(orig) == len(packed)
@@ -55,7 +61,9 @@ def test_broken_list_fails_before_any_output(load_script, tiny_camvid: Path, tmp
     assert not (tmp_path / "sub").exists()
 
 
-def test_unreadable_frame_mid_run_leaves_no_partial_folder(load_script, tiny_camvid: Path, tmp_path: Path) -> None:
+def test_unreadable_frame_mid_run_leaves_no_partial_folder(
+    load_script, tiny_camvid: Path, tmp_path: Path
+) -> None:
     (tiny_camvid / "val" / "f001.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match="not a readable image"):
         load_script("pack_camvid").pack(tiny_camvid, tmp_path / "packed")
@@ -64,6 +72,8 @@ def test_unreadable_frame_mid_run_leaves_no_partial_folder(load_script, tiny_cam
 
 
 def test_cli_prints_one_line_error(load_script, tiny_camvid: Path, tmp_path: Path, capsys) -> None:
-    assert load_script("pack_camvid").main([str(tiny_camvid), "-o", str(tmp_path / "p"), "--quality", "0"]) == 2
+    assert (
+        load_script("pack_camvid").main([str(tiny_camvid), "-o", str(tmp_path / "p"), "--quality", "0"]) == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --quality") and "\n" not in err

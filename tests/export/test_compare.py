@@ -83,7 +83,9 @@ def test_rewrite_tolerance_compares_values_only():
 
 def test_int8_tolerance_is_argmax_on_pixels_decisive_against_the_median_error():
     ref = _logits(seed=3, n=1, c=4, h=20, w=20)
-    noisy = ref + 0.3 * np.random.default_rng(4).standard_normal(ref.shape)  # int8-sized errors: far beyond atol
+    noisy = ref + 0.3 * np.random.default_rng(4).standard_normal(
+        ref.shape
+    )  # int8-sized errors: far beyond atol
     assert not compare(ref, noisy).passed
     r = compare(ref, noisy, tolerance="int8")
     assert r.passed and r.elements_out_of_tolerance == 0 and r.agree_min == TOLERANCES["int8"].agree_min
@@ -124,7 +126,10 @@ def test_label_maps_are_compared_by_the_share_of_equal_pixels():
     assert r.passed and r.summary() == "labels agree=99.90%"
     out[0, 0, 1, 0] = (out[0, 0, 1, 0] + 1) % 11  # 3 differ: below the export tolerance's 99.9 %
     r = compare(ref, out)
-    assert not r.passed and r.summary() == "labels agree=99.85% -- FAILED: label agreement 99.85% is below 99.90%"
+    assert (
+        not r.passed
+        and r.summary() == "labels agree=99.85% -- FAILED: label agreement 99.85% is below 99.90%"
+    )
     assert compare(ref, out, tolerance="int8").passed  # 97 %
     assert not compare(ref, out, tolerance="rewrite").passed  # no agree_min: every pixel must agree
     assert compare(ref, ref.copy(), tolerance="rewrite").passed

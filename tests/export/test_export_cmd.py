@@ -54,7 +54,9 @@ def _plant_fault(monkeypatch, scale=0.05):
 
 
 @pytest.mark.parametrize("scale", [0.05, 1e-4])  # 1e-4: argmax still agrees 100%; only the logit gate sees it
-def test_planted_weight_fault_fails_parity_and_writes_nothing(tmp_path, tiny_ckpt, capsys, monkeypatch, scale):
+def test_planted_weight_fault_fails_parity_and_writes_nothing(
+    tmp_path, tiny_ckpt, capsys, monkeypatch, scale
+):
     _plant_fault(monkeypatch, scale)
     dst = tmp_path / "bad.onnx"
     rc, out, err = _export(capsys, tiny_ckpt, "-o", dst)
@@ -132,7 +134,9 @@ def test_dynamic_export_is_checked_at_a_second_size(tmp_path, tiny_ckpt, capsys,
 
         def forward(self, x):
             y = self.inner(x)[..., ::2, ::2]
-            return F.interpolate(y, size=(int(x.shape[2]), int(x.shape[3])), mode="nearest")  # constant once traced
+            return F.interpolate(
+                y, size=(int(x.shape[2]), int(x.shape[3])), mode="nearest"
+            )  # constant once traced
 
     monkeypatch.setattr(ckmod, "load_checkpoint", lambda path, **kw: (Baked().eval(), arts.tiny_card(), {}))
     dst = tmp_path / "baked.onnx"

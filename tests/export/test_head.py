@@ -63,14 +63,19 @@ def test_lowres_head_differs_only_next_to_lowres_class_changes(exports, arts, ti
     low = _run(exports["labels-lowres"], frames)[:, 0]
     model, card, _ = load_checkpoint(tiny_ckpt)
     with torch.no_grad():
-        small = model.eval().forward_lowres(torch.from_numpy(preprocess(frames, card, size=(64, 96)))).argmax(1).numpy()
+        small = (
+            model.eval()
+            .forward_lowres(torch.from_numpy(preprocess(frames, card, size=(64, 96))))
+            .argmax(1)
+            .numpy()
+        )
     assert small.shape == (4, 8, 12)
     np.testing.assert_array_equal(low, small.repeat(8, 1).repeat(8, 2))
     padded = np.pad(small, ((0, 0), (1, 1), (1, 1)), mode="edge")
     mixed = np.zeros_like(small, bool)
     for dy in (0, 1, 2):
         for dx in (0, 1, 2):
-            mixed |= padded[:, dy:dy + 8, dx:dx + 12] != small
+            mixed |= padded[:, dy : dy + 8, dx : dx + 12] != small
     near_change = mixed.repeat(8, 1).repeat(8, 2)
     differ = low != full
     assert differ.any() and not (differ & ~near_change).any()
@@ -84,7 +89,11 @@ def test_the_card_and_the_line_say_the_head(exports, tiny_ckpt, tmp_path, capsys
     capsys.readouterr()
     assert main(["export", str(tiny_ckpt), "-o", str(path), "--head", "labels-lowres", "--dynamic"]) == 0
     line = capsys.readouterr().out
-    assert ", head labels-lowres," in line and "parity: labels agree=100.00%" in line and "also at 32x48: labels agree=" in line
+    assert (
+        ", head labels-lowres," in line
+        and "parity: labels agree=100.00%" in line
+        and "also at 32x48: labels agree=" in line
+    )
     with OrtRunner(path) as r:  # dynamic: any size, labels at that size
         assert r.infer(np.zeros((2, 3, 40, 56), np.float32)).shape == (2, 1, 40, 56)
 
@@ -93,7 +102,10 @@ def test_eval_of_a_labels_artifact_gives_the_logits_artifact_miou(exports, tmp_p
     got = {}
     for head in ("logits", "labels"):
         out = tmp_path / f"{head}.json"
-        assert main(["eval", str(exports[head]), "--data", "synthetic:3", "--no-progress", "--json", str(out)]) == 0
+        assert (
+            main(["eval", str(exports[head]), "--data", "synthetic:3", "--no-progress", "--json", str(out)])
+            == 0
+        )
         got[head] = json.loads(out.read_text())
     capsys.readouterr()
     assert got["labels"]["miou"] == got["logits"]["miou"] and got["labels"]["frames"] == 3
@@ -105,7 +117,9 @@ def test_predict_takes_a_labels_artifact(exports, arts, tmp_path, capsys):
     import cv2
 
     img = tmp_path / "odd.png"
-    cv2.imwrite(str(img), arts.frames(1, (50, 70), seed=6)[0])  # not the artifact's size: labels resized (nearest)
+    cv2.imwrite(
+        str(img), arts.frames(1, (50, 70), seed=6)[0]
+    )  # not the artifact's size: labels resized (nearest)
     masks = {}
     for head in ("logits", "labels"):
         assert main(["predict", str(exports[head]), str(img), "-o", str(tmp_path / head), "--no-legend"]) == 0
@@ -126,21 +140,28 @@ def test_logits_to_labels_takes_label_maps_and_refuses_other_integer_arrays():
         logits_to_labels(np.zeros((1, 2, 2, 2), np.uint8))
 
 
-@pytest.mark.parametrize("backend,converter", [("coreml", "coremltools"), ("executorch", "ExecuTorch (torch.export)")])
+@pytest.mark.parametrize(
+    "backend,converter", [("coreml", "coremltools"), ("executorch", "ExecuTorch (torch.export)")]
+)
 def test_pytorch_converting_backends_refuse_a_labels_export(exports, backend, converter):
     from edgeseg.backends._checkpoint import find_checkpoint
 
-    with pytest.raises(BuildError, match=f"labels.onnx ends in a labels head: --backend {backend} builds logits "
-                                         r"artifacts only \(.*\); build it from an export with --head logits"):
+    with pytest.raises(
+        BuildError,
+        match=f"labels.onnx ends in a labels head: --backend {backend} builds logits "
+        r"artifacts only \(.*\); build it from an export with --head logits",
+    ):
         find_checkpoint(exports["labels"], backend=backend, converter=converter)
 
 
 def test_tensorrt_refuses_a_labels_export_in_one_line(exports, capsys):
     assert main(["build", str(exports["labels-lowres"]), "--backend", "tensorrt"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].endswith("labels-lowres.onnx ends in a labels-lowres head: --backend tensorrt builds logits artifacts "
-                            "only (its engine card, bindings and checks read float logits); build it from an export "
-                            "with --head logits")
+    assert err[-1].endswith(
+        "labels-lowres.onnx ends in a labels-lowres head: --backend tensorrt builds logits artifacts "
+        "only (its engine card, bindings and checks read float logits); build it from an export "
+        "with --head logits"
+    )
 
 
 def test_bad_head_is_refused_before_work(tiny_ckpt, tmp_path, capsys):
@@ -164,6 +185,9 @@ def test_the_python_api_segments_with_a_labels_artifact_and_refuses_logits(expor
     with edgeseg.load(exports["labels"]) as m, edgeseg.load(exports["logits"]) as ref:
         got, want = m.predict(frame, color="bgr"), ref.predict(frame, color="bgr")
         np.testing.assert_array_equal(got.labels, want.labels)
-        with pytest.raises(EdgesegError, match=r"logits=True: .*labels\.onnx ends in a labels head \(a uint8 label map, "
-                                               r"no logits\); use a model exported with --head logits"):
+        with pytest.raises(
+            EdgesegError,
+            match=r"logits=True: .*labels\.onnx ends in a labels head \(a uint8 label map, "
+            r"no logits\); use a model exported with --head logits",
+        ):
             m.predict(frame, logits=True)

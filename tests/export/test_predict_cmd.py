@@ -16,7 +16,9 @@ from edgeseg.vis import colorize
 def images(tmp_path_factory, arts):
     d = tmp_path_factory.mktemp("imgs")
     paths = []
-    pics = arts.frames(1, (64, 96), seed=5) + arts.frames(1, (50, 70), seed=6)  # one at the card size, one not
+    pics = arts.frames(1, (64, 96), seed=5) + arts.frames(
+        1, (50, 70), seed=6
+    )  # one at the card size, one not
     for i, f in enumerate(pics):
         p = d / f"scene{i}.png"
         cv2.imwrite(str(p), f)
@@ -47,8 +49,11 @@ def test_predict_writes_palette_mask_and_overlay(tmp_path, tiny_ckpt, images, ar
 
 
 def test_predict_draws_a_small_legend_of_the_classes_present(tmp_path, capsys):
-    img = cv2.resize(cv2.imread("/work/shared/datasets/camvid/val/0016E5_07959.png"), (480, 360)) \
-        if __import__("os").path.isfile("/work/shared/datasets/camvid/val/0016E5_07959.png") else None
+    img = (
+        cv2.resize(cv2.imread("/work/shared/datasets/camvid/val/0016E5_07959.png"), (480, 360))
+        if __import__("os").path.isfile("/work/shared/datasets/camvid/val/0016E5_07959.png")
+        else None
+    )
     if img is None:
         from edgeseg.data.synthetic import render_scene
 

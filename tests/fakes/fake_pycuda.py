@@ -95,7 +95,9 @@ class DeviceAllocation:
 
     def free(self) -> None:
         if self.ptr in MEMORY and not CONTEXT_STACK:
-            raise RuntimeError("fake pycuda: cannot activate dead context (device memory freed outside its context)")
+            raise RuntimeError(
+                "fake pycuda: cannot activate dead context (device memory freed outside its context)"
+            )
         MEMORY.pop(self.ptr, None)
         FREED.append(self.ptr)
 
@@ -122,7 +124,9 @@ class HostAllocation:
         if self.freed:
             return
         if getattr(self.context, "dead", False) or not CONTEXT_STACK:
-            raise RuntimeError("fake pycuda: cannot activate dead context (host memory freed outside its context)")
+            raise RuntimeError(
+                "fake pycuda: cannot activate dead context (host memory freed outside its context)"
+            )
         self.freed = True
         CALLS.append(("host_free",))
 

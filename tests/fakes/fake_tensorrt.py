@@ -39,7 +39,9 @@ def _sibling(part: str) -> types.ModuleType:
     """tests/fakes/fake_tensorrt_<part>.py, loaded once beside this module."""
     name = f"{__name__}_{part}"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, os.path.join(os.path.dirname(__file__), f"fake_tensorrt_{part}.py"))
+        spec = importlib.util.spec_from_file_location(
+            name, os.path.join(os.path.dirname(__file__), f"fake_tensorrt_{part}.py")
+        )
         mod = importlib.util.module_from_spec(spec)
         sys.modules[name] = mod
         spec.loader.exec_module(mod)  # type: ignore[union-attr]
@@ -70,8 +72,13 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
     ILogger.Severity = Severity  # type: ignore[attr-defined]
 
     class Logger(ILogger):
-        INTERNAL_ERROR, ERROR, WARNING, INFO, VERBOSE = (Severity.INTERNAL_ERROR, Severity.ERROR,
-                                                         Severity.WARNING, Severity.INFO, Severity.VERBOSE)
+        INTERNAL_ERROR, ERROR, WARNING, INFO, VERBOSE = (
+            Severity.INTERNAL_ERROR,
+            Severity.ERROR,
+            Severity.WARNING,
+            Severity.INFO,
+            Severity.VERBOSE,
+        )
 
         def __init__(self, min_severity: Any = Severity.WARNING) -> None:
             self.min_severity = min_severity
@@ -85,8 +92,13 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
     net_flags = {k: int(v) for k, v in enums["NetworkDefinitionCreationFlag"].__members__.items()}
 
     def nptype(trt_type: Any) -> type:
-        return {m.DataType.FLOAT: np.float32, m.DataType.HALF: np.float16, m.DataType.INT8: np.int8,
-                m.DataType.INT32: np.int32, m.DataType.UINT8: np.uint8}[trt_type]
+        return {
+            m.DataType.FLOAT: np.float32,
+            m.DataType.HALF: np.float16,
+            m.DataType.INT8: np.int8,
+            m.DataType.INT32: np.int32,
+            m.DataType.UINT8: np.uint8,
+        }[trt_type]
 
     m.nptype = nptype
 
@@ -165,8 +177,10 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
                     loc = {e.key: e.value for e in init.external_data}.get("location", "")
                     base = os.path.dirname(path) if path else None
                     if base is None or not os.path.isfile(os.path.join(base, loc)):
-                        return self._fail(f"Failed to open file: {loc} (external weights of {init.name}; "
-                                          "the model path is needed to find them)")
+                        return self._fail(
+                            f"Failed to open file: {loc} (external weights of {init.name}; "
+                            "the model path is needed to find them)"
+                        )
             inits = {i.name for i in proto.graph.initializer}
 
             def dims(vi: Any) -> tuple:
@@ -182,7 +196,9 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
             net._fp16_weights = any(i.data_type == onnx.TensorProto.FLOAT16 for i in proto.graph.initializer)
             net._io_float32 = all(
                 v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
-                for v in list(proto.graph.input) + list(proto.graph.output) if v.name not in inits)
+                for v in list(proto.graph.input) + list(proto.graph.output)
+                if v.name not in inits
+            )
             return True
 
     m.INetworkDefinition, m.ITensor, m.OnnxParser = INetworkDefinition, ITensor, OnnxParser
@@ -202,7 +218,9 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
         def set_shape(self, input: str, min: Any, opt: Any, max: Any) -> None:  # noqa: A002
             lo, mid, hi = tuple(min), tuple(opt), tuple(max)
             calls.append(("profile.set_shape", input, lo, mid, hi))
-            if not len(lo) == len(mid) == len(hi) or not all(0 <= a <= b <= c for a, b, c in zip(lo, mid, hi)):
+            if not len(lo) == len(mid) == len(hi) or not all(
+                0 <= a <= b <= c for a, b, c in zip(lo, mid, hi)
+            ):
                 raise ValueError("min/opt/max dimensions are inconsistent (need 0 <= min <= opt <= max)")
             self._shapes[input] = (lo, mid, hi)
 
@@ -245,10 +263,13 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
                 return ITimingCache({"trt": version, "device": device_id(), "entries": 0})
             if not data.startswith(CACHE_MAGIC):
                 return None  # nullptr: not a timing cache
-            header = json.loads(data[len(CACHE_MAGIC):])
+            header = json.loads(data[len(CACHE_MAGIC) :])
             if header["trt"] != version:  # the real one logs and carries on with an empty cache
-                self._logger.log(Severity.WARNING, "The timing cache was created by a different TensorRT version. "
-                                 "The timing cache will not be used!")
+                self._logger.log(
+                    Severity.WARNING,
+                    "The timing cache was created by a different TensorRT version. "
+                    "The timing cache will not be used!",
+                )
                 return ITimingCache({"trt": version, "device": device_id(), "entries": 0})
             return ITimingCache(header)
 
@@ -263,6 +284,7 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
             return self._timing_cache
 
     if major < 11:
+
         def _get_cal(self: IBuilderConfig) -> IInt8Calibrator:
             return self._calibrator
 
@@ -279,7 +301,11 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
 
         IBuilderConfig.set_calibration_profile = set_calibration_profile  # type: ignore[attr-defined]
 
-    m.ITimingCache, m.IOptimizationProfile, m.IBuilderConfig = ITimingCache, IOptimizationProfile, IBuilderConfig
+    m.ITimingCache, m.IOptimizationProfile, m.IBuilderConfig = (
+        ITimingCache,
+        IOptimizationProfile,
+        IBuilderConfig,
+    )
     m.IHostMemory = type(T.host_memory(b"x", 0))
 
     # -- builder --------------------------------------------------------------------------------
@@ -297,7 +323,11 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
             if cache is not None:
                 return True
             names = [t.name for t in network._inputs]
-            shape = config._calibration_profile._shapes[names[0]][1] if dynamic else tuple(network._inputs[0].shape)
+            shape = (
+                config._calibration_profile._shapes[names[0]][1]
+                if dynamic
+                else tuple(network._inputs[0].shape)
+            )
             n = 0
             while True:
                 ptrs = cal.get_batch(names)
@@ -334,7 +364,9 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
         def create_optimization_profile(self) -> IOptimizationProfile:
             return IOptimizationProfile()
 
-        def build_serialized_network(self, network: INetworkDefinition, config: IBuilderConfig) -> IHostMemory:
+        def build_serialized_network(
+            self, network: INetworkDefinition, config: IBuilderConfig
+        ) -> IHostMemory:
             calls.append(("build_serialized_network",))
             if not network._inputs:
                 return None
@@ -364,13 +396,16 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
 
     # -- calibrators (removed in 11.x) ------------------------------------------------------------
     if major < 11:
+
         class _NeedsBaseInit(type):
             """pybind11: a Python subclass must call the base __init__ (TypeError at construction otherwise)."""
 
             def __call__(cls, *args: Any, **kwargs: Any) -> Any:
                 obj = super().__call__(*args, **kwargs)
                 if not getattr(obj, "_base_init_called", False):
-                    raise TypeError(f"{cls.__mro__[1].__name__}.__init__() must be called when overriding __init__")
+                    raise TypeError(
+                        f"{cls.__mro__[1].__name__}.__init__() must be called when overriding __init__"
+                    )
                 return obj
 
         class IInt8Calibrator(metaclass=_NeedsBaseInit):
@@ -390,11 +425,16 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
             def write_calibration_cache(self, cache: Any) -> None:
                 pass
 
-        IInt8EntropyCalibrator2 = type("IInt8EntropyCalibrator2", (IInt8Calibrator,), {"__module__": __name__})
+        IInt8EntropyCalibrator2 = type(
+            "IInt8EntropyCalibrator2", (IInt8Calibrator,), {"__module__": __name__}
+        )
         IInt8MinMaxCalibrator = type("IInt8MinMaxCalibrator", (IInt8Calibrator,), {"__module__": __name__})
 
         m.IInt8Calibrator, m.IInt8EntropyCalibrator2, m.IInt8MinMaxCalibrator = (
-            IInt8Calibrator, IInt8EntropyCalibrator2, IInt8MinMaxCalibrator)
+            IInt8Calibrator,
+            IInt8EntropyCalibrator2,
+            IInt8MinMaxCalibrator,
+        )
 
     _sibling("runtime").add_runtime(m, version=version, pycuda=pycuda, calls=calls, magic=MAGIC)
     return m

@@ -53,7 +53,9 @@ def add_runtime(m: types.ModuleType, *, version: str, pycuda: Any, calls: list, 
             for oname in self._engine._output_names:
                 shp = self.get_tensor_shape(oname)
                 y = x[:, :1] + np.arange(shp[1], dtype=np.float32).reshape(1, -1, 1, 1)
-                pycuda.MEMORY[self._addresses[oname]][: y.nbytes] = y.astype(np.float32).view(np.uint8).ravel()
+                pycuda.MEMORY[self._addresses[oname]][: y.nbytes] = (
+                    y.astype(np.float32).view(np.uint8).ravel()
+                )
             return True
 
     class ICudaEngine:
@@ -101,7 +103,7 @@ def add_runtime(m: types.ModuleType, *, version: str, pycuda: Any, calls: list, 
             calls.append(("deserialize_cuda_engine", len(data)))
             if not data.startswith(magic):
                 return None  # as the real one does for a foreign or corrupt engine
-            header = json.loads(data[len(magic):])
+            header = json.loads(data[len(magic) :])
             if header["version"] != version:
                 return None
             return ICudaEngine(header)

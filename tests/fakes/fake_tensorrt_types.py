@@ -15,12 +15,28 @@ from typing import Any
 def enum_tables(major: int, minor: int) -> dict[str, dict[str, int]]:
     """The enum members (and their real integer values) the fake exposes on ``major.minor``."""
     if major < 10:  # 8.5 - 9.x
-        builder = {"FP16": 0, "INT8": 1, "DEBUG": 2, "GPU_FALLBACK": 3, "REFIT": 5, "DISABLE_TIMING_CACHE": 6,
-                   "TF32": 7, "OBEY_PRECISION_CONSTRAINTS": 10}
+        builder = {
+            "FP16": 0,
+            "INT8": 1,
+            "DEBUG": 2,
+            "GPU_FALLBACK": 3,
+            "REFIT": 5,
+            "DISABLE_TIMING_CACHE": 6,
+            "TF32": 7,
+            "OBEY_PRECISION_CONSTRAINTS": 10,
+        }
         network = {"EXPLICIT_BATCH": 0, "EXPLICIT_PRECISION": 1}
     elif major == 10:
-        builder = {"FP16": 0, "INT8": 1, "DEBUG": 2, "GPU_FALLBACK": 3, "REFIT": 4, "DISABLE_TIMING_CACHE": 5,
-                   "TF32": 6, "OBEY_PRECISION_CONSTRAINTS": 9}
+        builder = {
+            "FP16": 0,
+            "INT8": 1,
+            "DEBUG": 2,
+            "GPU_FALLBACK": 3,
+            "REFIT": 4,
+            "DISABLE_TIMING_CACHE": 5,
+            "TF32": 6,
+            "OBEY_PRECISION_CONSTRAINTS": 9,
+        }
         network = {"EXPLICIT_BATCH": 0, "STRONGLY_TYPED": 1}
     else:  # 11.x: no precision flags; STRONGLY_TYPED kept (deprecated, ignored: always on)
         builder = {"DEBUG": 2, "GPU_FALLBACK": 3, "REFIT": 4, "DISABLE_TIMING_CACHE": 5, "TF32": 6}
@@ -38,7 +54,10 @@ def enum_tables(major: int, minor: int) -> dict[str, dict[str, int]]:
 
 
 def make_enums(major: int, minor: int) -> dict[str, type[enum.IntEnum]]:
-    return {name: enum.IntEnum(name.split(".")[-1], members) for name, members in enum_tables(major, minor).items()}
+    return {
+        name: enum.IntEnum(name.split(".")[-1], members)
+        for name, members in enum_tables(major, minor).items()
+    }
 
 
 class Dims(tuple):
@@ -83,7 +102,9 @@ def host_memory(data: bytes, datatype: Any) -> Any:
 
     def _get(self: Any, name: str) -> Any:
         if name in ABSENT:
-            raise AttributeError(f"'IHostMemory' object has no attribute {name!r} (ctypes has it, TensorRT does not)")
+            raise AttributeError(
+                f"'IHostMemory' object has no attribute {name!r} (ctypes has it, TensorRT does not)"
+            )
         return object.__getattribute__(self, name)
 
     def nbytes(self: Any) -> int:
@@ -92,8 +113,18 @@ def host_memory(data: bytes, datatype: Any) -> Any:
     def dtype(self: Any) -> DataType:
         return datatype
 
-    cls = type("IHostMemory", (base,), {
-        "__module__": __name__, "__len__": _no_len, "__getitem__": _no_index, "__iter__": _no_index,
-        "__getattribute__": _get, "__absent__": ABSENT, "nbytes": property(nbytes), "dtype": property(dtype),
-    })
+    cls = type(
+        "IHostMemory",
+        (base,),
+        {
+            "__module__": __name__,
+            "__len__": _no_len,
+            "__getitem__": _no_index,
+            "__iter__": _no_index,
+            "__getattribute__": _get,
+            "__absent__": ABSENT,
+            "nbytes": property(nbytes),
+            "dtype": property(dtype),
+        },
+    )
     return cls.from_buffer_copy(data)

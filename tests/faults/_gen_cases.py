@@ -19,25 +19,103 @@ from pathlib import Path
 
 #: A good argv per command; {NAME} fields are filled from the artifacts and the case's own folder.
 BASELINES: dict[str, list[str]] = {
-    "train": ["train", "--data", "synthetic:4", "--synthetic-size", "32x48", "--crop", "32x48", "--batch", "2",
-              "--device", "cpu", "--arch-arg", "m=2", "--arch-arg", "n=3", "--threads", "1", "--no-progress",
-              "--epochs", "1", "--resume", "{last}", "--out", "{run}"],
-    "eval": ["eval", "{ckpt}", "--data", "camvid:{camvid}", "--no-progress", "--max-frames", "1", "--json", "{case}/m.json"],
+    "train": [
+        "train",
+        "--data",
+        "synthetic:4",
+        "--synthetic-size",
+        "32x48",
+        "--crop",
+        "32x48",
+        "--batch",
+        "2",
+        "--device",
+        "cpu",
+        "--arch-arg",
+        "m=2",
+        "--arch-arg",
+        "n=3",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--epochs",
+        "1",
+        "--resume",
+        "{last}",
+        "--out",
+        "{run}",
+    ],
+    "eval": [
+        "eval",
+        "{ckpt}",
+        "--data",
+        "camvid:{camvid}",
+        "--no-progress",
+        "--max-frames",
+        "1",
+        "--json",
+        "{case}/m.json",
+    ],
     "predict": ["predict", "{ckpt}", "{image}", "-o", "{case}/pred"],
     "export": ["export", "{ckpt}", "-o", "{case}/m.onnx"],
-    "quantize": ["quantize", "{ckpt}", "--method", "ptq", "--calib", "synthetic:2", "--calib-num", "2", "--no-progress",
-                 "-o", "{case}/q.onnx"],
+    "quantize": [
+        "quantize",
+        "{ckpt}",
+        "--method",
+        "ptq",
+        "--calib",
+        "synthetic:2",
+        "--calib-num",
+        "2",
+        "--no-progress",
+        "-o",
+        "{case}/q.onnx",
+    ],
     "check-qdq": ["check-qdq", "{onnx}"],
     "build": ["build", "{onnx}", "--backend", "onnxruntime", "--threads", "1", "-o", "{case}/b.ort.onnx"],
-    "profile": ["profile", "{onnx}", "--runs", "1", "--warmup", "0", "--threads", "1", "--json", "{case}/p.json"],
+    "profile": [
+        "profile",
+        "{onnx}",
+        "--runs",
+        "1",
+        "--warmup",
+        "0",
+        "--threads",
+        "1",
+        "--json",
+        "{case}/p.json",
+    ],
     "report": ["report", "{results}", "-o", "{case}/rep"],
-    "camera": ["camera", "{ckpt}", "--source", "{video}", "--headless", "--max-frames", "2", "--threads", "1",
-               "--record", "{case}/rec.avi", "--stats", "{case}/s.json", "--save-masks", "{case}/masks"],
+    "camera": [
+        "camera",
+        "{ckpt}",
+        "--source",
+        "{video}",
+        "--headless",
+        "--max-frames",
+        "2",
+        "--threads",
+        "1",
+        "--record",
+        "{case}/rec.avi",
+        "--stats",
+        "{case}/s.json",
+        "--save-masks",
+        "{case}/masks",
+    ],
 }
 
 #: Kinds of bad input file. Each writes the bad file at ``dst`` (named like the good one) and says
 #: whether a good command may still succeed on it (a good file under an odd name).
-INPUT_KINDS = ("missing", "directory", "zero-byte", "random-bytes", "truncated", "another-kind", "non-utf8-name")
+INPUT_KINDS = (
+    "missing",
+    "directory",
+    "zero-byte",
+    "random-bytes",
+    "truncated",
+    "another-kind",
+    "non-utf8-name",
+)
 #: Kinds of bad output path.
 OUTPUT_KINDS = ("is-an-input", "hard-link-to-an-input", "existing-folder-for-a-file", "folder-missing")
 
@@ -99,18 +177,39 @@ def generate(*, full: bool) -> list[dict]:
         pos = dest_positions(command, argv)
         file_inputs = [d for d in io.inputs if d in pos and "{" in argv[pos[d]] and ":" not in argv[pos[d]]]
         for n, kind in enumerate(INPUT_KINDS):
-            targets = file_inputs if full else file_inputs[n % max(1, len(file_inputs)):][:1]
+            targets = file_inputs if full else file_inputs[n % max(1, len(file_inputs)) :][:1]
             for dest in targets:
-                cases.append({"id": f"{command}:{dest}:{kind}", "command": command, "argv": argv, "side": "input",
-                              "dest": dest, "index": pos[dest], "kind": kind})
-        outputs = [d for d in (*io.files, *io.folders, *((io.run_folder,) if io.run_folder else ())) if d in pos]
+                cases.append(
+                    {
+                        "id": f"{command}:{dest}:{kind}",
+                        "command": command,
+                        "argv": argv,
+                        "side": "input",
+                        "dest": dest,
+                        "index": pos[dest],
+                        "kind": kind,
+                    }
+                )
+        outputs = [
+            d for d in (*io.files, *io.folders, *((io.run_folder,) if io.run_folder else ())) if d in pos
+        ]
         for dest in outputs:
             for kind in OUTPUT_KINDS:
                 if kind == "existing-folder-for-a-file" and dest not in io.files:
                     continue
-                cases.append({"id": f"{command}:{dest}:{kind}", "command": command, "argv": argv, "side": "output",
-                              "dest": dest, "index": pos[dest], "kind": kind, "first_input": file_inputs[0] if file_inputs else None,
-                              "input_index": pos[file_inputs[0]] if file_inputs else None})
+                cases.append(
+                    {
+                        "id": f"{command}:{dest}:{kind}",
+                        "command": command,
+                        "argv": argv,
+                        "side": "output",
+                        "dest": dest,
+                        "index": pos[dest],
+                        "kind": kind,
+                        "first_input": file_inputs[0] if file_inputs else None,
+                        "input_index": pos[file_inputs[0]] if file_inputs else None,
+                    }
+                )
     return cases
 
 
@@ -135,7 +234,9 @@ def _bad_input(kind: str, good: Path, case: Path, others: dict[str, Path]) -> Pa
     elif kind == "truncated":
         data = good.read_bytes() if good.is_file() else b""
         dst.write_bytes(data[: len(data) // 2])
-    elif kind == "another-kind":  # a real file of another kind under this name: the results JSON (a PNG for .json)
+    elif (
+        kind == "another-kind"
+    ):  # a real file of another kind under this name: the results JSON (a PNG for .json)
         src = others["results"] if good.suffix.lower() != ".json" else others["image"]
         shutil.copyfile(src, dst)
     elif kind == "non-utf8-name":

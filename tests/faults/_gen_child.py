@@ -43,10 +43,22 @@ def main() -> int:
                     import traceback
 
                     rc = "exception"
-                    err.write("Traceback (raised through main): " + "".join(traceback.format_exception(e))[-1500:])
+                    err.write(
+                        "Traceback (raised through main): " + "".join(traceback.format_exception(e))[-1500:]
+                    )
             new = sorted(_files(case_dir) - before)
-            log.write(json.dumps({"done": i, "id": case["id"], "rc": rc, "stderr": err.getvalue()[-3000:],
-                                  "new_files": new}) + "\n")
+            log.write(
+                json.dumps(
+                    {
+                        "done": i,
+                        "id": case["id"],
+                        "rc": rc,
+                        "stderr": err.getvalue()[-3000:],
+                        "new_files": new,
+                    }
+                )
+                + "\n"
+            )
             log.flush()
     return 0
 

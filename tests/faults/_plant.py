@@ -12,8 +12,25 @@ from pathlib import Path
 FAKES = Path(__file__).resolve().parents[1] / "fakes"
 
 #: The tiny training every train row uses (1 thread, CPU, 2 steps per epoch on 4 synthetic scenes).
-TRAIN_ARGS = ("--data", "synthetic:4", "--synthetic-size", "32x48", "--crop", "32x48", "--batch", "2", "--device", "cpu",
-              "--arch-arg", "m=2", "--arch-arg", "n=3", "--threads", "1", "--no-progress")
+TRAIN_ARGS = (
+    "--data",
+    "synthetic:4",
+    "--synthetic-size",
+    "32x48",
+    "--crop",
+    "32x48",
+    "--batch",
+    "2",
+    "--device",
+    "cpu",
+    "--arch-arg",
+    "m=2",
+    "--arch-arg",
+    "n=3",
+    "--threads",
+    "1",
+    "--no-progress",
+)
 
 
 class CarriesCode:
@@ -41,8 +58,15 @@ def tiny_card():
     from edgeseg.card import ModelCard
     from edgeseg.data.datasets import CAMVID
 
-    return ModelCard(arch="cgnet", arch_args={"m": 2, "n": 3}, num_classes=11, class_names=CAMVID.class_names,
-                     palette=CAMVID.palette, ignore_index=11, input_size=(64, 96))
+    return ModelCard(
+        arch="cgnet",
+        arch_args={"m": 2, "n": 3},
+        num_classes=11,
+        class_names=CAMVID.class_names,
+        palette=CAMVID.palette,
+        ignore_index=11,
+        input_size=(64, 96),
+    )
 
 
 def build_artifacts(root: Path, *, write_pairs) -> Artifacts:

@@ -55,8 +55,14 @@ def unprivileged():
 
 def start_hooked(argv: list[str], fault: dict, *, cwd: Path) -> subprocess.Popen:
     """``python -m edgeseg ARGV`` with the fault hook armed (output captured)."""
-    return subprocess.Popen([sys.executable, "-m", "edgeseg", *argv], cwd=cwd, env=hooked_env(fault),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "edgeseg", *argv],
+        cwd=cwd,
+        env=hooked_env(fault),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(marker: Path, proc: subprocess.Popen, *, timeout: float = 90.0) -> None:
@@ -90,8 +96,12 @@ def tmpfs(path: Path, size_kib: int):
     """Mount a ``size_kib`` KiB tmpfs at ``path`` (skip where mounting is not allowed); unmount after."""
     path.mkdir(parents=True, exist_ok=True)
     try:
-        p = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k,mode=0755", "tmpfs", str(path)],
-                           capture_output=True, text=True, timeout=30)
+        p = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size_kib}k,mode=0755", "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
         pytest.skip(f"cannot mount a tmpfs here: {e}")
     if p.returncode != 0:

@@ -32,7 +32,9 @@ class Row:
     issue_rows: tuple[int, ...] = ()  # the rows of issue 8 this row covers
     code: int = 2
     absent: tuple[str, ...] = ()  # paths (relative to the work folder) that must not exist afterwards
-    empty: tuple[str, ...] = ()  # folders that may be created (checked writable up front) but must hold no file
+    empty: tuple[
+        str, ...
+    ] = ()  # folders that may be created (checked writable up front) but must hold no file
     unchanged: tuple[str, ...] = ()  # files or folders (every file in them) whose bytes must not change
     subprocess: bool = False  # run `python -m edgeseg` in a child process instead of cli.main
     unprivileged: bool = False  # child without the power to ignore file permissions (see faults_proc)
@@ -46,7 +48,9 @@ def params(rows, *, kind: str = "refusal") -> list:
     ids = [r.id for r in rows]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     assert not dup, f"duplicate row ids: {dup}"
-    return [pytest.param(r, id=r.id, marks=(*getattr(r, "marks", ()), pytest.mark.fault_row(kind))) for r in rows]
+    return [
+        pytest.param(r, id=r.id, marks=(*getattr(r, "marks", ()), pytest.mark.fault_row(kind))) for r in rows
+    ]
 
 
 def child_env(**extra: str) -> dict[str, str]:
@@ -66,11 +70,19 @@ def hooked_env(fault: dict) -> dict[str, str]:
     return env
 
 
-def run_cli(argv: list[str], *, child: bool, capsys, preexec_fn=None, env=None, timeout: float = 120) -> tuple[int, str, str]:
+def run_cli(
+    argv: list[str], *, child: bool, capsys, preexec_fn=None, env=None, timeout: float = 120
+) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of ``edgeseg ARGV``, in a child or in this process."""
     if child:
-        p = subprocess.run([sys.executable, "-m", "edgeseg", *argv], capture_output=True, text=True, timeout=timeout,
-                           env=env or child_env(), preexec_fn=preexec_fn)
+        p = subprocess.run(
+            [sys.executable, "-m", "edgeseg", *argv],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env or child_env(),
+            preexec_fn=preexec_fn,
+        )
         return p.returncode, p.stdout, p.stderr
     from edgeseg.cli import main
 
@@ -141,7 +153,9 @@ def run_row(row: Row, work: Path, artifacts, plant, capsys, monkeypatch) -> None
 
         preexec = unprivileged()
     try:
-        code, _, err = run_cli(argv, child=row.subprocess or row.unprivileged, capsys=capsys, preexec_fn=preexec)
+        code, _, err = run_cli(
+            argv, child=row.subprocess or row.unprivileged, capsys=capsys, preexec_fn=preexec
+        )
     finally:
         for p in work.rglob("*"):  # undo read-only planting so tmp_path can be cleaned
             if p.is_dir():

@@ -47,7 +47,9 @@ def _valid(path: Path) -> dict:
     return doc
 
 
-@pytest.mark.parametrize("row", params([BenchRow("bench-rows-that-crash-or-run-out-of-memory", (16,))], kind="bench"))
+@pytest.mark.parametrize(
+    "row", params([BenchRow("bench-rows-that-crash-or-run-out-of-memory", (16,))], kind="bench")
+)
 def test_crashing_rows_fail_alone(row, tmp_path, artifacts, capsys, monkeypatch):
     work = tmp_path / "work"
     work.mkdir()
@@ -55,10 +57,14 @@ def test_crashing_rows_fail_alone(row, tmp_path, artifacts, capsys, monkeypatch)
     arts = _artifacts(work, artifacts, ["good.onnx", "segv.onnx", "oom.onnx"])
     corrupt = work / "corrupt.onnx"
     corrupt.write_bytes(artifacts.onnx.read_bytes()[:5000])
-    monkeypatch.setenv("EDGESEG_FAULT", json.dumps({"kind": "crash-worker",
-                                                    "artifacts": {"segv.onnx": "SIGSEGV", "oom.onnx": "SIGKILL"}}))
+    monkeypatch.setenv(
+        "EDGESEG_FAULT",
+        json.dumps({"kind": "crash-worker", "artifacts": {"segv.onnx": "SIGSEGV", "oom.onnx": "SIGKILL"}}),
+    )
     monkeypatch.setenv("PYTHONPATH", str(HOOKS))  # the harness puts the checkout in front for its workers
-    code, out, err = run_cli(["bench", *arts, str(corrupt), "-o", "res.json", *FAST], child=False, capsys=capsys)
+    code, out, err = run_cli(
+        ["bench", *arts, str(corrupt), "-o", "res.json", *FAST], child=False, capsys=capsys
+    )
     assert code == 1, err
     assert "Traceback" not in out
     assert out.strip().splitlines()[-1] == "3 row(s) not ok: segv.onnx, oom.onnx, corrupt.onnx", out
@@ -68,10 +74,15 @@ def test_crashing_rows_fail_alone(row, tmp_path, artifacts, capsys, monkeypatch)
     assert run["finished"] and list(rows) == ["good.onnx", "segv.onnx", "oom.onnx", "corrupt.onnx"]
     assert rows["good.onnx"]["state"] == "ok" and rows["good.onnx"]["latency_ms"]["p50"] > 0
     assert rows["segv.onnx"]["state"].startswith("failed: worker killed by SIGSEGV (during latency")
-    assert rows["oom.onnx"]["state"].startswith("failed: worker killed by SIGKILL (out of memory?) (during latency")
+    assert rows["oom.onnx"]["state"].startswith(
+        "failed: worker killed by SIGKILL (out of memory?) (during latency"
+    )
     assert rows["oom.onnx"]["backend"] == "onnxruntime"  # what was found before the kill is kept
     assert rows["corrupt.onnx"]["state"].startswith("failed: ") and "corrupt" in rows["corrupt.onnx"]["state"]
-    assert sorted(p.name for p in work.iterdir() if not p.name.endswith(".onnx")) == ["res.json", "res.json.lock"]
+    assert sorted(p.name for p in work.iterdir() if not p.name.endswith(".onnx")) == [
+        "res.json",
+        "res.json.lock",
+    ]
 
 
 @pytest.mark.parametrize("row", params([BenchRow("bench-two-runs-append-at-once", (17,))], kind="bench"))
@@ -80,11 +91,21 @@ def test_two_runs_append_at_once(row, tmp_path, artifacts, capsys, monkeypatch):
     work.mkdir()
     monkeypatch.chdir(work)
     (a, b, c) = _artifacts(work, artifacts, ["a.onnx", "b.onnx", "c.onnx"])
-    assert run_cli(["bench", a, "-o", "res.json", *FAST], child=False, capsys=capsys)[0] == 0  # the earlier run
+    assert (
+        run_cli(["bench", a, "-o", "res.json", *FAST], child=False, capsys=capsys)[0] == 0
+    )  # the earlier run
     earlier = _valid(work / "res.json")["runs"][0]
-    procs = [subprocess.Popen([sys.executable, "-m", "edgeseg", "bench", art, "-o", "res.json", *FAST], cwd=work,
-                              env=child_env(PYTHONPATH=str(REPO)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for art in (b, c)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "edgeseg", "bench", art, "-o", "res.json", *FAST],
+            cwd=work,
+            env=child_env(PYTHONPATH=str(REPO)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for art in (b, c)
+    ]
     results = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
     doc = _valid(work / "res.json")
@@ -92,4 +113,7 @@ def test_two_runs_append_at_once(row, tmp_path, artifacts, capsys, monkeypatch):
     later = {r["rows"][0]["id"]: r for r in doc["runs"][1:]}
     assert sorted(later) == ["b.onnx", "c.onnx"]
     assert all(r["finished"] and r["rows"][0]["state"] == "ok" for r in later.values())
-    assert sorted(p.name for p in work.iterdir() if not p.name.endswith(".onnx")) == ["res.json", "res.json.lock"]
+    assert sorted(p.name for p in work.iterdir() if not p.name.endswith(".onnx")) == [
+        "res.json",
+        "res.json.lock",
+    ]

@@ -103,24 +103,61 @@ def fake_tensorrt(version: str):
 
 _NOTHING = ("new.engine", "new.engine.card.json")
 ROWS = [
-    Row("build-int8-cache-of-another-model-fake-trt", plant_cache_of_other_model,
+    Row(
+        "build-int8-cache-of-another-model-fake-trt",
+        plant_cache_of_other_model,
         r"calibration cache \S*tiny\.cache is stale \(onnx_sha256: [0-9a-f]{16} -> [0-9a-f]{16}\); refusing to reuse it.*"
-        r"--recalibrate", (5,), absent=_NOTHING, unchanged=("cache",), patch=fake_tensorrt(TRT)),
-    Row("build-int8-cache-of-another-calib-set-fake-trt", plant_cache_of_other_calib_set,
-        r"tiny\.cache is stale \(calib_fingerprint: \S+ -> \S+\); refusing to reuse it", (5,), absent=_NOTHING,
-        unchanged=("cache",), patch=fake_tensorrt(TRT)),
-    Row("build-int8-cache-calib-frame-replaced-fake-trt", plant_cache_frame_replaced,
-        r"tiny\.cache is stale \(calib_fingerprint: \S+ -> \S+\)", (5,), absent=_NOTHING, unchanged=("cache",),
-        patch=fake_tensorrt(TRT)),
-    Row("build-int8-cache-edited-after-its-key-fake-trt", plant_cache_edited,
-        r"tiny\.cache was changed after its key was written \(sha256 differs\); refusing to reuse it", (5,),
-        absent=_NOTHING, unchanged=("cache",), patch=fake_tensorrt(TRT)),
-    Row("build-int8-cache-without-key-fake-trt", plant_cache_without_key,
-        r"tiny\.cache has no key file \(tiny\.cache\.key\.json\).*refusing to reuse it", (5,), absent=_NOTHING,
-        unchanged=("cache",), patch=fake_tensorrt(TRT)),
-    Row("build-int8-cache-of-another-tensorrt-fake-trt", plant_cache_of_other_tensorrt,
-        r"tiny\.cache is stale \(tensorrt_version: 10\.3\.0\.26 -> 10\.4\.0\.1\)", (5,), absent=_NOTHING,
-        unchanged=("cache",), patch=fake_tensorrt("10.4.0.1")),
+        r"--recalibrate",
+        (5,),
+        absent=_NOTHING,
+        unchanged=("cache",),
+        patch=fake_tensorrt(TRT),
+    ),
+    Row(
+        "build-int8-cache-of-another-calib-set-fake-trt",
+        plant_cache_of_other_calib_set,
+        r"tiny\.cache is stale \(calib_fingerprint: \S+ -> \S+\); refusing to reuse it",
+        (5,),
+        absent=_NOTHING,
+        unchanged=("cache",),
+        patch=fake_tensorrt(TRT),
+    ),
+    Row(
+        "build-int8-cache-calib-frame-replaced-fake-trt",
+        plant_cache_frame_replaced,
+        r"tiny\.cache is stale \(calib_fingerprint: \S+ -> \S+\)",
+        (5,),
+        absent=_NOTHING,
+        unchanged=("cache",),
+        patch=fake_tensorrt(TRT),
+    ),
+    Row(
+        "build-int8-cache-edited-after-its-key-fake-trt",
+        plant_cache_edited,
+        r"tiny\.cache was changed after its key was written \(sha256 differs\); refusing to reuse it",
+        (5,),
+        absent=_NOTHING,
+        unchanged=("cache",),
+        patch=fake_tensorrt(TRT),
+    ),
+    Row(
+        "build-int8-cache-without-key-fake-trt",
+        plant_cache_without_key,
+        r"tiny\.cache has no key file \(tiny\.cache\.key\.json\).*refusing to reuse it",
+        (5,),
+        absent=_NOTHING,
+        unchanged=("cache",),
+        patch=fake_tensorrt(TRT),
+    ),
+    Row(
+        "build-int8-cache-of-another-tensorrt-fake-trt",
+        plant_cache_of_other_tensorrt,
+        r"tiny\.cache is stale \(tensorrt_version: 10\.3\.0\.26 -> 10\.4\.0\.1\)",
+        (5,),
+        absent=_NOTHING,
+        unchanged=("cache",),
+        patch=fake_tensorrt("10.4.0.1"),
+    ),
 ]
 
 
@@ -130,8 +167,13 @@ def test_fault(row: Row, tmp_path, artifacts, plant, capsys, monkeypatch):
     run_row(row, work, artifacts, plant, capsys, monkeypatch)
 
 
-@pytest.mark.parametrize("row", params([Row("build-int8-recalibrate-replaces-a-stale-cache-fake-trt",
-                                             plant_cache_of_other_model, "", (5,))], kind="rebuilt"))
+@pytest.mark.parametrize(
+    "row",
+    params(
+        [Row("build-int8-recalibrate-replaces-a-stale-cache-fake-trt", plant_cache_of_other_model, "", (5,))],
+        kind="rebuilt",
+    ),
+)
 def test_recalibrate_rebuilds_the_stale_cache(row, tmp_path, artifacts, plant, capsys, monkeypatch):
     """The stale cache of row 1 is replaced when (and only when) the user asks with --recalibrate."""
     from edgeseg._io import sha256_file

@@ -70,6 +70,7 @@ class CameraRow:
 
 # ---- cannot be opened --------------------------------------------------------------------------------
 
+
 def plant_unopenable(spec):
     def plant(work, a, stack):
         device = spec if spec.startswith("/dev/") else f"/dev/video{spec}"
@@ -82,9 +83,14 @@ def plant_unopenable(spec):
 
 def check_unopenable(kind, spec):
     def check(work, out, err):
-        line = check_error_line(err, "camera", rf"cannot open {kind} source '{re.escape(spec)}' \(via [^)]+\); OpenCV "
-                                               r"\S+ video backends: GStreamer (yes|no), V4L2 (yes|no), FFMPEG (yes|no); "
-                                               r"check the device exists", code=2)
+        line = check_error_line(
+            err,
+            "camera",
+            rf"cannot open {kind} source '{re.escape(spec)}' \(via [^)]+\); OpenCV "
+            r"\S+ video backends: GStreamer (yes|no), V4L2 (yes|no), FFMPEG (yes|no); "
+            r"check the device exists",
+            code=2,
+        )
         print(line)
         assert not (work / "rec.avi").exists() and not (work / "stats.json").exists()
         assert not [p for p in work.iterdir() if p.name.startswith(".")]
@@ -93,6 +99,7 @@ def check_unopenable(kind, spec):
 
 
 # ---- stops mid-run: an HTTP stream that ends, comes back once, then is gone -----------------------------
+
 
 class _Camera(http.server.BaseHTTPRequestHandler):
     clip: bytes = b""
@@ -114,23 +121,41 @@ class _Camera(http.server.BaseHTTPRequestHandler):
 
 
 def plant_stream(work, a, stack):
-    handler = type("Camera", (_Camera,), {"clip": _clip(work / "clip.avi", a.image).read_bytes(), "connections": []})
+    handler = type(
+        "Camera", (_Camera,), {"clip": _clip(work / "clip.avi", a.image).read_bytes(), "connections": []}
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     stack.callback(server.server_close)
     stack.callback(server.shutdown)
     _STREAMS[str(work)] = handler  # check_stream reads the server's connection times
     url = f"http://127.0.0.1:{server.server_address[1]}/cam.avi"
-    return ["--source", url, "--every-frame", "--reconnect-timeout", "1.5", "--record", "rec.avi", "--stats", "stats.json"]
+    return [
+        "--source",
+        url,
+        "--every-frame",
+        "--reconnect-timeout",
+        "1.5",
+        "--record",
+        "rec.avi",
+        "--stats",
+        "stats.json",
+    ]
 
 
 _STREAMS: dict[str, type] = {}
 
 
 def check_stream(work, out, err):
-    print(check_error_line(err, "camera", r"url source 'http://127\.0\.0\.1:\d+/cam\.avi' stopped delivering frames and "
-                                          r"could not be reopened within 1\.5 s \(\d+ attempts; last error: cannot open",
-                           code=2))
+    print(
+        check_error_line(
+            err,
+            "camera",
+            r"url source 'http://127\.0\.0\.1:\d+/cam\.avi' stopped delivering frames and "
+            r"could not be reopened within 1\.5 s \(\d+ attempts; last error: cannot open",
+            code=2,
+        )
+    )
     s = _stats(work)
     assert s["exit_reason"] == "source lost" and s["source_faults"]["reconnects"] == 1
     assert s["frames"]["captured"] == 2 * N_FRAMES and s["frames"]["corrupt"] == 0
@@ -141,10 +166,13 @@ def check_stream(work, out, err):
     gaps = np.diff(t[2:])  # between the failed reopen attempts once the stream was gone for good
     assert len(t) - 1 == s["source_faults"]["reconnect_attempts"] >= 3, t
     backoff = 0.2 * 2.0 ** np.arange(len(gaps))  # edgeseg's default: 0.2 s, doubling (sleeps never end early)
-    assert len(gaps) >= 2 and (gaps >= 0.9 * backoff).all(), f"no exponential backoff: gaps {gaps}, expected {backoff}"
+    assert len(gaps) >= 2 and (gaps >= 0.9 * backoff).all(), (
+        f"no exponential backoff: gaps {gaps}, expected {backoff}"
+    )
 
 
 # ---- corrupt frames --------------------------------------------------------------------------------
+
 
 class _Corrupting:
     """The real capture of the clip, with frames 3, 6 and 9 replaced by corrupt ones."""
@@ -171,7 +199,14 @@ def patch_corrupting(monkeypatch, work):
 
 
 def plant_clip(work, a, stack):
-    return ["--source", str(_clip(work / "clip.avi", a.image)), "--record", "rec.avi", "--stats", "stats.json"]
+    return [
+        "--source",
+        str(_clip(work / "clip.avi", a.image)),
+        "--record",
+        "rec.avi",
+        "--stats",
+        "stats.json",
+    ]
 
 
 def check_corrupt(work, out, err):
@@ -193,10 +228,16 @@ def check_end_of_file(work, out, err):
 
 ROWS = [
     CameraRow("camera-index-that-cannot-be-opened", plant_unopenable("9"), 2, check_unopenable("index", "9")),
-    CameraRow("camera-device-that-cannot-be-opened", plant_unopenable("/dev/video9"), 2,
-              check_unopenable("device", "/dev/video9")),
+    CameraRow(
+        "camera-device-that-cannot-be-opened",
+        plant_unopenable("/dev/video9"),
+        2,
+        check_unopenable("device", "/dev/video9"),
+    ),
     CameraRow("camera-stream-stops-mid-run-reconnect-backoff", plant_stream, 2, check_stream),
-    CameraRow("camera-corrupt-frames-skipped-and-counted", plant_clip, 0, check_corrupt, patch=patch_corrupting),
+    CameraRow(
+        "camera-corrupt-frames-skipped-and-counted", plant_clip, 0, check_corrupt, patch=patch_corrupting
+    ),
     CameraRow("camera-end-of-file-clean-exit-with-stats", plant_clip, 0, check_end_of_file),
 ]
 
@@ -209,7 +250,14 @@ def test_camera_fault(row: CameraRow, tmp_path, artifacts, capsys, monkeypatch):
     work.mkdir()
     monkeypatch.chdir(work)
     with contextlib.ExitStack() as stack:
-        argv = ["camera", str(artifacts.ckpt), *row.plant(work, artifacts, stack), "--headless", "--threads", "1"]
+        argv = [
+            "camera",
+            str(artifacts.ckpt),
+            *row.plant(work, artifacts, stack),
+            "--headless",
+            "--threads",
+            "1",
+        ]
         if row.patch is not None:
             row.patch(monkeypatch, work)
         capsys.readouterr()

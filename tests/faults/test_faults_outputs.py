@@ -15,13 +15,27 @@ from faults_table import Row, copy_file, params, run_row, truncated_copy, work_d
 
 # ---- 11. output folder missing / in the way ----------------------------------------------------------
 
+
 def plant_export_missing_dir(tmp, a, P):
     return ["export", str(a.ckpt), "-o", str(tmp / "missing" / "x.onnx")]
 
 
 def plant_quantize_missing_dir(tmp, a, P):
-    return ["quantize", str(a.ckpt), "--method", "ptq", "--calib", "synthetic:2", "--num-calib", "2",
-            "--device", "cpu", "-o", str(tmp / "missing" / "x.onnx"), "--no-progress"]
+    return [
+        "quantize",
+        str(a.ckpt),
+        "--method",
+        "ptq",
+        "--calib",
+        "synthetic:2",
+        "--num-calib",
+        "2",
+        "--device",
+        "cpu",
+        "-o",
+        str(tmp / "missing" / "x.onnx"),
+        "--no-progress",
+    ]
 
 
 def plant_build_missing_dir(tmp, a, P):
@@ -30,8 +44,24 @@ def plant_build_missing_dir(tmp, a, P):
 
 def plant_train_out_is_file(tmp, a, P):
     (tmp / "run").write_text("a file in the way\n")
-    return ["train", "--data", "synthetic:2", "--synthetic-size", "32x48", "--crop", "32x48", "--epochs", "1",
-            "--batch", "2", "--device", "cpu", "--out", str(tmp / "run"), "--no-progress"]
+    return [
+        "train",
+        "--data",
+        "synthetic:2",
+        "--synthetic-size",
+        "32x48",
+        "--crop",
+        "32x48",
+        "--epochs",
+        "1",
+        "--batch",
+        "2",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp / "run"),
+        "--no-progress",
+    ]
 
 
 def read_only_dir(tmp) -> Path:
@@ -42,8 +72,24 @@ def read_only_dir(tmp) -> Path:
 
 
 def plant_train_out_unwritable(tmp, a, P):
-    return ["train", "--data", "synthetic:2", "--synthetic-size", "32x48", "--crop", "32x48", "--epochs", "1",
-            "--batch", "2", "--device", "cpu", "--out", str(read_only_dir(tmp) / "run"), "--no-progress"]
+    return [
+        "train",
+        "--data",
+        "synthetic:2",
+        "--synthetic-size",
+        "32x48",
+        "--crop",
+        "32x48",
+        "--epochs",
+        "1",
+        "--batch",
+        "2",
+        "--device",
+        "cpu",
+        "--out",
+        str(read_only_dir(tmp) / "run"),
+        "--no-progress",
+    ]
 
 
 def plant_export_out_unwritable(tmp, a, P):
@@ -51,6 +97,7 @@ def plant_export_out_unwritable(tmp, a, P):
 
 
 # ---- 13. zero-size / huge images ---------------------------------------------------------------------
+
 
 def plant_predict_huge(tmp, a, P):
     P.png_header_only(tmp / "huge.png", 20000, 20000)
@@ -64,6 +111,7 @@ def plant_predict_zero_size(tmp, a, P):
 
 # ---- 15. shell metacharacters are file names ---------------------------------------------------------
 
+
 def plant_predict_metachar(tmp, a, P):
     return ["predict", str(a.ckpt), "img;touch pwned.png", "$(touch pwned).png", "-o", str(tmp / "pred")]
 
@@ -74,20 +122,43 @@ def plant_camera_metachar(tmp, a, P):
 
 # ---- 18. option the backend does not support ---------------------------------------------------------
 
+
 def plant_build_ort_dla(tmp, a, P):
     return ["build", str(a.onnx), "--backend", "onnxruntime", "--dla-core", "0", "-o", str(tmp / "x.onnx")]
 
 
 def plant_build_trt_threads(tmp, a, P):
-    return ["build", str(a.onnx), "--backend", "tensorrt", "--fp16", "--threads", "2", "-o", str(tmp / "x.engine")]
+    return [
+        "build",
+        str(a.onnx),
+        "--backend",
+        "tensorrt",
+        "--fp16",
+        "--threads",
+        "2",
+        "-o",
+        str(tmp / "x.engine"),
+    ]
 
 
 def plant_build_coreml_calib(tmp, a, P):
-    return ["build", str(a.ckpt), "--backend", "coreml", "--int8", "--calib", str(a.camvid), "--calib-cache", "c.cache",
-            "-o", str(tmp / "x.mlpackage")]
+    return [
+        "build",
+        str(a.ckpt),
+        "--backend",
+        "coreml",
+        "--int8",
+        "--calib",
+        str(a.camvid),
+        "--calib-cache",
+        "c.cache",
+        "-o",
+        str(tmp / "x.mlpackage"),
+    ]
 
 
 # ---- earlier good outputs untouched ------------------------------------------------------------------
+
 
 def plant_export_over_good_parity_fails(tmp, a, P):
     copy_file(a.onnx, tmp / "good.onnx")
@@ -96,24 +167,68 @@ def plant_export_over_good_parity_fails(tmp, a, P):
 
 def plant_build_over_good_truncated(tmp, a, P):
     copy_file(a.onnx, tmp / "good.onnx")
-    return ["build", str(truncated_copy(a.onnx, tmp / "t.onnx")), "--backend", "onnxruntime", "-o", str(tmp / "good.onnx")]
+    return [
+        "build",
+        str(truncated_copy(a.onnx, tmp / "t.onnx")),
+        "--backend",
+        "onnxruntime",
+        "-o",
+        str(tmp / "good.onnx"),
+    ]
 
 
 def plant_train_out_under_file(tmp, a, P):
     (tmp / "afile").write_text("a file in the way\n")
-    return ["train", "--data", "synthetic:2", "--synthetic-size", "32x48", "--crop", "32x48", "--epochs", "1",
-            "--batch", "2", "--device", "cpu", "--out", str(tmp / "afile" / "run"), "--no-progress"]
+    return [
+        "train",
+        "--data",
+        "synthetic:2",
+        "--synthetic-size",
+        "32x48",
+        "--crop",
+        "32x48",
+        "--epochs",
+        "1",
+        "--batch",
+        "2",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp / "afile" / "run"),
+        "--no-progress",
+    ]
 
 
 def plant_export_over_good_parity_mismatch(tmp, a, P):
     copy_file(a.onnx, tmp / "good.onnx")
-    return ["export", str(a.ckpt), "-o", str(tmp / "good.onnx"), "--size", "48x64", "--parity-data", f"camvid:{a.camvid}",
-            "--atol", "0", "--rtol", "0"]
+    return [
+        "export",
+        str(a.ckpt),
+        "-o",
+        str(tmp / "good.onnx"),
+        "--size",
+        "48x64",
+        "--parity-data",
+        f"camvid:{a.camvid}",
+        "--atol",
+        "0",
+        "--rtol",
+        "0",
+    ]
 
 
 def plant_export_over_good_interrupted(tmp, a, P):
     copy_file(a.onnx, tmp / "good.onnx")
-    return ["export", str(a.ckpt), "-o", str(tmp / "good.onnx"), "--size", "48x64", "--parity-data", f"camvid:{a.camvid}"]
+    return [
+        "export",
+        str(a.ckpt),
+        "-o",
+        str(tmp / "good.onnx"),
+        "--size",
+        "48x64",
+        "--parity-data",
+        f"camvid:{a.camvid}",
+    ]
 
 
 def interrupt_parity(monkeypatch):
@@ -125,44 +240,135 @@ def interrupt_parity(monkeypatch):
     monkeypatch.setattr(parity, "check_parity", boom)
 
 
-
-
 ROWS = [
-    Row("export-output-dir-missing", plant_export_missing_dir, r"missing.*(does not exist|not exist|no such|create)", (11,),
-        absent=("missing",)),
-    Row("quantize-output-dir-missing", plant_quantize_missing_dir, r"missing.*(does not exist|not exist|no such|create)",
-        (11,), absent=("missing",)),
-    Row("build-output-dir-missing", plant_build_missing_dir, r"missing.*(does not exist|not exist|no such|create)", (11,),
-        absent=("missing",)),
-    Row("train-out-is-a-file", plant_train_out_is_file, r"run.*(not a folder|not a directory|exists|file)", (11,),
-        unchanged=("run",)),
-    Row("train-out-unwritable-unprivileged", plant_train_out_unwritable,
-        r"ro/run: Permission denied|ro.*not writable", (11,), unchanged=("ro",), unprivileged=True),
-    Row("export-out-unwritable-unprivileged", plant_export_out_unwritable, r"output folder \S*ro is not writable", (11,),
-        unchanged=("ro",), unprivileged=True),
-    Row("train-out-under-a-file", plant_train_out_under_file, r"(?i)afile/run: not a directory", (11,),
-        unchanged=("afile",)),
-    Row("predict-huge-image", plant_predict_huge, r"huge\.png.*(400,000,000|pixels|limit)", (13,), empty=("pred",)),
-    Row("predict-zero-size-image", plant_predict_zero_size, r"zero\.png.*(empty|zero|not a readable image)", (13,),
-        empty=("pred",)),
-    Row("predict-shell-metachar-names", plant_predict_metachar, r"img;touch pwned\.png.*(not found|does not exist|no such)",
-        (15,), absent=("pwned", "pwned.png"), empty=("pred",), subprocess=True),
-    Row("camera-shell-metachar-source", plant_camera_metachar, r"clip;touch pwned\.mp4.*(not found|does not exist|no such)",
-        (15,), absent=("pwned", "pwned.mp4"), subprocess=True),
+    Row(
+        "export-output-dir-missing",
+        plant_export_missing_dir,
+        r"missing.*(does not exist|not exist|no such|create)",
+        (11,),
+        absent=("missing",),
+    ),
+    Row(
+        "quantize-output-dir-missing",
+        plant_quantize_missing_dir,
+        r"missing.*(does not exist|not exist|no such|create)",
+        (11,),
+        absent=("missing",),
+    ),
+    Row(
+        "build-output-dir-missing",
+        plant_build_missing_dir,
+        r"missing.*(does not exist|not exist|no such|create)",
+        (11,),
+        absent=("missing",),
+    ),
+    Row(
+        "train-out-is-a-file",
+        plant_train_out_is_file,
+        r"run.*(not a folder|not a directory|exists|file)",
+        (11,),
+        unchanged=("run",),
+    ),
+    Row(
+        "train-out-unwritable-unprivileged",
+        plant_train_out_unwritable,
+        r"ro/run: Permission denied|ro.*not writable",
+        (11,),
+        unchanged=("ro",),
+        unprivileged=True,
+    ),
+    Row(
+        "export-out-unwritable-unprivileged",
+        plant_export_out_unwritable,
+        r"output folder \S*ro is not writable",
+        (11,),
+        unchanged=("ro",),
+        unprivileged=True,
+    ),
+    Row(
+        "train-out-under-a-file",
+        plant_train_out_under_file,
+        r"(?i)afile/run: not a directory",
+        (11,),
+        unchanged=("afile",),
+    ),
+    Row(
+        "predict-huge-image",
+        plant_predict_huge,
+        r"huge\.png.*(400,000,000|pixels|limit)",
+        (13,),
+        empty=("pred",),
+    ),
+    Row(
+        "predict-zero-size-image",
+        plant_predict_zero_size,
+        r"zero\.png.*(empty|zero|not a readable image)",
+        (13,),
+        empty=("pred",),
+    ),
+    Row(
+        "predict-shell-metachar-names",
+        plant_predict_metachar,
+        r"img;touch pwned\.png.*(not found|does not exist|no such)",
+        (15,),
+        absent=("pwned", "pwned.png"),
+        empty=("pred",),
+        subprocess=True,
+    ),
+    Row(
+        "camera-shell-metachar-source",
+        plant_camera_metachar,
+        r"clip;touch pwned\.mp4.*(not found|does not exist|no such)",
+        (15,),
+        absent=("pwned", "pwned.mp4"),
+        subprocess=True,
+    ),
     Row("build-ort-dla-core", plant_build_ort_dla, r"--dla-core.*tensorrt", (18,), absent=("x.onnx",)),
-    Row("build-tensorrt-threads", plant_build_trt_threads,
-        r"--backend tensorrt does not take --threads \(accepted by onnxruntime, openvino, executorch\)$", (18,), absent=("x.engine",)),
-    Row("build-coreml-calib-and-calib-cache", plant_build_coreml_calib,
+    Row(
+        "build-tensorrt-threads",
+        plant_build_trt_threads,
+        r"--backend tensorrt does not take --threads \(accepted by onnxruntime, openvino, executorch\)$",
+        (18,),
+        absent=("x.engine",),
+    ),
+    Row(
+        "build-coreml-calib-and-calib-cache",
+        plant_build_coreml_calib,
         r"--backend coreml does not take --calib \(accepted by onnxruntime, tensorrt, executorch\); "
-        r"--calib-cache \(accepted by tensorrt\)$", (18,), absent=("x.mlpackage", "c.cache")),
-    Row("export-over-good-onnx-parity-fails", plant_export_over_good_parity_fails, r"nowhere", (11,),
-        unchanged=("good.onnx",)),
-    Row("export-over-good-onnx-parity-mismatch", plant_export_over_good_parity_mismatch, r"parity check failed", (3,),
-        unchanged=("good.onnx",)),
-    Row("export-over-good-onnx-interrupted", plant_export_over_good_interrupted, r"^edgeseg export: interrupted$", (8,),
-        code=130, unchanged=("good.onnx",), patch=interrupt_parity),
-    Row("build-over-good-onnx-truncated-input", plant_build_over_good_truncated, r"t\.onnx", (3,),
-        unchanged=("good.onnx",)),
+        r"--calib-cache \(accepted by tensorrt\)$",
+        (18,),
+        absent=("x.mlpackage", "c.cache"),
+    ),
+    Row(
+        "export-over-good-onnx-parity-fails",
+        plant_export_over_good_parity_fails,
+        r"nowhere",
+        (11,),
+        unchanged=("good.onnx",),
+    ),
+    Row(
+        "export-over-good-onnx-parity-mismatch",
+        plant_export_over_good_parity_mismatch,
+        r"parity check failed",
+        (3,),
+        unchanged=("good.onnx",),
+    ),
+    Row(
+        "export-over-good-onnx-interrupted",
+        plant_export_over_good_interrupted,
+        r"^edgeseg export: interrupted$",
+        (8,),
+        code=130,
+        unchanged=("good.onnx",),
+        patch=interrupt_parity,
+    ),
+    Row(
+        "build-over-good-onnx-truncated-input",
+        plant_build_over_good_truncated,
+        r"t\.onnx",
+        (3,),
+        unchanged=("good.onnx",),
+    ),
 ]
 
 

@@ -57,15 +57,34 @@ def fake_tensorrt(version: str, compute_capability=(8, 7)):
 
 _NOTHING = ("new.engine", "new.engine.card.json")
 ROWS = [
-    Row("build-timing-cache-of-another-tensorrt-fake-trt", plant_timing_cache_first,
+    Row(
+        "build-timing-cache-of-another-tensorrt-fake-trt",
+        plant_timing_cache_first,
         r"timing cache \S*trt\.timing was made for another setup \(tensorrt_version: 10\.3\.0\.26 -> 10\.4\.0\.1\); "
-        r"refusing it: delete it", (4,), absent=_NOTHING, unchanged=("cache",), patch=fake_tensorrt("10.4.0.1")),
-    Row("build-timing-cache-of-another-gpu-fake-trt", plant_timing_cache_first,
-        r"trt\.timing was made for another setup \(compute_capability: 8\.7 -> 7\.2\)", (4,), absent=_NOTHING,
-        unchanged=("cache",), patch=fake_tensorrt(TRT, (7, 2))),
-    Row("build-timing-cache-without-key-fake-trt", plant_timing_cache_without_key,
-        r"trt\.timing has no key file \(trt\.timing\.key\.json\).*delete it", (4,), absent=_NOTHING,
-        unchanged=("cache",), patch=fake_tensorrt(TRT)),
+        r"refusing it: delete it",
+        (4,),
+        absent=_NOTHING,
+        unchanged=("cache",),
+        patch=fake_tensorrt("10.4.0.1"),
+    ),
+    Row(
+        "build-timing-cache-of-another-gpu-fake-trt",
+        plant_timing_cache_first,
+        r"trt\.timing was made for another setup \(compute_capability: 8\.7 -> 7\.2\)",
+        (4,),
+        absent=_NOTHING,
+        unchanged=("cache",),
+        patch=fake_tensorrt(TRT, (7, 2)),
+    ),
+    Row(
+        "build-timing-cache-without-key-fake-trt",
+        plant_timing_cache_without_key,
+        r"trt\.timing has no key file \(trt\.timing\.key\.json\).*delete it",
+        (4,),
+        absent=_NOTHING,
+        unchanged=("cache",),
+        patch=fake_tensorrt(TRT),
+    ),
 ]
 
 
@@ -108,8 +127,10 @@ def _catch(fn, errors) -> None:
         errors.append(e)
 
 
-RUNNER_ROWS = [RunnerRow("runner-closed-twice-fake-trt", (4,), _close_twice),
-               RunnerRow("runner-closed-from-another-thread-fake-trt", (4,), _close_from_another_thread)]
+RUNNER_ROWS = [
+    RunnerRow("runner-closed-twice-fake-trt", (4,), _close_twice),
+    RunnerRow("runner-closed-from-another-thread-fake-trt", (4,), _close_from_another_thread),
+]
 
 
 @pytest.mark.parametrize("row", params(RUNNER_ROWS, kind="lifetime"))
@@ -127,4 +148,6 @@ def test_runner_lifetime(row: RunnerRow, tmp_path, artifacts, plant, monkeypatch
     assert cuda.HOST_ALLOCS and all(a.freed for a in cuda.HOST_ALLOCS), "page-locked host memory leaked"
     assert not cuda.MEMORY and cuda.CONTEXT_STACK == []
     calls = [c[0] for c in cuda.CALLS]
-    assert calls.count("detach") == 1 and calls.index("detach") > max(i for i, c in enumerate(calls) if c == "host_free")
+    assert calls.count("detach") == 1 and calls.index("detach") > max(
+        i for i, c in enumerate(calls) if c == "host_free"
+    )

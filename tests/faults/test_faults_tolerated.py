@@ -30,24 +30,41 @@ class ToleratedRow:
 
 # ---- 6. calibration frames of other sizes: resized per the card, ONE warning -------------------------
 
+
 def plant_calib_other_sizes(tmp, a, P):
     import cv2
 
     (tmp / "calib").mkdir()
     for i, (h, w) in enumerate([(48, 64), (40, 60), (120, 90), (48, 64)]):
         cv2.imwrite(str(tmp / "calib" / f"c{i}.png"), np.full((h, w, 3), 40 * i, np.uint8))
-    return ["quantize", str(a.ckpt), "--method", "ptq", "--calib", str(tmp / "calib"), "--calib-batch", "2",
-            "--device", "cpu", "-o", str(tmp / "q.onnx"), "--no-progress"]
+    return [
+        "quantize",
+        str(a.ckpt),
+        "--method",
+        "ptq",
+        "--calib",
+        str(tmp / "calib"),
+        "--calib-batch",
+        "2",
+        "--device",
+        "cpu",
+        "-o",
+        str(tmp / "q.onnx"),
+        "--no-progress",
+    ]
 
 
 def check_calib_other_sizes(tmp, r):
     resized = [w for w in r.warnings if "resized" in w]
     assert len(resized) == 1, r.warnings
-    assert re.search(r"calibration frames are resized to 96x64 \(first: \S*c0\.png is 64x48\)", resized[0]), resized[0]
+    assert re.search(r"calibration frames are resized to 96x64 \(first: \S*c0\.png is 64x48\)", resized[0]), (
+        resized[0]
+    )
     assert (tmp / "q.onnx").is_file()
 
 
 # ---- 7. label ids outside the classes with --bad-labels ignore: counted, not silent -------------------
+
 
 def plant_labels_out_of_range_ignored(tmp, a, P):
     import cv2
@@ -65,6 +82,7 @@ def check_labels_out_of_range_ignored(tmp, r):
 
 
 # ---- 20. a class absent from the evaluation set --------------------------------------------------------
+
 
 def plant_eval_class_absent(tmp, a, P):
     import cv2
@@ -92,15 +110,25 @@ def check_eval_class_absent(tmp, r):
             assert re.search(rf"^{name}\s+absent$", r.out, re.M), r.out
     tp = np.diag(cm)
     iou = {n: tp[i] / (cm[i].sum() + cm[:, i].sum() - tp[i]) for i, n in enumerate(names) if present[i]}
-    assert m["per_class_iou"]["Sky"] == pytest.approx(iou["Sky"]) and m["per_class_iou"]["Road"] == pytest.approx(iou["Road"])
-    assert m["miou"] == pytest.approx((iou["Sky"] + iou["Road"]) / 2)  # absent classes are neither 0 nor NaN in it
+    assert m["per_class_iou"]["Sky"] == pytest.approx(iou["Sky"]) and m["per_class_iou"][
+        "Road"
+    ] == pytest.approx(iou["Road"])
+    assert m["miou"] == pytest.approx(
+        (iou["Sky"] + iou["Road"]) / 2
+    )  # absent classes are neither 0 nor NaN in it
     assert re.search(rf"^mIoU\s+{100 * m['miou']:.2f}%$", r.out, re.M), r.out
 
 
 ROWS = [
-    ToleratedRow("quantize-calib-frames-of-other-sizes", plant_calib_other_sizes, (6,), check_calib_other_sizes),
-    ToleratedRow("eval-labels-out-of-range-counted-as-ignore", plant_labels_out_of_range_ignored, (7,),
-                 check_labels_out_of_range_ignored),
+    ToleratedRow(
+        "quantize-calib-frames-of-other-sizes", plant_calib_other_sizes, (6,), check_calib_other_sizes
+    ),
+    ToleratedRow(
+        "eval-labels-out-of-range-counted-as-ignore",
+        plant_labels_out_of_range_ignored,
+        (7,),
+        check_labels_out_of_range_ignored,
+    ),
     ToleratedRow("eval-class-absent-from-eval-set", plant_eval_class_absent, (20,), check_eval_class_absent),
 ]
 

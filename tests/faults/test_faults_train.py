@@ -31,7 +31,16 @@ def plant_nan_huge_lr(tmp, a, P):
 
 def plant_nan_after_resume(tmp, a, P):
     P.copy_run(P.trained_run, tmp / "run")
-    return ["train", *P.TRAIN_ARGS, "--epochs", "2", "--resume", str(tmp / "run" / "last.pt"), "--out", str(tmp / "run")]
+    return [
+        "train",
+        *P.TRAIN_ARGS,
+        "--epochs",
+        "2",
+        "--resume",
+        str(tmp / "run" / "last.pt"),
+        "--out",
+        str(tmp / "run"),
+    ]
 
 
 def loss_nan_at_call(n: int):
@@ -54,6 +63,7 @@ def loss_nan_at_call(n: int):
 
 # ---- 19. resume with another model / data configuration ----------------------------------------------
 
+
 def _resume(tmp, P, *changed):
     P.copy_run(P.trained_run, tmp / "run")
     args = list(P.TRAIN_ARGS)
@@ -62,7 +72,16 @@ def _resume(tmp, P, *changed):
             args[args.index(opt) + 1] = value
         else:
             args += [opt, value]
-    return ["train", *args, "--epochs", "2", "--resume", str(tmp / "run" / "last.pt"), "--out", str(tmp / "run")]
+    return [
+        "train",
+        *args,
+        "--epochs",
+        "2",
+        "--resume",
+        str(tmp / "run" / "last.pt"),
+        "--out",
+        str(tmp / "run"),
+    ]
 
 
 def plant_resume_other_data(tmp, a, P):
@@ -83,27 +102,69 @@ def plant_resume_other_model(tmp, a, P):
 
 def plant_resume_from_best(tmp, a, P):
     P.copy_run(P.trained_run, tmp / "run")
-    return ["train", *P.TRAIN_ARGS, "--epochs", "2", "--resume", str(tmp / "run" / "best.pt"), "--out", str(tmp / "run")]
+    return [
+        "train",
+        *P.TRAIN_ARGS,
+        "--epochs",
+        "2",
+        "--resume",
+        str(tmp / "run" / "best.pt"),
+        "--out",
+        str(tmp / "run"),
+    ]
 
 
 ROWS = [
-    Row("train-nan-loss-huge-lr", plant_nan_huge_lr,
-        r"loss became (nan|inf) at epoch 1 step \d+; stopped without saving these weights.*try a lower --lr", (12,),
-        unchanged=("run",)),
-    Row("train-nan-loss-after-resume-keeps-best", plant_nan_after_resume,
-        r"loss became nan at epoch 2 step 2; stopped without saving", (12,), unchanged=("run",),
-        patch=loss_nan_at_call(2)),
-    Row("train-resume-other-data", plant_resume_other_data,
+    Row(
+        "train-nan-loss-huge-lr",
+        plant_nan_huge_lr,
+        r"loss became (nan|inf) at epoch 1 step \d+; stopped without saving these weights.*try a lower --lr",
+        (12,),
+        unchanged=("run",),
+    ),
+    Row(
+        "train-nan-loss-after-resume-keeps-best",
+        plant_nan_after_resume,
+        r"loss became nan at epoch 2 step 2; stopped without saving",
+        (12,),
+        unchanged=("run",),
+        patch=loss_nan_at_call(2),
+    ),
+    Row(
+        "train-resume-other-data",
+        plant_resume_other_data,
         r"last\.pt: was written by a run with other model/data settings: --data synthetic:4 \(this run: synthetic:6\)",
-        (19,), unchanged=("run",)),
-    Row("train-resume-other-crop-and-batch", plant_resume_other_crop_and_batch,
-        r"--crop 32x48 \(this run: 24x32\); --batch 2 \(this run: 1\).*resume with the same", (19,), unchanged=("run",)),
-    Row("train-resume-other-arch-arg-from-a-run", plant_resume_other_arch_arg, r"--arch-arg m=2 n=3 \(this run: m=3 n=3\)", (19, 2),
-        unchanged=("run",)),
-    Row("train-resume-other-model", plant_resume_other_model, r"--model cgnet \(this run: fcn\)", (19, 2),
-        unchanged=("run",)),
-    Row("train-resume-from-best-pt", plant_resume_from_best,
-        r"best\.pt: has no optimizer/scheduler state.*resume from the run's last\.pt$", (19,), unchanged=("run",)),
+        (19,),
+        unchanged=("run",),
+    ),
+    Row(
+        "train-resume-other-crop-and-batch",
+        plant_resume_other_crop_and_batch,
+        r"--crop 32x48 \(this run: 24x32\); --batch 2 \(this run: 1\).*resume with the same",
+        (19,),
+        unchanged=("run",),
+    ),
+    Row(
+        "train-resume-other-arch-arg-from-a-run",
+        plant_resume_other_arch_arg,
+        r"--arch-arg m=2 n=3 \(this run: m=3 n=3\)",
+        (19, 2),
+        unchanged=("run",),
+    ),
+    Row(
+        "train-resume-other-model",
+        plant_resume_other_model,
+        r"--model cgnet \(this run: fcn\)",
+        (19, 2),
+        unchanged=("run",),
+    ),
+    Row(
+        "train-resume-from-best-pt",
+        plant_resume_from_best,
+        r"best\.pt: has no optimizer/scheduler state.*resume from the run's last\.pt$",
+        (19,),
+        unchanged=("run",),
+    ),
 ]
 
 
@@ -122,6 +183,7 @@ def test_fault(row: Row, tmp_path, artifacts, P, capsys, monkeypatch):
 
 # ---- 8. SIGINT / SIGTERM during training, then --resume -----------------------------------------------
 
+
 @dataclass(frozen=True)
 class InterruptRow:
     id: str
@@ -131,9 +193,31 @@ class InterruptRow:
 
 
 #: 4 synthetic scenes, batch 1: 4 steps per epoch, 2 epochs. Step 6 is epoch 2 step 2.
-INTERRUPT_ARGS = ("--data", "synthetic:4", "--synthetic-size", "32x48", "--crop", "32x48", "--batch", "1", "--device", "cpu",
-                  "--arch-arg", "m=2", "--arch-arg", "n=3", "--threads", "1", "--epochs", "2", "--val-every", "0",
-                  "--seed", "3", "--no-progress")
+INTERRUPT_ARGS = (
+    "--data",
+    "synthetic:4",
+    "--synthetic-size",
+    "32x48",
+    "--crop",
+    "32x48",
+    "--batch",
+    "1",
+    "--device",
+    "cpu",
+    "--arch-arg",
+    "m=2",
+    "--arch-arg",
+    "n=3",
+    "--threads",
+    "1",
+    "--epochs",
+    "2",
+    "--val-every",
+    "0",
+    "--seed",
+    "3",
+    "--no-progress",
+)
 
 INTERRUPT_ROWS = [
     InterruptRow("train-sigint-mid-epoch-2-then-resume", signal.SIGINT, 6),
@@ -160,8 +244,11 @@ def test_interrupt_then_resume(row: InterruptRow, tmp_path, uninterrupted, capsy
     from faults_proc import finish, start_hooked, wait_for
 
     out, marker = tmp_path / "run", tmp_path / "in-step"
-    proc = start_hooked(["train", *INTERRUPT_ARGS, "--out", str(out)], {"kind": "pause-step", "step": row.step,
-                                                                        "marker": str(marker)}, cwd=tmp_path)
+    proc = start_hooked(
+        ["train", *INTERRUPT_ARGS, "--out", str(out)],
+        {"kind": "pause-step", "step": row.step, "marker": str(marker)},
+        cwd=tmp_path,
+    )
     wait_for(marker, proc)  # the child is inside training step `row.step`
     os.kill(proc.pid, row.sig)
     time.sleep(0.2)  # the signal is handled while the step is still paused
@@ -175,8 +262,11 @@ def test_interrupt_then_resume(row: InterruptRow, tmp_path, uninterrupted, capsy
     assert (payload["epoch"], payload["state"]["step"]) == (epoch, step)  # saved at the step boundary
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".")]
 
-    code, _, err = run_cli(["train", *INTERRUPT_ARGS, "--out", str(out), "--resume", str(out / "last.pt")],
-                           child=False, capsys=capsys)
+    code, _, err = run_cli(
+        ["train", *INTERRUPT_ARGS, "--out", str(out), "--resume", str(out / "last.pt")],
+        child=False,
+        capsys=capsys,
+    )
     assert code == 0, err
     resumed = read_checkpoint(out / "last.pt")["model"]
     assert resumed.keys() == uninterrupted.keys()
@@ -186,13 +276,16 @@ def test_interrupt_then_resume(row: InterruptRow, tmp_path, uninterrupted, capsy
 
 # ---- tolerated: a batch with no labelled pixel -------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ToleratedRow:
     id: str
     issue_rows: tuple[int, ...]
 
 
-@pytest.mark.parametrize("row", params([ToleratedRow("train-batch-of-only-ignore-labels", (12,))], kind="tolerated"))
+@pytest.mark.parametrize(
+    "row", params([ToleratedRow("train-batch-of-only-ignore-labels", (12,))], kind="tolerated")
+)
 def test_batch_without_labelled_pixels_is_not_a_divergence(row, tmp_path, media, capsys):
     """A frame whose label is all ignore (an unlabelled frame; a crop of a void region) gives a batch
     with nothing to learn: a zero loss, not the NaN of a mean over no pixel that stops the run."""
@@ -200,10 +293,33 @@ def test_batch_without_labelled_pixels_is_not_a_divergence(row, tmp_path, media,
     import numpy as np
 
     root = media.write_pairs(tmp_path / "camvid", 2, split="train")
-    cv2.imwrite(str(root / "trainannot" / "f001.png"), np.full((48, 64), 11, np.uint8))  # 11 = CamVid's ignore id
-    argv = ["train", "--data", f"camvid:{root}", "--crop", "32x48", "--batch", "1", "--epochs", "1", "--val-every", "0",
-            "--device", "cpu", "--arch-arg", "m=2", "--arch-arg", "n=3", "--threads", "1", "--out", str(tmp_path / "run"),
-            "--no-progress"]
+    cv2.imwrite(
+        str(root / "trainannot" / "f001.png"), np.full((48, 64), 11, np.uint8)
+    )  # 11 = CamVid's ignore id
+    argv = [
+        "train",
+        "--data",
+        f"camvid:{root}",
+        "--crop",
+        "32x48",
+        "--batch",
+        "1",
+        "--epochs",
+        "1",
+        "--val-every",
+        "0",
+        "--device",
+        "cpu",
+        "--arch-arg",
+        "m=2",
+        "--arch-arg",
+        "n=3",
+        "--threads",
+        "1",
+        "--out",
+        str(tmp_path / "run"),
+        "--no-progress",
+    ]
     code, _, err = run_cli(argv, child=False, capsys=capsys)
     assert code == 0, err
     from edgeseg.train.checkpoint import read_checkpoint

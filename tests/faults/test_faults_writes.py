@@ -24,11 +24,23 @@ from typing import Callable
 
 import pytest
 
-from faults_table import check_error_line, child_env, copy_file, hooked_env, params, run_cli, snapshot, work_dir
+from faults_table import (
+    check_error_line,
+    child_env,
+    copy_file,
+    hooked_env,
+    params,
+    run_cli,
+    snapshot,
+    work_dir,
+)
 
 
 def _size_kib(*paths: Path) -> int:
-    return sum(q.stat().st_size for p in paths for q in ([p] if p.is_file() else p.rglob("*")) if q.is_file()) // 1024
+    return (
+        sum(q.stat().st_size for p in paths for q in ([p] if p.is_file() else p.rglob("*")) if q.is_file())
+        // 1024
+    )
 
 
 def _valid_onnx(path: Path) -> None:
@@ -46,6 +58,7 @@ def _epoch_2_checkpoint(path: Path) -> None:
 
 
 # ---- 9. SIGKILL halfway through a write ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class KillRow:
@@ -66,8 +79,10 @@ def plant_kill_export(work, a, P):
 
 
 def plant_kill_ort_build(work, a, P):
-    return (["build", str(a.onnx), "--backend", "onnxruntime", "-o", str(work / "m.ort.onnx")],
-            copy_file(a.onnx, work / "m.ort.onnx"))
+    return (
+        ["build", str(a.onnx), "--backend", "onnxruntime", "-o", str(work / "m.ort.onnx")],
+        copy_file(a.onnx, work / "m.ort.onnx"),
+    )
 
 
 KILL_ROWS = [
@@ -88,8 +103,11 @@ def test_sigkill_mid_write(row: KillRow, tmp_path, artifacts, plant, trained, ca
     folder = target.parent
     before, good = {p.name for p in folder.iterdir()}, target.read_bytes()
     marker = tmp_path / "mid-write"
-    proc = start_hooked([str(x) for x in argv], {"kind": "pause-write", "target": target.name, "marker": str(marker)},
-                        cwd=work)
+    proc = start_hooked(
+        [str(x) for x in argv],
+        {"kind": "pause-write", "target": target.name, "marker": str(marker)},
+        cwd=work,
+    )
     code, _, err = kill_at(marker, proc, signal.SIGKILL)
     assert code == -signal.SIGKILL, err
     assert target.read_bytes() == good, f"{target.name} changed"
@@ -104,10 +122,13 @@ def test_sigkill_mid_write(row: KillRow, tmp_path, artifacts, plant, trained, ca
     assert code == 0, err
     row.valid(target)
     assert target.read_bytes() != good
-    assert {p.name for p in folder.iterdir()} - before == {new[0]}, "the next run left other files"  # not cleaned
+    assert {p.name for p in folder.iterdir()} - before == {new[0]}, (
+        "the next run left other files"
+    )  # not cleaned
 
 
 # ---- 10. disk full, quota, file-size limit -------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class DiskRow:
@@ -145,16 +166,39 @@ def plant_checkpoint_good(work, a, P, mount):
 _NO_SPACE = r"no space left on device while writing \S*"
 
 DISK_ROWS = [
-    DiskRow("export-onto-a-full-tmpfs", plant_export_full_tmpfs, _NO_SPACE + r"disk/good\.onnx; nothing was written$",
-            ("disk",)),
-    DiskRow("train-checkpoint-onto-a-full-tmpfs", plant_train_full_tmpfs,
-            _NO_SPACE + r"disk/run/(best|last|final)\.pt; nothing was written$", ("disk/run",)),
-    DiskRow("export-enospc-injected", plant_export_good, _NO_SPACE + r"/work/good\.onnx; nothing was written$",
-            ("good.onnx",), hook={"kind": "enospc-write", "target": "good.onnx"}),
-    DiskRow("train-checkpoint-enospc-injected", plant_checkpoint_good, _NO_SPACE + r"run/last\.pt; nothing was written$",
-            ("run/last.pt", "run/history.json"), hook={"kind": "enospc-write", "target": "last.pt"}),
-    DiskRow("export-file-size-limit", plant_export_good, r"could not write \S*/work/good\.onnx: File too large; nothing was",
-            ("good.onnx",), fsize_kib=512),
+    DiskRow(
+        "export-onto-a-full-tmpfs",
+        plant_export_full_tmpfs,
+        _NO_SPACE + r"disk/good\.onnx; nothing was written$",
+        ("disk",),
+    ),
+    DiskRow(
+        "train-checkpoint-onto-a-full-tmpfs",
+        plant_train_full_tmpfs,
+        _NO_SPACE + r"disk/run/(best|last|final)\.pt; nothing was written$",
+        ("disk/run",),
+    ),
+    DiskRow(
+        "export-enospc-injected",
+        plant_export_good,
+        _NO_SPACE + r"/work/good\.onnx; nothing was written$",
+        ("good.onnx",),
+        hook={"kind": "enospc-write", "target": "good.onnx"},
+    ),
+    DiskRow(
+        "train-checkpoint-enospc-injected",
+        plant_checkpoint_good,
+        _NO_SPACE + r"run/last\.pt; nothing was written$",
+        ("run/last.pt", "run/history.json"),
+        hook={"kind": "enospc-write", "target": "last.pt"},
+    ),
+    DiskRow(
+        "export-file-size-limit",
+        plant_export_good,
+        r"could not write \S*/work/good\.onnx: File too large; nothing was",
+        ("good.onnx",),
+        fsize_kib=512,
+    ),
 ]
 
 
@@ -175,10 +219,14 @@ def test_write_fails(row: DiskRow, tmp_path, artifacts, plant, trained, capsys, 
 
     work = work_dir(tmp_path, monkeypatch)
     with contextlib.ExitStack() as stack:
+
         def mount(rel: str, size_kib: int) -> Path:
             return stack.enter_context(tmpfs(work / rel, size_kib))
 
-        argv = [str(x) for x in row.plant(work, artifacts, SimpleNamespace(**vars(plant), trained_run=trained), mount)]
+        argv = [
+            str(x)
+            for x in row.plant(work, artifacts, SimpleNamespace(**vars(plant), trained_run=trained), mount)
+        ]
         before = snapshot(work, row.unchanged)
         assert before, f"nothing planted at {row.unchanged}"
         listing = {str(p.relative_to(work)) for p in work.rglob("*")}
@@ -188,6 +236,10 @@ def test_write_fails(row: DiskRow, tmp_path, artifacts, plant, trained, capsys, 
         code, _, err = run_cli(argv, child=child, capsys=capsys, env=env, preexec_fn=preexec)
         assert code == 2, err
         print(check_error_line(err, argv[0], row.stderr, code=2))
-        assert snapshot(work, row.unchanged) == before, f"{row.unchanged}: files changed, appeared or vanished"
+        assert snapshot(work, row.unchanged) == before, (
+            f"{row.unchanged}: files changed, appeared or vanished"
+        )
         left = sorted({str(p.relative_to(work)) for p in work.rglob("*")} - listing)
-        assert not [p for p in left if os.path.basename(p).startswith(".") or p.endswith((".tmp", ".onnx", ".pt"))], left
+        assert not [
+            p for p in left if os.path.basename(p).startswith(".") or p.endswith((".tmp", ".onnx", ".pt"))
+        ], left

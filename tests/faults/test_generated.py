@@ -48,8 +48,14 @@ def run_cases(cases: list[dict], tmp: Path, timeout: float = 900) -> dict[str, d
     results: dict[str, dict] = {}
     start = 0
     while start < len(todo):
-        p = subprocess.run([sys.executable, str(HERE / "_gen_child.py"), str(spec), str(log), str(start)],
-                           capture_output=True, text=True, timeout=timeout, env=child_env(), cwd=tmp)
+        p = subprocess.run(
+            [sys.executable, str(HERE / "_gen_child.py"), str(spec), str(log), str(start)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=child_env(),
+            cwd=tmp,
+        )
         started = None
         for line in log.read_text().splitlines():
             rec = json.loads(line)
@@ -60,8 +66,12 @@ def run_cases(cases: list[dict], tmp: Path, timeout: float = 900) -> dict[str, d
                 started = rec
         if p.returncode == 0 or started is None:
             break
-        results[started["id"]] = {"id": started["id"], "rc": f"signal {-p.returncode}", "stderr": p.stderr[-2000:],
-                                  "new_files": []}
+        results[started["id"]] = {
+            "id": started["id"],
+            "rc": f"signal {-p.returncode}",
+            "stderr": p.stderr[-2000:],
+            "new_files": [],
+        }
         start = started["start"] + 1
     return results
 
@@ -98,16 +108,24 @@ def fields(tmp_path_factory, artifacts, trained):
     shutil.copyfile(REPO / "benchmarks" / "results" / "cgnet_cpu.json", results)
     last = root / "last.pt"
     shutil.copyfile(trained / "last.pt", last)
-    f = {"ckpt": str(artifacts.ckpt), "onnx": str(artifacts.onnx), "camvid": str(artifacts.camvid),
-         "image": str(artifacts.image), "video": str(_video(root / "clip.avi")), "results": str(results),
-         "last": str(last)}
+    f = {
+        "ckpt": str(artifacts.ckpt),
+        "onnx": str(artifacts.onnx),
+        "camvid": str(artifacts.camvid),
+        "image": str(artifacts.image),
+        "video": str(_video(root / "clip.avi")),
+        "results": str(results),
+        "last": str(last),
+    }
     others = {"image": artifacts.image, "results": results}
     return f, others
 
 
 def _run_and_check(full: bool, tmp_path: Path, fields) -> None:
     f, others = fields
-    cases = [G.materialize(c, root=tmp_path / "cases", fields=f, others=others) for c in G.generate(full=full)]
+    cases = [
+        G.materialize(c, root=tmp_path / "cases", fields=f, others=others) for c in G.generate(full=full)
+    ]
     assert len({c["command"] for c in cases}) == len(G.BASELINES)
     results = run_cases(cases, tmp_path)
     report = []
@@ -139,12 +157,20 @@ def test_the_generator_covers_every_declared_command_and_output():
 
     from edgeseg.cli import COMMANDS
 
-    skip = {"doctor", "models", "demo", "trt-check", "bench"}  # no input files to break / covered by their own tables
+    skip = {
+        "doctor",
+        "models",
+        "demo",
+        "trt-check",
+        "bench",
+    }  # no input files to break / covered by their own tables
     missing = [c for c in COMMANDS if c not in G.BASELINES and c not in skip]
     assert not missing, f"commands without a generated-fault baseline: {missing}"
     for command, argv in G.BASELINES.items():
         io = importlib.import_module(COMMANDS[command]).IO
         pos = G.dest_positions(command, argv)
-        optional = {"quantize": {"save_checkpoint"}}.get(command, set())  # QAT only: a QAT baseline would train
+        optional = {"quantize": {"save_checkpoint"}}.get(
+            command, set()
+        )  # QAT only: a QAT baseline would train
         outs = [d for d in (*io.files, *io.folders) if d not in pos and d not in optional]
         assert not outs, f"{command}: declared outputs its baseline does not set: {outs}"

@@ -13,8 +13,25 @@ import pytest
 
 from faults_table import child_env
 
-TRAIN = ["--data", "synthetic:4", "--synthetic-size", "32x48", "--crop", "32x48", "--batch", "2", "--device", "cpu",
-         "--arch-arg", "m=2", "--arch-arg", "n=3", "--threads", "1", "--no-progress"]
+TRAIN = [
+    "--data",
+    "synthetic:4",
+    "--synthetic-size",
+    "32x48",
+    "--crop",
+    "32x48",
+    "--batch",
+    "2",
+    "--device",
+    "cpu",
+    "--arch-arg",
+    "m=2",
+    "--arch-arg",
+    "n=3",
+    "--threads",
+    "1",
+    "--no-progress",
+]
 
 
 def _cli(argv, capsys):
@@ -47,11 +64,18 @@ def test_train_into_a_finished_run_needs_resume_or_force(tmp_path, trained, caps
 def test_a_second_writer_of_one_run_folder_is_refused(tmp_path, capsys):
     """Two trains into one --out both exited 0 and left a folder mixing two models."""
     run = tmp_path / "run"
-    first = subprocess.Popen([sys.executable, "-m", "edgeseg", "train", *TRAIN, "--epochs", "40", "--out", str(run)],
-                             env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "edgeseg", "train", *TRAIN, "--epochs", "40", "--out", str(run)],
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
-        while not (run / "class_weights.json").exists() and time.monotonic() < deadline and first.poll() is None:
+        while (
+            not (run / "class_weights.json").exists() and time.monotonic() < deadline and first.poll() is None
+        ):
             time.sleep(0.2)
         assert first.poll() is None, first.stderr.read()
         rc, lines = _cli(["train", *TRAIN, "--epochs", "1", "--out", run, "--force"], capsys)
@@ -66,18 +90,52 @@ def test_quantize_over_an_fp32_export_reads_the_card_on_disk(tmp_path, artifacts
     fp32 = tmp_path / "m.onnx"
     shutil.copyfile(artifacts.onnx, fp32)
     before = fp32.read_bytes()
-    rc, lines = _cli(["quantize", artifacts.ckpt, "--method", "ptq", "--calib", "synthetic:2", "--calib-num", "2",
-                      "--no-progress", "-o", fp32], capsys)
+    rc, lines = _cli(
+        [
+            "quantize",
+            artifacts.ckpt,
+            "--method",
+            "ptq",
+            "--calib",
+            "synthetic:2",
+            "--calib-num",
+            "2",
+            "--no-progress",
+            "-o",
+            fp32,
+        ],
+        capsys,
+    )
     assert rc == 2 and len(lines) == 1 and "is a FP32 model; this command writes INT8" in lines[0]
     assert fp32.read_bytes() == before
 
 
-@pytest.mark.parametrize("argv", [
-    lambda a, t: ["eval", t / "m.pt", "--data", f"camvid:{a.camvid}", "--json", t / "m.pt"],
-    lambda a, t: ["quantize", t / "m.onnx", "--method", "ort-cpu", "--calib", "synthetic:2", "-o", t / "m.onnx"],
-    lambda a, t: ["camera", t / "m.pt", "--source", t / "clip.avi", "--headless", "--record", t / "clip.avi"],
-    lambda a, t: ["export", t / "m.pt", "-o", t / "m.pt"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        lambda a, t: ["eval", t / "m.pt", "--data", f"camvid:{a.camvid}", "--json", t / "m.pt"],
+        lambda a, t: [
+            "quantize",
+            t / "m.onnx",
+            "--method",
+            "ort-cpu",
+            "--calib",
+            "synthetic:2",
+            "-o",
+            t / "m.onnx",
+        ],
+        lambda a, t: [
+            "camera",
+            t / "m.pt",
+            "--source",
+            t / "clip.avi",
+            "--headless",
+            "--record",
+            t / "clip.avi",
+        ],
+        lambda a, t: ["export", t / "m.pt", "-o", t / "m.pt"],
+    ],
+)
 def test_the_issue_examples_of_an_output_that_is_an_input(tmp_path, artifacts, capsys, argv):
     shutil.copyfile(artifacts.ckpt, tmp_path / "m.pt")
     shutil.copyfile(artifacts.onnx, tmp_path / "m.onnx")

@@ -50,7 +50,9 @@ def test_aspp_rates_follow_output_stride(os_, rates):
     assert isinstance(drop, nn.Dropout) and drop.p == pytest.approx(0.1)
 
 
-@pytest.mark.parametrize(("name", "low_channels"), [("deeplabv3plus_mobilenetv2", 24), ("deeplabv3plus_xception", 128)])
+@pytest.mark.parametrize(
+    ("name", "low_channels"), [("deeplabv3plus_mobilenetv2", 24), ("deeplabv3plus_xception", 128)]
+)
 def test_decoder_takes_stride4_features_reduced_to_48(name, low_channels, eval_model):
     model = eval_model(name)
     seen: dict = {}
@@ -87,8 +89,25 @@ def test_mobilenetv2_backbone_matches_the_paper_table():
     assert count_parameters(b) == 1_811_712
     assert (b.low_channels, b.out_channels) == (24, 320)
     blocks = list(b.features)[1:]
-    assert [blk.conv[-1][0].out_channels for blk in blocks] == [16, 24, 24, 32, 32, 32, 64, 64, 64, 64,
-                                                                 96, 96, 96, 160, 160, 160, 320]
+    assert [blk.conv[-1][0].out_channels for blk in blocks] == [
+        16,
+        24,
+        24,
+        32,
+        32,
+        32,
+        64,
+        64,
+        64,
+        64,
+        96,
+        96,
+        96,
+        160,
+        160,
+        160,
+        320,
+    ]
     with pytest.raises(ValueError, match="output_stride"):
         MobileNetV2(output_stride=4)
 
@@ -112,10 +131,13 @@ def test_xception_variant_size_is_in_the_expected_range():
     assert 40e6 < n < 55e6
 
 
-def test_image_pooling_follows_the_runtime_size_in_a_dynamic_export(eval_model, camvid_card, onnx_parity, tmp_path):
+def test_image_pooling_follows_the_runtime_size_in_a_dynamic_export(
+    eval_model, camvid_card, onnx_parity, tmp_path
+):
     # exported at 64x96 with dynamic H/W, run at another size: a pooled branch frozen to the
     # traced size (Python ints, view(b, c)) would fail or differ here
     model = eval_model("deeplabv3plus_mobilenetv2")
-    path = export_onnx(model, camvid_card("deeplabv3plus_mobilenetv2"), tmp_path / "m.onnx",
-                       size=(64, 96), dynamic=True)
+    path = export_onnx(
+        model, camvid_card("deeplabv3plus_mobilenetv2"), tmp_path / "m.onnx", size=(64, 96), dynamic=True
+    )
     assert onnx_parity(model, path, (97, 129), batch=2) < 1e-4

@@ -16,7 +16,9 @@ def test_table_lists_every_registered_model_with_numbers(capsys):
     assert main(["models", "--size", "64x96"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert "GFLOPs@64x96" in out[0]
-    end = next(i for i, line in enumerate(out) if line.startswith("("))  # the footnote; the shipped list follows
+    end = next(
+        i for i, line in enumerate(out) if line.startswith("(")
+    )  # the footnote; the shipped list follows
     rows = {line.split()[0]: line.split()[1:] for line in out[1:end]}
     assert any(line.startswith("cgnet_camvid ") for line in out[end:])
     assert list(rows) == list(MODELS)

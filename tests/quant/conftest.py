@@ -17,8 +17,16 @@ def tiny_card(**kw):
     from edgeseg.card import ModelCard
     from edgeseg.data.datasets import CAMVID
 
-    return ModelCard(arch="cgnet", arch_args={"m": 2, "n": 3}, num_classes=11, class_names=CAMVID.class_names,
-                     palette=CAMVID.palette, ignore_index=CAMVID.ignore_index, input_size=SIZE, **kw)
+    return ModelCard(
+        arch="cgnet",
+        arch_args={"m": 2, "n": 3},
+        num_classes=11,
+        class_names=CAMVID.class_names,
+        palette=CAMVID.palette,
+        ignore_index=CAMVID.ignore_index,
+        input_size=SIZE,
+        **kw,
+    )
 
 
 def synthetic_batch(n: int = 16, seed: int = 0):

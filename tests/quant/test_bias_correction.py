@@ -18,12 +18,16 @@ from edgeseg.quant.placement import prepare
 def _toy(seed: int = 0) -> nn.Module:
     """Two convs without bias, a ReLU between: the correction must create the biases."""
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.ReLU(), nn.Conv2d(8, 6, 1, bias=False)).eval()
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.ReLU(), nn.Conv2d(8, 6, 1, bias=False)
+    ).eval()
 
 
 def _batches(n: int = 4, seed: int = 1) -> list[torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    return [torch.rand(2, 3, 16, 16, generator=g) ** 3 * 4 for _ in range(n)]  # skewed: clipping shifts the mean
+    return [
+        torch.rand(2, 3, 16, 16, generator=g) ** 3 * 4 for _ in range(n)
+    ]  # skewed: clipping shifts the mean
 
 
 def _quantized(model: nn.Module, batches) -> nn.Module:
@@ -91,7 +95,9 @@ def test_refuses_bad_input():
 
 
 def test_spread_frames_keeps_evenly_spaced_frames():
-    batches = [torch.arange(i, i + 4, dtype=torch.float32).reshape(4, 1) for i in range(0, 12, 4)] + [torch.tensor([[12.0]])]
+    batches = [torch.arange(i, i + 4, dtype=torch.float32).reshape(4, 1) for i in range(0, 12, 4)] + [
+        torch.tensor([[12.0]])
+    ]
     assert spread_frames(batches, None) is batches and spread_frames(batches, 13) is batches
     got = spread_frames(batches, 5)
     assert [len(b) for b in got] == [4, 1]
@@ -110,8 +116,9 @@ def corrected(trained_ckpt, calib_dir, tmp_path_factory):
     calib = CalibrationSet(calib_dir, card, batch=4)
     plain, _, _, _ = ptq(model, calib, bias_correction="none", progress=False)
     qmodel, placement, _, _ = ptq(model, calib, progress=False)
-    qcard = quantized_card(card, method="mse", calib_facts=calib_facts(calib), placement=placement,
-                           bias_correction="sequential")
+    qcard = quantized_card(
+        card, method="mse", calib_facts=calib_facts(calib), placement=placement, bias_correction="sequential"
+    )
     out = export_qdq_onnx(qmodel, qcard, tmp_path_factory.mktemp("bc") / "bc_int8.onnx")
     return model, plain, qmodel, out
 
@@ -133,10 +140,15 @@ def test_corrected_export_keeps_float_biases_and_passes_the_rules(corrected):
     before = {k: v for k, v in bias_state(plain).items()}
     assert any(v is None for v in before.values())  # the tiny CGNet has convs without a bias
     card = card_from_onnx(out)
-    assert card.calibration["bias_correction"] == "sequential" and card.extra["quantization"]["bias_correction"] == "sequential"
+    assert (
+        card.calibration["bias_correction"] == "sequential"
+        and card.extra["quantization"]["bias_correction"] == "sequential"
+    )
 
 
-def test_corrected_export_runs_in_onnxruntime_like_the_fake_quant_model(corrected, val_batch, assert_same_int8_numerics):
+def test_corrected_export_runs_in_onnxruntime_like_the_fake_quant_model(
+    corrected, val_batch, assert_same_int8_numerics
+):
     import onnxruntime as ort
 
     _, _, qmodel, out = corrected

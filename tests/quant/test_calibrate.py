@@ -7,8 +7,15 @@ import pytest
 import torch
 
 from edgeseg.errors import QuantizationError
-from edgeseg.quant.calibrate import (METHODS, Histogram, calibrate, collect_statistics, compute_amax, is_calibrated,
-                                     load_amax)
+from edgeseg.quant.calibrate import (
+    METHODS,
+    Histogram,
+    calibrate,
+    collect_statistics,
+    compute_amax,
+    is_calibrated,
+    load_amax,
+)
 
 
 def _hist(*arrays) -> Histogram:
@@ -93,7 +100,9 @@ def _tiny_qmodel():
 def test_calibrate_sets_every_range_and_nan_names_the_layer():
     qmodel, _ = _tiny_qmodel()
     assert not is_calibrated(qmodel)
-    batches = [torch.randn(2, 3, 64, 96, generator=torch.Generator().manual_seed(i)).numpy() for i in range(2)]
+    batches = [
+        torch.randn(2, 3, 64, 96, generator=torch.Generator().manual_seed(i)).numpy() for i in range(2)
+    ]
     amax = calibrate(qmodel, batches, method="percentile", progress=False)
     assert is_calibrated(qmodel) and all(v > 0 for v in amax.values())
     with pytest.raises(QuantizationError, match="stored quantizer ranges do not fit"):

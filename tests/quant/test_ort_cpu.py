@@ -29,8 +29,12 @@ def test_quantize_ort_cpu_runs_and_is_labelled(fp32_onnx, calib_dir, val_batch, 
     out = quantize_ort_cpu(src, tmp_path / "cpu.onnx", calib=calib)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cpu.onnx"]
     qcard = card_from_onnx(out)
-    assert qcard.precision == "int8" and qcard.extra["flavour"] == FLAVOUR and qcard.extra["asymmetric"] is True
-    assert "not for TensorRT" in qcard.extra["note"] and qcard.calibration["fingerprint"] == calib.fingerprint()
+    assert (
+        qcard.precision == "int8" and qcard.extra["flavour"] == FLAVOUR and qcard.extra["asymmetric"] is True
+    )
+    assert (
+        "not for TensorRT" in qcard.extra["note"] and qcard.calibration["fingerprint"] == calib.fingerprint()
+    )
     assert "asymmetric" in {v.rule for v in check_qdq(out)}  # rightly rejected for TensorRT
     x, _ = val_batch
     f = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"])
@@ -52,8 +56,23 @@ def test_cli_ort_cpu(trained_ckpt, calib_dir, tmp_path, capsys):
     from edgeseg.cli import main
 
     out = tmp_path / "m_cpu.onnx"
-    rc = main(["quantize", str(trained_ckpt), "--method", "ort-cpu", "--calib", str(calib_dir), "--num-calib", "4",
-               "-o", str(out), "--no-progress", "--reduce-range", "off"])
+    rc = main(
+        [
+            "quantize",
+            str(trained_ckpt),
+            "--method",
+            "ort-cpu",
+            "--calib",
+            str(calib_dir),
+            "--num-calib",
+            "4",
+            "-o",
+            str(out),
+            "--no-progress",
+            "--reduce-range",
+            "off",
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0 and out.is_file() and "CPU only, not for TensorRT" in text
     assert card_from_onnx(out).extra["quantization"]["reduce_range"] is False

@@ -7,8 +7,16 @@ import torch
 import torch.nn as nn
 
 from edgeseg.errors import QuantizationError
-from edgeseg.quant.fakequant import (AMAX_FLOOR, QuantConv2d, TensorQuantizer, activation_quantizers,
-                                     fake_quant_per_channel, fake_quant_per_tensor, quantizers, set_mode)
+from edgeseg.quant.fakequant import (
+    AMAX_FLOOR,
+    QuantConv2d,
+    TensorQuantizer,
+    activation_quantizers,
+    fake_quant_per_channel,
+    fake_quant_per_tensor,
+    quantizers,
+    set_mode,
+)
 from edgeseg.quant.placement import float_state_dict, prepare
 
 
@@ -83,7 +91,11 @@ def test_cgnet_placement():
     bns = [n for n, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)]
     folded_bns = {bn for _, bn, _, _ in info.folded}
     assert len(bns) == 16 and len(folded_bns) == 13  # conv-BN and concat(F_loc, F_sur)-BN folded
-    assert sorted(set(bns) - folded_bns) == ["bn_prelu1.0", "bn_prelu2.0", "bn_prelu3.0"]  # concat with the image
+    assert sorted(set(bns) - folded_bns) == [
+        "bn_prelu1.0",
+        "bn_prelu2.0",
+        "bn_prelu3.0",
+    ]  # concat with the image
     assert ("stage2.0.f_sur", "stage2.0.bn_prelu.0", 32, 64) in info.folded
     # F_loc and F_sur read the same tensor: one shared quantizer, one scale
     assert "stage2_down.f_loc.input_quantizer" in info.input_quantizers
@@ -131,8 +143,16 @@ def test_already_quantized_refused():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,kw", [("deeplabv3plus_xception", {}), ("fcn", {}), ("deeplabv3", {}),
-                                     ("pspnet", {}), ("deeplabv3plus_mobilenetv2", {})])
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("deeplabv3plus_xception", {}),
+        ("fcn", {}),
+        ("deeplabv3", {}),
+        ("pspnet", {}),
+        ("deeplabv3plus_mobilenetv2", {}),
+    ],
+)
 def test_registry_placement(name, kw):
     _check_model(name, kw)
 

@@ -37,7 +37,14 @@ def test_bias_correction_choice_is_recorded_and_qat_refuses_it(trained_ckpt, cal
     with pytest.raises(QuantizationError, match="bias correction 'slow'"):
         _quantize(trained_ckpt, calib_dir, tmp_path / "x.onnx", bias_correction="slow")
     with pytest.raises(QuantizationError, match="ptq only"):
-        _quantize(trained_ckpt, calib_dir, tmp_path / "x.onnx", method="qat", data="synthetic:2", bias_correction="fast")
+        _quantize(
+            trained_ckpt,
+            calib_dir,
+            tmp_path / "x.onnx",
+            method="qat",
+            data="synthetic:2",
+            bias_correction="fast",
+        )
     assert not (tmp_path / "x.onnx").exists()
 
 
@@ -51,13 +58,18 @@ def test_ptq_with_val_data_prints_both_mious(trained_ckpt, calib_dir, tmp_path):
 
 
 @pytest.mark.parametrize("int8, warned", [(0.590, True), (0.598, False)])
-def test_drop_warning_suggests_qat_only_above_the_threshold(trained_ckpt, calib_dir, tmp_path, monkeypatch, int8, warned):
+def test_drop_warning_suggests_qat_only_above_the_threshold(
+    trained_ckpt, calib_dir, tmp_path, monkeypatch, int8, warned
+):
     import edgeseg.quant.compare as compare
 
     monkeypatch.setattr(compare, "_eval", lambda *a, precision, **k: 0.600 if precision == "fp32" else int8)
     out = tmp_path / "w.onnx"
     lines = _quantize(trained_ckpt, calib_dir, out, val_data="synthetic:2", bias_correction="none")
-    assert f"FP32 60.00%, INT8 {100 * int8:.2f}% (fake-quant model), {100 * (int8 - 0.6):+.2f} points" in "\n".join(lines)
+    assert (
+        f"FP32 60.00%, INT8 {100 * int8:.2f}% (fake-quant model), {100 * (int8 - 0.6):+.2f} points"
+        in "\n".join(lines)
+    )
     hint = [line for line in lines if line.startswith("WARNING: PTQ lost")]
     assert bool(hint) is warned
     if warned:

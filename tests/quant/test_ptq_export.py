@@ -60,7 +60,9 @@ def test_graph_passes_checker_with_int8_weights(ptq_result):
     assert check_qdq(model) == []
     s = qdq_summary(model)
     assert s["quantized_ops"] == s["int8_weights"] == 31  # every conv of CGNet M=2 N=3
-    assert not any(t.data_type == onnx.TensorProto.FLOAT and len(t.dims) == 4 for t in model.graph.initializer)
+    assert not any(
+        t.data_type == onnx.TensorProto.FLOAT and len(t.dims) == 4 for t in model.graph.initializer
+    )
     assert out.stat().st_size < 0.4 * fp32.stat().st_size
     card = card_from_onnx(model)
     assert card.precision == "int8" and card.calibration["method"] == "entropy"
@@ -68,13 +70,17 @@ def test_graph_passes_checker_with_int8_weights(ptq_result):
     assert card.extra["flavour"] == "tensorrt-qdq"
 
 
-def test_onnxruntime_matches_fake_quant_and_agrees_with_float(ptq_result, val_batch, assert_same_int8_numerics):
+def test_onnxruntime_matches_fake_quant_and_agrees_with_float(
+    ptq_result, val_batch, assert_same_int8_numerics
+):
     model, qmodel, _, out, _, _ = ptq_result
     x, _ = val_batch
     with torch.no_grad():
         ref = model(torch.from_numpy(x)).numpy()
         fq = qmodel(torch.from_numpy(x)).numpy()
-    plain = np.concatenate([_ort(out, optimize=False).run(None, {"input": x[i : i + 1]})[0] for i in range(len(x))])
+    plain = np.concatenate(
+        [_ort(out, optimize=False).run(None, {"input": x[i : i + 1]})[0] for i in range(len(x))]
+    )
     assert_same_int8_numerics(plain, fq)
     fused = np.concatenate([_ort(out).run(None, {"input": x[i : i + 1]})[0] for i in range(len(x))])
     for got in (plain, fused):
@@ -112,8 +118,21 @@ def test_quantize_cli_ptq(trained_ckpt, calib_dir, tmp_path, capsys):
     from edgeseg.cli import main
 
     out = tmp_path / "cli_int8.onnx"
-    rc = main(["quantize", str(trained_ckpt), "--calib", str(calib_dir), "--calib-method", "percentile",
-               "--num-calib", "4", "-o", str(out), "--no-progress"])
+    rc = main(
+        [
+            "quantize",
+            str(trained_ckpt),
+            "--calib",
+            str(calib_dir),
+            "--calib-method",
+            "percentile",
+            "--num-calib",
+            "4",
+            "-o",
+            str(out),
+            "--no-progress",
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0 and out.is_file() and "Q/DQ check OK: 31 quantized ops" in text
     card = card_from_onnx(out)
@@ -137,10 +156,27 @@ def test_quantize_cli_errors_leave_no_output(trained_ckpt, tmp_path, capsys):
     assert "frame.png" in capsys.readouterr().err
     assert main(["quantize", str(trained_ckpt), "-o", str(out)]) == 2
     assert "needs --calib" in capsys.readouterr().err
-    assert main(["quantize", str(trained_ckpt), "--calib", "synthetic:2", "--epochs", "3", "-o", str(out)]) == 2
+    assert (
+        main(["quantize", str(trained_ckpt), "--calib", "synthetic:2", "--epochs", "3", "-o", str(out)]) == 2
+    )
     assert "--method ptq does not use --epochs (only qat)" in capsys.readouterr().err
-    assert main(["quantize", str(trained_ckpt), "--method", "ort-cpu", "--calib", "synthetic:2",
-                 "--calib-method", "mse", "-o", str(out)]) == 2
+    assert (
+        main(
+            [
+                "quantize",
+                str(trained_ckpt),
+                "--method",
+                "ort-cpu",
+                "--calib",
+                "synthetic:2",
+                "--calib-method",
+                "mse",
+                "-o",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "--calib-method (only ptq/qat)" in capsys.readouterr().err
     assert not out.exists()
 
@@ -149,11 +185,28 @@ def test_calib_method_all_picks_the_best(trained_ckpt, calib_dir, tmp_path, caps
     from edgeseg.cli import main
 
     out = tmp_path / "best.onnx"
-    rc = main(["quantize", str(trained_ckpt), "--calib", str(calib_dir), "--calib-method", "all",
-               "--val-data", "synthetic:3", "-o", str(out), "--no-progress"])
+    rc = main(
+        [
+            "quantize",
+            str(trained_ckpt),
+            "--calib",
+            str(calib_dir),
+            "--calib-method",
+            "all",
+            "--val-data",
+            "synthetic:3",
+            "-o",
+            str(out),
+            "--no-progress",
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0, text
-    rows = {line.split()[0]: float(line.split()[3].rstrip("%")) for line in text.splitlines() if "INT8 mIoU" in line}
+    rows = {
+        line.split()[0]: float(line.split()[3].rstrip("%"))
+        for line in text.splitlines()
+        if "INT8 mIoU" in line
+    }
     assert set(rows) == {"max", "percentile", "entropy", "mse"}
     best = next(line.split()[0] for line in text.splitlines() if "<- best" in line)
     assert rows[best] == max(rows.values())

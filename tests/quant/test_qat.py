@@ -18,9 +18,33 @@ def qat_run(trained_ckpt, tmp_path_factory):
 
     d = tmp_path_factory.mktemp("qat")
     out, ckpt = d / "tiny_qat.onnx", d / "tiny_qat.pt"
-    rc = main(["quantize", str(trained_ckpt), "--method", "qat", "--data", "synthetic:4", "--num-calib", "4",
-               "--epochs", "1", "--batch", "2", "--crop", "64x96", "--max-steps", "2", "--lr", "1e-4",
-               "--save-checkpoint", str(ckpt), "-o", str(out), "--no-progress"])
+    rc = main(
+        [
+            "quantize",
+            str(trained_ckpt),
+            "--method",
+            "qat",
+            "--data",
+            "synthetic:4",
+            "--num-calib",
+            "4",
+            "--epochs",
+            "1",
+            "--batch",
+            "2",
+            "--crop",
+            "64x96",
+            "--max-steps",
+            "2",
+            "--lr",
+            "1e-4",
+            "--save-checkpoint",
+            str(ckpt),
+            "-o",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     return out, ckpt
 
@@ -29,12 +53,35 @@ def test_qat_writes_no_checkpoint_unless_asked_and_names_no_internal_function(tr
     from edgeseg.cli import main
 
     out = tmp_path / "q.onnx"
-    rc = main(["quantize", str(trained_ckpt), "--method", "qat", "--data", "synthetic:4", "--calib-num", "2",
-               "--epochs", "1", "--batch", "2", "--crop", "64x96", "--max-steps", "1", "-o", str(out), "--no-progress"])
+    rc = main(
+        [
+            "quantize",
+            str(trained_ckpt),
+            "--method",
+            "qat",
+            "--data",
+            "synthetic:4",
+            "--calib-num",
+            "2",
+            "--epochs",
+            "1",
+            "--batch",
+            "2",
+            "--crop",
+            "64x96",
+            "--max-steps",
+            "1",
+            "-o",
+            str(out),
+            "--no-progress",
+        ]
+    )
     text = capsys.readouterr()
     assert rc == 0 and out.is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["q.onnx"]  # no q.pt nobody asked for
-    assert "load_quantized_checkpoint" not in text.out + text.err and "edgeseg.quant." not in text.out + text.err
+    assert (
+        "load_quantized_checkpoint" not in text.out + text.err and "edgeseg.quant." not in text.out + text.err
+    )
 
 
 def test_qat_exports_checked_onnx_and_checkpoint(qat_run, trained_ckpt):
@@ -50,7 +97,9 @@ def test_qat_exports_checked_onnx_and_checkpoint(qat_run, trained_ckpt):
     before, _, _ = load_checkpoint(trained_ckpt)
     after, card2, payload = load_checkpoint(ckpt)  # plain load works: FP32 arch with the QAT weights
     assert card2.precision == "int8" and "quant" in payload["state"]
-    assert any(not torch.equal(a, b) for a, b in zip(before.state_dict().values(), after.state_dict().values()))
+    assert any(
+        not torch.equal(a, b) for a, b in zip(before.state_dict().values(), after.state_dict().values())
+    )
 
 
 def test_quantized_checkpoint_reproduces_the_onnx(qat_run, val_batch, assert_same_int8_numerics):
@@ -123,12 +172,39 @@ def test_qat_with_val_data_records_both_mious_in_the_card(trained_ckpt, tmp_path
     from edgeseg.cli import main
 
     out = tmp_path / "qv.onnx"
-    rc = main(["quantize", str(trained_ckpt), "--method", "qat", "--data", "synthetic:4", "--calib-num", "2",
-               "--epochs", "1", "--batch", "2", "--crop", "64x96", "--max-steps", "1", "--val-data", "synthetic:3",
-               "-o", str(out), "--no-progress"])
+    rc = main(
+        [
+            "quantize",
+            str(trained_ckpt),
+            "--method",
+            "qat",
+            "--data",
+            "synthetic:4",
+            "--calib-num",
+            "2",
+            "--epochs",
+            "1",
+            "--batch",
+            "2",
+            "--crop",
+            "64x96",
+            "--max-steps",
+            "1",
+            "--val-data",
+            "synthetic:3",
+            "-o",
+            str(out),
+            "--no-progress",
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0
     assert "val mIoU on synthetic:3 [val] after QAT: FP32 " in text and "INT8 " in text
     val = card_from_onnx(out).extra["quantization"]["val"]
     assert "command" in card_from_onnx(out).extra["quantization"]  # the command line that made it
-    assert val["after"] == "qat" and val["data"] == "synthetic:3" and 0 <= val["int8_miou"] <= 1 and 0 <= val["fp32_miou"] <= 1
+    assert (
+        val["after"] == "qat"
+        and val["data"] == "synthetic:3"
+        and 0 <= val["int8_miou"] <= 1
+        and 0 <= val["fp32_miou"] <= 1
+    )

@@ -20,8 +20,11 @@ def valid_graph(op: str = "Conv") -> onnx.ModelProto:
     """x -> Q -> DQ -> Conv(DQ(int8 weight, per-channel axis 0), bias) -> y."""
     w = np.random.default_rng(0).integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)
     inits = [
-        _init("x_scale", np.float32(0.02)), _init("x_zp", np.int8(0)),
-        _init("w_q", w), _init("w_scale", np.full(4, 0.01, np.float32)), _init("w_zp", np.zeros(4, np.int8)),
+        _init("x_scale", np.float32(0.02)),
+        _init("x_zp", np.int8(0)),
+        _init("w_q", w),
+        _init("w_scale", np.full(4, 0.01, np.float32)),
+        _init("w_zp", np.zeros(4, np.int8)),
         _init("b", np.zeros(4, np.float32)),
     ]
     nodes = [
@@ -30,8 +33,13 @@ def valid_graph(op: str = "Conv") -> onnx.ModelProto:
         helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zp"], ["wd"], name="w_DQ", axis=0),
         helper.make_node(op, ["xd", "wd", "b"], ["y"], name="conv", pads=[1, 1, 1, 1]),
     ]
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])], inits)
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])],
+        inits,
+    )
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
@@ -101,7 +109,9 @@ def _float_input(m):
 
 
 def _dangling_q(m):
-    m.graph.node.append(helper.make_node("QuantizeLinear", ["x", "x_scale", "x_zp"], ["unused"], name="lonely_Q"))
+    m.graph.node.append(
+        helper.make_node("QuantizeLinear", ["x", "x_scale", "x_zp"], ["unused"], name="lonely_Q")
+    )
 
 
 def _dq_without_q(m):
@@ -165,14 +175,26 @@ def test_conv_transpose_axis_1_and_gemm_trans_b():
     assert check_qdq(m) == []
 
     w = np.ones((5, 7), np.int8)  # Gemm B (N=5, K=7) with transB=1: output channels on axis 0
-    inits = [_init("s", np.float32(0.1)), _init("z", np.int8(0)), _init("w", w),
-             _init("ws", np.full(5, 0.1, np.float32)), _init("wz", np.zeros(5, np.int8))]
-    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
-             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["d"]),
-             helper.make_node("DequantizeLinear", ["w", "ws", "wz"], ["wd"], axis=0),
-             helper.make_node("Gemm", ["d", "wd"], ["y"], name="fc", transB=1)]
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 7])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])], inits)
+    inits = [
+        _init("s", np.float32(0.1)),
+        _init("z", np.int8(0)),
+        _init("w", w),
+        _init("ws", np.full(5, 0.1, np.float32)),
+        _init("wz", np.zeros(5, np.int8)),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+        helper.make_node("DequantizeLinear", ["q", "s", "z"], ["d"]),
+        helper.make_node("DequantizeLinear", ["w", "ws", "wz"], ["wd"], axis=0),
+        helper.make_node("Gemm", ["d", "wd"], ["y"], name="fc", transB=1),
+    ]
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 7])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])],
+        inits,
+    )
     gemm = helper.make_model(g)
     assert check_qdq(gemm) == []
     gemm.graph.node[3].attribute[0].i = 0  # transB=0: B is (K, N) and per-channel must be axis 1
@@ -180,15 +202,28 @@ def test_conv_transpose_axis_1_and_gemm_trans_b():
 
 
 def test_matmul_with_float_constant_needs_a_weight_quantizer():
-    inits = [_init("s", np.float32(0.1)), _init("z", np.int8(0)), _init("pool", np.full((4, 8), 0.125, np.float32))]
-    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
-             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["d"]),
-             helper.make_node("MatMul", ["pool", "d"], ["y"], name="mm")]
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, 3])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 3])], inits)
+    inits = [
+        _init("s", np.float32(0.1)),
+        _init("z", np.int8(0)),
+        _init("pool", np.full((4, 8), 0.125, np.float32)),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+        helper.make_node("DequantizeLinear", ["q", "s", "z"], ["d"]),
+        helper.make_node("MatMul", ["pool", "d"], ["y"], name="mm"),
+    ]
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 3])],
+        inits,
+    )
     m = helper.make_model(g)
     assert _rules(m) == ["missing-weight-quantizer"]
-    assert _rules(m) == sorted({v.rule for v in check_qdq(m, allow_float=["MatMul"])})  # partly quantized: checked
+    assert _rules(m) == sorted(
+        {v.rule for v in check_qdq(m, allow_float=["MatMul"])}
+    )  # partly quantized: checked
     m.graph.node[2].input[1] = "x"  # wholly float MatMul (PSPNet's exact adaptive pooling)
     assert _rules(m) == ["missing-weight-quantizer", "unquantized-input"]
     assert check_qdq(m, allow_float=["MatMul"]) == []  # left in float on purpose
@@ -221,10 +256,12 @@ def test_cli_on_a_float_model_says_so_in_one_line(tmp_path, capsys):
     from edgeseg.cli import main
 
     fp = onnx.helper.make_graph(
-        [onnx.helper.make_node("Conv", ["x", "w_f", "b"], ["y"], pads=[1, 1, 1, 1])], "float",
+        [onnx.helper.make_node("Conv", ["x", "w_f", "b"], ["y"], pads=[1, 1, 1, 1])],
+        "float",
         [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3, 8, 8])],
         [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4, 8, 8])],
-        [_init("w_f", np.ones((4, 3, 3, 3), np.float32)), _init("b", np.zeros(4, np.float32))])
+        [_init("w_f", np.ones((4, 3, 3, 3), np.float32)), _init("b", np.zeros(4, np.float32))],
+    )
     path = tmp_path / "float.onnx"
     onnx.save(onnx.helper.make_model(fp), path)
     assert main(["check-qdq", str(path)]) == 1
@@ -248,13 +285,17 @@ def test_weight_quantizers_behind_identity_nodes_are_folded_to_int8():
     _set_init(m, "w_f", w)
     m.graph.node.insert(0, helper.make_node("Identity", ["w_f"], ["w_f_dup"], name="dup_w"))
     m.graph.node.insert(1, helper.make_node("Identity", ["w_scale"], ["w_scale_dup"], name="dup_s"))
-    m.graph.node.insert(2, helper.make_node("QuantizeLinear", ["w_f_dup", "w_scale_dup", "w_zp"], ["w_q2"],
-                                            name="w_Q", axis=0))
+    m.graph.node.insert(
+        2,
+        helper.make_node("QuantizeLinear", ["w_f_dup", "w_scale_dup", "w_zp"], ["w_q2"], name="w_Q", axis=0),
+    )
     _node(m, "w_DQ").input[0] = "w_q2"
     x = np.random.default_rng(2).normal(0, 1, (1, 3, 8, 8)).astype(np.float32)
 
     def run(model):
-        return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+        return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+            None, {"x": x}
+        )[0]
 
     before = run(m)
     assert fold_weight_quantizers(m) == 1
@@ -274,21 +315,32 @@ def test_all_zero_weights_shared_by_layers_fold_once_and_compact_to_a_valid_grap
     _set_init(m, "w_g", np.zeros((4, 3, 3, 3), np.float32))
     srcs = {1: "w_dup1", 2: "w_g", 3: "w_dup3"}
     nodes = [helper.make_node("Identity", ["w_f"], [f"w_dup{i}"], name=f"dup{i}") for i in (1, 3)]
-    nodes += [helper.make_node("QuantizeLinear", [srcs[i], "w_scale", "w_zp"], [f"wq{i}"], name=f"w_Q{i}", axis=0)
-              for i in srcs]
-    nodes += [helper.make_node("DequantizeLinear", [f"wq{i}", "w_scale", "w_zp"], [f"wd{i}"], name=f"w_DQ{i}", axis=0)
-              for i in srcs]
+    nodes += [
+        helper.make_node("QuantizeLinear", [srcs[i], "w_scale", "w_zp"], [f"wq{i}"], name=f"w_Q{i}", axis=0)
+        for i in srcs
+    ]
+    nodes += [
+        helper.make_node(
+            "DequantizeLinear", [f"wq{i}", "w_scale", "w_zp"], [f"wd{i}"], name=f"w_DQ{i}", axis=0
+        )
+        for i in srcs
+    ]
     for i, n in enumerate(nodes):
         m.graph.node.insert(i, n)
     _node(m, "conv").input[1] = "wd1"
     for i in (2, 3):
-        m.graph.node.append(helper.make_node("Conv", ["xd", f"wd{i}", "b"], [f"y{i}"], name=f"conv{i}", pads=[1, 1, 1, 1]))
+        m.graph.node.append(
+            helper.make_node("Conv", ["xd", f"wd{i}", "b"], [f"y{i}"], name=f"conv{i}", pads=[1, 1, 1, 1])
+        )
         m.graph.output.append(helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, [1, 4, 8, 8]))
     assert fold_weight_quantizers(m) == 3
     compact_graph(m)
     onnx.checker.check_model(m, full_check=True)
     assert check_qdq(m) == [] and count_quantized_ops(m) == 3
-    int8_weights = [t for t in m.graph.initializer if t.data_type == TensorProto.INT8 and t.dims == [4, 3, 3, 3]
-                    and t.name != "w_q"]  # valid_graph's own (now unused) weight aside
+    int8_weights = [
+        t
+        for t in m.graph.initializer
+        if t.data_type == TensorProto.INT8 and t.dims == [4, 3, 3, 3] and t.name != "w_q"
+    ]  # valid_graph's own (now unused) weight aside
     assert len(int8_weights) == 2  # w_f once (two layers), w_g once
     assert not [t for t in m.graph.initializer if t.data_type == TensorProto.FLOAT and t.dims == [4, 3, 3, 3]]

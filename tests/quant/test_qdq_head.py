@@ -19,7 +19,9 @@ ARGS = ["--calib", "synthetic:4", "--calib-num", "4", "--bias-correction", "none
 def qdq(tmp_path_factory, trained_ckpt):
     d = tmp_path_factory.mktemp("qdq_heads")
     for head in ("logits", "labels", "labels-lowres"):
-        assert main(["quantize", str(trained_ckpt), *ARGS, "-o", str(d / f"{head}.onnx"), "--head", head]) == 0
+        assert (
+            main(["quantize", str(trained_ckpt), *ARGS, "-o", str(d / f"{head}.onnx"), "--head", head]) == 0
+        )
     return d
 
 
@@ -38,8 +40,9 @@ def test_qdq_labels_head_is_the_argmax_of_the_qdq_logits(qdq, val_batch):
     np.testing.assert_array_equal(labels[:, 0], logits.argmax(1))
     low = _run(qdq / "labels-lowres.onnx", batch)
     assert low.dtype == np.uint8 and (low == labels).mean() >= 0.85  # the bound test_head.py states
-    assert [card_from_onnx(qdq / f"{h}.onnx").extra["head"] for h in ("logits", "labels", "labels-lowres")] == \
-        ["logits", "labels", "labels-lowres"]
+    assert [
+        card_from_onnx(qdq / f"{h}.onnx").extra["head"] for h in ("logits", "labels", "labels-lowres")
+    ] == ["logits", "labels", "labels-lowres"]
 
 
 def test_lowres_graph_is_the_traced_model_before_its_final_resize(trained_ckpt):
@@ -57,14 +60,33 @@ def test_lowres_graph_is_the_traced_model_before_its_final_resize(trained_ckpt):
     with torch.no_grad():
         small, full = low(x), gm(x)
     assert small.shape == (2, 11, 8, 12)
-    torch.testing.assert_close(F.interpolate(small, size=(64, 96), mode="bilinear", align_corners=False), full)
+    torch.testing.assert_close(
+        F.interpolate(small, size=(64, 96), mode="bilinear", align_corners=False), full
+    )
     plain = torch.fx.symbolic_trace(torch.nn.Conv2d(3, 11, 1))  # ends in its conv, not in a resize
-    with pytest.raises(QuantizationError, match="does not end in an interpolate of the logits; use --head labels"):
+    with pytest.raises(
+        QuantizationError, match="does not end in an interpolate of the logits; use --head labels"
+    ):
         lowres_graph(plain)
 
 
 def test_head_is_refused_for_ort_cpu(trained_ckpt, tmp_path, capsys):
-    assert main(["quantize", str(trained_ckpt), "--method", "ort-cpu", "--calib", "synthetic:4", "--head", "labels",
-                 "-o", str(tmp_path / "x.onnx")]) == 2
+    assert (
+        main(
+            [
+                "quantize",
+                str(trained_ckpt),
+                "--method",
+                "ort-cpu",
+                "--calib",
+                "synthetic:4",
+                "--head",
+                "labels",
+                "-o",
+                str(tmp_path / "x.onnx"),
+            ]
+        )
+        == 2
+    )
     assert "--method ort-cpu does not use --head (only ptq/qat)" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())

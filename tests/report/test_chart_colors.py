@@ -24,7 +24,10 @@ def _colours(rows, rec=None):
     for coll, e in zip(ax.collections, rows):
         out[e["backend"]] = to_hex(coll.get_facecolors()[0])
     _latency_legend(ax, rows, rec, sorted({e["backend"] for e in rows}))
-    legend = {t.get_text(): to_hex(h.get_color()) for t, h in zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles)}
+    legend = {
+        t.get_text(): to_hex(h.get_color())
+        for t, h in zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles)
+    }
     stars = [c for c in ax.collections if c.get_zorder() != 3]
     plt.close(fig)
     return out, legend, stars
@@ -32,9 +35,13 @@ def _colours(rows, rec=None):
 
 def test_a_backend_keeps_its_colour_whatever_the_rows():
     a, legend_a, _ = _colours([_e("openvino", 26.0, 0.72), _e("torch", 90.0, 0.715, "fp32")])
-    b, legend_b, _ = _colours([_e("executorch", 27.0, 0.716), _e("onnxruntime", 80.0, 0.72), _e("openvino", 29.0, 0.715)])
+    b, legend_b, _ = _colours(
+        [_e("executorch", 27.0, 0.716), _e("onnxruntime", 80.0, 0.72), _e("openvino", 29.0, 0.715)]
+    )
     assert a["openvino"] == b["openvino"] == backend_color("openvino")
-    assert legend_a["OpenVINO"] == legend_b["OpenVINO"] == backend_color("openvino")  # titled as its spec spells it
+    assert (
+        legend_a["OpenVINO"] == legend_b["OpenVINO"] == backend_color("openvino")
+    )  # titled as its spec spells it
     assert "ExecuTorch" in legend_b
     from edgeseg.backends import BACKENDS
 

@@ -15,9 +15,17 @@ def _label_boxes(ax):
 def test_crowded_labels_do_not_overlap():
     fig = _figure(7.5, 4.8)
     ax = fig.add_subplot()
-    pts = [(13.7, 62.27, "ov-int8-qat"), (17.3, 62.28, "ort-fp32-opt"), (25.1, 62.28, "ort-fp16"),
-           (28.0, 62.28, "ov-fp32"), (31.7, 62.28, "torch-fp32-nchw"), (38.8, 62.28, "torch-fp32-cl"),
-           (45.9, 62.28, "ort-fp32"), (12.6, 61.27, "ov-int8-ptq"), (52.5, 61.03, "ort-int8-cpu")]
+    pts = [
+        (13.7, 62.27, "ov-int8-qat"),
+        (17.3, 62.28, "ort-fp32-opt"),
+        (25.1, 62.28, "ort-fp16"),
+        (28.0, 62.28, "ov-fp32"),
+        (31.7, 62.28, "torch-fp32-nchw"),
+        (38.8, 62.28, "torch-fp32-cl"),
+        (45.9, 62.28, "ort-fp32"),
+        (12.6, 61.27, "ov-int8-ptq"),
+        (52.5, 61.03, "ort-int8-cpu"),
+    ]
     ax.scatter([p[0] for p in pts], [p[1] for p in pts])
     ax.margins(x=0.2, y=0.2)
     _annotate(ax, pts)

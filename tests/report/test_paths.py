@@ -31,11 +31,18 @@ def test_executorch_int8_is_not_called_the_ptq_model_and_its_two_sources_differ(
 
 def test_a_labels_head_is_named_and_a_logits_one_is_not():
     def row(head):
-        return {"id": "r", "backend": "openvino", "precision": "int8", "quantization": "qat tensorrt-qdq",
-                "card": {"extra": {"head": head}} if head else {}}
+        return {
+            "id": "r",
+            "backend": "openvino",
+            "precision": "int8",
+            "quantization": "qat tensorrt-qdq",
+            "card": {"extra": {"head": head}} if head else {},
+        }
 
     assert describe(row(None)) == describe(row("logits"))  # results from before heads read the same
     assert describe(row("logits")).name == "OpenVINO INT8 from the QAT model"
     assert describe(row("labels")).name == "OpenVINO INT8 from the QAT model, labels out"
     low = describe(row("labels-lowres"))
-    assert low.name == "OpenVINO INT8 from the QAT model, low-res labels out" and low.short.endswith(" lab-lr")
+    assert low.name == "OpenVINO INT8 from the QAT model, low-res labels out" and low.short.endswith(
+        " lab-lr"
+    )

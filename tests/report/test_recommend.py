@@ -17,15 +17,56 @@ CLASSES = ["Sky", "Building", "Road", "Car"]
 CKPT = "../edgeseg/weights/cgnet_camvid.pt"
 
 
-def _row(rid, backend, precision, p50, miou, *, quant=None, peak=200.0, make=None, cl=False, extra=None, roof=4.0, roof8=None):
+def _row(
+    rid,
+    backend,
+    precision,
+    p50,
+    miou,
+    *,
+    quant=None,
+    peak=200.0,
+    make=None,
+    cl=False,
+    extra=None,
+    roof=4.0,
+    roof8=None,
+):
     lat = summarize([p50] * 5)
     pcs = {c: miou + 0.02 * i for i, c in enumerate(CLASSES)}
-    r = {"id": rid, "artifact": f"build/{rid}.x", "state": "ok", "model": "cgnet", "backend": backend, "precision": precision,
-         "quantization": quant, "device": "cpu", "options": {"channels_last": cl}, "params": 494258, "gflops": 4.45,
-         "file_size_mb": 1.5, "latency_ms": lat, "batches": [{"batch": 1, "state": "ok", "latency_ms": lat, "timings_ms": [p50] * 5,
-                                                               "throughput_fps": 1000 / p50}],
-         "memory": {"rss_loaded_mb": peak - 20, "rss_peak_mb": peak, "rss_source": "VmHWM", "rss_peak_scope": "inference"},
-         "accuracy": {"miou": miou, "per_class_iou": pcs, "frames": 101}, "roofline_x": roof, "card": {"extra": extra or {}}}
+    r = {
+        "id": rid,
+        "artifact": f"build/{rid}.x",
+        "state": "ok",
+        "model": "cgnet",
+        "backend": backend,
+        "precision": precision,
+        "quantization": quant,
+        "device": "cpu",
+        "options": {"channels_last": cl},
+        "params": 494258,
+        "gflops": 4.45,
+        "file_size_mb": 1.5,
+        "latency_ms": lat,
+        "batches": [
+            {
+                "batch": 1,
+                "state": "ok",
+                "latency_ms": lat,
+                "timings_ms": [p50] * 5,
+                "throughput_fps": 1000 / p50,
+            }
+        ],
+        "memory": {
+            "rss_loaded_mb": peak - 20,
+            "rss_peak_mb": peak,
+            "rss_source": "VmHWM",
+            "rss_peak_scope": "inference",
+        },
+        "accuracy": {"miou": miou, "per_class_iou": pcs, "frames": 101},
+        "roofline_x": roof,
+        "card": {"extra": extra or {}},
+    }
     if roof8 is not None:
         r["roofline_int8_x"] = roof8
     if make:
@@ -36,34 +77,77 @@ def _row(rid, backend, precision, p50, miou, *, quant=None, peak=200.0, make=Non
 ROWS = [
     _row("torch-fp32", "torch", "fp32", 44.0, 0.6228, make=None),
     _row("ort-fp32", "onnxruntime", "fp32", 46.0, 0.6228, make=[["export", CKPT, "-o", "build/ort-fp32.x"]]),
-    _row("ort-fp32-opt", "onnxruntime", "fp32", 17.0, 0.6230, extra={"backend": "onnxruntime"},
-         make=[["build", "build/ort-fp32.x", "--backend", "onnxruntime", "-o", "build/ort-fp32-opt.x"]]),
-    _row("qdq-qat", "onnxruntime", "int8", 9.0, 0.6226, quant="qat tensorrt-qdq",  # fastest, but not a deployment path
-         make=[["quantize", CKPT, "--method", "qat", "-o", "build/qdq-qat.x"]]),
+    _row(
+        "ort-fp32-opt",
+        "onnxruntime",
+        "fp32",
+        17.0,
+        0.6230,
+        extra={"backend": "onnxruntime"},
+        make=[["build", "build/ort-fp32.x", "--backend", "onnxruntime", "-o", "build/ort-fp32-opt.x"]],
+    ),
+    _row(
+        "qdq-qat",
+        "onnxruntime",
+        "int8",
+        9.0,
+        0.6226,
+        quant="qat tensorrt-qdq",  # fastest, but not a deployment path
+        make=[["quantize", CKPT, "--method", "qat", "-o", "build/qdq-qat.x"]],
+    ),
     _row("ort-fp16", "onnxruntime", "fp16", 8.0, 0.6228),  # FP16 on a CPU: not a deployment path
-    _row("ov-int8-ptq", "openvino", "int8", 10.5, 0.6126, quant="ptq tensorrt-qdq", peak=150.0),  # -1.04 points
-    _row("ov-int8-qat", "openvino", "int8", 11.0, 0.6226, quant="qat tensorrt-qdq", peak=400.0, roof=1.1, roof8=4.1,
-         make=[["build", "build/qdq-qat.x", "--backend", "openvino", "--int8", "-o", "build/ov-int8-qat.x"]]),
+    _row(
+        "ov-int8-ptq", "openvino", "int8", 10.5, 0.6126, quant="ptq tensorrt-qdq", peak=150.0
+    ),  # -1.04 points
+    _row(
+        "ov-int8-qat",
+        "openvino",
+        "int8",
+        11.0,
+        0.6226,
+        quant="qat tensorrt-qdq",
+        peak=400.0,
+        roof=1.1,
+        roof8=4.1,
+        make=[["build", "build/qdq-qat.x", "--backend", "openvino", "--int8", "-o", "build/ov-int8-qat.x"]],
+    ),
 ]
 
 
 @pytest.fixture()
 def results(tmp_path):
     p = tmp_path / "res.json"
-    append_run(p, {"id": new_run_id(), "started": "", "machine": {}, "matrix": {"workdir": "."},
-                   "peak": {"state": "ok", "matmul_gflops": 400.0, "bandwidth_gbs": 40.0, "int8_matmul_gops": 1600.0},
-                   "rows": ROWS})
+    append_run(
+        p,
+        {
+            "id": new_run_id(),
+            "started": "",
+            "machine": {},
+            "matrix": {"workdir": "."},
+            "peak": {
+                "state": "ok",
+                "matmul_gflops": 400.0,
+                "bandwidth_gbs": 40.0,
+                "int8_matmul_gops": 1600.0,
+            },
+            "rows": ROWS,
+        },
+    )
     return p
 
 
 def test_default_pick_is_the_fastest_deployment_path_within_half_a_point(results):
     entries, _ = load_entries([results])
     rec = recommend(entries)
-    assert rec.entry["id"] == "ov-int8-qat"  # not qdq-qat / ort-fp16 (faster, not deployable), not ov-int8-ptq (-1.04)
+    assert (
+        rec.entry["id"] == "ov-int8-qat"
+    )  # not qdq-qat / ort-fp16 (faster, not deployable), not ov-int8-ptq (-1.04)
     assert rec.reference["id"] == "ort-fp32-opt"  # the best FP32 row
     assert rec.baseline["id"] == "torch-fp32"
     line = recommendation_line(rec)
-    assert line.startswith("**Recommendation: OpenVINO INT8 from the QAT model** — p50 11.00 ms (4.0x faster than PyTorch eager FP32)")
+    assert line.startswith(
+        "**Recommendation: OpenVINO INT8 from the QAT model** — p50 11.00 ms (4.0x faster than PyTorch eager FP32)"
+    )
     assert "peak memory 400 MB while inferring (380 MB once loaded)" in line and "1.50 MB on disk" in line
     assert "mIoU 62.26 % (-0.04 points vs the best FP32 row)" in line
 
@@ -79,7 +163,9 @@ def test_build_commands_follow_the_inputs_made_by_other_rows(results):
 
 def test_other_questions(results):
     entries, _ = load_entries([results])
-    assert recommend(entries, max_drop=1.5).entry["id"] == "ov-int8-ptq"  # now the PTQ IR qualifies and is faster
+    assert (
+        recommend(entries, max_drop=1.5).entry["id"] == "ov-int8-ptq"
+    )  # now the PTQ IR qualifies and is faster
     assert recommend(entries, memory_budget_mb=300).entry["id"] == "ort-fp32-opt"  # the QAT IR needs 400 MB
     none = recommend(entries, latency_budget_ms=5)
     assert none.entry is None and "slower than 5 ms" in recommendation_line(none)
@@ -92,8 +178,10 @@ def test_a_budget_no_row_meets_says_so_without_a_chosen_line(results, tmp_path, 
     html = (out / "report.html").read_text()
     for text in (md, html, capsys.readouterr().out):
         assert "Chosen as" not in text, "a report without a recommendation explained what it chose"
-    assert md.splitlines()[2].startswith("**No recommendation:** no deployment path on the benchmarked machine is "
-                                         "within 0.5 mIoU points of the best FP32 row")
+    assert md.splitlines()[2].startswith(
+        "**No recommendation:** no deployment path on the benchmarked machine is "
+        "within 0.5 mIoU points of the best FP32 row"
+    )
     assert "p50 latency <= 5 ms (of " in md.splitlines()[2] and "slower than 5 ms" in md.splitlines()[2]
 
 
@@ -101,9 +189,13 @@ def test_report_puts_the_recommendation_first_and_takes_the_options(results, tmp
     out = tmp_path / "rep"
     assert main(["report", str(results), "-o", str(out), "--memory-budget", "300"]) == 0
     md = (out / "REPORT.md").read_text().splitlines()
-    assert md[0] == "# edgeseg benchmark report" and md[2].startswith("**Recommendation: ONNX Runtime FP32, optimized graph")
+    assert md[0] == "# edgeseg benchmark report" and md[2].startswith(
+        "**Recommendation: ONNX Runtime FP32, optimized graph"
+    )
     assert "peak memory <= 300 MB" in md[4]
-    assert "    edgeseg export ../edgeseg/weights/cgnet_camvid.pt -o build/ort-fp32.x" in md  # the chain, in order
+    assert (
+        "    edgeseg export ../edgeseg/weights/cgnet_camvid.pt -o build/ort-fp32.x" in md
+    )  # the chain, in order
     assert capsys.readouterr().out.startswith("Recommendation: ONNX Runtime FP32, optimized graph")
     text = "\n".join(md)
     # not-a-path rows are labelled, each with its sentence
@@ -111,7 +203,9 @@ def test_report_puts_the_recommendation_first_and_takes_the_options(results, tmp
     assert "FP16 graph run by ONNX Runtime on the CPU (not a deployment path here)" in text
     assert "## Rows that are not a deployment path on this machine" in text
     # every column explained
-    heads = [h.strip() for h in next(l for l in md if l.startswith("| deployment path")).strip("|").split("|")]
+    heads = [
+        h.strip() for h in next(l for l in md if l.startswith("| deployment path")).strip("|").split("|")
+    ]
     for h in heads:
         assert any(l.startswith(f"- **{h}**: ") for l in md), h
 

@@ -23,25 +23,62 @@ def _row(rid, backend, precision, p50, miou, *, quant=None, per_class=True, para
     rng = np.random.default_rng(abs(hash(rid)) % 2**32)
     timings = (p50 * (1 + 0.05 * rng.standard_normal(20))).clip(0.1).tolist()
     row = {
-        "id": rid, "artifact": f"{rid}.x", "state": state, "model": "cgnet", "arch": "cgnet", "backend": backend,
-        "precision": precision, "quantization": quant, "params": params, "gflops": 3.4, "file_size_mb": 1.9,
-        "latency_ms": summarize(timings), "threads": 2, "input_size": [360, 480],
-        "batches": [{"batch": 1, "state": "ok", "latency_ms": summarize(timings), "timings_ms": timings,
-                     "throughput_fps": 1000 / np.mean(timings)}],
-        "memory": {"rss_baseline_mb": 30.0, "rss_loaded_mb": 150.0, "rss_peak_mb": 180.0, "rss_source": "VmHWM",
-                   "rss_peak_scope": "inference"}, "roofline_x": 4.2,
+        "id": rid,
+        "artifact": f"{rid}.x",
+        "state": state,
+        "model": "cgnet",
+        "arch": "cgnet",
+        "backend": backend,
+        "precision": precision,
+        "quantization": quant,
+        "params": params,
+        "gflops": 3.4,
+        "file_size_mb": 1.9,
+        "latency_ms": summarize(timings),
+        "threads": 2,
+        "input_size": [360, 480],
+        "batches": [
+            {
+                "batch": 1,
+                "state": "ok",
+                "latency_ms": summarize(timings),
+                "timings_ms": timings,
+                "throughput_fps": 1000 / np.mean(timings),
+            }
+        ],
+        "memory": {
+            "rss_baseline_mb": 30.0,
+            "rss_loaded_mb": 150.0,
+            "rss_peak_mb": 180.0,
+            "rss_source": "VmHWM",
+            "rss_peak_scope": "inference",
+        },
+        "roofline_x": 4.2,
     }
     if miou is not None:
-        pcs = {c: float(np.clip(miou + 0.1 * (i - 1.5), 0, 1)) for i, c in enumerate(CLASSES)} if per_class else {}
+        pcs = (
+            {c: float(np.clip(miou + 0.1 * (i - 1.5), 0, 1)) for i, c in enumerate(CLASSES)}
+            if per_class
+            else {}
+        )
         row["accuracy"] = {"miou": miou, "per_class_iou": pcs, "frames": 101, "dataset": "camvid"}
     return row
 
 
 def _results(tmp_path, rows, name="res.json"):
     p = tmp_path / name
-    append_run(p, {"id": new_run_id(), "started": "2025-01-01T00:00:00Z", "finished": "2025-01-01T00:10:00Z",
-                   "machine": {"cpu": "Test CPU", "cores": 2}, "libraries": {"torch": "2.x"},
-                   "peak": {"state": "ok", "matmul_gflops": 80.0, "bandwidth_gbs": 20.0, "threads": 2}, "rows": rows})
+    append_run(
+        p,
+        {
+            "id": new_run_id(),
+            "started": "2025-01-01T00:00:00Z",
+            "finished": "2025-01-01T00:10:00Z",
+            "machine": {"cpu": "Test CPU", "cores": 2},
+            "libraries": {"torch": "2.x"},
+            "peak": {"state": "ok", "matmul_gflops": 80.0, "bandwidth_gbs": 20.0, "threads": 2},
+            "rows": rows,
+        },
+    )
     return p
 
 
@@ -95,14 +132,20 @@ def test_report_without_accuracy_says_so_and_removes_stale_charts(tmp_path):
     full = _results(tmp_path, [_row("a", "torch", "fp32", 10.0, 0.5)], "full.json")
     write_report([full], out)
     assert (out / "latency_vs_miou.png").exists()
-    lat_only = _results(tmp_path, [_row("a", "torch", "fp32", 10.0, None), _row("b", "onnxruntime", "fp32", 8.0, None)], "lat.json")
+    lat_only = _results(
+        tmp_path,
+        [_row("a", "torch", "fp32", 10.0, None), _row("b", "onnxruntime", "fp32", 8.0, None)],
+        "lat.json",
+    )
     write_report([lat_only], out)
     md = (out / "REPORT.md").read_text()
     assert "No rows with both a latency and an mIoU" in md
     assert "No rows with per-class IoU" in md
     assert not (out / "latency_vs_miou.png").exists()
     assert (out / "latency_distribution.png").exists()
-    failed_only = _results(tmp_path, [{"id": "x", "artifact": "x.onnx", "state": "failed: boom"}], "failed.json")
+    failed_only = _results(
+        tmp_path, [{"id": "x", "artifact": "x.onnx", "state": "failed: boom"}], "failed.json"
+    )
     write_report([failed_only], out)
     assert "No rows with raw timings" in (out / "REPORT.md").read_text()
 
@@ -140,10 +183,20 @@ def test_params_chart_draws_published_points_only_for_their_dataset():
     from edgeseg.report.charts import params_vs_miou
     from edgeseg.report.published import CAMVID_PUBLISHED, published_points
 
-    row = {"params": 494258, "miou": 0.6228, "model": "cgnet", "precision": "fp32", "precision_base": "fp32",
-           "p50": 30.0, "backend": "openvino", "dataset": "camvid:/data/camvid [val]"}
+    row = {
+        "params": 494258,
+        "miou": 0.6228,
+        "model": "cgnet",
+        "precision": "fp32",
+        "precision_base": "fp32",
+        "p50": 30.0,
+        "backend": "openvino",
+        "dataset": "camvid:/data/camvid [val]",
+    }
     chart = params_vs_miou([row])
     assert chart.png is not None and "published" in chart.note
-    assert published_points("camvid") == CAMVID_PUBLISHED and all(p.source and p.split == "test" for p in CAMVID_PUBLISHED)
+    assert published_points("camvid") == CAMVID_PUBLISHED and all(
+        p.source and p.split == "test" for p in CAMVID_PUBLISHED
+    )
     other = params_vs_miou([{**row, "dataset": "cityscapes:/data/cs [val]"}])
     assert other.png is None and published_points("cityscapes") == ()

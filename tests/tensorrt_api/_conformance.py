@@ -38,8 +38,12 @@ def plans(version: str) -> list:
 
 def namespace(plan) -> dict:
     major, minor = plan_module().parse_version(plan.trt_version)
-    return {"plan": plan, "major": major, "minor": minor,
-            "calibrator": object() if plan.needs_calibrator else None}
+    return {
+        "plan": plan,
+        "major": major,
+        "minor": minor,
+        "calibrator": object() if plan.needs_calibrator else None,
+    }
 
 
 def guard_holds(expr: ast.expr, negated: bool, ns: dict) -> bool:
@@ -57,15 +61,19 @@ def reachable(report: Report, func: str, ns: dict, seen: frozenset = frozenset()
     sites = [(caller, g) for caller, g in report.calls.get(func, []) if caller not in seen]
     if not sites:
         return True
-    return any(all(guard_holds(e, n, ns) for e, n in g) and reachable(report, caller, ns, seen | {func})
-               for caller, g in sites)
+    return any(
+        all(guard_holds(e, n, ns) for e, n in g) and reachable(report, caller, ns, seen | {func})
+        for caller, g in sites
+    )
 
 
 def reaching_plans(report: Report, use: Use, version: str) -> list:
     out = []
     for plan in plans(version):
         ns = namespace(plan)
-        if all(guard_holds(e, n, ns) for e, n in use.guards) and reachable(report, (use.scope or (use.func,))[0], ns):
+        if all(guard_holds(e, n, ns) for e, n in use.guards) and reachable(
+            report, (use.scope or (use.func,))[0], ns
+        ):
             out.append(plan)
     return out
 
@@ -107,7 +115,12 @@ def check(report: Report) -> list[str]:
                 names = set()
                 for plan in hits:
                     try:
-                        names |= {str(n) for n in eval(compile(ast.Expression(use.names_from), "<it>", "eval"), {}, namespace(plan))}  # noqa: S307
+                        names |= {
+                            str(n)
+                            for n in eval(
+                                compile(ast.Expression(use.names_from), "<it>", "eval"), {}, namespace(plan)
+                            )
+                        }  # noqa: S307
                     except Exception:  # noqa: BLE001
                         names.add("?")
                 found = [problem(use, m, n) for n in sorted(names)]
@@ -120,6 +133,3 @@ def check(report: Report) -> list[str]:
 def describe(use: Use) -> str:
     g = " and ".join(("not " if n else "") + short(e) for e, n in use.guards)
     return f"{use.where} {use.label()}" + (f" if {g}" if g else "")
-
-
-

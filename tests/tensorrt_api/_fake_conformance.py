@@ -17,8 +17,10 @@ FAKES = ROOT / "tests" / "fakes"
 #: Test-only module attributes of the fake (documented there): call log and marker.
 FAKE_ONLY_MODULE_NAMES = {"CALLS", "FAKE"}
 #: The real bindings declare these generically; the fake may return these concrete types.
-RETURN_ALIASES = {"buffer": {"bytes", "memoryview", "IHostMemory", "buffer"},
-                  "typing_extensions.Buffer": {"bytes", "memoryview", "IHostMemory", "buffer"}}
+RETURN_ALIASES = {
+    "buffer": {"bytes", "memoryview", "IHostMemory", "buffer"},
+    "typing_extensions.Buffer": {"bytes", "memoryview", "IHostMemory", "buffer"},
+}
 
 
 def load_fake(name: str) -> types.ModuleType:
@@ -107,8 +109,13 @@ def _class_problems(cname: str, cls: type, m: Manifest) -> list[str]:
                 continue
             seen.add(name)
             if isinstance(raw, type) and issubclass(raw, enum.IntEnum):
-                out += _enum_problems(f"{cname}.{name}", raw, m) if m.enum_members(f"{cname}.{name}") else [
-                    f"fake trt.{cname}.{name} does not exist in TensorRT {m.version}"] if m.member(cname, name) is None else []
+                out += (
+                    _enum_problems(f"{cname}.{name}", raw, m)
+                    if m.enum_members(f"{cname}.{name}")
+                    else [f"fake trt.{cname}.{name} does not exist in TensorRT {m.version}"]
+                    if m.member(cname, name) is None
+                    else []
+                )
                 continue
             out += _member_problems(cname, name, raw, m.member(cname, name), m)
     return out
@@ -125,7 +132,9 @@ def instance_problems(obj: Any, m: Manifest) -> list[str]:
         if rec is None:
             out.append(f"fake trt.{cname} instance attribute {name} does not exist in TensorRT {m.version}")
         elif rec.get("kind") != "property" or rec.get("readonly"):
-            out.append(f"fake trt.{cname}.{name} is a writable attribute, TensorRT {m.version} has it read-only")
+            out.append(
+                f"fake trt.{cname}.{name} is a writable attribute, TensorRT {m.version} has it read-only"
+            )
     return out
 
 
@@ -142,6 +151,10 @@ def module_problems(fake: types.ModuleType, m: Manifest) -> list[str]:
         elif isinstance(obj, type):
             out += _class_problems(name, obj, m)
             for attr, val in vars(obj).items():  # nested enums (ILogger.Severity)
-                if isinstance(val, type) and issubclass(val, enum.IntEnum) and m.enum_members(f"{name}.{attr}"):
+                if (
+                    isinstance(val, type)
+                    and issubclass(val, enum.IntEnum)
+                    and m.enum_members(f"{name}.{attr}")
+                ):
                     out += _enum_problems(f"{name}.{attr}", val, m)
     return sorted(set(out))

@@ -126,7 +126,11 @@ class _Scanner:
                 return
             targets = st.targets if isinstance(st, ast.Assign) else [st.target]
             for tgt in targets:
-                if isinstance(tgt, ast.Tuple) and isinstance(value, ast.Tuple) and len(tgt.elts) == len(value.elts):
+                if (
+                    isinstance(tgt, ast.Tuple)
+                    and isinstance(value, ast.Tuple)
+                    and len(tgt.elts) == len(value.elts)
+                ):
                     for t, v in zip(tgt.elts, value.elts):
                         self.bind(t, E(v), v, env, guards, func, cls)
                 else:
@@ -161,7 +165,9 @@ class _Scanner:
         elif isinstance(st, ast.Raise) and st.exc is not None:
             E(st.exc)
 
-    def bind(self, tgt: ast.expr, typ, value: ast.expr, env: dict, guards: tuple, func: str, cls: str | None) -> None:
+    def bind(
+        self, tgt: ast.expr, typ, value: ast.expr, env: dict, guards: tuple, func: str, cls: str | None
+    ) -> None:
         if isinstance(tgt, ast.Name):
             env[tgt.id] = typ if typ is not None else ("value", value)
         elif isinstance(tgt, ast.Attribute):
@@ -190,7 +196,13 @@ class _Scanner:
             ft = E(e.func)
             args = [E(a) for a in e.args]
             kws = [(k.arg, E(k.value)) for k in e.keywords]
-            fname = e.func.id if isinstance(e.func, ast.Name) else e.func.attr if isinstance(e.func, ast.Attribute) else None
+            fname = (
+                e.func.id
+                if isinstance(e.func, ast.Name)
+                else e.func.attr
+                if isinstance(e.func, ast.Attribute)
+                else None
+            )
             if fname is not None:
                 slots = self.report.arg_types.setdefault(fname, {})
                 for i, t in enumerate(args):
@@ -229,7 +241,9 @@ class _Scanner:
                     E(c)
         return None
 
-    def attr(self, node: ast.AST, base, name: str, func: str, guards: tuple, names_from: ast.expr | None = None):
+    def attr(
+        self, node: ast.AST, base, name: str, func: str, guards: tuple, names_from: ast.expr | None = None
+    ):
         if base is None:
             return None
         if base[0] == "module":
@@ -259,9 +273,19 @@ class _Scanner:
             self.attr(call, base, "?", func, guards)  # unresolvable: the test reports it
         return None
 
-    def use(self, node: ast.AST, func: str, owner: str, name: str, kind: str, guards: tuple,
-            names_from: ast.expr | None = None) -> None:
-        u = Use(self.file, getattr(node, "lineno", 0), func, self.scope, owner, name, kind, guards, names_from)
+    def use(
+        self,
+        node: ast.AST,
+        func: str,
+        owner: str,
+        name: str,
+        kind: str,
+        guards: tuple,
+        names_from: ast.expr | None = None,
+    ) -> None:
+        u = Use(
+            self.file, getattr(node, "lineno", 0), func, self.scope, owner, name, kind, guards, names_from
+        )
         key = (u.file, u.line, u.owner, u.name, u.kind, tuple((ast.dump(g), n) for g, n in guards))
         if key not in self.seen:
             self.seen.add(key)

@@ -41,10 +41,17 @@ def test_the_manifests_cover_the_supported_versions():
 def test_the_scan_finds_the_calls_that_matter(sources):
     uses = scan(sources).uses
     labels = {u.label() for u in uses}
-    for expected in ("trt.Builder.build_serialized_network", "trt.IBuilderConfig.set_timing_cache",
-                     "trt.IExecutionContext.execute_async_v3", "trt.OnnxParser.get_error", "trt.BuilderFlag.*",
-                     "trt.IInt8EntropyCalibrator2.get_batch_size", "trt.IBuilderConfig.int8_calibrator",
-                     "trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED", "trt.ICudaEngine.get_tensor_profile_shape"):
+    for expected in (
+        "trt.Builder.build_serialized_network",
+        "trt.IBuilderConfig.set_timing_cache",
+        "trt.IExecutionContext.execute_async_v3",
+        "trt.OnnxParser.get_error",
+        "trt.BuilderFlag.*",
+        "trt.IInt8EntropyCalibrator2.get_batch_size",
+        "trt.IBuilderConfig.int8_calibrator",
+        "trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED",
+        "trt.ICudaEngine.get_tensor_profile_shape",
+    ):
         assert expected in labels, expected
     assert len(uses) > 50
 
@@ -63,11 +70,18 @@ def test_version_specific_uses_are_gated_by_the_plan(sources):
     assert {m.key for m in manifests() if reaching_plans(report, st, m.version)} == {"8.6"}
 
 
-@pytest.mark.parametrize("old,new,expect", [
-    ("trt.BuilderFlag.GPU_FALLBACK", "trt.BuilderFlag.INT9", "has no trt.BuilderFlag.INT9"),
-    ("trt.TensorIOMode.INPUT", "trt.TensorIOMode.INPUTS", "has no trt.TensorIOMode.INPUTS"),
-    ("config.set_timing_cache(", "config.set_timing_cache_v2(", "has no trt.IBuilderConfig.set_timing_cache_v2"),
-])
+@pytest.mark.parametrize(
+    "old,new,expect",
+    [
+        ("trt.BuilderFlag.GPU_FALLBACK", "trt.BuilderFlag.INT9", "has no trt.BuilderFlag.INT9"),
+        ("trt.TensorIOMode.INPUT", "trt.TensorIOMode.INPUTS", "has no trt.TensorIOMode.INPUTS"),
+        (
+            "config.set_timing_cache(",
+            "config.set_timing_cache_v2(",
+            "has no trt.IBuilderConfig.set_timing_cache_v2",
+        ),
+    ],
+)
 def test_a_planted_misspelt_name_fails_the_check(sources, old, new, expect):
     path = _file_with(sources, old)
     planted = dict(sources)
@@ -82,10 +96,14 @@ def test_a_name_used_outside_its_version_gate_fails(sources):
     old = "            config.set_calibration_profile(prof)"
     path = _file_with(sources, old)
     planted = dict(sources)
-    planted[path] = sources[path].replace("        if calibrator is not None:\n" + old, "        if True:\n" + old)
+    planted[path] = sources[path].replace(
+        "        if calibrator is not None:\n" + old, "        if True:\n" + old
+    )
     assert planted[path] != sources[path]
     problems = check(scan(planted))
-    assert problems == [p for p in problems if "11.4.0.106 has no trt.IBuilderConfig.set_calibration_profile" in p]
+    assert problems == [
+        p for p in problems if "11.4.0.106 has no trt.IBuilderConfig.set_calibration_profile" in p
+    ]
     assert problems
 
 
@@ -93,9 +111,9 @@ def test_a_wrong_keyword_or_a_store_to_a_read_only_property_fails(sources):
     path = _file_with(sources, "parser.parse(")
     planted = dict(sources)
     text = sources[path].replace("config.DLA_core = int(dla_core)", "config.num_optimization_profiles = 1")
-    planted[path] = text.replace("parser.parse_from_file(str(onnx))", "parser.parse_from_file(filename=str(onnx))")
+    planted[path] = text.replace(
+        "parser.parse_from_file(str(onnx))", "parser.parse_from_file(filename=str(onnx))"
+    )
     problems = check(scan(planted))
     assert any("num_optimization_profiles is not a settable property" in p for p in problems), problems
     assert any("parse_from_file on TensorRT" in p and "'filename'" in p for p in problems), problems
-
-

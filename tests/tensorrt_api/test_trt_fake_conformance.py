@@ -36,10 +36,23 @@ def _live_objects(trt, pycuda):
     profile = builder.create_optimization_profile()
     cache = config.create_timing_cache(b"")
     runtime = trt.Runtime(logger)
-    engine = trt.ICudaEngine({"inputs": [["x", [1, 3, 4, 4]]], "outputs": [["y", [1, 2, 4, 4]]], "profile": None})
-    return {"logger": logger, "builder": builder, "network": network, "parser": parser, "config": config,
-            "profile": profile, "cache": cache, "memory": cache.serialize(), "error": parser.get_error(0),
-            "runtime": runtime, "engine": engine, "context": engine.create_execution_context()}
+    engine = trt.ICudaEngine(
+        {"inputs": [["x", [1, 3, 4, 4]]], "outputs": [["y", [1, 2, 4, 4]]], "profile": None}
+    )
+    return {
+        "logger": logger,
+        "builder": builder,
+        "network": network,
+        "parser": parser,
+        "config": config,
+        "profile": profile,
+        "cache": cache,
+        "memory": cache.serialize(),
+        "error": parser.get_error(0),
+        "runtime": runtime,
+        "engine": engine,
+        "context": engine.create_execution_context(),
+    }
 
 
 @pytest.mark.parametrize("key", sorted(MANIFESTS))
@@ -57,10 +70,19 @@ def test_live_fake_objects_have_the_real_classes(key):
     m = MANIFESTS[key]
     trt, pycuda = _fake(m.version)
     objs = _live_objects(trt, pycuda)
-    expected = {"builder": "Builder", "network": "INetworkDefinition", "parser": "OnnxParser",
-                "config": "IBuilderConfig", "profile": "IOptimizationProfile", "cache": "ITimingCache",
-                "memory": "IHostMemory", "error": "ParserError", "runtime": "Runtime", "engine": "ICudaEngine",
-                "context": "IExecutionContext"}
+    expected = {
+        "builder": "Builder",
+        "network": "INetworkDefinition",
+        "parser": "OnnxParser",
+        "config": "IBuilderConfig",
+        "profile": "IOptimizationProfile",
+        "cache": "ITimingCache",
+        "memory": "IHostMemory",
+        "error": "ParserError",
+        "runtime": "Runtime",
+        "engine": "ICudaEngine",
+        "context": "IExecutionContext",
+    }
     for k, cname in expected.items():
         assert type(objs[k]).__name__ == cname and m.has_type(cname), k
     mem = objs["memory"]
@@ -94,11 +116,17 @@ def _planted(monkeypatch, edit):
     monkeypatch.setattr(types_mod, "enum_tables", tables)
 
 
-@pytest.mark.parametrize("edit,expect", [
-    (lambda t: t["BuilderFlag"].update(INT9=11), "fake trt.BuilderFlag.INT9 does not exist"),
-    (lambda t: t["NetworkDefinitionCreationFlag"].update(STRONGLY_TYPED=5), "STRONGLY_TYPED = 5, TensorRT"),
-    (lambda t: t["ILogger.Severity"].update(TRACE=5), "fake trt.ILogger.Severity.TRACE does not exist"),
-])
+@pytest.mark.parametrize(
+    "edit,expect",
+    [
+        (lambda t: t["BuilderFlag"].update(INT9=11), "fake trt.BuilderFlag.INT9 does not exist"),
+        (
+            lambda t: t["NetworkDefinitionCreationFlag"].update(STRONGLY_TYPED=5),
+            "STRONGLY_TYPED = 5, TensorRT",
+        ),
+        (lambda t: t["ILogger.Severity"].update(TRACE=5), "fake trt.ILogger.Severity.TRACE does not exist"),
+    ],
+)
 def test_a_planted_enum_member_or_value_fails(monkeypatch, edit, expect):
     _planted(monkeypatch, edit)
     trt, _ = _fake(MANIFESTS["10.3"].version)

@@ -26,8 +26,19 @@ class FakeClock:
 
 
 def _cfg(root, out, **kw):
-    base = dict(model="cgnet", arch_args={"m": 2, "n": 3}, data=f"camvid:{root}", out=str(out), epochs=None, batch=2,
-                crop=(32, 32), val_every=1, seed=5, threads=1, time_budget_s=10.0)
+    base = dict(
+        model="cgnet",
+        arch_args={"m": 2, "n": 3},
+        data=f"camvid:{root}",
+        out=str(out),
+        epochs=None,
+        batch=2,
+        crop=(32, 32),
+        val_every=1,
+        seed=5,
+        threads=1,
+        time_budget_s=10.0,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -116,22 +127,31 @@ def test_resume_continues_the_budget(tiny_camvid, tmp_path):
 
 def test_progressive_resizing_switches_crop(tiny_camvid, tmp_path):
     shapes = []
-    cfg = _cfg(tiny_camvid, tmp_path / "run", epochs=4, time_budget_s=None, crop=(48, 48), progressive="32x32@0.5",
-               val_every=0)
+    cfg = _cfg(
+        tiny_camvid,
+        tmp_path / "run",
+        epochs=4,
+        time_budget_s=None,
+        crop=(48, 48),
+        progressive="32x32@0.5",
+        val_every=0,
+    )
     _trainer(cfg, FakeClock(), shapes=shapes).run()
     assert shapes == [(32, 32)] * 6 + [(48, 48)] * 6
 
 
 def test_lr_factor_shapes():
     assert lr_factor(0.5, schedule="linear") == 0.5
-    assert lr_factor(0.5, schedule="poly", power=0.9) == pytest.approx(0.5 ** 0.9)
+    assert lr_factor(0.5, schedule="poly", power=0.9) == pytest.approx(0.5**0.9)
     assert lr_factor(1.2, schedule="poly") == 0.0
     assert lr_factor(0.0, step=0, warmup=4) == 0.25 and lr_factor(0.0, step=3, warmup=4) == 1.0
     with pytest.raises(EdgesegError, match="--schedule"):
         lr_factor(0.1, schedule="cosine")
 
 
-@pytest.mark.parametrize("text,seconds", [("2h30m", 9000), ("90m", 5400), ("45s", 45), ("1.5h", 5400), ("120", 120)])
+@pytest.mark.parametrize(
+    "text,seconds", [("2h30m", 9000), ("90m", 5400), ("45s", 45), ("1.5h", 5400), ("120", 120)]
+)
 def test_parse_duration(text, seconds):
     assert parse_duration(text) == seconds
 
@@ -155,7 +175,9 @@ def test_cli_bad_time_is_one_line_error_before_any_folder(tiny_camvid, tmp_path,
     from edgeseg.cli import main
 
     out = tmp_path / "never"
-    rc = main(["train", "--data", f"camvid:{tiny_camvid}", "--out", str(out), "--time", "2 hours", "--no-progress"])
+    rc = main(
+        ["train", "--data", f"camvid:{tiny_camvid}", "--out", str(out), "--time", "2 hours", "--no-progress"]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "--time" in err and "'2 hours'" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
@@ -164,8 +186,30 @@ def test_cli_bad_time_is_one_line_error_before_any_folder(tiny_camvid, tmp_path,
 def test_cli_budget_summary_line(tiny_camvid, tmp_path, capsys):
     from edgeseg.cli import main
 
-    rc = main(["train", "--data", f"camvid:{tiny_camvid}", "--out", str(tmp_path / "c"), "--time", "1h", "--epochs", "1",
-               "--batch", "2", "--crop", "32", "--arch-arg", "m=2", "--arch-arg", "n=3", "--threads", "1", "--no-progress"])
+    rc = main(
+        [
+            "train",
+            "--data",
+            f"camvid:{tiny_camvid}",
+            "--out",
+            str(tmp_path / "c"),
+            "--time",
+            "1h",
+            "--epochs",
+            "1",
+            "--batch",
+            "2",
+            "--crop",
+            "32",
+            "--arch-arg",
+            "m=2",
+            "--arch-arg",
+            "n=3",
+            "--threads",
+            "1",
+            "--no-progress",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0 and "for 1 epoch (3 iterations)" in out and "budget, stopped by epochs" in out
     assert "final checkpoint" in out
@@ -176,7 +220,12 @@ def test_recipes_fill_only_what_was_not_given():
 
     assert pick_recipe("auto", device="cpu") == "cpu" and pick_recipe("auto", device="cuda") == "paper"
     assert recipe_defaults("cpu", crop=(360, 360))["progressive"] == "256x256@0.8"
-    assert recipe_defaults("paper", crop=(360, 360)) == {"lr": 1e-3, "schedule": "poly", "warmup": 0, "progressive": None}
+    assert recipe_defaults("paper", crop=(360, 360)) == {
+        "lr": 1e-3,
+        "schedule": "poly",
+        "warmup": 0,
+        "progressive": None,
+    }
     assert small_crop((32, 32), 0.711) is None  # nothing smaller than the crop to start from
     with pytest.raises(EdgesegError, match="--recipe"):
         pick_recipe("fast", device="cpu")
@@ -185,14 +234,37 @@ def test_recipes_fill_only_what_was_not_given():
 def test_cli_recipe_and_overrides_reach_the_card(tiny_camvid, tmp_path, capsys):
     from edgeseg.cli import main
 
-    common = ["train", "--data", f"camvid:{tiny_camvid}", "--epochs", "1", "--batch", "2", "--crop", "48",
-              "--arch-arg", "m=2", "--arch-arg", "n=3", "--threads", "1", "--no-progress", "--val-every", "0"]
+    common = [
+        "train",
+        "--data",
+        f"camvid:{tiny_camvid}",
+        "--epochs",
+        "1",
+        "--batch",
+        "2",
+        "--crop",
+        "48",
+        "--arch-arg",
+        "m=2",
+        "--arch-arg",
+        "n=3",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--val-every",
+        "0",
+    ]
     assert main([*common, "--out", str(tmp_path / "a"), "--device", "cpu"]) == 0
     tr = read_checkpoint(tmp_path / "a" / "final.pt")["card"]["training"]
     assert (tr["recipe"], tr["lr"], tr["warmup"], tr["progressive"]) == ("cpu", 2e-3, 90, "32x32@0.8")
     # the card's command is the argv this call parsed (not pytest's sys.argv)
     assert tr["command"] == "edgeseg " + " ".join([*common, "--out", str(tmp_path / "a"), "--device", "cpu"])
-    assert main([*common, "--out", str(tmp_path / "b"), "--recipe", "cpu", "--lr", "5e-4", "--progressive", "off"]) == 0
+    assert (
+        main(
+            [*common, "--out", str(tmp_path / "b"), "--recipe", "cpu", "--lr", "5e-4", "--progressive", "off"]
+        )
+        == 0
+    )
     tr = read_checkpoint(tmp_path / "b" / "final.pt")["card"]["training"]
     assert (tr["recipe"], tr["lr"], tr["warmup"], tr["progressive"]) == ("cpu", 5e-4, 90, None)
 
@@ -215,15 +287,19 @@ def _slow_val_frames(monkeypatch, clock, seconds):
     monkeypatch.setattr(edgeseg.segment, "segment", slow)
 
 
-def test_a_budget_too_small_for_one_step_and_the_final_validation_is_refused_at_the_start(tiny_camvid, tmp_path,
-                                                                                         monkeypatch):
+def test_a_budget_too_small_for_one_step_and_the_final_validation_is_refused_at_the_start(
+    tiny_camvid, tmp_path, monkeypatch
+):
     # CamVid's `--time 20s` trained 0 steps, wrote no final.pt and exited 0: the estimate of the final
     # validation (101 full frames) was larger than the whole budget
     clock = FakeClock()
     _slow_val_frames(monkeypatch, clock, 10.0)
     t = _trainer(_cfg(tiny_camvid, tmp_path / "run", time_budget_s=20.0), clock)
-    with pytest.raises(EdgesegError, match=r"--time 20s is too short: .* val frames takes about \d+ s.*needs at least "
-                                           r"\d+s; give a longer --time, or fewer validation frames") as e:
+    with pytest.raises(
+        EdgesegError,
+        match=r"--time 20s is too short: .* val frames takes about \d+ s.*needs at least "
+        r"\d+s; give a longer --time, or fewer validation frames",
+    ) as e:
         t.run()
     assert "\n" not in str(e.value)
     assert not (tmp_path / "run" / "final.pt").exists() and t.iterations == 0

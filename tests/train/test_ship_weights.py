@@ -13,12 +13,13 @@ from edgeseg.models import build_model
 from edgeseg.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 
 
-
-
-
-def _trained(tmp_path: Path, card, *, command: str | None = "edgeseg train --model cgnet", val: float | None = 0.6):
+def _trained(
+    tmp_path: Path, card, *, command: str | None = "edgeseg train --model cgnet", val: float | None = 0.6
+):
     model = build_model("cgnet", num_classes=11, m=2, n=3)
-    card = card.replace(training={"command": command} if command else {}, metrics={"val_miou": val} if val else {})
+    card = card.replace(
+        training={"command": command} if command else {}, metrics={"val_miou": val} if val else {}
+    )
     opt = torch.optim.Adam(model.parameters())
     return save_checkpoint(tmp_path / "final.pt", model=model, card=card, optimizer=opt, epoch=7), model
 
@@ -28,7 +29,9 @@ def test_shipped_copy(load_script, tmp_path: Path, camvid_card, half: bool) -> N
     src, model = _trained(tmp_path, camvid_card)
     before = src.read_bytes()
     (tmp_path / "w").mkdir()
-    dst = load_script("ship_weights").ship(src, route="CPU: 2h30m", note="alone", half=half, dest_dir=tmp_path / "w", name=None)
+    dst = load_script("ship_weights").ship(
+        src, route="CPU: 2h30m", note="alone", half=half, dest_dir=tmp_path / "w", name=None
+    )
     assert dst == tmp_path / "w" / "cgnet_camvid.pt" and src.read_bytes() == before
     raw = read_checkpoint(dst)
     assert "optimizer" not in raw and "scheduler" not in raw
@@ -44,11 +47,17 @@ def test_shipped_copy(load_script, tmp_path: Path, camvid_card, half: bool) -> N
     torch.testing.assert_close(out, ref, atol=5e-2 if half else 1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("command,val,match", [(None, 0.6, "no training command"), ("edgeseg train", None, "no val_miou")])
-def test_refuses_undocumented_checkpoints(load_script, tmp_path: Path, camvid_card, command, val, match) -> None:
+@pytest.mark.parametrize(
+    "command,val,match", [(None, 0.6, "no training command"), ("edgeseg train", None, "no val_miou")]
+)
+def test_refuses_undocumented_checkpoints(
+    load_script, tmp_path: Path, camvid_card, command, val, match
+) -> None:
     src, _ = _trained(tmp_path, camvid_card, command=command, val=val)
     with pytest.raises(SystemExit, match=match):
-        load_script("ship_weights").ship(src, route="r", note=None, half=False, dest_dir=tmp_path / "w", name=None)
+        load_script("ship_weights").ship(
+            src, route="r", note=None, half=False, dest_dir=tmp_path / "w", name=None
+        )
     assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())
 
 

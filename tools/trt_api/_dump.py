@@ -22,8 +22,22 @@ import sys
 #: C++ type names that pybind11 prints verbatim in a few signatures, and the Python class that wraps them.
 CXX_ALIASES = {"nvonnxparser::IParserError": "tensorrt.ParserError"}
 #: Dunders worth recording (what a caller or a subclass relies on); the rest are pybind11/object plumbing.
-DUNDERS = ("__init__", "__len__", "__getitem__", "__setitem__", "__iter__", "__call__", "__int__", "__index__",
-           "__bytes__", "__buffer__", "__enter__", "__exit__", "__str__", "__repr__")
+DUNDERS = (
+    "__init__",
+    "__len__",
+    "__getitem__",
+    "__setitem__",
+    "__iter__",
+    "__call__",
+    "__int__",
+    "__index__",
+    "__bytes__",
+    "__buffer__",
+    "__enter__",
+    "__exit__",
+    "__str__",
+    "__repr__",
+)
 TP_AS_BUFFER_OFFSET = 20 * ctypes.sizeof(ctypes.c_void_p)  # PyTypeObject.tp_as_buffer on CPython 3.8-3.13
 
 
@@ -176,8 +190,13 @@ def main(modname: str) -> dict:
             functions[name] = {"signatures": sigs}
         else:
             constants[name] = norm(repr(obj), modname)
-    return {"version": getattr(m, "__version__", None), "classes": classes, "enums": enums,
-            "functions": functions, "constants": constants}
+    return {
+        "version": getattr(m, "__version__", None),
+        "classes": classes,
+        "enums": enums,
+        "functions": functions,
+        "constants": constants,
+    }
 
 
 BUFFER_OK = _buffer_probe_ok()

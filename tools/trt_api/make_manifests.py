@@ -72,8 +72,19 @@ def download(dist: str, version: str, work: Path) -> Path:
     py = f"{sys.version_info[0]}.{sys.version_info[1]}"
     dest = work / "wheels"
     dest.mkdir(parents=True, exist_ok=True)
-    args = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", py,
-            "-d", str(dest), f"{dist}=={version}"]
+    args = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        py,
+        "-d",
+        str(dest),
+        f"{dist}=={version}",
+    ]
     for p in PLATFORMS:
         args += ["--platform", p]
     subprocess.run(args, check=True)
@@ -120,13 +131,20 @@ def manifest_for(key: str, work: Path) -> dict:
     if raw["version"] != version:
         raise SystemExit(f"{wheel.name}: module reports version {raw['version']}, expected {version}")
     py = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    gaps = list(KNOWN_GAPS) if raw.pop("buffer_protocol_probe") else KNOWN_GAPS + ["buffer protocol not probed"]
+    gaps = (
+        list(KNOWN_GAPS) if raw.pop("buffer_protocol_probe") else KNOWN_GAPS + ["buffer protocol not probed"]
+    )
     return {
         "format": FORMAT,
         "tensorrt_version": version,
-        "source": {"distribution": dist, "wheel": wheel.name,
-                   "sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(), "module": f"{modname}.tensorrt",
-                   "stubbed_libraries": needed, "stubbed_symbols": syms},
+        "source": {
+            "distribution": dist,
+            "wheel": wheel.name,
+            "sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(),
+            "module": f"{modname}.tensorrt",
+            "stubbed_libraries": needed,
+            "stubbed_symbols": syms,
+        },
         "method": METHOD.format(py=py, n=len(syms)),
         "known_gaps": gaps,
         "made_by": "tools/trt_api/make_manifests.py",
@@ -136,8 +154,12 @@ def manifest_for(key: str, work: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--work", type=Path, default=Path("/tmp/trtwheels"), help="download/extract folder (not committed)")
-    ap.add_argument("--only", choices=sorted(VERSIONS), action="append", help="make only these (default: all)")
+    ap.add_argument(
+        "--work", type=Path, default=Path("/tmp/trtwheels"), help="download/extract folder (not committed)"
+    )
+    ap.add_argument(
+        "--only", choices=sorted(VERSIONS), action="append", help="make only these (default: all)"
+    )
     ap.add_argument("--out", type=Path, default=HERE, help="where the manifests go (default: tools/trt_api/)")
     args = ap.parse_args(argv)
     for key in args.only or VERSIONS:
@@ -146,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(man, indent=1, sort_keys=True) + "\n")
         tmp.replace(path)
-        print(f"{path}: {len(man['classes'])} classes, {len(man['enums'])} enums, {len(man['functions'])} functions")
+        print(
+            f"{path}: {len(man['classes'])} classes, {len(man['enums'])} enums, {len(man['functions'])} functions"
+        )
     return 0
 
 

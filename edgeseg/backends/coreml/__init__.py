@@ -46,13 +46,28 @@ def _default_output(model: Path) -> Path:
 
 def _doctor_rows(versions: dict[str, str | None], machine: dict[str, Any]) -> list[dict[str, Any]]:
     darwin = platform.system() == "Darwin"
-    works = "convert and predict (macOS)" if darwin else "conversion works here; Core ML prediction needs macOS"
-    return [library_row("coreml", versions, "coremltools", works=works, install=INSTALL, build_needs=("torch",),
-                        runs_here=darwin)]
+    works = (
+        "convert and predict (macOS)" if darwin else "conversion works here; Core ML prediction needs macOS"
+    )
+    return [
+        library_row(
+            "coreml",
+            versions,
+            "coremltools",
+            works=works,
+            install=INSTALL,
+            build_needs=("torch",),
+            runs_here=darwin,
+        )
+    ]
 
 
 SPEC = BackendSpec(
-    "coreml", "Core ML", (".mlpackage",), runner="CoreMLRunner", builds=True,
+    "coreml",
+    "Core ML",
+    (".mlpackage",),
+    runner="CoreMLRunner",
+    builds=True,
     sources=(".pt", ".onnx"),
     output="MODEL.mlpackage",
     packages=("coremltools",),
@@ -60,8 +75,14 @@ SPEC = BackendSpec(
     extra="coreml",
     install=INSTALL,
     options=(
-        FP16, INT8,
-        Option("--min-target", "min_target", "minimum deployment target (default iOS16 = macOS13)", metavar="TARGET"),
+        FP16,
+        INT8,
+        Option(
+            "--min-target",
+            "min_target",
+            "minimum deployment target (default iOS16 = macOS13)",
+            metavar="TARGET",
+        ),
     ),
     note="takes the .pt checkpoint, or an .onnx with it beside",
     examples=("edgeseg build cgnet.pt --backend coreml --int8",),

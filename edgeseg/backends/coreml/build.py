@@ -23,11 +23,16 @@ from typing import Any, Callable
 from edgeseg._io import atomic_path, check_output_path, ensure_writable_dir
 from edgeseg.backends._build import BuildResult, timed_build
 from edgeseg.backends.coreml import (  # noqa: F401 - CLASSES_KEY, METADATA_KEY re-exported for callers of build
-    CLASSES_KEY, DEFAULT_TARGET, INPUT_NAME, METADATA_KEY, OUTPUT_NAME, _quiet, import_coremltools,
+    CLASSES_KEY,
+    DEFAULT_TARGET,
+    INPUT_NAME,
+    METADATA_KEY,
+    OUTPUT_NAME,
+    _quiet,
+    import_coremltools,
 )
 from edgeseg.card import ModelCard
 from edgeseg.errors import BuildError
-
 
 
 def find_checkpoint(model: str | os.PathLike) -> tuple[Path, tuple[int, int] | None, str]:
@@ -70,7 +75,9 @@ def build_coreml(
         raise BuildError(f"Core ML output must end in .mlpackage, found {out.name}")
     target = getattr(ct.target, min_target, None)
     if target is None or target < ct.target.iOS16:
-        raise BuildError(f"--min-target {min_target!r}: expected iOS16/macOS13 or newer (e.g. iOS17, macOS14)")
+        raise BuildError(
+            f"--min-target {min_target!r}: expected iOS16/macOS13 or newer (e.g. iOS17, macOS14)"
+        )
     log(f"using {used}")
     net, card, _ = load_checkpoint(ckpt)
     h, w = onnx_size or card.input_size
@@ -79,7 +86,9 @@ def build_coreml(
     graph, how = _capture(net, example)
     from edgeseg._libprogress import capture_progress
 
-    with _quiet(), capture_progress("coremltools", log=log):  # its "Running MIL ..." bars: one summary line in a log
+    with _quiet(), capture_progress(
+        "coremltools", log=log
+    ):  # its "Running MIL ..." bars: one summary line in a log
         try:
             ml = ct.convert(
                 graph,
@@ -90,15 +99,25 @@ def build_coreml(
                 minimum_deployment_target=target,
             )
         except Exception as e:  # noqa: BLE001 - the converter raises many kinds
-            raise BuildError(f"Core ML conversion of {card.arch!r} failed: {str(e).splitlines()[0][:300]}") from e
+            raise BuildError(
+                f"Core ML conversion of {card.arch!r} failed: {str(e).splitlines()[0][:300]}"
+            ) from e
         if int8:
-            from coremltools.optimize.coreml import OpLinearQuantizerConfig, OptimizationConfig, linear_quantize_weights
+            from coremltools.optimize.coreml import (
+                OpLinearQuantizerConfig,
+                OptimizationConfig,
+                linear_quantize_weights,
+            )
 
-            cfg = OptimizationConfig(global_config=OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8"))
+            cfg = OptimizationConfig(
+                global_config=OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8")
+            )
             ml = linear_quantize_weights(ml, config=cfg)
     convert_seconds = time.perf_counter() - t0
     compute = "fp16" if fp16 else "fp32"
-    path_name = f"coremltools {ct.__version__}: ML Program from {how}, {compute.upper()} compute" + (", INT8 weights" if int8 else "")
+    path_name = f"coremltools {ct.__version__}: ML Program from {how}, {compute.upper()} compute" + (
+        ", INT8 weights" if int8 else ""
+    )
     new_card = card.replace(
         precision=compute,
         input_size=(int(h), int(w)),
@@ -128,8 +147,13 @@ def build_coreml(
     from edgeseg.backends.coreml import run_problem
 
     why = run_problem()
-    return BuildResult(path=out, precision=compute, path_name=path_name, card=new_card,
-                       comparison={"skipped": why} if why else _compare(out, ckpt, new_card))
+    return BuildResult(
+        path=out,
+        precision=compute,
+        path_name=path_name,
+        card=new_card,
+        comparison={"skipped": why} if why else _compare(out, ckpt, new_card),
+    )
 
 
 def _compare(package: Path, ckpt: Path, card: ModelCard) -> dict[str, Any]:
@@ -138,8 +162,15 @@ def _compare(package: Path, ckpt: Path, card: ModelCard) -> dict[str, Any]:
     from edgeseg.backends.coreml.runner import CoreMLRunner
 
     with CoreMLRunner(package) as runner:
-        return compare_with_source(runner.infer, ckpt, card, precision=card.precision, enforce=False,
-                                   what="Core ML package", size=tuple(card.input_size))
+        return compare_with_source(
+            runner.infer,
+            ckpt,
+            card,
+            precision=card.precision,
+            enforce=False,
+            what="Core ML package",
+            size=tuple(card.input_size),
+        )
 
 
 def _write_package(ml: Any, out: Path, card: ModelCard) -> None:
@@ -176,7 +207,9 @@ def _capture(net: Any, example: Any) -> tuple[Any, str]:
                 warnings.simplefilter("ignore")
                 return torch.jit.trace(net, example), "torch.jit.trace"
         except Exception as e:  # noqa: BLE001
-            raise BuildError(f"could not capture the model graph: torch.export: {first}; torch.jit.trace: {e}") from e
+            raise BuildError(
+                f"could not capture the model graph: torch.export: {first}; torch.jit.trace: {e}"
+            ) from e
 
 
 def validate_package(path: str | os.PathLike, *, card: ModelCard) -> dict[str, Any]:
@@ -192,14 +225,18 @@ def validate_package(path: str | os.PathLike, *, card: ModelCard) -> dict[str, A
     ins = {i.name: i for i in desc.input}
     outs = {o.name: o for o in desc.output}
     if list(ins) != [INPUT_NAME] or list(outs) != [OUTPUT_NAME]:
-        raise BuildError(f"{path}: expected input {INPUT_NAME!r} and output {OUTPUT_NAME!r}, found {list(ins)} / {list(outs)}")
+        raise BuildError(
+            f"{path}: expected input {INPUT_NAME!r} and output {OUTPUT_NAME!r}, found {list(ins)} / {list(outs)}"
+        )
     arr_in, arr_out = ins[INPUT_NAME].type.multiArrayType, outs[OUTPUT_NAME].type.multiArrayType
     if tuple(arr_in.shape) != (1, 3, h, w):
         raise BuildError(f"{path}: input shape {tuple(arr_in.shape)}, expected {(1, 3, h, w)}")
     if arr_in.dataType != fp32 or arr_out.dataType != fp32:
         raise BuildError(f"{path}: IO must be float32")
     if arr_out.shape and tuple(arr_out.shape) != (1, card.num_classes, h, w):
-        raise BuildError(f"{path}: output shape {tuple(arr_out.shape)}, expected {(1, card.num_classes, h, w)}")
+        raise BuildError(
+            f"{path}: output shape {tuple(arr_out.shape)}, expected {(1, card.num_classes, h, w)}"
+        )
     meta = dict(desc.metadata.userDefined)
     if METADATA_KEY not in meta:
         raise BuildError(f"{path}: the model card is missing from user_defined_metadata")

@@ -48,7 +48,9 @@ class CoreMLRunner(BaseRunner):
         self._model = ct.models.MLModel(str(self.path), compute_units=getattr(ct.ComputeUnit, compute_units))
         meta = self._model.user_defined_metadata
         if METADATA_KEY not in meta:
-            raise EdgesegError(f"{self.path}: no edgeseg model card in its metadata; rebuild it with edgeseg build")
+            raise EdgesegError(
+                f"{self.path}: no edgeseg model card in its metadata; rebuild it with edgeseg build"
+            )
         self.card: ModelCard = ModelCard.from_json(meta[METADATA_KEY], where=str(self.path))
         self.precision = self.card.precision
         self.compute_units = compute_units

@@ -45,12 +45,23 @@ def _doctor_rows(versions: dict[str, str | None], machine: dict[str, Any]) -> li
     v = version()
     if v is None:
         return [row("executorch", False, False, f"executorch is not installed: {INSTALL}")]
-    return [row("executorch", module_installed("torch"), True,
-                "builds and runs .pte programs with the XNNPACK kernels phones use (FP32, INT8)", v)]
+    return [
+        row(
+            "executorch",
+            module_installed("torch"),
+            True,
+            "builds and runs .pte programs with the XNNPACK kernels phones use (FP32, INT8)",
+            v,
+        )
+    ]
 
 
 SPEC = BackendSpec(
-    "executorch", "ExecuTorch", (".pte",), runner="ExecuTorchRunner", builds=True,
+    "executorch",
+    "ExecuTorch",
+    (".pte",),
+    runner="ExecuTorchRunner",
+    builds=True,
     sources=(".pt", ".onnx"),
     output="MODEL.pte",
     packages=("executorch",),
@@ -60,7 +71,9 @@ SPEC = BackendSpec(
     install=INSTALL,
     options=(INT8, CALIB, CALIB_NUM, THREADS),
     note="takes the .pt checkpoint (a QAT checkpoint builds INT8), or an .onnx with it beside",
-    examples=("edgeseg build cgnet.pt --backend executorch --int8 --calib camvid:/data/camvid --calib-num 100",),
+    examples=(
+        "edgeseg build cgnet.pt --backend executorch --int8 --calib camvid:/data/camvid --calib-num 100",
+    ),
     available=lambda: module_installed("executorch") and module_installed("torch"),
     read_card=_read_card,
     default_output=_default_output,

@@ -40,16 +40,24 @@ class Lowered:
 
     @property
     def delegation(self) -> dict[str, Any]:
-        return {"delegate": "XnnpackBackend", "delegated_nodes": self.delegated_nodes, "other_nodes": self.other_nodes,
-                "subgraphs": self.subgraphs, "not_delegated": dict(self.not_delegated), "rewrites": list(self.rewrites)}
+        return {
+            "delegate": "XnnpackBackend",
+            "delegated_nodes": self.delegated_nodes,
+            "other_nodes": self.other_nodes,
+            "subgraphs": self.subgraphs,
+            "not_delegated": dict(self.not_delegated),
+            "rewrites": list(self.rewrites),
+        }
 
     def warning(self) -> str | None:
         """One line naming the operators left to ExecuTorch's portable kernels, or None when all run in XNNPACK."""
         if not self.not_delegated:
             return None
         ops = ", ".join(f"{op} x{n}" for op, n in sorted(self.not_delegated.items()))
-        return (f"warning: {sum(self.not_delegated.values())} of {self.delegated_nodes + sum(self.not_delegated.values())} "
-                f"operators run outside XNNPACK on ExecuTorch's portable (slower) kernels: {ops}")
+        return (
+            f"warning: {sum(self.not_delegated.values())} of {self.delegated_nodes + sum(self.not_delegated.values())} "
+            f"operators run outside XNNPACK on ExecuTorch's portable (slower) kernels: {ops}"
+        )
 
 
 #: Graph nodes that are bookkeeping, not operators (not counted as "not delegated").
@@ -71,14 +79,25 @@ def pad_avg_pools(net: Any) -> tuple[Any, list[str]]:
     done: list[str] = []
     for name, mod in list(out.named_modules()):
         for child_name, child in list(mod.named_children()):
-            if (isinstance(child, nn.AvgPool2d) and child.count_include_pad and not child.ceil_mode
-                    and child.divisor_override is None and child.padding not in (0, (0, 0))):
+            if (
+                isinstance(child, nn.AvgPool2d)
+                and child.count_include_pad
+                and not child.ceil_mode
+                and child.divisor_override is None
+                and child.padding not in (0, (0, 0))
+            ):
                 pad = child.padding if isinstance(child.padding, tuple) else (child.padding, child.padding)
-                setattr(mod, child_name, nn.Sequential(
-                    nn.ZeroPad2d((pad[1], pad[1], pad[0], pad[0])),
-                    nn.AvgPool2d(child.kernel_size, child.stride, padding=0),
-                ))
-                done.append(f"{name + '.' if name else ''}{child_name}: AvgPool2d(padding={child.padding}) -> ZeroPad2d + AvgPool2d")
+                setattr(
+                    mod,
+                    child_name,
+                    nn.Sequential(
+                        nn.ZeroPad2d((pad[1], pad[1], pad[0], pad[0])),
+                        nn.AvgPool2d(child.kernel_size, child.stride, padding=0),
+                    ),
+                )
+                done.append(
+                    f"{name + '.' if name else ''}{child_name}: AvgPool2d(padding={child.padding}) -> ZeroPad2d + AvgPool2d"
+                )
     return out, done
 
 
@@ -90,7 +109,11 @@ def _imports() -> dict[str, Any]:
             from executorch.exir import to_edge_transform_and_lower
     except ImportError as e:
         raise SPEC.missing() from e
-    return {"partitioner": XnnpackPartitioner, "info": get_delegation_info, "lower": to_edge_transform_and_lower}
+    return {
+        "partitioner": XnnpackPartitioner,
+        "info": get_delegation_info,
+        "lower": to_edge_transform_and_lower,
+    }
 
 
 def quantize_pt2e(exported: Any, batches: Iterable[np.ndarray], *, log: Callable[[str], None]) -> Any:
@@ -119,8 +142,14 @@ def quantize_pt2e(exported: Any, batches: Iterable[np.ndarray], *, log: Callable
         return convert_pt2e(prepared)
 
 
-def lower(net: Any, example: Any, *, card_json: Callable[[Lowered], str], calib: Iterable[np.ndarray] | None = None,
-          log: Callable[[str], None] = print) -> Lowered:
+def lower(
+    net: Any,
+    example: Any,
+    *,
+    card_json: Callable[[Lowered], str],
+    calib: Iterable[np.ndarray] | None = None,
+    log: Callable[[str], None] = print,
+) -> Lowered:
     """Export ``net`` at ``example``'s shape, quantize it when ``calib`` is given, lower to XNNPACK and
     emit the program; ``card_json(lowered)`` (called once the delegation is known) is stored as the
     ``edgeseg_card`` method."""
@@ -134,17 +163,31 @@ def lower(net: Any, example: Any, *, card_json: Callable[[Lowered], str], calib:
             if calib is not None:
                 qmodule = quantize_pt2e(exported, calib, log=log)
                 exported = torch.export.export(qmodule, (example,))
-            edge = lib["lower"](exported, partitioner=[lib["partitioner"]()],
-                                constant_methods={CARD_METHOD: torch.zeros(1, dtype=torch.uint8)})
+            edge = lib["lower"](
+                exported,
+                partitioner=[lib["partitioner"]()],
+                constant_methods={CARD_METHOD: torch.zeros(1, dtype=torch.uint8)},
+            )
             info = lib["info"](edge.exported_program().graph_module)
     except BuildError:
         raise
     except Exception as e:  # noqa: BLE001 - export and lowering raise many kinds
-        raise BuildError(f"ExecuTorch could not export/lower the model: {str(e).splitlines()[0][:300] if str(e) else type(e).__name__}") from e
-    other = {op: b.non_delegated for op, b in info.delegation_by_operator.items()
-             if b.non_delegated and not op.startswith(_BOOKKEEPING)}
-    result = Lowered(b"", info.num_delegated_nodes, info.num_non_delegated_nodes, info.num_delegated_subgraphs, other,
-                     rewrites=rewrites)
+        raise BuildError(
+            f"ExecuTorch could not export/lower the model: {str(e).splitlines()[0][:300] if str(e) else type(e).__name__}"
+        ) from e
+    other = {
+        op: b.non_delegated
+        for op, b in info.delegation_by_operator.items()
+        if b.non_delegated and not op.startswith(_BOOKKEEPING)
+    }
+    result = Lowered(
+        b"",
+        info.num_delegated_nodes,
+        info.num_non_delegated_nodes,
+        info.num_delegated_subgraphs,
+        other,
+        rewrites=rewrites,
+    )
     card = torch.frombuffer(bytearray(card_json(result).encode("utf-8")), dtype=torch.uint8).clone()
     # The card is known only now (it records the delegation). ExecuTorch keeps constant methods in the
     # edge manager's dict until it emits; where that dict is not there, lower again with the card.
@@ -155,8 +198,12 @@ def lower(net: Any, example: Any, *, card_json: Callable[[Lowered], str], calib:
             if isinstance(slot, dict) and CARD_METHOD in slot:
                 slot[CARD_METHOD] = card
             else:
-                edge = lib["lower"](exported, partitioner=[lib["partitioner"]()], constant_methods={CARD_METHOD: card})
+                edge = lib["lower"](
+                    exported, partitioner=[lib["partitioner"]()], constant_methods={CARD_METHOD: card}
+                )
             result.buffer = bytes(edge.to_executorch().buffer)
     except Exception as e:  # noqa: BLE001
-        raise BuildError(f"ExecuTorch could not emit the program: {str(e).splitlines()[0][:300] if str(e) else type(e).__name__}") from e
+        raise BuildError(
+            f"ExecuTorch could not emit the program: {str(e).splitlines()[0][:300] if str(e) else type(e).__name__}"
+        ) from e
     return result

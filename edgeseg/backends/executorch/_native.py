@@ -54,7 +54,11 @@ def quiet() -> Iterator[None]:
             os.dup2(saved, fd)
             os.close(saved)
             tmp.seek(0)
-            kept = [ln for ln in tmp.read().decode("utf-8", "replace").splitlines() if ln.strip() and not NOISE.search(ln)]
+            kept = [
+                ln
+                for ln in tmp.read().decode("utf-8", "replace").splitlines()
+                if ln.strip() and not NOISE.search(ln)
+            ]
             if kept:
                 print("\n".join(kept), file=sys.stderr)
 
@@ -87,7 +91,9 @@ def load_program(path: Path) -> Any:
         with quiet():
             return rt.load_program(path)
     except Exception as e:  # noqa: BLE001 - the runtime raises RuntimeError / its own types
-        raise ExportError(f"{path}: not a loadable ExecuTorch program (truncated or corrupt?): {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}") from e
+        raise ExportError(
+            f"{path}: not a loadable ExecuTorch program (truncated or corrupt?): {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}"
+        ) from e
 
 
 def program_card(program: Any, path: Path) -> ModelCard:
@@ -99,7 +105,9 @@ def program_card(program: Any, path: Path) -> ModelCard:
         )
     with quiet():
         data = program.load_method(CARD_METHOD).execute([])[0]
-    return ModelCard.from_json(bytes(data.numpy().astype(np.uint8).tobytes()).decode("utf-8"), where=str(path))
+    return ModelCard.from_json(
+        bytes(data.numpy().astype(np.uint8).tobytes()).decode("utf-8"), where=str(path)
+    )
 
 
 def read_program_card(path: Path) -> ModelCard:

@@ -55,18 +55,24 @@ def build_executorch(
         check_threads(threads, where="--threads")
     except UnsupportedOptionError as e:
         raise BuildError(str(e)) from e
-    ckpt, onnx_size, used = find_checkpoint(model, backend="executorch", converter="ExecuTorch (torch.export)")
+    ckpt, onnx_size, used = find_checkpoint(
+        model, backend="executorch", converter="ExecuTorch (torch.export)"
+    )
     out = check_output_path(output or Path(model).with_name(f"{ckpt.stem}.pte"))
     if out.suffix != ".pte":
         raise BuildError(f"ExecuTorch output must end in .pte, found {out.name}")
     if calib and not int8:
         raise BuildError("--calib is for INT8 builds: add --int8 (an FP32 program needs no calibration)")
     if int8 and not calib:
-        raise BuildError("--int8 for executorch calibrates the activations and needs frames: --calib LIST|DIR|SPEC")
+        raise BuildError(
+            "--int8 for executorch calibrates the activations and needs frames: --calib LIST|DIR|SPEC"
+        )
     net, card, payload = load_checkpoint(ckpt)
     qat = is_quantized_checkpoint(payload)
     if qat and not int8:
-        raise BuildError(f"{ckpt} is a quantized (QAT) checkpoint: build it with --int8 --calib ..., or pass the FP32 checkpoint")
+        raise BuildError(
+            f"{ckpt} is a quantized (QAT) checkpoint: build it with --int8 --calib ..., or pass the FP32 checkpoint"
+        )
     h, w = onnx_size or card.input_size
     calib_set = None
     if int8:
@@ -77,61 +83,120 @@ def build_executorch(
         torch.set_num_threads(int(threads))
     t0 = time.perf_counter()
     if calib_set is not None:
-        log(f"quantizing for XNNPACK (PT2E INT8, per-channel weights) on {len(calib_set)} frames from {calib}"
-            + (" (the QAT checkpoint's weights)" if qat else ""))
+        log(
+            f"quantizing for XNNPACK (PT2E INT8, per-channel weights) on {len(calib_set)} frames from {calib}"
+            + (" (the QAT checkpoint's weights)" if qat else "")
+        )
 
     def card_json(lowered: Any) -> str:
-        return _card(card, ckpt=ckpt, precision=precision, size=(h, w), lowered=lowered, calib_set=calib_set,
-                     calib=calib, qat=qat, threads=threads, command=command,
-                     seconds=time.perf_counter() - t0, source=checkpoint_source(ckpt)).to_json()
+        return _card(
+            card,
+            ckpt=ckpt,
+            precision=precision,
+            size=(h, w),
+            lowered=lowered,
+            calib_set=calib_set,
+            calib=calib,
+            qat=qat,
+            threads=threads,
+            command=command,
+            seconds=time.perf_counter() - t0,
+            source=checkpoint_source(ckpt),
+        ).to_json()
 
     from edgeseg.backends.executorch._lower import lower
 
-    lowered = lower(net, torch.zeros(1, 3, h, w), card_json=card_json,
-                    calib=None if calib_set is None else calib_set.batches(), log=log)
+    lowered = lower(
+        net,
+        torch.zeros(1, 3, h, w),
+        card_json=card_json,
+        calib=None if calib_set is None else calib_set.batches(),
+        log=log,
+    )
     warn = lowered.warning()
     if warn:
         log(warn)
-    path_name = (f"ExecuTorch {version()}: XNNPACK {precision.upper()}"
-                 + (" (PT2E, XNNPACK quantizer" + (", QAT weights)" if qat else ")") if int8 else "")
-                 + f", {lowered.delegated_nodes} ops delegated"
-                 + (f", {sum(lowered.not_delegated.values())} not" if lowered.not_delegated else ""))
+    path_name = (
+        f"ExecuTorch {version()}: XNNPACK {precision.upper()}"
+        + (" (PT2E, XNNPACK quantizer" + (", QAT weights)" if qat else ")") if int8 else "")
+        + f", {lowered.delegated_nodes} ops delegated"
+        + (f", {sum(lowered.not_delegated.values())} not" if lowered.not_delegated else "")
+    )
     probe = None if calib_set is None else calib_probe(calib_set)
-    new_card, comparison = _check(lowered.buffer, out=out, ckpt=ckpt, precision=precision, threads=threads, size=(h, w),
-                                  probe=probe)
+    new_card, comparison = _check(
+        lowered.buffer, out=out, ckpt=ckpt, precision=precision, threads=threads, size=(h, w), probe=probe
+    )
     atomic_write_bytes(out, lowered.buffer)
-    return BuildResult(path=out, precision=precision, path_name=path_name, card=new_card, comparison=comparison,
-                       notes=(warn,) if warn else ())
+    return BuildResult(
+        path=out,
+        precision=precision,
+        path_name=path_name,
+        card=new_card,
+        comparison=comparison,
+        notes=(warn,) if warn else (),
+    )
 
 
-def _card(card: Any, *, ckpt: Path, precision: str, size: tuple[int, int], lowered: Any, calib_set: Any, calib: str | None,
-          qat: bool, threads: int | None, command: str | None, seconds: float, source: str) -> Any:
+def _card(
+    card: Any,
+    *,
+    ckpt: Path,
+    precision: str,
+    size: tuple[int, int],
+    lowered: Any,
+    calib_set: Any,
+    calib: str | None,
+    qat: bool,
+    threads: int | None,
+    command: str | None,
+    seconds: float,
+    source: str,
+) -> Any:
     from edgeseg.backends.executorch._lower import XNNPACK_INT8
 
     extra = {k: v for k, v in card.extra.items() if k not in ("quantization", "flavour")}
-    extra.update({
-        "backend": "executorch",
-        "executorch_version": version(),
-        "graph_capture": "torch.export",
-        "delegation": lowered.delegation,
-        "threads": threads,  # None: the runtime's default
-        "build_seconds": round(seconds, 3),
-        "build_command": command,
-    })
+    extra.update(
+        {
+            "backend": "executorch",
+            "executorch_version": version(),
+            "graph_capture": "torch.export",
+            "delegation": lowered.delegation,
+            "threads": threads,  # None: the runtime's default
+            "build_seconds": round(seconds, 3),
+            "build_command": command,
+        }
+    )
     calibration = dict(card.calibration)
     if precision == "int8":
         from edgeseg.quant.ptq import calib_facts
 
         extra["flavour"] = "xnnpack-pt2e"
-        extra["quantization"] = {**XNNPACK_INT8, "weights_from": "QAT checkpoint (fake-quant trained weights; activation "
-                                 "ranges calibrated again)" if qat else "FP32 checkpoint"}
+        extra["quantization"] = {
+            **XNNPACK_INT8,
+            "weights_from": "QAT checkpoint (fake-quant trained weights; activation ranges calibrated again)"
+            if qat
+            else "FP32 checkpoint",
+        }
         calibration = {"method": "histogram (XNNPACK quantizer)", **calib_facts(calib_set), "spec": calib}
-    return card.replace(precision=precision, input_size=(int(size[0]), int(size[1])), source=source,
-                        calibration=calibration, extra=extra)
+    return card.replace(
+        precision=precision,
+        input_size=(int(size[0]), int(size[1])),
+        source=source,
+        calibration=calibration,
+        extra=extra,
+    )
 
 
-def _check(buffer: bytes, *, out: Path, ckpt: Path, precision: str, threads: int | None,
-           size: tuple[int, int], probe: Any = None) -> tuple[Any, dict[str, Any]]:
+def _check(
+    buffer: bytes,
+    *,
+    out: Path,
+    ckpt: Path,
+    precision: str,
+    threads: int | None,
+    size: tuple[int, int],
+    probe: Any = None,
+) -> tuple[Any, dict[str, Any]]:
     """Open the program from a temporary copy beside ``out``: its card, and its logits against PyTorch on
     the checkpoint (enforced for FP32)."""
     from edgeseg.backends._build import compare_with_source
@@ -143,8 +208,19 @@ def _check(buffer: bytes, *, out: Path, ckpt: Path, precision: str, threads: int
         with ExecuTorchRunner(staged, threads=threads) as runner:
             card = runner.card
             if card.extra.get("backend") != "executorch" or card.precision != precision:
-                raise BuildError(f"the program's stored card did not arrive intact (read back {card.precision}, "
-                                 f"backend {card.extra.get('backend')!r}); nothing written")
-            comparison = compare_with_source(runner.infer, ckpt, card, precision=precision, enforce=precision == "fp32",
-                                             what="ExecuTorch program", threads=threads, size=size, probe=probe)
+                raise BuildError(
+                    f"the program's stored card did not arrive intact (read back {card.precision}, "
+                    f"backend {card.extra.get('backend')!r}); nothing written"
+                )
+            comparison = compare_with_source(
+                runner.infer,
+                ckpt,
+                card,
+                precision=precision,
+                enforce=precision == "fp32",
+                what="ExecuTorch program",
+                threads=threads,
+                size=size,
+                probe=probe,
+            )
     return card, comparison

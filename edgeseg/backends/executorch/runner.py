@@ -36,7 +36,9 @@ class ExecuTorchRunner(BaseRunner):
         program = load_program(p)
         self.card: ModelCard = program_card(program, p)
         if "forward" not in program.method_names:
-            raise ExportError(f"{p}: the program has no 'forward' method (has {sorted(program.method_names)})")
+            raise ExportError(
+                f"{p}: the program has no 'forward' method (has {sorted(program.method_names)})"
+            )
         threads = recorded_threads(self.card) if threads is None else threads
         pool = threadpool()
         with quiet():  # the pool's first use runs cpuinfo, which prints what it reads from /sys
@@ -47,16 +49,22 @@ class ExecuTorchRunner(BaseRunner):
             self.threads = int(pool._threadpool_get_thread_count())
         meta = self._method.metadata
         if meta.num_inputs() != 1 or meta.num_outputs() < 1:
-            raise ExportError(f"{p}: expected one input and one output, found {meta.num_inputs()} / {meta.num_outputs()}")
+            raise ExportError(
+                f"{p}: expected one input and one output, found {meta.num_inputs()} / {meta.num_outputs()}"
+            )
         shape = tuple(meta.input_tensor_meta(0).sizes())
         if len(shape) != 4 or shape[1] != 3:
             raise ExportError(f"{p}: program input has shape {shape}, expected (N, 3, H, W)")
         if tuple(shape[2:]) != tuple(self.card.input_size):
-            raise ExportError(f"{p}: program input is {shape[2]}x{shape[3]} but its card says "
-                              f"{self.card.input_size[0]}x{self.card.input_size[1]}")
+            raise ExportError(
+                f"{p}: program input is {shape[2]}x{shape[3]} but its card says "
+                f"{self.card.input_size[0]}x{self.card.input_size[1]}"
+            )
         oshape = tuple(meta.output_tensor_meta(0).sizes())
         if len(oshape) != 4 or oshape[1] != self.card.num_classes:
-            raise ExportError(f"{p}: program output has shape {oshape}, expected (N, {self.card.num_classes}, H, W)")
+            raise ExportError(
+                f"{p}: program output has shape {oshape}, expected (N, {self.card.num_classes}, H, W)"
+            )
         self._program = program
         self._ran = False
         self.precision = self.card.precision

@@ -42,28 +42,62 @@ def _doctor_rows(versions: dict[str, str | None], machine: dict[str, Any]) -> li
     ok = usable(versions, "onnxruntime")
     providers = ort_providers() if ok else []
     can = ok and usable(versions, "onnx")
-    rows = [row("onnxruntime-cpu", can, "CPUExecutionProvider" in providers,
-                "FP32 and INT8 (QDQ) .onnx on the CPU" if can else missing(versions, "onnxruntime" if not ok else "onnx"),
-                versions.get("onnxruntime"), providers=providers)]
-    for name, prov, pkg in (("onnxruntime-cuda", "CUDAExecutionProvider", "onnxruntime-gpu"),
-                            ("onnxruntime-tensorrt", "TensorrtExecutionProvider", "onnxruntime-gpu with TensorRT libraries")):
+    rows = [
+        row(
+            "onnxruntime-cpu",
+            can,
+            "CPUExecutionProvider" in providers,
+            "FP32 and INT8 (QDQ) .onnx on the CPU"
+            if can
+            else missing(versions, "onnxruntime" if not ok else "onnx"),
+            versions.get("onnxruntime"),
+            providers=providers,
+        )
+    ]
+    for name, prov, pkg in (
+        ("onnxruntime-cuda", "CUDAExecutionProvider", "onnxruntime-gpu"),
+        ("onnxruntime-tensorrt", "TensorrtExecutionProvider", "onnxruntime-gpu with TensorRT libraries"),
+    ):
         have = prov in providers
-        reason = (f"{prov} is listed (its CUDA libraries load on first use)" if have else
-                  (missing(versions, "onnxruntime") if not ok else f"no {prov} in this onnxruntime (needs {pkg} and an NVIDIA GPU)"))
+        reason = (
+            f"{prov} is listed (its CUDA libraries load on first use)"
+            if have
+            else (
+                missing(versions, "onnxruntime")
+                if not ok
+                else f"no {prov} in this onnxruntime (needs {pkg} and an NVIDIA GPU)"
+            )
+        )
         rows.append(row(name, None, have, reason, versions.get("onnxruntime")))
     return rows
 
 
 SPEC = BackendSpec(
-    "onnxruntime", "ONNX Runtime", (".onnx",), runner="OrtRunner", builds=True, short="ORT", calib_num=256,
+    "onnxruntime",
+    "ONNX Runtime",
+    (".onnx",),
+    runner="OrtRunner",
+    builds=True,
+    short="ORT",
+    calib_num=256,
     output="MODEL.ort.onnx",
     packages=("onnxruntime", "onnx"),
     install="pip install onnxruntime onnx (both are edgeseg dependencies)",
     options=(
-        FP16, INT8, CALIB, CALIB_NUM, THREADS,
-        Option("--opt-level", "opt_level", "graph optimizations (default extended; 'all' writes hardware-specific layouts)",
-               choices=("basic", "extended", "all")),
-        Option("--per-tensor", "per_channel", "per-tensor instead of per-channel weight scales", switch=False),
+        FP16,
+        INT8,
+        CALIB,
+        CALIB_NUM,
+        THREADS,
+        Option(
+            "--opt-level",
+            "opt_level",
+            "graph optimizations (default extended; 'all' writes hardware-specific layouts)",
+            choices=("basic", "extended", "all"),
+        ),
+        Option(
+            "--per-tensor", "per_channel", "per-tensor instead of per-channel weight scales", switch=False
+        ),
         NO_REWRITE,
     ),
     examples=("edgeseg build cgnet.onnx --backend onnxruntime --int8 --calib calib/camvid_train.txt",),

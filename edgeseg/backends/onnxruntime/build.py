@@ -66,11 +66,15 @@ def build_onnxruntime(
     check_threads(threads)
     model, card, qdq = load_exported(src)
     if fp16 and (int8 or qdq):
-        raise BuildError("--fp16 and INT8 exclude each other for onnxruntime: pick one (a Q/DQ ONNX is already INT8)")
+        raise BuildError(
+            "--fp16 and INT8 exclude each other for onnxruntime: pick one (a Q/DQ ONNX is already INT8)"
+        )
     if int8 and qdq:
         log("note: the ONNX is already quantized (Q/DQ); optimizing it as it is")
     elif int8 and not calib:
-        raise BuildError("--int8 for onnxruntime quantizes the FP32 ONNX and needs a calibration set: --calib LIST|DIR")
+        raise BuildError(
+            "--int8 for onnxruntime quantizes the FP32 ONNX and needs a calibration set: --calib LIST|DIR"
+        )
     precision = "int8" if (int8 or qdq) else ("fp16" if fp16 else "fp32")
     path_name = f"ONNX Runtime {ort.__version__} CPU: {precision.upper()}, {opt_level} graph optimizations"
     if qdq:
@@ -83,8 +87,16 @@ def build_onnxruntime(
     with tempfile.TemporaryDirectory(prefix=".edgeseg-ort-", dir=out.parent) as tmp:
         source, probe = src, None
         if int8 and not qdq:
-            source, probe = _quantize(src, Path(tmp) / "quant.onnx", card=card, model=model, calib=calib,
-                               calib_num=calib_num, per_channel=per_channel, log=log)
+            source, probe = _quantize(
+                src,
+                Path(tmp) / "quant.onnx",
+                card=card,
+                model=model,
+                calib=calib,
+                calib_num=calib_num,
+                per_channel=per_channel,
+                log=log,
+            )
             quant_card = card_from_onnx(source)  # quantize_ort_cpu's card: calibration + flavour facts
             calibration = dict(quant_card.calibration)
             card = card.replace(extra={**card.extra, **quant_card.extra})
@@ -96,10 +108,16 @@ def build_onnxruntime(
                 original.CopyFrom(graph)
                 rewrites = rewrite_for_cpu(graph)
                 if rewrites:
-                    worst = check_same(original, graph, input_name=graph_inputs(model)[0].name,
-                                       shape=probe_shape(graph_inputs(model)[0].dims, card.input_size))
-                    path_name += (f", {len(rewrites)} rewrites for the CPU kernels (outputs equal to the export, "
-                                  f"max diff {worst:.1g}; listed in the card)")
+                    worst = check_same(
+                        original,
+                        graph,
+                        input_name=graph_inputs(model)[0].name,
+                        shape=probe_shape(graph_inputs(model)[0].dims, card.input_size),
+                    )
+                    path_name += (
+                        f", {len(rewrites)} rewrites for the CPU kernels (outputs equal to the export, "
+                        f"max diff {worst:.1g}; listed in the card)"
+                    )
                 del original
             if fp16:
                 from edgeseg.backends._fp16 import convert_onnx_fp16
@@ -117,7 +135,9 @@ def build_onnxruntime(
         try:
             ort.InferenceSession(str(source), so, providers=["CPUExecutionProvider"])
         except Exception as e:  # noqa: BLE001 - ORT raises its own Fail/InvalidGraph types
-            raise BuildError(f"ONNX Runtime could not load/optimize {source.name}: {str(e).splitlines()[0][:300]}") from e
+            raise BuildError(
+                f"ONNX Runtime could not load/optimize {source.name}: {str(e).splitlines()[0][:300]}"
+            ) from e
         if not optimized.is_file():
             raise BuildError("ONNX Runtime did not write the optimized model")
         proto = onnx_lib.load(str(optimized))
@@ -144,14 +164,18 @@ def build_onnxruntime(
     card_to_onnx(proto, new_card)
     data = proto.SerializeToString()
     _check_loads(data, graph_inputs(model)[0].name if graph_inputs(model) else None)
-    comparison = _compare(data, src, new_card, out=out, threads=threads, enforce=not (fp16 or (int8 and not qdq)),
-                          probe=probe)
+    comparison = _compare(
+        data, src, new_card, out=out, threads=threads, enforce=not (fp16 or (int8 and not qdq)), probe=probe
+    )
     atomic_write_bytes(out, data)
-    return BuildResult(path=out, precision=precision, path_name=path_name, card=new_card, comparison=comparison)
+    return BuildResult(
+        path=out, precision=precision, path_name=path_name, card=new_card, comparison=comparison
+    )
 
 
-def _compare(data: bytes, src: Path, card: Any, *, out: Path, threads: int | None, enforce: bool,
-             probe: Any = None) -> dict[str, Any]:
+def _compare(
+    data: bytes, src: Path, card: Any, *, out: Path, threads: int | None, enforce: bool, probe: Any = None
+) -> dict[str, Any]:
     """The written model against its source ONNX (``compare_with_source``, on ``probe`` frames when
     given); enforced unless the build changed the precision (FP16 conversion, INT8 quantization of a
     float graph)."""
@@ -162,12 +186,29 @@ def _compare(data: bytes, src: Path, card: Any, *, out: Path, threads: int | Non
         final = Path(tmp) / out.name
         final.write_bytes(data)
         with OrtRunner(final, threads=threads) as built:
-            return compare_with_source(built.infer, src, card, precision=card.precision, enforce=enforce,
-                                       what="optimized ONNX Runtime model", threads=threads, probe=probe)
+            return compare_with_source(
+                built.infer,
+                src,
+                card,
+                precision=card.precision,
+                enforce=enforce,
+                what="optimized ONNX Runtime model",
+                threads=threads,
+                probe=probe,
+            )
 
 
-def _quantize(src: Path, dst: Path, *, card: Any, model: Any, calib: str | None, calib_num: int | None,
-              per_channel: bool, log: Callable[[str], None]) -> tuple[Path, Any]:
+def _quantize(
+    src: Path,
+    dst: Path,
+    *,
+    card: Any,
+    model: Any,
+    calib: str | None,
+    calib_num: int | None,
+    per_channel: bool,
+    log: Callable[[str], None],
+) -> tuple[Path, Any]:
     """quantize_ort_cpu on the calibration frames; returns (quantized model, the first frames as a probe)."""
     from edgeseg.backends._build import calib_probe
     from edgeseg.backends._calib_set import open_calib_set
@@ -177,7 +218,9 @@ def _quantize(src: Path, dst: Path, *, card: Any, model: Any, calib: str | None,
     dims = [d if isinstance(d, int) else None for d in inp.dims]
     size = (dims[2] or card.input_size[0], dims[3] or card.input_size[1])
     calib_set = open_calib_set(calib, card, num=calib_num or SPEC.calib_num, batch=dims[0] or 1, size=size)
-    log(f"quantizing for CPU (INT8, {'per-channel' if per_channel else 'per-tensor'}) on {len(calib_set)} frames from {calib}")
+    log(
+        f"quantizing for CPU (INT8, {'per-channel' if per_channel else 'per-tensor'}) on {len(calib_set)} frames from {calib}"
+    )
     return Path(quantize_ort_cpu(src, dst, calib=calib_set, per_channel=per_channel)), calib_probe(calib_set)
 
 
@@ -190,7 +233,9 @@ def _check_loads(data: bytes, input_name: str | None) -> None:
     try:
         sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
     except Exception as e:  # noqa: BLE001
-        raise BuildError(f"the optimized model does not load in ONNX Runtime: {str(e).splitlines()[0][:300]}") from e
+        raise BuildError(
+            f"the optimized model does not load in ONNX Runtime: {str(e).splitlines()[0][:300]}"
+        ) from e
     names = [i.name for i in sess.get_inputs()]
     if input_name is not None and input_name not in names:
         raise BuildError(f"the optimized model lost its input {input_name!r} (has {names})")

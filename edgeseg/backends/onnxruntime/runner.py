@@ -41,8 +41,15 @@ def _load_proto(p: Path) -> Any:
 
     try:
         return onnx.load(str(p), load_external_data=False)
-    except (DecodeError, ValueError, RuntimeError, OSError) as e:  # onnx raises DecodeError / ValueError for junk
-        raise ExportError(f"{p}: not a readable ONNX model (truncated or corrupt?): {str(e).splitlines()[0][:200] or type(e).__name__}") from e
+    except (
+        DecodeError,
+        ValueError,
+        RuntimeError,
+        OSError,
+    ) as e:  # onnx raises DecodeError / ValueError for junk
+        raise ExportError(
+            f"{p}: not a readable ONNX model (truncated or corrupt?): {str(e).splitlines()[0][:200] or type(e).__name__}"
+        ) from e
 
 
 def check_finite_initializers(proto: Any, *, where: str) -> None:
@@ -55,8 +62,10 @@ def check_finite_initializers(proto: Any, *, where: str) -> None:
         if t.data_type in floats and t.data_location != TensorProto.EXTERNAL:
             a = numpy_helper.to_array(t)
             if not np.isfinite(a.astype(np.float32, copy=False)).all():
-                raise ExportError(f"{where}: initializer {t.name!r} holds {int((~np.isfinite(a)).sum())} NaN/infinite "
-                                  f"value(s) of {a.size}; the model is corrupt or came from a diverged training")
+                raise ExportError(
+                    f"{where}: initializer {t.name!r} holds {int((~np.isfinite(a)).sum())} NaN/infinite "
+                    f"value(s) of {a.size}; the model is corrupt or came from a diverged training"
+                )
 
 
 def resolve_providers(requested: Sequence[Any] | None, available: Sequence[str]) -> list[Any]:
@@ -68,10 +77,12 @@ def resolve_providers(requested: Sequence[Any] | None, available: Sequence[str])
         requested = [requested]
     out: list[Any] = []
     for item in requested:
-        name, opts = (item if isinstance(item, (tuple, list)) else (item, None))
+        name, opts = item if isinstance(item, (tuple, list)) else (item, None)
         full = PROVIDER_ALIASES.get(str(name).lower(), str(name))
         if full not in available:
-            raise UnsupportedOptionError(f"requested provider {name!r}, available providers are {list(available)}")
+            raise UnsupportedOptionError(
+                f"requested provider {name!r}, available providers are {list(available)}"
+            )
         out.append((full, opts) if opts is not None else full)
     if not out:
         raise UnsupportedOptionError(f"providers is empty; available providers are {list(available)}")
@@ -115,7 +126,9 @@ class OrtRunner(BaseRunner):
 
         proto = _load_proto(p)
         if not proto.graph.node:  # a zero-byte or non-ONNX file parses as an empty ModelProto
-            raise ExportError(f"{p}: not an ONNX model (empty graph; {p.stat().st_size} bytes; truncated or another kind of file?)")
+            raise ExportError(
+                f"{p}: not an ONNX model (empty graph; {p.stat().st_size} bytes; truncated or another kind of file?)"
+            )
         has_card = any(prop.key == ONNX_METADATA_KEY for prop in proto.metadata_props)
         try:
             self.card: ModelCard = card_from_onnx(proto)
@@ -170,17 +183,27 @@ class OrtRunner(BaseRunner):
         p, card = self.path, self.card
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
-            raise ExportError(f"{p}: expected one graph input ({INPUT_NAME!r}), found {[i.name for i in inputs]}")
+            raise ExportError(
+                f"{p}: expected one graph input ({INPUT_NAME!r}), found {[i.name for i in inputs]}"
+            )
         inp = inputs[0]
         if inp.name != INPUT_NAME:
-            raise ExportError(f"{p}: graph input is named {inp.name!r}, expected {INPUT_NAME!r} as edgeseg exports it")
+            raise ExportError(
+                f"{p}: graph input is named {inp.name!r}, expected {INPUT_NAME!r} as edgeseg exports it"
+            )
         shape = list(inp.shape)
         if len(shape) != 4:
-            raise ExportError(f"{p}: graph input {inp.name!r} has rank {len(shape)} {shape}, expected 4 (N, 3, H, W)")
+            raise ExportError(
+                f"{p}: graph input {inp.name!r} has rank {len(shape)} {shape}, expected 4 (N, 3, H, W)"
+            )
         if shape[1] != 3:
-            raise ExportError(f"{p}: graph input {inp.name!r} has {shape[1]} channels {shape}, expected 3 (N, 3, H, W)")
+            raise ExportError(
+                f"{p}: graph input {inp.name!r} has {shape[1]} channels {shape}, expected 3 (N, 3, H, W)"
+            )
         if inp.type not in _INPUT_DTYPES:
-            raise ExportError(f"{p}: graph input {inp.name!r} has type {inp.type}, expected tensor(float) or tensor(float16)")
+            raise ExportError(
+                f"{p}: graph input {inp.name!r} has type {inp.type}, expected tensor(float) or tensor(float16)"
+            )
         self._in_dtype = _INPUT_DTYPES[inp.type]
         self._input_name = inp.name
         h, w = shape[2], shape[3]
@@ -202,9 +225,15 @@ class OrtRunner(BaseRunner):
         oshape = list(out.shape)
         self._labels = head_of(card) != "logits"
         if self._labels:  # a labels head (edgeseg export --head labels|labels-lowres): N x 1 x H x W uint8
-            if len(oshape) != 4 or (isinstance(oshape[1], int) and oshape[1] != 1) or out.type != "tensor(uint8)":
-                raise ExportError(f"{p}: its card says head {head_of(card)!r} but graph output {out.name!r} is "
-                                  f"{out.type} {oshape}, expected tensor(uint8) (N, 1, H, W)")
+            if (
+                len(oshape) != 4
+                or (isinstance(oshape[1], int) and oshape[1] != 1)
+                or out.type != "tensor(uint8)"
+            ):
+                raise ExportError(
+                    f"{p}: its card says head {head_of(card)!r} but graph output {out.name!r} is "
+                    f"{out.type} {oshape}, expected tensor(uint8) (N, 1, H, W)"
+                )
         elif len(oshape) != 4 or (isinstance(oshape[1], int) and oshape[1] != card.num_classes):
             raise ExportError(
                 f"{p}: graph output {out.name!r} has shape {oshape}, expected (N, {card.num_classes}, H, W) "

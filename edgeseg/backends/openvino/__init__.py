@@ -43,19 +43,33 @@ def _default_output(onnx: Path) -> Path:
 
 
 def _doctor_rows(versions: dict[str, str | None], machine: dict[str, Any]) -> list[dict[str, Any]]:
-    return [library_row("openvino", versions, "openvino", works="FP32 and INT8 (from Q/DQ) IRs on the CPU",
-                        install=INSTALL, build_needs=("onnx",))]
+    return [
+        library_row(
+            "openvino",
+            versions,
+            "openvino",
+            works="FP32 and INT8 (from Q/DQ) IRs on the CPU",
+            install=INSTALL,
+            build_needs=("onnx",),
+        )
+    ]
 
 
 SPEC = BackendSpec(
-    "openvino", "OpenVINO", (".xml",), runner="OpenVinoRunner", builds=True,
+    "openvino",
+    "OpenVINO",
+    (".xml",),
+    runner="OpenVinoRunner",
+    builds=True,
     output="MODEL.xml (+ MODEL.bin)",
     packages=("openvino",),
     extra="openvino",
     install=INSTALL,
     options=(INT8, THREADS, NO_REWRITE),
     note="x86/ARM CPUs; INT8 from a Q/DQ ONNX, run with int8 kernels",
-    examples=("edgeseg build cgnet_qat.onnx --backend openvino --int8 --threads 2   # fastest CPU path on x86",),
+    examples=(
+        "edgeseg build cgnet_qat.onnx --backend openvino --int8 --threads 2   # fastest CPU path on x86",
+    ),
     available=lambda: module_installed("openvino"),
     read_card=card_in_xml,
     artifact_files=lambda p: [Path(p), weights_path(p)],

@@ -37,7 +37,6 @@ from edgeseg.card import ModelCard, head_of
 from edgeseg.errors import BuildError
 
 
-
 def compile_config(*, threads: int | None) -> dict[str, Any]:
     """CPU plugin settings edgeseg uses everywhere: latency mode, one stream, f32 math (not bf16)."""
     cfg: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1, "INFERENCE_PRECISION_HINT": "f32"}
@@ -66,10 +65,14 @@ def build_openvino(
     ov = import_openvino()
     src = Path(onnx)
     if src.suffix.lower() != ".onnx":
-        raise BuildError(f"{src}: the openvino backend builds from an exported .onnx, found {src.suffix or 'no suffix'!r}")
+        raise BuildError(
+            f"{src}: the openvino backend builds from an exported .onnx, found {src.suffix or 'no suffix'!r}"
+        )
     out = check_output_path(output or src.with_suffix(".xml"))
     if out.suffix.lower() != ".xml":
-        raise BuildError(f"output {out}: an OpenVINO IR is written as NAME.xml (+ NAME.bin), found {out.suffix or 'no suffix'!r}")
+        raise BuildError(
+            f"output {out}: an OpenVINO IR is written as NAME.xml (+ NAME.bin), found {out.suffix or 'no suffix'!r}"
+        )
     check_threads(threads)
     model, card, qdq = load_exported(src)
     if int8 and not qdq:
@@ -86,14 +89,19 @@ def build_openvino(
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=".edgeseg-ov-", dir=out.parent) as tmp:
-        source, rewrites = (_rewritten(src, Path(tmp), qdq=qdq, card=card, input_name=inputs[0].name, dims=inputs[0].dims)
-                            if rewrite else (src, []))
+        source, rewrites = (
+            _rewritten(src, Path(tmp), qdq=qdq, card=card, input_name=inputs[0].name, dims=inputs[0].dims)
+            if rewrite
+            else (src, [])
+        )
         if rewrites:
             path_name += f", {len(rewrites)} graph rewrite{'' if len(rewrites) == 1 else 's'} before conversion (listed in the card)"
         try:
             ir = ov.convert_model(str(source))
         except Exception as e:  # noqa: BLE001 - the ONNX frontend raises its own error types
-            raise BuildError(f"OpenVINO could not convert {src.name}: {str(e).strip().splitlines()[-1][:300]}") from e
+            raise BuildError(
+                f"OpenVINO could not convert {src.name}: {str(e).strip().splitlines()[-1][:300]}"
+            ) from e
         first = Path(tmp) / "first.xml"
         _save(ov, ir, first, out)
         parity = _check_parity(ov, first, src, card, threads=threads, int8=qdq)
@@ -122,14 +130,20 @@ def build_openvino(
         ir.set_rt_info(new_card.to_json(), RT_INFO_CARD)
         final = Path(tmp) / "model.xml"
         _save(ov, ir, final, out)
-        if sha256_file(weights_path(final)) != new_card.extra["weights_sha256"]:  # pragma: no cover - OpenVINO guarantee
+        if (
+            sha256_file(weights_path(final)) != new_card.extra["weights_sha256"]
+        ):  # pragma: no cover - OpenVINO guarantee
             raise BuildError("OpenVINO wrote different weights on the second save; refusing to write the IR")
         _place(final, out)
-    log(f"parity against ONNX Runtime on {parity['frames']} built-in probe scenes (the build reads no dataset): {parity['summary']}")
+    log(
+        f"parity against ONNX Runtime on {parity['frames']} built-in probe scenes (the build reads no dataset): {parity['summary']}"
+    )
     return BuildResult(path=out, precision=precision, path_name=path_name, card=new_card, comparison=parity)
 
 
-def _rewritten(src: Path, tmp: Path, *, qdq: bool, card: ModelCard, input_name: str, dims: Any) -> tuple[Path, list[str]]:
+def _rewritten(
+    src: Path, tmp: Path, *, qdq: bool, card: ModelCard, input_name: str, dims: Any
+) -> tuple[Path, list[str]]:
     """``src`` rewritten for the CPU into ``tmp`` (see ``build_openvino``), or ``src`` when nothing changed."""
     import onnx
 
@@ -141,7 +155,9 @@ def _rewritten(src: Path, tmp: Path, *, qdq: bool, card: ModelCard, input_name: 
     rewrites = rewrite_for_cpu(graph, prelu_only=qdq)
     if not rewrites:
         return src, []
-    if not qdq:  # float: the rewritten graph must compute what the export computes (Q/DQ: the IR parity check)
+    if (
+        not qdq
+    ):  # float: the rewritten graph must compute what the export computes (Q/DQ: the IR parity check)
         check_same(original, graph, input_name=input_name, shape=probe_shape(dims, card.input_size))
     path = tmp / "rewritten.onnx"
     onnx.save(graph, str(path))
@@ -155,7 +171,9 @@ def _save(ov: Any, ir: Any, path: Path, out: Path) -> None:
         ov.save_model(ir, str(path), compress_to_fp16=False)
     except Exception as e:  # noqa: BLE001 - OpenVINO's own exception types
         last = str(e).strip().splitlines()[-1][:300] if str(e).strip() else type(e).__name__
-        raise BuildError(f"could not write the OpenVINO IR {out} (+ {weights_path(out).name}): {last}; nothing written") from e
+        raise BuildError(
+            f"could not write the OpenVINO IR {out} (+ {weights_path(out).name}): {last}; nothing written"
+        ) from e
 
 
 def _place(tmp_xml: Path, out: Path) -> None:
@@ -168,7 +186,9 @@ def _place(tmp_xml: Path, out: Path) -> None:
         os.replace(src, dst)
 
 
-def _check_parity(ov: Any, xml: Path, src: Path, card: ModelCard, *, threads: int | None, int8: bool) -> dict[str, Any]:
+def _check_parity(
+    ov: Any, xml: Path, src: Path, card: ModelCard, *, threads: int | None, int8: bool
+) -> dict[str, Any]:
     """The IR (compiled as the runner compiles it, chunked as the runner chunks) against ONNX Runtime
     on the source ONNX; BuildError when they disagree (see ``compare_with_source``)."""
     from edgeseg.backends._build import compare_with_source
@@ -191,5 +211,12 @@ def _check_parity(ov: Any, xml: Path, src: Path, card: ModelCard, *, threads: in
     def infer(batch: np.ndarray) -> np.ndarray:  # a static-batch IR gets full chunks, the last one padded
         return run_in_chunks(np.ascontiguousarray(batch, dtype=np.float32), run, step=static, pad_to=static)
 
-    return compare_with_source(infer, src, card, precision="int8" if int8 else "fp32", enforce=True,
-                               what="OpenVINO IR", threads=threads)
+    return compare_with_source(
+        infer,
+        src,
+        card,
+        precision="int8" if int8 else "fp32",
+        enforce=True,
+        what="OpenVINO IR",
+        threads=threads,
+    )

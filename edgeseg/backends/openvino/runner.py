@@ -50,8 +50,14 @@ class OpenVinoRunner(BaseRunner):
 
     backend = "openvino"
 
-    def __init__(self, path: str | os.PathLike, *, threads: int | None = None, verify_weights: bool = True,
-                 perf_count: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        threads: int | None = None,
+        verify_weights: bool = True,
+        perf_count: bool = False,
+    ) -> None:
         from edgeseg.backends.openvino._core import import_openvino, shared_core
         from edgeseg.backends.openvino.build import compile_config
 
@@ -63,7 +69,9 @@ class OpenVinoRunner(BaseRunner):
         check_threads(threads, where="openvino runner")
         weights = weights_path(p)
         if not weights.is_file():
-            raise ExportError(f"{p}: its weights {weights.name} are missing beside it; rebuild with edgeseg build --backend openvino")
+            raise ExportError(
+                f"{p}: its weights {weights.name} are missing beside it; rebuild with edgeseg build --backend openvino"
+            )
         core = shared_core()
         size = weights.stat().st_size
         try:
@@ -74,21 +82,29 @@ class OpenVinoRunner(BaseRunner):
             peeked = _peek_card(p)
             if peeked is not None:
                 _check_weights_size(p, weights, size, peeked)
-            raise ExportError(f"{p}: OpenVINO cannot read it (truncated or corrupt?): {str(e).strip().splitlines()[-1][:300]}") from e
+            raise ExportError(
+                f"{p}: OpenVINO cannot read it (truncated or corrupt?): {str(e).strip().splitlines()[-1][:300]}"
+            ) from e
         if not model.has_rt_info(RT_INFO_CARD):
-            raise ExportError(f"{p}: no edgeseg model card in its rt_info; build it with edgeseg build MODEL.onnx --backend openvino")
+            raise ExportError(
+                f"{p}: no edgeseg model card in its rt_info; build it with edgeseg build MODEL.onnx --backend openvino"
+            )
         self.card: ModelCard = ModelCard.from_json(model.get_rt_info(RT_INFO_CARD).astype(str), where=str(p))
         extra = self.card.extra
         _check_weights_size(p, weights, size, self.card)
         if verify_weights and extra.get("weights_sha256") and sha256_file(weights) != extra["weights_sha256"]:
-            raise ExportError(f"{weights} does not match the sha256 in the card of {p.name} (modified or replaced); rebuild it")
+            raise ExportError(
+                f"{weights} does not match the sha256 in the card of {p.name} (modified or replaced); rebuild it"
+            )
         threads = recorded_threads(self.card) if threads is None else threads
         self._check_io(model)
         try:
             config = {**compile_config(threads=threads), **({"PERF_COUNT": True} if perf_count else {})}
             self._compiled = core.compile_model(model, "CPU", config)
         except Exception as e:  # noqa: BLE001
-            raise ExportError(f"{p}: OpenVINO could not compile it for the CPU: {str(e).strip().splitlines()[-1][:300]}") from e
+            raise ExportError(
+                f"{p}: OpenVINO could not compile it for the CPU: {str(e).strip().splitlines()[-1][:300]}"
+            ) from e
         self._request = self._compiled.create_infer_request()
         self.threads = threads
         self.precision = self.card.precision
@@ -98,15 +114,23 @@ class OpenVinoRunner(BaseRunner):
     def _check_io(self, model: Any) -> None:
         p, card = self.path, self.card
         if len(model.inputs) != 1 or len(model.outputs) < 1:
-            raise ExportError(f"{p}: expected one input and an output, found {len(model.inputs)} inputs, {len(model.outputs)} outputs")
+            raise ExportError(
+                f"{p}: expected one input and an output, found {len(model.inputs)} inputs, {len(model.outputs)} outputs"
+            )
         shape = model.input(0).get_partial_shape()
-        if shape.rank.is_dynamic or shape.rank.get_length() != 4 or (shape[1].is_static and shape[1].get_length() != 3):
+        if (
+            shape.rank.is_dynamic
+            or shape.rank.get_length() != 4
+            or (shape[1].is_static and shape[1].get_length() != 3)
+        ):
             raise ExportError(f"{p}: input shape {shape}, expected (N, 3, H, W)")
         dims = [d.get_length() if d.is_static else None for d in shape]
         self._static = dims[0]
         if dims[2] is not None and dims[3] is not None:
             if (dims[2], dims[3]) != tuple(card.input_size):
-                raise ExportError(f"{p}: input is {dims[2]}x{dims[3]} but its card says input_size {card.input_size[0]}x{card.input_size[1]}")
+                raise ExportError(
+                    f"{p}: input is {dims[2]}x{dims[3]} but its card says input_size {card.input_size[0]}x{card.input_size[1]}"
+                )
             self._size: tuple[int, int] | None = (dims[2], dims[3])
         else:
             self._size = None
@@ -114,16 +138,27 @@ class OpenVinoRunner(BaseRunner):
         self._labels = head_of(card) != "logits"
         if self._labels:  # a labels head: N x 1 x H x W u8
             kind = model.output(0).get_element_type().get_type_name()
-            if kind != "u8" or (out.rank.is_static and (out.rank.get_length() != 4 or (out[1].is_static and out[1].get_length() != 1))):
-                raise ExportError(f"{p}: its card says head {head_of(card)!r} but the output is {kind} {out}, expected u8 (N, 1, H, W)")
-        elif out.rank.is_static and (out.rank.get_length() != 4 or (out[1].is_static and out[1].get_length() != card.num_classes)):
-            raise ExportError(f"{p}: output shape {out}, expected (N, {card.num_classes}, H, W) for the card's classes")
+            if kind != "u8" or (
+                out.rank.is_static
+                and (out.rank.get_length() != 4 or (out[1].is_static and out[1].get_length() != 1))
+            ):
+                raise ExportError(
+                    f"{p}: its card says head {head_of(card)!r} but the output is {kind} {out}, expected u8 (N, 1, H, W)"
+                )
+        elif out.rank.is_static and (
+            out.rank.get_length() != 4 or (out[1].is_static and out[1].get_length() != card.num_classes)
+        ):
+            raise ExportError(
+                f"{p}: output shape {out}, expected (N, {card.num_classes}, H, W) for the card's classes"
+            )
 
     def _infer_chunk(self, x: np.ndarray) -> np.ndarray:
         # the input is read in place (contiguous float32 from check_batch; infer is synchronous); the
         # output is copied because OpenVINO reuses its tensor on the next call
         self._request.infer({0: x}, share_inputs=True)
-        return np.array(self._request.get_output_tensor(0).data, dtype=np.uint8 if self._labels else np.float32)
+        return np.array(
+            self._request.get_output_tensor(0).data, dtype=np.uint8 if self._labels else np.float32
+        )
 
     def profiling_info(self) -> list[Any]:
         """OpenVINO's per-node records of the last ``infer`` (needs ``perf_count=True``)."""

@@ -73,7 +73,9 @@ def read_key(cache: str | os.PathLike) -> CacheKey | None:
             raise ValueError(f"format {d.get('format')!r}")
         return CacheKey.from_dict(d)
     except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise BuildError(f"{kp}: not a readable calibration-cache key ({e}); delete it and the cache, or --recalibrate") from e
+        raise BuildError(
+            f"{kp}: not a readable calibration-cache key ({e}); delete it and the cache, or --recalibrate"
+        ) from e
 
 
 def differences(stored: CacheKey, wanted: CacheKey, *, ignore: tuple[str, ...] = ()) -> list[str]:

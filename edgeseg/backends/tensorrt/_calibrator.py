@@ -78,11 +78,15 @@ def make_calibrator(
     Call ``.close()`` after the build; ``.error`` holds an exception raised inside a callback.
     """
     if algorithm not in ALGORITHMS:
-        raise BuildError(f"unknown calibration algorithm {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
+        raise BuildError(
+            f"unknown calibration algorithm {algorithm!r}; expected one of {', '.join(ALGORITHMS)}"
+        )
     base_name = "IInt8EntropyCalibrator2" if algorithm == "entropy" else "IInt8MinMaxCalibrator"
     base = getattr(trt, base_name, None)
     if base is None:
-        raise BuildError(f"this TensorRT ({getattr(trt, '__version__', '?')}) has no {base_name}; build a Q/DQ ONNX instead")
+        raise BuildError(
+            f"this TensorRT ({getattr(trt, '__version__', '?')}) has no {base_name}; build a Q/DQ ONNX instead"
+        )
     if calib_set is None and not reuse_cache:
         raise BuildError("calibration needs a calibration set (--calib LIST|DIR)")
     cache_path = Path(cache_path)
@@ -99,7 +103,9 @@ def make_calibrator(
             if progress and self.feeder is not None and not reuse_cache:
                 from edgeseg._progress import progress_bar
 
-                self._bar = progress_bar(total=self.feeder.total, desc="calibrating", unit="batch", leave=False)
+                self._bar = progress_bar(
+                    total=self.feeder.total, desc="calibrating", unit="batch", leave=False
+                )
 
         def get_batch_size(self) -> int:
             # Required on every TensorRT that has calibrators (8.5 - 10.x): it is pure virtual in the

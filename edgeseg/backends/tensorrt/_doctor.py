@@ -44,11 +44,16 @@ def tensorrt_facts() -> dict[str, Any]:
     version = str(getattr(trt, "__version__", "unknown"))
     facts = {"installed": True, "version": version, "paths": _trt_paths(version)}
     try:
-        builder = trt.Builder(trt.Logger(trt.Logger.WARNING) if hasattr(trt.Logger, "WARNING") else trt.Logger())
+        builder = trt.Builder(
+            trt.Logger(trt.Logger.WARNING) if hasattr(trt.Logger, "WARNING") else trt.Logger()
+        )
         if builder is None:
             raise RuntimeError("tensorrt.Builder returned None")
-        for key, attr in (("fast_fp16", "platform_has_fast_fp16"), ("fast_int8", "platform_has_fast_int8"),
-                          ("dla_cores", "num_DLA_cores")):
+        for key, attr in (
+            ("fast_fp16", "platform_has_fast_fp16"),
+            ("fast_int8", "platform_has_fast_int8"),
+            ("dla_cores", "num_DLA_cores"),
+        ):
             value = getattr(builder, attr, None)
             facts[key] = value if value is None or isinstance(value, (bool, int)) else str(value)
     except Exception as e:  # noqa: BLE001 - no GPU / no driver: TensorRT raises various types
@@ -59,12 +64,36 @@ def tensorrt_facts() -> dict[str, Any]:
 def doctor_rows(versions: dict[str, str | None], machine: dict[str, Any]) -> list[dict[str, Any]]:
     trt = tensorrt_facts()
     if not trt["installed"]:
-        gpu_note = "" if machine.get("cuda_available") or machine.get("jetson") else "; this machine has no NVIDIA GPU, so TensorRT cannot run here"
+        gpu_note = (
+            ""
+            if machine.get("cuda_available") or machine.get("jetson")
+            else "; this machine has no NVIDIA GPU, so TensorRT cannot run here"
+        )
         what = trt.get("problem") or "tensorrt is not installed"
-        return [row("tensorrt", False, False, f"{what}: {TRT_HINT}{gpu_note}", versions.get("tensorrt"), tensorrt=trt)]
+        return [
+            row(
+                "tensorrt",
+                False,
+                False,
+                f"{what}: {TRT_HINT}{gpu_note}",
+                versions.get("tensorrt"),
+                tensorrt=trt,
+            )
+        ]
     if trt.get("builder_error"):
-        return [row("tensorrt", False, False, f"TensorRT {trt['version']} is installed but cannot create a builder "
-                    f"({trt['builder_error']}); is there an NVIDIA GPU and driver?", trt["version"], tensorrt=trt)]
+        return [
+            row(
+                "tensorrt",
+                False,
+                False,
+                f"TensorRT {trt['version']} is installed but cannot create a builder "
+                f"({trt['builder_error']}); is there an NVIDIA GPU and driver?",
+                trt["version"],
+                tensorrt=trt,
+            )
+        ]
     run_ok = usable(versions, "pycuda")
-    reason = f"TensorRT {trt['version']}" + ("" if run_ok else f"; running engines needs pycuda: {PYCUDA_HINT}")
+    reason = f"TensorRT {trt['version']}" + (
+        "" if run_ok else f"; running engines needs pycuda: {PYCUDA_HINT}"
+    )
     return [row("tensorrt", True, run_ok, reason, trt["version"], tensorrt=trt)]

@@ -19,14 +19,31 @@ from edgeseg.errors import BuildError, EdgesegError
 
 #: card.extra keys written for every engine.
 ENGINE_KEYS = (
-    "backend", "tensorrt_version", "gpu_name", "compute_capability", "build_path", "path_id",
-    "builder_flags", "strongly_typed", "dla_core", "gpu_fallback", "profile", "calibration",
-    "onnx_sha256", "engine_sha256", "engine_size", "build_seconds", "build_command", "tf32",
+    "backend",
+    "tensorrt_version",
+    "gpu_name",
+    "compute_capability",
+    "build_path",
+    "path_id",
+    "builder_flags",
+    "strongly_typed",
+    "dla_core",
+    "gpu_fallback",
+    "profile",
+    "calibration",
+    "onnx_sha256",
+    "engine_sha256",
+    "engine_size",
+    "build_seconds",
+    "build_command",
+    "tf32",
 )
 
 
 def rebuild_hint(card: ModelCard | None, engine: str | os.PathLike) -> str:
-    cmd = (card.extra.get("build_command") if card is not None else None) or f"edgeseg build MODEL.onnx -o {engine}"
+    cmd = (
+        card.extra.get("build_command") if card is not None else None
+    ) or f"edgeseg build MODEL.onnx -o {engine}"
     return f"rebuild it here with: {cmd}"
 
 
@@ -73,7 +90,9 @@ def check_engine(
             f"{rebuild_hint(card, p)}"
         )
     if verify_hash and extra.get("engine_sha256") and sha256_file(p) != extra["engine_sha256"]:
-        raise BuildError(f"{p} does not match the sha256 in its card (modified or replaced); {rebuild_hint(card, p)}")
+        raise BuildError(
+            f"{p} does not match the sha256 in its card (modified or replaced); {rebuild_hint(card, p)}"
+        )
     return card
 
 

@@ -30,7 +30,11 @@ def import_tensorrt() -> Any:
     except ImportError as e:
         raise MissingDependencyError("tensorrt", "tensorrt", TRT_HINT) from e
     if not hasattr(tensorrt, "Builder"):  # the PyPI 'tensorrt' download stub, or a broken install
-        raise MissingDependencyError("tensorrt", "tensorrt", f"the installed tensorrt has no Builder (the PyPI download stub?); {TRT_HINT}")
+        raise MissingDependencyError(
+            "tensorrt",
+            "tensorrt",
+            f"the installed tensorrt has no Builder (the PyPI download stub?); {TRT_HINT}",
+        )
     return tensorrt
 
 
@@ -64,7 +68,9 @@ class CudaDevice:
             cuda.init()
             count = cuda.Device.count()
         except Exception as e:  # noqa: BLE001 - pycuda raises its own error types
-            raise BuildError(f"CUDA is not usable here ({e.__class__.__name__}: {e}); is the NVIDIA driver loaded?") from e
+            raise BuildError(
+                f"CUDA is not usable here ({e.__class__.__name__}: {e}); is the NVIDIA driver loaded?"
+            ) from e
         if not 0 <= index < count:
             raise BuildError(f"CUDA device {index} does not exist (found {count} device(s): 0..{count - 1})")
         self.index = index

@@ -110,24 +110,47 @@ def plan_build(
                     f"{vname} is strongly typed: layers outside the Q/DQ pairs run at the ONNX's own "
                     "precision (FP32); --fp16 does not change them"
                 )
-            return BuildPlan(path_name=f"{vname}: strongly typed INT8 Q/DQ ONNX", path_id="int8-qdq-strong",
-                             precision="int8", warnings=tuple(warns), **common)
+            return BuildPlan(
+                path_name=f"{vname}: strongly typed INT8 Q/DQ ONNX",
+                path_id="int8-qdq-strong",
+                precision="int8",
+                warnings=tuple(warns),
+                **common,
+            )
         if fp16:
-            return BuildPlan(path_name=f"{vname}: strongly typed FP16 ONNX", path_id="fp16-strong",
-                             precision="fp16", convert_fp16_onnx=True, warnings=tuple(warns), **common)
-        return BuildPlan(path_name=f"{vname}: strongly typed FP32 ONNX", path_id="fp32-strong",
-                         precision="fp32", warnings=tuple(warns), **common)
+            return BuildPlan(
+                path_name=f"{vname}: strongly typed FP16 ONNX",
+                path_id="fp16-strong",
+                precision="fp16",
+                convert_fp16_onnx=True,
+                warnings=tuple(warns),
+                **common,
+            )
+        return BuildPlan(
+            path_name=f"{vname}: strongly typed FP32 ONNX",
+            path_id="fp32-strong",
+            precision="fp32",
+            warnings=tuple(warns),
+            **common,
+        )
 
     # Weakly typed: 8.5 - 10.x.
     common = dict(trt_version=trt_version, strongly_typed=False, explicit_batch=major < 10)
     dep = ""
     if (major, minor) >= FLAGS_DEPRECATED:
-        dep = (f" (deprecated since TensorRT {FLAGS_DEPRECATED[0]}.{FLAGS_DEPRECATED[1]} in favour of strong typing; "
-               "still supported on 10.x, TensorRT 11 builds strongly typed)")
+        dep = (
+            f" (deprecated since TensorRT {FLAGS_DEPRECATED[0]}.{FLAGS_DEPRECATED[1]} in favour of strong typing; "
+            "still supported on 10.x, TensorRT 11 builds strongly typed)"
+        )
     if int8 and onnx_is_qdq:
-        return BuildPlan(path_name=f"{vname}: explicit INT8 from Q/DQ ONNX via builder flags INT8+FP16{dep}",
-                         path_id="int8-qdq-flags", precision="int8", flags=("INT8", "FP16"),
-                         warnings=tuple(warns), **common)
+        return BuildPlan(
+            path_name=f"{vname}: explicit INT8 from Q/DQ ONNX via builder flags INT8+FP16{dep}",
+            path_id="int8-qdq-flags",
+            precision="int8",
+            flags=("INT8", "FP16"),
+            warnings=tuple(warns),
+            **common,
+        )
     if int8:
         if not calib:
             raise BuildError(
@@ -138,10 +161,24 @@ def plan_build(
             warns.append(
                 f"{vname} deprecates implicit INT8 calibration and TensorRT 11 removes it; {QDQ_HINT}"
             )
-        return BuildPlan(path_name=f"{vname}: implicit INT8 via calibrator and builder flags INT8+FP16{dep}",
-                         path_id="int8-calib", precision="int8", flags=("INT8", "FP16"),
-                         needs_calibrator=True, warnings=tuple(warns), **common)
+        return BuildPlan(
+            path_name=f"{vname}: implicit INT8 via calibrator and builder flags INT8+FP16{dep}",
+            path_id="int8-calib",
+            precision="int8",
+            flags=("INT8", "FP16"),
+            needs_calibrator=True,
+            warnings=tuple(warns),
+            **common,
+        )
     if fp16:
-        return BuildPlan(path_name=f"{vname}: FP16 via builder flag{dep}", path_id="fp16-flag", precision="fp16",
-                         flags=("FP16",), warnings=tuple(warns), **common)
-    return BuildPlan(path_name=f"{vname}: FP32", path_id="fp32", precision="fp32", warnings=tuple(warns), **common)
+        return BuildPlan(
+            path_name=f"{vname}: FP16 via builder flag{dep}",
+            path_id="fp16-flag",
+            precision="fp16",
+            flags=("FP16",),
+            warnings=tuple(warns),
+            **common,
+        )
+    return BuildPlan(
+        path_name=f"{vname}: FP32", path_id="fp32", precision="fp32", warnings=tuple(warns), **common
+    )

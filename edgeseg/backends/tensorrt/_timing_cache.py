@@ -65,7 +65,9 @@ def check_timing_cache(cache: str | os.PathLike, wanted: TimingKey) -> bytes:
         raise BuildError(f"{kp}: not a readable timing-cache key ({e}); {FIX}") from e
     diffs = [f"{k}: {a} -> {b}" for k, a in asdict(stored).items() if (b := asdict(wanted)[k]) != a]
     if diffs:
-        raise BuildError(f"timing cache {p} was made for another setup (" + "; ".join(diffs) + f"); refusing it: {FIX}")
+        raise BuildError(
+            f"timing cache {p} was made for another setup (" + "; ".join(diffs) + f"); refusing it: {FIX}"
+        )
     data = p.read_bytes()
     if recorded != sha256_bytes(data):
         raise BuildError(f"timing cache {p} was changed after its key was written (sha256 differs); {FIX}")
@@ -77,7 +79,9 @@ def apply_timing_cache(config: Any, cache: str | os.PathLike, data: bytes) -> An
     ignore_mismatch). Returns the cache object; BuildError when TensorRT cannot read or use it."""
     obj = config.create_timing_cache(data)
     if obj is None:
-        raise BuildError(f"TensorRT could not read timing cache {cache} (damaged, or not a timing cache); {FIX}")
+        raise BuildError(
+            f"TensorRT could not read timing cache {cache} (damaged, or not a timing cache); {FIX}"
+        )
     if config.set_timing_cache(obj, False) is False:
         raise BuildError(f"timing cache {cache} was made by another TensorRT version or GPU; {FIX}")
     return obj

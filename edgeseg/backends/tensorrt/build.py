@@ -21,7 +21,12 @@ from edgeseg.backends.tensorrt._calib_cache import CacheKey, check_cache, prepro
 from edgeseg.backends.tensorrt._engine_card import engine_extra
 from edgeseg.backends._onnx import Profile, graph_inputs, is_qdq, load_header, resolve_profile
 from edgeseg.backends.tensorrt._plan import BuildPlan, parse_version, plan_build
-from edgeseg.backends.tensorrt._timing_cache import TimingKey, apply_timing_cache, check_timing_cache, save_timing_cache
+from edgeseg.backends.tensorrt._timing_cache import (
+    TimingKey,
+    apply_timing_cache,
+    check_timing_cache,
+    save_timing_cache,
+)
 from edgeseg.card import ModelCard, card_from_onnx
 from edgeseg.errors import BuildError, EdgesegError
 
@@ -74,7 +79,9 @@ def build_tensorrt(
         card = card_from_onnx(model)
     except EdgesegError as e:
         raise BuildError(f"{e}; export the model with `edgeseg export` so it carries its card") from e
-    refuse_labels_head(card, onnx, backend="tensorrt", why="its engine card, bindings and checks read float logits")
+    refuse_labels_head(
+        card, onnx, backend="tensorrt", why="its engine card, bindings and checks read float logits"
+    )
     if card.extra.get("backend") == "onnxruntime":
         raise BuildError(
             f"{onnx} is an ONNX Runtime-optimized model (contrib ops TensorRT cannot parse); "
@@ -95,7 +102,9 @@ def build_tensorrt(
     version = trt_version(trt)
     cache_path = Path(calib_cache) if calib_cache else default_cache_path(onnx, calib_algo)
     has_calib = calib is not None or (calib_cache is not None and cache_path.exists())
-    plan = plan_build(version, onnx_is_qdq=qdq, fp16=fp16, int8=int8, calib=has_calib, dla=dla_core is not None)
+    plan = plan_build(
+        version, onnx_is_qdq=qdq, fp16=fp16, int8=int8, calib=has_calib, dla=dla_core is not None
+    )
     for w in plan.warnings:
         log(f"warning: {w}")
     log(plan.path_name)
@@ -105,21 +114,44 @@ def build_tensorrt(
     gpu = CudaDevice(cuda, device)
     calibrator, calibration = None, None
     try:
-        timing_key = TimingKey(version, gpu.name, gpu.compute_capability) if timing_cache is not None else None
+        timing_key = (
+            TimingKey(version, gpu.name, gpu.compute_capability) if timing_cache is not None else None
+        )
         timing_data = check_timing_cache(timing_cache, timing_key) if timing_key is not None else None
         with gpu.active():
             try:
                 if plan.needs_calibrator:
                     calibrator, calibration = _calibrator(
-                        trt, cuda, onnx=onnx, card=card, profile=profile, calib=calib, calib_num=calib_num,
-                        cache_path=cache_path, algorithm=calib_algo, recalibrate=recalibrate, onnx_sha=onnx_sha,
-                        version=version, compute_capability=gpu.compute_capability, log=log,
+                        trt,
+                        cuda,
+                        onnx=onnx,
+                        card=card,
+                        profile=profile,
+                        calib=calib,
+                        calib_num=calib_num,
+                        cache_path=cache_path,
+                        algorithm=calib_algo,
+                        recalibrate=recalibrate,
+                        onnx_sha=onnx_sha,
+                        version=version,
+                        compute_capability=gpu.compute_capability,
+                        log=log,
                     )
                 t0 = time.perf_counter()
                 blob, flags = _build(
-                    trt, model=model, onnx=onnx, plan=plan, profile=profile, workspace=workspace,
-                    timing_cache=timing_cache, dla_core=dla_core, gpu_fallback=gpu_fallback, calibrator=calibrator,
-                    timing_data=timing_data, timing_key=timing_key, tf32=tf32,
+                    trt,
+                    model=model,
+                    onnx=onnx,
+                    plan=plan,
+                    profile=profile,
+                    workspace=workspace,
+                    timing_cache=timing_cache,
+                    dla_core=dla_core,
+                    gpu_fallback=gpu_fallback,
+                    calibrator=calibrator,
+                    timing_data=timing_data,
+                    timing_key=timing_key,
+                    tf32=tf32,
                 )
                 seconds = time.perf_counter() - t0
             finally:
@@ -133,10 +165,22 @@ def build_tensorrt(
 
     atomic_write_bytes(out, blob)
     extra = engine_extra(
-        tensorrt_version=version, gpu_name=gpu.name, compute_capability=gpu.compute_capability, plan=plan,
-        flags=flags, dla_core=dla_core, gpu_fallback=gpu_fallback, profile=profile.to_dict(),
-        calibration=calibration, onnx_sha256=onnx_sha, engine_sha256=sha256_bytes(blob), engine_size=len(blob),
-        build_seconds=seconds, build_command=command, workspace_mib=workspace, tf32=tf32,
+        tensorrt_version=version,
+        gpu_name=gpu.name,
+        compute_capability=gpu.compute_capability,
+        plan=plan,
+        flags=flags,
+        dla_core=dla_core,
+        gpu_fallback=gpu_fallback,
+        profile=profile.to_dict(),
+        calibration=calibration,
+        onnx_sha256=onnx_sha,
+        engine_sha256=sha256_bytes(blob),
+        engine_size=len(blob),
+        build_seconds=seconds,
+        build_command=command,
+        workspace_mib=workspace,
+        tf32=tf32,
     )
     engine_card = card.replace(
         precision=plan.precision,
@@ -146,8 +190,14 @@ def build_tensorrt(
         extra={**card.extra, "onnx_source": card.source, **extra},
     )
     engine_card.write_sidecar(out)
-    return BuildResult(path=out, precision=plan.precision, path_name=plan.path_name, card=engine_card, notes=plan.warnings,
-                       comparison=_compare(out, onnx, engine_card, device=device, profile=profile))
+    return BuildResult(
+        path=out,
+        precision=plan.precision,
+        path_name=plan.path_name,
+        card=engine_card,
+        notes=plan.warnings,
+        comparison=_compare(out, onnx, engine_card, device=device, profile=profile),
+    )
 
 
 def _compare(engine: Path, onnx: Path, card: ModelCard, *, device: int, profile: Profile) -> dict[str, Any]:
@@ -159,8 +209,15 @@ def _compare(engine: Path, onnx: Path, card: ModelCard, *, device: int, profile:
 
     with TensorRTRunner(engine, device=device) as runner:
         size = (int(profile.opt[2]), int(profile.opt[3])) if len(profile.opt) == 4 else None
-        return compare_with_source(runner.infer, onnx, card, precision=card.precision, enforce=False,
-                                   what="TensorRT engine", size=size)
+        return compare_with_source(
+            runner.infer,
+            onnx,
+            card,
+            precision=card.precision,
+            enforce=False,
+            what="TensorRT engine",
+            size=size,
+        )
 
 
 def _card_calibration(card: ModelCard, calibration: dict[str, Any] | None) -> dict[str, Any]:
@@ -169,8 +226,16 @@ def _card_calibration(card: ModelCard, calibration: dict[str, Any] | None) -> di
     return {**calibration, "method": f"tensorrt-{calibration['algorithm']}"}
 
 
-def _default_command(onnx: Path, out: Path, plan: BuildPlan, calib: str | None, shapes: str | None,
-                     dla_core: int | None, gpu_fallback: bool, tf32: bool = False) -> str:
+def _default_command(
+    onnx: Path,
+    out: Path,
+    plan: BuildPlan,
+    calib: str | None,
+    shapes: str | None,
+    dla_core: int | None,
+    gpu_fallback: bool,
+    tf32: bool = False,
+) -> str:
     parts = ["edgeseg", "build", str(onnx), "--backend", "tensorrt"]
     if plan.precision == "fp16":
         parts.append("--fp16")
@@ -188,20 +253,42 @@ def _default_command(onnx: Path, out: Path, plan: BuildPlan, calib: str | None, 
     return shlex.join(parts)
 
 
-def _calibrator(trt: Any, cuda: Any, *, onnx: Path, card: ModelCard, profile: Profile, calib: str | None,
-                calib_num: int | None, cache_path: Path, algorithm: str, recalibrate: bool, onnx_sha: str,
-                version: str, compute_capability: str, log: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
+def _calibrator(
+    trt: Any,
+    cuda: Any,
+    *,
+    onnx: Path,
+    card: ModelCard,
+    profile: Profile,
+    calib: str | None,
+    calib_num: int | None,
+    cache_path: Path,
+    algorithm: str,
+    recalibrate: bool,
+    onnx_sha: str,
+    version: str,
+    compute_capability: str,
+    log: Callable[[str], None],
+) -> tuple[Any, dict[str, Any]]:
     from edgeseg.backends._calib_set import open_calib_set
     from edgeseg.backends.tensorrt._calibrator import make_calibrator
 
     shape = tuple(int(v) for v in profile.opt)  # TensorRT calibrates at the profile's opt shape
     size = (shape[2], shape[3])
     ensure_writable_dir(cache_path.parent if str(cache_path.parent) else Path("."), create=True)
-    calib_set = open_calib_set(calib, card, num=calib_num or SPEC.calib_num, batch=shape[0], size=size) if calib else None
+    calib_set = (
+        open_calib_set(calib, card, num=calib_num or SPEC.calib_num, batch=shape[0], size=size)
+        if calib
+        else None
+    )
     key = CacheKey(
-        onnx_sha256=onnx_sha, calib_fingerprint=calib_set.fingerprint() if calib_set is not None else "",
-        preprocessing=preprocessing_of(card, size), tensorrt_version=version,
-        compute_capability=compute_capability, algorithm=algorithm, batch=shape[0],
+        onnx_sha256=onnx_sha,
+        calib_fingerprint=calib_set.fingerprint() if calib_set is not None else "",
+        preprocessing=preprocessing_of(card, size),
+        tensorrt_version=version,
+        compute_capability=compute_capability,
+        algorithm=algorithm,
+        batch=shape[0],
     )
     reuse = check_cache(cache_path, key, recalibrate=recalibrate, have_set=calib_set is not None)
     if reuse:
@@ -209,21 +296,43 @@ def _calibrator(trt: Any, cuda: Any, *, onnx: Path, card: ModelCard, profile: Pr
     else:
         log(f"calibrating ({algorithm}) on {len(calib_set)} frames from {calib}; cache -> {cache_path}")
     calibrator = make_calibrator(
-        trt, cuda, calib_set=None if reuse else calib_set, shape=shape, algorithm=algorithm,
-        cache_path=cache_path, key=key, reuse_cache=reuse,
+        trt,
+        cuda,
+        calib_set=None if reuse else calib_set,
+        shape=shape,
+        algorithm=algorithm,
+        cache_path=cache_path,
+        key=key,
+        reuse_cache=reuse,
     )
     info = {
-        "source": calib, "frames": len(calib_set) if calib_set is not None else None,
-        "fingerprint": key.calib_fingerprint or None, "algorithm": algorithm, "batch": shape[0],
-        "cache": str(cache_path), "reused_cache": reuse,
+        "source": calib,
+        "frames": len(calib_set) if calib_set is not None else None,
+        "fingerprint": key.calib_fingerprint or None,
+        "algorithm": algorithm,
+        "batch": shape[0],
+        "cache": str(cache_path),
+        "reused_cache": reuse,
     }
     return calibrator, info
 
 
-def _build(trt: Any, *, model: Any, onnx: Path, plan: BuildPlan, profile: Profile, workspace: int | None,
-           timing_cache: str | os.PathLike | None, dla_core: int | None, gpu_fallback: bool,
-           calibrator: Any, timing_data: bytes | None = None,
-           timing_key: TimingKey | None = None, tf32: bool = False) -> tuple[bytes, list[str]]:
+def _build(
+    trt: Any,
+    *,
+    model: Any,
+    onnx: Path,
+    plan: BuildPlan,
+    profile: Profile,
+    workspace: int | None,
+    timing_cache: str | os.PathLike | None,
+    dla_core: int | None,
+    gpu_fallback: bool,
+    calibrator: Any,
+    timing_data: bytes | None = None,
+    timing_key: TimingKey | None = None,
+    tf32: bool = False,
+) -> tuple[bytes, list[str]]:
     """Parse, configure and build; returns the serialized engine and the builder flags set."""
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -263,7 +372,9 @@ def _build(trt: Any, *, model: Any, onnx: Path, plan: BuildPlan, profile: Profil
     if dla_core is not None:
         n = int(builder.num_DLA_cores)
         if not 0 <= dla_core < n:
-            raise BuildError(f"--dla-core {dla_core}: this device has {n} DLA core(s)" + (f" (0..{n - 1})" if n else ""))
+            raise BuildError(
+                f"--dla-core {dla_core}: this device has {n} DLA core(s)" + (f" (0..{n - 1})" if n else "")
+            )
         config.default_device_type = trt.DeviceType.DLA
         config.DLA_core = int(dla_core)
         if gpu_fallback:

@@ -51,7 +51,9 @@ class TensorRTRunner(BaseRunner):
         self.path = Path(path)
         self._owner_thread = threading.get_ident()
         device = _device_index(device)
-        check_engine_files(self.path)  # a missing file or card is reported even where TensorRT is not installed
+        check_engine_files(
+            self.path
+        )  # a missing file or card is reported even where TensorRT is not installed
         trt = import_tensorrt()
         cuda = import_pycuda()
         self._trt, self._cuda = trt, cuda
@@ -75,16 +77,23 @@ class TensorRTRunner(BaseRunner):
                     self._runtime.DLA_core = int(dla)
                 self._engine = self._runtime.deserialize_cuda_engine(self.path.read_bytes())
                 if self._engine is None:
-                    raise BuildError(f"TensorRT could not deserialize {self.path}; {rebuild_hint(self.card, self.path)}")
+                    raise BuildError(
+                        f"TensorRT could not deserialize {self.path}; {rebuild_hint(self.card, self.path)}"
+                    )
                 self._context = self._engine.create_execution_context()
                 if self._context is None:
-                    raise BuildError(f"{self.path}: TensorRT could not create an execution context (out of GPU memory?)")
+                    raise BuildError(
+                        f"{self.path}: TensorRT could not create an execution context (out of GPU memory?)"
+                    )
                 self._setup_io()
         except BaseException:
             self.close()
             raise
         self.options = {"device": device}
-        self._limits(size=(self._opt[2], self._opt[3]) if len(self._opt) == 4 else None, batch=(self._min[0], self._max[0]))
+        self._limits(
+            size=(self._opt[2], self._opt[3]) if len(self._opt) == 4 else None,
+            batch=(self._min[0], self._max[0]),
+        )
 
     # -- setup --------------------------------------------------------------------------------
     def _setup_io(self) -> None:
@@ -97,7 +106,9 @@ class TensorRTRunner(BaseRunner):
         self._input = inputs[0]
         self._in_dtype = np.dtype(trt.nptype(eng.get_tensor_dtype(self._input)))
         static = tuple(int(v) for v in eng.get_tensor_shape(self._input))
-        if static and all(v > 0 for v in static):  # no profile needed (nor always queryable) for static inputs
+        if static and all(
+            v > 0 for v in static
+        ):  # no profile needed (nor always queryable) for static inputs
             lo = opt = hi = static
         else:
             lo, opt, hi = (tuple(int(v) for v in s) for s in eng.get_tensor_profile_shape(self._input, 0))
@@ -140,12 +151,16 @@ class TensorRTRunner(BaseRunner):
         n = x.shape[0]  # BaseRunner pads a short chunk to the engine's min batch
         ctx, cuda = self._context, self._cuda
         if not ctx.set_input_shape(self._input, x.shape):
-            raise EdgesegError(f"{self.path.name}: input shape {x.shape} is outside the engine's profile {self.profile}")
+            raise EdgesegError(
+                f"{self.path.name}: input shape {x.shape} is outside the engine's profile {self.profile}"
+            )
         host_in = self._host[self._input][: x.size].reshape(x.shape)
         np.copyto(host_in, x, casting="same_kind" if x.dtype.kind == "f" else "unsafe")
         cuda.memcpy_htod_async(self._dev[self._input], host_in, self._stream)
         if not ctx.execute_async_v3(self._stream.handle):
-            raise EdgesegError(f"{self.path.name}: TensorRT execution failed (execute_async_v3 returned False)")
+            raise EdgesegError(
+                f"{self.path.name}: TensorRT execution failed (execute_async_v3 returned False)"
+            )
         out_name = self._outputs[0]
         shape = tuple(int(v) for v in ctx.get_tensor_shape(out_name))
         host_out = self._host[out_name][: int(np.prod(shape))].reshape(shape)
@@ -183,8 +198,12 @@ class TensorRTRunner(BaseRunner):
         if self._closed:
             return
         if getattr(self, "_owner_thread", None) != threading.get_ident():
-            warnings.warn(f"TensorRTRunner({self.path.name}) was garbage-collected on another thread without "
-                          "close(); its CUDA buffers could not be freed", ResourceWarning, stacklevel=2)
+            warnings.warn(
+                f"TensorRTRunner({self.path.name}) was garbage-collected on another thread without "
+                "close(); its CUDA buffers could not be freed",
+                ResourceWarning,
+                stacklevel=2,
+            )
             return
         try:
             self.close()

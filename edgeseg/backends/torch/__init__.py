@@ -20,7 +20,15 @@ def _read_card(path: Path) -> ModelCard:
 
 def _doctor_rows(versions: dict[str, str | None], machine: dict[str, Any]) -> list[dict[str, Any]]:
     ok = usable(versions, "torch")
-    rows = [row("torch-cpu", None, ok, "runs .pt checkpoints" if ok else missing(versions, "torch"), versions.get("torch"))]
+    rows = [
+        row(
+            "torch-cpu",
+            None,
+            ok,
+            "runs .pt checkpoints" if ok else missing(versions, "torch"),
+            versions.get("torch"),
+        )
+    ]
     if not ok:
         reason = missing(versions, "torch")
     elif machine.get("cuda_available"):
@@ -29,13 +37,21 @@ def _doctor_rows(versions: dict[str, str | None], machine: dict[str, Any]) -> li
     elif not machine.get("torch_cuda_build"):
         reason = f"this torch is a CPU-only build ({versions['torch']})"
     else:
-        reason = "torch was built with CUDA but sees no CUDA device" + (f" ({machine['cuda_error']})" if machine.get("cuda_error") else "")
-    rows.append(row("torch-cuda", None, ok and bool(machine.get("cuda_available")), reason, versions.get("torch")))
+        reason = "torch was built with CUDA but sees no CUDA device" + (
+            f" ({machine['cuda_error']})" if machine.get("cuda_error") else ""
+        )
+    rows.append(
+        row("torch-cuda", None, ok and bool(machine.get("cuda_available")), reason, versions.get("torch"))
+    )
     return rows
 
 
 SPEC = BackendSpec(
-    "torch", "PyTorch", (".pt",), runner="TorchRunner", label="PyTorch eager",
+    "torch",
+    "PyTorch",
+    (".pt",),
+    runner="TorchRunner",
+    label="PyTorch eager",
     packages=("torch",),
     install="pip install torch (an edgeseg dependency; on a Jetson use NVIDIA's wheel, see docs/jetson.md)",
     available=lambda: module_installed("torch"),

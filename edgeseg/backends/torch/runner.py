@@ -39,9 +39,13 @@ class TorchRunner(ModuleRunner):
         self._validate(device, precision, threads)  # before the (slower) load
         model, card, payload = load_checkpoint(path)
         quantized = is_quantized_checkpoint(payload)
-        if quantized:  # a QAT checkpoint: run its fake-quant model, i.e. the INT8 numerics, simulated in float
+        if (
+            quantized
+        ):  # a QAT checkpoint: run its fake-quant model, i.e. the INT8 numerics, simulated in float
             model, card, _ = load_quantized_checkpoint(path)
         self.path: Path | None = Path(path)
-        self._setup(model, card, device=device, precision=precision, channels_last=channels_last, threads=threads)
+        self._setup(
+            model, card, device=device, precision=precision, channels_last=channels_last, threads=threads
+        )
         if quantized:
             self.precision = "int8"

@@ -48,8 +48,11 @@ def make_qdq_onnx(path: Path, card, *, size=SIZE) -> Path:
         helper.make_node("Conv", ["xdq", "w"], ["logits"]),
     ]
     graph = helper.make_graph(
-        nodes, "qdq", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, h, w])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, c, h, w])], inits,
+        nodes,
+        "qdq",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, h, w])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, c, h, w])],
+        inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     card_to_onnx(model, card.replace(precision="int8", calibration={"method": "ptq-test"}))
@@ -67,7 +70,9 @@ class FakeTRT:
         self.maker = _load_fake("fake_tensorrt")
         self.trt: ModuleType | None = None
 
-    def install(self, version: str = "10.3.0.26", *, compute_capability=(8, 7), num_dla_cores: int = 0) -> ModuleType:
+    def install(
+        self, version: str = "10.3.0.26", *, compute_capability=(8, 7), num_dla_cores: int = 0
+    ) -> ModuleType:
         self.pycuda.reset(compute_capability=compute_capability)
         self.trt = self.maker.make(version, num_dla_cores=num_dla_cores, pycuda=self.pycuda)
         self.monkeypatch.setitem(sys.modules, "tensorrt", self.trt)

@@ -16,6 +16,7 @@ import pytest
 
 from edgeseg.cli import main
 
+
 def _load_runtime_artifacts():
     """tests/backends/_shared/_runtime_artifacts.py (test folders are not packages, so by path; same module name
     as tests/backends and tests/export use, so it is loaded once)."""
@@ -57,8 +58,15 @@ def ir(tmp_path_factory):
     onnx = shutil.copy(A.tiny_onnx(src_dir), folder / "cgnet.onnx")
     code, out, err = cli(["build", onnx, "--backend", "openvino", "--threads", "1"])
     assert code == 0, err
-    return SimpleNamespace(folder=folder, onnx=Path(onnx), xml=folder / "cgnet.fp32.xml", bin=folder / "cgnet.fp32.bin",
-                           out=out, ckpt=A.tiny_checkpoint(src_dir), src_dir=src_dir)
+    return SimpleNamespace(
+        folder=folder,
+        onnx=Path(onnx),
+        xml=folder / "cgnet.fp32.xml",
+        bin=folder / "cgnet.fp32.bin",
+        out=out,
+        ckpt=A.tiny_checkpoint(src_dir),
+        src_dir=src_dir,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -67,8 +75,27 @@ def qdq(ir, tmp_path_factory):
     frames, max calibration), and its INT8 IR built with ``--int8``."""
     folder = tmp_path_factory.mktemp("ov_int8")
     onnx = folder / "cgnet_int8.onnx"
-    code, _, err = cli(["quantize", ir.ckpt, "--method", "ptq", "--calib", "synthetic:4", "--calib-num", "4",
-                        "--calib-batch", "2", "--calib-method", "max", "--device", "cpu", "-o", onnx, "--no-progress"])
+    code, _, err = cli(
+        [
+            "quantize",
+            ir.ckpt,
+            "--method",
+            "ptq",
+            "--calib",
+            "synthetic:4",
+            "--calib-num",
+            "4",
+            "--calib-batch",
+            "2",
+            "--calib-method",
+            "max",
+            "--device",
+            "cpu",
+            "-o",
+            onnx,
+            "--no-progress",
+        ]
+    )
     assert code == 0, err
     code, out, err = cli(["build", onnx, "--backend", "openvino", "--int8", "-o", folder / "q.xml"])
     assert code == 0, err
@@ -86,4 +113,3 @@ def batch_of(n: int, seed: int = 0) -> np.ndarray:
     from edgeseg.data.preprocess import preprocess
 
     return preprocess(A.frames(n, seed=seed), A.tiny_card())
-

@@ -15,8 +15,15 @@ def tiny_card():
     from edgeseg.card import ModelCard
     from edgeseg.data.datasets import CAMVID
 
-    return ModelCard(arch="cgnet", arch_args={"m": 2, "n": 3}, num_classes=NUM_CLASSES, class_names=CAMVID.class_names,
-                     palette=CAMVID.palette, ignore_index=CAMVID.ignore_index, input_size=SIZE)
+    return ModelCard(
+        arch="cgnet",
+        arch_args={"m": 2, "n": 3},
+        num_classes=NUM_CLASSES,
+        class_names=CAMVID.class_names,
+        palette=CAMVID.palette,
+        ignore_index=CAMVID.ignore_index,
+        input_size=SIZE,
+    )
 
 
 def tiny_model(seed: int = 0):

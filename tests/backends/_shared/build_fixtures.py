@@ -27,8 +27,15 @@ def tiny_models(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     torch.manual_seed(0)
     model = build_model("cgnet", num_classes=11, m=2, n=3).eval()
-    card = ModelCard(arch="cgnet", arch_args={"m": 2, "n": 3}, num_classes=11, class_names=CAMVID.class_names,
-                     palette=CAMVID.palette, ignore_index=CAMVID.ignore_index, input_size=SIZE)
+    card = ModelCard(
+        arch="cgnet",
+        arch_args={"m": 2, "n": 3},
+        num_classes=11,
+        class_names=CAMVID.class_names,
+        palette=CAMVID.palette,
+        ignore_index=CAMVID.ignore_index,
+        input_size=SIZE,
+    )
     pt = save_checkpoint(root / "tiny.pt", model=model, card=card)
     onnx_card = card.replace(source=checkpoint_source(pt))
     onnx_static = export_onnx(model, onnx_card, root / "tiny.onnx", size=SIZE)

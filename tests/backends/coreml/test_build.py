@@ -11,7 +11,13 @@ import pytest
 
 pytest.importorskip("coremltools")
 
-from edgeseg.backends.coreml.build import CLASSES_KEY, METADATA_KEY, build_coreml, find_checkpoint, validate_package  # noqa: E402
+from edgeseg.backends.coreml.build import (
+    CLASSES_KEY,
+    METADATA_KEY,
+    build_coreml,
+    find_checkpoint,
+    validate_package,
+)  # noqa: E402
 from edgeseg.card import ModelCard, read_sidecar  # noqa: E402
 from edgeseg.errors import BuildError, EdgesegError  # noqa: E402
 
@@ -70,7 +76,9 @@ def _touch(p):
     return p
 
 
-def test_failed_conversion_keeps_the_old_package_and_leaves_no_temp(packages, tmp_path, tiny_models, monkeypatch):
+def test_failed_conversion_keeps_the_old_package_and_leaves_no_temp(
+    packages, tmp_path, tiny_models, monkeypatch
+):
     import coremltools as ct
 
     res, _ = packages

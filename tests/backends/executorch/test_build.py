@@ -35,7 +35,9 @@ def qat_checkpoint(tiny_models, tmp_path_factory):
     gen = torch.Generator().manual_seed(0)
     calibrate(qmodel, [torch.randn(2, 3, 64, 96, generator=gen) for _ in range(2)], progress=False)
     card = tiny_models.card.replace(precision="int8")
-    return save_quantized_checkpoint(tmp_path_factory.mktemp("qat") / "tiny_qat.pt", qmodel=qmodel, placement=placement, card=card)
+    return save_quantized_checkpoint(
+        tmp_path_factory.mktemp("qat") / "tiny_qat.pt", qmodel=qmodel, placement=placement, card=card
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +46,22 @@ def programs(tiny_models, qat_checkpoint, tmp_path_factory):
     (built once: lowering takes seconds)."""
     out = tmp_path_factory.mktemp("executorch")
     logs: list[str] = []
-    fp32 = build_executorch(tiny_models.onnx, output=out / "tiny.pte", threads=1, command="edgeseg build tiny.onnx", log=logs.append)
-    int8 = build_executorch(qat_checkpoint, output=out / "tiny_int8.pte", int8=True, calib="synthetic:4", calib_num=4,
-                            threads=1, **QUIET)
+    fp32 = build_executorch(
+        tiny_models.onnx,
+        output=out / "tiny.pte",
+        threads=1,
+        command="edgeseg build tiny.onnx",
+        log=logs.append,
+    )
+    int8 = build_executorch(
+        qat_checkpoint,
+        output=out / "tiny_int8.pte",
+        int8=True,
+        calib="synthetic:4",
+        calib_num=4,
+        threads=1,
+        **QUIET,
+    )
     return fp32, int8, logs
 
 
@@ -57,12 +72,16 @@ def test_fp32_program_card_delegation_and_parity(programs, tiny_models):
     assert card == res.card and spec_for(res.path).name == "executorch"
     assert card.class_names == tiny_models.card.class_names and card.input_size == (64, 96)
     assert card.extra["backend"] == "executorch" and card.extra["threads"] == 1
-    assert card.extra["build_command"] == "edgeseg build tiny.onnx" and card.source.startswith("tiny.pt@sha256:")
+    assert card.extra["build_command"] == "edgeseg build tiny.onnx" and card.source.startswith(
+        "tiny.pt@sha256:"
+    )
     d = card.extra["delegation"]
     assert d["delegate"] == "XnnpackBackend" and d["delegated_nodes"] > 50 and d["subgraphs"] >= 1
     # CGNet's padded input-injection pools, rewritten so that XNNPACK takes them: every operator delegated
     assert len(d["rewrites"]) == 3 and all("ZeroPad2d" in r for r in d["rewrites"])
-    assert d["not_delegated"] == {} and not any(line.startswith("warning:") for line in logs) and not res.notes
+    assert (
+        d["not_delegated"] == {} and not any(line.startswith("warning:") for line in logs) and not res.notes
+    )
     c = res.comparison
     assert c["enforced"] and c["passed"] and c["max_abs_diff"] < 1e-3
     assert "checkpoint" in logs[0] and "named by tiny.onnx" in logs[0]
@@ -92,12 +111,18 @@ def test_int8_program_from_a_qat_checkpoint(programs, tiny_models):
     card = res.card
     assert res.precision == "int8" and card.precision == "int8" and read_program_card(res.path) == card
     q = card.extra["quantization"]
-    assert q["flavour"] == "xnnpack-pt2e" and "QAT checkpoint" in q["weights_from"] and "per output channel" in q["weights"]
+    assert (
+        q["flavour"] == "xnnpack-pt2e"
+        and "QAT checkpoint" in q["weights_from"]
+        and "per output channel" in q["weights"]
+    )
     assert card.calibration["frames"] == 4 and card.calibration["spec"] == "synthetic:4"
     assert res.path.stat().st_size < 0.6 * fp32.path.stat().st_size  # int8 weights
     assert res.comparison["enforced"] is False and "QAT weights" in res.path_name
     # INT8 is compared with its source on real (calibration) frames, FP32 on the synthetic probe scenes
-    assert res.comparison["probe"] == "2 calibration frames" and fp32.comparison["probe"] == "2 synthetic scenes"
+    assert (
+        res.comparison["probe"] == "2 calibration frames" and fp32.comparison["probe"] == "2 synthetic scenes"
+    )
     assert "vs source on 2 calibration frames: " in res.summary()
     with open_runner(res.path) as r:
         assert r.precision == "int8"
@@ -141,7 +166,9 @@ def test_a_program_without_the_card_method_is_named_foreign(tmp_path):
 
     net = torch.nn.Conv2d(3, 11, 1).eval()
     with quiet():
-        prog = to_edge_transform_and_lower(torch.export.export(net, (torch.zeros(1, 3, 8, 8),))).to_executorch()
+        prog = to_edge_transform_and_lower(
+            torch.export.export(net, (torch.zeros(1, 3, 8, 8),))
+        ).to_executorch()
     foreign = tmp_path / "foreign.pte"
     foreign.write_bytes(prog.buffer)
     with pytest.raises(ExportError, match=f"not built by edgeseg; the program has no '{CARD_METHOD}' method"):
@@ -150,8 +177,10 @@ def test_a_program_without_the_card_method_is_named_foreign(tmp_path):
 
 def test_delegation_warning_names_the_operators():
     lw = Lowered(b"", 10, 3, 1, {"aten_avg_pool2d_default": 2, "aten_foo_default": 1})
-    assert lw.warning() == ("warning: 3 of 13 operators run outside XNNPACK on ExecuTorch's portable (slower) "
-                            "kernels: aten_avg_pool2d_default x2, aten_foo_default x1")
+    assert lw.warning() == (
+        "warning: 3 of 13 operators run outside XNNPACK on ExecuTorch's portable (slower) "
+        "kernels: aten_avg_pool2d_default x2, aten_foo_default x1"
+    )
     assert Lowered(b"", 10, 1, 1, {}).warning() is None
     assert json.loads(json.dumps(lw.delegation))["not_delegated"]["aten_foo_default"] == 1
 
@@ -171,4 +200,6 @@ def test_padded_average_pools_are_rewritten_exactly(tiny_models):
     new, done = pad_avg_pools(tiny_models.model)
     assert len(done) == 3 and new is not tiny_models.model
     with torch.no_grad():
-        assert torch.allclose(new(torch.ones(1, 3, 64, 96)), tiny_models.model(torch.ones(1, 3, 64, 96)), atol=1e-5)
+        assert torch.allclose(
+            new(torch.ones(1, 3, 64, 96)), tiny_models.model(torch.ones(1, 3, 64, 96)), atol=1e-5
+        )

@@ -10,7 +10,9 @@ def test_quiet_drops_the_known_notices_and_keeps_other_lines(capfd):
 
     with quiet():
         os.write(2, b"[cpuinfo_utils.cpp:71] Reading file /sys/devices/soc0/image_version\n")
-        os.write(2, b"Failed to load /x/torchao/_C_mxfp8.so: Could not load this library: /x/torchao/_C_mxfp8.so\n")
+        os.write(
+            2, b"Failed to load /x/torchao/_C_mxfp8.so: Could not load this library: /x/torchao/_C_mxfp8.so\n"
+        )
         os.write(2, b"[threadpool.cpp:66] Resetting threadpool to 1 threads.\n")
         os.write(2, b"E00:00:00.1 executorch:method.cpp:123] a real error\n")
     err = capfd.readouterr().err

@@ -23,11 +23,22 @@ def test_fp32_build_matches_source_and_keeps_the_card(tmp_path, tiny_models, lev
     import onnx
 
     logs = []
-    res = build_onnxruntime(tiny_models.onnx, output=tmp_path / "m.ort.onnx", threads=2, opt_level=level, log=logs.append)
-    assert res.path.name == "m.ort.onnx" and res.precision == "fp32" and res.size_bytes == res.path.stat().st_size
+    res = build_onnxruntime(
+        tiny_models.onnx, output=tmp_path / "m.ort.onnx", threads=2, opt_level=level, log=logs.append
+    )
+    assert (
+        res.path.name == "m.ort.onnx"
+        and res.precision == "fp32"
+        and res.size_bytes == res.path.stat().st_size
+    )
     card = card_from_onnx(res.path)
     src = card_from_onnx(tiny_models.onnx)
-    assert (card.class_names, card.input_size, card.mean, card.std) == (src.class_names, src.input_size, src.mean, src.std)
+    assert (card.class_names, card.input_size, card.mean, card.std) == (
+        src.class_names,
+        src.input_size,
+        src.mean,
+        src.std,
+    )
     x = card.extra
     assert x["backend"] == "onnxruntime" and x["threads"] == 2 and x["opt_level"] == level
     assert x["execution_provider"] == "CPUExecutionProvider" and x["onnx_source"] == src.source
@@ -77,8 +88,13 @@ def test_int8_quantizes_with_the_calibration_set(tmp_path, tiny_models):
     rng = np.random.default_rng(0)
     for i in range(4):
         cv2.imwrite(str(folder / f"f{i}.png"), rng.integers(0, 256, (64, 96, 3), dtype=np.uint8))
-    res = build_onnxruntime(tiny_models.onnx, output=tmp_path / "m.int8.ort.onnx", int8=True, calib=str(folder),
-                            log=lambda s: None)
+    res = build_onnxruntime(
+        tiny_models.onnx,
+        output=tmp_path / "m.int8.ort.onnx",
+        int8=True,
+        calib=str(folder),
+        log=lambda s: None,
+    )
     card = card_from_onnx(res.path)
     assert res.precision == "int8" and card.precision == "int8"
     assert card.calibration["frames"] == 4 and card.calibration["fingerprint"]
@@ -128,7 +144,13 @@ def test_fp16_and_int8_exclude_each_other(tmp_path):
     from edgeseg.errors import BuildError
 
     with _pytest.raises(BuildError, match="exclude each other"):
-        build_onnxruntime(_tiny_onnx_for_fp16(tmp_path), output=tmp_path / "x.onnx", fp16=True, int8=True, calib="synthetic:2")
+        build_onnxruntime(
+            _tiny_onnx_for_fp16(tmp_path),
+            output=tmp_path / "x.onnx",
+            fp16=True,
+            int8=True,
+            calib="synthetic:2",
+        )
 
 
 def _tiny_onnx_for_fp16(tmp_path):
@@ -141,8 +163,15 @@ def _tiny_onnx_for_fp16(tmp_path):
 
     torch.manual_seed(0)
     model = build_model("cgnet", num_classes=11, m=2, n=3).eval()
-    card = ModelCard(arch="cgnet", arch_args={"m": 2, "n": 3}, num_classes=11, class_names=CAMVID.class_names,
-                     palette=CAMVID.palette, ignore_index=11, input_size=(64, 96))
+    card = ModelCard(
+        arch="cgnet",
+        arch_args={"m": 2, "n": 3},
+        num_classes=11,
+        class_names=CAMVID.class_names,
+        palette=CAMVID.palette,
+        ignore_index=11,
+        input_size=(64, 96),
+    )
     p = tmp_path / "tiny_fp32.onnx"
     if not p.exists():
         export_onnx(model, card, p)
@@ -168,7 +197,11 @@ def test_fp32_build_rewrites_cgnet_with_equal_outputs(tmp_path):
     slopes = {n.input[1] for n in m.graph.node if n.op_type == "PRelu"}
     for t in m.graph.initializer:  # trained-like slopes: a different value per channel
         if t.name in slopes:
-            t.CopyFrom(numpy_helper.from_array(rng.uniform(0.0, 0.6, numpy_helper.to_array(t).shape).astype(np.float32), t.name))
+            t.CopyFrom(
+                numpy_helper.from_array(
+                    rng.uniform(0.0, 0.6, numpy_helper.to_array(t).shape).astype(np.float32), t.name
+                )
+            )
     onnx.save(m, str(src))
     n_prelu = len(slopes)
     assert n_prelu > 0
@@ -179,7 +212,9 @@ def test_fp32_build_rewrites_cgnet_with_equal_outputs(tmp_path):
     rewrites = res.card.extra["rewrites"]
     assert any(r.startswith("BatchNormalization/PRelu moved before Concat") for r in rewrites), rewrites
     assert any(r.startswith("PRelu -> slope*x + Relu((1-slope)*x)") for r in rewrites), rewrites
-    assert any(r.startswith("Conv over an unaligned Concat") for r in rewrites), rewrites  # 32 + 3 channels into stage2_down
+    assert any(r.startswith("Conv over an unaligned Concat") for r in rewrites), (
+        rewrites
+    )  # 32 + 3 channels into stage2_down
     assert "3 rewrites for the CPU kernels (outputs equal to the export" in res.path_name
     x = np.random.default_rng(1).standard_normal((1, 3, 64, 96)).astype(np.float32) * 3
     kept = build_onnxruntime(src, output=tmp_path / "kept.ort.onnx", rewrite=False, log=lambda s: None)

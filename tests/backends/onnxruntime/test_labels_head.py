@@ -23,8 +23,10 @@ def labels_onnx(tmp_path_factory):
     return export_onnx(model, card, d / "labels.onnx", head="labels")
 
 
-@pytest.mark.parametrize("kw,agree_min", [({}, 1.0), ({"fp16": True}, 0.98),
-                                          ({"int8": True, "calib": "synthetic:4", "calib_num": 4}, 0.9)])
+@pytest.mark.parametrize(
+    "kw,agree_min",
+    [({}, 1.0), ({"fp16": True}, 0.98), ({"int8": True, "calib": "synthetic:4", "calib_num": 4}, 0.9)],
+)
 def test_ort_builds_of_a_labels_onnx_keep_the_head(labels_onnx, tmp_path, kw, agree_min):
     from _runtime_artifacts import frames
 

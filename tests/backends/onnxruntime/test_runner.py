@@ -14,15 +14,23 @@ from edgeseg.errors import EdgesegError, ExportError, UnsupportedOptionError
 from edgeseg.backends.onnxruntime.runner import INPUT_NAME, OrtRunner
 
 
-def _tiny_graph(path, card, *, name=INPUT_NAME, shape=(1, 3, 64, 96), dtype=TensorProto.FLOAT, qdq=False, with_card=True):
+def _tiny_graph(
+    path, card, *, name=INPUT_NAME, shape=(1, 3, 64, 96), dtype=TensorProto.FLOAT, qdq=False, with_card=True
+):
     """input -> [Cast] -> [Q/DQ] -> 1x1 Conv (11 classes) -> logits, with the card in metadata_props."""
     nodes, inits, x = [], [], name
     if dtype != TensorProto.FLOAT:
         nodes.append(helper.make_node("Cast", [x], ["xf"], to=TensorProto.FLOAT))
         x = "xf"
     if qdq:
-        inits += [numpy_helper.from_array(np.array(0.05, np.float32), "s"), numpy_helper.from_array(np.array(0, np.int8), "z")]
-        nodes += [helper.make_node("QuantizeLinear", [x, "s", "z"], ["q"]), helper.make_node("DequantizeLinear", ["q", "s", "z"], ["dq"])]
+        inits += [
+            numpy_helper.from_array(np.array(0.05, np.float32), "s"),
+            numpy_helper.from_array(np.array(0, np.int8), "z"),
+        ]
+        nodes += [
+            helper.make_node("QuantizeLinear", [x, "s", "z"], ["q"]),
+            helper.make_node("DequantizeLinear", ["q", "s", "z"], ["dq"]),
+        ]
         x = "dq"
     if len(shape) == 3:
         nodes.append(helper.make_node("Unsqueeze", [x, "ax"], ["u"]))
@@ -31,8 +39,13 @@ def _tiny_graph(path, card, *, name=INPUT_NAME, shape=(1, 3, 64, 96), dtype=Tens
     w = np.random.default_rng(0).standard_normal((11, 3, 1, 1)).astype(np.float32)
     inits.append(numpy_helper.from_array(w, "w"))
     nodes.append(helper.make_node("Conv", [x, "w"], ["logits"]))
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(name, dtype, list(shape))],
-                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, None)], inits)
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info(name, dtype, list(shape))],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, None)],
+        inits,
+    )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
     if with_card:
@@ -64,7 +77,9 @@ def test_static_batch_one_runs_n_frames_one_by_one(artifact_dir, arts):
 
 
 def test_wrong_spatial_size_for_a_static_graph_is_explained(artifact_dir, arts):
-    with OrtRunner(arts.tiny_onnx(artifact_dir)) as r, pytest.raises(EdgesegError, match="takes 64x96 input, found 32x48"):
+    with OrtRunner(arts.tiny_onnx(artifact_dir)) as r, pytest.raises(
+        EdgesegError, match="takes 64x96 input, found 32x48"
+    ):
         r.infer(np.zeros((1, 3, 32, 48), np.float32))
 
 
@@ -126,7 +141,10 @@ def test_garbage_file_is_a_clean_error(tmp_path):
 
 
 def test_unknown_provider_lists_the_available_ones(artifact_dir, arts):
-    with pytest.raises(UnsupportedOptionError, match=r"requested provider 'NopeExecutionProvider', available providers are \[.*CPUExecutionProvider"):
+    with pytest.raises(
+        UnsupportedOptionError,
+        match=r"requested provider 'NopeExecutionProvider', available providers are \[.*CPUExecutionProvider",
+    ):
         OrtRunner(arts.tiny_onnx(artifact_dir), providers=["NopeExecutionProvider"])
 
 
@@ -139,7 +157,9 @@ def test_cuda_requested_on_a_cpu_build_is_refused_not_silently_cpu(artifact_dir,
         OrtRunner(arts.tiny_onnx(artifact_dir), providers=["cuda"])
 
 
-@pytest.mark.parametrize("opts, match", [({"optimization": "max"}, "optimization 'max'"), ({"threads": -1}, "threads")])
+@pytest.mark.parametrize(
+    "opts, match", [({"optimization": "max"}, "optimization 'max'"), ({"threads": -1}, "threads")]
+)
 def test_bad_options_are_refused(artifact_dir, arts, opts, match):
     with pytest.raises(UnsupportedOptionError, match=match):
         OrtRunner(arts.tiny_onnx(artifact_dir), **opts)

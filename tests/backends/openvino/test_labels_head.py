@@ -55,7 +55,10 @@ def test_labels_parity_failure_fails_the_build(labels_onnx, tmp_path, monkeypatc
         return labels
 
     monkeypatch.setattr(OrtRunner, "infer", shifted)
-    with pytest.raises(BuildError, match=r"does not match ONNX Runtime on labels\.onnx: labels agree=6\d\.\d\d% -- FAILED: "
-                                         r"label agreement 6\d\.\d\d% is below 99\.90%; nothing written"):
+    with pytest.raises(
+        BuildError,
+        match=r"does not match ONNX Runtime on labels\.onnx: labels agree=6\d\.\d\d% -- FAILED: "
+        r"label agreement 6\d\.\d\d% is below 99\.90%; nothing written",
+    ):
         build_openvino(labels_onnx["labels"], output=tmp_path / "m.xml", log=lambda s: None)
     assert list(tmp_path.iterdir()) == []

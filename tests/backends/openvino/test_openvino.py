@@ -27,14 +27,26 @@ from edgeseg.errors import BuildError, UnsupportedOptionError  # noqa: E402
 
 # ---- the build through the CLI ---------------------------------------------------------------------
 
+
 def test_cli_build_writes_the_pair_beside_the_input_and_one_summary_line(ir):
     assert ir.xml.is_file() and ir.bin.is_file()
-    assert sorted(p.name for p in ir.folder.iterdir()) == ["cgnet.fp32.bin", "cgnet.fp32.xml", "cgnet.onnx"]  # no temp left
+    assert sorted(p.name for p in ir.folder.iterdir()) == [
+        "cgnet.fp32.bin",
+        "cgnet.fp32.xml",
+        "cgnet.onnx",
+    ]  # no temp left
     lines = ir.out.strip().splitlines()
-    assert lines[0].startswith("parity against ONNX Runtime on 2 built-in probe scenes (the build reads no dataset):")
+    assert lines[0].startswith(
+        "parity against ONNX Runtime on 2 built-in probe scenes (the build reads no dataset):"
+    )
     summary = lines[-1]
-    assert summary.startswith("built openvino fp32 (OpenVINO ") and "CPU: FP32 (f32 weights and math)" in summary
-    assert f"{ir.xml} ({_human(ir.xml.stat().st_size + ir.bin.stat().st_size)}); vs source on 2 synthetic scenes: max|diff|=" in summary
+    assert (
+        summary.startswith("built openvino fp32 (OpenVINO ") and "CPU: FP32 (f32 weights and math)" in summary
+    )
+    assert (
+        f"{ir.xml} ({_human(ir.xml.stat().st_size + ir.bin.stat().st_size)}); vs source on 2 synthetic scenes: max|diff|="
+        in summary
+    )
 
 
 def _human(n):
@@ -51,7 +63,12 @@ def test_card_in_rt_info_records_backend_precision_parity_and_the_weights(ir):
     src = card_from_onnx(ir.onnx)
     assert backend == "openvino" and precision == "fp32" and card.precision == "fp32"
     assert (card.arch, card.class_names, card.input_size, card.mean, card.std) == (
-        src.arch, src.class_names, src.input_size, src.mean, src.std)
+        src.arch,
+        src.class_names,
+        src.input_size,
+        src.mean,
+        src.std,
+    )
     x = card.extra
     assert x["backend"] == "openvino" and x["device"] == "CPU" and x["inference_precision"] == "f32"
     assert x["threads"] == 1 and x["onnx_source"] == src.source
@@ -68,8 +85,11 @@ def test_weights_are_saved_as_float32_not_compressed_to_fp16(ir, tmp_path):
     import onnx
     from onnx import numpy_helper
 
-    floats = [numpy_helper.to_array(t) for t in onnx.load(str(ir.onnx)).graph.initializer
-              if t.data_type == onnx.TensorProto.FLOAT]
+    floats = [
+        numpy_helper.to_array(t)
+        for t in onnx.load(str(ir.onnx)).graph.initializer
+        if t.data_type == onnx.TensorProto.FLOAT
+    ]
     total = sum(a.size for a in floats) * 4
     # --no-rewrite: the rewrites split some weights (a Conv over a Concat), so compare the graph as exported
     res = build_openvino(ir.onnx, output=tmp_path / "plain.xml", rewrite=False, log=lambda s: None)
@@ -92,7 +112,9 @@ def test_runner_agrees_with_ort_and_pins_f32_math_and_the_card_threads(ir):
         assert r.threads == 1 and r.options["threads"] == 1  # from the card (--threads 1 at build time)
         # what OpenVINO compiled with (no public accessor on the runner)
         assert r._compiled.get_property("INFERENCE_NUM_THREADS") == 1
-        assert r._compiled.get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32  # not bf16 on AMX/AVX512-BF16
+        assert (
+            r._compiled.get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32
+        )  # not bf16 on AMX/AVX512-BF16
         assert r.input_size == A.SIZE
     assert got.dtype == np.float32 and got.shape == ref.shape == (2, A.NUM_CLASSES, *A.SIZE)
     assert float(np.abs(ref).max()) > 1.0  # the tiny model's logits are not ~0 (a real comparison)
@@ -144,10 +166,13 @@ def test_dynamic_onnx_builds_an_ir_that_takes_any_batch_and_size(ir, tmp_path):
 
 # ---- INT8 -----------------------------------------------------------------------------------------
 
+
 def test_int8_on_a_float_onnx_is_refused_and_writes_nothing(ir, tmp_path):
     code, out, err = cli(["build", ir.onnx, "--backend", "openvino", "--int8", "-o", tmp_path / "q.xml"])
     assert code == 2 and "Traceback" not in err
-    assert re.search(r"cgnet\.onnx is a float ONNX: OpenVINO INT8 runs a Q/DQ ONNX\. Make one with `edgeseg quantize", err)
+    assert re.search(
+        r"cgnet\.onnx is a float ONNX: OpenVINO INT8 runs a Q/DQ ONNX\. Make one with `edgeseg quantize", err
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -161,8 +186,10 @@ def test_qdq_onnx_builds_int8_with_int8_kernels(qdq):
         assert r.card.extra["weights_size"] == qdq.bin.stat().st_size
         x = batch_of(2, seed=3)
         got = r.infer(x)
-        ran = {(op.get_rt_info()["layerType"].astype(str), op.get_rt_info()["runtimePrecision"].astype(str))
-               for op in r._compiled.get_runtime_model().get_ordered_ops()}
+        ran = {
+            (op.get_rt_info()["layerType"].astype(str), op.get_rt_info()["runtimePrecision"].astype(str))
+            for op in r._compiled.get_runtime_model().get_ordered_ops()
+        }
     with OrtRunner(qdq.onnx) as o:
         ref = o.infer(x)
     assert got.shape == ref.shape and np.isfinite(got).all()
@@ -177,7 +204,9 @@ def test_qdq_onnx_without_int8_flag_still_builds_int8(qdq, tmp_path):
     assert res.precision == "int8" and res.card.precision == "int8"
 
 
-def test_rewrites_float_graphs_fully_and_qdq_graphs_prelu_only_and_no_rewrite_keeps_the_graph(ir, qdq, tmp_path):
+def test_rewrites_float_graphs_fully_and_qdq_graphs_prelu_only_and_no_rewrite_keeps_the_graph(
+    ir, qdq, tmp_path
+):
     """The tiny CGNet has per-channel PRelus after Concats: the float build applies the three CPU
     rewrites (checked equal to the export in ORT), the Q/DQ build only the PRelu one (moving BN/PRelu
     across a Concat would move them across quantization points); --no-rewrite converts the ONNX as is."""
@@ -188,7 +217,9 @@ def test_rewrites_float_graphs_fully_and_qdq_graphs_prelu_only_and_no_rewrite_ke
     with OpenVinoRunner(qdq.xml) as r:
         qdq_rw = r.card.extra["rewrites"]
     assert qdq_rw and all(x.startswith("PRelu") for x in qdq_rw)
-    code, out, err = cli(["build", ir.onnx, "--backend", "openvino", "--no-rewrite", "-o", tmp_path / "plain.xml"])
+    code, out, err = cli(
+        ["build", ir.onnx, "--backend", "openvino", "--no-rewrite", "-o", tmp_path / "plain.xml"]
+    )
     assert code == 0, err
     assert "graph rewrite" not in out
     with OpenVinoRunner(tmp_path / "plain.xml") as plain, OpenVinoRunner(ir.xml) as rewritten:
@@ -201,16 +232,25 @@ def test_rewrites_float_graphs_fully_and_qdq_graphs_prelu_only_and_no_rewrite_ke
 
 # ---- options and paths the build refuses -----------------------------------------------------------
 
+
 def test_fp16_and_tensorrt_options_are_rejected_for_openvino(ir, tmp_path):
     from edgeseg.backends import BACKENDS
     from edgeseg.backends._options import check_options
 
-    with pytest.raises(UnsupportedOptionError, match=r"--backend openvino does not take --fp16 \(accepted by onnxruntime, tensorrt, coreml\)"):
+    with pytest.raises(
+        UnsupportedOptionError,
+        match=r"--backend openvino does not take --fp16 \(accepted by onnxruntime, tensorrt, coreml\)",
+    ):
         check_options("openvino", {"fp16": True}, BACKENDS)
     code, _, err = cli(["build", ir.onnx, "--backend", "openvino", "--fp16", "-o", tmp_path / "h.xml"])
     assert code == 2 and "Traceback" not in err
-    assert "--backend openvino does not take --fp16 (accepted by onnxruntime, tensorrt, coreml)" in err.strip().splitlines()[-1]
-    code, _, err = cli(["build", ir.onnx, "--backend", "openvino", "--calib", "synthetic:2", "-o", tmp_path / "h.xml"])
+    assert (
+        "--backend openvino does not take --fp16 (accepted by onnxruntime, tensorrt, coreml)"
+        in err.strip().splitlines()[-1]
+    )
+    code, _, err = cli(
+        ["build", ir.onnx, "--backend", "openvino", "--calib", "synthetic:2", "-o", tmp_path / "h.xml"]
+    )
     assert code == 2 and "does not take --calib (accepted by onnxruntime, tensorrt, executorch)" in err
     check_options("openvino", {"int8": True, "threads": 2}, BACKENDS)  # the two it takes
     assert list(tmp_path.iterdir()) == []
@@ -219,9 +259,13 @@ def test_fp16_and_tensorrt_options_are_rejected_for_openvino(ir, tmp_path):
 def test_wrong_output_suffix_and_non_onnx_input_are_refused(ir, tmp_path):
     code, _, err = cli(["build", ir.onnx, "--backend", "openvino", "-o", tmp_path / "x.onnx"])
     assert code == 2 and "Traceback" not in err
-    assert re.search(r"output \S*x\.onnx: an OpenVINO IR is written as NAME\.xml \(\+ NAME\.bin\), found '\.onnx'", err)
+    assert re.search(
+        r"output \S*x\.onnx: an OpenVINO IR is written as NAME\.xml \(\+ NAME\.bin\), found '\.onnx'", err
+    )
     code, _, err = cli(["build", ir.ckpt, "--backend", "openvino", "-o", tmp_path / "x.xml"])
-    assert code == 2 and re.search(r"tiny\.pt: the openvino backend builds from an exported \.onnx, found '\.pt'", err)
+    assert code == 2 and re.search(
+        r"tiny\.pt: the openvino backend builds from an exported \.onnx, found '\.pt'", err
+    )
     with pytest.raises(BuildError, match="--threads must be >= 1"):
         build_openvino(ir.onnx, output=tmp_path / "x.xml", threads=0, log=lambda s: None)
     assert list(tmp_path.iterdir()) == []
@@ -244,7 +288,9 @@ def test_parity_failure_writes_nothing(ir, tmp_path, monkeypatch):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     _shift_ort_reference(monkeypatch)
-    with pytest.raises(BuildError, match=r"the OpenVINO IR does not match ONNX Runtime on cgnet\.onnx: .*nothing written"):
+    with pytest.raises(
+        BuildError, match=r"the OpenVINO IR does not match ONNX Runtime on cgnet\.onnx: .*nothing written"
+    ):
         build_openvino(ir.onnx, output=out_dir / "m.xml", log=lambda s: None)
     assert list(out_dir.iterdir()) == []  # no m.xml, no m.bin, no .edgeseg-ov-* temp folder, no staged file
     # and over an existing good pair: left as it was
@@ -271,6 +317,7 @@ def test_int8_parity_failure_names_a_cpu_without_vnni_as_a_possible_cause(qdq, t
 
 # ---- doctor ----------------------------------------------------------------------------------------
 
+
 def test_doctor_lists_openvino_as_buildable_and_runnable_here():
     from edgeseg.backends import backend_matrix
 
@@ -286,10 +333,14 @@ def test_a_failed_ir_write_names_the_output_and_leaves_nothing(ir, tmp_path, mon
     import openvino as ov
 
     def full_disk(*a, **k):
-        raise RuntimeError("Exception from src/core/src/pass/serialize.cpp:1:\nCan't open bin file: No space left on device")
+        raise RuntimeError(
+            "Exception from src/core/src/pass/serialize.cpp:1:\nCan't open bin file: No space left on device"
+        )
 
     monkeypatch.setattr(ov, "save_model", full_disk)
-    with pytest.raises(BuildError, match=r"could not write the OpenVINO IR .*full\.xml \(\+ full\.bin\): .*No space left"):
+    with pytest.raises(
+        BuildError, match=r"could not write the OpenVINO IR .*full\.xml \(\+ full\.bin\): .*No space left"
+    ):
         build_openvino(ir.onnx, output=tmp_path / "full.xml", log=lambda s: None)
     assert list(tmp_path.iterdir()) == []
 

@@ -15,10 +15,13 @@ from edgeseg.errors import EdgesegError, UnsupportedOptionError  # noqa: E402
 
 # ---- what the runner refuses -----------------------------------------------------------------------
 
+
 def test_runner_refuses_a_missing_bin(ir, tmp_path):
     xml = copy_pair(ir.xml, tmp_path)
     xml.with_suffix(".bin").unlink()
-    with pytest.raises(EdgesegError, match=r"m\.xml: its weights m\.bin are missing beside it; rebuild with edgeseg build"):
+    with pytest.raises(
+        EdgesegError, match=r"m\.xml: its weights m\.bin are missing beside it; rebuild with edgeseg build"
+    ):
         OpenVinoRunner(xml)
 
 
@@ -26,7 +29,11 @@ def test_runner_refuses_a_missing_bin(ir, tmp_path):
 def test_runner_refuses_a_bin_of_another_size(ir, qdq, tmp_path, how):
     xml = copy_pair(ir.xml, tmp_path)
     data = ir.bin.read_bytes()
-    new = {"truncated": data[: len(data) // 2], "appended": data + b"\x00" * 16, "other-build": qdq.bin.read_bytes()}[how]
+    new = {
+        "truncated": data[: len(data) // 2],
+        "appended": data + b"\x00" * 16,
+        "other-build": qdq.bin.read_bytes(),
+    }[how]
     xml.with_suffix(".bin").write_bytes(new)
     msg = rf"m\.bin is {len(new)} bytes but the card in m\.xml records {len(data)}: the pair is from different builds or truncated"
     with pytest.raises(EdgesegError, match=msg):
@@ -40,7 +47,9 @@ def test_runner_refuses_changed_weights_unless_verify_weights_is_off(ir, tmp_pat
     data = bytearray(ir.bin.read_bytes())
     data[len(data) // 2] ^= 0x01  # one bit of one weight's mantissa: same size, other bytes
     xml.with_suffix(".bin").write_bytes(bytes(data))
-    with pytest.raises(EdgesegError, match=r"m\.bin does not match the sha256 in the card of m\.xml \(modified or replaced\)"):
+    with pytest.raises(
+        EdgesegError, match=r"m\.bin does not match the sha256 in the card of m\.xml \(modified or replaced\)"
+    ):
         OpenVinoRunner(xml)
     with OpenVinoRunner(xml, verify_weights=False) as r:
         out = r.infer(batch_of(1))
@@ -50,7 +59,9 @@ def test_runner_refuses_changed_weights_unless_verify_weights_is_off(ir, tmp_pat
 def test_runner_refuses_an_ir_without_an_edgeseg_card(ir, tmp_path):
     plain = tmp_path / "plain.xml"
     ov.save_model(ov.convert_model(str(ir.onnx)), str(plain), compress_to_fp16=False)
-    with pytest.raises(EdgesegError, match=r"plain\.xml: no edgeseg model card in its rt_info; build it with edgeseg build"):
+    with pytest.raises(
+        EdgesegError, match=r"plain\.xml: no edgeseg model card in its rt_info; build it with edgeseg build"
+    ):
         OpenVinoRunner(plain)
 
 
@@ -85,5 +96,3 @@ def test_open_runner_picks_openvino_for_xml_and_predict_runs_on_it(ir, tmp_path)
     code, _, err = cli(["predict", ir.xml, img, "-o", tmp_path / "pred"])
     assert code == 0, err
     assert [p.name for p in (tmp_path / "pred").iterdir()]
-
-

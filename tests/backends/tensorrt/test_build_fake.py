@@ -40,13 +40,21 @@ def test_fp16_weakly_typed(fake_trt, tmp_path, tiny_models, version, net_flags):
     card = read_sidecar(res.path)
     x = card.extra
     assert card.precision == "fp16" and card.input_size == (64, 96)
-    assert x["tensorrt_version"] == version and x["compute_capability"] == "8.7" and x["gpu_name"].startswith("Fake")
+    assert (
+        x["tensorrt_version"] == version
+        and x["compute_capability"] == "8.7"
+        and x["gpu_name"].startswith("Fake")
+    )
     assert x["builder_flags"] == ["FP16"] and x["strongly_typed"] is False and x["path_id"] == "fp16-flag"
-    assert x["engine_size"] == res.size_bytes and len(x["engine_sha256"]) == 64 and len(x["onnx_sha256"]) == 64
+    assert (
+        x["engine_size"] == res.size_bytes and len(x["engine_sha256"]) == 64 and len(x["onnx_sha256"]) == 64
+    )
     assert x["dla_core"] is None and x["calibration"] is None and x["build_seconds"] >= 0
     assert "--fp16" in x["build_command"] and x["onnx_source"].startswith("tiny.pt@sha256:")
     assert card.source.startswith("tiny.onnx@sha256:")
-    assert res.summary().startswith(f"built tensorrt fp16 (TensorRT {major_minor}: FP16 via builder flag) in ")
+    assert res.summary().startswith(
+        f"built tensorrt fp16 (TensorRT {major_minor}: FP16 via builder flag) in "
+    )
     assert fake_trt.pycuda.CONTEXT_STACK == []  # every push popped
 
 
@@ -59,7 +67,11 @@ def test_fp16_on_11_parses_a_converted_fp16_onnx_strongly_typed(fake_trt, tmp_pa
     assert len(fake_trt.calls("parse")) == 1
     assert not hasattr(trt.BuilderFlag, "FP16")
     card = read_sidecar(res.path)
-    assert card.extra["strongly_typed"] is True and card.extra["builder_flags"] == [] and card.precision == "fp16"
+    assert (
+        card.extra["strongly_typed"] is True
+        and card.extra["builder_flags"] == []
+        and card.precision == "fp16"
+    )
 
 
 def test_fp16_on_11_network_got_fp16_weights_and_float32_io(fake_trt, tmp_path, tiny_models, monkeypatch):
@@ -98,7 +110,9 @@ def test_qdq_onnx_without_int8_flag_still_builds_int8_and_says_so(fake_trt, tmp_
     assert res.precision == "int8" and any("--int8 implied" in line for line in logs)
 
 
-def test_implicit_int8_calibrates_writes_a_keyed_cache_then_reuses_it(fake_trt, tmp_path, tiny_models, stub_calib):
+def test_implicit_int8_calibrates_writes_a_keyed_cache_then_reuses_it(
+    fake_trt, tmp_path, tiny_models, stub_calib
+):
     fake_trt.install("8.6.1.6")
     cache = tmp_path / "calib" / "tiny.cache"
     res, logs = _build(tmp_path, tiny_models.onnx, int8=True, calib="frames/", calib_cache=cache)
@@ -108,9 +122,17 @@ def test_implicit_int8_calibrates_writes_a_keyed_cache_then_reuses_it(fake_trt, 
     assert len(fake_trt.calls("calib_batch")) == 5  # 5 frames, batch 1 (static ONNX)
     assert cache.read_bytes() == b"FAKE-CALIB-CACHE batches=5"
     key = json.loads((tmp_path / "calib" / "tiny.cache.key.json").read_text())
-    assert key["tensorrt_version"] == "8.6.1.6" and key["calib_fingerprint"] == "listcalib-A-5" and key["batch"] == 1
+    assert (
+        key["tensorrt_version"] == "8.6.1.6"
+        and key["calib_fingerprint"] == "listcalib-A-5"
+        and key["batch"] == 1
+    )
     calib = read_sidecar(res.path).calibration
-    assert calib["method"] == "tensorrt-entropy" and calib["reused_cache"] is False and calib["recalibrated"] is True
+    assert (
+        calib["method"] == "tensorrt-entropy"
+        and calib["reused_cache"] is False
+        and calib["recalibrated"] is True
+    )
     assert calib["cache_sha256"] and calib["fingerprint"] == "listcalib-A-5"
 
     # Same model, data, TensorRT: the cache is reused, no batch is asked for.
@@ -130,7 +152,9 @@ def test_stale_cache_is_refused_then_recalibrated_on_request(fake_trt, tmp_path,
     cache = tmp_path / "calib" / "tiny.cache"
     fake_trt.install("10.3.0.26")
     _, logs = _build(tmp_path, tiny_models.onnx, int8=True, calib="frames/", calib_cache=cache)
-    assert any("deprecates implicit INT8" in line and "edgeseg quantize --method ptq" in line for line in logs)
+    assert any(
+        "deprecates implicit INT8" in line and "edgeseg quantize --method ptq" in line for line in logs
+    )
     # changed calibration set
     stub_calib.tag = "B"
     fake_trt.install("10.3.0.26")
@@ -156,7 +180,9 @@ def test_stale_cache_is_refused_then_recalibrated_on_request(fake_trt, tmp_path,
     fake_trt.install("10.4.0.1")
     _build(tmp_path, tiny_models.onnx, int8=True, calib="frames/", calib_cache=cache, recalibrate=True)
     assert len(fake_trt.calls("calib_batch")) == 5
-    assert json.loads((tmp_path / "calib" / "tiny.cache.key.json").read_text())["tensorrt_version"] == "10.4.0.1"
+    assert (
+        json.loads((tmp_path / "calib" / "tiny.cache.key.json").read_text())["tensorrt_version"] == "10.4.0.1"
+    )
 
 
 def test_default_cache_goes_under_calib(fake_trt, tmp_path, tiny_models, stub_calib, monkeypatch):
@@ -180,13 +206,28 @@ def test_dynamic_onnx_needs_shapes_and_gets_a_profile(fake_trt, tmp_path, tiny_m
     with pytest.raises(BuildError, match="dynamic dims batchx3xheightxwidth.*--shapes"):
         _build(tmp_path, tiny_models.onnx_dyn, fp16=True)
     assert not fake_trt.trt.CALLS  # refused before TensorRT was touched
-    res, _ = _build(tmp_path, tiny_models.onnx_dyn, int8=True, calib="frames/", calib_cache=tmp_path / "c.cache",
-                    shapes="1x3x64x96/2x3x64x96/4x3x128x192")
-    assert fake_trt.calls("profile.set_shape") == [("profile.set_shape", "input", (1, 3, 64, 96), (2, 3, 64, 96), (4, 3, 128, 192))]
+    res, _ = _build(
+        tmp_path,
+        tiny_models.onnx_dyn,
+        int8=True,
+        calib="frames/",
+        calib_cache=tmp_path / "c.cache",
+        shapes="1x3x64x96/2x3x64x96/4x3x128x192",
+    )
+    assert fake_trt.calls("profile.set_shape") == [
+        ("profile.set_shape", "input", (1, 3, 64, 96), (2, 3, 64, 96), (4, 3, 128, 192))
+    ]
     assert fake_trt.calls("set_calibration_profile")
-    assert len(fake_trt.calls("calib_batch")) == 2  # 5 frames at the opt batch of 2: the short last one is dropped
+    assert (
+        len(fake_trt.calls("calib_batch")) == 2
+    )  # 5 frames at the opt batch of 2: the short last one is dropped
     card = read_sidecar(res.path)
-    assert card.extra["profile"] == {"input": "input", "min": [1, 3, 64, 96], "opt": [2, 3, 64, 96], "max": [4, 3, 128, 192]}
+    assert card.extra["profile"] == {
+        "input": "input",
+        "min": [1, 3, 64, 96],
+        "opt": [2, 3, 64, 96],
+        "max": [4, 3, 128, 192],
+    }
     assert card.calibration["batch"] == 2
 
 
@@ -202,7 +243,11 @@ def test_dla_core(fake_trt, tmp_path, tiny_models):
     res, _ = _build(tmp_path, tiny_models.onnx, fp16=True, dla_core=1, gpu_fallback=True)
     assert [c[1] for c in fake_trt.calls("set_flag")] == ["FP16", "GPU_FALLBACK"]
     x = read_sidecar(res.path).extra
-    assert x["dla_core"] == 1 and x["gpu_fallback"] is True and "--dla-core 1 --gpu-fallback" in x["build_command"]
+    assert (
+        x["dla_core"] == 1
+        and x["gpu_fallback"] is True
+        and "--dla-core 1 --gpu-fallback" in x["build_command"]
+    )
     assert json.loads(res.path.read_bytes().split(b"\n", 1)[1])["dla_core"] == 1
 
 
@@ -254,8 +299,10 @@ def test_onnx_meant_for_onnxruntime_is_refused(fake_trt, tmp_path, tiny_models, 
     from edgeseg.card import card_from_onnx, card_to_onnx
 
     fake_trt.install("10.3.0.26")
-    for extra, msg in (({"flavour": "onnxruntime-cpu"}, "edgeseg quantize --method ptq"),
-                       ({"backend": "onnxruntime"}, "ONNX Runtime-optimized")):
+    for extra, msg in (
+        ({"flavour": "onnxruntime-cpu"}, "edgeseg quantize --method ptq"),
+        ({"backend": "onnxruntime"}, "ONNX Runtime-optimized"),
+    ):
         proto = onnx.load(str(qdq_onnx))
         card = card_from_onnx(proto)
         card_to_onnx(proto, card.replace(extra={**card.extra, **extra}))

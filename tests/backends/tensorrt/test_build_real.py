@@ -27,8 +27,10 @@ from edgeseg.backends.tensorrt.check.tolerances import SOURCES, compare, miou_ch
 
 pytestmark = pytest.mark.tensorrt
 
-NO_TORCH = ("PyTorch is not installed: the test model is exported with it (install NVIDIA's PyTorch wheel "
-            f"for this JetPack), or set {ENV_ONNX}=an FP32 ONNX from `edgeseg export`")
+NO_TORCH = (
+    "PyTorch is not installed: the test model is exported with it (install NVIDIA's PyTorch wheel "
+    f"for this JetPack), or set {ENV_ONNX}=an FP32 ONNX from `edgeseg export`"
+)
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +73,15 @@ def _engine_vs_ort(trt, onnx, engine_path, x, record_property, *, precision, tf3
         y = r.infer(x)
     atol, rtol = tolerance_for(precision, tf32=tf32)
     c = compare(y, ref, atol=atol, rtol=rtol)
-    _record(record_property, tensorrt_version=trt.__version__, precision=precision, tf32=tf32,
-            bound_source=SOURCES["tf32" if tf32 else precision], argmax_agreement=float((y.argmax(1) == ref.argmax(1)).mean()),
-            **c.to_dict())
+    _record(
+        record_property,
+        tensorrt_version=trt.__version__,
+        precision=precision,
+        tf32=tf32,
+        bound_source=SOURCES["tf32" if tf32 else precision],
+        argmax_agreement=float((y.argmax(1) == ref.argmax(1)).mean()),
+        **c.to_dict(),
+    )
     return c
 
 
@@ -109,8 +117,13 @@ def test_fp16_engine_matches_onnxruntime(real_trt, tmp_path, tiny, record_proper
 def test_dynamic_fp16_engine_matches_onnxruntime(real_trt, tmp_path, tiny, record_property):
     from edgeseg.backends.tensorrt.build import build_tensorrt
 
-    res = build_tensorrt(tiny.onnx_dyn, output=tmp_path / "dyn.engine", fp16=True,
-                         shapes="1x3x64x96/2x3x64x96/4x3x64x96", log=print)
+    res = build_tensorrt(
+        tiny.onnx_dyn,
+        output=tmp_path / "dyn.engine",
+        fp16=True,
+        shapes="1x3x64x96/2x3x64x96/4x3x64x96",
+        log=print,
+    )
     c = _engine_vs_ort(real_trt, tiny.onnx_dyn, res.path, _inputs(5), record_property, precision="fp16")
     assert c.passed, c.summary()
 
@@ -131,9 +144,16 @@ def test_int8_qdq_engine_builds_and_runs(real_trt, tmp_path, tiny, record_proper
             return next(self.it, None)
 
     qdq = tmp_path / "tiny_qdq.onnx"
-    quantize_static(str(tiny.onnx), str(qdq), Reader(), quant_format=QuantFormat.QDQ,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True,
-                    extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+    quantize_static(
+        str(tiny.onnx),
+        str(qdq),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
+    )
     import onnx
 
     proto = onnx.load(str(qdq))
@@ -147,9 +167,17 @@ def test_int8_qdq_engine_builds_and_runs(real_trt, tmp_path, tiny, record_proper
         y = r.infer(x)
     assert y.shape == ref.shape and np.isfinite(y).all()
     c = compare(y, ref, atol=0.0, rtol=0.0)  # figures only: the report shows them, nothing is asserted
-    _record(record_property, tensorrt_version=real_trt.__version__, precision="int8", bound_source="none (smoke test)",
-            argmax_agreement=float((y.argmax(1) == ref.argmax(1)).mean()), max_abs_diff=c.max_abs_diff,
-            max_rel_diff=c.max_rel_diff, mean_abs_diff=c.mean_abs_diff, nonfinite=c.nonfinite)
+    _record(
+        record_property,
+        tensorrt_version=real_trt.__version__,
+        precision="int8",
+        bound_source="none (smoke test)",
+        argmax_agreement=float((y.argmax(1) == ref.argmax(1)).mean()),
+        max_abs_diff=c.max_abs_diff,
+        max_rel_diff=c.max_rel_diff,
+        mean_abs_diff=c.mean_abs_diff,
+        nonfinite=c.nonfinite,
+    )
 
 
 # -- mIoU on labelled data (the shipped CamVid model) ----------------------------------------------
@@ -157,8 +185,10 @@ def test_int8_qdq_engine_builds_and_runs(real_trt, tmp_path, tiny, record_proper
 def labelled():
     spec = os.environ.get(ENV_DATA)
     if not spec:
-        pytest.skip(f"the mIoU checks need labelled data: set {ENV_DATA}=camvid:/path/to/CamVid (or "
-                    "`edgeseg trt-check --data camvid:PATH`); INT8 accuracy is measured there, never assumed")
+        pytest.skip(
+            f"the mIoU checks need labelled data: set {ENV_DATA}=camvid:/path/to/CamVid (or "
+            "`edgeseg trt-check --data camvid:PATH`); INT8 accuracy is measured there, never assumed"
+        )
     frames = os.environ.get(ENV_MAX_FRAMES)
     return spec, int(frames) if frames else None
 
@@ -175,8 +205,11 @@ def trained_onnx(tmp_path_factory):
 
     pt = Path(__import__("edgeseg").__file__).parent / "weights" / "cgnet_camvid.pt"
     model, card, _ = load_checkpoint(pt)
-    return export_onnx(model.eval(), card.replace(source=checkpoint_source(pt)),
-                       tmp_path_factory.mktemp("trained") / "cgnet_camvid.onnx")
+    return export_onnx(
+        model.eval(),
+        card.replace(source=checkpoint_source(pt)),
+        tmp_path_factory.mktemp("trained") / "cgnet_camvid.onnx",
+    )
 
 
 def _miou(model_path, spec, max_frames):
@@ -213,17 +246,30 @@ def _int8_engine(trt, onnx, spec, tmp_path):
 
             qdq = str(tmp_path / "cgnet_camvid_int8.onnx")
             pt = Path(__import__("edgeseg").__file__).parent / "weights" / "cgnet_camvid.pt"
-            assert main(["quantize", str(pt), "--method", "ptq", "--calib", spec, "-o", qdq, "--no-progress"]) == 0
+            assert (
+                main(["quantize", str(pt), "--method", "ptq", "--calib", spec, "-o", qdq, "--no-progress"])
+                == 0
+            )
     if qdq:
         return build_tensorrt(qdq, output=tmp_path / "int8.engine", int8=True, log=print)
     if int(trt.__version__.split(".")[0]) >= 11:
-        pytest.skip(f"TensorRT 11 builds INT8 only from a Q/DQ ONNX: set {ENV_QDQ_ONNX} (from `edgeseg quantize`)")
-    return build_tensorrt(onnx, output=tmp_path / "int8.engine", int8=True, calib=spec,
-                          calib_cache=tmp_path / "int8.cache", log=print)
+        pytest.skip(
+            f"TensorRT 11 builds INT8 only from a Q/DQ ONNX: set {ENV_QDQ_ONNX} (from `edgeseg quantize`)"
+        )
+    return build_tensorrt(
+        onnx,
+        output=tmp_path / "int8.engine",
+        int8=True,
+        calib=spec,
+        calib_cache=tmp_path / "int8.cache",
+        log=print,
+    )
 
 
 @pytest.mark.parametrize("precision", ["fp16", "int8"])
-def test_engine_miou_within_bound(real_trt, tmp_path, labelled, trained_onnx, reference_miou, record_property, precision):
+def test_engine_miou_within_bound(
+    real_trt, tmp_path, labelled, trained_onnx, reference_miou, record_property, precision
+):
     """mIoU of the engine on the val split at most MIOU_DROP_MAX_POINTS below ONNX Runtime FP32's."""
     from edgeseg.backends.tensorrt.build import build_tensorrt
 
@@ -239,9 +285,17 @@ def test_engine_miou_within_bound(real_trt, tmp_path, labelled, trained_onnx, re
 
     # the model's own val mIoU (from training): shows in the report whether the reference run reproduces it
     card_miou = card_from_onnx(trained_onnx).metrics.get("val_miou")
-    _record(record_property, tensorrt_version=real_trt.__version__, precision=precision, dataset=got["dataset"],
-            card_val_miou=card_miou,
-            frames=got["frames"], build_path=res.path_name, bound_source=SOURCES["miou"],
-            nonfinite_frames=got["nonfinite_frames"], **check)
+    _record(
+        record_property,
+        tensorrt_version=real_trt.__version__,
+        precision=precision,
+        dataset=got["dataset"],
+        card_val_miou=card_miou,
+        frames=got["frames"],
+        build_path=res.path_name,
+        bound_source=SOURCES["miou"],
+        nonfinite_frames=got["nonfinite_frames"],
+        **check,
+    )
     assert got["nonfinite_frames"] == 0
     assert check["passed"], check

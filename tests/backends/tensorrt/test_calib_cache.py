@@ -8,14 +8,28 @@ import json
 
 import pytest
 
-from edgeseg.backends.tensorrt._calib_cache import CacheKey, check_cache, key_path, preprocessing_of, read_key, write_cache
+from edgeseg.backends.tensorrt._calib_cache import (
+    CacheKey,
+    check_cache,
+    key_path,
+    preprocessing_of,
+    read_key,
+    write_cache,
+)
 from edgeseg.errors import BuildError
 
 
 @pytest.fixture
 def key(camvid_card):
-    return CacheKey(onnx_sha256="a" * 64, calib_fingerprint="set-1", preprocessing=preprocessing_of(camvid_card, (64, 96)),
-                    tensorrt_version="10.3.0.26", compute_capability="8.7", algorithm="entropy", batch=1)
+    return CacheKey(
+        onnx_sha256="a" * 64,
+        calib_fingerprint="set-1",
+        preprocessing=preprocessing_of(camvid_card, (64, 96)),
+        tensorrt_version="10.3.0.26",
+        compute_capability="8.7",
+        algorithm="entropy",
+        batch=1,
+    )
 
 
 def test_missing_cache_means_calibrate(tmp_path, key):
@@ -31,8 +45,14 @@ def test_written_cache_is_reused_with_the_same_key(tmp_path, key):
 
 @pytest.mark.parametrize(
     "field,value",
-    [("onnx_sha256", "b" * 64), ("calib_fingerprint", "set-2"), ("tensorrt_version", "10.4.0.1"),
-     ("compute_capability", "7.2"), ("algorithm", "minmax"), ("batch", 4)],
+    [
+        ("onnx_sha256", "b" * 64),
+        ("calib_fingerprint", "set-2"),
+        ("tensorrt_version", "10.4.0.1"),
+        ("compute_capability", "7.2"),
+        ("algorithm", "minmax"),
+        ("batch", 4),
+    ],
 )
 def test_any_changed_field_is_refused_and_named(tmp_path, key, field, value):
     cache = write_cache(tmp_path / "m.cache", b"scales", key)
@@ -45,7 +65,9 @@ def test_any_changed_field_is_refused_and_named(tmp_path, key, field, value):
 
 def test_changed_preprocessing_is_refused(tmp_path, key, camvid_card):
     cache = write_cache(tmp_path / "m.cache", b"scales", key)
-    bgr = dataclasses.replace(key, preprocessing=preprocessing_of(camvid_card.replace(channel_order="BGR"), (64, 96)))
+    bgr = dataclasses.replace(
+        key, preprocessing=preprocessing_of(camvid_card.replace(channel_order="BGR"), (64, 96))
+    )
     with pytest.raises(BuildError, match="preprocessing"):
         check_cache(cache, bgr)
 
@@ -75,7 +97,9 @@ def test_without_the_set_the_fingerprint_is_taken_from_the_key(tmp_path, key):
     cache = write_cache(tmp_path / "m.cache", b"scales", key)
     assert check_cache(cache, dataclasses.replace(key, calib_fingerprint=""), have_set=False) is True
     with pytest.raises(BuildError, match="tensorrt_version"):
-        check_cache(cache, dataclasses.replace(key, calib_fingerprint="", tensorrt_version="8.6.1"), have_set=False)
+        check_cache(
+            cache, dataclasses.replace(key, calib_fingerprint="", tensorrt_version="8.6.1"), have_set=False
+        )
     with pytest.raises(BuildError, match="does not exist"):
         check_cache(tmp_path / "none.cache", key, have_set=False)
     with pytest.raises(BuildError, match="--recalibrate needs"):

@@ -16,8 +16,15 @@ SIZE = (16, 24)
 
 
 def _key(card, batch=2):
-    return CacheKey(onnx_sha256="0" * 64, calib_fingerprint="listcalib-A-5", preprocessing=preprocessing_of(card, SIZE),
-                    tensorrt_version="10.3.0.26", compute_capability="8.7", algorithm="entropy", batch=batch)
+    return CacheKey(
+        onnx_sha256="0" * 64,
+        calib_fingerprint="listcalib-A-5",
+        preprocessing=preprocessing_of(card, SIZE),
+        tensorrt_version="10.3.0.26",
+        compute_capability="8.7",
+        algorithm="entropy",
+        batch=batch,
+    )
 
 
 def test_feeder_order_batches_and_exhaustion(camvid_card):
@@ -55,8 +62,17 @@ def test_calibrator_streams_preprocessed_batches_to_the_device(fake_trt, camvid_
     cache = tmp_path / "calib" / "m.entropy.cache"
     cache.parent.mkdir()
     with fake_trt.pycuda_context():
-        cal = make_calibrator(trt, cuda, calib_set=cs, shape=(2, 3, *SIZE), algorithm="entropy", cache_path=cache,
-                              key=_key(camvid_card), reuse_cache=False, progress=False)
+        cal = make_calibrator(
+            trt,
+            cuda,
+            calib_set=cs,
+            shape=(2, 3, *SIZE),
+            algorithm="entropy",
+            cache_path=cache,
+            key=_key(camvid_card),
+            reuse_cache=False,
+            progress=False,
+        )
         assert isinstance(cal, trt.IInt8EntropyCalibrator2)
         assert cal.get_batch_size() == 2
         assert cal.read_calibration_cache() is None  # not reusing: TensorRT must calibrate
@@ -80,8 +96,17 @@ def test_reused_cache_is_served_and_never_rewritten(fake_trt, camvid_card, tmp_p
     cache = write_cache(tmp_path / "m.cache", b"old scales", _key(camvid_card))
     before = key_path(cache).read_text()
     with fake_trt.pycuda_context():
-        cal = make_calibrator(trt, fake_trt.pycuda, calib_set=None, shape=(2, 3, *SIZE), algorithm="minmax",
-                              cache_path=cache, key=_key(camvid_card), reuse_cache=True, progress=False)
+        cal = make_calibrator(
+            trt,
+            fake_trt.pycuda,
+            calib_set=None,
+            shape=(2, 3, *SIZE),
+            algorithm="minmax",
+            cache_path=cache,
+            key=_key(camvid_card),
+            reuse_cache=True,
+            progress=False,
+        )
         assert isinstance(cal, trt.IInt8MinMaxCalibrator)
         assert cal.read_calibration_cache() == b"old scales"
         assert cal.get_batch(["input"]) is None
@@ -100,9 +125,17 @@ def test_an_error_inside_get_batch_is_kept_and_no_cache_is_written(fake_trt, cam
 
     cache = tmp_path / "m.cache"
     with fake_trt.pycuda_context():
-        cal = make_calibrator(trt, fake_trt.pycuda, calib_set=Broken(random_frames(4), camvid_card, batch=2, size=SIZE),
-                              shape=(2, 3, *SIZE), algorithm="entropy", cache_path=cache, key=_key(camvid_card),
-                              reuse_cache=False, progress=False)
+        cal = make_calibrator(
+            trt,
+            fake_trt.pycuda,
+            calib_set=Broken(random_frames(4), camvid_card, batch=2, size=SIZE),
+            shape=(2, 3, *SIZE),
+            algorithm="entropy",
+            cache_path=cache,
+            key=_key(camvid_card),
+            reuse_cache=False,
+            progress=False,
+        )
         assert cal.get_batch(["input"]) is not None
         assert cal.get_batch(["input"]) is None  # the exception did not cross into TensorRT
         cal.write_calibration_cache(b"partial")
@@ -113,8 +146,16 @@ def test_an_error_inside_get_batch_is_kept_and_no_cache_is_written(fake_trt, cam
 def test_tensorrt_11_has_no_calibrators(fake_trt, camvid_card, tmp_path):
     trt = fake_trt.install("11.0.0.1")
     with pytest.raises(BuildError, match="no IInt8EntropyCalibrator2"):
-        make_calibrator(trt, fake_trt.pycuda, calib_set=None, shape=(1, 3, *SIZE), algorithm="entropy",
-                        cache_path=tmp_path / "c", key=_key(camvid_card), reuse_cache=True)
+        make_calibrator(
+            trt,
+            fake_trt.pycuda,
+            calib_set=None,
+            shape=(1, 3, *SIZE),
+            algorithm="entropy",
+            cache_path=tmp_path / "c",
+            key=_key(camvid_card),
+            reuse_cache=True,
+        )
 
 
 def test_real_calibration_set_matches_preprocess(fake_trt, tmp_path, camvid_card):
@@ -132,8 +173,17 @@ def test_real_calibration_set_matches_preprocess(fake_trt, tmp_path, camvid_card
     cs = calib_mod.CalibrationSet(str(folder), camvid_card, num=4, batch=2, size=SIZE)
     trt = fake_trt.install("10.3.0.26")
     with fake_trt.pycuda_context():
-        cal = make_calibrator(trt, fake_trt.pycuda, calib_set=cs, shape=(2, 3, *SIZE), algorithm="entropy",
-                              cache_path=tmp_path / "c.cache", key=_key(camvid_card), reuse_cache=False, progress=False)
+        cal = make_calibrator(
+            trt,
+            fake_trt.pycuda,
+            calib_set=cs,
+            shape=(2, 3, *SIZE),
+            algorithm="entropy",
+            cache_path=tmp_path / "c.cache",
+            key=_key(camvid_card),
+            reuse_cache=False,
+            progress=False,
+        )
         seen = []
         while (ptrs := cal.get_batch(["input"])) is not None:
             seen.append(fake_trt.pycuda.read(ptrs[0], (2, 3, *SIZE)))

@@ -15,7 +15,7 @@ from edgeseg.backends.tensorrt.check import ENV_DATA, report
 
 ROOT = Path(__file__).resolve().parents[3]
 
-STAND_IN = '''
+STAND_IN = """
 import json, os
 import pytest
 
@@ -39,7 +39,7 @@ def test_skipped_like():
 
 def test_not_marked_is_not_run():
     raise AssertionError("deselected by -m tensorrt")
-'''
+"""
 
 
 def _stand_in(tmp_path: Path, body: str = STAND_IN) -> Path:
@@ -51,7 +51,9 @@ def _stand_in(tmp_path: Path, body: str = STAND_IN) -> Path:
 
 
 def _fake_trt(monkeypatch):
-    spec = importlib.util.spec_from_file_location("t16e_build_helpers", ROOT / "tests" / "backends" / "_shared" / "_build_helpers.py")
+    spec = importlib.util.spec_from_file_location(
+        "t16e_build_helpers", ROOT / "tests" / "backends" / "_shared" / "_build_helpers.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)  # type: ignore[union-attr]
     fake = mod.FakeTRT(monkeypatch)
@@ -63,14 +65,34 @@ def test_run_check_writes_both_reports_with_outcomes_figures_and_bounds(tmp_path
     out = tmp_path / "out"
     rep = report.run_check(out_dir=out, test_paths=[_stand_in(tmp_path)], root=ROOT, timeout=240)
     by = {t["name"]: t for t in rep["tests"]}
-    assert set(by) == {"test_fp32_like", "test_miou_like", "test_skipped_like"}  # -m tensorrt deselects the rest
+    assert set(by) == {
+        "test_fp32_like",
+        "test_miou_like",
+        "test_skipped_like",
+    }  # -m tensorrt deselects the rest
     assert by["test_fp32_like"]["outcome"] == "passed"
-    assert by["test_fp32_like"]["figures"] == {"precision": "fp32", "tf32": False, "max_abs_diff": 3.5e-6,
-                                               "mismatches": 0, "atol": 1e-5}
-    assert by["test_miou_like"]["outcome"] == "failed" and "mIoU dropped 2.5 points" in by["test_miou_like"]["message"]
+    assert by["test_fp32_like"]["figures"] == {
+        "precision": "fp32",
+        "tf32": False,
+        "max_abs_diff": 3.5e-6,
+        "mismatches": 0,
+        "atol": 1e-5,
+    }
+    assert (
+        by["test_miou_like"]["outcome"] == "failed"
+        and "mIoU dropped 2.5 points" in by["test_miou_like"]["message"]
+    )
     assert by["test_miou_like"]["figures"] == {"drop_points": 2.5}
-    assert by["test_skipped_like"]["outcome"] == "skipped" and "EDGESEG_TRT_DATA" in by["test_skipped_like"]["message"]
-    assert rep["pytest"]["exit_code"] == 1 and rep["pytest"]["counts"] == {"passed": 1, "failed": 1, "error": 0, "skipped": 1}
+    assert (
+        by["test_skipped_like"]["outcome"] == "skipped"
+        and "EDGESEG_TRT_DATA" in by["test_skipped_like"]["message"]
+    )
+    assert rep["pytest"]["exit_code"] == 1 and rep["pytest"]["counts"] == {
+        "passed": 1,
+        "failed": 1,
+        "error": 0,
+        "skipped": 1,
+    }
     assert "1 failed, 1 passed, 1 skipped" in rep["pytest"]["summary"] and rep["verdict"] == "fail"
     assert rep["bounds"]["fp32"]["atol"] == 1e-5 and rep["bounds"]["miou_drop_max_points"]["value"] == 1.0
     on_disk = json.loads((out / report.REPORT_JSON).read_text())
@@ -80,7 +102,9 @@ def test_run_check_writes_both_reports_with_outcomes_figures_and_bounds(tmp_path
     assert "mIoU dropped 2.5 points \\| too much" in md  # a | in a message does not break the table
     assert "Polygraphy" in md and "MMDeploy" in md
     assert "1 deselected" in (out / report.PYTEST_LOG).read_text()
-    assert sorted(Path(p).name for p in rep["files"]) == sorted([report.REPORT_JSON, report.REPORT_MD, report.PYTEST_LOG])
+    assert sorted(Path(p).name for p in rep["files"]) == sorted(
+        [report.REPORT_JSON, report.REPORT_MD, report.PYTEST_LOG]
+    )
 
 
 @pytest.fixture
@@ -94,17 +118,32 @@ def camvid(tmp_path):
 
 
 def test_all_passing_is_a_pass_and_env_is_passed(tmp_path, camvid, monkeypatch):
-    body = ("import os, pytest\n@pytest.mark.tensorrt\ndef test_env():\n"
-            f"    assert os.environ['{ENV_DATA}'] == 'camvid:{camvid}'\n"
-            "    assert os.environ['EDGESEG_TRT_MAX_FRAMES'] == '3'\n")
-    rep = report.run_check(out_dir=tmp_path / "o", data=f"camvid:{camvid}", max_frames=3,
-                           test_paths=[_stand_in(tmp_path, body)], root=ROOT, timeout=240)
-    assert rep["verdict"] == "pass" and rep["inputs"] == {ENV_DATA: f"camvid:{camvid}", "EDGESEG_TRT_MAX_FRAMES": "3"}
+    body = (
+        "import os, pytest\n@pytest.mark.tensorrt\ndef test_env():\n"
+        f"    assert os.environ['{ENV_DATA}'] == 'camvid:{camvid}'\n"
+        "    assert os.environ['EDGESEG_TRT_MAX_FRAMES'] == '3'\n"
+    )
+    rep = report.run_check(
+        out_dir=tmp_path / "o",
+        data=f"camvid:{camvid}",
+        max_frames=3,
+        test_paths=[_stand_in(tmp_path, body)],
+        root=ROOT,
+        timeout=240,
+    )
+    assert rep["verdict"] == "pass" and rep["inputs"] == {
+        ENV_DATA: f"camvid:{camvid}",
+        "EDGESEG_TRT_MAX_FRAMES": "3",
+    }
 
 
 def test_only_skips_is_no_tests_ran(tmp_path):
-    body = "import pytest\n@pytest.mark.tensorrt\ndef test_s():\n    pytest.skip('TensorRT is not installed')\n"
-    rep = report.run_check(out_dir=tmp_path / "o", test_paths=[_stand_in(tmp_path, body)], root=ROOT, timeout=240)
+    body = (
+        "import pytest\n@pytest.mark.tensorrt\ndef test_s():\n    pytest.skip('TensorRT is not installed')\n"
+    )
+    rep = report.run_check(
+        out_dir=tmp_path / "o", test_paths=[_stand_in(tmp_path, body)], root=ROOT, timeout=240
+    )
     assert rep["pytest"]["exit_code"] == 0 and rep["verdict"] == "no tests ran"
 
 
@@ -122,8 +161,10 @@ def test_bad_inputs_fail_before_anything_is_written(tmp_path):
 def test_machine_facts_read_tensorrt_gpu_and_the_l4t_release(tmp_path, monkeypatch):
     _fake_trt(monkeypatch)
     rel = tmp_path / "nv_tegra_release"
-    rel.write_text("# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan  8\n"
-                   "# KERNEL_VARIANT: oot\n")
+    rel.write_text(
+        "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan  8\n"
+        "# KERNEL_VARIANT: oot\n"
+    )
     model = tmp_path / "model"
     model.write_bytes(b"NVIDIA Jetson Orin Nano Engineering Reference Developer Kit Super\x00")
     m = report.machine_facts(release_path=rel, model_path=model)
@@ -131,7 +172,9 @@ def test_machine_facts_read_tensorrt_gpu_and_the_l4t_release(tmp_path, monkeypat
     assert m["gpu"]["compute_capability"] == "8.7" and m["gpu"]["name"].startswith("Fake")
     assert m["jetson"]["l4t"] == "36.4.3" and m["jetson"]["model"].startswith("NVIDIA Jetson Orin Nano")
     assert m["jetson"]["nv_tegra_release"].startswith("# R36 (release), REVISION: 4.3")
-    md = report.render_markdown(report.build_report(machine=m, tests=[], exit_code=5, summary="", command="c", inputs={}))
+    md = report.render_markdown(
+        report.build_report(machine=m, tests=[], exit_code=5, summary="", command="c", inputs={})
+    )
     assert "| TensorRT | 10.3.0.26 |" in md and "36.4.3" in md and "(compute capability 8.7)" in md
 
 

@@ -34,7 +34,7 @@ def test_the_bounds_are_the_cited_ones():
 def test_an_exact_copy_passes_and_float32_noise_passes_the_fp32_bound():
     ref = _logits()
     assert tol.compare(ref, ref, atol=tol.FP32_ATOL, rtol=tol.FP32_RTOL).passed
-    noisy = ref * (1 + np.float32(2 ** -22))  # a couple of float32 ulps
+    noisy = ref * (1 + np.float32(2**-22))  # a couple of float32 ulps
     c = tol.compare(noisy, ref, atol=tol.FP32_ATOL, rtol=tol.FP32_RTOL)
     assert c.passed and c.max_abs_diff > 0 and c.mismatches == 0
 
@@ -61,7 +61,9 @@ def test_tf32_math_breaks_the_fp32_bound_which_is_why_builds_clear_it():
 
     exact = mm(x, w)
     c_tf32 = tol.compare(mm(_tf32(x), _tf32(w)), exact, atol=tol.FP32_ATOL, rtol=tol.FP32_RTOL)
-    c_half = tol.compare(mm(x.astype(np.float16), w.astype(np.float16)), exact, atol=tol.FP32_ATOL, rtol=tol.FP32_RTOL)
+    c_half = tol.compare(
+        mm(x.astype(np.float16), w.astype(np.float16)), exact, atol=tol.FP32_ATOL, rtol=tol.FP32_RTOL
+    )
     assert not c_tf32.passed and c_tf32.max_abs_diff > 10 * tol.FP32_ATOL
     assert c_tf32.mismatches > c_tf32.elements // 2
     assert 0.5 < c_tf32.max_abs_diff / c_half.max_abs_diff < 2.0

@@ -43,12 +43,16 @@ def test_timing_cache_gets_a_key_and_is_reused_only_when_it_matches(fake_trt, tm
     assert json.loads(tc.read_bytes().split(b"\n", 1)[1])["entries"] == 2  # the applied cache grew
 
 
-@pytest.mark.parametrize("version,cc,field", [
-    ("10.4.0.1", (8, 7), "tensorrt_version: 10.3.0.26 -> 10.4.0.1"),
-    ("10.3.0.26", (7, 2), "compute_capability: 8.7 -> 7.2"),
-])
-def test_a_cache_keyed_for_another_tensorrt_or_gpu_is_refused_and_left_alone(fake_trt, tmp_path, tiny_models,
-                                                                              version, cc, field):
+@pytest.mark.parametrize(
+    "version,cc,field",
+    [
+        ("10.4.0.1", (8, 7), "tensorrt_version: 10.3.0.26 -> 10.4.0.1"),
+        ("10.3.0.26", (7, 2), "compute_capability: 8.7 -> 7.2"),
+    ],
+)
+def test_a_cache_keyed_for_another_tensorrt_or_gpu_is_refused_and_left_alone(
+    fake_trt, tmp_path, tiny_models, version, cc, field
+):
     tc = tmp_path / "trt.timing"
     fake_trt.install("10.3.0.26")
     _build(tmp_path, tiny_models.onnx, fp16=True, timing_cache=tc)
@@ -80,8 +84,9 @@ def test_an_unkeyed_cache_is_refused_because_tensorrt_would_drop_it_silently(fak
     assert any("will not be used" in c[2] for c in fake_trt.calls("log"))
 
 
-def test_a_damaged_cache_or_a_refused_one_is_an_error_and_never_overwritten(fake_trt, tmp_path, tiny_models,
-                                                                          monkeypatch):
+def test_a_damaged_cache_or_a_refused_one_is_an_error_and_never_overwritten(
+    fake_trt, tmp_path, tiny_models, monkeypatch
+):
     from edgeseg._io import sha256_bytes
 
     tc = tmp_path / "trt.timing"
@@ -118,7 +123,9 @@ def _engine(fake_trt, tmp_path, tiny_models):
     return build_tensorrt(tiny_models.onnx, output=tmp_path / "m.engine", fp16=True, log=lambda s: None).path
 
 
-def test_close_frees_pagelocked_host_and_device_buffers_before_releasing_the_context(fake_trt, tmp_path, tiny_models):
+def test_close_frees_pagelocked_host_and_device_buffers_before_releasing_the_context(
+    fake_trt, tmp_path, tiny_models
+):
     from edgeseg.backends.tensorrt.runner import TensorRTRunner
 
     engine = _engine(fake_trt, tmp_path, tiny_models)
@@ -165,8 +172,14 @@ def test_fp16_on_11_builds_an_onnx_with_external_data(fake_trt, tmp_path, tiny_m
     ext = tmp_path / "ext"
     ext.mkdir()
     proto = onnx.load(str(tiny_models.onnx))
-    onnx.save_model(proto, str(ext / "tiny.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location="tiny.onnx.data", size_threshold=0)
+    onnx.save_model(
+        proto,
+        str(ext / "tiny.onnx"),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="tiny.onnx.data",
+        size_threshold=0,
+    )
     assert (ext / "tiny.onnx.data").stat().st_size > 1000
     trt = fake_trt.install("11.4.0.106")
     seen = {}
@@ -191,8 +204,13 @@ def test_fp16_on_11_builds_an_onnx_with_external_data(fake_trt, tmp_path, tiny_m
 def test_a_missing_external_data_file_is_a_build_error_naming_it(fake_trt, tmp_path, tiny_models):
     import onnx
 
-    onnx.save_model(onnx.load(str(tiny_models.onnx)), str(tmp_path / "t.onnx"), save_as_external_data=True,
-                    location="t.onnx.data", size_threshold=0)
+    onnx.save_model(
+        onnx.load(str(tiny_models.onnx)),
+        str(tmp_path / "t.onnx"),
+        save_as_external_data=True,
+        location="t.onnx.data",
+        size_threshold=0,
+    )
     (tmp_path / "t.onnx.data").unlink()
     fake_trt.install("11.4.0.106")
     with pytest.raises(BuildError, match="t.onnx: cannot read its external weight data"):
@@ -210,7 +228,9 @@ def test_set_shape_refusal_is_a_build_error_naming_shapes(fake_trt, tmp_path, ti
         raise ValueError("The shape of input 'input' is inconsistent with the network")
 
     monkeypatch.setattr(trt.IOptimizationProfile, "set_shape", strict)
-    with pytest.raises(BuildError, match=f"--shapes {SHAPES}: TensorRT refused min/opt/max for input 'input'"):
+    with pytest.raises(
+        BuildError, match=f"--shapes {SHAPES}: TensorRT refused min/opt/max for input 'input'"
+    ):
         _build(tmp_path, tiny_models.onnx_dyn, fp16=True, shapes=SHAPES)
     assert not (tmp_path / "m.engine").exists()
     # the fake itself raises ValueError like the bindings on an inconsistent min/opt/max
@@ -219,16 +239,21 @@ def test_set_shape_refusal_is_a_build_error_naming_shapes(fake_trt, tmp_path, ti
         prof.set_shape("input", (1, 3, 64, 96), (4, 3, 64, 96), (2, 3, 64, 96))
 
 
-def test_add_optimization_profile_returning_minus_one_is_a_build_error(fake_trt, tmp_path, tiny_models, monkeypatch):
+def test_add_optimization_profile_returning_minus_one_is_a_build_error(
+    fake_trt, tmp_path, tiny_models, monkeypatch
+):
     trt = fake_trt.install("10.3.0.26")
     monkeypatch.setattr(trt.IBuilderConfig, "add_optimization_profile", lambda self, profile: -1)
-    with pytest.raises(BuildError, match=f"--shapes {SHAPES}: .*invalid .add_optimization_profile returned -1"):
+    with pytest.raises(
+        BuildError, match=f"--shapes {SHAPES}: .*invalid .add_optimization_profile returned -1"
+    ):
         _build(tmp_path, tiny_models.onnx_dyn, fp16=True, shapes=SHAPES)
 
 
 # -- 5. TensorRT 10.12+: BuilderFlag.FP16/INT8 deprecated ------------------------------------------
-@pytest.mark.parametrize("version,deprecated", [("10.3.0", False), ("10.11.0", False), ("10.12.0", True),
-                                                ("10.16.1.11", True)])
+@pytest.mark.parametrize(
+    "version,deprecated", [("10.3.0", False), ("10.11.0", False), ("10.12.0", True), ("10.16.1.11", True)]
+)
 def test_the_path_line_says_the_precision_flags_are_deprecated_from_10_12(version, deprecated):
     for kw in (dict(fp16=True), dict(int8=True, calib=True), dict(int8=True, onnx_is_qdq=True)):
         kw = {"onnx_is_qdq": False, "fp16": False, "int8": False, "calib": False, **kw}
@@ -242,13 +267,16 @@ def test_fp16_on_10_16_keeps_the_flag_and_says_it_is_deprecated(fake_trt, tmp_pa
     res, logs = _build(tmp_path, tiny_models.onnx, fp16=True)
     (line,) = [x for x in logs if x.startswith("TensorRT ")]
     assert line.startswith("TensorRT 10.16: FP16 via builder flag (deprecated since TensorRT 10.12")
-    assert fake_trt.calls("set_flag") == [("set_flag", "FP16")] and fake_trt.calls("create_network") == [("create_network", 0)]
+    assert fake_trt.calls("set_flag") == [("set_flag", "FP16")] and fake_trt.calls("create_network") == [
+        ("create_network", 0)
+    ]
     assert read_sidecar(res.path).extra["path_id"] == "fp16-flag"
 
 
 # -- 6. calibrator protocol ---------------------------------------------------------------------------
-def test_calibration_calls_get_batch_size_first_and_stores_the_memoryview_cache(fake_trt, tmp_path, tiny_models,
-                                                                               stub_calib):
+def test_calibration_calls_get_batch_size_first_and_stores_the_memoryview_cache(
+    fake_trt, tmp_path, tiny_models, stub_calib
+):
     fake_trt.install("10.16.1.11")
     cache = tmp_path / "c.cache"
     _build(tmp_path, tiny_models.onnx, int8=True, calib="frames/", calib_cache=cache)

@@ -9,7 +9,17 @@ import pytest
 from edgeseg.backends.tensorrt._plan import MIN_VERSION, BuildPlan, parse_version, plan_build
 from edgeseg.errors import BuildError
 
-VERSIONS = ["8.5.2.2", "8.6.1.6", "8.6.2.3", "9.2.0.5", "10.0.1.6", "10.3.0.26", "10.13.3.9", "11.0.0.1", "11.4.1"]
+VERSIONS = [
+    "8.5.2.2",
+    "8.6.1.6",
+    "8.6.2.3",
+    "9.2.0.5",
+    "10.0.1.6",
+    "10.3.0.26",
+    "10.13.3.9",
+    "11.0.0.1",
+    "11.4.1",
+]
 
 
 @pytest.mark.parametrize(
@@ -19,9 +29,7 @@ VERSIONS = ["8.5.2.2", "8.6.1.6", "8.6.2.3", "9.2.0.5", "10.0.1.6", "10.3.0.26",
 def test_every_combination_is_consistent(version, qdq, fp16, int8, calib, dla):
     major, minor = parse_version(version)
     want_int8 = int8 or qdq
-    expect_error = (dla and not (fp16 or want_int8)) or (
-        want_int8 and not qdq and (major >= 11 or not calib)
-    )
+    expect_error = (dla and not (fp16 or want_int8)) or (want_int8 and not qdq and (major >= 11 or not calib))
     if expect_error:
         with pytest.raises(BuildError):
             plan_build(version, onnx_is_qdq=qdq, fp16=fp16, int8=int8, calib=calib, dla=dla)
@@ -31,7 +39,9 @@ def test_every_combination_is_consistent(version, qdq, fp16, int8, calib, dla):
     assert plan.path_name.startswith(f"TensorRT {major}.{minor}: ")
     assert plan.precision == ("int8" if want_int8 else "fp16" if fp16 else "fp32")
     if major >= 11:
-        assert plan.strongly_typed and plan.flags == () and not plan.needs_calibrator and not plan.explicit_batch
+        assert (
+            plan.strongly_typed and plan.flags == () and not plan.needs_calibrator and not plan.explicit_batch
+        )
         assert plan.convert_fp16_onnx == (fp16 and not want_int8)
     else:
         assert not plan.strongly_typed and not plan.convert_fp16_onnx
@@ -55,17 +65,43 @@ def test_every_combination_is_consistent(version, qdq, fp16, int8, calib, dla):
 # The table in docs/build.md and the helper's report.
 TABLE = {
     ("8.6.1", "fp16"): ("TensorRT 8.6: FP16 via builder flag", ("FP16",), False, False, False),
-    ("8.6.1", "int8-qdq"): ("TensorRT 8.6: explicit INT8 from Q/DQ ONNX via builder flags INT8+FP16", ("INT8", "FP16"), False, False, False),
-    ("8.6.1", "int8-calib"): ("TensorRT 8.6: implicit INT8 via calibrator and builder flags INT8+FP16", ("INT8", "FP16"), False, True, False),
+    ("8.6.1", "int8-qdq"): (
+        "TensorRT 8.6: explicit INT8 from Q/DQ ONNX via builder flags INT8+FP16",
+        ("INT8", "FP16"),
+        False,
+        False,
+        False,
+    ),
+    ("8.6.1", "int8-calib"): (
+        "TensorRT 8.6: implicit INT8 via calibrator and builder flags INT8+FP16",
+        ("INT8", "FP16"),
+        False,
+        True,
+        False,
+    ),
     ("10.3.0", "fp16"): ("TensorRT 10.3: FP16 via builder flag", ("FP16",), False, False, False),
-    ("10.3.0", "int8-qdq"): ("TensorRT 10.3: explicit INT8 from Q/DQ ONNX via builder flags INT8+FP16", ("INT8", "FP16"), False, False, False),
-    ("10.3.0", "int8-calib"): ("TensorRT 10.3: implicit INT8 via calibrator and builder flags INT8+FP16", ("INT8", "FP16"), False, True, False),
+    ("10.3.0", "int8-qdq"): (
+        "TensorRT 10.3: explicit INT8 from Q/DQ ONNX via builder flags INT8+FP16",
+        ("INT8", "FP16"),
+        False,
+        False,
+        False,
+    ),
+    ("10.3.0", "int8-calib"): (
+        "TensorRT 10.3: implicit INT8 via calibrator and builder flags INT8+FP16",
+        ("INT8", "FP16"),
+        False,
+        True,
+        False,
+    ),
     ("11.0.0", "fp16"): ("TensorRT 11.0: strongly typed FP16 ONNX", (), True, False, True),
     ("11.0.0", "int8-qdq"): ("TensorRT 11.0: strongly typed INT8 Q/DQ ONNX", (), True, False, False),
 }
-REQUESTS = {"fp16": dict(onnx_is_qdq=False, fp16=True, int8=False, calib=False),
-            "int8-qdq": dict(onnx_is_qdq=True, fp16=False, int8=True, calib=False),
-            "int8-calib": dict(onnx_is_qdq=False, fp16=False, int8=True, calib=True)}
+REQUESTS = {
+    "fp16": dict(onnx_is_qdq=False, fp16=True, int8=False, calib=False),
+    "int8-qdq": dict(onnx_is_qdq=True, fp16=False, int8=True, calib=False),
+    "int8-calib": dict(onnx_is_qdq=False, fp16=False, int8=True, calib=True),
+}
 
 
 @pytest.mark.parametrize("key", sorted(TABLE))
@@ -73,12 +109,19 @@ def test_build_path_table(key):
     version, request = key
     name, flags, strong, calibrator, convert = TABLE[key]
     plan = plan_build(version, **REQUESTS[request])
-    assert (plan.path_name, plan.flags, plan.strongly_typed, plan.needs_calibrator, plan.convert_fp16_onnx) == (
-        name, flags, strong, calibrator, convert)
+    assert (
+        plan.path_name,
+        plan.flags,
+        plan.strongly_typed,
+        plan.needs_calibrator,
+        plan.convert_fp16_onnx,
+    ) == (name, flags, strong, calibrator, convert)
 
 
 def test_11_refuses_fp32_onnx_int8_and_points_to_quantize():
-    with pytest.raises(BuildError, match=r"TensorRT 11\.0 removed implicit INT8.*edgeseg quantize --method ptq"):
+    with pytest.raises(
+        BuildError, match=r"TensorRT 11\.0 removed implicit INT8.*edgeseg quantize --method ptq"
+    ):
         plan_build("11.0.0", onnx_is_qdq=False, fp16=False, int8=True, calib=True)
 
 

@@ -112,8 +112,9 @@ def test_deserialize_returning_none_becomes_an_error(fake_trt, tmp_path, tiny_mo
     engine = _engine(fake_trt, tmp_path, tiny_models.onnx)
     engine.write_bytes(b"not an engine at all")
     card = read_sidecar(engine)
-    card.replace(extra={**card.extra, "engine_size": engine.stat().st_size,
-                        "engine_sha256": sha256_file(engine)}).write_sidecar(engine)
+    card.replace(
+        extra={**card.extra, "engine_size": engine.stat().st_size, "engine_sha256": sha256_file(engine)}
+    ).write_sidecar(engine)
     fake_trt.install("10.3.0.26")
     with pytest.raises(BuildError, match="could not deserialize.*rebuild"):
         TensorRTRunner(engine)
@@ -132,8 +133,9 @@ def test_sidecar_of_another_backend_is_refused(fake_trt, tmp_path, tiny_models):
 
 def test_dla_engine_sets_the_runtime_core(fake_trt, tmp_path, tiny_models, monkeypatch):
     fake_trt.install("10.3.0.26", num_dla_cores=2)
-    engine = build_tensorrt(tiny_models.onnx, output=tmp_path / "d.engine", fp16=True, dla_core=1,
-                            log=lambda s: None).path
+    engine = build_tensorrt(
+        tiny_models.onnx, output=tmp_path / "d.engine", fp16=True, dla_core=1, log=lambda s: None
+    ).path
     trt = fake_trt.install("10.3.0.26", num_dla_cores=2)
     seen = {}
     orig = trt.Runtime.deserialize_cuda_engine

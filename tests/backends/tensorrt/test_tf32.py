@@ -26,13 +26,19 @@ def _engine_flags(path) -> list[str]:
 
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
-def test_tf32_is_cleared_by_default_on_every_version_and_path(fake_trt, tmp_path, tiny_models, qdq_onnx,
-                                                              version, precision):
+def test_tf32_is_cleared_by_default_on_every_version_and_path(
+    fake_trt, tmp_path, tiny_models, qdq_onnx, version, precision
+):
     trt = fake_trt.install(version)
     assert trt.IBuilderConfig(trt.Logger()).get_flag(trt.BuilderFlag.TF32)  # TensorRT's default: on
     onnx = qdq_onnx if precision == "int8" else tiny_models.onnx
-    res = build_tensorrt(onnx, output=tmp_path / "m.engine", fp16=precision == "fp16", int8=precision == "int8",
-                         log=lambda s: None)
+    res = build_tensorrt(
+        onnx,
+        output=tmp_path / "m.engine",
+        fp16=precision == "fp16",
+        int8=precision == "int8",
+        log=lambda s: None,
+    )
     assert "TF32" not in _engine_flags(res.path)
     assert ("clear_flag", "TF32") in trt.CALLS and ("set_flag", "TF32") not in trt.CALLS
     card = read_sidecar(res.path)

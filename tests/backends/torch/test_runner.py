@@ -19,7 +19,11 @@ def test_fp16_on_cpu_is_refused_saying_where_it_works(artifact_dir, arts):
 
 @pytest.mark.parametrize(
     "opts, match",
-    [({"precision": "int8"}, "precision 'int8'"), ({"device": "tpu"}, "device 'tpu'"), ({"threads": 0}, "threads")],
+    [
+        ({"precision": "int8"}, "precision 'int8'"),
+        ({"device": "tpu"}, "device 'tpu'"),
+        ({"threads": 0}, "threads"),
+    ],
 )
 def test_bad_options_are_refused(artifact_dir, arts, opts, match):
     with pytest.raises(UnsupportedOptionError, match=match):
@@ -82,8 +86,12 @@ def test_nan_logits_pass_through_and_check_finite_flags_them(arts):
 def test_check_batch_contract():
     x = check_batch(np.zeros((2, 3, 4, 5), np.float64))
     assert x.dtype == np.float32 and x.flags.c_contiguous
-    for bad, match in [([[0.0]], "numpy"), (np.zeros((2, 4, 4, 5), np.float32), "3 channels"),
-                       (np.zeros((2, 3, 4, 5), np.uint8), "float32"), (np.zeros((0, 3, 4, 5), np.float32), "NCHW")]:
+    for bad, match in [
+        ([[0.0]], "numpy"),
+        (np.zeros((2, 4, 4, 5), np.float32), "3 channels"),
+        (np.zeros((2, 3, 4, 5), np.uint8), "float32"),
+        (np.zeros((0, 3, 4, 5), np.float32), "NCHW"),
+    ]:
         with pytest.raises(EdgesegError, match=match):
             check_batch(bad)
 

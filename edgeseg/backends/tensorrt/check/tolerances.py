@@ -58,7 +58,9 @@ def tolerance_for(precision: str, *, tf32: bool = False) -> tuple[float, float]:
         return (TF32_ATOL, TF32_RTOL) if tf32 else (FP32_ATOL, FP32_RTOL)
     if precision == "fp16":
         return FP16_ATOL, FP16_RTOL
-    raise ValueError(f"no element-wise tolerance for precision {precision!r} (expected fp32 or fp16; INT8 is judged by mIoU)")
+    raise ValueError(
+        f"no element-wise tolerance for precision {precision!r} (expected fp32 or fp16; INT8 is judged by mIoU)"
+    )
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,11 @@ class Comparison:
         return asdict(self)
 
     def summary(self) -> str:
-        return (f"{'PASS' if self.passed else 'FAIL'}: max |diff| {self.max_abs_diff:.3g}, max rel {self.max_rel_diff:.3g}; "
-                f"{self.mismatches}/{self.elements} elements beyond atol={self.atol:g} and rtol={self.rtol:g}"
-                + (f"; {self.nonfinite} NaN/Inf" if self.nonfinite else ""))
+        return (
+            f"{'PASS' if self.passed else 'FAIL'}: max |diff| {self.max_abs_diff:.3g}, max rel {self.max_rel_diff:.3g}; "
+            f"{self.mismatches}/{self.elements} elements beyond atol={self.atol:g} and rtol={self.rtol:g}"
+            + (f"; {self.nonfinite} NaN/Inf" if self.nonfinite else "")
+        )
 
 
 def compare(actual: np.ndarray, reference: np.ndarray, *, atol: float, rtol: float) -> Comparison:
@@ -96,16 +100,29 @@ def compare(actual: np.ndarray, reference: np.ndarray, *, atol: float, rtol: flo
     t = Tolerance("tensorrt", float(atol), float(rtol), None, "Polygraphy elemwise", rule="elemwise")
     c = compare_outputs(r, a, tolerance=t)
     return Comparison(
-        passed=c.passed and a.size > 0, atol=float(atol), rtol=float(rtol), max_abs_diff=c.max_abs_diff,
-        max_rel_diff=c.max_rel_diff, mean_abs_diff=c.mean_abs_diff, mismatches=c.elements_out_of_tolerance,
-        elements=c.elements, nonfinite=c.nonfinite,
+        passed=c.passed and a.size > 0,
+        atol=float(atol),
+        rtol=float(rtol),
+        max_abs_diff=c.max_abs_diff,
+        max_rel_diff=c.max_rel_diff,
+        mean_abs_diff=c.mean_abs_diff,
+        mismatches=c.elements_out_of_tolerance,
+        elements=c.elements,
+        nonfinite=c.nonfinite,
     )
 
 
-def miou_check(reference_miou: float, miou: float, *, bound_points: float = MIOU_DROP_MAX_POINTS) -> dict[str, Any]:
+def miou_check(
+    reference_miou: float, miou: float, *, bound_points: float = MIOU_DROP_MAX_POINTS
+) -> dict[str, Any]:
     """Whether ``miou`` (a fraction, 0..1) is at most ``bound_points`` points below ``reference_miou``.
     A NaN mIoU fails."""
     drop = (float(reference_miou) - float(miou)) * 100.0
     ok = bool(np.isfinite(drop) and drop <= bound_points)
-    return {"reference_miou": float(reference_miou), "miou": float(miou), "drop_points": drop,
-            "bound_points": float(bound_points), "passed": ok}
+    return {
+        "reference_miou": float(reference_miou),
+        "miou": float(miou),
+        "drop_points": drop,
+        "bound_points": float(bound_points),
+        "passed": ok,
+    }

@@ -45,7 +45,7 @@ from pathlib import Path
 
 from edgeseg._io import atomic_write_text, check_output_path
 from edgeseg.backends._build import BuildResult, timed_build
-from edgeseg.backends._onnx import load_exported
+from edgeseg.onnxgraph.info import load_exported
 from edgeseg.backends.echo import SPEC
 
 

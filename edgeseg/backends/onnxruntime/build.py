@@ -21,8 +21,8 @@ from typing import Any, Callable
 from edgeseg._io import atomic_write_bytes, check_output_path, sha256_file
 from edgeseg.backends._build import BuildResult, timed_build
 from edgeseg.backends.onnxruntime import OPT_LEVELS, SPEC
-from edgeseg.backends._onnx import check_threads, graph_inputs, load_exported
-from edgeseg.backends._rewrite import check_same, probe_shape, rewrite_for_cpu
+from edgeseg.onnxgraph.info import check_threads, graph_inputs, load_exported
+from edgeseg.onnxgraph.rewrite import check_same, probe_shape, rewrite_for_cpu
 from edgeseg.card import card_from_onnx, card_to_onnx
 from edgeseg.errors import BuildError
 
@@ -52,7 +52,7 @@ def build_onnxruntime(
     ``edgeseg.quant.ort_cpu.quantize_ort_cpu`` on the ``calib`` set (per-channel unless told not).
     ``fp16`` converts the weights and activations to float16 with the converter the TensorRT 11
     path uses (IO, Resize and reductions stay float32), so its accuracy can be measured on a CPU.
-    ``rewrite`` (default True) applies ``_rewrite.rewrite_for_cpu`` to float graphs and checks the
+    ``rewrite`` (default True) applies ``onnxgraph.rewrite.rewrite_for_cpu`` to float graphs and checks the
     rewritten graph's outputs against the original before optimizing (listed in card.extra["rewrites"])."""
     import onnx as onnx_lib
     import onnxruntime as ort
@@ -120,7 +120,7 @@ def build_onnxruntime(
                     )
                 del original
             if fp16:
-                from edgeseg.backends._fp16 import convert_onnx_fp16
+                from edgeseg.onnxgraph.fp16 import convert_onnx_fp16
 
                 graph = convert_onnx_fp16(graph)
                 path_name += " (float16 graph from the TensorRT-11 FP16 converter; float32 IO)"

@@ -32,7 +32,7 @@ from edgeseg._io import check_output_path, sha256_file
 from edgeseg.backends._build import BuildResult, timed_build
 from edgeseg.backends.openvino import RT_INFO_CARD, weights_path
 from edgeseg.backends.openvino._core import import_openvino
-from edgeseg.backends._onnx import check_threads, graph_inputs, load_exported
+from edgeseg.onnxgraph.info import check_threads, graph_inputs, load_exported
 from edgeseg.card import ModelCard, head_of
 from edgeseg.errors import BuildError
 
@@ -59,7 +59,7 @@ def build_openvino(
     """Write ``output`` (default model.xml, weights in model.bin beside it). ``int8`` asks for INT8 and
     needs a Q/DQ ONNX (a float ONNX with ``int8`` is refused; a Q/DQ ONNX is INT8 anyway).
     ``threads``: CPU threads recorded in the card for the runner (None: OpenVINO's default).
-    ``rewrite`` (default True): before conversion, ``_rewrite.rewrite_for_cpu`` (float graphs: all
+    ``rewrite`` (default True): before conversion, ``onnxgraph.rewrite.rewrite_for_cpu`` (float graphs: all
     three rewrites, checked equal to the export in ONNX Runtime; Q/DQ graphs: PRelu only), listed in
     card.extra["rewrites"]. The parity check always compares the IR with the ONNX as given."""
     ov = import_openvino()
@@ -147,7 +147,7 @@ def _rewritten(
     """``src`` rewritten for the CPU into ``tmp`` (see ``build_openvino``), or ``src`` when nothing changed."""
     import onnx
 
-    from edgeseg.backends._rewrite import check_same, probe_shape, rewrite_for_cpu
+    from edgeseg.onnxgraph.rewrite import check_same, probe_shape, rewrite_for_cpu
 
     graph = onnx.load(str(src))
     original = onnx.ModelProto()

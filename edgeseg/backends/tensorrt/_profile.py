@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeseg.backends._onnx import Profile
+from edgeseg.onnxgraph.info import Profile
 from edgeseg.errors import BuildError
 
 

@@ -19,7 +19,7 @@ from edgeseg.backends._checkpoint import refuse_labels_head
 from edgeseg.backends.tensorrt import SPEC
 from edgeseg.backends.tensorrt._calib_cache import CacheKey, check_cache, preprocessing_of
 from edgeseg.backends.tensorrt._engine_card import engine_extra
-from edgeseg.backends._onnx import Profile, graph_inputs, is_qdq, load_header, resolve_profile
+from edgeseg.onnxgraph.info import Profile, graph_inputs, is_qdq, load_header, resolve_profile
 from edgeseg.backends.tensorrt._plan import BuildPlan, parse_version, plan_build
 from edgeseg.backends.tensorrt._timing_cache import (
     TimingKey,
@@ -345,8 +345,8 @@ def _build(
     network = builder.create_network(net_flags)
     parser = trt.OnnxParser(network, logger)
     if plan.convert_fp16_onnx:
-        from edgeseg.backends._fp16 import convert_onnx_fp16
-        from edgeseg.backends._onnx_external import with_external_data
+        from edgeseg.onnxgraph.fp16 import convert_onnx_fp16
+        from edgeseg.onnxgraph.external import with_external_data
 
         fp16 = convert_onnx_fp16(with_external_data(model, onnx))
         ok = parser.parse(fp16.SerializeToString(), path=str(onnx))  # path: TensorRT finds external data

@@ -189,7 +189,7 @@ def test_fp32_build_rewrites_cgnet_with_equal_outputs(tmp_path):
     from edgeseg.backends.onnxruntime.runner import OrtRunner
 
     src = _tiny_onnx_for_fp16(tmp_path)
-    from edgeseg.backends._rewrite import inline_constants
+    from edgeseg.onnxgraph.rewrite import inline_constants
 
     m = onnx.load(str(src))
     inline_constants(m)  # the exporter shares equal slopes through Identity nodes; give each its own values

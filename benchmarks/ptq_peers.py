@@ -112,8 +112,10 @@ def _versions() -> dict[str, Any]:
 def print_table(run: dict[str, Any]) -> None:
     fp = next((r["miou"] for r in run["rows"] if r["id"] == "fp32"), None)
     print(
-        f"\n{run['checkpoint']['path']} on {run['val']['data']} [{run['val']['split']}], {run['val']['frames']} frames "
-        f"at {run['val']['size'][0]}x{run['val']['size'][1]}; {run['calibration']['frames']} calibration frames"
+        f"\n{run['checkpoint']['path']} on {run['val']['data']} [{run['val']['split']}], "
+        f"{run['val']['frames']} frames "
+        f"at {run['val']['size'][0]}x{run['val']['size'][1]}; {run['calibration']['frames']} "
+        "calibration frames"
     )
     print(
         f"{'row':<34} {'mIoU':>7} {'vs FP32':>8} {'agree':>7} {'mIoU@FP32':>9} {'quantize s':>10}  evaluator"

@@ -157,7 +157,8 @@ def nncf_rows(fp32_onnx: Path, card, calib, *, threads: int, ev: Callable, log) 
                 calibration="nncf default (preset performance: symmetric)",
                 bias_correction="fast" if fast else "full",
                 quantize_s=round(q_s, 1),
-                settings=f"nncf.quantize(ov_model, dataset, subset_size={len(frames)}, fast_bias_correction={fast})",
+                settings=f"nncf.quantize(ov_model, dataset, subset_size={len(frames)}, "
+                f"fast_bias_correction={fast})",
             )
         )
         log(rows[-1])

@@ -49,7 +49,8 @@ class Runner(Protocol):
 
 def check_finite(logits: np.ndarray) -> bool:
     """True when every value is finite. Runners never refuse NaN/Inf output; they count such batches
-    (``nonfinite_batches``) and the camera loop and the benchmark flag them (FP16 overflow is the usual cause)."""
+    (``nonfinite_batches``) and the camera loop and the benchmark flag them (FP16 overflow is the usual
+    cause)."""
     return bool(np.isfinite(logits).all())
 
 
@@ -197,4 +198,7 @@ class BaseRunner:
         card = getattr(self, "card", None)
         arch = card.arch if card is not None else "?"
         state = ", closed" if self._closed else ""
-        return f"{type(self).__name__}({src}, {arch}, {getattr(self, 'precision', '?')}, {self._describe()}{state})"
+        return (
+            f"{type(self).__name__}({src}, {arch}, {getattr(self, 'precision', '?')}, "
+            f"{self._describe()}{state})"
+        )

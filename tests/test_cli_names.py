@@ -184,7 +184,10 @@ def test_demo_summary_keeps_long_skip_reasons_whole():
     from edgeseg.commands.demo import _Pipeline
 
     pipe = _Pipeline()
-    reason = "TensorRT is not installed (pip install tensorrt on an NVIDIA GPU machine; Jetson: JetPack's python3-libnvinfer)"
+    reason = (
+        "TensorRT is not installed (pip install tensorrt on an NVIDIA GPU machine; Jetson: "
+        "JetPack's python3-libnvinfer)"
+    )
     pipe.skip("build tensorrt", reason)
     text = pipe.summary()
     assert " ".join(text.split()).count(" ".join(f"skipped: {reason}".split())) == 1, text

@@ -41,7 +41,8 @@ class BuildResult:
     def summary(self) -> str:
         """The one success line printed per build (time, file, size, the comparison against the source)."""
         line = (
-            f"built {self.backend} {self.precision} ({self.path_name}) in {self.seconds:.{2 if self.seconds < 10 else 1}f} s: "
+            f"built {self.backend} {self.precision} ({self.path_name}) in "
+            f"{self.seconds:.{2 if self.seconds < 10 else 1}f} s: "
             f"{self.path} ({human_size(self.size_bytes)})"
         )
         c = self.comparison

@@ -39,7 +39,8 @@ def measure_peaks(
         by[str(t or "default")] = res
         if res.get("state") == "ok":
             log(
-                f"peak ({key} threads): {res['matmul_gflops']:.1f} GFLOP/s float32 matmul ({res.get('matmul_library', 'torch')}), "
+                f"peak ({key} threads): {res['matmul_gflops']:.1f} GFLOP/s float32 matmul "
+                f"({res.get('matmul_library', 'torch')}), "
                 f"{res['bandwidth_gbs']:.1f} GB/s copy"
                 + (f", {res['stream_gbs']:.1f} GB/s STREAM" if res.get("stream_gbs") else "")
                 + (
@@ -117,7 +118,8 @@ def _apply_gates(rows: list[dict[str, Any]], specs: dict[str, RowSpec], peak: di
         if spec.max_miou_drop is not None and drop > spec.max_miou_drop:
             row["state"] = make_state(
                 "accuracy check failed",
-                f"mIoU {100 * mine:.2f} is {drop:.2f} points below {spec.reference} ({100 * base:.2f}); allowed {spec.max_miou_drop:g}",
+                f"mIoU {100 * mine:.2f} is {drop:.2f} points below {spec.reference} "
+                f"({100 * base:.2f}); allowed {spec.max_miou_drop:g}",
             )
 
 

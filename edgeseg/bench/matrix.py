@@ -167,7 +167,8 @@ def _row(d: Any, defaults: dict[str, Any], base: Path | None, where: str, refere
 
 
 def _substitute(obj: Any, variables: dict[str, str]) -> Any:
-    """Replace ``{name}`` for every name in ``variables`` inside strings (others, like ``{artifact}``, stay)."""
+    """Replace ``{name}`` for every name in ``variables`` inside strings (others, like ``{artifact}``,
+    stay)."""
     if isinstance(obj, str):
         for k, v in variables.items():
             obj = obj.replace("{" + k + "}", str(v))
@@ -215,7 +216,8 @@ def matrix_from_dict(
     unknown_vars = sorted(set(variables or {}) - set(own_vars))
     if unknown_vars:
         raise EdgesegError(
-            f"{where}: --var {unknown_vars} not among the matrix's vars ({', '.join(sorted(own_vars)) or 'none'})"
+            f"{where}: --var {unknown_vars} not among the matrix's vars "
+            f"({', '.join(sorted(own_vars)) or 'none'})"
         )
     values = {str(k): str(v) for k, v in {**own_vars, **(variables or {})}.items()}
     d = {k: (v if k in ("vars", "name", "description") else _substitute(v, values)) for k, v in d.items()}
@@ -270,7 +272,8 @@ def _data_beside(spec: str, base: Path) -> str:
 
 
 def load_matrix(path: str | os.PathLike, *, variables: dict[str, str] | None = None) -> Matrix:
-    """Read a matrix YAML file (relative paths resolve against its folder; ``variables`` override its ``vars``)."""
+    """Read a matrix YAML file (relative paths resolve against its folder; ``variables`` override its
+    ``vars``)."""
     import yaml
 
     p = Path(path)

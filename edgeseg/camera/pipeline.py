@@ -144,7 +144,8 @@ class CameraLoop(StageWorkers):
             size = (int(size[0]), int(size[1]))
             if fixed is not None and tuple(fixed) != size:
                 raise EdgesegError(
-                    f"--size {size[0]}x{size[1]} does not match the model's fixed input size {fixed[0]}x{fixed[1]} "
+                    f"--size {size[0]}x{size[1]} does not match the model's fixed input size "
+                    f"{fixed[0]}x{fixed[1]} "
                     f"({self.runner.backend} artifact); leave --size out"
                 )
             return size
@@ -162,7 +163,8 @@ class CameraLoop(StageWorkers):
 
     # -- the run ------------------------------------------------------------------------------
     def run(self) -> LoopStats:
-        """Run until end of file, ``--max-frames``, q, a signal, ``stop()`` or a lost source. Once per loop."""
+        """Run until end of file, ``--max-frames``, q, a signal, ``stop()`` or a lost source. Once per
+        loop."""
         if self._ran:
             raise EdgesegError("a CameraLoop runs once; create a new one for another run")
         self._ran = True
@@ -328,9 +330,11 @@ class CameraLoop(StageWorkers):
             if window is not None or pub is not None:
                 e2e = stats.e2e_ms[-1] if stats.e2e_ms else 0.0
                 hud = [
-                    f"capture {sum(s.capture_rate.rate for s in self.source_stats):5.1f} fps  loop {loop_rate.rate:5.1f} fps",
+                    f"capture {sum(s.capture_rate.rate for s in self.source_stats):5.1f} fps  loop "
+                    f"{loop_rate.rate:5.1f} fps",
                     f"infer {item.infer_ms:6.1f} ms  e2e {e2e:6.1f} ms",
-                    f"{self.runner.backend} {self.runner.precision} {self.infer_size[1]}x{self.infer_size[0]}  dropped {dropped()}",
+                    f"{self.runner.backend} {self.runner.precision} "
+                    f"{self.infer_size[1]}x{self.infer_size[0]}  dropped {dropped()}",
                 ]
             if pub is not None:
                 labels_by_source[item.source] = labels

@@ -7,7 +7,10 @@ from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import float_in, int_in, size_in
 
-HELP = "export a checkpoint to ONNX (model card in metadata) and check ONNX Runtime against PyTorch on real frames"
+HELP = (
+    "export a checkpoint to ONNX (model card in metadata) and check ONNX Runtime against PyTorch "
+    "on real frames"
+)
 
 
 def _export_default(args: argparse.Namespace) -> list:

@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def shipped_rows() -> list[dict]:
-    """One row per shipped model: name, file, arch, precision, val mIoU (from its card; None when unrecorded)."""
+    """One row per shipped model: name, file, arch, precision, val mIoU (from its card; None when
+    unrecorded)."""
     from edgeseg._shipped import shipped_models
     from edgeseg.backends import read_card
 

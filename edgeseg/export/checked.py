@@ -47,7 +47,8 @@ class ExportResult:
             )
         head = "" if self.head == "logits" else f", head {self.head}"
         return (
-            f"exported {self.path} ({human_size(self.path.stat().st_size)}, opset {self.opset}{head}, {self.seconds:.1f} s), "
+            f"exported {self.path} ({human_size(self.path.stat().st_size)}, opset {self.opset}{head}, "
+            f"{self.seconds:.1f} s), "
             f"parity: {first.summary()} [{first.frames} frames of {self.parity_data}{also}]"
         )
 
@@ -163,7 +164,8 @@ def export_checkpoint(
             )
             if not res.passed:
                 raise ExportError(
-                    f"parity check failed on {res.frames} frames of {spec} at {s[0]}x{s[1]}: {res.summary()}; "
+                    f"parity check failed on {res.frames} frames of {spec} at {s[0]}x{s[1]}: "
+                    f"{res.summary()}; "
                     f"nothing written to {out}"
                 )
             results.append(res)

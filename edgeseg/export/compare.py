@@ -2,15 +2,15 @@
 under a named tolerance. Every stage that checks one artifact against another uses it: the export's
 parity check, graph rewrites, and the comparison each build runs against its source.
 
-The rule, for a tolerance ``t``: the candidate must be finite; where ``t.atol`` is set, every value
-within ``atol + rtol * |reference|`` (``t.rule`` "sum", the default), or, with ``t.rule`` "elemwise",
-Polygraphy's ``CompareFunc.simple`` check: a value fails only when ``|a - r| > atol`` AND
-``|a - r| / |r| > rtol`` (a zero ``r`` gets 2.22e-16 added; NaN fails); where ``t.agree_min`` is set (logits, NCHW), the per-pixel
-argmax must agree on at least ``agree_min`` of the *decisive* pixels: those whose two best reference
-logits are further apart than twice the allowed error, so any accepted numeric difference cannot
-swap them (near-ties are counted apart; an untrained model has many). The allowed error is
-``atol + rtol * |top logit|``, or (``atol`` None) the median absolute difference actually seen,
-for comparisons whose candidate is expected to differ (real int8 kernels against a float simulation).
+The rule, for a tolerance ``t``: the candidate must be finite; where ``t.atol`` is set, every value within
+``atol + rtol * |reference|`` (``t.rule`` "sum", the default), or, with ``t.rule`` "elemwise", Polygraphy's
+``CompareFunc.simple`` check: a value fails only when ``|a - r| > atol`` AND ``|a - r| / |r| > rtol`` (a
+zero ``r`` gets 2.22e-16 added; NaN fails); where ``t.agree_min`` is set (logits, NCHW), the per-pixel
+argmax must agree on at least ``agree_min`` of the *decisive* pixels: those whose two best reference logits
+are further apart than twice the allowed error, so any accepted numeric difference cannot swap them
+(near-ties are counted apart; an untrained model has many). The allowed error is ``atol + rtol * |top
+logit|``, or (``atol`` None) the median absolute difference actually seen, for comparisons whose candidate
+is expected to differ (real int8 kernels against a float simulation).
 
 Label maps (integer arrays, N x 1 x H x W, from a labels head: ``edgeseg.export.head``) are compared
 by the share of equal pixels, which must reach ``agree_min`` (a tolerance without one: every pixel);
@@ -66,7 +66,8 @@ TOLERANCES: dict[str, Tolerance] = {
         None,
         0.0,
         0.97,
-        "int8 kernels against a float run of the same Q/DQ graph (or an FP32 source): argmax on decisive pixels",
+        "int8 kernels against a float run of the same Q/DQ graph (or an FP32 source): argmax on "
+        "decisive pixels",
     ),
 }
 
@@ -153,7 +154,8 @@ def compare(
     agree_min: float | None = None,
 ) -> Comparison:
     """Compare ``out`` against the reference ``ref`` (same shape) under ``tolerance`` (a name in
-    ``TOLERANCES`` or a ``Tolerance``; default "export"); ``atol``/``rtol``/``agree_min`` override its numbers."""
+    ``TOLERANCES`` or a ``Tolerance``; default "export"); ``atol``/``rtol``/``agree_min`` override its
+    numbers."""
     t = TOLERANCES[tolerance] if isinstance(tolerance, str) else tolerance
     t = replace(
         t,
@@ -180,7 +182,8 @@ def compare(
             mean_abs_diff=float("inf"),
             argmax_agreement=0.0,
             passed=False,
-            problem=f"the output shape {tuple(out.shape)} differs from the reference shape {tuple(ref.shape)}",
+            problem=f"the output shape {tuple(out.shape)} differs from the reference shape "
+            f"{tuple(ref.shape)}",
             **base,
         )
     if labels:

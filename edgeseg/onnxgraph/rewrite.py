@@ -105,6 +105,7 @@ def check_same(
 
 
 def probe_shape(dims: Any, input_size: Any) -> tuple[int, ...]:
-    """A concrete (N, C, H, W) for the parity probe: static dims as they are, dynamic ones 1 / the card's size."""
+    """A concrete (N, C, H, W) for the parity probe: static dims as they are, dynamic ones 1 / the card's
+    size."""
     fallback = (1, 3, *input_size)
     return tuple(d if isinstance(d, int) and d > 0 else fallback[k] for k, d in enumerate(dims))

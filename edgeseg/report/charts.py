@@ -66,8 +66,9 @@ def _model_label(model: str, rows: Sequence[Entry], *, where: str) -> str:
 
 def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
     """One point per model x precision base (its fastest row), marker area growing with p50 latency,
-    labelled with the model's name, its figures in a legend beside the axes; published results for the dataset (``edgeseg.report.published``) are
-    hollow grey circles. When all our rows share a split and training budget, the title says it once."""
+    labelled with the model's name, its figures in a legend beside the axes; published results for the
+    dataset (``edgeseg.report.published``) are hollow grey circles. When all our rows share a split and
+    training budget, the title says it once."""
     from edgeseg.report.published import published_points
 
     name, title = "params_vs_miou", "Parameters vs mIoU (marker size = p50 latency; hollow = published)"
@@ -141,7 +142,8 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
     )
     if pubs:
         note += (
-            " Hollow grey circles: published results on the test split, each paper's own training (sources in "
+            " Hollow grey circles: published results on the test split, each paper's own training "
+            "(sources in "
             "edgeseg/report/published.py); ours say their split and training budget."
         )
     return Chart(name, title, _png(fig), note)

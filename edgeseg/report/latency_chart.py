@@ -48,7 +48,8 @@ def latency_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
         name,
         title,
         _png(fig),
-        f"Filled markers are deployment paths on this machine, hollow ones are not; the line joins the deployment "
+        "Filled markers are deployment paths on this machine, hollow ones are not; the line joins the "
+        "deployment "
         f"paths no faster path beats on mIoU; the star is the recommendation. The mIoU axis spans at least "
         f"{MIN_MIOU_SPAN:g} points.",
     )

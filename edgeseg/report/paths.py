@@ -34,7 +34,8 @@ QDQ_BY_ORT = (
     "or as an OpenVINO IR on a CPU)."
 )
 FP16_ON_CPU = (
-    "This CPU has no fast FP16 path, so ONNX Runtime computes around float kernels: the row shows the accuracy "
+    "This CPU has no fast FP16 path, so ONNX Runtime computes around float kernels: the row shows the "
+    "accuracy "
     "FP16 keeps (as TensorRT FP16 on a GPU would), not FP16 speed."
 )
 

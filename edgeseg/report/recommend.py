@@ -74,7 +74,8 @@ def eager_baseline(entries: Sequence[Entry]) -> Entry | None:
 
 
 def build_commands(entry: Entry, entries: Sequence[Entry]) -> list[str]:
-    """The entry's ``make`` steps, preceded by those of every row whose artifact a step reads (recursively)."""
+    """The entry's ``make`` steps, preceded by those of every row whose artifact a step reads
+    (recursively)."""
     wd = entry.get("workdir") or "."
 
     def norm(p: str) -> str:
@@ -115,7 +116,8 @@ def recommend(
     limits = []
     if ref is not None:
         limits.append(
-            f"within {max_drop:g} mIoU points of the best FP32 row ({ref['label']}, {100 * ref['miou']:.2f} %)"
+            f"within {max_drop:g} mIoU points of the best FP32 row ({ref['label']}, "
+            f"{100 * ref['miou']:.2f} %)"
         )
     if latency_budget_ms is not None:
         limits.append(f"p50 latency <= {latency_budget_ms:g} ms")
@@ -197,12 +199,16 @@ def check_targets(
     sp = rec.speedup()
     out.append(
         (
-            f"speed-up vs PyTorch eager FP32: {'n/a' if sp is None else f'{sp:.2f}x'} (target >= {speedup_min:.1f}x)",
+            f"speed-up vs PyTorch eager FP32: {'n/a' if sp is None else f'{sp:.2f}x'} (target >= "
+            f"{speedup_min:.1f}x)",
             sp is not None and sp >= speedup_min,
         )
     )
     roof = e.get("roofline_x")
-    line = f"multiple of the float32 roofline: {'n/a' if not _num(roof) else f'{roof:.2f}x'} (target <= {roofline_max:.1f}x)"
+    line = (
+        f"multiple of the float32 roofline: {'n/a' if not _num(roof) else f'{roof:.2f}x'} (target "
+        f"<= {roofline_max:.1f}x)"
+    )
     if _num(e.get("roofline_int8_x")):
         line += f"; against the int8 matmul peak: {e['roofline_int8_x']:.2f}x (information)"
     out.append((line, _num(roof) and roof <= roofline_max))

@@ -1,4 +1,5 @@
-"""Results JSON -> REPORT.md (with PNG charts beside it) and a self-contained report.html, the recommendation first."""
+"""Results JSON -> REPORT.md (with PNG charts beside it) and a self-contained report.html, the
+recommendation first."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def _short(x: Any) -> str:
 
 
 def _stream_text(peak: dict[str, Any]) -> str:
-    """', 14.2 GB/s STREAM (copy 12.9, triad 14.2; 128 MiB arrays)' or '' for peaks measured before the probe."""
+    """', 14.2 GB/s STREAM (copy 12.9, triad 14.2; 128 MiB arrays)' or '' for peaks measured before the
+    probe."""
     st = peak.get("stream") or {}
     if not peak.get("stream_gbs"):
         return ""
@@ -181,9 +183,11 @@ def _inline(text: str) -> str:
 
 
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;
+  color:#222;padding:0 1em}
 .answer{background:#eef6ee;border:1px solid #9c9;border-radius:6px;padding:.6em 1em;margin:1em 0}
-.answer pre{background:#fff;border:1px solid #ddd;padding:.5em;overflow-x:auto;white-space:pre-wrap;word-break:break-all;font-size:12px}
+.answer pre{background:#fff;border:1px solid #ddd;padding:.5em;overflow-x:auto;white-space:pre-wrap;
+  word-break:break-all;font-size:12px}
 .tablebox{max-width:100%;overflow-x:auto;border:1px solid #ddd;margin:1em 0}
 table{border-collapse:collapse;font-size:12px}
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap;vertical-align:top}
@@ -211,7 +215,8 @@ def render_html(
 ) -> str:
     esc = html.escape
     out = [
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{CSS}</style></head><body>",
+        "<!DOCTYPE html><html><head><meta "
+        f"charset='utf-8'><title>{esc(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{esc(title)}</h1>",
         "<div class='answer'>",
     ]
@@ -282,8 +287,9 @@ def write_report(
 ) -> dict[str, Path]:
     """Write ``REPORT.md``, ``report.html`` and one PNG per chart into ``out_dir`` (created when absent).
 
-    ``runs``: "latest" (default: the newest run of each results file) or "all". The recommendation
-    answers ``recommend(max_drop=0.5, latency_budget_ms=None, memory_budget_mb=None)``. Returns the paths written."""
+    ``runs``: "latest" (default: the newest run of each results file) or "all". The recommendation answers
+    ``recommend(max_drop=0.5, latency_budget_ms=None, memory_budget_mb=None)``. Returns the paths
+    written."""
     entries, chosen = load_entries(results, runs=runs)
     rec = recommend(
         entries, max_drop=max_drop, latency_budget_ms=latency_budget_ms, memory_budget_mb=memory_budget_mb

@@ -111,9 +111,12 @@ COLUMNS: list[Column] = [
     Column(
         "x roofline",
         _roofline,
-        "p50 divided by the row's roofline time: the larger of its compute time (the model's operations at this "
-        "machine's measured matmul peak of the row's precision; INT8 rows: the int8 peak, others: float32) and "
-        "its memory time (the bytes its layers move at the row's precision over the measured STREAM bandwidth); "
+        "p50 divided by the row's roofline time: the larger of its compute time (the model's "
+        "operations at this "
+        "machine's measured matmul peak of the row's precision; INT8 rows: the int8 peak, others: "
+        "float32) and "
+        "its memory time (the bytes its layers move at the row's precision over the measured STREAM "
+        "bandwidth); "
         "(compute) or (memory) says which is larger; 1.0x = at that bound. Rows measured before the memory "
         "probe show no bound: compute only",
     ),
@@ -142,4 +145,7 @@ def model_facts(entries: Sequence[Entry]) -> str:
     e = next((e for e in entries if e["params"]), entries[0])
     size = e.get("input_size")
     at = f" at {size[0]}x{size[1]}" if size else ""
-    return f"Model: {e['model']}, {_f(e['params'], '.3f', 1e-6)} M parameters, {_f(e['gflops'], '.2f')} GFLOPs per image{at}."
+    return (
+        f"Model: {e['model']}, {_f(e['params'], '.3f', 1e-6)} M parameters, "
+        f"{_f(e['gflops'], '.2f')} GFLOPs per image{at}."
+    )

@@ -91,9 +91,12 @@ class ScheduleMixin:
         before = self.budget.spent_before_s
         spent = f" ({format_duration(before)} of it spent by the run resumed)" if before else ""
         raise EdgesegError(
-            f"--time {format_duration(self.budget.total_s)} is too short{spent}: here the final validation over {n} val "
-            f"frames takes about {self.budget.reserve_s - 1:.0f} s, saving about 1 s and one training step about "
-            f"{step_s:.1f} s, so it needs at least {format_duration(self._spent - before + need + 1)}; give a longer "
+            f"--time {format_duration(self.budget.total_s)} is too short{spent}: here the final "
+            f"validation over {n} val "
+            f"frames takes about {self.budget.reserve_s - 1:.0f} s, saving about 1 s and one training "
+            "step about "
+            f"{step_s:.1f} s, so it needs at least {format_duration(self._spent - before + need + 1)}; "
+            "give a longer "
             "--time, or fewer validation frames with --val-max-frames N"
         )
 

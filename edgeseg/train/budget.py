@@ -114,7 +114,8 @@ def parse_crop_schedule(
         parts, f = [], -1.0
     if not sep or len(parts) not in (1, 2) or not 0.0 < f < 1.0 or min(parts or [0]) < 32:
         raise EdgesegError(
-            f"{option}: expected CROP@FRACTION such as 256x256@0.7 (crop >= 32, 0 < fraction < 1), found {text!r}"
+            f"{option}: expected CROP@FRACTION such as 256x256@0.7 (crop >= 32, 0 < fraction < 1), "
+            f"found {text!r}"
         )
     return ((parts[0], parts[-1]), f)
 

@@ -158,7 +158,8 @@ class Trainer(ScheduleMixin, StateMixin):
                 loss = weighted_ce(self.net(x), y, weight=self.weight, ignore_index=self.card.ignore_index)
             if not torch.isfinite(loss):
                 raise EdgesegError(
-                    f"loss became {loss.item()} at epoch {self.epoch + 1} step {self.step + 1}; stopped without "
+                    f"loss became {loss.item()} at epoch {self.epoch + 1} step {self.step + 1}; "
+                    "stopped without "
                     f"saving these weights (last good checkpoints in {self.out}); try a lower --lr"
                 )
             self.opt.zero_grad(set_to_none=True)
@@ -277,7 +278,8 @@ class Trainer(ScheduleMixin, StateMixin):
                     self._save("best.pt", card=self._final_card(res, t0), resumable=False)
                     self.history.pop()
                 bar.write(
-                    f"epoch {rec['epoch']:g}: loss {loss:.4f}  val mIoU {100 * res['miou']:.2f}%  (best {100 * self.best:.2f}%)"
+                    f"epoch {rec['epoch']:g}: loss {loss:.4f}  val mIoU {100 * res['miou']:.2f}%  "
+                    f"(best {100 * self.best:.2f}%)"
                 )
                 final = res if last else None
             self.history.append(rec)

@@ -33,10 +33,14 @@ SPEC = BackendSpec(
     "echo", "Echo", (".echo",), runner="EchoRunner", builds=True, label="Echo constant", short="ECH",
     output="MODEL.echo", packages=("numpy", "echo-kernels"), install="pip install numpy echo-kernels",
     calib_num=32,
-    options=(THREADS, CALIB_NUM, Option("--echo-level", "level", "the constant every logit gets", kind=float)),
+    options=(
+        THREADS, CALIB_NUM, Option("--echo-level", "level", "the constant every logit gets", kind=float)
+    ),
     available=lambda: True, read_card=_read_card,
     default_output=lambda onnx: onnx.with_suffix(".echo"),
-    doctor_rows=lambda versions, machine: [library_row("echo", versions, "numpy", works="always", install="-")],
+    doctor_rows=lambda versions, machine: [
+        library_row("echo", versions, "numpy", works="always", install="-")
+    ],
 )
 '''
 
@@ -50,7 +54,9 @@ from edgeseg.backends.echo import SPEC
 
 
 @timed_build("echo")
-def build_echo(onnx, *, output=None, threads=None, calib_num=None, level=0.0, command=None, log=print) -> BuildResult:
+def build_echo(
+    onnx, *, output=None, threads=None, calib_num=None, level=0.0, command=None, log=print
+) -> BuildResult:
     """Write the ONNX's card, with ``level``, as ``output`` (default model.echo)."""
     src = Path(onnx)
     out = check_output_path(output or SPEC.default_output(src))

@@ -113,7 +113,8 @@ def test_vars_fill_placeholders_but_leave_artifact(tmp_path):
 
 
 def test_a_relative_dataset_path_is_taken_from_the_matrix_folder(tmp_path, monkeypatch):
-    """benchmarks/*.yaml hard-coded /work/shared/datasets/camvid; a relative one must not depend on the cwd."""
+    """benchmarks/*.yaml hard-coded /work/shared/datasets/camvid; a relative one must not depend on the
+    cwd."""
     from edgeseg.bench.matrix import load_matrix
 
     (tmp_path / "m").mkdir()

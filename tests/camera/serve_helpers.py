@@ -24,7 +24,8 @@ def wait_for(cond, timeout: float = 5.0) -> bool:
 
 
 def port_free(port: int) -> bool:
-    """No socket listens on ``port`` (SO_REUSEADDR: connections in TIME_WAIT do not count, as for the server)."""
+    """No socket listens on ``port`` (SO_REUSEADDR: connections in TIME_WAIT do not count, as for the
+    server)."""
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

@@ -144,7 +144,8 @@ def test_port_not_allowed_and_bad_serve_options_are_one_line(tiny_checkpoint, cl
         m.setattr(serve_mod._Server, "__init__", refuse)
         with pytest.raises(
             ServeError,
-            match=r"cannot serve on 127.0.0.1:80: not allowed \(Permission denied; ports below 1024 need root\)",
+            match=r"cannot serve on 127.0.0.1:80: not allowed \(Permission denied; ports below 1024 "
+            r"need root\)",
         ):
             StreamServer(FrameHub(), port=80)
     for extra, match in [

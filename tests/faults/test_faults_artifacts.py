@@ -269,7 +269,8 @@ ROWS = [
     Row(
         "predict-engine-of-other-gpu-fake-trt",
         plant_engine_other_gpu,
-        r"old\.engine was built for a GPU of compute capability 7\.2 \(Xavier\), this GPU has 8\.7.*rebuild it here",
+        r"old\.engine was built for a GPU of compute capability 7\.2 \(Xavier\), this GPU has "
+        r"8\.7.*rebuild it here",
         (4,),
         empty=("pred",),
         patch=fake_tensorrt_10_3_on_8_7,
@@ -277,7 +278,8 @@ ROWS = [
     Row(
         "eval-openvino-ir-truncated-bin",
         plant_eval_ir_truncated_bin,
-        r"m\.bin is \d+ bytes but the card in m\.xml records \d+: the pair is from different builds or truncated; "
+        r"m\.bin is \d+ bytes but the card in m\.xml records \d+: the pair is from different builds or "
+        r"truncated; "
         r"rebuild with edgeseg build MODEL\.onnx --backend openvino",
         (4,),
         marks=_NEEDS_OV,

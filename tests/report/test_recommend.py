@@ -146,7 +146,8 @@ def test_default_pick_is_the_fastest_deployment_path_within_half_a_point(results
     assert rec.baseline["id"] == "torch-fp32"
     line = recommendation_line(rec)
     assert line.startswith(
-        "**Recommendation: OpenVINO INT8 from the QAT model** — p50 11.00 ms (4.0x faster than PyTorch eager FP32)"
+        "**Recommendation: OpenVINO INT8 from the QAT model** — p50 11.00 ms (4.0x faster than PyTorch "
+        "eager FP32)"
     )
     assert "peak memory 400 MB while inferring (380 MB once loaded)" in line and "1.50 MB on disk" in line
     assert "mIoU 62.26 % (-0.04 points vs the best FP32 row)" in line

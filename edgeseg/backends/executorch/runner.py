@@ -43,7 +43,8 @@ class ExecuTorchRunner(BaseRunner):
         pool = threadpool()
         with quiet():  # the pool's first use runs cpuinfo, which prints what it reads from /sys
             if threads is not None and pool._threadpool_get_thread_count() != threads:
-                # before the method is loaded: resetting the pool under a loaded, never-run XNNPACK method aborts the process
+                # before the method is loaded: resetting the pool under a loaded, never-run XNNPACK method
+                # aborts the process
                 pool._unsafe_reset_threadpool(int(threads))
             self._method = program.load_method("forward")
             self.threads = int(pool._threadpool_get_thread_count())

@@ -70,7 +70,8 @@ class OpenVinoRunner(BaseRunner):
         weights = weights_path(p)
         if not weights.is_file():
             raise ExportError(
-                f"{p}: its weights {weights.name} are missing beside it; rebuild with edgeseg build --backend openvino"
+                f"{p}: its weights {weights.name} are missing beside it; rebuild with edgeseg build "
+                "--backend openvino"
             )
         core = shared_core()
         size = weights.stat().st_size
@@ -83,18 +84,21 @@ class OpenVinoRunner(BaseRunner):
             if peeked is not None:
                 _check_weights_size(p, weights, size, peeked)
             raise ExportError(
-                f"{p}: OpenVINO cannot read it (truncated or corrupt?): {str(e).strip().splitlines()[-1][:300]}"
+                f"{p}: OpenVINO cannot read it (truncated or corrupt?): "
+                f"{str(e).strip().splitlines()[-1][:300]}"
             ) from e
         if not model.has_rt_info(RT_INFO_CARD):
             raise ExportError(
-                f"{p}: no edgeseg model card in its rt_info; build it with edgeseg build MODEL.onnx --backend openvino"
+                f"{p}: no edgeseg model card in its rt_info; build it with edgeseg build MODEL.onnx "
+                "--backend openvino"
             )
         self.card: ModelCard = ModelCard.from_json(model.get_rt_info(RT_INFO_CARD).astype(str), where=str(p))
         extra = self.card.extra
         _check_weights_size(p, weights, size, self.card)
         if verify_weights and extra.get("weights_sha256") and sha256_file(weights) != extra["weights_sha256"]:
             raise ExportError(
-                f"{weights} does not match the sha256 in the card of {p.name} (modified or replaced); rebuild it"
+                f"{weights} does not match the sha256 in the card of {p.name} (modified or replaced); "
+                "rebuild it"
             )
         threads = recorded_threads(self.card) if threads is None else threads
         self._check_io(model)
@@ -115,7 +119,8 @@ class OpenVinoRunner(BaseRunner):
         p, card = self.path, self.card
         if len(model.inputs) != 1 or len(model.outputs) < 1:
             raise ExportError(
-                f"{p}: expected one input and an output, found {len(model.inputs)} inputs, {len(model.outputs)} outputs"
+                f"{p}: expected one input and an output, found {len(model.inputs)} inputs, "
+                f"{len(model.outputs)} outputs"
             )
         shape = model.input(0).get_partial_shape()
         if (
@@ -129,7 +134,8 @@ class OpenVinoRunner(BaseRunner):
         if dims[2] is not None and dims[3] is not None:
             if (dims[2], dims[3]) != tuple(card.input_size):
                 raise ExportError(
-                    f"{p}: input is {dims[2]}x{dims[3]} but its card says input_size {card.input_size[0]}x{card.input_size[1]}"
+                    f"{p}: input is {dims[2]}x{dims[3]} but its card says input_size "
+                    f"{card.input_size[0]}x{card.input_size[1]}"
                 )
             self._size: tuple[int, int] | None = (dims[2], dims[3])
         else:
@@ -143,7 +149,8 @@ class OpenVinoRunner(BaseRunner):
                 and (out.rank.get_length() != 4 or (out[1].is_static and out[1].get_length() != 1))
             ):
                 raise ExportError(
-                    f"{p}: its card says head {head_of(card)!r} but the output is {kind} {out}, expected u8 (N, 1, H, W)"
+                    f"{p}: its card says head {head_of(card)!r} but the output is {kind} {out}, "
+                    "expected u8 (N, 1, H, W)"
                 )
         elif out.rank.is_static and (
             out.rank.get_length() != 4 or (out[1].is_static and out[1].get_length() != card.num_classes)

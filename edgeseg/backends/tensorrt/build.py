@@ -107,8 +107,8 @@ def build_engine(
         )
     if card.extra.get("flavour") == "onnxruntime-cpu":  # edgeseg.quant.ort_cpu.FLAVOUR
         raise BuildError(
-            f"{onnx} is quantized for ONNX Runtime CPU (asymmetric uint8 activations), which TensorRT does not "
-            "take; make a TensorRT Q/DQ ONNX with `edgeseg quantize --method ptq` (or qat)"
+            f"{onnx} is quantized for ONNX Runtime CPU (asymmetric uint8 activations), which TensorRT "
+            "does not take; make a TensorRT Q/DQ ONNX with `edgeseg quantize --method ptq` (or qat)"
         )
     profile = resolve_profile(graph_inputs(model), options.shapes)
     qdq = is_qdq(model)

@@ -179,8 +179,8 @@ def _tiny_onnx_for_fp16(tmp_path):
 
 
 def test_fp32_build_rewrites_cgnet_with_equal_outputs(tmp_path):
-    """ORT's PRelu kernel (and the layout reorders around it) dominated CGNet's CPU time; the build
-    rewrites PRelu/BN/Concat/Conv into ops ORT runs blocked, with the same numbers. --no-rewrite keeps them."""
+    """ORT's PRelu kernel (and the layout reorders around it) dominated CGNet's CPU time; the build rewrites
+    PRelu/BN/Concat/Conv into ops ORT runs blocked, with the same numbers. --no-rewrite keeps them."""
     import numpy as np
     import onnx
     from onnx import numpy_helper

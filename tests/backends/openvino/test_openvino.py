@@ -44,8 +44,8 @@ def test_cli_build_writes_the_pair_beside_the_input_and_one_summary_line(ir):
         summary.startswith("built openvino fp32 (OpenVINO ") and "CPU: FP32 (f32 weights and math)" in summary
     )
     assert (
-        f"{ir.xml} ({_human(ir.xml.stat().st_size + ir.bin.stat().st_size)}); vs source on 2 synthetic scenes: max|diff|="
-        in summary
+        f"{ir.xml} ({_human(ir.xml.stat().st_size + ir.bin.stat().st_size)}); vs source on 2 synthetic "
+        "scenes: max|diff|=" in summary
     )
 
 

@@ -1,7 +1,7 @@
 """Real TensorRT (Jetson or NVIDIA GPU): build engines and hold them to the bounds in
-``edgeseg.backends.tensorrt.check.tolerances`` against ONNX Runtime FP32. Marked ``tensorrt`` (excluded by default);
-skipped unless a real tensorrt and pycuda import. Run with ``pytest tests/backends/tensorrt -m tensorrt`` or
-``edgeseg trt-check`` (which also writes a report; docs/jetson.md).
+``edgeseg.backends.tensorrt.check.tolerances`` against ONNX Runtime FP32. Marked ``tensorrt`` (excluded by
+default); skipped unless a real tensorrt and pycuda import. Run with ``pytest tests/backends/tensorrt -m
+tensorrt`` or ``edgeseg trt-check`` (which also writes a report; docs/jetson.md).
 
 - FP32 (TF32 off, the build default) and FP16 engines of a tiny CGNet, element-wise against ONNX
   Runtime with Polygraphy's bounds; an FP32 engine built with ``--tf32`` against the TF32 bound.

@@ -1,5 +1,5 @@
-"""The accuracy bounds (edgeseg.backends.tensorrt.check.tolerances): their values, Polygraphy's element-wise rule,
-and why TF32 must be off for the FP32 bound (shown numerically, no TensorRT needed)."""
+"""The accuracy bounds (edgeseg.backends.tensorrt.check.tolerances): their values, Polygraphy's element-wise
+rule, and why TF32 must be off for the FP32 bound (shown numerically, no TensorRT needed)."""
 
 from __future__ import annotations
 

@@ -57,7 +57,8 @@ def find_tests(root: Path | None = None) -> Path:
     path = (root or source_root()) / TEST_FILE
     if not path.is_file():
         raise EdgesegError(
-            f"{path} not found: edgeseg trt-check runs the tests of a source checkout; clone the repository and "
+            f"{path} not found: edgeseg trt-check runs the tests of a source checkout; clone the "
+            "repository and "
             "install it with `pip install --no-deps -e .` (docs/jetson.md), then run it again"
         )
     return path
@@ -259,7 +260,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         "| | |",
         "|---|---|",
         f"| TensorRT | {trt.get('version') or trt.get('problem') or 'not installed'} |",
-        f"| GPU | {gpu.get('name', gpu.get('error', ''))} (compute capability {gpu.get('compute_capability', '?')}) |",
+        f"| GPU | {gpu.get('name', gpu.get('error', ''))} (compute capability "
+        f"{gpu.get('compute_capability', '?')}) |",
         f"| Jetson | {jet.get('model') or '-'} |",
         f"| L4T / JetPack | {jet.get('l4t') or '-'} / {jet.get('jetpack') or '-'} |",
         f"| OS / Python | {m.get('os')} / {m.get('python')} |",

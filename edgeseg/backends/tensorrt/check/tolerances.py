@@ -59,7 +59,8 @@ def tolerance_for(precision: str, *, tf32: bool = False) -> tuple[float, float]:
     if precision == "fp16":
         return FP16_ATOL, FP16_RTOL
     raise ValueError(
-        f"no element-wise tolerance for precision {precision!r} (expected fp32 or fp16; INT8 is judged by mIoU)"
+        f"no element-wise tolerance for precision {precision!r} (expected fp32 or fp16; INT8 is judged "
+        "by mIoU)"
     )
 
 
@@ -82,7 +83,8 @@ class Comparison:
 
     def summary(self) -> str:
         return (
-            f"{'PASS' if self.passed else 'FAIL'}: max |diff| {self.max_abs_diff:.3g}, max rel {self.max_rel_diff:.3g}; "
+            f"{'PASS' if self.passed else 'FAIL'}: max |diff| {self.max_abs_diff:.3g}, max rel "
+            f"{self.max_rel_diff:.3g}; "
             f"{self.mismatches}/{self.elements} elements beyond atol={self.atol:g} and rtol={self.rtol:g}"
             + (f"; {self.nonfinite} NaN/Inf" if self.nonfinite else "")
         )

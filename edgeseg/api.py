@@ -174,10 +174,13 @@ class Model:
     ) -> Any:
         """``edgeseg export``: this checkpoint to a checked ONNX (``export_checkpoint``; default output beside
         the checkpoint with .onnx, size the card's). Returns its ``ExportResult`` (``.path``)."""
+        from edgeseg.backends import open_runner
         from edgeseg.export import export_checkpoint
 
         self._need((".pt",), "export")
-        return export_checkpoint(self.path, output=output, size=size, dynamic=dynamic, **kwargs)
+        return export_checkpoint(
+            self.path, output=output, size=size, dynamic=dynamic, open_onnx=open_runner, **kwargs
+        )
 
     def quantize(
         self,

@@ -87,6 +87,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edgeseg.backends import open_runner
     from edgeseg.export import export_checkpoint
 
     result = export_checkpoint(
@@ -102,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         rtol=args.rtol,
         agree_min=args.agree_min / 100,
         head=args.head,
+        open_onnx=open_runner,
     )
     print(result.summary())
     return 0

@@ -51,12 +51,14 @@ def test_near_ties_are_not_counted_against_agreement():
 
 
 def test_check_parity_on_a_real_export(tmp_path, arts):
+    from edgeseg.backends import open_runner
     from edgeseg.export.onnx import export_onnx
 
     model, card = arts.tiny_model(), arts.tiny_card()
     path = export_onnx(model, card, tmp_path / "m.onnx")
     was_training = model.training
-    r = check_parity(path, model, arts.frames(2, (70, 100)), card)  # frames resized to the ONNX's 64x96
+    frames = arts.frames(2, (70, 100))  # resized to the ONNX's 64x96
+    r = check_parity(path, model, frames, card, open_onnx=open_runner)
     assert r.passed and r.max_abs_diff < 1e-3 and r.pixels == 2 * 64 * 96
     assert model.training == was_training
 

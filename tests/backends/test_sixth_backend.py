@@ -123,9 +123,17 @@ def test_a_sixth_backend_needs_one_folder_and_one_line(echo, tiny_models, tmp_pa
     help_text = capsys.readouterr().out
     assert "--echo-level" in help_text and "echo         --threads --calib-num --echo-level" in help_text
     assert "(default 256; executorch 100; echo 32)" in " ".join(help_text.split())  # its spec's calib_num
-    with pytest.raises(SystemExit):
-        main(["eval", "--help"])
-    assert ".echo" in capsys.readouterr().out
+    from edgeseg.cli import COMMANDS
+
+    naming_kinds = []
+    for name in COMMANDS:  # every command whose help lists the artifact kinds lists .echo among them
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        if ".mlpackage" in text:
+            naming_kinds.append(name)
+            assert ".echo" in text, f"edgeseg {name} --help lists the artifact kinds without .echo"
+    assert {"eval", "predict", "bench", "camera"} <= set(naming_kinds)
 
     out = tmp_path / "m.echo"
     assert (

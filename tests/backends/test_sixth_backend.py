@@ -163,6 +163,9 @@ def test_a_sixth_backend_needs_one_folder_and_one_line(echo, tiny_models, tmp_pa
     assert y.shape == (3, 11, *tiny_models.card.input_size) and (y == 2.5).all()
     assert any(row["backend"] == "echo" and row["can_run"] for row in backends.backend_matrix())
     assert skip_reason(str(out), {}) is None
+    from edgeseg.commands._policy import card_suffixes
+
+    assert ".echo" in card_suffixes()  # the overwrite guard reads its card's precision too
 
 
 def test_reports_and_doctor_describe_the_sixth_backend_from_its_spec(echo, capsys):

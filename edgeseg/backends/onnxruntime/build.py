@@ -91,7 +91,6 @@ def build_onnxruntime(
                 src,
                 Path(tmp) / "quant.onnx",
                 card=card,
-                model=model,
                 calib=calib,
                 calib_num=calib_num,
                 per_channel=per_channel,
@@ -203,25 +202,22 @@ def _quantize(
     dst: Path,
     *,
     card: Any,
-    model: Any,
     calib: str | None,
     calib_num: int | None,
     per_channel: bool,
     log: Callable[[str], None],
 ) -> tuple[Path, Any]:
-    """quantize_ort_cpu on the calibration frames; returns (quantized model, the first frames as a probe)."""
+    """``quant.ort_cpu.quantize_onnx_for_cpu`` (the one owner of ONNX Runtime CPU INT8) on the
+    calibration request; returns (quantized model, the first frames as a probe)."""
     from edgeseg.backends._build import calib_probe
-    from edgeseg.backends._calib_set import open_calib_set
-    from edgeseg.quant.ort_cpu import quantize_ort_cpu
+    from edgeseg.data.calib_request import CalibRequest
+    from edgeseg.quant.ort_cpu import quantize_onnx_for_cpu
 
-    inp = graph_inputs(model)[0]
-    dims = [d if isinstance(d, int) else None for d in inp.dims]
-    size = (dims[2] or card.input_size[0], dims[3] or card.input_size[1])
-    calib_set = open_calib_set(calib, card, num=calib_num or SPEC.calib_num, batch=dims[0] or 1, size=size)
-    log(
-        f"quantizing for CPU (INT8, {'per-channel' if per_channel else 'per-tensor'}) on {len(calib_set)} frames from {calib}"
+    request = CalibRequest(source=calib, num=calib_num or SPEC.calib_num)
+    out, calib_set = quantize_onnx_for_cpu(
+        src, dst, request=request, card=card, per_channel=per_channel, log=log
     )
-    return Path(quantize_ort_cpu(src, dst, calib=calib_set, per_channel=per_channel)), calib_probe(calib_set)
+    return Path(out), calib_probe(calib_set)
 
 
 def _check_loads(data: bytes, input_name: str | None) -> None:

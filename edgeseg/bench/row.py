@@ -7,18 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
-#: Where a card's ``extra`` records the build time: the one spelling written (``backends._build``)
-#: first, then the older ones still read.
-BUILD_SECONDS_KEYS = ("build_seconds", "build_s", "build_time_s")
+from edgeseg.card import BUILD_SECONDS_KEYS, build_seconds_of
 
-
-def card_build_seconds(extra: Mapping[str, Any] | None) -> float | None:
-    """The build time a card's ``extra`` records (any spelling), or None."""
-    for k in BUILD_SECONDS_KEYS:
-        v = (extra or {}).get(k)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return float(v)
-    return None
+#: The card's build-time spellings (the one written first) and their one reader.
+card_build_seconds = build_seconds_of
+__all__ = ["BUILD_SECONDS_KEYS", "RowResult", "card_build_seconds"]
 
 
 @dataclass(frozen=True)

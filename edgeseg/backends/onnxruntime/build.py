@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 from edgeseg._io import atomic_write_bytes, check_output_path, sha256_file
-from edgeseg.backends._build import BuildResult, timed_build
+from edgeseg.backends._build import BuildResult, build_time, timed_build
 from edgeseg.backends.onnxruntime import OPT_LEVELS, SPEC
 from edgeseg.backends._onnx import check_threads, graph_inputs, load_exported
 from edgeseg.backends._rewrite import check_same, probe_shape, rewrite_for_cpu
@@ -82,7 +81,6 @@ def build_onnxruntime(
     elif int8:
         path_name += f" after quantize_ort_cpu ({'per-channel' if per_channel else 'per-tensor'} weights)"
 
-    t0 = time.perf_counter()
     calibration = dict(card.calibration)
     with tempfile.TemporaryDirectory(prefix=".edgeseg-ort-", dir=out.parent) as tmp:
         source, probe = src, None
@@ -140,7 +138,6 @@ def build_onnxruntime(
         if not optimized.is_file():
             raise BuildError("ONNX Runtime did not write the optimized model")
         proto = onnx_lib.load(str(optimized))
-    seconds = time.perf_counter() - t0
 
     new_card = card.replace(
         precision=precision,
@@ -156,7 +153,7 @@ def build_onnxruntime(
             "threads": threads,  # None: the library's default
             "build_path": path_name,
             "rewrites": rewrites,
-            "build_seconds": round(seconds, 3),
+            **build_time(),
             "build_command": command,
         },
     )

@@ -25,7 +25,7 @@ from edgeseg._io import atomic_write_bytes, check_output_path
 from edgeseg.backends._build import BuildResult, build_time, calib_probe, timed_build
 from edgeseg.runner import check_threads
 from edgeseg.backends.executorch import SPEC, version
-from edgeseg.errors import BuildError, UnsupportedOptionError
+from edgeseg.errors import BuildError
 
 
 @timed_build("executorch")
@@ -50,10 +50,7 @@ def build_executorch(
     from edgeseg.quant.qcheckpoint import is_quantized_checkpoint
     from edgeseg.train.checkpoint import checkpoint_source, load_checkpoint
 
-    try:
-        check_threads(threads, where="--threads")
-    except UnsupportedOptionError as e:
-        raise BuildError(str(e)) from e
+    check_threads(threads, where="--threads", error=BuildError)
     ckpt, onnx_size, used = find_checkpoint(
         model, backend="executorch", converter="ExecuTorch (torch.export)"
     )

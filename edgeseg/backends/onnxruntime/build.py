@@ -20,8 +20,9 @@ from typing import Any, Callable
 from edgeseg._io import atomic_write_bytes, check_output_path, sha256_file
 from edgeseg.backends._build import BuildResult, build_time, timed_build
 from edgeseg.backends.onnxruntime import OPT_LEVELS, SPEC
-from edgeseg.backends._onnx import check_threads, graph_inputs, load_exported
+from edgeseg.backends._onnx import graph_inputs, load_exported
 from edgeseg.backends._rewrite import check_same, probe_shape, rewrite_for_cpu
+from edgeseg.runner import check_threads
 from edgeseg.card import card_from_onnx, card_to_onnx
 from edgeseg.errors import BuildError
 
@@ -62,7 +63,7 @@ def build_onnxruntime(
         raise BuildError(f"output {out} would overwrite the input ONNX; pass -o another path")
     if opt_level not in BUILD_OPT_LEVELS:
         raise BuildError(f"--opt-level {opt_level!r}: expected one of {', '.join(BUILD_OPT_LEVELS)}")
-    check_threads(threads)
+    check_threads(threads, where="--threads", error=BuildError)
     model, card, qdq = load_exported(src)
     if fp16 and (int8 or qdq):
         raise BuildError(

@@ -31,7 +31,8 @@ from edgeseg._io import check_output_path, sha256_file
 from edgeseg.backends._build import BuildResult, build_time, timed_build
 from edgeseg.backends.openvino import RT_INFO_CARD, weights_path
 from edgeseg.backends.openvino._core import import_openvino
-from edgeseg.backends._onnx import check_threads, graph_inputs, load_exported
+from edgeseg.backends._onnx import graph_inputs, load_exported
+from edgeseg.runner import check_threads
 from edgeseg.card import ModelCard, head_of
 from edgeseg.errors import BuildError
 
@@ -72,7 +73,7 @@ def build_openvino(
         raise BuildError(
             f"output {out}: an OpenVINO IR is written as NAME.xml (+ NAME.bin), found {out.suffix or 'no suffix'!r}"
         )
-    check_threads(threads)
+    check_threads(threads, where="--threads", error=BuildError)
     model, card, qdq = load_exported(src)
     if int8 and not qdq:
         raise BuildError(

@@ -131,9 +131,9 @@ def test_one_spelling_for_calibration_options_and_old_ones_are_hidden_aliases(ca
         text = p.format_help()
         assert "--calib-num" in text and "--calib-method" in text
         assert "--num-calib" not in text and "--calib-algo" not in text
-    assert _parse("quantize", ["m.pt", "--calib-num", "7"]).num_calib == 7
+    assert _parse("quantize", ["m.pt", "--calib-num", "7"]).calib_num == 7
     assert capsys.readouterr().err == ""
-    assert _parse("quantize", ["m.pt", "--num-calib", "7"]).num_calib == 7
+    assert _parse("quantize", ["m.pt", "--num-calib", "7"]).calib_num == 7
     assert "--num-calib is deprecated; use --calib-num" in capsys.readouterr().err
     assert _parse("build", ["m.onnx", "--calib-method", "minmax"]).calib_algo == "minmax"
     assert _parse("build", ["m.onnx", "--calib-algo", "minmax"]).calib_algo == "minmax"

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from edgeseg._validate import parse_size as _parse_size
 from edgeseg.errors import EdgesegError
 
 #: Settings a row inherits from ``defaults`` (and the CLI) unless it sets its own.
@@ -91,20 +92,8 @@ class Matrix:
 
 
 def parse_size(value: Any, where: str) -> tuple[int, int] | None:
-    """'360x480', [360, 480] or 360 -> (H, W); None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, int):
-        value = [value, value]
-    if isinstance(value, str):
-        value = [p for p in re.split(r"[x, ]+", value.strip().lower()) if p]
-    try:
-        h, w = (int(v) for v in value)
-    except (TypeError, ValueError):
-        raise EdgesegError(f"{where}: size must look like 360x480 or [360, 480], found {value!r}") from None
-    if h < 1 or w < 1:
-        raise EdgesegError(f"{where}: size must be positive, found {h}x{w}")
-    return h, w
+    """'360x480', [360, 480] or 360 -> (H, W) (``edgeseg._validate.parse_size``); None stays None."""
+    return None if value is None else _parse_size(value, where=where)
 
 
 def _int(value: Any, where: str, name: str, *, minimum: int) -> int:

@@ -190,13 +190,10 @@ def _traffic_facts(model: Any, card: Any, *, size: tuple[int, int]) -> dict[str,
 
 
 def build_seconds(card: Any) -> float | None:
-    """Build time recorded by the builder in ``card.extra``, when it recorded one."""
-    extra = card.extra or {}
-    for k in ("build_s", "build_seconds", "build_time_s"):
-        v = extra.get(k)
-        if isinstance(v, (int, float)):
-            return float(v)
-    return None
+    """Build time recorded by the builder in ``card.extra`` (any spelling: ``row.card_build_seconds``)."""
+    from edgeseg.bench.row import card_build_seconds
+
+    return card_build_seconds(card.extra)
 
 
 def card_summary(card: Any) -> dict[str, Any]:

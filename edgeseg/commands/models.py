@@ -7,7 +7,8 @@ import json
 import sys
 from edgeseg.commands._policy import Io
 
-from edgeseg.commands._args import int_in, size_from_text
+from edgeseg._validate import parse_size
+from edgeseg.commands._args import int_in
 from edgeseg.errors import EdgesegError
 
 HELP = (
@@ -18,14 +19,6 @@ HELP = (
 IO = Io()  # prints only
 
 FLOPS_NOTE = "GFLOPs = 1e9 x (2 x multiply-accumulates of conv + matmul), one forward pass of a 1x3xHxW input"
-
-
-def parse_size(text: str, *, option: str = "--size") -> tuple[int, int]:
-    """Parse ``"HxW"`` (e.g. ``"360x480"``) into ``(H, W)``; a one-line EdgesegError otherwise."""
-    try:
-        return size_from_text(text)
-    except ValueError as e:
-        raise EdgesegError(f"{option}: {e}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +55,7 @@ def shipped_rows() -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    size = parse_size(args.size)
+    size = parse_size(args.size, where="--size")
     if args.classes < 1:
         raise EdgesegError(f"--classes: expected a number of classes >= 1, found {args.classes}")
 

@@ -72,9 +72,48 @@ TOLERANCES: dict[str, Tolerance] = {
 }
 
 
-def tolerance_for(precision: str) -> Tolerance:
-    """The tolerance a build of ``precision`` is held to against its source ("export" for fp32)."""
-    return TOLERANCES["export" if precision == "fp32" else precision]
+#: Real engines (``edgeseg trt-check``) against ONNX Runtime FP32, element by element as Polygraphy's
+#: ``CompareFunc.simple`` (docs: ``edgeseg.backends.tensorrt.check.tolerances``).
+ENGINE_TOLERANCES: dict[str, Tolerance] = {
+    "fp32": Tolerance(
+        "engine-fp32",
+        1e-5,
+        1e-5,
+        None,
+        "Polygraphy CompareFunc.simple defaults (atol = rtol = 1e-5, elemwise, NaN fails)",
+        rule="elemwise",
+    ),
+    "fp16": Tolerance(
+        "engine-fp16",
+        1e-3,
+        1e-3,
+        None,
+        "Polygraphy FP16 examples (--fp16 --atol 1e-3 --rtol 1e-3), elemwise, NaN fails",
+        rule="elemwise",
+    ),
+    "tf32": Tolerance(
+        "engine-tf32",
+        1e-3,
+        1e-3,
+        None,
+        "FP16 bound: TF32 rounds inner-product inputs to FP16's 10-bit mantissa",
+        rule="elemwise",
+    ),
+}
+
+
+def tolerance_for(precision: str, *, engine: bool = False, tf32: bool = False) -> Tolerance:
+    """The one place a precision's tolerance is looked up. A build of ``precision`` against its source
+    ("export" for fp32); ``engine`` (default False): a real engine's element-wise bound against ONNX
+    Runtime FP32 (fp32, or tf32 when ``tf32``; fp16), ValueError for any other (INT8 is judged by mIoU)."""
+    if not engine:
+        return TOLERANCES["export" if precision == "fp32" else precision]
+    key = "tf32" if precision == "fp32" and tf32 else precision
+    if key not in ENGINE_TOLERANCES:
+        raise ValueError(
+            f"no element-wise tolerance for precision {precision!r} (expected fp32 or fp16; INT8 is judged by mIoU)"
+        )
+    return ENGINE_TOLERANCES[key]
 
 
 @dataclass(frozen=True)

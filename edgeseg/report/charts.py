@@ -37,30 +37,30 @@ def _fastest(entries: Sequence[Entry]) -> dict[tuple[str, str], Entry]:
     precision base (fp32 / fp16 / int8) among rows with a parameter count and an mIoU."""
     groups: dict[tuple[str, str], Entry] = {}
     for e in entries:
-        if not (_num(e["params"]) and _num(e["miou"])):
+        if not (_num(e.params) and _num(e.miou)):
             continue
-        k = (e["model"], e["precision_base"])
+        k = (e.model, e.precision_base)
         cur = groups.get(k)
-        if cur is None or (_num(e["p50"]) and (not _num(cur["p50"]) or e["p50"] < cur["p50"])):
+        if cur is None or (_num(e.p50) and (not _num(cur.p50) or e.p50 < cur.p50)):
             groups[k] = e
     return groups
 
 
 def _where(e: Entry) -> str:
     """'val; 2.5 h CPU budget, train': the split a row was measured on and how its model was trained."""
-    return "; ".join(x for x in (_split(e.get("dataset")), e.get("trained") or "") if x)
+    return "; ".join(x for x in (_split(e.dataset), e.trained or "") if x)
 
 
 def _model_label(model: str, rows: Sequence[Entry], *, where: str) -> str:
     """One label per model: its name and parameters (and ``where``, when given), then a line per
     precision: mIoU, p50 and the path that gave it."""
-    head = f"{model} {rows[0]['params'] / 1e6:.2f} M" + (f" ({where})" if where else "")
+    head = f"{model} {rows[0].params / 1e6:.2f} M" + (f" ({where})" if where else "")
     lines = []
     for e in sorted(
-        rows, key=lambda r: tuple(MARKERS).index(r["precision_base"]) if r["precision_base"] in MARKERS else 9
+        rows, key=lambda r: tuple(MARKERS).index(r.precision_base) if r.precision_base in MARKERS else 9
     ):
-        lat = f"{e['p50']:.1f} ms" if _num(e["p50"]) else "no latency"
-        lines.append(f"{e['precision']} {100 * e['miou']:.2f} % · {lat} ({e['backend']})")
+        lat = f"{e.p50:.1f} ms" if _num(e.p50) else "no latency"
+        lines.append(f"{e.precision} {100 * e.miou:.2f} % · {lat} ({e.backend})")
     return "\n".join([head, *lines])
 
 
@@ -80,10 +80,10 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
             None,
             "No rows with both a parameter count and an mIoU: chart skipped (run bench with --data).",
         )
-    dataset = next((g["dataset"] for g in groups.values() if g.get("dataset")), "")
+    dataset = next((g.dataset for g in groups.values() if g.dataset), "")
     pubs = published_points(str(dataset).split(":", 1)[0])
     models = sorted(
-        {m for m, _ in groups}, key=lambda m: (-max(e["miou"] for (k, _), e in groups.items() if k == m), m)
+        {m for m, _ in groups}, key=lambda m: (-max(e.miou for (k, _), e in groups.items() if k == m), m)
     )
     if len(models) < 2 and not pubs:
         return Chart(
@@ -94,7 +94,7 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
         )
     fig = _figure(8.5, 5.6)
     ax = fig.add_subplot()
-    lats = [g["p50"] for g in groups.values() if _num(g["p50"])]
+    lats = [g.p50 for g in groups.values() if _num(g.p50)]
     lo, hi = (min(lats), max(lats)) if lats else (1.0, 1.0)
     wheres = {_where(e) for e in groups.values()}
     common = wheres.pop() if len(wheres) == 1 else ""
@@ -105,22 +105,22 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
         rows = [e for (m, _), e in groups.items() if m == model]
         color = COLORS[models.index(model) % len(COLORS)]
         for e in rows:
-            lat = e["p50"] if _num(e["p50"]) else lo
+            lat = e.p50 if _num(e.p50) else lo
             size = 60 + 540 * ((lat - lo) / (hi - lo) if hi > lo else 0.5)
             ax.scatter(
-                e["params"] / 1e6,
-                100 * e["miou"],
+                e.params / 1e6,
+                100 * e.miou,
                 s=size,
                 c=color,
                 alpha=0.55,
                 edgecolors="black",
-                marker=MARKERS.get(e["precision_base"], "o"),
+                marker=MARKERS.get(e.precision_base, "o"),
                 linewidths=0.8,
             )
-        anchor = max(rows, key=lambda r: r["miou"])
-        labels.append((anchor["params"] / 1e6, 100 * anchor["miou"], model))
+        anchor = max(rows, key=lambda r: r.miou)
+        labels.append((anchor.params / 1e6, 100 * anchor.miou, model))
         details.append((color, _model_label(model, rows, where="" if common else _where(anchor))))
-        others += [(e["params"] / 1e6, 100 * e["miou"]) for e in rows if e is not anchor]
+        others += [(e.params / 1e6, 100 * e.miou) for e in rows if e is not anchor]
     for pub in pubs:
         ax.scatter(
             pub.params_m, pub.miou, s=70, facecolors="none", edgecolors="0.35", marker="o", linewidths=1.2
@@ -180,9 +180,7 @@ def _legend_markers(ax) -> None:
 
 def class_deltas(ref: Entry, e: Entry, classes: Sequence[str]) -> list[float]:
     """IoU of ``e`` minus IoU of ``ref`` per class, in points (a class missing from either counts 0)."""
-    return [
-        100 * ((e["per_class_iou"].get(c) or 0.0) - (ref["per_class_iou"].get(c) or 0.0)) for c in classes
-    ]
+    return [100 * ((e.per_class_iou.get(c) or 0.0) - (ref.per_class_iou.get(c) or 0.0)) for c in classes]
 
 
 def per_class_iou(entries: Sequence[Entry], rec: Any = None) -> Chart:
@@ -190,17 +188,17 @@ def per_class_iou(entries: Sequence[Entry], rec: Any = None) -> Chart:
     name, title = "per_class_iou", "Per-class IoU change of each INT8 row vs FP32 (points)"
     by_model: dict[str, list[Entry]] = {}
     for e in entries:
-        if e["per_class_iou"] and e["ok"]:
-            by_model.setdefault(e["model"], []).append(e)
+        if e.per_class_iou and e.ok:
+            by_model.setdefault(e.model, []).append(e)
     panels, notes = [], []
     for model, es in sorted(by_model.items()):
-        fp32 = [e for e in es if e["precision_base"] == "fp32" and _num(e["miou"])]
-        int8 = [e for e in es if e["precision_base"] == "int8"]
+        fp32 = [e for e in es if e.precision_base == "fp32" and _num(e.miou)]
+        int8 = [e for e in es if e.precision_base == "int8"]
         if not fp32 or not int8:
             notes.append(f"{model}: needs an FP32 and an INT8 row with per-class IoU")
             continue
-        ref = max(fp32, key=lambda e: e["miou"])
-        int8 = sorted(int8, key=lambda e: (not e["deployable"], e["label"]))[:MAX_VARIANTS]
+        ref = max(fp32, key=lambda e: e.miou)
+        int8 = sorted(int8, key=lambda e: (not e.deployable, e.label))[:MAX_VARIANTS]
         panels.append((model, ref, int8))
     if not panels:
         return Chart(
@@ -211,11 +209,11 @@ def per_class_iou(entries: Sequence[Entry], rec: Any = None) -> Chart:
         )
     import numpy as np
 
-    classes_n = max(len(ref["per_class_iou"]) for _, ref, _ in panels)
+    classes_n = max(len(ref.per_class_iou) for _, ref, _ in panels)
     fig = _figure(9.0, sum(0.30 * classes_n * max(1.0, len(v) / 3) + 1.2 for _, _, v in panels) + 0.6)
     for k, (model, ref, int8) in enumerate(panels):
         ax = fig.add_subplot(len(panels), 1, k + 1)
-        classes = list(ref["per_class_iou"])
+        classes = list(ref.per_class_iou)
         height = 0.8 / len(int8)
         lo, hi = 0.0, 0.0
         for j, e in enumerate(int8):
@@ -227,10 +225,8 @@ def per_class_iou(entries: Sequence[Entry], rec: Any = None) -> Chart:
                 d,
                 height,
                 color=COLORS[j % len(COLORS)],
-                hatch=None if e["deployable"] else "//",
-                label=f"{e['short']} (mIoU {100 * (e['miou'] - ref['miou']):+.2f})"
-                if _num(e["miou"])
-                else e["short"],
+                hatch=None if e.deployable else "//",
+                label=f"{e.short} (mIoU {100 * (e.miou - ref.miou):+.2f})" if _num(e.miou) else e.short,
             )
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(range(len(classes)))
@@ -238,7 +234,7 @@ def per_class_iou(entries: Sequence[Entry], rec: Any = None) -> Chart:
         ax.invert_yaxis()
         span = max(1.0, hi - lo)
         ax.set_xlim(min(lo, -0.5) - 0.08 * span, max(hi, 0.5) + 0.08 * span)
-        ax.set_xlabel(f"IoU change vs {ref['short']} (points); left of 0: INT8 lost accuracy on that class")
+        ax.set_xlabel(f"IoU change vs {ref.short} (points); left of 0: INT8 lost accuracy on that class")
         ax.set_title(f"{model}: INT8 - FP32 per class", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
         ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
@@ -246,7 +242,7 @@ def per_class_iou(entries: Sequence[Entry], rec: Any = None) -> Chart:
     fig.tight_layout(
         rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight())
     )  # room for the suptitle above the first panel
-    hatched = any(not e["deployable"] for _, _, int8 in panels for e in int8)
+    hatched = any(not e.deployable for _, _, int8 in panels for e in int8)
     return Chart(
         name,
         title,
@@ -260,21 +256,21 @@ def latency_distribution(entries: Sequence[Entry], rec: Any = None) -> Chart:
     name, title = "latency_distribution", "Latency distribution per row (raw timed runs)"
     import numpy as np
 
-    rows = [e for e in entries if len(e["timings"]) >= 1]
+    rows = [e for e in entries if len(e.timings) >= 1]
     if not rows:
         return Chart(name, title, None, "No rows with raw timings: chart skipped.")
     fig = _figure(8.0, 0.45 * len(rows) + 1.4)
     ax = fig.add_subplot()
-    data = [e["timings"] for e in rows]
-    labels = [f"{e['short']} (b{e['batch']}, n={len(e['timings'])})" for e in rows]
+    data = [e.timings for e in rows]
+    labels = [f"{e.short} (b{e.batch}, n={len(e.timings)})" for e in rows]
     kw = dict(widths=0.6, showfliers=True, patch_artist=True, whis=(5, 95))
     try:
         bp = ax.boxplot(data, orientation="horizontal", **kw)  # matplotlib >= 3.10
     except TypeError:
         bp = ax.boxplot(data, vert=False, **kw)
-    backends = sorted({e["backend"] for e in rows})
+    backends = sorted({e.backend for e in rows})
     for patch, e in zip(bp["boxes"], rows):
-        patch.set_facecolor(backend_color(e["backend"]))
+        patch.set_facecolor(backend_color(e.backend))
         patch.set_alpha(0.5)
     from matplotlib.patches import Patch
 

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from edgeseg._io import atomic_set
 from edgeseg.report.charts import Chart, make_charts
 from edgeseg.report.data import load_entries
+from edgeseg.report.entry import ReportEntry
 from edgeseg.report.recommend import DEFAULT_MAX_DROP, Recommendation, recommend, recommendation_line
 from edgeseg.report.table import columns, model_facts, table_rows
 
@@ -89,12 +90,12 @@ def _run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
     return facts
 
 
-def _notes(entries: Sequence[dict[str, Any]]) -> list[str]:
-    return [f"{e['label']} ({e['id_label']}): {e['state']}" for e in entries if e["state"] != "ok"]
+def _notes(entries: Sequence[ReportEntry]) -> list[str]:
+    return [f"{e.label} ({e.id_label}): {e.state}" for e in entries if e.state != "ok"]
 
 
-def _not_paths(entries: Sequence[dict[str, Any]]) -> list[str]:
-    return [f"{e['label']}: {e['path_note']}" for e in entries if not e["deployable"] and e["ok"]]
+def _not_paths(entries: Sequence[ReportEntry]) -> list[str]:
+    return [f"{e.label}: {e.path_note}" for e in entries if not e.deployable and e.ok]
 
 
 INTRO = (
@@ -132,7 +133,7 @@ def _answer(rec: Recommendation) -> list[str]:
 
 
 def render_markdown(
-    entries: Sequence[dict[str, Any]],
+    entries: Sequence[ReportEntry],
     runs: Sequence[dict[str, Any]],
     charts: Sequence[Chart],
     *,
@@ -206,7 +207,7 @@ li{overflow-wrap:anywhere}
 
 
 def render_html(
-    entries: Sequence[dict[str, Any]],
+    entries: Sequence[ReportEntry],
     runs: Sequence[dict[str, Any]],
     charts: Sequence[Chart],
     *,
@@ -238,7 +239,7 @@ def render_html(
         + "</tr>"
     )
     for e, r in zip(entries, table_rows(entries, rec)):
-        cls = "pick" if e is rec.entry else "bad" if not e["ok"] else "sim" if not e["deployable"] else ""
+        cls = "pick" if e is rec.entry else "bad" if not e.ok else "sim" if not e.deployable else ""
         cells = "".join(f"<td{' class=l' if c.left else ''}>{esc(v)}</td>" for c, v in zip(cols, r))
         out.append(f"<tr{f' class={cls}' if cls else ''}>{cells}</tr>")
     out.append("</table></div>")

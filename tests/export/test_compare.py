@@ -136,3 +136,16 @@ def test_label_maps_are_compared_by_the_share_of_equal_pixels():
     assert not compare(ref, out, tolerance="rewrite").passed  # no agree_min: every pixel must agree
     assert compare(ref, ref.copy(), tolerance="rewrite").passed
     assert not compare(ref, ref[:, :, :10]).passed  # shapes differ
+
+
+def test_one_tolerance_lookup_for_builds_and_real_engines():
+    from edgeseg.backends.tensorrt.check import tolerances as trt
+    from edgeseg.export.compare import tolerance_for
+
+    assert tolerance_for("fp32").name == "export" and tolerance_for("int8").name == "int8"
+    e32, e16 = tolerance_for("fp32", engine=True), tolerance_for("fp16", engine=True)
+    assert (e32.atol, e32.rtol, e32.rule) == (1e-5, 1e-5, "elemwise") and (e16.atol, e16.rtol) == (1e-3, 1e-3)
+    assert tolerance_for("fp32", engine=True, tf32=True).atol == e16.atol
+    assert trt.engine_bounds("fp32") == (e32.atol, e32.rtol) and trt.SOURCES["fp16"] == e16.why
+    with pytest.raises(ValueError, match="INT8 is judged by mIoU"):
+        tolerance_for("int8", engine=True)

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from edgeseg.runner import BaseRunner, check_threads, recorded_threads
+from edgeseg.runner import BaseRunner, check_threads, resolve_threads
 from edgeseg.backends.onnxruntime import OPT_LEVELS
 from edgeseg.card import ONNX_METADATA_KEY, ModelCard, card_from_onnx, head_of
 from edgeseg.errors import EdgesegError, ExportError, UnsupportedOptionError
@@ -145,7 +145,7 @@ class OrtRunner(BaseRunner):
         check_finite_initializers(proto, where=str(p))
         ops = {n.op_type for n in proto.graph.node}
         del proto
-        threads = recorded_threads(self.card) if threads is None else threads
+        threads = resolve_threads(option=threads, card=self.card)
 
         so = ort.SessionOptions()
         so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPT_LEVELS[optimization])

@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from edgeseg._io import check_output_path, sha256_file
-from edgeseg.backends._build import BuildResult, timed_build
+from edgeseg.backends._build import BuildResult, build_time, timed_build
 from edgeseg.backends.openvino import RT_INFO_CARD, weights_path
 from edgeseg.backends.openvino._core import import_openvino
-from edgeseg.onnxgraph.info import check_threads, graph_inputs, load_exported
+from edgeseg.onnxgraph.info import graph_inputs, load_exported
+from edgeseg.runner import check_threads
 from edgeseg.card import ModelCard, head_of
 from edgeseg.errors import BuildError
 
@@ -73,7 +73,7 @@ def build_openvino(
         raise BuildError(
             f"output {out}: an OpenVINO IR is written as NAME.xml (+ NAME.bin), found {out.suffix or 'no suffix'!r}"
         )
-    check_threads(threads)
+    check_threads(threads, where="--threads", error=BuildError)
     model, card, qdq = load_exported(src)
     if int8 and not qdq:
         raise BuildError(
@@ -87,7 +87,6 @@ def build_openvino(
     path_name = f"OpenVINO {ov.get_version().split('-')[0]} CPU: {precision.upper()}"
     path_name += " (Q/DQ ONNX: int8 kernels)" if qdq else " (f32 weights and math)"
 
-    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=".edgeseg-ov-", dir=out.parent) as tmp:
         source, rewrites = (
             _rewritten(src, Path(tmp), qdq=qdq, card=card, input_name=inputs[0].name, dims=inputs[0].dims)
@@ -105,7 +104,6 @@ def build_openvino(
         first = Path(tmp) / "first.xml"
         _save(ov, ir, first, out)
         parity = _check_parity(ov, first, src, card, threads=threads, int8=qdq)
-        seconds = time.perf_counter() - t0
         bin_first = weights_path(first)
         new_card = card.replace(
             precision=precision,
@@ -123,7 +121,7 @@ def build_openvino(
                 "rewrites": rewrites,
                 "weights_size": bin_first.stat().st_size,
                 "weights_sha256": sha256_file(bin_first),
-                "build_seconds": round(seconds, 3),
+                **build_time(),
                 "build_command": command,
             },
         )

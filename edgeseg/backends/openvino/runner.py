@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from edgeseg._io import sha256_file
-from edgeseg.runner import BaseRunner, check_threads, recorded_threads
+from edgeseg.runner import BaseRunner, check_threads, resolve_threads
 from edgeseg.backends.openvino import RT_INFO_CARD, card_in_xml, weights_path
 from edgeseg.card import ModelCard, head_of
 from edgeseg.errors import EdgesegError, ExportError
@@ -100,7 +100,7 @@ class OpenVinoRunner(BaseRunner):
                 f"{weights} does not match the sha256 in the card of {p.name} (modified or replaced); "
                 "rebuild it"
             )
-        threads = recorded_threads(self.card) if threads is None else threads
+        threads = resolve_threads(option=threads, card=self.card)
         self._check_io(model)
         try:
             config = {**compile_config(threads=threads), **({"PERF_COUNT": True} if perf_count else {})}

@@ -98,6 +98,14 @@ def test_int8_quantizes_with_the_calibration_set(tmp_path, tiny_models):
     card = card_from_onnx(res.path)
     assert res.precision == "int8" and card.precision == "int8"
     assert card.calibration["frames"] == 4 and card.calibration["fingerprint"]
+    # the one calibration request, as quantize --method ort-cpu records it (the spec's 256 by default)
+    assert card.calibration["request"] == {
+        "source": str(folder),
+        "num": 256,
+        "method": "minmax",
+        "batch": None,
+        "seed": 0,
+    }
     assert card.extra["flavour"] == "onnxruntime-cpu" and card.extra["backend"] == "onnxruntime"
     assert res.comparison["probe"] == "2 calibration frames" and res.comparison["enforced"] is False
     from edgeseg.data.preprocess import preprocess

@@ -266,7 +266,7 @@ def test_wrong_output_suffix_and_non_onnx_input_are_refused(ir, tmp_path):
     assert code == 2 and re.search(
         r"tiny\.pt: the openvino backend builds from an exported \.onnx, found '\.pt'", err
     )
-    with pytest.raises(BuildError, match="--threads must be >= 1"):
+    with pytest.raises(BuildError, match="--threads: threads must be a positive integer"):
         build_openvino(ir.onnx, output=tmp_path / "x.xml", threads=0, log=lambda s: None)
     assert list(tmp_path.iterdir()) == []
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -187,6 +186,7 @@ def machine_facts(
     from edgeseg.backends import library_versions
     from edgeseg.backends.tensorrt._doctor import tensorrt_facts
 
+    machine = _env.machine_info()  # the one machine-facts function; the Jetson read from the given paths
     jetson = _env.jetson_info(model_path=model_path, release_path=release_path)
     raw = _env._read(release_path)
     if jetson is not None and raw:
@@ -196,9 +196,7 @@ def machine_facts(
         "gpu": _gpu(),
         "jetson": jetson,
         "libraries": library_versions(),
-        "os": platform.platform(),
-        "arch": platform.machine(),
-        "python": platform.python_version(),
+        **{k: machine[k] for k in ("os", "arch", "python")},
     }
 
 

@@ -49,9 +49,24 @@ def shipped_rows() -> list[dict]:
                 "arch": card.arch,
                 "precision": card.precision,
                 "val_miou": None if miou is None else round(float(miou), 4),
+                "test_miou": _test_miou(path, qat=card.precision == "int8"),
             }
         )
     return rows
+
+
+def _test_miou(path, *, qat: bool) -> float | None:
+    """The test-split mIoU recorded in the sidecar card of the shipped ``.pt`` (``metrics["test"]``,
+    scripts/record_test_figures.py): FP32 for the ``.pt``, ONNX Runtime's for its QAT file."""
+    from edgeseg.card import read_sidecar
+
+    pt = path.with_name(path.name.replace("_qat_int8.onnx", ".pt"))
+    try:
+        test = read_sidecar(pt).metrics.get("test") or {}
+    except EdgesegError:
+        return None
+    got = test.get("qat_int8_onnxruntime" if qat else "fp32") or {}
+    return None if got.get("miou") is None else round(float(got["miou"]), 4)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,5 +111,8 @@ def run(args: argparse.Namespace) -> int:
         nw = max((len(r["name"]) for r in shipped), default=4)
         for r in shipped:
             miou = "-" if r["val_miou"] is None else f"{100 * r['val_miou']:.2f} %"
-            print(f"{r['name']:<{nw}}  {r['arch']:<26} {r['precision']:<5} val mIoU {miou}")
+            test = "-" if r["test_miou"] is None else f"{100 * r['test_miou']:.2f} %"
+            print(
+                f"{r['name']:<{nw}}  {r['arch']:<26} {r['precision']:<5} val mIoU {miou:>8}  test mIoU {test:>8}"
+            )
     return 0

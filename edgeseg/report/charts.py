@@ -46,22 +46,49 @@ def _fastest(entries: Sequence[Entry]) -> dict[tuple[str, str], Entry]:
     return groups
 
 
-def _where(e: Entry) -> str:
-    """'val; 2.5 h CPU budget, train': the split a row was measured on and how its model was trained."""
-    return "; ".join(x for x in (_split(e.dataset), e.trained or "") if x)
+def _where(e: Entry, tests: dict | None = None) -> str:
+    """'val; 2.5 h CPU budget, train': the split a row is drawn at (test where ``tests`` has the row) and
+    how its model was trained."""
+    split = "test" if tests and id(e) in tests else _split(e.dataset)
+    return "; ".join(x for x in (split, e.trained or "") if x)
 
 
-def _model_label(model: str, rows: Sequence[Entry], *, where: str) -> str:
+def _model_label(model: str, rows: Sequence[Entry], *, where: str, tests: dict | None = None) -> str:
     """One label per model: its name and parameters (and ``where``, when given), then a line per
-    precision: mIoU, p50 and the path that gave it."""
+    precision: mIoU (test, with val in brackets, where ``tests`` has it), p50 and the path that gave it."""
+    tests = tests or {}
     head = f"{model} {rows[0].params / 1e6:.2f} M" + (f" ({where})" if where else "")
     lines = []
     for e in sorted(
         rows, key=lambda r: tuple(MARKERS).index(r.precision_base) if r.precision_base in MARKERS else 9
     ):
         lat = f"{e.p50:.1f} ms" if _num(e.p50) else "no latency"
-        lines.append(f"{e.precision} {100 * e.miou:.2f} % · {lat} ({e.backend})")
+        if id(e) in tests:
+            test, val = tests[id(e)]
+            fig = f"test {100 * test:.2f} %" + (f" (val {100 * val:.2f})" if val is not None else "")
+        else:
+            fig = f"{100 * e.miou:.2f} %"
+        lines.append(f"{e.precision} {fig} · {lat} ({e.backend})")
     return "\n".join([head, *lines])
+
+
+def _test_figures(groups: dict[tuple[str, str], Entry]) -> dict[int, tuple[float, float | None]]:
+    """id(row) -> (its test mIoU, its val mIoU or None when its model trained on val), for the rows
+    whose shipped model records a test figure (``edgeseg.report.split_points``)."""
+    from edgeseg.report.split_points import heldout_miou, shipped_test_points
+
+    points = shipped_test_points()
+    out = {}
+    for e in groups.values():
+        t = heldout_miou(points, model=e.model, trained=e.trained, precision=e.precision)
+        if t is not None:
+            out[id(e)] = (t, None if points[(e.model, e.trained)].val_in_training else e.miou)
+    return out
+
+
+def _y(e: Entry, tests: dict[int, tuple[float, float | None]]) -> float:
+    """The mIoU a row is drawn at: its test figure where recorded, else its own."""
+    return tests[id(e)][0] if id(e) in tests else e.miou
 
 
 def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
@@ -92,11 +119,14 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
             None,
             "One model in this report (one parameter count): see the latency vs mIoU chart.",
         )
+    tests = _test_figures(groups)
+    if tests:
+        title = "Parameters vs test mIoU (marker size = p50 latency; hollow = published)"
     fig = _figure(8.5, 5.6)
     ax = fig.add_subplot()
     lats = [g.p50 for g in groups.values() if _num(g.p50)]
     lo, hi = (min(lats), max(lats)) if lats else (1.0, 1.0)
-    wheres = {_where(e) for e in groups.values()}
+    wheres = {_where(e, tests) for e in groups.values()}
     common = wheres.pop() if len(wheres) == 1 else ""
     labels: list[tuple[float, float, str]] = []
     others: list[tuple[float, float]] = []
@@ -107,9 +137,12 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
         for e in rows:
             lat = e.p50 if _num(e.p50) else lo
             size = 60 + 540 * ((lat - lo) / (hi - lo) if hi > lo else 0.5)
+            if id(e) in tests and tests[id(e)][1] is not None:  # its val figure, small and hollow
+                ax.scatter(e.params / 1e6, 100 * e.miou, s=28, facecolors="none", edgecolors=color)
+                ax.plot([e.params / 1e6] * 2, [100 * e.miou, 100 * _y(e, tests)], c=color, lw=0.6, ls=":")
             ax.scatter(
                 e.params / 1e6,
-                100 * e.miou,
+                100 * _y(e, tests),
                 s=size,
                 c=color,
                 alpha=0.55,
@@ -117,10 +150,12 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
                 marker=MARKERS.get(e.precision_base, "o"),
                 linewidths=0.8,
             )
-        anchor = max(rows, key=lambda r: r.miou)
-        labels.append((anchor.params / 1e6, 100 * anchor.miou, model))
-        details.append((color, _model_label(model, rows, where="" if common else _where(anchor))))
-        others += [(e.params / 1e6, 100 * e.miou) for e in rows if e is not anchor]
+        anchor = max(rows, key=lambda r: _y(r, tests))
+        labels.append((anchor.params / 1e6, 100 * _y(anchor, tests), model))
+        details.append(
+            (color, _model_label(model, rows, where="" if common else _where(anchor, tests), tests=tests))
+        )
+        others += [(e.params / 1e6, 100 * _y(e, tests)) for e in rows if e is not anchor]
     for pub in pubs:
         ax.scatter(
             pub.params_m, pub.miou, s=70, facecolors="none", edgecolors="0.35", marker="o", linewidths=1.2
@@ -140,6 +175,13 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
     note = (
         "Fastest row of each model x precision (fp32 / fp16 / int8); circle fp32, square fp16, triangle int8."
     )
+    if tests:
+        note += (
+            " Our filled markers are CamVid test figures where the shipped model's card records them (FP32"
+            " and the QAT INT8 file, measured once, scripts/record_test_figures.py); a small hollow marker"
+            " joined by a dotted line is the same row's val figure, drawn only for models that did not"
+            " train on val."
+        )
     if pubs:
         note += (
             " Hollow grey circles: published results on the test split, each paper's own training "

@@ -75,3 +75,7 @@ def test_models_lists_the_shipped_names_that_load_takes(capsys):
     assert [r["name"] for r in shipped] == list(shipped_models()) and "cgnet_camvid" in shipped_models()
     cg = next(r for r in shipped if r["name"] == "cgnet_camvid")
     assert cg["arch"] == "cgnet" and cg["precision"] == "fp32" and 0.5 < cg["val_miou"] < 1
+    # the test figure recorded in the sidecar (FP32 for the .pt, ONNX Runtime's for the QAT file)
+    assert all(0.3 < r["test_miou"] < 0.8 for r in shipped), shipped
+    qat = next(r for r in shipped if r["name"] == "cgnet_camvid_qat_int8")
+    assert qat["test_miou"] != cg["test_miou"]

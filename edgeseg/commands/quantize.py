@@ -28,6 +28,7 @@ IO = Io(
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from edgeseg.card import HEADS
     from edgeseg.quant.pipeline import BIAS_CORRECTIONS, CALIB_METHODS, METHODS
+    from edgeseg.quant.placement_cpu import TARGETS
 
     p.add_argument(
         "checkpoint", help="FP32 .pt checkpoint (ort-cpu also takes an FP32 .onnx from edgeseg export)"
@@ -102,6 +103,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="ptq/qat: what the Q/DQ graph ends in: logits (default), labels (their arg-max, uint8) or "
         "labels-lowres (the arg-max at the logits' own resolution, labels resized nearest); "
         "recorded in the card (see edgeseg export --head)",
+    )
+    p.add_argument(
+        "--target",
+        choices=TARGETS,
+        default="tensorrt",
+        help="ptq/qat: Q/DQ placement for tensorrt (default: inputs of weighted layers only) or cpu (also "
+        "int8 outputs of PReLU, Concat, Add, Mul, pooling and reduce, for OpenVINO / ONNX Runtime); "
+        "recorded in the card",
     )
     p.add_argument(
         "--allow-float",
@@ -182,6 +191,7 @@ _METHOD_OPTIONS = {
     "--bias-correction": ("bias_correction", None, ("ptq",)),
     "--allow-float": ("allow_float", [], ("ptq", "qat")),
     "--head": ("head", "logits", ("ptq", "qat")),
+    "--target": ("target", "tensorrt", ("ptq", "qat")),
     "--val-data": ("val_data", None, ("ptq", "qat")),
     "--val-max-frames": ("val_max_frames", None, ("ptq", "qat")),
     "--reduce-range": ("reduce_range", "auto", ("ort-cpu",)),
@@ -240,5 +250,6 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         command=args.command_line,
         head=args.head,
+        target=args.target,
     )
     return 0

@@ -175,6 +175,7 @@ def quantize(
     progress: bool = True,
     command: str | None = None,
     head: str = "logits",
+    target: str = "tensorrt",
     log: Callable[[str], None] = print,
 ) -> Path:
     """Quantize the FP32 ``checkpoint`` to an INT8 ONNX and return its path (default beside it,
@@ -190,7 +191,9 @@ def quantize(
     ``compare.MAX_PTQ_DROP``, 0.5).
     Progress lines go to ``log``; ``command`` (default none; the CLI passes its command line) is
     recorded in the card. ``head`` (ptq and qat; default "logits"; ``edgeseg.export.head``): "labels" or
-    "labels-lowres" end the Q/DQ graph in a uint8 label map. The output is checked before any work."""
+    "labels-lowres" end the Q/DQ graph in a uint8 label map. ``target`` (ptq and qat; default "tensorrt"):
+    "cpu" adds int8 outputs for the CPU runtimes (``edgeseg.quant.placement_cpu``). The output is checked
+    before any work."""
     import time
 
     import torch
@@ -199,10 +202,13 @@ def quantize(
     from edgeseg.errors import QuantizationError
 
     from edgeseg.export.head import check_head
+    from edgeseg.quant.placement_cpu import check_target, cpu_card, place_for_cpu
 
     if method not in METHODS:
         raise QuantizationError(f"method {method!r}: expected one of {', '.join(METHODS)}")
     check_head(head)
+    if check_target(target) != "tensorrt" and method == "ort-cpu":
+        raise QuantizationError(f"--target {target} is for ptq and qat; ort-cpu places its own Q/DQ")
     if head != "logits" and method == "ort-cpu":
         raise QuantizationError(
             f"--head {head} is for ptq and qat; for ONNX Runtime CPU INT8 with a labels head, "
@@ -357,6 +363,19 @@ def quantize(
         qat=qat_info,
         val=val_info,
     )
+    if target == "cpu":  # after QAT: the output ranges see the fine-tuned model
+        qcard = cpu_card(
+            qcard,
+            place_for_cpu(
+                qmodel,
+                calib,
+                method=chosen if chosen != "all" else "mse",
+                percentile=percentile,
+                device=device,
+                progress=progress,
+                log=log,
+            ),
+        )
     qmodel.cpu()
     if command:
         qcard.extra["quantization"]["command"] = command

@@ -165,3 +165,31 @@ def test_target_refused_for_ort_cpu_and_unknown(trained_ckpt, tmp_path):
                 trained_ckpt, method=method, target=target, calib="synthetic:2", output=tmp_path / "x.onnx"
             )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_one_quantized_checkpoint_exports_for_each_target(trained_ckpt, calib_dir, val_batch, tmp_path):
+    from edgeseg.data.calib import CalibrationSet
+    from edgeseg.quant.ptq import calib_facts, ptq, quantized_card
+    from edgeseg.quant.qcheckpoint import save_quantized_checkpoint
+    from edgeseg.quant.qdq_export import export_qdq_onnx
+    from edgeseg.quant.retarget import export_for_target
+    from edgeseg.train.checkpoint import load_checkpoint
+
+    model, card, _ = load_checkpoint(trained_ckpt)
+    calib = CalibrationSet(calib_dir, card, batch=4)
+    qmodel, placement, _, _ = ptq(model, calib, method="max", bias_correction="none", progress=False)
+    qcard = quantized_card(card, method="max", calib_facts=calib_facts(calib), placement=placement)
+    live = export_qdq_onnx(qmodel, qcard, tmp_path / "live.onnx")
+    ckpt = save_quantized_checkpoint(tmp_path / "q.pt", qmodel=qmodel, placement=placement, card=qcard)
+    with pytest.raises(QuantizationError, match="needs calibration frames"):
+        export_for_target(ckpt, tmp_path / "none.onnx", target="cpu", log=lambda s: None)
+    trt = export_for_target(ckpt, tmp_path / "trt.onnx", log=lambda s: None)
+    assert _graph_bytes(trt) == _graph_bytes(live)  # the stored ranges and weights, placed as before
+    cpu = export_for_target(
+        ckpt, tmp_path / "cpu.onnx", target="cpu", head="labels", calib=calib, log=lambda s: None
+    )
+    c = card_from_onnx(cpu)
+    assert c.extra["quantization"]["target"] == "cpu" and c.extra["head"] == "labels"
+    x, _ = val_batch
+    labels = _ort(cpu, x)
+    assert labels.dtype == np.uint8 and (labels[:, 0] == _ort(trt, x).argmax(1)).mean() >= 0.9

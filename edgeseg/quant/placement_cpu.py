@@ -260,3 +260,25 @@ def cpu_card(card: Any, names: list[str]) -> Any:
     quant["output_quantizers"] = len(names)
     quant["activation_quantizers"] = int(quant.get("activation_quantizers", 0)) + len(names)
     return card.replace(extra={**card.extra, "flavour": CPU_FLAVOUR, "quantization": quant})
+
+
+def placed_copy_for_cpu(
+    qmodel: fx.GraphModule,
+    card: Any,
+    calib: Any,
+    *,
+    method: str = "mse",
+    percentile: float = 99.99,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+) -> tuple[fx.GraphModule, Any]:
+    """(a copy of ``qmodel`` placed for the CPU, ``card`` marked so): ``qmodel`` itself keeps TensorRT's
+    placement (what a quantized checkpoint stores). Calibrates on the device ``qmodel`` is on."""
+    import copy
+
+    placed = copy.deepcopy(qmodel)
+    device = next((p.device for p in placed.parameters()), torch.device("cpu"))
+    names = place_for_cpu(
+        placed, calib, method=method, percentile=percentile, device=device, progress=progress, log=log
+    )
+    return placed, cpu_card(card, names)

@@ -193,3 +193,19 @@ def test_one_quantized_checkpoint_exports_for_each_target(trained_ckpt, calib_di
     x, _ = val_batch
     labels = _ort(cpu, x)
     assert labels.dtype == np.uint8 and (labels[:, 0] == _ort(trt, x).argmax(1)).mean() >= 0.9
+
+
+def test_qat_with_the_cpu_target_saves_a_checkpoint_that_re_exports_the_same_file(trained_ckpt, tmp_path):
+    from edgeseg.data.calib import CalibrationSet
+    from edgeseg.quant.qcheckpoint import load_quantized_checkpoint
+    from edgeseg.quant.retarget import export_for_target
+
+    out, ckpt = tmp_path / "qat_cpu.onnx", tmp_path / "qat.pt"
+    qat = ["--method", "qat", "--data", "synthetic:4", "--calib-num", "4", "--batch", "2", "--crop", "64x96"]
+    argv = ["quantize", str(trained_ckpt), *qat, "--max-steps", "2", "--target", "cpu", "--no-progress"]
+    assert main([*argv, "--save-checkpoint", str(ckpt), "-o", str(out)]) == 0
+    _, card, _ = load_quantized_checkpoint(ckpt)  # TensorRT's quantizers only: it loads
+    assert card.extra["flavour"] == "tensorrt-qdq" and card_from_onnx(out).extra["flavour"] == "cpu-qdq"
+    calib = CalibrationSet("synthetic:4", card, num=4, batch=8, size=tuple(card.input_size))
+    again = export_for_target(ckpt, tmp_path / "again.onnx", target="cpu", calib=calib, log=lambda s: None)
+    assert _graph_bytes(again) == _graph_bytes(out)

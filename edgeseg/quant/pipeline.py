@@ -202,7 +202,7 @@ def quantize(
     from edgeseg.errors import QuantizationError
 
     from edgeseg.export.head import check_head
-    from edgeseg.quant.placement_cpu import check_target, cpu_card, place_for_cpu
+    from edgeseg.quant.placement_cpu import check_target, placed_copy_for_cpu
 
     if method not in METHODS:
         raise QuantizationError(f"method {method!r}: expected one of {', '.join(METHODS)}")
@@ -363,25 +363,17 @@ def quantize(
         qat=qat_info,
         val=val_info,
     )
-    if target == "cpu":  # after QAT: the output ranges see the fine-tuned model
-        qcard = cpu_card(
-            qcard,
-            place_for_cpu(
-                qmodel,
-                calib,
-                method=chosen if chosen != "all" else "mse",
-                percentile=percentile,
-                device=device,
-                progress=progress,
-                log=log,
-            ),
-        )
     qmodel.cpu()
     if command:
         qcard.extra["quantization"]["command"] = command
     if allow_float:
         qcard.extra["quantization"]["float_ops"] = sorted(allow_float)
-    export_qdq_onnx(qmodel, qcard, out, size=size, dynamic=dynamic, allow_float=allow_float, head=head)
+    xmodel, xcard = qmodel, qcard
+    if target == "cpu":  # a placed copy, after QAT: the checkpoint keeps TensorRT's placement
+        xmodel, xcard = placed_copy_for_cpu(
+            qmodel, qcard, calib, method=chosen, percentile=percentile, log=log
+        )
+    export_qdq_onnx(xmodel, xcard, out, size=size, dynamic=dynamic, allow_float=allow_float, head=head)
     if ckpt_out is not None:
         from edgeseg.quant.qcheckpoint import save_quantized_checkpoint
 

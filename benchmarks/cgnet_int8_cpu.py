@@ -106,7 +106,10 @@ def make_variants(args, tmp: Path, log: Callable[[str], None]) -> dict[str, tupl
     def ov(rid: str, onnx: Path, *, bf16: bool = False, **facts: Any) -> None:
         xml = tmp / f"{rid.replace(' ', '_')}.xml"
         res = build_openvino(onnx, output=xml, threads=t, bf16_float=bf16, log=_quiet)
-        out[rid] = (open_runner(xml), {"source": str(onnx), "path_name": res.path_name, **facts})
+        out[rid] = (
+            open_runner(xml),
+            {"source": str(onnx), "path_name": res.path_name, "ir": str(xml), **facts},
+        )
         log(f"built {rid}: {res.path_name}")
 
     fp32 = export_onnx(model, card, tmp / "fp32.onnx")
@@ -189,6 +192,23 @@ def _nncf_variants(fp32: Path, card, frames, *, bf16: bool, threads: int) -> dic
     return out
 
 
+def kernel_shares(xml: str, *, runs: int) -> dict[str, float]:
+    """Shares of OpenVINO's kernel time by the precision each node ran in (its exec type's suffix:
+    ``..._I8``/``u8`` int8, ``f32``, ``bf16``), from ``edgeseg profile``'s per-node times; "float" is
+    f32 + bf16: the float share left."""
+    from edgeseg.bench.profile_openvino import profile_openvino
+
+    prof = profile_openvino(xml, runs=runs, warmup=2, top=100_000)
+    total = sum(n.ms for n in prof.top_nodes) or 1.0
+    out = {"int8": 0.0, "f32": 0.0, "bf16": 0.0, "other": 0.0}
+    for n in prof.top_nodes:
+        kind = n.op_type.rsplit("_", 1)[-1].lower()
+        key = "int8" if kind in ("i8", "u8") else kind if kind in ("f32", "bf16") else "other"
+        out[key] += n.ms / total
+    out = {k: round(v, 4) for k, v in out.items()}
+    return {**out, "float": round(out["f32"] + out["bf16"], 4)}
+
+
 def time_interleaved(runners: dict[str, Any], x: np.ndarray, *, rounds: int, runs: int, warmup: int) -> dict:
     """{id: [ms per timed call]}: each round runs every variant ``runs`` times, order rotated per round."""
     ids = list(runners)
@@ -231,6 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     ap.add_argument("--runs", type=int, default=30, help="timed calls per variant per round (default 30)")
     ap.add_argument("--warmup", type=int, default=5, help="untimed calls per variant first (default 5)")
+    ap.add_argument(
+        "--profile-runs",
+        type=int,
+        default=10,
+        help="OpenVINO rows: profiled runs for the kernel shares (0: none)",
+    )
     ap.add_argument("--frames", type=int, default=None, help="val frames for mIoU (default all)")
     ap.add_argument("--split", default="val", help="mIoU split (default val; never choose on test)")
     ap.add_argument(
@@ -307,6 +333,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {k:<34} {rows[-1]['median_ms']:8.2f} ms (IQR {rows[-1]['iqr_ms']:.2f})  mIoU {100 * rows[-1]['miou']:.2f}%",
                 flush=True,
             )
+        for row in rows:
+            ir = row.pop("ir", None)  # a temporary path: not recorded
+            if args.profile_runs > 0 and ir:
+                row["kernel_share"] = kernel_shares(ir, runs=args.profile_runs)
+                print(
+                    f"  {row['id']:<34} float share of kernel time {100 * row['kernel_share']['float']:.1f}%"
+                )
         for r in runners.values():
             getattr(r, "close", lambda: None)()
     run = {

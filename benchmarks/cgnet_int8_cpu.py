@@ -2,8 +2,12 @@
 """CGNet INT8 on the CPU, side by side in one process (issue 31): latency (median, IQR) interleaved over
 rounds, and val mIoU, of every variant below. Run it ALONE on the machine (no training beside it).
 
+    # the QAT checkpoint, with the committed file's recipe (its card's command), ~6 min on 2 cores
+    edgeseg quantize edgeseg/weights/cgnet_camvid.pt --method qat --data camvid:/work/shared/datasets/camvid \\
+        --calib-method mse --calib-num 100 --size 360x480 --epochs 1 --lr 1e-4 \\
+        --save-checkpoint benchmarks/build/cgnet_qat.pt -o benchmarks/build/cgnet_qat_int8.onnx --no-progress
     python benchmarks/cgnet_int8_cpu.py --data camvid:/work/shared/datasets/camvid \\
-        --qat-checkpoint cgnet_qat.pt --threads 2 --rounds 5 --runs 30 < /dev/null
+        --qat-checkpoint benchmarks/build/cgnet_qat.pt --threads 2 --rounds 5 --runs 30 < /dev/null
 
 Variants (ids as printed; groups in brackets, ``--groups`` picks them):
 
@@ -24,7 +28,8 @@ Variants (ids as printed; groups in brackets, ``--groups`` picks them):
 Without ``--qat-checkpoint`` the cpu/trt rows come from a PTQ (mse, no bias correction) of ``--checkpoint``
 on ``--calib-num`` train frames, and say so ("ptq"). Latency: one preprocessed val frame; each round
 runs every variant ``--runs`` times (after ``--warmup`` calls) in a rotated order; median and IQR over
-all timed calls. mIoU: ``--frames`` val frames (default all 101) at the card's size. Results are appended
+all timed calls. OpenVINO rows also get their kernel-time shares by precision (int8 / f32 / bf16:
+the float share left; ``--profile-runs``). mIoU: ``--frames`` val frames (default all 101) at the card's size. Results are appended
 to ``--out`` (default benchmarks/results/cgnet_int8_cpu.json). Smoke run:
 ``--groups committed,cpu --rounds 1 --runs 3 --frames 2 --calib-num 4 --out -``.
 """

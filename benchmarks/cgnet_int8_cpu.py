@@ -17,7 +17,7 @@ Variants (ids as printed; groups in brackets, ``--groups`` picks them):
 - ``trt-pl ov`` [cpu]: ``--qat-checkpoint`` exported with TensorRT's placement (the committed file's recipe);
 - ``cpu-pl ov <head>`` [cpu, heads]: the same checkpoint placed for the CPU (``quantize --target cpu``),
   logits / labels / labels-lowres; ``... bf16`` [bf16]: built with ``--bf16-float``;
-- ``cpu-pl ort logits`` [ort]: the cpu-placed Q/DQ ONNX run by ONNX Runtime (CPU EP);
+- ``trt-pl ort logits`` / ``cpu-pl ort logits`` [ort]: each placement's Q/DQ ONNX run by ONNX Runtime (CPU EP);
 - ``executorch int8`` [executorch]: ``edgeseg build --backend executorch --int8`` of the QAT checkpoint
   (PT2E/XNNPACK: ExecuTorch quantizes with its own placement, it cannot take a Q/DQ ONNX);
 - ``nncf default ov`` [nncf]: ``nncf.quantize`` (defaults) on the FP32 export with ``--nncf-frames`` (300)

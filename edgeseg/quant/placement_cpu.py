@@ -121,8 +121,7 @@ def add_output_quantizers(gm: fx.GraphModule) -> list[str]:
                 name,
                 TensorQuantizer(where=f"output of {node.target if node.op == 'call_module' else node.name}"),
             )
-            anchor = node
-            with gm.graph.inserting_after(anchor):
+            with gm.graph.inserting_after(node):
                 qnode = gm.graph.call_module(name, (node,))
             added.append(name)
         node.replace_all_uses_with(qnode, delete_user_cb=lambda u, q=qnode: u is not q)

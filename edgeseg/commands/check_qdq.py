@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
                     "model": str(args.model),
                     "ok": not violations,
                     "quantized_ops": n_ok,
+                    "target": _target(args.model),
                     "violations": [v.to_dict() for v in violations],
                 },
                 indent=2,
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1 if violations else 0
     if violations:
-        print(f"{args.model}: {len(violations)} Q/DQ rule violation(s):")
+        print(f"{args.model}: {len(violations)} Q/DQ rule violation(s) ({_target_line(args.model)}):")
         print(format_violations(violations, limit=200))
         recorded = sorted(set(_recorded_float_ops(args.model)) - set(args.allow_float))
         if recorded:
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if n_ok == 0:
         print(f"{args.model}: no quantized ops; nothing to check")
         return 1
-    print(f"OK: {n_ok} quantized ops")
+    print(f"OK: {n_ok} quantized ops; {_target_line(args.model)}")
     return 0
 
 
@@ -79,3 +80,26 @@ def _recorded_float_ops(path: str) -> list[str]:
         return list(card_from_onnx(path).extra.get("quantization", {}).get("float_ops", []))
     except EdgesegError:
         return []
+
+
+def _target(path: str) -> str | None:
+    """The Q/DQ target the file's card names ("tensorrt" for a card without one; None without a card)."""
+    from edgeseg.card import card_from_onnx
+    from edgeseg.errors import EdgesegError
+    from edgeseg.quant.placement_cpu import target_of
+
+    try:
+        return target_of(card_from_onnx(path))
+    except EdgesegError:
+        return None
+
+
+def _target_line(path: str) -> str:
+    t = _target(path)
+    if t is None:
+        return "placed for: unknown (no card)"
+    if t == "cpu":
+        return (
+            "placed for: cpu (OpenVINO / ONNX Runtime; not for TensorRT: edgeseg quantize --target tensorrt)"
+        )
+    return f"placed for: {t}"

@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
             miou = "-" if r["val_miou"] is None else f"{100 * r['val_miou']:.2f} %"
             test = "-" if r["test_miou"] is None else f"{100 * r['test_miou']:.2f} %"
             print(
-                f"{r['name']:<{nw}}  {r['arch']:<26} {r['precision']:<5} val mIoU {miou:>8}  test mIoU {test:>8}"
+                f"{r['name']:<{nw}}  {r['arch']:<26} {r['precision']:<5} "
+                f"val mIoU {miou:>8}  test mIoU {test:>8}"
             )
     return 0

@@ -36,6 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         METHODS,
     )
     from edgeseg.quant.pipeline import DEFAULT_QAT as QAT
+    from edgeseg.quant.placement_cpu import TARGETS
 
     p.add_argument(
         "checkpoint", help="FP32 .pt checkpoint (ort-cpu also takes an FP32 .onnx from edgeseg export)"
@@ -95,6 +96,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="ptq/qat: what the Q/DQ graph ends in: logits (default), labels (their arg-max, uint8) or "
         "labels-lowres (the arg-max at the logits' own resolution, labels resized nearest); "
         "recorded in the card (see edgeseg export --head)",
+    )
+    p.add_argument(
+        "--target",
+        choices=TARGETS,
+        default=None,
+        help="ptq/qat: Q/DQ placement for tensorrt (default: inputs of weighted layers only) or cpu (also "
+        "int8 outputs of PReLU, Concat, Add, Mul, pooling and reduce, for OpenVINO / ONNX Runtime); "
+        "recorded in the card",
     )
     p.add_argument(
         "--allow-float",
@@ -192,6 +201,7 @@ _METHOD_OPTIONS = {
     "--bias-correction": ("bias_correction", ("ptq",)),
     "--allow-float": ("allow_float", ("ptq", "qat")),
     "--head": ("head", ("ptq", "qat")),
+    "--target": ("target", ("ptq", "qat")),
     "--val-data": ("val_data", ("ptq", "qat")),
     "--val-max-frames": ("val_max_frames", ("ptq", "qat")),
     "--reduce-range": ("reduce_range", ("ort-cpu",)),
@@ -246,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         progress=not args.no_progress,
         command=args.command_line,
-        **_given(args, "head", "percentile"),
+        **_given(args, "head", "percentile", "target"),
     )
     val = ValCheck(
         data=args.val_data or (args.data if args.method == "ptq" else None),

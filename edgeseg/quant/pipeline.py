@@ -114,6 +114,7 @@ def quantize_ptq(
     dynamic: bool = False,
     allow_float: Sequence[str] = (),
     head: str = "logits",
+    target: str = "tensorrt",
     device: str = "auto",
     progress: bool = True,
     command: str | None = None,
@@ -126,13 +127,16 @@ def quantize_ptq(
     the percentile method. With ``val.data`` FP32 and INT8 mIoU are measured and logged, with a
     warning suggesting QAT above ``val.max_drop`` points. ``size`` (default the card's), ``dynamic``
     (default static), ``allow_float`` op types left in float, ``head`` (default "logits";
-    ``edgeseg.export.head``). ``command`` (default none) is recorded in the card."""
+    ``edgeseg.export.head``), ``target`` (default "tensorrt"; "cpu" adds int8 outputs for OpenVINO / ONNX
+    Runtime, ``edgeseg.quant.placement_cpu``). ``command`` (default none) is recorded in the card."""
     import time
 
     from edgeseg.errors import QuantizationError
     from edgeseg.export.head import check_head
+    from edgeseg.quant.placement_cpu import check_target
 
     check_head(head)
+    check_target(target)
     out = output_path(checkpoint, output, "ptq")
     if not calib.source:
         raise QuantizationError("--method ptq needs --calib LIST|DIR|SPEC (the calibration frames)")
@@ -189,6 +193,9 @@ def quantize_ptq(
         allow_float=allow_float,
         head=head,
         command=command,
+        target=target,
+        cset=cset,
+        log=log,
     )
     what = f"ptq, calibration {chosen}, bias correction {bias}"
     steps.summary(out, model, card, size, what=what, seconds=time.perf_counter() - t0, log=log)
@@ -209,6 +216,7 @@ def quantize_qat(
     dynamic: bool = False,
     allow_float: Sequence[str] = (),
     head: str = "logits",
+    target: str = "tensorrt",
     device: str = "auto",
     progress: bool = True,
     command: str | None = None,
@@ -225,8 +233,10 @@ def quantize_qat(
     from edgeseg._io import check_output_path
     from edgeseg.errors import QuantizationError
     from edgeseg.export.head import check_head
+    from edgeseg.quant.placement_cpu import check_target
 
     check_head(head)
+    check_target(target)
     out = output_path(checkpoint, output, "qat")
     if not data:
         raise QuantizationError("--method qat needs --data SPEC (the training set to fine-tune on)")
@@ -301,6 +311,9 @@ def quantize_qat(
         allow_float=allow_float,
         head=head,
         command=command,
+        target=target,
+        cset=cset,
+        log=log,
     )
     if ckpt_out is not None:
         from edgeseg.quant.qcheckpoint import save_quantized_checkpoint

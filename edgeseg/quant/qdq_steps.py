@@ -98,9 +98,25 @@ def ranges(
 
 
 def write_qdq(
-    qmodel, model, card, out: Path, *, facts: dict[str, Any], size, dynamic, allow_float, head, command
+    qmodel,
+    model,
+    card,
+    out: Path,
+    *,
+    facts: dict[str, Any],
+    size,
+    dynamic,
+    allow_float,
+    head,
+    command,
+    target: str = "tensorrt",
+    cset: Any = None,
+    log: Log = print,
 ) -> Any:
-    """The checked Q/DQ ONNX of ``qmodel`` with its card (``facts``: ``quantized_card``'s keywords)."""
+    """The checked Q/DQ ONNX of ``qmodel`` with its card (``facts``: ``quantized_card``'s keywords);
+    returns that card. ``target`` "cpu" (default "tensorrt") exports a copy placed for the CPU runtimes,
+    its extra output ranges calibrated on ``cset`` (``edgeseg.quant.placement_cpu``): ``qmodel`` and the
+    returned card keep TensorRT's placement (what a QAT checkpoint stores)."""
     from edgeseg.quant.ptq import quantized_card
     from edgeseg.quant.qdq_export import export_qdq_onnx
 
@@ -110,7 +126,14 @@ def write_qdq(
         qcard.extra["quantization"]["command"] = command
     if allow_float:
         qcard.extra["quantization"]["float_ops"] = sorted(allow_float)
-    export_qdq_onnx(qmodel, qcard, out, size=size, dynamic=dynamic, allow_float=allow_float, head=head)
+    xmodel, xcard = qmodel, qcard
+    if target == "cpu":
+        from edgeseg.quant.placement_cpu import placed_copy_for_cpu
+
+        xmodel, xcard = placed_copy_for_cpu(
+            qmodel, qcard, cset, method=facts["method"], percentile=facts["percentile"], log=log
+        )
+    export_qdq_onnx(xmodel, xcard, out, size=size, dynamic=dynamic, allow_float=allow_float, head=head)
     return qcard
 
 

@@ -14,7 +14,7 @@ from edgeseg.bench.schema import state_kind
 from edgeseg.report.paths import describe
 
 #: Short names for Q/DQ flavours in tables.
-FLAVOURS = {"tensorrt-qdq": "trt-qdq", "onnxruntime-cpu": "ort-cpu"}
+FLAVOURS = {"tensorrt-qdq": "trt-qdq", "onnxruntime-cpu": "ort-cpu", "cpu-qdq": "cpu-qdq"}
 
 
 def precision_label(row: dict[str, Any] | RowResult) -> str:

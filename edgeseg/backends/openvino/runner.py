@@ -102,8 +102,14 @@ class OpenVinoRunner(BaseRunner):
             )
         threads = resolve_threads(option=threads, card=self.card)
         self._check_io(model)
+        precision = str(extra.get("inference_precision") or "f32")  # a --bf16-float build: "bf16"
+        if precision not in ("f32", "bf16"):
+            raise ExportError(f"{p}: its card's inference_precision is {precision!r}, expected f32 or bf16")
         try:
-            config = {**compile_config(threads=threads), **({"PERF_COUNT": True} if perf_count else {})}
+            config = {
+                **compile_config(threads=threads, inference_precision=precision),
+                **({"PERF_COUNT": True} if perf_count else {}),
+            }
             self._compiled = core.compile_model(model, "CPU", config)
         except Exception as e:  # noqa: BLE001
             raise ExportError(
@@ -112,7 +118,7 @@ class OpenVinoRunner(BaseRunner):
         self._request = self._compiled.create_infer_request()
         self.threads = threads
         self.precision = self.card.precision
-        self.options = {"threads": threads, "inference_precision": "f32", "device": "CPU"}
+        self.options = {"threads": threads, "inference_precision": precision, "device": "CPU"}
         self._limits(size=self._size, batch=(self._static, self._static) if self._static else None)
 
     def _check_io(self, model: Any) -> None:

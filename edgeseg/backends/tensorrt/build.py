@@ -110,6 +110,12 @@ def build_engine(
             f"{onnx} is quantized for ONNX Runtime CPU (asymmetric uint8 activations), which TensorRT "
             "does not take; make a TensorRT Q/DQ ONNX with `edgeseg quantize --method ptq` (or qat)"
         )
+    if card.extra.get("flavour") == "cpu-qdq":  # edgeseg.quant.placement_cpu.CPU_FLAVOUR
+        raise BuildError(
+            f"{onnx} is placed for the CPU runtimes (quantize --target cpu); TensorRT wants its own "
+            "placement: "
+            "make one with `edgeseg quantize --target tensorrt` (the default)"
+        )
     profile = resolve_profile(graph_inputs(model), options.shapes)
     qdq = is_qdq(model)
 

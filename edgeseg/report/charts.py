@@ -66,6 +66,8 @@ def _model_label(model: str, rows: Sequence[Entry], *, where: str, tests: dict |
         if id(e) in tests:
             test, val = tests[id(e)]
             fig = f"test {100 * test:.2f} %" + (f" (val {100 * val:.2f})" if val is not None else "")
+        elif tests:  # beside test figures, say which split this one is
+            fig = f"{_split(e.dataset) or 'mIoU'} {100 * e.miou:.2f} %"
         else:
             fig = f"{100 * e.miou:.2f} %"
         lines.append(f"{e.precision} {fig} · {lat} ({e.backend})")
@@ -121,7 +123,9 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
         )
     tests = _test_figures(groups)
     if tests:
-        title = "Parameters vs test mIoU (marker size = p50 latency; hollow = published)"
+        mixed = len(tests) < len(groups)
+        title = "Parameters vs test mIoU" + (" where recorded, val elsewhere" if mixed else "")
+        title += " (marker size = p50 latency; hollow = published)"
     fig = _figure(8.5, 5.6)
     ax = fig.add_subplot()
     lats = [g.p50 for g in groups.values() if _num(g.p50)]
@@ -150,7 +154,8 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
                 marker=MARKERS.get(e.precision_base, "o"),
                 linewidths=0.8,
             )
-        anchor = max(rows, key=lambda r: _y(r, tests))
+        tested = [r for r in rows if id(r) in tests]  # the label sits on a test point when there is one
+        anchor = max(tested or rows, key=lambda r: _y(r, tests))
         labels.append((anchor.params / 1e6, 100 * _y(anchor, tests), model))
         details.append(
             (color, _model_label(model, rows, where="" if common else _where(anchor, tests), tests=tests))
@@ -170,7 +175,7 @@ def params_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
     ax.grid(alpha=0.3)
     ax.margins(x=0.35, y=0.25)
     _legend_models(ax, details)
-    _legend_markers(ax)
+    _legend_markers(ax, val=any(v is not None for _, v in tests.values()))
     _annotate(ax, labels, fontsize=7.5, dx=16, marker_pt=14.0, avoid=others)
     note = (
         "Fastest row of each model x precision (fp32 / fp16 / int8); circle fp32, square fp16, triangle int8."
@@ -213,10 +218,15 @@ def _legend_models(ax, details: Sequence[tuple[str, str]]) -> None:
     )
 
 
-def _legend_markers(ax) -> None:
+def _legend_markers(ax, *, val: bool = False) -> None:
+    """The precision markers; ``val`` (default False) adds the small hollow marker of a row's val figure."""
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], marker=m, ls="", color="gray", label=p) for p, m in MARKERS.items()]
+    if val:
+        handles.append(
+            Line2D([], [], marker="o", ls=":", color="gray", mfc="none", markersize=5, label="val (same row)")
+        )
     ax.legend(handles=handles, fontsize=8, loc="lower right", title="precision", title_fontsize=8)
 
 

@@ -279,7 +279,8 @@ def export_qdq_onnx(
 
     Defaults: ``size`` = card.input_size, batch 1, static shapes, int8 weight initializers.
     Raises QuantizationError listing the violations (and writes nothing) when the graph breaks a rule;
-    ``allow_float`` op types may stay wholly in float (see ``check_qdq``). ``head`` (default "logits";
+    ``allow_float`` op types may stay wholly in float (see ``check_qdq``), and so may the layers a
+    mixed-precision model leaves in float (``edgeseg.quant.mixed.with_float_layers``). ``head`` (default "logits";
     ``edgeseg.export.head``): "labels" / "labels-lowres" end the graph in a uint8 label map after the
     last DequantizeLinear (``card.extra["head"]``).
     """
@@ -310,7 +311,12 @@ def export_qdq_onnx(
                 onnx.checker.check_model(proto, full_check=True)
             except Exception as e:  # noqa: BLE001
                 raise QuantizationError(f"the Q/DQ graph with int8 weights failed onnx.checker: {e}") from e
-        violations = check_qdq(proto, allow_float=allow_float)
+        from edgeseg.quant.mixed import float_layers, onnx_nodes
+
+        floats = float_layers(qmodel)
+        violations = check_qdq(
+            proto, allow_float=allow_float, allow_float_nodes=onnx_nodes(proto, floats) if floats else ()
+        )
         if violations:
             raise QuantizationError(
                 f"the exported graph breaks {len(violations)} TensorRT Q/DQ rule(s); nothing was written:\n"

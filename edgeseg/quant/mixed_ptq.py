@@ -1,0 +1,117 @@
+"""Accuracy-budgeted mixed precision after PTQ: sensitivity on val frames, greedy fallback, the card's record.
+
+:func:`fallback_to_budget` is what ``edgeseg quantize --max-drop`` (and ``build --int8 --max-drop``)
+calls on a calibrated fake-quant model; the returned model has the chosen layers in float and the
+record goes into ``card.extra["quantization"]["mixed"]``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+
+from edgeseg.card import ModelCard
+from edgeseg.errors import QuantizationError
+from edgeseg.quant.fallback_search import DEFAULT_CLASS_DROP, Budget, search_fallback
+from edgeseg.quant.mixed import with_float_layers
+from edgeseg.quant.sensitivity import DEFAULT_BATCH, DEFAULT_FRAMES, default_cache_dir, frame_batches
+
+#: What the card says a float layer runs in, per target.
+FLOAT_LAYERS_RUN_AS = {
+    "tensorrt": "FP16 with --fp16 (8.6/10.x); explicit Casts to FP16 for a strongly typed 11.x network (--cast-fp16)",
+    "onnxruntime": "FP32 (no Q/DQ; nodes_to_exclude for onnxruntime.quantization)",
+    "openvino": "FP32 (no FakeQuantize on them)",
+    "executorch": "FP32 (left out of the XNNPACK quantizer's annotation)",
+}
+
+
+def float_biases(float_model: nn.Module) -> dict[str, torch.Tensor | None]:
+    """The folded float biases of every weighted op (before bias correction), for float layers."""
+    from edgeseg.quant.bias_correction import bias_state
+    from edgeseg.quant.placement import prepare
+
+    return bias_state(prepare(float_model)[0])
+
+
+def fallback_to_budget(
+    qmodel: fx.GraphModule,
+    float_model: nn.Module,
+    card: ModelCard,
+    *,
+    data: str,
+    split: str = "val",
+    max_drop: float,
+    class_drop: float | None = None,
+    frames: int = DEFAULT_FRAMES,
+    batch: int = DEFAULT_BATCH,
+    mode: str = "isolated",
+    cache: str | os.PathLike | None = "auto",
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> tuple[fx.GraphModule, dict[str, Any]]:
+    """Leave the fewest layers of ``qmodel`` in float so that, on ``frames`` (default 16) frames of
+    ``data``'s ``split`` (default val), the INT8 model loses at most ``max_drop`` points of mIoU@FP32
+    and no class more than ``class_drop`` (default 1.0) points of IoU@FP32.
+
+    ``mode``: the sensitivity mode (default "isolated"). ``cache``: "auto" (default: the user cache
+    folder, ``sensitivity.default_cache_dir()``), a file, or None. Returns (mixed model, card record).
+    """
+    from edgeseg.data.datasets import open_dataset
+    from edgeseg.quant.sensitivity import fingerprint, layer_sensitivity
+
+    if split == "test":
+        raise QuantizationError("the sensitivity frames: choose on val, never on the test split")
+    budget = Budget(max_drop=max_drop, class_drop=DEFAULT_CLASS_DROP if class_drop is None else class_drop)
+    ds = open_dataset(data, split, size=tuple(card.input_size))
+    batches = frame_batches(ds, card, frames=frames, batch=batch)
+    float_model = float_model.to(device).eval()
+    biases = float_biases(float_model)
+    if cache == "auto":
+        cache = default_cache_dir() / f"{card.arch}-{fingerprint(qmodel, batches, extra=mode)[:16]}.json"
+    n = sum(len(b) for b in batches)
+    log(f"sensitivity ({mode}) on {n} frames of {data} [{split}], scored against the FP32 model's labels")
+    sens = layer_sensitivity(
+        qmodel,
+        float_model,
+        batches=batches,
+        num_classes=card.num_classes,
+        mode=mode,
+        biases=biases,
+        cache=cache,
+        device=device,
+        progress=progress,
+        log=log,
+    )
+    log(f"sensitivity: {len(sens['units'])} layers in {sens['seconds']:.0f} s")
+    plan = search_fallback(
+        qmodel,
+        float_model,
+        batches=batches,
+        num_classes=card.num_classes,
+        sensitivity=sens,
+        budget=budget,
+        biases=biases,
+        device=device,
+        log=log,
+    )
+    rec = plan.to_dict(class_names=card.class_names)
+    rec.update(
+        data=data,
+        split=split,
+        frames=n,
+        sensitivity_mode=mode,
+        sensitivity_seconds=sens["seconds"],
+        float_layers_run_as=FLOAT_LAYERS_RUN_AS,
+    )
+    if not plan.met:
+        log(
+            f"WARNING: the budget (mean {budget.max_drop:g}, per class {budget.class_drop:g} points of "
+            f"mIoU@FP32) is not met with {len(plan.layers)} layers in float"
+        )
+    mixed = with_float_layers(qmodel, plan.layers, biases=biases) if plan.layers else qmodel
+    return mixed, rec

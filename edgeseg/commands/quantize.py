@@ -147,6 +147,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "0.5 point; qat prints both after fine-tuning; either records them in the card; "
         "--calib-method all compares the methods on it (default --data)",
     )
+    val.add_argument(
+        "--max-drop",
+        type=float_in(0, above=True),
+        default=None,
+        metavar="POINTS",
+        help="ptq: leave the fewest, most sensitive layers in float so that INT8 loses at most this many "
+        "points of mIoU@FP32 (against the FP32 model's own labels) on --sensitivity-frames frames of "
+        "--val-data (default: off; see docs/quantization.md, mixed precision)",
+    )
+    val.add_argument(
+        "--class-drop",
+        type=float_in(0, above=True),
+        default=None,
+        metavar="POINTS",
+        help="with --max-drop: and no class more than this many points of IoU@FP32 (default 1.0)",
+    )
+    val.add_argument(
+        "--sensitivity-frames",
+        type=int_in(1),
+        default=16,
+        metavar="N",
+        help="with --max-drop: val frames the per-layer sensitivity and the search score on (default 16)",
+    )
     val.add_argument("--val-split", default="val", help="split to evaluate (default val)")
     val.add_argument(
         "--val-max-frames",
@@ -184,6 +207,9 @@ _METHOD_OPTIONS = {
     "--head": ("head", "logits", ("ptq", "qat")),
     "--val-data": ("val_data", None, ("ptq", "qat")),
     "--val-max-frames": ("val_max_frames", None, ("ptq", "qat")),
+    "--max-drop": ("max_drop", None, ("ptq",)),
+    "--class-drop": ("class_drop", None, ("ptq",)),
+    "--sensitivity-frames": ("sensitivity_frames", 16, ("ptq",)),
     "--reduce-range": ("reduce_range", "auto", ("ort-cpu",)),
     "--per-tensor": ("per_tensor", False, ("ort-cpu",)),
 }
@@ -233,6 +259,9 @@ def run(args: argparse.Namespace) -> int:
         val_data=args.val_data,
         val_split=args.val_split,
         val_max_frames=args.val_max_frames,
+        fallback_max_drop=args.max_drop,
+        class_drop=args.class_drop,
+        sensitivity_frames=args.sensitivity_frames,
         reduce_range=args.reduce_range,
         per_channel=not args.per_tensor,
         device=args.device,

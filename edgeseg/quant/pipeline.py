@@ -168,6 +168,9 @@ def quantize(
     val_split: str = "val",
     val_max_frames: int | None = None,
     max_drop: float | None = None,
+    fallback_max_drop: float | None = None,
+    class_drop: float | None = None,
+    sensitivity_frames: int = 16,
     reduce_range: str = "auto",
     per_channel: bool = True,
     device: str = "auto",
@@ -187,7 +190,10 @@ def quantize(
     qat; "all" compares them on ``val_data``). ``bias_correction`` (ptq only; default
     "sequential", or "fast", "none"). PTQ with ``val_data`` measures FP32 and INT8 mIoU on it and logs
     a warning suggesting QAT when INT8 loses more than ``max_drop`` points (default None:
-    ``compare.MAX_PTQ_DROP``, 0.5).
+    ``compare.MAX_PTQ_DROP``, 0.5). ``fallback_max_drop`` (ptq; default None: off) leaves the fewest
+    layers in float so that INT8 loses at most that many points of mIoU@FP32 and no class more than
+    ``class_drop`` (default 1.0) on ``sensitivity_frames`` (16) frames of ``val_data``'s ``val_split``
+    (``edgeseg.quant.mixed_ptq``); the card records the layers and why.
     Progress lines go to ``log``; ``command`` (default none; the CLI passes its command line) is
     recorded in the card. ``head`` (ptq and qat; default "logits"; ``edgeseg.export.head``): "labels" or
     "labels-lowres" end the Q/DQ graph in a uint8 label map. The output is checked before any work."""
@@ -248,6 +254,12 @@ def quantize(
     val_spec = val_data or data
     if cmethod == "all" and not val_spec:
         raise QuantizationError("--calib-method all needs --val-data (or --data) to compare the methods on")
+    if class_drop is not None and fallback_max_drop is None:
+        raise QuantizationError("--class-drop is the per-class budget of --max-drop; give --max-drop too")
+    if fallback_max_drop is not None and (method != "ptq" or cmethod == "all" or not val_spec):
+        raise QuantizationError(
+            "--max-drop is for --method ptq with one --calib-method and --val-data (the frames it scores on)"
+        )
     device = device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
 
     model, card, _ = load_checkpoint(checkpoint)
@@ -266,6 +278,23 @@ def quantize(
         progress=progress,
         device=device,
     )
+    mixed_info = None
+    if fallback_max_drop is not None:
+        from edgeseg.quant.mixed_ptq import fallback_to_budget
+
+        qmodel, mixed_info = fallback_to_budget(
+            qmodel,
+            model,
+            card,
+            data=val_spec,
+            split=val_split,
+            max_drop=fallback_max_drop,
+            class_drop=class_drop,
+            frames=sensitivity_frames,
+            device=device,
+            progress=progress,
+            log=log,
+        )
     chosen, measured = cmethod, None
     if cmethod == "all":
         from edgeseg.data.datasets import open_dataset
@@ -362,6 +391,8 @@ def quantize(
         qcard.extra["quantization"]["command"] = command
     if allow_float:
         qcard.extra["quantization"]["float_ops"] = sorted(allow_float)
+    if mixed_info is not None:
+        qcard.extra["quantization"]["mixed"] = mixed_info
     export_qdq_onnx(qmodel, qcard, out, size=size, dynamic=dynamic, allow_float=allow_float, head=head)
     if ckpt_out is not None:
         from edgeseg.quant.qcheckpoint import save_quantized_checkpoint

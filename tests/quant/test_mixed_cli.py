@@ -1,0 +1,74 @@
+"""``edgeseg quantize --max-drop``: the layers left in float are in the card, have no Q/DQ in the ONNX,
+and ``check-qdq`` accepts exactly them (the tiny CGNet of conftest, synthetic frames)."""
+
+from __future__ import annotations
+
+import onnx
+import pytest
+
+from edgeseg.card import card_from_onnx
+
+
+@pytest.fixture(scope="module")
+def mixed_onnx(trained_ckpt, calib_dir, tmp_path_factory):
+    import os
+
+    from edgeseg.cli import main
+
+    d = tmp_path_factory.mktemp("mixed")
+    os.environ["EDGESEG_CACHE"] = str(d / "cache")
+    out = d / "mixed_int8.onnx"
+    argv = ["quantize", str(trained_ckpt), "--calib", str(calib_dir), "--calib-num", "4", "-o", str(out)]
+    argv += ["--val-data", "synthetic:4", "--max-drop", "3", "--class-drop", "10"]
+    argv += ["--sensitivity-frames", "4", "--bias-correction", "none", "--no-progress"]
+    try:
+        assert main(argv) == 0
+    finally:
+        del os.environ["EDGESEG_CACHE"]
+    return out, d
+
+
+def test_card_records_float_layers_and_why(mixed_onnx):
+    out, d = mixed_onnx
+    mixed = card_from_onnx(out).extra["quantization"]["mixed"]
+    assert mixed["float_layers"], "plain INT8 loses ~10 points here: some layer must stay float"
+    assert [w["unit"] for w in mixed["why"]] == mixed["float_layers"]
+    assert mixed["budget"] == {
+        "max_drop": 3.0,
+        "class_drop": 10.0,
+        "min_class_pixels": 1000,
+        "reference": "mIoU@FP32 (the FP32 model's own labels)",
+    }
+    assert mixed["frames"] == 4 and mixed["split"] == "val"
+    assert mixed["budget_met"] and mixed["mixed"]["drop"] <= 3.0 < mixed["int8"]["drop"]
+    assert list((d / "cache").rglob("cgnet-*.json")), "the per-layer results are cached"
+
+
+def test_float_layers_have_no_qdq_and_check_qdq_accepts_only_them(mixed_onnx, capsys):
+    from edgeseg.cli import main
+    from edgeseg.quant.mixed import onnx_nodes
+    from edgeseg.quant.qdq_check import check_qdq
+
+    out, _ = mixed_onnx
+    proto = onnx.load(str(out))
+    layers = card_from_onnx(out).extra["quantization"]["mixed"]["float_layers"]
+    nodes = onnx_nodes(proto, layers)
+    producer = {o: n for n in proto.graph.node for o in n.output}
+    for n in proto.graph.node:
+        if n.name in nodes:
+            assert all(producer.get(i) is None or producer[i].op_type != "DequantizeLinear" for i in n.input)
+    plain = check_qdq(proto)  # without the card's list, exactly the float layers break the rules
+    assert {v.node for v in plain} == set(nodes)
+    assert check_qdq(proto, allow_float_nodes=nodes) == []
+    capsys.readouterr()
+    assert main(["check-qdq", str(out)]) == 0
+    assert "layers in float, as its card documents" in capsys.readouterr().out
+
+
+def test_class_drop_needs_max_drop(trained_ckpt, calib_dir, tmp_path, capsys):
+    from edgeseg.cli import main
+
+    out = tmp_path / "x.onnx"
+    argv = ["quantize", str(trained_ckpt), "--calib", str(calib_dir), "-o", str(out), "--class-drop", "1"]
+    assert main(argv) == 2 and not out.exists()
+    assert "--class-drop" in capsys.readouterr().err

@@ -72,3 +72,35 @@ def test_class_drop_needs_max_drop(trained_ckpt, calib_dir, tmp_path, capsys):
     argv = ["quantize", str(trained_ckpt), "--calib", str(calib_dir), "-o", str(out), "--class-drop", "1"]
     assert main(argv) == 2 and not out.exists()
     assert "--class-drop" in capsys.readouterr().err
+
+
+def test_cast_fp16_float_layers_runs_and_passes_the_checker(mixed_onnx, val_batch):
+    """The strongly typed (TensorRT 11) variant: explicit FP16 Casts around the float layers."""
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto
+
+    from edgeseg.quant.mixed import onnx_nodes
+    from edgeseg.quant.mixed_fp16 import cast_layers_fp16
+    from edgeseg.quant.qdq_check import check_qdq
+
+    out, _ = mixed_onnx
+    proto = onnx.load(str(out))
+    nodes = onnx_nodes(proto, card_from_onnx(out).extra["quantization"]["mixed"]["float_layers"])
+    x = val_batch[0][:1]
+
+    def run(p):
+        s = ort.InferenceSession(p.SerializeToString(), providers=["CPUExecutionProvider"])
+        return s.run(None, {s.get_inputs()[0].name: x})[0]
+
+    ref = run(proto)
+    assert cast_layers_fp16(proto, nodes) == len(nodes)
+    onnx.checker.check_model(proto, full_check=True)
+    inits = {t.name: t.data_type for t in proto.graph.initializer}
+    for n in proto.graph.node:
+        if n.name in nodes:
+            assert all(inits.get(i, TensorProto.FLOAT16) == TensorProto.FLOAT16 for i in n.input[1:] if i)
+    assert check_qdq(proto, allow_float_nodes=nodes) == []
+    got = run(proto)
+    assert float((got.argmax(1) == ref.argmax(1)).mean()) >= 0.99
+    np.testing.assert_allclose(got, ref, rtol=0, atol=0.05 * float(np.abs(ref).max()))

@@ -170,6 +170,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="with --max-drop: val frames the per-layer sensitivity and the search score on (default 16)",
     )
+    val.add_argument(
+        "--cast-fp16",
+        action="store_true",
+        help="with --max-drop: explicit FP16 Casts around the float layers (strongly typed TensorRT 11; "
+        "8.6/10.x run them FP16 from the builder flag without this)",
+    )
     val.add_argument("--val-split", default="val", help="split to evaluate (default val)")
     val.add_argument(
         "--val-max-frames",
@@ -210,6 +216,7 @@ _METHOD_OPTIONS = {
     "--max-drop": ("max_drop", None, ("ptq",)),
     "--class-drop": ("class_drop", None, ("ptq",)),
     "--sensitivity-frames": ("sensitivity_frames", 16, ("ptq",)),
+    "--cast-fp16": ("cast_fp16", False, ("ptq",)),
     "--reduce-range": ("reduce_range", "auto", ("ort-cpu",)),
     "--per-tensor": ("per_tensor", False, ("ort-cpu",)),
 }
@@ -262,6 +269,7 @@ def run(args: argparse.Namespace) -> int:
         fallback_max_drop=args.max_drop,
         class_drop=args.class_drop,
         sensitivity_frames=args.sensitivity_frames,
+        cast_fp16=args.cast_fp16,
         reduce_range=args.reduce_range,
         per_channel=not args.per_tensor,
         device=args.device,

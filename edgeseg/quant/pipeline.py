@@ -171,6 +171,7 @@ def quantize(
     fallback_max_drop: float | None = None,
     class_drop: float | None = None,
     sensitivity_frames: int = 16,
+    cast_fp16: bool = False,
     reduce_range: str = "auto",
     per_channel: bool = True,
     device: str = "auto",
@@ -193,7 +194,8 @@ def quantize(
     ``compare.MAX_PTQ_DROP``, 0.5). ``fallback_max_drop`` (ptq; default None: off) leaves the fewest
     layers in float so that INT8 loses at most that many points of mIoU@FP32 and no class more than
     ``class_drop`` (default 1.0) on ``sensitivity_frames`` (16) frames of ``val_data``'s ``val_split``
-    (``edgeseg.quant.mixed_ptq``); the card records the layers and why.
+    (``edgeseg.quant.mixed_ptq``); the card records the layers and why; ``cast_fp16`` (default False)
+    wraps them in explicit FP16 Casts (strongly typed TensorRT 11).
     Progress lines go to ``log``; ``command`` (default none; the CLI passes its command line) is
     recorded in the card. ``head`` (ptq and qat; default "logits"; ``edgeseg.export.head``): "labels" or
     "labels-lowres" end the Q/DQ graph in a uint8 label map. The output is checked before any work."""
@@ -256,6 +258,10 @@ def quantize(
         raise QuantizationError("--calib-method all needs --val-data (or --data) to compare the methods on")
     if class_drop is not None and fallback_max_drop is None:
         raise QuantizationError("--class-drop is the per-class budget of --max-drop; give --max-drop too")
+    if cast_fp16 and fallback_max_drop is None:
+        raise QuantizationError(
+            "--cast-fp16 casts the layers --max-drop leaves in float; give --max-drop too"
+        )
     if fallback_max_drop is not None and (method != "ptq" or cmethod == "all" or not val_spec):
         raise QuantizationError(
             "--max-drop is for --method ptq with one --calib-method and --val-data (the frames it scores on)"
@@ -393,7 +399,16 @@ def quantize(
         qcard.extra["quantization"]["float_ops"] = sorted(allow_float)
     if mixed_info is not None:
         qcard.extra["quantization"]["mixed"] = mixed_info
-    export_qdq_onnx(qmodel, qcard, out, size=size, dynamic=dynamic, allow_float=allow_float, head=head)
+    export_qdq_onnx(
+        qmodel,
+        qcard,
+        out,
+        size=size,
+        dynamic=dynamic,
+        allow_float=allow_float,
+        head=head,
+        cast_fp16=cast_fp16,
+    )
     if ckpt_out is not None:
         from edgeseg.quant.qcheckpoint import save_quantized_checkpoint
 

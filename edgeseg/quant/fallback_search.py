@@ -6,8 +6,8 @@ FP32 pixels) at most ``class_drop``. Steps:
 
 1. rank the units by sensitivity: a unit's "badness" is max(mean drop / max_drop, worst class drop /
    class_drop) when it alone is INT8 ("isolated" scores), or what leaving it in float recovers of the
-   all-INT8 badness ("leave-out" scores); with ``cost`` (ms a unit adds in float) and
-   ``prefer_cheap``, by badness per ms;
+   all-INT8 badness ("leave-out" scores); with ``cost`` (what a unit adds in float, e.g. ms or GFLOP) and
+   ``prefer_cheap``, by badness per unit of cost;
 2. find the shortest prefix of that ranking that meets the budget (doubling, then bisection: about
    2 log2(units) evaluations of the mixed model, assuming more float layers never hurt);
 3. prune: put each chosen unit back to INT8, least sensitive first, when the budget still holds.
@@ -97,7 +97,13 @@ class FallbackPlan:
             "int8": drops(self.before),
             "mixed": drops(self.after),
             "evaluations": self.evaluations,
-            "cost": self.cost_label,
+            "cost_unit": self.cost_label,
+            "points_recovered": round(self.before.drop() - self.after.drop(), 4),
+            "cost_added": (
+                round(sum(chosen[u]["cost"] or 0.0 for u in self.layers if u in chosen), 6)
+                if self.cost_label
+                else None
+            ),
         }
 
 
@@ -108,7 +114,7 @@ def rank(
     cost: dict[str, float] | None = None,
     prefer_cheap: bool = False,
 ) -> list[dict[str, Any]]:
-    """The units most worth leaving in float first: [{"unit", "badness", "drop", "worst_class_drop", "cost_ms"}]."""
+    """The units most worth leaving in float first: [{"unit", "score", "drop", "worst_class_drop", "cost"}]."""
     full = budget.badness(Agreement.from_dict(sensitivity["int8"]))
     rows = []
     for unit, d in sensitivity["units"].items():
@@ -123,11 +129,11 @@ def rank(
                 "score": round(score, 4),
                 "drop": round(a.drop(), 4),
                 "worst_class_drop": round(max(cd.values(), default=0.0), 4),
-                "cost_ms": None if ms is None else round(ms, 4),
+                "cost": None if ms is None else round(ms, 4),
             }
         )
     if prefer_cheap and cost is not None:
-        rows.sort(key=lambda r: -r["score"] / max(r["cost_ms"] or 0.0, 1e-3))
+        rows.sort(key=lambda r: -r["score"] / max(r["cost"] or 0.0, 1e-6))
     else:
         rows.sort(key=lambda r: -r["score"])
     return rows
@@ -151,7 +157,7 @@ def search_fallback(
     """The fewest units to leave in float so that ``budget`` holds on ``batches`` (see the module docstring).
 
     ``sensitivity``: from ``layer_sensitivity`` on the same model and frames. ``cost`` (default none):
-    {unit: ms added in float}; ``prefer_cheap`` ranks by score per ms. Returns a FallbackPlan (``met``
+    {unit: cost in float}; ``prefer_cheap`` ranks by score per unit of cost. Returns a FallbackPlan (``met``
     False when even every ranked unit in float misses the budget; then all of them are listed)."""
     ref = predict(float_model.to(device), batches, device=device)
     every = all_units(qmodel)

@@ -49,6 +49,7 @@ def fallback_to_budget(
     frames: int = DEFAULT_FRAMES,
     batch: int = DEFAULT_BATCH,
     mode: str = "isolated",
+    prefer_cheap: bool = False,
     cache: str | os.PathLike | None = "auto",
     device: str | torch.device = "cpu",
     progress: bool = True,
@@ -58,7 +59,8 @@ def fallback_to_budget(
     ``data``'s ``split`` (default val), the INT8 model loses at most ``max_drop`` points of mIoU@FP32
     and no class more than ``class_drop`` (default 1.0) points of IoU@FP32.
 
-    ``mode``: the sensitivity mode (default "isolated"). ``cache``: "auto" (default: the user cache
+    ``mode``: the sensitivity mode (default "isolated"). ``prefer_cheap`` (default False): rank by
+    sensitivity per GFLOP (``layer_cost.flops_cost``, an estimate) instead of by sensitivity. ``cache``: "auto" (default: the user cache
     folder, ``sensitivity.default_cache_dir()``), a file, or None. Returns (mixed model, card record).
     """
     from edgeseg.data.datasets import open_dataset
@@ -88,6 +90,9 @@ def fallback_to_budget(
         log=log,
     )
     log(f"sensitivity: {len(sens['units'])} layers in {sens['seconds']:.0f} s")
+    from edgeseg.quant.layer_cost import FLOPS_LABEL, flops_cost
+
+    cost = flops_cost(qmodel, batches[0])
     plan = search_fallback(
         qmodel,
         float_model,
@@ -95,6 +100,9 @@ def fallback_to_budget(
         num_classes=card.num_classes,
         sensitivity=sens,
         budget=budget,
+        cost=cost,
+        cost_label=FLOPS_LABEL,
+        prefer_cheap=prefer_cheap,
         biases=biases,
         device=device,
         log=log,
@@ -106,6 +114,8 @@ def fallback_to_budget(
         frames=n,
         sensitivity_mode=mode,
         sensitivity_seconds=sens["seconds"],
+        prefer_cheap=prefer_cheap,
+        total_cost=round(sum(cost.values()), 6),
         float_layers_run_as=FLOAT_LAYERS_RUN_AS,
     )
     if not plan.met:

@@ -115,3 +115,24 @@ def test_budget_rejects_nonsense():
         Budget(max_drop=0.0)
     with pytest.raises(QuantizationError, match="class_drop"):
         Budget(max_drop=0.3, class_drop=float("nan"))
+
+
+def test_flops_cost_and_prefer_cheap(setup):
+    from edgeseg.quant.layer_cost import flops_cost
+
+    model, qmodel, batches = setup
+    cost = flops_cost(qmodel, batches[0])
+    assert cost["a"] == pytest.approx(2 * 24 * 32 * 8 * 3 * 9 / 1e9)
+    assert cost["c"] == pytest.approx(2 * 24 * 32 * 8 * 8 / 1e9)
+    assert cost["head"] == pytest.approx(2 * 24 * 32 * CLASSES * 8 / 1e9)
+    sens = {
+        "mode": "isolated",
+        "int8": {"miou": 0.5, "per_class": [0.5] * CLASSES, "pixels": [5000] * CLASSES},
+        "units": {  # b twice as bad as head, but 18x as costly: per GFLOP head comes first
+            "b": {"miou": 0.8, "per_class": [0.8] * CLASSES, "pixels": [5000] * CLASSES},
+            "head": {"miou": 0.9, "per_class": [0.9] * CLASSES, "pixels": [5000] * CLASSES},
+        },
+    }
+    budget = Budget(max_drop=1.0)
+    assert [r["unit"] for r in rank(sens, budget)] == ["b", "head"]
+    assert [r["unit"] for r in rank(sens, budget, cost=cost, prefer_cheap=True)] == ["head", "b"]

@@ -104,3 +104,15 @@ def test_cast_fp16_float_layers_runs_and_passes_the_checker(mixed_onnx, val_batc
     got = run(proto)
     assert float((got.argmax(1) == ref.argmax(1)).mean()) >= 0.99
     np.testing.assert_allclose(got, ref, rtol=0, atol=0.05 * float(np.abs(ref).max()))
+
+
+@pytest.mark.parametrize("backend,suffix", [("openvino", ".xml"), ("onnxruntime", ".ort.onnx")])
+def test_cpu_backends_build_the_mixed_qdq_onnx(mixed_onnx, backend, suffix, capsys):
+    """OpenVINO and ONNX Runtime build the mixed Q/DQ ONNX as it is: the float layers stay float."""
+    pytest.importorskip(backend)
+    from edgeseg.cli import main
+
+    out, d = mixed_onnx
+    dst = d / f"mixed_{backend}{suffix}"
+    assert main(["build", str(out), "--backend", backend, "-o", str(dst)]) == 0, capsys.readouterr()
+    assert dst.is_file()

@@ -152,7 +152,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float_in(0, above=True),
         default=None,
         metavar="POINTS",
-        help="ptq: leave the fewest, most sensitive layers in float so that INT8 loses at most this many "
+        help="ptq/qat (before fine-tuning): leave the fewest, most sensitive layers in float so that INT8 loses at most this many "
         "points of mIoU@FP32 (against the FP32 model's own labels) on --sensitivity-frames frames of "
         "--val-data (default: off; see docs/quantization.md, mixed precision)",
     )
@@ -213,10 +213,10 @@ _METHOD_OPTIONS = {
     "--head": ("head", "logits", ("ptq", "qat")),
     "--val-data": ("val_data", None, ("ptq", "qat")),
     "--val-max-frames": ("val_max_frames", None, ("ptq", "qat")),
-    "--max-drop": ("max_drop", None, ("ptq",)),
-    "--class-drop": ("class_drop", None, ("ptq",)),
-    "--sensitivity-frames": ("sensitivity_frames", 16, ("ptq",)),
-    "--cast-fp16": ("cast_fp16", False, ("ptq",)),
+    "--max-drop": ("max_drop", None, ("ptq", "qat")),
+    "--class-drop": ("class_drop", None, ("ptq", "qat")),
+    "--sensitivity-frames": ("sensitivity_frames", 16, ("ptq", "qat")),
+    "--cast-fp16": ("cast_fp16", False, ("ptq", "qat")),
     "--reduce-range": ("reduce_range", "auto", ("ort-cpu",)),
     "--per-tensor": ("per_tensor", False, ("ort-cpu",)),
 }

@@ -191,7 +191,7 @@ def quantize(
     qat; "all" compares them on ``val_data``). ``bias_correction`` (ptq only; default
     "sequential", or "fast", "none"). PTQ with ``val_data`` measures FP32 and INT8 mIoU on it and logs
     a warning suggesting QAT when INT8 loses more than ``max_drop`` points (default None:
-    ``compare.MAX_PTQ_DROP``, 0.5). ``fallback_max_drop`` (ptq; default None: off) leaves the fewest
+    ``compare.MAX_PTQ_DROP``, 0.5). ``fallback_max_drop`` (ptq and qat, before fine-tuning; default None: off) leaves the fewest
     layers in float so that INT8 loses at most that many points of mIoU@FP32 and no class more than
     ``class_drop`` (default 1.0) on ``sensitivity_frames`` (16) frames of ``val_data``'s ``val_split``
     (``edgeseg.quant.mixed_ptq``); the card records the layers and why; ``cast_fp16`` (default False)
@@ -262,9 +262,13 @@ def quantize(
         raise QuantizationError(
             "--cast-fp16 casts the layers --max-drop leaves in float; give --max-drop too"
         )
-    if fallback_max_drop is not None and (method != "ptq" or cmethod == "all" or not val_spec):
+    if fallback_max_drop is not None and (method == "ort-cpu" or cmethod == "all" or not val_spec):
         raise QuantizationError(
-            "--max-drop is for --method ptq with one --calib-method and --val-data (the frames it scores on)"
+            "--max-drop is for --method ptq or qat with one --calib-method and --val-data (the frames it scores on)"
+        )
+    if fallback_max_drop is not None and save_checkpoint:
+        raise QuantizationError(
+            "--save-checkpoint with --max-drop: a QAT checkpoint of a mixed model is not supported yet"
         )
     device = device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
 

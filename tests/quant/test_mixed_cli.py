@@ -116,3 +116,29 @@ def test_cpu_backends_build_the_mixed_qdq_onnx(mixed_onnx, backend, suffix, caps
     dst = d / f"mixed_{backend}{suffix}"
     assert main(["build", str(out), "--backend", backend, "-o", str(dst)]) == 0, capsys.readouterr()
     assert dst.is_file()
+
+
+def test_qat_starts_from_the_mixed_placement(trained_ckpt, tmp_path, monkeypatch, capsys):
+    from edgeseg.cli import main
+
+    monkeypatch.setenv("EDGESEG_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "qat_mixed.onnx"
+    argv = ["quantize", str(trained_ckpt), "--method", "qat", "--data", "synthetic:8", "--max-steps", "2"]
+    argv += ["--batch", "2", "--crop", "64x96", "--calib-num", "4", "--val-data", "synthetic:4"]
+    argv += [
+        "--max-drop",
+        "3",
+        "--class-drop",
+        "10",
+        "--sensitivity-frames",
+        "4",
+        "-o",
+        str(out),
+        "--no-progress",
+    ]
+    assert main(argv) == 0, capsys.readouterr()
+    q = card_from_onnx(out).extra["quantization"]
+    assert q["qat"]["steps"] == 2 and q["mixed"]["float_layers"] and q["val"]["after"] == "qat"
+    assert main(["check-qdq", str(out)]) == 0
+    bad = argv[:-3] + ["--save-checkpoint", str(tmp_path / "q.pt"), "-o", str(tmp_path / "x.onnx")]
+    assert main(bad) == 2 and "not supported yet" in capsys.readouterr().err

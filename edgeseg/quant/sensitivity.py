@@ -125,6 +125,18 @@ def fingerprint(qmodel: nn.Module, batches: Sequence[np.ndarray], *, extra: str 
     return h.hexdigest()
 
 
+def _biases_digest(biases: dict[str, torch.Tensor | None] | None) -> str:
+    """A short digest of the float biases (they change what a float unit computes: part of the cache key)."""
+    if biases is None:
+        return "-"
+    h = hashlib.sha256()
+    for k in sorted(biases):
+        b = biases[k]
+        h.update(k.encode())
+        h.update(b"none" if b is None else b.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def _load_cache(path: Path | None, key: str) -> dict[str, Any]:
     if path is None or not path.is_file():
         return {}
@@ -184,7 +196,7 @@ def layer_sensitivity(
     if bad:
         raise QuantizationError(f"sensitivity: {bad[:3]} are not units of this model")
     t0 = time.perf_counter()
-    key = fingerprint(qmodel, batches, extra=f"{mode}|{num_classes}")
+    key = fingerprint(qmodel, batches, extra=f"{mode}|{num_classes}|{_biases_digest(biases)}")
     path = Path(cache) if cache is not None else None
     done = _load_cache(path, key)
     if done and log:

@@ -4,6 +4,8 @@ so its per-tensor input quantizer rounds the channels that matter to zero. The s
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -80,6 +82,22 @@ def test_planted_layer_is_the_most_sensitive(setup, tmp_path):
         qmodel, model, batches=batches, num_classes=CLASSES, cache=cache, progress=False
     )
     assert again["units"] == sens["units"] and cache.read_text() == data
+    # other float biases are another key: scored again, not read from the cache
+    from edgeseg.quant.mixed_ptq import float_biases
+
+    other = layer_sensitivity(
+        qmodel,
+        model,
+        batches=batches,
+        num_classes=CLASSES,
+        cache=cache,
+        biases=float_biases(model),
+        progress=False,
+    )
+    assert (
+        json.loads(cache.read_text())["key"] != json.loads(data)["key"]
+        and other["units"].keys() == sens["units"].keys()
+    )
 
 
 def test_leave_out_mode_ranks_the_planted_layer_first(setup):

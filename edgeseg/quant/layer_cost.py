@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from edgeseg.quant.fakequant import QUANT_MODULES
+from edgeseg.quant.fakequant import QUANT_MODULES, quantizers
 from edgeseg.quant.mixed import units
 
 #: How the card and the report label these numbers.
@@ -23,7 +23,8 @@ FLOPS_LABEL = "GFLOP per frame (estimate from FLOPs, not measured)"
 
 
 def flops_cost(qmodel: nn.Module, example: np.ndarray) -> dict[str, float]:
-    """{unit: GFLOP per frame} for the weighted units of ``qmodel`` on ``example`` (one NCHW batch)."""
+    """{unit: GFLOP per frame} for the weighted units of ``qmodel`` (calibrated or not; its quantizers'
+    modes are restored) on ``example`` (one NCHW batch)."""
     kinds = tuple(QUANT_MODULES.values())
     out: dict[str, float] = {u: 0.0 for u in units(qmodel)}
     hooks = []
@@ -45,10 +46,15 @@ def flops_cost(qmodel: nn.Module, example: np.ndarray) -> dict[str, float]:
     for name, m in qmodel.named_modules():
         if isinstance(m, kinds) and name in out:
             hooks.append(m.register_forward_hook(hook(name)))
+    saved = {n: q.mode for n, q in quantizers(qmodel).items()}
+    for q in quantizers(qmodel).values():
+        q.mode = "off"  # shapes only: calibrated or not
     try:
         with torch.inference_mode():
             qmodel.eval()(torch.from_numpy(np.ascontiguousarray(example[:1])))
     finally:
         for h in hooks:
             h.remove()
+        for n, q in quantizers(qmodel).items():
+            q.mode = saved[n]
     return out

@@ -105,19 +105,32 @@ def float_layers(qmodel: nn.Module) -> list[str]:
     return list(getattr(qmodel, "float_layers", []))
 
 
+def _module_paths(node_name: str) -> set[str]:
+    """The module path a node name can stand for: "/stage2/0/f_loc/Conv" (edgeseg's flat Q/DQ export)
+    and "/stage2/stage2.0/f_loc/Conv" (the TorchScript exporter's scopes in an FP32 export) both give
+    "stage2.0.f_loc"."""
+    parts = [p for p in node_name.split("/") if p][:-1]
+    if not parts:
+        return set()
+    scoped = parts[0]
+    for p in parts[1:]:
+        scoped = p if p.startswith(scoped + ".") else f"{scoped}.{p}"
+    return {".".join(parts), scoped}
+
+
 def onnx_nodes(model: Any, layers: Collection[str]) -> list[str]:
-    """Names of the ONNX nodes (Conv / ConvTranspose / Gemm / MatMul) of the weighted units ``layers``
-    in a graph exported by ``export_qdq_onnx`` (node names are the module path with "/")."""
+    """Names of the ONNX nodes (Conv / ConvTranspose / Gemm / MatMul) of the weighted units ``layers``,
+    in a Q/DQ graph from ``export_qdq_onnx`` or an FP32 graph from ``export_onnx``."""
     weighted = ("Conv", "ConvTranspose", "Gemm", "MatMul")
-    prefixes = {"/" + name.replace(".", "/") + "/": name for name in layers}
+    want = set(layers)
     out, found = [], set()
     for n in model.graph.node:
         if n.op_type not in weighted:
             continue
-        for p, name in prefixes.items():
-            if n.name.startswith(p) and "/" not in n.name[len(p) :]:
-                out.append(n.name)
-                found.add(name)
+        hit = _module_paths(n.name) & want
+        if hit:
+            out.append(n.name)
+            found |= hit
     missing = sorted(n for n in layers if n not in found and not n.endswith("residual_quantizer"))
     if missing:
         raise QuantizationError(f"no ONNX node found for float layers {missing[:3]} (node names changed?)")

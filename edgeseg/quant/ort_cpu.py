@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import platform
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from edgeseg._env import cpu_features, has_vnni
 from edgeseg._io import atomic_path, check_output_path
@@ -122,12 +122,16 @@ def quantize_ort_cpu(
     per_channel: bool = True,
     reduce_range: bool | None = None,
     float_first_last: bool = True,
+    exclude_nodes: Sequence[str] = (),
+    mixed: dict[str, Any] | None = None,
 ) -> Path:
     """Quantize an FP32 edgeseg ONNX (from ``export_onnx``) for ONNX Runtime CPU; returns ``onnx_out``.
 
     Defaults: per-channel int8 weights, uint8 activations (MinMax calibration over ``calib``, a
     CalibrationSet whose size must match the model's input), QDQ format, ``reduce_range`` by CPU.
-    ``float_first_last`` (default True) keeps the first and last Conv in float (``first_last_convs``).
+    ``float_first_last`` (default True) keeps the first and last Conv in float (``first_last_convs``);
+    ``exclude_nodes`` (default none) more node names left float (``nodes_to_exclude``; mixed precision, whose
+    record ``mixed`` goes into the card's ``extra.quantization.mixed``; default none).
     The card in the output says precision int8, flavour "onnxruntime-cpu", asymmetric, CPU only.
     """
     import onnx
@@ -156,6 +160,10 @@ def quantize_ort_cpu(
         )
     rr = default_reduce_range() if reduce_range is None else bool(reduce_range)
     exclude = first_last_convs(model) if float_first_last else []
+    exclude = list(dict.fromkeys([*exclude, *exclude_nodes]))
+    unknown = sorted(set(exclude_nodes) - {n.name for n in model.graph.node})
+    if unknown:
+        raise QuantizationError(f"{src}: no nodes named {unknown[:3]} to leave in float")
 
     class Reader(_Reader, CalibrationDataReader):
         pass
@@ -195,6 +203,7 @@ def quantize_ort_cpu(
                     "weights": f"int8 symmetric, {'per-channel' if per_channel else 'per-tensor'}",
                     "reduce_range": rr,
                     "float_nodes": exclude,
+                    **({"mixed": mixed} if mixed else {}),
                 },
             },
         )

@@ -36,7 +36,18 @@ def _fp32_size(model, card, size) -> int:
 
 
 def _run_ort_cpu(
-    checkpoint, out, *, calib_src, reduce_range, per_channel, num_calib, calib_batch, size, seed, log
+    checkpoint,
+    out,
+    *,
+    calib_src,
+    reduce_range,
+    per_channel,
+    num_calib,
+    calib_batch,
+    size,
+    seed,
+    log,
+    mixed: dict | None = None,
 ) -> Path:
     import tempfile
     from pathlib import Path
@@ -66,12 +77,46 @@ def _run_ort_cpu(
         calib_set = CalibrationSet(
             calib_src, card, num=num_calib, batch=calib_batch, size=size or card.input_size, seed=seed
         )
+        exclude, record = [], None
+        if mixed is not None:
+            if src.suffix.lower() == ".onnx":
+                raise QuantizationError("--max-drop with --method ort-cpu needs the .pt checkpoint")
+            exclude, record = _ort_float_nodes(model, card, calib_set, fp32, mixed, log=log)
         log(f"calibrating on {len(calib_set)} frames from {calib_src} (onnxruntime MinMax)")
-        quantize_ort_cpu(fp32, out, calib=calib_set, per_channel=per_channel, reduce_range=rr)
+        quantize_ort_cpu(
+            fp32,
+            out,
+            calib=calib_set,
+            per_channel=per_channel,
+            reduce_range=rr,
+            exclude_nodes=exclude,
+            mixed=record,
+        )
         ratio = out.stat().st_size / fp32.stat().st_size
     log(f"wrote {out} ({human_size(out.stat().st_size)}, {ratio:.2f}x the FP32 ONNX)")
     log(f"NOTE: {LABEL}. For TensorRT use --method ptq or qat.")
     return out
+
+
+def _ort_float_nodes(model, card, calib_set, fp32, mixed: dict, *, log) -> tuple[list[str], dict]:
+    """The FP32 ONNX nodes to leave float for ``--method ort-cpu --max-drop``: the search runs on
+    edgeseg's symmetric fake quant (a proxy for ONNX Runtime's asymmetric uint8 activations)."""
+    import onnx
+
+    from edgeseg.quant.mixed import onnx_nodes
+    from edgeseg.quant.mixed_ptq import fallback_to_budget
+    from edgeseg.quant.ptq import ptq
+
+    qmodel, *_ = ptq(model, calib_set, progress=mixed.get("progress", True))
+    _, record = fallback_to_budget(
+        qmodel, model, card, log=log, **{k: v for k, v in mixed.items() if k != "progress"}
+    )
+    record["proxy"] = "ranked and searched on edgeseg's symmetric INT8 fake quant (TensorRT scheme)"
+    nodes = onnx_nodes(
+        onnx.load(str(fp32)), [u for u in record["float_layers"] if not u.endswith("residual_quantizer")]
+    )
+    log(f"leaving {len(nodes)} nodes in float for ONNX Runtime (nodes_to_exclude)")
+    return nodes, record
 
 
 def _report_drop(
@@ -219,7 +264,25 @@ def quantize(
     out = check_output_path(output or _default_output(checkpoint, method))
     if out.suffix.lower() != ".onnx":
         raise QuantizationError(f"output {out} should end in .onnx")
+    if class_drop is not None and fallback_max_drop is None:
+        raise QuantizationError("--class-drop is the per-class budget of --max-drop; give --max-drop too")
     if method == "ort-cpu":
+        if fallback_max_drop is not None and not val_data:
+            raise QuantizationError("--max-drop needs --val-data (the frames it scores on)")
+        if val_data and fallback_max_drop is None:
+            raise QuantizationError(
+                "--val-data with --method ort-cpu is for --max-drop (the frames it scores on)"
+            )
+        mixed = None
+        if fallback_max_drop is not None:
+            mixed = dict(
+                data=val_data,
+                split=val_split,
+                max_drop=fallback_max_drop,
+                class_drop=class_drop,
+                frames=sensitivity_frames,
+                progress=progress,
+            )
         return _run_ort_cpu(
             checkpoint,
             out,
@@ -231,6 +294,7 @@ def quantize(
             size=size,
             seed=seed,
             log=log,
+            mixed=mixed,
         )
 
     from edgeseg.data.calib import CalibrationSet

@@ -142,3 +142,45 @@ def test_qat_starts_from_the_mixed_placement(trained_ckpt, tmp_path, monkeypatch
     assert main(["check-qdq", str(out)]) == 0
     bad = argv[:-3] + ["--save-checkpoint", str(tmp_path / "q.pt"), "-o", str(tmp_path / "x.onnx")]
     assert main(bad) == 2 and "not supported yet" in capsys.readouterr().err
+
+
+def test_ort_cpu_flavour_excludes_the_chosen_nodes(trained_ckpt, calib_dir, tmp_path, monkeypatch, capsys):
+    import onnxruntime as ort
+
+    from edgeseg.cli import main
+    from edgeseg.quant.mixed import onnx_nodes
+
+    monkeypatch.setenv("EDGESEG_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "cpu.onnx"
+    argv = [
+        "quantize",
+        str(trained_ckpt),
+        "--method",
+        "ort-cpu",
+        "--calib",
+        str(calib_dir),
+        "--calib-num",
+        "4",
+    ]
+    argv += [
+        "--val-data",
+        "synthetic:4",
+        "--max-drop",
+        "3",
+        "--class-drop",
+        "10",
+        "--sensitivity-frames",
+        "4",
+    ]
+    assert main(argv + ["-o", str(out), "--no-progress"]) == 0, capsys.readouterr()
+    q = card_from_onnx(out).extra["quantization"]
+    layers = q["mixed"]["float_layers"]
+    proto = onnx.load(str(out))
+    nodes = onnx_nodes(proto, layers)  # the FP32 export's scoped names
+    assert layers and set(nodes) <= set(q["float_nodes"])
+    producer = {o: n for n in proto.graph.node for o in n.output}
+    for n in proto.graph.node:
+        if n.name in nodes:
+            assert all(producer.get(i) is None or producer[i].op_type != "DequantizeLinear" for i in n.input)
+    ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert main(argv[:8] + ["-o", str(tmp_path / "y.onnx"), "--val-data", "synthetic:4"]) == 2

@@ -238,6 +238,28 @@ def _check_options(args: argparse.Namespace) -> None:
         )
 
 
+def _mixed_request(args: argparse.Namespace):
+    """The --max-drop request (None without it); --class-drop / --cast-fp16 / --sensitivity-frames need it."""
+    from edgeseg.errors import UnsupportedOptionError
+    from edgeseg.quant.mixed_ptq import MixedRequest
+
+    if args.max_drop is None:
+        given = [o for o, a, d in _MIXED_ONLY if getattr(args, a) != d]
+        if given:
+            raise UnsupportedOptionError(
+                f"{', '.join(given)} only work with --max-drop (the accuracy budget)"
+            )
+        return None
+    return MixedRequest(args.max_drop, args.class_drop, args.sensitivity_frames, args.cast_fp16)
+
+
+_MIXED_ONLY = (
+    ("--class-drop", "class_drop", None),
+    ("--sensitivity-frames", "sensitivity_frames", 16),
+    ("--cast-fp16", "cast_fp16", False),
+)
+
+
 def run(args: argparse.Namespace) -> int:
     from edgeseg.quant.pipeline import quantize
 
@@ -266,10 +288,7 @@ def run(args: argparse.Namespace) -> int:
         val_data=args.val_data,
         val_split=args.val_split,
         val_max_frames=args.val_max_frames,
-        fallback_max_drop=args.max_drop,
-        class_drop=args.class_drop,
-        sensitivity_frames=args.sensitivity_frames,
-        cast_fp16=args.cast_fp16,
+        mixed=_mixed_request(args),
         reduce_range=args.reduce_range,
         per_channel=not args.per_tensor,
         device=args.device,

@@ -8,6 +8,7 @@ record goes into ``card.extra["quantization"]["mixed"]``.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -125,3 +126,66 @@ def fallback_to_budget(
         )
     mixed = with_float_layers(qmodel, plan.layers, biases=biases) if plan.layers else qmodel
     return mixed, rec
+
+
+@dataclass(frozen=True)
+class MixedRequest:
+    """``edgeseg quantize --max-drop`` in one record: the budget (``max_drop``, ``class_drop``: default
+    1.0), the frames (``frames``, 16) and ``cast_fp16`` (explicit FP16 Casts, default False)."""
+
+    max_drop: float
+    class_drop: float | None = None
+    frames: int = DEFAULT_FRAMES
+    cast_fp16: bool = False
+
+    def check(
+        self, *, method: str, calib_method: str | None, val_data: str | None, save_checkpoint: Any
+    ) -> None:
+        """One-line errors for requests ``quantize`` cannot serve, before any work."""
+        if not val_data:
+            raise QuantizationError("--max-drop needs --val-data (the frames it scores on)")
+        if calib_method == "all":
+            raise QuantizationError("--max-drop needs one --calib-method (not all)")
+        if save_checkpoint:
+            raise QuantizationError(
+                "--save-checkpoint with --max-drop: a QAT checkpoint of a mixed model is not supported yet"
+            )
+        if self.cast_fp16 and method == "ort-cpu":
+            raise QuantizationError("--cast-fp16 is for the TensorRT Q/DQ ONNX (ptq, qat), not ort-cpu")
+
+    def search(self, qmodel, float_model, card, *, data: str, split: str, device, progress: bool, log):
+        """``fallback_to_budget`` with this request's budget and frames."""
+        return fallback_to_budget(
+            qmodel,
+            float_model,
+            card,
+            data=data,
+            split=split,
+            max_drop=self.max_drop,
+            class_drop=self.class_drop,
+            frames=self.frames,
+            device=device,
+            progress=progress,
+            log=log,
+        )
+
+
+def ort_float_nodes(
+    model, card, calib_set, fp32, request: MixedRequest, *, data: str, split: str, progress: bool, log
+):
+    """(FP32 ONNX nodes to leave float, the card's record) for ``--method ort-cpu --max-drop``: the search
+    runs on edgeseg's symmetric fake quant, a proxy for ONNX Runtime's asymmetric uint8 activations."""
+    import onnx
+
+    from edgeseg.quant.mixed import onnx_nodes
+    from edgeseg.quant.ptq import ptq
+
+    qmodel, *_ = ptq(model, calib_set, progress=progress)
+    _, record = request.search(
+        qmodel, model, card, data=data, split=split, device="cpu", progress=progress, log=log
+    )
+    record["proxy"] = "ranked and searched on edgeseg's symmetric INT8 fake quant (TensorRT scheme)"
+    layers = [u for u in record["float_layers"] if not u.endswith("residual_quantizer")]
+    nodes = onnx_nodes(onnx.load(str(fp32)), layers)
+    log(f"leaving {len(nodes)} nodes in float for ONNX Runtime (nodes_to_exclude)")
+    return nodes, record

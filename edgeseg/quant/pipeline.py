@@ -47,7 +47,10 @@ def _run_ort_cpu(
     size,
     seed,
     log,
-    mixed: dict | None = None,
+    mixed=None,
+    val_data: str | None = None,
+    val_split: str = "val",
+    progress: bool = True,
 ) -> Path:
     import tempfile
     from pathlib import Path
@@ -81,7 +84,19 @@ def _run_ort_cpu(
         if mixed is not None:
             if src.suffix.lower() == ".onnx":
                 raise QuantizationError("--max-drop with --method ort-cpu needs the .pt checkpoint")
-            exclude, record = _ort_float_nodes(model, card, calib_set, fp32, mixed, log=log)
+            from edgeseg.quant.mixed_ptq import ort_float_nodes
+
+            exclude, record = ort_float_nodes(
+                model,
+                card,
+                calib_set,
+                fp32,
+                mixed,
+                data=val_data,
+                split=val_split,
+                progress=progress,
+                log=log,
+            )
         log(f"calibrating on {len(calib_set)} frames from {calib_src} (onnxruntime MinMax)")
         quantize_ort_cpu(
             fp32,
@@ -96,27 +111,6 @@ def _run_ort_cpu(
     log(f"wrote {out} ({human_size(out.stat().st_size)}, {ratio:.2f}x the FP32 ONNX)")
     log(f"NOTE: {LABEL}. For TensorRT use --method ptq or qat.")
     return out
-
-
-def _ort_float_nodes(model, card, calib_set, fp32, mixed: dict, *, log) -> tuple[list[str], dict]:
-    """The FP32 ONNX nodes to leave float for ``--method ort-cpu --max-drop``: the search runs on
-    edgeseg's symmetric fake quant (a proxy for ONNX Runtime's asymmetric uint8 activations)."""
-    import onnx
-
-    from edgeseg.quant.mixed import onnx_nodes
-    from edgeseg.quant.mixed_ptq import fallback_to_budget
-    from edgeseg.quant.ptq import ptq
-
-    qmodel, *_ = ptq(model, calib_set, progress=mixed.get("progress", True))
-    _, record = fallback_to_budget(
-        qmodel, model, card, log=log, **{k: v for k, v in mixed.items() if k != "progress"}
-    )
-    record["proxy"] = "ranked and searched on edgeseg's symmetric INT8 fake quant (TensorRT scheme)"
-    nodes = onnx_nodes(
-        onnx.load(str(fp32)), [u for u in record["float_layers"] if not u.endswith("residual_quantizer")]
-    )
-    log(f"leaving {len(nodes)} nodes in float for ONNX Runtime (nodes_to_exclude)")
-    return nodes, record
 
 
 def _report_drop(
@@ -213,10 +207,7 @@ def quantize(
     val_split: str = "val",
     val_max_frames: int | None = None,
     max_drop: float | None = None,
-    fallback_max_drop: float | None = None,
-    class_drop: float | None = None,
-    sensitivity_frames: int = 16,
-    cast_fp16: bool = False,
+    mixed=None,
     reduce_range: str = "auto",
     per_channel: bool = True,
     device: str = "auto",
@@ -236,11 +227,9 @@ def quantize(
     qat; "all" compares them on ``val_data``). ``bias_correction`` (ptq only; default
     "sequential", or "fast", "none"). PTQ with ``val_data`` measures FP32 and INT8 mIoU on it and logs
     a warning suggesting QAT when INT8 loses more than ``max_drop`` points (default None:
-    ``compare.MAX_PTQ_DROP``, 0.5). ``fallback_max_drop`` (ptq and qat, before fine-tuning; default None: off) leaves the fewest
-    layers in float so that INT8 loses at most that many points of mIoU@FP32 and no class more than
-    ``class_drop`` (default 1.0) on ``sensitivity_frames`` (16) frames of ``val_data``'s ``val_split``
-    (``edgeseg.quant.mixed_ptq``); the card records the layers and why; ``cast_fp16`` (default False)
-    wraps them in explicit FP16 Casts (strongly typed TensorRT 11).
+    ``compare.MAX_PTQ_DROP``, 0.5). ``mixed`` (default None: off; a
+    ``mixed_ptq.MixedRequest``, all methods, before QAT's fine-tuning) leaves the fewest layers in float
+    so that INT8 meets its budget on frames of ``val_data``'s ``val_split``; the card records them.
     Progress lines go to ``log``; ``command`` (default none; the CLI passes its command line) is
     recorded in the card. ``head`` (ptq and qat; default "logits"; ``edgeseg.export.head``): "labels" or
     "labels-lowres" end the Q/DQ graph in a uint8 label map. The output is checked before any work."""
@@ -264,24 +253,17 @@ def quantize(
     out = check_output_path(output or _default_output(checkpoint, method))
     if out.suffix.lower() != ".onnx":
         raise QuantizationError(f"output {out} should end in .onnx")
-    if class_drop is not None and fallback_max_drop is None:
-        raise QuantizationError("--class-drop is the per-class budget of --max-drop; give --max-drop too")
+    if mixed is not None:
+        mixed.check(
+            method=method,
+            calib_method=calib_method,
+            val_data=val_data or data,
+            save_checkpoint=save_checkpoint,
+        )
     if method == "ort-cpu":
-        if fallback_max_drop is not None and not val_data:
-            raise QuantizationError("--max-drop needs --val-data (the frames it scores on)")
-        if val_data and fallback_max_drop is None:
+        if val_data and mixed is None:
             raise QuantizationError(
                 "--val-data with --method ort-cpu is for --max-drop (the frames it scores on)"
-            )
-        mixed = None
-        if fallback_max_drop is not None:
-            mixed = dict(
-                data=val_data,
-                split=val_split,
-                max_drop=fallback_max_drop,
-                class_drop=class_drop,
-                frames=sensitivity_frames,
-                progress=progress,
             )
         return _run_ort_cpu(
             checkpoint,
@@ -295,6 +277,9 @@ def quantize(
             seed=seed,
             log=log,
             mixed=mixed,
+            val_data=val_data,
+            val_split=val_split,
+            progress=progress,
         )
 
     from edgeseg.data.calib import CalibrationSet
@@ -320,20 +305,6 @@ def quantize(
     val_spec = val_data or data
     if cmethod == "all" and not val_spec:
         raise QuantizationError("--calib-method all needs --val-data (or --data) to compare the methods on")
-    if class_drop is not None and fallback_max_drop is None:
-        raise QuantizationError("--class-drop is the per-class budget of --max-drop; give --max-drop too")
-    if cast_fp16 and fallback_max_drop is None:
-        raise QuantizationError(
-            "--cast-fp16 casts the layers --max-drop leaves in float; give --max-drop too"
-        )
-    if fallback_max_drop is not None and (method == "ort-cpu" or cmethod == "all" or not val_spec):
-        raise QuantizationError(
-            "--max-drop is for --method ptq or qat with one --calib-method and --val-data (the frames it scores on)"
-        )
-    if fallback_max_drop is not None and save_checkpoint:
-        raise QuantizationError(
-            "--save-checkpoint with --max-drop: a QAT checkpoint of a mixed model is not supported yet"
-        )
     device = device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
 
     model, card, _ = load_checkpoint(checkpoint)
@@ -353,22 +324,9 @@ def quantize(
         device=device,
     )
     mixed_info = None
-    if fallback_max_drop is not None:
-        from edgeseg.quant.mixed_ptq import fallback_to_budget
-
-        qmodel, mixed_info = fallback_to_budget(
-            qmodel,
-            model,
-            card,
-            data=val_spec,
-            split=val_split,
-            max_drop=fallback_max_drop,
-            class_drop=class_drop,
-            frames=sensitivity_frames,
-            device=device,
-            progress=progress,
-            log=log,
-        )
+    if mixed is not None:
+        kw = dict(data=val_spec, split=val_split, device=device, progress=progress, log=log)
+        qmodel, mixed_info = mixed.search(qmodel, model, card, **kw)
     chosen, measured = cmethod, None
     if cmethod == "all":
         from edgeseg.data.datasets import open_dataset
@@ -475,7 +433,7 @@ def quantize(
         dynamic=dynamic,
         allow_float=allow_float,
         head=head,
-        cast_fp16=cast_fp16,
+        cast_fp16=mixed is not None and mixed.cast_fp16,
     )
     if ckpt_out is not None:
         from edgeseg.quant.qcheckpoint import save_quantized_checkpoint

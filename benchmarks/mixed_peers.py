@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     from edgeseg.data.datasets import open_dataset
     from edgeseg.export.onnx import export_onnx
     from edgeseg.quant.compare import ModuleRunner
+    from edgeseg.quant.mixed_ptq import MixedRequest
     from edgeseg.quant.pipeline import quantize
     from edgeseg.quant.sensitivity import agreement, frame_batches, predict
     from edgeseg.train.checkpoint import load_checkpoint
@@ -129,9 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             num_calib=args.calib_num,
             val_data=args.data,
             val_max_frames=args.max_frames,
-            fallback_max_drop=args.max_drop,
-            class_drop=args.class_drop,
-            sensitivity_frames=args.frames,
+            mixed=MixedRequest(args.max_drop, args.class_drop, args.frames),
             progress=False,
         )
         secs = round(time.perf_counter() - t, 1)

@@ -3,7 +3,7 @@
 with one viewer that never reads, on loopback, bounded in time.
 
     python benchmarks/camera_serve_load.py [--frames 90] [--size 240x320] [--levels 0,1,10,50]
-                                           [--repeats 3] [--out benchmarks/results/camera_serve_load.json] [--check]
+        [--repeats 3] [--out benchmarks/results/camera_serve_load.json] [--check]
 
 Writes a synthetic clip (``--frames`` SyntheticScenes street scenes, mp4v) and a small CGNet
 (m=2, n=3, random weights, input 120x160) into a temp folder. For every level, in turn and
@@ -298,7 +298,8 @@ def main() -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
     print(
-        f"loop FPS: none {base:.1f}, {top} {summary[top]['loop_fps_median']:.1f} -> ratio {ratio} (target >= {TARGET}); "
+        f"loop FPS: none {base:.1f}, {top} {summary[top]['loop_fps_median']:.1f} -> ratio {ratio} "
+        f"(target >= {TARGET}); "
         f"wrote {args.out}"
     )
     return 1 if args.check and not doc["meets_target"] else 0

@@ -2,7 +2,7 @@
 """Camera-loop throughput vs the runner's pure inference throughput, side by side in one run.
 
     python benchmarks/camera_throughput.py [--model M.pt|.onnx|.engine] [--frames 200] [--size 360x480]
-                                           [--threads 1] [--repeats 2] [--out benchmarks/results/camera_throughput.json]
+        [--threads 1] [--repeats 2] [--out benchmarks/results/camera_throughput.json]
 
 Makes a synthetic clip (``--frames`` SyntheticScenes street scenes, mp4v) in a temp folder, then
 alternates, ``--repeats`` times, on the same frames:
@@ -12,14 +12,14 @@ alternates, ``--repeats`` times, on the same frames:
 - the camera loop: ``CameraLoop`` headless over the clip (file mode: every frame, in order),
   decoding, preprocessing, inference, argmax + colour overlay and HUD-less rendering pipelined.
 
-Target: loop FPS >= 0.9 x pure inference FPS (pipelining hides capture, preprocessing and
-rendering). The ratio uses the medians over repeats (run in alternating order). Also reported:
-``infer_busy``, the share of the loop's time its inference thread spent in ``runner.infer`` --
-the same ratio measured inside one pass, so insensitive to load changing between passes -- and
-the CPU time per inference in both modes (a pipeline that slowed inference down, e.g. through
-cache or GIL contention, would show it there even when the wall-clock figures are noisy). Default model: ``edgeseg/weights/cgnet_camvid.pt``
-when present, else a full-size CGNet (m=3, n=21; random weights, the same compute) saved to the
-temp folder. ``--check`` exits 1 when the target is missed.
+Target: loop FPS >= 0.9 x pure inference FPS (pipelining hides capture, preprocessing and rendering). The
+ratio uses the medians over repeats (run in alternating order). Also reported: ``infer_busy``, the share of
+the loop's time its inference thread spent in ``runner.infer`` -- the same ratio measured inside one pass,
+so insensitive to load changing between passes -- and the CPU time per inference in both modes (a pipeline
+that slowed inference down, e.g. through cache or GIL contention, would show it there even when the
+wall-clock figures are noisy). Default model: ``edgeseg/weights/cgnet_camvid.pt`` when present, else a
+full-size CGNet (m=3, n=21; random weights, the same compute) saved to the temp folder. ``--check`` exits 1
+when the target is missed.
 """
 
 from __future__ import annotations
@@ -202,9 +202,12 @@ def main(argv: list[str] | None = None) -> int:
                     pure.append(pure_inference(runner, frames, size))
                 print(
                     f"repeat {r + 1}/{args.repeats}: pure inference {pure[-1]['fps']:.2f} fps, "
-                    f"camera loop {loop[-1]['fps']:.2f} fps ({loop[-1]['fps_wall']:.2f} fps incl. start/stop), "
-                    f"ratio {loop[-1]['fps'] / pure[-1]['fps']:.3f}, inference thread busy {loop[-1]['infer_busy']:.1%}, "
-                    f"CPU ms per inference {pure[-1]['infer_cpu_ms_mean']:.1f} pure / {loop[-1]['infer_cpu_ms_mean']:.1f} loop",
+                    f"camera loop {loop[-1]['fps']:.2f} fps ({loop[-1]['fps_wall']:.2f} fps incl. "
+                    "start/stop), "
+                    f"ratio {loop[-1]['fps'] / pure[-1]['fps']:.3f}, inference thread busy "
+                    f"{loop[-1]['infer_busy']:.1%}, "
+                    f"CPU ms per inference {pure[-1]['infer_cpu_ms_mean']:.1f} pure / "
+                    f"{loop[-1]['infer_cpu_ms_mean']:.1f} loop",
                     flush=True,
                 )
             backend, precision = runner.backend, runner.precision

@@ -2,7 +2,8 @@
 """Smoke run of the mixed-precision search on the shipped CGNet: PTQ (mse + sequential bias correction on
 CALIB (default 64) CamVid train frames), per-layer sensitivity (isolated) on FRAMES (default 16) val frames,
 greedy fallback at MAX_DROP (0.3) / CLASS_DROP (1.0). Writes /tmp/w32/cgnet_sens_FRAMES.json and
-/tmp/w32/cgnet_plan_FRAMES.json. Usage: PYTHONPATH=. python benchmarks/cgnet_mixed_smoke.py FRAMES CALIB [MAX_DROP CLASS_DROP [reuse]]"""
+/tmp/w32/cgnet_plan_FRAMES.json.
+Usage: PYTHONPATH=. python benchmarks/cgnet_mixed_smoke.py FRAMES CALIB [MAX_DROP CLASS_DROP [reuse]]"""
 
 import json
 import os

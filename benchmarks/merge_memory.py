@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Append a run that takes latency, mIoU and the peak from one run and memory from another, labelled so.
 
-    python benchmarks/merge_memory.py benchmarks/results/cgnet_cpu.json benchmarks/results/cgnet_cpu_memory.json
+    python benchmarks/merge_memory.py benchmarks/results/cgnet_cpu.json \\
+        benchmarks/results/cgnet_cpu_memory.json
 
 The memory file's runs are read newest last; a row measured ok in a later run replaces an earlier one
 (a row whose build timed out in one run can be measured again with ``--only ROW``).
@@ -58,7 +59,8 @@ def merge(base: dict, mems: list[dict]) -> dict:
         "workdir": (mems[-1].get("matrix") or {}).get("workdir", "."),
     }
     run["note"] = (
-        f"latency, throughput, mIoU and peak from run {base['id']} (5 rounds, quiet machine); memory and make "
+        f"latency, throughput, mIoU and peak from run {base['id']} (5 rounds, quiet machine); memory "
+        "and make "
         f"steps from run(s) {ids} (cgnet_cpu_memory.yaml, 1 round, artifacts rebuilt, machine shared: its "
         f"latencies are not used)"
         + (f"; no memory for {', '.join(missing)}" if missing else "")

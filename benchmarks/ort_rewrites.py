@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Time the ONNX Runtime CPU build with and without its float-graph rewrites, side by side in one process.
 
-    python benchmarks/ort_rewrites.py benchmarks/build/cgnet_camvid.onnx [--threads 2] [--rounds 4] [--runs 20]
+    python benchmarks/ort_rewrites.py benchmarks/build/cgnet_camvid.onnx \\
+        [--threads 2] [--rounds 4] [--runs 20]
 
 Builds MODEL.onnx twice with ``edgeseg.backends.onnxruntime.build.build_onnxruntime`` (``rewrite=False`` and
 the default) into a temporary folder, opens both plus the export as is (ORT_ENABLE_ALL, the

@@ -34,7 +34,6 @@ terminal). ``--max-frames 3 --calib-num 8 --methods mse --out -`` is a one-minut
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime as dt
 import json
 import os
@@ -43,11 +42,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the row builders beside this script
+
+from ptq_peers_rows import default_row, edgeseg_rows, make_row, nncf_rows, ort_row  # noqa: E402
+
 GROUPS = ("fp32", "edgeseg", "default", "nncf", "ort")
 
 
@@ -60,26 +63,6 @@ def _pin(threads: int) -> None:
         os.sched_setaffinity(0, set(cpus[:threads]))
     except (AttributeError, OSError):  # not Linux: the runtimes' thread settings still apply
         pass
-
-
-class _OpenVinoModel:
-    """A compiled OpenVINO model as a Runner for ``evaluate`` (f32 inference precision, N threads)."""
-
-    backend = "openvino"
-
-    def __init__(self, ov_model: Any, card: Any, *, threads: int) -> None:
-        from edgeseg.backends.openvino._core import shared_core
-        from edgeseg.backends.openvino.build import compile_config
-
-        self.card = card
-        self.compiled = shared_core().compile_model(ov_model, "CPU", compile_config(threads=threads))
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return tuple(self.card.input_size)
-
-    def infer(self, batch: np.ndarray) -> np.ndarray:
-        return np.asarray(self.compiled(batch)[0])
 
 
 class _Recorder:
@@ -114,165 +97,6 @@ def fidelity(preds: list[np.ndarray], ref: list[np.ndarray], num_classes: int) -
     return {"pixel_agreement": round(float(d["pixel_accuracy"]), 6), "miou": round(float(d["miou"]), 6)}
 
 
-def _frames(calib) -> list[np.ndarray]:
-    """The calibration set as single frames (1, 3, H, W), NNCF's dataset items."""
-    return [b[i : i + 1] for b in calib.batches() for i in range(len(b))]
-
-
-def _row(rid: str, tool: str, evaluator: str, res: dict, **facts: Any) -> dict[str, Any]:
-    return {
-        "id": rid,
-        "tool": tool,
-        **facts,
-        "evaluator": evaluator,
-        "miou": round(float(res["miou"]), 6),
-        "per_class_iou": {
-            k: (None if v is None else round(float(v), 6)) for k, v in res["per_class_iou"].items()
-        },
-        "frames": res["frames"],
-        "eval_s": res["seconds"],
-        **({"vs_fp32": res["vs_fp32"]} if "vs_fp32" in res else {}),
-    }
-
-
-def _edgeseg_rows(
-    model, card, calib, val, tmp: Path, *, methods, modes, threads: int, ev: Callable, log
-) -> list[dict]:
-    from edgeseg.backends import open_runner
-    from edgeseg.quant.bias_correction import correct_bias
-    from edgeseg.quant.calibrate import apply_amax, collect_statistics
-    from edgeseg.quant.placement import prepare
-    from edgeseg.quant.ptq import calib_facts, quantized_card
-    from edgeseg.quant.qdq_export import export_qdq_onnx
-
-    t0 = time.perf_counter()
-    base, placement = prepare(model)
-    stats = collect_statistics(base, calib.batches(), total=calib.num_batches(), progress=False)
-    stats_s = time.perf_counter() - t0
-    rows = []
-    for method in methods:
-        for mode in modes:
-            t0 = time.perf_counter()
-            qmodel = copy.deepcopy(base)
-            apply_amax(qmodel, stats, method)
-            correct_bias(qmodel, calib.batches(), mode=mode, total=calib.num_batches(), progress=False)
-            qcard = quantized_card(
-                card, method=method, calib_facts=calib_facts(calib), placement=placement, bias_correction=mode
-            )
-            path = export_qdq_onnx(qmodel, qcard, tmp / f"edgeseg_{method}_{mode}.onnx")
-            q_s = time.perf_counter() - t0 + stats_s
-            with open_runner(path, threads=threads) as runner:
-                res = ev(runner, f"{method}/{mode}")
-            rows.append(
-                _row(
-                    f"edgeseg {method} / bc {mode}",
-                    "edgeseg",
-                    "onnxruntime (exported Q/DQ ONNX)",
-                    res,
-                    calibration=method,
-                    bias_correction=mode,
-                    quantize_s=round(q_s, 1),
-                    bytes=path.stat().st_size,
-                )
-            )
-            log(rows[-1])
-    return rows
-
-
-def _default_row(args, card, tmp: Path, *, ev: Callable, log) -> dict:
-    from edgeseg.backends import open_runner
-    from edgeseg.card import card_from_onnx
-    from edgeseg.quant import quantize
-
-    t0 = time.perf_counter()
-    out = quantize(
-        args.checkpoint,
-        calib=args.data,
-        num_calib=args.calib_num,
-        calib_batch=args.calib_batch,
-        size=tuple(card.input_size),
-        output=tmp / "edgeseg_default.onnx",
-        device="cpu",
-        progress=False,
-        log=lambda s: None,
-    )
-    q_s = time.perf_counter() - t0
-    qcard = card_from_onnx(out)
-    with open_runner(out, threads=args.threads) as runner:
-        res = ev(runner, "default")
-    row = _row(
-        "edgeseg default",
-        "edgeseg",
-        "onnxruntime (exported Q/DQ ONNX)",
-        res,
-        calibration=qcard.calibration["method"],
-        bias_correction=qcard.calibration["bias_correction"],
-        quantize_s=round(q_s, 1),
-        bytes=out.stat().st_size,
-        command=f"edgeseg quantize {args.checkpoint} --calib {args.data} --calib-num {args.calib_num}",
-    )
-    log(row)
-    return row
-
-
-def _nncf_rows(fp32_onnx: Path, card, calib, *, threads: int, ev: Callable, log) -> list[dict]:
-    import nncf
-
-    from edgeseg.backends.openvino._core import shared_core
-
-    rows = []
-    frames = _frames(calib)
-    for rid, fast in (("nncf default", True), ("nncf full bc", False)):
-        t0 = time.perf_counter()
-        ov_model = shared_core().read_model(str(fp32_onnx))
-        qmodel = nncf.quantize(
-            ov_model, nncf.Dataset(frames), subset_size=len(frames), fast_bias_correction=fast
-        )
-        q_s = time.perf_counter() - t0
-        res = ev(_OpenVinoModel(qmodel, card, threads=threads), rid)
-        rows.append(
-            _row(
-                rid,
-                f"nncf {nncf.__version__}",
-                "openvino CPU, f32 inference precision",
-                res,
-                calibration="nncf default (preset performance: symmetric)",
-                bias_correction="fast" if fast else "full",
-                quantize_s=round(q_s, 1),
-                settings=f"nncf.quantize(ov_model, dataset, subset_size={len(frames)}, fast_bias_correction={fast})",
-            )
-        )
-        log(rows[-1])
-    return rows
-
-
-def _ort_row(fp32_onnx: Path, calib, tmp: Path, *, threads: int, ev: Callable, log) -> dict:
-    from edgeseg.backends import open_runner
-    from edgeseg.card import card_from_onnx
-    from edgeseg.quant.ort_cpu import quantize_ort_cpu
-
-    t0 = time.perf_counter()
-    out = quantize_ort_cpu(fp32_onnx, tmp / "ort_int8.onnx", calib=calib)
-    q_s = time.perf_counter() - t0
-    with open_runner(out, threads=threads) as runner:
-        res = ev(runner, "ort")
-    rr = card_from_onnx(out).extra["quantization"]["reduce_range"]
-    row = _row(
-        "ort quantizer",
-        "onnxruntime.quantization",
-        "onnxruntime",
-        res,
-        calibration="minmax",
-        bias_correction="none",
-        quantize_s=round(q_s, 1),
-        bytes=out.stat().st_size,
-        settings=f"quantize_ort_cpu: QDQ, uint8 asymmetric activations, per-channel int8 weights, "
-        f"first/last conv float, reduce_range={rr}",
-    )
-    log(row)
-    return row
-
-
 def _versions() -> dict[str, Any]:
     from edgeseg.backends import library_versions
 
@@ -288,8 +112,10 @@ def _versions() -> dict[str, Any]:
 def print_table(run: dict[str, Any]) -> None:
     fp = next((r["miou"] for r in run["rows"] if r["id"] == "fp32"), None)
     print(
-        f"\n{run['checkpoint']['path']} on {run['val']['data']} [{run['val']['split']}], {run['val']['frames']} frames "
-        f"at {run['val']['size'][0]}x{run['val']['size'][1]}; {run['calibration']['frames']} calibration frames"
+        f"\n{run['checkpoint']['path']} on {run['val']['data']} [{run['val']['split']}], "
+        f"{run['val']['frames']} frames "
+        f"at {run['val']['size'][0]}x{run['val']['size'][1]}; {run['calibration']['frames']} "
+        "calibration frames"
     )
     print(
         f"{'row':<34} {'mIoU':>7} {'vs FP32':>8} {'agree':>7} {'mIoU@FP32':>9} {'quantize s':>10}  evaluator"
@@ -383,10 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(d)
         fp32_onnx = export_onnx(model, card, tmp / "fp32.onnx", size=size)
         if "fp32" in groups:
-            rows.append(_row("fp32", "pytorch", "pytorch (eager)", ev(ModuleRunner(model, card), "fp32")))
+            rows.append(make_row("fp32", "pytorch", "pytorch (eager)", ev(ModuleRunner(model, card), "fp32")))
             log(rows[-1])
         if "edgeseg" in groups:
-            rows += _edgeseg_rows(
+            rows += edgeseg_rows(
                 model,
                 card,
                 calib,
@@ -399,11 +225,11 @@ def main(argv: list[str] | None = None) -> int:
                 log=log,
             )
         if "default" in groups:
-            rows.append(_default_row(args, card, tmp, ev=ev, log=log))
+            rows.append(default_row(args, card, tmp, ev=ev, log=log))
         if "nncf" in groups:
-            rows += _nncf_rows(fp32_onnx, card, calib, threads=args.threads, ev=ev, log=log)
+            rows += nncf_rows(fp32_onnx, card, calib, threads=args.threads, ev=ev, log=log)
         if "ort" in groups:
-            rows.append(_ort_row(fp32_onnx, calib, tmp, threads=args.threads, ev=ev, log=log))
+            rows.append(ort_row(fp32_onnx, calib, tmp, threads=args.threads, ev=ev, log=log))
 
     ck = Path(args.checkpoint)
     run = {

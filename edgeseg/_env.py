@@ -65,7 +65,10 @@ def _module_version(report: str, mod: Any) -> str:
     if report == "pycuda":
         return str(getattr(mod, "VERSION_TEXT", None) or getattr(mod, "__version__", "unknown"))
     if report == "tensorrt" and not hasattr(mod, "Builder"):
-        return f"broken: tensorrt {getattr(mod, '__version__', '?')} has no Builder (the PyPI download stub, or a partial install)"
+        return (
+            f"broken: tensorrt {getattr(mod, '__version__', '?')} has no Builder (the PyPI "
+            "download stub, or a partial install)"
+        )
     return str(getattr(mod, "__version__", "unknown"))
 
 

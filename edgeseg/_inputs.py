@@ -1,4 +1,5 @@
-"""Images as users hold them (paths, PIL images, numpy arrays) -> HxWx3 uint8 BGR frames, or one clear refusal.
+"""Images as users hold them (paths, PIL images, numpy arrays) -> HxWx3 uint8 BGR frames, or one clear
+refusal.
 
 The rules, so that nothing is silently wrong:
 
@@ -57,7 +58,8 @@ def _to_uint8(a: np.ndarray, where: str) -> np.ndarray:
         lo, hi = int(a.min()), int(a.max())
         if lo < 0 or hi > 255:
             raise EdgesegError(
-                f"{where}: {a.dtype} values {lo}..{hi} do not fit 0..255 (a 16-bit image? scale it to 8 bits first)"
+                f"{where}: {a.dtype} values {lo}..{hi} do not fit 0..255 (a 16-bit image? scale it to "
+                "8 bits first)"
             )
         return a.astype(np.uint8)
     if np.issubdtype(a.dtype, np.floating):

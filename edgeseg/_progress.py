@@ -17,7 +17,8 @@ LOG_STEPS = 10  # a line each time another tenth of the total is done
 
 
 class LogProgress:
-    """tqdm's interface (iterate, ``update``, ``set_postfix``, ``write``, ``close``, context manager) as log lines."""
+    """tqdm's interface (iterate, ``update``, ``set_postfix``, ``write``, ``close``, context manager) as log
+    lines."""
 
     def __init__(
         self,

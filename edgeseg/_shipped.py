@@ -1,4 +1,5 @@
-"""The models shipped in ``edgeseg/weights/``, by name: ``cgnet_camvid`` is ``edgeseg/weights/cgnet_camvid.pt``."""
+"""The models shipped in ``edgeseg/weights/``, by name: ``cgnet_camvid`` is
+``edgeseg/weights/cgnet_camvid.pt``."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Callable
+from typing import Any, Callable
 
 MAX_SIDE = 16384
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*$")
@@ -24,6 +24,37 @@ def size_from_text(text: str) -> tuple[int, int]:
     if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
         raise ValueError(f"height and width must be in 1..{MAX_SIDE}, found {h}x{w}")
     return h, w
+
+
+def size_from_value(value: Any) -> tuple[int, int]:
+    """A size as text ('360x480', '360'), a whole number (a square) or a pair [360, 480] -> (H, W);
+    ValueError says what was expected (the one size check: the CLI, matrices and models use it)."""
+    if isinstance(value, str):
+        return size_from_text(value)
+    if isinstance(value, bool):
+        raise ValueError(f"expected HEIGHTxWIDTH such as 360x480, found {value!r}")
+    if isinstance(value, int):
+        value = (value, value)
+    if not (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        raise ValueError(f"expected HEIGHTxWIDTH such as 360x480 or [360, 480], found {value!r}")
+    h, w = value
+    if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
+        raise ValueError(f"height and width must be in 1..{MAX_SIDE}, found {h}x{w}")
+    return h, w
+
+
+def parse_size(value: Any, *, where: str) -> tuple[int, int]:
+    """``size_from_value`` with an EdgesegError naming ``where`` (an option or a file position)."""
+    from edgeseg.errors import EdgesegError
+
+    try:
+        return size_from_value(value)
+    except ValueError as e:
+        raise EdgesegError(f"{where}: {e}") from None
 
 
 def nonneg_int(text: str) -> int:

@@ -58,7 +58,8 @@ class Model:
                 )
             raise UnsupportedOptionError(
                 f"{path.name} runs on the {spec.name} backend, not {backend}; build it for {backend} first "
-                f"(m.build(backend={backend!r}) or `edgeseg build {path.name} --backend {backend}`) and load that file"
+                f"(m.build(backend={backend!r}) or `edgeseg build {path.name} --backend {backend}`) "
+                "and load that file"
             )
         if threads is not None:
             options["threads"] = threads
@@ -109,7 +110,8 @@ class Model:
             raise EdgesegError(f"logits must be True or False, found {logits!r}")
         if logits and head_of(self.card) != "logits":
             raise EdgesegError(
-                f"logits=True: {self.path} ends in a {head_of(self.card)} head (a uint8 label map, no logits); "
+                f"logits=True: {self.path} ends in a {head_of(self.card)} head (a uint8 label map, no "
+                "logits); "
                 "use a model exported with --head logits"
             )
         if is_single_image(images):
@@ -172,10 +174,13 @@ class Model:
     ) -> Any:
         """``edgeseg export``: this checkpoint to a checked ONNX (``export_checkpoint``; default output beside
         the checkpoint with .onnx, size the card's). Returns its ``ExportResult`` (``.path``)."""
+        from edgeseg.backends import open_runner
         from edgeseg.export import export_checkpoint
 
         self._need((".pt",), "export")
-        return export_checkpoint(self.path, output=output, size=size, dynamic=dynamic, **kwargs)
+        return export_checkpoint(
+            self.path, output=output, size=size, dynamic=dynamic, open_onnx=open_runner, **kwargs
+        )
 
     def quantize(
         self,

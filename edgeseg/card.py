@@ -28,6 +28,9 @@ PRECISIONS = ("fp32", "fp16", "int8")
 #: float32; "labels": the arg-max of those logits, N x 1 x H x W uint8; "labels-lowres": the arg-max
 #: taken at the logits' own resolution (CGNet: 1/8) and resized to H x W (nearest), N x 1 x H x W uint8.
 HEADS = ("logits", "labels", "labels-lowres")
+#: Where ``card.extra`` records the build time (stamped by ``backends._build.timed_build``'s clock),
+#: then the older spellings still read.
+BUILD_SECONDS_KEYS = ("build_seconds", "build_s", "build_time_s")
 
 
 def _num(v: Any) -> bool:
@@ -180,6 +183,15 @@ class ModelCard:
         from edgeseg._io import atomic_write_text
 
         return atomic_write_text(sidecar_path(artifact), self.to_json() + "\n")
+
+
+def build_seconds_of(extra: dict[str, Any] | None) -> float | None:
+    """The build time a card's ``extra`` records (any spelling of ``BUILD_SECONDS_KEYS``), or None."""
+    for k in BUILD_SECONDS_KEYS:
+        v = (extra or {}).get(k)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v)
+    return None
 
 
 def head_of(card: "ModelCard") -> str:

@@ -40,7 +40,8 @@ COMMANDS: dict[str, str] = {
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: ``edgeseg train: error: argument --batch: ... (see edgeseg train -h)``."""
+    """argparse with one-line errors: ``edgeseg train: error: argument --batch: ... (see edgeseg train
+    -h)``."""
 
     def error(self, message: str):  # type: ignore[override]
         print(f"{self.prog}: error: {message} (see {self.prog} -h)", file=sys.stderr)

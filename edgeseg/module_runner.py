@@ -75,16 +75,19 @@ class ModuleRunner(BaseRunner):
             )
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise UnsupportedOptionError(
-                f"torch runner: device {device!r} requested but CUDA is not available to torch {torch.__version__}; use device='cpu'"
+                f"torch runner: device {device!r} requested but CUDA is not available to torch "
+                f"{torch.__version__}; use device='cpu'"
             )
         if precision not in TORCH_PRECISIONS:
             raise UnsupportedOptionError(
                 f"torch runner: precision {precision!r} is not supported; expected one of {TORCH_PRECISIONS} "
-                "(for int8 export a Q/DQ ONNX with `edgeseg quantize` and run it with ONNX Runtime or TensorRT)"
+                "(for int8 export a Q/DQ ONNX with `edgeseg quantize` and run it with ONNX Runtime or "
+                "TensorRT)"
             )
         if precision == "fp16" and dev.type != "cuda":
             raise UnsupportedOptionError(
-                "torch runner: fp16 works only with device='cuda' (CPU half-precision convolutions are slow or "
+                "torch runner: fp16 works only with device='cuda' (CPU half-precision convolutions are "
+                "slow or "
                 "missing); on CPU use fp32, or build an fp16 TensorRT engine / Core ML package"
             )
         check_threads(threads, where="torch runner")

@@ -70,9 +70,9 @@ class Segmentation:
     def save(
         self, path: str | os.PathLike, *, kind: str = "overlay", alpha: float = 0.5, legend: bool = True
     ) -> Path:
-        """Write a PNG/JPEG (by the path's ending) and return its path. ``kind``: "overlay" (default) or "mask"
-        (colour mask), each with a legend of the classes present unless ``legend=False``, or "labels" (class
-        ids, lossless PNG only)."""
+        """Write a PNG/JPEG (by the path's ending) and return its path. ``kind``: "overlay" (default) or
+        "mask" (colour mask), each with a legend of the classes present unless ``legend=False``, or "labels"
+        (class ids, lossless PNG only)."""
         import cv2
 
         from edgeseg._io import atomic_write_bytes

@@ -49,7 +49,8 @@ class Runner(Protocol):
 
 def check_finite(logits: np.ndarray) -> bool:
     """True when every value is finite. Runners never refuse NaN/Inf output; they count such batches
-    (``nonfinite_batches``) and the camera loop and the benchmark flag them (FP16 overflow is the usual cause)."""
+    (``nonfinite_batches``) and the camera loop and the benchmark flag them (FP16 overflow is the usual
+    cause)."""
     return bool(np.isfinite(logits).all())
 
 
@@ -86,12 +87,26 @@ def run_in_chunks(
     return np.concatenate(outs) if len(outs) > 1 else outs[0]
 
 
-def check_threads(threads: Any, *, where: str) -> None:
-    """UnsupportedOptionError unless ``threads`` is None or a whole number >= 1."""
+def check_threads(threads: Any, *, where: str, error: type[Exception] | None = None) -> None:
+    """The one thread-count check (runners and builds): ``error`` (default UnsupportedOptionError; builds
+    pass BuildError) unless ``threads`` is None or a whole number >= 1."""
     from edgeseg.errors import UnsupportedOptionError
 
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise UnsupportedOptionError(f"{where}: threads must be a positive integer, found {threads!r}")
+        raise (error or UnsupportedOptionError)(
+            f"{where}: threads must be a positive integer, found {threads!r}"
+        )
+
+
+def resolve_threads(*, option: Any = None, row: Any = None, card: ModelCard | None = None) -> int | None:
+    """The one rule for a run's CPU threads: the runner ``option`` when given, else the bench ``row``'s
+    setting, else what the build recorded in ``card`` (``recorded_threads``), else None (the library's
+    default). Each given value is checked (``check_threads``)."""
+    for value, where in ((option, "runner option threads"), (row, "row threads")):
+        if value is not None:
+            check_threads(value, where=where)
+            return int(value)
+    return recorded_threads(card) if card is not None else None
 
 
 def recorded_threads(card: ModelCard) -> int | None:
@@ -197,4 +212,7 @@ class BaseRunner:
         card = getattr(self, "card", None)
         arch = card.arch if card is not None else "?"
         state = ", closed" if self._closed else ""
-        return f"{type(self).__name__}({src}, {arch}, {getattr(self, 'precision', '?')}, {self._describe()}{state})"
+        return (
+            f"{type(self).__name__}({src}, {arch}, {getattr(self, 'precision', '?')}, "
+            f"{self._describe()}{state})"
+        )

@@ -31,7 +31,8 @@ def overlay(
     alpha: float = 0.5,
     classes: Iterable[int] | None = None,
 ) -> np.ndarray:
-    """Alpha-blend the colour mask over the image (default alpha 0.5). Pixels of hidden classes keep the image."""
+    """Alpha-blend the colour mask over the image (default alpha 0.5). Pixels of hidden classes keep the
+    image."""
     import cv2
 
     lut = (
@@ -78,7 +79,8 @@ def legend(
 
 
 def legend_row(height: int) -> int:
-    """Legend row height for a frame ``height`` px tall: height / 30, within 10..18 px (a 360 px frame: 12)."""
+    """Legend row height for a frame ``height`` px tall: height / 30, within 10..18 px (a 360 px frame:
+    12)."""
     return int(min(18, max(10, height // 30)))
 
 

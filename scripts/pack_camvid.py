@@ -6,11 +6,11 @@
     python scripts/pack_camvid.py ../shared/datasets/camvid -o data/camvid_packed   # ~35 MB
     edgeseg train --model cgnet --data camvid:data/camvid_packed --train-split trainval ...
 
-JPEG is lossy (CamVid train+val at q95: 34 MiB, a pixel moves by 1.6 grey levels on average and up to 89
-at sharp edges; the script prints both): train on the packed frames, but quote val mIoU from ``edgeseg eval`` on the original PNG frames.
-Splits default to train and val (the test split is withheld here). The output folder must not exist;
-it is written beside itself under a temporary name and renamed when complete, so an interrupted run
-leaves no half-packed dataset behind.
+JPEG is lossy (CamVid train+val at q95: 34 MiB, a pixel moves by 1.6 grey levels on average and up to 89 at
+sharp edges; the script prints both): train on the packed frames, but quote val mIoU from ``edgeseg eval``
+on the original PNG frames. Splits default to train and val (the test split is withheld here). The output
+folder must not exist; it is written beside itself under a temporary name and renamed when complete, so an
+interrupted run leaves no half-packed dataset behind.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ card's training section saying which route produced it (what the zoo issue asks 
 to carry).
 
     python scripts/ship_weights.py runs/fcn_cpu_2h30/final.pt \\
-        --route "CPU: --time 2h30m with --recipe auto (= cpu) on a 2-core VM, CamVid train only, from scratch; final weights" \\
+        --route "CPU: --time 2h30m, --recipe auto (= cpu), 2-core VM, CamVid train, from scratch" \\
         --note "what else shared the machine" [--half]
 
 ``--half`` stores the weights in float16 (``save_half_checkpoint``; for models over ~2.5 M parameters,

@@ -11,7 +11,8 @@ import pytest
 def write_pairs(
     root: Path, n: int = 6, size: tuple[int, int] = (48, 64), split: str = "train", seed: int = 0
 ) -> Path:
-    """Write ``n`` learnable image/label pairs in CamVid layout (``split``/, ``split``annot/, ``split``.txt)."""
+    """Write ``n`` learnable image/label pairs in CamVid layout (``split``/, ``split``annot/,
+    ``split``.txt)."""
     import cv2
 
     from edgeseg.data.datasets import CAMVID_PALETTE
@@ -39,7 +40,8 @@ def write_pairs(
 
 
 def png_header_only(path: Path, w: int, h: int) -> Path:
-    """A PNG whose header claims ``w`` x ``h`` pixels but holds no pixel data (size checks before decoding)."""
+    """A PNG whose header claims ``w`` x ``h`` pixels but holds no pixel data (size checks before
+    decoding)."""
     import struct
     import zlib
 
@@ -80,7 +82,8 @@ def load_script():
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread():
-    """One torch thread per test process: on a shared 2-core machine oversubscription makes tests ~30x slower."""
+    """One torch thread per test process: on a shared 2-core machine oversubscription makes tests ~30x
+    slower."""
     import torch
 
     before = torch.get_num_threads()

@@ -19,7 +19,8 @@ CAMVID_FRAME = Path("/work/shared/datasets/camvid/val/0016E5_07959.png")
 
 
 def _frame() -> np.ndarray:
-    """A small street scene, HxWx3 uint8 BGR: a CamVid val frame when the dataset is here, else a synthetic one."""
+    """A small street scene, HxWx3 uint8 BGR: a CamVid val frame when the dataset is here, else a synthetic
+    one."""
     import cv2
 
     if CAMVID_FRAME.is_file():

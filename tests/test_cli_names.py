@@ -131,9 +131,9 @@ def test_one_spelling_for_calibration_options_and_old_ones_are_hidden_aliases(ca
         text = p.format_help()
         assert "--calib-num" in text and "--calib-method" in text
         assert "--num-calib" not in text and "--calib-algo" not in text
-    assert _parse("quantize", ["m.pt", "--calib-num", "7"]).num_calib == 7
+    assert _parse("quantize", ["m.pt", "--calib-num", "7"]).calib_num == 7
     assert capsys.readouterr().err == ""
-    assert _parse("quantize", ["m.pt", "--num-calib", "7"]).num_calib == 7
+    assert _parse("quantize", ["m.pt", "--num-calib", "7"]).calib_num == 7
     assert "--num-calib is deprecated; use --calib-num" in capsys.readouterr().err
     assert _parse("build", ["m.onnx", "--calib-method", "minmax"]).calib_algo == "minmax"
     assert _parse("build", ["m.onnx", "--calib-algo", "minmax"]).calib_algo == "minmax"
@@ -184,7 +184,10 @@ def test_demo_summary_keeps_long_skip_reasons_whole():
     from edgeseg.commands.demo import _Pipeline
 
     pipe = _Pipeline()
-    reason = "TensorRT is not installed (pip install tensorrt on an NVIDIA GPU machine; Jetson: JetPack's python3-libnvinfer)"
+    reason = (
+        "TensorRT is not installed (pip install tensorrt on an NVIDIA GPU machine; Jetson: "
+        "JetPack's python3-libnvinfer)"
+    )
     pipe.skip("build tensorrt", reason)
     text = pipe.summary()
     assert " ".join(text.split()).count(" ".join(f"skipped: {reason}".split())) == 1, text

@@ -221,7 +221,8 @@ def test_jetson_info_from_files(tmp_path):
     model, release = tmp_path / "model", tmp_path / "nv_tegra_release"
     model.write_bytes(b"NVIDIA Jetson Orin Nano Developer Kit\x00")
     release.write_text(
-        "# R35 (release), REVISION: 4.1, GCID: 33958178, BOARD: t186ref, EABI: aarch64, DATE: Tue Aug 1 2023\n"
+        "# R35 (release), REVISION: 4.1, GCID: 33958178, BOARD: t186ref, EABI: aarch64, DATE: Tue Aug "
+        "1 2023\n"
     )
     info = _env.jetson_info(model_path=model, release_path=release)
     assert info == {"model": "NVIDIA Jetson Orin Nano Developer Kit", "l4t": "35.4.1", "jetpack": "5.1.2"}

@@ -1,4 +1,5 @@
-"""SIGTERM to an edgeseg command unwinds like Ctrl-C (so bench kills its row worker instead of orphaning it)."""
+"""SIGTERM to an edgeseg command unwinds like Ctrl-C (so bench kills its row worker instead of orphaning
+it)."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def test_a_terminated_bench_leaves_no_worker_behind(tmp_path):
     script = textwrap.dedent(f"""
         import sys, subprocess
         from edgeseg.cli import sigterm_as_interrupt
-        proc = subprocess.Popen([sys.executable, "-c", "import os, time; open({str(marker)!r}, 'w').write(str(os.getpid())); time.sleep(60)"],
-                                start_new_session=True)
+        child = "import os, time; open({str(marker)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+        proc = subprocess.Popen([sys.executable, "-c", child], start_new_session=True)
         try:
             with sigterm_as_interrupt():
                 proc.wait()

@@ -67,7 +67,8 @@ def _suffix_map() -> dict[str, BackendSpec]:
 
 
 def artifact_kinds() -> str:
-    """Every artifact ending a runner opens, for help texts: '.pt, .onnx, .xml, .engine, .plan, .mlpackage'."""
+    """Every artifact ending a runner opens, for help texts: '.pt, .onnx, .xml, .engine, .plan,
+    .mlpackage'."""
     return ", ".join(_suffix_map())
 
 
@@ -82,7 +83,8 @@ def spec_for(path: str | os.PathLike) -> BackendSpec:
     spec = _suffix_map().get(p.suffix.lower())
     if spec is None:
         raise EdgesegError(
-            f"{p}: no runner for files ending in {p.suffix or '(no suffix)'!r}; expected one of {artifact_kinds()}"
+            f"{p}: no runner for files ending in {p.suffix or '(no suffix)'!r}; expected one of "
+            f"{artifact_kinds()}"
         )
     return spec
 
@@ -144,11 +146,11 @@ def default_backend() -> str:
 def backend_matrix(
     *, versions: dict[str, str | None] | None = None, machine: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
-    """Per backend row: ``backend``, ``can_build``, ``can_run``, ``version``, ``reason`` (+ details),
-    from each spec's ``doctor_rows`` in ``BACKENDS`` order (torch-cpu, torch-cuda, onnxruntime-cpu,
+    """Per backend row: ``backend``, ``can_build``, ``can_run``, ``version``, ``reason`` (+ details), from
+    each spec's ``doctor_rows`` in ``BACKENDS`` order (torch-cpu, torch-cuda, onnxruntime-cpu,
     onnxruntime-cuda, onnxruntime-tensorrt, openvino, tensorrt, coreml, executorch). ``can_build`` is None
-    where there is nothing to build. Pass ``versions``/``machine`` from ``library_versions()``/``machine_info()``
-    (``edgeseg._env``) to avoid asking twice."""
+    where there is nothing to build. Pass ``versions``/``machine`` from
+    ``library_versions()``/``machine_info()`` (``edgeseg._env``) to avoid asking twice."""
     from edgeseg import _env
 
     v = library_versions() if versions is None else versions

@@ -5,6 +5,7 @@ and sizes the artifact from its spec's ``artifact_files``; ``summary()`` reports
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import time
 from dataclasses import dataclass, field, replace
@@ -14,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edgeseg._io import human_size
-from edgeseg.card import ModelCard
+from edgeseg.card import BUILD_SECONDS_KEYS, ModelCard
 
 
 #: Synthetic street scenes every build runs through its artifact and its source.
@@ -41,7 +42,8 @@ class BuildResult:
     def summary(self) -> str:
         """The one success line printed per build (time, file, size, the comparison against the source)."""
         line = (
-            f"built {self.backend} {self.precision} ({self.path_name}) in {self.seconds:.{2 if self.seconds < 10 else 1}f} s: "
+            f"built {self.backend} {self.precision} ({self.path_name}) in "
+            f"{self.seconds:.{2 if self.seconds < 10 else 1}f} s: "
             f"{self.path} ({human_size(self.size_bytes)})"
         )
         c = self.comparison
@@ -57,9 +59,21 @@ class BuildResult:
         return line
 
 
+#: When the running ``timed_build`` call started (perf_counter), None outside a build.
+_STARTED: contextvars.ContextVar[float | None] = contextvars.ContextVar("edgeseg_build_started", default=None)
+
+
+def build_time() -> dict[str, float]:
+    """``{"build_seconds": s}`` for ``card.extra``: seconds since the running ``timed_build`` started
+    (the one clock and the one spelling every builder stamps; ``{}`` outside a timed build)."""
+    t0 = _STARTED.get()
+    return {} if t0 is None else {BUILD_SECONDS_KEYS[0]: round(time.perf_counter() - t0, 3)}
+
+
 def timed_build(backend: str) -> Callable[[Callable[..., BuildResult]], Callable[..., BuildResult]]:
-    """Decorator: the one timed build driver. Times the build function and sizes what it wrote (from
-    the spec's ``artifact_files``) into the ``BuildResult`` it returns."""
+    """Decorator: the one timed build driver. Times the build function (its clock is the one
+    ``build_time()`` stamps into the card) and sizes what it wrote (from the spec's ``artifact_files``)
+    into the ``BuildResult`` it returns."""
 
     def wrap(fn: Callable[..., BuildResult]) -> Callable[..., BuildResult]:
         @functools.wraps(fn)
@@ -67,7 +81,11 @@ def timed_build(backend: str) -> Callable[[Callable[..., BuildResult]], Callable
             from edgeseg.backends import BACKENDS
 
             t0 = time.perf_counter()
-            result = fn(*args, **kwargs)
+            token = _STARTED.set(t0)
+            try:
+                result = fn(*args, **kwargs)
+            finally:
+                _STARTED.reset(token)
             seconds = time.perf_counter() - t0
             return replace(
                 result,

@@ -59,7 +59,8 @@ def find_checkpoint(
     ckpt = p.with_name(Path(name).name)
     if not ckpt.is_file():
         raise BuildError(
-            f"{p} was exported from {name}, which is not beside it ({ckpt}); {converter} converts from PyTorch, "
+            f"{p} was exported from {name}, which is not beside it ({ckpt}); {converter} converts from "
+            "PyTorch, "
             f"so pass the checkpoint: edgeseg build CHECKPOINT.pt --backend {backend}"
         )
     if digest and not sha256_file(ckpt).startswith(digest):

@@ -10,7 +10,11 @@ from typing import Any, Mapping
 
 from edgeseg.backends._spec import BackendSpec, Option
 from edgeseg._validate import positive_int
+from edgeseg.data.calib_request import CALIB_METHODS, DEFAULT_METHOD, methods_for
 from edgeseg.errors import UnsupportedOptionError
+
+#: The help section of the calibration request's flags (``edgeseg.data.calib_request.CalibRequest``).
+CALIBRATION = "calibration (implicit INT8)"
 
 
 FP16 = Option(
@@ -32,7 +36,7 @@ CALIB = Option(
     "calib",
     "calibration frames: a list file, a folder of images or a dataset spec (camvid:PATH, synthetic:N)",
     metavar="LIST|DIR|SPEC",
-    group="calibration (implicit INT8)",
+    group=CALIBRATION,
 )
 CALIB_NUM = Option(
     "--calib-num",
@@ -40,8 +44,35 @@ CALIB_NUM = Option(
     "frames to use, evenly spaced (default: each backend's spec.calib_num)",
     kind=positive_int,
     metavar="N",
-    group="calibration (implicit INT8)",
+    group=CALIBRATION,
 )
+CALIB_BATCH = Option(
+    "--calib-batch",
+    "calib_batch",
+    "frames per calibration batch",
+    kind=positive_int,
+    metavar="N",
+    group=CALIBRATION,
+)
+
+
+def calib_method_option(*tools: str, param: str = "calib_method", aliases: tuple[str, ...] = ()) -> Option:
+    """``--calib-method`` for ``tools`` (see ``CALIB_METHODS``): its choices and help from the one table;
+    ``param``: the keyword it sets (TensorRT's build takes ``calib_algo``)."""
+    names = methods_for(*tools)
+    defaults = sorted({DEFAULT_METHOD[t] for t in tools})
+    return Option(
+        "--calib-method",
+        param,
+        "activation ranges: "
+        + ", ".join(f"{m} ({CALIB_METHODS[m][0]})" for m in names)
+        + f". Default: {'/'.join(defaults)}",
+        choices=names,
+        group=CALIBRATION,
+        aliases=aliases,
+    )
+
+
 THREADS = Option(
     "--threads",
     "threads",

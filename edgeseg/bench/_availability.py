@@ -46,5 +46,8 @@ def skip_reason(artifact: str, options: dict[str, Any]) -> str | None:
             if n not in ort.get_available_providers()
         ]
         if missing:
-            return f"ONNX Runtime provider(s) {missing} not available (available: {ort.get_available_providers()})"
+            return (
+                f"ONNX Runtime provider(s) {missing} not available (available: "
+                f"{ort.get_available_providers()})"
+            )
     return None

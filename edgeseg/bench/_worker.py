@@ -78,6 +78,7 @@ def run_row(spec: dict[str, Any], out_path: str) -> dict[str, Any]:
     from edgeseg.bench.memory import gpu_peak_mb, peak_rss_mb, reset_gpu_peak, reset_peak_rss, rss_mb
     from edgeseg.bench.schema import make_state
     from edgeseg.backends import open_runner
+    from edgeseg.runner import resolve_threads
 
     r = spec["row"]
     row: dict[str, Any] = {
@@ -97,8 +98,9 @@ def run_row(spec: dict[str, Any], out_path: str) -> dict[str, Any]:
         row.pop("phase", None)
         _save(out_path, row)
         return row
-    if r.get("threads") and "threads" not in options and _takes(r["artifact"], "threads"):
-        options["threads"] = r["threads"]
+    threads = resolve_threads(option=options.get("threads"), row=r.get("threads"))
+    if threads is not None and _takes(r["artifact"], "threads"):  # the runner adds the card's when None
+        options["threads"] = threads
     t0 = time.perf_counter()
     with open_runner(r["artifact"], **options) as runner:
         row["load_s"] = time.perf_counter() - t0
@@ -201,7 +203,13 @@ def main(argv: list[str]) -> int:
     spec_path, out_path = argv
     with open(spec_path) as f:
         spec = json.load(f)
-    threads = (spec.get("row") or {}).get("threads") or (spec.get("options") or {}).get("threads")
+    # the same order as runner.resolve_threads (option, then row), read here without importing numpy
+    row = spec.get("row") or {}
+    threads = (
+        (row.get("options") or {}).get("threads")
+        or row.get("threads")
+        or (spec.get("options") or {}).get("threads")
+    )
     if threads:  # before torch / onnxruntime / numpy's BLAS start their pools
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             os.environ[var] = str(threads)

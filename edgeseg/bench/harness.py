@@ -3,209 +3,27 @@
 Each row (and the peak measurement) runs in ``python -m edgeseg.bench._worker`` with a timeout,
 so a segfault, an out-of-memory kill or a hang marks that row "failed: <reason>" and the other
 rows go on. The run is saved to the results file after every row (under a file lock, replacing
-only this run's own entry), so an interrupted run keeps what it measured.
+only this run's own entry), so an interrupted run keeps what it measured. The worker process is
+``isolate.run_worker``; a row's build steps ``make_steps.run_make_steps``.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
 import sys
-import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from edgeseg._io import check_output_path
 from edgeseg.bench._availability import skip_reason
+from edgeseg.bench.isolate import WorkerResult, run_worker
+from edgeseg.bench.make_steps import run_make_steps
 from edgeseg.bench.matrix import Matrix, RowSpec
 from edgeseg.bench.results import load_results, upsert_run
 from edgeseg.bench.roofline import row_roofline
 from edgeseg.bench.schema import make_state, new_run_id, now_iso, state_kind
 
-PLACEHOLDER = "worker stopped before finishing"
-#: The first word of a ``make`` step -> the state its failure gives the row.
-MAKE_FAILURE = {"export": "export failed"}
 PEAK_TIMEOUT_S = 300.0
-
-
-@dataclass
-class WorkerResult:
-    result: dict[str, Any]
-    returncode: int | None
-    reason: str | None  # set when the worker died without writing a final state
-    log_tail: str
-    seconds: float
-
-
-def _worker_env(threads: int | None) -> dict[str, str]:
-    env = dict(os.environ)
-    pkg_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env["PYTHONUNBUFFERED"] = "1"
-    if threads:
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            env[var] = str(threads)
-    return env
-
-
-def _signal_reason(rc: int) -> str:
-    try:
-        name = signal.Signals(-rc).name
-    except ValueError:
-        name = f"signal {-rc}"
-    hint = " (out of memory?)" if name == "SIGKILL" else ""
-    return f"worker killed by {name}{hint}"
-
-
-def _tail(path: Path, lines: int = 12) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
-
-
-def _last_error_line(log: str) -> str:
-    for line in reversed(log.splitlines()):
-        line = line.strip()
-        if line and not line.startswith(("File ", "^", "~")):
-            return line[:200]
-    return ""
-
-
-def _phase(path: Path) -> str | None:
-    try:
-        return json.loads(path.read_text()).get("phase")
-    except (OSError, ValueError):
-        return None
-
-
-def run_worker(
-    spec: dict[str, Any],
-    *,
-    timeout: float,
-    threads: int | None = None,
-    on_phase: Callable[[str], None] | None = None,
-) -> WorkerResult:
-    """Run one worker process on ``spec``; never raises for worker failures.
-
-    ``on_phase`` is called with each new phase the worker reports (open, latency batch N, accuracy, facts)."""
-    with tempfile.TemporaryDirectory(prefix="edgeseg-bench-") as td:
-        spec_path, out_path, log_path = Path(td, "spec.json"), Path(td, "out.json"), Path(td, "worker.log")
-        spec_path.write_text(json.dumps(spec))
-        t0 = time.perf_counter()
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "edgeseg.bench._worker", str(spec_path), str(out_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=_worker_env(threads),
-                start_new_session=(os.name == "posix"),
-            )
-            reason = None
-            deadline = time.monotonic() + timeout
-            seen = None
-            try:
-                while True:
-                    try:
-                        rc: int | None = proc.wait(timeout=max(0.0, min(2.0, deadline - time.monotonic())))
-                        break
-                    except subprocess.TimeoutExpired:
-                        if time.monotonic() >= deadline:
-                            raise
-                        ph = _phase(out_path) if on_phase else None
-                        if ph and ph != seen:
-                            seen = ph
-                            on_phase(ph)
-            except subprocess.TimeoutExpired:
-                if os.name == "posix":
-                    os.killpg(proc.pid, signal.SIGKILL)
-                else:  # pragma: no cover
-                    proc.kill()
-                proc.wait()
-                rc, reason = None, f"timeout after {timeout:g} s"
-            except BaseException:
-                proc.kill()
-                proc.wait()
-                raise
-        seconds = time.perf_counter() - t0
-        try:
-            result = json.loads(out_path.read_text())
-        except (OSError, ValueError):
-            result = {}
-        log_tail = _tail(log_path)
-    final = result.get("state")
-    if reason is None and (not final or PLACEHOLDER in final):
-        if rc is not None and rc < 0:
-            reason = _signal_reason(rc)
-        else:
-            last = _last_error_line(log_tail)
-            reason = f"worker exited with code {rc}" + (f": {last}" if last else "")
-    return WorkerResult(result, rc, reason, log_tail, seconds)
-
-
-def _inputs_newer(row: RowSpec, base: Path) -> list[str]:
-    """Files named in the row's make steps (checkpoints, ONNX, calibration lists) newer than its artifact."""
-    art = Path(row.artifact)
-    t = art.stat().st_mtime
-    newer = []
-    for step in row.make:
-        for a in step[1:]:
-            p = Path(a) if os.path.isabs(a) else base / a
-            if p.is_file() and p.resolve() != art.resolve() and p.stat().st_mtime > t:
-                newer.append(a)
-    return newer
-
-
-def _make(
-    row: RowSpec, base: Path, *, rebuild: bool, log: Callable[[str], None]
-) -> tuple[str | None, float | None, str]:
-    """Run the row's ``make`` steps when its artifact is missing, older than a file its steps name
-    (make's rule: a retrained checkpoint is re-exported), or ``rebuild``.
-
-    Returns (failure state or None, seconds spent building or None, log tail)."""
-    if not row.make:
-        return None, None, ""
-    if Path(row.artifact).exists() and not rebuild:
-        newer = _inputs_newer(row, base)
-        if not newer:
-            return None, None, ""
-        log(f"  {row.artifact} is older than {', '.join(newer)}: rebuilding")
-    Path(row.artifact).parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    for step in row.make:
-        args = [a.replace("{artifact}", os.path.abspath(row.artifact)) for a in step]
-        log(f"  make: edgeseg {' '.join(args)}")
-        try:
-            p = subprocess.run(
-                [sys.executable, "-m", "edgeseg", *args],
-                cwd=base,
-                env=_worker_env(row.threads),
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=row.timeout,
-            )
-            out, rc = (p.stdout or "") + (p.stderr or ""), p.returncode
-        except subprocess.TimeoutExpired:
-            out, rc = f"timeout after {row.timeout:g} s", None
-        if rc != 0:
-            kind = MAKE_FAILURE.get(step[0] if step else "", "build failed")
-            tail = "\n".join(out.strip().splitlines()[-12:])
-            last = _last_error_line(tail) or f"exit code {rc}"
-            return (
-                make_state(kind, last if last.startswith("edgeseg ") else f"edgeseg {step[0]}: {last}"),
-                None,
-                tail,
-            )
-    if not Path(row.artifact).exists():
-        return make_state("build failed", f"the make steps did not produce {row.artifact}"), None, ""
-    return None, time.perf_counter() - t0, ""
 
 
 def measure_peaks(
@@ -221,7 +39,8 @@ def measure_peaks(
         by[str(t or "default")] = res
         if res.get("state") == "ok":
             log(
-                f"peak ({key} threads): {res['matmul_gflops']:.1f} GFLOP/s float32 matmul ({res.get('matmul_library', 'torch')}), "
+                f"peak ({key} threads): {res['matmul_gflops']:.1f} GFLOP/s float32 matmul "
+                f"({res.get('matmul_library', 'torch')}), "
                 f"{res['bandwidth_gbs']:.1f} GB/s copy"
                 + (f", {res['stream_gbs']:.1f} GB/s STREAM" if res.get("stream_gbs") else "")
                 + (
@@ -299,7 +118,8 @@ def _apply_gates(rows: list[dict[str, Any]], specs: dict[str, RowSpec], peak: di
         if spec.max_miou_drop is not None and drop > spec.max_miou_drop:
             row["state"] = make_state(
                 "accuracy check failed",
-                f"mIoU {100 * mine:.2f} is {drop:.2f} points below {spec.reference} ({100 * base:.2f}); allowed {spec.max_miou_drop:g}",
+                f"mIoU {100 * mine:.2f} is {drop:.2f} points below {spec.reference} "
+                f"({100 * base:.2f}); allowed {spec.max_miou_drop:g}",
             )
 
 
@@ -364,7 +184,7 @@ def run_matrix(
         if reason:
             state, build_s, tail = make_state("skipped", reason), None, ""
         else:
-            state, build_s, tail = _make(spec, Path(matrix.workdir), rebuild=rebuild, log=log)
+            state, build_s, tail = run_make_steps(spec, Path(matrix.workdir), rebuild=rebuild, log=log)
         w = None
         if state is None and not Path(spec.artifact).exists():
             state = make_state("failed", f"artifact not found: {spec.artifact}")

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from edgeseg._validate import parse_size as _parse_size
 from edgeseg.errors import EdgesegError
 
 #: Settings a row inherits from ``defaults`` (and the CLI) unless it sets its own.
@@ -91,20 +92,8 @@ class Matrix:
 
 
 def parse_size(value: Any, where: str) -> tuple[int, int] | None:
-    """'360x480', [360, 480] or 360 -> (H, W); None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, int):
-        value = [value, value]
-    if isinstance(value, str):
-        value = [p for p in re.split(r"[x, ]+", value.strip().lower()) if p]
-    try:
-        h, w = (int(v) for v in value)
-    except (TypeError, ValueError):
-        raise EdgesegError(f"{where}: size must look like 360x480 or [360, 480], found {value!r}") from None
-    if h < 1 or w < 1:
-        raise EdgesegError(f"{where}: size must be positive, found {h}x{w}")
-    return h, w
+    """'360x480', [360, 480] or 360 -> (H, W) (``edgeseg._validate.parse_size``); None stays None."""
+    return None if value is None else _parse_size(value, where=where)
 
 
 def _int(value: Any, where: str, name: str, *, minimum: int) -> int:
@@ -167,7 +156,8 @@ def _row(d: Any, defaults: dict[str, Any], base: Path | None, where: str, refere
 
 
 def _substitute(obj: Any, variables: dict[str, str]) -> Any:
-    """Replace ``{name}`` for every name in ``variables`` inside strings (others, like ``{artifact}``, stay)."""
+    """Replace ``{name}`` for every name in ``variables`` inside strings (others, like ``{artifact}``,
+    stay)."""
     if isinstance(obj, str):
         for k, v in variables.items():
             obj = obj.replace("{" + k + "}", str(v))
@@ -215,7 +205,8 @@ def matrix_from_dict(
     unknown_vars = sorted(set(variables or {}) - set(own_vars))
     if unknown_vars:
         raise EdgesegError(
-            f"{where}: --var {unknown_vars} not among the matrix's vars ({', '.join(sorted(own_vars)) or 'none'})"
+            f"{where}: --var {unknown_vars} not among the matrix's vars "
+            f"({', '.join(sorted(own_vars)) or 'none'})"
         )
     values = {str(k): str(v) for k, v in {**own_vars, **(variables or {})}.items()}
     d = {k: (v if k in ("vars", "name", "description") else _substitute(v, values)) for k, v in d.items()}
@@ -270,7 +261,8 @@ def _data_beside(spec: str, base: Path) -> str:
 
 
 def load_matrix(path: str | os.PathLike, *, variables: dict[str, str] | None = None) -> Matrix:
-    """Read a matrix YAML file (relative paths resolve against its folder; ``variables`` override its ``vars``)."""
+    """Read a matrix YAML file (relative paths resolve against its folder; ``variables`` override its
+    ``vars``)."""
     import yaml
 
     p = Path(path)

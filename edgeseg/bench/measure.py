@@ -19,7 +19,8 @@ from edgeseg.card import head_of
 
 
 def _sync_fn(runner: Any) -> Callable[[], None]:
-    """A CUDA synchronize for torch runners on a GPU; runners that return host arrays are already synchronous."""
+    """A CUDA synchronize for torch runners on a GPU; runners that return host arrays are already
+    synchronous."""
     dev = str(getattr(runner, "device", "cpu"))
     torch = sys.modules.get("torch")
     if torch is not None and dev.startswith("cuda"):
@@ -54,7 +55,10 @@ def check_logits(
     labels = head != "logits"
     expected = (batch, 1 if labels else num_classes, size[0], size[1])
     if shape is None or tuple(shape) != expected:
-        return f"{'labels' if labels else 'logits'} shape {None if shape is None else tuple(shape)}, expected {expected}"
+        return (
+            f"{'labels' if labels else 'logits'} shape {None if shape is None else tuple(shape)}, "
+            f"expected {expected}"
+        )
     if labels and getattr(out, "dtype", None) != np.uint8:
         return f"labels of type {out.dtype}, expected uint8"
     bad = int((~np.isfinite(out)).sum())
@@ -186,13 +190,10 @@ def _traffic_facts(model: Any, card: Any, *, size: tuple[int, int]) -> dict[str,
 
 
 def build_seconds(card: Any) -> float | None:
-    """Build time recorded by the builder in ``card.extra``, when it recorded one."""
-    extra = card.extra or {}
-    for k in ("build_s", "build_seconds", "build_time_s"):
-        v = extra.get(k)
-        if isinstance(v, (int, float)):
-            return float(v)
-    return None
+    """Build time recorded by the builder in ``card.extra`` (any spelling: ``row.card_build_seconds``)."""
+    from edgeseg.bench.row import card_build_seconds
+
+    return card_build_seconds(card.extra)
 
 
 def card_summary(card: Any) -> dict[str, Any]:
@@ -216,9 +217,9 @@ def card_summary(card: Any) -> dict[str, Any]:
 def quantization_label(card: Any) -> str | None:
     """'ptq tensorrt-qdq', 'qat tensorrt-qdq', 'ptq onnxruntime-cpu', ... for INT8 artifacts; None for float.
 
-    QAT when ``card.extra["quantization"]`` records a ``qat`` section or weights taken from a QAT
-    checkpoint (ExecuTorch INT8 built from one: its activation ranges are calibrated again), else PTQ;
-    the flavour is ``card.extra["flavour"]`` (how the Q/DQ graph is built: for TensorRT or for ONNX Runtime CPU)."""
+    QAT when ``card.extra["quantization"]`` records a ``qat`` section or weights taken from a QAT checkpoint
+    (ExecuTorch INT8 built from one: its activation ranges are calibrated again), else PTQ; the flavour is
+    ``card.extra["flavour"]`` (how the Q/DQ graph is built: for TensorRT or for ONNX Runtime CPU)."""
     if card.precision != "int8":
         return None
     extra = card.extra or {}

@@ -21,7 +21,8 @@ def _proc_status_mb(field: str) -> float | None:
 
 
 def rss_mb() -> float | None:
-    """Current resident set size of this process in MiB (/proc on Linux, else psutil), None when unavailable."""
+    """Current resident set size of this process in MiB (/proc on Linux, else psutil), None when
+    unavailable."""
     v = _proc_status_mb("VmRSS")
     if v is not None:
         return v

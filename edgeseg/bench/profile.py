@@ -196,7 +196,8 @@ def format_profile(prof: Profile) -> str:
     """The profile as two plain-text tables (op types, slowest nodes)."""
     lines = [
         f"{Path(prof.model).name}: input {'x'.join(map(str, prof.input_shape))}, "
-        f"threads {prof.threads or 'library default'}, optimizations {prof.optimization}, {prof.runs} profiled runs",
+        f"threads {prof.threads or 'library default'}, optimizations {prof.optimization}, {prof.runs} "
+        "profiled runs",
         f"run {prof.run_ms:.2f} ms = kernels {prof.kernel_ms:.2f} ms + overhead {prof.overhead_ms:.2f} ms "
         f"({prof.nodes_per_run:.0f} kernel calls per run; profiling adds a little to each)",
         "",

@@ -93,7 +93,8 @@ def open_capture(source: Source, *, factory: Callable[..., Any] | None = None) -
     if not cap.isOpened():
         cap.release()
         raise CaptureOpenError(
-            f"cannot open {source.describe()} (via {API_NAMES.get(args[1], args[1])}); OpenCV {cv2.__version__} "
+            f"cannot open {source.describe()} (via {API_NAMES.get(args[1], args[1])}); OpenCV "
+            f"{cv2.__version__} "
             f"video backends: {describe_backends(facts)}"
             + ("; check the device exists and no other process holds it" if source.live else "")
         )
@@ -124,7 +125,10 @@ def check_frame(frame: Any, expect_hw: tuple[int, int] | None = None) -> str | N
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[0] < 1 or frame.shape[1] < 1:
         return f"shape {frame.shape}, expected HxWx3"
     if expect_hw is not None and frame.shape[:2] != expect_hw:
-        return f"size {frame.shape[1]}x{frame.shape[0]} changed mid-stream (expected {expect_hw[1]}x{expect_hw[0]})"
+        return (
+            f"size {frame.shape[1]}x{frame.shape[0]} changed mid-stream (expected "
+            f"{expect_hw[1]}x{expect_hw[0]})"
+        )
     return None
 
 
@@ -333,7 +337,8 @@ class Grabber:
             if time.monotonic() + delay > deadline:
                 raise SourceLostError(
                     f"{self.source.describe()} stopped delivering frames and could not be reopened within "
-                    f"{self.reconnect_timeout:g} s ({self.stats.reconnect_attempts} attempts; last error: {last_error})"
+                    f"{self.reconnect_timeout:g} s ({self.stats.reconnect_attempts} attempts; last "
+                    f"error: {last_error})"
                 )
             self.stop.wait(delay)
             delay = min(delay * 2, self.backoff[1])

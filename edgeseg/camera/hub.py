@@ -87,8 +87,8 @@ class FrameHub:
         return self._latest
 
     def wait_newer(self, seq: int, timeout: float | None = None) -> Published | None:
-        """The newest frame with a sequence number above ``seq``; None once closed and that viewer has
-        the last frame (end of stream). Raises ``TimeoutError`` when nothing newer came within ``timeout`` s."""
+        """The newest frame with a sequence number above ``seq``; None once closed and that viewer has the
+        last frame (end of stream). Raises ``TimeoutError`` when nothing newer came within ``timeout`` s."""
         with self._cond:
             self._cond.wait_for(
                 lambda: self._closed or (self._latest is not None and self._latest.seq > seq), timeout

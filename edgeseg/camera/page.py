@@ -13,9 +13,11 @@ PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body{font:14px system-ui,sans-serif;margin:0;background:#111;color:#eee;display:flex}
-#view{flex:1 1 0;min-width:0;padding:8px} #view img{width:100%;max-height:96vh;object-fit:contain;background:#000}
+#view{flex:1 1 0;min-width:0;padding:8px}
+#view img{width:100%;max-height:96vh;object-fit:contain;background:#000}
 #side{flex:0 0 280px;padding:8px;overflow:auto;max-height:100vh}
-@media (max-width:700px){body{flex-direction:column} #side{flex:none;max-height:none}} table{border-collapse:collapse;width:100%} td{padding:2px 4px}
+@media (max-width:700px){body{flex-direction:column} #side{flex:none;max-height:none}}
+table{border-collapse:collapse;width:100%} td{padding:2px 4px}
 td.v{text-align:right;font-variant-numeric:tabular-nums} h2{font-size:15px;margin:12px 0 4px}
 .bar{height:12px;display:inline-block;vertical-align:middle} .row{white-space:nowrap;font-size:12px}
 #state{color:#fc6}
@@ -45,16 +47,20 @@ async function tick(){
     document.getElementById("state").textContent = s.running ? "" : "(stopped)";
     rows("card", [["model", m.name], ["backend", m.backend], ["precision", m.precision],
                   ["input", m.input_size.join("x")], ["classes", m.class_names.length]]);
-    rows("loop", [["FPS", fmt(l.fps)], ["end-to-end p50 / p99 ms", fmt(l.e2e_ms.p50) + " / " + fmt(l.e2e_ms.p99)],
+    rows("loop", [["FPS", fmt(l.fps)],
+                  ["end-to-end p50 / p99 ms", fmt(l.e2e_ms.p50) + " / " + fmt(l.e2e_ms.p99)],
                   ["inference p50 / p99 ms", fmt(l.infer_ms.p50) + " / " + fmt(l.infer_ms.p99)],
-                  ["frames", l.rendered], ["dropped", l.dropped], ["clients", s.server.streams + " / " + s.server.max_clients]]);
+                  ["frames", l.rendered], ["dropped", l.dropped],
+                  ["clients", s.server.streams + " / " + s.server.max_clients]]);
     rows("sources", s.sources.map((x, i) => [i + ": " + x.source,
          fmt(x.fps) + " fps, drop " + x.dropped]));
     const f = s.frame;
     if (f && f.areas) {
       document.getElementById("areas").innerHTML = m.class_names.map((n, i) => {
         const a = f.areas[n] || 0, c = palette[i] || [128,128,128];
-        return `<div class="row"><span class="bar" style="width:${Math.round(a*200)}px;background:rgb(${c.join(",")})"></span> ${n} ${(a*100).toFixed(1)} %</div>`;
+        const style = `width:${Math.round(a*200)}px;background:rgb(${c.join(",")})`;
+        const bar = `<span class="bar" style="${style}"></span>`;
+        return `<div class="row">${bar} ${n} ${(a*100).toFixed(1)} %</div>`;
       }).join("");
     }
   } catch (e) { document.getElementById("state").textContent = "(offline)"; }

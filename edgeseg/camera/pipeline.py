@@ -16,6 +16,8 @@ them round-robin; the inference thread runs the frames that are waiting (one per
 number of sources) as one batch when the artifact takes a batch of that size, else one by one
 (interleaved). The render thread keeps a renderer per source and composes a mosaic.
 With ``serve`` options a ``Publisher`` streams every rendered picture and its metadata over HTTP.
+The settings are ``options.CameraOptions`` (re-exported here); the preprocess and inference threads
+``_stages.StageWorkers``.
 """
 
 from __future__ import annotations
@@ -24,59 +26,31 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from edgeseg.camera._channel import Channel, Closed, Empty, get_any
+from edgeseg.camera._channel import Channel, Closed, Empty
+from edgeseg.camera._stages import StageWorkers
 from edgeseg.camera.controls import batch_allowed, handle_key, install_stop_signals
 from edgeseg.camera.capture import CaptureOpenError, Frame, Grabber, SourceLostError, source_fps
 from edgeseg.camera.capture import open_capture as default_open_capture
 from edgeseg.camera.display import CvWindow, gui_reason
 from edgeseg.camera.mosaic import Mosaic
-from edgeseg.camera.publish import Publisher, ServeOptions
+from edgeseg.camera.options import CameraOptions
+from edgeseg.camera.publish import Publisher
 from edgeseg.camera.record import MaskSaver, Recorder
 from edgeseg.camera.render import Renderer, class_ids
 from edgeseg.camera.sources import Source, parse_source
 from edgeseg.camera.stats import LoopStats, RateMeter
 from edgeseg.camera.streamout import StreamOut
-from edgeseg.data.preprocess import preprocess
 from edgeseg.errors import EdgesegError
+
+__all__ = ["CameraLoop", "CameraOptions"]
 from edgeseg.backends import check_finite
 
 
-@dataclass(frozen=True)
-class CameraOptions:
-    """Loop settings. Defaults: overlay view at alpha 0.5, all classes, HUD and legend on, headless
-    when there is no screen (``headless=None``), inference at ``runner.input_size`` (else the
-    card's), newest-frame mode for cameras/streams and every-frame mode for files (``live=None``;
-    True/False forces one), watchdog 3 s, give up after 30 s
-    of failed reconnects, backoff 0.2 s doubling to 2 s, recording at the source's fps (else 30);
-    no HTTP server (``serve``), no RTSP/RTP output (``stream_out``)."""
-
-    view: str = "overlay"
-    alpha: float = 0.5
-    classes: tuple[str, ...] | None = None
-    hud: bool = True
-    legend: bool = True
-    headless: bool | None = None
-    record: str | None = None
-    record_fps: float | None = None
-    save_masks: str | None = None
-    snapshot_dir: str = "."
-    max_frames: int | None = None
-    size: tuple[int, int] | None = None
-    live: bool | None = None
-    stale_timeout: float = 3.0
-    reconnect_timeout: float = 30.0
-    backoff: tuple[float, float] = (0.2, 2.0)
-    queue_size: int = 4
-    serve: ServeOptions | None = None
-    stream_out: str | None = None
-
-
-class CameraLoop:
+class CameraLoop(StageWorkers):
     """Run a segmentation model over cameras, streams or files. ``run()`` returns ``LoopStats``.
 
     ``source`` is one source or a sequence of them (a mosaic, per-source stats).
@@ -170,7 +144,8 @@ class CameraLoop:
             size = (int(size[0]), int(size[1]))
             if fixed is not None and tuple(fixed) != size:
                 raise EdgesegError(
-                    f"--size {size[0]}x{size[1]} does not match the model's fixed input size {fixed[0]}x{fixed[1]} "
+                    f"--size {size[0]}x{size[1]} does not match the model's fixed input size "
+                    f"{fixed[0]}x{fixed[1]} "
                     f"({self.runner.backend} artifact); leave --size out"
                 )
             return size
@@ -188,7 +163,8 @@ class CameraLoop:
 
     # -- the run ------------------------------------------------------------------------------
     def run(self) -> LoopStats:
-        """Run until end of file, ``--max-frames``, q, a signal, ``stop()`` or a lost source. Once per loop."""
+        """Run until end of file, ``--max-frames``, q, a signal, ``stop()`` or a lost source. Once per
+        loop."""
         if self._ran:
             raise EdgesegError("a CameraLoop runs once; create a new one for another run")
         self._ran = True
@@ -312,77 +288,6 @@ class CameraLoop:
         )
         return stats
 
-    def _fail(self, e: BaseException) -> None:
-        self._errors.append(e)
-        self.stats.exit_reason = self.stats.exit_reason or "error"
-        self._stop.set()
-
-    def _preprocess_worker(self, raws: list[Channel], grabbers: list[Grabber], ready: Channel) -> None:
-        turn = 0
-        # one live source: preprocess every newest frame at once (ready keeps the freshest). Several:
-        # wait for room, so stale frames are replaced in each source's own channel (fair, counted per source)
-        wait = not self.live or len(raws) > 1
-        try:
-            while not self._stop.is_set():
-                if any(
-                    g.error is not None and raws[k].closed and not len(raws[k])
-                    for k, g in enumerate(grabbers)
-                ):
-                    break  # a lost source ends the run once its captured frames are through
-                if wait and not ready.wait_space(self._stop):
-                    break
-                try:
-                    i, item = get_any(raws, turn, timeout=0.1)
-                except Empty:
-                    continue
-                except Closed:
-                    break
-                turn = i + 1
-                item.batch = preprocess(item.image, self.card, size=self.infer_size)
-                if not ready.put(item, self._stop):
-                    break
-        except BaseException as e:  # noqa: BLE001 - handed to the main thread
-            self._fail(e)
-        finally:
-            ready.close()
-
-    def _infer_worker(self, ready: Channel, results: Channel) -> None:
-        stats, runner, limit = self.stats, self.runner, self.options.max_frames
-        try:
-            while not self._stop.is_set():
-                try:
-                    items: list[Frame] = [ready.get(timeout=0.1)]
-                except Empty:
-                    continue
-                except Closed:
-                    break
-                while len(items) < self.batch and (limit is None or stats.inferred + len(items) < limit):
-                    try:  # batch what is already waiting; never wait for more
-                        items.append(ready.get(timeout=0))
-                    except (Empty, Closed):
-                        break
-                t = time.perf_counter()
-                batch = items[0].batch if len(items) == 1 else np.concatenate([it.batch for it in items])
-                logits = runner.infer(batch)
-                ms = (time.perf_counter() - t) * 1000.0
-                stats.infer_calls += 1
-                for k, item in enumerate(items):
-                    item.logits, item.infer_ms, item.batch = logits[k : k + 1], ms, None
-                    stats.inferred += 1
-                    stats.infer_ms.append(ms)
-                    if stats.per_source:
-                        stats.per_source[item.source].inferred += 1
-                        stats.per_source[item.source].infer_ms.append(ms)
-                    if not results.put(item, self._stop):
-                        return
-                if limit is not None and stats.inferred >= limit:
-                    self._stream_end = "max frames"
-                    break
-        except BaseException as e:  # noqa: BLE001 - handed to the main thread
-            self._fail(e)
-        finally:
-            results.close()
-
     def _render_loop(
         self, results: Channel, grabbers: list[Grabber], window: Any, dropped: Callable[[], int]
     ) -> None:
@@ -425,9 +330,11 @@ class CameraLoop:
             if window is not None or pub is not None:
                 e2e = stats.e2e_ms[-1] if stats.e2e_ms else 0.0
                 hud = [
-                    f"capture {sum(s.capture_rate.rate for s in self.source_stats):5.1f} fps  loop {loop_rate.rate:5.1f} fps",
+                    f"capture {sum(s.capture_rate.rate for s in self.source_stats):5.1f} fps  loop "
+                    f"{loop_rate.rate:5.1f} fps",
                     f"infer {item.infer_ms:6.1f} ms  e2e {e2e:6.1f} ms",
-                    f"{self.runner.backend} {self.runner.precision} {self.infer_size[1]}x{self.infer_size[0]}  dropped {dropped()}",
+                    f"{self.runner.backend} {self.runner.precision} "
+                    f"{self.infer_size[1]}x{self.infer_size[0]}  dropped {dropped()}",
                 ]
             if pub is not None:
                 labels_by_source[item.source] = labels

@@ -33,7 +33,8 @@ def check_record_path(path: str | os.PathLike) -> Path:
     p = Path(path)
     if p.suffix.lower() not in FOURCCS:
         raise RecordError(
-            f"--record {p}: unsupported video type {p.suffix or '(none)'!r}; expected one of {', '.join(FOURCCS)}"
+            f"--record {p}: unsupported video type {p.suffix or '(none)'!r}; expected one of "
+            f"{', '.join(FOURCCS)}"
         )
     return check_output_path(p)
 
@@ -77,7 +78,8 @@ class Recorder:
         if not writer.isOpened():
             writer.release()
             raise RecordError(
-                f"cannot open a video writer for {self.path} (FourCC {self.fourcc}, {size_hw[1]}x{size_hw[0]} at "
+                f"cannot open a video writer for {self.path} (FourCC {self.fourcc}, "
+                f"{size_hw[1]}x{size_hw[0]} at "
                 f"{self.fps:g} fps; OpenCV writer backends here: {_writer_backends()}); try another suffix "
                 f"({', '.join(FOURCCS)})"
             )
@@ -122,7 +124,8 @@ class Recorder:
                 readable = readable_frames(self._tmp, want=self.frames)
                 if readable < self.frames:
                     raise RecordError(
-                        f"{self.path}: the recording holds {readable} readable frames of the {self.frames} written "
+                        f"{self.path}: the recording holds {readable} readable frames of the "
+                        f"{self.frames} written "
                         "(disk full or a failing encoder); nothing was written, an earlier file there is kept"
                     )
         except BaseException as e:

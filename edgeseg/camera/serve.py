@@ -330,7 +330,10 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 seq = item.seq
                 jpeg = hub.jpeg(item)
-                head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\nX-Edgeseg-Seq: {seq}\r\n\r\n"
+                head = (
+                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                    f"{len(jpeg)}\r\nX-Edgeseg-Seq: {seq}\r\n\r\n"
+                )
                 self.wfile.write(head.encode() + jpeg + b"\r\n")
 
         self._stream(f"multipart/x-mixed-replace; boundary={BOUNDARY}", body)

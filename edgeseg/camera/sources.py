@@ -145,7 +145,8 @@ def _parse(spec: str) -> Source:
         if not re.search(r"\bappsink\b", pipe):
             raise EdgesegError(
                 "a gst: pipeline must end in appsink for OpenCV, e.g. "
-                "'gst:v4l2src device=/dev/video0 ! videoconvert ! video/x-raw,format=BGR ! appsink drop=true max-buffers=1'"
+                "'gst:v4l2src device=/dev/video0 ! videoconvert ! video/x-raw,format=BGR ! appsink "
+                "drop=true max-buffers=1'"
             )
         return Source(spec, "gst", (pipe, CAP_GSTREAMER), True)
     if _CSI.match(spec):
@@ -158,7 +159,8 @@ def _parse(spec: str) -> Source:
         return Source(spec, "url", (spec, CAP_FFMPEG), True)
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", spec):
         raise EdgesegError(
-            f"unsupported source scheme in {spec!r}; expected one of {', '.join(s + '://' for s in URL_SCHEMES)}, "
+            f"unsupported source scheme in {spec!r}; expected one of "
+            f"{', '.join(s + '://' for s in URL_SCHEMES)}, "
             "csi://N, gst:PIPELINE, a camera index, /dev/videoN or a video file"
         )
     return Source(spec, "file", (os.path.abspath(spec), CAP_FFMPEG), False)

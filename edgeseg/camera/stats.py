@@ -188,8 +188,10 @@ class LoopStats:
         for i, src in enumerate(d.get("sources", [])):
             sf = src["frames"]
             lines.append(
-                f"  source {i} {src['source']}: captured {sf['captured']}, inferred {sf['inferred']}, dropped {sf['dropped']}, "
-                f"rendered {sf['rendered']}, {src['loop_fps']:.2f} fps, end-to-end {ms(src['latency_ms']['end_to_end'])}"
+                f"  source {i} {src['source']}: captured {sf['captured']}, inferred {sf['inferred']}, "
+                f"dropped {sf['dropped']}, "
+                f"rendered {sf['rendered']}, {src['loop_fps']:.2f} fps, end-to-end "
+                f"{ms(src['latency_ms']['end_to_end'])}"
             )
         if d.get("sources"):
             lines.append(f"  inference calls: {d['inference_calls']} for {f['inferred']} frames")

@@ -16,7 +16,10 @@ import numpy as np
 
 from edgeseg.errors import EdgesegError
 
-ENCODE = "appsrc ! videoconvert ! video/x-raw,format=I420 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30"
+ENCODE = (
+    "appsrc ! videoconvert ! video/x-raw,format=I420 ! x264enc tune=zerolatency "
+    "speed-preset=ultrafast key-int-max=30"
+)
 _URL = re.compile(r"^(rtp|rtsp)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):([0-9]{1,5})(/[A-Za-z0-9/_.-]*)?$")
 
 
@@ -50,8 +53,10 @@ class StreamOut:
             import cv2
 
             raise StreamOutError(
-                f"--stream-out {url} needs OpenCV's GStreamer backend, which this OpenCV ({cv2.__version__}) lacks "
-                f"(video backends: {describe_backends(facts)}); use --serve for an MJPEG stream instead, or JetPack's OpenCV"
+                f"--stream-out {url} needs OpenCV's GStreamer backend, which this OpenCV "
+                f"({cv2.__version__}) lacks "
+                f"(video backends: {describe_backends(facts)}); use --serve for an MJPEG stream "
+                "instead, or JetPack's OpenCV"
             )
         self.size_hw: tuple[int, int] | None = None
         self.frames = 0

@@ -19,6 +19,7 @@ __all__ = [
     "nonneg_int",
     "parse_size",
     "plural",
+    "add_option",
     "positive_int",
     "seconds",
     "size_from_text",
@@ -97,6 +98,24 @@ def deprecated_alias(group, old: str, *, new: str, dest: str, **kwargs) -> None:
         default=argparse.SUPPRESS,
         **kwargs,
     )
+
+
+def add_option(group, opt: Any, *, help: str | None = None) -> None:
+    """Add a declared ``Option`` (``edgeseg.backends._spec.Option``) to an argparse ``group``: its flag,
+    dest = param, default None (= not given), its argparse-free check wrapped by ``argtype``, ``help``
+    (default the option's own), and its former spellings as hidden deprecated aliases."""
+    kw = opt.argparse_kwargs()
+    if "type" in kw:  # the argparse-free check, reporting its own message
+        kw["type"] = argtype(kw["type"])
+    group.add_argument(opt.flag, **{**kw, "help": opt.help if help is None else help})
+    for old in opt.aliases:  # former spellings: accepted, hidden from --help, one deprecation note
+        deprecated_alias(
+            group,
+            old,
+            new=opt.flag,
+            dest=opt.param,
+            **{k: v for k, v in kw.items() if k in ("type", "choices")},
+        )
 
 
 def plural(n: int, word: str) -> str:

@@ -17,7 +17,8 @@ OWN_INPUT_CHECK = ("openvino", "coreml")
 
 
 def artifact_suffix(backend: str) -> str:
-    """What the backend's spec appends to a source's stem (``.ort.onnx``, ``.engine``, ``.xml``, ``.mlpackage``)."""
+    """What the backend's spec appends to a source's stem (``.ort.onnx``, ``.engine``, ``.xml``,
+    ``.mlpackage``)."""
     from edgeseg.backends import BACKENDS
 
     spec = BACKENDS[backend]

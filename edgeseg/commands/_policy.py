@@ -29,12 +29,18 @@ from typing import Callable, Iterator
 
 from edgeseg.errors import EdgesegError
 
-#: Files of these kinds carry a model card whose precision the guard compares.
-ARTIFACT_SUFFIXES = (".onnx", ".xml", ".pte", ".engine", ".plan", ".mlpackage", ".pt", ".ort")
 #: What a run folder holds once a run started in it.
 RUN_FILES = ("best.pt", "last.pt", "final.pt", "history.json")
 
 Derive = Callable[[argparse.Namespace], "list[tuple[str, Path]]"]
+
+
+def card_suffixes() -> set[str]:
+    """The file endings of every artifact kind in ``BACKENDS`` (lower case): files that carry a model
+    card whose precision the overwrite guard compares."""
+    from edgeseg.backends import BACKENDS
+
+    return {Path("model" + s).suffix.lower() for spec in BACKENDS.values() for s in spec.suffixes}
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,7 @@ def check_precision_guard(args: argparse.Namespace, io: Io) -> None:
     wanted = io.precision(args)
     for flag, out in outputs_of(args, io):
         new = wanted.get(flag)
-        if new is None or out.suffix.lower() not in ARTIFACT_SUFFIXES or not out.exists():
+        if new is None or out.suffix.lower() not in card_suffixes() or not out.exists():
             continue
         old = artifact_precision(out)
         if old is None:

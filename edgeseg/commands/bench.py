@@ -1,11 +1,15 @@
-"""edgeseg bench: latency / memory / mIoU of artifacts, each row in its own process, appended to a results JSON."""
+"""edgeseg bench: latency / memory / mIoU of artifacts, each row in its own process, appended to a
+results JSON."""
 
 from __future__ import annotations
 
 import argparse
 from edgeseg.commands._policy import Io
 
-HELP = "benchmark checkpoints / ONNX / engines (latency, throughput, memory, mIoU, roofline) from a matrix YAML or a list"
+HELP = (
+    "benchmark checkpoints / ONNX / engines (latency, throughput, memory, mIoU, roofline) from a "
+    "matrix YAML or a list"
+)
 
 IO = Io(inputs=("inputs", "data"), appends=("output",), loose=("data",))  # runs append under their own lock
 
@@ -70,7 +74,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="runner option for the artifacts given (repeatable); EXT:KEY=VALUE only for that file type, e.g. pt:channels_last=false",
+        help="runner option for the artifacts given (repeatable); EXT:KEY=VALUE only for that file "
+        "type, e.g. pt:channels_last=false",
     )
     p.add_argument(
         "--var",
@@ -196,7 +201,8 @@ def run(args: argparse.Namespace) -> int:
         roof = r.get("roofline_x")
         print(
             f"{r['id']:<28} {'-' if lat is None else format(lat, '.2f'):>9} "
-            f"{'-' if miou is None else format(100 * miou, '.2f'):>7} {'-' if roof is None else format(roof, '.1f'):>7}  {r['state']}"
+            f"{'-' if miou is None else format(100 * miou, '.2f'):>7} "
+            f"{'-' if roof is None else format(roof, '.1f'):>7}  {r['state']}"
         )
     bad = [r for r in run_["rows"] if state_kind(r["state"]) not in ("ok", "skipped")]
     print(f"appended run {run_['id']} ({len(run_['rows'])} rows) to {output}")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from edgeseg.commands._policy import Io
 
-from edgeseg.commands._args import argtype, deprecated_alias
+from edgeseg.commands._args import add_option
 
 HELP = (
     "build a deployable artifact (TensorRT engine, ONNX Runtime model, OpenVINO IR, Core ML package, ExecuTorch "
@@ -124,18 +124,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             help_text = (
                 f"frames to use, evenly spaced (default {calib_defaults(specs)}) [{', '.join(backends)}]"
             )
-        kw = opt.argparse_kwargs()
-        if "type" in kw:  # the spec's argparse-free check, reporting its own message
-            kw["type"] = argtype(kw["type"])
-        groups[title].add_argument(opt.flag, **{**kw, "help": help_text})
-        for old in opt.aliases:  # former spellings: accepted, hidden from --help, one deprecation note
-            deprecated_alias(
-                groups[title],
-                old,
-                new=opt.flag,
-                dest=opt.param,
-                **{k: v for k, v in kw.items() if k in ("type", "choices")},
-            )
+        add_option(groups[title], opt, help=help_text)
 
 
 def run(args: argparse.Namespace) -> int:

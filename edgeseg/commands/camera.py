@@ -32,7 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--source",
         action="append",
         default=None,
-        help="camera index, /dev/videoN, video file, rtsp://..., csi://N or gst:PIPELINE (default 0); repeat it for several sources",
+        help="camera index, /dev/videoN, video file, rtsp://..., csi://N or gst:PIPELINE (default 0); "
+        "repeat it for several sources",
     )
     src.add_argument("--width", type=int_in(1), default=None, help="csi:// capture width (default 1280)")
     src.add_argument("--height", type=int_in(1), default=None, help="csi:// capture height (default 720)")
@@ -58,7 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--stale-timeout",
         type=seconds,
         default=3.0,
-        help="seconds without a new frame before a live source counts as stalled and is reopened (default 3; 0 = off)",
+        help="seconds without a new frame before a live source counts as stalled and is reopened "
+        "(default 3; 0 = off)",
     )
     src.add_argument(
         "--reconnect-timeout",
@@ -117,7 +119,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--stream-out",
         default=None,
         metavar="URL",
-        help="also send the rendered video as H.264 to rtp://HOST:PORT or rtsp://HOST:PORT/PATH (needs OpenCV with GStreamer)",
+        help="also send the rendered video as H.264 to rtp://HOST:PORT or rtsp://HOST:PORT/PATH (needs "
+        "OpenCV with GStreamer)",
     )
     out.add_argument(
         "--stats", dest="stats_out", default=None, metavar="FILE", help="also write the run's stats as JSON"
@@ -128,12 +131,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--serve",
         default=None,
         metavar="[HOST:]PORT",
-        help="serve the page, /stream.mjpg, /stats.json and /events on PORT (host 127.0.0.1 unless given; 0.0.0.0 = every interface)",
+        help="serve the page, /stream.mjpg, /stats.json and /events on PORT (host 127.0.0.1 unless "
+        "given; 0.0.0.0 = every interface)",
     )
     serve.add_argument(
         "--token",
         default=None,
-        help="require this token on every request (?token= or the X-Edgeseg-Token header); default: $EDGESEG_TOKEN, else none",
+        help="require this token on every request (?token= or the X-Edgeseg-Token header); default: "
+        "$EDGESEG_TOKEN, else none",
     )
     serve.add_argument(
         "--max-clients",

@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
                     "ok": not violations,
                     "quantized_ops": n_ok,
                     "float_layers": floats,
+                    "target": _target(args.model),
                     "violations": [v.to_dict() for v in violations],
                 },
                 indent=2,
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1 if violations else 0
     if violations:
-        print(f"{args.model}: {len(violations)} Q/DQ rule violation(s):")
+        print(f"{args.model}: {len(violations)} Q/DQ rule violation(s) ({_target_line(args.model)}):")
         print(format_violations(violations, limit=200))
         recorded = sorted(set(_recorded_float_ops(args.model)) - set(args.allow_float))
         if recorded:
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.model}: no quantized ops; nothing to check")
         return 1
     note = f" ({len(floats)} layers in float, as its card documents: mixed precision)" if floats else ""
-    print(f"OK: {n_ok} quantized ops{note}")
+    print(f"OK: {n_ok} quantized ops{note}; {_target_line(args.model)}")
     return 0
 
 
@@ -97,3 +98,26 @@ def _documented_float_nodes(path: str) -> list[str]:
     except EdgesegError:
         return []
     return onnx_nodes(onnx.load(path), layers) if layers else []
+
+
+def _target(path: str) -> str | None:
+    """The Q/DQ target the file's card names ("tensorrt" for a card without one; None without a card)."""
+    from edgeseg.card import card_from_onnx
+    from edgeseg.errors import EdgesegError
+    from edgeseg.quant.placement_cpu import target_of
+
+    try:
+        return target_of(card_from_onnx(path))
+    except EdgesegError:
+        return None
+
+
+def _target_line(path: str) -> str:
+    t = _target(path)
+    if t is None:
+        return "placed for: unknown (no card)"
+    if t == "cpu":
+        return (
+            "placed for: cpu (OpenVINO / ONNX Runtime; not for TensorRT: edgeseg quantize --target tensorrt)"
+        )
+    return f"placed for: {t}"

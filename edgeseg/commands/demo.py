@@ -1,8 +1,9 @@
 """edgeseg demo: the whole pipeline on the embedded synthetic scenes (or your data and checkpoint).
 
-train -> eval -> export -> PTQ + QAT (Q/DQ INT8) -> builds (ONNX Runtime FP32/INT8, TensorRT when
-present, OpenVINO FP32/INT8 when installed, Core ML conversion) -> bench -> report. Each stage is the same CLI command a user would
-run (printed before it runs); a failed stage is reported and the stages that do not need it go on.
+train -> eval -> export -> PTQ + QAT (Q/DQ INT8) -> builds (ONNX Runtime FP32/INT8, TensorRT when present,
+OpenVINO FP32/INT8 when installed, Core ML conversion) -> bench -> report. Each stage is the same CLI
+command a user would run (printed before it runs); a failed stage is reported and the stages that do not
+need it go on.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-HELP = "run the whole pipeline (train, eval, export, PTQ/QAT, build, bench, report) on synthetic scenes or your data"
+HELP = (
+    "run the whole pipeline (train, eval, export, PTQ/QAT, build, bench, report) on synthetic "
+    "scenes or your data"
+)
 
 IO = Io(inputs=("checkpoint", "data"), folders=("out",), loose=("data",))
 
@@ -214,7 +218,8 @@ def run(args: argparse.Namespace) -> int:
         qat_args += ["--max-steps", "2"]
     pipe.run("quantize qat", qat_args, [qat], needs=[ckpt])
 
-    # 5. builds: ONNX Runtime FP32 and CPU-flavoured INT8; TensorRT when present; OpenVINO FP32 and INT8 (QAT Q/DQ); Core ML conversion
+    # 5. builds: ONNX Runtime FP32 and CPU-flavoured INT8; TensorRT when present; OpenVINO FP32 and INT8
+    # (QAT Q/DQ); Core ML conversion
     ort_fp32 = out / "model_fp32.ort.onnx"
     pipe.run(
         "build onnxruntime fp32",

@@ -79,7 +79,10 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"  {name:<12} {shown}" + (f"  [{note}]" if note else ""))
     m = report["machine"]
     lines += ["", "machine"]
-    cores = f"{m.get('physical_cores') or '?'} physical / {m.get('logical_cores')} logical cores ({m.get('usable_cores')} usable)"
+    cores = (
+        f"{m.get('physical_cores') or '?'} physical / {m.get('logical_cores')} logical cores "
+        f"({m.get('usable_cores')} usable)"
+    )
     lines.append(
         f"  {'cpu':<12} {m.get('cpu')} [{m.get('arch')}], {cores}, {_gib(m.get('memory_bytes'))} memory"
     )
@@ -98,7 +101,8 @@ def format_report(report: dict[str, Any]) -> str:
     if m.get("gpus"):
         for g in m["gpus"]:
             lines.append(
-                f"  {'gpu ' + str(g['index']):<12} {g['name']}, compute capability {g['compute_capability']}, {_gib(g.get('memory_bytes'))}"
+                f"  {'gpu ' + str(g['index']):<12} {g['name']}, compute capability "
+                f"{g['compute_capability']}, {_gib(g.get('memory_bytes'))}"
             )
     else:
         lines.append(
@@ -117,7 +121,8 @@ def format_report(report: dict[str, Any]) -> str:
         if trt.get("installed"):
             if "builder_error" not in trt:
                 lines.append(
-                    f"  {'':<22} fast FP16 {_yn(trt.get('fast_fp16'))}, fast INT8 {_yn(trt.get('fast_int8'))}, "
+                    f"  {'':<22} fast FP16 {_yn(trt.get('fast_fp16'))}, fast INT8 "
+                    f"{_yn(trt.get('fast_int8'))}, "
                     f"DLA cores {trt.get('dla_cores') if trt.get('dla_cores') is not None else '?'}"
                 )
             paths = trt.get("paths", {})

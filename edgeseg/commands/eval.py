@@ -7,7 +7,10 @@ from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import int_in
 
-HELP = "evaluate a checkpoint / ONNX / engine on a dataset: per-class IoU, mIoU, pixel accuracy, confusion matrix"
+HELP = (
+    "evaluate a checkpoint / ONNX / engine on a dataset: per-class IoU, mIoU, pixel accuracy, "
+    "confusion matrix"
+)
 
 IO = Io(inputs=("model", "data"), files=("json_out",), loose=("data",))
 

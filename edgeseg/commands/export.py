@@ -7,7 +7,10 @@ from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import float_in, int_in, size_in
 
-HELP = "export a checkpoint to ONNX (model card in metadata) and check ONNX Runtime against PyTorch on real frames"
+HELP = (
+    "export a checkpoint to ONNX (model card in metadata) and check ONNX Runtime against PyTorch "
+    "on real frames"
+)
 
 
 def _export_default(args: argparse.Namespace) -> list:
@@ -84,6 +87,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edgeseg.backends import open_runner
     from edgeseg.export import export_checkpoint
 
     result = export_checkpoint(
@@ -99,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         rtol=args.rtol,
         agree_min=args.agree_min / 100,
         head=args.head,
+        open_onnx=open_runner,
     )
     print(result.summary())
     return 0

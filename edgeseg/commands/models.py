@@ -7,7 +7,8 @@ import json
 import sys
 from edgeseg.commands._policy import Io
 
-from edgeseg.commands._args import int_in, size_from_text
+from edgeseg._validate import parse_size
+from edgeseg.commands._args import int_in
 from edgeseg.errors import EdgesegError
 
 HELP = (
@@ -18,14 +19,6 @@ HELP = (
 IO = Io()  # prints only
 
 FLOPS_NOTE = "GFLOPs = 1e9 x (2 x multiply-accumulates of conv + matmul), one forward pass of a 1x3xHxW input"
-
-
-def parse_size(text: str, *, option: str = "--size") -> tuple[int, int]:
-    """Parse ``"HxW"`` (e.g. ``"360x480"``) into ``(H, W)``; a one-line EdgesegError otherwise."""
-    try:
-        return size_from_text(text)
-    except ValueError as e:
-        raise EdgesegError(f"{option}: {e}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def shipped_rows() -> list[dict]:
-    """One row per shipped model: name, file, arch, precision, val mIoU (from its card; None when unrecorded)."""
+    """One row per shipped model: name, file, arch, precision, val mIoU (from its card; None when
+    unrecorded)."""
     from edgeseg._shipped import shipped_models
     from edgeseg.backends import read_card
 
@@ -55,13 +49,28 @@ def shipped_rows() -> list[dict]:
                 "arch": card.arch,
                 "precision": card.precision,
                 "val_miou": None if miou is None else round(float(miou), 4),
+                "test_miou": _test_miou(path, qat=card.precision == "int8"),
             }
         )
     return rows
 
 
+def _test_miou(path, *, qat: bool) -> float | None:
+    """The test-split mIoU recorded in the sidecar card of the shipped ``.pt`` (``metrics["test"]``,
+    scripts/record_test_figures.py): FP32 for the ``.pt``, ONNX Runtime's for its QAT file."""
+    from edgeseg.card import read_sidecar
+
+    pt = path.with_name(path.name.replace("_qat_int8.onnx", ".pt"))
+    try:
+        test = read_sidecar(pt).metrics.get("test") or {}
+    except EdgesegError:
+        return None
+    got = test.get("qat_int8_onnxruntime" if qat else "fp32") or {}
+    return None if got.get("miou") is None else round(float(got["miou"]), 4)
+
+
 def run(args: argparse.Namespace) -> int:
-    size = parse_size(args.size)
+    size = parse_size(args.size, where="--size")
     if args.classes < 1:
         raise EdgesegError(f"--classes: expected a number of classes >= 1, found {args.classes}")
 
@@ -102,5 +111,9 @@ def run(args: argparse.Namespace) -> int:
         nw = max((len(r["name"]) for r in shipped), default=4)
         for r in shipped:
             miou = "-" if r["val_miou"] is None else f"{100 * r['val_miou']:.2f} %"
-            print(f"{r['name']:<{nw}}  {r['arch']:<26} {r['precision']:<5} val mIoU {miou}")
+            test = "-" if r["test_miou"] is None else f"{100 * r['test_miou']:.2f} %"
+            print(
+                f"{r['name']:<{nw}}  {r['arch']:<26} {r['precision']:<5} "
+                f"val mIoU {miou:>8}  test mIoU {test:>8}"
+            )
     return 0

@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 from edgeseg.commands._policy import Io
 
-from edgeseg.commands._args import deprecated_alias, float_in, int_in, parse_size
+from edgeseg.commands._args import add_option, deprecated_alias, float_in, int_in, parse_size
 
 HELP = "INT8: PTQ/QAT to a TensorRT-ready Q/DQ ONNX (checked), or --method ort-cpu for ONNX Runtime CPU"
 
 
 def _quantize_default(args: argparse.Namespace) -> list:
-    from edgeseg.quant.pipeline import _default_output
+    from edgeseg.quant.methods import default_output
 
-    return [] if args.output else [("--output", _default_output(args.checkpoint, args.method))]
+    return [] if args.output else [("--output", default_output(args.checkpoint, args.method))]
 
 
 IO = Io(
@@ -26,8 +26,17 @@ IO = Io(
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from edgeseg.backends._options import CALIB, CALIB_BATCH, CALIB_NUM, calib_method_option
     from edgeseg.card import HEADS
-    from edgeseg.quant.pipeline import BIAS_CORRECTIONS, CALIB_METHODS, METHODS
+    from edgeseg.quant.methods import (
+        BIAS_CORRECTIONS,
+        DEFAULT_CALIB_BATCH,
+        DEFAULT_CALIB_NUM,
+        DEFAULT_PERCENTILE,
+        METHODS,
+    )
+    from edgeseg.quant.pipeline import DEFAULT_QAT as QAT
+    from edgeseg.quant.placement_cpu import TARGETS
 
     p.add_argument(
         "checkpoint", help="FP32 .pt checkpoint (ort-cpu also takes an FP32 .onnx from edgeseg export)"
@@ -39,20 +48,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="ptq (default): calibrate only; qat: calibrate then fine-tune; ort-cpu: ONNX Runtime "
         "static quantization (asymmetric, CPU only, NOT for TensorRT)",
     )
-    p.add_argument(
-        "--calib",
-        default=None,
-        metavar="LIST|DIR|SPEC",
+    calib = p.add_argument_group("calibration")
+    add_option(
+        calib,
+        CALIB,
         help="calibration frames: a list file, a folder of images, or camvid:PATH / synthetic:N "
         "(required for ptq and ort-cpu; qat defaults to --data)",
     )
-    p.add_argument(
-        "--calib-method",
-        choices=CALIB_METHODS,
-        default=None,
-        help="activation ranges: max, percentile, entropy (TensorRT KL), mse, or all (evaluate each "
-        "on --val-data and keep the best). Default: mse",
-    )
+    add_option(calib, calib_method_option("ptq", "qat"))
     p.add_argument(
         "--bias-correction",
         choices=BIAS_CORRECTIONS,
@@ -64,21 +67,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--percentile",
         type=float_in(0, 100, above=True),
-        default=99.99,
-        help="for --calib-method percentile (default 99.99)",
+        default=None,
+        help=f"for --calib-method percentile (default {DEFAULT_PERCENTILE})",
     )
-    p.add_argument(
-        "--calib-num",
-        dest="num_calib",
-        type=int_in(1),
-        default=256,
-        metavar="N",
-        help="calibration frames (default 256)",
-    )
-    deprecated_alias(p, "--num-calib", new="--calib-num", dest="num_calib", type=int_in(1))
-    p.add_argument(
-        "--calib-batch", type=int_in(1), default=8, help="frames per calibration batch (default 8)"
-    )
+    add_option(calib, CALIB_NUM, help=f"calibration frames, evenly spaced (default {DEFAULT_CALIB_NUM})")
+    deprecated_alias(calib, "--num-calib", new="--calib-num", dest="calib_num", type=int_in(1))
+    add_option(calib, CALIB_BATCH, help=f"frames per calibration batch (default {DEFAULT_CALIB_BATCH})")
     p.add_argument(
         "--size",
         type=parse_size,
@@ -98,15 +92,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--head",
         choices=HEADS,
-        default="logits",
+        default=None,
         help="ptq/qat: what the Q/DQ graph ends in: logits (default), labels (their arg-max, uint8) or "
         "labels-lowres (the arg-max at the logits' own resolution, labels resized nearest); "
         "recorded in the card (see edgeseg export --head)",
     )
     p.add_argument(
+        "--target",
+        choices=TARGETS,
+        default=None,
+        help="ptq/qat: Q/DQ placement for tensorrt (default: inputs of weighted layers only) or cpu (also "
+        "int8 outputs of PReLU, Concat, Add, Mul, pooling and reduce, for OpenVINO / ONNX Runtime); "
+        "recorded in the card",
+    )
+    p.add_argument(
         "--allow-float",
         action="append",
-        default=[],
+        default=None,
         metavar="OP",
         help="op type left wholly in float without failing the Q/DQ check, e.g. MatMul for PSPNet's "
         "pooling; repeatable (default: none)",
@@ -115,19 +117,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     qat.add_argument(
         "--data", default=None, help="training data for QAT: camvid:PATH, folder:PATH or synthetic[:N]"
     )
-    qat.add_argument("--epochs", type=int_in(1), default=1, help="QAT epochs (default 1)")
+    qat.add_argument("--epochs", type=int_in(1), default=None, help=f"QAT epochs (default {QAT.epochs})")
     qat.add_argument(
         "--lr",
         type=float_in(0, above=True),
-        default=1e-4,
-        help="QAT learning rate (default 1e-4, Adam, poly decay)",
+        default=None,
+        help=f"QAT learning rate (default {QAT.lr:g}, Adam, poly decay)",
     )
-    qat.add_argument("--batch", type=int_in(1), default=8, help="QAT batch size (default 8)")
+    qat.add_argument("--batch", type=int_in(1), default=None, help=f"QAT batch size (default {QAT.batch})")
     qat.add_argument(
-        "--crop", type=parse_size, default=(360, 360), metavar="HxW", help="QAT crop (default 360)"
+        "--crop",
+        type=parse_size,
+        default=None,
+        metavar="HxW",
+        help=f"QAT crop (default {QAT.crop[0]}x{QAT.crop[1]})",
     )
     qat.add_argument(
-        "--no-class-weights", action="store_true", help="plain cross-entropy instead of CGNet's weighted CE"
+        "--no-class-weights",
+        dest="class_weights",
+        action="store_const",
+        const=False,
+        default=None,
+        help="plain cross-entropy instead of CGNet's weighted CE",
     )
     qat.add_argument(
         "--max-steps", type=int_in(1), default=None, help="at most this many QAT steps per epoch (smoke runs)"
@@ -152,9 +163,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float_in(0, above=True),
         default=None,
         metavar="POINTS",
-        help="ptq/qat (before fine-tuning): leave the fewest, most sensitive layers in float so that INT8 loses at most this many "
-        "points of mIoU@FP32 (against the FP32 model's own labels) on --sensitivity-frames frames of "
-        "--val-data (default: off; see docs/quantization.md, mixed precision)",
+        help="ptq/qat (before fine-tuning)/ort-cpu: leave the fewest, most sensitive layers in float so that "
+        "INT8 loses at most this many points of mIoU@FP32 (against the FP32 model's own labels) on "
+        "--sensitivity-frames frames of --val-data (default: off; see docs/quantization.md, mixed precision)",
     )
     val.add_argument(
         "--class-drop",
@@ -166,13 +177,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     val.add_argument(
         "--sensitivity-frames",
         type=int_in(1),
-        default=16,
+        default=None,
         metavar="N",
         help="with --max-drop: val frames the per-layer sensitivity and the search score on (default 16)",
     )
     val.add_argument(
         "--cast-fp16",
         action="store_true",
+        default=None,
         help="with --max-drop: explicit FP16 Casts around the float layers (strongly typed TensorRT 11; "
         "8.6/10.x run them FP16 from the builder flag without this)",
     )
@@ -187,39 +199,50 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     cpu.add_argument(
         "--reduce-range",
         choices=("auto", "on", "off"),
-        default="auto",
+        default=None,
         help="7-bit weights for x86 CPUs without VNNI (default auto: decided from this CPU)",
     )
-    cpu.add_argument("--per-tensor", action="store_true", help="per-tensor weights instead of per-channel")
+    cpu.add_argument(
+        "--per-tensor",
+        dest="per_channel",
+        action="store_const",
+        const=False,
+        default=None,
+        help="per-tensor weights instead of per-channel",
+    )
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda for calibration and QAT")
     p.add_argument("--seed", type=int_in(0), default=0)
     p.add_argument("--no-progress", action="store_true")
 
 
-#: Options that only one method uses: option -> (attribute, default, methods that accept it).
+#: Options that only some methods use: option -> (attribute, the methods that take it); each defaults
+#: to None (= not given) on the command line, and the library's records hold the defaults.
 _METHOD_OPTIONS = {
-    "--epochs": ("epochs", 1, ("qat",)),
-    "--lr": ("lr", 1e-4, ("qat",)),
-    "--batch": ("batch", 8, ("qat",)),
-    "--crop": ("crop", (360, 360), ("qat",)),
-    "--no-class-weights": ("no_class_weights", False, ("qat",)),
-    "--max-steps": ("max_steps", None, ("qat",)),
-    "--save-checkpoint": ("save_checkpoint", None, ("qat",)),
-    "--data": ("data", None, ("qat", "ptq")),
-    "--calib-method": ("calib_method", None, ("ptq", "qat")),
-    "--percentile": ("percentile", 99.99, ("ptq", "qat")),
-    "--bias-correction": ("bias_correction", None, ("ptq",)),
-    "--allow-float": ("allow_float", [], ("ptq", "qat")),
-    "--head": ("head", "logits", ("ptq", "qat")),
-    "--val-data": ("val_data", None, ("ptq", "qat", "ort-cpu")),
-    "--val-max-frames": ("val_max_frames", None, ("ptq", "qat")),
-    "--max-drop": ("max_drop", None, ("ptq", "qat", "ort-cpu")),
-    "--class-drop": ("class_drop", None, ("ptq", "qat", "ort-cpu")),
-    "--sensitivity-frames": ("sensitivity_frames", 16, ("ptq", "qat", "ort-cpu")),
-    "--cast-fp16": ("cast_fp16", False, ("ptq", "qat")),
-    "--reduce-range": ("reduce_range", "auto", ("ort-cpu",)),
-    "--per-tensor": ("per_tensor", False, ("ort-cpu",)),
+    "--epochs": ("epochs", ("qat",)),
+    "--lr": ("lr", ("qat",)),
+    "--batch": ("batch", ("qat",)),
+    "--crop": ("crop", ("qat",)),
+    "--no-class-weights": ("class_weights", ("qat",)),
+    "--max-steps": ("max_steps", ("qat",)),
+    "--save-checkpoint": ("save_checkpoint", ("qat",)),
+    "--data": ("data", ("qat", "ptq")),
+    "--calib-method": ("calib_method", ("ptq", "qat")),
+    "--percentile": ("percentile", ("ptq", "qat")),
+    "--bias-correction": ("bias_correction", ("ptq",)),
+    "--allow-float": ("allow_float", ("ptq", "qat")),
+    "--head": ("head", ("ptq", "qat")),
+    "--target": ("target", ("ptq", "qat")),
+    "--val-data": ("val_data", ("ptq", "qat", "ort-cpu")),
+    "--val-max-frames": ("val_max_frames", ("ptq", "qat")),
+    "--max-drop": ("max_drop", ("ptq", "qat", "ort-cpu")),
+    "--class-drop": ("class_drop", ("ptq", "qat", "ort-cpu")),
+    "--sensitivity-frames": ("sensitivity_frames", ("ptq", "qat", "ort-cpu")),
+    "--cast-fp16": ("cast_fp16", ("ptq", "qat")),
+    "--reduce-range": ("reduce_range", ("ort-cpu",)),
+    "--per-tensor": ("per_channel", ("ort-cpu",)),
 }
+#: Options every method takes, passed as they are when given.
+_COMMON = ("output", "size")
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -228,14 +251,26 @@ def _check_options(args: argparse.Namespace) -> None:
 
     bad = [
         opt
-        for opt, (attr, default, methods) in _METHOD_OPTIONS.items()
-        if args.method not in methods and getattr(args, attr) != default
+        for opt, (attr, methods) in _METHOD_OPTIONS.items()
+        if args.method not in methods and getattr(args, attr) is not None
     ]
     if bad:
-        which = {o: "/".join(_METHOD_OPTIONS[o][2]) for o in bad}
+        which = {o: "/".join(_METHOD_OPTIONS[o][1]) for o in bad}
         raise UnsupportedOptionError(
             f"--method {args.method} does not use " + ", ".join(f"{o} (only {m})" for o, m in which.items())
         )
+
+
+def _given(args: argparse.Namespace, *attrs: str) -> dict:
+    return {a: getattr(args, a) for a in attrs if getattr(args, a) is not None}
+
+
+#: Options that only work with --max-drop: option -> attribute.
+_MIXED_ONLY = {
+    "--class-drop": "class_drop",
+    "--sensitivity-frames": "sensitivity_frames",
+    "--cast-fp16": "cast_fp16",
+}
 
 
 def _mixed_request(args: argparse.Namespace):
@@ -243,58 +278,63 @@ def _mixed_request(args: argparse.Namespace):
     from edgeseg.errors import UnsupportedOptionError
     from edgeseg.quant.mixed_ptq import MixedRequest
 
+    given = {a: getattr(args, a) for o, a in _MIXED_ONLY.items() if getattr(args, a) is not None}
     if args.max_drop is None:
-        given = [o for o, a, d in _MIXED_ONLY if getattr(args, a) != d]
         if given:
-            raise UnsupportedOptionError(
-                f"{', '.join(given)} only work with --max-drop (the accuracy budget)"
-            )
+            opts = [o for o, a in _MIXED_ONLY.items() if a in given]
+            raise UnsupportedOptionError(f"{', '.join(opts)} only work with --max-drop (the accuracy budget)")
         return None
-    return MixedRequest(args.max_drop, args.class_drop, args.sensitivity_frames, args.cast_fp16)
-
-
-_MIXED_ONLY = (
-    ("--class-drop", "class_drop", None),
-    ("--sensitivity-frames", "sensitivity_frames", 16),
-    ("--cast-fp16", "cast_fp16", False),
-)
+    names = {"class_drop": "class_drop", "sensitivity_frames": "frames", "cast_fp16": "cast_fp16"}
+    return MixedRequest(args.max_drop, **{names[a]: v for a, v in given.items()})
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgeseg.quant.pipeline import quantize
+    from edgeseg.data.calib_request import CalibRequest
+    from edgeseg.quant.pipeline import quantize_cpu, quantize_ptq, quantize_qat
+    from edgeseg.quant.qat import QatSettings
+    from edgeseg.quant.val_check import ValCheck
 
     _check_options(args)
-    quantize(
-        args.checkpoint,
-        method=args.method,
-        output=args.output,
-        calib=args.calib,
-        calib_method=args.calib_method,
-        bias_correction=args.bias_correction,
-        percentile=args.percentile,
-        num_calib=args.num_calib,
-        calib_batch=args.calib_batch,
-        size=args.size,
-        dynamic=args.dynamic,
-        allow_float=args.allow_float,
-        data=args.data,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch=args.batch,
-        crop=args.crop,
-        class_weights=not args.no_class_weights,
-        max_steps=args.max_steps,
-        save_checkpoint=args.save_checkpoint,
-        val_data=args.val_data,
-        val_split=args.val_split,
-        val_max_frames=args.val_max_frames,
-        mixed=_mixed_request(args),
-        reduce_range=args.reduce_range,
-        per_channel=not args.per_tensor,
-        device=args.device,
+    mixed = _mixed_request(args)
+    calib = CalibRequest(
+        source=args.calib,
+        num=args.calib_num,
+        method=args.calib_method,
+        batch=args.calib_batch,
         seed=args.seed,
+    )
+    common = _given(args, *_COMMON)
+    if args.method == "ort-cpu":
+        val = ValCheck(data=args.val_data, split=args.val_split)
+        opts = _given(args, "reduce_range", "per_channel")
+        quantize_cpu(args.checkpoint, calib=calib, val=val, mixed=mixed, **common, **opts)
+        return 0
+    qdq = dict(
+        common,
+        dynamic=args.dynamic,
+        allow_float=args.allow_float or (),
+        device=args.device,
         progress=not args.no_progress,
         command=args.command_line,
-        head=args.head,
+        mixed=mixed,
+        **_given(args, "head", "percentile", "target"),
+    )
+    val = ValCheck(
+        data=args.val_data or (args.data if args.method == "ptq" else None),
+        split=args.val_split,
+        max_frames=args.val_max_frames,
+    )
+    if args.method == "ptq":
+        quantize_ptq(args.checkpoint, calib=calib, val=val, **qdq, **_given(args, "bias_correction"))
+        return 0
+    finetune = QatSettings(**_given(args, "epochs", "lr", "batch", "crop", "class_weights", "max_steps"))
+    quantize_qat(
+        args.checkpoint,
+        data=args.data,
+        calib=calib,
+        finetune=finetune,
+        val=val,
+        **qdq,
+        **_given(args, "save_checkpoint"),
     )
     return 0

@@ -1,4 +1,5 @@
-"""edgeseg report: benchmark results JSON -> REPORT.md + self-contained report.html with charts, the recommendation first."""
+"""edgeseg report: benchmark results JSON -> REPORT.md + self-contained report.html with charts, the
+recommendation first."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import float_in
 
-HELP = "render benchmark results (JSON) as REPORT.md and report.html: what to deploy first, then the table and charts"
+HELP = (
+    "render benchmark results (JSON) as REPORT.md and report.html: what to deploy first, then the "
+    "table and charts"
+)
 
 
 def _report_names(args: argparse.Namespace) -> list:
@@ -32,7 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--title", default="edgeseg benchmark report", help="report title")
     g = p.add_argument_group(
-        "the recommendation (default: the fastest deployment path within 0.5 mIoU points of the best FP32 row)"
+        "the recommendation (default: the fastest deployment path within 0.5 mIoU points of the best "
+        "FP32 row)"
     )
     g.add_argument(
         "--max-drop",

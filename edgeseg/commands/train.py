@@ -216,7 +216,8 @@ def run(args: argparse.Namespace) -> int:
         else ""
     )
     print(
-        f"trained {cfg.model} for {done:g} epoch{'' if done == 1 else 's'} ({summary['iterations']} iterations) in "
+        f"trained {cfg.model} for {done:g} epoch{'' if done == 1 else 's'} ({summary['iterations']} "
+        "iterations) in "
         f"{summary['seconds']} s{spent} -> {trainer.out}"
     )
     if summary.get("final_miou") is not None:

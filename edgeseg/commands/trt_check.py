@@ -27,7 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--onnx",
         default=None,
         metavar="FILE",
-        help="FP32 ONNX of the shipped model (default: exported from edgeseg/weights/cgnet_camvid.pt; needs torch)",
+        help="FP32 ONNX of the shipped model (default: exported from edgeseg/weights/cgnet_camvid.pt; "
+        "needs torch)",
     )
     p.add_argument(
         "--int8-onnx",
@@ -55,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         shlex.join(["edgeseg", *sys.argv[1:]]) if sys.argv[1:2] == ["trt-check"] else "edgeseg trt-check"
     )
     print(
-        "running the real-TensorRT tests (pytest -m tensorrt); this builds several engines and takes minutes ..."
+        "running the real-TensorRT tests (pytest -m tensorrt); this builds several engines and takes "
+        "minutes ..."
     )
     report = run_check(
         out_dir=args.output_dir,

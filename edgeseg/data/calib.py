@@ -10,10 +10,10 @@ A source is one of
   ``camvid:PATH``, ``cityscapes:PATH``, ``folder:PATH`` or ``synthetic[:N]``.
 
 At most ``num`` frames are used (default 256): when more are available an evenly spaced subset,
-deterministic for a given ``seed`` (seed 0 starts at the first frame; another seed starts 1 or
-more frames later, within one stride). Frames are preprocessed with :func:`edgeseg.data.preprocess.preprocess` from the
-model card at ``size`` (default ``card.input_size``); frames of another size are resized
-(bilinear) with ONE warning, never silently.
+deterministic for a given ``seed`` (seed 0 starts at the first frame; another seed starts 1 or more frames
+later, within one stride). Frames are preprocessed with :func:`edgeseg.data.preprocess.preprocess` from the
+model card at ``size`` (default ``card.input_size``); frames of another size are resized (bilinear) with ONE
+warning, never silently.
 """
 
 from __future__ import annotations

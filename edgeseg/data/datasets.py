@@ -192,7 +192,8 @@ def open_dataset(
     openers = {"camvid": camvid, "cityscapes": cityscapes, "folder": folder}
     if kind not in openers:
         raise DataError(
-            f"dataset spec {spec!r}: unknown kind {kind!r}; expected one of camvid, cityscapes, folder, synthetic"
+            f"dataset spec {spec!r}: unknown kind {kind!r}; expected one of camvid, cityscapes, "
+            "folder, synthetic"
         )
     if not Path(path).is_dir():
         raise DataError(f"dataset spec {spec!r}: folder {path} not found")

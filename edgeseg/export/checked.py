@@ -11,10 +11,11 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from edgeseg.errors import EdgesegError
 from edgeseg.export.compare import TOLERANCES, Comparison
+from edgeseg.runner import Runner
 
 #: Export sizes: CGNet and DeepLab downsample by 8 to 16; the parity probe's synthetic scenes take 32..4096.
 MIN_SIDE, MAX_SIDE = 32, 4096
@@ -47,7 +48,8 @@ class ExportResult:
             )
         head = "" if self.head == "logits" else f", head {self.head}"
         return (
-            f"exported {self.path} ({human_size(self.path.stat().st_size)}, opset {self.opset}{head}, {self.seconds:.1f} s), "
+            f"exported {self.path} ({human_size(self.path.stat().st_size)}, opset {self.opset}{head}, "
+            f"{self.seconds:.1f} s), "
             f"parity: {first.summary()} [{first.frames} frames of {self.parity_data}{also}]"
         )
 
@@ -85,6 +87,7 @@ def export_checkpoint(
     rtol: float = TOLERANCES["export"].rtol,
     agree_min: float = TOLERANCES["export"].agree_min,
     head: str = "logits",
+    open_onnx: Callable[[Path], Runner],
 ) -> ExportResult:
     """Export ``checkpoint`` to ``output`` (default: the checkpoint path with .onnx) at ``size`` (H, W;
     default the card's input size, sides in 32..4096), static ``batch`` (default 1; ignored when
@@ -93,8 +96,10 @@ def export_checkpoint(
     the comparator's "export" tolerance (``atol``/``rtol``/``agree_min`` override it; ``agree_min``
     is a fraction). ``head`` (default "logits"; ``edgeseg.export.head``): "labels" or "labels-lowres" end
     the graph in a uint8 label map, recorded in ``card.extra["head"]``; the parity check then compares
-    label maps (the share of equal pixels must reach ``agree_min``). Inputs are checked before
-    anything is loaded or written."""
+    label maps (the share of equal pixels must reach ``agree_min``). ``open_onnx(path)`` opens the
+    fresh ONNX for that check: pass ``edgeseg.backends.open_runner`` (the onnxruntime backend's
+    ``OrtRunner``, which also checks the graph against its card; ``edgeseg export`` and
+    ``edgeseg.load(...).export`` do). Inputs are checked before anything is loaded or written."""
     from edgeseg._io import atomic_path, check_output_path
     from edgeseg.errors import EdgesegError, ExportError
 
@@ -144,7 +149,7 @@ def export_checkpoint(
         )
         if simplify:
             _simplify(tmp, card.replace(input_size=hw))
-        # check_parity opens the file with OrtRunner, which also checks the graph against the card.
+        # open_onnx (OrtRunner from the CLI and the API) also checks the graph against the card.
         # A dynamic export is checked at a second size too: shapes baked in as constants by the
         # tracer would pass at the export size and fail at any other.
         sizes = [hw] + ([_second_size(hw)] if dynamic else [])
@@ -155,6 +160,7 @@ def export_checkpoint(
                 model,
                 frames,
                 card.replace(input_size=hw),
+                open_onnx=open_onnx,
                 atol=atol,
                 rtol=rtol,
                 agree_min=agree_min,
@@ -163,7 +169,8 @@ def export_checkpoint(
             )
             if not res.passed:
                 raise ExportError(
-                    f"parity check failed on {res.frames} frames of {spec} at {s[0]}x{s[1]}: {res.summary()}; "
+                    f"parity check failed on {res.frames} frames of {spec} at {s[0]}x{s[1]}: "
+                    f"{res.summary()}; "
                     f"nothing written to {out}"
                 )
             results.append(res)

@@ -2,15 +2,15 @@
 under a named tolerance. Every stage that checks one artifact against another uses it: the export's
 parity check, graph rewrites, and the comparison each build runs against its source.
 
-The rule, for a tolerance ``t``: the candidate must be finite; where ``t.atol`` is set, every value
-within ``atol + rtol * |reference|`` (``t.rule`` "sum", the default), or, with ``t.rule`` "elemwise",
-Polygraphy's ``CompareFunc.simple`` check: a value fails only when ``|a - r| > atol`` AND
-``|a - r| / |r| > rtol`` (a zero ``r`` gets 2.22e-16 added; NaN fails); where ``t.agree_min`` is set (logits, NCHW), the per-pixel
-argmax must agree on at least ``agree_min`` of the *decisive* pixels: those whose two best reference
-logits are further apart than twice the allowed error, so any accepted numeric difference cannot
-swap them (near-ties are counted apart; an untrained model has many). The allowed error is
-``atol + rtol * |top logit|``, or (``atol`` None) the median absolute difference actually seen,
-for comparisons whose candidate is expected to differ (real int8 kernels against a float simulation).
+The rule, for a tolerance ``t``: the candidate must be finite; where ``t.atol`` is set, every value within
+``atol + rtol * |reference|`` (``t.rule`` "sum", the default), or, with ``t.rule`` "elemwise", Polygraphy's
+``CompareFunc.simple`` check: a value fails only when ``|a - r| > atol`` AND ``|a - r| / |r| > rtol`` (a
+zero ``r`` gets 2.22e-16 added; NaN fails); where ``t.agree_min`` is set (logits, NCHW), the per-pixel
+argmax must agree on at least ``agree_min`` of the *decisive* pixels: those whose two best reference logits
+are further apart than twice the allowed error, so any accepted numeric difference cannot swap them
+(near-ties are counted apart; an untrained model has many). The allowed error is ``atol + rtol * |top
+logit|``, or (``atol`` None) the median absolute difference actually seen, for comparisons whose candidate
+is expected to differ (real int8 kernels against a float simulation).
 
 Label maps (integer arrays, N x 1 x H x W, from a labels head: ``edgeseg.export.head``) are compared
 by the share of equal pixels, which must reach ``agree_min`` (a tolerance without one: every pixel);
@@ -66,14 +66,54 @@ TOLERANCES: dict[str, Tolerance] = {
         None,
         0.0,
         0.97,
-        "int8 kernels against a float run of the same Q/DQ graph (or an FP32 source): argmax on decisive pixels",
+        "int8 kernels against a float run of the same Q/DQ graph (or an FP32 source): argmax on "
+        "decisive pixels",
     ),
 }
 
 
-def tolerance_for(precision: str) -> Tolerance:
-    """The tolerance a build of ``precision`` is held to against its source ("export" for fp32)."""
-    return TOLERANCES["export" if precision == "fp32" else precision]
+#: Real engines (``edgeseg trt-check``) against ONNX Runtime FP32, element by element as Polygraphy's
+#: ``CompareFunc.simple`` (docs: ``edgeseg.backends.tensorrt.check.tolerances``).
+ENGINE_TOLERANCES: dict[str, Tolerance] = {
+    "fp32": Tolerance(
+        "engine-fp32",
+        1e-5,
+        1e-5,
+        None,
+        "Polygraphy CompareFunc.simple defaults (atol = rtol = 1e-5, elemwise, NaN fails)",
+        rule="elemwise",
+    ),
+    "fp16": Tolerance(
+        "engine-fp16",
+        1e-3,
+        1e-3,
+        None,
+        "Polygraphy FP16 examples (--fp16 --atol 1e-3 --rtol 1e-3), elemwise, NaN fails",
+        rule="elemwise",
+    ),
+    "tf32": Tolerance(
+        "engine-tf32",
+        1e-3,
+        1e-3,
+        None,
+        "FP16 bound: TF32 rounds inner-product inputs to FP16's 10-bit mantissa",
+        rule="elemwise",
+    ),
+}
+
+
+def tolerance_for(precision: str, *, engine: bool = False, tf32: bool = False) -> Tolerance:
+    """The one place a precision's tolerance is looked up. A build of ``precision`` against its source
+    ("export" for fp32); ``engine`` (default False): a real engine's element-wise bound against ONNX
+    Runtime FP32 (fp32, or tf32 when ``tf32``; fp16), ValueError for any other (INT8 is judged by mIoU)."""
+    if not engine:
+        return TOLERANCES["export" if precision == "fp32" else precision]
+    key = "tf32" if precision == "fp32" and tf32 else precision
+    if key not in ENGINE_TOLERANCES:
+        raise ValueError(
+            f"no element-wise tolerance for precision {precision!r} (expected fp32 or fp16; INT8 is judged by mIoU)"
+        )
+    return ENGINE_TOLERANCES[key]
 
 
 @dataclass(frozen=True)
@@ -153,7 +193,8 @@ def compare(
     agree_min: float | None = None,
 ) -> Comparison:
     """Compare ``out`` against the reference ``ref`` (same shape) under ``tolerance`` (a name in
-    ``TOLERANCES`` or a ``Tolerance``; default "export"); ``atol``/``rtol``/``agree_min`` override its numbers."""
+    ``TOLERANCES`` or a ``Tolerance``; default "export"); ``atol``/``rtol``/``agree_min`` override its
+    numbers."""
     t = TOLERANCES[tolerance] if isinstance(tolerance, str) else tolerance
     t = replace(
         t,
@@ -180,7 +221,8 @@ def compare(
             mean_abs_diff=float("inf"),
             argmax_agreement=0.0,
             passed=False,
-            problem=f"the output shape {tuple(out.shape)} differs from the reference shape {tuple(ref.shape)}",
+            problem=f"the output shape {tuple(out.shape)} differs from the reference shape "
+            f"{tuple(ref.shape)}",
             **base,
         )
     if labels:

@@ -50,7 +50,8 @@ def adaptive_pool_matrix(size: int, bins: int) -> np.ndarray:
 
 
 def adaptive_avg_pool2d_exportable(x: torch.Tensor, bins: int) -> torch.Tensor:
-    """``F.adaptive_avg_pool2d(x, bins)``; while exporting to ONNX, two MatMuls with constant averaging matrices."""
+    """``F.adaptive_avg_pool2d(x, bins)``; while exporting to ONNX, two MatMuls with constant averaging
+    matrices."""
     if not torch.onnx.is_in_onnx_export():
         return F.adaptive_avg_pool2d(x, bins)
     h, w = int(x.shape[2]), int(x.shape[3])  # static at trace time, on purpose (see the module docstring)

@@ -76,7 +76,8 @@ class ASPP(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Low-level 1x1 to 48 channels, concat with upsampled ASPP output, two separable 3x3 (256), 1x1 classifier."""
+    """Low-level 1x1 to 48 channels, concat with upsampled ASPP output, two separable 3x3 (256), 1x1
+    classifier."""
 
     def __init__(
         self,
@@ -123,7 +124,8 @@ class DeepLabV3Plus(nn.Module):
 def deeplabv3plus_mobilenetv2(
     *, num_classes: int = 19, output_stride: int = 16, width: float = 1.0
 ) -> DeepLabV3Plus:
-    """DeepLab v3+ on MobileNetV2; defaults output stride 16 (ASPP rates 6/12/18; 8 gives 12/24/36), width 1.0.
+    """DeepLab v3+ on MobileNetV2; defaults output stride 16 (ASPP rates 6/12/18; 8 gives 12/24/36), width
+    1.0.
 
     Every conv beyond the stem with a kernel larger than 1x1 is depthwise (separable)."""
     return DeepLabV3Plus(MobileNetV2(width=width, output_stride=output_stride), num_classes=num_classes)

@@ -33,7 +33,8 @@ def make_divisible(value: float, divisor: int = 8) -> int:
 
 
 class InvertedResidual(nn.Module):
-    """1x1 expand (ReLU6) -> 3x3 depthwise (ReLU6, strided or dilated) -> 1x1 linear; residual when shapes match."""
+    """1x1 expand (ReLU6) -> 3x3 depthwise (ReLU6, strided or dilated) -> 1x1 linear; residual when shapes
+    match."""
 
     def __init__(self, cin: int, cout: int, *, stride: int = 1, expand: int = 6, dilation: int = 1) -> None:
         super().__init__()

@@ -10,11 +10,14 @@ ONNX Runtime CPU flavour.
 - ``qcheckpoint``: QAT checkpoints that still load as FP32 with ``load_checkpoint``.
 - ``ort_cpu``: ``quantize_ort_cpu`` (asymmetric, CPU only, not for TensorRT).
 - ``compare``: pick the calibration method by validation mIoU.
-- ``pipeline``: ``quantize(checkpoint, method=...)``, the library function behind ``edgeseg quantize``.
+- ``pipeline``: ``quantize_ptq`` / ``quantize_qat`` / ``quantize_cpu``, each taking one calibration request
+  (``edgeseg.data.calib_request.CalibRequest``), and ``quantize(checkpoint, method=...)``, the flat
+  keywords of ``edgeseg quantize`` mapped onto them; ``methods``: its methods and defaults;
+  ``qdq_steps``: the steps PTQ and QAT share; ``val_check``: measuring INT8 on val.
 
 See docs/quantization.md.
 """
 
-from edgeseg.quant.pipeline import quantize
+from edgeseg.quant.pipeline import quantize, quantize_cpu, quantize_ptq, quantize_qat
 
-__all__ = ["quantize"]
+__all__ = ["quantize", "quantize_cpu", "quantize_ptq", "quantize_qat"]

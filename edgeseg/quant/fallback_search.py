@@ -114,7 +114,8 @@ def rank(
     cost: dict[str, float] | None = None,
     prefer_cheap: bool = False,
 ) -> list[dict[str, Any]]:
-    """The units most worth leaving in float first: [{"unit", "score", "drop", "worst_class_drop", "cost"}]."""
+    """The units most worth leaving in float first:
+    [{"unit", "score", "drop", "worst_class_drop", "cost"}]."""
     full = budget.badness(Agreement.from_dict(sensitivity["int8"]))
     rows = []
     for unit, d in sensitivity["units"].items():

@@ -16,7 +16,8 @@ from edgeseg.errors import QuantizationError
 
 
 def cast_layers_fp16(model: Any, nodes: Collection[str]) -> int:
-    """Wrap the nodes named ``nodes`` of ``model`` (a ModelProto) in FP16 casts, in place; returns the count."""
+    """Wrap the nodes named ``nodes`` of ``model`` (a ModelProto) in FP16 casts, in place; returns the
+    count."""
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 

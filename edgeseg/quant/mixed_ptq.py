@@ -23,7 +23,9 @@ from edgeseg.quant.sensitivity import DEFAULT_BATCH, DEFAULT_FRAMES, default_cac
 
 #: What the card says a float layer runs in, per target.
 FLOAT_LAYERS_RUN_AS = {
-    "tensorrt": "FP16 with --fp16 (8.6/10.x); explicit Casts to FP16 for a strongly typed 11.x network (--cast-fp16)",
+    "tensorrt": (
+        "FP16 with --fp16 (8.6/10.x); explicit Casts to FP16 for a strongly typed 11.x network (--cast-fp16)"
+    ),
     "onnxruntime": "FP32 (no Q/DQ; nodes_to_exclude for onnxruntime.quantization)",
     "openvino": "FP32 (no FakeQuantize on them)",
     "executorch": "FP32 (left out of the XNNPACK quantizer's annotation)",
@@ -61,8 +63,9 @@ def fallback_to_budget(
     and no class more than ``class_drop`` (default 1.0) points of IoU@FP32.
 
     ``mode``: the sensitivity mode (default "isolated"). ``prefer_cheap`` (default False): rank by
-    sensitivity per GFLOP (``layer_cost.flops_cost``, an estimate) instead of by sensitivity. ``cache``: "auto" (default: the user cache
-    folder, ``sensitivity.default_cache_dir()``), a file, or None. Returns (mixed model, card record).
+    sensitivity per GFLOP (``layer_cost.flops_cost``, an estimate) instead of by sensitivity.
+    ``cache``: "auto" (default: the user cache folder, ``sensitivity.default_cache_dir()``), a file, or
+    None. Returns (mixed model, card record).
     """
     from edgeseg.data.datasets import open_dataset
     from edgeseg.quant.sensitivity import fingerprint, layer_sensitivity
@@ -139,7 +142,13 @@ class MixedRequest:
     cast_fp16: bool = False
 
     def check(
-        self, *, method: str, calib_method: str | None, val_data: str | None, save_checkpoint: Any
+        self,
+        *,
+        method: str,
+        calib_method: str | None,
+        val_data: str | None,
+        save_checkpoint: Any = None,
+        target: str = "tensorrt",
     ) -> None:
         """One-line errors for requests ``quantize`` cannot serve, before any work."""
         if not val_data:
@@ -152,6 +161,11 @@ class MixedRequest:
             )
         if self.cast_fp16 and method == "ort-cpu":
             raise QuantizationError("--cast-fp16 is for the TensorRT Q/DQ ONNX (ptq, qat), not ort-cpu")
+        if target != "tensorrt":
+            raise QuantizationError(
+                f"--max-drop with --target {target} is not supported yet (the search scores TensorRT's "
+                "placement): use --target tensorrt, or --method ort-cpu --max-drop for ONNX Runtime CPU"
+            )
 
     def search(self, qmodel, float_model, card, *, data: str, split: str, device, progress: bool, log):
         """``fallback_to_budget`` with this request's budget and frames."""
@@ -170,18 +184,46 @@ class MixedRequest:
         )
 
 
+def search_if(
+    mixed: MixedRequest | None, qmodel, float_model, card, *, data, split, device, progress, log
+) -> tuple[Any, dict[str, Any] | None]:
+    """(``qmodel``, None) without ``mixed``; else ``mixed.search``: (the mixed model, the card's record,
+    which says whether the float layers get explicit FP16 Casts: ``cast_fp16``)."""
+    if mixed is None:
+        return qmodel, None
+    mixed_model, record = mixed.search(
+        qmodel, float_model, card, data=data, split=split, device=device, progress=progress, log=log
+    )
+    return mixed_model, {**record, "cast_fp16": mixed.cast_fp16}
+
+
+def check_cpu(mixed: MixedRequest | None, *, val_data: str | None, checkpoint: Any) -> None:
+    """``quantize_cpu``'s one-line refusals, before any work: --val-data is only for --max-drop, which
+    needs the .pt checkpoint (the search runs on edgeseg's fake quant)."""
+    if mixed is None:
+        if val_data:
+            raise QuantizationError(
+                "--val-data with --method ort-cpu is for --max-drop (the frames it scores on)"
+            )
+        return
+    mixed.check(method="ort-cpu", calib_method=None, val_data=val_data)
+    if str(checkpoint).lower().endswith(".onnx"):
+        raise QuantizationError("--max-drop with --method ort-cpu needs the .pt checkpoint, not an ONNX")
+
+
 def ort_float_nodes(
-    model, card, calib_set, fp32, request: MixedRequest, *, data: str, split: str, progress: bool, log
+    model, card, request, fp32, mixed: MixedRequest, *, data: str, split: str, progress: bool = True, log
 ):
     """(FP32 ONNX nodes to leave float, the card's record) for ``--method ort-cpu --max-drop``: the search
-    runs on edgeseg's symmetric fake quant, a proxy for ONNX Runtime's asymmetric uint8 activations."""
+    runs on edgeseg's symmetric fake quant (calibrated on ``request``'s frames), a proxy for ONNX
+    Runtime's asymmetric uint8 activations."""
     import onnx
 
     from edgeseg.quant.mixed import onnx_nodes
     from edgeseg.quant.ptq import ptq
 
-    qmodel, *_ = ptq(model, calib_set, progress=progress)
-    _, record = request.search(
+    qmodel, *_ = ptq(model, request.open(card, size=tuple(card.input_size)), progress=progress)
+    _, record = mixed.search(
         qmodel, model, card, data=data, split=split, device="cpu", progress=progress, log=log
     )
     record["proxy"] = "ranked and searched on edgeseg's symmetric INT8 fake quant (TensorRT scheme)"

@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 import platform
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from edgeseg._env import cpu_features, has_vnni
+from edgeseg.data.calib_request import RECORD_KEY, CalibRequest
 from edgeseg._io import atomic_path, check_output_path
 from edgeseg.errors import EdgesegError, QuantizationError
 
@@ -78,6 +79,13 @@ class _Reader:
         self._it = None
 
 
+def _request_of(calib) -> CalibRequest:
+    """The request a CalibrationSet answers (for callers that opened the set themselves)."""
+    return CalibRequest(
+        source=calib.source, num=calib.num, method="minmax", batch=calib.batch, seed=calib.seed
+    )
+
+
 def first_last_convs(model) -> list[str]:
     """Names of the first and the last Conv in graph (topological) order: the layers edgeseg keeps in
     float for the CPU flavour (the 3-channel image conv is cheap and the classifier decides the
@@ -122,6 +130,7 @@ def quantize_ort_cpu(
     per_channel: bool = True,
     reduce_range: bool | None = None,
     float_first_last: bool = True,
+    request: CalibRequest | None = None,
     exclude_nodes: Sequence[str] = (),
     mixed: dict[str, Any] | None = None,
 ) -> Path:
@@ -132,7 +141,8 @@ def quantize_ort_cpu(
     ``float_first_last`` (default True) keeps the first and last Conv in float (``first_last_convs``);
     ``exclude_nodes`` (default none) more node names left float (``nodes_to_exclude``; mixed precision, whose
     record ``mixed`` goes into the card's ``extra.quantization.mixed``; default none).
-    The card in the output says precision int8, flavour "onnxruntime-cpu", asymmetric, CPU only.
+    The card in the output says precision int8, flavour "onnxruntime-cpu", asymmetric, CPU only, and
+    records ``request`` (default: the one ``calib`` stands for) under ``calibration["request"]``.
     """
     import onnx
     from onnxruntime.quantization import CalibrationDataReader
@@ -190,6 +200,7 @@ def quantize_ort_cpu(
                 "source": calib.source,
                 "size": list(calib.size),
                 "batch": calib.batch,
+                RECORD_KEY: (request or _request_of(calib)).record(),
             },
             extra={
                 **card.extra,
@@ -210,6 +221,55 @@ def quantize_ort_cpu(
         card_to_onnx(qmodel, qcard)
         onnx.save(qmodel, str(tmp))
     return out
+
+
+def quantize_onnx_for_cpu(
+    onnx_in: Path,
+    onnx_out: Path,
+    *,
+    request: CalibRequest,
+    card: Any,
+    size: tuple[int, int] | None = None,
+    per_channel: bool = True,
+    reduce_range: bool | None = None,
+    exclude_nodes: Sequence[str] = (),
+    mixed: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[Path, Any]:
+    """The one owner of ONNX Runtime CPU INT8 from a calibration request (``quantize --method ort-cpu``
+    and ``build --backend onnxruntime --int8``): opens ``request``'s frames for ``card`` at ``size``
+    (default: the graph's static input size, else the card's) in batches of the graph's static batch
+    (else the request's, else 1), logs one line, runs ``quantize_ort_cpu``. Returns (``onnx_out``, the
+    CalibrationSet, e.g. for a probe). ``request.method`` must be one onnxruntime takes (minmax).
+    ``exclude_nodes`` / ``mixed`` (default none): mixed precision, as ``quantize_ort_cpu``."""
+    import onnx
+
+    request = request.for_tool("onnxruntime")
+    graph = onnx.load(str(onnx_in), load_external_data=False).graph
+    dims = [d.dim_value or None for d in graph.input[0].type.tensor_type.shape.dim] if graph.input else []
+    if size is None:
+        size = (dims[2], dims[3]) if len(dims) == 4 and dims[2] and dims[3] else tuple(card.input_size)
+    batch = (dims[0] if dims else None) or request.batch or 1
+    calib = request.open(card, size=size, batch=batch)
+    if len(calib) < batch:
+        raise QuantizationError(
+            f"calibration set {request.source!r} has {len(calib)} frame(s), fewer than one batch of {batch}"
+        )
+    log(
+        f"calibrating on {len(calib)} frames from {request.source} (onnxruntime MinMax, "
+        f"{'per-channel' if per_channel else 'per-tensor'} weights)"
+    )
+    out = quantize_ort_cpu(
+        onnx_in,
+        onnx_out,
+        calib=calib,
+        per_channel=per_channel,
+        reduce_range=reduce_range,
+        request=request,
+        exclude_nodes=exclude_nodes,
+        mixed=mixed,
+    )
+    return out, calib
 
 
 def is_cpu_flavour(card) -> bool:

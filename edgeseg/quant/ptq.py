@@ -14,6 +14,7 @@ import torch.nn as nn
 
 from edgeseg.card import ModelCard
 from edgeseg.quant.bias_correction import SEQUENTIAL_FRAMES, correct_bias
+from edgeseg.data.calib_request import RECORD_KEY, CalibRequest
 from edgeseg.quant.calibrate import DEFAULT_PERCENTILE, apply_amax, collect_statistics
 from edgeseg.quant.placement import Placement, prepare
 
@@ -67,14 +68,18 @@ def quantized_card(
     return card.replace(**changes)
 
 
-def calib_facts(calib) -> dict[str, Any]:
-    """The calibration set's identity for cards and caches: fingerprint, frames, size, source."""
+def calib_facts(calib, *, request: CalibRequest | None = None) -> dict[str, Any]:
+    """The calibration set's identity for cards and caches: fingerprint, frames, size, source, and the
+    request it answers (``calibration["request"]``; default: the one the set stands for)."""
+    if request is None:
+        request = CalibRequest(source=calib.source, num=calib.num, batch=calib.batch, seed=calib.seed)
     return {
         "fingerprint": calib.fingerprint(),
         "frames": len(calib),
         "source": calib.source,
         "size": list(calib.size),
         "batch": calib.batch,
+        RECORD_KEY: request.record(),
     }
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,20 @@ import torch.nn as nn
 
 from edgeseg.card import ModelCard
 from edgeseg.errors import QuantizationError
+
+
+@dataclass(frozen=True)
+class QatSettings:
+    """The QAT fine-tune of ``edgeseg quantize --method qat``: ``epochs`` (default 1), ``lr`` (default
+    1e-4, Adam, poly decay), ``batch`` (default 8), ``crop`` (default 360x360), ``class_weights``
+    (default True: CGNet's weighted CE), at most ``max_steps`` per epoch (default None: all)."""
+
+    epochs: int = 1
+    lr: float = 1e-4
+    batch: int = 8
+    crop: tuple[int, int] = (360, 360)
+    class_weights: bool = True
+    max_steps: int | None = None
 
 
 class _Augmented(torch.utils.data.Dataset):

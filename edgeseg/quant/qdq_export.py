@@ -282,8 +282,8 @@ def export_qdq_onnx(
     Raises QuantizationError listing the violations (and writes nothing) when the graph breaks a rule;
     ``allow_float`` op types may stay wholly in float (see ``check_qdq``), and so may the layers a
     mixed-precision model leaves in float (``edgeseg.quant.mixed.with_float_layers``); with
-    ``cast_fp16`` (default False) those are wrapped in explicit FP16 Casts for strongly typed TensorRT 11. ``head`` (default "logits";
-    ``edgeseg.export.head``): "labels" / "labels-lowres" end the graph in a uint8 label map after the
+    ``cast_fp16`` (default False) those are wrapped in explicit FP16 Casts for strongly typed TensorRT 11.
+    ``head`` (default "logits"; ``edgeseg.export.head``): "labels" / "labels-lowres" end the graph in a uint8 label map after the
     last DequantizeLinear (``card.extra["head"]``).
     """
     import onnx

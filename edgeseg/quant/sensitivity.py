@@ -42,7 +42,8 @@ CACHE_VERSION = 1
 @dataclass(frozen=True)
 class Agreement:
     """How an INT8 model's labels agree with the FP32 model's: ``miou`` (0..1, over the classes the FP32
-    model predicts), ``per_class`` (IoU or None for a class FP32 never predicts), ``pixels`` (FP32 pixels per class)."""
+    model predicts), ``per_class`` (IoU or None for a class FP32 never predicts), ``pixels`` (FP32
+    pixels per class)."""
 
     miou: float
     per_class: tuple[float | None, ...]
@@ -157,7 +158,8 @@ def _save_cache(path: Path | None, key: str, done: dict[str, Any], meta: dict[st
 
 
 def default_cache_dir() -> Path:
-    """$EDGESEG_CACHE, else $XDG_CACHE_HOME/edgeseg, else ~/.cache/edgeseg; sensitivity files go in sensitivity/."""
+    """$EDGESEG_CACHE, else $XDG_CACHE_HOME/edgeseg, else ~/.cache/edgeseg; sensitivity files go in
+    sensitivity/."""
     base = os.environ.get("EDGESEG_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "edgeseg"
     )

@@ -35,7 +35,7 @@ def miou_limits(values: Sequence[float], *, min_span: float = MIN_MIOU_SPAN) -> 
 def latency_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
     """Every row with latency and mIoU; the Pareto front over the deployment paths; the pick starred."""
     name, title = "latency_vs_miou", "p50 latency vs mIoU (Pareto front of the deployment paths)"
-    pts = [e for e in entries if _num(e["p50"]) and _num(e["miou"])]
+    pts = [e for e in entries if _num(e.p50) and _num(e.miou)]
     if not pts:
         return Chart(
             name,
@@ -48,7 +48,8 @@ def latency_vs_miou(entries: Sequence[Entry], rec: Any = None) -> Chart:
         name,
         title,
         _png(fig),
-        f"Filled markers are deployment paths on this machine, hollow ones are not; the line joins the deployment "
+        "Filled markers are deployment paths on this machine, hollow ones are not; the line joins the "
+        "deployment "
         f"paths no faster path beats on mIoU; the star is the recommendation. The mIoU axis spans at least "
         f"{MIN_MIOU_SPAN:g} points.",
     )
@@ -59,21 +60,21 @@ def latency_figure(pts: Sequence[Entry], rec: Any, *, title: str):
     Rows of several models (a zoo) get a panel each, stacked on one latency axis, each panel's mIoU
     axis spanning its own rows: one crowded axis hid which point was which once five models shared it."""
     models = sorted(
-        {e.get("model") or "-" for e in pts},
-        key=lambda m: -max(e["miou"] for e in pts if (e.get("model") or "-") == m),
+        {e.model or "-" for e in pts},
+        key=lambda m: -max(e.miou for e in pts if (e.model or "-") == m),
     )
     fig = _figure(8.0, 5.0 if len(models) == 1 else 1.0 + 2.3 * len(models))
     axes = fig.subplots(len(models), 1, sharex=True, squeeze=False)[:, 0]
-    backends = sorted({e["backend"] for e in pts})
-    lats = [e["p50"] for e in pts]
+    backends = sorted({e.backend for e in pts})
+    lats = [e.p50 for e in pts]
     for k, (ax, model) in enumerate(zip(axes, models)):
-        rows = [e for e in pts if (e.get("model") or "-") == model]
+        rows = [e for e in pts if (e.model or "-") == model]
         _latency_panel(ax, rows, rec, backends=backends)
         if max(lats) / min(lats) > 8:
             ax.set_xscale("log")
         ax.set_ylabel("mIoU (%)")
         if len(models) > 1:
-            params = next((e["params"] for e in rows if _num(e.get("params"))), None)
+            params = next((e.params for e in rows if _num(e.params)), None)
             ax.set_title(
                 model + (f" ({params / 1e6:.2f} M parameters)" if params else ""), fontsize=9, loc="left"
             )
@@ -88,11 +89,7 @@ def latency_figure(pts: Sequence[Entry], rec: Any, *, title: str):
     for ax, model in zip(axes, models):  # after tight_layout: label boxes are measured in the final layout
         _annotate(
             ax,
-            [
-                (e["p50"], 100 * e["miou"], _unprefixed(e["short"], model))
-                for e in pts
-                if (e.get("model") or "-") == model
-            ],
+            [(e.p50, 100 * e.miou, _unprefixed(e.short, model)) for e in pts if (e.model or "-") == model],
         )
     return fig
 
@@ -106,28 +103,28 @@ def _latency_panel(ax, pts: Sequence[Entry], rec: Any, *, backends: Sequence[str
     """One model's rows on ``ax``: a marker per row (hollow: not a deployment path here), the Pareto
     front of the deployment paths, the recommendation starred when it is one of ``pts``."""
     for e in pts:
-        color = backend_color(e["backend"])
-        kw = {"c": color} if e["deployable"] else {"facecolors": "none", "edgecolors": color}
+        color = backend_color(e.backend)
+        kw = {"c": color} if e.deployable else {"facecolors": "none", "edgecolors": color}
         ax.scatter(
-            e["p50"],
-            100 * e["miou"],
-            marker=MARKERS.get(e["precision_base"], "o"),
+            e.p50,
+            100 * e.miou,
+            marker=MARKERS.get(e.precision_base, "o"),
             s=60,
             linewidths=1.0,
             zorder=3,
-            **({"edgecolors": "black", **kw} if e["deployable"] else kw),
+            **({"edgecolors": "black", **kw} if e.deployable else kw),
         )
-    deploy = [e for e in pts if e["deployable"]]
+    deploy = [e for e in pts if e.deployable]
     if deploy:
-        front = pareto_front([(e["p50"], 100 * e["miou"]) for e in deploy])
+        front = pareto_front([(e.p50, 100 * e.miou) for e in deploy])
         xs, ys = zip(*front)
         ax.plot(xs, ys, drawstyle="steps-post", color="0.3", lw=1.2, alpha=0.7, zorder=2)
     pick = getattr(rec, "entry", None)
     if pick is not None and pick in pts:
         # behind the pick's own marker (zorder 3), which stays visible in its backend's colour
         ax.scatter(
-            pick["p50"],
-            100 * pick["miou"],
+            pick.p50,
+            100 * pick.miou,
             marker="*",
             s=700,
             c="gold",
@@ -135,7 +132,7 @@ def _latency_panel(ax, pts: Sequence[Entry], rec: Any, *, backends: Sequence[str
             linewidths=0.8,
             zorder=2.5,
         )
-    ax.set_ylim(*miou_limits([100 * e["miou"] for e in pts]))
+    ax.set_ylim(*miou_limits([100 * e.miou for e in pts]))
     ax.grid(alpha=0.3)
     ax.margins(x=0.25)
 
@@ -152,9 +149,9 @@ def _latency_legend(ax, pts: Sequence[Entry], rec: Any, backends: Sequence[str])
     handles += [
         Line2D([], [], marker=m, ls="", color="gray", label=p.upper())
         for p, m in MARKERS.items()
-        if any(e["precision_base"] == p for e in pts)
+        if any(e.precision_base == p for e in pts)
     ]
-    if any(not e["deployable"] for e in pts):
+    if any(not e.deployable for e in pts):
         handles.append(
             Line2D(
                 [],
@@ -166,7 +163,7 @@ def _latency_legend(ax, pts: Sequence[Entry], rec: Any, backends: Sequence[str])
                 label="not a deployment path here",
             )
         )
-    if any(e["deployable"] for e in pts):
+    if any(e.deployable for e in pts):
         handles.append(
             Line2D([], [], color="0.3", lw=1.2, alpha=0.7, label="Pareto front (deployment paths)")
         )

@@ -34,7 +34,8 @@ QDQ_BY_ORT = (
     "or as an OpenVINO IR on a CPU)."
 )
 FP16_ON_CPU = (
-    "This CPU has no fast FP16 path, so ONNX Runtime computes around float kernels: the row shows the accuracy "
+    "This CPU has no fast FP16 path, so ONNX Runtime computes around float kernels: the row shows the "
+    "accuracy "
     "FP16 keeps (as TensorRT FP16 on a GPU would), not FP16 speed."
 )
 
@@ -70,8 +71,14 @@ def describe(row: dict[str, Any]) -> PathInfo:
     """The deployment path of a results row (``edgeseg.bench`` schema), with its head when it ends in
     labels ("OpenVINO INT8 from the QAT model, labels out")."""
     info = _describe(row)
-    words = HEAD_WORDS.get(((row.get("card") or {}).get("extra") or {}).get("head"))
-    return info if words is None else replace(info, name=info.name + words[0], short=info.short + words[1])
+    extra = (row.get("card") or {}).get("extra") or {}
+    for words in (
+        HEAD_WORDS.get(extra.get("head")),
+        (", bf16 float parts", " bf16") if extra.get("inference_precision") == "bf16" else None,
+    ):
+        if words is not None:
+            info = replace(info, name=info.name + words[0], short=info.short + words[1])
+    return info
 
 
 def _describe(row: dict[str, Any]) -> PathInfo:
@@ -104,6 +111,10 @@ def _describe(row: dict[str, Any]) -> PathInfo:
                 False,
                 QDQ_BY_ORT,
             )
+        if prec == "int8" and flavour == "cpu-qdq":  # edgeseg.quant.placement_cpu.CPU_FLAVOUR
+            return PathInfo(
+                f"{words} INT8{where} ({method}, CPU Q/DQ placement)", f"{short} INT8 {method} cpu"
+            )
         if prec == "int8":
             return PathInfo(f"{words} INT8{where} (its own static quantization)", f"{short} INT8")
         if prec == "fp16" and not gpu:
@@ -123,5 +134,9 @@ def _describe(row: dict[str, Any]) -> PathInfo:
             f"{words} INT8 (its own PT2E quantization of the FP32 checkpoint)", f"{short} INT8 PT2E"
         )
     if prec == "int8" and quant:
-        return PathInfo(f"{words} INT8 from the {method} model", f"{short} INT8 {method}")
+        cpu = flavour == "cpu-qdq"  # quantize --target cpu
+        return PathInfo(
+            f"{words} INT8 from the {method} model{', CPU placement' if cpu else ''}",
+            f"{short} INT8 {method}{' cpu' if cpu else ''}",
+        )
     return PathInfo(f"{words} {P}", f"{short} {P}")

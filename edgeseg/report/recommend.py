@@ -18,11 +18,13 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from edgeseg.report.entry import ReportEntry
+
 DEFAULT_MAX_DROP = 0.5
 SPEEDUP_TARGET = 2.0
 ROOFLINE_TARGET = 1.5
 
-Entry = dict[str, Any]
+Entry = ReportEntry
 
 
 def _num(x: Any) -> bool:
@@ -45,59 +47,53 @@ class Recommendation:
 
     def delta_points(self, e: Entry | None = None) -> float | None:
         e = e or self.entry
-        if not e or not self.reference or not (_num(e.get("miou")) and _num(self.reference.get("miou"))):
+        if not e or not self.reference or not (_num(e.miou) and _num(self.reference.miou)):
             return None
-        return 100.0 * (e["miou"] - self.reference["miou"])
+        return 100.0 * (e.miou - self.reference.miou)
 
     def speedup(self, e: Entry | None = None) -> float | None:
         e = e or self.entry
-        if not e or not self.baseline or not (_num(e.get("p50")) and _num(self.baseline.get("p50"))):
+        if not e or not self.baseline or not (_num(e.p50) and _num(self.baseline.p50)):
             return None
-        return self.baseline["p50"] / e["p50"]
+        return self.baseline.p50 / e.p50
 
 
 def best_fp32(entries: Sequence[Entry]) -> Entry | None:
     """The ok FP32 row with the highest mIoU (None when no FP32 row has one)."""
-    rows = [e for e in entries if e["ok"] and e["precision_base"] == "fp32" and _num(e["miou"])]
-    return max(rows, key=lambda e: e["miou"]) if rows else None
+    rows = [e for e in entries if e.ok and e.precision_base == "fp32" and _num(e.miou)]
+    return max(rows, key=lambda e: e.miou) if rows else None
 
 
 def eager_baseline(entries: Sequence[Entry]) -> Entry | None:
     """PyTorch eager FP32, preferring NCHW (not channels-last): the speed-up baseline."""
     rows = [
-        e
-        for e in entries
-        if e["ok"] and e["backend"] == "torch" and e["precision_base"] == "fp32" and _num(e["p50"])
+        e for e in entries if e.ok and e.backend == "torch" and e.precision_base == "fp32" and _num(e.p50)
     ]
-    nchw = [e for e in rows if "channels-last" not in e["path"]]
+    nchw = [e for e in rows if "channels-last" not in e.path]
     return (nchw or rows or [None])[0]
 
 
 def build_commands(entry: Entry, entries: Sequence[Entry]) -> list[str]:
     """The entry's ``make`` steps, preceded by those of every row whose artifact a step reads (recursively)."""
-    wd = entry.get("workdir") or "."
+    wd = entry.workdir or "."
 
     def norm(p: str) -> str:
         return os.path.normpath(os.path.join(wd, p))
 
-    by_artifact = {
-        norm(e["artifact"]): e
-        for e in entries
-        if e.get("artifact") and e.get("make") and e.get("source") == entry.get("source")
-    }
+    by_artifact = {norm(e.artifact): e for e in entries if e.artifact and e.make and e.source == entry.source}
     out: list[str] = []
 
     def visit(e: Entry, stack: tuple[str, ...]) -> None:
-        for step in e.get("make") or []:
+        for step in e.make or []:
             for arg in step[1:]:
                 dep = by_artifact.get(norm(arg))
-                if dep is not None and dep is not e and dep["id"] not in stack:
-                    visit(dep, stack + (dep["id"],))
+                if dep is not None and dep is not e and dep.id not in stack:
+                    visit(dep, stack + (dep.id,))
             cmd = "edgeseg " + shlex.join(step)
             if cmd not in out:
                 out.append(cmd)
 
-    visit(entry, (entry["id"],))
+    visit(entry, (entry.id,))
     return out
 
 
@@ -115,7 +111,7 @@ def recommend(
     limits = []
     if ref is not None:
         limits.append(
-            f"within {max_drop:g} mIoU points of the best FP32 row ({ref['label']}, {100 * ref['miou']:.2f} %)"
+            f"within {max_drop:g} mIoU points of the best FP32 row ({ref.label}, {100 * ref.miou:.2f} %)"
         )
     if latency_budget_ms is not None:
         limits.append(f"p50 latency <= {latency_budget_ms:g} ms")
@@ -126,27 +122,27 @@ def recommend(
     )
     if ref is None:
         question += " (no FP32 row with mIoU in these results: accuracy not checked; run bench with --data)"
-    pool = [e for e in entries if e["ok"] and e["deployable"] and _num(e["p50"])]
+    pool = [e for e in entries if e.ok and e.deployable and _num(e.p50)]
     why: list[str] = []
     if ref is not None:
-        keep = [e for e in pool if _num(e["miou"]) and 100.0 * (ref["miou"] - e["miou"]) <= max_drop + 1e-9]
+        keep = [e for e in pool if _num(e.miou) and 100.0 * (ref.miou - e.miou) <= max_drop + 1e-9]
         if len(keep) < len(pool):
             why.append(f"{len(pool) - len(keep)} lose more than {max_drop:g} mIoU points")
         pool = keep
     if latency_budget_ms is not None:
-        keep = [e for e in pool if e["p50"] <= latency_budget_ms]
+        keep = [e for e in pool if e.p50 <= latency_budget_ms]
         if len(keep) < len(pool):
             why.append(f"{len(pool) - len(keep)} are slower than {latency_budget_ms:g} ms")
         pool = keep
     if memory_budget_mb is not None:
-        keep = [e for e in pool if _num(e["rss_mb"]) and e["rss_mb"] <= memory_budget_mb]
+        keep = [e for e in pool if _num(e.rss_mb) and e.rss_mb <= memory_budget_mb]
         if len(keep) < len(pool):
             why.append(
                 f"{len(pool) - len(keep)} need more than {memory_budget_mb:g} MB (or have no memory figure)"
             )
         pool = keep
     if not pool:
-        n = sum(1 for e in entries if e["ok"] and e["deployable"] and _num(e["p50"]))
+        n = sum(1 for e in entries if e.ok and e.deployable and _num(e.p50))
         return Recommendation(
             None,
             ref,
@@ -154,8 +150,8 @@ def recommend(
             question,
             why_none=f"of {n} deployable row(s) with a latency, " + ("; ".join(why) or "none qualify"),
         )
-    best = min(pool, key=lambda e: (e["p50"], e["rss_mb"] if _num(e["rss_mb"]) else math.inf))
-    return Recommendation(best, ref, base, question, build_commands(best, entries), best.get("workdir"))
+    best = min(pool, key=lambda e: (e.p50, e.rss_mb if _num(e.rss_mb) else math.inf))
+    return Recommendation(best, ref, base, question, build_commands(best, entries), best.workdir)
 
 
 def _mb(x: Any) -> str:
@@ -171,18 +167,18 @@ def recommendation_line(rec: Recommendation) -> str:
             f"**No recommendation:** no deployment path on the benchmarked machine is {limits or 'usable'} "
             f"({rec.why_none})."
         )
-    bits = [f"p50 {e['p50']:.2f} ms"]
+    bits = [f"p50 {e.p50:.2f} ms"]
     sp = rec.speedup()
     if sp is not None and rec.baseline is not e:
-        bits[-1] += f" ({sp:.1f}x faster than {rec.baseline['label']})"
-    bits.append(f"peak memory {_mb(e['rss_mb'])} while inferring ({_mb(e['rss_loaded_mb'])} once loaded)")
-    bits.append(f"{e['size_mb']:.2f} MB on disk" if _num(e["size_mb"]) else "size n/a")
+        bits[-1] += f" ({sp:.1f}x faster than {rec.baseline.label})"
+    bits.append(f"peak memory {_mb(e.rss_mb)} while inferring ({_mb(e.rss_loaded_mb)} once loaded)")
+    bits.append(f"{e.size_mb:.2f} MB on disk" if _num(e.size_mb) else "size n/a")
     d = rec.delta_points()
     if d is not None:
-        bits.append(f"mIoU {100 * e['miou']:.2f} % ({d:+.2f} points vs the best FP32 row)")
-    elif _num(e["miou"]):
-        bits.append(f"mIoU {100 * e['miou']:.2f} %")
-    return f"**Recommendation: {e['label']}** — " + ", ".join(bits) + "."
+        bits.append(f"mIoU {100 * e.miou:.2f} % ({d:+.2f} points vs the best FP32 row)")
+    elif _num(e.miou):
+        bits.append(f"mIoU {100 * e.miou:.2f} %")
+    return f"**Recommendation: {e.label}** — " + ", ".join(bits) + "."
 
 
 def check_targets(
@@ -197,13 +193,14 @@ def check_targets(
     sp = rec.speedup()
     out.append(
         (
-            f"speed-up vs PyTorch eager FP32: {'n/a' if sp is None else f'{sp:.2f}x'} (target >= {speedup_min:.1f}x)",
+            f"speed-up vs PyTorch eager FP32: {'n/a' if sp is None else f'{sp:.2f}x'} (target >= "
+            f"{speedup_min:.1f}x)",
             sp is not None and sp >= speedup_min,
         )
     )
-    roof = e.get("roofline_x")
+    roof = e.roofline_x
     line = f"multiple of the float32 roofline: {'n/a' if not _num(roof) else f'{roof:.2f}x'} (target <= {roofline_max:.1f}x)"
-    if _num(e.get("roofline_int8_x")):
-        line += f"; against the int8 matmul peak: {e['roofline_int8_x']:.2f}x (information)"
+    if _num(e.roofline_int8_x):
+        line += f"; against the int8 matmul peak: {e.roofline_int8_x:.2f}x (information)"
     out.append((line, _num(roof) and roof <= roofline_max))
     return out

@@ -1,4 +1,5 @@
-"""Results JSON -> REPORT.md (with PNG charts beside it) and a self-contained report.html, the recommendation first."""
+"""Results JSON -> REPORT.md (with PNG charts beside it) and a self-contained report.html, the
+recommendation first."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any, Sequence
 from edgeseg._io import atomic_set
 from edgeseg.report.charts import Chart, make_charts
 from edgeseg.report.data import load_entries
+from edgeseg.report.entry import ReportEntry
 from edgeseg.report.recommend import DEFAULT_MAX_DROP, Recommendation, recommend, recommendation_line
 from edgeseg.report.table import columns, model_facts, table_rows
 
@@ -34,7 +36,8 @@ def _short(x: Any) -> str:
 
 
 def _stream_text(peak: dict[str, Any]) -> str:
-    """', 14.2 GB/s STREAM (copy 12.9, triad 14.2; 128 MiB arrays)' or '' for peaks measured before the probe."""
+    """', 14.2 GB/s STREAM (copy 12.9, triad 14.2; 128 MiB arrays)' or '' for peaks measured before the
+    probe."""
     st = peak.get("stream") or {}
     if not peak.get("stream_gbs"):
         return ""
@@ -87,12 +90,12 @@ def _run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
     return facts
 
 
-def _notes(entries: Sequence[dict[str, Any]]) -> list[str]:
-    return [f"{e['label']} ({e['id_label']}): {e['state']}" for e in entries if e["state"] != "ok"]
+def _notes(entries: Sequence[ReportEntry]) -> list[str]:
+    return [f"{e.label} ({e.id_label}): {e.state}" for e in entries if e.state != "ok"]
 
 
-def _not_paths(entries: Sequence[dict[str, Any]]) -> list[str]:
-    return [f"{e['label']}: {e['path_note']}" for e in entries if not e["deployable"] and e["ok"]]
+def _not_paths(entries: Sequence[ReportEntry]) -> list[str]:
+    return [f"{e.label}: {e.path_note}" for e in entries if not e.deployable and e.ok]
 
 
 INTRO = (
@@ -130,7 +133,7 @@ def _answer(rec: Recommendation) -> list[str]:
 
 
 def render_markdown(
-    entries: Sequence[dict[str, Any]],
+    entries: Sequence[ReportEntry],
     runs: Sequence[dict[str, Any]],
     charts: Sequence[Chart],
     *,
@@ -181,9 +184,11 @@ def _inline(text: str) -> str:
 
 
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;
+  color:#222;padding:0 1em}
 .answer{background:#eef6ee;border:1px solid #9c9;border-radius:6px;padding:.6em 1em;margin:1em 0}
-.answer pre{background:#fff;border:1px solid #ddd;padding:.5em;overflow-x:auto;white-space:pre-wrap;word-break:break-all;font-size:12px}
+.answer pre{background:#fff;border:1px solid #ddd;padding:.5em;overflow-x:auto;white-space:pre-wrap;
+  word-break:break-all;font-size:12px}
 .tablebox{max-width:100%;overflow-x:auto;border:1px solid #ddd;margin:1em 0}
 table{border-collapse:collapse;font-size:12px}
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap;vertical-align:top}
@@ -202,7 +207,7 @@ li{overflow-wrap:anywhere}
 
 
 def render_html(
-    entries: Sequence[dict[str, Any]],
+    entries: Sequence[ReportEntry],
     runs: Sequence[dict[str, Any]],
     charts: Sequence[Chart],
     *,
@@ -211,7 +216,8 @@ def render_html(
 ) -> str:
     esc = html.escape
     out = [
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{CSS}</style></head><body>",
+        "<!DOCTYPE html><html><head><meta "
+        f"charset='utf-8'><title>{esc(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{esc(title)}</h1>",
         "<div class='answer'>",
     ]
@@ -233,7 +239,7 @@ def render_html(
         + "</tr>"
     )
     for e, r in zip(entries, table_rows(entries, rec)):
-        cls = "pick" if e is rec.entry else "bad" if not e["ok"] else "sim" if not e["deployable"] else ""
+        cls = "pick" if e is rec.entry else "bad" if not e.ok else "sim" if not e.deployable else ""
         cells = "".join(f"<td{' class=l' if c.left else ''}>{esc(v)}</td>" for c, v in zip(cols, r))
         out.append(f"<tr{f' class={cls}' if cls else ''}>{cells}</tr>")
     out.append("</table></div>")
@@ -282,8 +288,9 @@ def write_report(
 ) -> dict[str, Path]:
     """Write ``REPORT.md``, ``report.html`` and one PNG per chart into ``out_dir`` (created when absent).
 
-    ``runs``: "latest" (default: the newest run of each results file) or "all". The recommendation
-    answers ``recommend(max_drop=0.5, latency_budget_ms=None, memory_budget_mb=None)``. Returns the paths written."""
+    ``runs``: "latest" (default: the newest run of each results file) or "all". The recommendation answers
+    ``recommend(max_drop=0.5, latency_budget_ms=None, memory_budget_mb=None)``. Returns the paths
+    written."""
     entries, chosen = load_entries(results, runs=runs)
     rec = recommend(
         entries, max_drop=max_drop, latency_budget_ms=latency_budget_ms, memory_budget_mb=memory_budget_mb

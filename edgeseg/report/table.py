@@ -6,9 +6,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from edgeseg.report.entry import ReportEntry
 from edgeseg.report.recommend import Recommendation
 
-Entry = dict[str, Any]
+Entry = ReportEntry
 
 
 def _f(x: Any, fmt: str, scale: float = 1.0, suffix: str = "") -> str:
@@ -18,14 +19,14 @@ def _f(x: Any, fmt: str, scale: float = 1.0, suffix: str = "") -> str:
 
 
 def _throughput(e: Entry) -> str:
-    tp = e["throughput"]
+    tp = e.throughput
     if not tp:
         return "-"
     return " / ".join(f"{v:.1f} (b{b})" for b, v in sorted(tp.items()))
 
 
 def _path(e: Entry) -> str:
-    return e["label"] + ("" if e["deployable"] else " (not a deployment path here)")
+    return e.label + ("" if e.deployable else " (not a deployment path here)")
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,8 @@ def _delta(e: Entry, rec: Recommendation) -> str:
 
 
 def _roofline(e: Entry, rec: Recommendation) -> str:
-    x = _f(e["roofline_own_x"], ".1f", suffix="x")
-    bound = e.get("roofline_own_bound")
+    x = _f(e.roofline_own_x, ".1f", suffix="x")
+    bound = e.roofline_own_bound
     return f"{x} ({bound})" if bound and x != "-" else x
 
 
@@ -61,17 +62,17 @@ COLUMNS: list[Column] = [
         "what runs: runtime, precision and how the artifact was made",
         left=True,
     ),
-    Column("model", lambda e, r: e["model"], "the network", left=True, multi_model=True),
-    Column("params (M)", lambda e, r: _f(e["params"], ".3f", 1e-6), "parameters, millions", multi_model=True),
+    Column("model", lambda e, r: e.model, "the network", left=True, multi_model=True),
+    Column("params (M)", lambda e, r: _f(e.params, ".3f", 1e-6), "parameters, millions", multi_model=True),
     Column(
         "GFLOPs",
-        lambda e, r: _f(e["gflops"], ".2f"),
+        lambda e, r: _f(e.gflops, ".2f"),
         "multiply-adds x 2 per image at the benchmarked size",
         multi_model=True,
     ),
     Column(
         "mIoU (%)",
-        lambda e, r: _f(e["miou"], ".2f", 100),
+        lambda e, r: _f(e.miou, ".2f", 100),
         "mean intersection-over-union on the validation frames listed under the machine",
     ),
     Column(
@@ -81,10 +82,10 @@ COLUMNS: list[Column] = [
     ),
     Column(
         "p50 (ms)",
-        lambda e, r: _f(e["p50"], ".2f"),
+        lambda e, r: _f(e.p50, ".2f"),
         "median wall time of one inference call (batch as benchmarked, after warm-up)",
     ),
-    Column("p90 (ms)", lambda e, r: _f(e["p90"], ".2f"), "90th percentile of the same calls"),
+    Column("p90 (ms)", lambda e, r: _f(e.p90, ".2f"), "90th percentile of the same calls"),
     Column("speed-up", _speedup, "PyTorch eager FP32's p50 divided by this row's"),
     Column(
         "throughput (img/s)",
@@ -93,39 +94,42 @@ COLUMNS: list[Column] = [
     ),
     Column(
         "memory loaded (MB)",
-        lambda e, r: _f(e["rss_loaded_mb"], ".0f"),
+        lambda e, r: _f(e.rss_loaded_mb, ".0f"),
         "resident memory of the row's own process once the artifact is open (runtime library included)",
     ),
     Column(
         "memory peak (MB)",
-        lambda e, r: _f(e["rss_mb"], ".0f"),
+        lambda e, r: _f(e.rss_mb, ".0f"),
         "highest resident memory of the row's own process while it infers",
     ),
     Column(
         "GPU peak (MB)",
-        lambda e, r: _f(e["gpu_mb"], ".0f"),
+        lambda e, r: _f(e.gpu_mb, ".0f"),
         "highest GPU memory of the row's process while it infers (torch's allocator peak, else NVML)",
         gpu=True,
     ),
-    Column("size (MB)", lambda e, r: _f(e["size_mb"], ".2f"), "the artifact on disk (an IR counts its .bin)"),
+    Column("size (MB)", lambda e, r: _f(e.size_mb, ".2f"), "the artifact on disk (an IR counts its .bin)"),
     Column(
         "x roofline",
         _roofline,
-        "p50 divided by the row's roofline time: the larger of its compute time (the model's operations at this "
-        "machine's measured matmul peak of the row's precision; INT8 rows: the int8 peak, others: float32) and "
-        "its memory time (the bytes its layers move at the row's precision over the measured STREAM bandwidth); "
+        "p50 divided by the row's roofline time: the larger of its compute time (the model's "
+        "operations at this "
+        "machine's measured matmul peak of the row's precision; INT8 rows: the int8 peak, others: "
+        "float32) and "
+        "its memory time (the bytes its layers move at the row's precision over the measured STREAM "
+        "bandwidth); "
         "(compute) or (memory) says which is larger; 1.0x = at that bound. Rows measured before the memory "
         "probe show no bound: compute only",
     ),
-    Column("row id", lambda e, r: e["id_label"], "the row's id in the results file", left=True),
-    Column("state", lambda e, r: str(e["state"]), "ok, or why the row was skipped or failed", left=True),
+    Column("row id", lambda e, r: e.id_label, "the row's id in the results file", left=True),
+    Column("state", lambda e, r: str(e.state), "ok, or why the row was skipped or failed", left=True),
 ]
 
 
 def columns(entries: Sequence[Entry]) -> list[Column]:
     """The columns for these entries (model, params and GFLOPs only when there are several models)."""
-    multi = len({e["model"] for e in entries if e["model"] != "-"}) > 1
-    gpu = any(e.get("gpu_mb") for e in entries)
+    multi = len({e.model for e in entries if e.model != "-"}) > 1
+    gpu = any(e.gpu_mb for e in entries)
     return [c for c in COLUMNS if (multi or not c.multi_model) and (gpu or not c.gpu)]
 
 
@@ -136,10 +140,10 @@ def table_rows(entries: Sequence[Entry], rec: Recommendation) -> list[list[str]]
 
 def model_facts(entries: Sequence[Entry]) -> str:
     """One line on the model when the report has one (its columns are then left out of the table)."""
-    models = {e["model"] for e in entries if e["model"] != "-"}
+    models = {e.model for e in entries if e.model != "-"}
     if len(models) != 1:
         return ""
-    e = next((e for e in entries if e["params"]), entries[0])
-    size = e.get("input_size")
+    e = next((e for e in entries if e.params), entries[0])
+    size = e.input_size
     at = f" at {size[0]}x{size[1]}" if size else ""
-    return f"Model: {e['model']}, {_f(e['params'], '.3f', 1e-6)} M parameters, {_f(e['gflops'], '.2f')} GFLOPs per image{at}."
+    return f"Model: {e.model}, {_f(e.params, '.3f', 1e-6)} M parameters, {_f(e.gflops, '.2f')} GFLOPs per image{at}."

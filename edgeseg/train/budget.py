@@ -14,7 +14,6 @@ val frame timed at start x frames) and follows the measured durations afterwards
 from __future__ import annotations
 
 import math
-import platform
 import re
 import time
 from dataclasses import dataclass, field
@@ -114,22 +113,25 @@ def parse_crop_schedule(
         parts, f = [], -1.0
     if not sep or len(parts) not in (1, 2) or not 0.0 < f < 1.0 or min(parts or [0]) < 32:
         raise EdgesegError(
-            f"{option}: expected CROP@FRACTION such as 256x256@0.7 (crop >= 32, 0 < fraction < 1), found {text!r}"
+            f"{option}: expected CROP@FRACTION such as 256x256@0.7 (crop >= 32, 0 < fraction < 1), "
+            f"found {text!r}"
         )
     return ((parts[0], parts[-1]), f)
 
 
 def machine_facts(device: str) -> dict[str, object]:
-    """What the card records about the machine a budget was spent on."""
-    import os
-
+    """What the card records about the machine a budget was spent on: these keys, read from the one
+    machine-facts function (``edgeseg._env.machine_info``)."""
     import torch
 
+    from edgeseg._env import machine_info
+
+    m = machine_info()
     facts: dict[str, object] = {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": _cpu_name(),
-        "cpu_count": os.cpu_count(),
+        "platform": m["os"],
+        "machine": m["arch"],
+        "processor": m["cpu"],
+        "cpu_count": m["logical_cores"],
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "device": device,
@@ -137,14 +139,3 @@ def machine_facts(device: str) -> dict[str, object]:
     if device.startswith("cuda") and torch.cuda.is_available():
         facts["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return facts
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"

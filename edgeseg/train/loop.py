@@ -12,13 +12,9 @@ the wall clock, so it cannot be bit-exact).
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -29,70 +25,21 @@ from edgeseg.card import ModelCard
 from edgeseg.data.transforms import TrainTransform
 from edgeseg.errors import EdgesegError
 from edgeseg.train._loop_parts import AugmentedDataset, StopAtStepBoundary, dist_info
-from edgeseg.train.budget import TimeBudget, format_duration, lr_factor, machine_facts, parse_crop_schedule
-from edgeseg.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from edgeseg.train._trainer_schedule import ScheduleMixin
+from edgeseg.train._trainer_state import StateMixin
+from edgeseg.train.budget import TimeBudget, format_duration, parse_crop_schedule
+from edgeseg.train.config import TrainConfig, check_batch_fits
 from edgeseg.train.losses import cached_class_weights, weighted_ce
-from edgeseg.train.resume import check_resume
+
+__all__ = ["TrainConfig", "Trainer", "check_batch_fits"]
 
 
-@dataclass
-class TrainConfig:
-    """Defaults follow the CGNet recipe: Adam lr 1e-3, weight decay 5e-4, poly 0.9, batch 8, crop 360.
-    ``epochs`` may be None when ``time_budget_s`` is set (train until the budget is spent)."""
-
-    model: str = "cgnet"
-    data: str = "synthetic"
-    out: str = "runs/train"
-    epochs: int | None = 10
-    batch: int = 8
-    crop: tuple[int, int] = (360, 360)
-    scale: tuple[float, float] = (0.5, 2.0)
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 5e-4
-    momentum: float = 0.9
-    poly_power: float = 0.9
-    schedule: str = "poly"
-    warmup: int = 0
-    time_budget_s: float | None = None
-    progressive: str | None = None
-    recipe: str = "paper"
-    class_weights: bool = True
-    val_every: int = 1
-    val_split: str = "val"
-    val_max_frames: int | None = None
-    train_split: str = "train"
-    seed: int = 0
-    workers: int = 0
-    device: str = "auto"
-    amp: bool = True
-    threads: int | None = None
-    synthetic_size: tuple[int, int] = (120, 160)
-    bad_labels: str = "error"
-    arch_args: dict[str, Any] = field(default_factory=dict)
-    max_steps_per_epoch: int | None = None  # for smoke runs
-    command: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(dataclasses.asdict(self)))
-
-
-def check_batch_fits(frames: int, *, batch: int, world: int = 1) -> None:
-    """EdgesegError when ``batch`` (per process) exceeds what the training set gives each process:
-    with ``drop_last`` such an epoch has no step and the run would never progress."""
-    per = frames // max(1, world)
-    if batch > per:
-        raise EdgesegError(
-            f"--batch {batch} is larger than the training set ({frames} frames"
-            + (f", {per} per process" if world > 1 else "")
-            + f"): no full batch per epoch; "
-            f"use --batch {max(1, per)} or fewer, or more data"
-        )
-
-
-class Trainer:
+class Trainer(ScheduleMixin, StateMixin):
     """Train one model as configured. ``run(resume=...)`` returns the final summary dict.
-    ``clock`` (default ``time.monotonic``) times the budget; tests inject a fake one."""
+    ``clock`` (default ``time.monotonic``) times the budget; tests inject a fake one. The schedule
+    (progress, LR, budget) is ``ScheduleMixin`` (``_trainer_schedule.py``), the state on disk (save,
+    resume, the final card) ``StateMixin`` (``_trainer_state.py``); the settings are ``TrainConfig``
+    (``config.py``)."""
 
     def __init__(
         self, cfg: TrainConfig, *, progress: bool = True, clock: Callable[[], float] = time.monotonic
@@ -179,143 +126,14 @@ class Trainer:
         self.epoch, self.step, self.best, self.history = 0, 0, -1.0, []
         self._stop = StopAtStepBoundary()
 
-    # -- schedule -----------------------------------------------------------------------------
+    # -- epochs ---------------------------------------------------------------------------------
     def _transform(self, crop: tuple[int, int]) -> TrainTransform:
         return TrainTransform(crop=tuple(crop), scale=self.cfg.scale, ignore_index=self.card.ignore_index)
 
-    def progress_fraction(self, it: int | None = None) -> float:
-        """The run's progress in [0, 1]: iterations of ``--epochs``, time of ``--time``, or the larger."""
-        it = self.iterations if it is None else it
-        f = it / self.total_steps if self.total_steps else 0.0
-        return min(1.0, max(f, self._time_frac))
-
-    def _lr_factor(self, it: int) -> float:
-        return lr_factor(
-            self.progress_fraction(it),
-            schedule=self.cfg.schedule,
-            power=self.cfg.poly_power,
-            step=it,
-            warmup=self.cfg.warmup,
-        )
-
-    @property
-    def iterations(self) -> int:
-        return self.epoch * self.steps_per_epoch + self.step
-
-    def _tick(self) -> None:
-        """Read the budget clock once per step (rank 0's, in DDP) and decide whether time is up."""
-        if self.budget is None:
-            return
-        spent = self.budget.spent()
-        frac = self.budget.fraction(spent)
-        if self.world > 1:  # every rank follows rank 0's clock and reserve, so all stop at the same step
-            t = torch.tensor([spent, frac], dtype=torch.float64, device=self.device if self.cuda else "cpu")
-            torch.distributed.broadcast(t, 0)
-            spent, frac = float(t[0]), float(t[1])
-        self._spent, self._time_frac = spent, frac
-        self._budget_done = frac >= 1.0
-
-    def _finished(self) -> bool:
-        return bool((self.cfg.epochs and self.epoch >= self.cfg.epochs) or self._budget_done)
-
-    def _estimate_val_s(self) -> float:
-        """Seconds one validation will take: one val frame timed, times the frames, plus 25 %."""
-        if self.val_set is None:
-            return 0.0
-        from edgeseg.segment import segment
-        from edgeseg.module_runner import ModuleRunner
-
-        runner = ModuleRunner.from_model(
-            self.model, self.card, device=str(self.device), channels_last=self.channels_last
-        )
-        img = self.val_set[0][0]
-        t = self.budget.clock()
-        segment(runner, [img])
-        per = self.budget.clock() - t
-        n = (
-            len(self.val_set)
-            if self.cfg.val_max_frames is None
-            else min(len(self.val_set), self.cfg.val_max_frames)
-        )
-        self._val_frame = (per, n, img.shape[0] * img.shape[1])
-        return 1.25 * per * n
-
-    def _check_budget_fits(self) -> None:
-        """EdgesegError at the start when what is left of the budget cannot hold one training step plus the
-        final validation and checkpoint (``--time 20s`` on CamVid would otherwise train 0 steps and write no
-        final.pt). One step is estimated as 3 forward passes of the batch at the crop, scaled from the timed
-        val frame."""
-        per, n, frame_px = getattr(self, "_val_frame", (0.0, 0, 1))
-        crop_px = self.cfg.crop[0] * self.cfg.crop[1]
-        step_s = 3.0 * per * self.cfg.batch * crop_px / max(frame_px, 1)
-        need = self.budget.reserve_s + step_s
-        left = self.budget.total_s - self._spent
-        if left >= need:
-            return
-        before = self.budget.spent_before_s
-        spent = f" ({format_duration(before)} of it spent by the run resumed)" if before else ""
-        raise EdgesegError(
-            f"--time {format_duration(self.budget.total_s)} is too short{spent}: here the final validation over {n} val "
-            f"frames takes about {self.budget.reserve_s - 1:.0f} s, saving about 1 s and one training step about "
-            f"{step_s:.1f} s, so it needs at least {format_duration(self._spent - before + need + 1)}; give a longer "
-            "--time, or fewer validation frames with --val-max-frames N"
-        )
-
-    # -- state --------------------------------------------------------------------------------
-    def _state(self) -> dict[str, Any]:
-        st = {
-            "step": self.step,
-            "best_miou": self.best,
-            "history": self.history,
-            "config": self.cfg.to_dict(),
-        }
-        if self.budget is not None:
-            st["budget_spent_s"] = round(self._spent, 3)
-        return st
-
-    def _save(self, name: str, *, card: ModelCard | None = None, resumable: bool = True) -> Path | None:
-        """Write ``name`` in the output folder (rank 0 only). ``resumable=False`` leaves out the
-        optimizer and scheduler: a deployable checkpoint a third of the size."""
-        if self.rank != 0:
-            return None
-        extra = {"optimizer": self.opt, "scheduler": self.sched} if resumable else {}
-        return save_checkpoint(
-            self.out / name,
-            model=self.model,
-            card=card or self.card,
-            epoch=self.epoch,
-            state=self._state(),
-            **extra,
-        )
-
-    def resume(self, path: str | os.PathLike) -> None:
-        payload = read_checkpoint(path)
-        check_resume(path, payload, self.cfg.to_dict())
-        model, _, _ = load_checkpoint(path, expect_arch=self.cfg.model, expect_classes=self.card.num_classes)
-        self.model.load_state_dict(model.state_dict())
-        self.opt.load_state_dict(payload["optimizer"])
-        self.sched.load_state_dict(payload["scheduler"])
-        st = payload["state"]
-        self.epoch, self.step, self.best, self.history = (
-            payload["epoch"],
-            st["step"],
-            st["best_miou"],
-            st["history"],
-        )
-        if self.budget is not None:  # the budget continues where the resumed run left it
-            self.budget.spent_before_s = float(st.get("budget_spent_s", 0.0))
-
-    # -- loop ---------------------------------------------------------------------------------
     def _order(self, epoch: int) -> list[int]:
         g = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
         order = torch.randperm(len(self.train_set), generator=g).tolist()
         return order[self.rank :: self.world][: self.steps_per_epoch * self.cfg.batch]
-
-    def _crop_now(self) -> tuple[int, int]:
-        """The crop for the epoch about to start: the small one before the progressive switch point."""
-        if self._small_crop and self.progress_fraction() < self._small_crop[1]:
-            return self._small_crop[0]
-        return tuple(self.cfg.crop)
 
     def _train_epoch(self, bar) -> float:
         cfg = self.cfg
@@ -340,7 +158,8 @@ class Trainer:
                 loss = weighted_ce(self.net(x), y, weight=self.weight, ignore_index=self.card.ignore_index)
             if not torch.isfinite(loss):
                 raise EdgesegError(
-                    f"loss became {loss.item()} at epoch {self.epoch + 1} step {self.step + 1}; stopped without "
+                    f"loss became {loss.item()} at epoch {self.epoch + 1} step {self.step + 1}; "
+                    "stopped without "
                     f"saving these weights (last good checkpoints in {self.out}); try a lower --lr"
                 )
             self.opt.zero_grad(set_to_none=True)
@@ -433,13 +252,6 @@ class Trainer:
             "budget_spent_s": round(self._spent, 1) if self.budget is not None else None,
         }
 
-    def _stopped_by(self) -> str:
-        return (
-            "time budget"
-            if self._budget_done and not (self.cfg.epochs and self.epoch >= self.cfg.epochs)
-            else "epochs"
-        )
-
     def _epochs(self, bar, t0: float) -> dict[str, Any] | None:
         """Train until the epochs or the budget run out; the last pass validates and writes final.pt."""
         final = None
@@ -466,7 +278,8 @@ class Trainer:
                     self._save("best.pt", card=self._final_card(res, t0), resumable=False)
                     self.history.pop()
                 bar.write(
-                    f"epoch {rec['epoch']:g}: loss {loss:.4f}  val mIoU {100 * res['miou']:.2f}%  (best {100 * self.best:.2f}%)"
+                    f"epoch {rec['epoch']:g}: loss {loss:.4f}  val mIoU {100 * res['miou']:.2f}%  "
+                    f"(best {100 * self.best:.2f}%)"
                 )
                 final = res if last else None
             self.history.append(rec)
@@ -476,56 +289,3 @@ class Trainer:
             if self.rank == 0:
                 atomic_write_json(self.out / "history.json", self.history)
         return final
-
-    def epochs_done(self) -> int | float:
-        """Epochs run: an int at an epoch boundary, else with the fraction of the partial epoch."""
-        return self.epoch if self.step == 0 else round(self.epoch + self.step / self.steps_per_epoch, 3)
-
-    def _val_due(self) -> bool:
-        """A periodic validation at this epoch end, unless the budget's window has too little left for it
-        (the final validation comes soon)."""
-        if self.step != 0 or self.epoch % self.cfg.val_every:
-            return False
-        if self.budget is None:
-            return True
-        return self.budget.window() - self._spent > 2 * self.budget.reserve_s
-
-    def _final_card(self, res: dict[str, Any] | None, t0: float) -> ModelCard:
-        cfg = self.cfg
-        training = {
-            "command": cfg.command,
-            "epochs_done": self.epochs_done(),
-            "epochs_planned": cfg.epochs,
-            "iterations": self.iterations,
-            "seed": cfg.seed,
-            "batch": cfg.batch,
-            "crop": list(cfg.crop),
-            "lr": cfg.lr,
-            "recipe": cfg.recipe,
-            "schedule": cfg.schedule,
-            "warmup": cfg.warmup,
-            "progressive": cfg.progressive,
-            "device": str(self.device),
-            "seconds_this_run": round(time.time() - t0, 1),
-            "machine": machine_facts(str(self.device)),
-        }
-        if self.budget is not None:
-            training.update(
-                budget_s=self.budget.total_s,
-                budget_spent_s=round(self._spent, 1),
-                stopped_by=self._stopped_by() if self._finished() else None,
-            )
-        metrics = None
-        if res is not None:
-            metrics = {
-                "val_miou": res["miou"],
-                "val_pixel_accuracy": res["pixel_accuracy"],
-                "val_per_class_iou": res["per_class_iou"],
-                "dataset": res.get("dataset", ""),
-                "epoch": training["epochs_done"],
-            }
-        return (
-            self.card.replace(metrics=metrics, training=training)
-            if metrics
-            else self.card.replace(training=training)
-        )

@@ -75,7 +75,8 @@ def check_resume(path: str | os.PathLike, payload: dict[str, Any], wanted: dict[
         if diffs:
             raise CheckpointError(
                 f"{p}: was written by a run with other model/data settings: {'; '.join(diffs)}. "
-                "A resumed run must see the same model and data; resume with the same options, or start a new "
+                "A resumed run must see the same model and data; resume with the same options, or "
+                "start a new "
                 "run (another --out, no --resume)"
             )
     card = payload.get("card") or {}

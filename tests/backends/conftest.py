@@ -26,7 +26,8 @@ from build_fixtures import fake_trt, qdq_onnx, stub_calib, tiny_models  # noqa: 
 
 
 def load_artifacts() -> ModuleType:
-    """tests/backends/_shared/_runtime_artifacts.py as a module (test folders are not packages, so by path)."""
+    """tests/backends/_shared/_runtime_artifacts.py as a module (test folders are not packages, so by
+    path)."""
     name = "_edgeseg_runtime_test_artifacts"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, _SHARED / "_runtime_artifacts.py")
@@ -93,7 +94,8 @@ def make_xml(folder: Path) -> Path:
 
 
 def make_pte(folder: Path) -> Path:
-    """ExecuTorch program (FP32, XNNPACK) of the tiny checkpoint; skipped where executorch is not installed."""
+    """ExecuTorch program (FP32, XNNPACK) of the tiny checkpoint; skipped where executorch is not
+    installed."""
     pytest.importorskip("executorch")
     path = Path(folder) / "tiny.pte"
     if not path.is_file():

@@ -75,7 +75,8 @@ def test_infer_shape_dtype_finite_and_agrees_with_torch(artifact, reference):
     if atol is not None:
         worst = float(np.max(np.abs(out - ref) - rtol * np.abs(ref)))
         assert worst <= atol, (
-            f"{artifact.suffix}: |out - torch| exceeds atol {atol} + rtol {rtol} x |torch| by {worst - atol:.2e}"
+            f"{artifact.suffix}: |out - torch| exceeds atol {atol} + rtol {rtol} x |torch| by "
+            f"{worst - atol:.2e}"
         )
     agree = float((out.argmax(1) == ref.argmax(1)).mean())
     assert agree >= agree_min, f"{artifact.suffix}: argmax agreement {agree:.4f} < {agree_min}"
@@ -123,7 +124,8 @@ def test_closed_runner_refuses_and_repr_says_so(artifact):
 
 
 class _TwoFrames(BaseRunner):
-    """A runner whose one call takes exactly 2 frames of 4x4 (a static-batch artifact); NaN for negative input."""
+    """A runner whose one call takes exactly 2 frames of 4x4 (a static-batch artifact); NaN for negative
+    input."""
 
     backend = "test"
 

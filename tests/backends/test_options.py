@@ -43,6 +43,7 @@ EXPECTED = {
     "per_channel": ("--per-tensor", ("onnxruntime",)),
     "rewrite": ("--no-rewrite", ("onnxruntime", "openvino")),
     "min_target": ("--min-target", ("coreml",)),
+    "bf16_float": ("--bf16-float", ("openvino",)),
 }
 
 #: A command-line value for each option (flags without a value take none).
@@ -66,6 +67,7 @@ CLI_ARGS = {
     "per_channel": ["--per-tensor"],
     "rewrite": ["--no-rewrite"],
     "min_target": ["--min-target", "iOS17"],
+    "bf16_float": ["--bf16-float"],
 }
 
 ROWS = [(dest, backend) for dest in OPTIONS for backend in BACKEND_NAMES]

@@ -33,10 +33,14 @@ SPEC = BackendSpec(
     "echo", "Echo", (".echo",), runner="EchoRunner", builds=True, label="Echo constant", short="ECH",
     output="MODEL.echo", packages=("numpy", "echo-kernels"), install="pip install numpy echo-kernels",
     calib_num=32,
-    options=(THREADS, CALIB_NUM, Option("--echo-level", "level", "the constant every logit gets", kind=float)),
+    options=(
+        THREADS, CALIB_NUM, Option("--echo-level", "level", "the constant every logit gets", kind=float)
+    ),
     available=lambda: True, read_card=_read_card,
     default_output=lambda onnx: onnx.with_suffix(".echo"),
-    doctor_rows=lambda versions, machine: [library_row("echo", versions, "numpy", works="always", install="-")],
+    doctor_rows=lambda versions, machine: [
+        library_row("echo", versions, "numpy", works="always", install="-")
+    ],
 )
 '''
 
@@ -45,12 +49,14 @@ from pathlib import Path
 
 from edgeseg._io import atomic_write_text, check_output_path
 from edgeseg.backends._build import BuildResult, timed_build
-from edgeseg.backends._onnx import load_exported
+from edgeseg.onnxgraph.info import load_exported
 from edgeseg.backends.echo import SPEC
 
 
 @timed_build("echo")
-def build_echo(onnx, *, output=None, threads=None, calib_num=None, level=0.0, command=None, log=print) -> BuildResult:
+def build_echo(
+    onnx, *, output=None, threads=None, calib_num=None, level=0.0, command=None, log=print
+) -> BuildResult:
     """Write the ONNX's card, with ``level``, as ``output`` (default model.echo)."""
     src = Path(onnx)
     out = check_output_path(output or SPEC.default_output(src))
@@ -117,9 +123,17 @@ def test_a_sixth_backend_needs_one_folder_and_one_line(echo, tiny_models, tmp_pa
     help_text = capsys.readouterr().out
     assert "--echo-level" in help_text and "echo         --threads --calib-num --echo-level" in help_text
     assert "(default 256; executorch 100; echo 32)" in " ".join(help_text.split())  # its spec's calib_num
-    with pytest.raises(SystemExit):
-        main(["eval", "--help"])
-    assert ".echo" in capsys.readouterr().out
+    from edgeseg.cli import COMMANDS
+
+    naming_kinds = []
+    for name in COMMANDS:  # every command whose help lists the artifact kinds lists .echo among them
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        if ".mlpackage" in text:
+            naming_kinds.append(name)
+            assert ".echo" in text, f"edgeseg {name} --help lists the artifact kinds without .echo"
+    assert {"eval", "predict", "bench", "camera"} <= set(naming_kinds)
 
     out = tmp_path / "m.echo"
     assert (
@@ -149,6 +163,9 @@ def test_a_sixth_backend_needs_one_folder_and_one_line(echo, tiny_models, tmp_pa
     assert y.shape == (3, 11, *tiny_models.card.input_size) and (y == 2.5).all()
     assert any(row["backend"] == "echo" and row["can_run"] for row in backends.backend_matrix())
     assert skip_reason(str(out), {}) is None
+    from edgeseg.commands._policy import card_suffixes
+
+    assert ".echo" in card_suffixes()  # the overwrite guard reads its card's precision too
 
 
 def test_reports_and_doctor_describe_the_sixth_backend_from_its_spec(echo, capsys):

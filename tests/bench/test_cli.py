@@ -41,7 +41,7 @@ def test_make_steps_rebuild_only_when_an_input_is_newer(tiny_artifacts, tmp_path
     import os
     import shutil
 
-    from edgeseg.bench.harness import _make
+    from edgeseg.bench.make_steps import run_make_steps
     from edgeseg.bench.matrix import RowSpec
 
     shutil.copy(tiny_artifacts["pt"], tmp_path / "m.pt")
@@ -56,10 +56,14 @@ def test_make_steps_rebuild_only_when_an_input_is_newer(tiny_artifacts, tmp_path
     os.utime(art, (1e9 + 100, 1e9 + 100))
     os.utime(tmp_path / "m.pt", (1e9, 1e9))
     logs = []
-    assert _make(row, tmp_path, rebuild=False, log=logs.append) == (None, None, "")  # up to date: nothing run
+    assert run_make_steps(row, tmp_path, rebuild=False, log=logs.append) == (
+        None,
+        None,
+        "",
+    )  # up to date: nothing run
     assert logs == []
     os.utime(tmp_path / "m.pt", (1e9 + 200, 1e9 + 200))  # "retrained" checkpoint
-    state, seconds, _ = _make(row, tmp_path, rebuild=False, log=logs.append)
+    state, seconds, _ = run_make_steps(row, tmp_path, rebuild=False, log=logs.append)
     assert state is None and seconds > 0
     assert any("older than m.pt" in line for line in logs)
     assert art.stat().st_mtime > 1e9 + 200

@@ -41,7 +41,8 @@ def test_a_row_naming_unshipped_weights_is_caught(tmp_path):
     f.write_text(
         f"name: m\nvars: {{weights: {WEIGHTS}}}\nrows:\n"
         "  - {id: a, artifact: '{weights}/cgnet_camvid.pt'}\n"
-        "  - {id: b, artifact: build/x.xml, make: [[export, '{weights}/no_such_model_camvid.pt', -o, x.onnx]]}\n"
+        "  - {id: b, artifact: build/x.xml, make: [[export, '{weights}/no_such_model_camvid.pt', -o, "
+        "x.onnx]]}\n"
     )
     named = shipped_files_named(load_matrix(f))
     assert [p.name for p in named] == ["cgnet_camvid.pt", "no_such_model_camvid.pt"]

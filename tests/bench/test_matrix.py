@@ -58,7 +58,7 @@ def test_yaml_round_trip_and_resolution(tmp_path):
         ({"rows": [{"id": "a", "artifact": "x.pt", "batches": [1]}]}, "unknown key"),
         ({"rows": [{"id": "a", "artifact": "x.pt"}, {"id": "a", "artifact": "y.pt"}]}, "duplicate row id"),
         ({"rows": [{"id": "a"}]}, "missing 'artifact'"),
-        ({"rows": [{"id": "a", "artifact": "x.pt", "size": "64by96"}]}, "size must look like"),
+        ({"rows": [{"id": "a", "artifact": "x.pt", "size": "64by96"}]}, "expected HEIGHTxWIDTH"),
         ({"rows": [{"id": "a", "artifact": "x.pt", "batch": [1, 1]}]}, "distinct"),
         ({"rows": [{"id": "a", "artifact": "x.pt", "runs": 0}]}, "runs must be an integer >= 1"),
         ({"rows": [{"id": "a", "artifact": "x.pt", "reference": "b"}]}, "not in the matrix"),
@@ -113,7 +113,8 @@ def test_vars_fill_placeholders_but_leave_artifact(tmp_path):
 
 
 def test_a_relative_dataset_path_is_taken_from_the_matrix_folder(tmp_path, monkeypatch):
-    """benchmarks/*.yaml hard-coded /work/shared/datasets/camvid; a relative one must not depend on the cwd."""
+    """benchmarks/*.yaml hard-coded /work/shared/datasets/camvid; a relative one must not depend on the
+    cwd."""
     from edgeseg.bench.matrix import load_matrix
 
     (tmp_path / "m").mkdir()

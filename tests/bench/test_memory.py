@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from edgeseg.bench.harness import run_worker
+from edgeseg.bench.isolate import run_worker
 from edgeseg.bench.matrix import matrix_from_dict
 
 pytestmark = pytest.mark.skipif(

@@ -1,4 +1,5 @@
-"""benchmarks/ratios.py (a shim over edgeseg.report.recommend) picks the baseline and the fastest path within -0.5 mIoU."""
+"""benchmarks/ratios.py (a shim over edgeseg.report.recommend) picks the baseline and the fastest path
+within -0.5 mIoU."""
 
 import importlib.util
 from pathlib import Path
@@ -54,8 +55,8 @@ def test_targets(tmp_path, capsys, roof, code):
     rc = _ratios().main([str(_file(tmp_path, roof)), "--check"])
     out = capsys.readouterr().out
     assert (
-        "Recommendation: ONNX Runtime INT8 (its own static quantization) [ort-int8] — p50 40.00 ms (2.5x faster than PyTorch eager FP32)"
-        in out
+        "Recommendation: ONNX Runtime INT8 (its own static quantization) [ort-int8] — p50 40.00 ms "
+        "(2.5x faster than PyTorch eager FP32)" in out
     )
     assert (
         "speed-up vs PyTorch eager FP32: 2.50x (target >= 2.0x)   MET" in out

@@ -113,7 +113,8 @@ APPENDER = textwrap.dedent(
     pad = "x" * 20000  # a bigger file widens the read-modify-write window
     for i in range(n):
         rows = [{"id": f"{tag}{i}", "artifact": "a.onnx", "state": "ok", "log": pad}]
-        append_run(path, {"id": f"{tag}-{i}-" + new_run_id(), "started": "", "machine": {}, "peak": {}, "rows": rows})
+        run = {"id": f"{tag}-{i}-" + new_run_id(), "started": "", "machine": {}, "peak": {}, "rows": rows}
+        append_run(path, run)
     """
 )
 

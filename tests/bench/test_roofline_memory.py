@@ -26,7 +26,8 @@ def _conv_bn_relu():
 @pytest.mark.parametrize(
     "precision,expected",
     [
-        # input 3x4x5, output 8x4x5 (activations), weights 8x3x3x3 = 216 + bias 8; BatchNorm and ReLU fused: nothing
+        # input 3x4x5, output 8x4x5 (activations), weights 8x3x3x3 = 216 + bias 8; BatchNorm and ReLU
+        # fused: nothing
         ("fp32", 60 * 4 + 160 * 4 + 216 * 4 + 8 * 4),  # 1776
         ("fp16", 60 * 2 + 160 * 2 + 216 * 2 + 8 * 2),  # 888
         ("int8", 60 * 1 + 160 * 1 + 216 * 1 + 8 * 4),  # 468: int8 kernels keep int32 biases
@@ -227,7 +228,8 @@ def test_bench_measures_a_labels_artifact_without_an_output_problem(tiny_artifac
 
 
 def test_a_gpu_peak_without_a_triad_renders():
-    """On a GPU the device copy is the rows' bandwidth (no numpy triad): the report's peak line still reads."""
+    """On a GPU the device copy is the rows' bandwidth (no numpy triad): the report's peak line still
+    reads."""
     from edgeseg.report.render import _stream_text
 
     gpu = {

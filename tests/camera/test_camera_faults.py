@@ -42,7 +42,8 @@ def test_camera_failing_mid_stream_reconnects_with_backoff_then_gives_up_keeping
     stats = err.value.stats
     assert stats.reconnects == 1 and stats.exit_reason == "source lost"
     assert cam1.released.is_set() and cam2.released.is_set()
-    # backoff: the failed attempts after cam1 died came 0.1 s then 0.2 s apart; after cam2 died, 0.1, 0.2, 0.25 ...
+    # backoff: the failed attempts after cam1 died came 0.1 s then 0.2 s apart; after cam2 died, 0.1, 0.2,
+    # 0.25 ...
     gaps = np.diff(opener.calls)
     assert gaps[1] >= 0.09 and gaps[2] >= 0.18 and gaps[2] > gaps[1]
     assert max(gaps[4:]) <= 0.25 + 0.2  # capped at the maximum (plus scheduling slack)

@@ -1,4 +1,5 @@
-"""Source specs -> (kind, cv2 arguments, live): indexes, devices, URLs, CSI templates, gst passthrough, files."""
+"""Source specs -> (kind, cv2 arguments, live): indexes, devices, URLs, CSI templates, gst passthrough,
+files."""
 
 from __future__ import annotations
 

@@ -51,12 +51,14 @@ def test_near_ties_are_not_counted_against_agreement():
 
 
 def test_check_parity_on_a_real_export(tmp_path, arts):
+    from edgeseg.backends import open_runner
     from edgeseg.export.onnx import export_onnx
 
     model, card = arts.tiny_model(), arts.tiny_card()
     path = export_onnx(model, card, tmp_path / "m.onnx")
     was_training = model.training
-    r = check_parity(path, model, arts.frames(2, (70, 100)), card)  # frames resized to the ONNX's 64x96
+    frames = arts.frames(2, (70, 100))  # resized to the ONNX's 64x96
+    r = check_parity(path, model, frames, card, open_onnx=open_runner)
     assert r.passed and r.max_abs_diff < 1e-3 and r.pixels == 2 * 64 * 96
     assert model.training == was_training
 
@@ -134,3 +136,16 @@ def test_label_maps_are_compared_by_the_share_of_equal_pixels():
     assert not compare(ref, out, tolerance="rewrite").passed  # no agree_min: every pixel must agree
     assert compare(ref, ref.copy(), tolerance="rewrite").passed
     assert not compare(ref, ref[:, :, :10]).passed  # shapes differ
+
+
+def test_one_tolerance_lookup_for_builds_and_real_engines():
+    from edgeseg.backends.tensorrt.check import tolerances as trt
+    from edgeseg.export.compare import tolerance_for
+
+    assert tolerance_for("fp32").name == "export" and tolerance_for("int8").name == "int8"
+    e32, e16 = tolerance_for("fp32", engine=True), tolerance_for("fp16", engine=True)
+    assert (e32.atol, e32.rtol, e32.rule) == (1e-5, 1e-5, "elemwise") and (e16.atol, e16.rtol) == (1e-3, 1e-3)
+    assert tolerance_for("fp32", engine=True, tf32=True).atol == e16.atol
+    assert trt.engine_bounds("fp32") == (e32.atol, e32.rtol) and trt.SOURCES["fp16"] == e16.why
+    with pytest.raises(ValueError, match="INT8 is judged by mIoU"):
+        tolerance_for("int8", engine=True)

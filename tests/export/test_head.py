@@ -165,6 +165,7 @@ def test_tensorrt_refuses_a_labels_export_in_one_line(exports, capsys):
 
 
 def test_bad_head_is_refused_before_work(tiny_ckpt, tmp_path, capsys):
+    from edgeseg.backends import open_runner
     from edgeseg.export import export_checkpoint
     from edgeseg.export.head import with_head
 
@@ -172,7 +173,7 @@ def test_bad_head_is_refused_before_work(tiny_ckpt, tmp_path, capsys):
         main(["export", str(tiny_ckpt), "-o", str(tmp_path / "x.onnx"), "--head", "probs"])
     assert "invalid choice: 'probs'" in capsys.readouterr().err
     with pytest.raises(EdgesegError, match="head 'probs': expected one of logits, labels, labels-lowres"):
-        export_checkpoint(tiny_ckpt, output=tmp_path / "x.onnx", head="probs")
+        export_checkpoint(tiny_ckpt, output=tmp_path / "x.onnx", head="probs", open_onnx=open_runner)
     with pytest.raises(EdgesegError, match="--head labels-lowres: 'plain' has no forward_lowres"):
         with_head(torch.nn.Conv2d(3, 11, 1), "labels-lowres", arch="'plain'")
     assert not list(tmp_path.iterdir())

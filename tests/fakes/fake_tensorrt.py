@@ -15,7 +15,9 @@ and timing caches are IHostMemory buffers (not bytes, no len()); a calibrator mu
 is dropped with a logged warning (as the real one does) and ``create_timing_cache`` returns None
 for bytes that are no timing cache; ``parse`` without ``path=`` cannot find external data.
 
-``make(version)`` returns a fresh module object; inject it with
+The network and parser, the calibration protocol and calibrators, and the runtime live in the
+siblings fake_tensorrt_network.py, fake_tensorrt_calib.py and fake_tensorrt_runtime.py (enums and
+small types in fake_tensorrt_types.py). ``make(version)`` returns a fresh module object; inject it with
 ``monkeypatch.setitem(sys.modules, "tensorrt", make("10.3.0.26"))``.
 """
 
@@ -89,7 +91,6 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
 
     Logger.Severity = Severity  # type: ignore[attr-defined]
     m.ILogger, m.Logger = ILogger, Logger
-    net_flags = {k: int(v) for k, v in enums["NetworkDefinitionCreationFlag"].__members__.items()}
 
     def nptype(trt_type: Any) -> type:
         return {
@@ -106,102 +107,8 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
         return f"{pycuda.DEVICE_NAME}|{pycuda.COMPUTE_CAPABILITY}" if pycuda is not None else "no-device"
 
     # -- network + parser ------------------------------------------------------------------------
-    class ITensor:
-        def __init__(self, name: str, shape: tuple) -> None:
-            self._name, self._shape = name, T.Dims(shape)
-
-        @property
-        def name(self) -> str:
-            return self._name
-
-        @property
-        def shape(self) -> Dims:
-            return self._shape
-
-    class INetworkDefinition:
-        def __init__(self, flags: int) -> None:
-            self._flags = flags
-            self._inputs: list[ITensor] = []
-            self._outputs: list[ITensor] = []
-            self._qdq = self._fp16_weights = self._io_float32 = False
-
-        @property
-        def num_inputs(self) -> int:
-            return len(self._inputs)
-
-        def get_input(self, index: int) -> ITensor:
-            return self._inputs[index]
-
-        def _has_flag(self, name: str) -> bool:
-            v = net_flags.get(name)
-            return v is not None and bool(self._flags & (1 << v))
-
-    class OnnxParser:
-        def __init__(self, network: INetworkDefinition, logger: ILogger) -> None:
-            self._network = network
-            self._errors: list[Any] = []
-
-        @property
-        def num_errors(self) -> int:
-            return len(self._errors)
-
-        def get_error(self, index: int) -> ParserError:
-            return self._errors[index]
-
-        def parse_from_file(self, model: str) -> bool:
-            calls.append(("parse_from_file", model))
-            with open(model, "rb") as f:
-                return self._parse(f.read(), model)
-
-        def parse(self, model: Any, path: str | None = None) -> bool:
-            data = bytes(model)
-            calls.append(("parse", len(data)) if path is None else ("parse", len(data), path))
-            return self._parse(data, path)
-
-        def _fail(self, desc: str) -> bool:
-            self._errors.append(T.ParserError(desc, m.ErrorCode.INVALID_GRAPH))
-            return False
-
-        def _parse(self, data: bytes, path: str | None) -> bool:
-            import onnx
-
-            net = self._network
-            if major < 10 and not net._has_flag("EXPLICIT_BATCH"):
-                return self._fail("ONNX parser only supports networks with an explicit batch dimension")
-            try:
-                proto = onnx.load_from_string(data)
-            except Exception as e:  # noqa: BLE001
-                return self._fail(f"failed to parse ONNX: {e}")
-            for init in proto.graph.initializer:
-                if init.data_location == onnx.TensorProto.EXTERNAL:
-                    loc = {e.key: e.value for e in init.external_data}.get("location", "")
-                    base = os.path.dirname(path) if path else None
-                    if base is None or not os.path.isfile(os.path.join(base, loc)):
-                        return self._fail(
-                            f"Failed to open file: {loc} (external weights of {init.name}; "
-                            "the model path is needed to find them)"
-                        )
-            inits = {i.name for i in proto.graph.initializer}
-
-            def dims(vi: Any) -> tuple:
-                return tuple(d.dim_value if d.dim_value > 0 else -1 for d in vi.type.tensor_type.shape.dim)
-
-            net._inputs = [ITensor(v.name, dims(v)) for v in proto.graph.input if v.name not in inits]
-            typed = onnx.ModelProto()  # TensorRT knows every static dim; ONNX shape inference needs data_prop
-            typed.CopyFrom(proto)
-            del typed.graph.value_info[:]
-            typed = onnx.shape_inference.infer_shapes(typed, data_prop=True)
-            net._outputs = [ITensor(v.name, dims(v)) for v in typed.graph.output]
-            net._qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in proto.graph.node)
-            net._fp16_weights = any(i.data_type == onnx.TensorProto.FLOAT16 for i in proto.graph.initializer)
-            net._io_float32 = all(
-                v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
-                for v in list(proto.graph.input) + list(proto.graph.output)
-                if v.name not in inits
-            )
-            return True
-
-    m.INetworkDefinition, m.ITensor, m.OnnxParser = INetworkDefinition, ITensor, OnnxParser
+    _sibling("network").add_network(m, T=T, major=major, calls=calls)
+    INetworkDefinition = m.INetworkDefinition
 
     # -- builder config -------------------------------------------------------------------------
     class ITimingCache:
@@ -309,41 +216,6 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
     m.IHostMemory = type(T.host_memory(b"x", 0))
 
     # -- builder --------------------------------------------------------------------------------
-    def _calibrate(cal: Any, network: INetworkDefinition, config: IBuilderConfig, dynamic: bool) -> bool:
-        """TensorRT's protocol: get_batch_size, read_calibration_cache, get_batch until None, then
-        write_calibration_cache(memoryview). Exceptions in callbacks are printed, not raised (as the
-        real trampolines do), and fail the build."""
-        try:
-            bs = cal.get_batch_size()
-            calls.append(("get_batch_size", bs))
-            if not isinstance(bs, int) or bs < 1:
-                return False
-            cache = cal.read_calibration_cache()
-            calls.append(("read_calibration_cache", cache is not None))
-            if cache is not None:
-                return True
-            names = [t.name for t in network._inputs]
-            shape = (
-                config._calibration_profile._shapes[names[0]][1]
-                if dynamic
-                else tuple(network._inputs[0].shape)
-            )
-            n = 0
-            while True:
-                ptrs = cal.get_batch(names)
-                if not ptrs:
-                    break
-                batch = pycuda.read(ptrs[0], shape)
-                calls.append(("calib_batch", n, float(batch.sum())))
-                n += 1
-            if n == 0:
-                return False  # "Calibration failure occurred with no scaling factors detected"
-            cal.write_calibration_cache(memoryview(b"FAKE-CALIB-CACHE batches=%d" % n))
-            return True
-        except Exception as e:  # noqa: BLE001
-            calls.append(("calibrator_exception", repr(e)))
-            return False
-
     class Builder:
         def __init__(self, logger: ILogger) -> None:
             calls.append(("Builder",))
@@ -375,7 +247,7 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
                 return None  # "Network has dynamic or shape inputs, but no optimization profile"
             cal = config._calibrator
             if cal is not None and "INT8" in config._flags and not network._qdq:
-                if not _calibrate(cal, network, config, dynamic):
+                if not _sibling("calib").calibrate(cal, network, config, dynamic, pycuda=pycuda, calls=calls):
                     return None
             if config._timing_cache is not None:
                 config._timing_cache._header["entries"] += 1  # tactics timed during this build
@@ -396,45 +268,7 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, pycuda: Any = No
 
     # -- calibrators (removed in 11.x) ------------------------------------------------------------
     if major < 11:
-
-        class _NeedsBaseInit(type):
-            """pybind11: a Python subclass must call the base __init__ (TypeError at construction otherwise)."""
-
-            def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-                obj = super().__call__(*args, **kwargs)
-                if not getattr(obj, "_base_init_called", False):
-                    raise TypeError(
-                        f"{cls.__mro__[1].__name__}.__init__() must be called when overriding __init__"
-                    )
-                return obj
-
-        class IInt8Calibrator(metaclass=_NeedsBaseInit):
-            def __init__(self) -> None:
-                self._base_init_called = True
-                calls.append(("IInt8Calibrator.__init__", type(self).__mro__[1].__name__))
-
-            def get_batch_size(self) -> int:
-                raise RuntimeError('Tried to call pure virtual function "IInt8Calibrator::get_batch_size"')
-
-            def get_batch(self, names: list[str]) -> list[int]:
-                raise RuntimeError('Tried to call pure virtual function "IInt8Calibrator::get_batch"')
-
-            def read_calibration_cache(self) -> buffer:
-                return None
-
-            def write_calibration_cache(self, cache: Any) -> None:
-                pass
-
-        IInt8EntropyCalibrator2 = type(
-            "IInt8EntropyCalibrator2", (IInt8Calibrator,), {"__module__": __name__}
-        )
-        IInt8MinMaxCalibrator = type("IInt8MinMaxCalibrator", (IInt8Calibrator,), {"__module__": __name__})
-
-        m.IInt8Calibrator, m.IInt8EntropyCalibrator2, m.IInt8MinMaxCalibrator = (
-            IInt8Calibrator,
-            IInt8EntropyCalibrator2,
-            IInt8MinMaxCalibrator,
-        )
+        _sibling("calib").add_calibrators(m, calls=calls, module=__name__)
 
     _sibling("runtime").add_runtime(m, version=version, pycuda=pycuda, calls=calls, magic=MAGIC)
     return m

@@ -121,7 +121,8 @@ OUTPUT_KINDS = ("is-an-input", "hard-link-to-an-input", "existing-folder-for-a-f
 
 
 def _positional_inputs(command: str) -> list[str]:
-    """The inputs the generator swaps: the command's declared input dests that its baseline fills with a file."""
+    """The inputs the generator swaps: the command's declared input dests that its baseline fills with a
+    file."""
     from edgeseg.cli import COMMANDS
     import importlib
 

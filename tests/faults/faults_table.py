@@ -106,7 +106,8 @@ def snapshot(work: Path, paths) -> dict[str, bytes]:
 
 
 def check_error_line(err: str, command: str, regex: str, *, code: int) -> str:
-    """The last stderr line is ``edgeseg COMMAND: error: ...`` (``interrupted`` for 130) matching ``regex``."""
+    """The last stderr line is ``edgeseg COMMAND: error: ...`` (``interrupted`` for 130) matching
+    ``regex``."""
     assert "Traceback" not in err, err
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert lines, "no error message at all"

@@ -106,7 +106,8 @@ ROWS = [
     Row(
         "build-int8-cache-of-another-model-fake-trt",
         plant_cache_of_other_model,
-        r"calibration cache \S*tiny\.cache is stale \(onnx_sha256: [0-9a-f]{16} -> [0-9a-f]{16}\); refusing to reuse it.*"
+        r"calibration cache \S*tiny\.cache is stale \(onnx_sha256: [0-9a-f]{16} -> [0-9a-f]{16}\); "
+        r"refusing to reuse it.*"
         r"--recalibrate",
         (5,),
         absent=_NOTHING,

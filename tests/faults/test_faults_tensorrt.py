@@ -60,7 +60,8 @@ ROWS = [
     Row(
         "build-timing-cache-of-another-tensorrt-fake-trt",
         plant_timing_cache_first,
-        r"timing cache \S*trt\.timing was made for another setup \(tensorrt_version: 10\.3\.0\.26 -> 10\.4\.0\.1\); "
+        r"timing cache \S*trt\.timing was made for another setup \(tensorrt_version: 10\.3\.0\.26 -> "
+        r"10\.4\.0\.1\); "
         r"refusing it: delete it",
         (4,),
         absent=_NOTHING,

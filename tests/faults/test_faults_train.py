@@ -133,7 +133,8 @@ ROWS = [
     Row(
         "train-resume-other-data",
         plant_resume_other_data,
-        r"last\.pt: was written by a run with other model/data settings: --data synthetic:4 \(this run: synthetic:6\)",
+        r"last\.pt: was written by a run with other model/data settings: --data synthetic:4 \(this "
+        r"run: synthetic:6\)",
         (19,),
         unchanged=("run",),
     ),

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from edgeseg.cli import main
-from edgeseg.commands.models import parse_size
+from edgeseg._validate import parse_size
 from edgeseg.errors import EdgesegError
 from edgeseg.models import MODELS, build_model, count_parameters
 
@@ -46,11 +46,15 @@ def test_bad_sizes_give_one_line_errors(bad, capsys):
 
 
 def test_parse_size_accepts_h_x_w():
-    assert parse_size("360x480") == (360, 480)
-    assert parse_size(" 361X479 ") == (361, 479)
-    assert parse_size("360") == (360, 360)  # a square, as `train --crop 360`
-    with pytest.raises(EdgesegError, match="HEIGHTxWIDTH"):
-        parse_size("360*480")
+    assert parse_size("360x480", where="--size") == (360, 480)
+    assert parse_size(" 361X479 ", where="--size") == (361, 479)
+    assert parse_size("360", where="--size") == (360, 360)  # a square, as `train --crop 360`
+    assert parse_size([360, 480], where="m.yaml") == (360, 480) and parse_size(8, where="m.yaml") == (8, 8)
+    with pytest.raises(EdgesegError, match="^--size: expected HEIGHTxWIDTH"):
+        parse_size("360*480", where="--size")
+    for bad in ([0, 4], [1, 2, 3], [True, 2], ["3", "4"], 2.5):
+        with pytest.raises(EdgesegError, match="^m.yaml: "):
+            parse_size(bad, where="m.yaml")
 
 
 def test_bad_class_count_is_refused_at_parse_time(capsys):
@@ -71,3 +75,7 @@ def test_models_lists_the_shipped_names_that_load_takes(capsys):
     assert [r["name"] for r in shipped] == list(shipped_models()) and "cgnet_camvid" in shipped_models()
     cg = next(r for r in shipped if r["name"] == "cgnet_camvid")
     assert cg["arch"] == "cgnet" and cg["precision"] == "fp32" and 0.5 < cg["val_miou"] < 1
+    # the test figure recorded in the sidecar (FP32 for the .pt, ONNX Runtime's for the QAT file)
+    assert all(0.3 < r["test_miou"] < 0.8 for r in shipped), shipped
+    qat = next(r for r in shipped if r["name"] == "cgnet_camvid_qat_int8")
+    assert qat["test_miou"] != cg["test_miou"]

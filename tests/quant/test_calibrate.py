@@ -60,7 +60,8 @@ def test_entropy_and_mse_clip_outliers_but_not_uniform_data():
 
 def test_entropy_ignores_the_spike_of_zeros_after_relu():
     # TensorRT / pytorch-quantization flatten the zero bin before the KL search; without that, half
-    # the values being exactly 0 pulled a ReLU'd Gaussian's clip to ~1.9 sigma and the shipped CGNet lost 19 points.
+    # the values being exactly 0 pulled a ReLU'd Gaussian's clip to ~1.9 sigma and the shipped CGNet lost 19
+    # points.
     g = torch.Generator().manual_seed(4)
     tail = torch.randn(200_000, generator=g).abs() * torch.rand(200_000, generator=g).pow(4) * 5
     alone = compute_amax(_hist(tail), "entropy")

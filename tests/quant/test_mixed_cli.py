@@ -40,6 +40,7 @@ def test_card_records_float_layers_and_why(mixed_onnx):
         "reference": "mIoU@FP32 (the FP32 model's own labels)",
     }
     assert mixed["frames"] == 4 and mixed["split"] == "val"
+    assert mixed["cast_fp16"] is False  # the card says whether the float layers got FP16 Casts
     assert mixed["budget_met"] and mixed["mixed"]["drop"] <= 3.0 < mixed["int8"]["drop"]
     assert list((d / "cache").rglob("cgnet-*.json")), "the per-layer results are cached"
 
@@ -184,3 +185,38 @@ def test_ort_cpu_flavour_excludes_the_chosen_nodes(trained_ckpt, calib_dir, tmp_
             assert all(producer.get(i) is None or producer[i].op_type != "DequantizeLinear" for i in n.input)
     ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     assert main(argv[:8] + ["-o", str(tmp_path / "y.onnx"), "--val-data", "synthetic:4"]) == 2
+
+
+@pytest.mark.parametrize("method", ["ptq", "qat"])
+def test_max_drop_with_target_cpu_is_refused_in_one_line_before_any_work(
+    trained_ckpt, calib_dir, tmp_path, monkeypatch, capsys, method
+):
+    """The search scores TensorRT's placement, so --target cpu with --max-drop is refused (not silently
+    mis-scored): one line naming both options, exit 2, nothing written, no calibration run."""
+    import edgeseg.quant.qdq_steps as steps
+    from edgeseg.cli import main
+
+    def no_work(*a, **k):
+        raise AssertionError("calibrated before refusing")
+
+    monkeypatch.setattr(steps, "calibrate", no_work)
+    out = tmp_path / "x.onnx"
+    argv = ["quantize", str(trained_ckpt), "--method", method, "--calib", str(calib_dir), "-o", str(out)]
+    argv += ["--val-data", "synthetic:4", "--max-drop", "3", "--target", "cpu"]
+    argv += ["--data", "synthetic:4"] if method == "qat" else []
+    assert main(argv) == 2 and not out.exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--max-drop with --target cpu" in err[0] and "--method ort-cpu" in err[0]
+
+
+def test_library_refuses_the_same(trained_ckpt, calib_dir, tmp_path):
+    from edgeseg.errors import QuantizationError
+    from edgeseg.quant.mixed_ptq import MixedRequest
+    from edgeseg.quant.pipeline import quantize
+
+    kw = dict(calib=str(calib_dir), val_data="synthetic:4", output=tmp_path / "x.onnx")
+    with pytest.raises(QuantizationError, match="--target cpu"):
+        quantize(trained_ckpt, method="ptq", target="cpu", mixed=MixedRequest(3.0), **kw)
+    with pytest.raises(QuantizationError, match="needs the .pt checkpoint"):
+        quantize(tmp_path / "m.onnx", method="ort-cpu", mixed=MixedRequest(3.0), **kw)
+    assert not (tmp_path / "x.onnx").exists()

@@ -76,6 +76,39 @@ def test_cli_ort_cpu(trained_ckpt, calib_dir, tmp_path, capsys):
     text = capsys.readouterr().out
     assert rc == 0 and out.is_file() and "CPU only, not for TensorRT" in text
     assert card_from_onnx(out).extra["quantization"]["reduce_range"] is False
+    request = card_from_onnx(out).calibration["request"]  # the same record as build --int8 writes
+    assert request == {"source": str(calib_dir), "num": 4, "method": "minmax", "batch": 8, "seed": 0}
+
+
+def test_one_owner_of_ort_cpu_int8(monkeypatch, trained_ckpt, fp32_onnx, calib_dir, tmp_path):
+    """quantize --method ort-cpu and build --backend onnxruntime --int8 both go through
+    quantize_onnx_for_cpu (planting a second path makes this fail)."""
+    import edgeseg.quant.ort_cpu as ort_cpu
+    from edgeseg.quant.pipeline import quantize
+
+    calls = []
+    real = ort_cpu.quantize_onnx_for_cpu
+    monkeypatch.setattr(ort_cpu, "quantize_onnx_for_cpu", lambda *a, **k: calls.append(k) or real(*a, **k))
+    out = quantize(
+        trained_ckpt,
+        method="ort-cpu",
+        calib=str(calib_dir),
+        calib_num=2,
+        output=tmp_path / "c.onnx",
+        log=lambda s: None,
+    )
+    assert len(calls) == 1 and calls[0]["request"].num == 2 and out.is_file()
+    from edgeseg.backends.onnxruntime.build import build_onnxruntime
+
+    res = build_onnxruntime(
+        fp32_onnx[0],
+        output=tmp_path / "b.ort.onnx",
+        int8=True,
+        calib=str(calib_dir),
+        calib_num=2,
+        log=lambda s: None,
+    )
+    assert len(calls) == 2 and calls[1]["request"].num == 2 and res.path.is_file()
 
 
 def test_first_and_last_conv_stay_float_unless_told(fp32_onnx, calib_dir, tmp_path):

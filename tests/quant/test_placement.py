@@ -113,7 +113,8 @@ def test_mobilenet_residuals_quantized():
 
 
 def test_float_state_dict_roundtrip():
-    """The QAT checkpoint layout: folded weights + identity BN load into the float arch and compute the same."""
+    """The QAT checkpoint layout: folded weights + identity BN load into the float arch and compute the
+    same."""
     from edgeseg.models import build_model
 
     model, qmodel, info = _check_model("cgnet", {"m": 2, "n": 3})

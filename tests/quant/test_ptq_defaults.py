@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from edgeseg.card import card_from_onnx
-from edgeseg.errors import QuantizationError
+from edgeseg.errors import QuantizationError, UnsupportedOptionError
 from edgeseg.quant.compare import MAX_PTQ_DROP, drop_warning
 
 
@@ -36,7 +36,7 @@ def test_bias_correction_choice_is_recorded_and_qat_refuses_it(trained_ckpt, cal
     assert card.calibration["method"] == "entropy" and card.calibration["bias_correction"] == "none"
     with pytest.raises(QuantizationError, match="bias correction 'slow'"):
         _quantize(trained_ckpt, calib_dir, tmp_path / "x.onnx", bias_correction="slow")
-    with pytest.raises(QuantizationError, match="ptq only"):
+    with pytest.raises(UnsupportedOptionError, match="quantize method qat does not take bias_correction"):
         _quantize(
             trained_ckpt,
             calib_dir,

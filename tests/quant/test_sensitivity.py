@@ -1,6 +1,7 @@
 """Per-layer sensitivity and the greedy fallback on a small synthetic model with ONE layer that INT8
 destroys: conv ``b`` reads a tensor with one huge-range channel (x 1e4) that its float weights ignore,
-so its per-tensor input quantizer rounds the channels that matter to zero. The search must keep exactly ``b`` in float."""
+so its per-tensor input quantizer rounds the channels that matter to zero. The search must keep exactly
+``b`` in float."""
 
 from __future__ import annotations
 

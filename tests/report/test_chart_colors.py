@@ -12,18 +12,29 @@ from edgeseg.report.latency_chart import _latency_legend, _latency_panel  # noqa
 
 
 def _e(backend, p50, miou, prec="int8"):
-    return {"backend": backend, "p50": p50, "miou": miou, "precision_base": prec, "deployable": True}
+    from edgeseg.report.entry import ReportEntry
+
+    return ReportEntry(
+        id=backend,
+        label=backend,
+        short=backend,
+        backend=backend,
+        p50=p50,
+        miou=miou,
+        precision_base=prec,
+        deployable=True,
+    )
 
 
 def _colours(rows, rec=None):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots()
-    _latency_panel(ax, rows, rec, backends=sorted({e["backend"] for e in rows}))
+    _latency_panel(ax, rows, rec, backends=sorted({e.backend for e in rows}))
     out = {}
     for coll, e in zip(ax.collections, rows):
-        out[e["backend"]] = to_hex(coll.get_facecolors()[0])
-    _latency_legend(ax, rows, rec, sorted({e["backend"] for e in rows}))
+        out[e.backend] = to_hex(coll.get_facecolors()[0])
+    _latency_legend(ax, rows, rec, sorted({e.backend for e in rows}))
     legend = {
         t.get_text(): to_hex(h.get_color())
         for t, h in zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles)

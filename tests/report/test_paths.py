@@ -46,3 +46,34 @@ def test_a_labels_head_is_named_and_a_logits_one_is_not():
     assert low.name == "OpenVINO INT8 from the QAT model, low-res labels out" and low.short.endswith(
         " lab-lr"
     )
+
+
+def test_cpu_placement_and_bf16_float_parts_are_named():
+    def row(backend, flavour, bf16=False):
+        extra = {"inference_precision": "bf16"} if bf16 else {}
+        quant = f"qat {flavour}"
+        return {
+            "id": "r",
+            "backend": backend,
+            "precision": "int8",
+            "quantization": quant,
+            "card": {"extra": extra},
+        }
+
+    names = {
+        describe(row("openvino", "tensorrt-qdq")).name,
+        describe(row("openvino", "cpu-qdq")).name,
+        describe(row("openvino", "cpu-qdq", bf16=True)).name,
+        describe(row("onnxruntime", "cpu-qdq")).name,
+    }
+    assert names == {
+        "OpenVINO INT8 from the QAT model",
+        "OpenVINO INT8 from the QAT model, CPU placement",
+        "OpenVINO INT8 from the QAT model, CPU placement, bf16 float parts",
+        "ONNX Runtime INT8 (QAT, CPU Q/DQ placement)",
+    }
+    shorts = [
+        describe(row(b, f, x)).short
+        for b, f, x in (("openvino", "cpu-qdq", False), ("openvino", "cpu-qdq", True))
+    ]
+    assert len(set(shorts)) == 2

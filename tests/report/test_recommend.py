@@ -140,13 +140,14 @@ def test_default_pick_is_the_fastest_deployment_path_within_half_a_point(results
     entries, _ = load_entries([results])
     rec = recommend(entries)
     assert (
-        rec.entry["id"] == "ov-int8-qat"
+        rec.entry.id == "ov-int8-qat"
     )  # not qdq-qat / ort-fp16 (faster, not deployable), not ov-int8-ptq (-1.04)
-    assert rec.reference["id"] == "ort-fp32-opt"  # the best FP32 row
-    assert rec.baseline["id"] == "torch-fp32"
+    assert rec.reference.id == "ort-fp32-opt"  # the best FP32 row
+    assert rec.baseline.id == "torch-fp32"
     line = recommendation_line(rec)
     assert line.startswith(
-        "**Recommendation: OpenVINO INT8 from the QAT model** — p50 11.00 ms (4.0x faster than PyTorch eager FP32)"
+        "**Recommendation: OpenVINO INT8 from the QAT model** — p50 11.00 ms (4.0x faster than PyTorch "
+        "eager FP32)"
     )
     assert "peak memory 400 MB while inferring (380 MB once loaded)" in line and "1.50 MB on disk" in line
     assert "mIoU 62.26 % (-0.04 points vs the best FP32 row)" in line
@@ -154,7 +155,7 @@ def test_default_pick_is_the_fastest_deployment_path_within_half_a_point(results
 
 def test_build_commands_follow_the_inputs_made_by_other_rows(results):
     entries, _ = load_entries([results])
-    ov = next(e for e in entries if e["id"] == "ov-int8-qat")
+    ov = next(e for e in entries if e.id == "ov-int8-qat")
     assert build_commands(ov, entries) == [
         f"edgeseg quantize {CKPT} --method qat -o build/qdq-qat.x",
         "edgeseg build build/qdq-qat.x --backend openvino --int8 -o build/ov-int8-qat.x",
@@ -164,9 +165,9 @@ def test_build_commands_follow_the_inputs_made_by_other_rows(results):
 def test_other_questions(results):
     entries, _ = load_entries([results])
     assert (
-        recommend(entries, max_drop=1.5).entry["id"] == "ov-int8-ptq"
+        recommend(entries, max_drop=1.5).entry.id == "ov-int8-ptq"
     )  # now the PTQ IR qualifies and is faster
-    assert recommend(entries, memory_budget_mb=300).entry["id"] == "ort-fp32-opt"  # the QAT IR needs 400 MB
+    assert recommend(entries, memory_budget_mb=300).entry.id == "ort-fp32-opt"  # the QAT IR needs 400 MB
     none = recommend(entries, latency_budget_ms=5)
     assert none.entry is None and "slower than 5 ms" in recommendation_line(none)
 
@@ -219,9 +220,10 @@ def test_roofline_column_compares_int8_rows_with_the_int8_peak(results, tmp_path
 
 def test_per_class_chart_shows_int8_minus_fp32():
     from edgeseg.report.charts import class_deltas
+    from edgeseg.report.entry import ReportEntry
 
-    ref = {"per_class_iou": {"Sky": 0.90, "Car": 0.50}}
-    e = {"per_class_iou": {"Sky": 0.91, "Car": 0.45}}
+    ref = ReportEntry(id="fp32", per_class_iou={"Sky": 0.90, "Car": 0.50})
+    e = ReportEntry(id="int8", per_class_iou={"Sky": 0.91, "Car": 0.45})
     assert class_deltas(ref, e, ["Sky", "Car"]) == pytest.approx([1.0, -5.0])
 
 
@@ -237,7 +239,7 @@ def test_miou_axis_spans_a_few_points_and_labels_do_not_collide(results):
     assert hi - lo >= MIN_MIOU_SPAN
     renderer = FigureCanvasAgg(fig).get_renderer()
     boxes = {t.get_text(): t.get_window_extent(renderer) for t in ax.texts}
-    assert set(boxes) == {e["short"] for e in entries}
+    assert set(boxes) == {e.short for e in entries}
     for (a, ba), (b, bb) in itertools.combinations(boxes.items(), 2):
         assert not ba.overlaps(bb), f"labels {a!r} and {b!r} overlap"
 
@@ -250,12 +252,15 @@ def test_old_results_memory_is_not_shown(results, tmp_path):
         r["memory"] = {"rss_baseline_mb": 32.0, "rss_peak_mb": 295.0}  # ru_maxrss era: the parent's peak
     results.write_text(json.dumps(doc))
     entries, _ = load_entries([results])
-    assert all(e["rss_mb"] is None for e in entries)
+    assert all(e.rss_mb is None for e in entries)
 
 
 def test_gpu_memory_column_only_when_a_row_used_a_gpu():
+    from dataclasses import replace
+
+    from edgeseg.report.entry import ReportEntry
     from edgeseg.report.table import columns
 
-    cpu = {"model": "cgnet", "gpu_mb": None}
+    cpu = ReportEntry(id="cpu", model="cgnet", gpu_mb=None)
     assert "GPU peak (MB)" not in [c.head for c in columns([cpu])]
-    assert "GPU peak (MB)" in [c.head for c in columns([cpu, {**cpu, "gpu_mb": 412.0}])]
+    assert "GPU peak (MB)" in [c.head for c in columns([cpu, replace(cpu, gpu_mb=412.0)])]

@@ -181,6 +181,7 @@ def test_params_chart_draws_published_points_only_for_their_dataset():
     """One CamVid model still gets the parameter chart, with the cited published points beside it;
     the same row on another dataset gets no published points (and, alone, no chart)."""
     from edgeseg.report.charts import params_vs_miou
+    from edgeseg.report.entry import ReportEntry
     from edgeseg.report.published import CAMVID_PUBLISHED, published_points
 
     row = {
@@ -193,10 +194,10 @@ def test_params_chart_draws_published_points_only_for_their_dataset():
         "backend": "openvino",
         "dataset": "camvid:/data/camvid [val]",
     }
-    chart = params_vs_miou([row])
+    chart = params_vs_miou([ReportEntry(id="r", **row)])
     assert chart.png is not None and "published" in chart.note
     assert published_points("camvid") == CAMVID_PUBLISHED and all(
         p.source and p.split == "test" for p in CAMVID_PUBLISHED
     )
-    other = params_vs_miou([{**row, "dataset": "cityscapes:/data/cs [val]"}])
+    other = params_vs_miou([ReportEntry(id="r", **{**row, "dataset": "cityscapes:/data/cs [val]"})])
     assert other.png is None and published_points("cityscapes") == ()

@@ -24,11 +24,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 MEASURE = """<script>
-const d = document.documentElement, out = {page: d.scrollWidth, viewport: window.innerWidth, boxes: [], imgs: []};
+const d = document.documentElement;
+const out = {page: d.scrollWidth, viewport: window.innerWidth, boxes: [], imgs: []};
 for (const b of document.querySelectorAll('.tablebox')) {
   const r = b.getBoundingClientRect(); out.boxes.push({left: r.left, right: r.right});
 }
-for (const i of document.images) out.imgs.push({natural: i.naturalWidth, shown: i.getBoundingClientRect().right});
+for (const i of document.images) {
+  out.imgs.push({natural: i.naturalWidth, shown: i.getBoundingClientRect().right});
+}
 const first = document.querySelector('h1').nextElementSibling;
 out.first = first ? first.className + ':' + first.textContent.trim().slice(0, 80) : '';
 const p = document.createElement('pre'); p.id = 'measure'; p.textContent = JSON.stringify(out);

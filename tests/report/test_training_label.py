@@ -1,6 +1,12 @@
 """Our chart points say how the model was trained (budget, device, split), next to the published ones."""
 
 from edgeseg.card import training_label
+from edgeseg.report.entry import ReportEntry
+
+
+def _entries(*fields: dict) -> list[ReportEntry]:
+    """Report entries with only the given fields (the rest their defaults)."""
+    return [ReportEntry(id=f"row{i}", **f) for i, f in enumerate(fields)]
 
 
 def test_training_label_from_budget_epochs_and_split():
@@ -59,7 +65,7 @@ def test_params_chart_labels_carry_the_training_budget(monkeypatch):
         "p50": 90.0,
         "backend": "onnxruntime",
     }  # not the fastest int8 row: not drawn
-    chart = charts.params_vs_miou([row, int8, slow_int8])
+    chart = charts.params_vs_miou(_entries(row, int8, slow_int8))
     assert chart.png is not None and "training budget" in chart.note
     assert "cgnet" in seen and legends[-1] == [
         "cgnet 0.49 M\nfp32 71.56 % · 50.0 ms (executorch)\nint8 qat 72.14 % · 20.0 ms (openvino)"
@@ -67,7 +73,7 @@ def test_params_chart_labels_carry_the_training_budget(monkeypatch):
     assert titles[-1].endswith("ours: val; 2.5 h CPU budget, train")
 
     gpu = {**row, "model": "fcn", "params": 2043163, "miou": 0.75, "trained": "800 ep GPU, train+val"}
-    charts.params_vs_miou([row, gpu])
+    charts.params_vs_miou(_entries(row, gpu))
     assert legends[-1] == [
         "fcn 2.04 M (val; 800 ep GPU, train+val)\nfp32 75.00 % · 50.0 ms (executorch)",  # best mIoU first
         "cgnet 0.49 M (val; 2.5 h CPU budget, train)\nfp32 71.56 % · 50.0 ms (executorch)",
@@ -90,7 +96,7 @@ def test_latency_chart_gives_each_model_of_a_zoo_its_own_panel():
         "params": 494258,
     }
     one = latency_figure(
-        [{**base, "model": "cgnet"}, {**base, "model": "cgnet", "p50": 20.0, "short": "torch fp32"}],
+        _entries({**base, "model": "cgnet"}, {**base, "model": "cgnet", "p50": 20.0, "short": "torch fp32"}),
         None,
         title="t",
     )
@@ -100,7 +106,9 @@ def test_latency_chart_gives_each_model_of_a_zoo_its_own_panel():
     ]
     fcn = {**base, "model": "fcn", "params": 2043163, "miou": 0.60}
     two = latency_figure(
-        [{**base, "model": "cgnet"}, fcn, {**fcn, "p50": 30.0, "short": "fcn torch fp32"}], None, title="t"
+        _entries({**base, "model": "cgnet"}, fcn, {**fcn, "p50": 30.0, "short": "fcn torch fp32"}),
+        None,
+        title="t",
     )
     assert [ax.get_title(loc="left") for ax in two.axes] == [
         "cgnet (0.49 M parameters)",

@@ -79,7 +79,8 @@ def reaching_plans(report: Report, use: Use, version: str) -> list:
 
 
 def problem(use: Use, m: Manifest, name: str | None = None) -> str | None:
-    """Why ``use`` (with ``name`` for resolved dynamic names) fails on manifest ``m``; None when it conforms."""
+    """Why ``use`` (with ``name`` for resolved dynamic names) fails on manifest ``m``; None when it
+    conforms."""
     name = name or use.name
     where = f"{use.where} ({use.func})"
     if name == "?":

@@ -12,7 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST_DIR = ROOT / "tools" / "trt_api"
 MODULE = "<module>"
-#: Module attributes every TensorRT package defines in its __init__.py (the manifest header records the version).
+#: Module attributes every TensorRT package defines in its __init__.py (the manifest header records the
+#: version).
 MODULE_DUNDERS = {"__version__"}
 
 

@@ -311,3 +311,18 @@ def test_a_budget_that_fits_trains_and_writes_final(tiny_camvid, tmp_path, monke
     t = _trainer(_cfg(tiny_camvid, tmp_path / "run", time_budget_s=60.0), clock)
     summary = t.run()
     assert summary["iterations"] > 0 and (tmp_path / "run" / "final.pt").is_file()
+
+
+def test_machine_facts_come_from_the_one_machine_function(monkeypatch):
+    import edgeseg._env as env
+    from edgeseg.train.budget import machine_facts
+
+    fake = {"os": "FakeOS-1", "arch": "fake64", "cpu": "Fake CPU 9000", "logical_cores": 3}
+    monkeypatch.setattr(env, "machine_info", lambda: fake)
+    m = machine_facts("cpu")
+    assert (m["platform"], m["machine"], m["processor"], m["cpu_count"]) == (
+        "FakeOS-1",
+        "fake64",
+        "Fake CPU 9000",
+        3,
+    )

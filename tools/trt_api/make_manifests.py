@@ -37,14 +37,19 @@ PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x8
 METHOD = (
     "Imported NVIDIA's binding module (the .so in the PyPI wheel named in 'source') in CPython {py} against "
     "stub libnvinfer/libnvonnxparser/libnvinfer_plugin libraries that only export the {n} C entry points the "
-    "module links to (each aborts if called; importing calls none of them), then read the pybind11 objects it "
-    "registered: classes (dir(), MRO), methods and their overload signatures (the first docstring line pybind11 "
-    "generates), properties (getter return type, setter present), enums (__members__ and integer values, member "
+    "module links to (each aborts if called; importing calls none of them), then read the pybind11 "
+    "objects it "
+    "registered: classes (dir(), MRO), methods and their overload signatures (the first docstring line "
+    "pybind11 "
+    "generates), properties (getter return type, setter present), enums (__members__ and integer "
+    "values, member "
     "docs from the enum docstring), module functions and constants; Python-level additions of the package "
-    "__init__.py (nptype, volume, Logger.WARNING aliases, __enter__/__exit__) are included and marked python_level."
+    "__init__.py (nptype, volume, Logger.WARNING aliases, __enter__/__exit__) are included and marked "
+    "python_level."
 )
 KNOWN_GAPS = [
-    "Return types are pybind11's declared C++ return types: a nullptr comes back as None, which signatures never "
+    "Return types are pybind11's declared C++ return types: a nullptr comes back as None, which "
+    "signatures never "
     "show (e.g. build_serialized_network, deserialize_cuda_engine, create_timing_cache may return None).",
     "Behaviour is not recorded: what a method raises (e.g. IOptimizationProfile.set_shape raises on an "
     "inconsistent min/opt/max, as its docstring says), or when it returns False/-1.",
@@ -52,9 +57,12 @@ KNOWN_GAPS = [
     "pybind11 exposes members on the class).",
     "The buffer protocol is read from PyTypeObject.tp_as_buffer (ctypes); 'buffer_protocol' is absent if the "
     "probe failed on this interpreter.",
-    "A signature that pybind11 printed with a C++ type name (nvinfer1::X) is mapped to tensorrt.X when the module "
-    "registers that Python type (nvonnxparser::IParserError -> tensorrt.ParserError); other C++ names stay verbatim.",
-    "Built for one CPython and x86_64; the aarch64 (Jetson) wheels come from the same sources and are assumed "
+    "A signature that pybind11 printed with a C++ type name (nvinfer1::X) is mapped to tensorrt.X when "
+    "the module "
+    "registers that Python type (nvonnxparser::IParserError -> tensorrt.ParserError); other C++ names "
+    "stay verbatim.",
+    "Built for one CPython and x86_64; the aarch64 (Jetson) wheels come from the same sources and are "
+    "assumed "
     "to register the same API.",
     "TensorRT 8.5.2 (JetPack 5.1) has no bindings wheel on PyPI; the 8.6 manifest stands in for it.",
 ]
@@ -169,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp.write_text(json.dumps(man, indent=1, sort_keys=True) + "\n")
         tmp.replace(path)
         print(
-            f"{path}: {len(man['classes'])} classes, {len(man['enums'])} enums, {len(man['functions'])} functions"
+            f"{path}: {len(man['classes'])} classes, {len(man['enums'])} enums, "
+            f"{len(man['functions'])} functions"
         )
     return 0
 

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 from edgeseg._io import atomic_path, check_output_path, ensure_writable_dir
-from edgeseg.backends._build import BuildResult, timed_build
+from edgeseg.backends._build import BuildResult, build_time, timed_build
 from edgeseg.backends.coreml import (  # noqa: F401 - CLASSES_KEY, METADATA_KEY re-exported for callers of build
     CLASSES_KEY,
     DEFAULT_TARGET,
@@ -81,7 +80,6 @@ def build_coreml(
     log(f"using {used}")
     net, card, _ = load_checkpoint(ckpt)
     h, w = onnx_size or card.input_size
-    t0 = time.perf_counter()
     example = torch.zeros(1, 3, h, w)
     graph, how = _capture(net, example)
     from edgeseg._libprogress import capture_progress
@@ -113,7 +111,6 @@ def build_coreml(
                 global_config=OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8")
             )
             ml = linear_quantize_weights(ml, config=cfg)
-    convert_seconds = time.perf_counter() - t0
     compute = "fp16" if fp16 else "fp32"
     path_name = f"coremltools {ct.__version__}: ML Program from {how}, {compute.upper()} compute" + (
         ", INT8 weights" if int8 else ""
@@ -131,7 +128,7 @@ def build_coreml(
             "minimum_deployment_target": min_target,
             "graph_capture": how,
             "build_path": path_name,
-            "build_seconds": round(convert_seconds, 3),
+            **build_time(),
             "build_command": command,
         },
     )

@@ -50,12 +50,14 @@ class Lowered:
         }
 
     def warning(self) -> str | None:
-        """One line naming the operators left to ExecuTorch's portable kernels, or None when all run in XNNPACK."""
+        """One line naming the operators left to ExecuTorch's portable kernels, or None when all run in
+        XNNPACK."""
         if not self.not_delegated:
             return None
         ops = ", ".join(f"{op} x{n}" for op, n in sorted(self.not_delegated.items()))
         return (
-            f"warning: {sum(self.not_delegated.values())} of {self.delegated_nodes + sum(self.not_delegated.values())} "
+            f"warning: {sum(self.not_delegated.values())} of "
+            f"{self.delegated_nodes + sum(self.not_delegated.values())} "
             f"operators run outside XNNPACK on ExecuTorch's portable (slower) kernels: {ops}"
         )
 
@@ -96,7 +98,8 @@ def pad_avg_pools(net: Any) -> tuple[Any, list[str]]:
                     ),
                 )
                 done.append(
-                    f"{name + '.' if name else ''}{child_name}: AvgPool2d(padding={child.padding}) -> ZeroPad2d + AvgPool2d"
+                    f"{name + '.' if name else ''}{child_name}: AvgPool2d(padding={child.padding}) -> "
+                    "ZeroPad2d + AvgPool2d"
                 )
     return out, done
 
@@ -174,8 +177,8 @@ def lower(
     log: Callable[[str], None] = print,
 ) -> Lowered:
     """Export ``net`` at ``example``'s shape, quantize it when ``calib`` is given, lower to XNNPACK and
-    emit the program (``float_modules``: left float, see ``quantize_pt2e``); ``card_json(lowered)`` (called once the delegation is known) is stored as the
-    ``edgeseg_card`` method."""
+    emit the program (``float_modules``: left float, see ``quantize_pt2e``); ``card_json(lowered)``
+    (called once the delegation is known) is stored as the ``edgeseg_card`` method."""
     import torch
 
     lib = _imports()
@@ -196,7 +199,8 @@ def lower(
         raise
     except Exception as e:  # noqa: BLE001 - export and lowering raise many kinds
         raise BuildError(
-            f"ExecuTorch could not export/lower the model: {str(e).splitlines()[0][:300] if str(e) else type(e).__name__}"
+            "ExecuTorch could not export/lower the model: "
+            f"{str(e).splitlines()[0][:300] if str(e) else type(e).__name__}"
         ) from e
     other = {
         op: b.non_delegated
@@ -227,6 +231,7 @@ def lower(
             result.buffer = bytes(edge.to_executorch().buffer)
     except Exception as e:  # noqa: BLE001
         raise BuildError(
-            f"ExecuTorch could not emit the program: {str(e).splitlines()[0][:300] if str(e) else type(e).__name__}"
+            "ExecuTorch could not emit the program: "
+            f"{str(e).splitlines()[0][:300] if str(e) else type(e).__name__}"
         ) from e
     return result

@@ -92,7 +92,8 @@ def load_program(path: Path) -> Any:
             return rt.load_program(path)
     except Exception as e:  # noqa: BLE001 - the runtime raises RuntimeError / its own types
         raise ExportError(
-            f"{path}: not a loadable ExecuTorch program (truncated or corrupt?): {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}"
+            f"{path}: not a loadable ExecuTorch program (truncated or corrupt?): "
+            f"{str(e).splitlines()[0][:200] if str(e) else type(e).__name__}"
         ) from e
 
 
@@ -101,7 +102,8 @@ def program_card(program: Any, path: Path) -> ModelCard:
     if CARD_METHOD not in program.method_names:
         raise ExportError(
             f"{path}: not built by edgeseg; the program has no {CARD_METHOD!r} method with the model card "
-            "(class names, palette and preprocessing are unknown). Build it with `edgeseg build CHECKPOINT.pt --backend executorch`"
+            "(class names, palette and preprocessing are unknown). Build it with `edgeseg build "
+            "CHECKPOINT.pt --backend executorch`"
         )
     with quiet():
         data = program.load_method(CARD_METHOD).execute([])[0]

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 from edgeseg._io import atomic_write_bytes, check_output_path
-from edgeseg.backends._build import BuildResult, calib_probe, timed_build
+from edgeseg.backends._build import BuildResult, build_time, calib_probe, timed_build
 from edgeseg.runner import check_threads
 from edgeseg.backends.executorch import SPEC, version
-from edgeseg.errors import BuildError, UnsupportedOptionError
+from edgeseg.errors import BuildError
 
 
 @timed_build("executorch")
@@ -51,10 +50,7 @@ def build_executorch(
     from edgeseg.quant.qcheckpoint import is_quantized_checkpoint
     from edgeseg.train.checkpoint import checkpoint_source, load_checkpoint
 
-    try:
-        check_threads(threads, where="--threads")
-    except UnsupportedOptionError as e:
-        raise BuildError(str(e)) from e
+    check_threads(threads, where="--threads", error=BuildError)
     ckpt, onnx_size, used = find_checkpoint(
         model, backend="executorch", converter="ExecuTorch (torch.export)"
     )
@@ -87,7 +83,6 @@ def build_executorch(
     precision = "int8" if int8 else "fp32"
     if threads is not None:
         torch.set_num_threads(int(threads))
-    t0 = time.perf_counter()
     if calib_set is not None:
         log(
             f"quantizing for XNNPACK (PT2E INT8, per-channel weights) on {len(calib_set)} frames from {calib}"
@@ -106,7 +101,6 @@ def build_executorch(
             qat=qat,
             threads=threads,
             command=command,
-            seconds=time.perf_counter() - t0,
             source=checkpoint_source(ckpt),
             float_layers=float_layers,
         ).to_json()
@@ -167,7 +161,6 @@ def _card(
     qat: bool,
     threads: int | None,
     command: str | None,
-    seconds: float,
     source: str,
     float_layers: list[str] | None = None,
 ) -> Any:
@@ -181,7 +174,7 @@ def _card(
             "graph_capture": "torch.export",
             "delegation": lowered.delegation,
             "threads": threads,  # None: the runtime's default
-            "build_seconds": round(seconds, 3),
+            **build_time(),
             "build_command": command,
         }
     )

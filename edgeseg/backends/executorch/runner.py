@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseg.runner import BaseRunner, check_threads, recorded_threads
+from edgeseg.runner import BaseRunner, check_threads, resolve_threads
 from edgeseg.backends.executorch._native import load_program, program_card, quiet, threadpool
 from edgeseg.card import ModelCard
 from edgeseg.errors import ExportError
@@ -39,11 +39,12 @@ class ExecuTorchRunner(BaseRunner):
             raise ExportError(
                 f"{p}: the program has no 'forward' method (has {sorted(program.method_names)})"
             )
-        threads = recorded_threads(self.card) if threads is None else threads
+        threads = resolve_threads(option=threads, card=self.card)
         pool = threadpool()
         with quiet():  # the pool's first use runs cpuinfo, which prints what it reads from /sys
             if threads is not None and pool._threadpool_get_thread_count() != threads:
-                # before the method is loaded: resetting the pool under a loaded, never-run XNNPACK method aborts the process
+                # before the method is loaded: resetting the pool under a loaded, never-run XNNPACK method
+                # aborts the process
                 pool._unsafe_reset_threadpool(int(threads))
             self._method = program.load_method("forward")
             self.threads = int(pool._threadpool_get_thread_count())

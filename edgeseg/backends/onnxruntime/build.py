@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 from edgeseg._io import atomic_write_bytes, check_output_path, sha256_file
-from edgeseg.backends._build import BuildResult, timed_build
+from edgeseg.backends._build import BuildResult, build_time, timed_build
 from edgeseg.backends.onnxruntime import OPT_LEVELS, SPEC
-from edgeseg.backends._onnx import check_threads, graph_inputs, load_exported
-from edgeseg.backends._rewrite import check_same, probe_shape, rewrite_for_cpu
+from edgeseg.onnxgraph.info import graph_inputs, load_exported
+from edgeseg.onnxgraph.rewrite import check_same, probe_shape, rewrite_for_cpu
+from edgeseg.runner import check_threads
 from edgeseg.card import card_from_onnx, card_to_onnx
 from edgeseg.errors import BuildError
 
@@ -52,7 +52,7 @@ def build_onnxruntime(
     ``edgeseg.quant.ort_cpu.quantize_ort_cpu`` on the ``calib`` set (per-channel unless told not).
     ``fp16`` converts the weights and activations to float16 with the converter the TensorRT 11
     path uses (IO, Resize and reductions stay float32), so its accuracy can be measured on a CPU.
-    ``rewrite`` (default True) applies ``_rewrite.rewrite_for_cpu`` to float graphs and checks the
+    ``rewrite`` (default True) applies ``onnxgraph.rewrite.rewrite_for_cpu`` to float graphs and checks the
     rewritten graph's outputs against the original before optimizing (listed in card.extra["rewrites"])."""
     import onnx as onnx_lib
     import onnxruntime as ort
@@ -63,7 +63,7 @@ def build_onnxruntime(
         raise BuildError(f"output {out} would overwrite the input ONNX; pass -o another path")
     if opt_level not in BUILD_OPT_LEVELS:
         raise BuildError(f"--opt-level {opt_level!r}: expected one of {', '.join(BUILD_OPT_LEVELS)}")
-    check_threads(threads)
+    check_threads(threads, where="--threads", error=BuildError)
     model, card, qdq = load_exported(src)
     if fp16 and (int8 or qdq):
         raise BuildError(
@@ -82,7 +82,6 @@ def build_onnxruntime(
     elif int8:
         path_name += f" after quantize_ort_cpu ({'per-channel' if per_channel else 'per-tensor'} weights)"
 
-    t0 = time.perf_counter()
     calibration = dict(card.calibration)
     with tempfile.TemporaryDirectory(prefix=".edgeseg-ort-", dir=out.parent) as tmp:
         source, probe = src, None
@@ -91,7 +90,6 @@ def build_onnxruntime(
                 src,
                 Path(tmp) / "quant.onnx",
                 card=card,
-                model=model,
                 calib=calib,
                 calib_num=calib_num,
                 per_channel=per_channel,
@@ -120,7 +118,7 @@ def build_onnxruntime(
                     )
                 del original
             if fp16:
-                from edgeseg.backends._fp16 import convert_onnx_fp16
+                from edgeseg.onnxgraph.fp16 import convert_onnx_fp16
 
                 graph = convert_onnx_fp16(graph)
                 path_name += " (float16 graph from the TensorRT-11 FP16 converter; float32 IO)"
@@ -141,7 +139,6 @@ def build_onnxruntime(
         if not optimized.is_file():
             raise BuildError("ONNX Runtime did not write the optimized model")
         proto = onnx_lib.load(str(optimized))
-    seconds = time.perf_counter() - t0
 
     new_card = card.replace(
         precision=precision,
@@ -157,7 +154,7 @@ def build_onnxruntime(
             "threads": threads,  # None: the library's default
             "build_path": path_name,
             "rewrites": rewrites,
-            "build_seconds": round(seconds, 3),
+            **build_time(),
             "build_command": command,
         },
     )
@@ -203,25 +200,22 @@ def _quantize(
     dst: Path,
     *,
     card: Any,
-    model: Any,
     calib: str | None,
     calib_num: int | None,
     per_channel: bool,
     log: Callable[[str], None],
 ) -> tuple[Path, Any]:
-    """quantize_ort_cpu on the calibration frames; returns (quantized model, the first frames as a probe)."""
+    """``quant.ort_cpu.quantize_onnx_for_cpu`` (the one owner of ONNX Runtime CPU INT8) on the
+    calibration request; returns (quantized model, the first frames as a probe)."""
     from edgeseg.backends._build import calib_probe
-    from edgeseg.backends._calib_set import open_calib_set
-    from edgeseg.quant.ort_cpu import quantize_ort_cpu
+    from edgeseg.data.calib_request import CalibRequest
+    from edgeseg.quant.ort_cpu import quantize_onnx_for_cpu
 
-    inp = graph_inputs(model)[0]
-    dims = [d if isinstance(d, int) else None for d in inp.dims]
-    size = (dims[2] or card.input_size[0], dims[3] or card.input_size[1])
-    calib_set = open_calib_set(calib, card, num=calib_num or SPEC.calib_num, batch=dims[0] or 1, size=size)
-    log(
-        f"quantizing for CPU (INT8, {'per-channel' if per_channel else 'per-tensor'}) on {len(calib_set)} frames from {calib}"
+    request = CalibRequest(source=calib, num=calib_num or SPEC.calib_num)
+    out, calib_set = quantize_onnx_for_cpu(
+        src, dst, request=request, card=card, per_channel=per_channel, log=log
     )
-    return Path(quantize_ort_cpu(src, dst, calib=calib_set, per_channel=per_channel)), calib_probe(calib_set)
+    return Path(out), calib_probe(calib_set)
 
 
 def _check_loads(data: bytes, input_name: str | None) -> None:

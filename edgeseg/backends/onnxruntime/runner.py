@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from edgeseg.runner import BaseRunner, check_threads, recorded_threads
+from edgeseg.runner import BaseRunner, check_threads, resolve_threads
 from edgeseg.backends.onnxruntime import OPT_LEVELS
 from edgeseg.card import ONNX_METADATA_KEY, ModelCard, card_from_onnx, head_of
 from edgeseg.errors import EdgesegError, ExportError, UnsupportedOptionError
@@ -48,7 +48,8 @@ def _load_proto(p: Path) -> Any:
         OSError,
     ) as e:  # onnx raises DecodeError / ValueError for junk
         raise ExportError(
-            f"{p}: not a readable ONNX model (truncated or corrupt?): {str(e).splitlines()[0][:200] or type(e).__name__}"
+            f"{p}: not a readable ONNX model (truncated or corrupt?): "
+            f"{str(e).splitlines()[0][:200] or type(e).__name__}"
         ) from e
 
 
@@ -127,7 +128,8 @@ class OrtRunner(BaseRunner):
         proto = _load_proto(p)
         if not proto.graph.node:  # a zero-byte or non-ONNX file parses as an empty ModelProto
             raise ExportError(
-                f"{p}: not an ONNX model (empty graph; {p.stat().st_size} bytes; truncated or another kind of file?)"
+                f"{p}: not an ONNX model (empty graph; {p.stat().st_size} bytes; truncated or another "
+                "kind of file?)"
             )
         has_card = any(prop.key == ONNX_METADATA_KEY for prop in proto.metadata_props)
         try:
@@ -136,13 +138,14 @@ class OrtRunner(BaseRunner):
             if has_card:  # the card is there but invalid: say why, not "no card"
                 raise ExportError(f"{p}: its edgeseg model card is invalid: {e}") from e
             raise ExportError(
-                f"{p}: not exported by edgeseg; no model card in its metadata_props (class names, palette and "
+                f"{p}: not exported by edgeseg; no model card in its metadata_props (class names, "
+                "palette and "
                 f"preprocessing are unknown). Export it with `edgeseg export CHECKPOINT`"
             ) from e
         check_finite_initializers(proto, where=str(p))
         ops = {n.op_type for n in proto.graph.node}
         del proto
-        threads = recorded_threads(self.card) if threads is None else threads
+        threads = resolve_threads(option=threads, card=self.card)
 
         so = ort.SessionOptions()
         so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPT_LEVELS[optimization])
@@ -154,7 +157,8 @@ class OrtRunner(BaseRunner):
             self.session = ort.InferenceSession(str(p), sess_options=so, providers=prov)
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own pybind exception types
             raise ExportError(
-                f"{p}: ONNX Runtime cannot load it (truncated, corrupt or unsupported?): {str(e).splitlines()[0][:300]}"
+                f"{p}: ONNX Runtime cannot load it (truncated, corrupt or unsupported?): "
+                f"{str(e).splitlines()[0][:300]}"
             ) from e
 
         wanted = [x[0] if isinstance(x, tuple) else x for x in prov]
@@ -162,7 +166,8 @@ class OrtRunner(BaseRunner):
         missing = [w for w in wanted if w not in got]
         if missing:
             raise UnsupportedOptionError(
-                f"requested provider {missing[0]!r} but ONNX Runtime could not enable it (session uses {got}); "
+                f"requested provider {missing[0]!r} but ONNX Runtime could not enable it (session uses "
+                f"{got}); "
                 "check that its libraries (CUDA, cuDNN, TensorRT) are installed"
             )
         self.providers: list[str] = got
@@ -202,7 +207,8 @@ class OrtRunner(BaseRunner):
             )
         if inp.type not in _INPUT_DTYPES:
             raise ExportError(
-                f"{p}: graph input {inp.name!r} has type {inp.type}, expected tensor(float) or tensor(float16)"
+                f"{p}: graph input {inp.name!r} has type {inp.type}, expected tensor(float) or "
+                "tensor(float16)"
             )
         self._in_dtype = _INPUT_DTYPES[inp.type]
         self._input_name = inp.name

@@ -9,12 +9,22 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.backends._options import INT8, NO_REWRITE, THREADS
-from edgeseg.backends._spec import BackendSpec, library_row, module_installed
+from edgeseg.backends._spec import BackendSpec, Option, library_row, module_installed
 from edgeseg.card import ModelCard
 
 #: Where the card lives in the IR's rt_info (``<rt_info><edgeseg><card value="..."/>``).
 RT_INFO_CARD = ["edgeseg", "card"]
 INSTALL = "pip install 'edgeseg[openvino]' (x86-64 and ARM64 CPUs)"
+
+
+#: Opt-in bf16 for the float parts (FP32 stays pinned by default).
+BF16_FLOAT = Option(
+    "--bf16-float",
+    "bf16_float",
+    "run the float parts (all but the int8 ops) in bf16 on a CPU with AVX512-BF16/AMX "
+    "(default: f32 pinned); recorded in the card and labelled in reports",
+    switch=True,
+)
 
 
 def weights_path(xml: str | Path) -> Path:
@@ -65,7 +75,7 @@ SPEC = BackendSpec(
     packages=("openvino",),
     extra="openvino",
     install=INSTALL,
-    options=(INT8, THREADS, NO_REWRITE),
+    options=(INT8, THREADS, NO_REWRITE, BF16_FLOAT),
     note="x86/ARM CPUs; INT8 from a Q/DQ ONNX, run with int8 kernels",
     examples=(
         "edgeseg build cgnet_qat.onnx --backend openvino --int8 --threads 2   # fastest CPU path on x86",

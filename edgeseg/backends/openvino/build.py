@@ -22,24 +22,29 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from edgeseg._io import check_output_path, sha256_file
-from edgeseg.backends._build import BuildResult, timed_build
+from edgeseg.backends._build import BuildResult, build_time, timed_build
 from edgeseg.backends.openvino import RT_INFO_CARD, weights_path
 from edgeseg.backends.openvino._core import import_openvino
-from edgeseg.backends._onnx import check_threads, graph_inputs, load_exported
+from edgeseg.onnxgraph.info import graph_inputs, load_exported
+from edgeseg.runner import check_threads
 from edgeseg.card import ModelCard, head_of
 from edgeseg.errors import BuildError
 
 
-def compile_config(*, threads: int | None) -> dict[str, Any]:
-    """CPU plugin settings edgeseg uses everywhere: latency mode, one stream, f32 math (not bf16)."""
-    cfg: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1, "INFERENCE_PRECISION_HINT": "f32"}
+def compile_config(*, threads: int | None, inference_precision: str = "f32") -> dict[str, Any]:
+    """CPU plugin settings edgeseg uses everywhere: latency mode, one stream, f32 math unless
+    ``inference_precision`` (default "f32") is "bf16" (a build with ``bf16_float``; see its card)."""
+    cfg: dict[str, Any] = {
+        "PERFORMANCE_HINT": "LATENCY",
+        "NUM_STREAMS": 1,
+        "INFERENCE_PRECISION_HINT": inference_precision,
+    }
     if threads is not None:
         cfg["INFERENCE_NUM_THREADS"] = int(threads)
     return cfg
@@ -53,15 +58,18 @@ def build_openvino(
     int8: bool = False,
     threads: int | None = None,
     rewrite: bool = True,
+    bf16_float: bool = False,
     command: str | None = None,
     log: Callable[[str], None] = print,
 ) -> BuildResult:
     """Write ``output`` (default model.xml, weights in model.bin beside it). ``int8`` asks for INT8 and
     needs a Q/DQ ONNX (a float ONNX with ``int8`` is refused; a Q/DQ ONNX is INT8 anyway).
     ``threads``: CPU threads recorded in the card for the runner (None: OpenVINO's default).
-    ``rewrite`` (default True): before conversion, ``_rewrite.rewrite_for_cpu`` (float graphs: all
+    ``rewrite`` (default True): before conversion, ``onnxgraph.rewrite.rewrite_for_cpu`` (float graphs: all
     three rewrites, checked equal to the export in ONNX Runtime; Q/DQ graphs: PRelu only), listed in
-    card.extra["rewrites"]. The parity check always compares the IR with the ONNX as given."""
+    card.extra["rewrites"]. The parity check always compares the IR with the ONNX as given.
+    ``bf16_float`` (default False: f32 pinned): the float parts (everything not int8) run in bf16, on a CPU
+    whose OpenVINO plugin reports BF16 (AVX512-BF16 / AMX); card.extra["inference_precision"] = "bf16"."""
     ov = import_openvino()
     src = Path(onnx)
     if src.suffix.lower() != ".onnx":
@@ -73,7 +81,10 @@ def build_openvino(
         raise BuildError(
             f"output {out}: an OpenVINO IR is written as NAME.xml (+ NAME.bin), found {out.suffix or 'no suffix'!r}"
         )
-    check_threads(threads)
+    check_threads(threads, where="--threads", error=BuildError)
+    inference_precision = "bf16" if bf16_float else "f32"
+    if bf16_float:
+        check_bf16(ov)
     model, card, qdq = load_exported(src)
     if int8 and not qdq:
         raise BuildError(
@@ -86,8 +97,9 @@ def build_openvino(
         raise BuildError(f"{src}: expected one graph input, found {[i.name for i in inputs]}")
     path_name = f"OpenVINO {ov.get_version().split('-')[0]} CPU: {precision.upper()}"
     path_name += " (Q/DQ ONNX: int8 kernels)" if qdq else " (f32 weights and math)"
+    if bf16_float:
+        path_name += ", bf16 float parts (--bf16-float)"
 
-    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=".edgeseg-ov-", dir=out.parent) as tmp:
         source, rewrites = (
             _rewritten(src, Path(tmp), qdq=qdq, card=card, input_name=inputs[0].name, dims=inputs[0].dims)
@@ -104,8 +116,9 @@ def build_openvino(
             ) from e
         first = Path(tmp) / "first.xml"
         _save(ov, ir, first, out)
-        parity = _check_parity(ov, first, src, card, threads=threads, int8=qdq)
-        seconds = time.perf_counter() - t0
+        parity = _check_parity(
+            ov, first, src, card, threads=threads, int8=qdq, inference_precision=inference_precision
+        )
         bin_first = weights_path(first)
         new_card = card.replace(
             precision=precision,
@@ -117,13 +130,13 @@ def build_openvino(
                 "openvino_version": ov.get_version(),
                 "device": "CPU",
                 "threads": threads,  # None: the library's default
-                "inference_precision": "f32",
+                "inference_precision": inference_precision,
                 "build_path": path_name,
                 "parity": parity,
                 "rewrites": rewrites,
                 "weights_size": bin_first.stat().st_size,
                 "weights_sha256": sha256_file(bin_first),
-                "build_seconds": round(seconds, 3),
+                **build_time(),
                 "build_command": command,
             },
         )
@@ -147,7 +160,7 @@ def _rewritten(
     """``src`` rewritten for the CPU into ``tmp`` (see ``build_openvino``), or ``src`` when nothing changed."""
     import onnx
 
-    from edgeseg.backends._rewrite import check_same, probe_shape, rewrite_for_cpu
+    from edgeseg.onnxgraph.rewrite import check_same, probe_shape, rewrite_for_cpu
 
     graph = onnx.load(str(src))
     original = onnx.ModelProto()
@@ -187,7 +200,14 @@ def _place(tmp_xml: Path, out: Path) -> None:
 
 
 def _check_parity(
-    ov: Any, xml: Path, src: Path, card: ModelCard, *, threads: int | None, int8: bool
+    ov: Any,
+    xml: Path,
+    src: Path,
+    card: ModelCard,
+    *,
+    threads: int | None,
+    int8: bool,
+    inference_precision: str = "f32",
 ) -> dict[str, Any]:
     """The IR (compiled as the runner compiles it, chunked as the runner chunks) against ONNX Runtime
     on the source ONNX; BuildError when they disagree (see ``compare_with_source``)."""
@@ -197,7 +217,8 @@ def _check_parity(
     from edgeseg.backends.openvino._core import shared_core
 
     core = shared_core()
-    compiled = core.compile_model(core.read_model(str(xml)), "CPU", compile_config(threads=threads))
+    config = compile_config(threads=threads, inference_precision=inference_precision)
+    compiled = core.compile_model(core.read_model(str(xml)), "CPU", config)
     request = compiled.create_infer_request()
     dim = compiled.input(0).get_partial_shape()[0]
     static = dim.get_length() if dim.is_static else None
@@ -215,8 +236,22 @@ def _check_parity(
         infer,
         src,
         card,
-        precision="int8" if int8 else "fp32",
+        precision="int8"
+        if int8
+        else ("fp16" if inference_precision == "bf16" else "fp32"),  # bf16: fp16's rule
         enforce=True,
         what="OpenVINO IR",
         threads=threads,
     )
+
+
+def check_bf16(ov: Any) -> None:
+    """BuildError in one line unless this CPU's OpenVINO plugin reports BF16 among its capabilities."""
+    from edgeseg.backends.openvino._core import shared_core
+
+    caps = list(shared_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    if "BF16" not in caps:
+        raise BuildError(
+            f"--bf16-float: this CPU's OpenVINO plugin has no BF16 (capabilities: {', '.join(caps)}); "
+            "it needs AVX512-BF16 or AMX. Build without --bf16-float (f32 float parts)"
+        )

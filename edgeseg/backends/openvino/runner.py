@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from edgeseg._io import sha256_file
-from edgeseg.runner import BaseRunner, check_threads, recorded_threads
+from edgeseg.runner import BaseRunner, check_threads, resolve_threads
 from edgeseg.backends.openvino import RT_INFO_CARD, card_in_xml, weights_path
 from edgeseg.card import ModelCard, head_of
 from edgeseg.errors import EdgesegError, ExportError
@@ -70,7 +70,8 @@ class OpenVinoRunner(BaseRunner):
         weights = weights_path(p)
         if not weights.is_file():
             raise ExportError(
-                f"{p}: its weights {weights.name} are missing beside it; rebuild with edgeseg build --backend openvino"
+                f"{p}: its weights {weights.name} are missing beside it; rebuild with edgeseg build "
+                "--backend openvino"
             )
         core = shared_core()
         size = weights.stat().st_size
@@ -83,23 +84,32 @@ class OpenVinoRunner(BaseRunner):
             if peeked is not None:
                 _check_weights_size(p, weights, size, peeked)
             raise ExportError(
-                f"{p}: OpenVINO cannot read it (truncated or corrupt?): {str(e).strip().splitlines()[-1][:300]}"
+                f"{p}: OpenVINO cannot read it (truncated or corrupt?): "
+                f"{str(e).strip().splitlines()[-1][:300]}"
             ) from e
         if not model.has_rt_info(RT_INFO_CARD):
             raise ExportError(
-                f"{p}: no edgeseg model card in its rt_info; build it with edgeseg build MODEL.onnx --backend openvino"
+                f"{p}: no edgeseg model card in its rt_info; build it with edgeseg build MODEL.onnx "
+                "--backend openvino"
             )
         self.card: ModelCard = ModelCard.from_json(model.get_rt_info(RT_INFO_CARD).astype(str), where=str(p))
         extra = self.card.extra
         _check_weights_size(p, weights, size, self.card)
         if verify_weights and extra.get("weights_sha256") and sha256_file(weights) != extra["weights_sha256"]:
             raise ExportError(
-                f"{weights} does not match the sha256 in the card of {p.name} (modified or replaced); rebuild it"
+                f"{weights} does not match the sha256 in the card of {p.name} (modified or replaced); "
+                "rebuild it"
             )
-        threads = recorded_threads(self.card) if threads is None else threads
+        threads = resolve_threads(option=threads, card=self.card)
         self._check_io(model)
+        precision = str(extra.get("inference_precision") or "f32")  # a --bf16-float build: "bf16"
+        if precision not in ("f32", "bf16"):
+            raise ExportError(f"{p}: its card's inference_precision is {precision!r}, expected f32 or bf16")
         try:
-            config = {**compile_config(threads=threads), **({"PERF_COUNT": True} if perf_count else {})}
+            config = {
+                **compile_config(threads=threads, inference_precision=precision),
+                **({"PERF_COUNT": True} if perf_count else {}),
+            }
             self._compiled = core.compile_model(model, "CPU", config)
         except Exception as e:  # noqa: BLE001
             raise ExportError(
@@ -108,14 +118,15 @@ class OpenVinoRunner(BaseRunner):
         self._request = self._compiled.create_infer_request()
         self.threads = threads
         self.precision = self.card.precision
-        self.options = {"threads": threads, "inference_precision": "f32", "device": "CPU"}
+        self.options = {"threads": threads, "inference_precision": precision, "device": "CPU"}
         self._limits(size=self._size, batch=(self._static, self._static) if self._static else None)
 
     def _check_io(self, model: Any) -> None:
         p, card = self.path, self.card
         if len(model.inputs) != 1 or len(model.outputs) < 1:
             raise ExportError(
-                f"{p}: expected one input and an output, found {len(model.inputs)} inputs, {len(model.outputs)} outputs"
+                f"{p}: expected one input and an output, found {len(model.inputs)} inputs, "
+                f"{len(model.outputs)} outputs"
             )
         shape = model.input(0).get_partial_shape()
         if (
@@ -129,7 +140,8 @@ class OpenVinoRunner(BaseRunner):
         if dims[2] is not None and dims[3] is not None:
             if (dims[2], dims[3]) != tuple(card.input_size):
                 raise ExportError(
-                    f"{p}: input is {dims[2]}x{dims[3]} but its card says input_size {card.input_size[0]}x{card.input_size[1]}"
+                    f"{p}: input is {dims[2]}x{dims[3]} but its card says input_size "
+                    f"{card.input_size[0]}x{card.input_size[1]}"
                 )
             self._size: tuple[int, int] | None = (dims[2], dims[3])
         else:
@@ -143,7 +155,8 @@ class OpenVinoRunner(BaseRunner):
                 and (out.rank.get_length() != 4 or (out[1].is_static and out[1].get_length() != 1))
             ):
                 raise ExportError(
-                    f"{p}: its card says head {head_of(card)!r} but the output is {kind} {out}, expected u8 (N, 1, H, W)"
+                    f"{p}: its card says head {head_of(card)!r} but the output is {kind} {out}, "
+                    "expected u8 (N, 1, H, W)"
                 )
         elif out.rank.is_static and (
             out.rank.get_length() != 4 or (out[1].is_static and out[1].get_length() != card.num_classes)

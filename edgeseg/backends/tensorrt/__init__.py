@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgeseg.backends._options import CALIB, CALIB_NUM, FP16, INT8
+from edgeseg.backends._options import CALIB, CALIB_NUM, CALIBRATION, FP16, INT8, calib_method_option
 from edgeseg.backends._spec import BackendSpec, Option
 from edgeseg.backends.tensorrt._env import TRT_HINT
 from edgeseg.card import ModelCard
 from edgeseg._validate import nonneg_int, positive_int
 
-_CALIB = "calibration (implicit INT8)"
+_CALIB = CALIBRATION
 
 
 def _available() -> bool:
@@ -59,14 +59,7 @@ SPEC = BackendSpec(
             metavar="FILE",
             group=_CALIB,
         ),
-        Option(
-            "--calib-method",
-            "calib_algo",
-            "TensorRT calibrator (default entropy)",
-            choices=("entropy", "minmax"),
-            group=_CALIB,
-            aliases=("--calib-algo",),
-        ),
+        calib_method_option("tensorrt", param="calib_algo", aliases=("--calib-algo",)),
         Option(
             "--recalibrate",
             "recalibrate",

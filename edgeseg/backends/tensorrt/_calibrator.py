@@ -85,7 +85,8 @@ def make_calibrator(
     base = getattr(trt, base_name, None)
     if base is None:
         raise BuildError(
-            f"this TensorRT ({getattr(trt, '__version__', '?')}) has no {base_name}; build a Q/DQ ONNX instead"
+            f"this TensorRT ({getattr(trt, '__version__', '?')}) has no {base_name}; build a Q/DQ ONNX "
+            "instead"
         )
     if calib_set is None and not reuse_cache:
         raise BuildError("calibration needs a calibration set (--calib LIST|DIR)")

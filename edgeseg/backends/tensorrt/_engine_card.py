@@ -80,8 +80,10 @@ def check_engine(
         )
     if str(built_cc) != str(compute_capability):
         raise BuildError(
-            f"{p} was built for a GPU of compute capability {built_cc} ({extra.get('gpu_name')}), this GPU has "
-            f"{compute_capability}: engines only run on the GPU kind they were built on; {rebuild_hint(card, p)}"
+            f"{p} was built for a GPU of compute capability {built_cc} ({extra.get('gpu_name')}), this "
+            "GPU has "
+            f"{compute_capability}: engines only run on the GPU kind they were built on; "
+            f"{rebuild_hint(card, p)}"
         )
     size = p.stat().st_size
     if extra.get("engine_size") is not None and int(extra["engine_size"]) != size:

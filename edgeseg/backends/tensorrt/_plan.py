@@ -139,7 +139,8 @@ def plan_build(
     dep = ""
     if (major, minor) >= FLAGS_DEPRECATED:
         dep = (
-            f" (deprecated since TensorRT {FLAGS_DEPRECATED[0]}.{FLAGS_DEPRECATED[1]} in favour of strong typing; "
+            f" (deprecated since TensorRT {FLAGS_DEPRECATED[0]}.{FLAGS_DEPRECATED[1]} in favour of "
+            "strong typing; "
             "still supported on 10.x, TensorRT 11 builds strongly typed)"
         )
     if int8 and onnx_is_qdq:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeseg.backends._onnx import Profile
+from edgeseg.onnxgraph.info import Profile
 from edgeseg.errors import BuildError
 
 
@@ -25,13 +25,15 @@ def add_profile(builder: Any, config: Any, profile: Profile) -> Any:
         prof.set_shape(profile.name, profile.min, profile.opt, profile.max)
     except (ValueError, RuntimeError, TypeError) as e:
         raise BuildError(
-            f"--shapes {shapes_text(profile)}: TensorRT refused min/opt/max for input {profile.name!r} ({e}); "
+            f"--shapes {shapes_text(profile)}: TensorRT refused min/opt/max for input {profile.name!r} "
+            f"({e}); "
             "each dimension needs min <= opt <= max, and fixed dimensions must match the ONNX"
         ) from e
     index = config.add_optimization_profile(prof)
     if index is None or int(index) < 0:
         raise BuildError(
-            f"--shapes {shapes_text(profile)}: TensorRT found the optimization profile for input {profile.name!r} "
+            f"--shapes {shapes_text(profile)}: TensorRT found the optimization profile for input "
+            f"{profile.name!r} "
             "invalid (add_optimization_profile returned -1); check it against the ONNX input's shape"
         )
     return prof

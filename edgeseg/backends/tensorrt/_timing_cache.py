@@ -52,7 +52,8 @@ def check_timing_cache(cache: str | os.PathLike, wanted: TimingKey) -> bytes:
     kp = key_path(p)
     if not kp.is_file():
         raise BuildError(
-            f"timing cache {p} has no key file ({kp.name}), so the TensorRT and GPU it was made with are unknown "
+            f"timing cache {p} has no key file ({kp.name}), so the TensorRT and GPU it was made with "
+            "are unknown "
             f"(TensorRT may drop a foreign cache silently and it would then be overwritten); {FIX}"
         )
     try:

@@ -18,8 +18,8 @@ from edgeseg.cli import main
 
 
 def _load_runtime_artifacts():
-    """tests/backends/_shared/_runtime_artifacts.py (test folders are not packages, so by path; same module name
-    as tests/backends and tests/export use, so it is loaded once)."""
+    """tests/backends/_shared/_runtime_artifacts.py (test folders are not packages, so by path; same module
+    name as tests/backends and tests/export use, so it is loaded once)."""
     name = "_edgeseg_runtime_test_artifacts"
     if name not in sys.modules:
         path = Path(__file__).with_name("_runtime_artifacts.py")

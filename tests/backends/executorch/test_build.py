@@ -24,7 +24,8 @@ QUIET = {"log": lambda s: None}
 
 @pytest.fixture(scope="module")
 def qat_checkpoint(tiny_models, tmp_path_factory):
-    """A quantized (fake-quant, calibrated) checkpoint of the tiny model, as `quantize --save-checkpoint` writes."""
+    """A quantized (fake-quant, calibrated) checkpoint of the tiny model, as `quantize --save-checkpoint`
+    writes."""
     import torch
 
     from edgeseg.quant.calibrate import calibrate
@@ -186,7 +187,8 @@ def test_delegation_warning_names_the_operators():
 
 
 def test_padded_average_pools_are_rewritten_exactly(tiny_models):
-    """count_include_pad=True pooling == explicit zero padding + unpadded pooling (the rewrite XNNPACK needs)."""
+    """count_include_pad=True pooling == explicit zero padding + unpadded pooling (the rewrite XNNPACK
+    needs)."""
     import torch
 
     from edgeseg.backends.executorch._lower import pad_avg_pools

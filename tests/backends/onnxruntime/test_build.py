@@ -98,6 +98,14 @@ def test_int8_quantizes_with_the_calibration_set(tmp_path, tiny_models):
     card = card_from_onnx(res.path)
     assert res.precision == "int8" and card.precision == "int8"
     assert card.calibration["frames"] == 4 and card.calibration["fingerprint"]
+    # the one calibration request, as quantize --method ort-cpu records it (the spec's 256 by default)
+    assert card.calibration["request"] == {
+        "source": str(folder),
+        "num": 256,
+        "method": "minmax",
+        "batch": None,
+        "seed": 0,
+    }
     assert card.extra["flavour"] == "onnxruntime-cpu" and card.extra["backend"] == "onnxruntime"
     assert res.comparison["probe"] == "2 calibration frames" and res.comparison["enforced"] is False
     from edgeseg.data.preprocess import preprocess
@@ -179,8 +187,8 @@ def _tiny_onnx_for_fp16(tmp_path):
 
 
 def test_fp32_build_rewrites_cgnet_with_equal_outputs(tmp_path):
-    """ORT's PRelu kernel (and the layout reorders around it) dominated CGNet's CPU time; the build
-    rewrites PRelu/BN/Concat/Conv into ops ORT runs blocked, with the same numbers. --no-rewrite keeps them."""
+    """ORT's PRelu kernel (and the layout reorders around it) dominated CGNet's CPU time; the build rewrites
+    PRelu/BN/Concat/Conv into ops ORT runs blocked, with the same numbers. --no-rewrite keeps them."""
     import numpy as np
     import onnx
     from onnx import numpy_helper
@@ -189,7 +197,7 @@ def test_fp32_build_rewrites_cgnet_with_equal_outputs(tmp_path):
     from edgeseg.backends.onnxruntime.runner import OrtRunner
 
     src = _tiny_onnx_for_fp16(tmp_path)
-    from edgeseg.backends._rewrite import inline_constants
+    from edgeseg.onnxgraph.rewrite import inline_constants
 
     m = onnx.load(str(src))
     inline_constants(m)  # the exporter shares equal slopes through Identity nodes; give each its own values

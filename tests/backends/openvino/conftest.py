@@ -1,4 +1,5 @@
-"""Fixtures for the OpenVINO tests: the IR pair (``ir``) and its INT8 twin (``qdq``), built once per session."""
+"""Fixtures for the OpenVINO tests: the IR pair (``ir``) and its INT8 twin (``qdq``), built once per
+session."""
 
 from __future__ import annotations
 

@@ -44,8 +44,8 @@ def test_cli_build_writes_the_pair_beside_the_input_and_one_summary_line(ir):
         summary.startswith("built openvino fp32 (OpenVINO ") and "CPU: FP32 (f32 weights and math)" in summary
     )
     assert (
-        f"{ir.xml} ({_human(ir.xml.stat().st_size + ir.bin.stat().st_size)}); vs source on 2 synthetic scenes: max|diff|="
-        in summary
+        f"{ir.xml} ({_human(ir.xml.stat().st_size + ir.bin.stat().st_size)}); vs source on 2 synthetic "
+        "scenes: max|diff|=" in summary
     )
 
 
@@ -266,7 +266,7 @@ def test_wrong_output_suffix_and_non_onnx_input_are_refused(ir, tmp_path):
     assert code == 2 and re.search(
         r"tiny\.pt: the openvino backend builds from an exported \.onnx, found '\.pt'", err
     )
-    with pytest.raises(BuildError, match="--threads must be >= 1"):
+    with pytest.raises(BuildError, match="--threads: threads must be a positive integer"):
         build_openvino(ir.onnx, output=tmp_path / "x.xml", threads=0, log=lambda s: None)
     assert list(tmp_path.iterdir()) == []
 

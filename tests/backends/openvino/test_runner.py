@@ -35,7 +35,10 @@ def test_runner_refuses_a_bin_of_another_size(ir, qdq, tmp_path, how):
         "other-build": qdq.bin.read_bytes(),
     }[how]
     xml.with_suffix(".bin").write_bytes(new)
-    msg = rf"m\.bin is {len(new)} bytes but the card in m\.xml records {len(data)}: the pair is from different builds or truncated"
+    msg = (
+        rf"m\.bin is {len(new)} bytes but the card in m\.xml records {len(data)}: the pair is from "
+        r"different builds or truncated"
+    )
     with pytest.raises(EdgesegError, match=msg):
         OpenVinoRunner(xml)
     with pytest.raises(EdgesegError, match=msg):  # the size is checked even without the sha256

@@ -302,6 +302,7 @@ def test_onnx_meant_for_onnxruntime_is_refused(fake_trt, tmp_path, tiny_models, 
     for extra, msg in (
         ({"flavour": "onnxruntime-cpu"}, "edgeseg quantize --method ptq"),
         ({"backend": "onnxruntime"}, "ONNX Runtime-optimized"),
+        ({"flavour": "cpu-qdq"}, r"placed for the CPU runtimes.*--target tensorrt"),
     ):
         proto = onnx.load(str(qdq_onnx))
         card = card_from_onnx(proto)

@@ -1,7 +1,7 @@
 """Real TensorRT (Jetson or NVIDIA GPU): build engines and hold them to the bounds in
-``edgeseg.backends.tensorrt.check.tolerances`` against ONNX Runtime FP32. Marked ``tensorrt`` (excluded by default);
-skipped unless a real tensorrt and pycuda import. Run with ``pytest tests/backends/tensorrt -m tensorrt`` or
-``edgeseg trt-check`` (which also writes a report; docs/jetson.md).
+``edgeseg.backends.tensorrt.check.tolerances`` against ONNX Runtime FP32. Marked ``tensorrt`` (excluded by
+default); skipped unless a real tensorrt and pycuda import. Run with ``pytest tests/backends/tensorrt -m
+tensorrt`` or ``edgeseg trt-check`` (which also writes a report; docs/jetson.md).
 
 - FP32 (TF32 off, the build default) and FP16 engines of a tiny CGNet, element-wise against ONNX
   Runtime with Polygraphy's bounds; an FP32 engine built with ``--tf32`` against the TF32 bound.
@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from edgeseg.backends.tensorrt.check import ENV_DATA, ENV_MAX_FRAMES, ENV_ONNX, ENV_QDQ_ONNX
-from edgeseg.backends.tensorrt.check.tolerances import SOURCES, compare, miou_check, tolerance_for
+from edgeseg.backends.tensorrt.check.tolerances import SOURCES, compare, engine_bounds, miou_check
 
 pytestmark = pytest.mark.tensorrt
 
@@ -71,7 +71,7 @@ def _engine_vs_ort(trt, onnx, engine_path, x, record_property, *, precision, tf3
     ref = _ort(onnx_for_ref or onnx, x)
     with TensorRTRunner(engine_path) as r:
         y = r.infer(x)
-    atol, rtol = tolerance_for(precision, tf32=tf32)
+    atol, rtol = engine_bounds(precision, tf32=tf32)
     c = compare(y, ref, atol=atol, rtol=rtol)
     _record(
         record_property,

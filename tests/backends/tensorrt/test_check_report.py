@@ -1,6 +1,6 @@
-"""``edgeseg trt-check``'s glue (edgeseg.backends.tensorrt.check.report): pytest is really run on a stand-in test
-file that records figures, skips and fails like the real-TensorRT tests; machine facts come from a
-FAKE tensorrt/pycuda (tests/fakes) and a stand-in /etc/nv_tegra_release. No TensorRT figure here."""
+"""``edgeseg trt-check``'s glue (edgeseg.backends.tensorrt.check.report): pytest is really run on a stand-in
+test file that records figures, skips and fails like the real-TensorRT tests; machine facts come from a FAKE
+tensorrt/pycuda (tests/fakes) and a stand-in /etc/nv_tegra_release. No TensorRT figure here."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ import pytest
 
 @pytest.mark.tensorrt
 def test_fp32_like(record_property):
-    for k, v in {"precision": "fp32", "tf32": False, "max_abs_diff": 3.5e-6, "mismatches": 0, "atol": 1e-5}.items():
+    expected = {"precision": "fp32", "tf32": False, "max_abs_diff": 3.5e-6, "mismatches": 0, "atol": 1e-5}
+    for k, v in expected.items():
         record_property(k, json.dumps(v))
 
 

@@ -1,5 +1,5 @@
-"""The accuracy bounds (edgeseg.backends.tensorrt.check.tolerances): their values, Polygraphy's element-wise rule,
-and why TF32 must be off for the FP32 bound (shown numerically, no TensorRT needed)."""
+"""The accuracy bounds (edgeseg.backends.tensorrt.check.tolerances): their values, Polygraphy's element-wise
+rule, and why TF32 must be off for the FP32 bound (shown numerically, no TensorRT needed)."""
 
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ def test_the_bounds_are_the_cited_ones():
     assert (tol.FP16_ATOL, tol.FP16_RTOL) == (1e-3, 1e-3)  # Polygraphy --fp16 examples
     assert (tol.TF32_ATOL, tol.TF32_RTOL) == (tol.FP16_ATOL, tol.FP16_RTOL)
     assert tol.MIOU_DROP_MAX_POINTS == 1.0  # MMDeploy regression: mIoU +-1 point
-    assert tol.tolerance_for("fp32") == (1e-5, 1e-5) and tol.tolerance_for("fp32", tf32=True) == (1e-3, 1e-3)
-    assert tol.tolerance_for("fp16") == (1e-3, 1e-3)
+    assert tol.engine_bounds("fp32") == (1e-5, 1e-5) and tol.engine_bounds("fp32", tf32=True) == (1e-3, 1e-3)
+    assert tol.engine_bounds("fp16") == (1e-3, 1e-3)
     with pytest.raises(ValueError, match="INT8 is judged by mIoU"):
-        tol.tolerance_for("int8")
+        tol.engine_bounds("int8")
     assert set(tol.SOURCES) == {"fp32", "fp16", "tf32", "miou"}
 
 
@@ -67,7 +67,7 @@ def test_tf32_math_breaks_the_fp32_bound_which_is_why_builds_clear_it():
     assert not c_tf32.passed and c_tf32.max_abs_diff > 10 * tol.FP32_ATOL
     assert c_tf32.mismatches > c_tf32.elements // 2
     assert 0.5 < c_tf32.max_abs_diff / c_half.max_abs_diff < 2.0
-    assert tol.tolerance_for("fp32", tf32=True) == tol.tolerance_for("fp16")
+    assert tol.engine_bounds("fp32", tf32=True) == tol.engine_bounds("fp16")
 
 
 def test_elementwise_rule_is_abs_or_rel_and_nan_always_fails():

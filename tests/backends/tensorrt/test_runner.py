@@ -18,7 +18,8 @@ from edgeseg.backends.tensorrt.runner import TensorRTRunner
 def _engine(fake_trt, tmp_path, onnx, version="10.3.0.26", **kw):
     fake_trt.install(version)
     path = build_tensorrt(onnx, output=tmp_path / "m.engine", fp16=True, log=lambda s: None, **kw).path
-    fake_trt.trt.CALLS.clear()  # the build's own calls (its comparison ran the engine too): count the runner's only
+    # the build's own calls (its comparison ran the engine too): count the runner's only
+    fake_trt.trt.CALLS.clear()
     fake_trt.pycuda.CALLS.clear()
     return path
 

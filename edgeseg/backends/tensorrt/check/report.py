@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -57,7 +56,8 @@ def find_tests(root: Path | None = None) -> Path:
     path = (root or source_root()) / TEST_FILE
     if not path.is_file():
         raise EdgesegError(
-            f"{path} not found: edgeseg trt-check runs the tests of a source checkout; clone the repository and "
+            f"{path} not found: edgeseg trt-check runs the tests of a source checkout; clone the "
+            "repository and "
             "install it with `pip install --no-deps -e .` (docs/jetson.md), then run it again"
         )
     return path
@@ -186,6 +186,7 @@ def machine_facts(
     from edgeseg.backends import library_versions
     from edgeseg.backends.tensorrt._doctor import tensorrt_facts
 
+    machine = _env.machine_info()  # the one machine-facts function; the Jetson read from the given paths
     jetson = _env.jetson_info(model_path=model_path, release_path=release_path)
     raw = _env._read(release_path)
     if jetson is not None and raw:
@@ -195,9 +196,7 @@ def machine_facts(
         "gpu": _gpu(),
         "jetson": jetson,
         "libraries": library_versions(),
-        "os": platform.platform(),
-        "arch": platform.machine(),
-        "python": platform.python_version(),
+        **{k: machine[k] for k in ("os", "arch", "python")},
     }
 
 
@@ -259,7 +258,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         "| | |",
         "|---|---|",
         f"| TensorRT | {trt.get('version') or trt.get('problem') or 'not installed'} |",
-        f"| GPU | {gpu.get('name', gpu.get('error', ''))} (compute capability {gpu.get('compute_capability', '?')}) |",
+        f"| GPU | {gpu.get('name', gpu.get('error', ''))} (compute capability "
+        f"{gpu.get('compute_capability', '?')}) |",
         f"| Jetson | {jet.get('model') or '-'} |",
         f"| L4T / JetPack | {jet.get('l4t') or '-'} / {jet.get('jetpack') or '-'} |",
         f"| OS / Python | {m.get('os')} / {m.get('python')} |",

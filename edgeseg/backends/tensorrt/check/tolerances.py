@@ -35,37 +35,31 @@ from typing import Any
 
 import numpy as np
 
-FP32_ATOL = 1e-5
-FP32_RTOL = 1e-5
-FP16_ATOL = 1e-3
-FP16_RTOL = 1e-3
-TF32_ATOL = FP16_ATOL
-TF32_RTOL = FP16_RTOL
+from edgeseg.export.compare import ENGINE_TOLERANCES, tolerance_for
+
+FP32_ATOL, FP32_RTOL = ENGINE_TOLERANCES["fp32"].atol, ENGINE_TOLERANCES["fp32"].rtol
+FP16_ATOL, FP16_RTOL = ENGINE_TOLERANCES["fp16"].atol, ENGINE_TOLERANCES["fp16"].rtol
+TF32_ATOL, TF32_RTOL = ENGINE_TOLERANCES["tf32"].atol, ENGINE_TOLERANCES["tf32"].rtol
 MIOU_DROP_MAX_POINTS = 1.0
 
 SOURCES = {
-    "fp32": "Polygraphy CompareFunc.simple defaults (atol = rtol = 1e-5, elemwise, NaN fails)",
-    "fp16": "Polygraphy FP16 examples (--fp16 --atol 1e-3 --rtol 1e-3), elemwise, NaN fails",
-    "tf32": "FP16 bound: TF32 rounds inner-product inputs to FP16's 10-bit mantissa",
+    **{k: t.why for k, t in ENGINE_TOLERANCES.items()},
     "miou": "MMDeploy regression tests: mIoU within 1 point of the reference (one-sided here)",
 }
 
 
-def tolerance_for(precision: str, *, tf32: bool = False) -> tuple[float, float]:
+def engine_bounds(precision: str, *, tf32: bool = False) -> tuple[float, float]:
     """(atol, rtol) for an engine of ``precision`` ("fp32" or "fp16"); ``tf32``: built with --tf32.
-    INT8 has no element-wise bound (ValueError): judge it by mIoU (``miou_check``)."""
-    if precision == "fp32":
-        return (TF32_ATOL, TF32_RTOL) if tf32 else (FP32_ATOL, FP32_RTOL)
-    if precision == "fp16":
-        return FP16_ATOL, FP16_RTOL
-    raise ValueError(
-        f"no element-wise tolerance for precision {precision!r} (expected fp32 or fp16; INT8 is judged by mIoU)"
-    )
+    From the one table (``edgeseg.export.compare.tolerance_for(..., engine=True)``); INT8 has no
+    element-wise bound (ValueError): judge it by mIoU (``miou_check``)."""
+    t = tolerance_for(precision, engine=True, tf32=tf32)
+    return float(t.atol), t.rtol
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """One element-wise comparison (Polygraphy's elemwise check), as the report shows it."""
+class EngineFigures:
+    """What the trt-check report shows of one comparison (``edgeseg.export.compare.Comparison``, the one
+    comparator's record, under Polygraphy's words: ``mismatches`` = elements out of tolerance)."""
 
     passed: bool
     atol: float
@@ -82,13 +76,14 @@ class Comparison:
 
     def summary(self) -> str:
         return (
-            f"{'PASS' if self.passed else 'FAIL'}: max |diff| {self.max_abs_diff:.3g}, max rel {self.max_rel_diff:.3g}; "
+            f"{'PASS' if self.passed else 'FAIL'}: max |diff| {self.max_abs_diff:.3g}, max rel "
+            f"{self.max_rel_diff:.3g}; "
             f"{self.mismatches}/{self.elements} elements beyond atol={self.atol:g} and rtol={self.rtol:g}"
             + (f"; {self.nonfinite} NaN/Inf" if self.nonfinite else "")
         )
 
 
-def compare(actual: np.ndarray, reference: np.ndarray, *, atol: float, rtol: float) -> Comparison:
+def compare(actual: np.ndarray, reference: np.ndarray, *, atol: float, rtol: float) -> EngineFigures:
     """Compare ``actual`` with ``reference`` element-wise through the one comparator
     (``edgeseg.export.compare`` with its "elemwise" rule); shapes must be equal (ValueError otherwise)."""
     from edgeseg.export.compare import Tolerance
@@ -99,7 +94,7 @@ def compare(actual: np.ndarray, reference: np.ndarray, *, atol: float, rtol: flo
         raise ValueError(f"cannot compare outputs of shape {a.shape} with reference shape {r.shape}")
     t = Tolerance("tensorrt", float(atol), float(rtol), None, "Polygraphy elemwise", rule="elemwise")
     c = compare_outputs(r, a, tolerance=t)
-    return Comparison(
+    return EngineFigures(
         passed=c.passed and a.size > 0,
         atol=float(atol),
         rtol=float(rtol),

@@ -1,4 +1,4 @@
-"""The float-graph rewrites of the ONNX Runtime build (edgeseg.backends._concat / _prelu / _rewrite):
+"""The float-graph rewrites of the ONNX Runtime build (edgeseg.onnxgraph.concat / prelu / rewrite):
 each must compute the same function and leave graphs it cannot rewrite exactly as they were."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from edgeseg.backends._concat import split_conv_over_concat, split_through_concat  # noqa: E402
-from edgeseg.backends._prelu import prelu_to_fast_form  # noqa: E402
-from edgeseg.backends._rewrite import check_same, rewrite_for_cpu  # noqa: E402
+from edgeseg.onnxgraph.concat import split_conv_over_concat, split_through_concat  # noqa: E402
+from edgeseg.onnxgraph.prelu import prelu_to_fast_form  # noqa: E402
+from edgeseg.onnxgraph.rewrite import check_same, rewrite_for_cpu  # noqa: E402
 from edgeseg.errors import BuildError  # noqa: E402
 
 
@@ -147,7 +147,7 @@ def test_check_same_refuses_a_changed_function():
 
 
 def test_inline_constants_makes_shared_and_constant_parameters_visible():
-    from edgeseg.backends._rewrite import inline_constants
+    from edgeseg.onnxgraph.rewrite import inline_constants
 
     rng = np.random.default_rng(5)
     slope = rng.uniform(0, 1, (3, 1, 1))

@@ -3,7 +3,7 @@
 CGNet applies BN + PReLU to ``Concat([f_loc(x), f_sur(x)])`` in every block. Split per input, the
 BN meets the convolution that produced each part and ONNX Runtime folds it into that convolution's
 weights (its Conv+BN fusion), and the PReLU follows a convolution directly, where the CPU
-kernels' NCHWc layout can keep it (``_prelu.prelu_to_fast_form``). The concat's inputs must have a
+kernels' NCHWc layout can keep it (``prelu.prelu_to_fast_form``). The concat's inputs must have a
 known channel count (from ONNX shape inference); anything else is left as it is.
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeseg.backends._onnx import OnnxInput, graph_inputs, is_qdq, load_header, parse_shapes, resolve_profile
+from edgeseg.onnxgraph.info import OnnxInput, graph_inputs, is_qdq, load_header, parse_shapes, resolve_profile
 from edgeseg.errors import BuildError
 
 
@@ -77,7 +77,7 @@ def test_fp16_conversion_keeps_io_float32_sensitive_ops_fp32_and_the_card(tiny_m
     import onnxruntime as ort
     from onnx import TensorProto
 
-    from edgeseg.backends._fp16 import FP32_OPS, convert_onnx_fp16
+    from edgeseg.onnxgraph.fp16 import FP32_OPS, convert_onnx_fp16
     from edgeseg.card import card_from_onnx
 
     src = onnx.load(str(tiny_models.onnx))

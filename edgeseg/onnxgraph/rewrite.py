@@ -3,9 +3,9 @@
 ``rewrite_for_cpu`` runs, in order:
 0. ``inline_constants``: Identity-of-initializer (the exporter's de-duplicated weights) and Constant
    nodes become initializers, so the rewrites below see every parameter;
-1. ``_concat.split_through_concat``: BN/PReLU after a channel Concat move onto each input;
-2. ``_prelu.prelu_to_fast_form``: PReLU as NCHWc-friendly ops (or LeakyRelu for one slope);
-3. ``_concat.split_conv_over_concat``: a Conv over an unaligned Concat becomes a sum of Convs.
+1. ``concat.split_through_concat``: BN/PReLU after a channel Concat move onto each input;
+2. ``prelu.prelu_to_fast_form``: PReLU as NCHWc-friendly ops (or LeakyRelu for one slope);
+3. ``concat.split_conv_over_concat``: a Conv over an unaligned Concat becomes a sum of Convs.
 The builds check the rewritten graph's outputs against the original (``check_same``, the comparator's
 "rewrite" tolerance).
 """
@@ -48,8 +48,8 @@ def rewrite_for_cpu(model: Any, *, prelu_only: bool = False) -> list[str]:
     (inlining constants alone is not reported). ``prelu_only`` (default False) keeps the Concat
     rewrites out: for Q/DQ graphs, where moving float ops across a Concat would move them across
     the quantization points around it."""
-    from edgeseg.backends._concat import split_conv_over_concat, split_through_concat
-    from edgeseg.backends._prelu import prelu_to_fast_form
+    from edgeseg.onnxgraph.concat import split_conv_over_concat, split_through_concat
+    from edgeseg.onnxgraph.prelu import prelu_to_fast_form
     from edgeseg.export.onnx import zero_subnormal_initializers
 
     inline_constants(model)
@@ -105,6 +105,7 @@ def check_same(
 
 
 def probe_shape(dims: Any, input_size: Any) -> tuple[int, ...]:
-    """A concrete (N, C, H, W) for the parity probe: static dims as they are, dynamic ones 1 / the card's size."""
+    """A concrete (N, C, H, W) for the parity probe: static dims as they are, dynamic ones 1 / the card's
+    size."""
     fallback = (1, 3, *input_size)
     return tuple(d if isinstance(d, int) and d > 0 else fallback[k] for k, d in enumerate(dims))

@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
 
     from edgeseg.quant.qdq_check import check_qdq, count_qdq_nodes, count_quantized_ops, format_violations
 
-    violations = check_qdq(args.model, allow_float=args.allow_float)
+    floats = _documented_float_nodes(args.model)
+    violations = check_qdq(args.model, allow_float=args.allow_float, allow_float_nodes=floats)
     if count_qdq_nodes(args.model) == 0:  # a float model: one line, not a violation per layer
         msg = "no Q/DQ nodes (a float model): run edgeseg quantize first"
         print(
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
                     "model": str(args.model),
                     "ok": not violations,
                     "quantized_ops": n_ok,
+                    "float_layers": floats,
                     "target": _target(args.model),
                     "violations": [v.to_dict() for v in violations],
                 },
@@ -67,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     if n_ok == 0:
         print(f"{args.model}: no quantized ops; nothing to check")
         return 1
-    print(f"OK: {n_ok} quantized ops; {_target_line(args.model)}")
+    note = f" ({len(floats)} layers in float, as its card documents: mixed precision)" if floats else ""
+    print(f"OK: {n_ok} quantized ops{note}; {_target_line(args.model)}")
     return 0
 
 
@@ -80,6 +83,21 @@ def _recorded_float_ops(path: str) -> list[str]:
         return list(card_from_onnx(path).extra.get("quantization", {}).get("float_ops", []))
     except EdgesegError:
         return []
+
+
+def _documented_float_nodes(path: str) -> list[str]:
+    """ONNX nodes of the layers the card's mixed-precision record leaves in float (none without one)."""
+    import onnx
+
+    from edgeseg.card import card_from_onnx
+    from edgeseg.errors import EdgesegError
+    from edgeseg.quant.mixed import onnx_nodes
+
+    try:
+        layers = card_from_onnx(path).extra.get("quantization", {}).get("mixed", {}).get("float_layers", [])
+    except EdgesegError:
+        return []
+    return onnx_nodes(onnx.load(path), layers) if layers else []
 
 
 def _target(path: str) -> str | None:

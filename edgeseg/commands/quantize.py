@@ -158,6 +158,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "0.5 point; qat prints both after fine-tuning; either records them in the card; "
         "--calib-method all compares the methods on it (default --data)",
     )
+    val.add_argument(
+        "--max-drop",
+        type=float_in(0, above=True),
+        default=None,
+        metavar="POINTS",
+        help="ptq/qat (before fine-tuning)/ort-cpu: leave the fewest, most sensitive layers in float so that "
+        "INT8 loses at most this many points of mIoU@FP32 (against the FP32 model's own labels) on "
+        "--sensitivity-frames frames of --val-data (default: off; see docs/quantization.md, mixed precision)",
+    )
+    val.add_argument(
+        "--class-drop",
+        type=float_in(0, above=True),
+        default=None,
+        metavar="POINTS",
+        help="with --max-drop: and no class more than this many points of IoU@FP32 (default 1.0)",
+    )
+    val.add_argument(
+        "--sensitivity-frames",
+        type=int_in(1),
+        default=None,
+        metavar="N",
+        help="with --max-drop: val frames the per-layer sensitivity and the search score on (default 16)",
+    )
+    val.add_argument(
+        "--cast-fp16",
+        action="store_true",
+        default=None,
+        help="with --max-drop: explicit FP16 Casts around the float layers (strongly typed TensorRT 11; "
+        "8.6/10.x run them FP16 from the builder flag without this)",
+    )
     val.add_argument("--val-split", default="val", help="split to evaluate (default val)")
     val.add_argument(
         "--val-max-frames",
@@ -202,8 +232,12 @@ _METHOD_OPTIONS = {
     "--allow-float": ("allow_float", ("ptq", "qat")),
     "--head": ("head", ("ptq", "qat")),
     "--target": ("target", ("ptq", "qat")),
-    "--val-data": ("val_data", ("ptq", "qat")),
+    "--val-data": ("val_data", ("ptq", "qat", "ort-cpu")),
     "--val-max-frames": ("val_max_frames", ("ptq", "qat")),
+    "--max-drop": ("max_drop", ("ptq", "qat", "ort-cpu")),
+    "--class-drop": ("class_drop", ("ptq", "qat", "ort-cpu")),
+    "--sensitivity-frames": ("sensitivity_frames", ("ptq", "qat", "ort-cpu")),
+    "--cast-fp16": ("cast_fp16", ("ptq", "qat")),
     "--reduce-range": ("reduce_range", ("ort-cpu",)),
     "--per-tensor": ("per_channel", ("ort-cpu",)),
 }
@@ -231,6 +265,29 @@ def _given(args: argparse.Namespace, *attrs: str) -> dict:
     return {a: getattr(args, a) for a in attrs if getattr(args, a) is not None}
 
 
+#: Options that only work with --max-drop: option -> attribute.
+_MIXED_ONLY = {
+    "--class-drop": "class_drop",
+    "--sensitivity-frames": "sensitivity_frames",
+    "--cast-fp16": "cast_fp16",
+}
+
+
+def _mixed_request(args: argparse.Namespace):
+    """The --max-drop request (None without it); --class-drop / --cast-fp16 / --sensitivity-frames need it."""
+    from edgeseg.errors import UnsupportedOptionError
+    from edgeseg.quant.mixed_ptq import MixedRequest
+
+    given = {a: getattr(args, a) for o, a in _MIXED_ONLY.items() if getattr(args, a) is not None}
+    if args.max_drop is None:
+        if given:
+            opts = [o for o, a in _MIXED_ONLY.items() if a in given]
+            raise UnsupportedOptionError(f"{', '.join(opts)} only work with --max-drop (the accuracy budget)")
+        return None
+    names = {"class_drop": "class_drop", "sensitivity_frames": "frames", "cast_fp16": "cast_fp16"}
+    return MixedRequest(args.max_drop, **{names[a]: v for a, v in given.items()})
+
+
 def run(args: argparse.Namespace) -> int:
     from edgeseg.data.calib_request import CalibRequest
     from edgeseg.quant.pipeline import quantize_cpu, quantize_ptq, quantize_qat
@@ -238,6 +295,7 @@ def run(args: argparse.Namespace) -> int:
     from edgeseg.quant.val_check import ValCheck
 
     _check_options(args)
+    mixed = _mixed_request(args)
     calib = CalibRequest(
         source=args.calib,
         num=args.calib_num,
@@ -247,7 +305,9 @@ def run(args: argparse.Namespace) -> int:
     )
     common = _given(args, *_COMMON)
     if args.method == "ort-cpu":
-        quantize_cpu(args.checkpoint, calib=calib, **common, **_given(args, "reduce_range", "per_channel"))
+        val = ValCheck(data=args.val_data, split=args.val_split)
+        opts = _given(args, "reduce_range", "per_channel")
+        quantize_cpu(args.checkpoint, calib=calib, val=val, mixed=mixed, **common, **opts)
         return 0
     qdq = dict(
         common,
@@ -256,6 +316,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         progress=not args.no_progress,
         command=args.command_line,
+        mixed=mixed,
         **_given(args, "head", "percentile", "target"),
     )
     val = ValCheck(

@@ -4,7 +4,7 @@ in ``edgeseg.data.calib_request``), bias corrections, the request's defaults, th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from edgeseg.data.calib_request import DEFAULT_METHOD, CalibRequest, methods_for
 
@@ -42,3 +42,33 @@ def output_path(checkpoint, output, method: str) -> Path:
 def with_defaults(request: CalibRequest, tool: str) -> CalibRequest:
     """``request`` with ``tool``'s method checked and the defaults filled (256 frames, batches of 8)."""
     return request.for_tool(tool, num=DEFAULT_CALIB_NUM, batch=DEFAULT_CALIB_BATCH)
+
+
+#: The flat keywords ``quantize`` maps onto each entry point's records (keyword -> record field).
+CALIB_KEYS = {
+    "calib": "source",
+    "calib_num": "num",
+    "num_calib": "num",
+    "calib_method": "method",
+    "calib_batch": "batch",
+    "seed": "seed",
+}
+VAL_KEYS = {"val_data": "data", "val_split": "split", "val_max_frames": "max_frames", "max_drop": "max_drop"}
+QAT_KEYS = {
+    "epochs": "epochs",
+    "lr": "lr",
+    "batch": "batch",
+    "crop": "crop",
+    "class_weights": "class_weights",
+    "max_steps": "max_steps",
+}
+
+
+def pop_given(options: dict[str, Any], keys: dict[str, str]) -> dict[str, Any]:
+    """Pop ``keys`` from ``options``; {record field: value} of those given (not None)."""
+    found = {}
+    for key, field in keys.items():
+        value = options.pop(key, None)
+        if value is not None:
+            found[field] = tuple(value) if field == "crop" else value
+    return found

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import platform
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from edgeseg._env import cpu_features, has_vnni
 from edgeseg.data.calib_request import RECORD_KEY, CalibRequest
@@ -131,12 +131,16 @@ def quantize_ort_cpu(
     reduce_range: bool | None = None,
     float_first_last: bool = True,
     request: CalibRequest | None = None,
+    exclude_nodes: Sequence[str] = (),
+    mixed: dict[str, Any] | None = None,
 ) -> Path:
     """Quantize an FP32 edgeseg ONNX (from ``export_onnx``) for ONNX Runtime CPU; returns ``onnx_out``.
 
     Defaults: per-channel int8 weights, uint8 activations (MinMax calibration over ``calib``, a
     CalibrationSet whose size must match the model's input), QDQ format, ``reduce_range`` by CPU.
-    ``float_first_last`` (default True) keeps the first and last Conv in float (``first_last_convs``).
+    ``float_first_last`` (default True) keeps the first and last Conv in float (``first_last_convs``);
+    ``exclude_nodes`` (default none) more node names left float (``nodes_to_exclude``; mixed precision, whose
+    record ``mixed`` goes into the card's ``extra.quantization.mixed``; default none).
     The card in the output says precision int8, flavour "onnxruntime-cpu", asymmetric, CPU only, and
     records ``request`` (default: the one ``calib`` stands for) under ``calibration["request"]``.
     """
@@ -166,6 +170,10 @@ def quantize_ort_cpu(
         )
     rr = default_reduce_range() if reduce_range is None else bool(reduce_range)
     exclude = first_last_convs(model) if float_first_last else []
+    exclude = list(dict.fromkeys([*exclude, *exclude_nodes]))
+    unknown = sorted(set(exclude_nodes) - {n.name for n in model.graph.node})
+    if unknown:
+        raise QuantizationError(f"{src}: no nodes named {unknown[:3]} to leave in float")
 
     class Reader(_Reader, CalibrationDataReader):
         pass
@@ -206,6 +214,7 @@ def quantize_ort_cpu(
                     "weights": f"int8 symmetric, {'per-channel' if per_channel else 'per-tensor'}",
                     "reduce_range": rr,
                     "float_nodes": exclude,
+                    **({"mixed": mixed} if mixed else {}),
                 },
             },
         )
@@ -223,13 +232,16 @@ def quantize_onnx_for_cpu(
     size: tuple[int, int] | None = None,
     per_channel: bool = True,
     reduce_range: bool | None = None,
+    exclude_nodes: Sequence[str] = (),
+    mixed: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> tuple[Path, Any]:
     """The one owner of ONNX Runtime CPU INT8 from a calibration request (``quantize --method ort-cpu``
     and ``build --backend onnxruntime --int8``): opens ``request``'s frames for ``card`` at ``size``
     (default: the graph's static input size, else the card's) in batches of the graph's static batch
     (else the request's, else 1), logs one line, runs ``quantize_ort_cpu``. Returns (``onnx_out``, the
-    CalibrationSet, e.g. for a probe). ``request.method`` must be one onnxruntime takes (minmax)."""
+    CalibrationSet, e.g. for a probe). ``request.method`` must be one onnxruntime takes (minmax).
+    ``exclude_nodes`` / ``mixed`` (default none): mixed precision, as ``quantize_ort_cpu``."""
     import onnx
 
     request = request.for_tool("onnxruntime")
@@ -248,7 +260,14 @@ def quantize_onnx_for_cpu(
         f"{'per-channel' if per_channel else 'per-tensor'} weights)"
     )
     out = quantize_ort_cpu(
-        onnx_in, onnx_out, calib=calib, per_channel=per_channel, reduce_range=reduce_range, request=request
+        onnx_in,
+        onnx_out,
+        calib=calib,
+        per_channel=per_channel,
+        reduce_range=reduce_range,
+        request=request,
+        exclude_nodes=exclude_nodes,
+        mixed=mixed,
     )
     return out, calib
 

@@ -15,6 +15,9 @@ from typing import Any, Callable, Sequence
 from edgeseg._io import human_size
 from edgeseg.data.calib_request import CalibRequest
 from edgeseg.quant.methods import (
+    CALIB_KEYS,
+    QAT_KEYS,
+    VAL_KEYS,
     BIAS_CORRECTIONS,
     CALIB_METHODS,
     DEFAULT_BIAS_CORRECTION,
@@ -23,8 +26,10 @@ from edgeseg.quant.methods import (
     METHODS,
     default_output,
     output_path,
+    pop_given,
     with_defaults,
 )
+from edgeseg.quant.mixed_ptq import MixedRequest, check_cpu, ort_float_nodes, search_if
 from edgeseg.quant.qat import QatSettings
 from edgeseg.quant import qdq_steps as steps
 from edgeseg.quant.val_check import ValCheck
@@ -55,12 +60,15 @@ def quantize_cpu(
     size: tuple[int, int] | None = None,
     reduce_range: str = "auto",
     per_channel: bool = True,
+    val: ValCheck = NO_VAL,
+    mixed: MixedRequest | None = None,
     log: Log = print,
 ) -> Path:
     """ONNX Runtime's asymmetric CPU INT8 (not for TensorRT) of an FP32 .pt or .onnx; output default
     <name>_int8_cpu.onnx beside it. ``calib``: the frames (needed; 256 in batches of 8 by default).
     ``size`` (default the card's), ``reduce_range`` "auto" (default: from this CPU), "on" or "off";
-    per-channel weights unless ``per_channel`` is False."""
+    per-channel weights unless ``per_channel`` is False. ``mixed`` (default None: off;
+    ``mixed_ptq.MixedRequest``) leaves layers float (``nodes_to_exclude``) to meet its budget on ``val``."""
     import tempfile
 
     from edgeseg.card import card_from_onnx
@@ -70,6 +78,7 @@ def quantize_cpu(
     out = output_path(checkpoint, output, "ort-cpu")
     if not calib.source:
         raise QuantizationError("--method ort-cpu needs --calib LIST|DIR|SPEC")
+    check_cpu(mixed, val_data=val.data, checkpoint=checkpoint)
     request = with_defaults(calib, "onnxruntime")
     rr = {"auto": None, "on": True, "off": False}[reduce_range]
     src = Path(checkpoint)
@@ -86,6 +95,11 @@ def quantize_cpu(
                 raise QuantizationError(f"{src}: is already {card.precision}; start from the FP32 checkpoint")
             card = card.replace(input_size=tuple(size or card.input_size))
             fp32 = export_onnx(model, card, Path(d) / "fp32.onnx", size=card.input_size)
+        exclude, record = [], None
+        if mixed is not None:  # a .pt checkpoint (check_cpu)
+            exclude, record = ort_float_nodes(
+                model, card, request, fp32, mixed, data=val.data, split=val.split, log=log
+            )
         quantize_onnx_for_cpu(
             fp32,
             out,
@@ -94,6 +108,8 @@ def quantize_cpu(
             size=tuple(size or card.input_size),
             per_channel=per_channel,
             reduce_range=rr,
+            exclude_nodes=exclude,
+            mixed=record,
             log=log,
         )
         ratio = out.stat().st_size / fp32.stat().st_size
@@ -115,6 +131,7 @@ def quantize_ptq(
     allow_float: Sequence[str] = (),
     head: str = "logits",
     target: str = "tensorrt",
+    mixed: MixedRequest | None = None,
     device: str = "auto",
     progress: bool = True,
     command: str | None = None,
@@ -128,7 +145,9 @@ def quantize_ptq(
     warning suggesting QAT above ``val.max_drop`` points. ``size`` (default the card's), ``dynamic``
     (default static), ``allow_float`` op types left in float, ``head`` (default "logits";
     ``edgeseg.export.head``), ``target`` (default "tensorrt"; "cpu" adds int8 outputs for OpenVINO / ONNX
-    Runtime, ``edgeseg.quant.placement_cpu``). ``command`` (default none) is recorded in the card."""
+    Runtime, ``edgeseg.quant.placement_cpu``). ``command`` (default none) is recorded in the card.
+    ``mixed`` (default None: off; ``mixed_ptq.MixedRequest``) leaves the fewest layers in float so that
+    INT8 meets its budget on frames of ``val.data`` (before QAT's fine-tuning); the card records them."""
     import time
 
     from edgeseg.errors import QuantizationError
@@ -146,6 +165,8 @@ def quantize_ptq(
         raise QuantizationError(f"bias correction {bias!r}: expected one of {', '.join(BIAS_CORRECTIONS)}")
     if request.method == "all" and not val.data:
         raise QuantizationError("--calib-method all needs --val-data (or --data) to compare the methods on")
+    if mixed is not None:
+        mixed.check(method="ptq", calib_method=request.method, val_data=val.data, target=target)
     t0 = time.perf_counter()
     model, card, cset, device = steps.calibrate(
         checkpoint, request, size=size, device=device, progress=progress, log=log
@@ -164,6 +185,8 @@ def quantize_ptq(
         device=device,
         log=log,
     )
+    sk = dict(split=val.split, device=device, progress=progress, log=log)
+    qmodel, mixed_info = search_if(mixed, qmodel, model, card, data=val.data, **sk)
     if measured is None and val.data:
         from edgeseg.quant.val_check import measure
 
@@ -195,6 +218,7 @@ def quantize_ptq(
         command=command,
         target=target,
         cset=cset,
+        mixed=mixed_info,
         log=log,
     )
     what = f"ptq, calibration {chosen}, bias correction {bias}"
@@ -217,6 +241,7 @@ def quantize_qat(
     allow_float: Sequence[str] = (),
     head: str = "logits",
     target: str = "tensorrt",
+    mixed: MixedRequest | None = None,
     device: str = "auto",
     progress: bool = True,
     command: str | None = None,
@@ -242,6 +267,9 @@ def quantize_qat(
         raise QuantizationError("--method qat needs --data SPEC (the training set to fine-tune on)")
     ckpt_out = check_output_path(save_checkpoint) if save_checkpoint else None  # only when asked for
     request = with_defaults(calib if calib.source else replace(calib, source=data), "qat")
+    if mixed is not None:
+        kw = dict(calib_method=request.method, val_data=val.data or data, save_checkpoint=save_checkpoint)
+        mixed.check(method="qat", **kw, target=target)
     t0 = time.perf_counter()
     model, card, cset, device = steps.calibrate(
         checkpoint, request, size=size, device=device, progress=progress, log=log
@@ -260,6 +288,8 @@ def quantize_qat(
         device=device,
         log=log,
     )
+    sk = dict(split=val.split, device=device, progress=progress, log=log)
+    qmodel, mixed_info = search_if(mixed, qmodel, model, card, data=val.data or data, **sk)
     from edgeseg.data.datasets import open_dataset
     from edgeseg.quant.qat import qat_finetune
 
@@ -313,6 +343,7 @@ def quantize_qat(
         command=command,
         target=target,
         cset=cset,
+        mixed=mixed_info,
         log=log,
     )
     if ckpt_out is not None:
@@ -325,26 +356,6 @@ def quantize_qat(
     what = f"qat, calibration {chosen}, bias correction none"
     steps.summary(out, model, card, size, what=what, seconds=time.perf_counter() - t0, log=log)
     return out
-
-
-#: The flat keywords ``quantize`` maps onto each entry point's records (keyword -> record field).
-_CALIB_KEYS = {
-    "calib": "source",
-    "calib_num": "num",
-    "num_calib": "num",
-    "calib_method": "method",
-    "calib_batch": "batch",
-    "seed": "seed",
-}
-_VAL_KEYS = {"val_data": "data", "val_split": "split", "val_max_frames": "max_frames", "max_drop": "max_drop"}
-_QAT_KEYS = {
-    "epochs": "epochs",
-    "lr": "lr",
-    "batch": "batch",
-    "crop": "crop",
-    "class_weights": "class_weights",
-    "max_steps": "max_steps",
-}
 
 
 def quantize(checkpoint: str | os.PathLike, *, method: str = "ptq", **options: Any) -> Path:
@@ -369,13 +380,13 @@ def quantize(checkpoint: str | os.PathLike, *, method: str = "ptq", **options: A
             f"build one from `edgeseg export --head {head}` (edgeseg build --backend onnxruntime --int8)"
         )
     params = inspect.signature(entry).parameters
-    kw: dict[str, Any] = {"calib": CalibRequest(**_given(options, _CALIB_KEYS))}
-    val = _given(options, _VAL_KEYS)
+    kw: dict[str, Any] = {"calib": CalibRequest(**pop_given(options, CALIB_KEYS))}
+    val = pop_given(options, VAL_KEYS)
     if method == "ptq" and options.get("data", None) is not None:  # PTQ measures on --val-data, else --data
         val.setdefault("data", options.pop("data"))
     elif method == "ptq":
         options.pop("data", None)
-    qat = _given(options, _QAT_KEYS)
+    qat = pop_given(options, QAT_KEYS)
     for name, record, given in (("val", ValCheck, val), ("finetune", QatSettings, qat)):
         if given and name not in params:
             raise UnsupportedOptionError(f"quantize method {method} does not take {', '.join(given)}")
@@ -385,13 +396,3 @@ def quantize(checkpoint: str | os.PathLike, *, method: str = "ptq", **options: A
     if bad:
         raise UnsupportedOptionError(f"quantize method {method} does not take {', '.join(bad)}")
     return entry(checkpoint, **kw, **options)
-
-
-def _given(options: dict[str, Any], keys: dict[str, str]) -> dict[str, Any]:
-    """Pop ``keys`` from ``options``; {record field: value} of those given (not None)."""
-    found = {}
-    for key, field in keys.items():
-        value = options.pop(key, None)
-        if value is not None:
-            found[field] = tuple(value) if field == "crop" else value
-    return found

@@ -270,10 +270,14 @@ def _weight_source(g: _Graph, name: str) -> str | None:
     return None
 
 
-def check_qdq(model_or_path: Any, *, allow_float: Collection[str] = ()) -> list[Violation]:
+def check_qdq(
+    model_or_path: Any, *, allow_float: Collection[str] = (), allow_float_nodes: Collection[str] = ()
+) -> list[Violation]:
     """Check an ONNX model (path or ModelProto) against the TensorRT INT8 Q/DQ rules above.
 
     ``allow_float``: op types (of Conv, ConvTranspose, Gemm, MatMul) allowed to run wholly in float.
+    ``allow_float_nodes``: node names allowed to run wholly in float (mixed precision's documented
+    fallback layers, ``card.extra["quantization"]["mixed"]``); default none.
     """
     unknown = set(allow_float) - set(WEIGHTED_OPS)
     if unknown:
@@ -324,7 +328,7 @@ def check_qdq(model_or_path: Any, *, allow_float: Collection[str] = ()) -> list[
                     )
                 )
         elif n.op_type in WEIGHTED_OPS:
-            if n.op_type in allow_float and not any(
+            if (n.op_type in allow_float or n.name in allow_float_nodes) and not any(
                 (p := g.producer.get(i)) is not None and p.op_type == "DequantizeLinear" for i in n.input if i
             ):
                 continue  # left in float on purpose

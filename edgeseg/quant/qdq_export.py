@@ -274,13 +274,16 @@ def export_qdq_onnx(
     fold_weights: bool = True,
     allow_float: Collection[str] = (),
     head: str = "logits",
+    cast_fp16: bool = False,
 ) -> Path:
     """Export ``qmodel`` (from ``placement.prepare``, calibrated) to ``path`` and check its Q/DQ.
 
     Defaults: ``size`` = card.input_size, batch 1, static shapes, int8 weight initializers.
     Raises QuantizationError listing the violations (and writes nothing) when the graph breaks a rule;
-    ``allow_float`` op types may stay wholly in float (see ``check_qdq``). ``head`` (default "logits";
-    ``edgeseg.export.head``): "labels" / "labels-lowres" end the graph in a uint8 label map after the
+    ``allow_float`` op types may stay wholly in float (see ``check_qdq``), and so may the layers a
+    mixed-precision model leaves in float (``edgeseg.quant.mixed.with_float_layers``); with
+    ``cast_fp16`` (default False) those are wrapped in explicit FP16 Casts for strongly typed TensorRT 11.
+    ``head`` (default "logits"; ``edgeseg.export.head``): "labels" / "labels-lowres" end the graph in a uint8 label map after the
     last DequantizeLinear (``card.extra["head"]``).
     """
     import onnx
@@ -303,6 +306,14 @@ def export_qdq_onnx(
             flat = WithLowres(flat)
         export_onnx(flat, card, tmp, size=size, batch=batch, dynamic=dynamic, head=head)
         proto = onnx.load(str(tmp))
+        from edgeseg.quant.mixed import float_layers, onnx_nodes
+
+        floats = float_layers(qmodel)
+        float_nodes = onnx_nodes(proto, floats) if floats else []
+        if cast_fp16 and float_nodes:
+            from edgeseg.quant.mixed_fp16 import cast_layers_fp16
+
+            cast_layers_fp16(proto, float_nodes)
         if fold_weights:
             fold_weight_quantizers(proto)
             compact_graph(proto)
@@ -310,7 +321,7 @@ def export_qdq_onnx(
                 onnx.checker.check_model(proto, full_check=True)
             except Exception as e:  # noqa: BLE001
                 raise QuantizationError(f"the Q/DQ graph with int8 weights failed onnx.checker: {e}") from e
-        violations = check_qdq(proto, allow_float=allow_float)
+        violations = check_qdq(proto, allow_float=allow_float, allow_float_nodes=float_nodes)
         if violations:
             raise QuantizationError(
                 f"the exported graph breaks {len(violations)} TensorRT Q/DQ rule(s); nothing was written:\n"

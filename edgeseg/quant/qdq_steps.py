@@ -111,12 +111,15 @@ def write_qdq(
     command,
     target: str = "tensorrt",
     cset: Any = None,
+    mixed: dict[str, Any] | None = None,
     log: Log = print,
 ) -> Any:
     """The checked Q/DQ ONNX of ``qmodel`` with its card (``facts``: ``quantized_card``'s keywords);
     returns that card. ``target`` "cpu" (default "tensorrt") exports a copy placed for the CPU runtimes,
     its extra output ranges calibrated on ``cset`` (``edgeseg.quant.placement_cpu``): ``qmodel`` and the
-    returned card keep TensorRT's placement (what a QAT checkpoint stores)."""
+    returned card keep TensorRT's placement (what a QAT checkpoint stores). ``mixed`` (default none):
+    the mixed-precision record, into ``extra["quantization"]["mixed"]``; its ``cast_fp16`` wraps the
+    float layers in explicit FP16 Casts (``export_qdq_onnx``)."""
     from edgeseg.quant.ptq import quantized_card
     from edgeseg.quant.qdq_export import export_qdq_onnx
 
@@ -126,6 +129,8 @@ def write_qdq(
         qcard.extra["quantization"]["command"] = command
     if allow_float:
         qcard.extra["quantization"]["float_ops"] = sorted(allow_float)
+    if mixed is not None:
+        qcard.extra["quantization"]["mixed"] = mixed
     xmodel, xcard = qmodel, qcard
     if target == "cpu":
         from edgeseg.quant.placement_cpu import placed_copy_for_cpu
@@ -133,7 +138,14 @@ def write_qdq(
         xmodel, xcard = placed_copy_for_cpu(
             qmodel, qcard, cset, method=facts["method"], percentile=facts["percentile"], log=log
         )
-    export_qdq_onnx(xmodel, xcard, out, size=size, dynamic=dynamic, allow_float=allow_float, head=head)
+    kw = dict(
+        size=size,
+        dynamic=dynamic,
+        allow_float=allow_float,
+        head=head,
+        cast_fp16=bool(mixed and mixed.get("cast_fp16")),
+    )
+    export_qdq_onnx(xmodel, xcard, out, **kw)
     return qcard
 
 

@@ -119,8 +119,27 @@ def _imports() -> dict[str, Any]:
     }
 
 
-def quantize_pt2e(exported: Any, batches: Iterable[np.ndarray], *, log: Callable[[str], None]) -> Any:
-    """The PT2E INT8 module of an exported program, calibrated on ``batches`` (NCHW float32)."""
+def float_filter(float_modules: Iterable[str]) -> Callable[[Any], bool]:
+    """The XNNPACK quantizer's node filter that leaves the ops of ``float_modules`` (module names, as
+    ``torch.export``'s ``nn_module_stack`` records them) out of the annotation: they stay float."""
+    names = frozenset(float_modules)
+
+    def keep(node: Any) -> bool:
+        stack = node.meta.get("nn_module_stack") or {}
+        return not any(str(v[0]) in names for v in stack.values())
+
+    return keep
+
+
+def quantize_pt2e(
+    exported: Any,
+    batches: Iterable[np.ndarray],
+    *,
+    log: Callable[[str], None],
+    float_modules: Iterable[str] = (),
+) -> Any:
+    """The PT2E INT8 module of an exported program, calibrated on ``batches`` (NCHW float32);
+    ``float_modules`` (default none) are left out of the quantizer's annotation (mixed precision)."""
     import torch
 
     with quiet():
@@ -132,6 +151,9 @@ def quantize_pt2e(exported: Any, batches: Iterable[np.ndarray], *, log: Callable
 
     quantizer = XNNPACKQuantizer()
     quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True))
+    float_modules = list(float_modules)
+    if float_modules:
+        quantizer.set_filter_function(float_filter(float_modules))
     with quiet():
         prepared = prepare_pt2e(exported.module(), quantizer)
     seen = 0
@@ -151,11 +173,12 @@ def lower(
     *,
     card_json: Callable[[Lowered], str],
     calib: Iterable[np.ndarray] | None = None,
+    float_modules: Iterable[str] = (),
     log: Callable[[str], None] = print,
 ) -> Lowered:
     """Export ``net`` at ``example``'s shape, quantize it when ``calib`` is given, lower to XNNPACK and
-    emit the program; ``card_json(lowered)`` (called once the delegation is known) is stored as the
-    ``edgeseg_card`` method."""
+    emit the program (``float_modules``: left float, see ``quantize_pt2e``); ``card_json(lowered)``
+    (called once the delegation is known) is stored as the ``edgeseg_card`` method."""
     import torch
 
     lib = _imports()
@@ -164,7 +187,7 @@ def lower(
         with quiet():
             exported = torch.export.export(net, (example,))
             if calib is not None:
-                qmodule = quantize_pt2e(exported, calib, log=log)
+                qmodule = quantize_pt2e(exported, calib, log=log, float_modules=float_modules)
                 exported = torch.export.export(qmodule, (example,))
             edge = lib["lower"](
                 exported,

@@ -74,6 +74,12 @@ def build_executorch(
     if int8:
         calib_set = open_calib_set(calib, card, num=calib_num or SPEC.calib_num, batch=1, size=(h, w))
     log(f"using {used}")
+    float_layers = _recorded_float_layers(Path(model)) if int8 else []
+    if float_layers:
+        log(
+            f"leaving {len(float_layers)} layers in float, as {Path(model).name}'s card records "
+            "(edgeseg quantize --max-drop): out of the XNNPACK quantizer's annotation"
+        )
     precision = "int8" if int8 else "fp32"
     if threads is not None:
         torch.set_num_threads(int(threads))
@@ -96,6 +102,7 @@ def build_executorch(
             threads=threads,
             command=command,
             source=checkpoint_source(ckpt),
+            float_layers=float_layers,
         ).to_json()
 
     from edgeseg.backends.executorch._lower import lower
@@ -105,6 +112,7 @@ def build_executorch(
         torch.zeros(1, 3, h, w),
         card_json=card_json,
         calib=None if calib_set is None else calib_set.batches(),
+        float_modules=float_layers,
         log=log,
     )
     warn = lowered.warning()
@@ -131,6 +139,16 @@ def build_executorch(
     )
 
 
+def _recorded_float_layers(model: Path) -> list[str]:
+    """The float layers a mixed-precision Q/DQ ONNX's card records (none for a checkpoint or another ONNX)."""
+    if model.suffix != ".onnx":
+        return []
+    from edgeseg.card import card_from_onnx
+
+    mixed = card_from_onnx(model).extra.get("quantization", {}).get("mixed", {})
+    return [u for u in mixed.get("float_layers", []) if not u.endswith("residual_quantizer")]
+
+
 def _card(
     card: Any,
     *,
@@ -144,6 +162,7 @@ def _card(
     threads: int | None,
     command: str | None,
     source: str,
+    float_layers: list[str] | None = None,
 ) -> Any:
     from edgeseg.backends.executorch._lower import XNNPACK_INT8
 
@@ -170,6 +189,8 @@ def _card(
             if qat
             else "FP32 checkpoint",
         }
+        if float_layers:
+            extra["quantization"]["float_layers"] = list(float_layers)
         calibration = {"method": "histogram (XNNPACK quantizer)", **calib_facts(calib_set), "spec": calib}
     return card.replace(
         precision=precision,

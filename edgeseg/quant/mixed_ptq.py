@@ -1,0 +1,233 @@
+"""Accuracy-budgeted mixed precision after PTQ: sensitivity on val frames, greedy fallback, the card's record.
+
+:func:`fallback_to_budget` is what ``edgeseg quantize --max-drop`` (and ``build --int8 --max-drop``)
+calls on a calibrated fake-quant model; the returned model has the chosen layers in float and the
+record goes into ``card.extra["quantization"]["mixed"]``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+
+from edgeseg.card import ModelCard
+from edgeseg.errors import QuantizationError
+from edgeseg.quant.fallback_search import DEFAULT_CLASS_DROP, Budget, search_fallback
+from edgeseg.quant.mixed import with_float_layers
+from edgeseg.quant.sensitivity import DEFAULT_BATCH, DEFAULT_FRAMES, default_cache_dir, frame_batches
+
+#: What the card says a float layer runs in, per target.
+FLOAT_LAYERS_RUN_AS = {
+    "tensorrt": (
+        "FP16 with --fp16 (8.6/10.x); explicit Casts to FP16 for a strongly typed 11.x network (--cast-fp16)"
+    ),
+    "onnxruntime": "FP32 (no Q/DQ; nodes_to_exclude for onnxruntime.quantization)",
+    "openvino": "FP32 (no FakeQuantize on them)",
+    "executorch": "FP32 (left out of the XNNPACK quantizer's annotation)",
+}
+
+
+def float_biases(float_model: nn.Module) -> dict[str, torch.Tensor | None]:
+    """The folded float biases of every weighted op (before bias correction), for float layers."""
+    from edgeseg.quant.bias_correction import bias_state
+    from edgeseg.quant.placement import prepare
+
+    return bias_state(prepare(float_model)[0])
+
+
+def fallback_to_budget(
+    qmodel: fx.GraphModule,
+    float_model: nn.Module,
+    card: ModelCard,
+    *,
+    data: str,
+    split: str = "val",
+    max_drop: float,
+    class_drop: float | None = None,
+    frames: int = DEFAULT_FRAMES,
+    batch: int = DEFAULT_BATCH,
+    mode: str = "isolated",
+    prefer_cheap: bool = False,
+    cache: str | os.PathLike | None = "auto",
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> tuple[fx.GraphModule, dict[str, Any]]:
+    """Leave the fewest layers of ``qmodel`` in float so that, on ``frames`` (default 16) frames of
+    ``data``'s ``split`` (default val), the INT8 model loses at most ``max_drop`` points of mIoU@FP32
+    and no class more than ``class_drop`` (default 1.0) points of IoU@FP32.
+
+    ``mode``: the sensitivity mode (default "isolated"). ``prefer_cheap`` (default False): rank by
+    sensitivity per GFLOP (``layer_cost.flops_cost``, an estimate) instead of by sensitivity.
+    ``cache``: "auto" (default: the user cache folder, ``sensitivity.default_cache_dir()``), a file, or
+    None. Returns (mixed model, card record).
+    """
+    from edgeseg.data.datasets import open_dataset
+    from edgeseg.quant.sensitivity import fingerprint, layer_sensitivity
+
+    if split == "test":
+        raise QuantizationError("the sensitivity frames: choose on val, never on the test split")
+    budget = Budget(max_drop=max_drop, class_drop=DEFAULT_CLASS_DROP if class_drop is None else class_drop)
+    ds = open_dataset(data, split, size=tuple(card.input_size))
+    batches = frame_batches(ds, card, frames=frames, batch=batch)
+    float_model = float_model.to(device).eval()
+    biases = float_biases(float_model)
+    if cache == "auto":
+        cache = default_cache_dir() / f"{card.arch}-{fingerprint(qmodel, batches, extra=mode)[:16]}.json"
+    n = sum(len(b) for b in batches)
+    log(f"sensitivity ({mode}) on {n} frames of {data} [{split}], scored against the FP32 model's labels")
+    sens = layer_sensitivity(
+        qmodel,
+        float_model,
+        batches=batches,
+        num_classes=card.num_classes,
+        mode=mode,
+        biases=biases,
+        cache=cache,
+        device=device,
+        progress=progress,
+        log=log,
+    )
+    log(f"sensitivity: {len(sens['units'])} layers in {sens['seconds']:.0f} s")
+    from edgeseg.quant.layer_cost import FLOPS_LABEL, flops_cost
+
+    cost = flops_cost(qmodel, batches[0])
+    plan = search_fallback(
+        qmodel,
+        float_model,
+        batches=batches,
+        num_classes=card.num_classes,
+        sensitivity=sens,
+        budget=budget,
+        cost=cost,
+        cost_label=FLOPS_LABEL,
+        prefer_cheap=prefer_cheap,
+        biases=biases,
+        device=device,
+        log=log,
+    )
+    rec = plan.to_dict(class_names=card.class_names)
+    rec.update(
+        data=data,
+        split=split,
+        frames=n,
+        sensitivity_mode=mode,
+        sensitivity_seconds=sens["seconds"],
+        prefer_cheap=prefer_cheap,
+        total_cost=round(sum(cost.values()), 6),
+        float_layers_run_as=FLOAT_LAYERS_RUN_AS,
+    )
+    if not plan.met:
+        log(
+            f"WARNING: the budget (mean {budget.max_drop:g}, per class {budget.class_drop:g} points of "
+            f"mIoU@FP32) is not met with {len(plan.layers)} layers in float"
+        )
+    mixed = with_float_layers(qmodel, plan.layers, biases=biases) if plan.layers else qmodel
+    return mixed, rec
+
+
+@dataclass(frozen=True)
+class MixedRequest:
+    """``edgeseg quantize --max-drop`` in one record: the budget (``max_drop``, ``class_drop``: default
+    1.0), the frames (``frames``, 16) and ``cast_fp16`` (explicit FP16 Casts, default False)."""
+
+    max_drop: float
+    class_drop: float | None = None
+    frames: int = DEFAULT_FRAMES
+    cast_fp16: bool = False
+
+    def check(
+        self,
+        *,
+        method: str,
+        calib_method: str | None,
+        val_data: str | None,
+        save_checkpoint: Any = None,
+        target: str = "tensorrt",
+    ) -> None:
+        """One-line errors for requests ``quantize`` cannot serve, before any work."""
+        if not val_data:
+            raise QuantizationError("--max-drop needs --val-data (the frames it scores on)")
+        if calib_method == "all":
+            raise QuantizationError("--max-drop needs one --calib-method (not all)")
+        if save_checkpoint:
+            raise QuantizationError(
+                "--save-checkpoint with --max-drop: a QAT checkpoint of a mixed model is not supported yet"
+            )
+        if self.cast_fp16 and method == "ort-cpu":
+            raise QuantizationError("--cast-fp16 is for the TensorRT Q/DQ ONNX (ptq, qat), not ort-cpu")
+        if target != "tensorrt":
+            raise QuantizationError(
+                f"--max-drop with --target {target} is not supported yet (the search scores TensorRT's "
+                "placement): use --target tensorrt, or --method ort-cpu --max-drop for ONNX Runtime CPU"
+            )
+
+    def search(self, qmodel, float_model, card, *, data: str, split: str, device, progress: bool, log):
+        """``fallback_to_budget`` with this request's budget and frames."""
+        return fallback_to_budget(
+            qmodel,
+            float_model,
+            card,
+            data=data,
+            split=split,
+            max_drop=self.max_drop,
+            class_drop=self.class_drop,
+            frames=self.frames,
+            device=device,
+            progress=progress,
+            log=log,
+        )
+
+
+def search_if(
+    mixed: MixedRequest | None, qmodel, float_model, card, *, data, split, device, progress, log
+) -> tuple[Any, dict[str, Any] | None]:
+    """(``qmodel``, None) without ``mixed``; else ``mixed.search``: (the mixed model, the card's record,
+    which says whether the float layers get explicit FP16 Casts: ``cast_fp16``)."""
+    if mixed is None:
+        return qmodel, None
+    mixed_model, record = mixed.search(
+        qmodel, float_model, card, data=data, split=split, device=device, progress=progress, log=log
+    )
+    return mixed_model, {**record, "cast_fp16": mixed.cast_fp16}
+
+
+def check_cpu(mixed: MixedRequest | None, *, val_data: str | None, checkpoint: Any) -> None:
+    """``quantize_cpu``'s one-line refusals, before any work: --val-data is only for --max-drop, which
+    needs the .pt checkpoint (the search runs on edgeseg's fake quant)."""
+    if mixed is None:
+        if val_data:
+            raise QuantizationError(
+                "--val-data with --method ort-cpu is for --max-drop (the frames it scores on)"
+            )
+        return
+    mixed.check(method="ort-cpu", calib_method=None, val_data=val_data)
+    if str(checkpoint).lower().endswith(".onnx"):
+        raise QuantizationError("--max-drop with --method ort-cpu needs the .pt checkpoint, not an ONNX")
+
+
+def ort_float_nodes(
+    model, card, request, fp32, mixed: MixedRequest, *, data: str, split: str, progress: bool = True, log
+):
+    """(FP32 ONNX nodes to leave float, the card's record) for ``--method ort-cpu --max-drop``: the search
+    runs on edgeseg's symmetric fake quant (calibrated on ``request``'s frames), a proxy for ONNX
+    Runtime's asymmetric uint8 activations."""
+    import onnx
+
+    from edgeseg.quant.mixed import onnx_nodes
+    from edgeseg.quant.ptq import ptq
+
+    qmodel, *_ = ptq(model, request.open(card, size=tuple(card.input_size)), progress=progress)
+    _, record = mixed.search(
+        qmodel, model, card, data=data, split=split, device="cpu", progress=progress, log=log
+    )
+    record["proxy"] = "ranked and searched on edgeseg's symmetric INT8 fake quant (TensorRT scheme)"
+    layers = [u for u in record["float_layers"] if not u.endswith("residual_quantizer")]
+    nodes = onnx_nodes(onnx.load(str(fp32)), layers)
+    log(f"leaving {len(nodes)} nodes in float for ONNX Runtime (nodes_to_exclude)")
+    return nodes, record

@@ -1,0 +1,157 @@
+"""Per-layer sensitivity and the greedy fallback on a small synthetic model with ONE layer that INT8
+destroys: conv ``b`` reads a tensor with one huge-range channel (x 1e4) that its float weights ignore,
+so its per-tensor input quantizer rounds the channels that matter to zero. The search must keep exactly
+``b`` in float."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from edgeseg.quant.calibrate import calibrate
+from edgeseg.quant.fallback_search import Budget, rank, search_fallback
+from edgeseg.quant.mixed import units, with_float_layers
+from edgeseg.quant.placement import prepare
+from edgeseg.quant.sensitivity import agreement, layer_sensitivity, predict
+
+CLASSES = 4
+
+
+class Planted(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.a = nn.Conv2d(3, 8, 3, padding=1)
+        self.b = nn.Conv2d(8, 8, 3, padding=1)
+        self.c = nn.Conv2d(8, 8, 1)
+        self.head = nn.Conv2d(8, CLASSES, 1)
+        for m in (self.a, self.b, self.c, self.head):
+            nn.init.normal_(m.weight, std=0.5, generator=g)
+            nn.init.normal_(m.bias, std=0.1, generator=g)
+        gain = torch.ones(1, 8, 1, 1)
+        gain[0, 0] = 1e4  # one huge-range channel
+        self.register_buffer("gain", gain)
+        with torch.no_grad():
+            self.b.weight[:, 0] = 0.0  # float b ignores that channel; its INT8 input quantizer cannot
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.a(x)) * self.gain
+        y = torch.relu(self.b(y))
+        y = torch.relu(self.c(y))
+        return self.head(y)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    model = Planted().eval()
+    batches = [np.random.default_rng(i).standard_normal((4, 3, 24, 32)).astype(np.float32) for i in range(3)]
+    with torch.no_grad():  # centre each class's logit so that every class is predicted on many pixels
+        logits = torch.cat([model(torch.from_numpy(b)) for b in batches])
+        model.head.bias -= logits.mean(dim=(0, 2, 3))
+    qmodel, _ = prepare(model)
+    calibrate(qmodel, batches, method="max", progress=False)
+    return model, qmodel, batches
+
+
+def test_units_and_float_copy_leave_the_model_alone(setup):
+    model, qmodel, batches = setup
+    assert units(qmodel) == ["a", "b", "c", "head"]
+    every = with_float_layers(qmodel, units(qmodel))
+    x = torch.from_numpy(batches[0])
+    with torch.no_grad():
+        torch.testing.assert_close(every(x), model(x), rtol=1e-5, atol=1e-4)  # all float = the FP32 model
+        assert not torch.allclose(qmodel(x), model(x), atol=1e-3)  # the original is still INT8
+    assert every.float_layers == ["a", "b", "c", "head"]
+
+
+def test_planted_layer_is_the_most_sensitive(setup, tmp_path):
+    model, qmodel, batches = setup
+    cache = tmp_path / "sens.json"
+    sens = layer_sensitivity(qmodel, model, batches=batches, num_classes=CLASSES, cache=cache, progress=False)
+    drops = {u: 100 * (1 - d["miou"]) for u, d in sens["units"].items()}
+    assert max(drops, key=drops.get) == "b"
+    assert drops["b"] > 20 and all(drops[u] < 5 for u in ("a", "c", "head")), drops
+    assert 100 * (1 - sens["int8"]["miou"]) > 20
+    # a rerun reads every unit from the cache (the cache holds the planted result, not a recomputation)
+    data = cache.read_text()
+    again = layer_sensitivity(
+        qmodel, model, batches=batches, num_classes=CLASSES, cache=cache, progress=False
+    )
+    assert again["units"] == sens["units"] and cache.read_text() == data
+    # other float biases are another key: scored again, not read from the cache
+    from edgeseg.quant.mixed_ptq import float_biases
+
+    other = layer_sensitivity(
+        qmodel,
+        model,
+        batches=batches,
+        num_classes=CLASSES,
+        cache=cache,
+        biases=float_biases(model),
+        progress=False,
+    )
+    assert (
+        json.loads(cache.read_text())["key"] != json.loads(data)["key"]
+        and other["units"].keys() == sens["units"].keys()
+    )
+
+
+def test_leave_out_mode_ranks_the_planted_layer_first(setup):
+    model, qmodel, batches = setup
+    sens = layer_sensitivity(
+        qmodel, model, batches=batches, num_classes=CLASSES, mode="leave-out", progress=False
+    )
+    assert rank(sens, Budget(max_drop=1.0))[0]["unit"] == "b"
+
+
+def test_search_keeps_exactly_the_planted_layer_in_float(setup):
+    model, qmodel, batches = setup
+    sens = layer_sensitivity(qmodel, model, batches=batches, num_classes=CLASSES, progress=False)
+    budget = Budget(
+        max_drop=10.0, class_drop=10.0, min_class_pixels=100
+    )  # above plain INT8 noise here (~4-6)
+    plan = search_fallback(
+        qmodel, model, batches=batches, num_classes=CLASSES, sensitivity=sens, budget=budget
+    )
+    assert plan.met and plan.layers == ["b"]
+    assert plan.after.drop() <= 10.0 < plan.before.drop()
+    mixed = with_float_layers(qmodel, plan.layers)
+    ref = predict(model, batches)
+    assert budget.holds(agreement(predict(mixed, batches), ref, num_classes=CLASSES))
+    d = plan.to_dict()
+    assert d["float_layers"] == ["b"] and d["why"][0]["unit"] == "b" and d["budget"]["max_drop"] == 10.0
+
+
+def test_budget_rejects_nonsense():
+    from edgeseg.errors import QuantizationError
+
+    with pytest.raises(QuantizationError, match="max_drop"):
+        Budget(max_drop=0.0)
+    with pytest.raises(QuantizationError, match="class_drop"):
+        Budget(max_drop=0.3, class_drop=float("nan"))
+
+
+def test_flops_cost_and_prefer_cheap(setup):
+    from edgeseg.quant.layer_cost import flops_cost
+
+    model, qmodel, batches = setup
+    cost = flops_cost(qmodel, batches[0])
+    assert cost["a"] == pytest.approx(2 * 24 * 32 * 8 * 3 * 9 / 1e9)
+    assert cost["c"] == pytest.approx(2 * 24 * 32 * 8 * 8 / 1e9)
+    assert cost["head"] == pytest.approx(2 * 24 * 32 * CLASSES * 8 / 1e9)
+    sens = {
+        "mode": "isolated",
+        "int8": {"miou": 0.5, "per_class": [0.5] * CLASSES, "pixels": [5000] * CLASSES},
+        "units": {  # b twice as bad as head, but 18x as costly: per GFLOP head comes first
+            "b": {"miou": 0.8, "per_class": [0.8] * CLASSES, "pixels": [5000] * CLASSES},
+            "head": {"miou": 0.9, "per_class": [0.9] * CLASSES, "pixels": [5000] * CLASSES},
+        },
+    }
+    budget = Budget(max_drop=1.0)
+    assert [r["unit"] for r in rank(sens, budget)] == ["b", "head"]
+    assert [r["unit"] for r in rank(sens, budget, cost=cost, prefer_cheap=True)] == ["head", "b"]

@@ -118,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(d)
         rows.append(full_eval(ModuleRunner(model, card), "fp32"))
         fp32_onnx = export_onnx(model, card, tmp / "fp32.onnx", size=size)
-        core = ov.Core()
+        from edgeseg.backends.openvino._core import shared_core
+
+        core = shared_core()  # one Core per process (docs/reliability.md: the sigaltstack fault)
         cfg = {"INFERENCE_NUM_THREADS": args.threads, "INFERENCE_PRECISION_HINT": "f32"}
 
         # edgeseg: quantize --max-drop, then OpenVINO runs the Q/DQ ONNX

@@ -13,8 +13,8 @@ from edgeseg.commands._policy import Io
 from edgeseg.commands._args import add_option
 
 HELP = (
-    "build a deployable artifact (TensorRT engine, ONNX Runtime model, OpenVINO IR, Core ML package, ExecuTorch "
-    "program) from an exported model or checkpoint"
+    "build a deployable artifact (TensorRT engine, ONNX Runtime model, OpenVINO IR, Core ML package, "
+    "ExecuTorch program) from an exported model or checkpoint"
 )
 
 
@@ -43,7 +43,8 @@ def _build_plan(args: argparse.Namespace) -> tuple:
 
 
 def _precheck(args: argparse.Namespace) -> None:
-    """Options the backend does not take, then a model file it does not build from: before any file is read."""
+    """Options the backend does not take, then a model file it does not build from: before any file is
+    read."""
     from edgeseg.backends import BACKENDS
     from edgeseg.backends._options import check_options
 

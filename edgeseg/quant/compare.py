@@ -135,7 +135,8 @@ def measure_drop(
     progress: bool = True,
     device: str | torch.device = "cpu",
 ) -> dict[str, float]:
-    """{"fp32": mIoU, "int8": mIoU (fake-quant model), "drop": points} on ``dataset`` (default: all frames)."""
+    """{"fp32": mIoU, "int8": mIoU (fake-quant model), "drop": points} on ``dataset`` (default: all
+    frames)."""
     kw = dict(max_frames=max_frames, progress=progress, device=device)
     fp = _eval(float_model, card, dataset, precision="fp32", desc="eval fp32", **kw)
     q = _eval(qmodel, card, dataset, precision="int8", desc="eval int8", **kw)
@@ -143,12 +144,13 @@ def measure_drop(
 
 
 def drop_warning(fp32: float, int8: float, *, max_drop: float = MAX_PTQ_DROP) -> str | None:
-    """A one-line warning suggesting QAT when INT8 loses more than ``max_drop`` mIoU points (default 0.5), else None.
-    ``fp32`` / ``int8`` are mIoU fractions (0..1)."""
+    """A one-line warning suggesting QAT when INT8 loses more than ``max_drop`` mIoU points (default
+    0.5), else None. ``fp32`` / ``int8`` are mIoU fractions (0..1)."""
     drop = round(100 * (fp32 - int8), 2)  # as printed: 0.504 reads 0.50, not more than 0.5
     if not drop > max_drop:
         return None
     return (
-        f"WARNING: PTQ lost {drop:.2f} mIoU points on val (FP32 {100 * fp32:.2f}% -> INT8 {100 * int8:.2f}%), "
+        f"WARNING: PTQ lost {drop:.2f} mIoU points on val "
+        f"(FP32 {100 * fp32:.2f}% -> INT8 {100 * int8:.2f}%), "
         f"more than {max_drop:g}: try QAT (edgeseg quantize CHECKPOINT --method qat --data SPEC)"
     )

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     from edgeseg.data.calib import CalibrationSet
     from edgeseg.data.datasets import open_dataset
     from edgeseg.export.onnx import export_onnx
-    from edgeseg.quant.compare import ModuleRunner
+    from edgeseg.module_runner import ModuleRunner
     from edgeseg.quant.mixed_ptq import MixedRequest
     from edgeseg.quant.pipeline import quantize
     from edgeseg.quant.sensitivity import agreement, frame_batches, predict
@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        rows.append(full_eval(ModuleRunner(model, card), "fp32"))
+        fp32 = ModuleRunner.from_model(model, card, channels_last=False, input_size=size)
+        rows.append(full_eval(fp32, "fp32"))
         fp32_onnx = export_onnx(model, card, tmp / "fp32.onnx", size=size)
         from edgeseg.backends.openvino._core import shared_core
 

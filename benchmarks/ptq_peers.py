@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     from edgeseg.data.calib import CalibrationSet
     from edgeseg.data.datasets import open_dataset
     from edgeseg.export.onnx import export_onnx
-    from edgeseg.quant.compare import ModuleRunner
+    from edgeseg.module_runner import ModuleRunner
     from edgeseg.train.checkpoint import load_checkpoint
     from edgeseg.train.evaluate import evaluate
 
@@ -209,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(d)
         fp32_onnx = export_onnx(model, card, tmp / "fp32.onnx", size=size)
         if "fp32" in groups:
-            rows.append(make_row("fp32", "pytorch", "pytorch (eager)", ev(ModuleRunner(model, card), "fp32")))
+            fp32 = ModuleRunner.from_model(model, card, channels_last=False, input_size=size)
+            rows.append(make_row("fp32", "pytorch", "pytorch (eager)", ev(fp32, "fp32")))
             log(rows[-1])
         if "edgeseg" in groups:
             rows += edgeseg_rows(

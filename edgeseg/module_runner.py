@@ -24,7 +24,7 @@ class ModuleRunner(BaseRunner):
     Defaults: ``device="cpu"``, ``precision="fp32"`` (``"fp16"`` only on CUDA),
     ``channels_last=None`` (NHWC memory format on CUDA only), ``threads=None`` (torch's default).
     ``threads`` sets torch's process-wide intra-op thread count; ``close()`` restores the old value.
-    Accepts any input size (``input_size`` is None).
+    Accepts any input size (``input_size`` is None) unless ``from_model`` is given one.
     """
 
     backend = "torch"
@@ -40,21 +40,37 @@ class ModuleRunner(BaseRunner):
         channels_last: bool | None = None,
         threads: int | None = None,
         copy: bool = False,
+        input_size: tuple[int, int] | None = None,
     ) -> "ModuleRunner":
-        """Wrap an in-memory ``nn.Module`` (training, QAT, parity checks) without writing a file.
+        """Wrap an in-memory ``nn.Module`` (training, QAT, PTQ method comparison, parity checks) without
+        writing a file.
 
         The module is changed **in place** (eval mode, ``device``, half precision for fp16,
         channels-last memory format) unless ``copy=True`` (default False), which deep-copies it first.
+        ``input_size`` (H, W; default None: any size) fixes the size it takes, as an exported artifact
+        does: ``evaluate`` and ``segment`` then resize frames to it.
         """
         self = cls.__new__(cls)
         self._validate(device, precision, threads)
+        if input_size is not None and (
+            len(input_size) != 2 or not all(isinstance(v, int) and v >= 1 for v in input_size)
+        ):
+            raise UnsupportedOptionError(
+                f"torch runner: input_size must be (H, W), two positive integers, found {input_size!r}"
+            )
         if copy:
             import copy as _copy
 
             model = _copy.deepcopy(model)
         self.path = None
         self._setup(
-            model, card, device=device, precision=precision, channels_last=channels_last, threads=threads
+            model,
+            card,
+            device=device,
+            precision=precision,
+            channels_last=channels_last,
+            threads=threads,
+            input_size=input_size,
         )
         return self
 
@@ -101,6 +117,7 @@ class ModuleRunner(BaseRunner):
         precision: str,
         channels_last: bool | None,
         threads: int | None,
+        input_size: tuple[int, int] | None = None,
     ) -> None:
         import torch
 
@@ -126,7 +143,7 @@ class ModuleRunner(BaseRunner):
             "channels_last": self.channels_last,
             "threads": self.threads,
         }
-        self._limits(size=None, batch=None)
+        self._limits(size=input_size, batch=None)
 
     # -- BaseRunner ---------------------------------------------------------------------------------
     def _infer_chunk(self, x: np.ndarray) -> np.ndarray:

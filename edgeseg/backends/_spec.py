@@ -84,6 +84,8 @@ class BackendSpec:
       has ``build_<name>`` in ``edgeseg/backends/<name>/build.py`` (False: nothing to build, e.g.
       torch runs checkpoints). Both are imported on first use only.
     - ``sources``: file endings the build function takes; ``output``: its default output, in words.
+    - ``artifact_noun``: what its artifact is called after ``title`` (default "model": "ONNX Runtime
+      model"; "engine", "IR", "package", "program"); ``build``'s one-line help lists ``artifact_name``.
     - ``packages``: the pip distributions it needs; ``extra``: the pyproject extra that installs them
       (None: they are core dependencies); ``install``: one line saying how to get them.
     - ``options``: the build options it accepts (``Option`` records; shared ones come from ``_options``).
@@ -118,6 +120,7 @@ class BackendSpec:
     builds: bool = False
     sources: tuple[str, ...] = (".onnx",)
     output: str = ""
+    artifact_noun: str = "model"
     options: tuple[Option, ...] = ()
     note: str = ""
     examples: tuple[str, ...] = ()
@@ -134,6 +137,11 @@ class BackendSpec:
     def report_label(self) -> str:
         """The backend in a report's words ("PyTorch eager", "ExecuTorch")."""
         return self.label or self.title
+
+    @property
+    def artifact_name(self) -> str:
+        """Its artifact in words ("TensorRT engine", "ONNX Runtime model")."""
+        return f"{self.title} {self.artifact_noun}"
 
     @property
     def chart_label(self) -> str:

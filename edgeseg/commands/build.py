@@ -1,4 +1,5 @@
-"""``edgeseg build MODEL`` — every flag, group, choice and the epilog come from the backend specs."""
+"""``edgeseg build MODEL`` — every flag, group, choice, the epilog and the one-line help come from the
+backend specs."""
 
 from __future__ import annotations
 
@@ -12,10 +13,21 @@ from edgeseg.commands._policy import Io
 
 from edgeseg.commands._args import add_option
 
-HELP = (
-    "build a deployable artifact (TensorRT engine, ONNX Runtime model, OpenVINO IR, Core ML package, ExecuTorch "
-    "program) from an exported model or checkpoint"
-)
+
+def build_help() -> str:
+    """The one-line help, from the specs: 'build a deployable artifact (ONNX Runtime model, ..., ExecuTorch
+    program) from an exported model or checkpoint'."""
+    from edgeseg.backends import builders
+
+    kinds = ", ".join(spec.artifact_name for spec in builders().values())
+    return f"build a deployable artifact ({kinds}) from an exported model or checkpoint"
+
+
+def __getattr__(name: str) -> str:
+    """``HELP`` (the cli reads it) is ``build_help()`` when asked, so a backend in ``BACKENDS`` is in it."""
+    if name == "HELP":
+        return build_help()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _backend(args: argparse.Namespace) -> str:
@@ -43,7 +55,8 @@ def _build_plan(args: argparse.Namespace) -> tuple:
 
 
 def _precheck(args: argparse.Namespace) -> None:
-    """Options the backend does not take, then a model file it does not build from: before any file is read."""
+    """Options the backend does not take, then a model file it does not build from: before any file is
+    read."""
     from edgeseg.backends import BACKENDS
     from edgeseg.backends._options import check_options
 

@@ -111,7 +111,8 @@ def tolerance_for(precision: str, *, engine: bool = False, tf32: bool = False) -
     key = "tf32" if precision == "fp32" and tf32 else precision
     if key not in ENGINE_TOLERANCES:
         raise ValueError(
-            f"no element-wise tolerance for precision {precision!r} (expected fp32 or fp16; INT8 is judged by mIoU)"
+            f"no element-wise tolerance for precision {precision!r} "
+            "(expected fp32 or fp16; INT8 is judged by mIoU)"
         )
     return ENGINE_TOLERANCES[key]
 

@@ -52,7 +52,8 @@ class Histogram:
         if not bool(torch.isfinite(x).all()):
             bad = int((~torch.isfinite(x)).sum())
             raise QuantizationError(
-                f"calibration statistics of {self.where} contain NaN/Inf ({bad} values in batch {self.frames + 1}); "
+                f"calibration statistics of {self.where} contain NaN/Inf "
+                f"({bad} values in batch {self.frames + 1}); "
                 "check the model weights and the calibration images"
             )
         a = x.detach().abs().float().flatten()
@@ -252,7 +253,8 @@ def load_amax(qmodel: nn.Module, amax: dict[str, float], *, where: str = "checkp
     if missing or extra:
         raise QuantizationError(
             f"{where}: stored quantizer ranges do not fit this model "
-            f"(missing {missing[:3]}{'...' if len(missing) > 3 else ''}, unexpected {extra[:3]}{'...' if len(extra) > 3 else ''}); "
+            f"(missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
+            f"unexpected {extra[:3]}{'...' if len(extra) > 3 else ''}); "
             "was it made by another edgeseg version or architecture?"
         )
     for name, q in quants.items():

@@ -20,41 +20,6 @@ from edgeseg.quant.calibrate import DEFAULT_PERCENTILE, METHODS, apply_amax
 MAX_PTQ_DROP = 0.5
 
 
-class ModuleRunner:
-    """An in-memory model as a Runner (fixed input size = the card's), for evaluate()."""
-
-    backend = "torch"
-
-    def __init__(
-        self,
-        model: nn.Module,
-        card: ModelCard,
-        *,
-        precision: str = "fp32",
-        device: str | torch.device = "cpu",
-    ) -> None:
-        self.model, self.card, self.precision, self.device = (
-            model.eval(),
-            card,
-            precision,
-            torch.device(device),
-        )
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return tuple(self.card.input_size)
-
-    @torch.inference_mode()
-    def infer(self, batch: np.ndarray) -> np.ndarray:
-        return self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
-
-    def __enter__(self) -> "ModuleRunner":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-
 def _eval(
     model: nn.Module,
     card: ModelCard,
@@ -66,9 +31,15 @@ def _eval(
     progress: bool,
     device: str | torch.device,
 ) -> float:
+    from edgeseg.module_runner import ModuleRunner
     from edgeseg.train.evaluate import evaluate
 
-    runner = ModuleRunner(model, card, precision=precision, device=device)
+    # at the card's input size (frames resized to it, as the exported model takes them), NCHW memory
+    # format on every device; a fake-quant model computes in float32 and is labelled with its ``precision``
+    runner = ModuleRunner.from_model(
+        model, card, device=str(device), channels_last=False, input_size=tuple(card.input_size)
+    )
+    runner.precision = precision
     return evaluate(runner, dataset, max_frames=max_frames, progress=progress, desc=desc)["miou"]
 
 
@@ -135,7 +106,8 @@ def measure_drop(
     progress: bool = True,
     device: str | torch.device = "cpu",
 ) -> dict[str, float]:
-    """{"fp32": mIoU, "int8": mIoU (fake-quant model), "drop": points} on ``dataset`` (default: all frames)."""
+    """{"fp32": mIoU, "int8": mIoU (fake-quant model), "drop": points} on ``dataset`` (default: all
+    frames)."""
     kw = dict(max_frames=max_frames, progress=progress, device=device)
     fp = _eval(float_model, card, dataset, precision="fp32", desc="eval fp32", **kw)
     q = _eval(qmodel, card, dataset, precision="int8", desc="eval int8", **kw)
@@ -143,12 +115,13 @@ def measure_drop(
 
 
 def drop_warning(fp32: float, int8: float, *, max_drop: float = MAX_PTQ_DROP) -> str | None:
-    """A one-line warning suggesting QAT when INT8 loses more than ``max_drop`` mIoU points (default 0.5), else None.
-    ``fp32`` / ``int8`` are mIoU fractions (0..1)."""
+    """A one-line warning suggesting QAT when INT8 loses more than ``max_drop`` mIoU points (default
+    0.5), else None. ``fp32`` / ``int8`` are mIoU fractions (0..1)."""
     drop = round(100 * (fp32 - int8), 2)  # as printed: 0.504 reads 0.50, not more than 0.5
     if not drop > max_drop:
         return None
     return (
-        f"WARNING: PTQ lost {drop:.2f} mIoU points on val (FP32 {100 * fp32:.2f}% -> INT8 {100 * int8:.2f}%), "
+        f"WARNING: PTQ lost {drop:.2f} mIoU points on val "
+        f"(FP32 {100 * fp32:.2f}% -> INT8 {100 * int8:.2f}%), "
         f"more than {max_drop:g}: try QAT (edgeseg quantize CHECKPOINT --method qat --data SPEC)"
     )

@@ -136,7 +136,8 @@ def qat_finetune(
                 loss = weighted_ce(qmodel(x), y, weight=weight, ignore_index=card.ignore_index)
                 if not torch.isfinite(loss):
                     raise QuantizationError(
-                        f"QAT loss became {loss.item()} at epoch {epoch + 1} step {step + 1}; try a lower --lr"
+                        f"QAT loss became {loss.item()} at epoch {epoch + 1} step {step + 1}; "
+                        "try a lower --lr"
                     )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

@@ -143,7 +143,8 @@ def compact_graph(model: Any) -> None:
     _bypass_identities(model)
     rename: dict[str, str] = {}
     shared: dict[tuple, str] = {}
-    # zero points only: an all-zero int8 weight (weight decay zeroes whole 1x1 convs of CGNet) keeps its own name
+    # zero points only: an all-zero int8 weight (weight decay zeroes whole 1x1 convs of CGNet) keeps its
+    # own name
     zero_points = {n.input[2] for n in g.node if n.op_type in _QDQ_SHORT and len(n.input) > 2}
     zero_points -= {n.input[0] for n in g.node if n.op_type == "DequantizeLinear"}
     for t in list(g.initializer):
@@ -283,8 +284,8 @@ def export_qdq_onnx(
     ``allow_float`` op types may stay wholly in float (see ``check_qdq``), and so may the layers a
     mixed-precision model leaves in float (``edgeseg.quant.mixed.with_float_layers``); with
     ``cast_fp16`` (default False) those are wrapped in explicit FP16 Casts for strongly typed TensorRT 11.
-    ``head`` (default "logits"; ``edgeseg.export.head``): "labels" / "labels-lowres" end the graph in a uint8 label map after the
-    last DequantizeLinear (``card.extra["head"]``).
+    ``head`` (default "logits"; ``edgeseg.export.head``): "labels" / "labels-lowres" end the graph in a
+    uint8 label map after the last DequantizeLinear (``card.extra["head"]``).
     """
     import onnx
 
@@ -327,8 +328,8 @@ def export_qdq_onnx(
                 f"the exported graph breaks {len(violations)} TensorRT Q/DQ rule(s); nothing was written:\n"
                 + format_violations(violations, limit=20)
                 + (
-                    "\n(ops that edgeseg cannot quantize, e.g. PSPNet's pooling MatMuls, may stay in float with "
-                    "--allow-float OP)"
+                    "\n(ops that edgeseg cannot quantize, e.g. PSPNet's pooling MatMuls, "
+                    "may stay in float with --allow-float OP)"
                     if any(v.rule in ("unquantized-input", "missing-weight-quantizer") for v in violations)
                     else ""
                 )

@@ -161,7 +161,8 @@ def summary(out: Path, model, card, size, *, what: str, seconds: float, log: Log
         f"{s['dequantize_linear']} DQ, {s['int8_weights']} int8 weight tensors"
     )
     log(
-        f"wrote {out} ({human_size(out.stat().st_size)}, {ratio:.2f}x the FP32 ONNX; {what}) in {seconds:.0f} s"
+        f"wrote {out} ({human_size(out.stat().st_size)}, {ratio:.2f}x the FP32 ONNX; {what}) "
+        f"in {seconds:.0f} s"
     )
 
 

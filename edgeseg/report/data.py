@@ -1,4 +1,5 @@
-"""Flatten results files into report entries: one ``ReportEntry`` per row with the numbers tables and charts use."""
+"""Flatten results files into report entries: one ``ReportEntry`` per row with the numbers tables and
+charts use."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def entry_from_row(row: dict[str, Any] | RowResult, run: dict[str, Any], source:
 
 
 def is_bench_file(path: str | os.PathLike) -> bool:
-    """True for files that say they are edgeseg bench results (valid or not: those get load_results' error)."""
+    """True for files that say they are edgeseg bench results (valid or not: those get load_results'
+    error)."""
     try:
         obj = json.loads(Path(path).read_text())
     except (OSError, ValueError):
@@ -35,7 +37,8 @@ def load_entries(
     """(entries, runs) from results files; ``runs`` "latest" (default: the newest run of each file) or "all".
 
     Row labels get a ``@<file>`` or ``@<run>`` suffix only where the same id appears more than once.
-    When several files are given, JSON objects of other tools (no ``edgeseg.bench/`` schema) are skipped and listed in each run's ``skipped_files``; a broken bench file is an error."""
+    When several files are given, JSON objects of other tools (no ``edgeseg.bench/`` schema) are
+    skipped and listed in each run's ``skipped_files``; a broken bench file is an error."""
     if not paths:
         raise EdgesegError("no results files given (expected one or more edgeseg bench JSON files)")
     entries: list[ReportEntry] = []

@@ -1,4 +1,5 @@
-"""The report's view of one benchmark row: ``ReportEntry``, built from a ``RowResult`` (``edgeseg.bench.row``).
+"""The report's view of one benchmark row: ``ReportEntry``, built from a ``RowResult``
+(``edgeseg.bench.row``).
 
 Tables, charts and the recommendation read its typed fields; a missing number is None. ``label``,
 ``short`` and ``id_label`` are set unique across the report by ``report.data.load_entries``.
@@ -18,7 +19,8 @@ FLAVOURS = {"tensorrt-qdq": "trt-qdq", "onnxruntime-cpu": "ort-cpu", "cpu-qdq": 
 
 
 def precision_label(row: dict[str, Any] | RowResult) -> str:
-    """'fp32', 'fp16', 'int8 ptq trt-qdq', 'int8 qat trt-qdq', 'int8 ptq ort-cpu', ... ('-' when the row never opened)."""
+    """'fp32', 'fp16', 'int8 ptq trt-qdq', 'int8 qat trt-qdq', 'int8 ptq ort-cpu', ... ('-' when the row
+    never opened)."""
     r = row if isinstance(row, RowResult) else RowResult.from_dict(row)
     p = r.precision or "-"
     if p != "int8" or not r.quantization:

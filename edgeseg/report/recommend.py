@@ -74,7 +74,8 @@ def eager_baseline(entries: Sequence[Entry]) -> Entry | None:
 
 
 def build_commands(entry: Entry, entries: Sequence[Entry]) -> list[str]:
-    """The entry's ``make`` steps, preceded by those of every row whose artifact a step reads (recursively)."""
+    """The entry's ``make`` steps, preceded by those of every row whose artifact a step reads
+    (recursively)."""
     wd = entry.workdir or "."
 
     def norm(p: str) -> str:
@@ -199,7 +200,10 @@ def check_targets(
         )
     )
     roof = e.roofline_x
-    line = f"multiple of the float32 roofline: {'n/a' if not _num(roof) else f'{roof:.2f}x'} (target <= {roofline_max:.1f}x)"
+    line = (
+        f"multiple of the float32 roofline: {'n/a' if not _num(roof) else f'{roof:.2f}x'} "
+        f"(target <= {roofline_max:.1f}x)"
+    )
     if _num(e.roofline_int8_x):
         line += f"; against the int8 matmul peak: {e.roofline_int8_x:.2f}x (information)"
     out.append((line, _num(roof) and roof <= roofline_max))

@@ -146,4 +146,7 @@ def model_facts(entries: Sequence[Entry]) -> str:
     e = next((e for e in entries if e.params), entries[0])
     size = e.input_size
     at = f" at {size[0]}x{size[1]}" if size else ""
-    return f"Model: {e.model}, {_f(e.params, '.3f', 1e-6)} M parameters, {_f(e.gflops, '.2f')} GFLOPs per image{at}."
+    return (
+        f"Model: {e.model}, {_f(e.params, '.3f', 1e-6)} M parameters, "
+        f"{_f(e.gflops, '.2f')} GFLOPs per image{at}."
+    )

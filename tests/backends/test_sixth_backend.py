@@ -32,7 +32,7 @@ def _read_card(path):
 SPEC = BackendSpec(
     "echo", "Echo", (".echo",), runner="EchoRunner", builds=True, label="Echo constant", short="ECH",
     output="MODEL.echo", packages=("numpy", "echo-kernels"), install="pip install numpy echo-kernels",
-    calib_num=32,
+    calib_num=32, artifact_noun="card file",
     options=(
         THREADS, CALIB_NUM, Option("--echo-level", "level", "the constant every logit gets", kind=float)
     ),
@@ -123,6 +123,10 @@ def test_a_sixth_backend_needs_one_folder_and_one_line(echo, tiny_models, tmp_pa
     help_text = capsys.readouterr().out
     assert "--echo-level" in help_text and "echo         --threads --calib-num --echo-level" in help_text
     assert "(default 256; executorch 100; echo 32)" in " ".join(help_text.split())  # its spec's calib_num
+    assert "ExecuTorch program, Echo card file) from" in " ".join(help_text.split())  # its artifact_noun
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "ExecuTorch program, Echo card file) from" in " ".join(capsys.readouterr().out.split())
     from edgeseg.cli import COMMANDS
 
     naming_kinds = []

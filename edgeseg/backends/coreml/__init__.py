@@ -70,6 +70,7 @@ SPEC = BackendSpec(
     builds=True,
     sources=(".pt", ".onnx"),
     output="MODEL.mlpackage",
+    artifact_noun="package",
     packages=("coremltools",),
     metadata_only=("coremltools",),  # importing coremltools imports torch and more (seconds)
     extra="coreml",

@@ -154,7 +154,8 @@ def build_coreml(
 
 
 def _compare(package: Path, ckpt: Path, card: ModelCard) -> dict[str, Any]:
-    """The package (Core ML, macOS) against PyTorch on its checkpoint; reported, not enforced (FP16 compute)."""
+    """The package (Core ML, macOS) against PyTorch on its checkpoint; reported, not enforced (FP16
+    compute)."""
     from edgeseg.backends._build import compare_with_source
     from edgeseg.backends.coreml.runner import CoreMLRunner
 
@@ -223,7 +224,8 @@ def validate_package(path: str | os.PathLike, *, card: ModelCard) -> dict[str, A
     outs = {o.name: o for o in desc.output}
     if list(ins) != [INPUT_NAME] or list(outs) != [OUTPUT_NAME]:
         raise BuildError(
-            f"{path}: expected input {INPUT_NAME!r} and output {OUTPUT_NAME!r}, found {list(ins)} / {list(outs)}"
+            f"{path}: expected input {INPUT_NAME!r} and output {OUTPUT_NAME!r}, "
+            f"found {list(ins)} / {list(outs)}"
         )
     arr_in, arr_out = ins[INPUT_NAME].type.multiArrayType, outs[OUTPUT_NAME].type.multiArrayType
     if tuple(arr_in.shape) != (1, 3, h, w):

@@ -64,6 +64,7 @@ SPEC = BackendSpec(
     builds=True,
     sources=(".pt", ".onnx"),
     output="MODEL.pte",
+    artifact_noun="program",
     packages=("executorch",),
     metadata_only=("executorch",),  # importing executorch is slow
     calib_num=100,  # fewer than 256: XNNPACK's histogram observers run in eager PyTorch

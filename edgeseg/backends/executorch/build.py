@@ -67,7 +67,8 @@ def build_executorch(
     qat = is_quantized_checkpoint(payload)
     if qat and not int8:
         raise BuildError(
-            f"{ckpt} is a quantized (QAT) checkpoint: build it with --int8 --calib ..., or pass the FP32 checkpoint"
+            f"{ckpt} is a quantized (QAT) checkpoint: build it with --int8 --calib ..., "
+            "or pass the FP32 checkpoint"
         )
     h, w = onnx_size or card.input_size
     calib_set = None

@@ -81,6 +81,7 @@ SPEC = BackendSpec(
     short="ORT",
     calib_num=256,
     output="MODEL.ort.onnx",
+    artifact_noun="model",
     packages=("onnxruntime", "onnx"),
     install="pip install onnxruntime onnx (both are edgeseg dependencies)",
     options=(

@@ -72,6 +72,7 @@ SPEC = BackendSpec(
     runner="OpenVinoRunner",
     builds=True,
     output="MODEL.xml (+ MODEL.bin)",
+    artifact_noun="IR",
     packages=("openvino",),
     extra="openvino",
     install=INSTALL,

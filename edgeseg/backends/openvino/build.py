@@ -79,7 +79,8 @@ def build_openvino(
     out = check_output_path(output or src.with_suffix(".xml"))
     if out.suffix.lower() != ".xml":
         raise BuildError(
-            f"output {out}: an OpenVINO IR is written as NAME.xml (+ NAME.bin), found {out.suffix or 'no suffix'!r}"
+            f"output {out}: an OpenVINO IR is written as NAME.xml (+ NAME.bin), "
+            f"found {out.suffix or 'no suffix'!r}"
         )
     check_threads(threads, where="--threads", error=BuildError)
     inference_precision = "bf16" if bf16_float else "f32"
@@ -107,7 +108,10 @@ def build_openvino(
             else (src, [])
         )
         if rewrites:
-            path_name += f", {len(rewrites)} graph rewrite{'' if len(rewrites) == 1 else 's'} before conversion (listed in the card)"
+            path_name += (
+                f", {len(rewrites)} graph rewrite{'' if len(rewrites) == 1 else 's'} before conversion "
+                "(listed in the card)"
+            )
         try:
             ir = ov.convert_model(str(source))
         except Exception as e:  # noqa: BLE001 - the ONNX frontend raises its own error types
@@ -149,7 +153,8 @@ def build_openvino(
             raise BuildError("OpenVINO wrote different weights on the second save; refusing to write the IR")
         _place(final, out)
     log(
-        f"parity against ONNX Runtime on {parity['frames']} built-in probe scenes (the build reads no dataset): {parity['summary']}"
+        f"parity against ONNX Runtime on {parity['frames']} built-in probe scenes "
+        f"(the build reads no dataset): {parity['summary']}"
     )
     return BuildResult(path=out, precision=precision, path_name=path_name, card=new_card, comparison=parity)
 
@@ -157,7 +162,8 @@ def build_openvino(
 def _rewritten(
     src: Path, tmp: Path, *, qdq: bool, card: ModelCard, input_name: str, dims: Any
 ) -> tuple[Path, list[str]]:
-    """``src`` rewritten for the CPU into ``tmp`` (see ``build_openvino``), or ``src`` when nothing changed."""
+    """``src`` rewritten for the CPU into ``tmp`` (see ``build_openvino``), or ``src`` when nothing
+    changed."""
     import onnx
 
     from edgeseg.onnxgraph.rewrite import check_same, probe_shape, rewrite_for_cpu

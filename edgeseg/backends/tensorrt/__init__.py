@@ -44,6 +44,7 @@ SPEC = BackendSpec(
     builds=True,
     calib_num=256,
     output="MODEL.engine (+ MODEL.engine.card.json)",
+    artifact_noun="engine",
     packages=("tensorrt", "pycuda"),
     extra="tensorrt",
     install=TRT_HINT,

@@ -52,6 +52,7 @@ SPEC = BackendSpec(
     (".pt",),
     runner="TorchRunner",
     label="PyTorch eager",
+    artifact_noun="checkpoint",
     packages=("torch",),
     install="pip install torch (an edgeseg dependency; on a Jetson use NVIDIA's wheel, see docs/jetson.md)",
     available=lambda: module_installed("torch"),

@@ -55,6 +55,26 @@ def test_from_model_matches_checkpoint_and_copy_leaves_model_alone(artifact_dir,
     np.testing.assert_allclose(got, ref, atol=1e-5, rtol=0)
 
 
+def test_from_model_takes_any_size_unless_given_input_size(arts):
+    from edgeseg.module_runner import ModuleRunner
+    from edgeseg.train.evaluate import evaluate
+
+    card = arts.tiny_card()
+    with ModuleRunner.from_model(arts.tiny_model(), card) as r:
+        assert r.input_size is None and r.infer(np.zeros((1, 3, 40, 56), np.float32)).shape[2:] == (40, 56)
+    with ModuleRunner.from_model(arts.tiny_model(), card, input_size=(48, 80)) as r:
+        assert r.input_size == (48, 80)
+        with pytest.raises(EdgesegError, match="takes 48x80 input, found 64x96"):
+            r.infer(preprocess(arts.frames(1), card))
+        seen = []
+        infer = r.infer
+        r.infer = lambda x: seen.append(x.shape[2:]) or infer(x)  # evaluate resizes frames to input_size
+        evaluate(r, [(f, np.zeros(f.shape[:2], np.uint8)) for f in arts.frames(2)], progress=False)
+        assert seen == [(48, 80), (48, 80)]
+    with pytest.raises(UnsupportedOptionError, match=r"input_size must be \(H, W\).*found \(48,\)"):
+        ModuleRunner.from_model(arts.tiny_model(), card, input_size=(48,))
+
+
 def test_channels_last_and_nchw_agree(artifact_dir, arts):
     batch = preprocess(arts.frames(2), arts.tiny_card())
     ck = arts.tiny_checkpoint(artifact_dir)

@@ -17,27 +17,13 @@ import os
 import shutil
 from pathlib import Path
 
+from _plant import TRAIN_ARGS  # the tiny training of the fault tables
+
 #: A good argv per command; {NAME} fields are filled from the artifacts and the case's own folder.
 BASELINES: dict[str, list[str]] = {
     "train": [
         "train",
-        "--data",
-        "synthetic:4",
-        "--synthetic-size",
-        "32x48",
-        "--crop",
-        "32x48",
-        "--batch",
-        "2",
-        "--device",
-        "cpu",
-        "--arch-arg",
-        "m=2",
-        "--arch-arg",
-        "n=3",
-        "--threads",
-        "1",
-        "--no-progress",
+        *TRAIN_ARGS,
         "--epochs",
         "1",
         "--resume",

@@ -11,27 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from _plant import TRAIN_ARGS
 from faults_table import child_env
 
-TRAIN = [
-    "--data",
-    "synthetic:4",
-    "--synthetic-size",
-    "32x48",
-    "--crop",
-    "32x48",
-    "--batch",
-    "2",
-    "--device",
-    "cpu",
-    "--arch-arg",
-    "m=2",
-    "--arch-arg",
-    "n=3",
-    "--threads",
-    "1",
-    "--no-progress",
-]
+TRAIN = list(TRAIN_ARGS)  # the tiny training of the fault tables (tests/faults/_plant.py)
 
 
 def _cli(argv, capsys):

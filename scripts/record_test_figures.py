@@ -13,6 +13,9 @@ its figure goes under ``fp32`` (the ``.pt``) or ``qat_int8_onnxruntime`` (the QA
 ONNX Runtime). The weights are not touched: the card embedded in a ``.pt`` stays the one it was trained
 with, and the sidecar ``.card.json`` beside it gains the test figures (the README's rule: test reports
 weights fixed in advance and chooses nothing).
+
+A figure a card already records is measured: replacing it needs ``--force``. Every input is read and
+checked before anything is written; a bad one stops the script with one line naming it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,18 @@ def _cpu() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def read_result(path: Path) -> dict:
+    """One ``edgeseg eval --json`` result, or a one-line exit naming the file and what was wrong."""
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SystemExit(f"{path}: expected an edgeseg eval --json file, could not read it ({e})") from None
+    keys = ("model", "dataset", "miou", "pixel_accuracy", "per_class_iou", "frames")
+    if not isinstance(result, dict) or any(k not in result for k in keys):
+        raise SystemExit(f"{path}: expected an edgeseg eval --json result with keys {', '.join(keys)}")
+    return result
 
 
 def figure(result: dict, *, where: str) -> tuple[str, str, dict]:
@@ -72,6 +87,7 @@ def figure(result: dict, *, where: str) -> tuple[str, str, dict]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", nargs="+", type=Path, help="edgeseg eval --json files of the test split")
+    ap.add_argument("--force", action="store_true", help="replace a test figure a card already records")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from edgeseg._io import atomic_write_text
@@ -79,8 +95,19 @@ def main(argv: list[str] | None = None) -> int:
 
     stamp = {"measured": dt.date.today().isoformat(), "cpu": _cpu()}
     table = json.loads(OUT.read_text()) if OUT.is_file() else {"models": {}}
-    for path in args.results:
-        pt, slot, rec = figure(json.loads(path.read_text()), where=str(path))
+    figures = [figure(read_result(path), where=str(path)) for path in args.results]
+    seen: dict[tuple[str, str], int] = {}
+    for i, (pt, slot, _) in enumerate(figures):
+        if (pt, slot) in seen:
+            raise SystemExit(f"{args.results[i]}: {pt} {slot} is also in {args.results[seen[pt, slot]]}")
+        seen[pt, slot] = i
+        old = (read_sidecar(WEIGHTS / pt).metrics.get("test") or {}).get(slot)
+        if old and not args.force:
+            raise SystemExit(
+                f"{args.results[i]}: {pt} already records a test {slot} figure "
+                f"({100 * float(old['miou']):.2f} %, {old.get('measured')}); --force replaces it"
+            )
+    for pt, slot, rec in figures:
         entry = table["models"].setdefault(pt[: -len(".pt")], {})
         entry[slot] = {**rec, **stamp}
         card = read_sidecar(WEIGHTS / pt)
@@ -93,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         "nothing was chosen on these figures (scripts/record_test_figures.py)"
     )
     atomic_write_text(OUT, json.dumps(table, indent=2, sort_keys=True) + "\n")
-    print(f"wrote {OUT.relative_to(ROOT)}")
+    print(f"wrote {OUT.relative_to(ROOT) if OUT.is_relative_to(ROOT) else OUT}")
     return 0
 
 

@@ -23,13 +23,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def ship(src: Path, *, route: str, note: str | None, half: bool, dest_dir: Path, name: str | None) -> Path:
+def ship(
+    src: Path,
+    *,
+    route: str,
+    note: str | None,
+    half: bool,
+    dest_dir: Path,
+    name: str | None,
+    force: bool = False,
+) -> Path:
+    """Write the shipped copy of ``src`` into ``dest_dir``; a model already shipped there is replaced only
+    with ``force`` (default False: a one-line exit before anything is read or written)."""
     import torch
 
     from edgeseg._io import atomic_write_bytes
     from edgeseg.card import ModelCard
     from edgeseg.train.checkpoint import load_checkpoint, read_checkpoint, save_half_checkpoint
 
+    if name is not None and not name.endswith(".pt"):
+        raise SystemExit(f"--name: expected a file name ending in .pt, found {name!r}")
+    if not force and name is not None and (dest_dir / name).exists():
+        raise SystemExit(f"{dest_dir / name} exists (a shipped model): --force replaces it")
     payload = read_checkpoint(src)
     card = ModelCard.from_dict(payload["card"], where=str(src))
     if not card.training.get("command"):
@@ -45,6 +60,8 @@ def ship(src: Path, *, route: str, note: str | None, half: bool, dest_dir: Path,
     for key in ("optimizer", "scheduler"):
         payload.pop(key, None)
     dst = dest_dir / (name or f"{card.arch}_camvid.pt")
+    if dst.exists() and not force:
+        raise SystemExit(f"{dst} exists (a shipped model): --force replaces it")
     buf = io.BytesIO()
     torch.save(payload, buf)
     if half:
@@ -73,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--half", action="store_true", help="store the weights in float16 (default: as trained)")
     ap.add_argument("--name", default=None, help="file name in --dest (default <arch>_camvid.pt)")
     ap.add_argument("--dest", type=Path, default=ROOT / "edgeseg" / "weights", help="default edgeseg/weights")
+    ap.add_argument("--force", action="store_true", help="replace a model already shipped under that name")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from edgeseg.errors import EdgesegError
@@ -85,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             half=args.half,
             dest_dir=args.dest,
             name=args.name,
+            force=args.force,
         )
     except EdgesegError as e:
         print(f"error: {e}", file=sys.stderr)

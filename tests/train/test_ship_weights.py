@@ -67,3 +67,18 @@ def test_cli_one_line_error_for_a_missing_folder(load_script, tmp_path: Path, ca
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: output folder") and "nope" in err and "\n" not in err
     assert not (tmp_path / "nope").exists()
+
+
+def test_replacing_a_shipped_model_needs_force(load_script, tmp_path: Path, camvid_card) -> None:
+    src, _ = _trained(tmp_path, camvid_card)
+    (tmp_path / "w").mkdir()
+    shipped = tmp_path / "w" / "cgnet_camvid.pt"
+    shipped.write_bytes(b"the model shipped before")
+    mod = load_script("ship_weights")
+    with pytest.raises(SystemExit, match="exists .*--force replaces it"):
+        mod.ship(src, route="r", note=None, half=False, dest_dir=tmp_path / "w", name=None)
+    with pytest.raises(SystemExit, match="exists .*--force replaces it"):
+        mod.ship(src, route="r", note=None, half=False, dest_dir=tmp_path / "w", name="cgnet_camvid.pt")
+    assert shipped.read_bytes() == b"the model shipped before"
+    assert mod.main([str(src), "--route", "r", "--dest", str(tmp_path / "w"), "--force"]) == 0
+    assert load_checkpoint(shipped)[1].training["route"] == "r"

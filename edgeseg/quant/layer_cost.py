@@ -177,4 +177,10 @@ def cost_table(
     else:
         table = read_cost_file(spec)
     check_covers(table, units(qmodel), where=f"--layer-cost {spec}")
+    size = table.get("input_size")
+    if size is not None and list(size) != list(card.input_size):
+        raise QuantizationError(
+            f"--layer-cost {spec}: measured at {size[0]}x{size[1]}, but this model is quantized at "
+            f"{card.input_size[0]}x{card.input_size[1]} (measure again at that --size)"
+        )
     return table

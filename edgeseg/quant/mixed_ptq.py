@@ -84,6 +84,14 @@ def fallback_to_budget(
     biases = float_biases(float_model)
     if cache == "auto":
         cache = default_cache_dir() / f"{card.arch}-{fingerprint(qmodel, batches, extra=mode)[:16]}.json"
+    # the cost first: a FILE.json of another model is refused before the sensitivity pass
+    from edgeseg.quant.layer_cost import cost_table
+
+    table = cost_table(layer_cost, qmodel, float_model, card, batches[0], measure=measure)
+    cost = table["costs"]
+    if table["source"] != "flops":
+        known = sum(v is not None for v in cost.values())
+        log(f"layer cost: {table['label']} ({known} of {len(cost)} units measured)")
     n = sum(len(b) for b in batches)
     log(f"sensitivity ({mode}) on {n} frames of {data} [{split}], scored against the FP32 model's labels")
     sens = layer_sensitivity(
@@ -99,13 +107,6 @@ def fallback_to_budget(
         log=log,
     )
     log(f"sensitivity: {len(sens['units'])} layers in {sens['seconds']:.0f} s")
-    from edgeseg.quant.layer_cost import cost_table
-
-    table = cost_table(layer_cost, qmodel, float_model, card, batches[0], measure=measure)
-    cost = table["costs"]
-    if table["source"] != "flops":
-        known = sum(v is not None for v in cost.values())
-        log(f"layer cost: {table['label']} ({known} of {len(cost)} units measured)")
     plan = search_fallback(
         qmodel,
         float_model,

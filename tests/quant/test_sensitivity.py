@@ -155,3 +155,41 @@ def test_flops_cost_and_prefer_cheap(setup):
     budget = Budget(max_drop=1.0)
     assert [r["unit"] for r in rank(sens, budget)] == ["b", "head"]
     assert [r["unit"] for r in rank(sens, budget, cost=cost, prefer_cheap=True)] == ["head", "b"]
+
+
+def test_prefer_cheap_gives_an_unmeasured_unit_the_median_cost():
+    """A unit whose cost is None (not measurable) is neither free nor dear: it is ranked at the median
+    of the known costs, and a unit cheaper in float than in INT8 (cost <= 0) comes first."""
+    sens = {
+        "mode": "isolated",
+        "int8": {"miou": 0.5, "per_class": [0.5] * CLASSES, "pixels": [5000] * CLASSES},
+        "units": {
+            u: {"miou": m, "per_class": [m] * CLASSES, "pixels": [5000] * CLASSES}
+            for u, m in (("dear", 0.7), ("unknown", 0.8), ("cheap", 0.9), ("free", 0.99), ("mid", 0.85))
+        },
+    }
+    cost = {"dear": 10.0, "unknown": None, "cheap": 0.1, "free": -0.01, "mid": 1.0}
+    order = [r["unit"] for r in rank(sens, Budget(max_drop=1.0), cost=cost, prefer_cheap=True)]
+    # scores 30, 20, 10, 1, 15 (points / max_drop); per cost: free first, then cheap (100), unknown at the
+    # median 0.55 (36), mid (15), dear (3)
+    assert order == ["free", "cheap", "unknown", "mid", "dear"]
+    assert (
+        next(r for r in rank(sens, Budget(max_drop=1.0), cost=cost) if r["unit"] == "unknown")["cost"] is None
+    )
+
+
+def test_onnx_nodes_reads_nested_scopes_of_an_fp32_export(trained_ckpt, tmp_path):
+    """The TorchScript exporter names a Sequential's child by its parent's attribute
+    ("/stage2_down/conv/conv.0/Conv"): every weighted unit of a CGNet has its FP32 node."""
+    import onnx
+
+    from edgeseg.export.onnx import export_onnx
+    from edgeseg.quant.mixed import onnx_nodes
+    from edgeseg.train.checkpoint import load_checkpoint
+
+    model, card, _ = load_checkpoint(trained_ckpt)
+    proto = onnx.load(str(export_onnx(model, card, tmp_path / "f.onnx")))
+    weighted = [u for u in units(prepare(model)[0]) if not u.endswith("residual_quantizer")]
+    assert "stage2_down.conv.0" in weighted
+    for u in weighted:
+        assert onnx_nodes(proto, [u]), u

@@ -193,3 +193,41 @@ def test_onnx_nodes_reads_nested_scopes_of_an_fp32_export(trained_ckpt, tmp_path
     assert "stage2_down.conv.0" in weighted
     for u in weighted:
         assert onnx_nodes(proto, [u]), u
+
+
+def test_cost_table_takes_a_measured_file_of_this_model_at_this_size_only(setup, tmp_path):
+    from types import SimpleNamespace
+
+    from edgeseg.errors import QuantizationError
+    from edgeseg.quant.layer_cost import FLOPS_LABEL, cost_table
+
+    model, qmodel, batches = setup
+    card = SimpleNamespace(input_size=(24, 32))
+    rec = {
+        "kind": "edgeseg.layer_cost",
+        "source": "openvino",
+        "label": "ms per frame added, measured on OpenVINO",
+        "costs": {"a": 0.1, "b": 2.0, "c": None, "head": -0.01},
+        "input_size": [24, 32],
+    }
+    f = tmp_path / "cost.json"
+
+    def table(r):
+        f.write_text(json.dumps(r), encoding="utf-8")
+        return cost_table(str(f), qmodel, model, card, batches[0])
+
+    assert table(rec)["costs"] == rec["costs"]
+    with pytest.raises(QuantizationError, match="measured at 48x64, but this model is quantized at 24x32"):
+        table({**rec, "input_size": [48, 64]})
+    with pytest.raises(QuantizationError, match=r"measured another model \(1 of this model's 4 units"):
+        table({**rec, "costs": {"a": 0.1, "b": 2.0, "c": None}})
+    with pytest.raises(QuantizationError, match="needs a measuring function"):
+        cost_table("openvino", qmodel, model, card, batches[0])
+    measured = cost_table("openvino", qmodel, model, card, batches[0], measure=lambda q, m, c: rec)
+    assert measured["source"] == "openvino"
+    flops = cost_table("flops", qmodel, model, card, batches[0])
+    assert (
+        flops["source"] == "flops"
+        and flops["label"] == FLOPS_LABEL
+        and set(flops["costs"]) == set(rec["costs"])
+    )

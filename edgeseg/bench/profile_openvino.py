@@ -13,9 +13,36 @@ import os
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from edgeseg.bench.profile import OpTime, Profile
 from edgeseg.errors import EdgesegError
+
+
+def node_times(
+    runner: Any, x: Any, *, runs: int, warmup: int
+) -> tuple[dict[str, list[float]], dict[str, tuple[str, str]], float]:
+    """Run ``x`` through ``runner`` (an ``OpenVinoRunner(perf_count=True)``) ``warmup`` times, then
+    ``runs`` timed times. Returns ({executed node: its time in each timed run, ms}, {node: (layer type,
+    kernel)}, wall seconds of the timed runs). Nodes OpenVINO did not execute are left out."""
+    times: dict[str, list[float]] = defaultdict(list)
+    kinds: dict[str, tuple[str, str]] = {}
+    wall = 0.0
+    for _ in range(warmup):
+        runner.infer(x)
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        runner.infer(x)
+        wall += time.perf_counter() - t0
+        this: dict[str, float] = defaultdict(float)
+        for info in runner.profiling_info():
+            if info.status != info.Status.EXECUTED:
+                continue
+            this[info.node_name] += info.real_time.total_seconds() * 1000.0
+            kinds[info.node_name] = (info.node_type, info.exec_type)
+        for name, ms in this.items():
+            times[name].append(ms)
+    return dict(times), kinds, wall
 
 
 def profile_openvino(
@@ -40,30 +67,22 @@ def profile_openvino(
         raise EdgesegError(f"{p}: expected an OpenVINO .xml IR")
     if runs < 1 or warmup < 0:
         raise EdgesegError(f"runs must be >= 1 and warmup >= 0, found {runs} and {warmup}")
-    by_op: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
-    by_node: dict[tuple[str, str], float] = defaultdict(float)
-    wall = 0.0
-    calls = 0
     # the runner compiles it as it always does (card and weights checks, the card's threads), plus PERF_COUNT
     with OpenVinoRunner(p, threads=threads, perf_count=True) as runner:
         hw = runner.input_size or size or tuple(runner.card.input_size)
         shape = [runner.static_batch or 1, 3, *hw]
         threads = runner.threads
         x = np.random.default_rng(seed).random(shape).astype(np.float32)
-        for _ in range(warmup):
-            runner.infer(x)
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            runner.infer(x)
-            wall += time.perf_counter() - t0
-            for info in runner.profiling_info():
-                if info.status != info.Status.EXECUTED:
-                    continue
-                ms = info.real_time.total_seconds() * 1000.0
-                by_op[info.node_type][0] += ms
-                by_op[info.node_type][1] += 1
-                by_node[(info.node_name, f"{info.node_type}/{info.exec_type}")] += ms
-                calls += 1
+        times, kinds, wall = node_times(runner, x, runs=runs, warmup=warmup)
+    by_op: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+    by_node: dict[tuple[str, str], float] = defaultdict(float)
+    calls = 0
+    for name, per_run in times.items():
+        node_type, exec_type = kinds[name]
+        by_op[node_type][0] += sum(per_run)
+        by_op[node_type][1] += len(per_run)
+        by_node[(name, f"{node_type}/{exec_type}")] += sum(per_run)
+        calls += len(per_run)
     total = sum(v[0] for v in by_op.values()) or 1.0
     ops = sorted(
         (OpTime(op, op, ms / runs, n / runs, ms / total) for op, (ms, n) in by_op.items()),

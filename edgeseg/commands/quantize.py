@@ -17,11 +17,11 @@ def _quantize_default(args: argparse.Namespace) -> list:
 
 
 IO = Io(
-    inputs=("checkpoint", "calib", "data", "val_data"),
+    inputs=("checkpoint", "calib", "data", "val_data", "layer_cost"),
     files=("output", "save_checkpoint"),
     derived=_quantize_default,
     precision=lambda args: {"--output": "int8"},
-    loose=("calib", "data", "val_data"),
+    loose=("calib", "data", "val_data", "layer_cost"),  # --layer-cost: flops|openvino|FILE.json
 )
 
 
@@ -188,6 +188,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="with --max-drop: explicit FP16 Casts around the float layers (strongly typed TensorRT 11; "
         "8.6/10.x run them FP16 from the builder flag without this)",
     )
+    val.add_argument(
+        "--layer-cost",
+        default=None,
+        metavar="flops|openvino|FILE.json",
+        help="with --max-drop: what a layer left in float costs, recorded in the card and the report: flops "
+        "(default: GFLOP per frame, an estimate), openvino (ms per frame measured here on OpenVINO CPU, "
+        "per-node profiles of the INT8 and FP32 IRs) or a JSON written by benchmarks/layer_cost_openvino.py",
+    )
+    val.add_argument(
+        "--prefer-cheap",
+        action="store_true",
+        default=None,
+        help="with --max-drop: rank layers by sensitivity per unit of --layer-cost (default: by sensitivity)",
+    )
     val.add_argument("--val-split", default="val", help="split to evaluate (default val)")
     val.add_argument(
         "--val-max-frames",
@@ -238,6 +252,8 @@ _METHOD_OPTIONS = {
     "--class-drop": ("class_drop", ("ptq", "qat", "ort-cpu")),
     "--sensitivity-frames": ("sensitivity_frames", ("ptq", "qat", "ort-cpu")),
     "--cast-fp16": ("cast_fp16", ("ptq", "qat")),
+    "--layer-cost": ("layer_cost", ("ptq", "qat", "ort-cpu")),
+    "--prefer-cheap": ("prefer_cheap", ("ptq", "qat", "ort-cpu")),
     "--reduce-range": ("reduce_range", ("ort-cpu",)),
     "--per-tensor": ("per_channel", ("ort-cpu",)),
 }
@@ -270,6 +286,8 @@ _MIXED_ONLY = {
     "--class-drop": "class_drop",
     "--sensitivity-frames": "sensitivity_frames",
     "--cast-fp16": "cast_fp16",
+    "--layer-cost": "layer_cost",
+    "--prefer-cheap": "prefer_cheap",
 }
 
 
@@ -284,8 +302,19 @@ def _mixed_request(args: argparse.Namespace):
             opts = [o for o, a in _MIXED_ONLY.items() if a in given]
             raise UnsupportedOptionError(f"{', '.join(opts)} only work with --max-drop (the accuracy budget)")
         return None
-    names = {"class_drop": "class_drop", "sensitivity_frames": "frames", "cast_fp16": "cast_fp16"}
-    return MixedRequest(args.max_drop, **{names[a]: v for a, v in given.items()})
+    names = {"sensitivity_frames": "frames"}
+    request = MixedRequest(args.max_drop, **{names.get(a, a): v for a, v in given.items()})
+    if request.layer_cost == "openvino":  # measured here, on this machine: the library takes the function
+        import dataclasses
+
+        from edgeseg.backends import BACKENDS
+
+        BACKENDS["openvino"].require()  # the missing-package error before any work
+        from edgeseg.bench.layer_cost_openvino import measure_layer_cost
+
+        request = dataclasses.replace(request, measure=measure_layer_cost)
+    request.check_cost()  # a bad --layer-cost value or file: one line, before any work
+    return request
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,8 @@ FP32 pixels) at most ``class_drop``. Steps:
 1. rank the units by sensitivity: a unit's "badness" is max(mean drop / max_drop, worst class drop /
    class_drop) when it alone is INT8 ("isolated" scores), or what leaving it in float recovers of the
    all-INT8 badness ("leave-out" scores); with ``cost`` (what a unit adds in float, e.g. ms or GFLOP) and
-   ``prefer_cheap``, by badness per unit of cost;
+   ``prefer_cheap``, by badness per unit of cost (a unit whose cost is None, not measurable, gets the
+   median of the known costs; one that costs nothing or less in float comes first);
 2. find the shortest prefix of that ranking that meets the budget (doubling, then bisection: about
    2 log2(units) evaluations of the mixed model, assuming more float layers never hurt);
 3. prune: put each chosen unit back to INT8, least sensitive first, when the budget still holds.
@@ -104,6 +105,8 @@ class FallbackPlan:
                 if self.cost_label
                 else None
             ),
+            # float layers without a cost (not measurable): not in cost_added, listed instead of counted as 0
+            "cost_unknown": [u for u in self.layers if u in chosen and chosen[u]["cost"] is None],
         }
 
 
@@ -134,7 +137,14 @@ def rank(
             }
         )
     if prefer_cheap and cost is not None:
-        rows.sort(key=lambda r: -r["score"] / max(r["cost"] or 0.0, 1e-6))
+        known = [r["cost"] for r in rows if r["cost"] is not None]
+        typical = float(np.median(known)) if known else 1.0  # a unit without a cost: neither free nor dear
+
+        def per_cost(r: dict[str, Any]) -> float:
+            c = typical if r["cost"] is None else r["cost"]
+            return -r["score"] / max(c, 1e-6)  # free or cheaper in float (<= 0): first, by score
+
+        rows.sort(key=per_cost)
     else:
         rows.sort(key=lambda r: -r["score"])
     return rows

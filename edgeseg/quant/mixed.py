@@ -108,14 +108,18 @@ def float_layers(qmodel: nn.Module) -> list[str]:
 def _module_paths(node_name: str) -> set[str]:
     """The module path a node name can stand for: "/stage2/0/f_loc/Conv" (edgeseg's flat Q/DQ export)
     and "/stage2/stage2.0/f_loc/Conv" (the TorchScript exporter's scopes in an FP32 export) both give
-    "stage2.0.f_loc"."""
+    "stage2.0.f_loc"; a scope names a child by its parent's attribute ("/stage2_down/conv/conv.0/Conv":
+    "stage2_down.conv.0")."""
     parts = [p for p in node_name.split("/") if p][:-1]
     if not parts:
         return set()
-    scoped = parts[0]
+    scoped = [parts[0]]
     for p in parts[1:]:
-        scoped = p if p.startswith(scoped + ".") else f"{scoped}.{p}"
-    return {".".join(parts), scoped}
+        if p.startswith(scoped[-1] + "."):  # "conv.0" under "conv": the child 0 of conv
+            scoped[-1] = p
+        else:
+            scoped.append(p)
+    return {".".join(parts), ".".join(scoped)}
 
 
 def onnx_nodes(model: Any, layers: Collection[str]) -> list[str]:

@@ -8,7 +8,7 @@ record goes into ``card.extra["quantization"]["mixed"]``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
@@ -53,6 +53,8 @@ def fallback_to_budget(
     batch: int = DEFAULT_BATCH,
     mode: str = "isolated",
     prefer_cheap: bool = False,
+    layer_cost: str = "flops",
+    measure: Callable[..., dict[str, Any]] | None = None,
     cache: str | os.PathLike | None = "auto",
     device: str | torch.device = "cpu",
     progress: bool = True,
@@ -63,7 +65,10 @@ def fallback_to_budget(
     and no class more than ``class_drop`` (default 1.0) points of IoU@FP32.
 
     ``mode``: the sensitivity mode (default "isolated"). ``prefer_cheap`` (default False): rank by
-    sensitivity per GFLOP (``layer_cost.flops_cost``, an estimate) instead of by sensitivity.
+    sensitivity per unit of cost instead of by sensitivity. ``layer_cost`` (default "flops": GFLOP, an
+    estimate): "openvino" (ms per frame measured by ``measure(qmodel, float_model, card)``, which the
+    caller passes: ``edgeseg.bench.layer_cost_openvino.measure_layer_cost``) or a FILE.json it wrote
+    (``layer_cost.cost_table``); the record says which (``cost_source``, ``cost_unit``).
     ``cache``: "auto" (default: the user cache folder, ``sensitivity.default_cache_dir()``), a file, or
     None. Returns (mixed model, card record).
     """
@@ -79,6 +84,14 @@ def fallback_to_budget(
     biases = float_biases(float_model)
     if cache == "auto":
         cache = default_cache_dir() / f"{card.arch}-{fingerprint(qmodel, batches, extra=mode)[:16]}.json"
+    # the cost first: a FILE.json of another model is refused before the sensitivity pass
+    from edgeseg.quant.layer_cost import cost_table
+
+    table = cost_table(layer_cost, qmodel, float_model, card, batches[0], measure=measure)
+    cost = table["costs"]
+    if table["source"] != "flops":
+        known = sum(v is not None for v in cost.values())
+        log(f"layer cost: {table['label']} ({known} of {len(cost)} units measured)")
     n = sum(len(b) for b in batches)
     log(f"sensitivity ({mode}) on {n} frames of {data} [{split}], scored against the FP32 model's labels")
     sens = layer_sensitivity(
@@ -94,9 +107,6 @@ def fallback_to_budget(
         log=log,
     )
     log(f"sensitivity: {len(sens['units'])} layers in {sens['seconds']:.0f} s")
-    from edgeseg.quant.layer_cost import FLOPS_LABEL, flops_cost
-
-    cost = flops_cost(qmodel, batches[0])
     plan = search_fallback(
         qmodel,
         float_model,
@@ -105,7 +115,7 @@ def fallback_to_budget(
         sensitivity=sens,
         budget=budget,
         cost=cost,
-        cost_label=FLOPS_LABEL,
+        cost_label=table["label"],
         prefer_cheap=prefer_cheap,
         biases=biases,
         device=device,
@@ -119,7 +129,9 @@ def fallback_to_budget(
         sensitivity_mode=mode,
         sensitivity_seconds=sens["seconds"],
         prefer_cheap=prefer_cheap,
-        total_cost=round(sum(cost.values()), 6),
+        total_cost=round(sum(v for v in cost.values() if v is not None), 6),
+        cost_source=table["source"],
+        cost_facts={k: v for k, v in table.items() if k not in ("costs", "kind", "nodes")},
         float_layers_run_as=FLOAT_LAYERS_RUN_AS,
     )
     if not plan.met:
@@ -134,12 +146,17 @@ def fallback_to_budget(
 @dataclass(frozen=True)
 class MixedRequest:
     """``edgeseg quantize --max-drop`` in one record: the budget (``max_drop``, ``class_drop``: default
-    1.0), the frames (``frames``, 16) and ``cast_fp16`` (explicit FP16 Casts, default False)."""
+    1.0), the frames (``frames``, 16), ``cast_fp16`` (explicit FP16 Casts, default False), the layer cost
+    (``layer_cost``: "flops" (default), "openvino" or a FILE.json; ``measure``: the measuring function
+    "openvino" needs, passed by the caller) and ``prefer_cheap`` (rank per unit of cost, default False)."""
 
     max_drop: float
     class_drop: float | None = None
     frames: int = DEFAULT_FRAMES
     cast_fp16: bool = False
+    layer_cost: str = "flops"
+    prefer_cheap: bool = False
+    measure: Callable[..., dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
     def check(
         self,
@@ -153,6 +170,7 @@ class MixedRequest:
         """One-line errors for requests ``quantize`` cannot serve, before any work."""
         if not val_data:
             raise QuantizationError("--max-drop needs --val-data (the frames it scores on)")
+        self.check_cost()
         if calib_method == "all":
             raise QuantizationError("--max-drop needs one --calib-method (not all)")
         if save_checkpoint:
@@ -167,6 +185,20 @@ class MixedRequest:
                 "placement): use --target tensorrt, or --method ort-cpu --max-drop for ONNX Runtime CPU"
             )
 
+    def check_cost(self) -> None:
+        """The layer-cost choice, before any work: a known source, a readable FILE.json of the right kind,
+        a measuring function for "openvino"."""
+        from edgeseg.quant.layer_cost import check_cost_spec, read_cost_file
+
+        spec = check_cost_spec(self.layer_cost)
+        if spec == "openvino" and self.measure is None:
+            raise QuantizationError(
+                "--layer-cost openvino needs the measuring function (MixedRequest(measure=edgeseg.bench."
+                "layer_cost_openvino.measure_layer_cost))"
+            )
+        if spec not in ("flops", "openvino"):
+            read_cost_file(spec)
+
     def search(self, qmodel, float_model, card, *, data: str, split: str, device, progress: bool, log):
         """``fallback_to_budget`` with this request's budget and frames."""
         return fallback_to_budget(
@@ -178,6 +210,9 @@ class MixedRequest:
             max_drop=self.max_drop,
             class_drop=self.class_drop,
             frames=self.frames,
+            prefer_cheap=self.prefer_cheap,
+            layer_cost=self.layer_cost,
+            measure=self.measure,
             device=device,
             progress=progress,
             log=log,

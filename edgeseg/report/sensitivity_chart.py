@@ -85,11 +85,20 @@ def sensitivity_chart(
     return Chart("sensitivity", title or "per-layer sensitivity", _png(fig), note)
 
 
+#: The cost column's heading when the cost was measured, by ``cost_source``.
+MEASURED = {"openvino": "ms added (measured, OpenVINO)"}
+
+
 def tradeoff_table(mixed: dict[str, Any], *, class_names: Sequence[str] | None = None) -> str:
-    """Markdown: each float layer's sensitivity and cost, then points recovered vs cost added."""
+    """Markdown: each float layer's sensitivity and cost, then points recovered vs cost added. A measured
+    cost (``cost_source`` "openvino") is headed "ms added (measured, OpenVINO)" and its label (machine,
+    version) follows the table; float layers whose cost could not be measured are named, not counted."""
     unit = mixed.get("cost_unit") or "cost"
+    measured = MEASURED.get(mixed.get("cost_source") or "")
+    head = measured or f"cost ({unit})"
+    short = "ms" if measured else unit
     lines = [
-        f"| float layer | drop alone INT8 (points) | worst class (points) | cost ({unit}) |",
+        f"| float layer | drop alone INT8 (points) | worst class (points) | {head} |",
         "|---|---:|---:|---:|",
     ]
     for w in mixed.get("why", []):
@@ -103,8 +112,18 @@ def tradeoff_table(mixed: dict[str, Any], *, class_names: Sequence[str] | None =
         f"{i8['worst_class_drop']:.2f}); with {len(mixed['float_layers'])} layers in float: {mx['drop']:.2f} "
         f"(worst class {mx['worst_class']}: {mx['worst_class_drop']:.2f}). Recovered "
         f"{mixed['points_recovered']:.2f} points for "
-        + ("n/a" if added is None else f"{added:.4g} {unit} of {mixed.get('total_cost', 0):.4g} in total")
+        + (
+            "n/a"
+            if added is None
+            else f"{added:.4g} {short}{' added' if measured else ''} of {mixed.get('total_cost', 0):.4g} "
+            "in total"
+        )
         + f"; budget {mixed['budget']['max_drop']:g} mean / {mixed['budget']['class_drop']:g} per class"
         + (" (met)." if mixed.get("budget_met") else " (NOT met).")
     )
+    unknown = mixed.get("cost_unknown") or []
+    if unknown:
+        lines.append(f"Not measured (not in the total): {', '.join(f'`{u}`' for u in unknown)}.")
+    if measured:
+        lines.append(f"Cost: {unit}.")
     return "\n".join(lines)

@@ -101,6 +101,19 @@ def violations(case: dict, res: dict) -> list[str]:
     return bad
 
 
+def _layer_cost(ckpt: Path, path: Path) -> Path:
+    """A layer-cost JSON (``quantize --layer-cost FILE.json``) of ``ckpt``'s units: the FLOPs estimate in
+    the measured file's format (the cases break the file, not the numbers)."""
+    from edgeseg.quant.layer_cost import flops_table
+    from edgeseg.quant.placement import prepare
+    from edgeseg.train.checkpoint import load_checkpoint
+
+    model, card, _ = load_checkpoint(ckpt)
+    x = np.zeros((1, 3, *card.input_size), np.float32)
+    path.write_text(json.dumps(flops_table(prepare(model)[0], x)), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="module")
 def fields(tmp_path_factory, artifacts, trained):
     root = tmp_path_factory.mktemp("gen_inputs")
@@ -116,6 +129,7 @@ def fields(tmp_path_factory, artifacts, trained):
         "video": str(_video(root / "clip.avi")),
         "results": str(results),
         "last": str(last),
+        "layer_cost": str(_layer_cost(artifacts.ckpt, root / "layer_cost.json")),
     }
     others = {"image": artifacts.image, "results": results}
     return f, others

@@ -220,3 +220,113 @@ def test_library_refuses_the_same(trained_ckpt, calib_dir, tmp_path):
     with pytest.raises(QuantizationError, match="needs the .pt checkpoint"):
         quantize(tmp_path / "m.onnx", method="ort-cpu", mixed=MixedRequest(3.0), **kw)
     assert not (tmp_path / "x.onnx").exists()
+
+
+def _bad_cost_files(d):
+    import json
+
+    d.mkdir(exist_ok=True)
+    (d / "broken.json").write_text("{", encoding="utf-8")
+    (d / "other.json").write_text(json.dumps({"kind": "results"}), encoding="utf-8")
+    rec = {"kind": "edgeseg.layer_cost", "source": "openvino", "label": "ms", "costs": {"a": float("nan")}}
+    (d / "nan.json").write_text(json.dumps(rec), encoding="utf-8")
+    (d / "dir.json").mkdir(exist_ok=True)
+
+
+BAD_COSTS = [
+    ("nonsense", "expected flops, openvino or a FILE.json"),
+    ("{d}/absent.json", "no such file"),
+    ("{d}/dir.json", "no such file"),
+    ("{d}/broken.json", "not a readable JSON file"),
+    ("{d}/other.json", "expected a layer-cost record"),
+    ("{d}/nan.json", "must be a finite number or null"),
+]
+
+
+@pytest.mark.parametrize("value,words", BAD_COSTS, ids=[v.split("/")[-1] for v, _ in BAD_COSTS])
+def test_bad_layer_cost_is_refused_in_one_line_before_any_work(
+    trained_ckpt, calib_dir, tmp_path, monkeypatch, capsys, value, words
+):
+    import edgeseg.quant.qdq_steps as steps
+    from edgeseg.cli import main
+
+    def no_work(*a, **k):
+        raise AssertionError("calibrated before refusing")
+
+    monkeypatch.setattr(steps, "calibrate", no_work)
+    _bad_cost_files(tmp_path / "c")
+    out = tmp_path / "x.onnx"
+    argv = ["quantize", str(trained_ckpt), "--calib", str(calib_dir), "-o", str(out)]
+    argv += ["--val-data", "synthetic:4", "--max-drop", "3", "--layer-cost", value.format(d=tmp_path / "c")]
+    assert main(argv) == 2 and not out.exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--layer-cost" in err[0] and words in err[0], err
+
+
+def test_layer_cost_needs_max_drop(trained_ckpt, calib_dir, tmp_path, capsys):
+    from edgeseg.cli import main
+
+    out = tmp_path / "x.onnx"
+    argv = ["quantize", str(trained_ckpt), "--calib", str(calib_dir), "-o", str(out)]
+    assert main(argv + ["--layer-cost", "openvino"]) == 2 and not out.exists()
+    assert "--layer-cost only work with --max-drop" in capsys.readouterr().err
+    assert main(argv + ["--prefer-cheap"]) == 2 and "--prefer-cheap" in capsys.readouterr().err
+
+
+def test_layer_cost_of_another_model_is_refused_before_the_sensitivity_pass(
+    trained_ckpt, calib_dir, tmp_path, monkeypatch, capsys
+):
+    import json
+
+    from edgeseg.cli import main
+
+    def no_sensitivity(*a, **k):
+        raise AssertionError("scored layers before refusing the cost file")
+
+    monkeypatch.setattr("edgeseg.quant.sensitivity.layer_sensitivity", no_sensitivity)
+    # (the search imports layer_sensitivity from its module at call time)
+    f = tmp_path / "cost.json"
+    rec = {"kind": "edgeseg.layer_cost", "source": "openvino", "label": "ms", "costs": {"conv9": 1.0}}
+    f.write_text(json.dumps(rec), encoding="utf-8")
+    out = tmp_path / "x.onnx"
+    argv = ["quantize", str(trained_ckpt), "--calib", str(calib_dir), "--calib-num", "4", "-o", str(out)]
+    argv += ["--val-data", "synthetic:4", "--max-drop", "3", "--sensitivity-frames", "4", "--no-progress"]
+    monkeypatch.setenv("EDGESEG_CACHE", str(tmp_path / "cache"))
+    assert main(argv + ["--layer-cost", str(f)]) == 2 and not out.exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "measured another model" in err[-1] and "conv9" in err[-1]
+
+
+def test_measured_openvino_cost_reaches_the_card_and_the_report(
+    trained_ckpt, calib_dir, tmp_path, monkeypatch
+):
+    """--layer-cost openvino --prefer-cheap: the card's mixed record says the cost was measured (label with
+    the OpenVINO version, the CPU and threads) and the trade-off table heads it "ms added (measured,
+    OpenVINO)"."""
+    pytest.importorskip("openvino")
+    from edgeseg.cli import main
+    from edgeseg.report.sensitivity_chart import tradeoff_table
+
+    monkeypatch.setenv("EDGESEG_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "mixed.onnx"
+    argv = ["quantize", str(trained_ckpt), "--calib", str(calib_dir), "--calib-num", "4", "-o", str(out)]
+    argv += [
+        "--val-data",
+        "synthetic:4",
+        "--max-drop",
+        "3",
+        "--class-drop",
+        "10",
+        "--sensitivity-frames",
+        "4",
+    ]
+    argv += ["--bias-correction", "none", "--no-progress", "--layer-cost", "openvino", "--prefer-cheap"]
+    assert main(argv) == 0
+    mixed = card_from_onnx(out).extra["quantization"]["mixed"]
+    assert mixed["cost_source"] == "openvino" and mixed["prefer_cheap"] is True
+    assert mixed["cost_unit"].startswith("ms per frame added, measured on OpenVINO ")
+    assert mixed["cost_facts"]["machine"]["threads"] >= 1 and mixed["cost_facts"]["missing"] == {}
+    assert mixed["float_layers"] and all(w["cost"] is not None for w in mixed["why"])
+    table = tradeoff_table(mixed)
+    assert "| ms added (measured, OpenVINO) |" in table and "ms added of" in table
+    assert f"Cost: {mixed['cost_unit']}." in table

@@ -155,3 +155,79 @@ def test_flops_cost_and_prefer_cheap(setup):
     budget = Budget(max_drop=1.0)
     assert [r["unit"] for r in rank(sens, budget)] == ["b", "head"]
     assert [r["unit"] for r in rank(sens, budget, cost=cost, prefer_cheap=True)] == ["head", "b"]
+
+
+def test_prefer_cheap_gives_an_unmeasured_unit_the_median_cost():
+    """A unit whose cost is None (not measurable) is neither free nor dear: it is ranked at the median
+    of the known costs, and a unit cheaper in float than in INT8 (cost <= 0) comes first."""
+    sens = {
+        "mode": "isolated",
+        "int8": {"miou": 0.5, "per_class": [0.5] * CLASSES, "pixels": [5000] * CLASSES},
+        "units": {
+            u: {"miou": m, "per_class": [m] * CLASSES, "pixels": [5000] * CLASSES}
+            for u, m in (("dear", 0.7), ("unknown", 0.8), ("cheap", 0.9), ("free", 0.99), ("mid", 0.85))
+        },
+    }
+    cost = {"dear": 10.0, "unknown": None, "cheap": 0.1, "free": -0.01, "mid": 1.0}
+    order = [r["unit"] for r in rank(sens, Budget(max_drop=1.0), cost=cost, prefer_cheap=True)]
+    # scores 30, 20, 10, 1, 15 (points / max_drop); per cost: free first, then cheap (100), unknown at the
+    # median 0.55 (36), mid (15), dear (3)
+    assert order == ["free", "cheap", "unknown", "mid", "dear"]
+    assert (
+        next(r for r in rank(sens, Budget(max_drop=1.0), cost=cost) if r["unit"] == "unknown")["cost"] is None
+    )
+
+
+def test_onnx_nodes_reads_nested_scopes_of_an_fp32_export(trained_ckpt, tmp_path):
+    """The TorchScript exporter names a Sequential's child by its parent's attribute
+    ("/stage2_down/conv/conv.0/Conv"): every weighted unit of a CGNet has its FP32 node."""
+    import onnx
+
+    from edgeseg.export.onnx import export_onnx
+    from edgeseg.quant.mixed import onnx_nodes
+    from edgeseg.train.checkpoint import load_checkpoint
+
+    model, card, _ = load_checkpoint(trained_ckpt)
+    proto = onnx.load(str(export_onnx(model, card, tmp_path / "f.onnx")))
+    weighted = [u for u in units(prepare(model)[0]) if not u.endswith("residual_quantizer")]
+    assert "stage2_down.conv.0" in weighted
+    for u in weighted:
+        assert onnx_nodes(proto, [u]), u
+
+
+def test_cost_table_takes_a_measured_file_of_this_model_at_this_size_only(setup, tmp_path):
+    from types import SimpleNamespace
+
+    from edgeseg.errors import QuantizationError
+    from edgeseg.quant.layer_cost import FLOPS_LABEL, cost_table
+
+    model, qmodel, batches = setup
+    card = SimpleNamespace(input_size=(24, 32))
+    rec = {
+        "kind": "edgeseg.layer_cost",
+        "source": "openvino",
+        "label": "ms per frame added, measured on OpenVINO",
+        "costs": {"a": 0.1, "b": 2.0, "c": None, "head": -0.01},
+        "input_size": [24, 32],
+    }
+    f = tmp_path / "cost.json"
+
+    def table(r):
+        f.write_text(json.dumps(r), encoding="utf-8")
+        return cost_table(str(f), qmodel, model, card, batches[0])
+
+    assert table(rec)["costs"] == rec["costs"]
+    with pytest.raises(QuantizationError, match="measured at 48x64, but this model is quantized at 24x32"):
+        table({**rec, "input_size": [48, 64]})
+    with pytest.raises(QuantizationError, match=r"measured another model \(1 of this model's 4 units"):
+        table({**rec, "costs": {"a": 0.1, "b": 2.0, "c": None}})
+    with pytest.raises(QuantizationError, match="needs a measuring function"):
+        cost_table("openvino", qmodel, model, card, batches[0])
+    measured = cost_table("openvino", qmodel, model, card, batches[0], measure=lambda q, m, c: rec)
+    assert measured["source"] == "openvino"
+    flops = cost_table("flops", qmodel, model, card, batches[0])
+    assert (
+        flops["source"] == "flops"
+        and flops["label"] == FLOPS_LABEL
+        and set(flops["costs"]) == set(rec["costs"])
+    )

@@ -179,6 +179,23 @@ class OpenVinoRunner(BaseRunner):
             raise EdgesegError(f"{self.name} is closed: profiling_info() after close()")
         return list(self._request.profiling_info)
 
+    def fused_layers(self) -> dict[str, list[str]]:
+        """{executed node name: the original (ONNX-derived) layer names it fuses}, from the compiled
+        model's runtime graph (``originalLayersNames`` rt_info); the keys are ``profiling_info()``'s
+        ``node_name``."""
+        if self._closed:
+            raise EdgesegError(f"{self.name} is closed: fused_layers() after close()")
+        out = {}
+        for op in self._compiled.get_runtime_model().get_ordered_ops():
+            info = op.get_rt_info()
+            names = info["originalLayersNames"].astype(str) if "originalLayersNames" in info else ""
+            out[op.get_friendly_name()] = [n for n in names.split(",") if n]
+        return out
+
+    def inference_threads(self) -> int:
+        """The CPU threads the compiled model runs on (OpenVINO's choice when ``threads`` is None)."""
+        return int(self._compiled.get_property("INFERENCE_NUM_THREADS"))
+
     def _release(self) -> None:
         self._request = None
         self._compiled = None

@@ -12,6 +12,7 @@ import torch.nn as nn
 
 from edgeseg.errors import EdgesegError
 from edgeseg.models.cgnet import cgnet
+from edgeseg.models.cgnet_deploy import deploy_form as cgnet_deploy_form
 from edgeseg.models.classics import deeplabv3, fcn, pspnet
 from edgeseg.models.deeplabv3plus import deeplabv3plus_mobilenetv2, deeplabv3plus_xception
 
@@ -37,6 +38,18 @@ MODELS: dict[str, Builder] = _registry(
         ("pspnet", pspnet),
     ]
 )
+
+
+#: Exact rewrites of a model into the form integer CPU runtimes run with fewer float kernels: arch ->
+#: function(model) -> (rewritten copy, notes). ExecuTorch lowers this form; other backends export the
+#: model as trained.
+DEPLOY_FORMS: dict[str, Callable[[nn.Module], tuple[nn.Module, list[str]]]] = {"cgnet": cgnet_deploy_form}
+
+
+def deploy_form(name: str, model: nn.Module) -> tuple[nn.Module, list[str]]:
+    """``DEPLOY_FORMS[name](model)``, or ``(model, [])`` for an architecture without one."""
+    fn = DEPLOY_FORMS.get(name)
+    return fn(model) if fn is not None else (model, [])
 
 
 def build_model(name: str, *, num_classes: int, **kwargs: Any) -> nn.Module:

@@ -174,15 +174,22 @@ def lower(
     card_json: Callable[[Lowered], str],
     calib: Iterable[np.ndarray] | None = None,
     float_modules: Iterable[str] = (),
+    arch: str | None = None,
     log: Callable[[str], None] = print,
 ) -> Lowered:
     """Export ``net`` at ``example``'s shape, quantize it when ``calib`` is given, lower to XNNPACK and
-    emit the program (``float_modules``: left float, see ``quantize_pt2e``); ``card_json(lowered)``
+    emit the program (``float_modules``: left float, see ``quantize_pt2e``; ``arch``: the model's
+    registry name, whose exact deploy form is lowered (``edgeseg.models.DEPLOY_FORMS``; default None:
+    as given)); ``card_json(lowered)``
     (called once the delegation is known) is stored as the ``edgeseg_card`` method."""
     import torch
 
+    from edgeseg.models import deploy_form
+
     lib = _imports()
-    net, rewrites = pad_avg_pools(net.eval())
+    net, rewrites = deploy_form(arch, net.eval()) if arch else (net.eval(), [])
+    net, pools = pad_avg_pools(net)
+    rewrites = [*rewrites, *pools]
     try:
         with quiet():
             exported = torch.export.export(net, (example,))

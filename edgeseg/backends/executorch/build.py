@@ -114,6 +114,7 @@ def build_executorch(
         card_json=card_json,
         calib=None if calib_set is None else calib_set.batches(),
         float_modules=float_layers,
+        arch=card.arch,
         log=log,
     )
     warn = lowered.warning()

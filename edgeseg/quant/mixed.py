@@ -107,14 +107,16 @@ def float_layers(qmodel: nn.Module) -> list[str]:
 
 def _module_paths(node_name: str) -> set[str]:
     """The module path a node name can stand for: "/stage2/0/f_loc/Conv" (edgeseg's flat Q/DQ export)
-    and "/stage2/stage2.0/f_loc/Conv" (the TorchScript exporter's scopes in an FP32 export) both give
-    "stage2.0.f_loc"."""
+    and "/stage2/stage2.0/f_loc/Conv" (the TorchScript exporter's scopes in an FP32 export, where a
+    container's child is named after its parent's scope: "/stage2_down/conv/conv.0/Conv" is
+    "stage2_down.conv.0") both give "stage2.0.f_loc"."""
     parts = [p for p in node_name.split("/") if p][:-1]
     if not parts:
         return set()
-    scoped = parts[0]
+    scoped = prev = parts[0]
     for p in parts[1:]:
-        scoped = p if p.startswith(scoped + ".") else f"{scoped}.{p}"
+        scoped += p[len(prev) :] if p.startswith(prev + ".") else f".{p}"
+        prev = p
     return {".".join(parts), scoped}
 
 

@@ -59,7 +59,6 @@ def test_onnxruntime_build_keeps_the_chosen_layers_float(ort_built, trained_ckpt
     layers = _check_record(q["mixed"])
     assert "made in" not in q["mixed"] and "build's work area" in q["mixed"]["made_in"]
     assert card.precision == "int8" and card.extra["onnx_source"].startswith(trained_ckpt.name + "@sha256:")
-    assert card.extra["disabled_optimizers"] == ["WeightBiasQuantization"]
     proto = onnx.load(str(ort_built))
     inits = {t.name for t in proto.graph.initializer}
     ops = {n.op_type for n in proto.graph.node}
@@ -69,6 +68,38 @@ def test_onnxruntime_build_keeps_the_chosen_layers_float(ort_built, trained_ckpt
     for n in proto.graph.node:
         if n.name in nodes:
             assert n.op_type == "Conv" and n.input[1] in inits
+    assert card.extra["disabled_optimizers"] == ["WeightBiasQuantization"]
+
+
+@pytest.mark.parametrize("mixed", [True, False], ids=["mixed-record", "no-record"])
+def test_onnxruntime_optimizer_leaves_a_float_conv_between_dq_and_q_float(
+    trained_ckpt, calib_dir, tmp_path, mixed
+):
+    """ONNX Runtime (>= 1.21) quantizes the float weights of a Conv that reads a DQ and feeds a Q
+    (WeightBiasQuantization): the depthwise f_loc feeding a quantized Concat is one. With the mixed record
+    the build keeps it float; without it ORT would make it INT8 (what the guard is for)."""
+    from edgeseg.backends.onnxruntime.build import build_onnxruntime
+    from edgeseg.data.calib_request import CalibRequest
+    from edgeseg.export.onnx import export_onnx
+    from edgeseg.quant.ort_cpu import quantize_onnx_for_cpu
+    from edgeseg.train.checkpoint import load_checkpoint
+
+    model, card, _ = load_checkpoint(trained_ckpt)
+    fp32 = export_onnx(model, card, tmp_path / "fp32.onnx", size=card.input_size)
+    node = "/stage3/stage3.1/f_loc/Conv"
+    record = {"float_layers": ["stage3.1.f_loc"]} if mixed else None
+    q, _ = quantize_onnx_for_cpu(
+        fp32,
+        tmp_path / "q.onnx",
+        request=CalibRequest(source=str(calib_dir), num=4),
+        card=card,
+        exclude_nodes=[node],
+        mixed=record,
+        log=lambda s: None,
+    )
+    res = build_onnxruntime(q, output=tmp_path / "b.ort.onnx", int8=True, log=lambda s: None)
+    (op,) = [n.op_type for n in onnx.load(str(res.path)).graph.node if n.name == node]
+    assert op == ("Conv" if mixed else "QLinearConv")
 
 
 def test_onnxruntime_runner_keeps_them_float_too(ort_built, monkeypatch):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from edgeseg.backends._spec import BackendSpec, Option
-from edgeseg._validate import positive_int
+from edgeseg._validate import float_in, positive_int
 from edgeseg.data.calib_request import CALIB_METHODS, DEFAULT_METHOD, methods_for
 from edgeseg.errors import UnsupportedOptionError
 
@@ -71,6 +71,45 @@ def calib_method_option(*tools: str, param: str = "calib_method", aliases: tuple
         group=CALIBRATION,
         aliases=aliases,
     )
+
+
+#: The help section of ``build --int8 --max-drop`` (``edgeseg.backends._mixed``).
+MIXED = "mixed precision (--int8 --max-drop: the search of `quantize --max-drop`, inside the build)"
+MAX_DROP = Option(
+    "--max-drop",
+    "max_drop",
+    "leave the fewest, most sensitive layers in float so that INT8 loses at most this many points of "
+    "mIoU@FP32 (against the FP32 model's own labels) on --sensitivity-frames frames of --val-data "
+    "(default: off); needs --int8 --calib and the .pt checkpoint (or an FP32 ONNX with it beside)",
+    kind=float_in(0, above=True),
+    metavar="POINTS",
+    group=MIXED,
+)
+CLASS_DROP = Option(
+    "--class-drop",
+    "class_drop",
+    "with --max-drop: and no class more than this many points of IoU@FP32 (default 1.0)",
+    kind=float_in(0, above=True),
+    metavar="POINTS",
+    group=MIXED,
+)
+SENSITIVITY_FRAMES = Option(
+    "--sensitivity-frames",
+    "sensitivity_frames",
+    "with --max-drop: val frames the per-layer sensitivity and the search score on (default 16)",
+    kind=positive_int,
+    metavar="N",
+    group=MIXED,
+)
+VAL_DATA = Option(
+    "--val-data",
+    "val_data",
+    "with --max-drop: the dataset whose val split it scores on (camvid:PATH, folder:PATH, synthetic:N)",
+    metavar="SPEC",
+    group=MIXED,
+)
+#: The options of ``build --int8 --max-drop``, in help order.
+MIXED_OPTIONS = (MAX_DROP, CLASS_DROP, SENSITIVITY_FRAMES, VAL_DATA)
 
 
 THREADS = Option(

@@ -42,13 +42,16 @@ def default_build_output(model: str | Path, *, backend: str, precision: str) -> 
     return p.with_name(f"{p.stem}{tag}{artifact_suffix(backend)}")
 
 
-def check_build_input(model: str | Path, *, backend: str) -> None:
-    """A one-line error when ``model`` is not a file this backend builds from (checked before any work)."""
+def check_build_input(model: str | Path, *, backend: str, checkpoint: bool = False) -> None:
+    """A one-line error when ``model`` is not a file this backend builds from (checked before any work);
+    ``checkpoint`` (``--max-drop``): a .pt checkpoint too, on every backend."""
     from edgeseg.backends import BACKENDS
 
     p = Path(model)
     want = BACKENDS[backend].sources
-    if backend in OWN_INPUT_CHECK:
+    if checkpoint and ".pt" not in want:
+        want = (*want, ".pt")
+    elif backend in OWN_INPUT_CHECK:
         return
     if p.suffix.lower() not in want:
         raise EdgesegError(

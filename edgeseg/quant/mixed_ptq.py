@@ -246,15 +246,13 @@ def check_cpu(mixed: MixedRequest | None, *, val_data: str | None, checkpoint: A
         raise QuantizationError("--max-drop with --method ort-cpu needs the .pt checkpoint, not an ONNX")
 
 
-def ort_float_nodes(
-    model, card, request, fp32, mixed: MixedRequest, *, data: str, split: str, progress: bool = True, log
-):
-    """(FP32 ONNX nodes to leave float, the card's record) for ``--method ort-cpu --max-drop``: the search
-    runs on edgeseg's symmetric fake quant (calibrated on ``request``'s frames), a proxy for ONNX
-    Runtime's asymmetric uint8 activations."""
-    import onnx
-
-    from edgeseg.quant.mixed import onnx_nodes
+def proxy_float_layers(
+    model, card, request, mixed: MixedRequest, *, data: str, split: str, progress: bool = True, log
+) -> tuple[list[str], dict[str, Any]]:
+    """(weighted layers to leave float, the card's record) for a runtime with its own INT8 scheme (ONNX
+    Runtime CPU, ExecuTorch's XNNPACK): the search runs on edgeseg's symmetric fake quant of the FP32
+    ``model`` (calibrated on ``request``'s frames), a proxy for their asymmetric uint8 activations.
+    Residual quantizers are not layers there: they stay in the record, not in the list."""
     from edgeseg.quant.ptq import ptq
 
     qmodel, *_ = ptq(model, request.open(card, size=tuple(card.input_size)), progress=progress)
@@ -262,7 +260,21 @@ def ort_float_nodes(
         qmodel, model, card, data=data, split=split, device="cpu", progress=progress, log=log
     )
     record["proxy"] = "ranked and searched on edgeseg's symmetric INT8 fake quant (TensorRT scheme)"
-    layers = [u for u in record["float_layers"] if not u.endswith("residual_quantizer")]
+    return [u for u in record["float_layers"] if not u.endswith("residual_quantizer")], record
+
+
+def ort_float_nodes(
+    model, card, request, fp32, mixed: MixedRequest, *, data: str, split: str, progress: bool = True, log
+):
+    """(FP32 ONNX nodes to leave float, the card's record) for ``--method ort-cpu --max-drop``: the
+    layers of ``proxy_float_layers``, as nodes of the FP32 export ``fp32``."""
+    import onnx
+
+    from edgeseg.quant.mixed import onnx_nodes
+
+    layers, record = proxy_float_layers(
+        model, card, request, mixed, data=data, split=split, progress=progress, log=log
+    )
     nodes = onnx_nodes(onnx.load(str(fp32)), layers)
     log(f"leaving {len(nodes)} nodes in float for ONNX Runtime (nodes_to_exclude)")
     return nodes, record

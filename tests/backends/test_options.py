@@ -26,8 +26,8 @@ def given_options(values):
 EXPECTED = {
     "fp16": ("--fp16", ("onnxruntime", "tensorrt", "coreml")),
     "int8": ("--int8", ("onnxruntime", "openvino", "tensorrt", "coreml", "executorch")),
-    "calib": ("--calib", ("onnxruntime", "tensorrt", "executorch")),
-    "calib_num": ("--calib-num", ("onnxruntime", "tensorrt", "executorch")),
+    "calib": ("--calib", ("onnxruntime", "openvino", "tensorrt", "executorch")),
+    "calib_num": ("--calib-num", ("onnxruntime", "openvino", "tensorrt", "executorch")),
     "calib_cache": ("--calib-cache", ("tensorrt",)),
     "calib_algo": ("--calib-method", ("tensorrt",)),
     "recalibrate": ("--recalibrate", ("tensorrt",)),
@@ -44,6 +44,10 @@ EXPECTED = {
     "rewrite": ("--no-rewrite", ("onnxruntime", "openvino")),
     "min_target": ("--min-target", ("coreml",)),
     "bf16_float": ("--bf16-float", ("openvino",)),
+    "max_drop": ("--max-drop", ("onnxruntime", "openvino", "executorch")),
+    "class_drop": ("--class-drop", ("onnxruntime", "openvino", "executorch")),
+    "sensitivity_frames": ("--sensitivity-frames", ("onnxruntime", "openvino", "executorch")),
+    "val_data": ("--val-data", ("onnxruntime", "openvino", "executorch")),
 }
 
 #: A command-line value for each option (flags without a value take none).
@@ -68,6 +72,10 @@ CLI_ARGS = {
     "rewrite": ["--no-rewrite"],
     "min_target": ["--min-target", "iOS17"],
     "bf16_float": ["--bf16-float"],
+    "max_drop": ["--max-drop", "0.3"],
+    "class_drop": ["--class-drop", "1"],
+    "sensitivity_frames": ["--sensitivity-frames", "4"],
+    "val_data": ["--val-data", "synthetic:4"],
 }
 
 ROWS = [(dest, backend) for dest in OPTIONS for backend in BACKEND_NAMES]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgeseg.backends._options import CALIB, CALIB_NUM, INT8, THREADS
+from edgeseg.backends._options import CALIB, CALIB_NUM, INT8, MIXED_OPTIONS, THREADS
 from edgeseg.backends._spec import BackendSpec, module_installed, row
 from edgeseg.backends.executorch._native import CARD_METHOD  # noqa: F401 - the card's method name
 from edgeseg.card import ModelCard
@@ -70,10 +70,12 @@ SPEC = BackendSpec(
     calib_num=100,  # fewer than 256: XNNPACK's histogram observers run in eager PyTorch
     extra="executorch",
     install=INSTALL,
-    options=(INT8, CALIB, CALIB_NUM, THREADS),
+    options=(INT8, CALIB, CALIB_NUM, THREADS, *MIXED_OPTIONS),
     note="takes the .pt checkpoint (a QAT checkpoint builds INT8), or an .onnx with it beside",
     examples=(
         "edgeseg build cgnet.pt --backend executorch --int8 --calib camvid:/data/camvid --calib-num 100",
+        "edgeseg build cgnet.pt --backend executorch --int8 --calib camvid:/data/camvid --max-drop 0.3 "
+        "--val-data camvid:/data/camvid",
     ),
     available=lambda: module_installed("executorch") and module_installed("torch"),
     read_card=_read_card,

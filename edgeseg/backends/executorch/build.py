@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from edgeseg._io import atomic_write_bytes, check_output_path
 from edgeseg.backends._build import BuildResult, build_time, calib_probe, timed_build
+from edgeseg.backends._mixed import fp32_checkpoint, mixed_request, proxy_layers
 from edgeseg.runner import check_threads
 from edgeseg.backends.executorch import SPEC, version
 from edgeseg.errors import BuildError
@@ -37,12 +38,20 @@ def build_executorch(
     calib: str | None = None,
     calib_num: int | None = None,
     threads: int | None = None,
+    max_drop: float | None = None,
+    class_drop: float | None = None,
+    sensitivity_frames: int | None = None,
+    val_data: str | None = None,
     command: str | None = None,
     log: Callable[[str], None] = print,
 ) -> BuildResult:
     """Write ``output`` (default <checkpoint stem>.pte beside the input). ``int8``: PT2E INT8 calibrated on
     ``calib`` (``calib_num`` frames, default 100); needed for a QAT checkpoint. ``threads``: the thread
-    count recorded for the runner (None: the runtime's default, one per core) and used for the comparison."""
+    count recorded for the runner (None: the runtime's default, one per core) and used for the comparison.
+    ``max_drop`` (default None: off; with ``int8``, ``calib`` and ``val_data``; ``class_drop`` default 1.0,
+    ``sensitivity_frames`` default 16): the search of ``quantize --max-drop`` on the FP32 checkpoint
+    (``edgeseg.backends._mixed.proxy_layers``); its layers stay out of the XNNPACK annotation, and its
+    record goes into the card. A mixed Q/DQ ONNX given as ``model`` leaves its card's layers float."""
     import torch
 
     from edgeseg.backends._calib_set import open_calib_set
@@ -51,9 +60,20 @@ def build_executorch(
     from edgeseg.train.checkpoint import checkpoint_source, load_checkpoint
 
     check_threads(threads, where="--threads", error=BuildError)
-    ckpt, onnx_size, used = find_checkpoint(
-        model, backend="executorch", converter="ExecuTorch (torch.export)"
+    mixed = mixed_request(
+        int8=int8,
+        calib=calib,
+        max_drop=max_drop,
+        class_drop=class_drop,
+        sensitivity_frames=sensitivity_frames,
+        val_data=val_data,
     )
+    if mixed is not None:
+        ckpt, onnx_size, used = fp32_checkpoint(model, backend="executorch")
+    else:
+        ckpt, onnx_size, used = find_checkpoint(
+            model, backend="executorch", converter="ExecuTorch (torch.export)"
+        )
     out = check_output_path(output or Path(model).with_name(f"{ckpt.stem}.pte"))
     if out.suffix != ".pte":
         raise BuildError(f"ExecuTorch output must end in .pte, found {out.name}")
@@ -65,6 +85,10 @@ def build_executorch(
         )
     net, card, payload = load_checkpoint(ckpt)
     qat = is_quantized_checkpoint(payload)
+    if qat and mixed is not None:
+        raise BuildError(
+            f"{ckpt} is a quantized (QAT) checkpoint: --max-drop searches from the FP32 checkpoint"
+        )
     if qat and not int8:
         raise BuildError(
             f"{ckpt} is a quantized (QAT) checkpoint: build it with --int8 --calib ..., "
@@ -75,8 +99,19 @@ def build_executorch(
     if int8:
         calib_set = open_calib_set(calib, card, num=calib_num or SPEC.calib_num, batch=1, size=(h, w))
     log(f"using {used}")
-    float_layers = _recorded_float_layers(Path(model)) if int8 else []
-    if float_layers:
+    float_layers, mixed_record = _recorded_mixed(Path(model)) if int8 else ([], None)
+    if mixed is not None:
+        float_layers, mixed_record = proxy_layers(
+            net,
+            card.replace(input_size=(h, w)),
+            mixed=mixed,
+            val_data=str(val_data),
+            calib=str(calib),
+            calib_num=calib_num or SPEC.calib_num,
+            log=log,
+        )
+        log(f"leaving {len(float_layers)} layers in float: out of the XNNPACK quantizer's annotation")
+    elif float_layers:
         log(
             f"leaving {len(float_layers)} layers in float, as {Path(model).name}'s card records "
             "(edgeseg quantize --max-drop): out of the XNNPACK quantizer's annotation"
@@ -104,6 +139,7 @@ def build_executorch(
             command=command,
             source=checkpoint_source(ckpt),
             float_layers=float_layers,
+            mixed=mixed_record,
         ).to_json()
 
     from edgeseg.backends.executorch._lower import lower
@@ -141,14 +177,17 @@ def build_executorch(
     )
 
 
-def _recorded_float_layers(model: Path) -> list[str]:
-    """The float layers a mixed-precision Q/DQ ONNX's card records (none for a checkpoint or another ONNX)."""
+def _recorded_mixed(model: Path) -> tuple[list[str], dict[str, Any] | None]:
+    """(float layers, the mixed record) a mixed-precision Q/DQ ONNX's card records (none for a checkpoint
+    or another ONNX)."""
     if model.suffix != ".onnx":
-        return []
+        return [], None
     from edgeseg.card import card_from_onnx
 
-    mixed = card_from_onnx(model).extra.get("quantization", {}).get("mixed", {})
-    return [u for u in mixed.get("float_layers", []) if not u.endswith("residual_quantizer")]
+    mixed = card_from_onnx(model).extra.get("quantization", {}).get("mixed") or None
+    if not mixed:
+        return [], None
+    return [u for u in mixed.get("float_layers", []) if not u.endswith("residual_quantizer")], mixed
 
 
 def _card(
@@ -165,6 +204,7 @@ def _card(
     command: str | None,
     source: str,
     float_layers: list[str] | None = None,
+    mixed: dict[str, Any] | None = None,
 ) -> Any:
     from edgeseg.backends.executorch._lower import XNNPACK_INT8
 
@@ -193,6 +233,8 @@ def _card(
         }
         if float_layers:
             extra["quantization"]["float_layers"] = list(float_layers)
+        if mixed:
+            extra["quantization"]["mixed"] = mixed
         calibration = {"method": "histogram (XNNPACK quantizer)", **calib_facts(calib_set), "spec": calib}
     return card.replace(
         precision=precision,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgeseg.backends._options import CALIB, CALIB_NUM, FP16, INT8, NO_REWRITE, THREADS
+from edgeseg.backends._options import CALIB, CALIB_NUM, FP16, INT8, MIXED_OPTIONS, NO_REWRITE, THREADS
 from edgeseg.backends._spec import BackendSpec, Option, missing, module_installed, row, usable
 from edgeseg.card import ModelCard
 
@@ -19,6 +19,19 @@ OPT_LEVELS: dict[str, str] = {
     "extended": "ORT_ENABLE_EXTENDED",
     "all": "ORT_ENABLE_ALL",
 }
+
+
+#: ONNX Runtime graph transformers a model with float layers among INT8 ones must not run:
+#: WeightBiasQuantization (ONNX Runtime >= 1.21) quantizes the float weights of a Conv that reads a
+#: DequantizeLinear and feeds a QuantizeLinear, so a layer the card keeps float would run INT8 after all.
+KEEP_FLOAT = ("WeightBiasQuantization",)
+
+
+def disabled_optimizers(card: ModelCard) -> list[str]:
+    """The transformers a session on ``card``'s model disables: ``KEEP_FLOAT`` when the card records
+    mixed precision (``extra["quantization"]["mixed"]``, from ``--max-drop``), else none."""
+    quant = card.extra.get("quantization")
+    return list(KEEP_FLOAT) if isinstance(quant, dict) and quant.get("mixed") else []
 
 
 def _available() -> bool:
@@ -100,8 +113,13 @@ SPEC = BackendSpec(
             "--per-tensor", "per_channel", "per-tensor instead of per-channel weight scales", switch=False
         ),
         NO_REWRITE,
+        *MIXED_OPTIONS,
     ),
-    examples=("edgeseg build cgnet.onnx --backend onnxruntime --int8 --calib calib/camvid_train.txt",),
+    examples=(
+        "edgeseg build cgnet.onnx --backend onnxruntime --int8 --calib calib/camvid_train.txt",
+        "edgeseg build cgnet.pt --backend onnxruntime --int8 --calib calib/camvid_train.txt --max-drop 0.3 "
+        "--val-data camvid:/data/camvid",
+    ),
     available=_available,
     read_card=_read_card,
     default_output=_default_output,

@@ -19,7 +19,8 @@ from typing import Any, Callable
 
 from edgeseg._io import atomic_write_bytes, check_output_path, sha256_file
 from edgeseg.backends._build import BuildResult, build_time, timed_build
-from edgeseg.backends.onnxruntime import OPT_LEVELS, SPEC
+from edgeseg.backends._mixed import mixed_onnx, mixed_request
+from edgeseg.backends.onnxruntime import OPT_LEVELS, SPEC, disabled_optimizers
 from edgeseg.onnxgraph.info import graph_inputs, load_exported
 from edgeseg.onnxgraph.rewrite import check_same, probe_shape, rewrite_for_cpu
 from edgeseg.runner import check_threads
@@ -44,6 +45,10 @@ def build_onnxruntime(
     threads: int | None = None,
     opt_level: str = DEFAULT_OPT_LEVEL,
     rewrite: bool = True,
+    max_drop: float | None = None,
+    class_drop: float | None = None,
+    sensitivity_frames: int | None = None,
+    val_data: str | None = None,
     command: str | None = None,
     log: Callable[[str], None] = print,
 ) -> BuildResult:
@@ -53,7 +58,10 @@ def build_onnxruntime(
     ``fp16`` converts the weights and activations to float16 with the converter the TensorRT 11
     path uses (IO, Resize and reductions stay float32), so its accuracy can be measured on a CPU.
     ``rewrite`` (default True) applies ``onnxgraph.rewrite.rewrite_for_cpu`` to float graphs and checks the
-    rewritten graph's outputs against the original before optimizing (listed in card.extra["rewrites"])."""
+    rewritten graph's outputs against the original before optimizing (listed in card.extra["rewrites"]).
+    ``max_drop`` (default None: off; with ``int8``, ``calib`` and ``val_data``; ``class_drop`` default 1.0,
+    ``sensitivity_frames`` default 16): ``onnx`` is the FP32 checkpoint (or an FP32 ONNX with it beside),
+    quantized as ``quantize --method ort-cpu --max-drop`` does (``edgeseg.backends._mixed``)."""
     import onnx as onnx_lib
     import onnxruntime as ort
 
@@ -64,6 +72,31 @@ def build_onnxruntime(
     if opt_level not in BUILD_OPT_LEVELS:
         raise BuildError(f"--opt-level {opt_level!r}: expected one of {', '.join(BUILD_OPT_LEVELS)}")
     check_threads(threads, where="--threads", error=BuildError)
+    mixed = mixed_request(
+        int8=int8,
+        calib=calib,
+        max_drop=max_drop,
+        class_drop=class_drop,
+        sensitivity_frames=sensitivity_frames,
+        val_data=val_data,
+    )
+    if mixed is not None:
+        if fp16:
+            raise BuildError("--fp16 and INT8 exclude each other for onnxruntime: pick one")
+        with tempfile.TemporaryDirectory(prefix=".edgeseg-ort-mixed-", dir=out.parent) as work:
+            quantized = mixed_onnx(
+                "onnxruntime",
+                src,
+                work=Path(work),
+                mixed=mixed,
+                val_data=str(val_data),
+                calib=str(calib),
+                calib_num=calib_num or SPEC.calib_num,
+                per_channel=per_channel,
+                log=log,
+            )
+            kw = dict(threads=threads, opt_level=opt_level, rewrite=rewrite, command=command, log=log)
+            return build_onnxruntime.__wrapped__(quantized, output=out, int8=True, **kw)
     model, card, qdq = load_exported(src)
     if fp16 and (int8 or qdq):
         raise BuildError(
@@ -130,8 +163,10 @@ def build_onnxruntime(
         so.optimized_model_filepath = str(optimized)
         if threads is not None:
             so.intra_op_num_threads = int(threads)
+        off = disabled_optimizers(card)  # mixed precision: ORT must not quantize its float layers
         try:
-            ort.InferenceSession(str(source), so, providers=["CPUExecutionProvider"])
+            kw: dict[str, Any] = {"disabled_optimizers": off} if off else {}
+            ort.InferenceSession(str(source), so, providers=["CPUExecutionProvider"], **kw)
         except Exception as e:  # noqa: BLE001 - ORT raises its own Fail/InvalidGraph types
             raise BuildError(
                 f"ONNX Runtime could not load/optimize {source.name}: {str(e).splitlines()[0][:300]}"
@@ -154,13 +189,14 @@ def build_onnxruntime(
             "threads": threads,  # None: the library's default
             "build_path": path_name,
             "rewrites": rewrites,
+            **({"disabled_optimizers": off} if off else {}),
             **build_time(),
             "build_command": command,
         },
     )
     card_to_onnx(proto, new_card)
     data = proto.SerializeToString()
-    _check_loads(data, graph_inputs(model)[0].name if graph_inputs(model) else None)
+    _check_loads(data, graph_inputs(model)[0].name if graph_inputs(model) else None, off)
     comparison = _compare(
         data, src, new_card, out=out, threads=threads, enforce=not (fp16 or (int8 and not qdq)), probe=probe
     )
@@ -218,14 +254,16 @@ def _quantize(
     return Path(out), calib_probe(calib_set)
 
 
-def _check_loads(data: bytes, input_name: str | None) -> None:
-    """The written model must load in a plain CPU session with the same input name."""
+def _check_loads(data: bytes, input_name: str | None, off: list[str] | None = None) -> None:
+    """The written model must load in a plain CPU session with the same input name (``off``: the
+    transformers the runner disables for it, default none)."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    kw: dict[str, Any] = {"disabled_optimizers": off} if off else {}
     try:
-        sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+        sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"], **kw)
     except Exception as e:  # noqa: BLE001
         raise BuildError(
             f"the optimized model does not load in ONNX Runtime: {str(e).splitlines()[0][:300]}"

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from edgeseg.runner import BaseRunner, check_threads, resolve_threads
-from edgeseg.backends.onnxruntime import OPT_LEVELS
+from edgeseg.backends.onnxruntime import OPT_LEVELS, disabled_optimizers
 from edgeseg.card import ONNX_METADATA_KEY, ModelCard, card_from_onnx, head_of
 from edgeseg.errors import EdgesegError, ExportError, UnsupportedOptionError
 
@@ -154,7 +154,9 @@ class OrtRunner(BaseRunner):
             so.intra_op_num_threads = threads
             so.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(str(p), sess_options=so, providers=prov)
+            off = disabled_optimizers(self.card)  # mixed precision: its float layers stay float
+            kw = {"disabled_optimizers": off} if off else {}
+            self.session = ort.InferenceSession(str(p), sess_options=so, providers=prov, **kw)
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own pybind exception types
             raise ExportError(
                 f"{p}: ONNX Runtime cannot load it (truncated, corrupt or unsupported?): "

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgeseg.backends._options import INT8, NO_REWRITE, THREADS
+from edgeseg.backends._options import CALIB, CALIB_NUM, INT8, MIXED_OPTIONS, NO_REWRITE, THREADS
 from edgeseg.backends._spec import BackendSpec, Option, library_row, module_installed
 from edgeseg.card import ModelCard
 
@@ -76,10 +76,13 @@ SPEC = BackendSpec(
     packages=("openvino",),
     extra="openvino",
     install=INSTALL,
-    options=(INT8, THREADS, NO_REWRITE, BF16_FLOAT),
-    note="x86/ARM CPUs; INT8 from a Q/DQ ONNX, run with int8 kernels",
+    calib_num=256,  # --int8 --max-drop: quantize_ptq's calibration (a Q/DQ ONNX needs none)
+    options=(INT8, CALIB, CALIB_NUM, THREADS, NO_REWRITE, BF16_FLOAT, *MIXED_OPTIONS),
+    note="x86/ARM CPUs; INT8 from a Q/DQ ONNX, run with int8 kernels, or from the checkpoint with --max-drop",
     examples=(
         "edgeseg build cgnet_qat.onnx --backend openvino --int8 --threads 2   # fastest CPU path on x86",
+        "edgeseg build cgnet.pt --backend openvino --int8 --calib camvid:/data/camvid --max-drop 0.3 "
+        "--val-data camvid:/data/camvid",
     ),
     available=lambda: module_installed("openvino"),
     read_card=card_in_xml,

@@ -29,7 +29,8 @@ import numpy as np
 
 from edgeseg._io import check_output_path, sha256_file
 from edgeseg.backends._build import BuildResult, build_time, timed_build
-from edgeseg.backends.openvino import RT_INFO_CARD, weights_path
+from edgeseg.backends._mixed import mixed_onnx, mixed_request
+from edgeseg.backends.openvino import RT_INFO_CARD, SPEC, weights_path
 from edgeseg.backends.openvino._core import import_openvino
 from edgeseg.onnxgraph.info import graph_inputs, load_exported
 from edgeseg.runner import check_threads
@@ -59,6 +60,12 @@ def build_openvino(
     threads: int | None = None,
     rewrite: bool = True,
     bf16_float: bool = False,
+    calib: str | None = None,
+    calib_num: int | None = None,
+    max_drop: float | None = None,
+    class_drop: float | None = None,
+    sensitivity_frames: int | None = None,
+    val_data: str | None = None,
     command: str | None = None,
     log: Callable[[str], None] = print,
 ) -> BuildResult:
@@ -69,9 +76,46 @@ def build_openvino(
     three rewrites, checked equal to the export in ONNX Runtime; Q/DQ graphs: PRelu only), listed in
     card.extra["rewrites"]. The parity check always compares the IR with the ONNX as given.
     ``bf16_float`` (default False: f32 pinned): the float parts (everything not int8) run in bf16, on a CPU
-    whose OpenVINO plugin reports BF16 (AVX512-BF16 / AMX); card.extra["inference_precision"] = "bf16"."""
+    whose OpenVINO plugin reports BF16 (AVX512-BF16 / AMX); card.extra["inference_precision"] = "bf16".
+    ``max_drop`` (default None: off; with ``int8``, ``calib`` (``calib_num`` frames, default 256) and
+    ``val_data``; ``class_drop`` default 1.0, ``sensitivity_frames`` default 16): ``onnx`` is the FP32
+    checkpoint (or an FP32 ONNX with it beside), quantized as ``quantize --max-drop`` does (the mixed Q/DQ
+    export: no Q/DQ on the float layers, ``edgeseg.backends._mixed``), and that ONNX is converted."""
     ov = import_openvino()
     src = Path(onnx)
+    mixed = mixed_request(
+        int8=int8,
+        calib=calib,
+        max_drop=max_drop,
+        class_drop=class_drop,
+        sensitivity_frames=sensitivity_frames,
+        val_data=val_data,
+    )
+    if mixed is None and (calib or calib_num):
+        raise BuildError(
+            "--calib/--calib-num for openvino are for --int8 --max-drop (INT8 otherwise comes from a Q/DQ "
+            "ONNX, which needs no calibration)"
+        )
+    if mixed is not None:
+        out = check_output_path(output or src.with_suffix(".xml"))
+        if out.suffix.lower() != ".xml":
+            raise BuildError(f"output {out}: an OpenVINO IR is written as NAME.xml (+ NAME.bin)")
+        if bf16_float:
+            check_bf16(ov)
+        with tempfile.TemporaryDirectory(prefix=".edgeseg-ov-mixed-", dir=out.parent) as work:
+            quantized = mixed_onnx(
+                "openvino",
+                src,
+                work=Path(work),
+                mixed=mixed,
+                val_data=str(val_data),
+                calib=str(calib),
+                calib_num=calib_num or SPEC.calib_num,
+                command=command,
+                log=log,
+            )
+            kw = dict(threads=threads, rewrite=rewrite, bf16_float=bf16_float, command=command, log=log)
+            return build_openvino.__wrapped__(quantized, output=out, int8=True, **kw)
     if src.suffix.lower() != ".onnx":
         raise BuildError(
             f"{src}: the openvino backend builds from an exported .onnx, found {src.suffix or 'no suffix'!r}"

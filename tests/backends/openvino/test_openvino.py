@@ -251,7 +251,11 @@ def test_fp16_and_tensorrt_options_are_rejected_for_openvino(ir, tmp_path):
     code, _, err = cli(
         ["build", ir.onnx, "--backend", "openvino", "--calib", "synthetic:2", "-o", tmp_path / "h.xml"]
     )
-    assert code == 2 and "does not take --calib (accepted by onnxruntime, tensorrt, executorch)" in err
+    assert code == 2 and "--calib/--calib-num for openvino are for --int8 --max-drop" in err  # issue 32
+    code, _, err = cli(
+        ["build", ir.onnx, "--backend", "openvino", "--calib-cache", "c.cache", "-o", tmp_path / "h.xml"]
+    )
+    assert code == 2 and "does not take --calib-cache (accepted by tensorrt)" in err
     check_options("openvino", {"int8": True, "threads": 2}, BACKENDS)  # the two it takes
     assert list(tmp_path.iterdir()) == []
 

@@ -334,7 +334,8 @@ ROWS = [
     Row(
         "build-coreml-calib-and-calib-cache",
         plant_build_coreml_calib,
-        r"--backend coreml does not take --calib \(accepted by onnxruntime, tensorrt, executorch\); "
+        r"--backend coreml does not take --calib "
+        r"\(accepted by onnxruntime, openvino, tensorrt, executorch\); "
         r"--calib-cache \(accepted by tensorrt\)$",
         (18,),
         absent=("x.mlpackage", "c.cache"),

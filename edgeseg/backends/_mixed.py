@@ -17,10 +17,13 @@ Every refusal is one line, before any work. The built card carries the search's 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from edgeseg.errors import BuildError, UnsupportedOptionError
+
+T = TypeVar("T")
 
 #: The backends whose ``--int8`` build takes ``--max-drop``.
 MIXED_BACKENDS = ("onnxruntime", "openvino", "executorch")
@@ -101,6 +104,38 @@ def fp32_checkpoint(model: str | os.PathLike, *, backend: str) -> tuple[Path, tu
             )
     ckpt, size, used = find_checkpoint(p, backend=backend, converter="the --max-drop search (PyTorch)")
     return ckpt, size, used
+
+
+def build_from_mixed(
+    backend: str,
+    model: str | os.PathLike,
+    *,
+    out: Path,
+    then: Callable[[Path], T],
+    mixed: Any,
+    val_data: str,
+    calib: str,
+    calib_num: int | None,
+    per_channel: bool = True,
+    command: str | None = None,
+    log: Callable[[str], None] = print,
+) -> T:
+    """``then(INT8 ONNX)``: the search's INT8 ONNX (``mixed_onnx``) written into a work folder beside the
+    build's output ``out`` and removed after ``then`` (the backend's own build of it) has run."""
+    with tempfile.TemporaryDirectory(prefix=f".edgeseg-{backend}-mixed-", dir=out.parent) as work:
+        quantized = mixed_onnx(
+            backend,
+            model,
+            work=Path(work),
+            mixed=mixed,
+            val_data=val_data,
+            calib=calib,
+            calib_num=calib_num,
+            per_channel=per_channel,
+            command=command,
+            log=log,
+        )
+        return then(quantized)
 
 
 def mixed_onnx(

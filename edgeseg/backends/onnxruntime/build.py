@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from edgeseg._io import atomic_write_bytes, check_output_path, sha256_file
 from edgeseg.backends._build import BuildResult, build_time, timed_build
-from edgeseg.backends._mixed import mixed_onnx, mixed_request
+from edgeseg.backends._mixed import build_from_mixed, mixed_request
 from edgeseg.backends.onnxruntime import OPT_LEVELS, SPEC, disabled_optimizers
 from edgeseg.onnxgraph.info import graph_inputs, load_exported
 from edgeseg.onnxgraph.rewrite import check_same, probe_shape, rewrite_for_cpu
@@ -83,20 +83,19 @@ def build_onnxruntime(
     if mixed is not None:
         if fp16:
             raise BuildError("--fp16 and INT8 exclude each other for onnxruntime: pick one")
-        with tempfile.TemporaryDirectory(prefix=".edgeseg-ort-mixed-", dir=out.parent) as work:
-            quantized = mixed_onnx(
-                "onnxruntime",
-                src,
-                work=Path(work),
-                mixed=mixed,
-                val_data=str(val_data),
-                calib=str(calib),
-                calib_num=calib_num or SPEC.calib_num,
-                per_channel=per_channel,
-                log=log,
-            )
-            kw = dict(threads=threads, opt_level=opt_level, rewrite=rewrite, command=command, log=log)
-            return build_onnxruntime.__wrapped__(quantized, output=out, int8=True, **kw)
+        kw = dict(threads=threads, opt_level=opt_level, rewrite=rewrite, command=command, log=log)
+        return build_from_mixed(
+            "onnxruntime",
+            src,
+            out=out,
+            then=lambda q: build_onnxruntime.__wrapped__(q, output=out, int8=True, **kw),
+            mixed=mixed,
+            val_data=str(val_data),
+            calib=str(calib),
+            calib_num=calib_num or SPEC.calib_num,
+            per_channel=per_channel,
+            log=log,
+        )
     model, card, qdq = load_exported(src)
     if fp16 and (int8 or qdq):
         raise BuildError(

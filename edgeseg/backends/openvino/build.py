@@ -29,7 +29,7 @@ import numpy as np
 
 from edgeseg._io import check_output_path, sha256_file
 from edgeseg.backends._build import BuildResult, build_time, timed_build
-from edgeseg.backends._mixed import mixed_onnx, mixed_request
+from edgeseg.backends._mixed import build_from_mixed, mixed_request
 from edgeseg.backends.openvino import RT_INFO_CARD, SPEC, weights_path
 from edgeseg.backends.openvino._core import import_openvino
 from edgeseg.onnxgraph.info import graph_inputs, load_exported
@@ -102,20 +102,19 @@ def build_openvino(
             raise BuildError(f"output {out}: an OpenVINO IR is written as NAME.xml (+ NAME.bin)")
         if bf16_float:
             check_bf16(ov)
-        with tempfile.TemporaryDirectory(prefix=".edgeseg-ov-mixed-", dir=out.parent) as work:
-            quantized = mixed_onnx(
-                "openvino",
-                src,
-                work=Path(work),
-                mixed=mixed,
-                val_data=str(val_data),
-                calib=str(calib),
-                calib_num=calib_num or SPEC.calib_num,
-                command=command,
-                log=log,
-            )
-            kw = dict(threads=threads, rewrite=rewrite, bf16_float=bf16_float, command=command, log=log)
-            return build_openvino.__wrapped__(quantized, output=out, int8=True, **kw)
+        kw = dict(threads=threads, rewrite=rewrite, bf16_float=bf16_float, command=command, log=log)
+        return build_from_mixed(
+            "openvino",
+            src,
+            out=out,
+            then=lambda q: build_openvino.__wrapped__(q, output=out, int8=True, **kw),
+            mixed=mixed,
+            val_data=str(val_data),
+            calib=str(calib),
+            calib_num=calib_num or SPEC.calib_num,
+            command=command,
+            log=log,
+        )
     if src.suffix.lower() != ".onnx":
         raise BuildError(
             f"{src}: the openvino backend builds from an exported .onnx, found {src.suffix or 'no suffix'!r}"

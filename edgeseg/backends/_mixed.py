@@ -107,35 +107,13 @@ def fp32_checkpoint(model: str | os.PathLike, *, backend: str) -> tuple[Path, tu
 
 
 def build_from_mixed(
-    backend: str,
-    model: str | os.PathLike,
-    *,
-    out: Path,
-    then: Callable[[Path], T],
-    mixed: Any,
-    val_data: str,
-    calib: str,
-    calib_num: int | None,
-    per_channel: bool = True,
-    command: str | None = None,
-    log: Callable[[str], None] = print,
+    backend: str, model: str | os.PathLike, *, out: Path, then: Callable[[Path], T], **search: Any
 ) -> T:
-    """``then(INT8 ONNX)``: the search's INT8 ONNX (``mixed_onnx``) written into a work folder beside the
-    build's output ``out`` and removed after ``then`` (the backend's own build of it) has run."""
+    """``then(INT8 ONNX)``: the search's INT8 ONNX (``mixed_onnx(backend, model, **search)``: its keywords
+    but ``work``) written into a work folder beside the build's output ``out`` and removed after
+    ``then`` (the backend's own build of it) has run."""
     with tempfile.TemporaryDirectory(prefix=f".edgeseg-{backend}-mixed-", dir=out.parent) as work:
-        quantized = mixed_onnx(
-            backend,
-            model,
-            work=Path(work),
-            mixed=mixed,
-            val_data=val_data,
-            calib=calib,
-            calib_num=calib_num,
-            per_channel=per_channel,
-            command=command,
-            log=log,
-        )
-        return then(quantized)
+        return then(mixed_onnx(backend, model, work=Path(work), **search))
 
 
 def mixed_onnx(

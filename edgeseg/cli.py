@@ -15,7 +15,7 @@ import threading
 from typing import Iterator, Sequence
 
 from edgeseg import __version__
-from edgeseg.commands._args import bounded_threads
+from edgeseg.commands._args import bounded_threads, non_empty
 from edgeseg.commands._policy import Io, apply as apply_policy
 from edgeseg.errors import EdgesegError
 
@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         for action in p._actions:  # one bound for every command's (and backend option's) thread count
             if action.dest == "threads" and action.type is not None:
                 action.type = bounded_threads(action.type)
+            elif action.option_strings and action.nargs != 0 and action.type is None and not action.choices:
+                action.type = non_empty  # an untyped value (path, spec, name): blank is refused as parsed
         if io.writes and "--force" not in p._option_string_actions:
             p.add_argument(
                 "--force",

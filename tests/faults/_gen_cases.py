@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -288,11 +289,11 @@ def _bad_input(kind: str, good: Path, case: Path, others: dict[str, Path]) -> Pa
 def materialize(case: dict, *, root: Path, fields: dict[str, str], others: dict[str, Path]) -> dict:
     """Write the case's files under ``root`` and return it with its final argv, the paths whose bytes
     must not change (``inputs``) and the outputs that must not appear when it fails (``outputs``)."""
-    case_dir = root / case["id"].replace(":", "_")
+    case_dir = root / re.sub(r"[^\w.+=-]", "_", case["id"])
     case_dir.mkdir(parents=True)
     f = {**fields, "case": str(case_dir), "run": str(case_dir / "run")}
     argv = _fill(case["argv"], f)
-    if case["side"] == "baseline":
+    if case["side"] in ("baseline", "value"):  # as it is (a value case: its argv has the value)
         pass
     elif case["side"] == "input":
         good = Path(argv[case["index"]])

@@ -213,7 +213,7 @@ class Model:
             raise UnsupportedOptionError(f"build: {', '.join(unknown)} is not a build option of any backend")
         given, mixed = check_build_request(backend, options, BACKENDS)
         spec = BACKENDS[backend]
-        self._need(build_sources(spec.sources, mixed=mixed), f"the {backend} build")
+        self._need(build_sources(spec.sources, mixed=mixed is not None), f"the {backend} build")
         return spec.build_function()(str(self.path), output=None if output is None else str(output), **given)
 
     def bench(

@@ -70,10 +70,10 @@ def check_build_request(
     return given, mixed
 
 
-def build_sources(sources: tuple[str, ...], *, mixed: Any) -> tuple[str, ...]:
-    """The file endings a build takes: the spec's ``sources``, and a .pt checkpoint with a ``mixed``
-    request (the search starts from the FP32 checkpoint on every backend)."""
-    return sources if mixed is None or ".pt" in sources else (*sources, ".pt")
+def build_sources(sources: tuple[str, ...], *, mixed: bool) -> tuple[str, ...]:
+    """The file endings a build takes: the spec's ``sources``, and a .pt checkpoint when ``mixed``
+    (``--max-drop``: the search starts from the FP32 checkpoint on every backend)."""
+    return sources if not mixed or ".pt" in sources else (*sources, ".pt")
 
 
 def mixed_request(

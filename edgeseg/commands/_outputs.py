@@ -49,7 +49,7 @@ def check_build_input(model: str | Path, *, backend: str, checkpoint: bool = Fal
     from edgeseg.backends._mixed import build_sources
 
     p = Path(model)
-    want = build_sources(BACKENDS[backend].sources, mixed=True if checkpoint else None)
+    want = build_sources(BACKENDS[backend].sources, mixed=checkpoint)
     if not checkpoint and backend in OWN_INPUT_CHECK:
         return
     if p.suffix.lower() not in want:

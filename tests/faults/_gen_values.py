@@ -8,7 +8,9 @@ refuse, derived from the parsers, not listed by hand.
   them by the declaration into values it must refuse (one-line argparse error naming the option, exit 2,
   before any work) and values it must take (0 for ``--seed``, 1 for ``--alpha``): the check is held to
   its declaration, not to its own behaviour;
-- an option with ``choices`` must refuse an unknown choice and the empty string.
+- an option with ``choices`` must refuse an unknown choice and the empty string;
+- an input the command validates itself (``Io.loose``) set to ``LOOSE_VALUE`` in a baseline must be
+  refused by the command, in one line, before any output (``loose_cases``: run through the real CLI).
 """
 
 from __future__ import annotations
@@ -127,3 +129,43 @@ def parse_argv(case: dict, parser: argparse.ArgumentParser) -> list[str]:
         need = [a for a in parser._actions if not a.option_strings and a.nargs not in ("?", "*")]
         argv = [case["command"], *["X" for _ in need]]
     return with_value(argv, case)
+
+
+#: A value of a loose input (a data spec, a calibration list or folder, ``--layer-cost``, a camera
+#: source: ``Io.loose``, validated by the command itself) that is neither a spec it knows nor a path.
+LOOSE_VALUE = "no-such-spec"
+
+
+def loose_cases() -> list[dict]:
+    """Every baseline's loose inputs set to ``LOOSE_VALUE``, run through the real command: refused in one
+    line before any output. Case id "KEY:--FLAG='no-such-spec'"; ``argv`` still has its {fields}."""
+    import importlib
+
+    from _gen_cases import BASELINES, command_of, dest_positions
+
+    from edgeseg.cli import COMMANDS
+
+    parsers = subparsers()
+    cases = []
+    for key, argv in BASELINES.items():
+        command = command_of(key)
+        pos = dest_positions(command, argv)
+        flags = {a.dest: max(a.option_strings, key=len) for a in value_options(parsers[command])}
+        for dest in importlib.import_module(COMMANDS[command]).IO.loose:
+            if dest not in pos:
+                continue
+            bad = list(argv)
+            bad[pos[dest]] = LOOSE_VALUE
+            flag = flags.get(dest, dest)
+            cases.append(
+                {
+                    "id": f"{key}:{flag}={LOOSE_VALUE!r}",
+                    "command": command,
+                    "baseline": key,
+                    "argv": bad,
+                    "flag": flag,
+                    "side": "value",
+                    "kind": "loose",
+                }
+            )
+    return cases

@@ -14,7 +14,9 @@ import io
 import re
 
 
+import _gen_cases as G
 import _gen_values as V
+from test_generated import fields, run_cases, violations  # noqa: F401 - fields: the module's fixture
 
 MIXED_FLAGS = ("--max-drop", "--class-drop", "--sensitivity-frames")
 
@@ -79,3 +81,26 @@ def test_every_option_declares_its_domain():
     parsers = V.subparsers()
     for command, flag in V.NO_DOMAIN:  # the allow-list holds only real options
         assert flag in parsers[command]._option_string_actions, (command, flag)
+
+
+def test_a_loose_input_that_is_neither_a_spec_nor_a_path_is_refused_before_any_output(tmp_path, fields):  # noqa: F811
+    """Each baseline's loose inputs (``Io.loose``: --calib, --val-data, --layer-cost, --data, --source)
+    given ``no-such-spec``, run through the real CLI in a child: exit 2, one line naming the option or the
+    value, nothing new on disk, every input unchanged."""
+    f, others = fields
+    cases = [G.materialize(c, root=tmp_path / "cases", fields=f, others=others) for c in V.loose_cases()]
+    assert {"quantize:--layer-cost", "build+max-drop:--val-data", "build+max-drop:--calib"} <= {
+        c["id"].split("=")[0] for c in cases
+    }
+    results = run_cases(cases, tmp_path)
+    report = []
+    for case in cases:
+        res = results.get(case["id"], {"rc": "never ran"})
+        report += [f"{case['id']}: {v}" for v in violations(case, res)]
+        last = [ln for ln in res.get("stderr", "").splitlines() if ln.strip()][-1:]
+        if res["rc"] != 2:
+            report.append(f"{case['id']}: not refused (exit {res['rc']})")
+        elif not (last and (case["flag"] in last[0] or V.LOOSE_VALUE in last[0])):
+            report.append(f"{case['id']}: the error names neither {case['flag']} nor the value: {last}")
+    print(f"generated loose-input cases: {len(cases)} run, {len(report)} wrong")
+    assert not report, "\n".join(report)

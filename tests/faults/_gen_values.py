@@ -56,8 +56,10 @@ def domain_values(domain) -> tuple[list[str], list[str]]:
     an upper bound, the bound (taken) and the next number past it (refused)."""
     offered = list(NUMBER_VALUES)
     if domain.hi is not None:
-        step = 1 if domain.kind != "float" else max(1.0, abs(domain.hi))
-        offered += [f"{domain.hi:g}", f"{domain.hi + step:g}"]
+        if domain.kind == "float":
+            offered += [repr(float(domain.hi)), repr(domain.hi + max(1.0, abs(domain.hi)))]
+        else:
+            offered += [str(int(domain.hi)), str(int(domain.hi) + 1)]
     bad, good = [], []
     for text in offered:
         v = _number(text)

@@ -6,12 +6,54 @@ into an argparse ``type=`` that reports the same message ("argument --epochs: ex
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from typing import Any, Callable
+from dataclasses import dataclass, replace
+from typing import Any, Callable, TypeVar
 
 MAX_SIDE = 16384
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*$")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Domain:
+    """What a check accepts, declared beside it (its ``domain`` attribute) so that the values it must refuse
+    can be derived from the declaration, not from its behaviour (``tests/faults/_gen_values.py``): ``kind``
+    "int" (whole numbers), "float" (finite numbers), "size" (HEIGHTxWIDTH, or one side for a square;
+    the bounds are a side's) or "text" (any text but a blank one: a path, a spec, a name); ``lo``/``hi``
+    bounds (None: none); ``above``: ``lo`` itself is refused."""
+
+    kind: str
+    lo: float | None = None
+    hi: float | None = None
+    above: bool = False
+
+    def holds(self, value: float) -> bool:
+        """Whether the number ``value`` (a size: both sides) is accepted."""
+        if not math.isfinite(value) or (self.kind != "float" and value != int(value)):
+            return False
+        if self.lo is not None and (value <= self.lo if self.above else value < self.lo):
+            return False
+        return self.hi is None or value <= self.hi
+
+
+def declare(check: F, domain: Domain) -> F:
+    """``check`` with its ``domain`` attribute set (what it accepts)."""
+    check.domain = domain  # type: ignore[attr-defined]
+    return check
+
+
+def non_empty(text: str) -> str:
+    """Any text but an empty or blank one (a path, a data spec, a name): ``-o ""`` is a slip, not a request
+    for the default output."""
+    if not text.strip():
+        raise ValueError(f"expected a value, found {text!r}")
+    return text
+
+
+declare(non_empty, Domain("text"))
 
 
 def size_from_text(text: str) -> tuple[int, int]:
@@ -24,6 +66,9 @@ def size_from_text(text: str) -> tuple[int, int]:
     if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
         raise ValueError(f"height and width must be in 1..{MAX_SIDE}, found {h}x{w}")
     return h, w
+
+
+declare(size_from_text, Domain("size", 1, MAX_SIDE))
 
 
 def size_from_value(value: Any) -> tuple[int, int]:
@@ -77,14 +122,21 @@ def positive_int(text: str) -> int:
 
 
 def seconds(text: str) -> float:
-    """A number of seconds >= 0."""
+    """A finite number of seconds >= 0."""
     try:
         v = float(text)
     except ValueError:
         raise ValueError(f"expected seconds (a number >= 0), found {text!r}") from None
-    if not v >= 0:
-        raise ValueError(f"expected seconds (a number >= 0), found {text!r}")
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(
+            f"expected seconds (a {'finite ' if v == math.inf else ''}number >= 0), found {text!r}"
+        )
     return v
+
+
+declare(nonneg_int, Domain("int", 0))
+declare(positive_int, Domain("int", 1))
+declare(seconds, Domain("float", 0))
 
 
 def int_in(lo: int, hi: int | None = None) -> Callable[[str], int]:
@@ -101,7 +153,7 @@ def int_in(lo: int, hi: int | None = None) -> Callable[[str], int]:
         return v
 
     check.__name__ = "whole number"
-    return check
+    return declare(check, Domain("int", lo, hi))
 
 
 def float_in(lo: float, hi: float | None = None, *, above: bool = False) -> Callable[[str], float]:
@@ -113,13 +165,14 @@ def float_in(lo: float, hi: float | None = None, *, above: bool = False) -> Call
         except ValueError:
             raise ValueError(f"expected a number, found {text!r}") from None
         low_ok = v > lo if above else v >= lo
-        if not (low_ok and (hi is None or v <= hi)) or v != v:
+        if not (math.isfinite(v) and low_ok and (hi is None or v <= hi)):
             want = f"{'>' if above else '>='} {lo:g}" + ("" if hi is None else f" and <= {hi:g}")
-            raise ValueError(f"expected a number {want}, found {text}")
+            finite = "" if math.isfinite(v) else "finite "
+            raise ValueError(f"expected a {finite}number {want}, found {text}")
         return v
 
     check.__name__ = "number"
-    return check
+    return declare(check, Domain("float", lo, hi, above))
 
 
 def size_in(lo: int, hi: int) -> Callable[[str], tuple[int, int]]:
@@ -132,7 +185,7 @@ def size_in(lo: int, hi: int) -> Callable[[str], tuple[int, int]]:
         return h, w
 
     check.__name__ = "size"
-    return check
+    return declare(check, Domain("size", lo, hi))
 
 
 def max_threads() -> int:
@@ -156,4 +209,6 @@ def bounded_threads(parse: Callable[[str], int] | None) -> Callable[[str], int]:
         return v
 
     check.__name__ = getattr(parse, "__name__", "whole number")
-    return check
+    inner = getattr(parse, "domain", None) or Domain("int")
+    hi = max_threads()
+    return declare(check, replace(inner, hi=hi if inner.hi is None else min(inner.hi, hi)))

@@ -200,17 +200,20 @@ class Model:
     def build(self, *, backend: str, output: str | os.PathLike | None = None, **options: Any) -> Any:
         """``edgeseg build``: a deployable artifact from this model with ``backend`` (no default here: name
         one of the builders, e.g. "onnxruntime", "openvino", "tensorrt"). ``options`` are the build's (e.g.
-        ``int8=True``, ``threads=2``), checked against the backend's spec before any work; output default:
-        the builder's. Returns its ``BuildResult`` (``.path``)."""
+        ``int8=True``, ``threads=2``; ``max_drop=POINTS`` with ``int8``, ``calib`` and ``val_data``: the
+        mixed-precision search of ``edgeseg build --int8 --max-drop``, from a .pt checkpoint), checked as the
+        CLI checks them before any work; output default: the builder's. Returns its ``BuildResult``
+        (``.path``)."""
         from edgeseg.backends import BACKENDS
-        from edgeseg.backends._options import check_options
+        from edgeseg.backends._mixed import build_sources, check_build_request
+        from edgeseg.backends._options import options_table
 
-        given = check_options(backend, options, BACKENDS)
-        unknown = sorted(set(options) - set(given))
+        unknown = sorted(set(options) - set(options_table(BACKENDS)))
         if unknown:
             raise UnsupportedOptionError(f"build: {', '.join(unknown)} is not a build option of any backend")
+        given, mixed = check_build_request(backend, options, BACKENDS)
         spec = BACKENDS[backend]
-        self._need(spec.sources, f"the {backend} build")
+        self._need(build_sources(spec.sources, mixed=mixed is not None), f"the {backend} build")
         return spec.build_function()(str(self.path), output=None if output is None else str(output), **given)
 
     def bench(

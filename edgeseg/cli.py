@@ -15,7 +15,7 @@ import threading
 from typing import Iterator, Sequence
 
 from edgeseg import __version__
-from edgeseg.commands._args import bounded_threads
+from edgeseg.commands._args import bounded_threads, non_empty
 from edgeseg.commands._policy import Io, apply as apply_policy
 from edgeseg.errors import EdgesegError
 
@@ -69,9 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
         mod.add_arguments(p)
-        for action in p._actions:  # one bound for every command's (and backend option's) thread count
-            if action.dest == "threads" and action.type is not None:
+        for action in p._actions:  # checks every command's (and backend option's) values share
+            if action.dest == "threads" and action.type is not None:  # one bound for thread counts
                 action.type = bounded_threads(action.type)
+            elif action.option_strings and action.nargs != 0 and action.type is None and not action.choices:
+                action.type = non_empty  # an untyped value (path, spec, name): blank is refused as parsed
         if io.writes and "--force" not in p._option_string_actions:
             p.add_argument(
                 "--force",

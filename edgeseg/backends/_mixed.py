@@ -32,6 +32,8 @@ ELSEWHERE = {
     "tensorrt": "run `edgeseg quantize CHECKPOINT --max-drop POINTS --calib FRAMES --val-data SPEC` "
     "(a mixed Q/DQ ONNX; --cast-fp16 for TensorRT 11) and build its output with --backend tensorrt",
     "coreml": "Core ML's --int8 quantizes the weights only, so there are no INT8 activations to keep float",
+    "torch": "the torch backend runs the checkpoint as it is, in float (nothing is built); build it with "
+    "--backend onnxruntime, openvino or executorch --int8 --max-drop",
 }
 #: The flags that only work with --max-drop: flag -> build keyword.
 WITH_MAX_DROP = {
@@ -47,6 +49,31 @@ def refuse_elsewhere(backend: str, values: Mapping[str, Any]) -> None:
     if values.get("max_drop") is not None and backend not in MIXED_BACKENDS:
         how = ELSEWHERE.get(backend, f"it is for --backend {', '.join(MIXED_BACKENDS)}")
         raise UnsupportedOptionError(f"--backend {backend} does not take --max-drop: {how}")
+
+
+def check_build_request(
+    backend: str, values: Mapping[str, Any], specs: Mapping[str, Any]
+) -> tuple[dict[str, Any], Any]:
+    """(the build keywords ``values`` gives ``backend``, its ``MixedRequest`` or None): the checks of a build
+    request before any file is read, in this order: ``--max-drop`` on a backend that does not take it (what
+    to do instead), an option ``backend`` does not take (``specs``: ``BACKENDS``), the ``--max-drop``
+    request (``mixed_request``). ``edgeseg build`` and ``Model.build`` both call it."""
+    from edgeseg.backends._options import check_options
+
+    refuse_elsewhere(backend, values)
+    given = check_options(backend, values, specs)
+    mixed = mixed_request(
+        int8=bool(values.get("int8")),
+        calib=values.get("calib"),
+        **{k: values.get(k) for k in ("max_drop", "class_drop", "sensitivity_frames", "val_data")},
+    )
+    return given, mixed
+
+
+def build_sources(sources: tuple[str, ...], *, mixed: bool) -> tuple[str, ...]:
+    """The file endings a build takes: the spec's ``sources``, and a .pt checkpoint when ``mixed``
+    (``--max-drop``: the search starts from the FP32 checkpoint on every backend)."""
+    return sources if not mixed or ".pt" in sources else (*sources, ".pt")
 
 
 def mixed_request(

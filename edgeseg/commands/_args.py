@@ -16,6 +16,7 @@ __all__ = [
     "float_in",
     "int_in",
     "max_threads",
+    "non_empty",
     "nonneg_int",
     "parse_size",
     "plural",
@@ -42,10 +43,12 @@ def argtype(check: Callable[[str], Any]) -> Callable[[str], Any]:
 
     parse.__name__ = getattr(check, "__name__", "value")
     parse._argtype = True  # type: ignore[attr-defined]
+    parse.domain = getattr(check, "domain", None)  # type: ignore[attr-defined]  # what it accepts
     return parse
 
 
 parse_size = argtype(size_from_text)  # sizes ('360x480', or '360' for a square)
+non_empty = argtype(_validate.non_empty)  # any text but a blank one (a path, a spec, a name)
 nonneg_int = argtype(_validate.nonneg_int)  # a whole number >= 0
 positive_int = argtype(_validate.positive_int)  # a whole number >= 1
 seconds = argtype(_validate.seconds)  # a number of seconds >= 0

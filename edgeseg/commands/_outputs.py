@@ -46,12 +46,11 @@ def check_build_input(model: str | Path, *, backend: str, checkpoint: bool = Fal
     """A one-line error when ``model`` is not a file this backend builds from (checked before any work);
     ``checkpoint`` (``--max-drop``): a .pt checkpoint too, on every backend."""
     from edgeseg.backends import BACKENDS
+    from edgeseg.backends._mixed import build_sources
 
     p = Path(model)
-    want = BACKENDS[backend].sources
-    if checkpoint and ".pt" not in want:
-        want = (*want, ".pt")
-    elif backend in OWN_INPUT_CHECK:
+    want = build_sources(BACKENDS[backend].sources, mixed=checkpoint)
+    if not checkpoint and backend in OWN_INPUT_CHECK:
         return
     if p.suffix.lower() not in want:
         raise EdgesegError(

@@ -58,19 +58,13 @@ def _precheck(args: argparse.Namespace) -> None:
     """Options the backend does not take (``--max-drop`` elsewhere says what to do instead), the
     ``--max-drop`` request, then a model file it does not build from: before any file is read."""
     from edgeseg.backends import BACKENDS
-    from edgeseg.backends._mixed import mixed_request, refuse_elsewhere
-    from edgeseg.backends._options import check_options
+    from edgeseg.backends._mixed import check_build_request
 
     from edgeseg.commands._outputs import check_build_input
 
     backend = _backend(args)
-    values = {k: v for k, v in vars(args).items() if k != "force"}
-    refuse_elsewhere(backend, values)
-    check_options(backend, values, BACKENDS)
-    mixed = mixed_request(
-        int8=bool(values.get("int8")),
-        calib=values.get("calib"),
-        **{k: values.get(k) for k in ("max_drop", "class_drop", "sensitivity_frames", "val_data")},
+    _given, mixed = check_build_request(
+        backend, {k: v for k, v in vars(args).items() if k != "force"}, BACKENDS
     )
     check_build_input(args.model, backend=backend, checkpoint=mixed is not None)
 

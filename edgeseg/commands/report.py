@@ -34,7 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="latest",
         help="which runs of each file to show (default: the latest run of each file)",
     )
-    p.add_argument("--title", default="edgeseg benchmark report", help="report title")
+    p.add_argument(
+        "--title", type=str, default="edgeseg benchmark report", help="report title (any text, empty too)"
+    )
     g = p.add_argument_group(
         "the recommendation (default: the fastest deployment path within 0.5 mIoU points of the best "
         "FP32 row)"

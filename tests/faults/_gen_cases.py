@@ -4,8 +4,10 @@ itself, not listed by hand.
 - the commands come from ``edgeseg.cli.COMMANDS``; what each reads and writes from its ``IO``
   declaration (``edgeseg/commands/_policy.py``), so a new command or option is covered as soon as
   it is declared;
-- a good baseline argv per command (``BASELINES``) is the only hand-written part: the generator
-  then swaps one input or one output at a time for a bad kind (``INPUT_KINDS``, ``OUTPUT_KINDS``).
+- good baseline argvs, one or more per command (``BASELINES``: "build" and "build+max-drop" reach
+  different paths of one command), are the only hand-written part: the generator runs each as it is
+  (it must succeed) and swaps one input or one output at a time for a bad kind (``INPUT_KINDS``,
+  ``OUTPUT_KINDS``).
 
 A case is a dict (JSON-safe) that ``_gen_child.py`` runs; the test checks the invariant on each.
 """
@@ -14,12 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from pathlib import Path
 
 from _plant import TRAIN_ARGS  # the tiny training of the fault tables
 
-#: A good argv per command; {NAME} fields are filled from the artifacts and the case's own folder.
+#: Good argvs, one or more per command: a key is the command it runs (``argv[0]``), or the command, "+" and
+#: what else that baseline reaches ("build+max-drop"); {NAME} fields are filled from the artifacts and the
+#: case's own folder.
 BASELINES: dict[str, list[str]] = {
     "train": [
         "train",
@@ -69,6 +74,30 @@ BASELINES: dict[str, list[str]] = {
     ],
     "check-qdq": ["check-qdq", "{onnx}"],
     "build": ["build", "{onnx}", "--backend", "onnxruntime", "--threads", "1", "-o", "{case}/b.ort.onnx"],
+    # the mixed-precision path of build (issue 32): the search of quantize --max-drop inside the build
+    "build+max-drop": [
+        "build",
+        "{ckpt}",
+        "--backend",
+        "onnxruntime",
+        "--int8",
+        "--calib",
+        "synthetic:2",
+        "--calib-num",
+        "2",
+        "--max-drop",
+        "50",
+        "--class-drop",
+        "100",
+        "--sensitivity-frames",
+        "2",
+        "--val-data",
+        "synthetic:2",
+        "--threads",
+        "1",
+        "-o",
+        "{case}/b.int8.ort.onnx",
+    ],
     "profile": [
         "profile",
         "{onnx}",
@@ -161,26 +190,37 @@ def dest_positions(command: str, argv: list[str]) -> dict[str, int]:
     return pos
 
 
+def command_of(key: str) -> str:
+    """The command a ``BASELINES`` key runs: "build" for "build" and "build+max-drop"."""
+    return key.split("+", 1)[0]
+
+
 def generate(*, full: bool) -> list[dict]:
-    """Every (command, dest, kind) case; ``full`` False keeps each input kind once per command and every
-    output kind on every output (the CI set), True crosses every kind with every input."""
+    """Every (baseline, dest, kind) case, and each baseline once as it is (side "baseline": it must
+    succeed, or every refusal of its cases could be for another reason); ``full`` False keeps each input
+    kind once per baseline and every output kind on every output (the CI set), True crosses every kind
+    with every input. A case id is "KEY:DEST:KIND" ("build+max-drop:model:zero-byte")."""
     import importlib
 
     from edgeseg.cli import COMMANDS
 
     cases = []
-    for command, argv in BASELINES.items():
+    for key, argv in BASELINES.items():
+        command = command_of(key)
+        if argv[0] != command:
+            raise ValueError(f"BASELINES[{key!r}] runs {argv[0]!r}, not {command!r}")
         io = importlib.import_module(COMMANDS[command]).IO
         pos = dest_positions(command, argv)
         file_inputs = [d for d in io.inputs if d in pos and "{" in argv[pos[d]] and ":" not in argv[pos[d]]]
+        base = {"baseline": key, "command": command, "argv": argv}
+        cases.append({**base, "id": f"{key}:baseline:good", "side": "baseline", "kind": "good"})
         for n, kind in enumerate(INPUT_KINDS):
             targets = file_inputs if full else file_inputs[n % max(1, len(file_inputs)) :][:1]
             for dest in targets:
                 cases.append(
                     {
-                        "id": f"{command}:{dest}:{kind}",
-                        "command": command,
-                        "argv": argv,
+                        **base,
+                        "id": f"{key}:{dest}:{kind}",
                         "side": "input",
                         "dest": dest,
                         "index": pos[dest],
@@ -196,9 +236,8 @@ def generate(*, full: bool) -> list[dict]:
                     continue
                 cases.append(
                     {
-                        "id": f"{command}:{dest}:{kind}",
-                        "command": command,
-                        "argv": argv,
+                        **base,
+                        "id": f"{key}:{dest}:{kind}",
                         "side": "output",
                         "dest": dest,
                         "index": pos[dest],
@@ -207,6 +246,9 @@ def generate(*, full: bool) -> list[dict]:
                         "input_index": pos[file_inputs[0]] if file_inputs else None,
                     }
                 )
+    ids = [c["id"] for c in cases]
+    if len(ids) != len(set(ids)):
+        raise ValueError(f"generated case ids are not unique: {sorted({i for i in ids if ids.count(i) > 1})}")
     return cases
 
 
@@ -247,11 +289,13 @@ def _bad_input(kind: str, good: Path, case: Path, others: dict[str, Path]) -> Pa
 def materialize(case: dict, *, root: Path, fields: dict[str, str], others: dict[str, Path]) -> dict:
     """Write the case's files under ``root`` and return it with its final argv, the paths whose bytes
     must not change (``inputs``) and the outputs that must not appear when it fails (``outputs``)."""
-    case_dir = root / case["id"].replace(":", "_")
+    case_dir = root / re.sub(r"[^\w.+=-]", "_", case["id"])
     case_dir.mkdir(parents=True)
     f = {**fields, "case": str(case_dir), "run": str(case_dir / "run")}
     argv = _fill(case["argv"], f)
-    if case["side"] == "input":
+    if case["side"] in ("baseline", "value"):  # as it is (a value case: its argv has the value)
+        pass
+    elif case["side"] == "input":
         good = Path(argv[case["index"]])
         bad = _bad_input(case["kind"], good, case_dir, others)
         argv[case["index"]] = str(bad)

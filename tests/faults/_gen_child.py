@@ -11,6 +11,7 @@ import io
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 
@@ -34,6 +35,7 @@ def main() -> int:
             case_dir = Path(case["dir"])
             before = _files(case_dir)
             out, err = io.StringIO(), io.StringIO()
+            t0 = time.perf_counter()
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 try:
                     rc = cli(case["argv"])
@@ -55,6 +57,7 @@ def main() -> int:
                         "rc": rc,
                         "stderr": err.getvalue()[-3000:],
                         "new_files": new,
+                        "seconds": round(time.perf_counter() - t0, 2),
                     }
                 )
                 + "\n"

@@ -80,6 +80,10 @@ def violations(case: dict, res: dict) -> list[str]:
     """What ``res`` breaks of the invariant (empty: the case is fine)."""
     bad = []
     rc, err = res.get("rc"), res.get("stderr", "")
+    if case["side"] == "baseline" and rc not in [
+        c for c in RESULT_CODES.get(case["command"], (0,)) if c != 2
+    ]:
+        bad.append(f"the good baseline failed (exit {rc}): {err.strip().splitlines()[-1:]!r}")
     if rc not in RESULT_CODES.get(case["command"], (0, 2)):
         bad.append(f"exit code {rc}")
     if "Traceback" in err:
@@ -140,7 +144,7 @@ def _run_and_check(full: bool, tmp_path: Path, fields) -> None:
     cases = [
         G.materialize(c, root=tmp_path / "cases", fields=f, others=others) for c in G.generate(full=full)
     ]
-    assert len({c["command"] for c in cases}) == len(G.BASELINES)
+    assert {c["baseline"] for c in cases} == set(G.BASELINES)
     results = run_cases(cases, tmp_path)
     report = []
     for case in cases:
@@ -153,6 +157,8 @@ def _run_and_check(full: bool, tmp_path: Path, fields) -> None:
         report += [f"{case['id']}: {v}" for v in violations(case, res)]
     ran = sum(1 for c in cases if "skip" not in c)
     print(f"generated fault cases: {ran} run, {len(report)} violations")
+    slowest = sorted(results.values(), key=lambda r: -float(r.get("seconds") or 0))[:8]
+    print("slowest: " + ", ".join(f"{r['id']} {r.get('seconds')}s" for r in slowest))
     assert not report, "\n".join(report)
 
 
@@ -178,13 +184,21 @@ def test_the_generator_covers_every_declared_command_and_output():
         "trt-check",
         "bench",
     }  # no input files to break / covered by their own tables
-    missing = [c for c in COMMANDS if c not in G.BASELINES and c not in skip]
+    covered = {G.command_of(key) for key in G.BASELINES}
+    missing = [c for c in COMMANDS if c not in covered and c not in skip]
     assert not missing, f"commands without a generated-fault baseline: {missing}"
-    for command, argv in G.BASELINES.items():
+    for key, argv in G.BASELINES.items():
+        command = G.command_of(key)
+        assert argv[0] == command, f"BASELINES[{key!r}] runs {argv[0]!r}"
         io = importlib.import_module(COMMANDS[command]).IO
         pos = G.dest_positions(command, argv)
         optional = {"quantize": {"save_checkpoint"}}.get(
             command, set()
         )  # QAT only: a QAT baseline would train
         outs = [d for d in (*io.files, *io.folders) if d not in pos and d not in optional]
-        assert not outs, f"{command}: declared outputs its baseline does not set: {outs}"
+        assert not outs, f"{key}: declared outputs its baseline does not set: {outs}"
+    ids = [c["id"] for c in G.generate(full=True)]
+    assert len(ids) == len(set(ids))
+    assert {i for i in ids if i.startswith("build+max-drop:model:")} == {
+        f"build+max-drop:model:{k}" for k in G.INPUT_KINDS
+    }  # the mixed build's checkpoint gets every bad kind

@@ -258,3 +258,69 @@ def test_the_library_refuses_the_same(trained_ckpt, calib_dir, tmp_path):
             trained_ckpt, output=tmp_path / "x.ort.onnx", calib=str(calib_dir), max_drop=1.0, val_data="s:4"
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_python_api_runs_the_same_search(ort_built, trained_ckpt, calib_dir, cache, tmp_path):
+    """``edgeseg.load(CKPT).build(backend="onnxruntime", int8=True, max_drop=...)``: the CLI's search (the
+    same layers kept float, the same record) from the .pt, which the onnxruntime build takes only then."""
+    import edgeseg
+
+    with edgeseg.load(trained_ckpt) as m:
+        res = m.build(
+            backend="onnxruntime",
+            output=tmp_path / "api.ort.onnx",
+            int8=True,
+            calib=str(calib_dir),
+            calib_num=4,
+            max_drop=3,
+            class_drop=10,
+            sensitivity_frames=4,
+            val_data="synthetic:4",
+        )
+    api = card_from_onnx(res.path).extra["quantization"]["mixed"]
+    cli = card_from_onnx(ort_built).extra["quantization"]["mixed"]
+    assert _check_record(api) == _check_record(cli)
+    assert api["float_layers"] == cli["float_layers"] and api["why"] == cli["why"]
+    assert [p.name for p in tmp_path.iterdir()] == ["api.ort.onnx"]  # no work area left
+
+
+API_REFUSED = [
+    ("tensorrt", {"int8": True, "max_drop": 1.0}, "run `edgeseg quantize CHECKPOINT --max-drop"),
+    ("coreml", {"int8": True, "max_drop": 1.0}, "Core ML's --int8 quantizes the weights only"),
+    ("torch", {"int8": True, "max_drop": 1.0}, "build it with --backend onnxruntime, openvino or executorch"),
+    ("onnxruntime", {"max_drop": 1.0, "val_data": "synthetic:4"}, "--max-drop needs --int8"),
+    ("openvino", {"int8": True, "class_drop": 1.0}, "--class-drop only work with --max-drop"),
+    ("onnxruntime", {"int8": True, "max_drop": 1.0, "val_data": "synthetic:4"}, "--max-drop needs --calib"),
+    ("executorch", {"int8": True, "max_drop": 1.0, "calib": "CALIB"}, "--max-drop needs --val-data"),
+    ("onnxruntime", {"int8": True, "calib": "CALIB", "threads": 1}, "the onnxruntime build takes a .onnx"),
+    ("onnxruntime", {"int8": True, "max_drops": 1.0}, "max_drops is not a build option of any backend"),
+]
+
+
+@pytest.mark.parametrize(
+    "backend,options,message", API_REFUSED, ids=[f"{b}:{m[:24]}" for b, _, m in API_REFUSED]
+)
+def test_the_python_api_refuses_as_the_cli_does(
+    backend, options, message, trained_ckpt, calib_dir, tmp_path, monkeypatch
+):
+    """One-line ``EdgesegError`` before any work: what to do instead for tensorrt / coreml / torch,
+    ``max_drop`` without ``int8`` / ``calib`` / ``val_data``, a .pt without ``max_drop``."""
+    import edgeseg
+    import edgeseg.quant.mixed_ptq as mixed_ptq
+    import edgeseg.quant.pipeline as pipeline
+    from edgeseg.errors import EdgesegError, UnsupportedOptionError
+
+    def no_work(*a, **k):
+        raise AssertionError("worked before refusing")
+
+    for name in ("quantize_cpu", "quantize_ptq"):
+        monkeypatch.setattr(pipeline, name, no_work)
+    monkeypatch.setattr(mixed_ptq, "proxy_float_layers", no_work)
+    options = {k: str(calib_dir) if v == "CALIB" else v for k, v in options.items()}
+    with edgeseg.load(trained_ckpt) as m:
+        with pytest.raises(EdgesegError) as e:
+            m.build(backend=backend, output=tmp_path / "out.onnx", **options)
+    assert message in str(e.value) and "\n" not in str(e.value), str(e.value)
+    if backend in ("tensorrt", "coreml", "torch"):
+        assert isinstance(e.value, UnsupportedOptionError)
+    assert list(tmp_path.iterdir()) == []

@@ -13,7 +13,7 @@ PReLU (or by a joint BatchNorm, then the PReLU, where ``prepare(fold_bn=False)``
   ``<layer>_prelu``.
 
 A joint PReLU read by a weighted layer's input quantizer (CGBlockDown's 1x1 ``reduce``: two blocks of
-CGNet's 22) is left where it is: OpenVINO 2026 fuses that chain (conv, PReLU, the branch Q, the
+CGNet's 24) is left where it is: OpenVINO 2026 fuses that chain (conv, PReLU, the branch Q, the
 reduce's Q) into each branch conv with a u8 output, and its result is not the graph's (ONNX Runtime
 and the fake-quant model agree; OpenVINO's logits were 8 % off in relative L2 for stage2_down alone
 on the tiny test CGNet, 21 % for both down blocks, against 1.3 % without the rewrite).

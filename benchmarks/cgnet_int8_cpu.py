@@ -20,9 +20,8 @@ Variants (ids as printed; groups in brackets, ``--groups`` picks them):
   as trained (no deploy form), logits / labels / labels-lowres; ``... bf16`` [bf16]: built with
   ``--bf16-float``;
 - ``cpu-pl deploy ov logits`` [cpu]: placed for the CPU in CGNet's deploy form (joint PReLU moved into
-  each branch, ``edgeseg.quant.deploy_fakequant``: what ``quantize --target cpu`` now writes); ``...
-  no-rewrite``: built with ``--no-rewrite`` (the build's PRelu rewrite splits the branch PReLUs that
-  OpenVINO otherwise fuses into their int8 convs);
+  each branch, ``edgeseg.quant.deploy_fakequant``: what ``quantize --target cpu`` now writes; the build
+  leaves its PRelus as exported, so OpenVINO fuses each into its int8 conv);
 - ``trt-pl ort logits`` / ``cpu-pl ort logits`` / ``cpu-pl deploy ort logits`` [ort]: each placement's
   Q/DQ ONNX run by ONNX Runtime (CPU EP);
 - ``executorch int8`` [executorch]: ``edgeseg build --backend executorch --int8`` of the QAT checkpoint
@@ -116,9 +115,9 @@ def make_variants(args, tmp: Path, log: Callable[[str], None]) -> dict[str, tupl
     out: dict[str, tuple[Any, dict]] = {}
     model, card, _ = load_checkpoint(args.checkpoint)
 
-    def ov(rid: str, onnx: Path, *, bf16: bool = False, rewrite: bool = True, **facts: Any) -> None:
+    def ov(rid: str, onnx: Path, *, bf16: bool = False, **facts: Any) -> None:
         xml = tmp / f"{rid.replace(' ', '_')}.xml"
-        res = build_openvino(onnx, output=xml, threads=t, bf16_float=bf16, rewrite=rewrite, log=_quiet)
+        res = build_openvino(onnx, output=xml, threads=t, bf16_float=bf16, log=_quiet)
         out[rid] = (
             open_runner(xml),
             {"source": str(onnx), "path_name": res.path_name, "ir": str(xml), **facts},
@@ -147,10 +146,8 @@ def make_variants(args, tmp: Path, log: Callable[[str], None]) -> dict[str, tupl
         if g & {"cpu", "ort"}:  # CGNet's deploy form (quant/deploy_fakequant.py), the default of --target cpu
             dep = export_for_target(qckpt, tmp / "cpu_deploy.onnx", **kw)
         if "cpu" in g:
-            facts = dict(placement="cpu", head="logits", deploy_form=True)
-            ov(f"cpu-pl deploy ov logits ({origin})", dep, **facts)
-            # the build's PRelu rewrite splits the branch PReLUs that OpenVINO fuses into the convs
-            ov(f"cpu-pl deploy ov logits no-rewrite ({origin})", dep, rewrite=False, **facts)
+            # built as exported: the build skips its PRelu rewrite for a file in its deploy form
+            ov(f"cpu-pl deploy ov logits ({origin})", dep, placement="cpu", head="logits", deploy_form=True)
         if "ort" in g:
             out[f"cpu-pl deploy ort logits ({origin})"] = (open_runner(dep, threads=t), {"source": str(dep)})
         for head in heads:

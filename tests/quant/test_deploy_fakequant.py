@@ -213,3 +213,17 @@ def test_runs_in_ort_and_openvino_and_predicts_what_the_plain_file_predicts(file
     compiled = import_openvino().Core().compile_model(str(files / "cpu_deploy.onnx"), "CPU")
     ov = np.concatenate([compiled(x[i : i + 1])[0] for i in range(len(x))]).argmax(1)
     assert (ov == deploy).mean() >= 0.97, (ov == deploy).mean()
+
+
+def test_openvino_builds_the_deploy_form_as_exported_and_the_plain_file_rewritten(files, tmp_path):
+    """The build's PRelu rewrite would split the branch PReLUs OpenVINO fuses into their int8 convs: a file
+    in its deploy form is converted as exported; the same file as trained keeps the rewrite."""
+    pytest.importorskip("openvino")
+    from edgeseg.backends.openvino.build import build_openvino
+
+    rw = {}
+    for name in ("cpu_deploy", "cpu_plain"):
+        res = build_openvino(files / f"{name}.onnx", output=tmp_path / f"{name}.xml", log=lambda s: None)
+        rw[name] = res.card.extra["rewrites"]
+        assert res.precision == "int8" and res.card.extra["quantization"]["target"] == "cpu"
+    assert rw["cpu_deploy"] == [] and any(x.startswith("PRelu") for x in rw["cpu_plain"]), rw

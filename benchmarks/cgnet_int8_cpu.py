@@ -16,10 +16,14 @@ Variants (ids as printed; groups in brackets, ``--groups`` picks them):
 - ``committed qat ov`` [committed]: ``--committed`` (default the shipped QAT Q/DQ ONNX, TensorRT placement)
   built with ``edgeseg build --backend openvino --int8 --threads N``: today's path;
 - ``trt-pl ov`` [cpu]: ``--qat-checkpoint`` exported with TensorRT's placement (the committed file's recipe);
-- ``cpu-pl ov <head>`` [cpu, heads]: the same checkpoint placed for the CPU (``quantize --target cpu``),
-  logits / labels / labels-lowres; ``... bf16`` [bf16]: built with ``--bf16-float``;
-- ``trt-pl ort logits`` / ``cpu-pl ort logits`` [ort]: each placement's Q/DQ ONNX run by ONNX Runtime
-  (CPU EP);
+- ``cpu-pl ov <head>`` [cpu, heads]: the same checkpoint placed for the CPU (``quantize --target cpu``)
+  as trained (no deploy form), logits / labels / labels-lowres; ``... bf16`` [bf16]: built with
+  ``--bf16-float``;
+- ``cpu-pl deploy ov logits`` [cpu]: placed for the CPU in CGNet's deploy form (joint PReLU moved into
+  each branch, ``edgeseg.quant.deploy_fakequant``: what ``quantize --target cpu`` now writes; the build
+  leaves its PRelus as exported, so OpenVINO fuses each into its int8 conv);
+- ``trt-pl ort logits`` / ``cpu-pl ort logits`` / ``cpu-pl deploy ort logits`` [ort]: each placement's
+  Q/DQ ONNX run by ONNX Runtime (CPU EP);
 - ``executorch int8`` [executorch]: ``edgeseg build --backend executorch --int8`` of the QAT checkpoint
   (PT2E/XNNPACK: ExecuTorch quantizes with its own placement, it cannot take a Q/DQ ONNX);
 - ``nncf default ov`` [nncf]: ``nncf.quantize`` (defaults) on the FP32 export with ``--nncf-frames`` (300)
@@ -138,10 +142,16 @@ def make_variants(args, tmp: Path, log: Callable[[str], None]) -> dict[str, tupl
             ov(f"trt-pl ov ({origin})", trt, placement="tensorrt", head="logits")
         if "ort" in g:
             out[f"trt-pl ort logits ({origin})"] = (open_runner(trt, threads=t), {"source": str(trt)})
+        kw = dict(target="cpu", calib=calib, log=_quiet)
+        if g & {"cpu", "ort"}:  # CGNet's deploy form (quant/deploy_fakequant.py), the default of --target cpu
+            dep = export_for_target(qckpt, tmp / "cpu_deploy.onnx", **kw)
+        if "cpu" in g:
+            # built as exported: the build skips its PRelu rewrite for a file in its deploy form
+            ov(f"cpu-pl deploy ov logits ({origin})", dep, placement="cpu", head="logits", deploy_form=True)
+        if "ort" in g:
+            out[f"cpu-pl deploy ort logits ({origin})"] = (open_runner(dep, threads=t), {"source": str(dep)})
         for head in heads:
-            onnx = export_for_target(
-                qckpt, tmp / f"cpu_{head}.onnx", target="cpu", head=head, calib=calib, log=_quiet
-            )
+            onnx = export_for_target(qckpt, tmp / f"cpu_{head}.onnx", head=head, deploy_form=False, **kw)
             if g & {"cpu", "heads"}:
                 ov(f"cpu-pl ov {head} ({origin})", onnx, placement="cpu", head=head)
             if "bf16" in g:

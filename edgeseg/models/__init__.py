@@ -41,8 +41,9 @@ MODELS: dict[str, Builder] = _registry(
 
 
 #: Exact rewrites of a model into the form integer CPU runtimes run with fewer float kernels: arch ->
-#: function(model) -> (rewritten copy, notes). ExecuTorch lowers this form; other backends export the
-#: model as trained.
+#: function(model) -> (rewritten copy, notes). ExecuTorch lowers this form; ``quantize --target cpu``
+#: exports its fake-quant counterpart (``edgeseg.quant.deploy_fakequant``); other paths export the model
+#: as trained.
 DEPLOY_FORMS: dict[str, Callable[[nn.Module], tuple[nn.Module, list[str]]]] = {"cgnet": cgnet_deploy_form}
 
 

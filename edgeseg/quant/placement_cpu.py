@@ -252,11 +252,14 @@ def place_for_cpu(
     return names
 
 
-def cpu_card(card: Any, names: list[str]) -> Any:
-    """``card`` (from ``ptq.quantized_card``) marked as placed for the CPU target."""
+def cpu_card(card: Any, names: list[str], rewrites: Iterable[str] = ()) -> Any:
+    """``card`` (from ``ptq.quantized_card``) marked as placed for the CPU target; ``rewrites`` (default
+    none): the deploy form's notes (``deploy_fakequant``), recorded in ``extra["quantization"]["rewrites"]``
+    as the ExecuTorch card records them in ``extra["delegation"]["rewrites"]``."""
     quant = dict(card.extra.get("quantization") or {})
     quant["target"], quant["flavour"] = "cpu", CPU_FLAVOUR
     quant["output_quantizers"] = len(names)
+    quant["rewrites"] = list(rewrites)
     quant["activation_quantizers"] = int(quant.get("activation_quantizers", 0)) + len(names)
     return card.replace(extra={**card.extra, "flavour": CPU_FLAVOUR, "quantization": quant})
 
@@ -268,16 +271,21 @@ def placed_copy_for_cpu(
     *,
     method: str = "mse",
     percentile: float = 99.99,
+    arch: str | None = None,
     progress: bool = False,
     log: Callable[[str], None] = print,
 ) -> tuple[fx.GraphModule, Any]:
     """(a copy of ``qmodel`` placed for the CPU, ``card`` marked so): ``qmodel`` itself keeps TensorRT's
-    placement (what a quantized checkpoint stores). Calibrates on the device ``qmodel`` is on."""
-    import copy
+    placement (what a quantized checkpoint stores). ``arch`` (default None: as trained): the model's
+    registry name, whose deploy form the copy takes first (``deploy_fakequant``; ``DEPLOY_FORMS``).
+    Calibrates on the device ``qmodel`` is on."""
+    from edgeseg.quant.deploy_fakequant import deploy_fakequant
 
-    placed = copy.deepcopy(qmodel)
+    placed, rewrites = deploy_fakequant(qmodel, arch=arch or "")
+    if rewrites:
+        log(f"deploy form: {'; '.join(rewrites)}")
     device = next((p.device for p in placed.parameters()), torch.device("cpu"))
     names = place_for_cpu(
         placed, calib, method=method, percentile=percentile, device=device, progress=progress, log=log
     )
-    return placed, cpu_card(card, names)
+    return placed, cpu_card(card, names, rewrites)

@@ -112,12 +112,14 @@ def write_qdq(
     target: str = "tensorrt",
     cset: Any = None,
     mixed: dict[str, Any] | None = None,
+    deploy_form: bool = True,
     log: Log = print,
 ) -> Any:
     """The checked Q/DQ ONNX of ``qmodel`` with its card (``facts``: ``quantized_card``'s keywords);
     returns that card. ``target`` "cpu" (default "tensorrt") exports a copy placed for the CPU runtimes,
-    its extra output ranges calibrated on ``cset`` (``edgeseg.quant.placement_cpu``): ``qmodel`` and the
-    returned card keep TensorRT's placement (what a QAT checkpoint stores). ``mixed`` (default none):
+    its extra output ranges calibrated on ``cset`` (``edgeseg.quant.placement_cpu``), in the model's deploy
+    form where it has one (``deploy_form``, default True; ``edgeseg.quant.deploy_fakequant``): ``qmodel``
+    and the returned card keep TensorRT's placement (what a QAT checkpoint stores). ``mixed`` (default none):
     the mixed-precision record, into ``extra["quantization"]["mixed"]``; its ``cast_fp16`` wraps the
     float layers in explicit FP16 Casts (``export_qdq_onnx``)."""
     from edgeseg.quant.ptq import quantized_card
@@ -136,7 +138,13 @@ def write_qdq(
         from edgeseg.quant.placement_cpu import placed_copy_for_cpu
 
         xmodel, xcard = placed_copy_for_cpu(
-            qmodel, qcard, cset, method=facts["method"], percentile=facts["percentile"], log=log
+            qmodel,
+            qcard,
+            cset,
+            method=facts["method"],
+            percentile=facts["percentile"],
+            arch=card.arch if deploy_form else None,
+            log=log,
         )
     kw = dict(
         size=size,

@@ -20,17 +20,20 @@ def export_for_target(
     head: str = "logits",
     calib: Any = None,
     calib_method: str = "mse",
+    deploy_form: bool = True,
     device: str = "cpu",
     progress: bool = False,
     log: Callable[[str], None] = print,
 ) -> Path:
     """Write the quantized ``checkpoint`` as a Q/DQ ONNX placed for ``target`` (default "tensorrt":
     its ranges as stored; "cpu": plus output quantizers calibrated on ``calib``, a CalibrationSet, with
-    ``calib_method``, default mse) ending in ``head`` (default "logits"). Checks run before any work."""
+    ``calib_method``, default mse; in the model's deploy form where it has one, ``deploy_form`` default
+    True, ``edgeseg.quant.deploy_fakequant``) ending in ``head`` (default "logits"). Checks run before any
+    work."""
     from edgeseg._io import check_output_path
     from edgeseg.errors import QuantizationError
     from edgeseg.export.head import check_head
-    from edgeseg.quant.placement_cpu import check_target, cpu_card, place_for_cpu
+    from edgeseg.quant.placement_cpu import check_target, placed_copy_for_cpu
     from edgeseg.quant.qcheckpoint import load_quantized_checkpoint
     from edgeseg.quant.qdq_export import export_qdq_onnx
 
@@ -41,8 +44,9 @@ def export_for_target(
         raise QuantizationError("target cpu needs calibration frames (calib) for its output quantizers")
     qmodel, card, _ = load_quantized_checkpoint(checkpoint)
     if target == "cpu":
-        qmodel.to(device)
-        names = place_for_cpu(qmodel, calib, method=calib_method, device=device, progress=progress, log=log)
-        card = cpu_card(card, names)
+        arch = card.arch if deploy_form else None
+        qmodel, card = placed_copy_for_cpu(
+            qmodel.to(device), card, calib, method=calib_method, arch=arch, progress=progress, log=log
+        )
         qmodel.cpu()
     return export_qdq_onnx(qmodel, card, out, size=tuple(card.input_size), head=head)

@@ -73,8 +73,9 @@ def build_openvino(
     needs a Q/DQ ONNX (a float ONNX with ``int8`` is refused; a Q/DQ ONNX is INT8 anyway).
     ``threads``: CPU threads recorded in the card for the runner (None: OpenVINO's default).
     ``rewrite`` (default True): before conversion, ``onnxgraph.rewrite.rewrite_for_cpu`` (float graphs: all
-    three rewrites, checked equal to the export in ONNX Runtime; Q/DQ graphs: PRelu only), listed in
-    card.extra["rewrites"]. The parity check always compares the IR with the ONNX as given.
+    three rewrites, checked equal to the export in ONNX Runtime; Q/DQ graphs: PRelu only, none for a file
+    in its deploy form), listed in card.extra["rewrites"]. The parity check always compares the IR with
+    the ONNX as given.
     ``bf16_float`` (default False: f32 pinned): the float parts (everything not int8) run in bf16, on a CPU
     whose OpenVINO plugin reports BF16 (AVX512-BF16 / AMX); card.extra["inference_precision"] = "bf16".
     ``max_drop`` (default None: off; with ``int8``, ``calib`` (``calib_num`` frames, default 256) and
@@ -147,7 +148,7 @@ def build_openvino(
     with tempfile.TemporaryDirectory(prefix=".edgeseg-ov-", dir=out.parent) as tmp:
         source, rewrites = (
             _rewritten(src, Path(tmp), qdq=qdq, card=card, input_name=inputs[0].name, dims=inputs[0].dims)
-            if rewrite
+            if rewrite and not _deploy_form(card, qdq=qdq)
             else (src, [])
         )
         if rewrites:
@@ -200,6 +201,15 @@ def build_openvino(
         f"(the build reads no dataset): {parity['summary']}"
     )
     return BuildResult(path=out, precision=precision, path_name=path_name, card=new_card, comparison=parity)
+
+
+def _deploy_form(card: ModelCard, *, qdq: bool) -> bool:
+    """A Q/DQ file in its model's deploy form (``quantize --target cpu``, ``quant.deploy_fakequant``): each
+    branch PReLU fuses into the int8 conv before it, which the PRelu rewrite would undo (on the shipped
+    CGNet 285 nodes and 76 float subgraphs instead of 224 and 5; docs/quantization.md), so it is built as
+    exported."""
+    quant = (card.extra or {}).get("quantization") or {}
+    return qdq and bool(quant.get("rewrites"))
 
 
 def _rewritten(

@@ -205,12 +205,12 @@ def test_branch_prelus_are_quantized_before_the_concat(files):
 
 def test_runs_in_ort_and_openvino_and_predicts_what_the_plain_file_predicts(files):
     pytest.importorskip("openvino")
-    from edgeseg.backends.openvino._core import import_openvino
+    from edgeseg.backends.openvino._core import shared_core
 
     x = np.random.default_rng(0).normal(0, 1, (4, 3, 64, 96)).astype(np.float32)
     deploy, plain = _ort(files / "cpu_deploy.onnx", x).argmax(1), _ort(files / "cpu_plain.onnx", x).argmax(1)
     assert (deploy == plain).mean() >= 0.97, (deploy == plain).mean()
-    compiled = import_openvino().Core().compile_model(str(files / "cpu_deploy.onnx"), "CPU")
+    compiled = shared_core().compile_model(str(files / "cpu_deploy.onnx"), "CPU")
     ov = np.concatenate([compiled(x[i : i + 1])[0] for i in range(len(x))]).argmax(1)
     assert (ov == deploy).mean() >= 0.97, (ov == deploy).mean()
 

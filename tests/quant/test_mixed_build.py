@@ -124,14 +124,15 @@ def test_onnxruntime_runner_keeps_them_float_too(ort_built, monkeypatch):
 
 
 def test_openvino_build_has_no_fakequantize_on_the_chosen_layers(trained_ckpt, calib_dir, cache, tmp_path):
-    ov = pytest.importorskip("openvino")
+    pytest.importorskip("openvino")
     from edgeseg.backends.openvino import card_in_xml
+    from edgeseg.backends.openvino._core import shared_core
 
     out = _build(trained_ckpt, calib_dir, tmp_path / "m.xml", "openvino", "--threads", "1")
     card = card_in_xml(out)
     layers = _check_record(card.extra["quantization"]["mixed"])
     assert card.precision == "int8" and card.source.startswith("tiny_int8.onnx@sha256:")
-    model = ov.Core().read_model(str(out))
+    model = shared_core().read_model(str(out))
     float_convs, int8_convs = set(), set()
     for op in model.get_ordered_ops():
         if op.get_type_name() not in ("Convolution", "GroupConvolution"):

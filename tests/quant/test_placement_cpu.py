@@ -136,13 +136,12 @@ def _pixel_acc(pred, labels):
 
 def test_cpu_file_runs_in_ort_and_openvino_close_to_the_tensorrt_file(files, val_batch):
     pytest.importorskip("openvino")
-    from edgeseg.backends.openvino._core import import_openvino
+    from edgeseg.backends.openvino._core import shared_core
 
     x, labels = val_batch
     trt = _ort(files / "tensorrt.onnx", x).argmax(1)
     cpu = _ort(files / "cpu.onnx", x).argmax(1)
-    ov = import_openvino()
-    compiled = ov.Core().compile_model(str(files / "cpu.onnx"), "CPU")
+    compiled = shared_core().compile_model(str(files / "cpu.onnx"), "CPU")
     ovp = np.concatenate([compiled(x[i : i + 1])[0] for i in range(len(x))]).argmax(1)
     assert (ovp == cpu).mean() >= 0.97  # real int8 kernels against ORT
     acc_trt, acc_cpu = _pixel_acc(trt, labels), _pixel_acc(cpu, labels)

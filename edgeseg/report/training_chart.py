@@ -21,7 +21,11 @@ def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise EdgesegError(f"{p}: expected a training history.json, could not read it ({e})") from None
     ok = isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows)
-    if not ok or any(not isinstance(r.get("epoch"), int) or "loss" not in r for r in rows):
+
+    def _epoch(v: Any) -> bool:  # a budgeted run's last epoch is fractional (e.g. 408.241)
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if not ok or any(not _epoch(r.get("epoch")) or "loss" not in r for r in rows):
         raise EdgesegError(
             f"{p}: expected a list of epoch records with 'epoch' and 'loss', found {rows!r:.80}"
         )

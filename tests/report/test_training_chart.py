@@ -30,6 +30,16 @@ def test_png(val_every: int) -> None:
     assert png.startswith(PNG) and len(png) > 5000
 
 
+def test_a_budgeted_runs_fractional_last_epoch(tmp_path: Path) -> None:
+    """A ``--time`` run ends inside an epoch: its last record's epoch is fractional (e.g. 408.241)."""
+    rows = _history()
+    rows.append({**rows[-1], "epoch": 6.241, "val_miou": 0.6})
+    p = tmp_path / "history.json"
+    p.write_text(json.dumps(rows))
+    assert read_history(p)[-1]["epoch"] == 6.241
+    assert training_curve_png(rows, title="t", val_label="v").startswith(PNG)
+
+
 @pytest.mark.parametrize(
     "text, found",
     [
@@ -37,6 +47,7 @@ def test_png(val_every: int) -> None:
         ("[]", "expected a list"),
         ('[{"epoch": 1}]', "expected a list"),
         ('[{"epoch": "1", "loss": 1}]', "expected a list"),
+        ('[{"epoch": true, "loss": 1}]', "expected a list"),
     ],
 )
 def test_bad_history(tmp_path: Path, text: str, found: str) -> None:

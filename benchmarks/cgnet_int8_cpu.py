@@ -143,8 +143,8 @@ def make_variants(args, tmp: Path, log: Callable[[str], None]) -> dict[str, tupl
         if "ort" in g:
             out[f"trt-pl ort logits ({origin})"] = (open_runner(trt, threads=t), {"source": str(trt)})
         kw = dict(target="cpu", calib=calib, log=_quiet)
-        if g & {"cpu", "ort"}:  # CGNet's deploy form (quant/deploy_fakequant.py), the default of --target cpu
-            dep = export_for_target(qckpt, tmp / "cpu_deploy.onnx", **kw)
+        if g & {"cpu", "ort"}:  # CGNet's deploy form (quant/deploy_fakequant.py), opt-in (deploy_form=True)
+            dep = export_for_target(qckpt, tmp / "cpu_deploy.onnx", deploy_form=True, **kw)
         if "cpu" in g:
             # built as exported: the build skips its PRelu rewrite for a file in its deploy form
             ov(f"cpu-pl deploy ov logits ({origin})", dep, placement="cpu", head="logits", deploy_form=True)

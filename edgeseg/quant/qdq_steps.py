@@ -112,13 +112,14 @@ def write_qdq(
     target: str = "tensorrt",
     cset: Any = None,
     mixed: dict[str, Any] | None = None,
-    deploy_form: bool = True,
+    deploy_form: bool = False,
     log: Log = print,
 ) -> Any:
     """The checked Q/DQ ONNX of ``qmodel`` with its card (``facts``: ``quantized_card``'s keywords);
     returns that card. ``target`` "cpu" (default "tensorrt") exports a copy placed for the CPU runtimes,
     its extra output ranges calibrated on ``cset`` (``edgeseg.quant.placement_cpu``), in the model's deploy
-    form where it has one (``deploy_form``, default True; ``edgeseg.quant.deploy_fakequant``): ``qmodel``
+    form where it has one if ``deploy_form`` (default False: slower on OpenVINO as measured,
+    docs/quantization.md; ``edgeseg.quant.deploy_fakequant``): ``qmodel``
     and the returned card keep TensorRT's placement (what a QAT checkpoint stores). ``mixed`` (default none):
     the mixed-precision record, into ``extra["quantization"]["mixed"]``; its ``cast_fp16`` wraps the
     float layers in explicit FP16 Casts (``export_qdq_onnx``)."""

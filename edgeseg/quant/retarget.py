@@ -20,7 +20,7 @@ def export_for_target(
     head: str = "logits",
     calib: Any = None,
     calib_method: str = "mse",
-    deploy_form: bool = True,
+    deploy_form: bool = False,
     device: str = "cpu",
     progress: bool = False,
     log: Callable[[str], None] = print,
@@ -28,7 +28,8 @@ def export_for_target(
     """Write the quantized ``checkpoint`` as a Q/DQ ONNX placed for ``target`` (default "tensorrt":
     its ranges as stored; "cpu": plus output quantizers calibrated on ``calib``, a CalibrationSet, with
     ``calib_method``, default mse; in the model's deploy form where it has one, ``deploy_form`` default
-    True, ``edgeseg.quant.deploy_fakequant``) ending in ``head`` (default "logits"). Checks run before any
+    False: slower on OpenVINO as measured, ``edgeseg.quant.deploy_fakequant``) ending in ``head``
+    (default "logits"). Checks run before any
     work."""
     from edgeseg._io import check_output_path
     from edgeseg.errors import QuantizationError

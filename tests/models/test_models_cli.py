@@ -79,3 +79,15 @@ def test_models_lists_the_shipped_names_that_load_takes(capsys):
     assert all(0.3 < r["test_miou"] < 0.8 for r in shipped), shipped
     qat = next(r for r in shipped if r["name"] == "cgnet_camvid_qat_int8")
     assert qat["test_miou"] != cg["test_miou"]
+
+
+def test_a_train_val_model_is_marked_as_having_seen_its_val_frames(capsys):
+    """The train+val CGNet's val figure is no generalization measure: the row says so, the others do not."""
+    from edgeseg.commands.models import shipped_rows
+
+    rows = {r["name"]: r for r in shipped_rows()}
+    assert rows["cgnet_camvid"]["val_in_training"] and rows["cgnet_camvid_qat_int8"]["val_in_training"]
+    assert not rows["fcn_camvid"]["val_in_training"]
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "* trained on train+val" in out

@@ -56,45 +56,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the timing helpers beside this script
+from _cpu_timing import Compiled, Feed, kernel_shares, pin, stats, time_interleaved  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "edgeseg/weights"
 GROUPS = ("fp32", "committed", "cpu", "heads", "bf16", "ort", "executorch", "nncf", "dsv3p")
 HEADS = ("logits", "labels", "labels-lowres")
-
-
-class _Compiled:
-    """An OpenVINO model compiled in memory (NNCF's output) as a Runner: card, input_size, infer."""
-
-    backend = "openvino"
-
-    def __init__(self, ov_model: Any, card: Any, *, threads: int, precision: str = "f32") -> None:
-        from edgeseg.backends.openvino._core import shared_core
-        from edgeseg.backends.openvino.build import compile_config
-
-        cfg = compile_config(threads=threads, inference_precision=precision)
-        self.card, self.compiled = card, shared_core().compile_model(ov_model, "CPU", cfg)
-        self.request = self.compiled.create_infer_request()
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return tuple(self.card.input_size)
-
-    def infer(self, batch: np.ndarray) -> np.ndarray:
-        self.request.infer({0: batch})
-        return np.array(self.request.get_output_tensor(0).data)
-
-    def close(self) -> None:
-        self.request = self.compiled = None
-
-
-def _pin(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-    try:
-        os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:threads]))
-    except (AttributeError, OSError):  # not Linux: the runtimes' thread settings still apply
-        pass
 
 
 def _quiet(_: str) -> None:
@@ -204,50 +172,10 @@ def _nncf_variants(fp32: Path, card, frames, *, bf16: bool, threads: int) -> dic
 
     qmodel = nncf.quantize(shared_core().read_model(str(fp32)), nncf.Dataset(frames), subset_size=len(frames))
     facts = {"settings": f"nncf {nncf.__version__} quantize(defaults, subset_size={len(frames)})"}
-    out = {"nncf default ov": (_Compiled(qmodel, card, threads=threads), facts)}
+    out = {"nncf default ov": (Compiled(qmodel, card, threads=threads), facts)}
     if bf16:
-        out["nncf default ov bf16"] = (_Compiled(qmodel, card, threads=threads, precision="bf16"), facts)
+        out["nncf default ov bf16"] = (Compiled(qmodel, card, threads=threads, precision="bf16"), facts)
     return out
-
-
-def kernel_shares(xml: str, *, runs: int) -> dict[str, float]:
-    """Shares of OpenVINO's kernel time by the precision each node ran in (its exec type's suffix:
-    ``..._I8``/``u8`` int8, ``f32``, ``bf16``), from ``edgeseg profile``'s per-node times; "float" is
-    f32 + bf16: the float share left."""
-    from edgeseg.bench.profile_openvino import profile_openvino
-
-    prof = profile_openvino(xml, runs=runs, warmup=2, top=100_000)
-    total = sum(n.ms for n in prof.top_nodes) or 1.0
-    out = {"int8": 0.0, "f32": 0.0, "bf16": 0.0, "other": 0.0}
-    for n in prof.top_nodes:
-        kind = n.op_type.rsplit("_", 1)[-1].lower()
-        key = "int8" if kind in ("i8", "u8") else kind if kind in ("f32", "bf16") else "other"
-        out[key] += n.ms / total
-    out = {k: round(v, 4) for k, v in out.items()}
-    return {**out, "float": round(out["f32"] + out["bf16"], 4)}
-
-
-def time_interleaved(runners: dict[str, Any], x: np.ndarray, *, rounds: int, runs: int, warmup: int) -> dict:
-    """{id: [ms per timed call]}: each round runs every variant ``runs`` times, order rotated per round."""
-    ids = list(runners)
-    times: dict[str, list[float]] = {k: [] for k in ids}
-    for k in ids:
-        for _ in range(warmup):
-            runners[k].infer(x)
-    for r in range(rounds):
-        for k in ids[r % len(ids) :] + ids[: r % len(ids)]:
-            run = runners[k]
-            run.infer(x)  # one call to bring its weights back into the cache after the others ran
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                run.infer(x)
-                times[k].append(1000.0 * (time.perf_counter() - t0))
-    return times
-
-
-def _stats(ms: list[float]) -> dict[str, float]:
-    q1, med, q3 = np.percentile(ms, [25, 50, 75])
-    return {"median_ms": round(float(med), 3), "iqr_ms": round(float(q3 - q1), 3), "calls": len(ms)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if importlib.util.find_spec("nncf") is None:
             ap.error("--groups nncf needs nncf (pip install nncf==3.4.0, the dev extra), or drop the group")
-    _pin(args.threads)
+    pin(args.threads)
     start, wall0 = dt.datetime.now(dt.timezone.utc), time.perf_counter()
 
     from edgeseg._env import machine_info
@@ -321,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             print("note: variants with another input size are timed on their own preprocessed frame")
         times = {k: [] for k in runners}
         for k, ms in time_interleaved(
-            {k: _Feed(r, feeds[k]) for k, r in runners.items()},
+            {k: Feed(r, feeds[k]) for k, r in runners.items()},
             x,
             rounds=args.rounds,
             runs=args.runs,
@@ -339,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(
                 {
                     "id": k,
-                    **_stats(times[k]),
+                    **stats(times[k]),
                     "miou": round(float(res["miou"]), 6),
                     "frames": res["frames"],
                     "arch": runner.card.arch,
@@ -386,17 +314,6 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(json.dumps(doc, indent=1) + "\n")
         print(f"appended to {out}")
     return 0
-
-
-class _Feed:
-    """A runner that ignores the shared frame and always infers its own preprocessed one (same shape
-    for every CGNet variant; another size for another model)."""
-
-    def __init__(self, runner: Any, x: np.ndarray) -> None:
-        self.runner, self.x = runner, x
-
-    def infer(self, _: np.ndarray) -> np.ndarray:
-        return self.runner.infer(self.x)
 
 
 def print_summary(rows: list[dict]) -> None:

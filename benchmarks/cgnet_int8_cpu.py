@@ -69,12 +69,17 @@ def _quiet(_: str) -> None:
     pass
 
 
-def make_variants(args, tmp: Path, log: Callable[[str], None]) -> dict[str, tuple[Any, dict]]:
-    """{id: (runner, facts)} for the chosen groups, every artifact built into ``tmp``."""
+def make_variants(
+    args, tmp: Path, log: Callable[[str], None], refused: dict[str, str] | None = None
+) -> dict[str, tuple[Any, dict]]:
+    """{id: (runner, facts)} for the chosen groups, every artifact built into ``tmp``; an OpenVINO build
+    that ``edgeseg build`` refuses (e.g. its parity check: bf16 changes too many labels) goes into
+    ``refused`` ({id: the one-line reason}) and the run goes on without it."""
     from edgeseg.backends import open_runner
     from edgeseg.backends.openvino.build import build_openvino
     from edgeseg.card import card_from_onnx
     from edgeseg.data.calib import CalibrationSet
+    from edgeseg.errors import EdgesegError
     from edgeseg.export.onnx import export_onnx
     from edgeseg.quant.retarget import export_for_target
     from edgeseg.train.checkpoint import load_checkpoint
@@ -85,7 +90,12 @@ def make_variants(args, tmp: Path, log: Callable[[str], None]) -> dict[str, tupl
 
     def ov(rid: str, onnx: Path, *, bf16: bool = False, **facts: Any) -> None:
         xml = tmp / f"{rid.replace(' ', '_')}.xml"
-        res = build_openvino(onnx, output=xml, threads=t, bf16_float=bf16, log=_quiet)
+        try:
+            res = build_openvino(onnx, output=xml, threads=t, bf16_float=bf16, log=_quiet)
+        except EdgesegError as e:
+            (refused if refused is not None else {})[rid] = str(e)
+            log(f"refused {rid}: {e}")
+            return
         out[rid] = (
             open_runner(xml),
             {"source": str(onnx), "path_name": res.path_name, "ir": str(xml), **facts},
@@ -235,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as d:
-        variants = make_variants(args, Path(d), lambda s: print(s, flush=True))
+        refused: dict[str, str] = {}
+        variants = make_variants(args, Path(d), lambda s: print(s, flush=True), refused)
         runners = {k: r for k, (r, _) in variants.items()}
         datasets: dict[tuple, Any] = {}
         for runner in runners.values():
@@ -299,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": args.runs,
         "split": args.split,
         **({"note": args.note} if args.note else {}),
+        **({"refused": refused} if refused else {}),
         "rows": rows,
     }
     print_summary(rows)

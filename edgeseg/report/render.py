@@ -110,12 +110,18 @@ ASK = (
 )
 
 
-def _answer(rec: Recommendation) -> list[str]:
-    """The recommendation block: the line, the question it answers, the build commands (plain text lines)."""
+def _answer(rec: Recommendation, entries: Sequence[ReportEntry] = ()) -> list[str]:
+    """The recommendation block: the line, the question it answers, a caution when a model of
+    ``entries`` trained on val, the build commands (plain text lines)."""
+    from edgeseg.report.split_points import val_caution
+
     out = [recommendation_line(rec)]
     if rec.entry is None:  # the line already says what was asked and why nothing qualifies
         return out
     out += ["", f"Chosen as {rec.question}."]
+    caution = val_caution(entries, reference=rec.reference)
+    if caution:
+        out += ["", caution]
     if rec.commands:
         where = (
             " (in the benchmark matrix's folder)"
@@ -140,7 +146,7 @@ def render_markdown(
     title: str,
     rec: Recommendation,
 ) -> str:
-    lines = [f"# {title}", ""] + _answer(rec) + ["", ASK, "", "## Results", "", INTRO, ""]
+    lines = [f"# {title}", ""] + _answer(rec, entries) + ["", ASK, "", "## Results", "", INTRO, ""]
     facts = model_facts(entries)
     if facts:
         lines += [facts, ""]
@@ -221,7 +227,7 @@ def render_html(
         f"<h1>{esc(title)}</h1>",
         "<div class='answer'>",
     ]
-    block = _answer(rec)
+    block = _answer(rec, entries)
     cmds = [b.strip() for b in block if b.startswith("    ")]
     for b in block:
         if b and not b.startswith("    "):

@@ -11,6 +11,7 @@ own (val) figure.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Sequence
 
 from edgeseg.errors import EdgesegError
 
@@ -66,3 +67,28 @@ def heldout_miou(
     if precision.startswith("int8") and "qat" in precision.split():
         return p.int8
     return None
+
+
+def val_caution(entries: Sequence[Any], *, reference: Any) -> str | None:
+    """A line for a report that compares models on val when one of them trained on val (then its val
+    mIoU is training fit and the answer across models rests on it): who trained on val, and every
+    model's recorded test mIoU (FP32) to compare instead. None for one model, or when none trained on
+    val."""
+    if reference is None:
+        return None
+    points = shipped_test_points()
+    ok = [e for e in entries if getattr(e, "ok", True)]
+    models = {e.model for e in ok}
+    if len(models) < 2:
+        return None
+    ours = {(e.model, e.trained): points[(e.model, e.trained)] for e in ok if (e.model, e.trained) in points}
+    inside = sorted({m for (m, _), p in ours.items() if p.val_in_training})
+    if not inside:
+        return None
+    tests = sorted(((p.fp32, m) for (m, _), p in ours.items() if p.fp32 is not None), reverse=True)
+    compare = ", ".join(f"{m} {100 * v:.2f} %" for v, m in tests)
+    return (
+        f"Caution: {', '.join(inside)} trained on val, so {'its' if len(inside) == 1 else 'their'} val mIoU "
+        f"is training fit and this answer across models rests on it; compare the models on test "
+        f"(FP32, recorded in the shipped cards): {compare or 'none recorded'}."
+    )

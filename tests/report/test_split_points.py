@@ -90,3 +90,29 @@ def test_every_shipped_model_records_its_test_figures_once():
             assert rec.get("frames") == 233 and 0.3 < rec["miou"] < 0.8, (p.name, slot)
             assert "--split test" in rec["command"] and rec["cpu"]
     assert sp.shipped_test_points()  # and the chart finds them
+
+
+@pytest.mark.shipped_points
+def test_answer_across_models_warns_when_one_trained_on_val(monkeypatch):
+    """A zoo report ranks models on val: a model trained on val wins there by training fit, so the answer
+    says so and gives each model's test figure to compare instead (issue 34)."""
+    from edgeseg.report.render import _answer
+    from edgeseg.report.recommend import recommend
+
+    tv = "7.5 h CPU budget, train+val"
+    points = {
+        ("cgnet", tv): HeldOutPoint(fp32=0.6470, int8=0.6410, val_in_training=True),
+        ("fcn", "2.5 h CPU budget, train"): HeldOutPoint(fp32=0.5586, int8=0.5639, val_in_training=False),
+    }
+    monkeypatch.setattr(sp, "shipped_test_points", lambda: points)
+    fcn = {**ROW, "model": "fcn", "miou": 0.6571, "trained": "2.5 h CPU budget, train", "ok": True}
+    cg = {**ROW, "miou": 0.8414, "trained": tv, "ok": True, "deployable": True}
+    entries = [ReportEntry(id=f"r{i}", **r) for i, r in enumerate([cg, fcn])]
+    text = "\n".join(_answer(recommend(entries), entries))
+    assert "Caution: cgnet trained on val" in text
+    assert "cgnet 64.70 %, fcn 55.86 %" in text
+    # nobody trained on val, or a single model: no caution
+    points[("cgnet", tv)] = HeldOutPoint(fp32=0.6470, int8=0.6410, val_in_training=False)
+    assert "Caution" not in "\n".join(_answer(recommend(entries), entries))
+    points[("cgnet", tv)] = HeldOutPoint(fp32=0.6470, int8=0.6410, val_in_training=True)
+    assert "Caution" not in "\n".join(_answer(recommend(entries[:1]), entries[:1]))

@@ -213,10 +213,10 @@ class Model:
         unknown = sorted(set(options) - set(options_table(BACKENDS)))
         if unknown:
             raise UnsupportedOptionError(f"build: {', '.join(unknown)} is not a build option of any backend")
-        measure = measure_for(options.get("layer_cost"))  # --layer-cost openvino: measured here
-        given, mixed = check_build_request(backend, options, BACKENDS, measure=measure)
+        given, mixed = check_build_request(backend, options, BACKENDS, measure_for=measure_for)
         spec = BACKENDS[backend]
         self._need(build_sources(spec.sources, mixed=mixed is not None), f"the {backend} build")
+        measure = None if mixed is None else mixed.measure  # --layer-cost openvino: measured here
         more = {} if measure is None else {"layer_cost_measure": measure}
         out = None if output is None else str(output)
         return spec.build_function()(str(self.path), output=out, **given, **more)

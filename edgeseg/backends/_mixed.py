@@ -60,18 +60,19 @@ def check_build_request(
     values: Mapping[str, Any],
     specs: Mapping[str, Any],
     *,
-    measure: Callable[..., dict[str, Any]] | None = None,
+    measure_for: Callable[[str | None], Callable[..., dict[str, Any]] | None] | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """(the build keywords ``values`` gives ``backend``, its ``MixedRequest`` or None): the checks of a build
     request before any file is read, in this order: ``--max-drop`` on a backend that does not take it (what
     to do instead), an option ``backend`` does not take (``specs``: ``BACKENDS``), the ``--max-drop``
-    request (``mixed_request``; ``measure``: the measuring function ``--layer-cost openvino`` needs, default
-    None). ``edgeseg build`` and ``Model.build`` both call it, passing ``edgeseg.bench.cost_source.
-    measure_for(layer_cost)``."""
+    request (``mixed_request``; ``measure_for(layer_cost)`` gives the measuring function ``--layer-cost
+    openvino`` needs, default None: none; its ``.measure``). ``edgeseg build`` and ``Model.build`` both call
+    it with ``edgeseg.bench.cost_source.measure_for``."""
     from edgeseg.backends._options import check_options
 
     refuse_elsewhere(backend, values)
     given = check_options(backend, values, specs)
+    measure = None if measure_for is None else measure_for(values.get("layer_cost"))
     mixed = mixed_request(
         int8=bool(values.get("int8")),
         calib=values.get("calib"),

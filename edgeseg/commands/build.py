@@ -66,8 +66,7 @@ def _precheck(args: argparse.Namespace) -> None:
 
     backend = _backend(args)
     values = {k: v for k, v in vars(args).items() if k != "force"}
-    measure = measure_for(values.get("layer_cost"))  # --layer-cost openvino: OpenVINO installed, first
-    _given, mixed = check_build_request(backend, values, BACKENDS, measure=measure)
+    _given, mixed = check_build_request(backend, values, BACKENDS, measure_for=measure_for)
     check_build_input(args.model, backend=backend, checkpoint=mixed is not None)
 
 

@@ -228,3 +228,33 @@ def test_a_cost_file_ranks_the_build_and_reaches_its_card(trained_ckpt, calib_di
     assert mixed["cost_facts"]["label"] == rec["label"]
     assert mixed["float_layers"] and mixed["budget_met"]
     assert all(w["cost"] == rec["costs"][w["unit"]] for w in mixed["why"]), mixed["why"]
+
+
+@pytest.mark.parametrize(
+    "backend,message",
+    [
+        ("tensorrt", "run `edgeseg quantize CHECKPOINT --max-drop"),
+        ("onnxruntime", "openvino is not installed (a stand-in)"),
+    ],
+)
+def test_openvino_missing_is_said_after_what_the_backend_does_not_take(
+    backend, message, trained_ckpt, calib_dir, tmp_path, monkeypatch, capsys
+):
+    """``--layer-cost openvino`` needs OpenVINO here: on a backend that does not take ``--max-drop`` the
+    line says what to do instead first; on one that does, the missing package (a stand-in error)."""
+    import edgeseg.bench.cost_source as cost_source
+    from edgeseg.cli import main
+    from edgeseg.errors import EdgesegError
+
+    def missing(layer_cost):
+        if layer_cost == "openvino":
+            raise EdgesegError("openvino is not installed (a stand-in)")
+
+    monkeypatch.setattr(cost_source, "measure_for", missing)
+    seen = _spy(monkeypatch)
+    out = tmp_path / "out" / f"m{SUFFIX.get(backend, '.engine')}"
+    out.parent.mkdir()
+    assert main(_argv(trained_ckpt, calib_dir, out, backend, "--layer-cost", "openvino")) == 2
+    err = [ln for ln in capsys.readouterr().err.strip().splitlines() if ln.strip()]
+    assert len(err) == 1 and message in err[0], err
+    assert seen == [] and list(out.parent.iterdir()) == []

@@ -72,7 +72,8 @@ def check_build_request(
 
     refuse_elsewhere(backend, values)
     given = check_options(backend, values, specs)
-    measure = None if measure_for is None else measure_for(values.get("layer_cost"))
+    asked = measure_for is not None and values.get("max_drop") is not None  # else mixed_request says why not
+    measure = measure_for(values.get("layer_cost")) if asked else None
     mixed = mixed_request(
         int8=bool(values.get("int8")),
         calib=values.get("calib"),

@@ -201,20 +201,25 @@ class Model:
         """``edgeseg build``: a deployable artifact from this model with ``backend`` (no default here: name
         one of the builders, e.g. "onnxruntime", "openvino", "tensorrt"). ``options`` are the build's (e.g.
         ``int8=True``, ``threads=2``; ``max_drop=POINTS`` with ``int8``, ``calib`` and ``val_data``: the
-        mixed-precision search of ``edgeseg build --int8 --max-drop``, from a .pt checkpoint), checked as the
-        CLI checks them before any work; output default: the builder's. Returns its ``BuildResult``
-        (``.path``)."""
+        mixed-precision search of ``edgeseg build --int8 --max-drop``, from a .pt checkpoint; with it
+        ``layer_cost="flops"|"openvino"|FILE.json`` and ``prefer_cheap=True``, the measuring function
+        "openvino" needs passed down as the CLI does), checked as the CLI checks them before any work; output
+        default: the builder's. Returns its ``BuildResult`` (``.path``)."""
         from edgeseg.backends import BACKENDS
         from edgeseg.backends._mixed import build_sources, check_build_request
         from edgeseg.backends._options import options_table
+        from edgeseg.bench.cost_source import measure_for
 
         unknown = sorted(set(options) - set(options_table(BACKENDS)))
         if unknown:
             raise UnsupportedOptionError(f"build: {', '.join(unknown)} is not a build option of any backend")
-        given, mixed = check_build_request(backend, options, BACKENDS)
+        given, mixed = check_build_request(backend, options, BACKENDS, measure_for=measure_for)
         spec = BACKENDS[backend]
         self._need(build_sources(spec.sources, mixed=mixed is not None), f"the {backend} build")
-        return spec.build_function()(str(self.path), output=None if output is None else str(output), **given)
+        measure = None if mixed is None else mixed.measure  # --layer-cost openvino: measured here
+        more = {} if measure is None else {"layer_cost_measure": measure}
+        out = None if output is None else str(output)
+        return spec.build_function()(str(self.path), output=out, **given, **more)
 
     def bench(
         self,

@@ -40,7 +40,11 @@ WITH_MAX_DROP = {
     "--class-drop": "class_drop",
     "--sensitivity-frames": "sensitivity_frames",
     "--val-data": "val_data",
+    "--layer-cost": "layer_cost",
+    "--prefer-cheap": "prefer_cheap",
 }
+#: The build keywords of ``WITH_MAX_DROP`` and ``--max-drop`` itself, as ``mixed_request`` takes them.
+MIXED_KEYWORDS = ("max_drop", *WITH_MAX_DROP.values())
 
 
 def refuse_elsewhere(backend: str, values: Mapping[str, Any]) -> None:
@@ -52,20 +56,29 @@ def refuse_elsewhere(backend: str, values: Mapping[str, Any]) -> None:
 
 
 def check_build_request(
-    backend: str, values: Mapping[str, Any], specs: Mapping[str, Any]
+    backend: str,
+    values: Mapping[str, Any],
+    specs: Mapping[str, Any],
+    *,
+    measure_for: Callable[[str | None], Callable[..., dict[str, Any]] | None] | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """(the build keywords ``values`` gives ``backend``, its ``MixedRequest`` or None): the checks of a build
     request before any file is read, in this order: ``--max-drop`` on a backend that does not take it (what
     to do instead), an option ``backend`` does not take (``specs``: ``BACKENDS``), the ``--max-drop``
-    request (``mixed_request``). ``edgeseg build`` and ``Model.build`` both call it."""
+    request (``mixed_request``; ``measure_for(layer_cost)`` gives the measuring function ``--layer-cost
+    openvino`` needs, default None: none; its ``.measure``). ``edgeseg build`` and ``Model.build`` both call
+    it with ``edgeseg.bench.cost_source.measure_for``."""
     from edgeseg.backends._options import check_options
 
     refuse_elsewhere(backend, values)
     given = check_options(backend, values, specs)
+    asked = measure_for is not None and values.get("max_drop") is not None  # else mixed_request says why not
+    measure = measure_for(values.get("layer_cost")) if asked else None
     mixed = mixed_request(
         int8=bool(values.get("int8")),
         calib=values.get("calib"),
-        **{k: values.get(k) for k in ("max_drop", "class_drop", "sensitivity_frames", "val_data")},
+        layer_cost_measure=measure,
+        **{k: values.get(k) for k in MIXED_KEYWORDS},
     )
     return given, mixed
 
@@ -84,15 +97,27 @@ def mixed_request(
     class_drop: float | None = None,
     sensitivity_frames: int | None = None,
     val_data: str | None = None,
+    layer_cost: str | None = None,
+    prefer_cheap: bool | None = None,
+    layer_cost_measure: Callable[..., dict[str, Any]] | None = None,
 ) -> Any:
     """The ``MixedRequest`` of a build (None without ``max_drop``), or a one-line error: a flag of
     ``WITH_MAX_DROP`` without ``--max-drop``, ``--max-drop`` without ``--int8``, ``--calib`` or
-    ``--val-data``, a budget that is not a positive number."""
+    ``--val-data``, a budget that is not a positive number, a bad ``layer_cost`` (default "flops"; a
+    FILE.json is read and checked here, as ``quantize`` does: ``MixedRequest.check_cost``) or "openvino"
+    without ``layer_cost_measure`` (``edgeseg.bench.layer_cost_openvino.measure_layer_cost``, which the CLI
+    and ``Model.build`` pass). ``prefer_cheap`` (default False): rank by sensitivity per unit of cost."""
     from edgeseg.quant.fallback_search import DEFAULT_CLASS_DROP, Budget
     from edgeseg.quant.mixed_ptq import MixedRequest
     from edgeseg.quant.sensitivity import DEFAULT_FRAMES
 
-    given = {"class_drop": class_drop, "sensitivity_frames": sensitivity_frames, "val_data": val_data}
+    given = {
+        "class_drop": class_drop,
+        "sensitivity_frames": sensitivity_frames,
+        "val_data": val_data,
+        "layer_cost": layer_cost,
+        "prefer_cheap": prefer_cheap,
+    }
     if max_drop is None:
         flags = [f for f, k in WITH_MAX_DROP.items() if given[k] is not None]
         if flags:
@@ -112,7 +137,21 @@ def mixed_request(
     frames = DEFAULT_FRAMES if sensitivity_frames is None else sensitivity_frames
     if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
         raise BuildError(f"--sensitivity-frames: expected a whole number >= 1, found {frames!r}")
-    return MixedRequest(max_drop, class_drop=class_drop, frames=frames)
+    if layer_cost == "openvino" and layer_cost_measure is None:
+        raise BuildError(
+            "--layer-cost openvino needs the measuring function: pass layer_cost_measure=edgeseg.bench."
+            "layer_cost_openvino.measure_layer_cost (edgeseg build and Model.build pass it)"
+        )
+    request = MixedRequest(
+        max_drop,
+        class_drop=class_drop,
+        frames=frames,
+        layer_cost="flops" if layer_cost is None else layer_cost,
+        prefer_cheap=bool(prefer_cheap),
+        measure=layer_cost_measure,
+    )
+    request.check_cost()  # a bad --layer-cost value or file: one line, before any work (as quantize)
+    return request
 
 
 def fp32_checkpoint(model: str | os.PathLike, *, backend: str) -> tuple[Path, tuple[int, int] | None, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from edgeseg.backends._spec import BackendSpec, Option
-from edgeseg._validate import float_in, positive_int
+from edgeseg._validate import float_in, non_empty, positive_int
 from edgeseg.data.calib_request import CALIB_METHODS, DEFAULT_METHOD, methods_for
 from edgeseg.errors import UnsupportedOptionError
 
@@ -108,8 +108,25 @@ VAL_DATA = Option(
     metavar="SPEC",
     group=MIXED,
 )
+LAYER_COST = Option(
+    "--layer-cost",
+    "layer_cost",
+    "with --max-drop: what a layer left in float costs, recorded in the card and the report: flops "
+    "(default: GFLOP per frame, an estimate), openvino (ms per frame measured here on OpenVINO CPU, "
+    "per-node profiles of the INT8 and FP32 IRs) or a JSON written by benchmarks/layer_cost_openvino.py",
+    kind=non_empty,
+    metavar="flops|openvino|FILE.json",
+    group=MIXED,
+)
+PREFER_CHEAP = Option(
+    "--prefer-cheap",
+    "prefer_cheap",
+    "with --max-drop: rank layers by sensitivity per unit of --layer-cost (default: by sensitivity)",
+    switch=True,
+    group=MIXED,
+)
 #: The options of ``build --int8 --max-drop``, in help order.
-MIXED_OPTIONS = (MAX_DROP, CLASS_DROP, SENSITIVITY_FRAMES, VAL_DATA)
+MIXED_OPTIONS = (MAX_DROP, CLASS_DROP, SENSITIVITY_FRAMES, VAL_DATA, LAYER_COST, PREFER_CHEAP)
 
 
 THREADS = Option(

@@ -62,19 +62,20 @@ def _precheck(args: argparse.Namespace) -> None:
 
     from edgeseg.commands._outputs import check_build_input
 
+    from edgeseg.bench.cost_source import measure_for
+
     backend = _backend(args)
-    _given, mixed = check_build_request(
-        backend, {k: v for k, v in vars(args).items() if k != "force"}, BACKENDS
-    )
+    values = {k: v for k, v in vars(args).items() if k != "force"}
+    _given, mixed = check_build_request(backend, values, BACKENDS, measure_for=measure_for)
     check_build_input(args.model, backend=backend, checkpoint=mixed is not None)
 
 
 IO = Io(
-    inputs=("model", "calib", "val_data"),
+    inputs=("model", "calib", "val_data", "layer_cost"),
     precheck=_precheck,
     derived=lambda args: [("--output", _build_plan(args)[2])],
     precision=lambda args: {"--output": _build_plan(args)[1]},
-    loose=("calib", "val_data"),
+    loose=("calib", "val_data", "layer_cost"),  # --layer-cost: flops|openvino|FILE.json
 )
 
 
@@ -145,6 +146,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from edgeseg.backends import BACKENDS
     from edgeseg.backends._options import check_options
+    from edgeseg.bench.cost_source import measure_for
 
     backend, _precision, output = _build_plan(
         args
@@ -152,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
     options = check_options(backend, {k: v for k, v in vars(args).items() if k != "force"}, BACKENDS)
     build = BACKENDS[backend].build_function()
     command = shlex.join(["edgeseg", "build", *sys.argv[2:]]) if sys.argv[1:2] == ["build"] else None
-    result = build(args.model, output=str(output), command=command, **options)
+    measure = measure_for(options.get("layer_cost"))  # the function --layer-cost openvino needs
+    more = {} if measure is None else {"layer_cost_measure": measure}
+    result = build(args.model, output=str(output), command=command, **options, **more)
     print(result.summary())
     return 0

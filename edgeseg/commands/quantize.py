@@ -303,16 +303,11 @@ def _mixed_request(args: argparse.Namespace):
             raise UnsupportedOptionError(f"{', '.join(opts)} only work with --max-drop (the accuracy budget)")
         return None
     names = {"sensitivity_frames": "frames"}
-    request = MixedRequest(args.max_drop, **{names.get(a, a): v for a, v in given.items()})
-    if request.layer_cost == "openvino":  # measured here, on this machine: the library takes the function
-        import dataclasses
+    from edgeseg.bench.cost_source import measure_for
 
-        from edgeseg.backends import BACKENDS
-
-        BACKENDS["openvino"].require()  # the missing-package error before any work
-        from edgeseg.bench.layer_cost_openvino import measure_layer_cost
-
-        request = dataclasses.replace(request, measure=measure_layer_cost)
+    # --layer-cost openvino is measured here, on this machine: the library takes the measuring function
+    measure = measure_for(args.layer_cost)
+    request = MixedRequest(args.max_drop, measure=measure, **{names.get(a, a): v for a, v in given.items()})
     request.check_cost()  # a bad --layer-cost value or file: one line, before any work
     return request
 

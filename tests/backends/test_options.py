@@ -48,6 +48,8 @@ EXPECTED = {
     "class_drop": ("--class-drop", ("onnxruntime", "openvino", "executorch")),
     "sensitivity_frames": ("--sensitivity-frames", ("onnxruntime", "openvino", "executorch")),
     "val_data": ("--val-data", ("onnxruntime", "openvino", "executorch")),
+    "layer_cost": ("--layer-cost", ("onnxruntime", "openvino", "executorch")),
+    "prefer_cheap": ("--prefer-cheap", ("onnxruntime", "openvino", "executorch")),
 }
 
 #: A command-line value for each option (flags without a value take none).
@@ -76,6 +78,8 @@ CLI_ARGS = {
     "class_drop": ["--class-drop", "1"],
     "sensitivity_frames": ["--sensitivity-frames", "4"],
     "val_data": ["--val-data", "synthetic:4"],
+    "layer_cost": ["--layer-cost", "flops"],
+    "prefer_cheap": ["--prefer-cheap"],
 }
 
 ROWS = [(dest, backend) for dest in OPTIONS for backend in BACKEND_NAMES]

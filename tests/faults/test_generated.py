@@ -202,3 +202,6 @@ def test_the_generator_covers_every_declared_command_and_output():
     assert {i for i in ids if i.startswith("build+max-drop:model:")} == {
         f"build+max-drop:model:{k}" for k in G.INPUT_KINDS
     }  # the mixed build's checkpoint gets every bad kind
+    assert {i for i in ids if i.startswith("build+max-drop:layer_cost:")} == {
+        f"build+max-drop:layer_cost:{k}" for k in G.INPUT_KINDS
+    }  # and so does its --layer-cost FILE.json

@@ -42,6 +42,9 @@ def build_executorch(
     class_drop: float | None = None,
     sensitivity_frames: int | None = None,
     val_data: str | None = None,
+    layer_cost: str | None = None,
+    prefer_cheap: bool | None = None,
+    layer_cost_measure: Callable[..., dict[str, Any]] | None = None,
     command: str | None = None,
     log: Callable[[str], None] = print,
 ) -> BuildResult:
@@ -51,7 +54,9 @@ def build_executorch(
     ``max_drop`` (default None: off; with ``int8``, ``calib`` and ``val_data``; ``class_drop`` default 1.0,
     ``sensitivity_frames`` default 16): the search of ``quantize --max-drop`` on the FP32 checkpoint
     (``edgeseg.backends._mixed.proxy_layers``); its layers stay out of the XNNPACK annotation, and its
-    record goes into the card. A mixed Q/DQ ONNX given as ``model`` leaves its card's layers float."""
+    record goes into the card. A mixed Q/DQ ONNX given as ``model`` leaves its card's layers float.
+    ``layer_cost`` (default "flops"), ``prefer_cheap`` (default False) and ``layer_cost_measure`` (the
+    function "openvino" needs): ``quantize --max-drop``'s ``--layer-cost`` and ``--prefer-cheap``."""
     import torch
 
     from edgeseg.backends._calib_set import open_calib_set
@@ -67,6 +72,9 @@ def build_executorch(
         class_drop=class_drop,
         sensitivity_frames=sensitivity_frames,
         val_data=val_data,
+        layer_cost=layer_cost,
+        prefer_cheap=prefer_cheap,
+        layer_cost_measure=layer_cost_measure,
     )
     if mixed is not None:
         ckpt, onnx_size, used = fp32_checkpoint(model, backend="executorch")

@@ -49,6 +49,9 @@ def build_onnxruntime(
     class_drop: float | None = None,
     sensitivity_frames: int | None = None,
     val_data: str | None = None,
+    layer_cost: str | None = None,
+    prefer_cheap: bool | None = None,
+    layer_cost_measure: Callable[..., dict[str, Any]] | None = None,
     command: str | None = None,
     log: Callable[[str], None] = print,
 ) -> BuildResult:
@@ -61,7 +64,9 @@ def build_onnxruntime(
     rewritten graph's outputs against the original before optimizing (listed in card.extra["rewrites"]).
     ``max_drop`` (default None: off; with ``int8``, ``calib`` and ``val_data``; ``class_drop`` default 1.0,
     ``sensitivity_frames`` default 16): ``onnx`` is the FP32 checkpoint (or an FP32 ONNX with it beside),
-    quantized as ``quantize --method ort-cpu --max-drop`` does (``edgeseg.backends._mixed``)."""
+    quantized as ``quantize --method ort-cpu --max-drop`` does (``edgeseg.backends._mixed``). ``layer_cost``
+    (default "flops"), ``prefer_cheap`` (default False) and ``layer_cost_measure`` (the function "openvino"
+    needs): ``quantize --max-drop``'s ``--layer-cost`` and ``--prefer-cheap``."""
     import onnx as onnx_lib
     import onnxruntime as ort
 
@@ -79,6 +84,9 @@ def build_onnxruntime(
         class_drop=class_drop,
         sensitivity_frames=sensitivity_frames,
         val_data=val_data,
+        layer_cost=layer_cost,
+        prefer_cheap=prefer_cheap,
+        layer_cost_measure=layer_cost_measure,
     )
     if mixed is not None:
         if fp16:

@@ -66,6 +66,9 @@ def build_openvino(
     class_drop: float | None = None,
     sensitivity_frames: int | None = None,
     val_data: str | None = None,
+    layer_cost: str | None = None,
+    prefer_cheap: bool | None = None,
+    layer_cost_measure: Callable[..., dict[str, Any]] | None = None,
     command: str | None = None,
     log: Callable[[str], None] = print,
 ) -> BuildResult:
@@ -81,7 +84,9 @@ def build_openvino(
     ``max_drop`` (default None: off; with ``int8``, ``calib`` (``calib_num`` frames, default 256) and
     ``val_data``; ``class_drop`` default 1.0, ``sensitivity_frames`` default 16): ``onnx`` is the FP32
     checkpoint (or an FP32 ONNX with it beside), quantized as ``quantize --max-drop`` does (the mixed Q/DQ
-    export: no Q/DQ on the float layers, ``edgeseg.backends._mixed``), and that ONNX is converted."""
+    export: no Q/DQ on the float layers, ``edgeseg.backends._mixed``), and that ONNX is converted.
+    ``layer_cost`` (default "flops"), ``prefer_cheap`` (default False) and ``layer_cost_measure`` (the
+    function "openvino" needs): ``quantize --max-drop``'s ``--layer-cost`` and ``--prefer-cheap``."""
     ov = import_openvino()
     src = Path(onnx)
     mixed = mixed_request(
@@ -91,6 +96,9 @@ def build_openvino(
         class_drop=class_drop,
         sensitivity_frames=sensitivity_frames,
         val_data=val_data,
+        layer_cost=layer_cost,
+        prefer_cheap=prefer_cheap,
+        layer_cost_measure=layer_cost_measure,
     )
     if mixed is None and (calib or calib_num):
         raise BuildError(

@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     for m in ("openvino", "nncf"):
         if importlib.util.find_spec(m) is None:
             ap.error(f"{m} is not installed: pip install -e '.[peers]'")
-    peers = _peers()
+    peers = _peers()  # puts benchmarks/ on sys.path: its row builders import beside it
+    import ptq_peers_rows as peer_rows
+
     peers._pin(args.threads)
     import nncf
     import openvino as ov
@@ -141,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
         rec = card_from_onnx(mixed).extra["quantization"]["mixed"]
         compiled = core.compile_model(core.read_model(str(mixed)), "CPU", cfg)
-        runner = peers._OpenVinoModel.__new__(peers._OpenVinoModel)
+        runner = peer_rows.OpenVinoModel.__new__(peer_rows.OpenVinoModel)
         runner.card, runner.compiled = card, compiled
         row = full_eval(runner, "edgeseg --max-drop")
         row.update(
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         qm = nncf.quantize_with_accuracy_control(
             core.read_model(str(fp32_onnx)),
-            calibration_dataset=nncf.Dataset(peers._frames(calib)),
+            calibration_dataset=nncf.Dataset(peer_rows.single_frames(calib)),
             validation_dataset=nncf.Dataset(search),
             validation_fn=validate,
             max_drop=args.max_drop / 100.0,
@@ -171,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         secs = round(time.perf_counter() - t, 1)
         compiled = core.compile_model(qm, "CPU", cfg)
-        runner = peers._OpenVinoModel.__new__(peers._OpenVinoModel)
+        runner = peer_rows.OpenVinoModel.__new__(peer_rows.OpenVinoModel)
         runner.card, runner.compiled = card, compiled
         row = full_eval(runner, "nncf accuracy control")
         a = agreement(

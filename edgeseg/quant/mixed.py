@@ -4,7 +4,9 @@ A *unit* is what the sensitivity pass scores and the search may leave in float:
 
 - a weighted op (``QuantConv2d`` / ``QuantConvTranspose2d`` / ``QuantLinear``, by module name): in
   float its weight quantizer is off and it reads the float tensor before its input quantizer (a
-  quantizer shared with other consumers stays for them; one left with no consumer goes);
+  quantizer shared with other consumers stays for them; one left with no consumer goes, and so does one
+  left feeding only residual Adds: the identity branch of an inverted residual block, which reads the
+  quantizer of the block's first conv, so "every unit float" is the FP32 model);
 - a residual quantizer (``<scope>.residual_quantizer``): in float the Add reads the float tensor.
 
 :func:`with_float_layers` returns a new model (a deep copy; the input is not changed). In the
@@ -17,6 +19,7 @@ card records and ``check_qdq(allow_float_nodes=...)`` accepts.
 from __future__ import annotations
 
 import copy
+import operator
 from typing import Any, Collection
 
 import torch
@@ -32,6 +35,12 @@ def _is_quantizer(gm: fx.GraphModule, node: Any) -> bool:
         isinstance(node, fx.Node)
         and node.op == "call_module"
         and isinstance(gm.get_submodule(node.target), TensorQuantizer)
+    )
+
+
+def _is_add(node: Any) -> bool:
+    return (node.op == "call_function" and node.target in (operator.add, torch.add)) or (
+        node.op == "call_method" and node.target in ("add", "add_")
     )
 
 
@@ -75,6 +84,7 @@ def with_float_layers(
     gm = copy.deepcopy(qmodel)
     want = set(layers) | set(float_layers(qmodel))
     kinds = tuple(QUANT_MODULES.values())
+    detached = []
     for node in list(gm.graph.nodes):
         if node.op != "call_module" or node.target not in want:
             continue
@@ -84,11 +94,15 @@ def with_float_layers(
             src = node.args[0] if node.args else None
             if _is_quantizer(gm, src):
                 node.update_arg(0, src.args[0])
+                detached.append(src)
             if biases is not None and node.target in biases:
                 b = biases[node.target]
                 m.bias = None if b is None else nn.Parameter(b.detach().clone().to(m.weight.device))
         else:  # a residual quantizer: its users read its input
             node.replace_all_uses_with(node.args[0])
+    for q in detached:  # a float op's input quantizer left feeding only residual Adds (the identity branch)
+        if q.users and all(_is_add(u) for u in q.users):
+            q.replace_all_uses_with(q.args[0])
     for node in list(gm.graph.nodes):  # quantizers nobody reads any more
         if _is_quantizer(gm, node) and not node.users:
             gm.graph.erase_node(node)

@@ -36,7 +36,7 @@ DEFAULT_BATCH = 4
 MODES = ("isolated", "leave-out")
 #: A class the FP32 model predicts on fewer pixels than this (over the frames) has no per-class budget.
 MIN_CLASS_PIXELS = 1000
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: a float conv's input quantizer left on residual Adds only goes
 
 
 @dataclass(frozen=True)

@@ -231,3 +231,41 @@ def test_cost_table_takes_a_measured_file_of_this_model_at_this_size_only(setup,
         and flops["label"] == FLOPS_LABEL
         and set(flops["costs"]) == set(rec["costs"])
     )
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2's block: the identity branch of the Add reads the same value as the expand conv, so
+    TensorRT's placement gives both one quantizer (the conv's input quantizer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.expand = nn.Conv2d(8, 16, 1)
+        self.project = nn.Conv2d(16, 8, 1)
+        self.head = nn.Conv2d(8, CLASSES, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.stem(x))
+        y = y + self.project(torch.relu(self.expand(y)))
+        return self.head(y)
+
+
+def test_every_unit_float_is_the_fp32_model_through_a_residual_identity():
+    """DS-v3+ once could not meet any budget: with every unit float, the identity branches of its
+    inverted residual blocks still read the expand convs' input quantizers (5 Q/DQ left)."""
+    torch.manual_seed(0)
+    model = InvertedResidual().eval()
+    batches = [np.random.default_rng(i).standard_normal((2, 3, 16, 16)).astype(np.float32) for i in range(2)]
+    qmodel, _ = prepare(model)
+    calibrate(qmodel, batches, method="max", progress=False)
+    every = with_float_layers(qmodel, units(qmodel))
+    x = torch.from_numpy(batches[0])
+    with torch.no_grad():
+        torch.testing.assert_close(every(x), model(x), rtol=1e-5, atol=1e-5)
+    # the expand conv alone in float: the projection and the stem stay INT8, and the Add's identity
+    # reads float (its quantizer fed nothing else once the conv went float)
+    one = with_float_layers(qmodel, ["expand"])
+    with torch.no_grad():
+        assert not torch.allclose(one(x), model(x), atol=1e-4)
+    quantizers = [n.target for n in one.graph.nodes if n.op == "call_module" and "quantizer" in str(n.target)]
+    assert not any(q.startswith("expand.") for q in quantizers), quantizers

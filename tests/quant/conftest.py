@@ -100,3 +100,19 @@ def assert_same_int8_numerics():
         assert agree >= 0.99 and rel <= 0.02, (agree, rel)
 
     return check
+
+
+@pytest.fixture
+def bad_cost_dir(tmp_path) -> Path:
+    """A folder of bad ``--layer-cost`` files: broken.json (not JSON), other.json (another kind of
+    record), nan.json (a layer-cost record with a NaN cost) and dir.json (a folder)."""
+    import json
+
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "broken.json").write_text("{", encoding="utf-8")
+    (d / "other.json").write_text(json.dumps({"kind": "results"}), encoding="utf-8")
+    rec = {"kind": "edgeseg.layer_cost", "source": "openvino", "label": "ms", "costs": {"a": float("nan")}}
+    (d / "nan.json").write_text(json.dumps(rec), encoding="utf-8")
+    (d / "dir.json").mkdir()
+    return d

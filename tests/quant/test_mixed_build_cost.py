@@ -104,15 +104,6 @@ def test_layer_cost_openvino_passes_the_measuring_function(trained_ckpt, calib_d
     assert seen[0].layer_cost == "openvino" and seen[0].measure is measure_layer_cost
 
 
-def _bad_cost_files(d: Path) -> None:
-    d.mkdir(exist_ok=True)
-    (d / "broken.json").write_text("{", encoding="utf-8")
-    (d / "other.json").write_text(json.dumps({"kind": "results"}), encoding="utf-8")
-    rec = {"kind": "edgeseg.layer_cost", "source": "openvino", "label": "ms", "costs": {"a": float("nan")}}
-    (d / "nan.json").write_text(json.dumps(rec), encoding="utf-8")
-    (d / "dir.json").mkdir(exist_ok=True)
-
-
 BAD = [
     ("onnxruntime", ["--layer-cost", "nonsense"], "expected flops, openvino or a FILE.json"),
     ("openvino", ["--layer-cost", "{d}/absent.json"], "no such file"),
@@ -137,16 +128,15 @@ BAD = [
 
 @pytest.mark.parametrize("backend,args,message", BAD, ids=[f"{b}:{a[-1].split('/')[-1]}" for b, a, _ in BAD])
 def test_bad_layer_cost_is_one_line_before_any_work(
-    backend, args, message, trained_ckpt, calib_dir, tmp_path, monkeypatch, capsys
+    backend, args, message, trained_ckpt, calib_dir, tmp_path, bad_cost_dir, monkeypatch, capsys
 ):
     """Each refused in one line (exit 2) with nothing written and no search, calibration or build begun."""
     from edgeseg.cli import main
 
     seen = _spy(monkeypatch)
-    _bad_cost_files(tmp_path / "c")
     out = tmp_path / "out" / f"m{SUFFIX.get(backend, '.engine')}"
     out.parent.mkdir()
-    more = [a.format(d=tmp_path / "c") for a in args if a != "NO-MAX-DROP"]
+    more = [a.format(d=bad_cost_dir) for a in args if a != "NO-MAX-DROP"]
     argv = _argv(trained_ckpt, calib_dir, out, backend, *more, budget="NO-MAX-DROP" not in args)
     assert main(argv) == 2
     err = [ln for ln in capsys.readouterr().err.strip().splitlines() if ln.strip()]

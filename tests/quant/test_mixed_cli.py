@@ -222,17 +222,6 @@ def test_library_refuses_the_same(trained_ckpt, calib_dir, tmp_path):
     assert not (tmp_path / "x.onnx").exists()
 
 
-def _bad_cost_files(d):
-    import json
-
-    d.mkdir(exist_ok=True)
-    (d / "broken.json").write_text("{", encoding="utf-8")
-    (d / "other.json").write_text(json.dumps({"kind": "results"}), encoding="utf-8")
-    rec = {"kind": "edgeseg.layer_cost", "source": "openvino", "label": "ms", "costs": {"a": float("nan")}}
-    (d / "nan.json").write_text(json.dumps(rec), encoding="utf-8")
-    (d / "dir.json").mkdir(exist_ok=True)
-
-
 BAD_COSTS = [
     ("nonsense", "expected flops, openvino or a FILE.json"),
     ("{d}/absent.json", "no such file"),
@@ -245,7 +234,7 @@ BAD_COSTS = [
 
 @pytest.mark.parametrize("value,words", BAD_COSTS, ids=[v.split("/")[-1] for v, _ in BAD_COSTS])
 def test_bad_layer_cost_is_refused_in_one_line_before_any_work(
-    trained_ckpt, calib_dir, tmp_path, monkeypatch, capsys, value, words
+    trained_ckpt, calib_dir, tmp_path, bad_cost_dir, monkeypatch, capsys, value, words
 ):
     import edgeseg.quant.qdq_steps as steps
     from edgeseg.cli import main
@@ -254,10 +243,9 @@ def test_bad_layer_cost_is_refused_in_one_line_before_any_work(
         raise AssertionError("calibrated before refusing")
 
     monkeypatch.setattr(steps, "calibrate", no_work)
-    _bad_cost_files(tmp_path / "c")
     out = tmp_path / "x.onnx"
     argv = ["quantize", str(trained_ckpt), "--calib", str(calib_dir), "-o", str(out)]
-    argv += ["--val-data", "synthetic:4", "--max-drop", "3", "--layer-cost", value.format(d=tmp_path / "c")]
+    argv += ["--val-data", "synthetic:4", "--max-drop", "3", "--layer-cost", value.format(d=bad_cost_dir)]
     assert main(argv) == 2 and not out.exists()
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--layer-cost" in err[0] and words in err[0], err

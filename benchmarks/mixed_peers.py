@@ -204,9 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(rows, indent=1))
     if args.out != "-":
         p = Path(args.out)
-        runs = json.loads(p.read_text()) if p.is_file() else []
-        runs.append(run)
-        p.write_text(json.dumps(runs, indent=1) + "\n")
+        doc = json.loads(p.read_text()) if p.is_file() else {"schema": "edgeseg.mixed_peers/1", "runs": []}
+        doc["runs"].append(run)
+        p.write_text(json.dumps(doc, indent=1) + "\n")
     return 0
 
 

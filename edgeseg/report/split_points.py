@@ -11,9 +11,12 @@ own (val) figure.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from edgeseg.errors import EdgesegError
+
+if TYPE_CHECKING:
+    from edgeseg.report.entry import ReportEntry
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def heldout_miou(
     return None
 
 
-def val_caution(entries: Sequence[Any], *, reference: Any) -> str | None:
+def val_caution(entries: Sequence[ReportEntry], *, reference: ReportEntry | None) -> str | None:
     """A line for a report that compares models on val when one of them trained on val (then its val
     mIoU is training fit and the answer across models rests on it): who trained on val, and every
     model's recorded test mIoU (FP32) to compare instead. None for one model, or when none trained on
@@ -77,7 +80,7 @@ def val_caution(entries: Sequence[Any], *, reference: Any) -> str | None:
     if reference is None:
         return None
     points = shipped_test_points()
-    ok = [e for e in entries if getattr(e, "ok", True)]
+    ok = [e for e in entries if e.ok]
     models = {e.model for e in ok}
     if len(models) < 2:
         return None

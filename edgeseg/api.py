@@ -202,9 +202,9 @@ class Model:
         one of the builders, e.g. "onnxruntime", "openvino", "tensorrt"). ``options`` are the build's (e.g.
         ``int8=True``, ``threads=2``; ``max_drop=POINTS`` with ``int8``, ``calib`` and ``val_data``: the
         mixed-precision search of ``edgeseg build --int8 --max-drop``, from a .pt checkpoint; with it
-        ``layer_cost="flops"|"openvino"|FILE.json`` and ``prefer_cheap=True``, the measuring function
-        "openvino" needs passed down as the CLI does), checked as the CLI checks them before any work; output
-        default: the builder's. Returns its ``BuildResult`` (``.path``)."""
+        ``layer_cost="flops"|"openvino"|FILE.json``, ``prefer_cheap=True`` and ``drop_reference="labels"``,
+        the measuring function "openvino" needs passed down as the CLI does), checked as the CLI checks
+        them before any work; output default: the builder's. Returns its ``BuildResult`` (``.path``)."""
         from edgeseg.backends import BACKENDS
         from edgeseg.backends._mixed import build_sources, check_build_request
         from edgeseg.backends._options import options_table

@@ -42,6 +42,7 @@ WITH_MAX_DROP = {
     "--val-data": "val_data",
     "--layer-cost": "layer_cost",
     "--prefer-cheap": "prefer_cheap",
+    "--drop-reference": "drop_reference",
 }
 #: The build keywords of ``WITH_MAX_DROP`` and ``--max-drop`` itself, as ``mixed_request`` takes them.
 MIXED_KEYWORDS = ("max_drop", *WITH_MAX_DROP.values())
@@ -99,6 +100,7 @@ def mixed_request(
     val_data: str | None = None,
     layer_cost: str | None = None,
     prefer_cheap: bool | None = None,
+    drop_reference: str | None = None,
     layer_cost_measure: Callable[..., dict[str, Any]] | None = None,
 ) -> Any:
     """The ``MixedRequest`` of a build (None without ``max_drop``), or a one-line error: a flag of
@@ -106,7 +108,8 @@ def mixed_request(
     ``--val-data``, a budget that is not a positive number, a bad ``layer_cost`` (default "flops"; a
     FILE.json is read and checked here, as ``quantize`` does: ``MixedRequest.check_cost``) or "openvino"
     without ``layer_cost_measure`` (``edgeseg.bench.layer_cost_openvino.measure_layer_cost``, which the CLI
-    and ``Model.build`` pass). ``prefer_cheap`` (default False): rank by sensitivity per unit of cost."""
+    and ``Model.build`` pass). ``prefer_cheap`` (default False): rank by sensitivity per unit of cost.
+    ``drop_reference`` (default "fp32": mIoU@FP32; "labels": label mIoU against ``val_data``'s labels)."""
     from edgeseg.quant.fallback_search import DEFAULT_CLASS_DROP, Budget
     from edgeseg.quant.mixed_ptq import MixedRequest
     from edgeseg.quant.sensitivity import DEFAULT_FRAMES
@@ -117,6 +120,7 @@ def mixed_request(
         "val_data": val_data,
         "layer_cost": layer_cost,
         "prefer_cheap": prefer_cheap,
+        "drop_reference": drop_reference,
     }
     if max_drop is None:
         flags = [f for f, k in WITH_MAX_DROP.items() if given[k] is not None]
@@ -133,7 +137,12 @@ def mixed_request(
         raise BuildError("--max-drop needs --calib LIST|DIR|SPEC (the frames INT8 is calibrated on)")
     if not val_data:
         raise BuildError("--max-drop needs --val-data SPEC (the frames it scores on, val split)")
-    Budget(max_drop=max_drop, class_drop=DEFAULT_CLASS_DROP if class_drop is None else class_drop)
+    reference = "fp32" if drop_reference is None else drop_reference
+    Budget(
+        max_drop=max_drop,
+        class_drop=DEFAULT_CLASS_DROP if class_drop is None else class_drop,
+        reference=reference,
+    )
     frames = DEFAULT_FRAMES if sensitivity_frames is None else sensitivity_frames
     if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
         raise BuildError(f"--sensitivity-frames: expected a whole number >= 1, found {frames!r}")
@@ -148,6 +157,7 @@ def mixed_request(
         frames=frames,
         layer_cost="flops" if layer_cost is None else layer_cost,
         prefer_cheap=bool(prefer_cheap),
+        reference=reference,
         measure=layer_cost_measure,
     )
     request.check_cost()  # a bad --layer-cost value or file: one line, before any work (as quantize)

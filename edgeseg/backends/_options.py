@@ -125,8 +125,17 @@ PREFER_CHEAP = Option(
     switch=True,
     group=MIXED,
 )
+DROP_REFERENCE = Option(
+    "--drop-reference",
+    "drop_reference",
+    "with --max-drop: what the points are of: fp32 (default: mIoU@FP32, agreement with the FP32 model's "
+    "own labels; strict, needs no labels) or labels (label mIoU against the ground truth of --val-data, "
+    "FP32's minus INT8's: what edgeseg eval prints)",
+    choices=("fp32", "labels"),
+    group=MIXED,
+)
 #: The options of ``build --int8 --max-drop``, in help order.
-MIXED_OPTIONS = (MAX_DROP, CLASS_DROP, SENSITIVITY_FRAMES, VAL_DATA, LAYER_COST, PREFER_CHEAP)
+MIXED_OPTIONS = (MAX_DROP, CLASS_DROP, SENSITIVITY_FRAMES, VAL_DATA, LAYER_COST, PREFER_CHEAP, DROP_REFERENCE)
 
 
 THREADS = Option(

@@ -202,6 +202,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="with --max-drop: rank layers by sensitivity per unit of --layer-cost (default: by sensitivity)",
     )
+    val.add_argument(
+        "--drop-reference",
+        choices=("fp32", "labels"),
+        default=None,
+        help="with --max-drop: what the points are of: fp32 (default: mIoU@FP32, agreement with the FP32 "
+        "model's own labels; strict, needs no labels) or labels (label mIoU against the ground truth of "
+        "--val-data, FP32's minus INT8's: what edgeseg eval prints)",
+    )
     val.add_argument("--val-split", default="val", help="split to evaluate (default val)")
     val.add_argument(
         "--val-max-frames",
@@ -254,6 +262,7 @@ _METHOD_OPTIONS = {
     "--cast-fp16": ("cast_fp16", ("ptq", "qat")),
     "--layer-cost": ("layer_cost", ("ptq", "qat", "ort-cpu")),
     "--prefer-cheap": ("prefer_cheap", ("ptq", "qat", "ort-cpu")),
+    "--drop-reference": ("drop_reference", ("ptq", "qat", "ort-cpu")),
     "--reduce-range": ("reduce_range", ("ort-cpu",)),
     "--per-tensor": ("per_channel", ("ort-cpu",)),
 }
@@ -288,6 +297,7 @@ _MIXED_ONLY = {
     "--cast-fp16": "cast_fp16",
     "--layer-cost": "layer_cost",
     "--prefer-cheap": "prefer_cheap",
+    "--drop-reference": "drop_reference",
 }
 
 
@@ -302,7 +312,7 @@ def _mixed_request(args: argparse.Namespace):
             opts = [o for o, a in _MIXED_ONLY.items() if a in given]
             raise UnsupportedOptionError(f"{', '.join(opts)} only work with --max-drop (the accuracy budget)")
         return None
-    names = {"sensitivity_frames": "frames"}
+    names = {"sensitivity_frames": "frames", "drop_reference": "reference"}
     from edgeseg.bench.cost_source import measure_for
 
     # --layer-cost openvino is measured here, on this machine: the library takes the measuring function

@@ -1,8 +1,10 @@
 """Greedy fallback to float: the fewest units (most sensitive first) that bring INT8 within a budget.
 
-Budget: the mean drop (points of ``mIoU@FP32``, see :mod:`edgeseg.quant.sensitivity`) at most
-``max_drop`` and every class's drop (points of IoU@FP32, classes with at least ``min_class_pixels``
-FP32 pixels) at most ``class_drop``. Steps:
+Budget: the mean drop at most ``max_drop`` and every class's drop at most ``class_drop`` (classes with
+at least ``min_class_pixels`` reference pixels), in points of the budget's ``reference``
+(:mod:`edgeseg.quant.label_budget`): ``mIoU@FP32`` (default, see :mod:`edgeseg.quant.sensitivity`) or
+the drop of label mIoU against the ground truth. The ranking always uses the FP32-referenced sensitivity.
+Steps:
 
 1. rank the units by sensitivity: a unit's "badness" is max(mean drop / max_drop, worst class drop /
    class_drop) when it alone is INT8 ("isolated" scores), or what leaving it in float recovers of the
@@ -25,9 +27,10 @@ import torch.fx as fx
 import torch.nn as nn
 
 from edgeseg.errors import QuantizationError
+from edgeseg.quant.label_budget import REFERENCE_LABEL, check_reference, describe, make_scorer, summary_line
 from edgeseg.quant.mixed import units as all_units
 from edgeseg.quant.mixed import with_float_layers
-from edgeseg.quant.sensitivity import MIN_CLASS_PIXELS, Agreement, agreement, predict
+from edgeseg.quant.sensitivity import MIN_CLASS_PIXELS, Agreement, predict
 
 #: Per-class budget (points of IoU@FP32) used when only the mean budget is given.
 DEFAULT_CLASS_DROP = 1.0
@@ -35,19 +38,22 @@ DEFAULT_CLASS_DROP = 1.0
 
 @dataclass
 class Budget:
-    """``max_drop`` (mean, points), ``class_drop`` (per class, points; default 1.0), ``min_class_pixels``."""
+    """``max_drop`` (mean, points), ``class_drop`` (per class, points; default 1.0), ``min_class_pixels``,
+    ``reference`` ("fp32", default: mIoU@FP32; or "labels": label mIoU, FP32's minus INT8's)."""
 
     max_drop: float
     class_drop: float = DEFAULT_CLASS_DROP
     min_class_pixels: int = MIN_CLASS_PIXELS
+    reference: str = "fp32"
 
     def __post_init__(self) -> None:
         for name in ("max_drop", "class_drop"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
                 raise QuantizationError(f"{name} must be a positive number of points, found {v!r}")
+        check_reference(self.reference)
 
-    def badness(self, a: Agreement) -> float:
+    def badness(self, a: Any) -> float:
         """max(mean drop / max_drop, worst class drop / class_drop): <= 1 when the budget holds."""
         worst = max(a.class_drops(min_pixels=self.min_class_pixels).values(), default=0.0)
         return max(a.drop() / self.max_drop, worst / self.class_drop)
@@ -60,7 +66,8 @@ class Budget:
             "max_drop": self.max_drop,
             "class_drop": self.class_drop,
             "min_class_pixels": self.min_class_pixels,
-            "reference": "mIoU@FP32 (the FP32 model's own labels)",
+            "reference": REFERENCE_LABEL[self.reference],
+            "drop_reference": self.reference,
         }
 
 
@@ -70,20 +77,20 @@ class FallbackPlan:
 
     layers: list[str]
     budget: Budget
-    before: Agreement
-    after: Agreement
+    before: Any  # an Agreement (reference "fp32") or a LabelDrop ("labels")
+    after: Any
     ranking: list[dict[str, Any]] = field(default_factory=list)
     evaluations: int = 0
     met: bool = True
     cost_label: str | None = None
 
     def to_dict(self, *, class_names: Sequence[str] | None = None) -> dict[str, Any]:
-        def drops(a: Agreement) -> dict[str, Any]:
+        def drops(a: Any) -> dict[str, Any]:
             cd = a.class_drops(min_pixels=self.budget.min_class_pixels)
             worst = max(cd, key=cd.get) if cd else None
             name = class_names[worst] if class_names and worst is not None else worst
             return {
-                "miou_at_fp32": round(a.miou, 6),
+                **describe(a),
                 "drop": round(a.drop(), 4),
                 "worst_class": name,
                 "worst_class_drop": round(cd[worst], 4) if worst is not None else None,
@@ -156,8 +163,10 @@ def search_fallback(
     *,
     batches: Sequence[np.ndarray],
     num_classes: int,
-    sensitivity: dict[str, Any],
+    sensitivity: dict[str, Any] | Callable[[], dict[str, Any]],
     budget: Budget,
+    labels: np.ndarray | None = None,
+    ignore_index: int = 255,
     cost: dict[str, float] | None = None,
     cost_label: str | None = None,
     prefer_cheap: bool = False,
@@ -167,25 +176,37 @@ def search_fallback(
 ) -> FallbackPlan:
     """The fewest units to leave in float so that ``budget`` holds on ``batches`` (see the module docstring).
 
-    ``sensitivity``: from ``layer_sensitivity`` on the same model and frames. ``cost`` (default none):
-    {unit: cost in float}; ``prefer_cheap`` ranks by score per unit of cost. Returns a FallbackPlan (``met``
-    False when even every ranked unit in float misses the budget; then all of them are listed)."""
+    ``sensitivity``: from ``layer_sensitivity`` on the same model and frames, or a function returning it,
+    called only when the all-INT8 model misses the budget. ``labels`` (default none): the frames' ground
+    truth, for ``budget.reference == "labels"`` (``ignore_index`` pixels, default 255, left out). ``cost``
+    (default none): {unit: cost in float}; ``prefer_cheap`` ranks by score per unit of cost. Returns a
+    FallbackPlan (``met`` False when even every ranked unit in float misses the budget; then all of them
+    are listed; no ranking when the all-INT8 model already holds)."""
     ref = predict(float_model.to(device), batches, device=device)
+    scorer = make_scorer(
+        ref, num_classes=num_classes, reference=budget.reference, labels=labels, ignore_index=ignore_index
+    )
     every = all_units(qmodel)
-    ranking = rank(sensitivity, budget, cost=cost, prefer_cheap=prefer_cheap)
-    order = [r["unit"] for r in ranking]
-    seen: dict[tuple[str, ...], Agreement] = {}
+    seen: dict[tuple[str, ...], Any] = {}
 
-    def score(layers: Sequence[str]) -> Agreement:
+    def score(layers: Sequence[str]) -> Any:
         k = tuple(sorted(layers))
         if k not in seen:
             m = with_float_layers(qmodel, k, biases=biases) if k else qmodel
-            seen[k] = agreement(predict(m, batches, device=device), ref, num_classes=num_classes)
+            seen[k] = scorer(predict(m, batches, device=device))
         return seen[k]
 
     before = score(())
     if budget.holds(before):
-        return FallbackPlan([], budget, before, before, ranking, len(seen), True, cost_label)
+        if log:
+            log(
+                f"fallback: all-INT8 already within the budget ({before.drop():.2f} points of "
+                f"{REFERENCE_LABEL[budget.reference]}): no layer in float, no sensitivity pass"
+            )
+        return FallbackPlan([], budget, before, before, [], len(seen), True, cost_label)
+    sens = sensitivity() if callable(sensitivity) else sensitivity
+    ranking = rank(sens, budget, cost=cost, prefer_cheap=prefer_cheap)
+    order = [r["unit"] for r in ranking]
     # shortest prefix: double, then bisect
     hi = 1
     while hi < len(order) and not budget.holds(score(order[:hi])):
@@ -212,6 +233,6 @@ def search_fallback(
     if log:
         log(
             f"fallback: {len(chosen)} of {len(every)} units in float ({len(seen)} evaluations): "
-            f"drop {before.drop():.2f} -> {after.drop():.2f} points of mIoU@FP32"
+            f"drop {summary_line((before, after), budget.reference)}"
         )
     return FallbackPlan(chosen, budget, before, after, ranking, len(seen), True, cost_label)

@@ -18,6 +18,7 @@ import torch.nn as nn
 from edgeseg.card import ModelCard
 from edgeseg.errors import QuantizationError
 from edgeseg.quant.fallback_search import DEFAULT_CLASS_DROP, Budget, search_fallback
+from edgeseg.quant.label_budget import REFERENCE_LABEL, check_reference, label_maps
 from edgeseg.quant.mixed import with_float_layers
 from edgeseg.quant.sensitivity import DEFAULT_BATCH, DEFAULT_FRAMES, default_cache_dir, frame_batches
 
@@ -50,8 +51,10 @@ def fallback_to_budget(
     max_drop: float,
     class_drop: float | None = None,
     frames: int = DEFAULT_FRAMES,
+    rank_frames: int | None = None,
     batch: int = DEFAULT_BATCH,
     mode: str = "isolated",
+    reference: str = "fp32",
     prefer_cheap: bool = False,
     layer_cost: str = "flops",
     measure: Callable[..., dict[str, Any]] | None = None,
@@ -64,10 +67,16 @@ def fallback_to_budget(
     ``data``'s ``split`` (default val), the INT8 model loses at most ``max_drop`` points of mIoU@FP32
     and no class more than ``class_drop`` (default 1.0) points of IoU@FP32.
 
-    ``mode``: the sensitivity mode (default "isolated"). ``prefer_cheap`` (default False): rank by
-    sensitivity per unit of cost instead of by sensitivity. ``layer_cost`` (default "flops": GFLOP, an
-    estimate): "openvino" (ms per frame measured by ``measure(qmodel, float_model, card)``, which the
-    caller passes: ``edgeseg.bench.layer_cost_openvino.measure_layer_cost``) or a FILE.json it wrote
+    ``reference`` (default "fp32"): what the budget's points are of, mIoU@FP32 or, with "labels", the
+    drop of label mIoU against ``data``'s ground truth (FP32's minus INT8's; ``quant.label_budget``);
+    the sensitivity ranking is against FP32 either way, and is skipped when the all-INT8 model already
+    meets the budget. ``rank_frames`` (default None: all ``frames``): the sensitivity ranking scores
+    only the first this many frames, the budget is still checked on all ``frames`` (a long val split
+    with ``reference="labels"``: rank on 16, check on 101). ``mode``: the sensitivity mode (default
+    "isolated"). ``prefer_cheap`` (default False): rank by sensitivity per unit of cost instead of by
+    sensitivity. ``layer_cost`` (default "flops": GFLOP, an estimate): "openvino" (ms per frame
+    measured by ``measure(qmodel, float_model, card)``, which the caller passes:
+    ``edgeseg.bench.layer_cost_openvino.measure_layer_cost``) or a FILE.json it wrote
     (``layer_cost.cost_table``); the record says which (``cost_source``, ``cost_unit``).
     ``cache``: "auto" (default: the user cache folder, ``sensitivity.default_cache_dir()``), a file, or
     None. Returns (mixed model, card record).
@@ -77,13 +86,22 @@ def fallback_to_budget(
 
     if split == "test":
         raise QuantizationError("the sensitivity frames: choose on val, never on the test split")
-    budget = Budget(max_drop=max_drop, class_drop=DEFAULT_CLASS_DROP if class_drop is None else class_drop)
+    budget = Budget(
+        max_drop=max_drop,
+        class_drop=DEFAULT_CLASS_DROP if class_drop is None else class_drop,
+        reference=reference,
+    )
     ds = open_dataset(data, split, size=tuple(card.input_size))
     batches = frame_batches(ds, card, frames=frames, batch=batch)
+    labels = label_maps(ds, frames=frames, size=tuple(card.input_size)) if reference == "labels" else None
+    n = sum(len(b) for b in batches)
+    rank_batches = batches
+    if rank_frames is not None and rank_frames < n:
+        rank_batches = frame_batches(ds, card, frames=rank_frames, batch=batch)
     float_model = float_model.to(device).eval()
     biases = float_biases(float_model)
     if cache == "auto":
-        cache = default_cache_dir() / f"{card.arch}-{fingerprint(qmodel, batches, extra=mode)[:16]}.json"
+        cache = default_cache_dir() / f"{card.arch}-{fingerprint(qmodel, rank_batches, extra=mode)[:16]}.json"
     # the cost first: a FILE.json of another model is refused before the sensitivity pass
     from edgeseg.quant.layer_cost import cost_table
 
@@ -92,28 +110,36 @@ def fallback_to_budget(
     if table["source"] != "flops":
         known = sum(v is not None for v in cost.values())
         log(f"layer cost: {table['label']} ({known} of {len(cost)} units measured)")
-    n = sum(len(b) for b in batches)
-    log(f"sensitivity ({mode}) on {n} frames of {data} [{split}], scored against the FP32 model's labels")
-    sens = layer_sensitivity(
-        qmodel,
-        float_model,
-        batches=batches,
-        num_classes=card.num_classes,
-        mode=mode,
-        biases=biases,
-        cache=cache,
-        device=device,
-        progress=progress,
-        log=log,
-    )
-    log(f"sensitivity: {len(sens['units'])} layers in {sens['seconds']:.0f} s")
+    seconds: list[float] = []
+
+    def sensitivity() -> dict[str, Any]:  # only when the all-INT8 model misses the budget
+        k = sum(len(b) for b in rank_batches)
+        log(f"sensitivity ({mode}) on {k} frames of {data} [{split}], scored against the FP32 model's labels")
+        sens = layer_sensitivity(
+            qmodel,
+            float_model,
+            batches=rank_batches,
+            num_classes=card.num_classes,
+            mode=mode,
+            biases=biases,
+            cache=cache,
+            device=device,
+            progress=progress,
+            log=log,
+        )
+        log(f"sensitivity: {len(sens['units'])} layers in {sens['seconds']:.0f} s")
+        seconds.append(sens["seconds"])
+        return sens
+
     plan = search_fallback(
         qmodel,
         float_model,
         batches=batches,
         num_classes=card.num_classes,
-        sensitivity=sens,
+        sensitivity=sensitivity,
         budget=budget,
+        labels=labels,
+        ignore_index=card.ignore_index,
         cost=cost,
         cost_label=table["label"],
         prefer_cheap=prefer_cheap,
@@ -126,8 +152,9 @@ def fallback_to_budget(
         data=data,
         split=split,
         frames=n,
+        rank_frames=sum(len(b) for b in rank_batches),
         sensitivity_mode=mode,
-        sensitivity_seconds=sens["seconds"],
+        sensitivity_seconds=seconds[0] if seconds else 0.0,
         prefer_cheap=prefer_cheap,
         total_cost=round(sum(v for v in cost.values() if v is not None), 6),
         cost_source=table["source"],
@@ -137,7 +164,7 @@ def fallback_to_budget(
     if not plan.met:
         log(
             f"WARNING: the budget (mean {budget.max_drop:g}, per class {budget.class_drop:g} points of "
-            f"mIoU@FP32) is not met with {len(plan.layers)} layers in float"
+            f"{REFERENCE_LABEL[reference]}) is not met with {len(plan.layers)} layers in float"
         )
     mixed = with_float_layers(qmodel, plan.layers, biases=biases) if plan.layers else qmodel
     return mixed, rec
@@ -148,7 +175,9 @@ class MixedRequest:
     """``edgeseg quantize --max-drop`` in one record: the budget (``max_drop``, ``class_drop``: default
     1.0), the frames (``frames``, 16), ``cast_fp16`` (explicit FP16 Casts, default False), the layer cost
     (``layer_cost``: "flops" (default), "openvino" or a FILE.json; ``measure``: the measuring function
-    "openvino" needs, passed by the caller) and ``prefer_cheap`` (rank per unit of cost, default False)."""
+    "openvino" needs, passed by the caller), ``prefer_cheap`` (rank per unit of cost, default False) and
+    ``reference`` (the budget's points: "fp32", default, mIoU@FP32; "labels", label mIoU) and
+    ``rank_frames`` (the ranking's frames, default None: all; library only)."""
 
     max_drop: float
     class_drop: float | None = None
@@ -156,6 +185,8 @@ class MixedRequest:
     cast_fp16: bool = False
     layer_cost: str = "flops"
     prefer_cheap: bool = False
+    reference: str = "fp32"
+    rank_frames: int | None = None
     measure: Callable[..., dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
     def check(
@@ -170,6 +201,7 @@ class MixedRequest:
         """One-line errors for requests ``quantize`` cannot serve, before any work."""
         if not val_data:
             raise QuantizationError("--max-drop needs --val-data (the frames it scores on)")
+        check_reference(self.reference)
         self.check_cost()
         if calib_method == "all":
             raise QuantizationError("--max-drop needs one --calib-method (not all)")
@@ -210,6 +242,8 @@ class MixedRequest:
             max_drop=self.max_drop,
             class_drop=self.class_drop,
             frames=self.frames,
+            reference=self.reference,
+            rank_frames=self.rank_frames,
             prefer_cheap=self.prefer_cheap,
             layer_cost=self.layer_cost,
             measure=self.measure,

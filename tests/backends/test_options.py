@@ -50,6 +50,7 @@ EXPECTED = {
     "val_data": ("--val-data", ("onnxruntime", "openvino", "executorch")),
     "layer_cost": ("--layer-cost", ("onnxruntime", "openvino", "executorch")),
     "prefer_cheap": ("--prefer-cheap", ("onnxruntime", "openvino", "executorch")),
+    "drop_reference": ("--drop-reference", ("onnxruntime", "openvino", "executorch")),
 }
 
 #: A command-line value for each option (flags without a value take none).
@@ -80,6 +81,7 @@ CLI_ARGS = {
     "val_data": ["--val-data", "synthetic:4"],
     "layer_cost": ["--layer-cost", "flops"],
     "prefer_cheap": ["--prefer-cheap"],
+    "drop_reference": ["--drop-reference", "labels"],
 }
 
 ROWS = [(dest, backend) for dest in OPTIONS for backend in BACKEND_NAMES]

@@ -38,6 +38,7 @@ def test_card_records_float_layers_and_why(mixed_onnx):
         "class_drop": 10.0,
         "min_class_pixels": 1000,
         "reference": "mIoU@FP32 (the FP32 model's own labels)",
+        "drop_reference": "fp32",
     }
     assert mixed["frames"] == 4 and mixed["split"] == "val"
     assert mixed["cast_fp16"] is False  # the card says whether the float layers got FP16 Casts
@@ -259,6 +260,8 @@ def test_layer_cost_needs_max_drop(trained_ckpt, calib_dir, tmp_path, capsys):
     assert main(argv + ["--layer-cost", "openvino"]) == 2 and not out.exists()
     assert "--layer-cost only work with --max-drop" in capsys.readouterr().err
     assert main(argv + ["--prefer-cheap"]) == 2 and "--prefer-cheap" in capsys.readouterr().err
+    assert main(argv + ["--drop-reference", "labels"]) == 2
+    assert "--drop-reference only work with --max-drop" in capsys.readouterr().err
 
 
 def test_layer_cost_of_another_model_is_refused_before_the_sensitivity_pass(

@@ -269,3 +269,45 @@ def test_every_unit_float_is_the_fp32_model_through_a_residual_identity():
         assert not torch.allclose(one(x), model(x), atol=1e-4)
     quantizers = [n.target for n in one.graph.nodes if n.op == "call_module" and "quantizer" in str(n.target)]
     assert not any(q.startswith("expand.") for q in quantizers), quantizers
+
+
+# --drop-reference labels on the planted model: labels equal to FP32's predictions make both references
+# the same search; labels equal to INT8's own predictions make INT8 the better model, so a label budget
+# holds with no float layer (and no sensitivity pass) while mIoU@FP32 needs ``b``.
+
+
+def test_labels_equal_to_fp32_give_the_same_plan(setup):
+    model, qmodel, batches = setup
+    sens = layer_sensitivity(qmodel, model, batches=batches, num_classes=CLASSES, progress=False)
+    plans = {}
+    for ref in ("fp32", "labels"):
+        budget = Budget(max_drop=10.0, class_drop=10.0, min_class_pixels=100, reference=ref)
+        plans[ref] = search_fallback(
+            qmodel,
+            model,
+            batches=batches,
+            num_classes=CLASSES,
+            sensitivity=sens,
+            budget=budget,
+            labels=predict(model, batches),
+        )
+    assert plans["fp32"].layers == plans["labels"].layers == ["b"]
+    assert plans["labels"].before.drop() == pytest.approx(plans["fp32"].before.drop())
+    d = plans["labels"].to_dict()
+    assert d["budget"]["drop_reference"] == "labels" and d["int8"]["fp32_label_miou"] == 1.0
+    assert "label_miou" in d["mixed"] and "miou_at_fp32" not in d["mixed"]
+
+
+def test_labels_budget_holding_at_int8_skips_the_sensitivity_pass(setup):
+    model, qmodel, batches = setup
+    int8_labels = predict(qmodel, batches)  # INT8 is right by these labels, FP32 is not
+
+    def sensitivity():
+        raise AssertionError("scored every layer although all-INT8 already meets the budget")
+
+    kw = dict(batches=batches, num_classes=CLASSES, sensitivity=sensitivity, labels=int8_labels)
+    plan = search_fallback(qmodel, model, budget=Budget(max_drop=0.3, reference="labels"), **kw)
+    assert plan.met and plan.layers == [] and plan.before.drop() < -10  # INT8 far better than FP32 here
+    assert plan.ranking == [] and plan.evaluations == 1
+    with pytest.raises(AssertionError, match="scored every layer"):  # mIoU@FP32 misses: the pass runs
+        search_fallback(qmodel, model, budget=Budget(max_drop=0.3), **kw)

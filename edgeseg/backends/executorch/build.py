@@ -44,6 +44,7 @@ def build_executorch(
     val_data: str | None = None,
     layer_cost: str | None = None,
     prefer_cheap: bool | None = None,
+    drop_reference: str | None = None,
     layer_cost_measure: Callable[..., dict[str, Any]] | None = None,
     command: str | None = None,
     log: Callable[[str], None] = print,
@@ -56,7 +57,8 @@ def build_executorch(
     (``edgeseg.backends._mixed.proxy_layers``); its layers stay out of the XNNPACK annotation, and its
     record goes into the card. A mixed Q/DQ ONNX given as ``model`` leaves its card's layers float.
     ``layer_cost`` (default "flops"), ``prefer_cheap`` (default False) and ``layer_cost_measure`` (the
-    function "openvino" needs): ``quantize --max-drop``'s ``--layer-cost`` and ``--prefer-cheap``."""
+    function "openvino" needs): ``quantize --max-drop``'s ``--layer-cost`` and ``--prefer-cheap``;
+    ``drop_reference``: its ``--drop-reference`` (default "fp32")."""
     import torch
 
     from edgeseg.backends._calib_set import open_calib_set
@@ -74,6 +76,7 @@ def build_executorch(
         val_data=val_data,
         layer_cost=layer_cost,
         prefer_cheap=prefer_cheap,
+        drop_reference=drop_reference,
         layer_cost_measure=layer_cost_measure,
     )
     if mixed is not None:

@@ -51,6 +51,7 @@ def build_onnxruntime(
     val_data: str | None = None,
     layer_cost: str | None = None,
     prefer_cheap: bool | None = None,
+    drop_reference: str | None = None,
     layer_cost_measure: Callable[..., dict[str, Any]] | None = None,
     command: str | None = None,
     log: Callable[[str], None] = print,
@@ -66,7 +67,8 @@ def build_onnxruntime(
     ``sensitivity_frames`` default 16): ``onnx`` is the FP32 checkpoint (or an FP32 ONNX with it beside),
     quantized as ``quantize --method ort-cpu --max-drop`` does (``edgeseg.backends._mixed``). ``layer_cost``
     (default "flops"), ``prefer_cheap`` (default False) and ``layer_cost_measure`` (the function "openvino"
-    needs): ``quantize --max-drop``'s ``--layer-cost`` and ``--prefer-cheap``."""
+    needs): ``quantize --max-drop``'s ``--layer-cost`` and ``--prefer-cheap``; ``drop_reference``: its
+    ``--drop-reference`` (default "fp32")."""
     import onnx as onnx_lib
     import onnxruntime as ort
 
@@ -86,6 +88,7 @@ def build_onnxruntime(
         val_data=val_data,
         layer_cost=layer_cost,
         prefer_cheap=prefer_cheap,
+        drop_reference=drop_reference,
         layer_cost_measure=layer_cost_measure,
     )
     if mixed is not None:

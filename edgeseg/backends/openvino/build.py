@@ -68,6 +68,7 @@ def build_openvino(
     val_data: str | None = None,
     layer_cost: str | None = None,
     prefer_cheap: bool | None = None,
+    drop_reference: str | None = None,
     layer_cost_measure: Callable[..., dict[str, Any]] | None = None,
     command: str | None = None,
     log: Callable[[str], None] = print,
@@ -86,7 +87,8 @@ def build_openvino(
     checkpoint (or an FP32 ONNX with it beside), quantized as ``quantize --max-drop`` does (the mixed Q/DQ
     export: no Q/DQ on the float layers, ``edgeseg.backends._mixed``), and that ONNX is converted.
     ``layer_cost`` (default "flops"), ``prefer_cheap`` (default False) and ``layer_cost_measure`` (the
-    function "openvino" needs): ``quantize --max-drop``'s ``--layer-cost`` and ``--prefer-cheap``."""
+    function "openvino" needs): ``quantize --max-drop``'s ``--layer-cost`` and ``--prefer-cheap``;
+    ``drop_reference``: its ``--drop-reference`` (default "fp32")."""
     ov = import_openvino()
     src = Path(onnx)
     mixed = mixed_request(
@@ -98,6 +100,7 @@ def build_openvino(
         val_data=val_data,
         layer_cost=layer_cost,
         prefer_cheap=prefer_cheap,
+        drop_reference=drop_reference,
         layer_cost_measure=layer_cost_measure,
     )
     if mixed is None and (calib or calib_num):

@@ -80,6 +80,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--device", default=None, help="runner device (torch: cpu / cuda:N; TensorRT: GPU index)"
     )
+    run.add_argument(
+        "--no-spin",
+        action="store_true",
+        help="ONNX Runtime models: its threads do not busy-wait between frames, leaving the CPU to capture "
+        "and drawing (default: ONNX Runtime's spinning; see docs/camera.md)",
+    )
     show = p.add_argument_group("display")
     show.add_argument(
         "--view",
@@ -222,6 +228,8 @@ def run(args: argparse.Namespace) -> int:
         runner_opts["threads"] = args.threads
     if args.device is not None:
         runner_opts["device"] = _device_option(args.device)
+    if args.no_spin:
+        runner_opts["spin"] = False
     with open_runner(args.model, **runner_opts) as runner:
         loop = CameraLoop(runner, sources, options)
         try:

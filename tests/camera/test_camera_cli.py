@@ -63,6 +63,7 @@ def test_camera_numbers_are_checked_at_parse_time(tiny_checkpoint, capsys):
         (["--record", "/no/such/folder/x.mp4"], "output folder /no/such/folder does not exist"),
         (["--source", "missing_clip.mp4"], "cannot open file source 'missing_clip.mp4'"),
         (["--width", "640"], "only apply to csi:// sources"),
+        (["--no-spin"], "the TorchRunner does not take spin"),  # an ONNX Runtime option
     ],
 )
 def test_camera_command_user_errors_are_one_line(tiny_checkpoint, clip, capsys, extra, match):

@@ -96,7 +96,10 @@ class OrtRunner(BaseRunner):
     Defaults: ``providers=None`` (CPU only; "cuda"/"tensorrt" or full names when installed),
     ``threads=None`` (the ``threads`` an ``edgeseg build --threads N`` recorded in the card,
     else ONNX Runtime's default, one per physical core), ``optimization="all"`` (disable | basic |
-    extended | all).
+    extended | all), ``spin=True`` (ONNX Runtime's default: its intra-op threads busy-wait after each
+    call for the next one; False turns that off, ``session.intra_op.allow_spinning = 0``, for a process
+    that does other work between inferences: the camera loop's capture and drawing, or another runtime
+    timed in the same process, which the spinning threads would otherwise slow).
     ``input_size`` is the graph's static (H, W), or None when height/width are dynamic.
     A labels head (``card.extra["head"]``) gives N x 1 x H x W uint8 label maps instead of logits.
     A graph with a static batch B runs a batch of N frames in chunks of B (the last chunk padded).
@@ -111,6 +114,7 @@ class OrtRunner(BaseRunner):
         providers: Sequence[Any] | None = None,
         threads: int | None = None,
         optimization: str = "all",
+        spin: bool = True,
     ) -> None:
         import onnxruntime as ort
 
@@ -123,6 +127,8 @@ class OrtRunner(BaseRunner):
                 f"onnxruntime runner: optimization {optimization!r} is not one of {', '.join(OPT_LEVELS)}"
             )
         check_threads(threads, where="onnxruntime runner")
+        if not isinstance(spin, bool):
+            raise UnsupportedOptionError(f"onnxruntime runner: spin must be True or False, found {spin!r}")
         prov = resolve_providers(providers, ort.get_available_providers())
 
         proto = _load_proto(p)
@@ -153,6 +159,9 @@ class OrtRunner(BaseRunner):
         if threads is not None:
             so.intra_op_num_threads = threads
             so.inter_op_num_threads = 1
+        if not spin:
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            so.add_session_config_entry("session.inter_op.allow_spinning", "0")
         try:
             off = disabled_optimizers(self.card)  # mixed precision: its float layers stay float
             kw = {"disabled_optimizers": off} if off else {}
@@ -182,7 +191,12 @@ class OrtRunner(BaseRunner):
             self.precision = "fp16"
         else:
             self.precision = self.card.precision
-        self.options = {"providers": self.providers, "threads": threads, "optimization": optimization}
+        self.options = {
+            "providers": self.providers,
+            "threads": threads,
+            "optimization": optimization,
+            "spin": spin,
+        }
         self._limits(size=self._size, batch=(self._static, self._static) if self._static else None)
 
     # -- graph vs card ----------------------------------------------------------------------------

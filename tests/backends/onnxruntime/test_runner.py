@@ -176,3 +176,20 @@ def test_threads_default_to_what_the_build_recorded(artifact_dir, arts, tmp_path
         assert r.threads == 2  # an explicit choice wins
     with OrtRunner(src) as r:
         assert r.threads is None  # a plain export: ONNX Runtime's default
+
+
+def test_spin_off_reaches_the_session_and_changes_no_output(artifact_dir, arts):
+    """``spin=False`` (camera --no-spin): the session's intra- and inter-op threads do not busy-wait; the
+    logits are the same; a non-boolean is refused."""
+    src = arts.tiny_onnx(artifact_dir)
+    x = np.random.default_rng(0).standard_normal((1, 3, 64, 96)).astype(np.float32)
+    with OrtRunner(src) as default, OrtRunner(src, spin=False) as quiet:
+        so = quiet.session.get_session_options()
+        assert so.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+        assert so.get_session_config_entry("session.inter_op.allow_spinning") == "0"
+        with pytest.raises(RuntimeError):  # the default leaves ONNX Runtime's own setting alone
+            default.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+        assert quiet.options["spin"] is False and default.options["spin"] is True
+        np.testing.assert_array_equal(quiet.infer(x), default.infer(x))
+    with pytest.raises(UnsupportedOptionError, match="spin must be True or False, found 'no'"):
+        OrtRunner(src, spin="no")

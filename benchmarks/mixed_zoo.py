@@ -2,15 +2,15 @@
 """Issue 32's target, measured: PTQ with ``--max-drop 0.3`` on every zoo model, built for OpenVINO.
 
     python benchmarks/mixed_zoo.py --data camvid:/work/shared/datasets/camvid [--models cgnet,...] \\
-        [--max-drop 0.3] [--class-drop 1.0] [--reference labels] [--rank-frames 16] [--calib-num 100] \\
-        [--threads 2] [--rounds 5] [--runs 20] [--out benchmarks/results/mixed_zoo.json]
+        [--max-drop 0.3] [--class-drop 1.0] [--reference labels] [--sensitivity-frames 16] \\
+        [--calib-num 100] [--threads 2] [--rounds 5] [--runs 20] [--out benchmarks/results/mixed_zoo.json]
 
 Per model (the shipped FP32 checkpoint in ``edgeseg/weights``):
 
 1. FP32 label mIoU and per-class IoU on the whole val split (PyTorch, the one evaluator);
 2. ``edgeseg quantize CKPT --calib DATA --calib-num N --val-data DATA --max-drop X --class-drop Y
-   --drop-reference R --sensitivity-frames <all val>`` (library call; ranking on the first
-   ``--rank-frames`` val frames), then ``edgeseg build --backend openvino`` of its Q/DQ ONNX;
+   --drop-reference R --sensitivity-frames S --budget-frames <all val>`` (library call), then
+   ``edgeseg build --backend openvino`` of its Q/DQ ONNX;
 3. that IR evaluated on the whole val split: its drop against FP32, mean and worst class;
 4. when the search left layers in float: the all-INT8 PTQ of the same calibration built the same way,
    evaluated, and both IRs timed side by side (interleaved ``--rounds`` of ``--runs`` calls, median per
@@ -119,9 +119,9 @@ def run_model(name: str, args: argparse.Namespace, tmp: Path, log) -> dict[str, 
     request = MixedRequest(
         args.max_drop,
         class_drop=args.class_drop,
-        frames=n,
+        frames=args.sensitivity_frames,
+        budget_frames=n,
         reference=args.reference,
-        rank_frames=args.rank_frames,
     )
     t = time.perf_counter()
     mixed_onnx = ptq(tmp / f"{name}_mixed_int8.onnx", request)
@@ -136,7 +136,7 @@ def run_model(name: str, args: argparse.Namespace, tmp: Path, log) -> dict[str, 
         "int8_fake_quant": {k: v for k, v in rec["int8"].items()},
         "mixed_fake_quant": {k: v for k, v in rec["mixed"].items()},
         "frames": rec["frames"],
-        "rank_frames": rec["rank_frames"],
+        "sensitivity_frames": rec["sensitivity_frames"],
     }
     log(f"{name}: {len(rec['float_layers'])} layers float, search {row['search']['seconds_with_ptq']:.0f} s")
     ir = {
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-drop", type=float, default=0.3)
     ap.add_argument("--class-drop", type=float, default=1.0)
     ap.add_argument("--reference", choices=("fp32", "labels"), default="labels")
-    ap.add_argument("--rank-frames", type=int, default=16, help="frames the sensitivity ranking scores")
+    ap.add_argument("--sensitivity-frames", type=int, default=16, help="frames the ranking scores")
     ap.add_argument("--calib-num", type=int, default=100)
     ap.add_argument("--max-frames", type=int, default=None, help="val frames (default all; a smoke: 4)")
     ap.add_argument("--threads", type=int, default=2)

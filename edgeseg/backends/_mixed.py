@@ -43,6 +43,7 @@ WITH_MAX_DROP = {
     "--layer-cost": "layer_cost",
     "--prefer-cheap": "prefer_cheap",
     "--drop-reference": "drop_reference",
+    "--budget-frames": "budget_frames",
 }
 #: The build keywords of ``WITH_MAX_DROP`` and ``--max-drop`` itself, as ``mixed_request`` takes them.
 MIXED_KEYWORDS = ("max_drop", *WITH_MAX_DROP.values())
@@ -101,6 +102,7 @@ def mixed_request(
     layer_cost: str | None = None,
     prefer_cheap: bool | None = None,
     drop_reference: str | None = None,
+    budget_frames: int | None = None,
     layer_cost_measure: Callable[..., dict[str, Any]] | None = None,
 ) -> Any:
     """The ``MixedRequest`` of a build (None without ``max_drop``), or a one-line error: a flag of
@@ -109,7 +111,8 @@ def mixed_request(
     FILE.json is read and checked here, as ``quantize`` does: ``MixedRequest.check_cost``) or "openvino"
     without ``layer_cost_measure`` (``edgeseg.bench.layer_cost_openvino.measure_layer_cost``, which the CLI
     and ``Model.build`` pass). ``prefer_cheap`` (default False): rank by sensitivity per unit of cost.
-    ``drop_reference`` (default "fp32": mIoU@FP32; "labels": label mIoU against ``val_data``'s labels)."""
+    ``drop_reference`` (default "fp32": mIoU@FP32; "labels": label mIoU against ``val_data``'s labels).
+    ``budget_frames`` (default None: the sensitivity frames): the frames the budget is checked on."""
     from edgeseg.quant.fallback_search import DEFAULT_CLASS_DROP, Budget
     from edgeseg.quant.mixed_ptq import MixedRequest
     from edgeseg.quant.sensitivity import DEFAULT_FRAMES
@@ -121,6 +124,7 @@ def mixed_request(
         "layer_cost": layer_cost,
         "prefer_cheap": prefer_cheap,
         "drop_reference": drop_reference,
+        "budget_frames": budget_frames,
     }
     if max_drop is None:
         flags = [f for f, k in WITH_MAX_DROP.items() if given[k] is not None]
@@ -144,8 +148,9 @@ def mixed_request(
         reference=reference,
     )
     frames = DEFAULT_FRAMES if sensitivity_frames is None else sensitivity_frames
-    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
-        raise BuildError(f"--sensitivity-frames: expected a whole number >= 1, found {frames!r}")
+    for flag, v in (("--sensitivity-frames", frames), ("--budget-frames", budget_frames)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise BuildError(f"{flag}: expected a whole number >= 1, found {v!r}")
     if layer_cost == "openvino" and layer_cost_measure is None:
         raise BuildError(
             "--layer-cost openvino needs the measuring function: pass layer_cost_measure=edgeseg.bench."
@@ -158,6 +163,7 @@ def mixed_request(
         layer_cost="flops" if layer_cost is None else layer_cost,
         prefer_cheap=bool(prefer_cheap),
         reference=reference,
+        budget_frames=budget_frames,
         measure=layer_cost_measure,
     )
     request.check_cost()  # a bad --layer-cost value or file: one line, before any work (as quantize)

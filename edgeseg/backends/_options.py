@@ -134,8 +134,26 @@ DROP_REFERENCE = Option(
     choices=("fp32", "labels"),
     group=MIXED,
 )
+BUDGET_FRAMES = Option(
+    "--budget-frames",
+    "budget_frames",
+    "with --max-drop: val frames the budget is checked on (default: the --sensitivity-frames frames); more "
+    "than those to rank on 16 and check on a whole val split (with --drop-reference labels)",
+    kind=positive_int,
+    metavar="N",
+    group=MIXED,
+)
 #: The options of ``build --int8 --max-drop``, in help order.
-MIXED_OPTIONS = (MAX_DROP, CLASS_DROP, SENSITIVITY_FRAMES, VAL_DATA, LAYER_COST, PREFER_CHEAP, DROP_REFERENCE)
+MIXED_OPTIONS = (
+    MAX_DROP,
+    CLASS_DROP,
+    SENSITIVITY_FRAMES,
+    VAL_DATA,
+    LAYER_COST,
+    PREFER_CHEAP,
+    DROP_REFERENCE,
+    BUDGET_FRAMES,
+)
 
 
 THREADS = Option(

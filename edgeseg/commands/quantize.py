@@ -203,6 +203,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="with --max-drop: rank layers by sensitivity per unit of --layer-cost (default: by sensitivity)",
     )
     val.add_argument(
+        "--budget-frames",
+        type=int_in(1),
+        default=None,
+        metavar="N",
+        help="with --max-drop: val frames the budget is checked on (default: the --sensitivity-frames "
+        "frames); more than those to rank on 16 and check on a whole val split (--drop-reference labels)",
+    )
+    val.add_argument(
         "--drop-reference",
         choices=("fp32", "labels"),
         default=None,
@@ -263,6 +271,7 @@ _METHOD_OPTIONS = {
     "--layer-cost": ("layer_cost", ("ptq", "qat", "ort-cpu")),
     "--prefer-cheap": ("prefer_cheap", ("ptq", "qat", "ort-cpu")),
     "--drop-reference": ("drop_reference", ("ptq", "qat", "ort-cpu")),
+    "--budget-frames": ("budget_frames", ("ptq", "qat", "ort-cpu")),
     "--reduce-range": ("reduce_range", ("ort-cpu",)),
     "--per-tensor": ("per_channel", ("ort-cpu",)),
 }
@@ -298,6 +307,7 @@ _MIXED_ONLY = {
     "--layer-cost": "layer_cost",
     "--prefer-cheap": "prefer_cheap",
     "--drop-reference": "drop_reference",
+    "--budget-frames": "budget_frames",
 }
 
 

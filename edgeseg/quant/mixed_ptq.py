@@ -51,7 +51,7 @@ def fallback_to_budget(
     max_drop: float,
     class_drop: float | None = None,
     frames: int = DEFAULT_FRAMES,
-    rank_frames: int | None = None,
+    budget_frames: int | None = None,
     batch: int = DEFAULT_BATCH,
     mode: str = "isolated",
     reference: str = "fp32",
@@ -70,9 +70,9 @@ def fallback_to_budget(
     ``reference`` (default "fp32"): what the budget's points are of, mIoU@FP32 or, with "labels", the
     drop of label mIoU against ``data``'s ground truth (FP32's minus INT8's; ``quant.label_budget``);
     the sensitivity ranking is against FP32 either way, and is skipped when the all-INT8 model already
-    meets the budget. ``rank_frames`` (default None: all ``frames``): the sensitivity ranking scores
-    only the first this many frames, the budget is still checked on all ``frames`` (a long val split
-    with ``reference="labels"``: rank on 16, check on 101). ``mode``: the sensitivity mode (default
+    meets the budget. ``budget_frames`` (default None: the same ``frames``): the budget is checked on
+    the first this many frames while the sensitivity ranking scores ``frames`` (a long val split with
+    ``reference="labels"``: rank on 16, check on 101). ``mode``: the sensitivity mode (default
     "isolated"). ``prefer_cheap`` (default False): rank by sensitivity per unit of cost instead of by
     sensitivity. ``layer_cost`` (default "flops": GFLOP, an estimate): "openvino" (ms per frame
     measured by ``measure(qmodel, float_model, card)``, which the caller passes:
@@ -92,12 +92,11 @@ def fallback_to_budget(
         reference=reference,
     )
     ds = open_dataset(data, split, size=tuple(card.input_size))
-    batches = frame_batches(ds, card, frames=frames, batch=batch)
-    labels = label_maps(ds, frames=frames, size=tuple(card.input_size)) if reference == "labels" else None
+    rank_batches = frame_batches(ds, card, frames=frames, batch=batch)
+    m = frames if budget_frames is None else budget_frames
+    batches = rank_batches if m == frames else frame_batches(ds, card, frames=m, batch=batch)
+    labels = label_maps(ds, frames=m, size=tuple(card.input_size)) if reference == "labels" else None
     n = sum(len(b) for b in batches)
-    rank_batches = batches
-    if rank_frames is not None and rank_frames < n:
-        rank_batches = frame_batches(ds, card, frames=rank_frames, batch=batch)
     float_model = float_model.to(device).eval()
     biases = float_biases(float_model)
     if cache == "auto":
@@ -152,7 +151,7 @@ def fallback_to_budget(
         data=data,
         split=split,
         frames=n,
-        rank_frames=sum(len(b) for b in rank_batches),
+        sensitivity_frames=sum(len(b) for b in rank_batches),
         sensitivity_mode=mode,
         sensitivity_seconds=seconds[0] if seconds else 0.0,
         prefer_cheap=prefer_cheap,
@@ -177,7 +176,7 @@ class MixedRequest:
     (``layer_cost``: "flops" (default), "openvino" or a FILE.json; ``measure``: the measuring function
     "openvino" needs, passed by the caller), ``prefer_cheap`` (rank per unit of cost, default False) and
     ``reference`` (the budget's points: "fp32", default, mIoU@FP32; "labels", label mIoU) and
-    ``rank_frames`` (the ranking's frames, default None: all; library only)."""
+    ``budget_frames`` (the frames the budget is checked on, default None: ``frames``)."""
 
     max_drop: float
     class_drop: float | None = None
@@ -186,7 +185,7 @@ class MixedRequest:
     layer_cost: str = "flops"
     prefer_cheap: bool = False
     reference: str = "fp32"
-    rank_frames: int | None = None
+    budget_frames: int | None = None
     measure: Callable[..., dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
     def check(
@@ -243,7 +242,7 @@ class MixedRequest:
             class_drop=self.class_drop,
             frames=self.frames,
             reference=self.reference,
-            rank_frames=self.rank_frames,
+            budget_frames=self.budget_frames,
             prefer_cheap=self.prefer_cheap,
             layer_cost=self.layer_cost,
             measure=self.measure,

@@ -51,6 +51,7 @@ EXPECTED = {
     "layer_cost": ("--layer-cost", ("onnxruntime", "openvino", "executorch")),
     "prefer_cheap": ("--prefer-cheap", ("onnxruntime", "openvino", "executorch")),
     "drop_reference": ("--drop-reference", ("onnxruntime", "openvino", "executorch")),
+    "budget_frames": ("--budget-frames", ("onnxruntime", "openvino", "executorch")),
 }
 
 #: A command-line value for each option (flags without a value take none).
@@ -82,6 +83,7 @@ CLI_ARGS = {
     "layer_cost": ["--layer-cost", "flops"],
     "prefer_cheap": ["--prefer-cheap"],
     "drop_reference": ["--drop-reference", "labels"],
+    "budget_frames": ["--budget-frames", "8"],
 }
 
 ROWS = [(dest, backend) for dest in OPTIONS for backend in BACKEND_NAMES]

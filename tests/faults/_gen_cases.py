@@ -32,6 +32,8 @@ BUDGET = [
     "2",
     "--drop-reference",
     "labels",
+    "--budget-frames",
+    "3",
 ]
 
 #: Good argvs, one or more per command: a key is the command it runs (``argv[0]``), or the command, "+" and

@@ -44,11 +44,13 @@ def test_quantize_cli_with_labels_reference_records_it(trained_ckpt, calib_dir, 
     monkeypatch.setenv("EDGESEG_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "mixed_int8.onnx"
     argv = ["quantize", str(trained_ckpt), "--calib", str(calib_dir), "--calib-num", "4", "-o", str(out)]
-    argv += ["--val-data", "synthetic:4", "--max-drop", "0.5", "--class-drop", "10", "--drop-reference"]
-    argv += ["labels", "--sensitivity-frames", "4", "--bias-correction", "none", "--no-progress"]
+    argv += ["--val-data", "synthetic:8", "--max-drop", "0.5", "--class-drop", "10", "--drop-reference"]
+    argv += ["labels", "--sensitivity-frames", "4", "--budget-frames", "8", "--bias-correction", "none"]
+    argv += ["--no-progress"]
     assert main(argv) == 0
     mixed = card_from_onnx(out).extra["quantization"]["mixed"]
     assert mixed["budget"]["drop_reference"] == "labels"
     assert mixed["budget"]["reference"].startswith("label mIoU")
     assert {"label_miou", "fp32_label_miou"} <= set(mixed["int8"])
     assert mixed["budget_met"] and mixed["mixed"]["drop"] <= 0.5
+    assert (mixed["frames"], mixed["sensitivity_frames"]) == (8, 4)  # checked on 8, ranked on 4

@@ -262,6 +262,8 @@ def test_layer_cost_needs_max_drop(trained_ckpt, calib_dir, tmp_path, capsys):
     assert main(argv + ["--prefer-cheap"]) == 2 and "--prefer-cheap" in capsys.readouterr().err
     assert main(argv + ["--drop-reference", "labels"]) == 2
     assert "--drop-reference only work with --max-drop" in capsys.readouterr().err
+    assert main(argv + ["--budget-frames", "8"]) == 2
+    assert "--budget-frames only work with --max-drop" in capsys.readouterr().err
 
 
 def test_layer_cost_of_another_model_is_refused_before_the_sensitivity_pass(

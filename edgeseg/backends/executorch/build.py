@@ -45,6 +45,7 @@ def build_executorch(
     layer_cost: str | None = None,
     prefer_cheap: bool | None = None,
     drop_reference: str | None = None,
+    budget_frames: int | None = None,
     layer_cost_measure: Callable[..., dict[str, Any]] | None = None,
     command: str | None = None,
     log: Callable[[str], None] = print,
@@ -58,7 +59,8 @@ def build_executorch(
     record goes into the card. A mixed Q/DQ ONNX given as ``model`` leaves its card's layers float.
     ``layer_cost`` (default "flops"), ``prefer_cheap`` (default False) and ``layer_cost_measure`` (the
     function "openvino" needs): ``quantize --max-drop``'s ``--layer-cost`` and ``--prefer-cheap``;
-    ``drop_reference``: its ``--drop-reference`` (default "fp32")."""
+    ``drop_reference`` / ``budget_frames``: its ``--drop-reference`` (default
+    "fp32") / ``--budget-frames`` (default: the sensitivity frames)."""
     import torch
 
     from edgeseg.backends._calib_set import open_calib_set
@@ -77,6 +79,7 @@ def build_executorch(
         layer_cost=layer_cost,
         prefer_cheap=prefer_cheap,
         drop_reference=drop_reference,
+        budget_frames=budget_frames,
         layer_cost_measure=layer_cost_measure,
     )
     if mixed is not None:

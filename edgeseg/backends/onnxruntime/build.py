@@ -52,6 +52,7 @@ def build_onnxruntime(
     layer_cost: str | None = None,
     prefer_cheap: bool | None = None,
     drop_reference: str | None = None,
+    budget_frames: int | None = None,
     layer_cost_measure: Callable[..., dict[str, Any]] | None = None,
     command: str | None = None,
     log: Callable[[str], None] = print,
@@ -67,8 +68,9 @@ def build_onnxruntime(
     ``sensitivity_frames`` default 16): ``onnx`` is the FP32 checkpoint (or an FP32 ONNX with it beside),
     quantized as ``quantize --method ort-cpu --max-drop`` does (``edgeseg.backends._mixed``). ``layer_cost``
     (default "flops"), ``prefer_cheap`` (default False) and ``layer_cost_measure`` (the function "openvino"
-    needs): ``quantize --max-drop``'s ``--layer-cost`` and ``--prefer-cheap``; ``drop_reference``: its
-    ``--drop-reference`` (default "fp32")."""
+    needs): ``quantize --max-drop``'s ``--layer-cost`` and ``--prefer-cheap``;
+    ``drop_reference`` / ``budget_frames``: its ``--drop-reference`` (default "fp32") /
+    ``--budget-frames`` (default: the sensitivity frames)."""
     import onnx as onnx_lib
     import onnxruntime as ort
 
@@ -89,6 +91,7 @@ def build_onnxruntime(
         layer_cost=layer_cost,
         prefer_cheap=prefer_cheap,
         drop_reference=drop_reference,
+        budget_frames=budget_frames,
         layer_cost_measure=layer_cost_measure,
     )
     if mixed is not None:

@@ -69,6 +69,7 @@ def build_openvino(
     layer_cost: str | None = None,
     prefer_cheap: bool | None = None,
     drop_reference: str | None = None,
+    budget_frames: int | None = None,
     layer_cost_measure: Callable[..., dict[str, Any]] | None = None,
     command: str | None = None,
     log: Callable[[str], None] = print,
@@ -88,7 +89,8 @@ def build_openvino(
     export: no Q/DQ on the float layers, ``edgeseg.backends._mixed``), and that ONNX is converted.
     ``layer_cost`` (default "flops"), ``prefer_cheap`` (default False) and ``layer_cost_measure`` (the
     function "openvino" needs): ``quantize --max-drop``'s ``--layer-cost`` and ``--prefer-cheap``;
-    ``drop_reference``: its ``--drop-reference`` (default "fp32")."""
+    ``drop_reference`` / ``budget_frames``: its ``--drop-reference`` (default
+    "fp32") / ``--budget-frames`` (default: the sensitivity frames)."""
     ov = import_openvino()
     src = Path(onnx)
     mixed = mixed_request(
@@ -101,6 +103,7 @@ def build_openvino(
         layer_cost=layer_cost,
         prefer_cheap=prefer_cheap,
         drop_reference=drop_reference,
+        budget_frames=budget_frames,
         layer_cost_measure=layer_cost_measure,
     )
     if mixed is None and (calib or calib_num):

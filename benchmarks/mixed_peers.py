@@ -7,10 +7,11 @@ on the same checkpoint, calibration frames, validation frames and budget.
         --data camvid:/work/shared/datasets/camvid --max-drop 0.3 --frames 16 --calib-num 100 \\
         --threads 2 --bench
 
-Same budget, same metric: both search on the first ``--frames`` val frames, scored as ``mIoU@FP32``
-(the INT8 model's labels against the FP32 model's own labels, so the budget bounds quantization noise).
-NNCF gets ``validation_fn`` = that mIoU@FP32 in [0, 1], ``max_drop = --max-drop / 100``, drop type
-ABSOLUTE; edgeseg gets ``--max-drop`` and ``--class-drop`` (NNCF has no per-class budget; its row
+Same budget, same metric: both search on the first ``--frames`` val frames (``--budget-frames``: check
+the budget on more, NNCF validating on them all), scored as ``mIoU@FP32`` (the INT8 model's labels
+against the FP32 model's own labels, so the budget bounds quantization noise) or, with ``--reference
+labels``, as label mIoU against the ground truth (FP32's minus INT8's). NNCF gets ``validation_fn`` =
+that metric in [0, 1], ``max_drop = --max-drop / 100``, drop type ABSOLUTE; edgeseg gets ``--max-drop`` and ``--class-drop`` (NNCF has no per-class budget; its row
 reports its worst class as measured). Then every row is evaluated on the whole val split (mIoU against
 the labels, and mIoU@FP32), both INT8 models run by OpenVINO on the CPU (f32 inference precision):
 edgeseg's from its Q/DQ ONNX (the float layers have no FakeQuantize), NNCF's as it returns it.
@@ -64,10 +65,24 @@ def main(argv: list[str] | None = None) -> int:
         "--data", required=True, help="dataset spec: calibration from train, search and eval on val"
     )
     ap.add_argument(
-        "--max-drop", type=float, default=0.3, help="mean budget, points of mIoU@FP32 (default 0.3)"
+        "--max-drop", type=float, default=0.3, help="mean budget, points of --reference (default 0.3)"
     )
     ap.add_argument("--class-drop", type=float, default=1.0, help="edgeseg's per-class budget (default 1.0)")
     ap.add_argument("--frames", type=int, default=16, help="val frames both searches score on (default 16)")
+    ap.add_argument(
+        "--reference",
+        choices=("fp32", "labels"),
+        default="fp32",
+        help="what the budget's points are of: mIoU@FP32 (default) or label mIoU against the ground truth "
+        "(FP32's minus INT8's; NNCF's validation_fn is then label mIoU, as an NNCF user writes it)",
+    )
+    ap.add_argument(
+        "--budget-frames",
+        type=int,
+        default=None,
+        help="val frames the budget is checked on (NNCF's validation set; edgeseg's --budget-frames); "
+        "default --frames. edgeseg ranks on --frames either way",
+    )
     ap.add_argument("--calib-num", type=int, default=100, help="calibration frames (default 100)")
     ap.add_argument("--max-frames", type=int, default=None, help="final evaluation frames (default all val)")
     ap.add_argument("--threads", type=int, default=2)
@@ -92,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     from edgeseg.module_runner import ModuleRunner
     from edgeseg.quant.mixed_ptq import MixedRequest
     from edgeseg.quant.pipeline import quantize
-    from edgeseg.quant.sensitivity import agreement, frame_batches, predict
+    from edgeseg.quant.label_budget import label_maps, make_scorer
+    from edgeseg.quant.sensitivity import frame_batches, predict
     from edgeseg.train.checkpoint import load_checkpoint
     from edgeseg.train.evaluate import evaluate
 
@@ -101,8 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     size = tuple(card.input_size)
     calib = CalibrationSet(args.data, card, num=args.calib_num, batch=8, size=size)
     val = open_dataset(args.data, "val", size=size)
-    search = [b[i : i + 1] for b in frame_batches(val, card, frames=args.frames) for i in range(len(b))]
+    nb = args.frames if args.budget_frames is None else args.budget_frames
+    search = [b[i : i + 1] for b in frame_batches(val, card, frames=nb) for i in range(len(b))]
     ref = predict(model, search)
+    gt = label_maps(val, frames=nb, size=size) if args.reference == "labels" else None
+    score = make_scorer(
+        ref, num_classes=card.num_classes, reference=args.reference, labels=gt, ignore_index=card.ignore_index
+    )
     rows: list[dict[str, Any]] = []
     ref_all: list[np.ndarray] = []
 
@@ -135,7 +156,13 @@ def main(argv: list[str] | None = None) -> int:
             num_calib=args.calib_num,
             val_data=args.data,
             val_max_frames=args.max_frames,
-            mixed=MixedRequest(args.max_drop, args.class_drop, args.frames),
+            mixed=MixedRequest(
+                args.max_drop,
+                args.class_drop,
+                args.frames,
+                reference=args.reference,
+                budget_frames=args.budget_frames,
+            ),
             progress=False,
         )
         secs = round(time.perf_counter() - t, 1)
@@ -157,9 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
 
         # NNCF quantize_with_accuracy_control on the OpenVINO model of the FP32 export
-        def validate(cm: Any, items: Any) -> float:
+        def validate(cm: Any, items: Any) -> float:  # mIoU@FP32 or label mIoU, in [0, 1]
             preds = np.concatenate([np.asarray(cm(x)[0]).argmax(1).astype(np.uint8) for x in items])
-            return float(agreement(preds, ref, num_classes=card.num_classes).miou)
+            return float(score(preds).miou)
 
         t = time.perf_counter()
         qm = nncf.quantize_with_accuracy_control(
@@ -176,12 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         runner = peer_rows.OpenVinoModel.__new__(peer_rows.OpenVinoModel)
         runner.card, runner.compiled = card, compiled
         row = full_eval(runner, "nncf accuracy control")
-        a = agreement(
-            np.concatenate([np.asarray(compiled(x)[0]).argmax(1) for x in search]),
-            ref,
-            num_classes=card.num_classes,
-        )
-        cd = a.class_drops()
+        a = score(np.concatenate([np.asarray(compiled(x)[0]).argmax(1).astype(np.uint8) for x in search]))
+        cd = a.class_drops(min_pixels=1000)
         row.update(
             search_s=secs,
             fake_quantize_nodes=sum(op.get_type_name() == "FakeQuantize" for op in qm.get_ops()),
@@ -198,7 +221,13 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": round(time.perf_counter() - wall0, 1),
         "machine": machine_info(),
         "versions": {"nncf": nncf.__version__, "openvino": ov.__version__},
-        "budget": {"max_drop": args.max_drop, "class_drop": args.class_drop, "frames": args.frames},
+        "budget": {
+            "max_drop": args.max_drop,
+            "class_drop": args.class_drop,
+            "frames": args.frames,
+            "budget_frames": nb,
+            "reference": args.reference,
+        },
         "rows": rows,
     }
     print(json.dumps(rows, indent=1))

@@ -11,12 +11,13 @@ Same budget, same metric: both search on the first ``--frames`` val frames (``--
 the budget on more, NNCF validating on them all), scored as ``mIoU@FP32`` (the INT8 model's labels
 against the FP32 model's own labels, so the budget bounds quantization noise) or, with ``--reference
 labels``, as label mIoU against the ground truth (FP32's minus INT8's). NNCF gets ``validation_fn`` =
-that metric in [0, 1], ``max_drop = --max-drop / 100``, drop type ABSOLUTE; edgeseg gets ``--max-drop`` and ``--class-drop`` (NNCF has no per-class budget; its row
-reports its worst class as measured). Then every row is evaluated on the whole val split (mIoU against
-the labels, and mIoU@FP32), both INT8 models run by OpenVINO on the CPU (f32 inference precision):
-edgeseg's from its Q/DQ ONNX (the float layers have no FakeQuantize), NNCF's as it returns it.
-``--bench`` adds each model's OpenVINO latency (median of ``--runs``; run it alone on the machine:
-a background job makes the figures meaningless). Results are appended to ``--out`` (default
+that metric in [0, 1], ``max_drop = --max-drop / 100``, drop type ABSOLUTE; edgeseg gets ``--max-drop``
+and ``--class-drop`` (NNCF has no per-class budget; its row reports its worst class as measured). Then
+every row is evaluated on the whole val split (mIoU against the labels, and mIoU@FP32), both INT8 models
+run by OpenVINO on the CPU (f32 inference precision): edgeseg's from its Q/DQ ONNX (the float layers have
+no FakeQuantize), NNCF's as it returns it. ``--bench`` adds each model's OpenVINO latency (median of
+``--runs``; run it alone on the machine: a background job makes the figures meaningless). Results are
+appended to ``--out`` (default
 benchmarks/results/mixed_peers.json; ``-`` prints only). Smoke: ``--frames 2 --calib-num 8
 --max-frames 2 --out -``.
 """

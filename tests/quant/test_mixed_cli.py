@@ -43,6 +43,7 @@ def test_card_records_float_layers_and_why(mixed_onnx):
     assert mixed["frames"] == 4 and mixed["split"] == "val"
     assert mixed["cast_fp16"] is False  # the card says whether the float layers got FP16 Casts
     assert mixed["budget_met"] and mixed["mixed"]["drop"] <= 3.0 < mixed["int8"]["drop"]
+    assert 0 < mixed["float_flops_share"] < 1  # some layers float, not all
     assert list((d / "cache").rglob("cgnet-*.json")), "the per-layer results are cached"
 
 

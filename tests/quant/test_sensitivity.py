@@ -311,3 +311,13 @@ def test_labels_budget_holding_at_int8_skips_the_sensitivity_pass(setup):
     assert plan.ranking == [] and plan.evaluations == 1
     with pytest.raises(AssertionError, match="scored every layer"):  # mIoU@FP32 misses: the pass runs
         search_fallback(qmodel, model, budget=Budget(max_drop=0.3), **kw)
+
+
+def test_float_share_counts_the_float_layers_flops(setup):
+    from edgeseg.quant.mixed_ptq import float_share
+
+    _, qmodel, batches = setup
+    every = units(qmodel)
+    assert float_share(qmodel, every, batches[0]) == 1.0 and float_share(qmodel, [], batches[0]) == 0.0
+    b = float_share(qmodel, ["b"], batches[0])  # 8x8x3x3 of 3x8x3x3 + 8x8x3x3 + 8x8 + 8x4 MACs per pixel
+    assert b == pytest.approx(576 / (216 + 576 + 64 + 32), abs=0.01)

@@ -170,7 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         from edgeseg.card import card_from_onnx
 
         rec = card_from_onnx(mixed).extra["quantization"]["mixed"]
-        compiled = core.compile_model(core.read_model(str(mixed)), "CPU", cfg)
+        # ov.convert_model, as edgeseg build does: OpenVINO 2026.4's core.read_model of a Q/DQ ONNX whose
+        # stem conv is float computes another model (76 % pixel agreement with ONNX Runtime; see
+        # docs/reliability.md)
+        compiled = core.compile_model(ov.convert_model(str(mixed)), "CPU", cfg)
         runner = peer_rows.OpenVinoModel.__new__(peer_rows.OpenVinoModel)
         runner.card, runner.compiled = card, compiled
         row = full_eval(runner, "edgeseg --max-drop")

@@ -100,6 +100,7 @@ class FallbackPlan:
         return {
             "float_layers": list(self.layers),
             "why": [chosen[u] for u in self.layers if u in chosen],
+            "ranking": [r["unit"] for r in self.ranking],  # the order more float layers would come in
             "budget": self.budget.to_dict(),
             "budget_met": self.met,
             "int8": drops(self.before),

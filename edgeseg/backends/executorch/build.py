@@ -139,6 +139,8 @@ def build_executorch(
             + (" (the QAT checkpoint's weights)" if qat else "")
         )
 
+    current = {"layers": float_layers}  # the float layers of the program being lowered
+
     def card_json(lowered: Any) -> str:
         return _card(
             card,
@@ -152,21 +154,40 @@ def build_executorch(
             threads=threads,
             command=command,
             source=checkpoint_source(ckpt),
-            float_layers=float_layers,
+            float_layers=current["layers"],
             mixed=mixed_record,
         ).to_json()
 
     from edgeseg.backends.executorch._lower import lower
 
-    lowered = lower(
-        net,
-        torch.zeros(1, 3, h, w),
-        card_json=card_json,
-        calib=None if calib_set is None else calib_set.batches(),
-        float_modules=float_layers,
-        arch=card.arch,
-        log=log,
-    )
+    def lower_once(layers: list[str]) -> Any:
+        current["layers"] = layers
+        return lower(
+            net,
+            torch.zeros(1, 3, h, w),
+            card_json=card_json,
+            calib=None if calib_set is None else calib_set.batches(),
+            float_modules=layers,
+            arch=card.arch,
+            log=log,
+        )
+
+    if mixed is None:
+        lowered = lower_once(float_layers)
+    else:  # the search ran on a proxy: check the budget on the program itself
+        from edgeseg.backends.executorch._verify import ProgramBudget, lower_within_budget
+
+        checker = ProgramBudget(net, card.replace(input_size=(h, w)), mixed=mixed, val_data=str(val_data))
+        lowered, float_layers = lower_within_budget(
+            lower_once,
+            float_layers=float_layers,
+            record=mixed_record,
+            checker=checker,
+            out=out,
+            threads=threads,
+            log=log,
+        )
+        lowered.buffer = lowered.restamp(card_json(lowered))  # the card with the program's own checks
     warn = lowered.warning()
     if warn:
         log(warn)

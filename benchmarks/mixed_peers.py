@@ -239,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         p = Path(args.out)
         doc = json.loads(p.read_text()) if p.is_file() else {"schema": "edgeseg.mixed_peers/1", "runs": []}
         doc["runs"].append(run)
-        p.write_text(json.dumps(doc, indent=1) + "\n")
+        from edgeseg._io import atomic_write_json
+
+        atomic_write_json(p, doc)  # a full disk keeps the old results
     return 0
 
 

@@ -316,20 +316,3 @@ def proxy_float_layers(
     )
     record["proxy"] = "ranked and searched on edgeseg's symmetric INT8 fake quant (TensorRT scheme)"
     return [u for u in record["float_layers"] if not u.endswith("residual_quantizer")], record
-
-
-def ort_float_nodes(
-    model, card, request, fp32, mixed: MixedRequest, *, data: str, split: str, progress: bool = True, log
-):
-    """(FP32 ONNX nodes to leave float, the card's record) for ``--method ort-cpu --max-drop``: the
-    layers of ``proxy_float_layers``, as nodes of the FP32 export ``fp32``."""
-    import onnx
-
-    from edgeseg.quant.mixed import onnx_nodes
-
-    layers, record = proxy_float_layers(
-        model, card, request, mixed, data=data, split=split, progress=progress, log=log
-    )
-    nodes = onnx_nodes(onnx.load(str(fp32)), layers)
-    log(f"leaving {len(nodes)} nodes in float for ONNX Runtime (nodes_to_exclude)")
-    return nodes, record

@@ -23,6 +23,11 @@ from edgeseg.data.calib_request import RECORD_KEY, CalibRequest
 from edgeseg._io import atomic_path, check_output_path
 from edgeseg.errors import EdgesegError, QuantizationError
 
+#: WeightBiasQuantization (ONNX Runtime >= 1.21) quantizes the float weights of a Conv that reads a
+#: DequantizeLinear and feeds a QuantizeLinear, so a layer a mixed model keeps float would run INT8 after
+#: all: sessions on a mixed model disable it (the runner, the build, the budget check).
+KEEP_FLOAT = ("WeightBiasQuantization",)
+
 FLAVOUR = "onnxruntime-cpu"
 #: Ops quantized for the CPU (ONNX Runtime has QLinear kernels or QDQ fusions for these).
 #: BatchNormalization / PRelu stay float (ORT's per-channel path mishandles 1-D BN weights).

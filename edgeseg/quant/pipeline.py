@@ -29,7 +29,7 @@ from edgeseg.quant.methods import (
     pop_given,
     with_defaults,
 )
-from edgeseg.quant.mixed_ptq import MixedRequest, check_cpu, ort_float_nodes, search_if
+from edgeseg.quant.mixed_ptq import MixedRequest, check_cpu, search_if
 from edgeseg.quant.qat import QatSettings
 from edgeseg.quant import qdq_steps as steps
 from edgeseg.quant.val_check import ValCheck
@@ -95,23 +95,17 @@ def quantize_cpu(
                 raise QuantizationError(f"{src}: is already {card.precision}; start from the FP32 checkpoint")
             card = card.replace(input_size=tuple(size or card.input_size))
             fp32 = export_onnx(model, card, Path(d) / "fp32.onnx", size=card.input_size)
-        exclude, record = [], None
-        if mixed is not None:  # a .pt checkpoint (check_cpu)
-            exclude, record = ort_float_nodes(
-                model, card, request, fp32, mixed, data=val.data, split=val.split, log=log
-            )
-        quantize_onnx_for_cpu(
-            fp32,
-            out,
-            request=request,
-            card=card,
-            size=tuple(size or card.input_size),
-            per_channel=per_channel,
-            reduce_range=rr,
-            exclude_nodes=exclude,
-            mixed=record,
-            log=log,
-        )
+        settings = dict(request=request, card=card, size=tuple(size or card.input_size), log=log)
+        settings.update(per_channel=per_channel, reduce_range=rr)
+        if mixed is None:
+            quantize_onnx_for_cpu(fp32, out, **settings)
+        else:  # a .pt checkpoint (check_cpu): the search, then the budget checked in ONNX Runtime
+            from edgeseg.quant.ort_mixed import quantize_ort_mixed
+
+            quantize_ort_mixed(
+                model, card, request, fp32, out, mixed, data=val.data, split=val.split, work=Path(d),
+                quantize=lambda src, dst, **kw: quantize_onnx_for_cpu(src, dst, **settings, **kw), log=log,
+            )  # fmt: skip
         ratio = out.stat().st_size / fp32.stat().st_size
     log(f"wrote {out} ({human_size(out.stat().st_size)}, {ratio:.2f}x the FP32 ONNX)")
     log(f"NOTE: {LABEL}. For TensorRT use --method ptq or qat.")

@@ -175,16 +175,14 @@ def build_executorch(
     if mixed is None:
         lowered = lower_once(float_layers)
     else:  # the search ran on a proxy: check the budget on the program itself
-        from edgeseg.backends.executorch._verify import ProgramBudget, lower_within_budget
+        from edgeseg.backends.executorch._verify import BudgetFrames, lower_within_budget, program_check
 
-        checker = ProgramBudget(net, card.replace(input_size=(h, w)), mixed=mixed, val_data=str(val_data))
+        frames = BudgetFrames(net, card.replace(input_size=(h, w)), mixed=mixed, val_data=str(val_data))
         lowered, float_layers = lower_within_budget(
             lower_once,
             float_layers=float_layers,
             record=mixed_record,
-            checker=checker,
-            out=out,
-            threads=threads,
+            check=lambda buffer: program_check(frames, buffer, out=out, threads=threads),
             log=log,
         )
         lowered.buffer = lowered.restamp(card_json(lowered))  # the card with the program's own checks

@@ -11,6 +11,7 @@ from typing import Any
 from edgeseg.backends._options import CALIB, CALIB_NUM, FP16, INT8, MIXED_OPTIONS, NO_REWRITE, THREADS
 from edgeseg.backends._spec import BackendSpec, Option, missing, module_installed, row, usable
 from edgeseg.card import ModelCard
+from edgeseg.quant.ort_cpu import KEEP_FLOAT  # the transformers a mixed model's session disables
 
 #: ``--opt-level`` / the runner's ``optimization`` -> onnxruntime.GraphOptimizationLevel member name.
 OPT_LEVELS: dict[str, str] = {
@@ -19,12 +20,6 @@ OPT_LEVELS: dict[str, str] = {
     "extended": "ORT_ENABLE_EXTENDED",
     "all": "ORT_ENABLE_ALL",
 }
-
-
-#: ONNX Runtime graph transformers a model with float layers among INT8 ones must not run:
-#: WeightBiasQuantization (ONNX Runtime >= 1.21) quantizes the float weights of a Conv that reads a
-#: DequantizeLinear and feeds a QuantizeLinear, so a layer the card keeps float would run INT8 after all.
-KEEP_FLOAT = ("WeightBiasQuantization",)
 
 
 def disabled_optimizers(card: ModelCard) -> list[str]:

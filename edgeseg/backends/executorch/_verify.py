@@ -1,17 +1,15 @@
-"""``build --backend executorch --int8 --max-drop``: the budget checked on the built program itself
-(``quant.budget_check``): the search ranked on edgeseg's fake quant, a proxy for the XNNPACK quantizer's
-PT2E scheme; the lowered program is scored on the same frames and reference, and lowered again with more
-of the proxy's ranking float while it misses (``extend_until_met``)."""
+"""``build --backend executorch --int8 --max-drop``: how a lowered program is scored on the budget frames
+(``quant.budget_check.BudgetFrames``); the build loop is ``quant.budget_check.extend_until_met``: the search
+ranked on edgeseg's fake quant, a proxy for the XNNPACK quantizer's PT2E scheme, so the program itself is
+checked and lowered again with more of the proxy's ranking float while it misses."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from edgeseg.quant.budget_check import MAX_REBUILDS, BudgetFrames, extend_until_met
-
-__all__ = ["MAX_REBUILDS", "BudgetFrames", "lower_within_budget", "program_check"]
+from edgeseg.quant.budget_check import BudgetFrames
 
 
 def program_check(frames: BudgetFrames, buffer: bytes, *, out: Path, threads: int | None) -> dict[str, Any]:
@@ -23,23 +21,3 @@ def program_check(frames: BudgetFrames, buffer: bytes, *, out: Path, threads: in
         staged.write_bytes(buffer)
         with ExecuTorchRunner(staged, threads=threads) as runner:
             return frames.result(runner.infer)
-
-
-def lower_within_budget(
-    lower_once: Callable[[list[str]], Any],
-    *,
-    float_layers: list[str],
-    record: dict[str, Any],
-    check: Callable[[bytes], dict[str, Any]],
-    log: Callable[[str], None] = print,
-) -> tuple[Any, list[str]]:
-    """(the lowered program, its float layers): ``extend_until_met`` with ``lower_once`` and ``check`` (the
-    program's bytes -> its budget result)."""
-    return extend_until_met(
-        lower_once,
-        lambda lowered: check(lowered.buffer),
-        float_layers=float_layers,
-        record=record,
-        what="the built program",
-        log=log,
-    )

@@ -175,14 +175,16 @@ def build_executorch(
     if mixed is None:
         lowered = lower_once(float_layers)
     else:  # the search ran on a proxy: check the budget on the program itself
-        from edgeseg.backends.executorch._verify import BudgetFrames, lower_within_budget, program_check
+        from edgeseg.backends.executorch._verify import program_check
+        from edgeseg.quant.budget_check import BudgetFrames, extend_until_met
 
         frames = BudgetFrames(net, card.replace(input_size=(h, w)), mixed=mixed, val_data=str(val_data))
-        lowered, float_layers = lower_within_budget(
+        lowered, float_layers = extend_until_met(
             lower_once,
+            lambda lowered: program_check(frames, lowered.buffer, out=out, threads=threads),
             float_layers=float_layers,
             record=mixed_record,
-            check=lambda buffer: program_check(frames, buffer, out=out, threads=threads),
+            what="the built program",
             log=log,
         )
         lowered.buffer = lowered.restamp(card_json(lowered))  # the card with the program's own checks

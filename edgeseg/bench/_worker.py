@@ -169,6 +169,15 @@ def run_row(spec: dict[str, Any], out_path: str) -> dict[str, Any]:
         row["phase"] = "facts"
         _save(out_path, row)
     row.update(measure.model_facts(r["artifact"], card, size=size))
+    if int(r.get("profile") or 0) > 0:  # after the runner is closed: the profile opens its own
+        from edgeseg.bench.time_split import time_split
+
+        row["phase"] = "profile"
+        _save(out_path, row)
+        try:
+            row["time_split"] = time_split(r["artifact"], runs=int(r["profile"]), threads=row.get("threads"))
+        except Exception as e:  # noqa: BLE001 - the profile is optional, the row keeps its latency
+            row["facts_problems"].append(f"profile: {type(e).__name__}: {e}")
     problems = [e.get("output_problem") for e in row["batches"] if e.get("output_problem")]
     acc = row.get("accuracy") or {}
     if problems:

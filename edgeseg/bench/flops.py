@@ -70,3 +70,28 @@ def model_complexity(
             model = build_model(name_or_model, num_classes=num_classes)
             flops = count_flops(model, size=size)
     return {"params": count_parameters(model), "gflops": flops / 1e9}
+
+
+def conv_flops_by_kind(model: nn.Module, *, size: tuple[int, int] = (360, 480)) -> dict[str, float]:
+    """GFLOPs (2 x MACs) of one eval-mode forward pass at ``size`` (default 360x480, batch 1) split by
+    convolution kind: ``dense`` (groups == 1, 1x1 included) and ``channel_wise`` (groups > 1: depthwise
+    and CGNet's channel-wise convs). Dense convs run on VNNI/AMX dot-product kernels near the matmul peak;
+    channel-wise ones cannot (no reduction across channels), which is why a roofline reads them apart."""
+    out = {"dense": 0.0, "channel_wise": 0.0}
+
+    def hook(mod: nn.Conv2d, _inp: Any, y: torch.Tensor) -> None:
+        kh, kw = mod.kernel_size
+        macs = y.numel() * (mod.in_channels // mod.groups) * kh * kw
+        out["dense" if mod.groups == 1 else "channel_wise"] += 2.0 * macs / 1e9
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, 3, int(size[0]), int(size[1]), device=_device_of(model)))
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return out

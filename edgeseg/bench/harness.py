@@ -88,6 +88,7 @@ def _finish_row(
         "runs": spec.runs,
         "batch": list(spec.batch),
         "timeout": spec.timeout,
+        "profile": spec.profile,
     }
     if spec.make:  # the edgeseg commands that build this artifact (the report's recommendation prints them)
         row["make"] = [[a.replace("{artifact}", spec.artifact) for a in step] for step in spec.make]

@@ -4,7 +4,7 @@ A matrix is a small YAML file (see benchmarks/cgnet_cpu.yaml and docs/benchmarks
 
     name: cgnet_cpu
     data: camvid:/path/to/camvid      # optional: mIoU on its val split
-    defaults: {size: 360x480, batch: [1], threads: 2, warmup: 10, runs: 50}
+    defaults: {size: 360x480, batch: [1], threads: 2, warmup: 10, runs: 50, profile: 20}
     rows:
       - id: torch-fp32
         artifact: ../edgeseg/weights/cgnet_camvid.pt
@@ -30,14 +30,15 @@ from edgeseg._validate import parse_size as _parse_size
 from edgeseg.errors import EdgesegError
 
 #: Settings a row inherits from ``defaults`` (and the CLI) unless it sets its own.
-ROW_SETTINGS = ("size", "batch", "threads", "warmup", "runs", "timeout", "max_miou_drop")
+ROW_SETTINGS = ("size", "batch", "threads", "warmup", "runs", "timeout", "max_miou_drop", "profile")
 DEFAULT_TIMEOUT_S = 1800.0
 
 
 @dataclass(frozen=True)
 class RowSpec:
     """One benchmark row. Defaults: size None (the card's input size), batch (1,), threads None
-    (the runner's default), warmup 10, runs 50, timeout 1800 s, no build steps, no accuracy gate."""
+    (the runner's default), warmup 10, runs 50, timeout 1800 s, no build steps, no accuracy gate, profile 0
+    (profiled runs for the row's time by kind of work, ``bench.time_split``; 0: none)."""
 
     id: str
     artifact: str
@@ -52,6 +53,7 @@ class RowSpec:
     make: tuple[tuple[str, ...], ...] = ()  # edgeseg CLI steps that produce the artifact
     reference: str | None = None  # row id whose mIoU this row is checked against
     max_miou_drop: float | None = None  # mIoU points this row may lose vs ``reference``
+    profile: int = 0  # profiled runs after the latency (OpenVINO IR / ONNX only), 0: none
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -152,6 +154,7 @@ def _row(d: Any, defaults: dict[str, Any], base: Path | None, where: str, refere
         make=make,
         reference=merged.get("reference", reference),
         max_miou_drop=None if drop is None else float(drop),
+        profile=_int(merged.get("profile", 0), where, "profile", minimum=0),
     )
 
 
@@ -291,6 +294,7 @@ def matrix_from_artifacts(
     warmup: int = 10,
     runs: int = 50,
     timeout: float = DEFAULT_TIMEOUT_S,
+    profile: int = 0,
     options: dict[str, Any] | None = None,
     data: str | None = None,
     max_frames: int | None = None,
@@ -320,6 +324,7 @@ def matrix_from_artifacts(
                 "warmup": warmup,
                 "runs": runs,
                 "timeout": timeout,
+                "profile": profile,
             }
         )
     return matrix_from_dict(

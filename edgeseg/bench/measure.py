@@ -125,7 +125,8 @@ def model_facts(artifact: str | os.PathLike, card: Any, *, size: tuple[int, int]
 
     A ``.pt`` checkpoint counts its own loaded weights; other artifacts use ``card.extra``
     ("params") when present, else build the architecture named in the card. GFLOPs come from
-    ``edgeseg.bench.flops.count_flops`` on the float model (quantization does not change the count);
+    ``edgeseg.bench.flops.count_flops`` on the float model (quantization does not change the count),
+    ``conv_gflops`` their dense / channel-wise convolution parts (``conv_flops_by_kind``);
     ``mbytes`` (1e6 bytes per image) from ``edgeseg.bench.traffic.layer_traffic`` at the card's
     precision (``mbytes_precision``), with the artifact's head (``card.extra["head"]``), the memory
     side of the row's roofline.
@@ -151,10 +152,11 @@ def model_facts(artifact: str | os.PathLike, card: Any, *, size: tuple[int, int]
         facts["params"] = extra_params
     if model is not None:
         try:
-            from edgeseg.bench.flops import count_flops
+            from edgeseg.bench.flops import conv_flops_by_kind, count_flops
 
             with torch.no_grad():
                 facts["gflops"] = count_flops(model, size=tuple(size), batch=1) / 1e9
+            facts["conv_gflops"] = conv_flops_by_kind(model, size=tuple(size))
         except Exception as e:  # noqa: BLE001
             facts["facts_problems"].append(f"gflops: {type(e).__name__}: {e}")
         try:

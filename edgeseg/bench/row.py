@@ -40,6 +40,8 @@ class RowResult:
     roofline_bound: str | None = None
     roofline_int8_bound: str | None = None
     mbytes: float | None = None
+    conv_gflops: dict[str, float] | None = None  # {"dense", "channel_wise"} (bench.flops.conv_flops_by_kind)
+    time_split: dict[str, Any] | None = None  # time by kind of work (bench.time_split), when profiled
     latency_ms: dict[str, float] | None = None
     accuracy: dict[str, Any] | None = None
     memory: dict[str, Any] | None = None

@@ -51,6 +51,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--runs", type=int_in(1), default=None, help="timed calls per batch size (default 50)")
     p.add_argument(
+        "--profile",
+        type=int_in(0),
+        default=None,
+        metavar="N",
+        help="after the latency, N profiled runs of each OpenVINO IR / ONNX row: its time by kind of work, "
+        "which the report reads against the roofline (default 0: none)",
+    )
+    p.add_argument(
         "--threads",
         type=int_in(1),
         default=None,
@@ -128,6 +136,7 @@ def _load(args: argparse.Namespace):
             warmup=args.warmup,
             runs=args.runs,
             timeout=args.timeout,
+            profile=args.profile,
         )
     else:
         if args.var:
@@ -141,6 +150,7 @@ def _load(args: argparse.Namespace):
                 warmup=args.warmup,
                 runs=args.runs,
                 timeout=args.timeout,
+                profile=args.profile,
             ).items()
             if v is not None
         }

@@ -71,6 +71,8 @@ class ReportEntry:
     roofline_own_x: float | None = None  # against the peak of the row's own precision
     roofline_own_bound: str | None = None  # "compute", "memory", or None (before the memory probe)
     mbytes: float | None = None
+    conv_gflops: dict[str, float] | None = None  # {"dense", "channel_wise"}
+    time_split: dict[str, Any] | None = None  # the row's profile by kind of work (bench.time_split)
     rounds: int = 1
     state: str = "failed: no state"
     ok: bool = False
@@ -131,6 +133,8 @@ class ReportEntry:
             roofline_own_x=row.roofline_int8_x if int8 else row.roofline_x,
             roofline_own_bound=row.roofline_int8_bound if int8 else row.roofline_bound,
             mbytes=row.mbytes,
+            conv_gflops=row.conv_gflops,
+            time_split=row.time_split,
             rounds=len(row.rounds) or 1,
             state=row.state,
             ok=state_kind(row.state) in ("ok", "accuracy check failed"),

@@ -15,6 +15,8 @@ from edgeseg.report.charts import Chart, make_charts
 from edgeseg.report.data import load_entries
 from edgeseg.report.entry import ReportEntry
 from edgeseg.report.recommend import DEFAULT_MAX_DROP, Recommendation, recommend, recommendation_line
+from edgeseg.report.roofline_gap import TITLE as GAP_TITLE
+from edgeseg.report.roofline_gap import gap_lines
 from edgeseg.report.table import columns, model_facts, table_rows
 
 
@@ -172,6 +174,9 @@ def render_markdown(
         else:
             lines.append(f"_{c.note}_")
         lines.append("")
+    gaps = gap_lines(entries)
+    if gaps:
+        lines += [f"## {GAP_TITLE}", ""] + [f"- {_md_cell(g)}" for g in gaps] + [""]
     notes = _notes(entries)
     if notes:
         lines += ["## Rows that are not ok", ""] + [f"- {_md_cell(n)}" for n in notes] + [""]
@@ -268,6 +273,9 @@ def render_html(
             out.append(f"<img alt='{esc(c.title)}' src='data:image/png;base64,{b64}'>")
         if c.note:
             out.append(f"<p class='note'>{esc(c.note)}</p>")
+    gaps = gap_lines(entries)
+    if gaps:
+        out.append(f"<h2>{esc(GAP_TITLE)}</h2><ul>" + "".join(f"<li>{esc(g)}</li>" for g in gaps) + "</ul>")
     notes = _notes(entries)
     if notes:
         out.append(

@@ -250,7 +250,9 @@ def _more_rounds(
             peaks.append(measure_peaks([r.threads for r in matrix.rows], matrix.peak, log))
         for rid, hist in measured.items():
             spec = specs[rid]
-            payload = {"mode": "row", "row": spec.to_dict(), "data": None, "progress": False}
+            # latency only: no mIoU, no profile (both kept from round 1)
+            row_spec = {**spec.to_dict(), "profile": 0}
+            payload = {"mode": "row", "row": row_spec, "data": None, "progress": False}
             w = run_worker(
                 payload,
                 timeout=spec.timeout,

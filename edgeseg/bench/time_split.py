@@ -37,6 +37,11 @@ _OV = {
     "Subgraph": "element-wise and quantize",
     "Eltwise": "element-wise and quantize",
     "FakeQuantize": "element-wise and quantize",
+    **{
+        t: "element-wise and quantize"
+        for t in ("Add", "Multiply", "Subtract", "Divide", "PRelu", "Relu", "Sigmoid", "Clamp", "Convert")
+    },
+    "TopK": "concat, pool and reduce",  # a labels head's arg-max over the classes
     "Interpolate": "resample",
     "Reorder": "layout reorder",
     "Transpose": "layout reorder",

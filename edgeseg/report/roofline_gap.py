@@ -25,16 +25,18 @@ _NOT_PROFILED = {
 }
 
 
-def _kernels_text(split: dict, *, skip: str | None) -> str:
-    kernels = {k: v for k, v in (split.get("kernels_ms") or {}).items() if k != skip}
+def _kernels_text(split: dict, *, scale: float, skip: str | None) -> str:
+    kernels = {k: v * scale for k, v in (split.get("kernels_ms") or {}).items() if k != skip}
     parts = [f"{k} {v:.1f} ms" for k, v in sorted(kernels.items(), key=lambda kv: -kv[1])]
-    calls = split.get("kernel_calls")
-    parts.append(f"between its {calls:.0f} kernel calls {split.get('between_kernels_ms', 0.0):.1f} ms")
+    between = scale * (split.get("between_kernels_ms") or 0.0)
+    parts.append(f"between its {split.get('kernel_calls') or 0:.0f} kernel calls {between:.1f} ms")
     return ", ".join(parts)
 
 
 def explain(e: ReportEntry) -> str | None:
-    """The paragraph for ``e``, or None when it is not an ok INT8 row beyond ``LIMIT``x its roofline."""
+    """The paragraph for ``e``, or None when it is not an ok INT8 row beyond ``LIMIT``x its roofline.
+    The profile's times are read as shares of its own run and applied to the row's p50 (a profile taken
+    in a slower or faster moment than the latency still says where the p50 went)."""
     x = e.roofline_own_x
     if not (e.ok and e.precision_base == "int8" and x and x > LIMIT and e.p50):
         return None
@@ -46,21 +48,27 @@ def explain(e: ReportEntry) -> str | None:
         why = _NOT_PROFILED.get(e.backend, "the run did not profile it (matrix setting `profile`)")
         return f"{head} No profile: {why}."
     run = split.get("run_ms") or 0.0
+    if run <= 0:
+        return f"{head} Its profile recorded no run time."
+    scale = e.p50 / run
     tool, runs = split.get("tool"), split.get("runs")
-    out = f"{head} Profiled ({tool}, {runs} runs, {run:.1f} ms a run with profiling):"
-    dense_ms = (split.get("kernels_ms") or {}).get("dense convolution")
+    out = (
+        f"{head} Profiled ({tool}, {runs} runs at {run:.1f} ms; below, the profile's shares of the "
+        f"{e.p50:.1f} ms p50):"
+    )
+    dense = (split.get("kernels_ms") or {}).get("dense convolution")
     conv = e.conv_gflops or {}
-    if dense_ms is None or not conv.get("dense") or not e.gflops or e.roofline_own_bound != "compute":
-        return f"{out} {_kernels_text(split, skip=None)}."
+    if dense is None or not conv.get("dense") or not e.gflops or e.roofline_own_bound != "compute":
+        return f"{out} {_kernels_text(split, scale=scale, skip=None)}."
     share = conv["dense"] / e.gflops
-    dense_roof = roof * share
-    rest = max(run - dense_ms, 0.0)
+    dense *= scale
+    rest = max(e.p50 - dense, 0.0)
     return (
-        f"{out} the dense convolutions do {share:.0%} of the operations in {dense_ms:.1f} ms, "
-        f"{dense_ms / dense_roof:.1f}x their share of the roofline; the other {rest:.1f} ms "
-        f"({rest / run:.0%} of the run) is work the roofline counts as nearly free: "
-        f"{_kernels_text(split, skip='dense convolution')}. With everything but the dense convolutions "
-        f"gone the row would be {dense_ms / roof:.1f}x the roofline."
+        f"{out} the dense convolutions do {share:.0%} of the operations in {dense:.1f} ms, "
+        f"{dense / (roof * share):.1f}x their share of the roofline; the other {rest:.1f} ms "
+        f"({rest / e.p50:.0%}) is work the roofline counts as nearly free: "
+        f"{_kernels_text(split, scale=scale, skip='dense convolution')}. With everything but the dense "
+        f"convolutions gone the row would be {dense / roof:.1f}x the roofline."
     )
 
 

@@ -47,12 +47,20 @@ def test_a_profiled_row_is_read_against_its_roofline():
     # dense convs: 75 % of the operations -> 3.75 ms of the 5 ms roofline; they took 6.0 ms = 1.6x
     assert "4.0x its int8 roofline (5.0 ms, compute-bound)" in text
     assert "do 75% of the operations in 6.0 ms, 1.6x their share of the roofline" in text
-    assert "the other 14.0 ms (70% of the run)" in text
+    assert "the other 14.0 ms (70%)" in text
     # the rest largest first, then the time between kernel calls
     assert text.index("element-wise and quantize 5.0 ms") < text.index("channel-wise convolution 2.0 ms")
     assert text.index("channel-wise convolution 2.0 ms") < text.index("resample 1.0 ms")
     assert "between its 250 kernel calls 6.0 ms" in text
     assert "would be 1.2x the roofline" in text  # 6.0 ms of dense convolutions / 5 ms
+
+
+def test_a_profile_taken_in_a_slower_moment_is_read_as_shares_of_the_p50():
+    text = explain(_entry(time_split={**SPLIT, "run_ms": 40.0}, p50=10.0, roofline_own_x=2.0))
+    # roofline 5 ms; profile run 40 ms -> x0.25: dense 1.5 ms of the 10 ms p50 = 0.4x their 3.75 ms share
+    assert "runs at 40.0 ms; below, the profile's shares of the 10.0 ms p50" in text
+    assert "in 1.5 ms, 0.4x their share of the roofline; the other 8.5 ms (85%)" in text
+    assert "element-wise and quantize 1.2 ms" in text and "kernel calls 1.5 ms" in text
 
 
 @pytest.mark.parametrize(

@@ -126,3 +126,15 @@ def test_a_bench_run_keeps_each_profiled_row_split(tiny_artifacts, tmp_path):
     for row in (ort, torch_row):
         assert row["conv_gflops"]["dense"] > row["conv_gflops"]["channel_wise"] > 0
         assert row["conv_gflops"]["dense"] + row["conv_gflops"]["channel_wise"] <= row["gflops"] + 1e-9
+
+
+@pytest.mark.parametrize("value", ["-1", "x", "1.5"])
+def test_bench_refuses_a_bad_profile_count_in_one_line(tiny_artifacts, tmp_path, capsys, value):
+    from edgeseg.cli import main
+
+    out = tmp_path / "r.json"
+    with pytest.raises(SystemExit) as e:
+        main(["bench", str(tiny_artifacts["onnx"]), "--profile", value, "-o", str(out)])
+    assert e.value.code == 2 and not out.exists()
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--profile" in err and value in err

@@ -1,11 +1,12 @@
 """Where an artifact's time goes, by kind of work: the profile a benchmark row keeps so the report can
 say what keeps it from its roofline.
 
-``time_split`` profiles an OpenVINO IR (``PERF_COUNT`` per executed node, ``profile_openvino``) or an
-ONNX model (ONNX Runtime's profiler, ``profile_onnx``) and sums the kernel time per kind of work
+``time_split`` profiles an OpenVINO IR (``PERF_COUNT`` per executed node, ``profile_openvino``), an
+ONNX model (ONNX Runtime's profiler, ``profile_onnx``) or an ExecuTorch program (XNNPACK's operator
+events in an ETDump, ``profile_executorch``) and sums the kernel time per kind of work
 (``KINDS``); what the kernels do not account for is ``between_kernels_ms`` (scheduling and
 synchronisation between the ``kernel_calls`` per run, plus the profiler's own cost). Other artifacts
-(PyTorch, ExecuTorch, TensorRT) have no profiler edgeseg reads: ``time_split`` returns None for them.
+(PyTorch, TensorRT) have no profiler edgeseg reads: ``time_split`` returns None for them.
 Profiling adds a little to each kernel call, so read the shares, and ``run_ms`` beside the row's p50.
 """
 
@@ -80,6 +81,40 @@ _ORT_ELEMENTWISE = {
 }  # fmt: skip
 
 
+#: XNNPACK operator names (ETDump, instance suffix dropped) by their first words. XNNPACK runs a 1x1
+#: convolution as "Fully Connected": counted with the dense convolutions (a Linear layer's GEMM too).
+_XNNPACK = (
+    ("Convolution", "dense convolution"),  # IGEMM; DWConv is matched first below
+    ("Fully Connected", "dense convolution"),
+    ("Deconvolution", "dense convolution"),
+    ("Resize", "resample"),
+    ("Transpose", "layout reorder"),
+    ("Constant Pad", "layout reorder"),
+    ("Copy", "concat, pool and reduce"),  # XNNPACK's concatenation: one copy per input
+    ("Concatenate", "concat, pool and reduce"),
+    ("Average Pooling", "concat, pool and reduce"),
+    ("Max Pooling", "concat, pool and reduce"),
+    ("Global Average Pooling", "concat, pool and reduce"),
+    ("Mean", "concat, pool and reduce"),
+    ("Sum", "concat, pool and reduce"),
+    ("Argmax", "concat, pool and reduce"),
+)
+
+
+def kind_xnnpack(name: str) -> str:
+    """The kind of work of an ExecuTorch/XNNPACK operator event ("Convolution (NHWC, QC8) DWConv",
+    "PReLU (ND)", ...); every other XNNPACK operator is element-wise (PReLU, Add, Multiply, Convert,
+    unary ops), and portable kernels ("native_call_...") are "other"."""
+    if "DWConv" in name:
+        return "channel-wise convolution"
+    for prefix, kind in _XNNPACK:
+        if name.startswith(prefix):
+            return kind
+    if name.startswith("native_call_") or "::" in name:
+        return "other"
+    return "element-wise and quantize"
+
+
 def kind_openvino(layer_type: str) -> str:
     """The kind of work of an OpenVINO runtime layer type (``Convolution``, ``Subgraph``...)."""
     return _OV.get(layer_type, "other")
@@ -110,7 +145,7 @@ def time_split(
     """The row's time by kind of work (``KINDS``) from ``runs`` profiled runs (default 20) after
     ``warmup`` (default 5), at ``threads`` (default: the artifact's/runtime's own): ``{"tool", "runs",
     "run_ms", "kernels_ms": {kind: ms per run}, "calls": {kind: calls per run}, "kernel_calls",
-    "between_kernels_ms"}``. None for an artifact edgeseg cannot profile (not .xml / .onnx)."""
+    "between_kernels_ms"}``. None for an artifact edgeseg cannot profile (not .xml / .onnx / .pte)."""
     suffix = Path(artifact).suffix.lower()
     if suffix == ".xml":
         from edgeseg.bench.profile_openvino import profile_openvino
@@ -122,16 +157,33 @@ def time_split(
 
         prof = profile_onnx(artifact, threads=threads, runs=runs, warmup=warmup, top=0)
         tool, kind_of = "ONNX Runtime profiler", kind_onnxruntime
+    elif suffix == ".pte":
+        from edgeseg.bench.profile_executorch import op_times
+
+        by_op, run_ms, used = op_times(artifact, runs=runs, warmup=warmup, threads=threads)
+        return _record("ExecuTorch ETDump (XNNPACK operators)", runs, used, run_ms, by_op, kind_xnnpack)
     else:
         return None
-    kernels, calls = _split([(o.op_type, o.ms, o.calls) for o in prof.by_op], kind_of)
+    by_op = [(o.op_type, o.ms, o.calls) for o in prof.by_op]
+    return _record(tool, prof.runs, prof.threads, prof.run_ms, by_op, kind_of)
+
+
+def _record(
+    tool: str,
+    runs: int,
+    threads: int | None,
+    run_ms: float,
+    by_op: list[tuple[str, float, float]],
+    kind_of: Any,
+) -> dict[str, Any]:
+    kernels, calls = _split(by_op, kind_of)
     return {
         "tool": tool,
-        "runs": prof.runs,
-        "threads": prof.threads,
-        "run_ms": round(prof.run_ms, 4),
+        "runs": runs,
+        "threads": threads,
+        "run_ms": round(run_ms, 4),
         "kernels_ms": kernels,
         "calls": calls,
-        "kernel_calls": round(prof.nodes_per_run, 1),
-        "between_kernels_ms": round(max(prof.overhead_ms, 0.0), 4),
+        "kernel_calls": round(sum(n for _, _, n in by_op), 1),
+        "between_kernels_ms": round(max(run_ms - sum(t for _, t, _ in by_op), 0.0), 4),
     }

@@ -19,7 +19,6 @@ LIMIT = 1.5
 TITLE = f"INT8 rows beyond {LIMIT}x their roofline: what keeps them away"
 
 _NOT_PROFILED = {
-    "executorch": "edgeseg does not read ExecuTorch's per-operator profile (ETDump)",
     "torch": "PyTorch rows are not profiled by the bench",
     "tensorrt": "TensorRT rows are not profiled by the bench",
 }

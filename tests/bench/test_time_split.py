@@ -138,3 +138,24 @@ def test_bench_refuses_a_bad_profile_count_in_one_line(tiny_artifacts, tmp_path,
     assert e.value.code == 2 and not out.exists()
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "--profile" in err and value in err
+
+
+@pytest.mark.parametrize(
+    "name,kind",
+    [
+        ("Convolution (NHWC, QC8) IGEMM", "dense convolution"),
+        ("Convolution (NHWC, QC8) DWConv", "channel-wise convolution"),
+        ("Convolution (NHWC, F32) DWConv", "channel-wise convolution"),
+        ("Fully Connected (NC, QS8, QC8W) GEMM", "dense convolution"),  # XNNPACK's 1x1 convolution
+        ("PReLU (ND)", "element-wise and quantize"),
+        ("Convert (NC)", "element-wise and quantize"),
+        ("Copy (NC, X8)", "concat, pool and reduce"),
+        ("Constant Pad (ND, X32)", "layout reorder"),
+        ("Resize Bilinear (NHWC)", "resample"),
+        ("native_call_convolution.out", "other"),
+    ],
+)
+def test_xnnpack_operator_kinds(name, kind):
+    from edgeseg.bench.time_split import kind_xnnpack
+
+    assert kind_xnnpack(name) == kind

@@ -78,9 +78,7 @@ def test_rows_without_a_gap_to_explain(kw):
 
 
 def test_rows_without_a_profile_say_why():
-    assert "No profile: edgeseg does not read ExecuTorch's" in explain(
-        _entry(backend="executorch", time_split=None)
-    )
+    assert "No profile: PyTorch rows are not profiled" in explain(_entry(backend="torch", time_split=None))
     assert "the run did not profile it (matrix setting `profile`)" in explain(_entry(time_split=None))
 
 

@@ -206,3 +206,16 @@ def test_padded_average_pools_are_rewritten_exactly(tiny_models):
         assert torch.allclose(
             new(torch.ones(1, 3, 64, 96)), tiny_models.model(torch.ones(1, 3, 64, 96)), atol=1e-5
         )
+
+
+def test_time_split_reads_xnnpack_operators_from_an_etdump(programs):
+    """bench.time_split on a .pte: XNNPACK's own operator events (ETDump), by kind of work."""
+    from edgeseg.bench.time_split import KINDS, time_split
+
+    _, int8, _ = programs
+    split = time_split(int8.path, runs=2, warmup=1)
+    assert split["tool"].startswith("ExecuTorch ETDump") and split["threads"] == 1  # the card's threads
+    kernels = split["kernels_ms"]
+    assert {"dense convolution", "channel-wise convolution"} <= set(kernels) <= set(KINDS)
+    assert 0 < sum(kernels.values()) <= split["run_ms"] + 1e-6
+    assert split["kernel_calls"] == pytest.approx(sum(split["calls"].values()))

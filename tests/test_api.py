@@ -250,3 +250,17 @@ def test_the_readme_opens_with_the_example_and_it_runs_as_written(tmp_path, monk
     assert "Road" in out or "Building" in out
     written = [n for n in images if "overlay" in n]
     assert written and all((tmp_path / n).is_file() for n in written)
+
+
+def test_the_runners_and_the_bench_worker_do_not_import_torch():
+    """A bench row's memory baseline and an ONNX/OpenVINO app's start-up: opening the backends registry
+    (what the bench worker imports before it measures its baseline) must not pull in torch (190 MB,
+    ~1 s; it did when the ONNX Runtime backend imported edgeseg.quant at module level)."""
+    code = (
+        "import sys, edgeseg.backends, edgeseg.bench._worker, edgeseg.bench.measure, edgeseg.runner; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout
+    assert out.strip() == "False"

@@ -11,7 +11,6 @@ from typing import Any
 from edgeseg.backends._options import CALIB, CALIB_NUM, FP16, INT8, MIXED_OPTIONS, NO_REWRITE, THREADS
 from edgeseg.backends._spec import BackendSpec, Option, missing, module_installed, row, usable
 from edgeseg.card import ModelCard
-from edgeseg.quant.ort_cpu import KEEP_FLOAT  # the transformers a mixed model's session disables
 
 #: ``--opt-level`` / the runner's ``optimization`` -> onnxruntime.GraphOptimizationLevel member name.
 OPT_LEVELS: dict[str, str] = {
@@ -26,7 +25,12 @@ def disabled_optimizers(card: ModelCard) -> list[str]:
     """The transformers a session on ``card``'s model disables: ``KEEP_FLOAT`` when the card records
     mixed precision (``extra["quantization"]["mixed"]``, from ``--max-drop``), else none."""
     quant = card.extra.get("quantization")
-    return list(KEEP_FLOAT) if isinstance(quant, dict) and quant.get("mixed") else []
+    if not (isinstance(quant, dict) and quant.get("mixed")):
+        return []
+    # imported here: importing edgeseg.quant imports torch, which a runner of an ONNX model never needs
+    from edgeseg.quant.ort_cpu import KEEP_FLOAT
+
+    return list(KEEP_FLOAT)
 
 
 def _available() -> bool:

@@ -63,8 +63,8 @@ def check_build_input(model: str | Path, *, backend: str, checkpoint: bool = Fal
 
 
 def artifact_precision(path: str | Path) -> str | None:
-    """The precision recorded in an existing artifact's card (ONNX metadata, OpenVINO rt_info or the
-    ``.card.json`` sidecar), None when it cannot be read."""
+    """The precision recorded in an existing artifact's card (ONNX metadata, OpenVINO rt_info, an
+    ExecuTorch program's card method or the ``.card.json`` sidecar), None when it cannot be read."""
     from edgeseg.card import card_from_onnx, read_sidecar, sidecar_path
 
     p = Path(path)
@@ -82,6 +82,10 @@ def artifact_precision(path: str | Path) -> str | None:
             return (
                 None if node is None else ModelCard.from_json(node.get("value", ""), where=str(p)).precision
             )
+        if p.suffix.lower() == ".pte":
+            from edgeseg.backends.executorch._native import read_program_card
+
+            return read_program_card(p).precision
     except Exception:  # noqa: BLE001 - an unreadable file is not ours to judge
         return None
     return None

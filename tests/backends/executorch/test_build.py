@@ -219,3 +219,18 @@ def test_time_split_reads_xnnpack_operators_from_an_etdump(programs):
     assert {"dense convolution", "channel-wise convolution"} <= set(kernels) <= set(KINDS)
     assert 0 < sum(kernels.values()) <= split["run_ms"] + 1e-6
     assert split["kernel_calls"] == pytest.approx(sum(split["calls"].values()))
+
+
+def test_an_existing_program_is_replaced_only_by_one_of_its_precision(programs, tiny_models, capsys):
+    """The output policy reads a .pte's card (its card method): building FP32 over an INT8 program is
+    refused before any work; `--rebuild` of a bench row (same precision) is not (it was: the policy read
+    no card from a .pte and refused every existing program)."""
+    from edgeseg.cli import main
+    from edgeseg.commands._outputs import artifact_precision
+
+    fp32, int8, _ = programs
+    assert artifact_precision(fp32.path) == "fp32" and artifact_precision(int8.path) == "int8"
+    before = int8.path.read_bytes()
+    assert main(["build", str(tiny_models.pt), "--backend", "executorch", "-o", str(int8.path)]) == 2
+    err = capsys.readouterr().err
+    assert "is a INT8 model; this command writes FP32" in err and int8.path.read_bytes() == before

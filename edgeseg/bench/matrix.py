@@ -53,7 +53,7 @@ class RowSpec:
     make: tuple[tuple[str, ...], ...] = ()  # edgeseg CLI steps that produce the artifact
     reference: str | None = None  # row id whose mIoU this row is checked against
     max_miou_drop: float | None = None  # mIoU points this row may lose vs ``reference``
-    profile: int = 0  # profiled runs after the latency (OpenVINO IR / ONNX only), 0: none
+    profile: int = 0  # profiled runs after the latency (OpenVINO IR / ONNX / ExecuTorch only), 0: none
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

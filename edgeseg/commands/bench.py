@@ -55,8 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int_in(0),
         default=None,
         metavar="N",
-        help="after the latency, N profiled runs of each OpenVINO IR / ONNX / ExecuTorch row: its time by kind of work, "
-        "which the report reads against the roofline (default 0: none)",
+        help="after the latency, N profiled runs of each OpenVINO IR / ONNX / ExecuTorch row: its time by "
+        "kind of work, which the report reads against the roofline (default 0: none)",
     )
     p.add_argument(
         "--threads",
